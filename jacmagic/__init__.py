@@ -1,0 +1,46 @@
+"""jacmagic: the Jacobian as something to see, poke and step through, in IPython and Jupyter.
+
+`%load_ext jacmagic` registers `%%jacobian`; `jacmagic.jacobian(...)` is the same thing from Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import JacmagicError
+from .model import Options
+from .result import JacobianResult
+
+__version__ = "0.1.0"
+__all__ = ["JacmagicError", "JacobianResult", "jacobian", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, ...] = (),
+             at: Mapping[str, float] | None = None, simplify: str = "auto", partials: bool = False,
+             check: bool = False, chain: bool = False, budget: float = 2.0,
+             namespace: Mapping[str, Any] | None = None) -> JacobianResult:
+    """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
+    from .parse import parse_names
+    from .pipeline import compute
+
+    names = parse_names(wrt) if isinstance(wrt, str) else tuple(wrt)
+    options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify,  # type: ignore[arg-type]
+                      partials=partials, check=check, chain=chain, widgets=False, budget=budget)
+    name = getattr(source, "__name__", "f") if not isinstance(source, str) else ""
+    return compute(source, options, namespace, name=name)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext jacmagic`."""
+    from .magic import JacobianMagic
+
+    ipython.register_magics(JacobianMagic)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext jacmagic`: the magics go away again."""
+    magics = ipython.magics_manager.magics
+    for kind in ("line", "cell"):
+        magics[kind].pop("jacobian", None)
+    ipython.magics_manager.registry.pop("JacobianMagic", None)

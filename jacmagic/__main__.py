@@ -1,0 +1,47 @@
+"""`python -m jacmagic 'f(x, y) = [x**2*y, 5*x + sin(y)]' --det`: the main job without a notebook."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import JacmagicError
+from .model import Options
+from .parse import parse_names, parse_point
+from .pipeline import compute
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jacmagic", description="Print the Jacobian of a map, as "
+                                     "text and as LaTeX source. Lines of the map may also be separated by ';'.")
+    parser.add_argument("cell", help="the map, e.g. 'f(x, y) = [x**2*y, 5*x + sin(y)]' or "
+                                     "'x = r*cos(theta); y = r*sin(theta)'; '-' reads it from standard input")
+    parser.add_argument("--det", action="store_true", help="also show the determinant")
+    parser.add_argument("--wrt", help="variables to differentiate by, comma separated")
+    parser.add_argument("--at", help="a point, e.g. r=1,theta=pi/4")
+    parser.add_argument("--partials", action="store_true")
+    parser.add_argument("--simplify", choices=["auto", "full", "none"], default="auto")
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--chain", action="store_true")
+    parser.add_argument("--budget", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    cell = sys.stdin.read() if args.cell == "-" else args.cell
+    if "\n" not in cell and ";" in cell:
+        cell = "\n".join(part.strip() for part in cell.split(";"))
+    try:
+        options = Options(det=args.det, wrt=parse_names(args.wrt) if args.wrt else (),
+                          at=parse_point(args.at) if args.at else (), simplify=args.simplify,
+                          partials=args.partials, check=args.check, chain=args.chain, widgets=False,
+                          budget=args.budget)
+        result = compute(cell, options)
+        print(result)
+        print()
+        print(result.latex())
+    except JacmagicError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Model -> derivatives: the Jacobian matrix, its determinant, and their tidying under a time budget.
+
+Differentiation and determinants go through symengine (about 100x faster than sympy) when every function in the
+map is one whose symengine derivative matches sympy's exactly; anything else (the activations, Abs, Piecewise, ...)
+goes through sympy. symengine forgets sympy's assumptions, so results are mapped back onto the cell's real symbols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sympy as sp
+
+from .budget import Budget
+
+# Functions whose symengine derivative and round trip to sympy equal sympy's own, checked in tests/test_calculus.py.
+_SYMENGINE_SAFE = frozenset({
+    sp.Add, sp.Mul, sp.Pow, sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.asin, sp.acos, sp.atan,
+    sp.sinh, sp.cosh, sp.tanh, sp.asinh, sp.atanh, sp.exp, sp.log, sp.erf,
+})
+# A symbolic determinant beyond this size is not expanded: it is shown unevaluated and computed at points.
+MAX_SYMBOLIC_DET = 8
+
+
+def symengine_safe(expressions: Iterable[sp.Basic]) -> bool:
+    """True when every node of every expression is a number, a symbol or a function in `_SYMENGINE_SAFE`."""
+    for expression in expressions:
+        for node in sp.preorder_traversal(expression):
+            if not node.args:
+                if not (node.is_Symbol or node.is_Number or node in (sp.pi, sp.E)):
+                    return False
+            elif node.func not in _SYMENGINE_SAFE:
+                return False
+    return True
+
+
+def _to_sympy(value: object, symbols: Iterable[sp.Symbol]) -> sp.Basic:
+    """A symengine object back in sympy, on the cell's own (real) symbols."""
+    converted = value._sympy_()  # type: ignore[attr-defined]
+    return converted.xreplace({sp.Symbol(s.name): s for s in symbols})
+
+
+def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
+             use_symengine: bool | None = None) -> sp.ImmutableMatrix:
+    """d expressions / d variables: rows are outputs, columns are variables (numerator layout)."""
+    if use_symengine is None:
+        use_symengine = symengine_safe(expressions)
+    if not use_symengine:
+        return sp.ImmutableMatrix(expressions).jacobian(list(variables)).as_immutable()
+    import symengine as se
+
+    matrix = se.DenseMatrix([se.sympify(e) for e in expressions]).jacobian(
+        se.DenseMatrix([se.Symbol(v.name) for v in variables]))
+    symbols = set().union(*(e.free_symbols for e in expressions)) | set(variables)
+    return sp.ImmutableMatrix(_to_sympy(matrix, symbols))
+
+
+def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | None = None) -> sp.Expr | None:
+    """The expanded determinant, or None when it is too big to expand within the budget."""
+    n = matrix.shape[0]
+    if n > MAX_SYMBOLIC_DET:
+        return None
+    if use_symengine is None:
+        use_symengine = symengine_safe(matrix)
+    if use_symengine:
+        import symengine as se
+
+        return _to_sympy(se.DenseMatrix(matrix.tolist()).det(), matrix.free_symbols)
+    found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
+    return found
+
+
+def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
+    """`simplify` within the budget, kept only when it is no longer than what we had."""
+    simpler: sp.Expr = budget.run(lambda: sp.simplify(expression), expression)
+    return simpler if sp.count_ops(simpler) <= sp.count_ops(expression) else expression
+
+
+def tidy_matrix(matrix: sp.ImmutableMatrix, budget: Budget) -> sp.ImmutableMatrix:
+    """Simplifies each entry in turn while the budget lasts (`--simplify full`)."""
+    entries = []
+    for entry in matrix:
+        entries.append(tidy(entry, budget) if budget.remaining() > 0 and not budget.exceeded else entry)
+    return sp.ImmutableMatrix(matrix.rows, matrix.cols, entries)

@@ -1,0 +1,158 @@
+"""The functions a formula may call, and the ML activations sympy lacks.
+
+The activations are sympy Functions with their own derivative, typesetting and numpy code, so that they stay
+readable (sigma, ReLU, softplus) instead of being expanded into exponentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sympy as sp
+
+
+class _Activation(sp.Function):
+    """An element-wise activation: one argument, a name for LaTeX and for text, numpy code for lambdify."""
+
+    nargs = 1
+    latex_name = ""
+    text_name = ""
+
+    def _latex(self, printer: Any, exp: str | None = None) -> str:
+        head = self.latex_name if exp is None else f"{self.latex_name}^{{{exp}}}"
+        return rf"{head}\left({printer._print(self.args[0])}\right)"
+
+    def _pretty(self, printer: Any) -> Any:
+        return printer._print_Function(self, func_name=self.text_name)
+
+
+class sigmoid(_Activation):  # noqa: N801 - the name users type
+    """The logistic function 1 / (1 + e^-z); its derivative is sigma (1 - sigma)."""
+
+    latex_name = r"\sigma"
+    text_name = "σ"
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        if z.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def _eval_rewrite_as_exp(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return 1 / (1 + sp.exp(-z))
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self._eval_rewrite_as_exp(self.args[0])._eval_evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        z = printer._print(self.args[0])
+        # 1/(1+exp(-z)) overflows harmlessly to 0 for very negative z; numpy's warning is silenced by the caller.
+        return f"1/(1 + numpy.exp(-({z})))"
+
+
+class relu(_Activation):  # noqa: N801
+    """max(0, z); its derivative is the Heaviside step, taken as 0 at z = 0 as the ML frameworks do."""
+
+    latex_name = r"\operatorname{ReLU}"
+    text_name = "ReLU"
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.Heaviside(self.args[0], 0)
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        if z.is_number and z.is_extended_real:
+            return sp.Max(0, z)
+        return None
+
+    def _eval_rewrite_as_Max(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return sp.Max(0, z)
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return sp.Max(0, self.args[0])._eval_evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"numpy.maximum(0, {printer._print(self.args[0])})"
+
+
+class softplus(_Activation):  # noqa: N801
+    """log(1 + e^z), the smooth ReLU; its derivative is sigmoid(z)."""
+
+    latex_name = r"\operatorname{softplus}"
+    text_name = "softplus"
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sigmoid(self.args[0])
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        if z.is_zero:
+            return sp.log(2)
+        return None
+
+    def _eval_rewrite_as_log(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return sp.log(1 + sp.exp(z))
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self._eval_rewrite_as_log(self.args[0])._eval_evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
+
+
+def _where(condition: sp.Basic, then: sp.Expr, otherwise: sp.Expr) -> sp.Expr:
+    return sp.Piecewise((then, condition), (otherwise, True))
+
+
+# name -> (sympy constructor, allowed argument counts; None means two or more)
+KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = {
+    "sin": (sp.sin, (1,)),
+    "cos": (sp.cos, (1,)),
+    "tan": (sp.tan, (1,)),
+    "sec": (sp.sec, (1,)),
+    "csc": (sp.csc, (1,)),
+    "cot": (sp.cot, (1,)),
+    "asin": (sp.asin, (1,)),
+    "acos": (sp.acos, (1,)),
+    "atan": (sp.atan, (1,)),
+    "arcsin": (sp.asin, (1,)),
+    "arccos": (sp.acos, (1,)),
+    "arctan": (sp.atan, (1,)),
+    "atan2": (sp.atan2, (2,)),
+    "arctan2": (sp.atan2, (2,)),
+    "sinh": (sp.sinh, (1,)),
+    "cosh": (sp.cosh, (1,)),
+    "tanh": (sp.tanh, (1,)),
+    "asinh": (sp.asinh, (1,)),
+    "acosh": (sp.acosh, (1,)),
+    "atanh": (sp.atanh, (1,)),
+    "arcsinh": (sp.asinh, (1,)),
+    "arccosh": (sp.acosh, (1,)),
+    "arctanh": (sp.atanh, (1,)),
+    "exp": (sp.exp, (1,)),
+    "log": (sp.log, (1, 2)),
+    "ln": (sp.log, (1,)),
+    "log2": (lambda z: sp.log(z, 2), (1,)),
+    "log10": (lambda z: sp.log(z, 10), (1,)),
+    "sqrt": (sp.sqrt, (1,)),
+    "cbrt": (sp.cbrt, (1,)),
+    "abs": (sp.Abs, (1,)),
+    "Abs": (sp.Abs, (1,)),
+    "sign": (sp.sign, (1,)),
+    "erf": (sp.erf, (1,)),
+    "hypot": (lambda a, b: sp.sqrt(a**2 + b**2), (2,)),
+    "min": (sp.Min, None),
+    "max": (sp.Max, None),
+    "heaviside": (lambda z: sp.Heaviside(z, 0), (1,)),
+    "step": (lambda z: sp.Heaviside(z, 0), (1,)),
+    "sigmoid": (sigmoid, (1,)),
+    "relu": (relu, (1,)),
+    "softplus": (softplus, (1,)),
+    "where": (_where, (3,)),
+}
+
+KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}

@@ -1,0 +1,186 @@
+"""Result -> LaTeX and plain text: pure functions of their inputs.
+
+The LaTeX uses only what both MathJax 3 and KaTeX typeset (`matrix`, `\\frac`, `\\partial`, `\\left...\\right`,
+`aligned`, `\\operatorname`, `\\text`), so the same output reads right in JupyterLab, Notebook 7, VS Code and Colab;
+the text form is sympy's pretty printing, for terminal IPython.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
+
+if TYPE_CHECKING:
+    from .result import JacobianResult
+
+
+class _Latex(LatexPrinter):
+    """sympy's LaTeX, except that the Heaviside step is not written as theta (a variable name here)."""
+
+    def _print_Heaviside(self, expr: Any, exp: str | None = None) -> str:
+        head = r"\operatorname{H}" if exp is None else rf"\operatorname{{H}}^{{{exp}}}"
+        return rf"{head}\left({self._print(expr.args[0])}\right)"
+
+    def _print_Determinant(self, expr: Any, exp: str | None = None) -> str:
+        return r"\det\left(\cdots\right)"
+
+
+class _Pretty(PrettyPrinter):
+    def _print_Heaviside(self, expr: Any) -> prettyForm:
+        return self._print_Function(sp.Function("H")(expr.args[0]))
+
+
+def latex(expr: sp.Basic) -> str:
+    return _Latex({"mat_delim": "["}).doprint(expr)
+
+
+def pretty(expr: sp.Basic) -> str:
+    return _Pretty({"use_unicode": True, "wrap_line": False}).doprint(expr)
+
+
+# Wider than this, a 2-D pretty matrix wraps into an unreadable mess (and costs most of the render time).
+_PRETTY_WIDTH = 100
+
+
+def matrix_text(matrix: sp.MatrixBase) -> str:
+    """2-D pretty printing where it fits a terminal, else one line per row."""
+    entries = [[sp.sstr(e) for e in row] for row in matrix.tolist()]
+    if max(sum(len(e) + 2 for e in row) for row in entries) <= _PRETTY_WIDTH:
+        return pretty(matrix)
+    return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
+
+
+def _names_latex(symbols: Sequence[sp.Symbol]) -> str:
+    return ", ".join(latex(s) for s in symbols)
+
+
+def _names_text(symbols: Sequence[sp.Symbol]) -> str:
+    return ", ".join(pretty(s) for s in symbols)
+
+
+def text_latex(text: str) -> str:
+    """Plain words inside math: `\\text{...}` with LaTeX's special characters escaped."""
+    for char, escaped in (("\\", r"\backslash "), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"),
+                          ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}")):
+        text = text.replace(char, escaped)
+    return rf"\text{{{text}}}"
+
+
+def jacobian_symbol_latex(result: JacobianResult) -> str:
+    outs, ins = result.outputs, result.inputs
+    top = latex(outs[0]) if len(outs) == 1 else rf"\left({_names_latex(outs)}\right)"
+    bottom = latex(ins[0]) if len(ins) == 1 else rf"\left({_names_latex(ins)}\right)"
+    return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+
+def jacobian_symbol_text(result: JacobianResult) -> str:
+    outs, ins = result.outputs, result.inputs
+    top = pretty(outs[0]) if len(outs) == 1 else f"({_names_text(outs)})"
+    bottom = pretty(ins[0]) if len(ins) == 1 else f"({_names_text(ins)})"
+    return f"∂{top}/∂{bottom}"
+
+
+def layout_words(result: JacobianResult) -> str:
+    """The layout said in words once, because texts disagree on it."""
+    m, n = result.matrix.shape
+    if m == 1:
+        return f"the gradient as a row, 1 x {n}: one column per input"
+    return f"{m} x {n}, rows: outputs, columns: inputs"
+
+
+def _partials_latex(result: JacobianResult) -> str:
+    """The textbook definition: entry (i, j) is the symbol d f_i / d x_j."""
+    rows = [" & ".join(rf"\frac{{\partial {latex(o)}}}{{\partial {latex(i)}}}" for i in result.inputs)
+            for o in result.outputs]
+    return r"\left[\begin{matrix}" + r" \\ ".join(rows) + r"\end{matrix}\right]"
+
+
+def _partials_text(result: JacobianResult) -> str:
+    return pretty(sp.Matrix(len(result.outputs), len(result.inputs), lambda i, j: sp.Symbol(
+        f"∂{pretty(result.outputs[i])}/∂{pretty(result.inputs[j])}")))
+
+
+def number_latex(value: float) -> str:
+    if math.isnan(value):
+        return r"\text{undefined}"
+    if math.isinf(value):
+        return r"\infty" if value > 0 else r"-\infty"
+    text = f"{value:.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+    return text
+
+
+def number_text(value: float) -> str:
+    return "undefined" if math.isnan(value) else f"{value:.6g}"
+
+
+def _numeric_matrix_latex(values: np.ndarray) -> str:
+    rows = [" & ".join(number_latex(float(v)) for v in row) for row in values]
+    return r"\left[\begin{matrix}" + r" \\ ".join(rows) + r"\end{matrix}\right]"
+
+
+def _point_latex(point: Sequence[tuple[str, float]]) -> str:
+    return r",\ ".join(f"{latex(sp.Symbol(name))} = {number_latex(value)}" for name, value in point)
+
+
+def _det_latex(result: JacobianResult) -> str:
+    det = result.symbolic_det
+    return r"\det\left(J\right) \text{ (too large to expand)}" if det is None else latex(det)
+
+
+def to_latex(result: JacobianResult) -> str:
+    """The whole result as one `$\\displaystyle ...$` block."""
+    symbol = jacobian_symbol_latex(result)
+    first = rf"J = {symbol} &= "
+    if result.options.partials:
+        first += _partials_latex(result) + " = "
+    lines = [first + latex(result.matrix), r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})")]
+    if result.options.det:
+        lines.append(rf"\det J &= {_det_latex(result)}")
+    if result.options.at:
+        where = _point_latex(result.options.at)
+        values = result.at(**dict(result.options.at))
+        lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}")
+        if result.options.det:
+            lines.append(rf"\det J\,\Big|_{{{where}}} &= {number_latex(float(result.det_at(values)))}")
+    lines.extend(r"&" + text_latex(note) for note in result.notes)
+    return r"$\displaystyle \begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$"
+
+
+def _beside(label: str, block: str) -> str:
+    """`label` to the left of a multi-line pretty block, on its middle line."""
+    rows = block.split("\n")
+    middle = len(rows) // 2
+    pad = " " * len(label)
+    return "\n".join((label if k == middle else pad) + row for k, row in enumerate(rows))
+
+
+def to_text(result: JacobianResult) -> str:
+    """The whole result as readable text for a terminal: sympy's pretty printing."""
+    symbol = jacobian_symbol_text(result)
+    parts = [f"J = {symbol}   ({layout_words(result)})"]
+    if result.options.partials:
+        parts.append(_beside("J = ", _partials_text(result)))
+    parts.append(_beside("J = ", matrix_text(result.matrix)))
+    if result.options.det:
+        det = result.symbolic_det
+        parts.append(_beside("det J = ", "det(J) (too large to expand)" if det is None else pretty(det)))
+    if result.options.at:
+        where = ", ".join(f"{pretty(sp.Symbol(n))} = {number_text(v)}" for n, v in result.options.at)
+        values = result.at(**dict(result.options.at))
+        table = pretty(sp.Matrix(values.shape[0], values.shape[1],
+                                 lambda i, j: sp.Symbol(number_text(float(values[i, j])))))
+        parts.append(_beside(f"J at {where} = ", table))
+        if result.options.det:
+            parts.append(f"det J at {where} = {number_text(float(result.det_at(values)))}")
+    parts.extend(f"note: {note}" for note in result.notes)
+    return "\n".join(parts)

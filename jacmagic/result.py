@@ -1,0 +1,166 @@
+"""The result object a cell returns and `--out` binds: the data, its numeric evaluator, and its rich reprs.
+
+Everything expensive is computed at most once per result (LaTeX, text, the compiled evaluator), on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import render
+from .errors import OptionError
+from .evaluate import Evaluator, determinant_at
+from .model import Options, Stage
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of a chain: its local Jacobian (in the stage's own variables) and its place in the cell."""
+
+    name: str
+    inputs: tuple[sp.Symbol, ...]
+    outputs: tuple[sp.Symbol, ...]
+    expressions: tuple[sp.Expr, ...]
+    matrix: sp.ImmutableMatrix
+    line: int
+
+
+@dataclass(frozen=True, eq=False)
+class JacobianResult:
+    """The Jacobian of a map: `matrix` has one row per output and one column per input (numerator layout)."""
+
+    matrix: sp.ImmutableMatrix
+    inputs: tuple[sp.Symbol, ...]
+    outputs: tuple[sp.Symbol, ...]
+    expressions: tuple[sp.Expr, ...]
+    constants: tuple[sp.Symbol, ...]
+    options: Options = Options()
+    symbolic_det: sp.Expr | None = None
+    steps: tuple[Step, ...] = ()
+    base_notes: tuple[str, ...] = ()
+    stages: tuple[Stage, ...] = field(default=(), repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.matrix.rows, self.matrix.cols)
+
+    @property
+    def is_square(self) -> bool:
+        return self.matrix.rows == self.matrix.cols
+
+    @property
+    def det(self) -> sp.Expr:
+        """The determinant (square maps only): how much the map scales volume near a point."""
+        if not self.is_square:
+            m, n = self.shape
+            raise OptionError(f"the Jacobian is {m} x {n}, not square, so it has no determinant; choose "
+                              f"{min(m, n)} variables with --wrt to get a square one")
+        if self.symbolic_det is None:
+            return sp.Determinant(self.matrix)
+        return self.symbolic_det
+
+    @property
+    def arguments(self) -> tuple[sp.Symbol, ...]:
+        """Every name a point must give: the inputs, then the constants."""
+        return self.inputs + self.constants
+
+    @cached_property
+    def evaluator(self) -> Evaluator:
+        return Evaluator(self.matrix, self.arguments)
+
+    def point_values(self, values: dict[str, Any]) -> list[Any]:
+        """The values in argument order, checking that the names are exactly the map's names."""
+        known = [s.name for s in self.arguments]
+        unknown = [n for n in values if n not in known]
+        if unknown:
+            hint = difflib.get_close_matches(unknown[0], known, n=1)
+            raise OptionError(f"{unknown[0]} is not a variable of this map" +
+                              (f" (did you mean {hint[0]}?)" if hint else "") + f"; its names are {', '.join(known)}")
+        missing = [n for n in known if n not in values]
+        if missing:
+            raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(known)})")
+        return [values[n] for n in known]
+
+    def at(self, **values: Any) -> np.ndarray:
+        """The numeric Jacobian at a point, shape (m, n); arrays of one shape give (..., m, n). Undefined
+        entries (division by zero, log of a negative number) are nan."""
+        return self.evaluator(*self.point_values(values))
+
+    def det_at(self, matrix: np.ndarray) -> np.ndarray:
+        """The determinant of numeric Jacobian(s) as returned by `at`."""
+        if not self.is_square:
+            _ = self.det  # raises the explanatory error
+        return determinant_at(matrix)
+
+    @cached_property
+    def point_notes(self) -> tuple[str, ...]:
+        """Why entries are undefined at the `--at` point, one line each."""
+        if not self.options.at:
+            return ()
+        point = dict(self.options.at)
+        values = self.at(**point)
+        notes = []
+        for (i, j) in zip(*np.nonzero(~np.isfinite(values))):
+            reason = undefined_reason(self.matrix[int(i), int(j)], point)
+            notes.append(f"entry ({i + 1}, {j + 1}) is undefined at this point: {reason}")
+        return tuple(notes)
+
+    @cached_property
+    def check_notes(self) -> tuple[str, ...]:
+        if not self.options.check:
+            return ()
+        from .check import finite_difference_check
+
+        return (finite_difference_check(self),)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.base_notes + self.point_notes + self.check_notes
+
+    @cached_property
+    def _latex(self) -> str:
+        return render.to_latex(self)
+
+    @cached_property
+    def _text(self) -> str:
+        return render.to_text(self)
+
+    def latex(self) -> str:
+        """The LaTeX source shown in notebooks, `$\\displaystyle ...$`."""
+        return self._latex
+
+    def _repr_latex_(self) -> str:
+        return self._latex
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self._text)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return (f"<JacobianResult {m} x {n}: d({', '.join(map(str, self.outputs))}) / "
+                f"d({', '.join(map(str, self.inputs))})>")
+
+
+def undefined_reason(entry: sp.Expr, point: dict[str, float]) -> str:
+    """A one-line reason why `entry` has no real value at `point`."""
+    value = entry.xreplace({s: sp.Float(point[s.name]) for s in entry.free_symbols if s.name in point})
+    try:
+        value = value.evalf()
+    except (ArithmeticError, ValueError, TypeError):
+        return "it cannot be evaluated"
+    if value.has(sp.zoo) or value in (sp.oo, -sp.oo):
+        return "division by zero"
+    if value.has(sp.nan):
+        return "an indeterminate form such as 0/0"
+    if value.is_real is False or value.has(sp.I):
+        return "the value is complex (e.g. log or sqrt of a negative number)"
+    return "the value overflows a float"

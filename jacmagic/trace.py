@@ -1,0 +1,241 @@
+"""Python functions and sympy objects -> model, by calling the function with real symbols.
+
+A `def` cell is Python and runs as the user's own code would (in a copy of the user namespace, so nothing there is
+changed). Before tracing, a function sees symbolic twins instead of numpy and math: `np.sin`, `numpy.exp`,
+`math.sqrt` and names imported from them map to sympy, so a function written for real numpy traces unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import sys
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sympy as sp
+
+from .errors import CellError
+from .functions import relu, sigmoid, softplus
+from .model import CellModel, Stage
+from .parse import output_symbols, real_symbol
+
+CELL_FILENAME = "<jacobian cell>"
+
+
+def _where(condition: Any, then: Any, otherwise: Any) -> sp.Expr:
+    return sp.Piecewise((then, condition), (otherwise, True))
+
+
+def _sum(values: Any, *args: Any, **kwargs: Any) -> sp.Expr:
+    return sp.Add(*_flatten(values))
+
+
+def _array(values: Any, *args: Any, **kwargs: Any) -> Any:
+    return values
+
+
+_SHARED: dict[str, Any] = {
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "pi": sp.pi, "e": sp.E, "fabs": sp.Abs,
+    "log2": lambda z: sp.log(z, 2), "log10": lambda z: sp.log(z, 10), "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
+    "erf": sp.erf, "expm1": lambda z: sp.exp(z) - 1, "log1p": lambda z: sp.log(1 + z),
+}
+_NUMPY: dict[str, Any] = {
+    **_SHARED,
+    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "arctan2": sp.atan2, "arcsinh": sp.asinh,
+    "arccosh": sp.acosh, "arctanh": sp.atanh, "abs": sp.Abs, "absolute": sp.Abs, "sign": sp.sign,
+    "maximum": sp.Max, "minimum": sp.Min, "where": _where, "heaviside": sp.Heaviside, "square": lambda z: z**2,
+    "power": sp.Pow, "cbrt": sp.cbrt, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "sum": _sum, "array": _array, "asarray": _array, "stack": _array, "hstack": _array,
+    "dot": lambda a, b: sp.Add(*(p * q for p, q in zip(_flatten(a), _flatten(b)))), "float64": lambda z: z,
+    "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+}
+_MATH: dict[str, Any] = {
+    **_SHARED,
+    "asin": sp.asin, "acos": sp.acos, "atan": sp.atan, "atan2": sp.atan2, "asinh": sp.asinh, "acosh": sp.acosh,
+    "atanh": sp.atanh, "pow": sp.Pow, "tau": 2 * sp.pi,
+}
+
+
+class _SymbolicModule(types.SimpleNamespace):
+    """Stands in for numpy or math while a function is traced; unknown attributes get a clear error."""
+
+    def __init__(self, label: str, table: Mapping[str, Any]) -> None:
+        super().__init__(**table)
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise CellError(f"{self._label}.{name} has no symbolic twin known to jacmagic; use a function such as "
+                        f"{self._label}.sin, {self._label}.exp, {self._label}.where")
+
+
+_NUMPY_SHIM = _SymbolicModule("np", _NUMPY)
+_MATH_SHIM = _SymbolicModule("math", _MATH)
+
+
+def _symbolic_twin(value: Any) -> Any:
+    """The stand-in for a numpy/math module or a function taken from one; anything else unchanged."""
+    if isinstance(value, types.ModuleType):
+        if value.__name__ == "numpy":
+            return _NUMPY_SHIM
+        if value is math:
+            return _MATH_SHIM
+        return value
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__name__", None)
+    if name and callable(value) and not isinstance(value, (types.FunctionType, type)):
+        if module == "math" and name in _MATH:
+            return _MATH[name]
+        if (module.startswith("numpy") or type(value).__name__ == "ufunc") and name in _NUMPY:
+            return _NUMPY[name]
+    return value
+
+
+def _rebind(function: types.FunctionType, cache: dict[int, types.FunctionType] | None = None) -> types.FunctionType:
+    """A copy of `function` whose globals hold the symbolic twins; helper functions are rebound the same way."""
+    cache = {} if cache is None else cache
+    if id(function) in cache:
+        return cache[id(function)]
+    original = function.__globals__
+    scope: dict[str, Any] = {}
+    closure = tuple(types.CellType(_symbolic_twin(c.cell_contents)) if c.cell_contents is not None else c
+                    for c in function.__closure__ or ()) or None
+    copy = types.FunctionType(function.__code__, scope, function.__name__, function.__defaults__, closure)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    cache[id(function)] = copy
+    for key, value in original.items():
+        if isinstance(value, types.FunctionType) and value.__globals__ is original and value is not function:
+            scope[key] = _rebind(value, cache)
+        else:
+            scope[key] = _symbolic_twin(value)
+    scope.setdefault("__builtins__", original.get("__builtins__", __builtins__))
+    return copy
+
+
+def is_def_cell(text: str) -> bool:
+    """A cell is Python when any top-level line starts a def, a decorator or an import."""
+    return any(line.startswith(("def ", "async def ", "@", "import ", "from ")) for line in text.split("\n"))
+
+
+def _error_line(tb: Any, filename: str) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _explain(err: BaseException) -> str:
+    text = str(err)
+    if isinstance(err, TypeError) and ("truth value" in text or "relational" in text.lower()):
+        return ("the control flow depends on a symbolic value (an if, max() or comparison on an input); "
+                "write it with np.where(cond, a, b) or sympy.Piecewise so it can be differentiated")
+    if isinstance(err, TypeError) and "convert expression to float" in text.lower():
+        return "float() or a math function got a symbolic value; use np. or math. functions, which are traced"
+    if isinstance(err, NameError):
+        return f"{text}"
+    return f"{type(err).__name__}: {text}"
+
+
+def trace_cell(text: str, namespace: Mapping[str, Any]) -> CellModel:
+    """Runs a def cell in a copy of the user namespace and traces the last function it defines."""
+    try:
+        tree = ast.parse(text, CELL_FILENAME)
+    except SyntaxError as err:
+        raise CellError(f"{err.msg}: {(err.text or '').strip()[:80]}", err.lineno, err.offset) from None
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not defs:
+        raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)
+    scope = {"sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+             **namespace, "np": _NUMPY_SHIM, "numpy": _NUMPY_SHIM, "math": _MATH_SHIM}
+    try:
+        exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
+    except CellError:
+        raise
+    except Exception as err:  # the user's code failed: say where, as their own code would
+        raise CellError(_explain(err), _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
+    target = scope[defs[-1].name]
+    return trace_function(target, defs[-1].name, CELL_FILENAME)
+
+
+def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None) -> CellModel:
+    """Calls `function` with one real symbol per parameter without a default and reads what it returns."""
+    name = name or getattr(function, "__name__", "f")
+    if isinstance(function, types.FunctionType):
+        function = _rebind(function)
+        filename = filename or function.__code__.co_filename
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        raise CellError(f"{name} has no signature to read its inputs from") from None
+    params = tuple(real_symbol(p.name) for p in signature.parameters.values()
+                   if p.default is inspect.Parameter.empty
+                   and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    if not params:
+        raise CellError(f"{name} takes no inputs: give it parameters, e.g. def {name}(x, y)")
+    try:
+        value = function(*params)
+    except CellError as err:
+        if err.line is None and filename:
+            err = CellError(err.message, _error_line(sys.exc_info()[2], filename))
+        raise err from None
+    except Exception as err:
+        line = _error_line(sys.exc_info()[2], filename) if filename else None
+        raise CellError(f"in {name}: {_explain(err)}", line) from None
+    expressions = tuple(_as_expression(v, name) for v in _flatten(value))
+    if not expressions:
+        raise CellError(f"{name} returns nothing to differentiate")
+    outputs = output_symbols(name, len(expressions))
+    stage = Stage(name, params, outputs, expressions, 1)
+    return CellModel("def", params, outputs, expressions, (stage,), name)
+
+
+def trace_object(value: object, name: str) -> CellModel:
+    """A function, sympy expression or sympy Matrix from the user namespace."""
+    if isinstance(value, (sp.MatrixBase, sp.Expr)):
+        expressions = tuple(_flatten(value))
+        symbols = sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name)
+        if not symbols:
+            raise CellError(f"{name} has no symbols to differentiate by")
+        outputs = output_symbols(name or "f", len(expressions))
+        stage = Stage(name, tuple(symbols), outputs, expressions, 1)
+        return CellModel("object", tuple(symbols), outputs, expressions, (stage,), name)
+    if callable(value):
+        return trace_function(value, name)
+    raise CellError(f"{name} is a {type(value).__name__}; %jacobian takes a function, a sympy expression or "
+                    "a sympy Matrix")
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, sp.MatrixBase):
+        if value.rows != 1 and value.cols != 1:
+            raise CellError(f"the function returns a {value.rows} x {value.cols} matrix; return a vector")
+        return list(value)
+    if isinstance(value, (list, tuple)):
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, (list, tuple, sp.MatrixBase)):
+                raise CellError("the function returns a nested list; return a flat list of outputs")
+            out.append(item)
+        return out
+    if hasattr(value, "tolist") and not isinstance(value, sp.Basic):
+        return _flatten(value.tolist())
+    return [value]
+
+
+def _as_expression(value: Any, name: str) -> sp.Expr:
+    if isinstance(value, sp.Expr):
+        return value
+    if isinstance(value, (bool, sp.logic.boolalg.Boolean)):
+        raise CellError(f"{name} returns a condition, not a number")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    raise CellError(f"{name} returns a {type(value).__name__}, not a number or expression")

@@ -1,0 +1,33 @@
+"""Independent answers for the tests: numeric derivatives that never look at jacmagic's symbolic work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import mpmath
+import numpy as np
+
+
+def numeric_jacobian(function: Callable[..., Sequence[float]], point: Sequence[float]) -> np.ndarray:
+    """d function / d point by mpmath's high-precision numerical differentiation (30 digits); `function`
+    must compute with mpmath, not floats."""
+    with mpmath.workdps(30):
+        point = [mpmath.mpf(p) for p in point]
+        outputs = len(function(*point))
+        rows = []
+        for i in range(outputs):
+            row = []
+            for j in range(len(point)):
+                def along(t: mpmath.mpf, i: int = i, j: int = j) -> mpmath.mpf:
+                    shifted = list(point)
+                    shifted[j] = t
+                    return function(*shifted)[i]
+                row.append(float(mpmath.diff(along, point[j])))
+            rows.append(row)
+    return np.array(rows)
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, rel: float = 1e-7) -> None:
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert np.allclose(got, want, rtol=rel, atol=rel), f"\n{got}\n!=\n{want}"

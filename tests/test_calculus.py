@@ -1,0 +1,102 @@
+"""Derivatives and determinants, against hand-derived textbook results and independent numeric derivatives."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sympy as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from jacmagic.budget import Budget
+from jacmagic.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
+from jacmagic.functions import relu, sigmoid, softplus
+
+r, theta, phi, x, y, z = sp.symbols("r theta phi x y z", real=True)
+
+
+def test_polar_determinant_is_r() -> None:
+    J = jacobian([r * sp.cos(theta), r * sp.sin(theta)], [r, theta])
+    assert J == sp.Matrix([[sp.cos(theta), -r * sp.sin(theta)], [sp.sin(theta), r * sp.cos(theta)]])
+    assert tidy(determinant(J, Budget(2)), Budget(2)) == r
+
+
+def test_spherical_determinant_is_r_squared_sin_theta() -> None:
+    xyz = [r * sp.sin(theta) * sp.cos(phi), r * sp.sin(theta) * sp.sin(phi), r * sp.cos(theta)]
+    det = determinant(jacobian(xyz, [r, theta, phi]), Budget(2))
+    assert tidy(det, Budget(2)) == r**2 * sp.sin(theta)
+
+
+UNARY = [sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh, sp.tanh,
+         sp.asinh, sp.atanh, sp.exp, sp.log, sp.erf, sp.sqrt]
+
+
+def expressions() -> st.SearchStrategy[sp.Expr]:
+    leaves = st.sampled_from([x, y, z, sp.Integer(2), sp.Rational(1, 3), sp.pi])
+
+    def extend(children: st.SearchStrategy[sp.Expr]) -> st.SearchStrategy[sp.Expr]:
+        return st.one_of(
+            st.builds(lambda f, a: f(a), st.sampled_from(UNARY), children),
+            st.builds(lambda a, b: a + b, children, children),
+            st.builds(lambda a, b: a * b, children, children),
+            st.builds(lambda a, k: a**k, children, st.sampled_from([2, 3, -1, sp.Rational(1, 2)])),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(expressions(), min_size=1, max_size=3))
+def test_symengine_and_sympy_paths_agree(outputs: list[sp.Expr]) -> None:
+    """The same derivatives, up to how factors are grouped: 2*(tan(x)**2 + 1)*tan(x) vs (2*tan(x)**2 + 2)*tan(x)."""
+    assume(symengine_safe(outputs))  # e.g. sqrt(-3) is imaginary: not a real map
+    fast = jacobian(outputs, [x, y, z], use_symengine=True)
+    slow = jacobian(outputs, [x, y, z], use_symengine=False)
+    assert fast.free_symbols <= {x, y, z} and all(s.is_real for s in fast.free_symbols)
+    assert (fast - slow).expand() == sp.zeros(*fast.shape)
+
+
+def test_symengine_and_sympy_paths_are_identical_on_common_maps() -> None:
+    maps = [[r * sp.cos(theta), r * sp.sin(theta)], [x**2 * y, 5 * x + sp.sin(y)], [sp.exp(x * z) + x * y * z],
+            [sp.sinh(x) * sp.log(y), sp.atan(x / y), sp.sqrt(x**2 + y**2)]]
+    for outputs in maps:
+        variables = sorted(set().union(*(o.free_symbols for o in outputs)), key=str)
+        assert jacobian(outputs, variables, use_symengine=True) == jacobian(outputs, variables, use_symengine=False)
+
+
+def test_activations_take_the_sympy_path_and_differentiate_correctly() -> None:
+    outputs = [sigmoid(x * y), relu(x - y), softplus(z)]
+    assert not symengine_safe(outputs)
+    J = jacobian(outputs, [x, y, z])
+    s = sigmoid(x * y)
+    assert sp.simplify(J[0, 0] - y * s * (1 - s)) == 0
+    assert J[1, 0] == sp.Heaviside(x - y, 0)
+    assert J[1, 1] == -sp.Heaviside(x - y, 0)
+    assert J[2, 2] == sigmoid(z)
+
+
+@pytest.mark.parametrize("expression", [sp.Abs(x), sp.sign(x), sp.cot(x), sp.acosh(x), sp.atan2(x, y)])
+def test_functions_symengine_gets_wrong_or_different_are_kept_on_sympy(expression: sp.Expr) -> None:
+    assert not symengine_safe([expression])
+
+
+def test_big_determinant_is_not_expanded() -> None:
+    n = 9
+    M = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"a{i}{j}", real=True))
+    assert determinant(M, Budget(2)) is None
+
+
+def test_budget_falls_back_to_what_we_had() -> None:
+    slow = sum(sp.sin(x + k * y) ** 3 * sp.cos(x - k * y) ** 2 for k in range(25))
+    budget = Budget(0.2)
+    start = time.monotonic()
+    assert tidy(slow, budget) == slow
+    assert time.monotonic() - start < 1.5
+    assert budget.exceeded
+
+
+def test_tidy_matrix_simplifies_entries_until_the_budget_runs_out() -> None:
+    messy = sp.ImmutableMatrix([[sp.sin(x) ** 2 + sp.cos(x) ** 2, x]])
+    assert tidy_matrix(messy, Budget(2)) == sp.ImmutableMatrix([[1, x]])
+    assert tidy_matrix(messy, Budget(0.0001)) == messy

@@ -1,0 +1,25 @@
+"""`python -m jacmagic`: the main job without a notebook."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jacmagic", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_prints_text_and_latex() -> None:
+    out = run("x = r*cos(theta); y = r*sin(theta)", "--det", "--at", "r=2,theta=0")
+    assert out.returncode == 0, out.stderr
+    assert "det J = r" in out.stdout
+    assert r"\det J &= r" in out.stdout
+    assert "det J at r = 2, θ = 0 = 2" in out.stdout
+
+
+def test_mistakes_exit_2_with_one_line() -> None:
+    out = run("f(x, y) = [x*y, x, y]", "--det")
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: --det needs a square Jacobian")
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,43 @@
+"""The compiled evaluator: points, grids, constant entries and undefined values."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from jacmagic.evaluate import Evaluator, determinant_at
+
+x, y = sp.symbols("x y", real=True)
+
+
+def test_grid_with_constant_entries_broadcasts() -> None:
+    evaluate = Evaluator(sp.Matrix([[2 * x, 5], [0, sp.cos(y)]]), (x, y))
+    X, Y = np.meshgrid(np.linspace(-1, 1, 4), np.linspace(0, 2, 3))
+    out = evaluate(X, Y)
+    assert out.shape == (3, 4, 2, 2)
+    assert np.allclose(out[..., 0, 0], 2 * X)
+    assert np.allclose(out[..., 0, 1], 5.0)
+    assert np.allclose(out[..., 1, 0], 0.0)
+    assert np.allclose(out[..., 1, 1], np.cos(Y))
+
+
+def test_single_point_shape_and_values() -> None:
+    out = Evaluator(sp.Matrix([[x * y, x + y, 1]]), (x, y))(2.0, 3.0)
+    assert out.shape == (1, 3)
+    assert out.tolist() == [[6.0, 5.0, 1.0]]
+
+
+def test_undefined_entries_are_nan_not_errors() -> None:
+    out = Evaluator(sp.Matrix([[1 / y, sp.log(x), sp.sqrt(x)]]), (x, y))(-1.0, 0.0)
+    assert np.isinf(out[0, 0]) and np.isnan(out[0, 1]) and np.isnan(out[0, 2])
+
+
+def test_python_numbers_never_become_complex() -> None:
+    out = Evaluator(sp.Matrix([[x ** sp.Rational(1, 3)]]), (x,))(-8)
+    assert np.isnan(out[0, 0])
+
+
+def test_determinant_at_points() -> None:
+    matrices = np.array([[[1.0, 2.0], [3.0, 4.0]], [[np.nan, 0.0], [0.0, 1.0]]])
+    dets = determinant_at(matrices)
+    assert np.isclose(dets[0], -2.0) and np.isnan(dets[1])

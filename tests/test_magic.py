@@ -1,0 +1,156 @@
+"""The magic end to end, through a real IPython shell: every cell form, option and mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+from jacmagic import JacobianResult
+
+from .conftest import Shell
+from .helpers import assert_close, numeric_jacobian
+
+
+def polar(r: mpmath.mpf, t: mpmath.mpf) -> list[mpmath.mpf]:
+    return [r * mpmath.cos(t), r * mpmath.sin(t)]
+
+
+@pytest.mark.parametrize("cell", [
+    "x = r*cos(theta)\ny = r*sin(theta)",
+    "f(r, theta) = [r*cos(theta), r*sin(theta)]",
+    "def f(r, theta):\n    return [r * np.cos(theta), r * math.sin(theta)]",
+])
+def test_every_form_gives_the_polar_jacobian(shell: Shell, cell: str) -> None:
+    ran = shell.ok(f"%%jacobian --det --out R\n{cell}")
+    R = shell.ip.user_ns["R"]
+    assert ran.result is R and isinstance(R, JacobianResult)
+    assert [s.name for s in R.inputs] == ["r", "theta"]
+    for point in [(1.5, 0.3), (0.2, 2.5), (3.0, -1.0)]:
+        assert_close(R.at(r=point[0], theta=point[1]), numeric_jacobian(polar, point))
+        assert float(R.det.subs({R.inputs[0]: point[0], R.inputs[1]: point[1]})) == pytest.approx(point[0])
+    assert str(R.det) == "r"
+
+
+def test_displayed_once_as_latex_with_a_text_fallback(shell: Shell) -> None:
+    ran = shell.ok("%%jacobian --det\nx = r*cos(theta)\ny = r*sin(theta)")
+    bundle, _ = shell.ip.display_formatter.format(ran.result)
+    assert set(bundle) == {"text/plain", "text/latex"}
+    assert bundle["text/latex"].startswith(r"$\displaystyle")
+    assert r"\det J &= r" in bundle["text/latex"]
+    assert "det J = r" in bundle["text/plain"]
+    assert ran.outputs == []  # nothing displayed besides the cell's own result
+
+
+def test_line_magic_takes_functions_expressions_and_matrices(shell: Shell) -> None:
+    shell.ok("import numpy as np\nimport sympy as sp\n"
+             "def g(x, y):\n    return np.array([np.exp(x) * y, np.tanh(y)])\n"
+             "a, b = sp.symbols('a b')\nexpr = a**2 * b\nM = sp.Matrix([a*b, a + b])")
+    g = shell.ok("%jacobian g --det").result
+    assert_close(g.at(x=0.3, y=0.8), numeric_jacobian(lambda x, y: [mpmath.exp(x) * y, mpmath.tanh(y)], [0.3, 0.8]))
+    assert shell.ok("%jacobian expr").result.matrix.tolist() == [[2 * shell.ip.user_ns["a"] * shell.ip.user_ns["b"],
+                                                                 shell.ip.user_ns["a"] ** 2]]
+    assert shell.ok("%jacobian M --det --out RM").result.det == shell.ip.user_ns["b"] - shell.ip.user_ns["a"]
+    assert shell.ip.user_ns["g"](0.0, 0.0).tolist() == [0.0, 0.0]  # the user's function still works on floats
+
+
+def test_wrt_reorders_and_makes_the_rest_constants(shell: Shell) -> None:
+    R = shell.ok("%%jacobian --wrt z,x --det\nf(x, y, z) = [x*y*z, x + y + z]").result
+    assert [s.name for s in R.inputs] == ["z", "x"] and [s.name for s in R.constants] == ["y"]
+    assert_close(R.at(x=1.1, y=2.0, z=-0.5), [[1.1 * 2.0, -0.5 * 2.0], [1, 1]])
+    assert "0.5" not in str(R.det)  # symbolic: x*y - y*z
+    assert float(R.det.subs({s: v for s, v in zip(R.arguments, [-0.5, 1.1, 2.0])})) == pytest.approx(2.2 + 1.0)
+
+
+def test_at_shows_numbers_and_the_determinant(shell: Shell) -> None:
+    R = shell.ok("%%jacobian --det --at r=2, theta=pi/2\nx = r*cos(theta)\ny = r*sin(theta)").result
+    latex = R.latex()
+    assert r"\det J\,\Big|_{r = 2,\ \theta = 1.5708} &= 2" in latex
+    assert "-2" in latex and r"\theta = 1.5708" in latex
+
+
+def test_partials_simplify_check_and_budget(shell: Shell) -> None:
+    R = shell.ok("%%jacobian --partials --check --budget 1\nx = r*cos(theta)\ny = r*sin(theta)").result
+    assert r"\frac{\partial x}{\partial r}" in R.latex()
+    assert "check passed: matches central finite differences at 3 points" in R.latex()
+    raw = shell.ok("%%jacobian --simplify none\nf(x, y) = [x*(sin(y)**2 + cos(y)**2)]").result
+    full = shell.ok("%%jacobian --simplify full\nf(x, y) = [x*(sin(y)**2 + cos(y)**2)]").result
+    assert raw.matrix[0, 0] != 1 and full.matrix[0, 0] == 1
+
+
+def test_config_budget(shell: Shell) -> None:
+    shell.ok("%config JacobianMagic.budget = 5")
+    assert shell.ok("%%jacobian\nf(x) = x").result.options.budget == 5
+    shell.ok("%config JacobianMagic.budget = 2")
+
+
+def test_undefined_point_is_said_not_raised(shell: Shell) -> None:
+    R = shell.ok("%%jacobian --at x=1,y=0\nf(x, y) = [x/y, y]").result
+    assert np.isinf(R.at(x=1, y=0)[0, 0])
+    assert "undefined" in R.latex() and "division by zero" in R.latex()
+
+
+BAD = [
+    ("f(x, y) = [x**2*y, 5*x + ]", "", r"line 1\b.*invalid syntax"),
+    ("f(x, y) = [x**2*y,\n   5*x + sin(y)", "", r"line 1\b.*never closed"),
+    ("x = r*cos(theta)\ny = r*sinn(theta)", "", r"line 2\b.*sinn.*did you mean sin"),
+    ("def f(x):\n    return x + nope", "", r"line 2\b.*nope"),
+    ("def f(x):\n    if x > 0:\n        return x\n    return 0", "", r"line 2\b.*np.where"),
+    ("", "", "empty"),
+    ("f(x, y) = [x*y, x, y]", "--det", r"square.*3 x 2.*--wrt"),
+    ("f(x, y) = x*y", "--wrt q", r"--wrt: q is not a variable"),
+    ("f(x, y) = x*y", "--at x=1", "no value given for y"),
+    ("f(x, y) = x*y", "--at x=1,y=two", r"--at y: 'two' is not a number"),
+    ("f(x, y) = x*y", "--at x=1,y=2,q=3", "q is not a variable"),
+    ("f(x, y) = x*y", "--simplify sometimes", "invalid choice"),
+    ("f(x, y) = x*y", "--bogus", "unrecognized arguments"),
+    ("f(x, y) = x*y", "--out 1x", "--out needs a variable name"),
+    ("f(x) = x", "--chain", "at least two stages"),
+    ("f(x) = __import__('os').system('touch MARKER')", "", r"line 1\b.*quotes"),
+    ("f(x) = x.__class__", "", r"line 1\b.*attribute"),
+]
+
+
+@pytest.mark.parametrize(("cell", "options", "match"), BAD)
+def test_mistakes_are_usage_errors_and_lose_nothing(shell: Shell, cell: str, options: str, match: str,
+                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    keep = object()
+    shell.ip.user_ns["kept"] = keep
+    ran = shell.run(f"%%jacobian --out kept {options}\n{cell}")
+    assert type(ran.error) is UsageError
+    assert pytest.raises(UsageError, lambda: (_ for _ in ()).throw(ran.error)).match(match)  # type: ignore[arg-type]
+    assert "Traceback" not in ran.stdout
+    assert shell.ip.user_ns["kept"] is keep
+    assert not (tmp_path / "MARKER").exists()
+    assert shell.ok("%%jacobian\nf(x) = x**2").result.matrix.tolist() == [[2 * shell.ok("%%jacobian\nf(x) = x")
+                                                                          .result.inputs[0]]]
+
+
+def test_line_magic_mistakes(shell: Shell) -> None:
+    assert "is not defined" in str(shell.run("%jacobian nothing_here").error)
+    assert "needs a name" in str(shell.run("%jacobian --det").error)
+    shell.ok("n = 3")
+    assert "int" in str(shell.run("%jacobian n").error)
+    assert "unexpected" in str(shell.run("%%jacobian stray\nf(x) = x").error)
+
+
+def test_help_is_generated_with_examples(shell: Shell) -> None:
+    doc = shell.ip.find_cell_magic("jacobian").__doc__
+    for text in ["--det", "--wrt", "--at", "--out", "--no-widgets", "--partials", "--simplify", "--check",
+                 "f(x, y) = [x**2*y", "x = r*cos(theta)", "def f(x, y):"]:
+        assert text in doc
+
+
+def test_unload_removes_the_magic() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jacmagic")
+    ip.run_line_magic("unload_ext", "jacmagic")
+    assert ip.find_cell_magic("jacobian") is None
+    ip.run_line_magic("load_ext", "jacmagic")
+    assert ip.find_cell_magic("jacobian") is not None

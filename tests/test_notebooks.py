@@ -1,0 +1,37 @@
+"""The demo notebooks execute headlessly in a real kernel and show typeset results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "demo_notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=120, store_widget_state=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    mimes: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        expected_error = "raises-exception" in cell.metadata.get("tags", [])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name}: {cell.source[:60]!r} -> {errors}"
+        stderr = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
+        if expected_error:  # IPython shows a UsageError as one line on stderr, without a traceback
+            assert stderr.startswith("UsageError: line") and "Traceback" not in stderr, stderr
+        else:
+            assert "Error" not in stderr, f"{path.name}: {cell.source[:60]!r} -> {stderr}"
+        for output in cell.outputs:
+            mimes.update(output.get("data", {}))
+    assert "text/latex" in mimes
+
+
+def test_there_are_notebooks() -> None:
+    assert any(p.name.startswith("01_") for p in NOTEBOOKS)

@@ -1,0 +1,68 @@
+"""LaTeX that MathJax 3 and KaTeX both typeset, names as mathematicians write them, and readable text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from jacmagic import jacobian
+from jacmagic.render import number_latex, text_latex
+
+FORBIDDEN = [r"\eqnarray", r"\tag", r"\newcommand", r"\DeclareMathOperator", r"\begin{equation", r"\label"]
+ALLOWED_ENVIRONMENTS = {"matrix", "bmatrix", "pmatrix", "array", "aligned"}
+
+
+def check_portable(latex: str) -> None:
+    assert latex.startswith(r"$\displaystyle ") and latex.endswith("$")
+    assert not any(bad in latex for bad in FORBIDDEN)
+    assert set(re.findall(r"\\begin\{(\w+)\}", latex)) <= ALLOWED_ENVIRONMENTS
+    assert latex.count("{") == latex.count("}")
+    assert latex.count(r"\left") == latex.count(r"\right")
+
+
+@pytest.mark.parametrize("options", [{}, {"det": True}, {"partials": True}, {"at": {"r": 1, "theta": 0.5}},
+                                     {"det": True, "at": {"r": 0, "theta": 0}, "check": True}])
+def test_polar_latex_is_portable(options: dict) -> None:
+    result = jacobian("x = r*cos(theta)\ny = r*sin(theta)", **options)
+    check_portable(result.latex())
+    assert r"\frac{\partial \left(x, y\right)}{\partial \left(r, \theta\right)}" in result.latex()
+    assert "rows: outputs, columns: inputs" in result.latex()
+
+
+def test_names_render_as_mathematicians_write_them() -> None:
+    latex = jacobian("f(theta, x1, w_12) = theta*x1*w_12").latex()
+    assert r"\theta" in latex and "x_{1}" in latex and "w_{12}" in latex
+
+
+def test_activations_have_their_own_names() -> None:
+    result = jacobian("f(z) = [sigmoid(z), relu(z), softplus(z)]")
+    latex = result.latex()
+    assert r"\sigma\left(z\right)" in latex and r"\operatorname{H}\left(z\right)" in latex
+    assert "σ(z)" in str(result) and "H(z)" in str(result)
+    check_portable(latex)
+
+
+def test_partials_show_the_textbook_symbols() -> None:
+    result = jacobian("x = r*cos(theta)\ny = r*sin(theta)", partials=True)
+    assert r"\frac{\partial x}{\partial r} & \frac{\partial x}{\partial \theta}" in result.latex()
+    assert "∂y/∂θ" in str(result)
+
+
+def test_text_fallback_is_readable() -> None:
+    text = str(jacobian("x = r*cos(theta)\ny = r*sin(theta)", det=True))
+    assert "J = ∂(x, y)/∂(r, θ)" in text
+    assert "det J = r" in text
+    assert "cos(θ)" in text
+
+
+def test_undefined_values_are_said() -> None:
+    result = jacobian("f(x, y) = [x/y, y]", at={"x": 1, "y": 0})
+    assert "undefined" in result.latex() and "division by zero" in result.latex()
+    assert "undefined" in str(result)
+
+
+def test_words_and_numbers_are_escaped() -> None:
+    assert text_latex("a_b & 50%") == r"\text{a\_b \& 50\%}"
+    assert number_latex(1.5e-7) == r"1.5 \cdot 10^{-7}"
+    assert number_latex(float("nan")) == r"\text{undefined}"
