@@ -24,18 +24,34 @@ class Evaluator:
 
     def __call__(self, *values: object) -> np.ndarray:
         """The matrix at the points: shape (m, n) for scalars, (..., m, n) for arrays of one shape."""
+        if all(isinstance(v, (float, int)) for v in values):
+            at_point = self._at_point([np.float64(v) for v in values])  # type: ignore[arg-type]
+            if at_point is not None:
+                return at_point
         arrays = [np.asarray(v, dtype=float) for v in values]
-        try:
-            with np.errstate(all="ignore"):
-                entries = self._function(*arrays)
-        except (ArithmeticError, ValueError, TypeError):
-            # e.g. an exact integer power too large for a float: the whole point is undefined
-            entries = [np.nan] * (self.shape[0] * self.shape[1])
+        entries = self._entries(arrays)
         shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
         out = np.empty(shape + (len(entries),), dtype=float)
         for k, entry in enumerate(entries):
             out[..., k] = _real_part(entry)
         return out.reshape(shape + self.shape)
+
+    def _at_point(self, scalars: list[np.float64]) -> np.ndarray | None:
+        """The hot path of a slider update: numpy scalars (4x faster than 0-d arrays), one array at the end;
+        None when an entry came out complex and needs the general path."""
+        entries = self._entries(scalars)
+        try:
+            return np.array(entries, dtype=float).reshape(self.shape)
+        except (TypeError, ValueError):
+            return None
+
+    def _entries(self, values: Sequence[Any]) -> list[Any]:
+        try:
+            with np.errstate(all="ignore"):
+                return list(self._function(*values))
+        except (ArithmeticError, ValueError, TypeError):
+            # e.g. an exact integer power too large for a float: the whole point is undefined
+            return [np.nan] * (self.shape[0] * self.shape[1])
 
 
 def _real_part(entry: Any) -> Any:

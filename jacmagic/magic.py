@@ -15,7 +15,7 @@ from traitlets import Float
 
 from .errors import JacmagicError
 from .model import Options
-from .parse import parse_names, parse_point
+from .parse import parse_names, parse_point, parse_ranges
 from .pipeline import compute
 from .result import JacobianResult
 
@@ -37,6 +37,10 @@ class JacobianMagic(Magics):
                                                         "--at r=1,theta=pi/4 (every variable and constant)")
     @argument("--out", metavar="NAME", help="bind the result object to this variable")
     @argument("--no-widgets", action="store_true", help="show no interactive panel")
+    @argument("--range", nargs="+", metavar="RANGES",
+              help="slider ranges of the panel, e.g. --range r=0:5,theta=0:2*pi")
+    @argument("--no-continuous-update", action="store_true", help="update the panel when a slider is released, "
+                                                                    "not while it is dragged")
     @argument("--partials", action="store_true", help="also show the matrix of partial derivative symbols")
     @argument("--simplify", choices=["auto", "full", "none"], default="auto",
               help="auto: simplify the determinant within the budget (default); full: every entry too; none: raw")
@@ -102,4 +106,6 @@ class JacobianMagic(Magics):
             chain=args.chain,
             widgets=not args.no_widgets,
             budget=self.budget if args.budget is None else args.budget,
+            ranges=parse_ranges(",".join(args.range)) if args.range else (),
+            continuous_update=not args.no_continuous_update,
         )

@@ -56,3 +56,5 @@ class Options:
     chain: bool = False
     widgets: bool = True
     budget: float = 2.0
+    ranges: tuple[tuple[str, float, float], ...] = ()
+    continuous_update: bool = True

@@ -632,3 +632,19 @@ def parse_names(text: str) -> tuple[str, ...]:
     if bad or not names:
         raise CellError(f"--wrt takes variable names separated by commas, e.g. --wrt r,theta; got {text!r}")
     return names
+
+
+def parse_ranges(text: str) -> tuple[tuple[str, float, float], ...]:
+    """`r=0:5, theta=0:2*pi` -> (("r", 0.0, 5.0), ("theta", 0.0, 6.28...)), for --range."""
+    ranges = []
+    for part in _split_top_level(text):
+        name, equals, span = part.partition("=")
+        low, colon, high = span.partition(":")
+        name = unicodedata.normalize("NFKC", name.strip())
+        if not (equals and colon and name.isidentifier()):
+            raise CellError(f"--range takes name=low:high pairs, e.g. --range r=0:5,theta=0:2*pi; got {part!r}")
+        lo, hi = parse_number(low, f"--range {name}"), parse_number(high, f"--range {name}")
+        if not lo < hi:
+            raise CellError(f"--range {name}: the low end must be below the high end")
+        ranges.append((name, lo, hi))
+    return tuple(ranges)

@@ -91,6 +91,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                             steps, tuple(notes), model.stages)
     if options.at:
         result.point_values(dict(options.at))  # a wrong --at is the user's mistake: say so now
+    result.check_names((name for name, _, _ in options.ranges), "--range: ")
     return result
 
 

@@ -6,6 +6,7 @@ Everything expensive is computed at most once per result (LaTeX, text, the compi
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -74,14 +75,19 @@ class JacobianResult:
     def evaluator(self) -> Evaluator:
         return Evaluator(self.matrix, self.arguments)
 
-    def point_values(self, values: dict[str, Any]) -> list[Any]:
-        """The values in argument order, checking that the names are exactly the map's names."""
+    def check_names(self, names: Iterable[str], what: str) -> None:
+        """Raises a clear error if any of `names` is not a variable or constant of this map."""
         known = [s.name for s in self.arguments]
-        unknown = [n for n in values if n not in known]
+        unknown = [n for n in names if n not in known]
         if unknown:
             hint = difflib.get_close_matches(unknown[0], known, n=1)
-            raise OptionError(f"{unknown[0]} is not a variable of this map" +
+            raise OptionError(f"{what}{unknown[0]} is not a variable of this map" +
                               (f" (did you mean {hint[0]}?)" if hint else "") + f"; its names are {', '.join(known)}")
+
+    def point_values(self, values: dict[str, Any]) -> list[Any]:
+        """The values in argument order, checking that the names are exactly the map's names."""
+        self.check_names(values, "")
+        known = [s.name for s in self.arguments]
         missing = [n for n in known if n not in values]
         if missing:
             raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(known)})")
@@ -130,6 +136,18 @@ class JacobianResult:
     @cached_property
     def _text(self) -> str:
         return render.to_text(self)
+
+    def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
+        """The evaluation panel (an ipywidgets VBox), for placing it yourself."""
+        from .widgets import JacobianPanel
+
+        live = self.options.continuous_update if continuous_update is None else continuous_update
+        return JacobianPanel(self, continuous_update=live, digits=digits)
+
+    def _ipython_display_(self) -> None:
+        from .widgets import show
+
+        show(self)
 
     def latex(self) -> str:
         """The LaTeX source shown in notebooks, `$\\displaystyle ...$`."""

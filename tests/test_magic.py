@@ -37,12 +37,23 @@ def test_every_form_gives_the_polar_jacobian(shell: Shell, cell: str) -> None:
 
 def test_displayed_once_as_latex_with_a_text_fallback(shell: Shell) -> None:
     ran = shell.ok("%%jacobian --det\nx = r*cos(theta)\ny = r*sin(theta)")
-    bundle, _ = shell.ip.display_formatter.format(ran.result)
+    assert len(ran.outputs) == 1  # no kernel here, so no panel
+    (bundle,) = ran.outputs
     assert set(bundle) == {"text/plain", "text/latex"}
     assert bundle["text/latex"].startswith(r"$\displaystyle")
     assert r"\det J &= r" in bundle["text/latex"]
     assert "det J = r" in bundle["text/plain"]
-    assert ran.outputs == []  # nothing displayed besides the cell's own result
+    assert ran.stdout.strip() in ("", "Out[0]:")
+
+
+@pytest.mark.parametrize(("options", "panels"), [("", 1), ("--no-widgets", 0)])
+def test_with_a_kernel_the_panel_follows_the_result(shell: Shell, monkeypatch: pytest.MonkeyPatch, options: str,
+                                                    panels: int) -> None:
+    monkeypatch.setattr(shell.ip, "kernel", object(), raising=False)
+    ran = shell.ok(f"%%jacobian --det {options}\nx = r*cos(theta)\ny = r*sin(theta)")
+    assert "text/latex" in ran.outputs[0]
+    widget_views = [o for o in ran.outputs if "application/vnd.jupyter.widget-view+json" in o]
+    assert len(widget_views) == panels and len(ran.outputs) == 1 + panels
 
 
 def test_line_magic_takes_functions_expressions_and_matrices(shell: Shell) -> None:

@@ -1,0 +1,172 @@
+"""The evaluation panel: pick a point, see the numeric Jacobian there, instantly.
+
+Numbers come from the result's compiled evaluator, strings from plain f-strings: the update path calls no sympy.
+The numeric matrix is an HTML table styled as a bracketed matrix in one persistent `HTML` widget whose value is
+reassigned, because LaTeX inside widgets is not typeset in every front end, and a `display()` per update would pile
+up in the output history.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from .render import pretty
+
+if TYPE_CHECKING:
+    from .result import JacobianResult
+
+_TABLE_STYLE = ("border-collapse:separate;border-left:2px solid currentColor;border-right:2px solid currentColor;"
+                "border-radius:6px;padding:2px 4px;font-family:monospace")
+_HEAD_STYLE = "padding:2px 8px;opacity:0.6;font-weight:normal;text-align:right"
+_CELL_STYLE = "padding:2px 8px;text-align:right"
+_UNDEFINED = '<span style="color:#b00">undefined</span>'
+
+
+def default_range(value: float) -> tuple[float, float]:
+    """A slider range around the starting value, wide enough to explore."""
+    span = 2.0 * max(1.0, abs(value))
+    return value - span, value + span
+
+
+def has_widget_frontend() -> bool:
+    """Widgets need a kernel to talk to; terminal IPython and plain scripts have none."""
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def show(result: JacobianResult) -> None:
+    """Displays the typeset result once and, where a widget front end exists, the panel under it."""
+    from IPython.display import display
+
+    display({"text/plain": str(result), "text/latex": result.latex()}, raw=True)
+    if result.options.widgets and has_widget_frontend():
+        display(result.widget())
+
+
+class Variable(widgets.HBox):
+    """A slider for dragging and a number box for typing any value; typing outside the range widens it."""
+
+    def __init__(self, label: str, value: float, bounds: tuple[float, float], continuous_update: bool,
+                 constant: bool) -> None:
+        low, high = min(bounds[0], value), max(bounds[1], value)
+        self.slider = widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 200,
+                                          description=label, readout=False, continuous_update=continuous_update,
+                                          style={"description_width": "initial"})
+        self.box = widgets.FloatText(value=value, layout=widgets.Layout(width="8em"),
+                                     continuous_update=False)
+        note = widgets.HTML('<span style="opacity:0.6">constant</span>' if constant else "")
+        super().__init__([self.slider, self.box, note])
+        self.slider.observe(self._from_slider, names="value")
+        self.box.observe(self._from_box, names="value")
+
+    @property
+    def value(self) -> float:
+        return float(self.box.value)
+
+    @value.setter
+    def value(self, new: float) -> None:
+        self.box.value = new
+
+    def _from_slider(self, change: Mapping[str, Any]) -> None:
+        if self.box.value != change["new"]:
+            self.box.value = change["new"]
+
+    def _from_box(self, change: Mapping[str, Any]) -> None:
+        new = float(change["new"])
+        if not np.isfinite(new):
+            return
+        if new < self.slider.min or new > self.slider.max:
+            low, high = default_range(new)
+            low, high = min(low, self.slider.min), max(high, self.slider.max)
+            self.slider.min, self.slider.max = low, high  # widen first: the slider would clamp the value
+            self.slider.step = (high - low) / 200
+        if self.slider.value != new:
+            self.slider.value = new
+
+
+class JacobianPanel(widgets.VBox):
+    """Controls for every variable and constant, and the numeric Jacobian at their values, updated live."""
+
+    def __init__(self, result: JacobianResult, ranges: Mapping[str, tuple[float, float]] | None = None,
+                 continuous_update: bool = True, digits: int = 4) -> None:
+        self.result = result
+        start = dict(result.options.at)
+        ranges = {**dict((n, (lo, hi)) for n, lo, hi in result.options.ranges), **(ranges or {})}
+        inputs = {s.name for s in result.inputs}
+        self.variables: dict[str, Variable] = {}
+        for symbol in result.arguments:
+            value = float(start.get(symbol.name, 1.0))
+            bounds = ranges.get(symbol.name, default_range(value))
+            self.variables[symbol.name] = Variable(pretty(symbol), value, bounds, continuous_update,
+                                                   constant=symbol.name not in inputs)
+        self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
+                                             layout=widgets.Layout(width="9em"))
+        self.output = widgets.HTML()
+        self._rows = [html.escape(pretty(s)) for s in result.outputs]
+        self._columns = "".join(f'<th style="{_HEAD_STYLE}">{html.escape(pretty(s))}</th>' for s in result.inputs)
+        self._order = [self.variables[s.name] for s in result.arguments]
+        super().__init__([*self.variables.values(), self.digits, self.output])
+        for variable in self.variables.values():
+            variable.box.observe(self._update, names="value")
+        self.digits.observe(self._update, names="value")
+        self._update()
+
+    def point(self) -> dict[str, float]:
+        return {name: variable.value for name, variable in self.variables.items()}
+
+    def _update(self, change: object = None) -> None:
+        """Evaluate, format, assign: synchronous, so it follows the slider in every front end and in tests."""
+        matrix = self.result.evaluator(*[v.value for v in self._order])
+        self.output.value = self.render_html(matrix, int(self.digits.value))
+
+    def render_html(self, matrix: np.ndarray, digits: int) -> str:
+        values = matrix.tolist()
+        body = "".join(
+            f'<tr><th style="{_HEAD_STYLE}">{label}</th>'
+            + "".join(f'<td style="{_CELL_STYLE}">{_number(v, digits)}</td>' for v in row) + "</tr>"
+            for label, row in zip(self._rows, values))
+        table = (f'<table style="{_TABLE_STYLE}"><tr><th></th>{self._columns}</tr>{body}</table>')
+        lines = [table, *self._summary(matrix, digits), *_undefined_notes(matrix)]
+        return '<div class="jacmagic-panel">' + "".join(f"<div>{line}</div>" for line in lines) + "</div>"
+
+    def _summary(self, matrix: np.ndarray, digits: int) -> Sequence[str]:
+        rows, cols = matrix.shape
+        if rows == cols:
+            det = float(np.linalg.det(matrix)) if np.isfinite(matrix).all() else float("nan")
+            return [f"det J = <b>{_number(det, digits)}</b> ({_orientation(det, matrix)})"]
+        if rows == 1:
+            norm = float(np.linalg.norm(matrix[0]))
+            return [f"gradient norm |∇{self._rows[0]}| = <b>{_number(norm, digits)}</b>"]
+        return []
+
+
+def _number(value: float, digits: int) -> str:
+    if value != value:
+        return _UNDEFINED
+    if value in (float("inf"), float("-inf")):
+        return _UNDEFINED
+    return f"{value:.{digits}g}"
+
+
+def _orientation(det: float, matrix: np.ndarray) -> str:
+    if det != det:
+        return "undefined here"
+    scale = float(np.prod(np.abs(matrix).max(axis=1))) or 1.0
+    if abs(det) <= 1e-12 * scale:
+        return "singular here: the map squashes volume flat"
+    return "orientation kept" if det > 0 else "orientation flipped"
+
+
+def _undefined_notes(matrix: np.ndarray) -> list[str]:
+    notes = []
+    for i, j in zip(*np.nonzero(~np.isfinite(matrix))):
+        why = "division by zero" if np.isinf(matrix[i, j]) else "no real value here (e.g. log or sqrt of a " \
+                                                                "negative number, or 0/0)"
+        notes.append(f'<span style="color:#b00">entry ({i + 1}, {j + 1}) is undefined at this point: {why}</span>')
+    return notes

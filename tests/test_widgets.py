@@ -1,0 +1,90 @@
+"""The evaluation panel, driven programmatically: set a control, read the displayed numbers, compare with an
+independent evaluation at that point (plain math, not the panel's evaluator)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from jacmagic import jacobian
+from jacmagic.widgets import JacobianPanel
+
+CELL = re.compile(r"<td[^>]*>(.*?)</td>")
+
+
+def shown_numbers(panel: JacobianPanel) -> list[str]:
+    return CELL.findall(panel.output.value)
+
+
+def shown_det(panel: JacobianPanel) -> float:
+    return float(re.search(r"det J = <b>([^<]+)</b>", panel.output.value).group(1))  # type: ignore[union-attr]
+
+
+def polar_panel(**kw: object) -> JacobianPanel:
+    return jacobian("x = r*cos(theta)\ny = r*sin(theta)", det=True).widget(**kw)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(("r", "theta"), [(1.0, 0.0), (2.5, 1.2), (0.3, -2.0), (0.0, 0.7)])
+def test_moving_the_controls_updates_matrix_and_determinant(r: float, theta: float) -> None:
+    panel = polar_panel(digits=10)
+    panel.variables["r"].slider.value = r
+    panel.variables["theta"].value = theta
+    want = [math.cos(theta), -r * math.sin(theta), math.sin(theta), r * math.cos(theta)]
+    got = [float(v) for v in shown_numbers(panel)]
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert shown_det(panel) == pytest.approx(r, abs=1e-9)
+    reading = "singular here" if r == 0 else "orientation kept"
+    assert reading in panel.output.value
+
+
+def test_orientation_flips_with_a_negative_determinant() -> None:
+    panel = polar_panel()
+    panel.variables["r"].value = -1.5
+    assert shown_det(panel) == pytest.approx(-1.5)
+    assert "orientation flipped" in panel.output.value
+
+
+def test_typing_outside_the_range_widens_the_slider() -> None:
+    panel = polar_panel()
+    variable = panel.variables["r"]
+    assert variable.slider.max < 50
+    variable.box.value = 50.0
+    assert variable.slider.max >= 50 and variable.slider.value == 50.0
+    assert shown_det(panel) == pytest.approx(50.0)
+
+
+def test_undefined_points_are_shown_and_the_panel_keeps_working() -> None:
+    panel = jacobian("f(x, y) = [x/y, sqrt(x)]").widget()
+    panel.variables["y"].value = 0.0
+    assert "undefined" in panel.output.value and "division by zero" in panel.output.value
+    panel.variables["x"].value = -1.0
+    assert "no real value here" in panel.output.value
+    panel.variables["y"].value = 2.0
+    panel.variables["x"].value = 3.0
+    want = [0.5, -0.75, 1 / (2 * math.sqrt(3)), 0.0]
+    assert [float(v) for v in shown_numbers(panel)] == pytest.approx(want, rel=1e-3)
+
+
+def test_gradient_norm_for_scalar_functions_and_constants_get_controls() -> None:
+    result = jacobian("f(x, y) = a*x*y", at={"x": 3.0, "y": 4.0, "a": 2.0})
+    panel = result.widget()
+    assert set(panel.variables) == {"x", "y", "a"}
+    assert "constant" in panel.variables["a"].children[2].value
+    assert [float(v) for v in shown_numbers(panel)] == pytest.approx([8.0, 6.0])
+    assert "gradient norm" in panel.output.value and "<b>10</b>" in panel.output.value
+
+
+def test_precision_and_continuous_update_options() -> None:
+    panel = polar_panel(continuous_update=False)
+    assert panel.variables["r"].slider.continuous_update is False
+    panel.variables["theta"].value = 1.0
+    panel.digits.value = 3
+    assert "0.54" in shown_numbers(panel)
+
+
+def test_ranges_from_the_magic_option() -> None:
+    result = jacobian("x = r*cos(theta)\ny = r*sin(theta)")
+    panel = JacobianPanel(result, ranges={"r": (0.0, 5.0)})
+    assert (panel.variables["r"].slider.min, panel.variables["r"].slider.max) == (0.0, 5.0)
