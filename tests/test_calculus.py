@@ -54,7 +54,13 @@ def test_symengine_and_sympy_paths_agree(outputs: list[sp.Expr]) -> None:
     fast = jacobian(outputs, [x, y, z], use_symengine=True)
     slow = jacobian(outputs, [x, y, z], use_symengine=False)
     assert fast.free_symbols <= {x, y, z} and all(s.is_real for s in fast.free_symbols)
-    assert (fast - slow).expand() == sp.zeros(*fast.shape)
+    difference = (fast - slow).expand()
+    if difference != sp.zeros(*fast.shape):  # e.g. y/(2*sqrt(x*y)) vs sqrt(x*y)/(2*x): equal, not alike
+        for point in [(0.7, 1.3, 0.4), (1.9, 0.6, 1.1)]:
+            at = dict(zip((x, y, z), point))
+            gaps = [complex(d.evalf(30, subs=at)) for d in difference]
+            sizes = [complex(e.evalf(30, subs=at)) for e in slow]
+            assert all(abs(g) < 1e-9 * (1 + abs(s)) for g, s in zip(gaps, sizes))
 
 
 def test_symengine_and_sympy_paths_are_identical_on_common_maps() -> None:
