@@ -28,9 +28,6 @@ class _Latex(LatexPrinter):
         head = r"\operatorname{H}" if exp is None else rf"\operatorname{{H}}^{{{exp}}}"
         return rf"{head}\left({self._print(expr.args[0])}\right)"
 
-    def _print_Determinant(self, expr: Any, exp: str | None = None) -> str:
-        return r"\det\left(\cdots\right)"
-
 
 class _Pretty(PrettyPrinter):
     def _print_Heaviside(self, expr: Any) -> prettyForm:

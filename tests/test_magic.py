@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 from IPython.core.error import UsageError
 
 from jacmagic import JacobianResult
@@ -133,12 +135,11 @@ def test_mistakes_are_usage_errors_and_lose_nothing(shell: Shell, cell: str, opt
     shell.ip.user_ns["kept"] = keep
     ran = shell.run(f"%%jacobian --out kept {options}\n{cell}")
     assert type(ran.error) is UsageError
-    assert pytest.raises(UsageError, lambda: (_ for _ in ()).throw(ran.error)).match(match)  # type: ignore[arg-type]
+    assert re.search(match, str(ran.error)), str(ran.error)
     assert "Traceback" not in ran.stdout
     assert shell.ip.user_ns["kept"] is keep
     assert not (tmp_path / "MARKER").exists()
-    assert shell.ok("%%jacobian\nf(x) = x**2").result.matrix.tolist() == [[2 * shell.ok("%%jacobian\nf(x) = x")
-                                                                          .result.inputs[0]]]
+    assert shell.ok("%%jacobian\nf(x) = x**2").result.matrix.tolist() == [[2 * sp.Symbol("x", real=True)]]
 
 
 def test_line_magic_mistakes(shell: Shell) -> None:
