@@ -61,6 +61,16 @@ def jacmagic_end_to_end(n: int) -> float:
     return time.perf_counter() - start
 
 
+def jacmagic_end_to_end_with_panel(n: int) -> float:
+    cell, _ = mixed_map_text(n, f"p{next(_fresh)}_")
+    clear_cache()
+    start = time.perf_counter()
+    result = jacobian(cell, simplify="auto")
+    shown(result)
+    result.widget()
+    return time.perf_counter() - start
+
+
 def by_hand_end_to_end(n: int) -> float:
     """What a user writes without jacmagic: symbols, the map, Matrix.jacobian, latex, display(Math(...))."""
     _, names = mixed_map_text(n, f"b{next(_fresh)}_")
@@ -120,9 +130,9 @@ def widget_rows(row: Callable[..., None], repeats: int) -> None:
     point = [0.1 * (k + 1) for k in range(10)]
     polar.evaluator(1.0, 0.5)
     big.evaluator(*point)
-    row("evaluate 2x2 at one point", median(lambda: timed(lambda: polar.evaluator(1.3, 0.4), 2000), repeats),
+    row("evaluate 2x2 at one point", median(lambda: timed(lambda: polar.evaluator.point(1.3, 0.4), 2000), repeats),
         median(lambda: timed(lambda: polar_hand(1.3, 0.4), 2000), repeats), "hand numpy function", "<= 2x")
-    row("evaluate 10x10 at one point", median(lambda: timed(lambda: big.evaluator(*point), 1000), repeats),
+    row("evaluate 10x10 at one point", median(lambda: timed(lambda: big.evaluator.point(*point), 1000), repeats),
         median(lambda: timed(lambda: big_hand(*point), 1000), repeats), "hand numpy function", "<= 1x")
     grid_r, grid_t = np.random.default_rng(0).uniform(0.1, 2, (2, 1_000_000))
 
@@ -183,6 +193,8 @@ def main() -> None:
             median(lambda n=n: jacmagic_end_to_end(n), args.repeats),
             median(lambda n=n: by_hand_end_to_end(n), args.repeats), "Matrix.jacobian+latex+display(Math)",
             "<= 1.0 (aim 0.5) at 10x10")
+    row("end to end 10x10 with the panel attached", median(lambda: jacmagic_end_to_end_with_panel(10), args.repeats),
+        median(lambda: by_hand_end_to_end(10), args.repeats), "Matrix.jacobian+latex+display(Math)", "<= 2x")
     for n in (4, 6):
         row(f"dense symbolic det {n}x{n}", median(lambda n=n: dense_det_jacmagic(n), 3),
             median(lambda n=n: dense_det_by_hand(n), 3), "sympy berkowitz det + latex", "faster than by hand")
@@ -194,7 +206,7 @@ def main() -> None:
     width = max(len(str(r["benchmark"])) for r in rows)
     print(f"{'benchmark':<{width}}  {'jacmagic ms':>12}  {'reference ms':>12}  {'ratio':>6}  reference / target")
     for r in rows:
-        print(f"{r['benchmark']:<{width}}  {r['jacmagic_ms']:>12.2f}  {r['reference_ms']:>12.2f}  "
+        print(f"{r['benchmark']:<{width}}  {r['jacmagic_ms']:>12.4g}  {r['reference_ms']:>12.4g}  "
               f"{r['ratio']:>6.2f}  {r['reference']} / {r['target']}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     machine = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine()}

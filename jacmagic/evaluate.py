@@ -21,13 +21,26 @@ class Evaluator:
         self.shape: tuple[int, int] = (matrix.rows, matrix.cols)
         self.arguments = tuple(arguments)
         self._function = sp.lambdify(self.arguments, list(matrix), modules="numpy", cse=True)
+        # Undefined points give nan/inf silently; as a decorator errstate costs half of a `with` block.
+        self._quiet = np.errstate(all="ignore")(self._function)
+        self._size = matrix.rows * matrix.cols
 
     def __call__(self, *values: object) -> np.ndarray:
         """The matrix at the points: shape (m, n) for scalars, (..., m, n) for arrays of one shape."""
         if all(isinstance(v, (float, int)) for v in values):
-            at_point = self._at_point([np.float64(v) for v in values])  # type: ignore[arg-type]
-            if at_point is not None:
-                return at_point
+            return self.point(*values)  # type: ignore[arg-type]
+        return self._general(values)
+
+    def point(self, *values: float) -> np.ndarray:
+        """The matrix at one point, shape (m, n): the hot path of a slider update. numpy scalars are 4x faster
+        than 0-d arrays and, unlike Python floats, give inf/nan instead of raising or turning complex."""
+        try:
+            entries = self._quiet(*map(np.float64, values))
+            return np.fromiter(entries, float, self._size).reshape(self.shape)
+        except (ArithmeticError, ValueError, TypeError):  # a complex entry, or a power too large for a float
+            return self._general(values)
+
+    def _general(self, values: Sequence[object]) -> np.ndarray:
         arrays = [np.asarray(v, dtype=float) for v in values]
         entries = self._entries(arrays)
         shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
@@ -36,19 +49,9 @@ class Evaluator:
             out[..., k] = _real_part(entry)
         return out.reshape(shape + self.shape)
 
-    def _at_point(self, scalars: list[np.float64]) -> np.ndarray | None:
-        """The hot path of a slider update: numpy scalars (4x faster than 0-d arrays), one array at the end;
-        None when an entry came out complex and needs the general path."""
-        entries = self._entries(scalars)
-        try:
-            return np.array(entries, dtype=float).reshape(self.shape)
-        except (TypeError, ValueError):
-            return None
-
     def _entries(self, values: Sequence[Any]) -> list[Any]:
         try:
-            with np.errstate(all="ignore"):
-                return list(self._function(*values))
+            return list(self._quiet(*values))
         except (ArithmeticError, ValueError, TypeError):
             # e.g. an exact integer power too large for a float: the whole point is undefined
             return [np.nan] * (self.shape[0] * self.shape[1])

@@ -20,11 +20,12 @@ from .render import pretty
 if TYPE_CHECKING:
     from .result import JacobianResult
 
-_TABLE_STYLE = ("border-collapse:separate;border-left:2px solid currentColor;border-right:2px solid currentColor;"
-                "border-radius:6px;padding:2px 4px;font-family:monospace")
-_HEAD_STYLE = "padding:2px 8px;opacity:0.6;font-weight:normal;text-align:right"
-_CELL_STYLE = "padding:2px 8px;text-align:right"
-_UNDEFINED = '<span style="color:#b00">undefined</span>'
+# One style block per panel value, so each cell is a bare <td>: formatting stays a few f-strings per update.
+_STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px solid currentColor;"
+          "border-right:2px solid currentColor;border-radius:6px;padding:2px 4px;font-family:monospace}"
+          ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
+          ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}</style>")
+_UNDEFINED = '<span class="jacmagic-undefined">undefined</span>'
 
 
 def default_range(value: float) -> tuple[float, float]:
@@ -109,7 +110,9 @@ class JacobianPanel(widgets.VBox):
                                              layout=widgets.Layout(width="9em"))
         self.output = widgets.HTML()
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
-        self._columns = "".join(f'<th style="{_HEAD_STYLE}">{html.escape(pretty(s))}</th>' for s in result.inputs)
+        self._row_heads = [f"<tr><th>{label}</th>" for label in self._rows]
+        self._head = (f'{_STYLE}<div class="jacmagic-panel"><div><table class="jacmagic-matrix"><tr><th></th>'
+                      + "".join(f"<th>{html.escape(pretty(s))}</th>" for s in result.inputs) + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
         super().__init__([*self.variables.values(), self.digits, self.output])
         for variable in self.variables.values():
@@ -122,23 +125,23 @@ class JacobianPanel(widgets.VBox):
 
     def _update(self, change: object = None) -> None:
         """Evaluate, format, assign: synchronous, so it follows the slider in every front end and in tests."""
-        matrix = self.result.evaluator(*[v.value for v in self._order])
+        matrix = self.result.evaluator.point(*[v.value for v in self._order])
         self.output.value = self.render_html(matrix, int(self.digits.value))
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
-        values = matrix.tolist()
+        finite = bool(np.isfinite(matrix).all())
+        spec = f".{digits}g"
         body = "".join(
-            f'<tr><th style="{_HEAD_STYLE}">{label}</th>'
-            + "".join(f'<td style="{_CELL_STYLE}">{_number(v, digits)}</td>' for v in row) + "</tr>"
-            for label, row in zip(self._rows, values))
-        table = (f'<table style="{_TABLE_STYLE}"><tr><th></th>{self._columns}</tr>{body}</table>')
-        lines = [table, *self._summary(matrix, digits), *_undefined_notes(matrix)]
-        return '<div class="jacmagic-panel">' + "".join(f"<div>{line}</div>" for line in lines) + "</div>"
+            head + "".join(f"<td>{v:{spec}}</td>" if finite else f"<td>{_number(v, digits)}</td>" for v in row)
+            + "</tr>" for head, row in zip(self._row_heads, matrix.tolist()))
+        notes = "" if finite else "".join(f"<div>{note}</div>" for note in _undefined_notes(matrix))
+        summary = "".join(f"<div>{line}</div>" for line in self._summary(matrix, digits, finite))
+        return f"{self._head}{body}</table></div>{summary}{notes}</div>"
 
-    def _summary(self, matrix: np.ndarray, digits: int) -> Sequence[str]:
+    def _summary(self, matrix: np.ndarray, digits: int, finite: bool) -> Sequence[str]:
         rows, cols = matrix.shape
         if rows == cols:
-            det = float(np.linalg.det(matrix)) if np.isfinite(matrix).all() else float("nan")
+            det = float(np.linalg.det(matrix)) if finite else float("nan")
             return [f"det J = <b>{_number(det, digits)}</b> ({_orientation(det, matrix)})"]
         if rows == 1:
             norm = float(np.linalg.norm(matrix[0]))
@@ -166,7 +169,8 @@ def _orientation(det: float, matrix: np.ndarray) -> str:
 def _undefined_notes(matrix: np.ndarray) -> list[str]:
     notes = []
     for i, j in zip(*np.nonzero(~np.isfinite(matrix))):
-        why = "division by zero" if np.isinf(matrix[i, j]) else "no real value here (e.g. log or sqrt of a " \
-                                                                "negative number, or 0/0)"
-        notes.append(f'<span style="color:#b00">entry ({i + 1}, {j + 1}) is undefined at this point: {why}</span>')
+        why = ("division by zero" if np.isinf(matrix[i, j])
+               else "no real value here (e.g. log or sqrt of a negative number, or 0/0)")
+        notes.append(f'<span class="jacmagic-undefined">entry ({i + 1}, {j + 1}) is undefined at this point: '
+                     f"{why}</span>")
     return notes
