@@ -21,7 +21,7 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
              check: bool = False, chain: bool = False, budget: float = 2.0,
              namespace: Mapping[str, Any] | None = None) -> JacobianResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
-    from .parse import parse_names
+    from .options import parse_names
     from .pipeline import compute
 
     names = parse_names(wrt) if isinstance(wrt, str) else tuple(wrt)

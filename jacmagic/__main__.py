@@ -7,7 +7,7 @@ import sys
 
 from .errors import JacmagicError
 from .model import Options
-from .parse import parse_names, parse_point
+from .options import parse_names, parse_point
 from .pipeline import compute
 
 

@@ -15,7 +15,7 @@ from traitlets import Float
 
 from .errors import JacmagicError
 from .model import Options
-from .parse import parse_names, parse_point, parse_ranges
+from .options import parse_names, parse_point, parse_ranges
 from .pipeline import compute
 from .result import JacobianResult
 

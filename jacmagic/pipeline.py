@@ -100,5 +100,9 @@ def _steps(model: CellModel, options: Options) -> tuple[Step, ...]:
     if len(model.stages) < 2:
         raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
                           "each other")
-    return tuple(Step(s.name, s.params, s.outputs, s.expressions, calculus.jacobian(s.expressions, s.params), s.line)
-                 for s in model.stages)
+    steps = []
+    for k, s in enumerate(model.stages):
+        sources = model.stages[k - 1].outputs if model.form == "function" and k > 0 else s.params
+        steps.append(Step(s.name, s.params, s.outputs, s.expressions, calculus.jacobian(s.expressions, s.params),
+                          s.line, sources))
+    return tuple(steps)

@@ -18,7 +18,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 if TYPE_CHECKING:
-    from .result import JacobianResult
+    from .result import JacobianResult, Step
 
 
 class _Latex(LatexPrinter):
@@ -70,14 +70,15 @@ def text_latex(text: str) -> str:
     return rf"\text{{{text}}}"
 
 
-def jacobian_symbol_latex(result: JacobianResult) -> str:
+def jacobian_symbol_latex(result: JacobianResult | Step) -> str:
+    """d(outputs)/d(inputs) of a result or of one stage of a chain."""
     outs, ins = result.outputs, result.inputs
     top = latex(outs[0]) if len(outs) == 1 else rf"\left({_names_latex(outs)}\right)"
     bottom = latex(ins[0]) if len(ins) == 1 else rf"\left({_names_latex(ins)}\right)"
     return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
 
-def jacobian_symbol_text(result: JacobianResult) -> str:
+def jacobian_symbol_text(result: JacobianResult | Step) -> str:
     outs, ins = result.outputs, result.inputs
     top = pretty(outs[0]) if len(outs) == 1 else f"({_names_text(outs)})"
     bottom = pretty(ins[0]) if len(ins) == 1 else f"({_names_text(ins)})"
@@ -149,6 +150,8 @@ def to_latex(result: JacobianResult) -> str:
         lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}")
         if result.options.det:
             lines.append(rf"\det J\,\Big|_{{{where}}} &= {number_latex(float(result.det_at(values)))}")
+    if result.chain:
+        lines.extend(chain_latex(result))
     lines.extend(r"&" + text_latex(note) for note in result.notes)
     return r"$\displaystyle \begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$"
 
@@ -179,5 +182,85 @@ def to_text(result: JacobianResult) -> str:
         parts.append(_beside(f"J at {where} = ", table))
         if result.options.det:
             parts.append(f"det J at {where} = {number_text(float(result.det_at(values)))}")
+    if result.chain:
+        parts.extend(chain_text(result))
     parts.extend(f"note: {note}" for note in result.notes)
     return "\n".join(parts)
+
+
+DIRECTION = ("reverse mode, from the output back: each step multiplies the upstream gradient (a row per output) "
+             "by the stage's local Jacobian J (rows: stage outputs, columns: stage inputs; some texts, e.g. "
+             "PyTorch's tutorial, write J transposed)")
+
+
+def _gradient_of(result: JacobianResult, symbol: sp.Symbol, form: str) -> str:
+    """d(outputs)/d(symbol), in LaTeX or text."""
+    outs = result.outputs
+    if form == "latex":
+        top = latex(outs[0]) if len(outs) == 1 else rf"\left({_names_latex(outs)}\right)"
+        return rf"\frac{{\partial {top}}}{{\partial {latex(symbol)}}}"
+    top = pretty(outs[0]) if len(outs) == 1 else f"({_names_text(outs)})"
+    return f"∂{top}/∂{pretty(symbol)}"
+
+
+def _vector_text(values: np.ndarray) -> str:
+    flat = [number_text(float(v)) for v in np.ravel(values)]
+    return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"
+
+
+def _vector_latex(values: np.ndarray) -> str:
+    flat = [number_latex(float(v)) for v in np.ravel(values)]
+    return flat[0] if len(flat) == 1 else r"\left[" + r",\ ".join(flat) + r"\right]"
+
+
+def _sum_latex(parts: Sequence[np.ndarray]) -> str:
+    return " + ".join(_vector_latex(p) for p in parts)
+
+
+def chain_latex(result: JacobianResult) -> list[str]:
+    """The walkthrough as lines of an aligned derivation: forward values, then one line per backward step."""
+    walk = result.walkthrough()
+    where = _point_latex(tuple(walk.point.items()))
+    values = r",\ ".join(f"{latex(sp.Symbol(s.name))} = {_vector_latex(v)}"
+                         for s, v in zip(result.chain, walk.forward))
+    lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}", r"&" + text_latex(DIRECTION)]
+    collected: dict[sp.Symbol, list[np.ndarray]] = {}
+    for k, back in enumerate(walk.backward, start=1):
+        step = back.step
+        upstream = rf"\underbrace{{{_numeric_matrix_latex(back.upstream)}}}_{{\text{{upstream}}}}"
+        lines.append(rf"\text{{step {k} ({step.name}): }} {upstream} \cdot {jacobian_symbol_latex(step)} &= "
+                     rf"{_numeric_matrix_latex(back.upstream)} \cdot {latex(step.matrix)} = "
+                     rf"{_numeric_matrix_latex(back.upstream)} \cdot {_numeric_matrix_latex(back.local)} = "
+                     rf"{_numeric_matrix_latex(back.product)}")
+        for c in back.contributions:
+            parts = collected.setdefault(c.symbol, [])
+            parts.append(c.added)
+            total = _vector_latex(c.after) if len(parts) == 1 else f"{_sum_latex(parts)} = {_vector_latex(c.after)}"
+            lines.append(rf"&\qquad {_gradient_of(result, c.symbol, 'latex')} = {total}")
+    check = "matches" if walk.agrees else "DOES NOT match"
+    lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}\ "
+                 + text_latex(f"(the product of the local Jacobians; it {check} the Jacobian of the composed map "
+                              "computed directly)"))
+    return lines
+
+
+def chain_text(result: JacobianResult) -> list[str]:
+    """The walkthrough as plain text, for terminals."""
+    walk = result.walkthrough()
+    where = ", ".join(f"{pretty(sp.Symbol(n))} = {number_text(v)}" for n, v in walk.point.items())
+    lines = [f"forward pass at {where}:",
+             "  " + ", ".join(f"{s.name} = {_vector_text(v)}" for s, v in zip(result.chain, walk.forward)),
+             f"backward pass ({DIRECTION}):"]
+    for k, back in enumerate(walk.backward, start=1):
+        step = back.step
+        lines.append(f"  step {k}: {step.name} (line {step.line}): upstream {_vector_text(back.upstream)} · "
+                     f"{jacobian_symbol_text(step)} = {_vector_text(back.upstream)} · {sp.sstr(step.matrix.tolist())}"
+                     f" = {_vector_text(back.upstream)} · {_vector_text(back.local)} = {_vector_text(back.product)}")
+        lines.extend(f"    {_gradient_of(result, c.symbol, 'text')} = {_vector_text(c.before)} + "
+                     f"{_vector_text(c.added)} = {_vector_text(c.after)}" if np.any(c.before) else
+                     f"    {_gradient_of(result, c.symbol, 'text')} = {_vector_text(c.after)}"
+                     for c in back.contributions)
+    check = "matches" if walk.agrees else "DOES NOT match"
+    lines.append(f"J = {_vector_text(walk.gradient)}: the product of the local Jacobians; it {check} the Jacobian "
+                 "of the composed map computed directly")
+    return lines

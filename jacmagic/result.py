@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 import sympy as sp
 
 from . import render
+from .backprop import CompiledChain, Walkthrough
 from .errors import OptionError
 from .evaluate import Evaluator, determinant_at
 from .model import Options, Stage
@@ -22,7 +23,11 @@ from .model import Options, Stage
 
 @dataclass(frozen=True)
 class Step:
-    """One stage of a chain: its local Jacobian (in the stage's own variables) and its place in the cell."""
+    """One stage of a chain: its local Jacobian (in the stage's own variables) and its place in the cell.
+
+    `sources[j]` is the value that feeds `inputs[j]`: the previous stage's j-th output for a chain of functions,
+    the input itself for assignment lines. `value` is the stage's output at the `--at` point, if one was given.
+    """
 
     name: str
     inputs: tuple[sp.Symbol, ...]
@@ -30,6 +35,8 @@ class Step:
     expressions: tuple[sp.Expr, ...]
     matrix: sp.ImmutableMatrix
     line: int
+    sources: tuple[sp.Symbol, ...]
+    value: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +50,7 @@ class JacobianResult:
     constants: tuple[sp.Symbol, ...]
     options: Options = Options()
     symbolic_det: sp.Expr | None = None
-    steps: tuple[Step, ...] = ()
+    chain: tuple[Step, ...] = ()
     base_notes: tuple[str, ...] = ()
     stages: tuple[Stage, ...] = field(default=(), repr=False)
 
@@ -74,6 +81,31 @@ class JacobianResult:
     @cached_property
     def evaluator(self) -> Evaluator:
         return Evaluator(self.matrix, self.arguments)
+
+    @cached_property
+    def compiled_chain(self) -> CompiledChain:
+        return CompiledChain(self.chain)
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        """The chain's stages in forward order (`--chain`), with their values at the `--at` point."""
+        if not self.options.at or not self.chain:
+            return self.chain
+        forward = self.walkthrough(**dict(self.options.at)).forward
+        return tuple(replace(step, value=value) for step, value in zip(self.chain, forward))
+
+    def default_point(self) -> dict[str, float]:
+        """The `--at` point, or 1.0 for every name: where the panel starts and the walkthrough shows numbers."""
+        given = dict(self.options.at)
+        return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
+
+    def walkthrough(self, **point: float) -> Walkthrough:
+        """The forward pass and the backward pass, stage by stage, at a point (default: `default_point()`)."""
+        if not self.chain:
+            raise OptionError("a walkthrough needs --chain")
+        point = point or self.default_point()
+        self.point_values(point)
+        return self.compiled_chain.walk(self, point)
 
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""
@@ -138,11 +170,11 @@ class JacobianResult:
         return render.to_text(self)
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
-        """The evaluation panel (an ipywidgets VBox), for placing it yourself."""
-        from .widgets import JacobianPanel
+        """The evaluation panel (an ipywidgets VBox), for placing it yourself; with `--chain`, the walkthrough."""
+        from .widgets import ChainPanel, JacobianPanel
 
         live = self.options.continuous_update if continuous_update is None else continuous_update
-        return JacobianPanel(self, continuous_update=live, digits=digits)
+        return (ChainPanel if self.chain else JacobianPanel)(self, continuous_update=live, digits=digits)
 
     def _ipython_display_(self) -> None:
         from .widgets import show

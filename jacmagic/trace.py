@@ -18,9 +18,10 @@ from typing import Any
 import sympy as sp
 
 from .errors import CellError
+from .formula import real_symbol
 from .functions import relu, sigmoid, softplus
 from .model import CellModel, Stage
-from .parse import output_symbols, real_symbol
+from .parse import output_symbols
 
 CELL_FILENAME = "<jacobian cell>"
 

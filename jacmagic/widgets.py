@@ -97,12 +97,12 @@ class JacobianPanel(widgets.VBox):
     def __init__(self, result: JacobianResult, ranges: Mapping[str, tuple[float, float]] | None = None,
                  continuous_update: bool = True, digits: int = 4) -> None:
         self.result = result
-        start = dict(result.options.at)
+        start = result.default_point()
         ranges = {**dict((n, (lo, hi)) for n, lo, hi in result.options.ranges), **(ranges or {})}
         inputs = {s.name for s in result.inputs}
         self.variables: dict[str, Variable] = {}
         for symbol in result.arguments:
-            value = float(start.get(symbol.name, 1.0))
+            value = start[symbol.name]
             bounds = ranges.get(symbol.name, default_range(value))
             self.variables[symbol.name] = Variable(pretty(symbol), value, bounds, continuous_update,
                                                    constant=symbol.name not in inputs)
@@ -174,3 +174,94 @@ def _undefined_notes(matrix: np.ndarray) -> list[str]:
         notes.append(f'<span class="jacmagic-undefined">entry ({i + 1}, {j + 1}) is undefined at this point: '
                      f"{why}</span>")
     return notes
+
+
+def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digits: int) -> str:
+    """A small labelled numeric matrix in the panel's matrix style."""
+    values = np.atleast_2d(values)
+    head = "<tr><th></th>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
+    body = "".join(f"<tr><th>{r}</th>" + "".join(f"<td>{_number(v, digits)}</td>" for v in row) + "</tr>"
+                   for r, row in zip(rows, values.tolist()))
+    return f'<table class="jacmagic-matrix">{head}{body}</table>'
+
+
+class ChainPanel(widgets.VBox):
+    """Steps through the backward pass: Previous / Next / Play, the current stage highlighted in the graph, the
+    numbers of that step at the point the controls set."""
+
+    def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
+        from .graph import layout
+        from .render import jacobian_symbol_text
+
+        self.result = result
+        self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
+        self.graph = layout(result.chain)
+        count = len(result.chain)
+        self.position = widgets.IntSlider(value=1, min=0, max=count + 1, description="step", readout=False)
+        self.play = widgets.Play(value=1, min=0, max=count + 1, interval=1500, description="Play")
+        widgets.jslink((self.play, "value"), (self.position, "value"))
+        self.previous = widgets.Button(description="◀ Previous")
+        self.next = widgets.Button(description="Next ▶")
+        self.previous.on_click(lambda _: self.move(-1))
+        self.next.on_click(lambda _: self.move(+1))
+        self.picture = widgets.HTML()
+        self.detail = widgets.HTML()
+        self._outputs = [html.escape(pretty(o)) for o in result.outputs]
+        self._texts = {step.name: (html.escape(jacobian_symbol_text(step)),
+                                   [html.escape(pretty(s)) for s in step.inputs],
+                                   [html.escape(pretty(s)) for s in step.outputs],
+                                   html.escape(", ".join(str(e) for e in step.matrix)))
+                       for step in result.chain}
+        controls = widgets.HBox([self.previous, self.next, self.play, self.position])
+        super().__init__([self.evaluation, controls, widgets.HBox([self.picture, self.detail])])
+        for variable in self.evaluation.variables.values():
+            variable.box.observe(self._recompute, names="value")
+        self.position.observe(self._show, names="value")
+        self._recompute()
+
+    def move(self, by: int) -> None:
+        self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)
+
+    def _recompute(self, change: object = None) -> None:
+        self.walk = self.result.compiled_chain.walk(self.result, self.evaluation.point())
+        self._show()
+
+    def _show(self, change: object = None) -> None:
+        from .graph import svg
+
+        position, count = int(self.position.value), len(self.result.chain)
+        digits = int(self.evaluation.digits.value)
+        if position == 0:
+            current = None
+            lines = ["<b>Forward pass</b>: every value at this point"] + [
+                f"{html.escape(step.name)} = " + _table(value[None, :], [""], self._texts[step.name][2], digits)
+                for step, value in zip(self.result.chain, self.walk.forward)]
+        elif position <= count:
+            back = self.walk.backward[position - 1]
+            current = back.step.name
+            symbol, inputs, outputs, entries = self._texts[current]
+            lines = [f"<b>Backward step {position} of {count}</b>: {html.escape(current)} "
+                     f"(line {back.step.line}), reverse mode: upstream row(s) · local J",
+                     "upstream gradient:" + _table(back.upstream, self._outputs, outputs, digits),
+                     f"local Jacobian {symbol} = [{entries}] at this point:"
+                     + _table(back.local, outputs, inputs, digits),
+                     "their product, the vector-Jacobian product:" + _table(back.product, self._outputs, inputs,
+                                                                              digits)]
+            lines += [f"gradient of {html.escape(pretty(c.symbol))}: "
+                      + (f"{_vector(c.before, digits)} + {_vector(c.added, digits)} = " if np.any(c.before) else "")
+                      + f"<b>{_vector(c.after, digits)}</b>" for c in back.contributions]
+        else:
+            current = None
+            verdict = "matches" if self.walk.agrees else "DOES NOT match"
+            lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
+                     _table(self.walk.gradient, self._outputs, [html.escape(pretty(s)) for s in self.result.inputs],
+                            digits),
+                     f"it {verdict} the Jacobian of the composed map computed directly"]
+        self.picture.value = svg(self.graph, current)
+        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
+            "</div>"
+
+
+def _vector(values: np.ndarray, digits: int) -> str:
+    flat = [_number(float(v), digits) for v in np.ravel(values)]
+    return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"

@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from jacmagic.errors import CellError
-from jacmagic.parse import parse_cell, parse_names, parse_number, parse_point
+from jacmagic.options import parse_names, parse_number, parse_point
+from jacmagic.parse import parse_cell
 
 r, theta, phi, x, y, z, a, b, c = sp.symbols("r theta phi x y z a b c", real=True)
 

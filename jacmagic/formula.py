@@ -1,0 +1,331 @@
+"""Formula text -> sympy, safely: the shared reader of every cell line and every option value.
+
+The text is parsed with Python's `ast` and every node is checked against a whitelist: nothing here is ever
+`eval`ed, so attribute access, imports, lambdas, strings and calls of anything but the known functions are refused
+with a message naming the line. Python's grammar needs adjustments first, done by `prepare` without moving any
+column: a function head `f(x, y) =` is not an assignment target in Python, `^` must bind like `**`, and a shape
+declaration `W: 2x3` is not Python at all.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .errors import CellError
+from .functions import KNOWN_FUNCTIONS
+
+# A power whose exact value would have more bits than this is refused rather than computed (2**10**100 hangs).
+_MAX_EXACT_POWER_BITS = 100_000
+_PARSE_RECURSION_LIMIT = 25_000
+_HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
+_DIGIT_THEN_NAME = re.compile(r"\d[A-Za-z_(]")
+
+
+def real_symbol(name: str) -> sp.Symbol:
+    """The symbol for a name typed in a cell: symbols are real, so that sqrt(x**2) and conjugates behave."""
+    return sp.Symbol(name, real=True)
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    params: str
+    column: int
+
+
+@dataclass
+class Prepared:
+    source: str
+    heads: dict[int, Head] = field(default_factory=dict)
+    carets: dict[int, list[int]] = field(default_factory=dict)
+
+    def original_column(self, line: int, column: int) -> int:
+        """Maps a 1-based column of the prepared text back to the user's text (each `^` became `**`)."""
+        shift = sum(1 for k, c in enumerate(self.carets.get(line, [])) if c + k + 1 < column)
+        return column - shift
+
+
+def prepare(text: str) -> Prepared:
+    """Blanks out function heads and turns `^` into `**`, keeping every other character in its column."""
+    prepared = Prepared("")
+    lines_out: list[str] = []
+    depth = 0
+    continued = False
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if depth == 0 and not continued:
+            match = _HEAD.match(line)
+            if match:
+                indent, name, params = match.group(1), match.group(2), match.group(3)
+                prepared.heads[lineno] = Head(unicodedata.normalize("NFKC", name), params, len(indent) + 1)
+                blank = " " * (match.end() - len(indent) - len(name) - 1)
+                line = indent + name + blank + "=" + line[match.end():]
+        chars: list[str] = []
+        for col, ch in enumerate(line):
+            if ch == "#":
+                chars.append(line[col:])
+                break
+            if ch in "'\"":
+                raise CellError("text in quotes is not allowed in a formula", lineno, col + 1)
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth = max(depth - 1, 0)
+            if ch == "^":
+                prepared.carets.setdefault(lineno, []).append(col)
+                chars.append("**")
+            else:
+                chars.append(ch)
+        code = "".join(chars).split("#", 1)[0].rstrip()
+        continued = code.endswith("\\")
+        lines_out.append("".join(chars))
+    prepared.source = "\n".join(lines_out)
+    return prepared
+
+
+def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:
+    line = err.lineno or 1
+    column = prepared.original_column(line, err.offset) if err.offset else None
+    message = (err.msg or "invalid syntax").split(". Maybe you meant")[0]
+    source_line = text.split("\n")[line - 1] if line <= text.count("\n") + 1 else ""
+    if "cannot assign" in message or "cannot delete" in message:
+        message = "the left side must be a name (x = ...) or a function head with plain parameters (f(x, y) = ...)"
+    elif _DIGIT_THEN_NAME.search(source_line.split("#")[0]) and "literal" in message:
+        message += "; write products with *, e.g. 2*x"
+    elif "never closed" in message or "unmatched" in message or "does not match" in message:
+        message += " (unbalanced brackets)"
+    return CellError(f"{message}: {source_line.strip()[:80]}", line, column)
+
+
+def describe(node: ast.AST) -> str:
+    """A short human name for a construct that is not allowed in a formula."""
+    names = {
+        ast.Attribute: "attribute access (a.b)",
+        ast.Subscript: "indexing (a[i])",
+        ast.Lambda: "lambda",
+        ast.Import: "import",
+        ast.ImportFrom: "import",
+        ast.Constant: "this constant",
+        ast.Starred: "*unpacking",
+        ast.Dict: "a dict",
+        ast.Set: "a set",
+        ast.ListComp: "a comprehension",
+        ast.GeneratorExp: "a comprehension",
+        ast.NamedExpr: "the := operator",
+        ast.Await: "await",
+    }
+    return names.get(type(node), type(node).__name__)
+
+
+def suggest(name: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+_BINOPS: dict[type[ast.operator], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[sp.Expr, sp.Expr], sp.Basic]] = {
+    ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge, ast.Eq: sp.Eq, ast.NotEq: sp.Ne,
+}
+
+
+def node_error(node: ast.AST, message: str, line: int, column: Callable[[int, int], int]) -> CellError:
+    """An error located at `node`, in the user's own columns."""
+    line = getattr(node, "lineno", line)
+    col = getattr(node, "col_offset", None)
+    return CellError(message, line, column(line, col + 1) if col is not None else None)
+
+
+@dataclass(frozen=True)
+class CellFunction:
+    """A function defined earlier in the cell, callable from later lines."""
+
+    params: tuple[sp.Symbol, ...]
+    expressions: tuple[sp.Expr, ...]
+    line: int
+
+
+class ExpressionBuilder:
+    """Builds a sympy expression from a whitelisted `ast` expression; anything else is a `CellError`."""
+
+    def __init__(
+        self,
+        line: int,
+        resolve: Callable[[str, ast.Name], sp.Expr],
+        functions: Mapping[str, CellFunction],
+        column: Callable[[int, int], int],
+    ) -> None:
+        self.line = line
+        self.resolve = resolve
+        self.functions = functions
+        self.column = column
+
+    def error(self, node: ast.AST, message: str) -> CellError:
+        return node_error(node, message, self.line, self.column)
+
+    def outputs(self, node: ast.expr) -> tuple[sp.Expr, ...]:
+        """The right side of a definition: a bracketed list or tuple of expressions, or one expression."""
+        if isinstance(node, (ast.List, ast.Tuple)):
+            if not node.elts:
+                raise self.error(node, "the list of outputs is empty")
+            return tuple(self.scalar(e) for e in node.elts)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
+            return self._call_cell_function(node, node.func.id)
+        return (self.scalar(node),)
+
+    def scalar(self, node: ast.expr) -> sp.Expr:
+        value = self.expr(node)
+        if not isinstance(value, sp.Expr):
+            raise self.error(node, "a comparison is only allowed as the condition of where(cond, a, b)")
+        return value
+
+    def expr(self, node: ast.expr) -> sp.Basic:
+        if isinstance(node, ast.BinOp):
+            return self._binop(node)
+        if isinstance(node, ast.UnaryOp):
+            return self._unary(node)
+        if isinstance(node, ast.Constant):
+            return self._constant(node)
+        if isinstance(node, ast.Name):
+            return self.resolve(node.id, node)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        if isinstance(node, ast.IfExp):
+            return sp.Piecewise((self.scalar(node.body), self.condition(node.test)), (self.scalar(node.orelse), True))
+        if isinstance(node, (ast.Compare, ast.BoolOp)):
+            return self.condition(node)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            raise self.error(node, "a list is only allowed as the whole right side (the outputs)")
+        if isinstance(node, ast.Attribute):
+            raise self.error(node, f"attribute access ({ast.unparse(node)[:40]}) is not allowed in a formula; "
+                                   "write a Python def to use Python")
+        raise self.error(node, f"{describe(node)} is not allowed in a formula")
+
+    def condition(self, node: ast.expr) -> sp.Basic:
+        if isinstance(node, ast.Compare):
+            parts: list[sp.Basic] = []
+            left = self.scalar(node.left)
+            for op, comparator in zip(node.ops, node.comparators):
+                right = self.scalar(comparator)
+                make = _COMPARE.get(type(op))
+                if make is None:
+                    raise self.error(node, f"the comparison {type(op).__name__} is not supported")
+                parts.append(make(left, right))
+                left = right
+            return sp.And(*parts)
+        if isinstance(node, ast.BoolOp):
+            values = [self.condition(v) for v in node.values]
+            return sp.And(*values) if isinstance(node.op, ast.And) else sp.Or(*values)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return sp.Not(self.condition(node.operand))
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return sp.true if node.value else sp.false
+        raise self.error(node, "a condition must be a comparison such as x > 0")
+
+    def _constant(self, node: ast.Constant) -> sp.Expr:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "complex numbers" if isinstance(value, complex) else f"the constant {value!r}"
+            raise self.error(node, f"{kind} cannot appear in a formula (symbols are real numbers)")
+        return sp.Integer(value) if isinstance(value, int) else sp.Float(repr(value))
+
+    def _binop(self, node: ast.BinOp) -> sp.Expr:
+        """Builds a chain of the same operator in one sympy call, iteratively: 10,000 terms neither recurse
+        nor cost quadratic time."""
+        op = type(node.op)
+        if op not in _BINOPS:
+            symbol = {ast.MatMult: "@", ast.BitXor: "^", ast.Mod: "%", ast.FloorDiv: "//"}.get(op, op.__name__)
+            raise self.error(node, f"the operator {symbol} is not supported in a formula")
+        if op is ast.Pow:
+            bases: list[ast.expr] = []
+            current: ast.expr = node
+            while isinstance(current, ast.BinOp) and isinstance(current.op, ast.Pow):
+                bases.append(current.left)
+                current = current.right
+            result = self.scalar(current)
+            for base_node in reversed(bases):
+                result = self._power(base_node, self.scalar(base_node), result)
+            return result
+        family = (ast.Add, ast.Sub) if op in (ast.Add, ast.Sub) else (ast.Mult, ast.Div)
+        terms: list[tuple[type[ast.operator], ast.expr]] = []
+        current = node
+        while isinstance(current, ast.BinOp) and isinstance(current.op, family):
+            terms.append((type(current.op), current.right))
+            current = current.left
+        first = self.scalar(current)
+        if family[0] is ast.Add:
+            rest = [self.scalar(t) if o is ast.Add else -self.scalar(t) for o, t in reversed(terms)]
+            return sp.Add(first, *rest)
+        factors = [self.scalar(t) if o is ast.Mult else sp.Pow(self.scalar(t), -1) for o, t in reversed(terms)]
+        return sp.Mul(first, *factors)
+
+    def _power(self, node: ast.expr, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if base.is_Rational and exponent.is_Rational and abs(base) not in (0, 1):
+            bits = abs(float(exponent)) * max(abs(base.p).bit_length(), abs(base.q).bit_length())
+            if bits > _MAX_EXACT_POWER_BITS:
+                shown = str(exponent) if len(str(exponent)) < 20 else f"(a {len(str(exponent))}-digit number)"
+                raise self.error(node, f"the number {base}**{shown} is too large to compute exactly")
+        return sp.Pow(base, exponent)
+
+    def _unary(self, node: ast.UnaryOp) -> sp.Expr:
+        sign = 1
+        current: ast.expr = node
+        while isinstance(current, ast.UnaryOp) and isinstance(current.op, (ast.USub, ast.UAdd)):
+            sign = -sign if isinstance(current.op, ast.USub) else sign
+            current = current.operand
+        if isinstance(current, ast.UnaryOp):
+            raise self.error(current, "the operators not and ~ are not supported in a formula")
+        value = self.scalar(current)
+        return -value if sign < 0 else value
+
+    def _call(self, node: ast.Call) -> sp.Basic:
+        if not isinstance(node.func, ast.Name):
+            what = ast.unparse(node.func)[:40]
+            raise self.error(node, f"only the known functions can be called, not {what}; write a Python def "
+                                   "to use Python")
+        name = node.func.id
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.error(node, f"{name}() takes plain arguments, no keywords or *unpacking")
+        if name in self.functions:
+            values = self._call_cell_function(node, name)
+            if len(values) != 1:
+                raise self.error(node, f"{name} returns {len(values)} values (line {self.functions[name].line}); "
+                                       "a vector can only be the whole right side")
+            return values[0]
+        if name not in KNOWN_FUNCTIONS:
+            known = sorted(KNOWN_FUNCTIONS) + sorted(self.functions)
+            raise self.error(node, f"unknown function {name}{suggest(name, known)}")
+        make, arities = KNOWN_FUNCTIONS[name]
+        count = len(node.args)
+        if (arities is None and count < 2) or (arities is not None and count not in arities):
+            want = "two or more" if arities is None else " or ".join(str(a) for a in arities)
+            raise self.error(node, f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {count}")
+        if name == "where":
+            return make(self.condition(node.args[0]), self.scalar(node.args[1]), self.scalar(node.args[2]))
+        return make(*(self.scalar(a) for a in node.args))
+
+    def _call_cell_function(self, node: ast.Call, name: str) -> tuple[sp.Expr, ...]:
+        function = self.functions[name]
+        if len(node.args) != len(function.params):
+            raise self.error(node, f"{name} takes {len(function.params)} arguments (line {function.line}), "
+                                   f"got {len(node.args)}")
+        binding = dict(zip(function.params, (self.scalar(a) for a in node.args)))
+        return tuple(e.xreplace(binding) for e in function.expressions)
+
+
+def parse_deep(source: str) -> ast.Module:
+    """`ast.parse` with room for long operator chains (a 10,000-term sum is 10,000 levels deep to the parser)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _PARSE_RECURSION_LIMIT))
+    try:
+        return ast.parse(source)
+    finally:
+        sys.setrecursionlimit(limit)

@@ -1,0 +1,82 @@
+"""The computational graph of a chain as a small SVG picture: leaves on the left, each stage right of what feeds
+it, the current stage highlighted. Plain SVG text, so no system binary (graphviz) and no plotting library."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .render import pretty
+
+if TYPE_CHECKING:
+    from .result import Step
+
+_COLUMN = 110
+_ROW = 46
+_RADIUS = 17
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Node positions (by name) and edges (source name, stage name), computed once per chain."""
+
+    positions: dict[str, tuple[float, float]]
+    labels: dict[str, str]
+    edges: tuple[tuple[str, str], ...]
+    width: float
+    height: float
+
+
+def layout(steps: Sequence[Step]) -> Layout:
+    """Columns by depth: a stage sits one column right of the deepest value that feeds it."""
+    producer = {o: s.name for s in steps for o in s.outputs}
+    depth: dict[str, int] = {}
+    labels: dict[str, str] = {}
+    edges: list[tuple[str, str]] = []
+    for step in steps:
+        parents = []
+        for source in step.sources:
+            parent = producer.get(source, source.name)
+            if parent not in depth:
+                depth[parent] = 0
+                labels[parent] = pretty(source)
+            if (parent, step.name) not in edges:
+                edges.append((parent, step.name))
+            parents.append(parent)
+        depth[step.name] = 1 + max((depth[p] for p in parents), default=0)
+        labels[step.name] = pretty(sp.Symbol(step.name))
+    columns: dict[int, list[str]] = {}
+    for name, d in depth.items():
+        columns.setdefault(d, []).append(name)
+    rows = max(len(names) for names in columns.values())
+    positions = {name: (40.0 + d * _COLUMN, 30 + (i + (rows - len(names)) / 2) * _ROW)
+                 for d, names in columns.items() for i, name in enumerate(names)}
+    return Layout(positions, labels, tuple(edges), 80 + max(columns) * _COLUMN, 20 + rows * _ROW)
+
+
+def svg(graph: Layout, current: str | None) -> str:
+    """The picture with `current` (a stage name) and the edges into it highlighted."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{graph.width:.0f}" height="{graph.height:.0f}" '
+             'font-family="sans-serif" font-size="13">',
+             '<defs><marker id="jm-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
+             'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>']
+    for source, target in graph.edges:
+        (x1, y1), (x2, y2) = graph.positions[source], graph.positions[target]
+        hot = target == current
+        parts.append(f'<line x1="{x1 + _RADIUS:.0f}" y1="{y1:.0f}" x2="{x2 - _RADIUS:.0f}" y2="{y2:.0f}" '
+                     f'stroke="{"#d9480f" if hot else "#888"}" stroke-width="{3 if hot else 1.5}" '
+                     'marker-end="url(#jm-arrow)"/>')
+    for name, (x, y) in graph.positions.items():
+        hot = name == current
+        fill = "#ffd8a8" if hot else "#f1f3f5"
+        stroke = "#d9480f" if hot else "#868e96"
+        parts.append(f'<g class="jm-node{" jm-current" if hot else ""}" data-name="{html.escape(name)}">'
+                     f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{_RADIUS}" fill="{fill}" stroke="{stroke}" '
+                     f'stroke-width="{3 if hot else 1.5}"/><text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle" '
+                     f'fill="#212529">{html.escape(graph.labels[name])}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
