@@ -19,6 +19,7 @@ import sympy as sp
 from .evaluate import Evaluator
 
 if TYPE_CHECKING:
+    from .model import Shape
     from .result import JacobianResult, Step
 
 
@@ -104,3 +105,16 @@ class CompiledChain:
             backward.append(BackwardStep(step, upstream, local, product, tuple(contributions)))
         total = np.column_stack([gradient.get(v, np.zeros(m)) for v in result.inputs])
         return Walkthrough(dict(point), tuple(forward), tuple(backward), total, result.at(**point))
+
+
+def shaped_gradients(result: JacobianResult, gradient: np.ndarray) -> list[tuple[Shape, np.ndarray]]:
+    """The gradient with respect to each declared matrix, back in that matrix's own shape (one per output).
+
+    The Jacobian itself lays a matrix parameter out as columns in row-major order: w_11, w_12, ..., w_23."""
+    column = {s: j for j, s in enumerate(result.inputs)}
+    shaped = []
+    for shape in result.shapes:
+        if all(s in column for s in shape.symbols):
+            picked = gradient[:, [column[s] for s in shape.symbols]]
+            shaped.append((shape, picked.reshape(-1, shape.rows, shape.cols)))
+    return shaped

@@ -16,6 +16,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import sympy as sp
 
@@ -26,6 +27,8 @@ from .functions import KNOWN_FUNCTIONS
 _MAX_EXACT_POWER_BITS = 100_000
 _PARSE_RECURSION_LIMIT = 25_000
 _HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
+_DECLARATION = re.compile(r"\s*([^\W\d]\w*)\s*:\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*(?:#.*)?$")
+_MAX_DECLARED_ENTRIES = 10_000
 _DIGIT_THEN_NAME = re.compile(r"\d[A-Za-z_(]")
 
 
@@ -41,11 +44,22 @@ class Head:
     column: int
 
 
+@dataclass(frozen=True)
+class Declaration:
+    """`W: 2x3` (a matrix) or `x: 3` (a column vector) on a line of its own."""
+
+    name: str
+    rows: int
+    cols: int
+    line: int
+
+
 @dataclass
 class Prepared:
     source: str
     heads: dict[int, Head] = field(default_factory=dict)
     carets: dict[int, list[int]] = field(default_factory=dict)
+    declarations: dict[str, Declaration] = field(default_factory=dict)
 
     def original_column(self, line: int, column: int) -> int:
         """Maps a 1-based column of the prepared text back to the user's text (each `^` became `**`)."""
@@ -54,12 +68,17 @@ class Prepared:
 
 
 def prepare(text: str) -> Prepared:
-    """Blanks out function heads and turns `^` into `**`, keeping every other character in its column."""
+    """Blanks out function heads and shape declarations and turns `^` into `**`, keeping every other character
+    in its column."""
     prepared = Prepared("")
     lines_out: list[str] = []
     depth = 0
     continued = False
     for lineno, line in enumerate(text.split("\n"), start=1):
+        if depth == 0 and not continued and (declared := _DECLARATION.match(line)):
+            _declare(prepared, declared, lineno)
+            lines_out.append("")
+            continue
         if depth == 0 and not continued:
             match = _HEAD.match(line)
             if match:
@@ -88,6 +107,25 @@ def prepare(text: str) -> Prepared:
         lines_out.append("".join(chars))
     prepared.source = "\n".join(lines_out)
     return prepared
+
+
+def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
+    name = unicodedata.normalize("NFKC", match.group(1))
+    rows, cols = int(match.group(2)), int(match.group(3) or 1)
+    if name in prepared.declarations:
+        raise CellError(f"{name} is already declared on line {prepared.declarations[name].line}", line)
+    if not (0 < rows * cols <= _MAX_DECLARED_ENTRIES):
+        raise CellError(f"{name}: a shape needs 1 to {_MAX_DECLARED_ENTRIES} entries, got {rows} x {cols}", line)
+    prepared.declarations[name] = Declaration(name, rows, cols, line)
+
+
+def element_symbols(name: str, rows: int, cols: int) -> sp.ImmutableMatrix:
+    """The entries of a declared matrix as real symbols: W: 2x3 gives w_11 ... w_23, x: 3 gives x_1, x_2, x_3."""
+    base = name[0].lower() + name[1:]
+    if cols == 1:
+        return sp.ImmutableMatrix([real_symbol(f"{base}_{i}") for i in range(1, rows + 1)])
+    joint = "" if rows < 10 and cols < 10 else "_"
+    return sp.ImmutableMatrix(rows, cols, lambda i, j: real_symbol(f"{base}_{i + 1}{joint}{j + 1}"))
 
 
 def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:
@@ -129,6 +167,8 @@ def suggest(name: str, candidates: Sequence[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+Value: TypeAlias = "sp.Expr | sp.MatrixBase"
+_REDUCTIONS = {"sum", "mean"}
 _BINOPS: dict[type[ast.operator], str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
 }
@@ -183,7 +223,17 @@ class ExpressionBuilder:
 
     def scalar(self, node: ast.expr) -> sp.Expr:
         value = self.expr(node)
+        if isinstance(value, sp.MatrixBase):
+            raise self.error(node, f"a number is needed here, but this is a {value.rows} x {value.cols} matrix; "
+                                   "reduce it with sum(...) or pick a shape that fits")
         if not isinstance(value, sp.Expr):
+            raise self.error(node, "a comparison is only allowed as the condition of where(cond, a, b)")
+        return value
+
+    def value(self, node: ast.expr) -> Value:
+        """A number or a matrix (declared with a shape, or computed from one)."""
+        value = self.expr(node)
+        if not isinstance(value, (sp.Expr, sp.MatrixBase)):
             raise self.error(node, "a comparison is only allowed as the condition of where(cond, a, b)")
         return value
 
@@ -237,12 +287,14 @@ class ExpressionBuilder:
             raise self.error(node, f"{kind} cannot appear in a formula (symbols are real numbers)")
         return sp.Integer(value) if isinstance(value, int) else sp.Float(repr(value))
 
-    def _binop(self, node: ast.BinOp) -> sp.Expr:
+    def _binop(self, node: ast.BinOp) -> Value:
         """Builds a chain of the same operator in one sympy call, iteratively: 10,000 terms neither recurse
-        nor cost quadratic time."""
+        nor cost quadratic time. Matrices combine element-wise, except `@`, the matrix product."""
         op = type(node.op)
+        if op is ast.MatMult:
+            return self._matmul(node)
         if op not in _BINOPS:
-            symbol = {ast.MatMult: "@", ast.BitXor: "^", ast.Mod: "%", ast.FloorDiv: "//"}.get(op, op.__name__)
+            symbol = {ast.BitXor: "^", ast.Mod: "%", ast.FloorDiv: "//"}.get(op, op.__name__)
             raise self.error(node, f"the operator {symbol} is not supported in a formula")
         if op is ast.Pow:
             bases: list[ast.expr] = []
@@ -252,7 +304,7 @@ class ExpressionBuilder:
                 current = current.right
             result = self.scalar(current)
             for base_node in reversed(bases):
-                result = self._power(base_node, self.scalar(base_node), result)
+                result = self._power(base_node, self.value(base_node), result)
             return result
         family = (ast.Add, ast.Sub) if op in (ast.Add, ast.Sub) else (ast.Mult, ast.Div)
         terms: list[tuple[type[ast.operator], ast.expr]] = []
@@ -260,14 +312,51 @@ class ExpressionBuilder:
         while isinstance(current, ast.BinOp) and isinstance(current.op, family):
             terms.append((type(current.op), current.right))
             current = current.left
-        first = self.scalar(current)
+        first = self.value(current)
+        rest = [(o, self.value(t)) for o, t in reversed(terms)]
+        if isinstance(first, sp.MatrixBase) or any(isinstance(v, sp.MatrixBase) for _, v in rest):
+            return self._elementwise_chain(node, first, rest)
         if family[0] is ast.Add:
-            rest = [self.scalar(t) if o is ast.Add else -self.scalar(t) for o, t in reversed(terms)]
-            return sp.Add(first, *rest)
-        factors = [self.scalar(t) if o is ast.Mult else sp.Pow(self.scalar(t), -1) for o, t in reversed(terms)]
-        return sp.Mul(first, *factors)
+            return sp.Add(first, *(v if o is ast.Add else -v for o, v in rest))
+        return sp.Mul(first, *(v if o is ast.Mult else sp.Pow(v, -1) for o, v in rest))
 
-    def _power(self, node: ast.expr, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    def _elementwise_chain(self, node: ast.BinOp, first: Value,
+                           rest: Sequence[tuple[type[ast.operator], Value]]) -> Value:
+        operations: dict[type[ast.operator], Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
+            ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+            ast.Div: lambda a, b: a / b}
+        result = first
+        for op, operand in rest:
+            result = self._elementwise(node, operations[op], _BINOPS[op], result, operand)
+        return result
+
+    def _elementwise(self, node: ast.AST, operation: Callable[[sp.Expr, sp.Expr], sp.Expr], symbol: str,
+                     left: Value, right: Value) -> Value:
+        """numpy's rule: same shapes entry by entry, a number with every entry."""
+        if isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase):
+            if left.shape != right.shape:
+                raise self.error(node, f"{symbol} needs equal shapes, got {left.rows} x {left.cols} and "
+                                       f"{right.rows} x {right.cols}" + ("; use @ for the matrix product"
+                                                                         if symbol == "*" else ""))
+            return sp.ImmutableMatrix(left.rows, left.cols, [operation(a, b) for a, b in zip(left, right)])
+        if isinstance(left, sp.MatrixBase):
+            return left.applyfunc(lambda e: operation(e, right))
+        if isinstance(right, sp.MatrixBase):
+            return right.applyfunc(lambda e: operation(left, e))
+        return operation(left, right)
+
+    def _matmul(self, node: ast.BinOp) -> Value:
+        left, right = self.value(node.left), self.value(node.right)
+        if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)):
+            raise self.error(node, "@ multiplies matrices; declare their shapes first, e.g. W: 2x3 and x: 3")
+        if left.cols != right.rows:
+            raise self.error(node, f"@ needs the columns of the left ({left.rows} x {left.cols}) to match the rows "
+                                   f"of the right ({right.rows} x {right.cols})")
+        return sp.ImmutableMatrix(left * right)
+
+    def _power(self, node: ast.expr, base: Value, exponent: sp.Expr) -> Value:
+        if isinstance(base, sp.MatrixBase):
+            return base.applyfunc(lambda e: self._power(node, e, exponent))
         if base.is_Rational and exponent.is_Rational and abs(base) not in (0, 1):
             bits = abs(float(exponent)) * max(abs(base.p).bit_length(), abs(base.q).bit_length())
             if bits > _MAX_EXACT_POWER_BITS:
@@ -275,7 +364,7 @@ class ExpressionBuilder:
                 raise self.error(node, f"the number {base}**{shown} is too large to compute exactly")
         return sp.Pow(base, exponent)
 
-    def _unary(self, node: ast.UnaryOp) -> sp.Expr:
+    def _unary(self, node: ast.UnaryOp) -> Value:
         sign = 1
         current: ast.expr = node
         while isinstance(current, ast.UnaryOp) and isinstance(current.op, (ast.USub, ast.UAdd)):
@@ -283,7 +372,7 @@ class ExpressionBuilder:
             current = current.operand
         if isinstance(current, ast.UnaryOp):
             raise self.error(current, "the operators not and ~ are not supported in a formula")
-        value = self.scalar(current)
+        value = self.value(current)
         return -value if sign < 0 else value
 
     def _call(self, node: ast.Call) -> sp.Basic:
@@ -310,6 +399,11 @@ class ExpressionBuilder:
             raise self.error(node, f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {count}")
         if name == "where":
             return make(self.condition(node.args[0]), self.scalar(node.args[1]), self.scalar(node.args[2]))
+        if arities == (1,):
+            argument = self.value(node.args[0])
+            if name in _REDUCTIONS or name == "transpose":
+                return make(argument)
+            return argument.applyfunc(make) if isinstance(argument, sp.MatrixBase) else make(argument)
         return make(*(self.scalar(a) for a in node.args))
 
     def _call_cell_function(self, node: ast.Call, name: str) -> tuple[sp.Expr, ...]:

@@ -104,6 +104,24 @@ class softplus(_Activation):  # noqa: N801
         return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
 
 
+def _entries(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, sp.MatrixBase) else [value]
+
+
+def _sum(value: Any) -> sp.Expr:
+    """The sum of a matrix's entries (a number stays itself)."""
+    return sp.Add(*_entries(value))
+
+
+def _mean(value: Any) -> sp.Expr:
+    entries = _entries(value)
+    return sp.Add(*entries) / len(entries)
+
+
+def _transpose(value: Any) -> Any:
+    return value.T if isinstance(value, sp.MatrixBase) else value
+
+
 def _where(condition: sp.Basic, then: sp.Expr, otherwise: sp.Expr) -> sp.Expr:
     return sp.Piecewise((then, condition), (otherwise, True))
 
@@ -153,6 +171,9 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "relu": (relu, (1,)),
     "softplus": (softplus, (1,)),
     "where": (_where, (3,)),
+    "sum": (_sum, (1,)),
+    "mean": (_mean, (1,)),
+    "transpose": (_transpose, (1,)),
 }
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}

@@ -13,6 +13,7 @@ import sympy as sp
 from .render import pretty
 
 if TYPE_CHECKING:
+    from .model import Shape
     from .result import Step
 
 _COLUMN = 110
@@ -31,9 +32,11 @@ class Layout:
     height: float
 
 
-def layout(steps: Sequence[Step]) -> Layout:
-    """Columns by depth: a stage sits one column right of the deepest value that feeds it."""
+def layout(steps: Sequence[Step], shapes: Sequence[Shape] = ()) -> Layout:
+    """Columns by depth: a stage sits one column right of the deepest value that feeds it. The entries of a
+    declared matrix are one node, named after the matrix."""
     producer = {o: s.name for s in steps for o in s.outputs}
+    producer.update({e: shape.name for shape in shapes for e in shape.symbols})
     depth: dict[str, int] = {}
     labels: dict[str, str] = {}
     edges: list[tuple[str, str]] = []
@@ -43,7 +46,7 @@ def layout(steps: Sequence[Step]) -> Layout:
             parent = producer.get(source, source.name)
             if parent not in depth:
                 depth[parent] = 0
-                labels[parent] = pretty(source)
+                labels[parent] = pretty(sp.Symbol(parent))
             if (parent, step.name) not in edges:
                 edges.append((parent, step.name))
             parents.append(parent)

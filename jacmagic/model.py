@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sympy as sp
 
@@ -26,6 +26,16 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """A declared matrix or vector (`W: 2x3`): its entries, row-major, are the symbols the Jacobian columns use."""
+
+    name: str
+    rows: int
+    cols: int
+    symbols: tuple[sp.Symbol, ...]
+
+
+@dataclass(frozen=True)
 class CellModel:
     """What a cell defines: the composed map from `inputs` to `outputs`, and the stages it was written as."""
 
@@ -35,6 +45,7 @@ class CellModel:
     expressions: tuple[sp.Expr, ...]
     stages: tuple[Stage, ...]
     name: str = ""
+    shapes: tuple[Shape, ...] = ()
 
     @property
     def free_names(self) -> tuple[sp.Symbol, ...]:
@@ -49,7 +60,7 @@ class Options:
 
     det: bool = False
     wrt: tuple[str, ...] = ()
-    at: tuple[tuple[str, float], ...] = ()
+    at: tuple[tuple[str, Any], ...] = ()  # floats once the pipeline has expanded matrices
     simplify: SimplifyMode = "auto"
     partials: bool = False
     check: bool = False

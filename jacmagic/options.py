@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import unicodedata
+from typing import Any
 
 import sympy as sp
 
@@ -55,9 +56,19 @@ def parse_number(text: str, what: str) -> float:
     return value.real
 
 
-def parse_point(text: str) -> tuple[tuple[str, float], ...]:
+def parse_values(text: str, what: str) -> Any:
+    """A number, or for a declared matrix a bracketed (nested) list of numbers: `[[1, 2], [3, pi]]`."""
+    text = text.strip()
+    if not text.startswith("["):
+        return parse_number(text, what)
+    if not text.endswith("]"):
+        raise CellError(f"{what}: {text!r} has an unclosed bracket")
+    return tuple(parse_values(part, what) for part in _split_top_level(text[1:-1]))
+
+
+def parse_point(text: str) -> tuple[tuple[str, Any], ...]:
     """`r=1, theta=pi/2` -> (("r", 1.0), ("theta", 1.5707...)), for --at."""
-    point: dict[str, float] = {}
+    point: dict[str, Any] = {}
     for part in _split_top_level(text):
         name, equals, value = part.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())
@@ -66,7 +77,7 @@ def parse_point(text: str) -> tuple[tuple[str, float], ...]:
                             f"got {part!r}")
         if name in point:
             raise CellError(f"--at gives {name} twice")
-        point[name] = parse_number(value, f"--at {name}")
+        point[name] = parse_values(value, f"--at {name}")
     if not point:
         raise CellError("--at takes name=value pairs, e.g. --at r=1,theta=pi/4")
     return tuple(point.items())

@@ -20,7 +20,9 @@ from .formula import (
     ExpressionBuilder,
     Head,
     Prepared,
+    Value,
     describe,
+    element_symbols,
     node_error,
     parse_deep,
     prepare,
@@ -28,7 +30,7 @@ from .formula import (
     syntax_error,
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
-from .model import CellModel, Stage
+from .model import CellModel, Shape, Stage
 
 
 @dataclass
@@ -114,6 +116,9 @@ def parse_cell(text: str, chain: bool = False) -> CellModel:
     statements = _statements(module, prepared)
     try:
         if any(s.head for s in statements):
+            if prepared.declarations:
+                first = min(d.line for d in prepared.declarations.values())
+                raise CellError("shape declarations go with assignment lines, not with functions", first)
             return _function_form(statements, prepared, chain)
         return _assignment_form(statements, prepared, chain)
     except RecursionError:
@@ -207,59 +212,77 @@ def _compose_functions(stages: list[Stage]) -> CellModel:
 
 
 def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bool) -> CellModel:
+    declared = prepared.declarations
     assigned_on: dict[str, int] = {}
     for st in statements:
         _check_new_name(st.target, st.line, "variable")
         if st.target in assigned_on:
             raise CellError(f"{st.target} is assigned again (first on line {assigned_on[st.target]}); "
                             "use a new name", st.line)
+        if st.target in declared:
+            raise CellError(f"{st.target} is declared as an input on line {declared[st.target].line}; "
+                            "it cannot also be assigned", st.line)
         assigned_on[st.target] = st.line
     names = _Names()
-    values: dict[str, sp.Expr] = {}
+    nodes: dict[str, Value] = {}
     used_later: set[str] = set()
     stages: list[Stage] = []
     for st in statements:
         uses: set[str] = set()
 
-        def resolve(name: str, node: ast.Name, st: _Statement = st, uses: set[str] = uses) -> sp.Expr:
+        def resolve(name: str, node: ast.Name, st: _Statement = st, uses: set[str] = uses) -> Value:
             common = _common_name(name, node, st.line, prepared)
             if common is not None:
                 return common
             if name in assigned_on:
-                if assigned_on[name] >= st.line and name not in values:
+                if name not in nodes:
                     raise node_error(node, f"{name} is used before it is assigned (line {assigned_on[name]})",
-                                      st.line, prepared.original_column)
+                                     st.line, prepared.original_column)
                 uses.add(name)
-                return real_symbol(name)
-            return names.see(name, node)
+                return nodes[name]
+            names.see(name, node)
+            if name in declared:
+                return element_symbols(name, declared[name].rows, declared[name].cols)
+            return real_symbol(name)
 
         builder = ExpressionBuilder(st.line, resolve, {}, prepared.original_column)
-        (expression,) = _single_output(builder, st)
+        value = _single_output(builder, st)
         used_later |= uses
-        params = tuple(sorted(expression.free_symbols, key=lambda s: s.name))
-        stages.append(Stage(st.target, params, (real_symbol(st.target),), (expression,), st.line))
-        values[st.target] = expression
-    inputs = names.in_order()
+        if isinstance(value, sp.MatrixBase):
+            nodes[st.target] = element_symbols(st.target, value.rows, value.cols)
+            outputs, expressions = tuple(nodes[st.target]), tuple(value)
+        else:
+            nodes[st.target] = real_symbol(st.target)
+            outputs, expressions = (real_symbol(st.target),), (value,)
+        params = tuple(sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name))
+        stages.append(Stage(st.target, params, outputs, expressions, st.line))
+    unused = [d for d in declared.values() if d.name not in names.first_seen]
+    if unused:
+        raise CellError(f"{unused[0].name} is declared but never used", unused[0].line)
+    shapes = tuple(Shape(d.name, d.rows, d.cols, tuple(element_symbols(d.name, d.rows, d.cols)))
+                   for d in declared.values())
+    by_name = {shape.name: shape.symbols for shape in shapes}
+    inputs = tuple(s for n in names.in_order() for s in by_name.get(n.name, (n,)))
     if not inputs:
         raise CellError("nothing to differentiate by: the formulas use no input variables")
-    outputs = [s for s in stages if s.name not in used_later]
+    finals = [s for s in stages if s.name not in used_later]
     substituted = _substitute_in_order(stages)
-    expressions = tuple(substituted[s.name] for s in outputs)
-    kept = tuple(stages) if chain else tuple(outputs)
-    return CellModel("assignment", inputs, tuple(real_symbol(s.name) for s in outputs), expressions, kept,
-                     outputs[-1].name)
+    kept = tuple(stages) if chain else tuple(finals)
+    outputs = tuple(o for s in finals for o in s.outputs)
+    return CellModel("assignment", inputs, outputs, tuple(substituted[o] for o in outputs), kept, finals[-1].name,
+                     shapes)
 
 
-def _single_output(builder: ExpressionBuilder, st: _Statement) -> tuple[sp.Expr]:
+def _single_output(builder: ExpressionBuilder, st: _Statement) -> Value:
     if isinstance(st.value, (ast.List, ast.Tuple)):
         raise builder.error(st.value, f"{st.target} = [...] assigns a list: assign one expression per name, "
                                       f"or write a function head such as {st.target}(x, y) = [...]")
-    return (builder.scalar(st.value),)
+    return builder.value(st.value)
 
 
-def _substitute_in_order(stages: Sequence[Stage]) -> dict[str, sp.Expr]:
-    """Replaces every intermediate name by its value, earlier lines first."""
+def _substitute_in_order(stages: Sequence[Stage]) -> dict[sp.Symbol, sp.Expr]:
+    """Replaces every intermediate value by its expression, earlier lines first."""
     values: dict[sp.Symbol, sp.Expr] = {}
     for stage in stages:
-        values[stage.outputs[0]] = stage.expressions[0].xreplace(values)
-    return {s.name: v for s, v in values.items()}
+        values.update({o: e.xreplace(values) for o, e in zip(stage.outputs, stage.expressions)})
+    return values

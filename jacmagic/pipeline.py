@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from . import calculus
@@ -45,24 +47,50 @@ def compute(source: str | object, options: Options | None = None,
 
 
 def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
+    """The columns of the Jacobian: the inputs, or what --wrt names (a declared matrix gives its entries,
+    row-major)."""
     if not wrt:
         return model.inputs
-    by_name = {s.name: s for s in model.free_names}
-    chosen = []
+    in_shapes = {s for shape in model.shapes for s in shape.symbols}
+    by_name = {shape.name: shape.symbols for shape in model.shapes}
+    by_name.update({s.name: (s,) for s in model.free_names})
+    chosen: list[sp.Symbol] = []
     for name in wrt:
         if name not in by_name:
             hint = difflib.get_close_matches(name, list(by_name), n=1)
-            computed = {o.name for s in model.stages for o in s.outputs}
+            computed = {o.name for s in model.stages for o in s.outputs} | {s.name for s in model.stages}
             why = " is computed in the cell, not an input;" if name in computed else " is not a variable of this map"
+            names = [n for n, symbols in by_name.items() if len(symbols) > 1 or symbols[0] not in in_shapes]
             raise OptionError(f"--wrt: {name}{why}" + (f" (did you mean {hint[0]}?)" if hint else "") +
-                              f"; the variables are {', '.join(by_name)}")
-        if by_name[name] in chosen:
+                              f"; the variables are {', '.join(names)}")
+        if any(s in chosen for s in by_name[name]):
             raise OptionError(f"--wrt names {name} twice")
-        chosen.append(by_name[name])
+        chosen.extend(by_name[name])
     return tuple(chosen)
 
 
+def _expand_point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...]:
+    """`W=[[...], [...]]` at a declared matrix becomes one value per entry, row-major."""
+    shapes = {shape.name: shape for shape in model.shapes}
+    expanded: list[tuple[str, float]] = []
+    for name, value in at:
+        shape = shapes.get(name)
+        if shape is None:
+            if not isinstance(value, (int, float)):
+                raise OptionError(f"--at {name}: a list of values is only for a declared matrix or vector")
+            expanded.append((name, float(value)))
+            continue
+        array = np.asarray(value, dtype=float)
+        if array.size != shape.rows * shape.cols or array.ndim > 2:
+            raise OptionError(f"--at {name}: {name} is {shape.rows} x {shape.cols}, so it needs "
+                              f"{shape.rows * shape.cols} values in that shape")
+        expanded.extend(zip((s.name for s in shape.symbols), array.ravel().tolist()))
+    return tuple(expanded)
+
+
 def _analyse(model: CellModel, options: Options) -> JacobianResult:
+    if options.at:
+        options = replace(options, at=_expand_point(model, options.at))
     variables = _variables(model, options.wrt)
     constants = tuple(s for s in model.free_names if s not in variables)
     budget = Budget(options.budget)
@@ -88,7 +116,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                      "some entries are shown unsimplified")
     steps = _steps(model, options) if options.chain else ()
     result = JacobianResult(matrix, variables, model.outputs, model.expressions, constants, options, det,
-                            steps, tuple(notes), model.stages)
+                            steps, tuple(notes), model.stages, model.shapes)
     if options.at:
         result.point_values(dict(options.at))  # a wrong --at is the user's mistake: say so now
     result.check_names((name for name, _, _ in options.ranges), "--range: ")

@@ -17,6 +17,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from .backprop import shaped_gradients
+
 if TYPE_CHECKING:
     from .result import JacobianResult, Step
 
@@ -204,6 +206,10 @@ def _gradient_of(result: JacobianResult, symbol: sp.Symbol, form: str) -> str:
 
 
 def _vector_text(values: np.ndarray) -> str:
+    """A number, a flat list, or a list of rows for a matrix with several rows."""
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[0] > 1:
+        return "[" + ", ".join(_vector_text(row) for row in values) + "]"
     flat = [number_text(float(v)) for v in np.ravel(values)]
     return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"
 
@@ -241,6 +247,11 @@ def chain_latex(result: JacobianResult) -> list[str]:
     lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}\ "
                  + text_latex(f"(the product of the local Jacobians; it {check} the Jacobian of the composed map "
                               "computed directly)"))
+    for shape, grid in shaped_gradients(result, walk.gradient):
+        for k, output in enumerate(result.outputs):
+            lines.append(rf"\frac{{\partial {latex(output)}}}{{\partial {latex(sp.Symbol(shape.name))}}} &= "
+                         rf"{_numeric_matrix_latex(grid[k])}\ "
+                         + text_latex(f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})"))
     return lines
 
 
@@ -263,4 +274,8 @@ def chain_text(result: JacobianResult) -> list[str]:
     check = "matches" if walk.agrees else "DOES NOT match"
     lines.append(f"J = {_vector_text(walk.gradient)}: the product of the local Jacobians; it {check} the Jacobian "
                  "of the composed map computed directly")
+    lines.extend(f"∂{pretty(output)}/∂{shape.name} = {_vector_text(values[k])} (in the shape of {shape.name}, "
+                 f"{shape.rows} x {shape.cols})"
+                 for shape, values in shaped_gradients(result, walk.gradient)
+                 for k, output in enumerate(result.outputs))
     return lines

@@ -18,7 +18,7 @@ from . import render
 from .backprop import CompiledChain, Walkthrough
 from .errors import OptionError
 from .evaluate import Evaluator, determinant_at
-from .model import Options, Stage
+from .model import Options, Shape, Stage
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class JacobianResult:
     chain: tuple[Step, ...] = ()
     base_notes: tuple[str, ...] = ()
     stages: tuple[Stage, ...] = field(default=(), repr=False)
+    shapes: tuple[Shape, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 
+from .backprop import shaped_gradients
 from .render import pretty
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ class ChainPanel(widgets.VBox):
 
         self.result = result
         self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
-        self.graph = layout(result.chain)
+        self.graph = layout(result.chain, result.shapes)
         count = len(result.chain)
         self.position = widgets.IntSlider(value=1, min=0, max=count + 1, description="step", readout=False)
         self.play = widgets.Play(value=1, min=0, max=count + 1, interval=1500, description="Play")
@@ -257,6 +258,11 @@ class ChainPanel(widgets.VBox):
                      _table(self.walk.gradient, self._outputs, [html.escape(pretty(s)) for s in self.result.inputs],
                             digits),
                      f"it {verdict} the Jacobian of the composed map computed directly"]
+            lines += [f"gradient of {self._outputs[k]} with respect to {html.escape(shape.name)}, in its own shape:"
+                      + _table(values[k], [str(i + 1) for i in range(shape.rows)],
+                               [str(j + 1) for j in range(shape.cols)], digits)
+                      for shape, values in shaped_gradients(self.result, self.walk.gradient)
+                      for k in range(len(self._outputs))]
         self.picture.value = svg(self.graph, current)
         self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
             "</div>"

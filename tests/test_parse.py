@@ -74,7 +74,7 @@ def test_chain_keeps_function_stages() -> None:
     ("f(x) = (lambda t: t)(x)", 1, "only the known functions"),
     ("import os", 1, "import"),
     ("f(x) = 2x", 1, r"write products with \*"),
-    ("f(x) = x @ x", 1, "operator @"),
+    ("f(x) = x @ x", 1, "@ multiplies matrices"),
     ("f(x) = [x, [x]]", 1, "list is only allowed"),
     ("f(x) = 1j*x", 1, "complex"),
     ("f(x) = sin(x, x)", 1, r"sin\(\) takes 1 argument"),
