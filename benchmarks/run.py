@@ -167,6 +167,50 @@ def widget_rows(row: Callable[..., None], repeats: int) -> None:
     row("build the evaluator of a 10x10 map", build, 0.020, "the 20 ms target", "<= 1 (20 ms)")
 
 
+def chain_cell(stages: int) -> str:
+    """A chain of 3 -> 3 maps, each mixing trig, tanh and exp, as --chain function stages."""
+    lines = [f"f{k}(a{k}, b{k}, c{k}) = [sin(a{k})*b{k} + c{k}, tanh(b{k} + c{k}), a{k}*c{k} - exp(b{k}/10)]"
+             for k in range(stages)]
+    return "\n".join(lines)
+
+
+def chain_rows(row: Callable[..., None], repeats: int) -> None:
+    cell = chain_cell(10)
+
+    def static() -> float:
+        clear_cache()
+        start = time.perf_counter()
+        shown(jacobian(cell, chain=True))
+        return time.perf_counter() - start
+
+    def with_panel() -> float:
+        clear_cache()
+        start = time.perf_counter()
+        result = jacobian(cell, chain=True)
+        shown(result)
+        result.widget()
+        return time.perf_counter() - start
+
+    row("10-stage 3->3 chain, static render", median(static, 3), 2.0, "the 2 s target", "<= 1 (2 s)")
+    row("10-stage 3->3 chain, with the walkthrough panel", median(with_panel, 3), 2.0, "the 2 s target",
+        "<= 1 (2 s)")
+    panel = jacobian(cell, chain=True).widget()
+    positions = itertools.cycle(range(panel.position.min, panel.position.max + 1))
+    values = itertools.cycle(np.linspace(0.1, 0.9, 7))
+    variable = next(iter(panel.evaluation.variables.values()))
+
+    def step() -> None:
+        panel.position.value = next(positions)
+
+    def move() -> None:
+        variable.value = next(values)
+
+    row("walkthrough panel: one step", median(lambda: timed(step, 20), repeats), 0.050, "the 50 ms target",
+        "<= 1 (50 ms)")
+    row("walkthrough panel: move a point control", median(lambda: timed(move, 20), repeats), 0.050,
+        "the 50 ms target", "<= 1 (50 ms)")
+
+
 def import_time(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
@@ -199,6 +243,7 @@ def main() -> None:
         row(f"dense symbolic det {n}x{n}", median(lambda n=n: dense_det_jacmagic(n), 3),
             median(lambda n=n: dense_det_by_hand(n), 3), "sympy berkowitz det + latex", "faster than by hand")
     widget_rows(row, args.repeats)
+    chain_rows(row, args.repeats)
     sympy_import = statistics.median(import_time("sympy") for _ in range(3))
     ours_import = statistics.median(import_time("jacmagic") for _ in range(3))
     row("import", ours_import, sympy_import, "import sympy", "<= sympy + 0.5 s")

@@ -24,7 +24,7 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
     from .options import parse_names
     from .pipeline import compute
 
-    names = parse_names(wrt) if isinstance(wrt, str) else tuple(wrt)
+    names = (parse_names(wrt) if wrt else ()) if isinstance(wrt, str) else tuple(wrt)
     options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify,  # type: ignore[arg-type]
                       partials=partials, check=check, chain=chain, widgets=False, budget=budget)
     name = getattr(source, "__name__", "f") if not isinstance(source, str) else ""

@@ -9,8 +9,7 @@ from __future__ import annotations
 import ast
 import keyword
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -30,7 +29,7 @@ from .formula import (
     syntax_error,
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
-from .model import CellModel, Shape, Stage
+from .model import CellModel, Shape, Stage, compose
 
 
 @dataclass
@@ -158,7 +157,8 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
         used |= called
         expressions = builder.outputs(st.value)
         functions[st.target] = CellFunction(params, expressions, st.line)
-        stages.append(Stage(st.target, params, output_symbols(st.target, len(expressions)), expressions, st.line))
+        stages.append(Stage(st.target, params, output_symbols(st.target, len(expressions)), expressions, st.line,
+                            params))
     if chain:
         return _compose_functions(stages)
     last = stages[-1]
@@ -167,6 +167,12 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
             raise CellError(f"{stage.name} is defined but never used: keep one function per cell, call "
                             f"{stage.name} from {last.name}, or add --chain to compose them", stage.line)
     return CellModel("function", last.params, last.outputs, last.expressions, (last,), last.name)
+
+
+# A chain whose composition passes this many nodes is kept as stages only: the walkthrough does not need it,
+# and the symbolic Jacobian of such a composition takes seconds to minutes (measured: 1,600 nodes 1.4 s,
+# 3,200 nodes 80 s) and tens of thousands of LaTeX characters.
+CHAIN_COMPOSE_LIMIT = 1_000
 
 
 def _called_names(node: ast.AST) -> set[str]:
@@ -204,11 +210,10 @@ def _compose_functions(stages: list[Stage]) -> CellModel:
         if len(before.expressions) != len(after.params):
             raise CellError(f"{before.name} (line {before.line}) has {len(before.expressions)} outputs but "
                             f"{after.name} (line {after.line}) takes {len(after.params)} inputs", after.line)
-    composed = stages[0].expressions
-    for stage in stages[1:]:
-        binding = dict(zip(stage.params, composed))
-        composed = tuple(e.xreplace(binding) for e in stage.expressions)
-    return CellModel("function", stages[0].params, stages[-1].outputs, composed, tuple(stages), stages[-1].name)
+    fed = [stages[0]] + [replace(after, sources=before.outputs) for before, after in zip(stages, stages[1:])]
+    values = compose(fed, CHAIN_COMPOSE_LIMIT)
+    composed = None if values is None else tuple(values[o] for o in fed[-1].outputs)
+    return CellModel("function", fed[0].params, fed[-1].outputs, composed, tuple(fed), fed[-1].name)
 
 
 def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bool) -> CellModel:
@@ -255,7 +260,7 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
             nodes[st.target] = real_symbol(st.target)
             outputs, expressions = (real_symbol(st.target),), (value,)
         params = tuple(sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name))
-        stages.append(Stage(st.target, params, outputs, expressions, st.line))
+        stages.append(Stage(st.target, params, outputs, expressions, st.line, params))
     unused = [d for d in declared.values() if d.name not in names.first_seen]
     if unused:
         raise CellError(f"{unused[0].name} is declared but never used", unused[0].line)
@@ -266,11 +271,11 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
     if not inputs:
         raise CellError("nothing to differentiate by: the formulas use no input variables")
     finals = [s for s in stages if s.name not in used_later]
-    substituted = _substitute_in_order(stages)
-    kept = tuple(stages) if chain else tuple(finals)
     outputs = tuple(o for s in finals for o in s.outputs)
-    return CellModel("assignment", inputs, outputs, tuple(substituted[o] for o in outputs), kept, finals[-1].name,
-                     shapes)
+    values = compose(stages, CHAIN_COMPOSE_LIMIT if chain else None)
+    composed = None if values is None else tuple(values[o] for o in outputs)
+    kept = tuple(stages) if chain else tuple(finals)
+    return CellModel("assignment", inputs, outputs, composed, kept, finals[-1].name, shapes)
 
 
 def _single_output(builder: ExpressionBuilder, st: _Statement) -> Value:
@@ -278,11 +283,3 @@ def _single_output(builder: ExpressionBuilder, st: _Statement) -> Value:
         raise builder.error(st.value, f"{st.target} = [...] assigns a list: assign one expression per name, "
                                       f"or write a function head such as {st.target}(x, y) = [...]")
     return builder.value(st.value)
-
-
-def _substitute_in_order(stages: Sequence[Stage]) -> dict[sp.Symbol, sp.Expr]:
-    """Replaces every intermediate value by its expression, earlier lines first."""
-    values: dict[sp.Symbol, sp.Expr] = {}
-    for stage in stages:
-        values.update({o: e.xreplace(values) for o, e in zip(stage.outputs, stage.expressions)})
-    return values

@@ -95,6 +95,9 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     constants = tuple(s for s in model.free_names if s not in variables)
     budget = Budget(options.budget)
     notes: list[str] = []
+    steps = _steps(model, options) if options.chain else ()
+    if model.composed is None:
+        return _too_big_to_compose(model, options, variables, constants, steps)
     matrix = calculus.jacobian(model.expressions, variables)
     if options.simplify == "full":
         matrix = calculus.tidy_matrix(matrix, budget)
@@ -114,12 +117,25 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     if budget.exceeded:
         notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
                      "some entries are shown unsimplified")
-    steps = _steps(model, options) if options.chain else ()
-    result = JacobianResult(matrix, variables, model.outputs, model.expressions, constants, options, det,
-                            steps, tuple(notes), model.stages, model.shapes)
-    if options.at:
-        result.point_values(dict(options.at))  # a wrong --at is the user's mistake: say so now
-    result.check_names((name for name, _, _ in options.ranges), "--range: ")
+    return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, steps,
+                                   tuple(notes)))
+
+
+def _too_big_to_compose(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
+                        constants: tuple[sp.Symbol, ...], steps: tuple[Step, ...]) -> JacobianResult:
+    """A chain whose composition would be too large to write out: its Jacobian comes through the stages."""
+    if options.det and len(model.outputs) != len(variables):
+        raise OptionError(f"--det needs a square Jacobian, but this one is {len(model.outputs)} x {len(variables)}")
+    notes = ("the composed map is too large to write out symbolically, so its Jacobian is built stage by stage; "
+             "result.matrix composes it on request",)
+    return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps, notes))
+
+
+def _checked(result: JacobianResult) -> JacobianResult:
+    """A wrong --at or --range is the user's mistake: say so now, not when the panel opens."""
+    if result.options.at:
+        result.point_values(dict(result.options.at))
+    result.check_names((name for name, _, _ in result.options.ranges), "--range: ")
     return result
 
 
@@ -128,9 +144,5 @@ def _steps(model: CellModel, options: Options) -> tuple[Step, ...]:
     if len(model.stages) < 2:
         raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
                           "each other")
-    steps = []
-    for k, s in enumerate(model.stages):
-        sources = model.stages[k - 1].outputs if model.form == "function" and k > 0 else s.params
-        steps.append(Step(s.name, s.params, s.outputs, s.expressions, calculus.jacobian(s.expressions, s.params),
-                          s.line, sources))
-    return tuple(steps)
+    return tuple(Step(s.name, s.params, s.outputs, s.expressions, calculus.jacobian(s.expressions, s.params),
+                      s.line, s.sources) for s in model.stages)

@@ -89,7 +89,7 @@ def jacobian_symbol_text(result: JacobianResult | Step) -> str:
 
 def layout_words(result: JacobianResult) -> str:
     """The layout said in words once, because texts disagree on it."""
-    m, n = result.matrix.shape
+    m, n = result.shape
     if m == 1:
         return f"the gradient as a row, 1 x {n}: one column per input"
     return f"{m} x {n}, rows: outputs, columns: inputs"
@@ -143,7 +143,9 @@ def to_latex(result: JacobianResult) -> str:
     first = rf"J = {symbol} &= "
     if result.options.partials:
         first += _partials_latex(result) + " = "
-    lines = [first + latex(result.matrix), r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})")]
+    shown = (latex(result.eager_matrix) if result.eager_matrix is not None
+             else text_latex("(too large to write out: built stage by stage below)"))
+    lines = [first + shown, r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})")]
     if result.options.det:
         lines.append(rf"\det J &= {_det_latex(result)}")
     if result.options.at:
@@ -172,7 +174,8 @@ def to_text(result: JacobianResult) -> str:
     parts = [f"J = {symbol}   ({layout_words(result)})"]
     if result.options.partials:
         parts.append(_beside("J = ", _partials_text(result)))
-    parts.append(_beside("J = ", matrix_text(result.matrix)))
+    parts.append(_beside("J = ", matrix_text(result.eager_matrix)) if result.eager_matrix is not None
+                 else "J = (too large to write out: built stage by stage below)")
     if result.options.det:
         det = result.symbolic_det
         parts.append(_beside("det J = ", "det(J) (too large to expand)" if det is None else pretty(det)))
@@ -243,10 +246,8 @@ def chain_latex(result: JacobianResult) -> list[str]:
             parts.append(c.added)
             total = _vector_latex(c.after) if len(parts) == 1 else f"{_sum_latex(parts)} = {_vector_latex(c.after)}"
             lines.append(rf"&\qquad {_gradient_of(result, c.symbol, 'latex')} = {total}")
-    check = "matches" if walk.agrees else "DOES NOT match"
     lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}\ "
-                 + text_latex(f"(the product of the local Jacobians; it {check} the Jacobian of the composed map "
-                              "computed directly)"))
+                 + text_latex(f"(the product of the local Jacobians; {walk.verdict})"))
     for shape, grid in shaped_gradients(result, walk.gradient):
         for k, output in enumerate(result.outputs):
             lines.append(rf"\frac{{\partial {latex(output)}}}{{\partial {latex(sp.Symbol(shape.name))}}} &= "
@@ -271,9 +272,7 @@ def chain_text(result: JacobianResult) -> list[str]:
                      f"{_vector_text(c.added)} = {_vector_text(c.after)}" if np.any(c.before) else
                      f"    {_gradient_of(result, c.symbol, 'text')} = {_vector_text(c.after)}"
                      for c in back.contributions)
-    check = "matches" if walk.agrees else "DOES NOT match"
-    lines.append(f"J = {_vector_text(walk.gradient)}: the product of the local Jacobians; it {check} the Jacobian "
-                 "of the composed map computed directly")
+    lines.append(f"J = {_vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}")
     lines.extend(f"∂{pretty(output)}/∂{shape.name} = {_vector_text(values[k])} (in the shape of {shape.name}, "
                  f"{shape.rows} x {shape.cols})"
                  for shape, values in shaped_gradients(result, walk.gradient)

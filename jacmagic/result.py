@@ -6,7 +6,7 @@ Everything expensive is computed at most once per result (LaTeX, text, the compi
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import render
+from . import calculus, render
 from .backprop import CompiledChain, Walkthrough
 from .errors import OptionError
 from .evaluate import Evaluator, determinant_at
-from .model import Options, Shape, Stage
+from .model import CellModel, Options, Shape
 
 
 @dataclass(frozen=True)
@@ -41,27 +41,43 @@ class Step:
 
 @dataclass(frozen=True, eq=False)
 class JacobianResult:
-    """The Jacobian of a map: `matrix` has one row per output and one column per input (numerator layout)."""
+    """The Jacobian of a map: `matrix` has one row per output and one column per input (numerator layout).
 
-    matrix: sp.ImmutableMatrix
+    `eager_matrix` is None for a chain too large to compose: numbers then come through the chain's stages, and
+    `matrix` composes and differentiates the whole map only when asked for.
+    """
+
+    eager_matrix: sp.ImmutableMatrix | None
     inputs: tuple[sp.Symbol, ...]
     outputs: tuple[sp.Symbol, ...]
-    expressions: tuple[sp.Expr, ...]
+    model: CellModel = field(repr=False)
     constants: tuple[sp.Symbol, ...]
     options: Options = Options()
     symbolic_det: sp.Expr | None = None
     chain: tuple[Step, ...] = ()
     base_notes: tuple[str, ...] = ()
-    stages: tuple[Stage, ...] = field(default=(), repr=False)
-    shapes: tuple[Shape, ...] = ()
+
+    @cached_property
+    def matrix(self) -> sp.ImmutableMatrix:
+        if self.eager_matrix is not None:
+            return self.eager_matrix
+        return calculus.jacobian(self.model.expressions, self.inputs)
+
+    @property
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return self.model.expressions
+
+    @property
+    def shapes(self) -> tuple[Shape, ...]:
+        return self.model.shapes
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.matrix.rows, self.matrix.cols)
+        return (len(self.outputs), len(self.inputs))
 
     @property
     def is_square(self) -> bool:
-        return self.matrix.rows == self.matrix.cols
+        return len(self.outputs) == len(self.inputs)
 
     @property
     def det(self) -> sp.Expr:
@@ -85,7 +101,7 @@ class JacobianResult:
 
     @cached_property
     def compiled_chain(self) -> CompiledChain:
-        return CompiledChain(self.chain)
+        return CompiledChain(self.chain, self.arguments, self.outputs)
 
     @cached_property
     def steps(self) -> tuple[Step, ...]:
@@ -129,7 +145,23 @@ class JacobianResult:
     def at(self, **values: Any) -> np.ndarray:
         """The numeric Jacobian at a point, shape (m, n); arrays of one shape give (..., m, n). Undefined
         entries (division by zero, log of a negative number) are nan."""
-        return self.evaluator(*self.point_values(values))
+        ordered = self.point_values(values)
+        if self.eager_matrix is None:
+            return self.compiled_chain.jacobian(self.inputs, *ordered)
+        return self.evaluator(*ordered)
+
+    def point_function(self) -> Callable[..., np.ndarray]:
+        """The Jacobian at one point, from values in argument order: the panel's hot path."""
+        if self.eager_matrix is None:
+            return lambda *values: self.compiled_chain.jacobian(self.inputs, *values)
+        return self.evaluator.point
+
+    def map_function(self) -> Callable[..., np.ndarray]:
+        """The map itself, (..., m) from one array per argument, compiled separately from any derivative."""
+        if self.eager_matrix is None:
+            return self.compiled_chain.outputs_at
+        function = Evaluator(sp.Matrix(self.expressions), self.arguments)
+        return lambda *values: function(*values)[..., 0]
 
     def det_at(self, matrix: np.ndarray) -> np.ndarray:
         """The determinant of numeric Jacobian(s) as returned by `at`."""
@@ -146,7 +178,8 @@ class JacobianResult:
         values = self.at(**point)
         notes = []
         for (i, j) in zip(*np.nonzero(~np.isfinite(values))):
-            reason = undefined_reason(self.matrix[int(i), int(j)], point)
+            reason = ("a stage is undefined there" if self.eager_matrix is None
+                      else undefined_reason(self.matrix[int(i), int(j)], point))
             notes.append(f"entry ({i + 1}, {j + 1}) is undefined at this point: {reason}")
         return tuple(notes)
 

@@ -193,7 +193,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     if not expressions:
         raise CellError(f"{name} returns nothing to differentiate")
     outputs = output_symbols(name, len(expressions))
-    stage = Stage(name, params, outputs, expressions, 1)
+    stage = Stage(name, params, outputs, expressions, 1, params)
     return CellModel("def", params, outputs, expressions, (stage,), name)
 
 
@@ -205,7 +205,7 @@ def trace_object(value: object, name: str) -> CellModel:
         if not symbols:
             raise CellError(f"{name} has no symbols to differentiate by")
         outputs = output_symbols(name or "f", len(expressions))
-        stage = Stage(name, tuple(symbols), outputs, expressions, 1)
+        stage = Stage(name, tuple(symbols), outputs, expressions, 1, tuple(symbols))
         return CellModel("object", tuple(symbols), outputs, expressions, (stage,), name)
     if callable(value):
         return trace_function(value, name)

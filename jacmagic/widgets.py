@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
+import sympy as sp
 
 from .backprop import shaped_gradients
 from .render import pretty
@@ -115,6 +116,7 @@ class JacobianPanel(widgets.VBox):
         self._head = (f'{_STYLE}<div class="jacmagic-panel"><div><table class="jacmagic-matrix"><tr><th></th>'
                       + "".join(f"<th>{html.escape(pretty(s))}</th>" for s in result.inputs) + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
+        self._jacobian = result.point_function()
         super().__init__([*self.variables.values(), self.digits, self.output])
         for variable in self.variables.values():
             variable.box.observe(self._update, names="value")
@@ -126,7 +128,7 @@ class JacobianPanel(widgets.VBox):
 
     def _update(self, change: object = None) -> None:
         """Evaluate, format, assign: synchronous, so it follows the slider in every front end and in tests."""
-        matrix = self.result.evaluator.point(*[v.value for v in self._order])
+        matrix = self._jacobian(*[v.value for v in self._order])
         self.output.value = self.render_html(matrix, int(self.digits.value))
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
@@ -211,7 +213,7 @@ class ChainPanel(widgets.VBox):
         self._texts = {step.name: (html.escape(jacobian_symbol_text(step)),
                                    [html.escape(pretty(s)) for s in step.inputs],
                                    [html.escape(pretty(s)) for s in step.outputs],
-                                   html.escape(", ".join(str(e) for e in step.matrix)))
+                                   html.escape(", ".join(_unicode_names(e) for e in step.matrix)))
                        for step in result.chain}
         controls = widgets.HBox([self.previous, self.next, self.play, self.position])
         super().__init__([self.evaluation, controls, widgets.HBox([self.picture, self.detail])])
@@ -253,11 +255,10 @@ class ChainPanel(widgets.VBox):
                       + f"<b>{_vector(c.after, digits)}</b>" for c in back.contributions]
         else:
             current = None
-            verdict = "matches" if self.walk.agrees else "DOES NOT match"
             lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
                      _table(self.walk.gradient, self._outputs, [html.escape(pretty(s)) for s in self.result.inputs],
                             digits),
-                     f"it {verdict} the Jacobian of the composed map computed directly"]
+                     self.walk.verdict]
             lines += [f"gradient of {self._outputs[k]} with respect to {html.escape(shape.name)}, in its own shape:"
                       + _table(values[k], [str(i + 1) for i in range(shape.rows)],
                                [str(j + 1) for j in range(shape.cols)], digits)
@@ -271,3 +272,8 @@ class ChainPanel(widgets.VBox):
 def _vector(values: np.ndarray, digits: int) -> str:
     flat = [_number(float(v), digits) for v in np.ravel(values)]
     return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"
+
+
+def _unicode_names(expression: sp.Expr) -> str:
+    """One-line text of an expression with names as mathematicians write them (w₁₁, θ), for HTML."""
+    return str(expression.xreplace({s: sp.Symbol(pretty(s)) for s in expression.free_symbols}))

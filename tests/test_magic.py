@@ -166,3 +166,14 @@ def test_unload_removes_the_magic() -> None:
     assert ip.find_cell_magic("jacobian") is None
     ip.run_line_magic("load_ext", "jacmagic")
     assert ip.find_cell_magic("jacobian") is not None
+
+
+def test_chain_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell.ip, "kernel", object(), raising=False)
+    ran = shell.ok("%%jacobian --chain --wrt W,b --at W=[[1,2],[3,4]], x=[0.5,-1], b=[0,1] --out net\n"
+                   "W: 2x2\nx: 2\nb: 2\nh = tanh(W @ x + b)\nL = sum(h)")
+    assert "reverse mode" in ran.outputs[0]["text/latex"]
+    assert any("application/vnd.jupyter.widget-view+json" in o for o in ran.outputs)
+    assert [s.name for s in shell.ip.user_ns["net"].steps] == ["h", "L"]
+    bad = shell.run("%%jacobian --chain\ng(x) = [x, x]\nh(u) = u")
+    assert type(bad.error) is UsageError and "g (line 1) has 2 outputs but h (line 2) takes 1" in str(bad.error)

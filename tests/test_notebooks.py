@@ -31,11 +31,13 @@ def test_notebook_executes(path: Path) -> None:
         for output in cell.outputs:
             mimes.update(output.get("data", {}))
     assert "text/latex" in mimes
-    if "widget" in path.stem or "evaluate" in path.stem:
-        assert "application/vnd.jupyter.widget-view+json" in mimes
-        state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-        panels = [m for m in state.values() if "jacmagic-panel" in str(m["state"].get("value", ""))]
-        assert panels, "the saved widget state holds no evaluation panel"
+    assert "application/vnd.jupyter.widget-view+json" in mimes  # every result has its panel in a kernel
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    panels = [m for m in state.values() if "jacmagic-panel" in str(m["state"].get("value", ""))]
+    assert panels, "the saved widget state holds no evaluation panel"
+    if "backprop" in path.stem:
+        assert any("jacmagic-step" in str(m["state"].get("value", "")) for m in state.values())
+        assert any("<svg" in str(m["state"].get("value", "")) for m in state.values())
 
 
 def test_there_are_notebooks() -> None:

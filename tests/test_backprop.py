@@ -1,0 +1,191 @@
+"""The backprop walkthrough: every gradient it shows against independent numeric derivatives, the product of the
+local Jacobians against the whole Jacobian, branches as sums, layers with matrix parameters."""
+
+from __future__ import annotations
+
+import re
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from jacmagic import jacobian
+from jacmagic.errors import CellError, OptionError
+from jacmagic.widgets import ChainPanel
+
+from .helpers import assert_close, numeric_jacobian
+
+sig = lambda t: 1 / (1 + mpmath.exp(-t))  # noqa: E731
+
+
+# (cell, wrt, point, the same map written independently with mpmath, the order of its arguments)
+NETWORKS = [
+    ("g(x1, x2) = [x1*x2, x1 + x2]\nh(u, v) = [sin(u)*v]", "", {"x1": 0.4, "x2": 1.7},
+     lambda x1, x2: [mpmath.sin(x1 * x2) * (x1 + x2)], ["x1", "x2"]),
+    ("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", "w,b", {"w": 0.7, "b": -0.2, "x": 1.5, "t": 1.0},
+     lambda w, b: [(sig(w * 1.5 + b) - 1.0) ** 2], ["w", "b"]),
+    ("u = x*y\nv = u + x\nw = u*v", "", {"x": 0.4, "y": 1.7},  # u feeds v and w: a branch
+     lambda x, y: [x * y * (x * y + x)], ["x", "y"]),
+    ("f(a, b) = [a + b, a*b, exp(a)]\ng(p, q, r) = [p*q, q + r, r]\nh(s, t, u) = [s*t*u, s - u]\n"
+     "k(m, n) = [tanh(m) + n]", "", {"a": 0.3, "b": -0.8},
+     lambda a, b: [mpmath.tanh((a + b) * a * b * (a * b + mpmath.exp(a)) * mpmath.exp(a))
+                   + (a + b) * a * b - mpmath.exp(a)], ["a", "b"]),
+    ("h1 = tanh(w1*x + b1)\nh2 = tanh(w2*x + b2)\no = v1*h1 + v2*h2\nL = (o - t)^2\nR = L + 0.1*(w1^2 + w2^2)",
+     "w1,w2,b1,b2", {"w1": 0.5, "w2": -0.3, "b1": 0.1, "b2": 0.2, "x": 1.2, "v1": 0.7, "v2": -1.1, "t": 0.4},
+     lambda w1, w2, b1, b2: [(0.7 * mpmath.tanh(w1 * 1.2 + b1) - 1.1 * mpmath.tanh(w2 * 1.2 + b2) - 0.4) ** 2
+                             + 0.1 * (w1**2 + w2**2)], ["w1", "w2", "b1", "b2"]),
+]
+
+
+@pytest.mark.parametrize(("cell", "wrt", "point", "independent", "order"), NETWORKS)
+def test_walkthrough_gradients_equal_numeric_derivatives(cell: str, wrt: str, point: dict, independent: object,
+                                                         order: list[str]) -> None:
+    result = jacobian(cell, chain=True, wrt=wrt, at=point)
+    walk = result.walkthrough()
+    want = numeric_jacobian(independent, [point[n] for n in order])  # type: ignore[arg-type]
+    assert_close(walk.gradient, want)
+    assert walk.agrees
+    assert [s.name for s in result.inputs] == order
+
+
+@pytest.mark.parametrize("cell", [n[0] for n in NETWORKS if n[0].startswith(("g(", "f("))])
+def test_the_product_of_local_jacobians_is_the_whole_jacobian(cell: str) -> None:
+    result = jacobian(cell, chain=True)
+    point = {s.name: 0.3 + 0.2 * k for k, s in enumerate(result.arguments)}
+    product = None
+    for step in result.walkthrough(**point).backward[::-1]:  # forward order
+        product = step.local if product is None else step.local @ product
+    assert_close(product, result.at(**point))
+
+
+def test_branches_are_summed() -> None:
+    result = jacobian("u = x*y\nv = u + x\nw = u*v", chain=True)
+    walk = result.walkthrough(x=0.4, y=1.7)
+    x = sp.Symbol("x", real=True)
+    landing = [c for b in walk.backward for c in b.contributions if c.symbol == x]
+    assert len(landing) == 2 and np.any(landing[1].before)
+    assert landing[1].after == pytest.approx(landing[0].added + landing[1].added)
+    assert re.search(r"\\frac\{\\partial w\}\{\\partial x\} = [-\d.]+ \+ [-\d.]+ = ", result.latex())
+
+
+def test_micrograd_neuron_published_gradients() -> None:
+    """Karpathy's micrograd lecture: o = tanh(x1*w1 + x2*w2 + b) at x1=2, x2=0, w1=-3, w2=1, b=6.8813735870195432
+    has x1.grad = -1.5, w1.grad = 1.0, x2.grad = 0.5, w2.grad = 0.0."""
+    result = jacobian("n = x1*w1 + x2*w2 + b\no = tanh(n)", chain=True, wrt="x1,w1,x2,w2",
+                      at={"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.8813735870195432})
+    assert result.walkthrough().gradient.tolist()[0] == pytest.approx([-1.5, 1.0, 0.5, 0.0], abs=1e-6)
+    assert [s.value.tolist() for s in result.steps] == [pytest.approx([0.8813735870195432]),
+                                                        pytest.approx([0.7071067811865476])]
+
+
+LAYER = "W: 2x3\nx: 3\nb: 2\nt: 2\nz = W @ x + b\na = tanh(z)\nL = sum((a - t)**2)"
+LAYER_POINT = {"W": [[0.1, 0.2, 0.3], [-0.4, 0.5, 0.6]], "x": [1.0, 2.0, -1.0], "b": [0.1, -0.2], "t": [0.5, -0.5]}
+
+
+def layer_loss(*flat: mpmath.mpf) -> list[mpmath.mpf]:
+    W = [list(flat[0:3]), list(flat[3:6])]
+    b = flat[6:8]
+    x, t = [1.0, 2.0, -1.0], [0.5, -0.5]
+    a = [mpmath.tanh(sum(W[i][j] * x[j] for j in range(3)) + b[i]) for i in range(2)]
+    return [sum((a[i] - t[i]) ** 2 for i in range(2))]
+
+
+def test_layer_gradient_row_major_and_in_its_own_shape() -> None:
+    result = jacobian(LAYER, chain=True, wrt="W,b", at=LAYER_POINT)
+    assert [s.name for s in result.inputs] == ["w_11", "w_12", "w_13", "w_21", "w_22", "w_23", "b_1", "b_2"]
+    flat = [v for row in LAYER_POINT["W"] for v in row] + LAYER_POINT["b"]  # type: ignore[union-attr]
+    want = numeric_jacobian(layer_loss, flat)
+    walk = result.walkthrough()
+    assert_close(walk.gradient, want)
+    assert_close(result.at(**result.default_point()), want)
+    assert r"\frac{\partial L}{\partial W} &= \left[\begin{matrix}" in result.latex()
+    assert "(in the shape of W, 2 x 3)" in str(result)
+    assert [s.matrix.shape for s in result.steps] == [(2, 11), (2, 2), (1, 4)]
+
+
+@pytest.mark.parametrize(("cell", "match"), [
+    ("W: 2x3\nx: 2\nz = W @ x", r"line 3\b.*columns of the left \(2 x 3\).*rows of the right \(2 x 1\)"),
+    ("W: 2x3\nx: 3\nz = W * x", r"line 3\b.*equal shapes.*use @"),
+    ("W: 2x3\nz = 2*x", r"line 1\b.*declared but never used"),
+    ("x: 3\ny = sin(x) + 1\nz = y + x\nL = exp(z)", None),
+    ("x: 3\nL = x", None),
+    ("x: 3\nL = sin(x) > 0", r"line 2\b.*a number is needed here, but this is a 3 x 1 matrix"),
+    ("W: 2x3\nW = 1", r"line 2\b.*declared as an input"),
+    ("f(x) = x\nW: 2", r"line 2\b.*go with assignment lines"),
+    ("x: 0", r"line 1\b.*1 to"),
+])
+def test_shape_mistakes(cell: str, match: str | None) -> None:
+    if match is None:
+        assert jacobian(cell).matrix.shape == (3, 3)
+        return
+    with pytest.raises(CellError, match=match):
+        jacobian(cell)
+
+
+def test_at_checks_matrix_shapes() -> None:
+    with pytest.raises(OptionError, match="W is 2 x 3, so it needs 6 values"):
+        jacobian(LAYER, at={**LAYER_POINT, "W": [1.0, 2.0]})
+
+
+def test_chain_panel_steps_and_follows_the_point() -> None:
+    result = jacobian("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", chain=True, wrt="w,b",
+                      at={"w": 0.7, "b": -0.2, "x": 1.5, "t": 1.0})
+    panel = result.widget()
+    assert isinstance(panel, ChainPanel)
+    assert 'data-name="L"' in re.search(r'<g class="jm-node jm-current"[^>]*>', panel.picture.value).group(0)
+    panel.next.click()
+    assert panel.position.value == 2 and "Backward step 2 of 3" in panel.detail.value
+    assert 'class="jm-node jm-current" data-name="a"' in panel.picture.value
+    panel.previous.click()
+    panel.previous.click()
+    assert "Forward pass" in panel.detail.value and "jm-current" not in panel.picture.value
+    panel.evaluation.variables["w"].value = -0.4
+    panel.position.value = panel.position.max
+    shown = [float(v) for v in re.findall(r"<td>([^<]+)</td>", panel.detail.value)]
+    want = numeric_jacobian(lambda w, b: [(sig(w * 1.5 + b) - 1.0) ** 2], [-0.4, -0.2])
+    assert shown[:2] == pytest.approx(want[0].tolist(), rel=1e-3)
+    assert "matches the Jacobian of the composed map" in panel.detail.value
+
+
+def test_layer_panel_groups_matrix_entries_in_the_graph() -> None:
+    panel = jacobian(LAYER, chain=True, wrt="W,b", at=LAYER_POINT).widget()
+    names = re.findall(r'data-name="([^"]+)"', panel.picture.value)
+    assert sorted(names) == sorted(["W", "x", "b", "t", "z", "a", "L"])
+    panel.position.value = panel.position.max
+    assert "with respect to W, in its own shape" in panel.detail.value
+
+
+def long_chain(stages: int) -> str:
+    return "\n".join(f"f{k}(a{k}, b{k}, c{k}) = [sin(a{k})*b{k} + c{k}, tanh(b{k} + c{k}), a{k}*c{k} - exp(b{k}/10)]"
+                     for k in range(stages))
+
+
+def long_chain_numeric(stages: int) -> object:
+    def run(a: mpmath.mpf, b: mpmath.mpf, c: mpmath.mpf) -> list[mpmath.mpf]:
+        for _ in range(stages):
+            a, b, c = mpmath.sin(a) * b + c, mpmath.tanh(b + c), a * c - mpmath.exp(b / 10)
+        return [a, b, c]
+    return run
+
+
+def test_a_chain_too_large_to_compose_goes_through_its_stages() -> None:
+    result = jacobian(long_chain(10), chain=True)
+    assert result.eager_matrix is None
+    assert "too large to write out" in result.latex() and "too large to write out" in str(result)
+    point = [0.3, -0.2, 0.5]
+    want = numeric_jacobian(long_chain_numeric(10), point)
+    assert_close(result.at(a0=point[0], b0=point[1], c0=point[2]), want)
+    walk = result.walkthrough(a0=point[0], b0=point[1], c0=point[2])
+    assert walk.direct_by == "finite differences" and walk.agrees
+    grid = result.at(a0=np.array([0.3, 0.1]), b0=np.array([-0.2, 0.0]), c0=0.5)
+    assert grid.shape == (2, 3, 3)
+    assert_close(grid[0], want)
+
+
+def test_matrix_of_a_large_chain_is_composed_on_request() -> None:
+    result = jacobian(long_chain(5), chain=True)
+    assert result.eager_matrix is None
+    point = {"a0": 0.3, "b0": -0.2, "c0": 0.5}
+    symbolic = np.array(result.matrix.subs({s: point[s.name] for s in result.inputs}).evalf(), dtype=float)
+    assert_close(symbolic, result.at(**point))
