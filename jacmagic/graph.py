@@ -65,8 +65,8 @@ def svg(graph: Layout, current: str | None) -> str:
     """The picture with `current` (a stage name) and the edges into it highlighted."""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{graph.width:.0f}" height="{graph.height:.0f}" '
              'style="flex:none" font-family="sans-serif" font-size="13">',
-             '<defs><marker id="jm-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '
-             'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>']
+             '<defs><marker id="jm-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" '
+             'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>']
     for source, target in graph.edges:
         (x1, y1), (x2, y2) = graph.positions[source], graph.positions[target]
         hot = target == current
