@@ -100,6 +100,26 @@ def _statements(module: ast.Module, prepared: Prepared) -> list[_Statement]:
     return out
 
 
+# Letters from other scripts that look like Latin ones: a Cyrillic х is a different symbol from x, and a map written
+# with both would be differentiated by the wrong one without a word.
+_LOOKALIKES = str.maketrans("аеорсухіјѕАВЕКМНОРСТХΑΒΕΖΗΙΚΜΝΟΡΤΥΧονі", "aeopcyxijsABEKMHOPCTXABEZHIKMNOPTYXovi")
+
+
+def _refuse_lookalikes(module: ast.Module, prepared: Prepared) -> None:
+    seen: dict[str, tuple[str, int]] = {}
+    names = [(n.id, n.lineno) for n in ast.walk(module) if isinstance(n, ast.Name)]
+    names += [(p.strip(), line) for line, head in prepared.heads.items() for p in head.params.split(",")]
+    names += [(d.name, d.line) for d in prepared.declarations.values()]
+    for name, line in sorted(names, key=lambda item: item[1]):
+        skeleton = name.translate(_LOOKALIKES)
+        other = seen.setdefault(skeleton, (name, line))
+        if other[0] != name:
+            raise CellError(f"{name} and {other[0]} (line {other[1]}) look alike but are different names (one "
+                            "uses a letter from another alphabet); type them the same way", line)
+        if skeleton != name and skeleton.isascii() and (skeleton in KNOWN_FUNCTIONS or skeleton in KNOWN_CONSTANTS):
+            raise CellError(f"{name} looks like {skeleton} but uses a letter from another alphabet", line)
+
+
 def parse_cell(text: str, chain: bool = False) -> CellModel:
     """Reads a math-form or assignment-form cell. With `chain`, every definition stays a stage of its own."""
     if not any(line.split("#", 1)[0].strip() for line in text.split("\n")):
@@ -113,6 +133,7 @@ def parse_cell(text: str, chain: bool = False) -> CellModel:
     except (RecursionError, MemoryError, ValueError):
         raise CellError("the cell is nested too deeply or is too large to read") from None
     statements = _statements(module, prepared)
+    _refuse_lookalikes(module, prepared)
     try:
         if any(s.head for s in statements):
             if prepared.declarations:

@@ -98,7 +98,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     steps = _steps(model, options) if options.chain else ()
     if model.composed is None:
         return _too_big_to_compose(model, options, variables, constants, steps)
-    matrix = calculus.jacobian(model.expressions, variables)
+    matrix = _differentiate(model, variables, options.budget)
     if options.simplify == "full":
         matrix = calculus.tidy_matrix(matrix, budget)
     det = None
@@ -119,6 +119,20 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                      "some entries are shown unsimplified")
     return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, steps,
                                    tuple(notes)))
+
+
+# Differentiating may take this many budgets before it is given up as too large: it has no cheaper fallback.
+DIFFERENTIATION_BUDGETS = 5
+
+
+def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix:
+    allowance = DIFFERENTIATION_BUDGETS * budget
+    matrix: sp.ImmutableMatrix | None = Budget(allowance).run(lambda: calculus.jacobian(model.expressions, variables),
+                                                               None)
+    if matrix is None:
+        raise CellError(f"the Jacobian has too many terms to build within {allowance:g} s (a deeply nested "
+                        "composition?); write the map as stages with --chain, or allow more time with --budget")
+    return matrix
 
 
 def _too_big_to_compose(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],

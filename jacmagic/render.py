@@ -8,7 +8,7 @@ the text form is sympy's pretty printing, for terminal IPython.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 from .backprop import shaped_gradients
+from .model import exceeds
 
 if TYPE_CHECKING:
     from .result import JacobianResult, Step
@@ -46,22 +47,93 @@ def pretty(expr: sp.Basic) -> str:
 
 # Wider than this, a 2-D pretty matrix wraps into an unreadable mess (and costs most of the render time).
 _PRETTY_WIDTH = 100
+# A matrix with more rows or columns than SHOWN shows its first HEAD and last TAIL of them, with ellipses: what
+# MathJax typesets in about a second. An entry of more than ENTRY_NODES expression nodes is elided, and a matrix
+# is only searched for such entries when the whole of it passes TOTAL_NODES.
+SHOWN, HEAD, TAIL = 12, 8, 2
+ENTRY_NODES, TOTAL_NODES = 400, 3_000
+_TEXT_ENTRY = 60
+
+
+def window(count: int) -> list[int | None]:
+    """The indices shown of `count` rows or columns; None stands for the elided middle."""
+    if count <= SHOWN:
+        return list(range(count))
+    return [*range(HEAD), None, *range(count - TAIL, count)]
+
+
+def _grid(rows: int, cols: int, cell: Callable[[int, int], str], dots: tuple[str, str, str]) -> list[list[str]]:
+    """Cells of the shown window; `dots` fills the elided row, column and corner."""
+    return [[dots[2] if i is None and j is None else dots[0] if i is None else dots[1] if j is None else cell(i, j)
+             for j in window(cols)] for i in window(rows)]
+
+
+def _long(entry: sp.Basic) -> bool:
+    return exceeds((entry,), ENTRY_NODES)
+
+
+def is_big(matrix: sp.MatrixBase) -> bool:
+    """Too big to show whole: more than SHOWN rows or columns, or an entry too long to typeset."""
+    if matrix.rows > SHOWN or matrix.cols > SHOWN:
+        return True
+    return exceeds(matrix, TOTAL_NODES) and any(_long(e) for e in matrix)
+
+
+def matrix_latex(matrix: sp.MatrixBase) -> str:
+    """sympy's LaTeX of a matrix, or of its shown window with long entries elided: cut before printing."""
+    if not is_big(matrix):
+        return latex(matrix)
+    cells = _grid(matrix.rows, matrix.cols,
+                  lambda i, j: r"\cdots" if _long(matrix[i, j]) else latex(matrix[i, j]), (r"\vdots", r"\cdots",
+                                                                                           r"\ddots"))
+    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
 def matrix_text(matrix: sp.MatrixBase) -> str:
-    """2-D pretty printing where it fits a terminal, else one line per row."""
+    """2-D pretty printing where it fits a terminal, else one line per shown row."""
+    if is_big(matrix):
+        def cell(i: int, j: int) -> str:
+            text = "…" if _long(matrix[i, j]) else sp.sstr(matrix[i, j])
+            return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+        cells = _grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
+        labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
+        return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
     entries = [[sp.sstr(e) for e in row] for row in matrix.tolist()]
     if max(sum(len(e) + 2 for e in row) for row in entries) <= _PRETTY_WIDTH:
         return pretty(matrix)
     return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
 
 
+def view_notes(result: JacobianResult) -> list[str]:
+    """What the display leaves out, said once, in the LaTeX and the text alike."""
+    matrix = result.eager_matrix
+    if matrix is None or not is_big(matrix):
+        return []
+    notes = []
+    m, n = matrix.shape
+    if m > SHOWN or n > SHOWN:
+        notes.append(f"showing {len(window(m)) - (m > SHOWN)} of {m} rows and {len(window(n)) - (n > SHOWN)} of "
+                     f"{n} columns; the whole matrix is result.matrix")
+    long = sum(1 for i in window(m) for j in window(n) if i is not None and j is not None and _long(matrix[i, j]))
+    if long:
+        notes.append(f"{long} shown entries are too long to typeset (over {ENTRY_NODES} terms) and appear as ...; "
+                     "they are in result.matrix")
+    return notes
+
+
+def _shown_names(symbols: Sequence[sp.Symbol], show: Callable[[sp.Symbol], str], dots: str) -> str:
+    """All the names, or for long lists the first three and the last."""
+    if len(symbols) <= SHOWN:
+        return ", ".join(show(s) for s in symbols)
+    return ", ".join([*(show(s) for s in symbols[:3]), dots, show(symbols[-1])])
+
+
 def _names_latex(symbols: Sequence[sp.Symbol]) -> str:
-    return ", ".join(latex(s) for s in symbols)
+    return _shown_names(symbols, latex, r"\ldots")
 
 
 def _names_text(symbols: Sequence[sp.Symbol]) -> str:
-    return ", ".join(pretty(s) for s in symbols)
+    return _shown_names(symbols, pretty, "…")
 
 
 def text_latex(text: str) -> str:
@@ -124,8 +196,10 @@ def number_text(value: float) -> str:
 
 
 def _numeric_matrix_latex(values: np.ndarray) -> str:
-    rows = [" & ".join(number_latex(float(v)) for v in row) for row in values]
-    return r"\left[\begin{matrix}" + r" \\ ".join(rows) + r"\end{matrix}\right]"
+    values = np.atleast_2d(values)
+    cells = _grid(values.shape[0], values.shape[1], lambda i, j: number_latex(float(values[i, j])),
+                  (r"\vdots", r"\cdots", r"\ddots"))
+    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
 def _point_latex(point: Sequence[tuple[str, float]]) -> str:
@@ -134,7 +208,9 @@ def _point_latex(point: Sequence[tuple[str, float]]) -> str:
 
 def _det_latex(result: JacobianResult) -> str:
     det = result.symbolic_det
-    return r"\det\left(J\right) \text{ (too large to expand)}" if det is None else latex(det)
+    if det is None:
+        return r"\det\left(J\right) \text{ (too large to expand)}"
+    return text_latex("(too long to typeset: see result.det)") if _long(det) else latex(det)
 
 
 def to_latex(result: JacobianResult) -> str:
@@ -143,7 +219,7 @@ def to_latex(result: JacobianResult) -> str:
     first = rf"J = {symbol} &= "
     if result.options.partials:
         first += _partials_latex(result) + " = "
-    shown = (latex(result.eager_matrix) if result.eager_matrix is not None
+    shown = (matrix_latex(result.eager_matrix) if result.eager_matrix is not None
              else text_latex("(too large to write out: built stage by stage below)"))
     lines = [first + shown, r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})")]
     if result.options.det:
@@ -156,7 +232,7 @@ def to_latex(result: JacobianResult) -> str:
             lines.append(rf"\det J\,\Big|_{{{where}}} &= {number_latex(float(result.det_at(values)))}")
     if result.chain:
         lines.extend(chain_latex(result))
-    lines.extend(r"&" + text_latex(note) for note in result.notes)
+    lines.extend(r"&" + text_latex(note) for note in [*view_notes(result), *result.notes])
     return r"$\displaystyle \begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$"
 
 
@@ -178,19 +254,27 @@ def to_text(result: JacobianResult) -> str:
                  else "J = (too large to write out: built stage by stage below)")
     if result.options.det:
         det = result.symbolic_det
-        parts.append(_beside("det J = ", "det(J) (too large to expand)" if det is None else pretty(det)))
+        shown_det = ("det(J) (too large to expand)" if det is None
+                     else "(too long to print: see result.det)" if _long(det) else pretty(det))
+        parts.append(_beside("det J = ", shown_det))
     if result.options.at:
         where = ", ".join(f"{pretty(sp.Symbol(n))} = {number_text(v)}" for n, v in result.options.at)
         values = result.at(**dict(result.options.at))
-        table = pretty(sp.Matrix(values.shape[0], values.shape[1],
-                                 lambda i, j: sp.Symbol(number_text(float(values[i, j])))))
-        parts.append(_beside(f"J at {where} = ", table))
+        parts.append(_beside(f"J at {where} = ", _numeric_text(values)))
         if result.options.det:
             parts.append(f"det J at {where} = {number_text(float(result.det_at(values)))}")
     if result.chain:
         parts.extend(chain_text(result))
-    parts.extend(f"note: {note}" for note in result.notes)
+    parts.extend(f"note: {note}" for note in [*view_notes(result), *result.notes])
     return "\n".join(parts)
+
+
+def _numeric_text(values: np.ndarray) -> str:
+    if values.shape[0] > SHOWN or values.shape[1] > SHOWN:
+        cells = _grid(values.shape[0], values.shape[1], lambda i, j: number_text(float(values[i, j])),
+                      ("⋮", "…", "⋱"))
+        return "\n".join("[" + ", ".join(row) + "]" for row in cells)
+    return pretty(sp.Matrix(values.shape[0], values.shape[1], lambda i, j: sp.Symbol(number_text(float(values[i, j])))))
 
 
 DIRECTION = ("reverse mode, from the output back: each step multiplies the upstream gradient (a row per output) "

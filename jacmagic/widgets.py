@@ -17,7 +17,8 @@ import numpy as np
 import sympy as sp
 
 from .backprop import shaped_gradients
-from .render import pretty
+from .graph import sparsity_svg
+from .render import SHOWN, pretty, window
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -28,6 +29,7 @@ _STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px soli
           ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
           ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}</style>")
 _UNDEFINED = '<span class="jacmagic-undefined">undefined</span>'
+_MAX_NOTES = 5
 
 
 def default_range(value: float) -> tuple[float, float]:
@@ -48,6 +50,12 @@ def show(result: JacobianResult) -> None:
     from IPython.display import display
 
     display({"text/plain": str(result), "text/latex": result.latex()}, raw=True)
+    matrix = result.eager_matrix
+    if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
+        nonzero = sum(1 for e in matrix if e != 0)
+        display({"image/svg+xml": sparsity_svg(matrix),
+                 "text/plain": f"sparsity: {nonzero} of {matrix.rows * matrix.cols} entries are not identically "
+                               "zero"}, raw=True)
     if result.options.widgets and has_widget_frontend():
         display(result.widget())
 
@@ -112,9 +120,14 @@ class JacobianPanel(widgets.VBox):
                                              layout=widgets.Layout(width="9em"))
         self.output = widgets.HTML()
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
-        self._row_heads = [f"<tr><th>{label}</th>" for label in self._rows]
+        # big Jacobians show the same window as the typeset result: the update stays cheap
+        rows, cols = window(len(result.outputs)), window(len(result.inputs))
+        self._window = None if None not in rows + cols else (np.array([i for i in rows if i is not None]),
+                                                               np.array([j for j in cols if j is not None]))
+        self._row_heads = [f"<tr><th>{self._rows[i]}</th>" for i in rows if i is not None]
         self._head = (f'{_STYLE}<div class="jacmagic-panel"><div><table class="jacmagic-matrix"><tr><th></th>'
-                      + "".join(f"<th>{html.escape(pretty(s))}</th>" for s in result.inputs) + "</tr>")
+                      + "".join(f"<th>{html.escape(pretty(result.inputs[j]))}</th>" for j in cols if j is not None)
+                      + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
         self._jacobian = result.point_function()
         super().__init__([*self.variables.values(), self.digits, self.output])
@@ -133,12 +146,15 @@ class JacobianPanel(widgets.VBox):
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
         finite = bool(np.isfinite(matrix).all())
+        summary = "".join(f"<div>{line}</div>" for line in self._summary(matrix, digits, finite))
+        notes = "" if finite else "".join(f"<div>{note}</div>" for note in _undefined_notes(matrix))
+        if self._window is not None:
+            matrix = matrix[np.ix_(*self._window)]
+            notes += "<div>showing the corner rows and columns, as above; result.at(...) gives them all</div>"
         spec = f".{digits}g"
         body = "".join(
             head + "".join(f"<td>{v:{spec}}</td>" if finite else f"<td>{_number(v, digits)}</td>" for v in row)
             + "</tr>" for head, row in zip(self._row_heads, matrix.tolist()))
-        notes = "" if finite else "".join(f"<div>{note}</div>" for note in _undefined_notes(matrix))
-        summary = "".join(f"<div>{line}</div>" for line in self._summary(matrix, digits, finite))
         return f"{self._head}{body}</table></div>{summary}{notes}</div>"
 
     def _summary(self, matrix: np.ndarray, digits: int, finite: bool) -> Sequence[str]:
@@ -171,7 +187,7 @@ def _orientation(det: float, matrix: np.ndarray) -> str:
 
 def _undefined_notes(matrix: np.ndarray) -> list[str]:
     notes = []
-    for i, j in zip(*np.nonzero(~np.isfinite(matrix))):
+    for i, j in list(zip(*np.nonzero(~np.isfinite(matrix))))[:_MAX_NOTES]:
         why = ("division by zero" if np.isinf(matrix[i, j])
                else "no real value here (e.g. log or sqrt of a negative number, or 0/0)")
         notes.append(f'<span class="jacmagic-undefined">entry ({i + 1}, {j + 1}) is undefined at this point: '

@@ -1,9 +1,12 @@
 """Property tests: random formulas, written as cell text, differentiate like an independent numeric derivative;
-random text only ever gives a clear CellError."""
+random text only ever gives a clear CellError, and quickly (each example has a deadline).
+
+CI runs a bounded fuzz; `JACMAGIC_FUZZ=20 python -m pytest tests/test_properties.py` runs twenty times as many."""
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,12 +16,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
-from jacmagic.errors import CellError
+from jacmagic.errors import CellError, JacmagicError
 from jacmagic.parse import parse_cell
 
 from .helpers import numeric_jacobian
 
 VARIABLES = ["x", "y", "z"]
+SCALE = int(os.environ.get("JACMAGIC_FUZZ", "1"))
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ formulas = st.recursive(leaf(), combine, max_leaves=6)
 points = st.lists(st.floats(-1.5, 1.5, allow_nan=False).map(lambda t: round(t, 3)), min_size=3, max_size=3)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(formulas, min_size=1, max_size=3), points)
 def test_jacobian_equals_numeric_derivative(outputs: list[Formula], point: list[float]) -> None:
     cell = "f(x, y, z) = [" + ", ".join(o.text for o in outputs) + "]"
@@ -87,7 +91,7 @@ def test_jacobian_equals_numeric_derivative(outputs: list[Formula], point: list[
     assert np.allclose(got, want, rtol=1e-7, atol=1e-7), (cell, point, got, want)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200 * SCALE, deadline=2000)
 @given(st.text(max_size=80))
 def test_random_text_gives_only_cell_errors(text: str) -> None:
     try:
@@ -100,7 +104,7 @@ TOKENS = ["f(x, y)", "=", "x", "y", "(", ")", "[", "]", ",", "+", "*", "**", "^"
           "1.5", "\n", "#", "lambda", ".", "__class__", "import", ":", "'", "pi", "E", "relu", "where", ">", "if"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * SCALE, deadline=2000)
 @given(st.lists(st.sampled_from(TOKENS), max_size=25))
 def test_token_soup_gives_only_cell_errors(tokens: list[str]) -> None:
     try:
@@ -109,6 +113,18 @@ def test_token_soup_gives_only_cell_errors(tokens: list[str]) -> None:
         assert str(err)
     else:
         assert model.expressions
+
+
+@settings(max_examples=150 * SCALE, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(TOKENS + [": 3", "W", "@", "sum", "x: 2", "\n"]), max_size=30))
+def test_token_soup_through_the_whole_pipeline(tokens: list[str]) -> None:
+    """Whatever parses must also differentiate and render; whatever does not is a JacmagicError."""
+    try:
+        result = jacobian(" ".join(tokens), chain="--chain" in tokens, budget=0.5)
+        result.latex()
+        str(result)
+    except JacmagicError as err:
+        assert str(err)
 
 
 def test_a_known_value_against_math() -> None:

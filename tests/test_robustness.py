@@ -1,0 +1,174 @@
+"""Never hang, never lie: big inputs, budgets, interrupts, adversarial cells. Every case must end, quickly, in a
+correct result or one clear error; `hang_guard` fails a test that runs away instead of blocking the suite."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import sympy as sp
+from IPython.core.error import UsageError
+
+from jacmagic import jacobian
+from jacmagic.errors import CellError, JacmagicError
+from jacmagic.render import ENTRY_NODES, number_latex
+
+from .conftest import Shell
+
+HANG = 60  # seconds: far beyond any budget; reaching it means something hangs
+
+
+@contextmanager
+def hang_guard(seconds: int = HANG) -> Iterator[None]:
+    def fail(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def laplacian_cell(n: int) -> str:
+    names = [f"u{i}" for i in range(n)]
+    rows = [f"{names[i - 1]} - 2*{names[i]} + {names[(i + 1) % n]} + {names[i]}**3" for i in range(n)]
+    return f"f({', '.join(names)}) = [" + ", ".join(rows) + "]"
+
+
+def test_a_big_sparse_map_is_shown_truncated_with_the_whole_matrix_kept() -> None:
+    with hang_guard():
+        result = jacobian(laplacian_cell(100))
+        latex, text = result.latex(), str(result)
+    assert result.matrix.shape == (100, 100)
+    assert len(latex) < 20_000 and r"\vdots" in latex and r"\ddots" in latex
+    assert "showing 10 of 100 rows and 10 of 100 columns" in latex and "showing 10 of 100 rows" in text
+    u = sp.symbols("u0:100", real=True)
+    assert result.matrix[5, 5] == 3 * u[5] ** 2 - 2 and result.matrix[5, 6] == 1 and result.matrix[5, 50] == 0
+
+
+def test_big_results_also_show_their_sparsity(shell: Shell) -> None:
+    ran = shell.ok(f"%%jacobian\n{laplacian_cell(30)}")
+    svg = [o for o in ran.outputs if "image/svg+xml" in o]
+    assert len(svg) == 1 and svg[0]["image/svg+xml"].count("<rect") == 1 + 30 * 3
+    assert "90 of 900 entries are not identically zero" in svg[0]["text/plain"]
+
+
+def test_a_huge_entry_is_elided_before_printing() -> None:
+    terms = " + ".join(f"sin({k}*x)*cos(x**{k})*exp(x/{k})" for k in range(1, 200))
+    with hang_guard():
+        result = jacobian(f"f(x, y) = [{terms}, x*y]")
+        latex = result.latex()
+    assert len(latex) < 5_000 and r"\cdots" in latex and f"over {ENTRY_NODES} terms" in latex
+    assert result.matrix[1, 1] == sp.Symbol("x", real=True)
+
+
+def test_a_wide_layer_jacobian_stays_small_on_screen() -> None:
+    with hang_guard():
+        result = jacobian("W: 16x16\nx: 16\nz = tanh(W @ x)", wrt="W")
+        latex = result.latex()
+    assert result.matrix.shape == (16, 256) and len(latex) < 20_000
+
+
+def test_a_jacobian_too_large_to_build_is_a_clear_error_within_its_allowance() -> None:
+    lines = ["a1 = sin(a0)*b0 + c0", "b1 = tanh(b0 + c0)", "c1 = a0*c0 - exp(b0/10)"]
+    for k in range(1, 8):
+        lines += [f"a{k + 1} = sin(a{k})*b{k} + c{k}", f"b{k + 1} = tanh(b{k} + c{k})",
+                  f"c{k + 1} = a{k}*c{k} - exp(b{k}/10)"]
+    with hang_guard(), pytest.raises(CellError, match="too many terms to build within 1 s.*--chain"):
+        jacobian("\n".join(lines), budget=0.2)
+
+
+def test_a_determinant_past_the_budget_falls_back_to_numbers() -> None:
+    n = 9
+    names = [f"v{i}" for i in range(n)]
+    rows = [" + ".join(f"sin({names[j]})*{names[(i + j) % n]}" for j in range(n)) for i in range(n)]
+    with hang_guard():
+        result = jacobian(f"f({', '.join(names)}) = [" + ", ".join(rows) + "]", det=True,
+                          at={v: 0.1 * (k + 1) for k, v in enumerate(names)})
+        latex = result.latex()
+    assert result.symbolic_det is None and "too large to expand" in latex
+    values = result.at(**{v: 0.1 * (k + 1) for k, v in enumerate(names)})
+    assert re.search(r"\\det J\\,\\Big\|_\{.*\} &= " + re.escape(number_latex(np.linalg.det(values))), latex)
+
+
+def test_an_interrupt_leaves_the_shell_and_namespace_intact(shell: Shell) -> None:
+    slow = " + ".join(f"sin(x + {k}*y)**3*cos(x - {k}*y)**2" for k in range(40))
+    shell.ip.user_ns["kept"] = keep = object()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a kernel, whatever ran before
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with hang_guard():
+        alarm_handler = signal.getsignal(signal.SIGALRM)
+        ran = shell.run(f"%%jacobian --simplify full --budget 300 --out kept\nf(x, y) = [{slow}]")
+        assert signal.getsignal(signal.SIGALRM) is alarm_handler  # the budget's alarm was taken down
+    timer.cancel()
+    signal.signal(signal.SIGINT, previous)
+    assert isinstance(ran.error, KeyboardInterrupt)
+    assert shell.ip.user_ns["kept"] is keep
+    assert shell.ok("%%jacobian --det\nx = r*cos(theta)\ny = r*sin(theta)").result.det == sp.Symbol("r", real=True)
+
+
+ADVERSARIAL = [
+    ("f(x) = x**(10**100)", None),
+    ("f(x) = 2**10**100 * x", "too large to compute exactly"),
+    ("f(x) = x**x**x**x**x**x", None),
+    ("f(x) = exp(exp(exp(exp(exp(x)))))", None),
+    ("f(x) = (x + 1)**100000", None),
+    ("f(x) = " + "(" * 10_000 + "x" + ")" * 10_000, "nested|too many"),
+    ("f(x) = " + "-" * 10_000 + "x", "nested too deeply"),
+    ("f(x) = " + "-" * 5_000 + "x", None),
+    ("f(x) = " + " + ".join(["x"] * 10_000), None),
+    ("f(x) = " + "sin(" * 150 + "x" + ")" * 150, None),
+    ("f(x) = x + 1\n" + "# " + "a" * 1_000_000, None),
+    ("f(x) = " + " + ".join(f"x**{k}" for k in range(120_000)), "too large to read"),
+    ("f(x) = " + " + ".join(f"x**{k}" for k in range(5_000)), None),
+    ("f(frac, begin, left, mathrm, end) = frac*begin*left + mathrm/end", None),
+    ("f(alpha_beta, x__1, Lambda) = alpha_beta*x__1*Lambda", None),
+    ("f(x) = х**2", "look alike"),
+    ("f(x) = ѕin(x)", "looks like sin"),
+    ("f(ｘ) = ｘ**2", None),
+    ("f(x) = 1/0", None),
+    ("f(x) = __builtins__", "not allowed"),
+    ("f(x) = x.__class__.__mro__", "attribute"),
+    ("f(x) = [x for x in (1, 2)]", "comprehension"),
+    ("f(x) = (x := 2)", "not allowed"),
+    ("f(x) = 1e308*1e308*x", None),
+]
+
+
+@pytest.mark.parametrize(("cell", "error"), ADVERSARIAL, ids=[c[:30] for c, _ in ADVERSARIAL])
+def test_adversarial_cells_end_in_a_result_or_a_clear_error(cell: str, error: str | None) -> None:
+    with hang_guard():
+        try:
+            result = jacobian(cell, budget=1)
+            latex = result.latex()
+            str(result)
+        except JacmagicError as err:
+            assert error is not None, f"unexpected error: {err}"
+            assert re.search(error, str(err)), str(err)
+            return
+    assert error is None, "expected an error"
+    assert latex.count("{") == latex.count("}") and len(latex) < 50_000
+
+
+def test_adversarial_results_are_correct() -> None:
+    x = sp.Symbol("x", real=True)
+    assert jacobian("f(x) = x**(10**100)").matrix[0, 0] == 10**100 * x ** (10**100 - 1)
+    assert np.isinf(jacobian("f(x) = x**(10**100)").at(x=2.0)[0, 0])
+    assert jacobian("f(x) = " + "-" * 5_001 + "x").matrix[0, 0] == -1
+    assert jacobian("f(x) = " + " + ".join(["x"] * 10_000)).matrix[0, 0] == 10_000
+    assert jacobian("f(ｘ) = ｘ**2").matrix[0, 0] == 2 * x
+
+
+def test_adversarial_cells_through_the_magic_are_usage_errors(shell: Shell) -> None:
+    ran = shell.run("%%jacobian\nf(x) = " + "(" * 10_000 + "x" + ")" * 10_000)
+    assert type(ran.error) is UsageError and "Traceback" not in ran.stdout
