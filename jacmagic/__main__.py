@@ -7,7 +7,7 @@ import sys
 
 from .errors import JacmagicError
 from .model import Options
-from .options import parse_names, parse_point
+from .options import parse_names, parse_point, parse_ranges
 from .pipeline import compute
 
 
@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--chain", action="store_true")
     parser.add_argument("--budget", type=float, default=2.0)
+    parser.add_argument("--plot", metavar="PNG", help="also draw the --plot picture into this PNG file")
+    parser.add_argument("--domain", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
     args = parser.parse_args(argv)
     cell = sys.stdin.read() if args.cell == "-" else args.cell
     if "\n" not in cell and ";" in cell:
@@ -32,11 +34,18 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(det=args.det, wrt=parse_names(args.wrt) if args.wrt else (),
                           at=parse_point(args.at) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
-                          budget=args.budget)
+                          budget=args.budget, plot=bool(args.plot),
+                          domain=parse_ranges(args.domain) if args.domain else ())
         result = compute(cell, options)
         print(result)
         print()
         print(result.latex())
+        if args.plot:
+            from .plot import png
+
+            with open(args.plot, "wb") as file:
+                file.write(png(result.plot(), dpi=100))
+            print(f"\npicture written to {args.plot}")
     except JacmagicError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

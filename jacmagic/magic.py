@@ -41,6 +41,9 @@ class JacobianMagic(Magics):
               help="slider ranges of the panel, e.g. --range r=0:5,theta=0:2*pi")
     @argument("--no-continuous-update", action="store_true", help="update the panel when a slider is released, "
                                                                     "not while it is dragged")
+    @argument("--plot", action="store_true", help="draw what the Jacobian does: change of variables, a slice, "
+                                                   "gradient arrows or a heat map")
+    @argument("--domain", nargs="+", metavar="RANGES", help="the plotted region, e.g. --domain r=0:2,theta=0:2*pi")
     @argument("--partials", action="store_true", help="also show the matrix of partial derivative symbols")
     @argument("--simplify", choices=["auto", "full", "none"], default="auto",
               help="auto: simplify the determinant within the budget (default); full: every entry too; none: raw")
@@ -108,4 +111,6 @@ class JacobianMagic(Magics):
             budget=self.budget if args.budget is None else args.budget,
             ranges=parse_ranges(",".join(args.range)) if args.range else (),
             continuous_update=not args.no_continuous_update,
+            plot=args.plot,
+            domain=parse_ranges(",".join(args.domain)) if args.domain else (),
         )

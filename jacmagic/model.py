@@ -115,3 +115,5 @@ class Options:
     budget: float = 2.0
     ranges: tuple[tuple[str, float, float], ...] = ()
     continuous_update: bool = True
+    plot: bool = False
+    domain: tuple[tuple[str, float, float], ...] = ()

@@ -150,6 +150,7 @@ def _checked(result: JacobianResult) -> JacobianResult:
     if result.options.at:
         result.point_values(dict(result.options.at))
     result.check_names((name for name, _, _ in result.options.ranges), "--range: ")
+    result.check_names((name for name, _, _ in result.options.domain), "--domain: ")
     return result
 
 

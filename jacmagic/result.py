@@ -6,10 +6,10 @@ Everything expensive is computed at most once per result (LaTeX, text, the compi
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -19,6 +19,11 @@ from .backprop import CompiledChain, Walkthrough
 from .errors import OptionError
 from .evaluate import Evaluator, determinant_at
 from .model import CellModel, Options, Shape
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .plot import AreaCheck
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,21 @@ class JacobianResult:
 
         live = self.options.continuous_update if continuous_update is None else continuous_update
         return (ChainPanel if self.chain else JacobianPanel)(self, continuous_update=live, digits=digits)
+
+    def plot(self, point: Mapping[str, float] | None = None,
+             domain: Mapping[str, tuple[float, float]] | None = None) -> Figure:
+        """The `--plot` picture as a matplotlib Figure, to style or save: at `point` (default: the `--at` point
+        or 1.0 each), over `domain` (default: `--domain`, else around the point)."""
+        from .plot import figure
+
+        return figure(self, point, domain)
+
+    def area(self, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None) -> AreaCheck:
+        """The change-of-variables formula checked: the integral of |det J| over a rectangle of inputs against
+        the area of its image (maps of the plane)."""
+        from .plot import area
+
+        return area(self, domain, point)
 
     def _ipython_display_(self) -> None:
         from .widgets import show

@@ -50,13 +50,19 @@ def show(result: JacobianResult) -> None:
     from IPython.display import display
 
     display({"text/plain": str(result), "text/latex": result.latex()}, raw=True)
+    panel = result.options.widgets and has_widget_frontend()
+    if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
+        from .plot import png
+
+        display({"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns it "
+                 "as a matplotlib Figure)"}, raw=True)
     matrix = result.eager_matrix
     if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
         nonzero = sum(1 for e in matrix if e != 0)
         display({"image/svg+xml": sparsity_svg(matrix),
                  "text/plain": f"sparsity: {nonzero} of {matrix.rows * matrix.cols} entries are not identically "
                                "zero"}, raw=True)
-    if result.options.widgets and has_widget_frontend():
+    if panel:
         display(result.widget())
 
 
@@ -119,6 +125,7 @@ class JacobianPanel(widgets.VBox):
         self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
                                              layout=widgets.Layout(width="9em"))
         self.output = widgets.HTML()
+        self.picture = widgets.Image(format="png") if result.options.plot else None
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
         # big Jacobians show the same window as the typeset result: the update stays cheap
         rows, cols = window(len(result.outputs)), window(len(result.inputs))
@@ -130,7 +137,8 @@ class JacobianPanel(widgets.VBox):
                       + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
         self._jacobian = result.point_function()
-        super().__init__([*self.variables.values(), self.digits, self.output])
+        pictures = [self.picture] if self.picture is not None else []
+        super().__init__([*self.variables.values(), self.digits, self.output, *pictures])
         for variable in self.variables.values():
             variable.box.observe(self._update, names="value")
         self.digits.observe(self._update, names="value")
@@ -143,6 +151,10 @@ class JacobianPanel(widgets.VBox):
         """Evaluate, format, assign: synchronous, so it follows the slider in every front end and in tests."""
         matrix = self._jacobian(*[v.value for v in self._order])
         self.output.value = self.render_html(matrix, int(self.digits.value))
+        if self.picture is not None:  # one PNG swapped in place: no flicker, no output history
+            from .plot import PANEL_GRID, figure, png
+
+            self.picture.value = png(figure(self.result, self.point(), grid=PANEL_GRID))
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
         finite = bool(np.isfinite(matrix).all())

@@ -1,0 +1,279 @@
+"""Result -> matplotlib pictures of what the Jacobian does (`--plot`, `result.plot()`), and the area check.
+
+Every number comes from the result's vectorised evaluators (the map and its Jacobian on whole grids in one call).
+Artists that carry data carry a `gid` ("jacmagic-...") so that tests and users can find them. matplotlib is
+imported only here, and only when a picture is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import OptionError
+from .render import pretty
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .result import JacobianResult
+
+GRID = 200  # points per side of the coloured grid: 200 x 200 draws in well under a second
+PANEL_GRID = 80  # coarser in the panel, where the picture is redrawn as the point moves
+LINES = 11  # grid lines per direction drawn over it
+_BOUNDARY = 400  # points per side when a boundary is mapped
+
+
+def default_domain(result: JacobianResult, point: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """The plotted region: the `--domain` ranges, else the point plus or minus max(1, |value|)."""
+    given = {name: (lo, hi) for name, lo, hi in result.options.domain}
+    result.check_names(given, "--domain: ")
+    domain = {}
+    for symbol in result.inputs:
+        value = point[symbol.name]
+        span = max(1.0, abs(value))
+        domain[symbol.name] = given.get(symbol.name, (value - span, value + span))
+    return domain
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A grid over two inputs, every other argument held at the point: arguments for the evaluators."""
+
+    u: np.ndarray
+    v: np.ndarray
+    arguments: list[Any]
+
+
+def _plane(result: JacobianResult, point: Mapping[str, float], domain: Mapping[str, tuple[float, float]],
+           count: int, axes: tuple[int, int] = (0, 1)) -> Plane:
+    names = [s.name for s in result.inputs]
+    first, second = names[axes[0]], names[axes[1]]
+    u, v = np.meshgrid(np.linspace(*domain[first], count), np.linspace(*domain[second], count))
+    arguments: list[Any] = []
+    for symbol in result.arguments:
+        arguments.append(u if symbol.name == first else v if symbol.name == second else point[symbol.name])
+    return Plane(u, v, arguments)
+
+
+def _image(result: JacobianResult, arguments: list[Any]) -> np.ndarray:
+    """The map at the points, (..., m)."""
+    return result.map_function()(*[np.asarray(a, dtype=float) for a in arguments])
+
+
+def abs_det_on(result: JacobianResult, plane: Plane) -> np.ndarray:
+    """|det J| over a plane of inputs (square Jacobians)."""
+    names = [s.name for s in result.arguments]
+    jac = result.at(**dict(zip(names, np.broadcast_arrays(*plane.arguments))))
+    with np.errstate(all="ignore"):
+        return np.abs(np.linalg.det(np.nan_to_num(jac, nan=np.nan)))
+
+
+def polygon_area(x: np.ndarray, y: np.ndarray) -> float:
+    """The shoelace formula: the area inside a closed polyline (taken in either orientation)."""
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _rectangle(lo: tuple[float, float], hi: tuple[float, float], per_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The boundary of a rectangle, walked once around."""
+    t = np.linspace(0, 1, per_side, endpoint=False)
+    u = np.concatenate([lo[0] + t * (hi[0] - lo[0]), np.full_like(t, hi[0]), hi[0] - t * (hi[0] - lo[0]),
+                        np.full_like(t, lo[0])])
+    v = np.concatenate([np.full_like(t, lo[1]), lo[1] + t * (hi[1] - lo[1]), np.full_like(t, hi[1]),
+                        hi[1] - t * (hi[1] - lo[1])])
+    return u, v
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """The change-of-variables formula checked numerically: the integral of |det J| over the input rectangle
+    against the area of its image, measured as a polygon from the mapped boundary (valid for a one-to-one map)."""
+
+    integral: float
+    image_area: float
+
+    @property
+    def relative_difference(self) -> float:
+        return abs(self.integral - self.image_area) / max(abs(self.image_area), 1e-300)
+
+    def __str__(self) -> str:
+        return (f"integral of |det J| over the region = {self.integral:.6g}; area of the image = "
+                f"{self.image_area:.6g} (relative difference {self.relative_difference:.1e})")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def area(result: JacobianResult, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None,
+         count: int = 400) -> AreaCheck:
+    """`result.area(...)`: the integral of |det J| by the midpoint rule, and the image's area by the shoelace
+    formula on the mapped boundary, for a map of the plane."""
+    if result.shape != (2, 2):
+        raise OptionError("the area check is for maps of the plane (2 inputs, 2 outputs)")
+    point = {**result.default_point(), **(point or {})}
+    first, second = (s.name for s in result.inputs)
+    (a, b), (c, d) = domain[first], domain[second]
+    du, dv = (b - a) / count, (d - c) / count
+    centres = _plane(result, point, {first: (a + du / 2, b - du / 2), second: (c + dv / 2, d - dv / 2)}, count)
+    integral = float(np.nansum(abs_det_on(result, centres)) * du * dv)
+    u, v = _rectangle((a, c), (b, d), _BOUNDARY)
+    arguments = [u if s.name == first else v if s.name == second else point[s.name] for s in result.arguments]
+    image = _image(result, arguments)
+    return AreaCheck(integral, polygon_area(image[..., 0], image[..., 1]))
+
+
+def png(fig: Figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes, for a static display or an Image widget."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def figure(result: JacobianResult, point: Mapping[str, float] | None = None,
+           domain: Mapping[str, tuple[float, float]] | None = None, grid: int = GRID) -> Figure:
+    """The picture that fits the map: change of variables for R^2 -> R^2, a slice for R^3 -> R^3, contours and
+    gradient arrows for a scalar function of two variables, else a heat map of J at the point."""
+    from matplotlib.figure import Figure
+
+    point = {**result.default_point(), **(point or {})}
+    domain = {**default_domain(result, point), **(domain or {})}
+    m, n = result.shape
+    fig = Figure(figsize=(11, 4.8), layout="constrained")
+    if (m, n) == (2, 2):
+        _change_of_variables(fig, result, point, domain, grid)
+    elif (m, n) == (3, 3):
+        _slice(fig, result, point, domain, grid)
+    elif (m, n) == (1, 2):
+        _contours(fig, result, point, domain, grid)
+    else:
+        _heat_map(fig, result, point)
+    return fig
+
+
+def _labels(result: JacobianResult) -> tuple[list[str], list[str]]:
+    return [pretty(s) for s in result.inputs], [pretty(s) for s in result.outputs]
+
+
+def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str, float],
+                         domain: Mapping[str, tuple[float, float]], grid: int) -> None:
+    ins, outs = _labels(result)
+    left, right = fig.subplots(1, 2)
+    plane = _plane(result, point, domain, grid)
+    image = _image(result, plane.arguments)
+    det = abs_det_on(result, plane)
+    signed = np.linalg.det(np.nan_to_num(result.at(**dict(zip((s.name for s in result.arguments),
+                                                              np.broadcast_arrays(*plane.arguments))))))
+    mesh = right.pcolormesh(image[..., 0], image[..., 1], det, shading="gouraud", cmap="viridis")
+    mesh.set_gid("jacmagic-det")
+    left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", alpha=0.35)
+    fig.colorbar(mesh, ax=right, label="|det J|")
+    for k in np.linspace(0, grid - 1, LINES).astype(int):
+        left.plot(plane.u[k], plane.v[k], color="0.3", lw=0.6)
+        left.plot(plane.u[:, k], plane.v[:, k], color="0.3", lw=0.6)
+        right.plot(image[k, :, 0], image[k, :, 1], color="0.15", lw=0.6)
+        right.plot(image[:, k, 0], image[:, k, 1], color="0.15", lw=0.6)
+    if np.nanmin(signed) < 0 < np.nanmax(signed):  # the singular curve det J = 0, where orientation flips
+        curve = left.contour(plane.u, plane.v, signed, levels=[0.0], colors="crimson", linewidths=1.5)
+        left.contourf(plane.u, plane.v, signed, levels=[np.nanmin(signed), 0.0], colors="none", hatches=["//"])
+        first, second = (s.name for s in result.inputs)
+        for segment in curve.allsegs[0]:  # and where the map sends it: the fold line of the image
+            arguments = [segment[:, 0] if s.name == first else segment[:, 1] if s.name == second else point[s.name]
+                         for s in result.arguments]
+            folded = _image(result, arguments)
+            right.plot(folded[:, 0], folded[:, 1], color="crimson", lw=1.5, gid="jacmagic-fold")
+    _small_square(left, right, result, point, domain)
+    left.set(xlabel=ins[0], ylabel=ins[1], title="inputs")
+    right.set(xlabel=outs[0], ylabel=outs[1], title="image, coloured by |det J|")
+    right.set_aspect("equal", adjustable="datalim")
+
+
+def _small_square(left: Any, right: Any, result: JacobianResult, point: Mapping[str, float],
+                  domain: Mapping[str, tuple[float, float]]) -> None:
+    """A small square at the point, its image, and J applied to it (the linearised parallelogram)."""
+    first, second = (s.name for s in result.inputs)
+    side = 0.06 * min(domain[first][1] - domain[first][0], domain[second][1] - domain[second][0])
+    p = np.array([point[first], point[second]])
+    u, v = _rectangle((p[0] - side / 2, p[1] - side / 2), (p[0] + side / 2, p[1] + side / 2), 50)
+    arguments = [u if s.name == first else v if s.name == second else point[s.name] for s in result.arguments]
+    image = _image(result, arguments)
+    centre = _image(result, [point[s.name] for s in result.arguments])
+    jac = result.at(**dict(point))
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
+    parallelogram = centre + corners @ jac.T
+    left.fill(np.append(u, u[0]), np.append(v, v[0]), color="tab:orange", alpha=0.8, gid="jacmagic-square")
+    right.fill(np.append(image[:, 0], image[0, 0]), np.append(image[:, 1], image[0, 1]), color="tab:orange",
+               alpha=0.8, gid="jacmagic-square-image")
+    right.plot(parallelogram[:, 0], parallelogram[:, 1], "--", color="crimson", lw=1.5, gid="jacmagic-parallelogram")
+    det = float(np.linalg.det(jac))
+    ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
+    reading = "orientation flipped" if det < 0 else "singular here" if det == 0 else "orientation kept"
+    right.text(0.02, 0.98, f"det J = {det:.4g} ({reading})\narea(image of square) / area(square) = {ratio:.4g}",
+               transform=right.transAxes, va="top", fontsize=9, gid="jacmagic-ratio",
+               bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"})
+
+
+def _slice(fig: Figure, result: JacobianResult, point: Mapping[str, float],
+           domain: Mapping[str, tuple[float, float]], grid: int) -> None:
+    """R^3 -> R^3: the plane of the first two inputs through the point, and its image in space."""
+    ins, outs = _labels(result)
+    left = fig.add_subplot(1, 2, 1)
+    right = fig.add_subplot(1, 2, 2, projection="3d")
+    plane = _plane(result, point, domain, grid // 4)
+    image = _image(result, plane.arguments)
+    det = abs_det_on(result, plane)
+    mesh = left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", gid="jacmagic-det")
+    fig.colorbar(mesh, ax=left, label="|det J|")
+    from matplotlib import cm
+    from matplotlib.colors import Normalize
+
+    colours = cm.viridis(Normalize(np.nanmin(det), np.nanmax(det))(det))
+    right.plot_surface(image[..., 0], image[..., 1], image[..., 2], facecolors=colours, shade=False,
+                       gid="jacmagic-image")
+    held = ins[2]
+    left.set(xlabel=ins[0], ylabel=ins[1], title=f"inputs: the slice {held} = {point[result.inputs[2].name]:.4g}")
+    right.set(xlabel=outs[0], ylabel=outs[1], zlabel=outs[2], title="its image, coloured by |det J|")
+
+
+def _contours(fig: Figure, result: JacobianResult, point: Mapping[str, float],
+              domain: Mapping[str, tuple[float, float]], grid: int) -> None:
+    """A scalar function of two variables: contours, and the gradient (the 1 x 2 Jacobian) as arrows."""
+    ins, outs = _labels(result)
+    axes = fig.subplots(1, 1)
+    plane = _plane(result, point, domain, grid)
+    values = _image(result, plane.arguments)[..., 0]
+    filled = axes.contourf(plane.u, plane.v, values, levels=20, cmap="viridis")
+    axes.contour(plane.u, plane.v, values, levels=20, colors="0.2", linewidths=0.4)
+    fig.colorbar(filled, ax=axes, label=outs[0])
+    coarse = _plane(result, point, domain, 15)
+    names = [s.name for s in result.arguments]
+    grad = result.at(**dict(zip(names, np.broadcast_arrays(*coarse.arguments))))[..., 0, :]
+    axes.quiver(coarse.u, coarse.v, grad[..., 0], grad[..., 1], color="white", edgecolor="0.2", linewidth=0.4,
+                gid="jacmagic-gradients")
+    at = result.at(**dict(point))[0]
+    axes.quiver([point[result.inputs[0].name]], [point[result.inputs[1].name]], [at[0]], [at[1]], color="crimson",
+                gid="jacmagic-gradient-at-point")
+    axes.set(xlabel=ins[0], ylabel=ins[1], title=f"{outs[0]}: contours and gradient arrows (J is the gradient)")
+
+
+def _heat_map(fig: Figure, result: JacobianResult, point: Mapping[str, float]) -> None:
+    """Any other shape: J at the point as a heat map, and which entries are identically zero."""
+    ins, outs = _labels(result)
+    values = result.at(**dict(point))
+    panels = 2 if result.eager_matrix is not None else 1
+    axes = np.atleast_1d(fig.subplots(1, panels))
+    bound = float(np.nanmax(np.abs(values))) or 1.0
+    image = axes[0].imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, gid="jacmagic-heat")
+    fig.colorbar(image, ax=axes[0], label="J at the point")
+    for ax in axes:
+        ax.set_xticks(range(len(ins)), ins, rotation=90 if len(ins) > 8 else 0)
+        ax.set_yticks(range(len(outs)), outs)
+    axes[0].set_title("J at the point (rows: outputs, columns: inputs)")
+    if result.eager_matrix is not None:
+        pattern = np.array([[e != 0 for e in row] for row in result.eager_matrix.tolist()], dtype=float)
+        axes[1].imshow(pattern, cmap="Greys", vmin=0, vmax=1, gid="jacmagic-sparsity")
+        axes[1].set_title("entries not identically zero")

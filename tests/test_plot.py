@@ -1,0 +1,119 @@
+"""The pictures carry the right numbers: |det J| where it is drawn, the image of the small square where the map
+sends it, J applied to the square, and the area check against the exact area."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+from matplotlib.collections import QuadMesh
+from matplotlib.contour import ContourSet
+
+from jacmagic import jacobian
+from jacmagic.plot import polygon_area
+
+from .conftest import Shell
+
+
+def by_gid(fig: object, gid: str) -> object:
+    found = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == gid]  # type: ignore[attr-defined]
+    assert len(found) == 1, f"{gid}: {len(found)} artists"
+    return found[0]
+
+
+POLAR = "x = r*cos(theta)\ny = r*sin(theta)"
+
+
+def test_polar_image_is_coloured_by_r() -> None:
+    fig = jacobian(POLAR).plot(point={"r": 1.0, "theta": 0.5}, domain={"r": (0.2, 2.0), "theta": (0, 2 * math.pi)})
+    mesh = by_gid(fig, "jacmagic-det")
+    assert isinstance(mesh, QuadMesh)
+    xy = mesh.get_coordinates()
+    values = np.asarray(mesh.get_array()).reshape(xy.shape[:2])
+    rng = np.random.default_rng(1)
+    for i, j in rng.integers(0, xy.shape[0], size=(25, 2)):
+        x, y = xy[i, j]
+        assert values[i, j] == pytest.approx(math.hypot(x, y), rel=1e-9)  # |det J| = r, read off the image point
+
+
+def test_the_small_square_goes_where_the_map_sends_it() -> None:
+    point = {"r": 1.3, "theta": 0.8}
+    fig = jacobian(POLAR).plot(point=point, domain={"r": (0.5, 2.0), "theta": (0.0, 3.0)})
+    square = by_gid(fig, "jacmagic-square").get_xy()  # type: ignore[attr-defined]
+    image = by_gid(fig, "jacmagic-square-image").get_xy()  # type: ignore[attr-defined]
+    want = np.column_stack([square[:, 0] * np.cos(square[:, 1]), square[:, 0] * np.sin(square[:, 1])])
+    assert np.allclose(image, want, atol=1e-12)
+    corners = by_gid(fig, "jacmagic-parallelogram").get_xydata()  # type: ignore[attr-defined]
+    r, t = point["r"], point["theta"]
+    jac = np.array([[math.cos(t), -r * math.sin(t)], [math.sin(t), r * math.cos(t)]])
+    centre = np.array([r * math.cos(t), r * math.sin(t)])
+    side = square[:, 0].max() - square[:, 0].min()
+    unit = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
+    assert np.allclose(corners, centre + unit @ jac.T, atol=1e-12)
+    ratio = polygon_area(image[:, 0], image[:, 1]) / polygon_area(square[:, 0], square[:, 1])
+    assert ratio == pytest.approx(r, rel=1e-3)  # the area ratio of a small square is |det J| = r
+    assert f"{r:.4g}" in by_gid(fig, "jacmagic-ratio").get_text()  # type: ignore[attr-defined]
+
+
+def test_area_check_on_an_annulus_sector_matches_the_exact_area() -> None:
+    check = jacobian(POLAR).area({"r": (1.0, 2.0), "theta": (0.0, math.pi / 2)})
+    exact = 0.5 * (math.pi / 2) * (2.0**2 - 1.0**2)
+    assert check.integral == pytest.approx(exact, rel=0.01)
+    assert check.image_area == pytest.approx(exact, rel=0.01)
+    assert "area of the image" in str(check)
+
+
+def test_area_check_on_a_nonlinear_map() -> None:
+    # (x, y) -> (x^2 - y^2, 2xy) is one-to-one on this square; det J = 4(x^2 + y^2) integrates exactly
+    check = jacobian("u = x**2 - y**2\nv = 2*x*y").area({"x": (0.2, 1.0), "y": (0.1, 0.9)})
+    exact = 4 * ((1.0**3 - 0.2**3) / 3 * 0.8 + 0.8 * (0.9**3 - 0.1**3) / 3)
+    assert check.integral == pytest.approx(exact, rel=1e-3)
+    assert check.image_area == pytest.approx(exact, rel=1e-3)
+
+
+def test_a_fold_draws_its_singular_curve() -> None:
+    fig = jacobian("u = x\nv = y**2").plot(point={"x": 0.5, "y": 0.5}, domain={"x": (-1, 1), "y": (-1, 1)})
+    assert any(isinstance(a, ContourSet) for a in fig.axes[0].get_children())
+    fold = by_gid(fig, "jacmagic-fold").get_xydata()  # type: ignore[attr-defined]
+    assert np.allclose(fold[:, 1], 0.0, atol=1e-9)  # det J = 2y is zero on y = 0, which the map sends to v = 0
+
+
+def test_scalar_function_gradient_arrows() -> None:
+    fig = jacobian("f(x, y) = x*exp(-x**2 - y**2)").plot(point={"x": 0.3, "y": -0.4})
+    arrow = by_gid(fig, "jacmagic-gradient-at-point")
+    e = math.exp(-0.3**2 - 0.4**2)
+    assert float(arrow.U[0]) == pytest.approx((1 - 2 * 0.3**2) * e)  # type: ignore[attr-defined]
+    assert float(arrow.V[0]) == pytest.approx(-2 * 0.3 * -0.4 * e)  # type: ignore[attr-defined]
+
+
+def test_spherical_slice_is_coloured_by_r_squared_sin_theta() -> None:
+    cell = "x = r*sin(theta)*cos(phi)\ny = r*sin(theta)*sin(phi)\nz = r*cos(theta)"
+    fig = jacobian(cell).plot(point={"r": 1.0, "theta": 1.0, "phi": 0.5}, domain={"r": (0.5, 2), "theta": (0.1, 3)})
+    mesh = by_gid(fig, "jacmagic-det")
+    rt = mesh.get_coordinates()  # type: ignore[attr-defined]
+    values = np.asarray(mesh.get_array()).reshape(rt.shape[:2])  # type: ignore[attr-defined]
+    assert np.allclose(values, rt[..., 0] ** 2 * np.abs(np.sin(rt[..., 1])))
+
+
+def test_heat_map_and_sparsity_for_other_shapes() -> None:
+    fig = jacobian("f(a, b, c) = [a*b, b*c, exp(a), a + c]").plot(point={"a": 1.0, "b": 2.0, "c": 0.5})
+    heat = np.asarray(by_gid(fig, "jacmagic-heat").get_array())  # type: ignore[attr-defined]
+    assert np.allclose(heat, [[2, 1, 0], [0, 0.5, 2], [math.e, 0, 0], [1, 0, 1]])
+    pattern = np.asarray(by_gid(fig, "jacmagic-sparsity").get_array())  # type: ignore[attr-defined]
+    assert pattern.tolist() == [[1, 1, 0], [0, 1, 1], [1, 0, 0], [1, 0, 1]]
+
+
+def test_plot_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = shell.ok("%%jacobian --plot --at r=1,theta=0.5 --domain r=0.2:2,theta=0:2*pi\n" + POLAR)
+    assert any(o.get("image/png", b"")[:4] == b"\x89PNG" for o in ran.outputs)
+    monkeypatch.setattr(shell.ip, "kernel", object(), raising=False)
+    ran = shell.ok("%%jacobian --plot --out pic\n" + POLAR)
+    assert not any("image/png" in o for o in ran.outputs)  # the picture is in the panel instead
+    panel = shell.ip.user_ns["pic"].widget()
+    before = panel.picture.value
+    panel.variables["r"].value = 1.7
+    assert panel.picture.value[:4] == b"\x89PNG" and panel.picture.value != before
+    bad = shell.run("%%jacobian --plot --domain q=0:1\n" + POLAR)
+    assert type(bad.error) is UsageError and "--domain: q is not a variable" in str(bad.error)
