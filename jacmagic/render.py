@@ -277,9 +277,10 @@ def _numeric_text(values: np.ndarray) -> str:
     return pretty(sp.Matrix(values.shape[0], values.shape[1], lambda i, j: sp.Symbol(number_text(float(values[i, j])))))
 
 
-DIRECTION = ("reverse mode, from the output back: each step multiplies the upstream gradient (a row per output) "
-             "by the stage's local Jacobian J (rows: stage outputs, columns: stage inputs; some texts, e.g. "
-             "PyTorch's tutorial, write J transposed)")
+DIRECTION = ("reverse mode, from the output back: each step multiplies",
+             "the upstream gradient (a row per output) by the stage's local Jacobian J",
+             "(rows: the stage's outputs, columns: its inputs;",
+             "some texts, e.g. PyTorch's tutorial, write J transposed)")
 
 
 def _gradient_of(result: JacobianResult, symbol: sp.Symbol, form: str) -> str:
@@ -316,7 +317,8 @@ def chain_latex(result: JacobianResult) -> list[str]:
     where = _point_latex(tuple(walk.point.items()))
     values = r",\ ".join(f"{latex(sp.Symbol(s.name))} = {_vector_latex(v)}"
                          for s, v in zip(result.chain, walk.forward))
-    lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}", r"&" + text_latex(DIRECTION)]
+    lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}",
+             *(r"&" + text_latex(part) for part in DIRECTION)]
     collected: dict[sp.Symbol, list[np.ndarray]] = {}
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
@@ -330,8 +332,8 @@ def chain_latex(result: JacobianResult) -> list[str]:
             parts.append(c.added)
             total = _vector_latex(c.after) if len(parts) == 1 else f"{_sum_latex(parts)} = {_vector_latex(c.after)}"
             lines.append(rf"&\qquad {_gradient_of(result, c.symbol, 'latex')} = {total}")
-    lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}\ "
-                 + text_latex(f"(the product of the local Jacobians; {walk.verdict})"))
+    lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}")
+    lines.append(r"&" + text_latex(f"(the product of the local Jacobians; {walk.verdict})"))
     for shape, grid in shaped_gradients(result, walk.gradient):
         for k, output in enumerate(result.outputs):
             lines.append(rf"\frac{{\partial {latex(output)}}}{{\partial {latex(sp.Symbol(shape.name))}}} &= "
@@ -346,7 +348,7 @@ def chain_text(result: JacobianResult) -> list[str]:
     where = ", ".join(f"{pretty(sp.Symbol(n))} = {number_text(v)}" for n, v in walk.point.items())
     lines = [f"forward pass at {where}:",
              "  " + ", ".join(f"{s.name} = {_vector_text(v)}" for s, v in zip(result.chain, walk.forward)),
-             f"backward pass ({DIRECTION}):"]
+             f"backward pass ({' '.join(DIRECTION)}):"]
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
         lines.append(f"  step {k}: {step.name} (line {step.line}): upstream {_vector_text(back.upstream)} · "

@@ -123,7 +123,8 @@ class JacobianPanel(widgets.VBox):
             self.variables[symbol.name] = Variable(pretty(symbol), value, bounds, continuous_update,
                                                    constant=symbol.name not in inputs)
         self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
-                                             layout=widgets.Layout(width="9em"))
+                                             layout=widgets.Layout(width="12em"),
+                                             style={"description_width": "initial"})
         self.output = widgets.HTML()
         self.picture = widgets.Image(format="png") if result.options.plot else None
         self._rows = [html.escape(pretty(s)) for s in result.outputs]

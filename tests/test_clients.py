@@ -1,0 +1,196 @@
+"""jacmagic in the real clients: JupyterLab in headless Chromium (Playwright), an exported HTML page, and terminal
+IPython. Screenshots land in test-artifacts/; with JACMAGIC_UPDATE_SCREENSHOTS=1 they also replace the README's."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_terminal_ipython_prints_readable_text() -> None:
+    script = ('get_ipython().run_line_magic("load_ext", "jacmagic")\n'
+              'get_ipython().run_cell_magic("jacobian", "--det --at r=2,theta=0", '
+              '"x = r*cos(theta)\\ny = r*sin(theta)")\n')
+    out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--simple-prompt", "-i"],
+                         input=script, capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    for expected in ["J = ∂(x, y)/∂(r, θ)", "cos(θ)", "-r⋅sin(θ)", "det J = r", "det J at r = 2, θ = 0 = 2"]:
+        assert expected in text, text
+    for stray in ["VBox", "Widget", "Traceback", "Error", "<jacmagic", "object at 0x"]:
+        assert stray not in text, text
+
+
+def _execute(notebook: Path, into: Path) -> Path:
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=180, store_widget_state=True,
+                   resources={"metadata": {"path": str(into)}}).execute()
+    path = into / notebook.name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_exported_html_has_the_typeset_jacobian_and_the_widget_views(tmp_path: Path) -> None:
+    executed = _execute(ROOT / "demo_notebooks" / "02_evaluate_at_a_point.ipynb", tmp_path)
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)], check=True,
+                   capture_output=True, timeout=180)
+    page = executed.with_suffix(".html").read_text()
+    assert r"\frac{\partial \left(x, y\right)}{\partial \left(r, \theta\right)}" in page  # LaTeX for MathJax
+    assert "mathjax" in page.lower()
+    state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', page, re.S)
+    assert state, "no widget state in the page"
+    models = json.loads(state.group(1))["state"]
+    assert any("jacmagic-panel" in str(m["state"].get("value", "")) for m in models.values())
+    views = re.findall(r'<script type="application/vnd.jupyter.widget-view\+json">(.*?)</script>', page, re.S)
+    assert views and all(json.loads(v)["model_id"] in models for v in views)
+
+
+# --- JupyterLab in a real browser -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
+    home = tmp_path_factory.mktemp("lab")
+    root = home / "root"
+    root.mkdir()
+    env = {**os.environ}
+    for var in ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
+                "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"]:
+        env[var] = str(home / var.lower())
+    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
+         "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
+         "--ServerApp.password=", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(home / "lab.log", "w"), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited: {(home / 'lab.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(f"{url}/api/status", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"JupyterLab did not start: {(home / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    try:
+        yield url, root
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def _screenshot(page: object, name: str, for_readme: bool = True) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    if for_readme and os.environ.get("JACMAGIC_UPDATE_SCREENSHOTS"):
+        shutil.copy(path, ROOT / "docs" / path.name)
+    return path
+
+
+def _typeset_text(element: object) -> str:
+    """MathJax 3 draws glyphs with CSS: read them back from the mjx-c classes (hex code points)."""
+    classes = element.evaluate(  # type: ignore[attr-defined]
+        "e => Array.from(e.querySelectorAll('mjx-c')).map(c => c.className)")
+    chars = []
+    for name in classes:
+        match = re.search(r"mjx-c([0-9A-F]+)", name)
+        if match:
+            chars.append(chr(int(match.group(1), 16)))
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", "".join(chars))
+
+
+def test_jupyterlab_typesets_the_result_and_the_panels_follow_the_user(lab: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    notebook = "03_backprop_chain_rule.ipynb"
+    shutil.copy(ROOT / "demo_notebooks" / notebook, root / notebook)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/lab/tree/{notebook}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            # Run All is ignored while the kernel is still starting: wait for it, and retry once if nothing runs
+            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+            for attempt in range(2):
+                page.get_by_role("menuitem", name="Run").click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+                try:
+                    expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=20_000)
+                    break
+                except AssertionError:
+                    if attempt:
+                        raise
+            first_cell = page.locator(".jp-Cell").nth(3)  # the micrograd neuron
+            first_cell.scroll_into_view_if_needed()
+            panel = first_cell.locator(".jacmagic-panel").first
+            expect(panel).to_be_visible(timeout=90_000)
+            math_out = first_cell.locator("mjx-container").first
+            expect(math_out).to_be_visible(timeout=60_000)
+            assert "∂" in _typeset_text(math_out) or "tanh" in _typeset_text(first_cell)
+            _screenshot(page, "jupyterlab_result_and_panel")
+
+            # the neuron's gradient at x1 = 2 is (-1.5, 1, 0.5, 0); type x1 = 1 and read the new row
+            box = first_cell.locator(".widget-text input").first
+            box.fill("1")
+            box.press("Enter")
+            n = 1.0 * -3.0 + 6.8813735870195432
+            slope = 1 - math.tanh(n) ** 2
+            want = [-3.0 * slope, 1.0 * slope, 1.0 * slope, 0.0]
+            expect(panel.locator("td").first).to_have_text(f"{want[0]:.4g}", timeout=20_000)
+            shown = [float(t) for t in panel.locator("td").all_inner_texts()]
+            assert shown == pytest.approx(want, rel=1e-3, abs=1e-4)
+
+            step = first_cell.locator(".jacmagic-step")
+            expect(step).to_contain_text("Backward step 1 of 2")
+            first_cell.get_by_role("button", name="Next ▶").click()
+            expect(step).to_contain_text("Backward step 2 of 2", timeout=20_000)
+            _screenshot(page, "jupyterlab_walkthrough_step")
+        except Exception:
+            shot = _screenshot(page, "jupyterlab_failure", for_readme=False)
+            print(f"screenshot: {shot}\npage text:\n{page.inner_text('body')[:4000]}")
+            raise
+        finally:
+            browser.close()
