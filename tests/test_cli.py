@@ -23,3 +23,12 @@ def test_mistakes_exit_2_with_one_line() -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("error: --det needs a square Jacobian")
     assert "Traceback" not in out.stderr
+
+
+def test_plot_writes_a_png(tmp_path: object) -> None:
+    target = f"{tmp_path}/polar.png"
+    out = run("x = r*cos(theta); y = r*sin(theta)", "--det", "--at", "r=1,theta=0.5", "--domain",
+              "r=0.2:2,theta=0:2*pi", "--plot", target)
+    assert out.returncode == 0, out.stderr
+    with open(target, "rb") as file:
+        assert file.read(4) == b"\x89PNG"
