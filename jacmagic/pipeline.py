@@ -95,7 +95,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     constants = tuple(s for s in model.free_names if s not in variables)
     budget = Budget(options.budget)
     notes: list[str] = []
-    steps = _steps(model, options) if options.chain else ()
+    steps = _steps(model) if options.chain else ()
     if model.composed is None:
         return _too_big_to_compose(model, options, variables, constants, steps)
     matrix = _differentiate(model, variables, options.budget)
@@ -154,7 +154,7 @@ def _checked(result: JacobianResult) -> JacobianResult:
     return result
 
 
-def _steps(model: CellModel, options: Options) -> tuple[Step, ...]:
+def _steps(model: CellModel) -> tuple[Step, ...]:
     """The local Jacobian of each stage, in its own variables, in forward order."""
     if len(model.stages) < 2:
         raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
