@@ -50,11 +50,35 @@ def _execute(notebook: Path, into: Path) -> Path:
     return path
 
 
-def test_exported_html_has_the_typeset_jacobian_and_the_widget_views(tmp_path: Path) -> None:
+OFFLINE_PACKAGES = ["mathjax@2", "requirejs@2", "@jupyter-widgets/html-manager@1"]
+
+
+def _offline_assets() -> Path:
+    """Local copies of what an exported page loads from CDNs (MathJax, require.js, the widget renderer), from
+    the npm registry, cached in test-artifacts/."""
+    where = ARTIFACTS / "npm"
+    modules = where / "node_modules"
+    if not (modules / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js").exists():
+        if shutil.which("npm") is None:
+            pytest.skip("npm is needed to fetch MathJax and the widget renderer for the offline page")
+        where.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(where), "--no-audit", "--no-fund", "--silent",
+                        *OFFLINE_PACKAGES], check=True, timeout=600)
+    return modules
+
+
+def test_exported_html_shows_the_typeset_jacobian_and_the_panel_offline(tmp_path: Path) -> None:
+    """Executed with widget state saved, exported with nbconvert, opened in Chromium with no network."""
     executed = _execute(ROOT / "demo_notebooks" / "02_evaluate_at_a_point.ipynb", tmp_path)
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)], check=True,
-                   capture_output=True, timeout=180)
-    page = executed.with_suffix(".html").read_text()
+    modules = _offline_assets()
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed),
+                    f"--HTMLExporter.mathjax_url=file://{modules}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+                    f"--HTMLExporter.require_js_url=file://{modules}/requirejs/require.js",
+                    "--HTMLExporter.widget_renderer_url="
+                    f"file://{modules}/@jupyter-widgets/html-manager/dist/embed-amd.js"],
+                   check=True, capture_output=True, timeout=180)
+    html_file = executed.with_suffix(".html")
+    page = html_file.read_text()
     assert r"\frac{\partial \left(x, y\right)}{\partial \left(r, \theta\right)}" in page  # LaTeX for MathJax
     assert "mathjax" in page.lower()
     state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', page, re.S)
@@ -63,6 +87,21 @@ def test_exported_html_has_the_typeset_jacobian_and_the_widget_views(tmp_path: P
     assert any("jacmagic-panel" in str(m["state"].get("value", "")) for m in models.values())
     views = re.findall(r'<script type="application/vnd.jupyter.widget-view\+json">(.*?)</script>', page, re.S)
     assert views and all(json.loads(v)["model_id"] in models for v in views)
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--allow-file-access-from-files"])
+        view = browser.new_page(viewport={"width": 1200, "height": 1600})
+        try:
+            view.goto(f"file://{html_file}")
+            expect(view.locator(".jacmagic-panel").first).to_be_visible(timeout=60_000)  # the widget rendered
+            expect(view.locator(".MathJax_CHTML").first).to_be_visible(timeout=60_000)  # the LaTeX typeset
+            assert "0.7071" in view.locator(".jacmagic-panel").first.inner_text()
+            _screenshot(view, "exported_html_offline", for_readme=False)
+        finally:
+            browser.close()
 
 
 # --- JupyterLab in a real browser -----------------------------------------------------------------------------
