@@ -10,8 +10,9 @@ from typing import Any
 import sympy as sp
 
 from .errors import CellError
-from .formula import ExpressionBuilder, prepare
+from .formula import ExpressionBuilder
 from .functions import KNOWN_CONSTANTS
+from .source import prepare
 
 
 def _split_top_level(text: str) -> list[str]:

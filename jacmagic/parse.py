@@ -17,19 +17,15 @@ from .errors import CellError
 from .formula import (
     CellFunction,
     ExpressionBuilder,
-    Head,
-    Prepared,
     Value,
     describe,
     element_symbols,
     node_error,
-    parse_deep,
-    prepare,
     real_symbol,
-    syntax_error,
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from .model import CellModel, Shape, Stage, compose
+from .source import Head, Prepared, parse_deep, prepare, syntax_error
 
 
 @dataclass
