@@ -18,6 +18,7 @@ import sympy as sp
 
 from .backprop import shaped_gradients
 from .graph import sparsity_svg
+from .plot import default_domain
 from .render import SHOWN, pretty, window
 
 if TYPE_CHECKING:
@@ -127,6 +128,8 @@ class JacobianPanel(widgets.VBox):
                                              style={"description_width": "initial"})
         self.output = widgets.HTML()
         self.picture = widgets.Image(format="png") if result.options.plot else None
+        # the plotted region stays where the panel opened: the square and arrows move across a still picture
+        self._domain = default_domain(result, start) if result.options.plot else None
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
         # big Jacobians show the same window as the typeset result: the update stays cheap
         rows, cols = window(len(result.outputs)), window(len(result.inputs))
@@ -155,7 +158,7 @@ class JacobianPanel(widgets.VBox):
         if self.picture is not None:  # one PNG swapped in place: no flicker, no output history
             from .plot import PANEL_GRID, figure, png
 
-            self.picture.value = png(figure(self.result, self.point(), grid=PANEL_GRID))
+            self.picture.value = png(figure(self.result, self.point(), self._domain, grid=PANEL_GRID))
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
         finite = bool(np.isfinite(matrix).all())
