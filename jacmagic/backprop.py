@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .check import central_differences
-from .evaluate import Evaluator
+from .evaluate import Domain, Evaluator
 
 if TYPE_CHECKING:
     from .model import Shape
@@ -57,6 +57,7 @@ class Walkthrough:
     gradient: np.ndarray
     direct: np.ndarray
     direct_by: str
+    scale: float = 1.0  # the largest number the products passed through: rounding errors are relative to it
 
     @property
     def agrees(self) -> bool | None:
@@ -66,8 +67,8 @@ class Walkthrough:
         if not exact and (np.isfinite(self.gradient) & ~np.isfinite(self.direct)).any():
             return None
         both = np.isfinite(self.gradient) & np.isfinite(self.direct)
-        return bool(np.allclose(self.gradient[both], self.direct[both], rtol=1e-9 if exact else 1e-5,
-                                atol=1e-12 if exact else 1e-6)
+        return bool(np.allclose(self.gradient[both], self.direct[both], rtol=1e-8 if exact else 1e-5,
+                                atol=(1e-10 if exact else 1e-6) * self.scale)
                     and (np.isfinite(self.gradient) == np.isfinite(self.direct)).all())
 
     @property
@@ -93,16 +94,19 @@ class CompiledChain:
             names = tuple(step.inputs) + tuple(sorted(
                 set().union(*(e.free_symbols for e in step.expressions)) - set(step.inputs), key=lambda s: s.name))
             self._compiled.append((names, Evaluator(sp.Matrix(step.expressions), names),
-                                   Evaluator(step.matrix, names)))
+                                   Evaluator(step.matrix, names), Domain(step.guards, names)))
 
     def forward(self, *values: Any) -> tuple[list[np.ndarray], list[list[Any]], dict[sp.Symbol, Any]]:
         """Each step's outputs (..., k), the arguments it was fed, and every value by symbol."""
         known: dict[sp.Symbol, Any] = dict(zip(self.arguments, values))
         outputs, feeds = [], []
-        for step, (names, evaluate, _) in zip(self.steps, self._compiled):
+        for step, (names, evaluate, _, domain) in zip(self.steps, self._compiled):
             fed = {**known, **{p: known[source] for p, source in zip(step.inputs, step.sources)}}
             args = [fed[n] for n in names]
             out = evaluate(*args)[..., 0]
+            defined = domain.defined(*args)
+            if defined is not None:  # an output undefined by the stage's own formula, even if simplified away
+                out = np.where(defined, out, np.nan)
             outputs.append(out)
             feeds.append(args)
             known.update((o, out[..., j]) for j, o in enumerate(step.outputs))
@@ -118,11 +122,13 @@ class CompiledChain:
         """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`, and the steps."""
         m = len(self.outputs)
         zero = np.zeros(m)
+        asked, constants = set(inputs), set(self.arguments) - set(inputs)
         gradient: dict[sp.Symbol, np.ndarray] = {o: np.eye(m)[i] for i, o in enumerate(self.outputs)}
         steps: list[BackwardStep] = []
         for k in reversed(range(len(self.steps))):
             step = self.steps[k]
-            local = self._compiled[k][2](*feeds[k])
+            _, _, local_jacobian, domain = self._compiled[k]
+            local = domain.mask(local_jacobian(*feeds[k]), *feeds[k])
             upstream = np.stack(np.broadcast_arrays(*(gradient.get(o, zero) for o in step.outputs)), axis=-1)
             with np.errstate(all="ignore"):
                 product = upstream @ local
@@ -130,7 +136,8 @@ class CompiledChain:
             for j, source in enumerate(step.sources):
                 before = gradient.get(source, zero)
                 gradient[source] = before + product[..., j]
-                contributions.append(Contribution(source, before, product[..., j], gradient[source]))
+                if source in asked or source not in constants:  # a constant's gradient was not asked for
+                    contributions.append(Contribution(source, before, product[..., j], gradient[source]))
             if record:
                 steps.append(BackwardStep(step, upstream, local, product, tuple(contributions)))
         columns = np.broadcast_arrays(*(gradient.get(v, zero) for v in inputs))
@@ -151,7 +158,9 @@ class CompiledChain:
             columns = len(result.inputs)
             by = "finite differences"
             direct = central_differences(self.outputs_at, np.array(values), columns)
-        return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, by)
+        magnitudes = [np.abs(a) for back in steps for a in (back.product, back.upstream[..., None] * back.local)]
+        scale = max([1.0, *(float(np.max(m[np.isfinite(m)], initial=0.0)) for m in magnitudes)])
+        return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, by, scale)
 
 
 def shaped_gradients(result: JacobianResult, gradient: np.ndarray) -> list[tuple[Shape, np.ndarray]]:

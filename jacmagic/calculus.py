@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import sympy as sp
 
 from .budget import Budget
+from .evaluate import Evaluator
+
+# Points at which a simplified form must give the same numbers as the original to be shown instead.
+_SAMPLES = 40
 
 # Functions whose symengine derivative and round trip to sympy equal sympy's own, checked in tests/test_calculus.py.
 _SYMENGINE_SAFE = frozenset({
@@ -43,6 +48,8 @@ def _to_sympy(value: object, symbols: Iterable[sp.Symbol]) -> sp.Basic:
 def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
              use_symengine: bool | None = None) -> sp.ImmutableMatrix:
     """d expressions / d variables: rows are outputs, columns are variables (numerator layout)."""
+    if not variables:  # a stage of constants: no columns
+        return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
     if use_symengine is None:
         use_symengine = symengine_safe(expressions)
     if not use_symengine:
@@ -71,9 +78,29 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
 
 
 def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
-    """`simplify` within the budget, kept only when it is no longer than what we had."""
+    """`simplify` within the budget, kept only when it is no longer than what we had and computes the same
+    numbers: simplify assumes what it likes (100**v*log(100) may become an overflowing power, sqrt(|y|)'s
+    derivative may lose its sign), so a form that differs anywhere on the sample points is not shown."""
     simpler: sp.Expr = budget.run(lambda: sp.simplify(expression), expression)
-    return simpler if sp.count_ops(simpler) <= sp.count_ops(expression) else expression
+    if simpler == expression or sp.count_ops(simpler) > sp.count_ops(expression):
+        return expression
+    return simpler if budget.run(lambda: same_numbers(expression, simpler), False) else expression
+
+
+def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:
+    """Do two expressions give the same numbers, defined and undefined alike, at seeded sample points of both
+    signs and several scales?"""
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    rng = np.random.default_rng(0)
+    magnitudes = np.array([0.1, 0.5, 1.0, 1.81, 2.0, 3.0, 7.5, 30.0])
+    points = rng.choice(magnitudes, size=(_SAMPLES, len(symbols))) * rng.choice([-1.0, 1.0], size=(_SAMPLES,
+                                                                                                    len(symbols)))
+    values = [Evaluator(sp.Matrix([e]), symbols)(*points.T)[..., 0, 0] for e in (a, b)]
+    defined = [np.isfinite(v) for v in values]
+    if not (defined[0] == defined[1]).all():
+        return False
+    x, y = values[0][defined[0]], values[1][defined[0]]
+    return bool(np.allclose(x, y, rtol=1e-9, atol=1e-12 * max(1.0, float(np.max(np.abs(x), initial=0.0)))))
 
 
 def tidy_matrix(matrix: sp.ImmutableMatrix, budget: Budget) -> sp.ImmutableMatrix:

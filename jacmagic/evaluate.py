@@ -7,11 +7,84 @@ the points' shape: lambdify returns a bare scalar for a constant entry (sympy #5
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from .model import Guard
+
+# Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
+_EXACT_INTEGER = 2**53
+
+
+class _Printer(NumPyPrinter):
+    """sympy's numpy code, made total over what a cell can contain: huge integers and rationals become floats
+    (inf past a double), the infinities and nan become numpy's, and the Dirac delta (the derivative of a step)
+    is 0 away from its jump and undefined at it."""
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return str(expr.p) if abs(expr.p) < _EXACT_INTEGER else _float_literal(expr)
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        if abs(expr.p) < _EXACT_INTEGER and expr.q < _EXACT_INTEGER:
+            return f"{expr.p}/{expr.q}"
+        return _float_literal(expr)
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return _float_literal(expr)
+
+    def _print_ComplexInfinity(self, expr: sp.Basic) -> str:
+        return "numpy.nan"
+
+    def _print_NaN(self, expr: sp.Basic) -> str:
+        return "numpy.nan"
+
+    def _print_Infinity(self, expr: sp.Basic) -> str:
+        return "numpy.inf"
+
+    def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
+        return "(-numpy.inf)"
+
+    def _print_DiracDelta(self, expr: sp.Basic) -> str:
+        argument = self._print(expr.args[0])
+        return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"
+
+    def _print_erf(self, expr: sp.Basic) -> str:
+        return f"jacmagic_erf({self._print(expr.args[0])})"
+
+
+def _float_literal(number: sp.Expr) -> str:
+    """A number as a float literal that reads back exactly, inf where it passes a double."""
+    try:
+        value = float(number)
+    except (OverflowError, ValueError):
+        value = math.inf if number > 0 else -math.inf
+    if math.isinf(value):
+        return "numpy.inf" if value > 0 else "(-numpy.inf)"
+    if math.isnan(value):
+        return "numpy.nan"
+    return f"({value!r})"
+
+
+_erf_vector = np.vectorize(math.erf, otypes=[float])
+
+
+def jacmagic_erf(values: Any) -> Any:
+    """erf on floats or arrays of floats, as numpy floats (math.erf returns Python floats, whose negative
+    fractional powers turn complex instead of nan)."""
+    result = _erf_vector(values)
+    return result[()] if result.ndim == 0 else result
+
+
+def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
+    """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared)."""
+    return sp.lambdify(tuple(arguments), list(expressions), modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+                       printer=_Printer({"fully_qualified_modules": True, "inline": True,
+                                         "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 
 
 class Evaluator:
@@ -20,7 +93,7 @@ class Evaluator:
     def __init__(self, matrix: sp.MatrixBase, arguments: Sequence[sp.Symbol]) -> None:
         self.shape: tuple[int, int] = (matrix.rows, matrix.cols)
         self.arguments = tuple(arguments)
-        self._function = sp.lambdify(self.arguments, list(matrix), modules="numpy", cse=True)
+        self._function = compile_numeric(list(matrix), self.arguments)
         # Undefined points give nan/inf silently; as a decorator errstate costs half of a `with` block.
         self._quiet = np.errstate(all="ignore")(self._function)
         self._size = matrix.rows * matrix.cols
@@ -35,10 +108,14 @@ class Evaluator:
         """The matrix at one point, shape (m, n): the hot path of a slider update. numpy scalars are 4x faster
         than 0-d arrays and, unlike Python floats, give inf/nan instead of raising or turning complex."""
         try:
-            entries = self._quiet(*map(np.float64, values))
-            return np.fromiter(entries, float, self._size).reshape(self.shape)
-        except (ArithmeticError, ValueError, TypeError):  # a complex entry, or a power too large for a float
+            entries = np.asarray(self._quiet(*map(np.float64, values)))
+        except (ArithmeticError, ValueError, TypeError):  # e.g. a power too large for a float
             return self._general(values)
+        if entries.dtype.kind == "c":  # a complex entry: a real map has no value there
+            entries = _real_part(entries)
+        elif entries.dtype.kind == "O":
+            return self._general(values)
+        return np.asarray(entries, dtype=float).reshape(self.shape)
 
     def _general(self, values: Sequence[object]) -> np.ndarray:
         arrays = [np.asarray(v, dtype=float) for v in values]
@@ -71,3 +148,63 @@ def determinant_at(matrices: np.ndarray) -> np.ndarray:
         finite = np.isfinite(matrices).all(axis=(-2, -1))
         safe = np.where(finite[..., None, None], matrices, 0.0)
         return np.where(finite, np.linalg.det(safe), np.nan)
+
+
+class Domain:
+    """Where each output of a map is defined: all of its guards (what the user wrote, e.g. `log(x)`, before any
+    simplification) have finite real values there, and its divisors are not 0."""
+
+    def __init__(self, guards: Sequence[Sequence[Guard]], arguments: Sequence[sp.Symbol]) -> None:
+        unique = list(dict.fromkeys(g for output in guards for g in output))
+        index = {g: k for k, g in enumerate(unique)}
+        self.guards = tuple(unique)
+        self._rows = [np.array([index[g] for g in output], dtype=int) for output in guards]
+        self._divisor = np.array([g.divisor for g in unique], dtype=bool)
+        self._values = Evaluator(sp.Matrix([g.expression for g in unique]), arguments) if unique else None
+
+    def passed(self, *values: Any) -> np.ndarray:
+        """For each guard, at the points (..., k): does it hold?"""
+        if self._values is None:
+            return np.ones((0,), dtype=bool)
+        found = self._values(*values)[..., 0]
+        return np.isfinite(found) & ~(self._divisor & (found == 0))
+
+    def defined(self, *values: Any) -> np.ndarray | None:
+        """For each output, at the points (..., m); None when every output is defined everywhere."""
+        if self._values is None:
+            return None
+        passed = self.passed(*values)
+        return np.stack([passed[..., rows].all(axis=-1) for rows in self._rows], axis=-1)
+
+    def failed(self, output: int, *values: float) -> Guard | None:
+        """The first guard of `output` that does not hold at one point."""
+        if self._values is None:
+            return None
+        passed = self.passed(*values)
+        return next((self.guards[k] for k in self._rows[output] if not passed[k]), None)
+
+    def mask(self, matrices: np.ndarray, *values: Any) -> np.ndarray:
+        """The Jacobian(s) with the rows of undefined outputs set to nan."""
+        defined = self.defined(*values)
+        if defined is None or defined.all():
+            return matrices
+        return np.where(defined[..., :, None], matrices, np.nan)
+
+
+def is_singular(matrix: np.ndarray) -> bool:
+    """Is a square numeric Jacobian singular up to rounding? Each row is scaled to unit size first, so that
+    neither a huge determinant (1e308) nor a tiny row (1e-200) decides it: singularity does not depend on scale."""
+    sizes = np.abs(matrix).max(axis=1)
+    if not np.isfinite(matrix).all() or (sizes == 0).any():
+        return bool((sizes == 0).any())
+    with np.errstate(all="ignore"):
+        return bool(abs(np.linalg.det(matrix / sizes[:, None])) <= 1e-12)
+
+
+def orientation(matrix: np.ndarray) -> str:
+    """What the determinant's sign says at a point, in words shared by the panel and the pictures."""
+    if not np.isfinite(matrix).all():
+        return "undefined here"
+    if is_singular(matrix):
+        return "singular here: the map squashes volume flat"
+    return "orientation kept" if np.linalg.det(matrix) > 0 else "orientation flipped"

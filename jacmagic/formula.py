@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
 import sympy as sp
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from .errors import CellError
 from .functions import KNOWN_FUNCTIONS
+from .model import Guard
 
-# A power whose exact value would have more bits than this is refused rather than computed (2**10**100 hangs).
-_MAX_EXACT_POWER_BITS = 100_000
+# An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
+# not even print an integer of over 4,300 digits).
+_MAX_EXACT_BITS = 10_000
+# Functions defined only on part of the real line: where they are called, the map's domain is checked.
+_RESTRICTED = frozenset({"log", "ln", "log2", "log10", "sqrt", "asin", "acos", "arcsin", "arccos", "acosh",
+                         "arccosh", "atanh", "arctanh", "tan", "sec", "csc", "cot"})
 
 
 def real_symbol(name: str) -> sp.Symbol:
@@ -28,12 +36,40 @@ def real_symbol(name: str) -> sp.Symbol:
 
 
 def element_symbols(name: str, rows: int, cols: int) -> sp.ImmutableMatrix:
-    """The entries of a declared matrix as real symbols: W: 2x3 gives w_11 ... w_23, x: 3 gives x_1, x_2, x_3."""
-    base = name[0].lower() + name[1:]
+    """The entries of a matrix as real symbols named after it, counted from 1: W: 2x3 gives W_1,1 ... W_2,3
+    (typeset W_{1,2}; the comma keeps W_1,12 and W_11,2 apart and no typed name has one), x: 3 gives x_1, x_2,
+    x_3. The matrix's own name, case and all, so that the entries of W and of w never merge."""
     if cols == 1:
-        return sp.ImmutableMatrix([real_symbol(f"{base}_{i}") for i in range(1, rows + 1)])
-    joint = "" if rows < 10 and cols < 10 else "_"
-    return sp.ImmutableMatrix(rows, cols, lambda i, j: real_symbol(f"{base}_{i + 1}{joint}{j + 1}"))
+        return sp.ImmutableMatrix([real_symbol(f"{name}_{i}") for i in range(1, rows + 1)])
+    return sp.ImmutableMatrix(rows, cols, lambda i, j: real_symbol(f"{name}_{i + 1},{j + 1}"))
+
+
+_GREEK = {name: letter for name, letter in greek_unicode.items() if isinstance(letter, str)}
+_GREEK["lamda"], _GREEK["Lamda"] = _GREEK["lambda"], _GREEK["Lambda"]
+
+
+def display_key(name: str) -> str:
+    """How a name looks once typeset: theta and θ, x1 and x_1, w12 and w_12, x_ and x look the same."""
+    name = unicodedata.normalize("NFKC", name)
+    parts: list[str] = []
+    for part in name.split("_"):
+        letters, digits = re.fullmatch(r"(.*?)(\d*)", part).groups()  # type: ignore[union-attr]
+        parts.extend(p for p in (_GREEK.get(letters, letters), digits) if p)
+    return "_".join(parts)
+
+
+def refuse_twins(symbols: Iterable[sp.Symbol]) -> None:
+    """Two different names of one map that would be shown the same are refused: the reader could not tell
+    which column is which, and a sympy object could hold two different symbols of one name."""
+    seen: dict[str, sp.Symbol] = {}
+    for symbol in dict.fromkeys(symbols):
+        if "," in symbol.name:  # a matrix entry: no typed name has a comma
+            continue
+        other = seen.setdefault(display_key(symbol.name), symbol)
+        if other != symbol:
+            same = "are different symbols with the same name" if other.name == symbol.name else "look the same"
+            raise CellError(f"{other.name} and {symbol.name} {same} once typeset; rename one of them so that "
+                            "they can be told apart")
 
 
 def describe(node: ast.AST) -> str:
@@ -85,6 +121,7 @@ class CellFunction:
     params: tuple[sp.Symbol, ...]
     expressions: tuple[sp.Expr, ...]
     line: int
+    guards: tuple[tuple[Guard, ...], ...]
 
 
 class ExpressionBuilder:
@@ -101,19 +138,57 @@ class ExpressionBuilder:
         self.resolve = resolve
         self.functions = functions
         self.column = column
+        self.guards: list[Guard] = []
 
     def error(self, node: ast.AST, message: str) -> CellError:
         return node_error(node, message, self.line, self.column)
 
-    def outputs(self, node: ast.expr) -> tuple[sp.Expr, ...]:
-        """The right side of a definition: a bracketed list or tuple of expressions, or one expression."""
-        if isinstance(node, (ast.List, ast.Tuple)):
-            if not node.elts:
-                raise self.error(node, "the list of outputs is empty")
-            return tuple(self.scalar(e) for e in node.elts)
+    def outputs(self, node: ast.expr) -> tuple[tuple[sp.Expr, ...], tuple[tuple[Guard, ...], ...]]:
+        """The right side of a definition (a bracketed list or tuple of expressions, or one expression), and
+        the guards of each output."""
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
-            return self._call_cell_function(node, node.func.id)
-        return (self.scalar(node),)
+            start = len(self.guards)
+            values, guards = self._call_cell_function(node, node.func.id)
+            for value in values:
+                self.finished(node, value)
+            return values, tuple(tuple(self.guards[start:]) + g for g in guards)
+        if isinstance(node, (ast.List, ast.Tuple)) and not node.elts:
+            raise self.error(node, "the list of outputs is empty")
+        scalars: list[sp.Expr] = []
+        checks: list[tuple[Guard, ...]] = []
+        for element in node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]:
+            start = len(self.guards)
+            scalars.append(self.finished(element, self.scalar(element)))
+            checks.append(tuple(self.guards[start:]))
+        return tuple(scalars), tuple(checks)
+
+    def finished(self, node: ast.AST, value: Value) -> Value:
+        """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""
+        for entry in (value if isinstance(value, sp.MatrixBase) else (value,)):
+            if entry.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+                raise self.error(node, "this is undefined for every input: it divides by zero or takes the "
+                                       "log of 0")
+            if entry.has(sp.I):
+                raise self.error(node, "this has no real value for any input (e.g. the log or square root of a "
+                                       "negative constant)")
+            if any(max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS for n in entry.atoms(sp.Rational)):
+                raise self.error(node, f"a number here has over {_MAX_EXACT_BITS * 3 // 10:,} digits; jacmagic "
+                                       "computes with numbers up to that size")
+        return value
+
+    def _guard(self, node: ast.AST, value: Value, divisor: bool = False) -> None:
+        """Records where `value` (what the user wrote, before sympy simplifies it away) must be defined; a
+        constant that is not is refused here."""
+        for entry in (value if isinstance(value, sp.MatrixBase) else (value,)):
+            if entry.is_number:
+                if divisor and entry.is_zero:
+                    raise self.error(node, "division by zero")
+                if not divisor and entry.has(sp.zoo, sp.nan):
+                    raise self.error(node, "this is undefined: it divides by zero")
+                if not divisor and (entry.has(sp.I) or entry.is_extended_real is False):
+                    raise self.error(node, f"{sp.sstr(entry)[:40]} has no real value")
+            else:
+                self.guards.append(Guard(entry, getattr(node, "lineno", self.line), divisor))
 
     def scalar(self, node: ast.expr) -> sp.Expr:
         value = self.expr(node)
@@ -132,6 +207,12 @@ class ExpressionBuilder:
         return value
 
     def expr(self, node: ast.expr) -> sp.Basic:
+        try:
+            return self._expr(node)
+        except (OverflowError, MemoryError):  # sympy evaluating a float constant, e.g. exp(-exp(1e20))
+            raise self.error(node, "a number here is too large to compute with (e.g. exp of a huge number)") from None
+
+    def _expr(self, node: ast.expr) -> sp.Basic:
         if isinstance(node, ast.BinOp):
             return self._binop(node)
         if isinstance(node, ast.UnaryOp):
@@ -208,6 +289,9 @@ class ExpressionBuilder:
             current = current.left
         first = self.value(current)
         rest = [(o, self.value(t)) for o, t in reversed(terms)]
+        for (o, value), (_, term) in zip(rest, reversed(terms)):
+            if o is ast.Div:
+                self._guard(term, value, divisor=True)
         if isinstance(first, sp.MatrixBase) or any(isinstance(v, sp.MatrixBase) for _, v in rest):
             return self._elementwise_chain(node, first, rest)
         if family[0] is ast.Add:
@@ -253,10 +337,16 @@ class ExpressionBuilder:
             return base.applyfunc(lambda e: self._power(node, e, exponent))
         if base.is_Rational and exponent.is_Rational and abs(base) not in (0, 1):
             bits = abs(float(exponent)) * max(abs(base.p).bit_length(), abs(base.q).bit_length())
-            if bits > _MAX_EXACT_POWER_BITS:
+            if bits > _MAX_EXACT_BITS:
                 shown = str(exponent) if len(str(exponent)) < 20 else f"(a {len(str(exponent))}-digit number)"
                 raise self.error(node, f"the number {base}**{shown} is too large to compute exactly")
-        return sp.Pow(base, exponent)
+        if base.is_zero and not exponent.is_number:
+            raise self.error(node, "0 to a variable power is 0 for positive powers and undefined otherwise; "
+                                   "write 0 (or where(...)) instead")
+        power = sp.Pow(base, exponent)
+        if not (exponent.is_Integer and exponent >= 0):
+            self._guard(node, power)
+        return power
 
     def _unary(self, node: ast.UnaryOp) -> Value:
         sign = 1
@@ -278,10 +368,11 @@ class ExpressionBuilder:
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.error(node, f"{name}() takes plain arguments, no keywords or *unpacking")
         if name in self.functions:
-            values = self._call_cell_function(node, name)
+            values, guards = self._call_cell_function(node, name)
             if len(values) != 1:
                 raise self.error(node, f"{name} returns {len(values)} values (line {self.functions[name].line}); "
                                        "a vector can only be the whole right side")
+            self.guards.extend(guards[0])
             return values[0]
         if name not in KNOWN_FUNCTIONS:
             known = sorted(KNOWN_FUNCTIONS) + sorted(self.functions)
@@ -297,13 +388,21 @@ class ExpressionBuilder:
             argument = self.value(node.args[0])
             if name in _REDUCTIONS or name == "transpose":
                 return make(argument)
-            return argument.applyfunc(make) if isinstance(argument, sp.MatrixBase) else make(argument)
-        return make(*(self.scalar(a) for a in node.args))
+            value = argument.applyfunc(make) if isinstance(argument, sp.MatrixBase) else make(argument)
+        else:
+            value = make(*(self.scalar(a) for a in node.args))
+        if name in _RESTRICTED:
+            self._guard(node, value)
+        return value
 
-    def _call_cell_function(self, node: ast.Call, name: str) -> tuple[sp.Expr, ...]:
+    def _call_cell_function(self, node: ast.Call, name: str) -> tuple[tuple[sp.Expr, ...],
+                                                                       tuple[tuple[Guard, ...], ...]]:
+        """The called function's outputs and guards, with the arguments put in for its parameters."""
         function = self.functions[name]
         if len(node.args) != len(function.params):
             raise self.error(node, f"{name} takes {len(function.params)} arguments (line {function.line}), "
                                    f"got {len(node.args)}")
         binding = dict(zip(function.params, (self.scalar(a) for a in node.args)))
-        return tuple(e.xreplace(binding) for e in function.expressions)
+        guards = tuple(tuple(Guard(g.expression.xreplace(binding), g.line, g.divisor) for g in output)
+                       for output in function.guards)
+        return tuple(e.xreplace(binding) for e in function.expressions), guards

@@ -26,6 +26,9 @@ class _Activation(sp.Function):
     def _pretty(self, printer: Any) -> Any:
         return printer._print_Function(self, func_name=self.text_name)
 
+    def _eval_is_extended_real(self) -> bool | None:
+        return self.args[0].is_extended_real
+
 
 class sigmoid(_Activation):  # noqa: N801 - the name users type
     """The logistic function 1 / (1 + e^-z); its derivative is sigma (1 - sigma)."""
@@ -51,7 +54,8 @@ class sigmoid(_Activation):  # noqa: N801 - the name users type
     def _numpycode(self, printer: Any) -> str:
         z = printer._print(self.args[0])
         # 1/(1+exp(-z)) overflows harmlessly to 0 for very negative z; numpy's warning is silenced by the caller.
-        return f"1/(1 + numpy.exp(-({z})))"
+        # The outer brackets keep it one operand wherever it stands (2*x/sigmoid(y), 2**sigmoid(3)).
+        return f"(1/(1 + numpy.exp(-({z}))))"
 
 
 class relu(_Activation):  # noqa: N801
@@ -102,6 +106,48 @@ class softplus(_Activation):  # noqa: N801
 
     def _numpycode(self, printer: Any) -> str:
         return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
+
+
+class cbrt(_Activation):  # noqa: N801
+    """The real cube root, defined for negative numbers too (cbrt(-8) = -2), as numpy's cbrt; sympy's cbrt is
+    the principal complex root, which is not real for negative numbers."""
+
+    latex_name = ""
+    text_name = "cbrt"
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return 1 / (3 * cbrt(self.args[0]) ** 2)
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        if z.is_number and z.is_extended_real:
+            return sp.real_root(z, 3)
+        return None
+
+    def _latex(self, printer: Any, exp: str | None = None) -> str:
+        root = rf"\sqrt[3]{{{printer._print(self.args[0])}}}"
+        return root if exp is None else rf"\left({root}\right)^{{{exp}}}"
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return sp.real_root(self.args[0], 3)._eval_evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"numpy.cbrt({printer._print(self.args[0])})"
+
+
+class Abs(sp.Abs):
+    """|z| of a real-valued expression: its derivative is sign(z) z' wherever z is real (sympy's own needs to
+    know that z is real, and otherwise leaves re/im derivatives that cannot be evaluated)."""
+
+    def _eval_derivative(self, x: sp.Symbol) -> sp.Expr:
+        return sign(self.args[0]) * sp.diff(self.args[0], x)
+
+
+class sign(sp.sign):  # noqa: N801
+    """The sign of a real-valued expression: its derivative is 0 away from 0, undefined at 0 (a Dirac delta)."""
+
+    def _eval_derivative(self, x: sp.Symbol) -> sp.Expr:
+        return 2 * sp.DiracDelta(self.args[0]) * sp.diff(self.args[0], x)
 
 
 def _entries(value: Any) -> list[Any]:
@@ -157,10 +203,10 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "log2": (lambda z: sp.log(z, 2), (1,)),
     "log10": (lambda z: sp.log(z, 10), (1,)),
     "sqrt": (sp.sqrt, (1,)),
-    "cbrt": (sp.cbrt, (1,)),
-    "abs": (sp.Abs, (1,)),
-    "Abs": (sp.Abs, (1,)),
-    "sign": (sp.sign, (1,)),
+    "cbrt": (cbrt, (1,)),
+    "abs": (Abs, (1,)),
+    "Abs": (Abs, (1,)),
+    "sign": (sign, (1,)),
     "erf": (sp.erf, (1,)),
     "hypot": (lambda a, b: sp.sqrt(a**2 + b**2), (2,)),
     "min": (sp.Min, None),

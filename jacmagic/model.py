@@ -14,6 +14,27 @@ SimplifyMode = Literal["auto", "full", "none"]
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A part of a formula as the user wrote it that must have a finite real value for the map to be defined
+    (`log(x)`, `sqrt(x)`, a power), or a divisor that must not be 0. Kept apart from the formula because sympy
+    may simplify it away (`exp(log(x))` is x, `sqrt(x)**2` is x): the map's own domain still decides."""
+
+    expression: sp.Expr
+    line: int
+    divisor: bool = False
+
+    def describe(self) -> str:
+        shown = sp.sstr(self.expression)
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        if self.divisor:
+            return f"division by zero: it divides by {shown}, which is 0 here (line {self.line})"
+        return f"{shown} has no finite real value here (line {self.line})"
+
+
+Guards = tuple[Guard, ...]
+
+
+@dataclass(frozen=True)
 class Stage:
     """One map of the cell: named outputs as expressions of its parameters (and of constants).
 
@@ -26,6 +47,7 @@ class Stage:
     expressions: tuple[sp.Expr, ...]
     line: int
     sources: tuple[sp.Symbol, ...]  # sources[j] feeds params[j]: the parameter itself, or an earlier stage's output
+    guards: tuple[Guards, ...] = ()  # per output, in the stage's own variables: where it is defined
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,7 @@ class CellModel:
     stages: tuple[Stage, ...]
     name: str = ""
     shapes: tuple[Shape, ...] = ()
+    written: tuple[sp.Symbol, ...] = ()  # every name the user wrote, even one that cancels (x - a + a)
 
     @cached_property
     def expressions(self) -> tuple[sp.Expr, ...]:
@@ -64,15 +87,20 @@ class CellModel:
 
     @cached_property
     def free_names(self) -> tuple[sp.Symbol, ...]:
-        """Every symbol the map depends on: the inputs first, then the constants in order of name."""
-        if self.composed is not None:
-            used = set().union(*(e.free_symbols for e in self.composed))
-        else:
-            internal = {o for s in self.stages for o in s.outputs}
-            internal |= {p for s in self.stages for p, source in zip(s.params, s.sources) if p != source}
-            used = set().union(*(e.free_symbols for s in self.stages for e in s.expressions)) - internal
-        rest = used - set(self.inputs)
+        """Every symbol the map depends on or the user wrote: the inputs first, then the constants by name.
+
+        Read from the stages (each small), never by walking the composed expressions, which share subtrees
+        that a walk without a seen-set visits exponentially often."""
+        internal = {o for s in self.stages for o in s.outputs}
+        internal |= {p for s in self.stages for p, source in zip(s.params, s.sources) if p != source}
+        used = set().union(*(e.free_symbols for s in self.stages for e in s.expressions)) - internal
+        rest = (used | set(self.written)) - set(self.inputs)
         return self.inputs + tuple(sorted(rest, key=lambda s: s.name))
+
+    @cached_property
+    def guards(self) -> tuple[Guards, ...]:
+        """Where each output is defined, as guards on the map's own variables (composed through the stages)."""
+        return compose_guards(self.stages, self.outputs)
 
 
 def compose(stages: Sequence[Stage], limit: int | None = None) -> dict[sp.Symbol, sp.Expr] | None:
@@ -86,6 +114,22 @@ def compose(stages: Sequence[Stage], limit: int | None = None) -> dict[sp.Symbol
         if limit is not None and exceeds((values[o] for o in stage.outputs), limit):
             return None
     return values
+
+
+def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol]) -> tuple[Guards, ...]:
+    """The guards of each of `outputs`: its own stage's, and those of every earlier value it is computed from,
+    written in the map's variables."""
+    values = compose(stages) or {}
+    guards: dict[sp.Symbol, Guards] = {}
+    for stage in stages:
+        binding = {p: values.get(source, source) for p, source in zip(stage.params, stage.sources)}
+        own = stage.guards or tuple(() for _ in stage.outputs)
+        for output, expression, output_guards in zip(stage.outputs, stage.expressions, own):
+            inherited = [g for p, source in zip(stage.params, stage.sources) if p in expression.free_symbols
+                         for g in guards.get(source, ())]
+            composed = [Guard(g.expression.xreplace(binding), g.line, g.divisor) for g in output_guards]
+            guards[output] = tuple(dict.fromkeys(inherited + composed))
+    return tuple(guards.get(o, ()) for o in outputs)
 
 
 def exceeds(expressions: Iterable[sp.Basic], limit: int) -> bool:

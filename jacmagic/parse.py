@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import keyword
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import sympy as sp
@@ -25,7 +26,7 @@ from .formula import (
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from .model import CellModel, Shape, Stage, compose
-from .source import Head, Prepared, parse_deep, prepare, syntax_error
+from .source import Declaration, Head, Prepared, parse_deep, prepare, syntax_error
 
 
 @dataclass
@@ -172,18 +173,22 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
         before = set(functions)
         called = _called_names(st.value) & before
         used |= called
-        expressions = builder.outputs(st.value)
-        functions[st.target] = CellFunction(params, expressions, st.line)
+        expressions, guards = builder.outputs(st.value)
+        functions[st.target] = CellFunction(params, expressions, st.line, guards)
         stages.append(Stage(st.target, params, output_symbols(st.target, len(expressions)), expressions, st.line,
-                            params))
+                            params, guards))
+    outputs = {o.name: s.name for s in stages for o in s.outputs}
+    for name in sorted(set(names.first_seen) & set(outputs)):
+        raise CellError(f"{name} is also the name of an output of {outputs[name]}; rename it")
     if chain:
-        return _compose_functions(stages)
+        return _compose_functions(stages, names.in_order())
     last = stages[-1]
     for stage in stages[:-1]:
         if stage.name not in used:
             raise CellError(f"{stage.name} is defined but never used: keep one function per cell, call "
                             f"{stage.name} from {last.name}, or add --chain to compose them", stage.line)
-    return CellModel("function", last.params, last.outputs, last.expressions, (last,), last.name)
+    return CellModel("function", last.params, last.outputs, last.expressions, (last,), last.name,
+                     written=names.in_order())
 
 
 # A chain whose composition passes this many nodes is kept as stages only: the walkthrough does not need it,
@@ -221,7 +226,7 @@ def output_symbols(name: str, count: int) -> tuple[sp.Symbol, ...]:
     return tuple(real_symbol(f"{name}_{i}") for i in range(1, count + 1))
 
 
-def _compose_functions(stages: list[Stage]) -> CellModel:
+def _compose_functions(stages: list[Stage], written: tuple[sp.Symbol, ...]) -> CellModel:
     """h(g(x)): each stage's outputs feed the next stage's parameters, in cell order."""
     for before, after in zip(stages, stages[1:]):
         if len(before.expressions) != len(after.params):
@@ -230,7 +235,8 @@ def _compose_functions(stages: list[Stage]) -> CellModel:
     fed = [stages[0]] + [replace(after, sources=before.outputs) for before, after in zip(stages, stages[1:])]
     values = compose(fed, CHAIN_COMPOSE_LIMIT)
     composed = None if values is None else tuple(values[o] for o in fed[-1].outputs)
-    return CellModel("function", fed[0].params, fed[-1].outputs, composed, tuple(fed), fed[-1].name)
+    return CellModel("function", fed[0].params, fed[-1].outputs, composed, tuple(fed), fed[-1].name,
+                     written=written)
 
 
 def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bool) -> CellModel:
@@ -268,7 +274,7 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
             return real_symbol(name)
 
         builder = ExpressionBuilder(st.line, resolve, {}, prepared.original_column)
-        value = _single_output(builder, st)
+        value = builder.finished(st.value, _single_output(builder, st))
         used_later |= uses
         if isinstance(value, sp.MatrixBase):
             nodes[st.target] = element_symbols(st.target, value.rows, value.cols)
@@ -277,7 +283,10 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
             nodes[st.target] = real_symbol(st.target)
             outputs, expressions = (real_symbol(st.target),), (value,)
         params = tuple(sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name))
-        stages.append(Stage(st.target, params, outputs, expressions, st.line, params))
+        guards = tuple(builder.guards)
+        stages.append(Stage(st.target, params, outputs, expressions, st.line, params,
+                            tuple(guards for _ in outputs)))
+    _refuse_entry_clashes(set(names.first_seen) | set(assigned_on), stages, declared)
     unused = [d for d in declared.values() if d.name not in names.first_seen]
     if unused:
         raise CellError(f"{unused[0].name} is declared but never used", unused[0].line)
@@ -291,8 +300,16 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
     outputs = tuple(o for s in finals for o in s.outputs)
     values = compose(stages, CHAIN_COMPOSE_LIMIT if chain else None)
     composed = None if values is None else tuple(values[o] for o in outputs)
-    kept = tuple(stages) if chain else tuple(finals)
-    return CellModel("assignment", inputs, outputs, composed, kept, finals[-1].name, shapes)
+    return CellModel("assignment", inputs, outputs, composed, tuple(stages), finals[-1].name, shapes,
+                     written=names.in_order(exclude=set(declared)))
+
+
+def _refuse_entry_clashes(typed: set[str], stages: list[Stage], declared: Mapping[str, Declaration]) -> None:
+    """A typed name equal to the name of a matrix entry (x_1 beside a declared vector x) would merge with it."""
+    entries = {s.name: d.name for d in declared.values() for s in element_symbols(d.name, d.rows, d.cols)}
+    entries.update((o.name, s.name) for s in stages if len(s.outputs) > 1 for o in s.outputs)
+    for name in sorted(typed & set(entries)):
+        raise CellError(f"{name} is also the name of an entry of {entries[name]}; rename it")
 
 
 def _single_output(builder: ExpressionBuilder, st: _Statement) -> Value:

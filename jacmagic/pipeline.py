@@ -6,8 +6,7 @@ Used by the magic, the command line and the Python API alike, so all three show 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,9 +15,13 @@ import sympy as sp
 from . import calculus
 from .budget import Budget
 from .errors import CellError, OptionError
+from .formula import refuse_twins
 from .model import CellModel, Options
 from .parse import parse_cell
-from .result import JacobianResult, Step
+from .result import JacobianResult, Step, expand_matrices
+
+# The longest time budget: a whole hour for one step is already more than any notebook user waits.
+MAX_BUDGET = 3600.0
 
 
 def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None = None) -> CellModel:
@@ -34,6 +37,9 @@ def compute(source: str | object, options: Options | None = None,
             namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
+    if not (0 < options.budget <= MAX_BUDGET):  # also refuses nan
+        raise OptionError(f"--budget takes a number of seconds above 0 and at most {MAX_BUDGET:g}, got "
+                          f"{options.budget!r}")
     if isinstance(source, str):
         model = read_cell(source, options, namespace)
     else:
@@ -69,45 +75,38 @@ def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
     return tuple(chosen)
 
 
-def _expand_point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...]:
-    """`W=[[...], [...]]` at a declared matrix becomes one value per entry, row-major."""
-    shapes = {shape.name: shape for shape in model.shapes}
-    expanded: list[tuple[str, float]] = []
-    for name, value in at:
-        shape = shapes.get(name)
-        if shape is None:
-            if not isinstance(value, (int, float)):
-                raise OptionError(f"--at {name}: a list of values is only for a declared matrix or vector")
-            expanded.append((name, float(value)))
-            continue
-        array = np.asarray(value, dtype=float)
-        if array.size != shape.rows * shape.cols or array.ndim > 2:
-            raise OptionError(f"--at {name}: {name} is {shape.rows} x {shape.cols}, so it needs "
-                              f"{shape.rows * shape.cols} values in that shape")
-        expanded.extend(zip((s.name for s in shape.symbols), array.ravel().tolist()))
-    return tuple(expanded)
+def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...]:
+    """The --at point as one float per name, matrices expanded row-major."""
+    try:
+        expanded = expand_matrices(model.shapes, dict(at))
+    except OptionError as err:
+        raise OptionError(f"--at {err.message}") from None
+    point = []
+    for name, value in expanded.items():
+        value = float(value)
+        if not np.isfinite(value):
+            raise OptionError(f"--at {name}: {value} is not a finite number")
+        point.append((name, value))
+    return tuple(point)
 
 
 def _analyse(model: CellModel, options: Options) -> JacobianResult:
-    if options.at:
-        options = replace(options, at=_expand_point(model, options.at))
+    refuse_twins(model.free_names + model.outputs + tuple(o for s in model.stages for o in s.outputs))
+    point = _point(model, options.at) if options.at else ()
     variables = _variables(model, options.wrt)
     constants = tuple(s for s in model.free_names if s not in variables)
-    budget = Budget(options.budget)
-    notes: list[str] = []
-    steps = _steps(model) if options.chain else ()
+    notes: list[str] = [note] if (note := constants_note(variables, constants)) else []
+    steps = _steps(model, variables) if options.chain else ()
+    if options.det and len(model.outputs) != len(variables):
+        raise OptionError("--det " + not_square(len(model.outputs), variables, model.free_names))
     if model.composed is None:
-        return _too_big_to_compose(model, options, variables, constants, steps)
+        return _too_big_to_compose(model, options, variables, constants, steps, point, notes)
     matrix = _differentiate(model, variables, options.budget)
+    budget = Budget(options.budget)  # started after differentiation, which has its own allowance
     if options.simplify == "full":
         matrix = calculus.tidy_matrix(matrix, budget)
     det = None
     if options.det:
-        if matrix.rows != matrix.cols:
-            m, n = matrix.shape
-            raise OptionError(f"--det needs a square Jacobian, but this one is {m} x {n} ({m} outputs, {n} "
-                              f"inputs); pick {min(m, n)} variables with --wrt, e.g. --wrt "
-                              f"{','.join(s.name for s in variables[:min(m, n)])}")
         det = calculus.determinant(matrix, budget)
         if det is None:
             notes.append("the determinant is too large to expand symbolically within the time budget; "
@@ -118,7 +117,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
         notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
                      "some entries are shown unsimplified")
     return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, steps,
-                                   tuple(notes)))
+                                   tuple(notes), point))
 
 
 # Differentiating may take this many budgets before it is given up as too large: it has no cheaper fallback.
@@ -136,28 +135,76 @@ def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: f
 
 
 def _too_big_to_compose(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
-                        constants: tuple[sp.Symbol, ...], steps: tuple[Step, ...]) -> JacobianResult:
+                        constants: tuple[sp.Symbol, ...], steps: tuple[Step, ...], point: tuple[tuple[str, float], ...],
+                        notes: list[str]) -> JacobianResult:
     """A chain whose composition would be too large to write out: its Jacobian comes through the stages."""
-    if options.det and len(model.outputs) != len(variables):
-        raise OptionError(f"--det needs a square Jacobian, but this one is {len(model.outputs)} x {len(variables)}")
-    notes = ("the composed map is too large to write out symbolically, so its Jacobian is built stage by stage; "
-             "result.matrix composes it on request",)
-    return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps, notes))
+    notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "
+                 "stage; result.matrix composes it on request")
+    return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps,
+                                   tuple(notes), point))
+
+
+def not_square(m: int, variables: Sequence[sp.Symbol], names: Sequence[sp.Symbol]) -> str:
+    """Why a Jacobian has no determinant, and what would make it square."""
+    n = len(variables)
+    said = f"needs a square Jacobian, but this one is {m} x {n} ({m} outputs, {n} variables)"
+    if m < n:
+        return said + f"; pick {m} of the variables with --wrt, e.g. --wrt {','.join(s.name for s in variables[:m])}"
+    if len(names) >= m:
+        chosen = list(variables) + [s for s in names if s not in variables]
+        return said + f"; differentiate by {m} names with --wrt, e.g. --wrt {','.join(s.name for s in chosen[:m])}"
+    return said + f"; the map has only {len(names)} names, so no choice of variables makes it square"
+
+
+def constants_note(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol]) -> str:
+    """Says which names were held constant, and which of them look like a typo of a variable."""
+    if not constants:
+        return ""
+    names = [s.name for s in variables]
+    shown = [c.name + (f" (did you mean {close}?)" if (close := _one_edit_from(c.name, names)) else "")
+             for c in constants[:12]]
+    more = f" and {len(constants) - 12} more" if len(constants) > 12 else ""
+    return f"constants (held fixed, not differentiated): {', '.join(shown)}{more}"
+
+
+def _one_edit_from(name: str, candidates: Sequence[str]) -> str | None:
+    """A candidate one insertion, deletion or substitution away from `name`."""
+    if len(name) < 2:  # every one-letter name is one edit from every other
+        return None
+    for other in candidates:
+        if abs(len(other) - len(name)) > 1 or other == name:
+            continue
+        short, long = sorted((name, other), key=len)
+        for k in range(len(long)):
+            if long[:k] + long[k + 1:] == short or (len(short) == len(long) and
+                                                     short[:k] + short[k + 1:] == long[:k] + long[k + 1:]):
+                return other
+    return None
 
 
 def _checked(result: JacobianResult) -> JacobianResult:
     """A wrong --at or --range is the user's mistake: say so now, not when the panel opens."""
-    if result.options.at:
-        result.point_values(dict(result.options.at))
+    if result.point:
+        result.point_values(dict(result.point))
     result.check_names((name for name, _, _ in result.options.ranges), "--range: ")
     result.check_names((name for name, _, _ in result.options.domain), "--domain: ")
     return result
 
 
-def _steps(model: CellModel) -> tuple[Step, ...]:
-    """The local Jacobian of each stage, in its own variables, in forward order."""
+def _steps(model: CellModel, variables: Sequence[sp.Symbol]) -> tuple[Step, ...]:
+    """The local Jacobian of each stage, in forward order. A stage's inputs are its parameters and any variable
+    or earlier value it uses directly (h(u) = [u*x] after g(x) uses x both through u and as itself): the
+    gradient flows back along each of them."""
     if len(model.stages) < 2:
         raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
                           "each other")
-    return tuple(Step(s.name, s.params, s.outputs, s.expressions, calculus.jacobian(s.expressions, s.params),
-                      s.line, s.sources) for s in model.stages)
+    flowing = set(variables)
+    steps = []
+    for s in model.stages:
+        used = set().union(*(e.free_symbols for e in s.expressions))
+        direct = tuple(sorted((used & flowing) - set(s.params), key=lambda symbol: symbol.name))
+        inputs = s.params + direct
+        steps.append(Step(s.name, inputs, s.outputs, s.expressions, calculus.jacobian(s.expressions, inputs),
+                          s.line, s.sources + direct, guards=s.guards))
+        flowing.update(s.outputs)
+    return tuple(steps)

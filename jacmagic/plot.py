@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import OptionError
+from .evaluate import orientation
 from .render import pretty
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def _small_square(left: Any, right: Any, result: JacobianResult, point: Mapping[
     right.plot(parallelogram[:, 0], parallelogram[:, 1], "--", color="crimson", lw=1.5, gid="jacmagic-parallelogram")
     det = float(np.linalg.det(jac))
     ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
-    reading = "orientation flipped" if det < 0 else "singular here" if det == 0 else "orientation kept"
+    reading = orientation(jac)
     right.text(0.02, 0.98, f"det J = {det:.4g} ({reading})\narea(image of square) / area(square) = {ratio:.4g}",
                transform=right.transAxes, va="top", fontsize=9, gid="jacmagic-ratio",
                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"})

@@ -8,7 +8,7 @@ the text form is sympy's pretty printing, for terminal IPython.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -202,8 +202,29 @@ def _numeric_matrix_latex(values: np.ndarray) -> str:
     return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
-def _point_latex(point: Sequence[tuple[str, float]]) -> str:
-    return r",\ ".join(f"{latex(sp.Symbol(name))} = {number_latex(value)}" for name, value in point)
+def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tuple[str, Any]]:
+    """The point as the user typed it (pi/2 stays pi/2, a matrix stays one value) when it is the --at point."""
+    if result.options.at and dict(result.point) == dict(point):
+        return list(result.options.at)
+    return list(point.items())
+
+
+def _point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
+    def shown(value: Any) -> str:
+        if isinstance(value, sp.Basic):
+            return latex(value)
+        if np.ndim(value) > 0:
+            return _numeric_matrix_latex(np.asarray(value, dtype=float))
+        return number_latex(float(value))
+    return r",\ ".join(f"{latex(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
+
+
+def _point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
+    def shown(value: Any) -> str:
+        if isinstance(value, sp.Basic):
+            return sp.sstr(value)
+        return _vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
+    return ", ".join(f"{pretty(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
 
 
 def _det_latex(result: JacobianResult) -> str:
@@ -224,9 +245,9 @@ def to_latex(result: JacobianResult) -> str:
     lines = [first + shown, r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})")]
     if result.options.det:
         lines.append(rf"\det J &= {_det_latex(result)}")
-    if result.options.at:
-        where = _point_latex(result.options.at)
-        values = result.at(**dict(result.options.at))
+    if result.point:
+        where = _point_latex(result, dict(result.point))
+        values = result.shown_at_point
         lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}")
         if result.options.det:
             lines.append(rf"\det J\,\Big|_{{{where}}} &= {number_latex(float(result.det_at(values)))}")
@@ -257,9 +278,9 @@ def to_text(result: JacobianResult) -> str:
         shown_det = ("det(J) (too large to expand)" if det is None
                      else "(too long to print: see result.det)" if _long(det) else pretty(det))
         parts.append(_beside("det J = ", shown_det))
-    if result.options.at:
-        where = ", ".join(f"{pretty(sp.Symbol(n))} = {number_text(v)}" for n, v in result.options.at)
-        values = result.at(**dict(result.options.at))
+    if result.point:
+        where = _point_text(result, dict(result.point))
+        values = result.shown_at_point
         parts.append(_beside(f"J at {where} = ", _numeric_text(values)))
         if result.options.det:
             parts.append(f"det J at {where} = {number_text(float(result.det_at(values)))}")
@@ -314,7 +335,7 @@ def _sum_latex(parts: Sequence[np.ndarray]) -> str:
 def chain_latex(result: JacobianResult) -> list[str]:
     """The walkthrough as lines of an aligned derivation: forward values, then one line per backward step."""
     walk = result.walkthrough()
-    where = _point_latex(tuple(walk.point.items()))
+    where = _point_latex(result, walk.point)
     values = r",\ ".join(f"{latex(sp.Symbol(s.name))} = {_vector_latex(v)}"
                          for s, v in zip(result.chain, walk.forward))
     lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}",
@@ -345,7 +366,7 @@ def chain_latex(result: JacobianResult) -> list[str]:
 def chain_text(result: JacobianResult) -> list[str]:
     """The walkthrough as plain text, for terminals."""
     walk = result.walkthrough()
-    where = ", ".join(f"{pretty(sp.Symbol(n))} = {number_text(v)}" for n, v in walk.point.items())
+    where = _point_text(result, walk.point)
     lines = [f"forward pass at {where}:",
              "  " + ", ".join(f"{s.name} = {_vector_text(v)}" for s, v in zip(result.chain, walk.forward)),
              f"backward pass ({' '.join(DIRECTION)}):"]

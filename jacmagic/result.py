@@ -17,8 +17,8 @@ import sympy as sp
 from . import calculus, render
 from .backprop import CompiledChain, Walkthrough
 from .errors import OptionError
-from .evaluate import Evaluator, determinant_at
-from .model import CellModel, Options, Shape
+from .evaluate import Domain, Evaluator, determinant_at
+from .model import CellModel, Guards, Options, Shape
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -42,6 +42,7 @@ class Step:
     line: int
     sources: tuple[sp.Symbol, ...]
     value: np.ndarray | None = None
+    guards: tuple[Guards, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +62,7 @@ class JacobianResult:
     symbolic_det: sp.Expr | None = None
     chain: tuple[Step, ...] = ()
     base_notes: tuple[str, ...] = ()
+    point: tuple[tuple[str, float], ...] = ()  # the --at point, one float per argument (matrices expanded)
 
     @cached_property
     def matrix(self) -> sp.ImmutableMatrix:
@@ -105,20 +107,25 @@ class JacobianResult:
         return Evaluator(self.matrix, self.arguments)
 
     @cached_property
+    def domain(self) -> Domain:
+        """Where the map's outputs are defined, by its own formulas as written (a chain checks stage by stage)."""
+        return Domain(self.model.guards if self.eager_matrix is not None else (), self.arguments)
+
+    @cached_property
     def compiled_chain(self) -> CompiledChain:
         return CompiledChain(self.chain, self.arguments, self.outputs)
 
     @cached_property
     def steps(self) -> tuple[Step, ...]:
         """The chain's stages in forward order (`--chain`), with their values at the `--at` point."""
-        if not self.options.at or not self.chain:
+        if not self.point or not self.chain:
             return self.chain
-        forward = self.walkthrough(**dict(self.options.at)).forward
+        forward = self.walkthrough(**dict(self.point)).forward
         return tuple(replace(step, value=value) for step, value in zip(self.chain, forward))
 
     def default_point(self) -> dict[str, float]:
         """The `--at` point, or 1.0 for every name: where the panel starts and the walkthrough shows numbers."""
-        given = dict(self.options.at)
+        given = dict(self.point)
         return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
 
     def walkthrough(self, **point: float) -> Walkthrough:
@@ -132,7 +139,8 @@ class JacobianResult:
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""
         known = [s.name for s in self.arguments]
-        unknown = [n for n in names if n not in known]
+        written = {s.name for s in self.model.written}  # a name that cancels out may still be given
+        unknown = [n for n in names if n not in known and n not in written]
         if unknown:
             hint = difflib.get_close_matches(unknown[0], known, n=1)
             raise OptionError(f"{what}{unknown[0]} is not a variable of this map" +
@@ -140,6 +148,7 @@ class JacobianResult:
 
     def point_values(self, values: dict[str, Any]) -> list[Any]:
         """The values in argument order, checking that the names are exactly the map's names."""
+        values = expand_matrices(self.shapes, values)
         self.check_names(values, "")
         known = [s.name for s in self.arguments]
         missing = [n for n in known if n not in values]
@@ -153,13 +162,15 @@ class JacobianResult:
         ordered = self.point_values(values)
         if self.eager_matrix is None:
             return self.compiled_chain.jacobian(self.inputs, *ordered)
-        return self.evaluator(*ordered)
+        return self.domain.mask(self.evaluator(*ordered), *ordered)
 
     def point_function(self) -> Callable[..., np.ndarray]:
         """The Jacobian at one point, from values in argument order: the panel's hot path."""
         if self.eager_matrix is None:
             return lambda *values: self.compiled_chain.jacobian(self.inputs, *values)
-        return self.evaluator.point
+        if not self.domain.guards:
+            return self.evaluator.point
+        return lambda *values: self.domain.mask(self.evaluator.point(*values), *values)
 
     def map_function(self) -> Callable[..., np.ndarray]:
         """The map itself, (..., m) from one array per argument, compiled separately from any derivative."""
@@ -177,16 +188,38 @@ class JacobianResult:
     @cached_property
     def point_notes(self) -> tuple[str, ...]:
         """Why entries are undefined at the `--at` point, one line each."""
-        if not self.options.at:
+        if not self.point:
             return ()
-        point = dict(self.options.at)
-        values = self.at(**point)
+        point = dict(self.point)
+        return self.undefined_notes([point[s.name] for s in self.arguments], self.at(**point))
+
+    def undefined_notes(self, ordered: list[float], values: np.ndarray) -> tuple[str, ...]:
+        """Why entries of the Jacobian `values` at one point are undefined, one line each (a few at most)."""
         notes = []
-        for (i, j) in zip(*np.nonzero(~np.isfinite(values))):
-            reason = ("a stage is undefined there" if self.eager_matrix is None
-                      else undefined_reason(self.matrix[int(i), int(j)], point))
-            notes.append(f"entry ({i + 1}, {j + 1}) is undefined at this point: {reason}")
-        return tuple(notes)
+        for i in sorted(set(np.nonzero(~np.isfinite(values))[0].tolist())):
+            guard = self.domain.failed(i, *ordered)
+            if guard is not None:
+                notes.append(f"row {i + 1} is undefined at this point, because the map is: {guard.describe()}")
+                continue
+            for j in np.nonzero(~np.isfinite(values[i]))[0].tolist():
+                notes.append(f"entry ({i + 1}, {j + 1}) is undefined at this point: {undefined_reason(values[i, j])}")
+        return tuple(notes[:_MAX_POINT_NOTES]) + ((f"(and {len(notes) - _MAX_POINT_NOTES} more undefined)",)
+                                                   if len(notes) > _MAX_POINT_NOTES else ())
+
+    @cached_property
+    def shown_at_point(self) -> np.ndarray:
+        """The Jacobian at the --at point as shown: an entry that rounding made tiny but that is exactly 0 at
+        the point as typed (cos(pi/2)) is shown as 0."""
+        values = self.at(**dict(self.point))
+        if self.eager_matrix is None or not any(isinstance(v, sp.Basic) for _, v in self.options.at):
+            return values
+        exact = {s: v for name, v in self.options.at if isinstance(v, sp.Basic)
+                 for s in self.arguments if s.name == name}
+        scale = float(np.max(np.abs(values[np.isfinite(values)]), initial=0.0))
+        for i, j in zip(*np.nonzero(np.abs(values) < 1e-12 * scale)):
+            if values[i, j] != 0 and self.matrix[int(i), int(j)].xreplace(exact).is_zero:
+                values[i, j] = 0.0
+        return values
 
     @cached_property
     def check_notes(self) -> tuple[str, ...]:
@@ -254,17 +287,36 @@ class JacobianResult:
                 f"d({', '.join(map(str, self.inputs))})>")
 
 
-def undefined_reason(entry: sp.Expr, point: dict[str, float]) -> str:
-    """A one-line reason why `entry` has no real value at `point`."""
-    value = entry.xreplace({s: sp.Float(point[s.name]) for s in entry.free_symbols if s.name in point})
-    try:
-        value = value.evalf()
-    except (ArithmeticError, ValueError, TypeError):
-        return "it cannot be evaluated"
-    if value.has(sp.zoo) or value in (sp.oo, -sp.oo):
-        return "division by zero"
-    if value.has(sp.nan):
-        return "an indeterminate form such as 0/0"
-    if value.is_real is False or value.has(sp.I):
-        return "the value is complex (e.g. log or sqrt of a negative number)"
-    return "the value overflows a float"
+_MAX_POINT_NOTES = 8
+
+
+def undefined_reason(value: float) -> str:
+    """Why a derivative has no value where the map itself is defined, from its number alone (no symbolic
+    evaluation: that can take unbounded time on expressions such as exp(exp(exp(x))))."""
+    if np.isinf(value):
+        return "the derivative is infinite or too large for a float here (e.g. a vertical tangent, or overflow)"
+    return ("the derivative has no real value here (e.g. 0/0, a kink, or the root or log of a negative number "
+            "in the derivative)")
+
+
+def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole matrix or vector given by its name (`W=[[1, 2], [3, 4]]`, a numpy array) becomes one value per
+    entry, row-major; exact numbers (pi/2) become floats; arrays of points for one name pass through."""
+    by_name = {shape.name: shape for shape in shapes}
+    expanded: dict[str, Any] = {}
+    for name, value in values.items():
+        shape = by_name.get(name)
+        if shape is None:
+            if isinstance(value, (tuple, list)):
+                raise OptionError(f"{name}: a list of values is only for a declared matrix or vector")
+            expanded[name] = float(value) if isinstance(value, sp.Basic) else value
+            continue
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise OptionError(f"{name} needs numbers in the shape {shape.rows} x {shape.cols}") from None
+        if array.size != shape.rows * shape.cols or array.ndim > 2:
+            raise OptionError(f"{name} is {shape.rows} x {shape.cols}, so it needs {shape.rows * shape.cols} "
+                              "values in that shape")
+        expanded.update(zip((s.name for s in shape.symbols), array.ravel().tolist()))
+    return expanded

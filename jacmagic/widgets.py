@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .backprop import shaped_gradients
+from .evaluate import orientation
 from .graph import sparsity_svg
 from .plot import default_domain
 from .render import SHOWN, pretty, window
@@ -30,7 +31,8 @@ _STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px soli
           ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
           ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}</style>")
 _UNDEFINED = '<span class="jacmagic-undefined">undefined</span>'
-_MAX_NOTES = 5
+# Beyond this magnitude a typed value stays in the number box and the slider keeps its range.
+_SLIDER_LIMIT = 1e12
 
 
 def default_range(value: float) -> tuple[float, float]:
@@ -97,7 +99,7 @@ class Variable(widgets.HBox):
 
     def _from_box(self, change: Mapping[str, Any]) -> None:
         new = float(change["new"])
-        if not np.isfinite(new):
+        if not np.isfinite(new) or abs(new) > _SLIDER_LIMIT:  # the box keeps it; the slider cannot follow
             return
         if new < self.slider.min or new > self.slider.max:
             low, high = default_range(new)
@@ -163,7 +165,9 @@ class JacobianPanel(widgets.VBox):
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
         finite = bool(np.isfinite(matrix).all())
         summary = "".join(f"<div>{line}</div>" for line in self._summary(matrix, digits, finite))
-        notes = "" if finite else "".join(f"<div>{note}</div>" for note in _undefined_notes(matrix))
+        notes = "" if finite else "".join(
+            f'<div><span class="jacmagic-undefined">{html.escape(note)}</span></div>'
+            for note in self.result.undefined_notes([v.value for v in self._order], matrix))
         if self._window is not None:
             matrix = matrix[np.ix_(*self._window)]
             notes += "<div>showing the corner rows and columns, as above; result.at(...) gives them all</div>"
@@ -177,7 +181,7 @@ class JacobianPanel(widgets.VBox):
         rows, cols = matrix.shape
         if rows == cols:
             det = float(np.linalg.det(matrix)) if finite else float("nan")
-            return [f"det J = <b>{_number(det, digits)}</b> ({_orientation(det, matrix)})"]
+            return [f"det J = <b>{_number(det, digits)}</b> ({orientation(matrix)})"]
         if rows == 1:
             norm = float(np.linalg.norm(matrix[0]))
             return [f"gradient norm |∇{self._rows[0]}| = <b>{_number(norm, digits)}</b>"]
@@ -190,25 +194,6 @@ def _number(value: float, digits: int) -> str:
     if value in (float("inf"), float("-inf")):
         return _UNDEFINED
     return f"{value:.{digits}g}"
-
-
-def _orientation(det: float, matrix: np.ndarray) -> str:
-    if det != det:
-        return "undefined here"
-    scale = float(np.prod(np.abs(matrix).max(axis=1))) or 1.0
-    if abs(det) <= 1e-12 * scale:
-        return "singular here: the map squashes volume flat"
-    return "orientation kept" if det > 0 else "orientation flipped"
-
-
-def _undefined_notes(matrix: np.ndarray) -> list[str]:
-    notes = []
-    for i, j in list(zip(*np.nonzero(~np.isfinite(matrix))))[:_MAX_NOTES]:
-        why = ("division by zero" if np.isinf(matrix[i, j])
-               else "no real value here (e.g. log or sqrt of a negative number, or 0/0)")
-        notes.append(f'<span class="jacmagic-undefined">entry ({i + 1}, {j + 1}) is undefined at this point: '
-                     f"{why}</span>")
-    return notes
 
 
 def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digits: int) -> str:

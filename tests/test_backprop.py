@@ -93,7 +93,7 @@ def layer_loss(*flat: mpmath.mpf) -> list[mpmath.mpf]:
 
 def test_layer_gradient_row_major_and_in_its_own_shape() -> None:
     result = jacobian(LAYER, chain=True, wrt="W,b", at=LAYER_POINT)
-    assert [s.name for s in result.inputs] == ["w_11", "w_12", "w_13", "w_21", "w_22", "w_23", "b_1", "b_2"]
+    assert [s.name for s in result.inputs] == ["W_1,1", "W_1,2", "W_1,3", "W_2,1", "W_2,2", "W_2,3", "b_1", "b_2"]
     flat = [v for row in LAYER_POINT["W"] for v in row] + LAYER_POINT["b"]  # type: ignore[union-attr]
     want = numeric_jacobian(layer_loss, flat)
     walk = result.walkthrough()

@@ -45,7 +45,7 @@ def test_displayed_once_as_latex_with_a_text_fallback(shell: Shell) -> None:
     assert bundle["text/latex"].startswith(r"$\displaystyle")
     assert r"\det J &= r" in bundle["text/latex"]
     assert "det J = r" in bundle["text/plain"]
-    assert ran.stdout.strip() in ("", "Out[0]:")
+    assert re.fullmatch(r"(Out\[\d+\]:)?", ran.stdout.strip())
 
 
 @pytest.mark.parametrize(("options", "panels"), [("", 1), ("--no-widgets", 0)])
@@ -102,7 +102,7 @@ def test_config_budget(shell: Shell) -> None:
 
 def test_undefined_point_is_said_not_raised(shell: Shell) -> None:
     R = shell.ok("%%jacobian --at x=1,y=0\nf(x, y) = [x/y, y]").result
-    assert np.isinf(R.at(x=1, y=0)[0, 0])
+    assert np.isnan(R.at(x=1, y=0)[0, 0]) and R.at(x=1, y=0)[1, 1] == 1
     assert "undefined" in R.latex() and "division by zero" in R.latex()
 
 
@@ -113,7 +113,8 @@ BAD = [
     ("def f(x):\n    return x + nope", "", r"line 2\b.*nope"),
     ("def f(x):\n    if x > 0:\n        return x\n    return 0", "", r"line 2\b.*np.where"),
     ("", "", "empty"),
-    ("f(x, y) = [x*y, x, y]", "--det", r"square.*3 x 2.*--wrt"),
+    ("f(x, y) = [x*y, x, y]", "--det", r"square.*3 x 2.*no choice of variables"),
+    ("f(x, y) = [x*y*a, x, y]", "--det", r"square.*3 x 2.*--wrt x,y,a"),
     ("f(x, y) = x*y", "--wrt q", r"--wrt: q is not a variable"),
     ("f(x, y) = x*y", "--at x=1", "no value given for y"),
     ("f(x, y) = x*y", "--at x=1,y=two", r"--at y: 'two' is not a number"),
