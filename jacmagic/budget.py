@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from sympy.core.cache import clear_cache
+
 from .errors import BudgetExceeded
 
 T = TypeVar("T")
@@ -74,4 +76,5 @@ class Budget:
                 return step()
         except BudgetExceeded:
             self.exceeded = True
+            clear_cache()  # the alarm may have landed inside sympy, half-way through filling a cache entry
             return fallback

@@ -7,9 +7,11 @@ goes through sympy. symengine forgets sympy's assumptions, so results are mapped
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+import symengine as se  # imported with the module, never inside a budget: an alarm must not land in an import
 import sympy as sp
 
 from .budget import Budget
@@ -53,13 +55,35 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
     if use_symengine is None:
         use_symengine = symengine_safe(expressions)
     if not use_symengine:
-        return sp.ImmutableMatrix(expressions).jacobian(list(variables)).as_immutable()
-    import symengine as se
-
-    matrix = se.DenseMatrix([se.sympify(e) for e in expressions]).jacobian(
-        se.DenseMatrix([se.Symbol(v.name) for v in variables]))
-    symbols = set().union(*(e.free_symbols for e in expressions)) | set(variables)
+        return _sparse_jacobian(expressions, variables, sp.Add, sp.diff)
+    converted = [se.sympify(e) for e in expressions]
+    matrix = _sparse_jacobian(converted, [se.Symbol(v.name) for v in variables], se.Add, lambda t, v: t.diff(v))
+    symbols = set(variables).union(*(e.free_symbols for e in expressions))
     return sp.ImmutableMatrix(_to_sympy(matrix, symbols))
+
+
+def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: Any,
+                     diff: Callable[[Any, Any], Any]) -> Any:
+    """d expressions / d variables, one small derivative at a time: each term of a sum is differentiated only
+    by the variables it contains. The cost follows the size of the map, not size x variables (a loss summed over
+    10,000 weights is 10,000 small derivatives, not 10,000 walks over the whole sum), and every call into
+    compiled code is small, so a time budget or Ctrl-C can stop it between two of them."""
+    column = {v: j for j, v in enumerate(variables)}
+    rows = []
+    for expression in expressions:
+        terms = expression.args if isinstance(expression, add) else (expression,)
+        by_variable: dict[Any, list[Any]] = {}
+        for term in terms:
+            for symbol in term.free_symbols:
+                if symbol in column:
+                    by_variable.setdefault(symbol, []).append(term)
+        row: list[Any] = [0] * len(variables)
+        for symbol, containing in by_variable.items():
+            row[column[symbol]] = add(*(diff(t, symbol) for t in containing))
+        rows.append(row)
+    if add is not sp.Add:  # symengine
+        return se.DenseMatrix(len(rows), len(variables), [e for row in rows for e in row])
+    return sp.ImmutableMatrix(rows)
 
 
 def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | None = None) -> sp.Expr | None:
@@ -70,8 +94,6 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
     if use_symengine is None:
         use_symengine = symengine_safe(matrix)
     if use_symengine:
-        import symengine as se
-
         return _to_sympy(se.DenseMatrix(matrix.tolist()).det(), matrix.free_symbols)
     found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
     return found

@@ -6,8 +6,15 @@ subclass would be shown with a traceback), and nothing is bound to `--out` unles
 
 from __future__ import annotations
 
+import builtins
+import keyword
+import re
+import types
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
+import sympy as sp
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -31,19 +38,21 @@ class JacobianMagic(Magics):
     @argument("name", nargs="?", help="line magic only: a Python function, sympy expression or sympy Matrix "
                                       "from the namespace")
     @argument("--det", action="store_true", help="also show the determinant (square Jacobians)")
-    @argument("--wrt", nargs="+", metavar="VARS", help="differentiate by these variables, in this order "
-                                                        "(comma separated); the rest are constants")
-    @argument("--at", nargs="+", metavar="POINT", help="also show the numeric Jacobian at a point, e.g. "
-                                                        "--at r=1,theta=pi/4 (every variable and constant)")
+    @argument("--wrt", nargs="+", action="append", metavar="VARS",
+              help="differentiate by these variables, in this order (comma separated); the rest are constants")
+    @argument("--at", nargs="+", action="append", metavar="POINT",
+              help="also show the numeric Jacobian at a point, e.g. --at r=1,theta=pi/4 (every variable and "
+                   "constant; a matrix as W=[[1, 2], [3, 4]] or the name of a numpy array)")
     @argument("--out", metavar="NAME", help="bind the result object to this variable")
     @argument("--no-widgets", action="store_true", help="show no interactive panel")
-    @argument("--range", nargs="+", metavar="RANGES",
+    @argument("--range", nargs="+", action="append", metavar="RANGES",
               help="slider ranges of the panel, e.g. --range r=0:5,theta=0:2*pi")
     @argument("--no-continuous-update", action="store_true", help="update the panel when a slider is released, "
                                                                     "not while it is dragged")
     @argument("--plot", action="store_true", help="draw what the Jacobian does: change of variables, a slice, "
                                                    "gradient arrows or a heat map")
-    @argument("--domain", nargs="+", metavar="RANGES", help="the plotted region, e.g. --domain r=0:2,theta=0:2*pi")
+    @argument("--domain", nargs="+", action="append", metavar="RANGES",
+              help="the plotted region, e.g. --domain r=0:2,theta=0:2*pi")
     @argument("--partials", action="store_true", help="also show the matrix of partial derivative symbols")
     @argument("--simplify", choices=["auto", "full", "none"], default="auto",
               help="auto: simplify the determinant within the budget (default); full: every entry too; none: raw")
@@ -72,45 +81,86 @@ class JacobianMagic(Magics):
         The result is returned (and bound with ``--out NAME``): ``.matrix``, ``.inputs``, ``.outputs``,
         ``.det``, ``.at(x=1, y=2)``, ``.latex()``.
         """
-        args = parse_argstring(self.jacobian, line)
+        args = parse_argstring(self.jacobian, pasted_values(line))
         if cell is None and not args.name:
             raise UsageError("%jacobian needs a name from the namespace, e.g. %jacobian f --det; "
                              "or write the map in a %%jacobian cell")
         if cell is not None and args.name:
             raise UsageError(f"unexpected {args.name!r} on the %%jacobian line: options start with --, "
                              "and the map goes in the cell below")
-        if args.out is not None and not args.out.isidentifier():
-            raise UsageError(f"--out needs a variable name, got {args.out!r}")
+        out = None if args.out is None else output_name(args.out)
         assert self.shell is not None
         namespace = self.shell.user_ns
         try:
-            options = self._options(args)
+            options = self._options(args, namespace)
             if cell is None:
                 if args.name not in namespace:
                     raise UsageError(f"{args.name} is not defined in the namespace")
-                result = compute(namespace[args.name], options, name=args.name)
+                result = compute(namespace_object(args.name, namespace[args.name]), options, name=args.name)
             else:
                 result = compute(cell, options, namespace=namespace)
-            result.latex()  # render now: anything wrong surfaces here, before --out is bound
+            result.displays  # noqa: B018 - build all that will be shown now: a failure binds nothing
         except JacmagicError as err:
             raise UsageError(str(err)) from None
-        if args.out:
-            namespace[args.out] = result
+        if out:
+            namespace[out] = result
         return result
 
-    def _options(self, args: Any) -> Options:
+    def _options(self, args: Any, namespace: Mapping[str, Any]) -> Options:
+        def joined(values: list[list[str]] | None) -> str:
+            return ",".join(v for group in values or () for v in group)
+
         return Options(
             det=args.det,
-            wrt=parse_names(",".join(args.wrt)) if args.wrt else (),
-            at=parse_point(",".join(args.at)) if args.at else (),
+            wrt=parse_names(joined(args.wrt)) if args.wrt else (),
+            at=parse_point(joined(args.at), namespace) if args.at else (),
             simplify=args.simplify,
             partials=args.partials,
             check=args.check,
             chain=args.chain,
             widgets=not args.no_widgets,
             budget=self.budget if args.budget is None else args.budget,
-            ranges=parse_ranges(",".join(args.range)) if args.range else (),
+            ranges=parse_ranges(joined(args.range)) if args.range else (),
             continuous_update=not args.no_continuous_update,
             plot=args.plot,
-            domain=parse_ranges(",".join(args.domain)) if args.domain else (),
+            domain=parse_ranges(joined(args.domain)) if args.domain else (),
         )
+
+
+# Names the session itself relies on: binding a result to one of them would break IPython or the kernel.
+_RESERVED = frozenset({"get_ipython", "In", "Out", "exit", "quit", "display"})
+_HISTORY = re.compile(r"_+|_i+|_i?\d+|_[oid]h")
+
+
+def output_name(text: str) -> str:
+    """The --out name, as Python reads it (NFKC), refused if it is not a plain variable name of the user's."""
+    name = unicodedata.normalize("NFKC", text)
+    if not name.isidentifier() or keyword.iskeyword(name) or (name.startswith("__") and name.endswith("__")):
+        raise UsageError(f"--out needs a plain variable name, got {text!r}")
+    if name in _RESERVED or _HISTORY.fullmatch(name) or name in dir(builtins):
+        raise UsageError(f"--out {name} would replace a name that IPython or Python relies on; choose another")
+    return name
+
+
+def namespace_object(name: str, value: object) -> object:
+    """What `%jacobian NAME` may take: a Python function (def or lambda), a sympy expression or matrix. Calling
+    any other callable (a method, a class, an object with __call__) could run code the user did not ask for."""
+    if isinstance(value, (types.FunctionType, sp.Expr, sp.MatrixBase)):
+        return value
+    raise UsageError(f"%jacobian {name}: {name} is a {type(value).__name__}; %jacobian takes a Python function "
+                     "(def or lambda), a sympy expression or a sympy Matrix")
+
+
+def pasted_values(line: str) -> str:
+    """The option line with spaces inside brackets removed and quotes around a value dropped, so that values
+    pasted from Python (`--at x=[1, -2]`, `--at "x=[1, -2]"`) reach the parser whole: argparse would take
+    `-2]` for an option."""
+    out: list[str] = []
+    depth = 0
+    for char in line:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth > 0 and char.isspace():
+            continue
+        out.append(char)
+    return re.sub(r"(?<=\s)([\"'])([^\"'\s]*)\1(?=\s|$)", r"\2", "".join(out))

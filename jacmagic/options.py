@@ -4,9 +4,12 @@ variables, read by the same safe reader as cells."""
 from __future__ import annotations
 
 import ast
+import math
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .errors import CellError
@@ -33,7 +36,12 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def parse_number(text: str, what: str) -> float:
-    """A number written as a formula without variables: `1.5`, `-2`, `pi/4`, `sqrt(2)/2`, `2^-3`."""
+    """A finite real number written as a formula without variables: `1.5`, `-2`, `pi/4`, `sqrt(2)/2`, `2^-3`."""
+    return float(parse_exact(text, what))
+
+
+def parse_exact(text: str, what: str) -> sp.Expr:
+    """Like `parse_number`, but kept exact as typed (pi/2 stays pi/2), for showing the point as the user wrote it."""
     try:
         prepared = prepare(text)
         tree = ast.parse(prepared.source.strip(), mode="eval")
@@ -47,27 +55,49 @@ def parse_number(text: str, what: str) -> float:
 
     builder = ExpressionBuilder(1, resolve, {}, lambda line, col: col)
     try:
-        value = complex(builder.scalar(tree.body).evalf())
+        exact = builder.scalar(tree.body)
+        value = complex(exact.evalf())
     except CellError as err:
         raise CellError(err.message) from None
     except (TypeError, ValueError, OverflowError):
         raise CellError(f"{what}: {text!r} is not a number") from None
     if value.imag != 0 or value.real != value.real:
         raise CellError(f"{what}: {text!r} is not a real number")
-    return value.real
+    if not math.isfinite(value.real):
+        raise CellError(f"{what}: {text!r} is too large for a float (at most about 1.8e308)")
+    return exact
 
 
-def parse_values(text: str, what: str) -> Any:
-    """A number, or for a declared matrix a bracketed (nested) list of numbers: `[[1, 2], [3, pi]]`."""
+def namespace_value(name: str, value: Any, what: str) -> Any:
+    """A point value taken from the notebook: a number, a list or a numpy array, converted by numpy alone (no
+    method of an arbitrary object is called)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple, np.ndarray, np.number)):
+        raise CellError(f"{what}: {name} is a {type(value).__name__}; give a number, a list or a numpy array")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise CellError(f"{what}: {name} does not hold numbers only") from None
+    if not np.isfinite(array).all():
+        raise CellError(f"{what}: {name} holds a value that is not a finite number")
+    return float(array) if array.ndim == 0 else array
+
+
+def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = None) -> Any:
+    """A number, for a declared matrix a bracketed (nested) list of numbers (`[[1, 2], [3, pi]]`), or the name
+    of a number, list or array in the notebook."""
     text = text.strip()
+    name = unicodedata.normalize("NFKC", text)
+    if namespace is not None and name.isidentifier() and name not in KNOWN_CONSTANTS and name in namespace:
+        return namespace_value(name, namespace[name], what)
     if not text.startswith("["):
-        return parse_number(text, what)
+        return parse_exact(text, what)
     if not text.endswith("]"):
         raise CellError(f"{what}: {text!r} has an unclosed bracket")
-    return tuple(parse_values(part, what) for part in _split_top_level(text[1:-1]))
+    parts = tuple(parse_values(part, what) for part in _split_top_level(text[1:-1]))
+    return tuple(p if isinstance(p, tuple) else float(p) for p in parts)
 
 
-def parse_point(text: str) -> tuple[tuple[str, Any], ...]:
+def parse_point(text: str, namespace: Mapping[str, Any] | None = None) -> tuple[tuple[str, Any], ...]:
     """`r=1, theta=pi/2` -> (("r", 1.0), ("theta", 1.5707...)), for --at."""
     point: dict[str, Any] = {}
     for part in _split_top_level(text):
@@ -78,7 +108,7 @@ def parse_point(text: str) -> tuple[tuple[str, Any], ...]:
                             f"got {part!r}")
         if name in point:
             raise CellError(f"--at gives {name} twice")
-        point[name] = parse_values(value, f"--at {name}")
+        point[name] = parse_values(value, f"--at {name}", namespace)
     if not point:
         raise CellError("--at takes name=value pairs, e.g. --at r=1,theta=pi/4")
     return tuple(point.items())

@@ -94,7 +94,8 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     refuse_twins(model.free_names + model.outputs + tuple(o for s in model.stages for o in s.outputs))
     point = _point(model, options.at) if options.at else ()
     variables = _variables(model, options.wrt)
-    constants = tuple(s for s in model.free_names if s not in variables)
+    chosen = set(variables)
+    constants = tuple(s for s in model.free_names if s not in chosen)
     notes: list[str] = [note] if (note := constants_note(variables, constants)) else []
     steps = _steps(model, variables) if options.chain else ()
     if options.det and len(model.outputs) != len(variables):
@@ -125,12 +126,24 @@ DIFFERENTIATION_BUDGETS = 5
 
 
 def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix:
+    """The Jacobian within its time allowance, refused if sympy could only leave a derivative unevaluated."""
+    matrix = _jacobian_within(model, variables, budget)
+    left = matrix.atoms(sp.Derivative, sp.Subs)
+    if left:
+        shown = sp.sstr(sorted(left, key=sp.default_sort_key)[0])[:80]
+        raise CellError(f"jacmagic cannot write the derivative {shown}: floor (//), Mod (%) and other steps or "
+                        "saw-tooth functions have no derivative formula at their jumps; write the map without them")
+    return matrix
+
+
+def _jacobian_within(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix:
     allowance = DIFFERENTIATION_BUDGETS * budget
     matrix: sp.ImmutableMatrix | None = Budget(allowance).run(lambda: calculus.jacobian(model.expressions, variables),
                                                                None)
     if matrix is None:
-        raise CellError(f"the Jacobian has too many terms to build within {allowance:g} s (a deeply nested "
-                        "composition?); write the map as stages with --chain, or allow more time with --budget")
+        raise CellError(f"the Jacobian ({len(model.outputs)} outputs x {len(variables)} variables) is too large "
+                        f"to build symbolically within {allowance:g} s; write the map as stages with --chain, "
+                        "differentiate by fewer variables with --wrt, or allow more time with --budget")
     return matrix
 
 
@@ -151,7 +164,7 @@ def not_square(m: int, variables: Sequence[sp.Symbol], names: Sequence[sp.Symbol
     if m < n:
         return said + f"; pick {m} of the variables with --wrt, e.g. --wrt {','.join(s.name for s in variables[:m])}"
     if len(names) >= m:
-        chosen = list(variables) + [s for s in names if s not in variables]
+        chosen = list(variables) + [s for s in names if s not in set(variables)]
         return said + f"; differentiate by {m} names with --wrt, e.g. --wrt {','.join(s.name for s in chosen[:m])}"
     return said + f"; the map has only {len(names)} names, so no choice of variables makes it square"
 

@@ -168,15 +168,17 @@ def layout_words(result: JacobianResult) -> str:
 
 
 def _partials_latex(result: JacobianResult) -> str:
-    """The textbook definition: entry (i, j) is the symbol d f_i / d x_j."""
-    rows = [" & ".join(rf"\frac{{\partial {latex(o)}}}{{\partial {latex(i)}}}" for i in result.inputs)
-            for o in result.outputs]
-    return r"\left[\begin{matrix}" + r" \\ ".join(rows) + r"\end{matrix}\right]"
+    """The textbook definition: entry (i, j) is the symbol d f_i / d x_j (cut to the window like the rest)."""
+    outs, ins = result.outputs, result.inputs
+    cells = _grid(len(outs), len(ins), lambda i, j: rf"\frac{{\partial {latex(outs[i])}}}{{\partial {latex(ins[j])}}}",
+                  (r"\vdots", r"\cdots", r"\ddots"))
+    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
 def _partials_text(result: JacobianResult) -> str:
-    return pretty(sp.Matrix(len(result.outputs), len(result.inputs), lambda i, j: sp.Symbol(
-        f"∂{pretty(result.outputs[i])}/∂{pretty(result.inputs[j])}")))
+    outs, ins = result.outputs, result.inputs
+    cells = _grid(len(outs), len(ins), lambda i, j: f"∂{pretty(outs[i])}/∂{pretty(ins[j])}", ("⋮", "…", "⋱"))
+    return "\n".join("[" + ", ".join(row) + "]" for row in cells)
 
 
 def number_latex(value: float) -> str:
@@ -211,7 +213,7 @@ def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tup
 
 def _point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
     def shown(value: Any) -> str:
-        if isinstance(value, sp.Basic):
+        if isinstance(value, sp.Basic) and not value.is_Float:
             return latex(value)
         if np.ndim(value) > 0:
             return _numeric_matrix_latex(np.asarray(value, dtype=float))
@@ -221,7 +223,7 @@ def _point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
 
 def _point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
     def shown(value: Any) -> str:
-        if isinstance(value, sp.Basic):
+        if isinstance(value, sp.Basic) and not value.is_Float:
             return sp.sstr(value)
         return _vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
     return ", ".join(f"{pretty(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))

@@ -263,10 +263,17 @@ class JacobianResult:
 
         return area(self, domain, point)
 
+    @cached_property
+    def displays(self) -> list[Any]:
+        """What displaying this result shows, built once (the magic builds it before binding --out)."""
+        from .widgets import displays
+
+        return displays(self)
+
     def _ipython_display_(self) -> None:
         from .widgets import show
 
-        show(self)
+        show(self.displays)
 
     def latex(self) -> str:
         """The LaTeX source shown in notebooks, `$\\displaystyle ...$`."""

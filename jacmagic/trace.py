@@ -15,11 +15,13 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from .errors import CellError
-from .formula import real_symbol
-from .functions import relu, sigmoid, softplus
+from .formula import real_symbol, refuse_twins
+from .functions import Abs, cbrt, relu, sigmoid, sign, softplus
 from .model import CellModel, Stage
 from .parse import output_symbols
 
@@ -34,26 +36,39 @@ def _sum(values: Any, *args: Any, **kwargs: Any) -> sp.Expr:
     return sp.Add(*_flatten(values))
 
 
-def _array(values: Any, *args: Any, **kwargs: Any) -> Any:
-    return values
+def _array(values: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+    """A real numpy array of symbols (dtype object): `v * 2`, `3 * v`, `v + w` are element-wise, as in numpy."""
+    return np.array(values, dtype=object)
+
+
+def _elementwise(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A symbolic function that also applies entry by entry to numpy arrays of symbols, as numpy's ufuncs do."""
+    def apply(*args: Any) -> Any:
+        if any(isinstance(a, np.ndarray) for a in args):
+            return np.frompyfunc(function, len(args), 1)(*args)
+        return function(*args)
+    return apply
 
 
 _SHARED: dict[str, Any] = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
-    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "pi": sp.pi, "e": sp.E, "fabs": sp.Abs,
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "pi": sp.pi, "e": sp.E, "fabs": Abs,
     "log2": lambda z: sp.log(z, 2), "log10": lambda z: sp.log(z, 10), "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
     "erf": sp.erf, "expm1": lambda z: sp.exp(z) - 1, "log1p": lambda z: sp.log(1 + z),
 }
+# numpy functions that take whole arrays rather than applying entry by entry
+_REDUCING = frozenset({"sum", "array", "asarray", "stack", "hstack", "dot", "where"})
 _NUMPY: dict[str, Any] = {
     **_SHARED,
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "arctan2": sp.atan2, "arcsinh": sp.asinh,
-    "arccosh": sp.acosh, "arctanh": sp.atanh, "abs": sp.Abs, "absolute": sp.Abs, "sign": sp.sign,
+    "arccosh": sp.acosh, "arctanh": sp.atanh, "abs": Abs, "absolute": Abs, "sign": sign,
     "maximum": sp.Max, "minimum": sp.Min, "where": _where, "heaviside": sp.Heaviside, "square": lambda z: z**2,
-    "power": sp.Pow, "cbrt": sp.cbrt, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "power": sp.Pow, "cbrt": cbrt, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
     "sum": _sum, "array": _array, "asarray": _array, "stack": _array, "hstack": _array,
     "dot": lambda a, b: sp.Add(*(p * q for p, q in zip(_flatten(a), _flatten(b)))), "float64": lambda z: z,
     "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
 }
+_NUMPY = {name: _elementwise(f) if callable(f) and name not in _REDUCING else f for name, f in _NUMPY.items()}
 _MATH: dict[str, Any] = {
     **_SHARED,
     "asin": sp.asin, "acos": sp.acos, "atan": sp.atan, "atan2": sp.atan2, "asinh": sp.asinh, "acosh": sp.acosh,
@@ -87,8 +102,13 @@ def _symbolic_twin(value: Any) -> Any:
         if value is math:
             return _MATH_SHIM
         return value
-    module = getattr(value, "__module__", None) or ""
-    name = getattr(value, "__name__", None)
+    try:
+        module = getattr(value, "__module__", None) or ""
+        name = getattr(value, "__name__", None)
+    except Exception:  # noqa: BLE001 - a namespace object whose __getattr__ raises is simply left alone
+        return value
+    if not isinstance(module, str) or not isinstance(name, (str, type(None))):
+        return value
     if name and callable(value) and not isinstance(value, (types.FunctionType, type)):
         if module == "math" and name in _MATH:
             return _MATH[name]
@@ -119,8 +139,9 @@ def _rebind(function: types.FunctionType, cache: dict[int, types.FunctionType] |
 
 
 def is_def_cell(text: str) -> bool:
-    """A cell is Python when any top-level line starts a def, a decorator or an import."""
-    return any(line.startswith(("def ", "async def ", "@", "import ", "from ")) for line in text.split("\n"))
+    """A cell is Python when any top-level line starts a def or an import (a decorator alone is not: a line
+    continuing a formula may start with @, the matrix product)."""
+    return any(line.startswith(("def ", "async def ", "import ", "from ")) for line in text.split("\n"))
 
 
 def _error_line(tb: Any, filename: str) -> int | None:
@@ -200,7 +221,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
 def trace_object(value: object, name: str) -> CellModel:
     """A function, sympy expression or sympy Matrix from the user namespace."""
     if isinstance(value, (sp.MatrixBase, sp.Expr)):
-        expressions = tuple(_flatten(value))
+        expressions = _as_real_map(tuple(_flatten(value)), name)
         symbols = sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name)
         if not symbols:
             raise CellError(f"{name} has no symbols to differentiate by")
@@ -211,6 +232,22 @@ def trace_object(value: object, name: str) -> CellModel:
         return trace_function(value, name)
     raise CellError(f"{name} is a {type(value).__name__}; %jacobian takes a function, a sympy expression or "
                     "a sympy Matrix")
+
+
+def _as_real_map(expressions: tuple[sp.Expr, ...], name: str) -> tuple[sp.Expr, ...]:
+    """A sympy object as a map of real variables, as cells are: its symbols made real (two different symbols of
+    one name are refused), |.| and sign with the derivatives of real functions; unevaluated integrals,
+    derivatives and undefined functions are refused, having no formula to differentiate."""
+    symbols = set().union(*(e.free_symbols for e in expressions))
+    refuse_twins(symbols)
+    for expression in expressions:
+        unknown = expression.atoms(AppliedUndef) | expression.atoms(sp.Integral, sp.Derivative, sp.Sum, sp.Product)
+        if unknown:
+            shown = sp.sstr(sorted(unknown, key=sp.default_sort_key)[0])[:60]
+            raise CellError(f"{name} contains {shown}, which has no explicit formula to differentiate; call .doit() "
+                            "or write the function out")
+    real = {s: real_symbol(s.name) for s in symbols}
+    return tuple(e.xreplace(real).replace(sp.Abs, Abs).replace(sp.sign, sign) for e in expressions)
 
 
 def _flatten(value: Any) -> list[Any]:

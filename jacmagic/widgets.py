@@ -48,25 +48,33 @@ def has_widget_frontend() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
-def show(result: JacobianResult) -> None:
-    """Displays the typeset result once and, where a widget front end exists, the panel under it."""
-    from IPython.display import display
-
-    display({"text/plain": str(result), "text/latex": result.latex()}, raw=True)
+def displays(result: JacobianResult) -> list[Any]:
+    """Everything a cell shows, built before anything is shown (so that a failure shows nothing and binds
+    nothing): the typeset result, where a widget front end exists the panel under it, and the pictures."""
+    shown: list[Any] = [{"text/plain": str(result), "text/latex": result.latex()}]
     panel = result.options.widgets and has_widget_frontend()
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
         from .plot import png
 
-        display({"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns it "
-                 "as a matplotlib Figure)"}, raw=True)
+        shown.append({"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns "
+                      "it as a matplotlib Figure)"})
     matrix = result.eager_matrix
     if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
         nonzero = sum(1 for e in matrix if e != 0)
-        display({"image/svg+xml": sparsity_svg(matrix),
-                 "text/plain": f"sparsity: {nonzero} of {matrix.rows * matrix.cols} entries are not identically "
-                               "zero"}, raw=True)
+        shown.append({"image/svg+xml": sparsity_svg(matrix),
+                      "text/plain": f"sparsity: {nonzero} of {matrix.rows * matrix.cols} entries are not "
+                                    "identically zero"})
     if panel:
-        display(result.widget())
+        shown.append(result.widget())
+    return shown
+
+
+def show(shown: list[Any]) -> None:
+    """Displays what `displays` built: bundles raw, widgets as themselves."""
+    from IPython.display import display
+
+    for item in shown:
+        display(item, raw=isinstance(item, dict))
 
 
 class Variable(widgets.HBox):

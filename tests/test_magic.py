@@ -64,9 +64,9 @@ def test_line_magic_takes_functions_expressions_and_matrices(shell: Shell) -> No
              "a, b = sp.symbols('a b')\nexpr = a**2 * b\nM = sp.Matrix([a*b, a + b])")
     g = shell.ok("%jacobian g --det").result
     assert_close(g.at(x=0.3, y=0.8), numeric_jacobian(lambda x, y: [mpmath.exp(x) * y, mpmath.tanh(y)], [0.3, 0.8]))
-    assert shell.ok("%jacobian expr").result.matrix.tolist() == [[2 * shell.ip.user_ns["a"] * shell.ip.user_ns["b"],
-                                                                 shell.ip.user_ns["a"] ** 2]]
-    assert shell.ok("%jacobian M --det --out RM").result.det == shell.ip.user_ns["b"] - shell.ip.user_ns["a"]
+    a, b = sp.symbols("a b", real=True)  # a sympy object's symbols are taken as real, as a cell's are
+    assert shell.ok("%jacobian expr").result.matrix.tolist() == [[2 * a * b, a**2]]
+    assert shell.ok("%jacobian M --det --out RM").result.det == b - a
     assert shell.ip.user_ns["g"](0.0, 0.0).tolist() == [0.0, 0.0]  # the user's function still works on floats
 
 
@@ -81,8 +81,8 @@ def test_wrt_reorders_and_makes_the_rest_constants(shell: Shell) -> None:
 def test_at_shows_numbers_and_the_determinant(shell: Shell) -> None:
     R = shell.ok("%%jacobian --det --at r=2, theta=pi/2\nx = r*cos(theta)\ny = r*sin(theta)").result
     latex = R.latex()
-    assert r"\det J\,\Big|_{r = 2,\ \theta = 1.5708} &= 2" in latex
-    assert "-2" in latex and r"\theta = 1.5708" in latex
+    assert r"\det J\,\Big|_{r = 2,\ \theta = \frac{\pi}{2}} &= 2" in latex  # the point as typed
+    assert "-2" in latex and r"0 & -2" in latex  # cos(pi/2) is exactly 0, not 6e-17
 
 
 def test_partials_simplify_check_and_budget(shell: Shell) -> None:
@@ -121,7 +121,7 @@ BAD = [
     ("f(x, y) = x*y", "--at x=1,y=2,q=3", "q is not a variable"),
     ("f(x, y) = x*y", "--simplify sometimes", "invalid choice"),
     ("f(x, y) = x*y", "--bogus", "unrecognized arguments"),
-    ("f(x, y) = x*y", "--out 1x", "--out needs a variable name"),
+    ("f(x, y) = x*y", "--out 1x", "--out needs a plain variable name"),
     ("f(x) = x", "--chain", "at least two stages"),
     ("f(x) = __import__('os').system('touch MARKER')", "", r"line 1\b.*quotes"),
     ("f(x) = x.__class__", "", r"line 1\b.*attribute"),
