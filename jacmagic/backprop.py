@@ -117,18 +117,18 @@ class CompiledChain:
         _, _, known = self.forward(*values)
         return np.stack(np.broadcast_arrays(*(known[o] for o in self.outputs)), axis=-1)
 
-    def backward(self, feeds: Sequence[Sequence[Any]], inputs: Sequence[sp.Symbol],
+    def backward(self, outputs: Sequence[np.ndarray], feeds: Sequence[Sequence[Any]], inputs: Sequence[sp.Symbol],
                  record: bool) -> tuple[np.ndarray, list[BackwardStep]]:
-        """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`, and the steps."""
+        """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`, and the steps. A
+        stage output that the forward pass found undefined has an undefined row in its local Jacobian."""
         m = len(self.outputs)
         zero = np.zeros(m)
-        asked, constants = set(inputs), set(self.arguments) - set(inputs)
+        constants = set(self.arguments) - set(inputs)
         gradient: dict[sp.Symbol, np.ndarray] = {o: np.eye(m)[i] for i, o in enumerate(self.outputs)}
         steps: list[BackwardStep] = []
         for k in reversed(range(len(self.steps))):
             step = self.steps[k]
-            _, _, local_jacobian, domain = self._compiled[k]
-            local = domain.mask(local_jacobian(*feeds[k]), *feeds[k])
+            local = np.where(np.isnan(outputs[k])[..., :, None], np.nan, self._compiled[k][2](*feeds[k]))
             upstream = np.stack(np.broadcast_arrays(*(gradient.get(o, zero) for o in step.outputs)), axis=-1)
             with np.errstate(all="ignore"):
                 product = upstream @ local
@@ -136,7 +136,7 @@ class CompiledChain:
             for j, source in enumerate(step.sources):
                 before = gradient.get(source, zero)
                 gradient[source] = before + product[..., j]
-                if source in asked or source not in constants:  # a constant's gradient was not asked for
+                if source not in constants:  # a constant's gradient was not asked for
                     contributions.append(Contribution(source, before, product[..., j], gradient[source]))
             if record:
                 steps.append(BackwardStep(step, upstream, local, product, tuple(contributions)))
@@ -145,13 +145,13 @@ class CompiledChain:
 
     def jacobian(self, inputs: Sequence[sp.Symbol], *values: Any) -> np.ndarray:
         """The Jacobian at points through the chain, without recording the steps."""
-        _, feeds, _ = self.forward(*values)
-        return self.backward(feeds, inputs, record=False)[0]
+        outputs, feeds, _ = self.forward(*values)
+        return self.backward(outputs, feeds, inputs, record=False)[0]
 
     def walk(self, result: JacobianResult, point: Mapping[str, float]) -> Walkthrough:
         values = [float(point[s.name]) for s in result.arguments]
         outputs, feeds, _ = self.forward(*values)
-        gradient, steps = self.backward(feeds, result.inputs, record=True)
+        gradient, steps = self.backward(outputs, feeds, result.inputs, record=True)
         if result.eager_matrix is not None:
             direct, by = result.evaluator.point(*values), "symbolic"
         else:

@@ -7,6 +7,7 @@ goes through sympy. symengine forgets sympy's assumptions, so results are mapped
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ def symengine_safe(expressions: Iterable[sp.Basic]) -> bool:
             if not node.args:
                 if not (node.is_Symbol or node.is_Number or node in (sp.pi, sp.E)):
                     return False
+                if node.is_Float and not math.isfinite(float(node)):  # symengine's floats overflow to Inf
+                    return False
             elif node.func not in _SYMENGINE_SAFE:
                 return False
     return True
@@ -55,15 +58,15 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
     if use_symengine is None:
         use_symengine = symengine_safe(expressions)
     if not use_symengine:
-        return _sparse_jacobian(expressions, variables, sp.Add, sp.diff)
-    converted = [se.sympify(e) for e in expressions]
-    matrix = _sparse_jacobian(converted, [se.Symbol(v.name) for v in variables], se.Add, lambda t, v: t.diff(v))
+        return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
+    rows = _sparse_jacobian([se.sympify(e) for e in expressions], [se.Symbol(v.name) for v in variables], se.Add,
+                            lambda t, v: t.diff(v))
     symbols = set(variables).union(*(e.free_symbols for e in expressions))
-    return sp.ImmutableMatrix(_to_sympy(matrix, symbols))
+    return sp.ImmutableMatrix(_to_sympy(se.DenseMatrix(rows), symbols))
 
 
 def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: Any,
-                     diff: Callable[[Any, Any], Any]) -> Any:
+                     diff: Callable[[Any, Any], Any]) -> list[list[Any]]:
     """d expressions / d variables, one small derivative at a time: each term of a sum is differentiated only
     by the variables it contains. The cost follows the size of the map, not size x variables (a loss summed over
     10,000 weights is 10,000 small derivatives, not 10,000 walks over the whole sum), and every call into
@@ -81,9 +84,7 @@ def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: 
         for symbol, containing in by_variable.items():
             row[column[symbol]] = add(*(diff(t, symbol) for t in containing))
         rows.append(row)
-    if add is not sp.Add:  # symengine
-        return se.DenseMatrix(len(rows), len(variables), [e for row in rows for e in row])
-    return sp.ImmutableMatrix(rows)
+    return rows
 
 
 def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | None = None) -> sp.Expr | None:

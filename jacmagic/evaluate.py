@@ -176,12 +176,12 @@ class Domain:
         passed = self.passed(*values)
         return np.stack([passed[..., rows].all(axis=-1) for rows in self._rows], axis=-1)
 
-    def failed(self, output: int, *values: float) -> Guard | None:
-        """The first guard of `output` that does not hold at one point."""
+    def failures(self, *values: float) -> list[Guard | None]:
+        """For each output, the first of its guards that does not hold at one point (None: it is defined)."""
         if self._values is None:
-            return None
+            return [None] * len(self._rows)
         passed = self.passed(*values)
-        return next((self.guards[k] for k in self._rows[output] if not passed[k]), None)
+        return [next((self.guards[k] for k in rows if not passed[k]), None) for rows in self._rows]
 
     def mask(self, matrices: np.ndarray, *values: Any) -> np.ndarray:
         """The Jacobian(s) with the rows of undefined outputs set to nan."""

@@ -165,12 +165,7 @@ class ExpressionBuilder:
     def finished(self, node: ast.AST, value: Value) -> Value:
         """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""
         for entry in (value if isinstance(value, sp.MatrixBase) else (value,)):
-            if entry.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-                raise self.error(node, "this is undefined for every input: it divides by zero or takes the "
-                                       "log of 0")
-            if entry.has(sp.I):
-                raise self.error(node, "this has no real value for any input (e.g. the log or square root of a "
-                                       "negative constant)")
+            self._refuse_undefined(node, entry)
             if any(max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS for n in entry.atoms(sp.Rational)):
                 raise self.error(node, f"a number here has over {_MAX_EXACT_BITS * 3 // 10:,} digits; jacmagic "
                                        "computes with numbers up to that size")
@@ -180,15 +175,24 @@ class ExpressionBuilder:
         """Records where `value` (what the user wrote, before sympy simplifies it away) must be defined; a
         constant that is not is refused here."""
         for entry in (value if isinstance(value, sp.MatrixBase) else (value,)):
-            if entry.is_number:
-                if divisor and entry.is_zero:
+            if entry.is_number and divisor and entry.is_zero is not None:
+                if entry.is_zero:
                     raise self.error(node, "division by zero")
-                if not divisor and entry.has(sp.zoo, sp.nan):
-                    raise self.error(node, "this is undefined: it divides by zero")
-                if not divisor and (entry.has(sp.I) or entry.is_extended_real is False):
-                    raise self.error(node, f"{sp.sstr(entry)[:40]} has no real value")
-            else:
-                self.guards.append(Guard(entry, getattr(node, "lineno", self.line), divisor))
+                continue
+            if entry.is_number and not divisor:
+                self._refuse_undefined(node, entry)
+                if entry.is_extended_real:  # proven real: nothing to check at a point
+                    continue
+            # a constant sympy cannot decide ((-0.32)**atan(2)) is left to the numbers, as a variable part is
+            self.guards.append(Guard(entry, getattr(node, "lineno", self.line), divisor))
+
+    def _refuse_undefined(self, node: ast.AST, entry: sp.Expr) -> None:
+        """Refuses what has no real value for any input: a division by zero, the log of 0, a complex constant."""
+        if entry.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise self.error(node, "this is undefined for every input: it divides by zero or takes the log of 0")
+        if entry.has(sp.I) or (entry.is_number and entry.is_extended_real is False):
+            raise self.error(node, f"{sp.sstr(entry)[:40]} has no real value for any input (e.g. the log or "
+                                   "square root of a negative constant)")
 
     def scalar(self, node: ast.expr) -> sp.Expr:
         value = self.expr(node)

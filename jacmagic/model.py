@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -78,12 +78,17 @@ class CellModel:
     written: tuple[sp.Symbol, ...] = ()  # every name the user wrote, even one that cancels (x - a + a)
 
     @cached_property
+    def values(self) -> dict[sp.Symbol, sp.Expr]:
+        """Every stage output as an expression of the map's variables (unbounded: only composed on request)."""
+        values = compose(self.stages)
+        assert values is not None
+        return values
+
+    @cached_property
     def expressions(self) -> tuple[sp.Expr, ...]:
         if self.composed is not None:
             return self.composed
-        values = compose(self.stages)
-        assert values is not None
-        return tuple(values[o] for o in self.outputs)
+        return tuple(self.values[o] for o in self.outputs)
 
     @cached_property
     def free_names(self) -> tuple[sp.Symbol, ...]:
@@ -100,7 +105,7 @@ class CellModel:
     @cached_property
     def guards(self) -> tuple[Guards, ...]:
         """Where each output is defined, as guards on the map's own variables (composed through the stages)."""
-        return compose_guards(self.stages, self.outputs)
+        return compose_guards(self.stages, self.outputs, self.values)
 
 
 def compose(stages: Sequence[Stage], limit: int | None = None) -> dict[sp.Symbol, sp.Expr] | None:
@@ -116,10 +121,10 @@ def compose(stages: Sequence[Stage], limit: int | None = None) -> dict[sp.Symbol
     return values
 
 
-def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol]) -> tuple[Guards, ...]:
+def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol],
+                   values: Mapping[sp.Symbol, sp.Expr]) -> tuple[Guards, ...]:
     """The guards of each of `outputs`: its own stage's, and those of every earlier value it is computed from,
-    written in the map's variables."""
-    values = compose(stages) or {}
+    written in the map's variables (`values`: the stages composed)."""
     guards: dict[sp.Symbol, Guards] = {}
     for stage in stages:
         binding = {p: values.get(source, source) for p, source in zip(stage.params, stage.sources)}

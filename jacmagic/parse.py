@@ -26,7 +26,7 @@ from .formula import (
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from .model import CellModel, Shape, Stage, compose
-from .source import Declaration, Head, Prepared, parse_deep, prepare, syntax_error
+from .source import Head, Prepared, parse_deep, prepare, syntax_error
 
 
 @dataclass
@@ -177,9 +177,7 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
         functions[st.target] = CellFunction(params, expressions, st.line, guards)
         stages.append(Stage(st.target, params, output_symbols(st.target, len(expressions)), expressions, st.line,
                             params, guards))
-    outputs = {o.name: s.name for s in stages for o in s.outputs}
-    for name in sorted(set(names.first_seen) & set(outputs)):
-        raise CellError(f"{name} is also the name of an output of {outputs[name]}; rename it")
+    _refuse_clashes(set(names.first_seen), {o.name: f"an output of {s.name}" for s in stages for o in s.outputs})
     if chain:
         return _compose_functions(stages, names.in_order())
     last = stages[-1]
@@ -286,7 +284,10 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
         guards = tuple(builder.guards)
         stages.append(Stage(st.target, params, outputs, expressions, st.line, params,
                             tuple(guards for _ in outputs)))
-    _refuse_entry_clashes(set(names.first_seen) | set(assigned_on), stages, declared)
+    entries = {s.name: f"an entry of {d.name}" for d in declared.values()
+               for s in element_symbols(d.name, d.rows, d.cols)}
+    entries.update((o.name, f"an entry of {s.name}") for s in stages if len(s.outputs) > 1 for o in s.outputs)
+    _refuse_clashes(set(names.first_seen) | set(assigned_on), entries)
     unused = [d for d in declared.values() if d.name not in names.first_seen]
     if unused:
         raise CellError(f"{unused[0].name} is declared but never used", unused[0].line)
@@ -304,12 +305,12 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
                      written=names.in_order(exclude=set(declared)))
 
 
-def _refuse_entry_clashes(typed: set[str], stages: list[Stage], declared: Mapping[str, Declaration]) -> None:
-    """A typed name equal to the name of a matrix entry (x_1 beside a declared vector x) would merge with it."""
-    entries = {s.name: d.name for d in declared.values() for s in element_symbols(d.name, d.rows, d.cols)}
-    entries.update((o.name, s.name) for s in stages if len(s.outputs) > 1 for o in s.outputs)
-    for name in sorted(typed & set(entries)):
-        raise CellError(f"{name} is also the name of an entry of {entries[name]}; rename it")
+def _refuse_clashes(typed: set[str], generated: Mapping[str, str]) -> None:
+    """A typed name equal to a name jacmagic generates (x_1 beside a vector x: 3, g_1 beside g's outputs) would
+    silently be the same symbol; `generated` says what each generated name is."""
+    clashes = sorted(typed & set(generated))
+    if clashes:
+        raise CellError(f"{clashes[0]} is also the name of {generated[clashes[0]]}; rename it")
 
 
 def _single_output(builder: ExpressionBuilder, st: _Statement) -> Value:

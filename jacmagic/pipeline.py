@@ -18,7 +18,7 @@ from .errors import CellError, OptionError
 from .formula import refuse_twins
 from .model import CellModel, Options
 from .parse import parse_cell
-from .result import JacobianResult, Step, expand_matrices
+from .result import JacobianResult, Step, expand_matrices, not_square
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
@@ -157,18 +157,6 @@ def _too_big_to_compose(model: CellModel, options: Options, variables: tuple[sp.
                                    tuple(notes), point))
 
 
-def not_square(m: int, variables: Sequence[sp.Symbol], names: Sequence[sp.Symbol]) -> str:
-    """Why a Jacobian has no determinant, and what would make it square."""
-    n = len(variables)
-    said = f"needs a square Jacobian, but this one is {m} x {n} ({m} outputs, {n} variables)"
-    if m < n:
-        return said + f"; pick {m} of the variables with --wrt, e.g. --wrt {','.join(s.name for s in variables[:m])}"
-    if len(names) >= m:
-        chosen = list(variables) + [s for s in names if s not in set(variables)]
-        return said + f"; differentiate by {m} names with --wrt, e.g. --wrt {','.join(s.name for s in chosen[:m])}"
-    return said + f"; the map has only {len(names)} names, so no choice of variables makes it square"
-
-
 def constants_note(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol]) -> str:
     """Says which names were held constant, and which of them look like a typo of a variable."""
     if not constants:
@@ -181,18 +169,14 @@ def constants_note(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol
 
 
 def _one_edit_from(name: str, candidates: Sequence[str]) -> str | None:
-    """A candidate one insertion, deletion or substitution away from `name`."""
-    if len(name) < 2:  # every one-letter name is one edit from every other
-        return None
-    for other in candidates:
-        if abs(len(other) - len(name)) > 1 or other == name:
-            continue
-        short, long = sorted((name, other), key=len)
-        for k in range(len(long)):
-            if long[:k] + long[k + 1:] == short or (len(short) == len(long) and
-                                                     short[:k] + short[k + 1:] == long[:k] + long[k + 1:]):
-                return other
-    return None
+    """A candidate one insertion, deletion or substitution away from `name` (never for one-letter names: every
+    one-letter name is one edit from every other)."""
+    def one_edit(a: str, b: str) -> bool:
+        if len(a) == len(b):
+            return sum(p != q for p, q in zip(a, b)) == 1
+        short, long = sorted((a, b), key=len)
+        return len(long) - len(short) == 1 and any(long[:k] + long[k + 1:] == short for k in range(len(long)))
+    return next((other for other in candidates if len(name) > 1 and one_edit(name, other)), None)
 
 
 def _checked(result: JacobianResult) -> JacobianResult:

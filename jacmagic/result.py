@@ -6,7 +6,7 @@ Everything expensive is computed at most once per result (LaTeX, text, the compi
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -90,9 +90,7 @@ class JacobianResult:
     def det(self) -> sp.Expr:
         """The determinant (square maps only): how much the map scales volume near a point."""
         if not self.is_square:
-            m, n = self.shape
-            raise OptionError(f"the Jacobian is {m} x {n}, not square, so it has no determinant; choose "
-                              f"{min(m, n)} variables with --wrt to get a square one")
+            raise OptionError("the determinant " + not_square(len(self.outputs), self.inputs, self.model.free_names))
         if self.symbolic_det is None:
             return sp.Determinant(self.matrix)
         return self.symbolic_det
@@ -109,7 +107,8 @@ class JacobianResult:
     @cached_property
     def domain(self) -> Domain:
         """Where the map's outputs are defined, by its own formulas as written (a chain checks stage by stage)."""
-        return Domain(self.model.guards if self.eager_matrix is not None else (), self.arguments)
+        guards = self.model.guards if self.eager_matrix is not None else tuple(() for _ in self.outputs)
+        return Domain(guards, self.arguments)
 
     @cached_property
     def compiled_chain(self) -> CompiledChain:
@@ -196,8 +195,9 @@ class JacobianResult:
     def undefined_notes(self, ordered: list[float], values: np.ndarray) -> tuple[str, ...]:
         """Why entries of the Jacobian `values` at one point are undefined, one line each (a few at most)."""
         notes = []
+        failures = self.domain.failures(*ordered)
         for i in sorted(set(np.nonzero(~np.isfinite(values))[0].tolist())):
-            guard = self.domain.failed(i, *ordered)
+            guard = failures[i]
             if guard is not None:
                 notes.append(f"row {i + 1} is undefined at this point, because the map is: {guard.describe()}")
                 continue
@@ -292,6 +292,18 @@ class JacobianResult:
         m, n = self.shape
         return (f"<JacobianResult {m} x {n}: d({', '.join(map(str, self.outputs))}) / "
                 f"d({', '.join(map(str, self.inputs))})>")
+
+
+def not_square(m: int, variables: Sequence[sp.Symbol], names: Sequence[sp.Symbol]) -> str:
+    """Why a Jacobian has no determinant, and what would make it square."""
+    n = len(variables)
+    said = f"needs a square Jacobian, but this one is {m} x {n} ({m} outputs, {n} variables)"
+    if m < n:
+        return said + f"; pick {m} of the variables with --wrt, e.g. --wrt {','.join(s.name for s in variables[:m])}"
+    if len(names) >= m:
+        chosen = list(variables) + [s for s in names if s not in set(variables)]
+        return said + f"; differentiate by {m} names with --wrt, e.g. --wrt {','.join(s.name for s in chosen[:m])}"
+    return said + f"; the map has only {len(names)} names, so no choice of variables makes it square"
 
 
 _MAX_POINT_NOTES = 8

