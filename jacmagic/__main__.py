@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from .errors import JacmagicError
 from .model import Options
@@ -30,12 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     cell = sys.stdin.read() if args.cell == "-" else args.cell
     if "\n" not in cell and ";" in cell:
         cell = "\n".join(part.strip() for part in cell.split(";"))
+    if args.plot and not _writable(args.plot):
+        print(f"error: --plot: cannot write {args.plot} (no such folder, or no permission)", file=sys.stderr)
+        return 2
     try:
         options = Options(det=args.det, wrt=parse_names(args.wrt) if args.wrt else (),
                           at=parse_point(args.at) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
                           budget=args.budget, plot=bool(args.plot),
-                          domain=parse_ranges(args.domain) if args.domain else ())
+                          domain=parse_ranges(args.domain, "--domain") if args.domain else ())
         result = compute(cell, options)
         print(result)
         print()
@@ -43,13 +48,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             from .plot import png
 
-            with open(args.plot, "wb") as file:
-                file.write(png(result.plot(), dpi=100))
+            picture = png(result.plot(), dpi=100)
+            try:
+                Path(args.plot).write_bytes(picture)
+            except OSError as err:
+                print(f"error: --plot: cannot write {args.plot}: {err.strerror or err}", file=sys.stderr)
+                return 2
             print(f"\npicture written to {args.plot}")
     except JacmagicError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _writable(path: str) -> bool:
+    """Can a file be written at `path`? Asked before any work, so a typo in the folder costs nothing."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        return False
+    return folder.is_dir() and os.access(folder, os.W_OK) and (not target.exists() or os.access(target, os.W_OK))
 
 
 if __name__ == "__main__":

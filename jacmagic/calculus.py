@@ -16,7 +16,9 @@ import symengine as se  # imported with the module, never inside a budget: an al
 import sympy as sp
 
 from .budget import Budget
+from .errors import CellError
 from .evaluate import Evaluator
+from .model import distinct_nodes, node_count, symbols_in, tree_size
 
 # Points at which a simplified form must give the same numbers as the original to be shown instead.
 _SAMPLES = 40
@@ -28,20 +30,83 @@ _SYMENGINE_SAFE = frozenset({
 })
 # A symbolic determinant beyond this size is not expanded: it is shown unevaluated and computed at points.
 MAX_SYMBOLIC_DET = 8
+# The largest Jacobian built symbolically, as `jacobian_size` estimates it; measured at 0.3 to 3 microseconds per
+# unit on a 2-core machine (a 100 x 100 tanh layer by W is 3 million: 9 s), so about 3 s at most. Larger maps go
+# stage by stage, or are refused before any work starts.
+MAX_SYMBOLIC_SIZE = 1_000_000
+# A term larger than this is differentiated by sympy, which a budget or Ctrl-C can stop, and never handed to
+# symengine in one call into C++ code that neither can interrupt.
+_MAX_SYMENGINE_TERM = MAX_SYMBOLIC_SIZE
+
+
+def _terms(expression: Any) -> tuple[Any, ...]:
+    return expression.args if expression.is_Add else (expression,)
+
+
+def jacobian_size(expressions: Iterable[sp.Expr], variables: Iterable[sp.Symbol],
+                  limit: int = MAX_SYMBOLIC_SIZE) -> int:
+    """What building the Jacobian costs, estimated before starting: each term's size (written out without
+    sharing) times the variables it contains, and times a quarter of its depth (the chain rule through a deep
+    nesting repeats the inner derivative at every level), summed; counted up to just past `limit`."""
+    wanted = set(variables)
+    total = 0
+    for expression in expressions:
+        for term in _terms(expression):
+            count = len(symbols_in((term,)) & wanted)
+            if count:
+                nodes, depth = tree_size((term,), limit // count + 1)
+                total += nodes * count * max(1, depth // 4)
+            if total > limit:
+                return total
+    return total
 
 
 def symengine_safe(expressions: Iterable[sp.Basic]) -> bool:
     """True when every node of every expression is a number, a symbol or a function in `_SYMENGINE_SAFE`."""
-    for expression in expressions:
-        for node in sp.preorder_traversal(expression):
-            if not node.args:
-                if not (node.is_Symbol or node.is_Number or node in (sp.pi, sp.E)):
-                    return False
-                if node.is_Float and not math.isfinite(float(node)):  # symengine's floats overflow to Inf
-                    return False
-            elif node.func not in _SYMENGINE_SAFE:
+    for node in distinct_nodes(expressions):
+        if not node.args:
+            if not (node.is_Symbol or node.is_Number or node in (sp.pi, sp.E)):
                 return False
+            if node.is_Float and not math.isfinite(float(node)):  # symengine's floats overflow to Inf
+                return False
+        elif node.func not in _SYMENGINE_SAFE:
+            return False
     return True
+
+
+def fits(expressions: Sequence[sp.Expr], variables: Iterable[sp.Symbol]) -> bool:
+    """Is the Jacobian small enough to build symbolically?"""
+    return jacobian_size(expressions, variables) <= MAX_SYMBOLIC_SIZE
+
+
+# Differentiating may take this many budgets before it is given up as too large: it has no cheaper fallback.
+DIFFERENTIATION_BUDGETS = 5
+
+
+def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
+                    budget: float) -> sp.ImmutableMatrix | None:
+    """The Jacobian, or None when it is estimated too large before starting or its time allowance (several
+    budgets: there is no cheaper fallback) runs out."""
+    if not fits(expressions, variables):
+        return None
+    found: sp.ImmutableMatrix | None = Budget(DIFFERENTIATION_BUDGETS * budget).run(
+        lambda: jacobian(expressions, variables), None)
+    return found
+
+
+def too_large(outputs: int, variables: int, budget: float) -> CellError:
+    return CellError(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build symbolically "
+                     f"within {DIFFERENTIATION_BUDGETS * budget:g} s; its values at points are still computed (R.at); "
+                     "to see it, differentiate by fewer variables with --wrt, or write the map in smaller steps")
+
+
+def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
+    """The derivatives sympy could only leave unevaluated (of floor, Mod, ...)."""
+    return [node for node in distinct_nodes(matrix) if isinstance(node, (sp.Derivative, sp.Subs))]
+
+
+def _small_terms(expressions: Iterable[sp.Expr]) -> bool:
+    return all(node_count((t,), _MAX_SYMENGINE_TERM) <= _MAX_SYMENGINE_TERM for e in expressions for t in _terms(e))
 
 
 def _to_sympy(value: object, symbols: Iterable[sp.Symbol]) -> sp.Basic:
@@ -56,12 +121,12 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
     if not variables:  # a stage of constants: no columns
         return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
     if use_symengine is None:
-        use_symengine = symengine_safe(expressions)
+        use_symengine = _small_terms(expressions) and symengine_safe(expressions)
     if not use_symengine:
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
     rows = _sparse_jacobian([se.sympify(e) for e in expressions], [se.Symbol(v.name) for v in variables], se.Add,
                             lambda t, v: t.diff(v))
-    symbols = set(variables).union(*(e.free_symbols for e in expressions))
+    symbols = set(variables) | symbols_in(expressions)
     return sp.ImmutableMatrix(_to_sympy(se.DenseMatrix(rows), symbols))
 
 
@@ -74,10 +139,10 @@ def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: 
     column = {v: j for j, v in enumerate(variables)}
     rows = []
     for expression in expressions:
-        terms = expression.args if isinstance(expression, add) else (expression,)
+        terms = _terms(expression)
         by_variable: dict[Any, list[Any]] = {}
         for term in terms:
-            for symbol in term.free_symbols:
+            for symbol in symbols_in((term,)):
                 if symbol in column:
                     by_variable.setdefault(symbol, []).append(term)
         row: list[Any] = [0] * len(variables)
@@ -95,7 +160,7 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
     if use_symengine is None:
         use_symengine = symengine_safe(matrix)
     if use_symengine:
-        return _to_sympy(se.DenseMatrix(matrix.tolist()).det(), matrix.free_symbols)
+        return _to_sympy(se.DenseMatrix(matrix.tolist()).det(), symbols_in(matrix))
     found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
     return found
 
@@ -113,7 +178,7 @@ def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
 def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:
     """Do two expressions give the same numbers, defined and undefined alike, at seeded sample points of both
     signs and several scales?"""
-    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    symbols = sorted(symbols_in((a, b)), key=lambda s: s.name)
     rng = np.random.default_rng(0)
     magnitudes = np.array([0.1, 0.5, 1.0, 1.81, 2.0, 3.0, 7.5, 30.0])
     points = rng.choice(magnitudes, size=(_SAMPLES, len(symbols))) * rng.choice([-1.0, 1.0], size=(_SAMPLES,

@@ -53,6 +53,19 @@ class _Printer(NumPyPrinter):
         argument = self._print(expr.args[0])
         return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"
 
+    def _print_Max(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.minimum", expr.args)
+
+    def _pairwise(self, function: str, args: tuple[sp.Basic, ...]) -> str:
+        """max/min of many as nested pairs (sympy writes functools.reduce, a module the code does not import)."""
+        printed = self._print(args[0])
+        for argument in args[1:]:
+            printed = f"{function}({printed}, {self._print(argument)})"
+        return printed
+
     def _print_erf(self, expr: sp.Basic) -> str:
         return f"jacmagic_erf({self._print(expr.args[0])})"
 

@@ -20,7 +20,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from .errors import CellError
 from .functions import KNOWN_FUNCTIONS
-from .model import Guard
+from .model import Guard, exceeds, node_count
 
 # An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
 # not even print an integer of over 4,300 digits).
@@ -334,6 +334,11 @@ class ExpressionBuilder:
         if left.cols != right.rows:
             raise self.error(node, f"@ needs the columns of the left ({left.rows} x {left.cols}) to match the rows "
                                    f"of the right ({right.rows} x {right.cols})")
+        size = left.rows * right.cols * left.cols * (_average_nodes(left) + _average_nodes(right) + 1)
+        if size > _MAX_PRODUCT_NODES:
+            raise self.error(node, f"this @ ({left.rows} x {left.cols} @ {right.rows} x {right.cols}, of entries that "
+                                   f"are themselves sums) would write out about {size:,} symbolic terms, more than "
+                                   f"{_MAX_PRODUCT_NODES:,}; use smaller shapes to see the structure")
         return sp.ImmutableMatrix(left * right)
 
     def _power(self, node: ast.expr, base: Value, exponent: sp.Expr) -> Value:
@@ -392,7 +397,8 @@ class ExpressionBuilder:
             argument = self.value(node.args[0])
             if name in _REDUCTIONS or name == "transpose":
                 return make(argument)
-            value = argument.applyfunc(make) if isinstance(argument, sp.MatrixBase) else make(argument)
+            apply = _applier(make)
+            value = argument.applyfunc(apply) if isinstance(argument, sp.MatrixBase) else apply(argument)
         else:
             value = make(*(self.scalar(a) for a in node.args))
         if name in _RESTRICTED:
@@ -410,3 +416,26 @@ class ExpressionBuilder:
         guards = tuple(tuple(Guard(g.expression.xreplace(binding), g.line, g.divisor) for g in output)
                        for output in function.guards)
         return tuple(e.xreplace(binding) for e in function.expressions), guards
+
+
+# The largest matrix product written out: 30 x 30 @ 30 x 30 @ 30 x 30 would be 2.5 million terms and take
+# sympy tens of seconds, outside any control of ours.
+_MAX_PRODUCT_NODES = 500_000
+
+
+def _average_nodes(matrix: sp.MatrixBase) -> int:
+    return -(-node_count(matrix, _MAX_PRODUCT_NODES) // max(1, len(matrix)))
+
+
+# A function of an argument larger than this is left as written: sympy's automatic rewriting asks its assumption
+# system for the sign of the argument, which takes seconds for a 100-term sum (tanh(W @ x) of a 100 x 100 layer).
+_EVALUATED_NODES = 64
+
+
+def _applier(make: Callable[[sp.Expr], sp.Expr]) -> Callable[[sp.Expr], sp.Expr]:
+    if not (isinstance(make, type) and issubclass(make, sp.Function)):
+        return make
+
+    def apply(argument: sp.Expr) -> sp.Expr:
+        return make(argument, evaluate=not exceeds((argument,), _EVALUATED_NODES))  # type: ignore[call-arg]
+    return apply

@@ -123,7 +123,7 @@ class JacobianMagic(Magics):
             ranges=parse_ranges(joined(args.range)) if args.range else (),
             continuous_update=not args.no_continuous_update,
             plot=args.plot,
-            domain=parse_ranges(joined(args.domain)) if args.domain else (),
+            domain=parse_ranges(joined(args.domain), "--domain") if args.domain else (),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -113,12 +113,19 @@ def compose(stages: Sequence[Stage], limit: int | None = None) -> dict[sp.Symbol
     as soon as an expression passes `limit` nodes (printing, differentiating and compiling it would crawl)."""
     values: dict[sp.Symbol, sp.Expr] = {}
     for stage in stages:
-        binding = {p: values.get(source, source) for p, source in zip(stage.params, stage.sources)}
+        binding = _binding(stage, values)
         for output, expression in zip(stage.outputs, stage.expressions):
             values[output] = expression.xreplace(binding)
         if limit is not None and exceeds((values[o] for o in stage.outputs), limit):
             return None
     return values
+
+
+def _binding(stage: Stage, values: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
+    """What each parameter of `stage` stands for; parameters that stand for themselves are left out, since
+    xreplace rebuilds (and re-evaluates, slowly for large arguments) every expression a rule touches."""
+    binding = {p: values.get(source, source) for p, source in zip(stage.params, stage.sources)}
+    return {p: value for p, value in binding.items() if p != value}
 
 
 def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol],
@@ -127,7 +134,7 @@ def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol],
     written in the map's variables (`values`: the stages composed)."""
     guards: dict[sp.Symbol, Guards] = {}
     for stage in stages:
-        binding = {p: values.get(source, source) for p, source in zip(stage.params, stage.sources)}
+        binding = _binding(stage, values)
         own = stage.guards or tuple(() for _ in stage.outputs)
         for output, expression, output_guards in zip(stage.outputs, stage.expressions, own):
             inherited = [g for p, source in zip(stage.params, stage.sources) if p in expression.free_symbols
@@ -137,16 +144,60 @@ def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol],
     return tuple(guards.get(o, ()) for o in outputs)
 
 
+def distinct_nodes(expressions: Iterable[Any]) -> Iterator[Any]:
+    """Every distinct subexpression once: sympy's own walks (free_symbols, atoms, preorder_traversal) visit
+    a shared subexpression once per occurrence, exponentially often in a composition of many lines."""
+    seen: set[Any] = set()
+    stack = list(expressions)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        yield node
+        stack.extend(node.args)
+
+
+def symbols_in(expressions: Iterable[Any]) -> set[Any]:
+    """The free symbols, found by a walk over the distinct subexpressions."""
+    return {node for node in distinct_nodes(expressions) if node.is_Symbol}
+
+
 def exceeds(expressions: Iterable[sp.Basic], limit: int) -> bool:
     """Do the expression trees, written out without sharing, have more than `limit` nodes? Stops counting early."""
-    stack = list(expressions)
-    count = 0
+    return node_count(expressions, limit) > limit
+
+
+def node_count(expressions: Iterable[sp.Basic], limit: int) -> int:
+    """The nodes of the expression trees written out without sharing (a composition that shares subtrees can
+    have exponentially many), up to just past `limit`."""
+    return tree_size(expressions, limit)[0]
+
+
+def tree_size(expressions: Iterable[sp.Basic], limit: int) -> tuple[int, int]:
+    """The nodes (as `node_count`) and the depth of the trees, in time linear in the distinct subexpressions:
+    each is measured once and counted as often as it occurs."""
+    measured: dict[sp.Basic, tuple[int, int]] = {}
+    nodes = depth = 0
+    for expression in expressions:
+        size, levels = _measure(expression, measured)
+        nodes, depth = min(nodes + size, limit + 1), max(depth, levels)
+    return nodes, depth
+
+
+def _measure(root: sp.Basic, measured: dict[sp.Basic, tuple[int, int]]) -> tuple[int, int]:
+    stack = [(root, False)]
     while stack:
-        count += 1
-        if count > limit:
-            return True
-        stack.extend(stack.pop().args)
-    return False
+        node, ready = stack.pop()
+        if node in measured:
+            continue
+        if ready:
+            parts = [measured[a] for a in node.args]
+            measured[node] = (1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0))
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in measured)
+    return measured[root]
 
 
 @dataclass(frozen=True)

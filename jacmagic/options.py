@@ -123,17 +123,32 @@ def parse_names(text: str) -> tuple[str, ...]:
     return names
 
 
-def parse_ranges(text: str) -> tuple[tuple[str, float, float], ...]:
-    """`r=0:5, theta=0:2*pi` -> (("r", 0.0, 5.0), ("theta", 0.0, 6.28...)), for --range."""
+def parse_ranges(text: str, option: str = "--range") -> tuple[tuple[str, float, float], ...]:
+    """`r=0:5, theta=0:2*pi` -> (("r", 0.0, 5.0), ("theta", 0.0, 6.28...)), for --range and --domain."""
     ranges = []
     for part in _split_top_level(text):
         name, equals, span = part.partition("=")
         low, colon, high = span.partition(":")
         name = unicodedata.normalize("NFKC", name.strip())
         if not (equals and colon and name.isidentifier()):
-            raise CellError(f"--range takes name=low:high pairs, e.g. --range r=0:5,theta=0:2*pi; got {part!r}")
-        lo, hi = parse_number(low, f"--range {name}"), parse_number(high, f"--range {name}")
+            raise CellError(f"{option} takes name=low:high pairs, e.g. {option} r=0:5,theta=0:2*pi; got {part!r}")
+        lo, hi = parse_number(low, f"{option} {name}"), parse_number(high, f"{option} {name}")
         if not lo < hi:
-            raise CellError(f"--range {name}: the low end must be below the high end")
+            raise CellError(f"{option} {name}: the low end must be below the high end")
+        if option == "--domain":
+            refuse_undrawable(name, lo, hi)
         ranges.append((name, lo, hi))
     return tuple(ranges)
+
+
+# A drawable range: wide enough that its grid points differ as doubles and its areas do not underflow, narrow
+# enough that they do not overflow.
+_WIDTH = (1e-100, 1e100)
+_RELATIVE_WIDTH = 1e-9
+
+
+def refuse_undrawable(name: str, lo: float, hi: float) -> None:
+    width = hi - lo
+    if not (_WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))):
+        raise CellError(f"--domain {name}={lo:g}:{hi:g} cannot be drawn: a plotted range needs a width between "
+                        f"{_WIDTH[0]:g} and {_WIDTH[1]:g} and above a billionth of its ends' size")

@@ -29,8 +29,22 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
     from .trace import is_def_cell, trace_cell
 
     if is_def_cell(text):
-        return trace_cell(text, namespace or {})
+        return trace_cell(text, namespace or {}, typed_shapes(options.at))
     return parse_cell(text, chain=options.chain)
+
+
+def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
+    """The shape of each vector or matrix given whole in the point (`z=[1, 2, 3]` is 3 x 1): how a Python
+    function's array parameters are sized when the cell does not declare them."""
+    shapes: dict[str, tuple[int, int]] = {}
+    for name, value in at:
+        if isinstance(value, (list, tuple, np.ndarray, sp.MatrixBase)):
+            shape = np.shape(np.asarray(value, dtype=object))
+            if len(shape) == 1 or (len(shape) == 2 and isinstance(value, sp.MatrixBase) and shape[1] == 1):
+                shapes[name] = (shape[0], 1)
+            elif len(shape) == 2:
+                shapes[name] = (shape[0], shape[1])
+    return shapes
 
 
 def compute(source: str | object, options: Options | None = None,
@@ -45,7 +59,7 @@ def compute(source: str | object, options: Options | None = None,
     else:
         from .trace import trace_object
 
-        model = trace_object(source, name)
+        model = trace_object(source, name, typed_shapes(options.at))
     try:
         return _analyse(model, options)
     except RecursionError:
@@ -97,12 +111,14 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     chosen = set(variables)
     constants = tuple(s for s in model.free_names if s not in chosen)
     notes: list[str] = [note] if (note := constants_note(variables, constants)) else []
+    if options.chain:
+        _refuse_oversized_stages(model)
     steps = _steps(model, variables) if options.chain else ()
     if options.det and len(model.outputs) != len(variables):
         raise OptionError("--det " + not_square(len(model.outputs), variables, model.free_names))
-    if model.composed is None:
-        return _too_big_to_compose(model, options, variables, constants, steps, point, notes)
-    matrix = _differentiate(model, variables, options.budget)
+    matrix = None if model.composed is None else _differentiate(model, variables, options.budget)
+    if matrix is None:
+        return _through_stages(model, options, variables, constants, steps, point, notes)
     budget = Budget(options.budget)  # started after differentiation, which has its own allowance
     if options.simplify == "full":
         matrix = calculus.tidy_matrix(matrix, budget)
@@ -121,14 +137,15 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                                    tuple(notes), point))
 
 
-# Differentiating may take this many budgets before it is given up as too large: it has no cheaper fallback.
-DIFFERENTIATION_BUDGETS = 5
-
-
-def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix:
-    """The Jacobian within its time allowance, refused if sympy could only leave a derivative unevaluated."""
-    matrix = _jacobian_within(model, variables, budget)
-    left = matrix.atoms(sp.Derivative, sp.Subs)
+def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix | None:
+    """The Jacobian within its time allowance; None when too large (the stages may still give it), refused if
+    sympy could only leave a derivative unevaluated."""
+    matrix = calculus.jacobian_within(model.expressions, variables, budget)
+    if matrix is None:
+        if len(model.stages) == 1:
+            raise calculus.too_large(len(model.outputs), len(variables), budget)
+        return None
+    left = calculus.unevaluated(matrix)
     if left:
         shown = sp.sstr(sorted(left, key=sp.default_sort_key)[0])[:80]
         raise CellError(f"jacmagic cannot write the derivative {shown}: floor (//), Mod (%) and other steps or "
@@ -136,21 +153,23 @@ def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: f
     return matrix
 
 
-def _jacobian_within(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix:
-    allowance = DIFFERENTIATION_BUDGETS * budget
-    matrix: sp.ImmutableMatrix | None = Budget(allowance).run(lambda: calculus.jacobian(model.expressions, variables),
-                                                               None)
-    if matrix is None:
-        raise CellError(f"the Jacobian ({len(model.outputs)} outputs x {len(variables)} variables) is too large "
-                        f"to build symbolically within {allowance:g} s; write the map as stages with --chain, "
-                        "differentiate by fewer variables with --wrt, or allow more time with --budget")
-    return matrix
+def _refuse_oversized_stages(model: CellModel) -> None:
+    """Each stage's local Jacobian is built symbolically: one estimated too large is refused before any work."""
+    for stage in model.stages:
+        symbols = set().union(*(e.free_symbols for e in stage.expressions))
+        if not calculus.fits(stage.expressions, symbols):
+            raise CellError(f"{stage.name} is too large to differentiate symbolically ({len(stage.outputs)} outputs "
+                            f"of {len(symbols)} variables, more than {calculus.MAX_SYMBOLIC_SIZE:,} terms to "
+                            "build); split it into smaller steps, one per line, or use smaller shapes", stage.line)
 
 
-def _too_big_to_compose(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
-                        constants: tuple[sp.Symbol, ...], steps: tuple[Step, ...], point: tuple[tuple[str, float], ...],
-                        notes: list[str]) -> JacobianResult:
-    """A chain whose composition would be too large to write out: its Jacobian comes through the stages."""
+def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
+                    constants: tuple[sp.Symbol, ...], steps: tuple[Step, ...], point: tuple[tuple[str, float], ...],
+                    notes: list[str]) -> JacobianResult:
+    """A map whose composition is too large to write out or to differentiate as a whole: its Jacobian comes
+    through the stages, each small enough to differentiate (else it is refused before any work starts)."""
+    _refuse_oversized_stages(model)
+    steps = steps or _steps(model, variables)
     notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "
                  "stage; result.matrix composes it on request")
     return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps,

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import OptionError
 from .evaluate import orientation
+from .options import refuse_undrawable
 from .render import pretty
 
 if TYPE_CHECKING:
@@ -54,10 +55,12 @@ def _plane(result: JacobianResult, point: Mapping[str, float], domain: Mapping[s
     names = [s.name for s in result.inputs]
     first, second = names[axes[0]], names[axes[1]]
     u, v = np.meshgrid(np.linspace(*domain[first], count), np.linspace(*domain[second], count))
-    arguments: list[Any] = []
-    for symbol in result.arguments:
-        arguments.append(u if symbol.name == first else v if symbol.name == second else point[symbol.name])
-    return Plane(u, v, arguments)
+    return Plane(u, v, _arguments(result, point, {first: u, second: v}))
+
+
+def _arguments(result: JacobianResult, point: Mapping[str, float], varying: Mapping[str, Any]) -> list[Any]:
+    """The evaluators' arguments: the `varying` inputs' arrays, every other argument held at the point."""
+    return [varying.get(s.name, point[s.name]) for s in result.arguments]
 
 
 def _image(result: JacobianResult, arguments: list[Any]) -> np.ndarray:
@@ -65,12 +68,30 @@ def _image(result: JacobianResult, arguments: list[Any]) -> np.ndarray:
     return result.map_function()(*[np.asarray(a, dtype=float) for a in arguments])
 
 
-def abs_det_on(result: JacobianResult, plane: Plane) -> np.ndarray:
-    """|det J| over a plane of inputs (square Jacobians)."""
-    names = [s.name for s in result.arguments]
-    jac = result.at(**dict(zip(names, np.broadcast_arrays(*plane.arguments))))
+def _jacobians(result: JacobianResult, arguments: list[Any]) -> np.ndarray:
+    """J at the points, (..., m, n)."""
+    return result.at(**dict(zip((s.name for s in result.arguments), np.broadcast_arrays(*arguments))))
+
+
+def _det(jacobians: np.ndarray) -> np.ndarray:
+    """det J at the points (square Jacobians); nan where J is undefined."""
     with np.errstate(all="ignore"):
-        return np.abs(np.linalg.det(np.nan_to_num(jac, nan=np.nan)))
+        return np.linalg.det(np.nan_to_num(jacobians, nan=np.nan))
+
+
+def _coloured(axes: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, gid: str, **style: Any) -> Any:
+    """`values` drawn over the curved grid (x, y); where the map is undefined the grid has holes, which a mesh
+    cannot have, so the defined points are drawn as dots instead."""
+    if np.isfinite(x).all() and np.isfinite(y).all():
+        return axes.pcolormesh(x, y, values, shading="gouraud", cmap="viridis", gid=gid, **style)
+    shown = np.isfinite(x) & np.isfinite(y)
+    return axes.scatter(x[shown], y[shown], c=values[shown], s=4, cmap="viridis", gid=gid, **style)
+
+
+def _refuse_nowhere_defined(image: np.ndarray) -> None:
+    """`image` (..., m): the map's outputs over the plotted grid."""
+    if not np.isfinite(image).all(axis=-1).any():
+        raise OptionError("the map is undefined everywhere in the plotted region; choose another --domain")
 
 
 def polygon_area(x: np.ndarray, y: np.ndarray) -> float:
@@ -119,10 +140,9 @@ def area(result: JacobianResult, domain: Mapping[str, tuple[float, float]], poin
     (a, b), (c, d) = domain[first], domain[second]
     du, dv = (b - a) / count, (d - c) / count
     centres = _plane(result, point, {first: (a + du / 2, b - du / 2), second: (c + dv / 2, d - dv / 2)}, count)
-    integral = float(np.nansum(abs_det_on(result, centres)) * du * dv)
+    integral = float(np.nansum(np.abs(_det(_jacobians(result, centres.arguments)))) * du * dv)
     u, v = _rectangle((a, c), (b, d), _BOUNDARY)
-    arguments = [u if s.name == first else v if s.name == second else point[s.name] for s in result.arguments]
-    image = _image(result, arguments)
+    image = _image(result, _arguments(result, point, {first: u, second: v}))
     return AreaCheck(integral, polygon_area(image[..., 0], image[..., 1]))
 
 
@@ -143,6 +163,8 @@ def figure(result: JacobianResult, point: Mapping[str, float] | None = None,
 
     point = {**result.default_point(), **(point or {})}
     domain = {**default_domain(result, point), **(domain or {})}
+    for name, (lo, hi) in domain.items():
+        refuse_undrawable(name, lo, hi)
     m, n = result.shape
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     if (m, n) == (2, 2):
@@ -166,11 +188,10 @@ def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str
     left, right = fig.subplots(1, 2)
     plane = _plane(result, point, domain, grid)
     image = _image(result, plane.arguments)
-    det = abs_det_on(result, plane)
-    signed = np.linalg.det(np.nan_to_num(result.at(**dict(zip((s.name for s in result.arguments),
-                                                              np.broadcast_arrays(*plane.arguments))))))
-    mesh = right.pcolormesh(image[..., 0], image[..., 1], det, shading="gouraud", cmap="viridis")
-    mesh.set_gid("jacmagic-det")
+    _refuse_nowhere_defined(image)
+    signed = _det(_jacobians(result, plane.arguments))
+    det = np.abs(signed)
+    mesh = _coloured(right, image[..., 0], image[..., 1], det, "jacmagic-det")
     left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", alpha=0.35)
     fig.colorbar(mesh, ax=right, label="|det J|")
     for k in np.linspace(0, grid - 1, LINES).astype(int):
@@ -178,14 +199,13 @@ def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str
         left.plot(plane.u[:, k], plane.v[:, k], color="0.3", lw=0.6)
         right.plot(image[k, :, 0], image[k, :, 1], color="0.15", lw=0.6)
         right.plot(image[:, k, 0], image[:, k, 1], color="0.15", lw=0.6)
-    if np.nanmin(signed) < 0 < np.nanmax(signed):  # the singular curve det J = 0, where orientation flips
+    defined = signed[np.isfinite(signed)]
+    if defined.size and defined.min() < 0 < defined.max():  # the singular curve det J = 0, where orientation flips
         curve = left.contour(plane.u, plane.v, signed, levels=[0.0], colors="crimson", linewidths=1.5)
-        left.contourf(plane.u, plane.v, signed, levels=[np.nanmin(signed), 0.0], colors="none", hatches=["//"])
+        left.contourf(plane.u, plane.v, signed, levels=[defined.min(), 0.0], colors="none", hatches=["//"])
         first, second = (s.name for s in result.inputs)
         for segment in curve.allsegs[0]:  # and where the map sends it: the fold line of the image
-            arguments = [segment[:, 0] if s.name == first else segment[:, 1] if s.name == second else point[s.name]
-                         for s in result.arguments]
-            folded = _image(result, arguments)
+            folded = _image(result, _arguments(result, point, {first: segment[:, 0], second: segment[:, 1]}))
             right.plot(folded[:, 0], folded[:, 1], color="crimson", lw=1.5, gid="jacmagic-fold")
     _small_square(left, right, result, point, domain)
     left.set(xlabel=ins[0], ylabel=ins[1], title="inputs")
@@ -200,21 +220,23 @@ def _small_square(left: Any, right: Any, result: JacobianResult, point: Mapping[
     side = 0.06 * min(domain[first][1] - domain[first][0], domain[second][1] - domain[second][0])
     p = np.array([point[first], point[second]])
     u, v = _rectangle((p[0] - side / 2, p[1] - side / 2), (p[0] + side / 2, p[1] + side / 2), 50)
-    arguments = [u if s.name == first else v if s.name == second else point[s.name] for s in result.arguments]
-    image = _image(result, arguments)
-    centre = _image(result, [point[s.name] for s in result.arguments])
-    jac = result.at(**dict(point))
-    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
-    parallelogram = centre + corners @ jac.T
+    image = _image(result, _arguments(result, point, {first: u, second: v}))
     left.fill(np.append(u, u[0]), np.append(v, v[0]), color="tab:orange", alpha=0.8, gid="jacmagic-square")
-    right.fill(np.append(image[:, 0], image[0, 0]), np.append(image[:, 1], image[0, 1]), color="tab:orange",
-               alpha=0.8, gid="jacmagic-square-image")
-    right.plot(parallelogram[:, 0], parallelogram[:, 1], "--", color="crimson", lw=1.5, gid="jacmagic-parallelogram")
-    det = float(np.linalg.det(jac))
-    ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
-    reading = orientation(jac)
-    right.text(0.02, 0.98, f"det J = {det:.4g} ({reading})\narea(image of square) / area(square) = {ratio:.4g}",
-               transform=right.transAxes, va="top", fontsize=9, gid="jacmagic-ratio",
+    jac = result.at(**dict(point))
+    if not (np.isfinite(jac).all() and np.isfinite(image).all()):
+        reading = "J is undefined at this point, so it does not say how a small square is changed"
+    else:
+        centre = _image(result, _arguments(result, point, {}))
+        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
+        parallelogram = centre + corners @ jac.T
+        right.fill(np.append(image[:, 0], image[0, 0]), np.append(image[:, 1], image[0, 1]), color="tab:orange",
+                   alpha=0.8, gid="jacmagic-square-image")
+        right.plot(parallelogram[:, 0], parallelogram[:, 1], "--", color="crimson", lw=1.5,
+                   gid="jacmagic-parallelogram")
+        ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
+        reading = (f"det J = {float(np.linalg.det(jac)):.4g} ({orientation(jac)})\n"
+                   f"area(image of square) / area(square) = {ratio:.4g}")
+    right.text(0.02, 0.98, reading, transform=right.transAxes, va="top", fontsize=9, gid="jacmagic-ratio",
                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"})
 
 
@@ -226,7 +248,8 @@ def _slice(fig: Figure, result: JacobianResult, point: Mapping[str, float],
     right = fig.add_subplot(1, 2, 2, projection="3d")
     plane = _plane(result, point, domain, grid // 4)
     image = _image(result, plane.arguments)
-    det = abs_det_on(result, plane)
+    _refuse_nowhere_defined(image)
+    det = np.abs(_det(_jacobians(result, plane.arguments)))
     mesh = left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", gid="jacmagic-det")
     fig.colorbar(mesh, ax=left, label="|det J|")
     from matplotlib import cm
@@ -247,12 +270,12 @@ def _contours(fig: Figure, result: JacobianResult, point: Mapping[str, float],
     axes = fig.subplots(1, 1)
     plane = _plane(result, point, domain, grid)
     values = _image(result, plane.arguments)[..., 0]
+    _refuse_nowhere_defined(values[..., None])
     filled = axes.contourf(plane.u, plane.v, values, levels=20, cmap="viridis")
     axes.contour(plane.u, plane.v, values, levels=20, colors="0.2", linewidths=0.4)
     fig.colorbar(filled, ax=axes, label=outs[0])
     coarse = _plane(result, point, domain, 15)
-    names = [s.name for s in result.arguments]
-    grad = result.at(**dict(zip(names, np.broadcast_arrays(*coarse.arguments))))[..., 0, :]
+    grad = _jacobians(result, coarse.arguments)[..., 0, :]
     axes.quiver(coarse.u, coarse.v, grad[..., 0], grad[..., 1], color="white", edgecolor="0.2", linewidth=0.4,
                 gid="jacmagic-gradients")
     at = result.at(**dict(point))[0]
@@ -267,7 +290,8 @@ def _heat_map(fig: Figure, result: JacobianResult, point: Mapping[str, float]) -
     values = result.at(**dict(point))
     panels = 2 if result.eager_matrix is not None else 1
     axes = np.atleast_1d(fig.subplots(1, panels))
-    bound = float(np.nanmax(np.abs(values))) or 1.0
+    finite = np.abs(values[np.isfinite(values)])
+    bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     image = axes[0].imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, gid="jacmagic-heat")
     fig.colorbar(image, ax=axes[0], label="J at the point")
     for ax in axes:

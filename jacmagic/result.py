@@ -60,15 +60,20 @@ class JacobianResult:
     constants: tuple[sp.Symbol, ...]
     options: Options = Options()
     symbolic_det: sp.Expr | None = None
-    chain: tuple[Step, ...] = ()
+    stages: tuple[Step, ...] = ()  # with --chain, or when the map is too large to differentiate whole
     base_notes: tuple[str, ...] = ()
     point: tuple[tuple[str, float], ...] = ()  # the --at point, one float per argument (matrices expanded)
 
     @cached_property
     def matrix(self) -> sp.ImmutableMatrix:
+        """The Jacobian as sympy entries (built on request, within the time budget, when the map was too large to
+        differentiate whole and went stage by stage)."""
         if self.eager_matrix is not None:
             return self.eager_matrix
-        return calculus.jacobian(self.model.expressions, self.inputs)
+        matrix = calculus.jacobian_within(self.model.expressions, self.inputs, self.options.budget)
+        if matrix is None:
+            raise calculus.too_large(len(self.outputs), len(self.inputs), self.options.budget)
+        return matrix
 
     @property
     def expressions(self) -> tuple[sp.Expr, ...]:
@@ -112,7 +117,12 @@ class JacobianResult:
 
     @cached_property
     def compiled_chain(self) -> CompiledChain:
-        return CompiledChain(self.chain, self.arguments, self.outputs)
+        return CompiledChain(self.stages, self.arguments, self.outputs)
+
+    @property
+    def chain(self) -> tuple[Step, ...]:
+        """The stages to walk through and show (`--chain`)."""
+        return self.stages if self.options.chain else ()
 
     @cached_property
     def steps(self) -> tuple[Step, ...]:
@@ -209,8 +219,8 @@ class JacobianResult:
     @cached_property
     def shown_at_point(self) -> np.ndarray:
         """The Jacobian at the --at point as shown: an entry that rounding made tiny but that is exactly 0 at
-        the point as typed (cos(pi/2)) is shown as 0."""
-        values = self.at(**dict(self.point))
+        the point as typed (cos(pi/2)) is shown as 0, and -0.0 (-r*sin(theta) at r=0) as 0."""
+        values = self.at(**dict(self.point)) + 0.0
         if self.eager_matrix is None or not any(isinstance(v, sp.Basic) for _, v in self.options.at):
             return values
         exact = {s: v for name, v in self.options.at if isinstance(v, sp.Basic)

@@ -94,6 +94,18 @@ def prepare(text: str) -> Prepared:
     return prepared
 
 
+def python_declarations(text: str) -> tuple[str, dict[str, Declaration]]:
+    """A def cell's shape lines (`z: 3`, `W: 2x3` at the start of a line) blanked out, and what they declare:
+    the shapes of the function's vector and matrix parameters."""
+    prepared = Prepared("")
+    lines = text.split("\n")
+    for lineno, line in enumerate(lines, start=1):
+        if line[:1].strip() and (declared := _DECLARATION.match(line)):
+            _declare(prepared, declared, lineno)
+            lines[lineno - 1] = ""
+    return "\n".join(lines), prepared.declarations
+
+
 def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
     name = unicodedata.normalize("NFKC", match.group(1))
     rows, cols = int(match.group(2)), int(match.group(3) or 1)

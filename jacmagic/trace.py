@@ -20,33 +20,83 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from .errors import CellError
-from .formula import real_symbol, refuse_twins
+from .formula import element_symbols, real_symbol, refuse_twins
 from .functions import Abs, cbrt, relu, sigmoid, sign, softplus
-from .model import CellModel, Stage
+from .model import CellModel, Shape, Stage, distinct_nodes, symbols_in
 from .parse import output_symbols
+from .source import python_declarations
 
 CELL_FILENAME = "<jacobian cell>"
+
+
+class SymbolicArray(np.ndarray):
+    """A numpy array of sympy expressions whose comparisons give arrays of conditions (plain object arrays ask
+    each condition for True or False), so `np.where(z > 0, z, 0)` traces entry by entry."""
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        """A result with no axes left (`z @ z`, `z.sum()`) is the sympy expression itself, as numpy's own
+        scalars are for numbers."""
+        wrapped = super().__array_wrap__(array, context, return_scalar)
+        return wrapped.item() if isinstance(wrapped, np.ndarray) and wrapped.ndim == 0 else wrapped
+
+    def _compare(self, other: Any, ufunc: np.ufunc) -> SymbolicArray:
+        return ufunc(np.asarray(self), np.asarray(other, dtype=object), dtype=object).view(SymbolicArray)
+
+    def __gt__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.greater_equal)
+
+    def __lt__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.less_equal)
+
+
+def symbolic_array(values: Any, *args: Any, **kwargs: Any) -> SymbolicArray:
+    """`np.array` while tracing: whatever dtype was asked for, the entries stay symbolic."""
+    return np.asarray(values, dtype=object).view(SymbolicArray)
+
+
+def _entries(values: Any, function: str) -> list[Any]:
+    """The entries a reducing numpy function (np.sum, np.max) runs over; one bare number means an input that
+    should have been a vector, whose shape the cell did not give."""
+    if isinstance(values, sp.Expr) and values.free_symbols:
+        name = sorted(values.free_symbols, key=lambda s: s.name)[0].name
+        raise CellError(f"np.{function} got a single number, {sp.sstr(values)[:40]}; if {name} is a vector, give "
+                        f"its shape: a line `{name}: 3` in the cell, or --at {name}=[1, 2, 3]")
+    return _entries_of(values)
+
+
+def _reducing(function: str, combine: Callable[[list[Any]], Any]) -> Callable[..., Any]:
+    def reduce(values: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            raise CellError(f"np.{function} over a whole array only: axis and other options are not traced")
+        return combine(_entries(values, function))
+    return reduce
 
 
 def _where(condition: Any, then: Any, otherwise: Any) -> sp.Expr:
     return sp.Piecewise((then, condition), (otherwise, True))
 
 
-def _sum(values: Any, *args: Any, **kwargs: Any) -> sp.Expr:
-    return sp.Add(*_flatten(values))
-
-
-def _array(values: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-    """A real numpy array of symbols (dtype object): `v * 2`, `3 * v`, `v + w` are element-wise, as in numpy."""
-    return np.array(values, dtype=object)
-
-
 def _elementwise(function: Callable[..., Any]) -> Callable[..., Any]:
     """A symbolic function that also applies entry by entry to numpy arrays of symbols, as numpy's ufuncs do."""
     def apply(*args: Any) -> Any:
         if any(isinstance(a, np.ndarray) for a in args):
-            return np.frompyfunc(function, len(args), 1)(*args)
+            return symbolic_array(np.frompyfunc(function, len(args), 1)(*args))
         return function(*args)
+    return apply
+
+
+def _native(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A numpy function that works on arrays of sympy objects as it is (np.dot, @, transpose)."""
+    def apply(*args: Any, **kwargs: Any) -> Any:
+        result = function(*(np.asarray(a, dtype=object) if isinstance(a, (list, tuple)) else a for a in args),
+                          **kwargs)
+        return symbolic_array(result) if isinstance(result, np.ndarray) else result
     return apply
 
 
@@ -56,19 +106,27 @@ _SHARED: dict[str, Any] = {
     "log2": lambda z: sp.log(z, 2), "log10": lambda z: sp.log(z, 10), "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
     "erf": sp.erf, "expm1": lambda z: sp.exp(z) - 1, "log1p": lambda z: sp.log(1 + z),
 }
-# numpy functions that take whole arrays rather than applying entry by entry
-_REDUCING = frozenset({"sum", "array", "asarray", "stack", "hstack", "dot", "where"})
-_NUMPY: dict[str, Any] = {
+_ELEMENTWISE: dict[str, Any] = {
     **_SHARED,
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "arctan2": sp.atan2, "arcsinh": sp.asinh,
     "arccosh": sp.acosh, "arctanh": sp.atanh, "abs": Abs, "absolute": Abs, "sign": sign,
     "maximum": sp.Max, "minimum": sp.Min, "where": _where, "heaviside": sp.Heaviside, "square": lambda z: z**2,
     "power": sp.Pow, "cbrt": cbrt, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
-    "sum": _sum, "array": _array, "asarray": _array, "stack": _array, "hstack": _array,
-    "dot": lambda a, b: sp.Add(*(p * q for p, q in zip(_flatten(a), _flatten(b)))), "float64": lambda z: z,
-    "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+    "float64": lambda z: z, "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
 }
-_NUMPY = {name: _elementwise(f) if callable(f) and name not in _REDUCING else f for name, f in _NUMPY.items()}
+_NUMPY: dict[str, Any] = {
+    **{name: _elementwise(f) if callable(f) else f for name, f in _ELEMENTWISE.items()},
+    "sum": _reducing("sum", lambda v: sp.Add(*v)), "max": _reducing("max", lambda v: sp.Max(*v)),
+    "amax": _reducing("amax", lambda v: sp.Max(*v)), "min": _reducing("min", lambda v: sp.Min(*v)),
+    "amin": _reducing("amin", lambda v: sp.Min(*v)), "mean": _reducing("mean", lambda v: sp.Add(*v) / len(v)),
+    "array": symbolic_array, "asarray": symbolic_array,
+    **{name: _native(getattr(np, name)) for name in ("dot", "matmul", "outer", "transpose", "stack", "hstack",
+                                                     "vstack", "concatenate", "diag", "reshape", "zeros_like",
+                                                     "ones_like")},
+    "zeros": lambda shape, *a, **k: symbolic_array(np.zeros(shape, dtype=object)),
+    "ones": lambda shape, *a, **k: symbolic_array(np.ones(shape, dtype=object)),
+    "newaxis": None,
+}
 _MATH: dict[str, Any] = {
     **_SHARED,
     "asin": sp.asin, "acos": sp.acos, "atan": sp.atan, "atan2": sp.atan2, "asinh": sp.asinh, "acosh": sp.acosh,
@@ -162,11 +220,17 @@ def _explain(err: BaseException) -> str:
         return "float() or a math function got a symbolic value; use np. or math. functions, which are traced"
     if isinstance(err, NameError):
         return f"{text}"
+    if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or "dimension" in text):
+        return (f"{text}: an input is used as a vector or matrix but was traced as one number; give its shape "
+                "with a line `z: 3` (or `W: 2x3`) in the cell, or with the point: --at z=[1, 2, 3]")
     return f"{type(err).__name__}: {text}"
 
 
-def trace_cell(text: str, namespace: Mapping[str, Any]) -> CellModel:
-    """Runs a def cell in a copy of the user namespace and traces the last function it defines."""
+def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, int]] | None = None
+               ) -> CellModel:
+    """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
+    and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
+    text, declared = python_declarations(text)
     try:
         tree = ast.parse(text, CELL_FILENAME)
     except SyntaxError as err:
@@ -183,11 +247,19 @@ def trace_cell(text: str, namespace: Mapping[str, Any]) -> CellModel:
     except Exception as err:  # the user's code failed: say where, as their own code would
         raise CellError(_explain(err), _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     target = scope[defs[-1].name]
-    return trace_function(target, defs[-1].name, CELL_FILENAME)
+    params = set(inspect.signature(target).parameters)
+    for declaration in declared.values():
+        if declaration.name not in params:
+            raise CellError(f"{declaration.name} is declared but is not a parameter of {defs[-1].name}",
+                            declaration.line)
+    given = {**(shapes or {}), **{d.name: (d.rows, d.cols) for d in declared.values()}}
+    return trace_function(target, defs[-1].name, CELL_FILENAME, given)
 
 
-def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None) -> CellModel:
-    """Calls `function` with one real symbol per parameter without a default and reads what it returns."""
+def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None,
+                   shapes: Mapping[str, tuple[int, int]] | None = None) -> CellModel:
+    """Calls `function` with one real symbol per parameter without a default (an array of them for a
+    parameter with a shape: a vector for n x 1, a matrix otherwise) and reads what it returns."""
     name = name or getattr(function, "__name__", "f")
     if isinstance(function, types.FunctionType):
         function = _rebind(function)
@@ -196,13 +268,14 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
         signature = inspect.signature(function)
     except (TypeError, ValueError):
         raise CellError(f"{name} has no signature to read its inputs from") from None
-    params = tuple(real_symbol(p.name) for p in signature.parameters.values()
-                   if p.default is inspect.Parameter.empty
-                   and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-    if not params:
+    names = [p.name for p in signature.parameters.values()
+             if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not names:
         raise CellError(f"{name} takes no inputs: give it parameters, e.g. def {name}(x, y)")
+    arguments, declared = _arguments(names, shapes or {})
+    params = tuple(s for argument in arguments for s in _entries_of(argument))
     try:
-        value = function(*params)
+        value = function(*arguments)
     except CellError as err:
         if err.line is None and filename:
             err = CellError(err.message, _error_line(sys.exc_info()[2], filename))
@@ -215,21 +288,43 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
         raise CellError(f"{name} returns nothing to differentiate")
     outputs = output_symbols(name, len(expressions))
     stage = Stage(name, params, outputs, expressions, 1, params)
-    return CellModel("def", params, outputs, expressions, (stage,), name)
+    return CellModel("def", params, outputs, expressions, (stage,), name, declared)
 
 
-def trace_object(value: object, name: str) -> CellModel:
+def _arguments(names: list[str], shapes: Mapping[str, tuple[int, int]]) -> tuple[list[Any], tuple[Shape, ...]]:
+    """What the function is called with: a real symbol per scalar parameter, an array of entry symbols
+    (named as declared matrices' entries are) per parameter with a shape."""
+    arguments: list[Any] = []
+    declared: list[Shape] = []
+    for name in names:
+        if name not in shapes:
+            arguments.append(real_symbol(name))
+            continue
+        rows, cols = shapes[name]
+        entries = element_symbols(name, rows, cols)
+        declared.append(Shape(name, rows, cols, tuple(entries)))
+        array = symbolic_array(entries.tolist())
+        arguments.append(array.reshape(rows) if cols == 1 else array)
+    return arguments, tuple(declared)
+
+
+def _entries_of(value: Any) -> list[Any]:
+    """A number, or the entries of an array row by row."""
+    return list(np.asarray(value, dtype=object).ravel())
+
+
+def trace_object(value: object, name: str, shapes: Mapping[str, tuple[int, int]] | None = None) -> CellModel:
     """A function, sympy expression or sympy Matrix from the user namespace."""
     if isinstance(value, (sp.MatrixBase, sp.Expr)):
         expressions = _as_real_map(tuple(_flatten(value)), name)
-        symbols = sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name)
+        symbols = sorted(symbols_in(expressions), key=lambda s: s.name)
         if not symbols:
             raise CellError(f"{name} has no symbols to differentiate by")
         outputs = output_symbols(name or "f", len(expressions))
         stage = Stage(name, tuple(symbols), outputs, expressions, 1, tuple(symbols))
         return CellModel("object", tuple(symbols), outputs, expressions, (stage,), name)
     if callable(value):
-        return trace_function(value, name)
+        return trace_function(value, name, shapes=shapes)
     raise CellError(f"{name} is a {type(value).__name__}; %jacobian takes a function, a sympy expression or "
                     "a sympy Matrix")
 
@@ -238,10 +333,11 @@ def _as_real_map(expressions: tuple[sp.Expr, ...], name: str) -> tuple[sp.Expr, 
     """A sympy object as a map of real variables, as cells are: its symbols made real (two different symbols of
     one name are refused), |.| and sign with the derivatives of real functions; unevaluated integrals,
     derivatives and undefined functions are refused, having no formula to differentiate."""
-    symbols = set().union(*(e.free_symbols for e in expressions))
+    symbols = symbols_in(expressions)
     refuse_twins(symbols)
     for expression in expressions:
-        unknown = expression.atoms(AppliedUndef) | expression.atoms(sp.Integral, sp.Derivative, sp.Sum, sp.Product)
+        unknown = [n for n in distinct_nodes((expression,))
+                   if isinstance(n, (AppliedUndef, sp.Integral, sp.Derivative, sp.Sum, sp.Product))]
         if unknown:
             shown = sp.sstr(sorted(unknown, key=sp.default_sort_key)[0])[:60]
             raise CellError(f"{name} contains {shown}, which has no explicit formula to differentiate; call .doit() "
@@ -262,8 +358,10 @@ def _flatten(value: Any) -> list[Any]:
                 raise CellError("the function returns a nested list; return a flat list of outputs")
             out.append(item)
         return out
+    if isinstance(value, np.ndarray) and value.ndim > 1 and sorted(value.shape)[-2] > 1:
+        raise CellError(f"the function returns a {' x '.join(map(str, value.shape))} array; return a vector")
     if hasattr(value, "tolist") and not isinstance(value, sp.Basic):
-        return _flatten(value.tolist())
+        return _entries_of(value) if isinstance(value, np.ndarray) else _flatten(value.tolist())
     return [value]
 
 

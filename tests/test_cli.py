@@ -32,3 +32,16 @@ def test_plot_writes_a_png(tmp_path: object) -> None:
     assert out.returncode == 0, out.stderr
     with open(target, "rb") as file:
         assert file.read(4) == b"\x89PNG"
+
+
+def test_plot_to_a_folder_that_does_not_exist_is_refused_before_any_work(tmp_path: object) -> None:
+    out = run("x = r*cos(theta); y = r*sin(theta)", "--plot", f"{tmp_path}/missing/polar.png")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("error: --plot: cannot write") and "Traceback" not in out.stderr
+
+
+def test_a_domain_too_wide_or_too_narrow_to_draw_is_refused(tmp_path: object) -> None:
+    for domain in ["r=0:1e300,theta=0:1", "r=0:1e-300,theta=0:1", "r=1:1,theta=0:1", "r=1e12:1e12+1,theta=0:1"]:
+        out = run("x = r*cos(theta); y = r*sin(theta)", "--domain", domain, "--plot", f"{tmp_path}/p.png")
+        assert out.returncode == 2 and out.stderr.startswith("error: --domain r"), (domain, out.stderr)
+        assert "Traceback" not in out.stderr

@@ -41,3 +41,13 @@ def test_determinant_at_points() -> None:
     matrices = np.array([[[1.0, 2.0], [3.0, 4.0]], [[np.nan, 0.0], [0.0, 1.0]]])
     dets = determinant_at(matrices)
     assert np.isclose(dets[0], -2.0) and np.isnan(dets[1])
+
+
+def test_max_and_min_of_many_arguments() -> None:
+    z = sp.symbols("z1:5", real=True)
+    evaluate = Evaluator(sp.Matrix([[sp.Max(*z[:3]), sp.Min(*z), sp.Max(z[0], sp.Min(z[1], z[2], z[3]))]]), z)
+    point = np.array([[0.5, -2.0, 3.0, 1.0], [4.0, 4.5, -1.0, 0.0]])
+    out = evaluate(*point.T)
+    assert np.allclose(out[:, 0, 0], point[:, :3].max(axis=1))
+    assert np.allclose(out[:, 0, 1], point.min(axis=1))
+    assert np.allclose(out[:, 0, 2], np.maximum(point[:, 0], point[:, 1:].min(axis=1)))

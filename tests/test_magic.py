@@ -70,6 +70,17 @@ def test_line_magic_takes_functions_expressions_and_matrices(shell: Shell) -> No
     assert shell.ip.user_ns["g"](0.0, 0.0).tolist() == [0.0, 0.0]  # the user's function still works on floats
 
 
+def test_a_vector_function_takes_its_shape_from_the_point(shell: Shell) -> None:
+    shell.ok("import numpy as np\ndef softmax(z):\n    e = np.exp(z - np.max(z))\n    return e / e.sum()\n"
+             "z0 = np.array([0.5, -1.0, 2.0])")
+    R = shell.ok("%jacobian softmax --at z=z0").result
+    s = np.exp([0.5, -1.0, 2.0]) / np.exp([0.5, -1.0, 2.0]).sum()
+    assert_close(R.at(z=[0.5, -1.0, 2.0]), np.diag(s) - np.outer(s, s))
+    shown = shell.ok("%%jacobian --at z=[1,2],a=3 --wrt z\ndef f(z, a):\n    return a * z").outputs[0]["text/plain"]
+    assert "∂(f₁, f₂)/∂(z₁, z₂)" in shown
+    assert shell.ip.user_ns["softmax"](np.zeros(2)).tolist() == [0.5, 0.5]
+
+
 def test_wrt_reorders_and_makes_the_rest_constants(shell: Shell) -> None:
     R = shell.ok("%%jacobian --wrt z,x --det\nf(x, y, z) = [x*y*z, x + y + z]").result
     assert [s.name for s in R.inputs] == ["z", "x"] and [s.name for s in R.constants] == ["y"]

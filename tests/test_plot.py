@@ -12,6 +12,7 @@ from matplotlib.collections import QuadMesh
 from matplotlib.contour import ContourSet
 
 from jacmagic import jacobian
+from jacmagic.errors import OptionError
 from jacmagic.plot import polygon_area
 
 from .conftest import Shell
@@ -117,3 +118,27 @@ def test_plot_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) -
     assert panel.picture.value[:4] == b"\x89PNG" and panel.picture.value != before
     bad = shell.run("%%jacobian --plot --domain q=0:1\n" + POLAR)
     assert type(bad.error) is UsageError and "--domain: q is not a variable" in str(bad.error)
+
+
+def test_a_map_undefined_on_part_of_the_region_is_drawn_where_defined() -> None:
+    """log(x) over x in [-1, 2]: the image has holes, drawn as dots carrying |det J| = 1/x, and the square at an
+    undefined point says so instead of showing a nan area."""
+    result = jacobian("f(x, y) = [log(x), y]")
+    fig = result.plot(point={"x": -0.5, "y": 0.0}, domain={"x": (-1.0, 2.0), "y": (0.0, 1.0)})
+    dots = by_gid(fig, "jacmagic-det")
+    xy = np.asarray(dots.get_offsets())  # type: ignore[attr-defined]
+    assert len(xy) and np.isfinite(xy).all()
+    assert np.allclose(np.asarray(dots.get_array()), np.exp(-xy[:, 0]))  # 1/x where u = log(x)
+    assert "undefined at this point" in by_gid(fig, "jacmagic-ratio").get_text()  # type: ignore[attr-defined]
+
+
+def test_a_map_undefined_on_the_whole_region_is_refused() -> None:
+    with pytest.raises(OptionError, match="undefined everywhere in the plotted region"):
+        jacobian("f(x, y) = [log(x), y]").plot(domain={"x": (-3.0, -1.0), "y": (0.0, 1.0)})
+    with pytest.raises(OptionError, match="undefined everywhere"):
+        jacobian("f(x, y) = [sqrt(x) + y]").plot(domain={"x": (-3.0, -1.0), "y": (0.0, 1.0)})
+
+
+def test_a_heat_map_of_an_undefined_jacobian_still_draws() -> None:
+    fig = jacobian("f(x, y, z) = [log(x) + y, z]").plot(point={"x": -1.0, "y": 0.0, "z": 0.0})
+    assert np.isnan(np.asarray(by_gid(fig, "jacmagic-heat").get_array())[0, 0])  # type: ignore[attr-defined]

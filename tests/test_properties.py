@@ -247,3 +247,36 @@ def test_every_function_in_every_position(formula: Formula, point: list[float], 
     assume(finite.all())  # an undefined derivative of a defined map (a kink, a vertical tangent) is allowed
     assert np.allclose(got, want, rtol=1e-6, atol=1e-9 * max(1.0, float(np.max(np.abs(want))))), \
         (cell, simplify, wrt, point, got, want)
+
+
+# --- the same formulas inside a numpy def whose parameter is a vector ---------------------------------------------
+
+MIXING = [[0.5, -1.0, 0.25], [0.0, 2.0, -0.5], [1.5, 0.5, 1.0]]
+
+
+@settings(max_examples=30 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=SCALE == 1)
+@given(formulas, points, st.sampled_from(["sum", "mix", "both"]))
+def test_a_vector_parameter_in_a_def_differentiates_like_numbers(formula: Formula, point: list[float],
+                                                                 combine: str) -> None:
+    """A random formula of v's entries, times an element-wise function of the whole vector and a matrix
+    product with a constant matrix, with the vector's shape taken from the point."""
+    body = formula.text.replace("^", "**")
+    whole = {"sum": "np.sum(np.tanh(v))", "mix": "np.tanh(A @ v)", "both": "np.tanh(A @ v) + np.sum(v * v)"}[combine]
+    cell = ("import numpy as np\nfrom math import sin, cos, tanh, exp, atan, sinh, sqrt, pi\n"
+            f"A = np.array({MIXING})\ndef f(v):\n    x, y, z = v[0], v[1], v[2]\n"
+            f"    return ({body}) * ({whole})\n")
+    result = jacobian(cell, at={"v": point}, simplify="none")
+    mix = [[mpmath.mpf(a) for a in row] for row in MIXING]
+
+    def function(*values: mpmath.mpf) -> list[mpmath.mpf]:
+        scalar = formula.value(dict(zip(VARIABLES, values)))
+        mixed = [mpmath.tanh(sum(a * t for a, t in zip(row, values))) for row in mix]
+        squares = sum(t * t for t in values)
+        tail = {"sum": [sum(mpmath.tanh(t) for t in values)], "mix": mixed,
+                "both": [m + squares for m in mixed]}[combine]
+        return [scalar * t for t in tail]
+
+    want = numeric_jacobian(function, point)
+    assume(np.all(np.abs(want) < 1e8))
+    assert np.allclose(result.at(v=point), want, rtol=1e-7, atol=1e-7), (cell, point)
