@@ -2,7 +2,9 @@
 
 A budget is a real-time alarm (SIGALRM) that raises `BudgetExceeded` inside the running computation. It nests with
 an alarm someone else already set (a test harness, an outer budget): that alarm is re-armed on exit and, if it was
-due first, its own handler runs. Outside the main thread signals cannot be used; the step then runs unbudgeted.
+due first, its own handler runs. Outside the main thread signals cannot be used: an optional step (simplifying,
+expanding a determinant) is then skipped, and a required one (differentiating, bounded by its size estimate
+beforehand) runs without a clock.
 """
 
 from __future__ import annotations
@@ -65,12 +67,19 @@ class Budget:
     def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
         self.exceeded = False
+        self.skipped = False  # an optional step was skipped: no clock outside the main thread
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def run(self, step: Callable[[], T], fallback: T) -> T:
-        """`step()` within what is left of the budget, or `fallback` once the budget is spent."""
+    def run(self, step: Callable[[], T], fallback: T, optional: bool = True) -> T:
+        """`step()` within what is left of the budget, or `fallback` once the budget is spent (or at once when
+        no clock can stop an optional step)."""
+        if not _can_use_signals():
+            if optional:
+                self.skipped = True
+                return fallback
+            return step()
         try:
             with time_limit(self.remaining()):
                 return step()

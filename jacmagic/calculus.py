@@ -90,7 +90,7 @@ def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbo
     if not fits(expressions, variables):
         return None
     found: sp.ImmutableMatrix | None = Budget(DIFFERENTIATION_BUDGETS * budget).run(
-        lambda: jacobian(expressions, variables), None)
+        lambda: jacobian(expressions, variables), None, optional=False)
     return found
 
 

@@ -125,11 +125,16 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     det = None
     if options.det:
         det = calculus.determinant(matrix, budget)
-        if det is None:
+        if det is None and not budget.skipped:
             notes.append("the determinant is too large to expand symbolically within the time budget; "
                          "its value at a point is still computed")
-        elif options.simplify != "none":
+        elif det is not None and options.simplify != "none":
             det = calculus.tidy(det, budget)
+    if budget.skipped:
+        skipped = "simplification and the symbolic determinant were" if options.det and det is None else \
+            "simplification was"
+        notes.append("this ran outside the main thread, where time budgets cannot stop a step (they use SIGALRM): "
+                     f"{skipped} skipped so that nothing can hang; every number at a point is unaffected")
     if budget.exceeded:
         notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
                      "some entries are shown unsimplified")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
+from jacmagic import JacobianResult, jacobian
 from jacmagic.budget import Budget, time_limit
 from jacmagic.errors import BudgetExceeded
+
+from .helpers import assert_close
 
 
 def spin(seconds: float) -> None:
@@ -68,3 +73,29 @@ def test_an_outer_alarm_is_rearmed_after_a_budget() -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _in_a_thread(work: Callable[[], object]) -> object:
+    box: list[object] = []
+    thread = threading.Thread(target=lambda: box.append(work()))
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "an optional step ran unbudgeted in a thread"
+    return box[0]
+
+
+def test_outside_the_main_thread_optional_steps_are_skipped_and_required_ones_run() -> None:
+    budget = Budget(0.1)
+    assert _in_a_thread(lambda: budget.run(lambda: spin(60) or "done", "fallback")) == "fallback"
+    assert budget.skipped and not budget.exceeded
+    assert _in_a_thread(lambda: Budget(0.1).run(lambda: "differentiated", None, optional=False)) == "differentiated"
+
+
+def test_a_jacobian_from_a_thread_says_what_it_skipped() -> None:
+    slow = " + ".join(f"sin(x + {k}*y)**3*cos(x - {k}*y)**2" for k in range(40))
+    result = _in_a_thread(lambda: jacobian(f"f(x, y) = [{slow}]", simplify="full", budget=300))
+    assert isinstance(result, JacobianResult)
+    assert any("outside the main thread" in note for note in result.notes)
+    h = 1e-6
+    value = [float(result.map_function()(x, 0.2)[0]) for x in (0.3 - h, 0.3 + h)]
+    assert_close(result.at(x=0.3, y=0.2)[0, 0], (value[1] - value[0]) / (2 * h), rel=1e-5)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.slow  # a real kernel or browser: seconds per test
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "demo_notebooks").glob("*.ipynb"))
 
@@ -40,5 +43,7 @@ def test_notebook_executes(path: Path) -> None:
         assert any("<svg" in str(m["state"].get("value", "")) for m in state.values())
 
 
-def test_there_are_notebooks() -> None:
-    assert any(p.name.startswith("01_") for p in NOTEBOOKS)
+def test_the_readme_lists_exactly_the_demo_notebooks() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    listed = set(re.findall(r"^- `demo_notebooks/(\w+\.ipynb)`", readme, re.MULTILINE))
+    assert listed == {p.name for p in NOTEBOOKS} and len(listed) >= 4

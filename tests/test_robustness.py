@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,6 +135,7 @@ print(json.dumps({"error": type(run.error_in_exec).__name__, "kept": ip.user_ns[
 """
 
 
+@pytest.mark.slow
 def test_an_interrupt_leaves_the_shell_and_namespace_intact() -> None:
     """A kernel interrupt is SIGINT from outside, into a shell busy simplifying: sent the same way here, to a
     shell in its own process so that nothing else in the test run can change how it receives the signal."""
@@ -145,6 +147,62 @@ def test_an_interrupt_leaves_the_shell_and_namespace_intact() -> None:
     out, _ = child.communicate(timeout=HANG)
     report = json.loads(out.strip().splitlines()[-1])
     assert report == {"error": "KeyboardInterrupt", "kept": True, "after": "r"}
+
+
+KERNEL_CELL = """
+import json, sys, time
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "jacmagic")
+ip.run_cell("%%jacobian --out warm\\nf(x) = [sin(x)]")
+print("@started", flush=True)
+start = time.monotonic()
+run = ip.run_cell(sys.argv[1])
+print("@" + json.dumps({"seconds": time.monotonic() - start, "error": type(run.error_in_exec).__name__}), flush=True)
+after = ip.run_cell("%%jacobian --det --out polar\\nx = r*cos(theta)\\ny = r*sin(theta)")
+print("@" + json.dumps({"after": str(ip.user_ns["polar"].det) if after.success else repr(after.error_in_exec)}))
+"""
+
+
+def _reports(lines: Iterator[str]) -> Iterator[str]:
+    """The child's own report lines (marked with @), past whatever the cells print."""
+    return (line[1:].strip() for line in lines if line.startswith("@"))
+
+HEAVY_CELLS = {
+    "A @ B @ A": "%%jacobian\nA: 30x30\nB: 30x30\nC = A @ B @ A\nL = sum(C)",
+    "35-line chain": "%%jacobian --at a0=0.3\n" + "\n".join(f"a{k} = sin(a{k - 1}) + a{k - 1}" for k in range(1, 36)),
+    "exp of exp": "%%jacobian --at x=3\nf(x) = [exp(exp(exp(exp(x))))]",
+    "100 x 100 tanh layer": "%%jacobian --wrt W\nW: 100x100\nx: 100\nh = tanh(W @ x)\nL = sum(h)",
+    "simplify past the budget": "%%jacobian --simplify full --budget 300\nf(x, y) = [" + " + ".join(
+        f"sin(x + {k}*y)**3*cos(x - {k}*y)**2" for k in range(40)) + "]",
+}
+INTERRUPT_AFTER = 1.0  # seconds: a user who waits a second, then presses stop
+ANSWER_WITHIN = 2.0  # seconds after the interrupt (or after the start, for a cell that ends by itself)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", list(HEAVY_CELLS.values()), ids=list(HEAVY_CELLS))
+def test_a_heavy_cell_ends_or_is_interrupted_within_two_seconds_and_the_next_cell_runs(cell: str) -> None:
+    """In a real shell in its own process: the cell ends by itself (a result or a clear refusal) before the
+    interrupt, or the interrupt stops it within two seconds; either way the next cell works."""
+    child = subprocess.Popen([sys.executable, "-c", KERNEL_CELL, cell], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    reports = _reports(iter(child.stdout.readline, ""))
+    assert next(reports) == "started"
+    sent = threading.Timer(INTERRUPT_AFTER, child.send_signal, (signal.SIGINT,))
+    hung = threading.Timer(HANG, child.kill)  # then the reads below end, and the test fails instead of hanging
+    sent.start()
+    hung.start()
+    try:
+        report = json.loads(next(reports, "{}"))
+        after = json.loads(next(reports, "{}"))
+    finally:
+        sent.cancel()
+        hung.cancel()
+        child.kill()
+    assert report and report["seconds"] < INTERRUPT_AFTER + ANSWER_WITHIN, report
+    assert report["error"] in ("NoneType", "UsageError", "KeyboardInterrupt"), report
+    assert after == {"after": "r"}
 
 
 ADVERSARIAL = [
