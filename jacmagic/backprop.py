@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from .check import central_differences
 from .evaluate import Domain, Evaluator
 
 if TYPE_CHECKING:
-    from .model import Shape
-    from .result import JacobianResult, Step
+    from .model import Shape, Step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Contribution:
     """What one backward step adds to the gradient of one value: before + added = after."""
 
@@ -34,7 +32,7 @@ class Contribution:
     after: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BackwardStep:
     """One stage seen from the output: upstream gradient, local Jacobian, their product, what it adds where."""
 
@@ -45,7 +43,7 @@ class BackwardStep:
     contributions: tuple[Contribution, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Walkthrough:
     """The forward values and the backward steps of a chain at one point, and the check against a direct
     computation: the composed map's symbolic Jacobian, or (for a chain too large to compose) central finite
@@ -57,6 +55,7 @@ class Walkthrough:
     gradient: np.ndarray
     direct: np.ndarray
     direct_by: str
+    shaped: tuple[tuple[sp.Symbol, Shape, np.ndarray], ...] = ()  # per output and declared matrix: its gradient
     scale: float = 1.0  # the largest number the products passed through: rounding errors are relative to it
 
     @property
@@ -148,28 +147,28 @@ class CompiledChain:
         outputs, feeds, _ = self.forward(*values)
         return self.backward(outputs, feeds, inputs, record=False)[0]
 
-    def walk(self, result: JacobianResult, point: Mapping[str, float]) -> Walkthrough:
-        values = [float(point[s.name]) for s in result.arguments]
+    def walk(self, point: Mapping[str, float], inputs: Sequence[sp.Symbol], direct: np.ndarray,
+             direct_by: str, shapes: Sequence[Shape] = ()) -> Walkthrough:
+        """The forward and backward passes at `point` (a value per argument by name), recorded step by step, with
+        the Jacobian computed directly (`direct`, by `direct_by`) to check the chain against."""
+        values = [float(point[s.name]) for s in self.arguments]
         outputs, feeds, _ = self.forward(*values)
-        gradient, steps = self.backward(outputs, feeds, result.inputs, record=True)
-        if result.eager_matrix is not None:
-            direct, by = result.evaluator.point(*values), "symbolic"
-        else:
-            columns = len(result.inputs)
-            by = "finite differences"
-            direct = central_differences(self.outputs_at, np.array(values), columns)
+        gradient, steps = self.backward(outputs, feeds, inputs, record=True)
         magnitudes = [np.abs(a) for back in steps for a in (back.product, back.upstream[..., None] * back.local)]
         scale = max([1.0, *(float(np.max(m[np.isfinite(m)], initial=0.0)) for m in magnitudes)])
-        return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, by, scale)
+        shaped = tuple((output, shape, grid[k]) for shape, grid in shaped_gradients(inputs, shapes, gradient)
+                       for k, output in enumerate(self.outputs))
+        return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, direct_by, shaped, scale)
 
 
-def shaped_gradients(result: JacobianResult, gradient: np.ndarray) -> list[tuple[Shape, np.ndarray]]:
+def shaped_gradients(inputs: Sequence[sp.Symbol], shapes: Sequence[Shape],
+                     gradient: np.ndarray) -> list[tuple[Shape, np.ndarray]]:
     """The gradient with respect to each declared matrix, back in that matrix's own shape (one per output).
 
-    The Jacobian itself lays a matrix parameter out as columns in row-major order: w_11, w_12, ..., w_23."""
-    column = {s: j for j, s in enumerate(result.inputs)}
+    The Jacobian itself lays a matrix parameter out as columns in row-major order: W_1,1, W_1,2, ..., W_2,3."""
+    column = {s: j for j, s in enumerate(inputs)}
     shaped = []
-    for shape in result.shapes:
+    for shape in shapes:
         if all(s in column for s in shape.symbols):
             picked = gradient[:, [column[s] for s in shape.symbols]]
             shaped.append((shape, picked.reshape(-1, shape.rows, shape.cols)))

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
 import sympy as sp
-
-if TYPE_CHECKING:
-    from .result import JacobianResult
 
 POINTS = 3
 # Finite differences at 30 digits with this relative step are accurate to far below the float64 result they check.
@@ -86,21 +84,25 @@ def _real_float(value: Any) -> float:
     return float(value)
 
 
-def finite_difference_check(result: JacobianResult) -> str:
-    """One sentence: at how many points the Jacobian matched finite differences, and the largest deviation.
+def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], map_at: Callable[..., np.ndarray],
+                            expressions: Sequence[sp.Expr] | None, arguments: Sequence[sp.Symbol], columns: int,
+                            first: np.ndarray | None = None) -> str:
+    """One sentence: at how many points the Jacobian (`jacobian_at`, of a point: a value per argument) matched
+    finite differences of the map, and the largest deviation.
 
-    The map is differentiated numerically at 30 digits (or, for a chain too large to compose, in floats with a
-    looser tolerance), so that a correct Jacobian of a steep or large function is not called wrong."""
-    precise = result.eager_matrix is not None
-    function = high_precision_map(result.expressions, result.arguments) if precise else None
-    candidates = list(sample_points(40, len(result.arguments)))
-    if result.point:
-        candidates.insert(0, np.array(result.point_values(dict(result.point)), dtype=float))
+    Given its `expressions`, the map is differentiated numerically at 30 digits; else (a chain too large to
+    compose) `map_at` is, in floats with a looser tolerance. So a correct Jacobian of a steep or large function
+    is not called wrong. Points: `first` if given, then seeded random points where both are defined."""
+    precise = expressions is not None
+    function = high_precision_map(expressions, arguments) if expressions is not None else None
+    candidates = list(sample_points(40, len(arguments)))
+    if first is not None:
+        candidates.insert(0, first)
     worst, checked, failures = 0.0, 0, []
     for point in candidates:
-        exact = result.at(**dict(zip((s.name for s in result.arguments), point)))
-        approx = (high_precision_jacobian(function, point, len(result.inputs)) if function is not None
-                  else central_differences(result.map_function(), point, len(result.inputs)))
+        exact = jacobian_at(point)
+        approx = (high_precision_jacobian(function, point, columns) if function is not None
+                  else central_differences(map_at, point, columns))
         if not (np.isfinite(exact).all() and np.isfinite(approx).all()):
             continue
         scale = max(1.0, float(np.max(np.abs(exact))))
@@ -117,3 +119,23 @@ def finite_difference_check(result: JacobianResult) -> str:
         return (f"check FAILED: the Jacobian differs from central finite differences by {worst:.2g} "
                 f"(relative) at {len(failures)} of {checked} points")
     return f"check passed: matches central finite differences at {checked} points (largest deviation {worst:.1g})"
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """The change-of-variables formula checked numerically: the integral of |det J| over the input rectangle
+    against the area of its image, measured as a polygon from the mapped boundary (valid for a one-to-one map)."""
+
+    integral: float
+    image_area: float
+
+    @property
+    def relative_difference(self) -> float:
+        return abs(self.integral - self.image_area) / max(abs(self.image_area), 1e-300)
+
+    def __str__(self) -> str:
+        return (f"integral of |det J| over the region = {self.integral:.6g}; area of the image = "
+                f"{self.image_area:.6g} (relative difference {self.relative_difference:.1e})")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))

@@ -92,9 +92,22 @@ def describe(node: ast.AST) -> str:
     return names.get(type(node), type(node).__name__)
 
 
-def suggest(name: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
+def suggest(name: str, candidates: Sequence[str], one_edit: bool = False) -> str:
+    """" (did you mean sin?)", or "" when nothing is close: the one way every message suggests a name. With
+    `one_edit`, only a name one insertion, deletion or substitution away counts (never for one-letter names: each
+    is one edit from every other), for hints given where nothing is wrong yet."""
+    if one_edit:
+        close = [other for other in candidates if len(name) > 1 and _one_edit(name, other)][:1]
+    else:
+        close = difflib.get_close_matches(name, list(candidates), n=1)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if len(a) == len(b):
+        return sum(p != q for p, q in zip(a, b)) == 1
+    short, long = sorted((a, b), key=len)
+    return len(long) - len(short) == 1 and any(long[:k] + long[k + 1:] == short for k in range(len(long)))
 
 
 Value: TypeAlias = "sp.Expr | sp.MatrixBase"

@@ -13,8 +13,7 @@ import sympy as sp
 from .render import pretty
 
 if TYPE_CHECKING:
-    from .model import Shape
-    from .result import Step
+    from .model import Shape, Step
 
 _COLUMN = 110
 _ROW = 46

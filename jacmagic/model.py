@@ -50,6 +50,41 @@ class Stage:
     guards: tuple[Guards, ...] = ()  # per output, in the stage's own variables: where it is defined
 
 
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One stage of a chain as backpropagation sees it: the stage, the values that flow into it, and its local
+    Jacobian (rows: the stage's outputs, columns: its inputs).
+
+    `inputs` are the stage's parameters and any variable or earlier value it uses directly; `sources[j]` is the
+    value that feeds `inputs[j]`. `value` is the stage's output at the `--at` point, if one was given."""
+
+    stage: Stage
+    inputs: tuple[sp.Symbol, ...]
+    sources: tuple[sp.Symbol, ...]
+    matrix: sp.ImmutableMatrix
+    value: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+    @property
+    def outputs(self) -> tuple[sp.Symbol, ...]:
+        return self.stage.outputs
+
+    @property
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return self.stage.expressions
+
+    @property
+    def line(self) -> int:
+        return self.stage.line
+
+    @property
+    def guards(self) -> tuple[Guards, ...]:
+        return self.stage.guards
+
+
 @dataclass(frozen=True)
 class Shape:
     """A declared matrix or vector (`W: 2x3`): its entries, row-major, are the symbols the Jacobian columns use."""
@@ -206,7 +241,7 @@ class Options:
 
     det: bool = False
     wrt: tuple[str, ...] = ()
-    at: tuple[tuple[str, Any], ...] = ()  # floats once the pipeline has expanded matrices
+    at: tuple[tuple[str, Any], ...] = ()  # as the user gave it: exact numbers, lists, arrays
     simplify: SimplifyMode = "auto"
     partials: bool = False
     check: bool = False

@@ -5,7 +5,6 @@ Used by the magic, the command line and the Python API alike, so all three show 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,10 +14,10 @@ import sympy as sp
 from . import calculus
 from .budget import Budget
 from .errors import CellError, OptionError
-from .formula import refuse_twins
-from .model import CellModel, Options
+from .formula import refuse_twins, suggest
+from .model import CellModel, Options, Step
 from .parse import parse_cell
-from .result import JacobianResult, Step, expand_matrices, not_square
+from .result import JacobianResult, expand_matrices, not_square
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
@@ -77,11 +76,10 @@ def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
     chosen: list[sp.Symbol] = []
     for name in wrt:
         if name not in by_name:
-            hint = difflib.get_close_matches(name, list(by_name), n=1)
             computed = {o.name for s in model.stages for o in s.outputs} | {s.name for s in model.stages}
             why = " is computed in the cell, not an input;" if name in computed else " is not a variable of this map"
             names = [n for n, symbols in by_name.items() if len(symbols) > 1 or symbols[0] not in in_shapes]
-            raise OptionError(f"--wrt: {name}{why}" + (f" (did you mean {hint[0]}?)" if hint else "") +
+            raise OptionError(f"--wrt: {name}{why}" + suggest(name, list(by_name)) +
                               f"; the variables are {', '.join(names)}")
         if any(s in chosen for s in by_name[name]):
             raise OptionError(f"--wrt names {name} twice")
@@ -186,21 +184,10 @@ def constants_note(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol
     if not constants:
         return ""
     names = [s.name for s in variables]
-    shown = [c.name + (f" (did you mean {close}?)" if (close := _one_edit_from(c.name, names)) else "")
+    shown = [c.name + suggest(c.name, names, one_edit=True)
              for c in constants[:12]]
     more = f" and {len(constants) - 12} more" if len(constants) > 12 else ""
     return f"constants (held fixed, not differentiated): {', '.join(shown)}{more}"
-
-
-def _one_edit_from(name: str, candidates: Sequence[str]) -> str | None:
-    """A candidate one insertion, deletion or substitution away from `name` (never for one-letter names: every
-    one-letter name is one edit from every other)."""
-    def one_edit(a: str, b: str) -> bool:
-        if len(a) == len(b):
-            return sum(p != q for p, q in zip(a, b)) == 1
-        short, long = sorted((a, b), key=len)
-        return len(long) - len(short) == 1 and any(long[:k] + long[k + 1:] == short for k in range(len(long)))
-    return next((other for other in candidates if len(name) > 1 and one_edit(name, other)), None)
 
 
 def _checked(result: JacobianResult) -> JacobianResult:
@@ -225,7 +212,6 @@ def _steps(model: CellModel, variables: Sequence[sp.Symbol]) -> tuple[Step, ...]
         used = set().union(*(e.free_symbols for e in s.expressions))
         direct = tuple(sorted((used & flowing) - set(s.params), key=lambda symbol: symbol.name))
         inputs = s.params + direct
-        steps.append(Step(s.name, inputs, s.outputs, s.expressions, calculus.jacobian(s.expressions, inputs),
-                          s.line, s.sources + direct, guards=s.guards))
+        steps.append(Step(s, inputs, s.sources + direct, calculus.jacobian(s.expressions, inputs)))
         flowing.update(s.outputs)
     return tuple(steps)

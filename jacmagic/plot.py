@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .check import AreaCheck
 from .errors import OptionError
 from .evaluate import orientation
 from .options import refuse_undrawable
@@ -107,26 +108,6 @@ def _rectangle(lo: tuple[float, float], hi: tuple[float, float], per_side: int) 
     v = np.concatenate([np.full_like(t, lo[1]), lo[1] + t * (hi[1] - lo[1]), np.full_like(t, hi[1]),
                         hi[1] - t * (hi[1] - lo[1])])
     return u, v
-
-
-@dataclass(frozen=True)
-class AreaCheck:
-    """The change-of-variables formula checked numerically: the integral of |det J| over the input rectangle
-    against the area of its image, measured as a polygon from the mapped boundary (valid for a one-to-one map)."""
-
-    integral: float
-    image_area: float
-
-    @property
-    def relative_difference(self) -> float:
-        return abs(self.integral - self.image_area) / max(abs(self.image_area), 1e-300)
-
-    def __str__(self) -> str:
-        return (f"integral of |det J| over the region = {self.integral:.6g}; area of the image = "
-                f"{self.image_area:.6g} (relative difference {self.relative_difference:.1e})")
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self))
 
 
 def area(result: JacobianResult, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None,

@@ -17,11 +17,11 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from .backprop import shaped_gradients
 from .model import exceeds
 
 if TYPE_CHECKING:
-    from .result import JacobianResult, Step
+    from .backprop import Contribution
+    from .result import JacobianResult
 
 
 class _Latex(LatexPrinter):
@@ -144,18 +144,14 @@ def text_latex(text: str) -> str:
     return rf"\text{{{text}}}"
 
 
-def jacobian_symbol_latex(result: JacobianResult | Step) -> str:
-    """d(outputs)/d(inputs) of a result or of one stage of a chain."""
-    outs, ins = result.outputs, result.inputs
-    top = latex(outs[0]) if len(outs) == 1 else rf"\left({_names_latex(outs)}\right)"
-    bottom = latex(ins[0]) if len(ins) == 1 else rf"\left({_names_latex(ins)}\right)"
-    return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
-
-
-def jacobian_symbol_text(result: JacobianResult | Step) -> str:
-    outs, ins = result.outputs, result.inputs
-    top = pretty(outs[0]) if len(outs) == 1 else f"({_names_text(outs)})"
-    bottom = pretty(ins[0]) if len(ins) == 1 else f"({_names_text(ins)})"
+def derivative_symbol(outputs: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol], form: str = "latex") -> str:
+    """d(outputs)/d(inputs), as LaTeX (a fraction) or text (∂f/∂x): of a result, a stage, or one variable."""
+    if form == "latex":
+        top = latex(outputs[0]) if len(outputs) == 1 else rf"\left({_names_latex(outputs)}\right)"
+        bottom = latex(inputs[0]) if len(inputs) == 1 else rf"\left({_names_latex(inputs)}\right)"
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+    top = pretty(outputs[0]) if len(outputs) == 1 else f"({_names_text(outputs)})"
+    bottom = pretty(inputs[0]) if len(inputs) == 1 else f"({_names_text(inputs)})"
     return f"∂{top}/∂{bottom}"
 
 
@@ -181,12 +177,23 @@ def _partials_text(result: JacobianResult) -> str:
     return "\n".join("[" + ", ".join(row) + "]" for row in cells)
 
 
-def number_latex(value: float) -> str:
+def number(value: float, digits: int = 6) -> str:
+    """Every number jacmagic shows, in every view: `digits` significant digits, "undefined" for nan, ∞ for an
+    overflow (the notes say which it is)."""
     if math.isnan(value):
-        return r"\text{undefined}"
+        return "undefined"
     if math.isinf(value):
-        return r"\infty" if value > 0 else r"-\infty"
-    text = f"{value:.6g}"
+        return "∞" if value > 0 else "-∞"
+    return f"{value:.{digits}g}"
+
+
+def number_latex(value: float, digits: int = 6) -> str:
+    r"""`number` as LaTeX: the same decisions, typeset (1e+20 as 1 \cdot 10^{20})."""
+    text = number(value, digits)
+    if text == "undefined":
+        return r"\text{undefined}"
+    if text.endswith("∞"):
+        return text.replace("∞", r"\infty")
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
@@ -194,7 +201,12 @@ def number_latex(value: float) -> str:
 
 
 def number_text(value: float) -> str:
-    return "undefined" if math.isnan(value) else f"{value:.6g}"
+    return number(value)
+
+
+def bracketed(items: Sequence[str], open_: str = "[", close: str = "]", separator: str = ", ") -> str:
+    """One item as itself, several in brackets: how every view writes a vector of numbers."""
+    return items[0] if len(items) == 1 else open_ + separator.join(items) + close
 
 
 def _numeric_matrix_latex(values: np.ndarray) -> str:
@@ -225,7 +237,7 @@ def _point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
     def shown(value: Any) -> str:
         if isinstance(value, sp.Basic) and not value.is_Float:
             return sp.sstr(value)
-        return _vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
+        return vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
     return ", ".join(f"{pretty(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
 
 
@@ -238,7 +250,7 @@ def _det_latex(result: JacobianResult) -> str:
 
 def to_latex(result: JacobianResult) -> str:
     """The whole result as one `$\\displaystyle ...$` block."""
-    symbol = jacobian_symbol_latex(result)
+    symbol = derivative_symbol(result.outputs, result.inputs)
     first = rf"J = {symbol} &= "
     if result.options.partials:
         first += _partials_latex(result) + " = "
@@ -269,7 +281,7 @@ def _beside(label: str, block: str) -> str:
 
 def to_text(result: JacobianResult) -> str:
     """The whole result as readable text for a terminal: sympy's pretty printing."""
-    symbol = jacobian_symbol_text(result)
+    symbol = derivative_symbol(result.outputs, result.inputs, "text")
     parts = [f"J = {symbol}   ({layout_words(result)})"]
     if result.options.partials:
         parts.append(_beside("J = ", _partials_text(result)))
@@ -306,32 +318,21 @@ DIRECTION = ("reverse mode, from the output back: each step multiplies",
              "some texts, e.g. PyTorch's tutorial, write J transposed)")
 
 
-def _gradient_of(result: JacobianResult, symbol: sp.Symbol, form: str) -> str:
-    """d(outputs)/d(symbol), in LaTeX or text."""
-    outs = result.outputs
-    if form == "latex":
-        top = latex(outs[0]) if len(outs) == 1 else rf"\left({_names_latex(outs)}\right)"
-        return rf"\frac{{\partial {top}}}{{\partial {latex(symbol)}}}"
-    top = pretty(outs[0]) if len(outs) == 1 else f"({_names_text(outs)})"
-    return f"∂{top}/∂{pretty(symbol)}"
-
-
-def _vector_text(values: np.ndarray) -> str:
+def vector_text(values: np.ndarray, digits: int = 6) -> str:
     """A number, a flat list, or a list of rows for a matrix with several rows."""
     values = np.asarray(values)
     if values.ndim == 2 and values.shape[0] > 1:
-        return "[" + ", ".join(_vector_text(row) for row in values) + "]"
-    flat = [number_text(float(v)) for v in np.ravel(values)]
-    return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"
+        return bracketed([vector_text(row, digits) for row in values])
+    return bracketed([number(float(v), digits) for v in np.ravel(values)])
 
 
 def _vector_latex(values: np.ndarray) -> str:
-    flat = [number_latex(float(v)) for v in np.ravel(values)]
-    return flat[0] if len(flat) == 1 else r"\left[" + r",\ ".join(flat) + r"\right]"
+    return bracketed([number_latex(float(v)) for v in np.ravel(values)], r"\left[", r"\right]", r",\ ")
 
 
-def _sum_latex(parts: Sequence[np.ndarray]) -> str:
-    return " + ".join(_vector_latex(p) for p in parts)
+def contribution(c: Contribution, show: Callable[[np.ndarray], str]) -> str:
+    """What a backward step adds to one gradient, in every view: before + added = after (or just after)."""
+    return f"{show(c.before)} + {show(c.added)} = {show(c.after)}" if np.any(c.before) else show(c.after)
 
 
 def chain_latex(result: JacobianResult) -> list[str]:
@@ -342,48 +343,39 @@ def chain_latex(result: JacobianResult) -> list[str]:
                          for s, v in zip(result.chain, walk.forward))
     lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}",
              *(r"&" + text_latex(part) for part in DIRECTION)]
-    collected: dict[sp.Symbol, list[np.ndarray]] = {}
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
-        upstream = rf"\underbrace{{{_numeric_matrix_latex(back.upstream)}}}_{{\text{{upstream}}}}"
-        lines.append(rf"\text{{step {k} ({step.name}): }} {upstream} \cdot {jacobian_symbol_latex(step)} &= "
-                     rf"{_numeric_matrix_latex(back.upstream)} \cdot {latex(step.matrix)} = "
-                     rf"{_numeric_matrix_latex(back.upstream)} \cdot {_numeric_matrix_latex(back.local)} = "
-                     rf"{_numeric_matrix_latex(back.product)}")
-        for c in back.contributions:
-            parts = collected.setdefault(c.symbol, [])
-            parts.append(c.added)
-            total = _vector_latex(c.after) if len(parts) == 1 else f"{_sum_latex(parts)} = {_vector_latex(c.after)}"
-            lines.append(rf"&\qquad {_gradient_of(result, c.symbol, 'latex')} = {total}")
+        upstream = _numeric_matrix_latex(back.upstream)
+        lines.append(rf"\text{{step {k} ({step.name}): }} \underbrace{{{upstream}}}_{{\text{{upstream}}}} \cdot "
+                     rf"{derivative_symbol(step.outputs, step.inputs)} &= {upstream} \cdot {latex(step.matrix)} = "
+                     rf"{upstream} \cdot {_numeric_matrix_latex(back.local)} = {_numeric_matrix_latex(back.product)}")
+        lines.extend(rf"&\qquad {derivative_symbol(result.outputs, (c.symbol,))} = {contribution(c, _vector_latex)}"
+                     for c in back.contributions)
     lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}")
     lines.append(r"&" + text_latex(f"(the product of the local Jacobians; {walk.verdict})"))
-    for shape, grid in shaped_gradients(result, walk.gradient):
-        for k, output in enumerate(result.outputs):
-            lines.append(rf"\frac{{\partial {latex(output)}}}{{\partial {latex(sp.Symbol(shape.name))}}} &= "
-                         rf"{_numeric_matrix_latex(grid[k])}\ "
-                         + text_latex(f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})"))
+    lines.extend(rf"{derivative_symbol((output,), (sp.Symbol(shape.name),))} &= {_numeric_matrix_latex(grid)}\ "
+                 + text_latex(f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})")
+                 for output, shape, grid in walk.shaped)
     return lines
 
 
 def chain_text(result: JacobianResult) -> list[str]:
-    """The walkthrough as plain text, for terminals."""
+    """The walkthrough as plain text, for terminals: the same lines as `chain_latex`."""
     walk = result.walkthrough()
     where = _point_text(result, walk.point)
     lines = [f"forward pass at {where}:",
-             "  " + ", ".join(f"{s.name} = {_vector_text(v)}" for s, v in zip(result.chain, walk.forward)),
+             "  " + ", ".join(f"{s.name} = {vector_text(v)}" for s, v in zip(result.chain, walk.forward)),
              f"backward pass ({' '.join(DIRECTION)}):"]
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
-        lines.append(f"  step {k}: {step.name} (line {step.line}): upstream {_vector_text(back.upstream)} · "
-                     f"{jacobian_symbol_text(step)} = {_vector_text(back.upstream)} · {sp.sstr(step.matrix.tolist())}"
-                     f" = {_vector_text(back.upstream)} · {_vector_text(back.local)} = {_vector_text(back.product)}")
-        lines.extend(f"    {_gradient_of(result, c.symbol, 'text')} = {_vector_text(c.before)} + "
-                     f"{_vector_text(c.added)} = {_vector_text(c.after)}" if np.any(c.before) else
-                     f"    {_gradient_of(result, c.symbol, 'text')} = {_vector_text(c.after)}"
+        upstream = vector_text(back.upstream)
+        lines.append(f"  step {k}: {step.name} (line {step.line}): upstream {upstream} · "
+                     f"{derivative_symbol(step.outputs, step.inputs, 'text')} = {upstream} · "
+                     f"{sp.sstr(step.matrix.tolist())} = {upstream} · {vector_text(back.local)} = "
+                     f"{vector_text(back.product)}")
+        lines.extend(f"    {derivative_symbol(result.outputs, (c.symbol,), 'text')} = {contribution(c, vector_text)}"
                      for c in back.contributions)
-    lines.append(f"J = {_vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}")
-    lines.extend(f"∂{pretty(output)}/∂{shape.name} = {_vector_text(values[k])} (in the shape of {shape.name}, "
-                 f"{shape.rows} x {shape.cols})"
-                 for shape, values in shaped_gradients(result, walk.gradient)
-                 for k, output in enumerate(result.outputs))
+    lines.append(f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}")
+    lines.extend(f"{derivative_symbol((output,), (sp.Symbol(shape.name),), 'text')} = {vector_text(grid)} "
+                 f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})" for output, shape, grid in walk.shaped)
     return lines

@@ -5,7 +5,6 @@ Everything expensive is computed at most once per result (LaTeX, text, the compi
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -14,35 +13,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import calculus, render
+from . import calculus
 from .backprop import CompiledChain, Walkthrough
+from .check import AreaCheck, central_differences, finite_difference_check
 from .errors import OptionError
 from .evaluate import Domain, Evaluator, determinant_at
-from .model import CellModel, Guards, Options, Shape
+from .formula import suggest
+from .model import CellModel, Options, Shape, Step
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from .plot import AreaCheck
-
-
-@dataclass(frozen=True)
-class Step:
-    """One stage of a chain: its local Jacobian (in the stage's own variables) and its place in the cell.
-
-    `sources[j]` is the value that feeds `inputs[j]`: the previous stage's j-th output for a chain of functions,
-    the input itself for assignment lines. `value` is the stage's output at the `--at` point, if one was given.
-    """
-
-    name: str
-    inputs: tuple[sp.Symbol, ...]
-    outputs: tuple[sp.Symbol, ...]
-    expressions: tuple[sp.Expr, ...]
-    matrix: sp.ImmutableMatrix
-    line: int
-    sources: tuple[sp.Symbol, ...]
-    value: np.ndarray | None = None
-    guards: tuple[Guards, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,8 +122,14 @@ class JacobianResult:
         if not self.chain:
             raise OptionError("a walkthrough needs --chain")
         point = point or self.default_point()
-        self.point_values(point)
-        return self.compiled_chain.walk(self, point)
+        values = self.point_values(point)
+        if self.eager_matrix is not None:
+            direct, by = self.evaluator.point(*values), "symbolic"
+        else:
+            direct = central_differences(self.compiled_chain.outputs_at, np.array(values, dtype=float),
+                                         len(self.inputs))
+            by = "finite differences"
+        return self.compiled_chain.walk(point, self.inputs, direct, by, self.shapes)
 
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""
@@ -151,9 +137,8 @@ class JacobianResult:
         written = {s.name for s in self.model.written}  # a name that cancels out may still be given
         unknown = [n for n in names if n not in known and n not in written]
         if unknown:
-            hint = difflib.get_close_matches(unknown[0], known, n=1)
             raise OptionError(f"{what}{unknown[0]} is not a variable of this map" +
-                              (f" (did you mean {hint[0]}?)" if hint else "") + f"; its names are {', '.join(known)}")
+                              suggest(unknown[0], known) + f"; its names are {', '.join(known)}")
 
     def point_values(self, values: dict[str, Any]) -> list[Any]:
         """The values in argument order, checking that the names are exactly the map's names."""
@@ -235,9 +220,11 @@ class JacobianResult:
     def check_notes(self) -> tuple[str, ...]:
         if not self.options.check:
             return ()
-        from .check import finite_difference_check
-
-        return (finite_difference_check(self),)
+        names = [s.name for s in self.arguments]
+        first = np.array(self.point_values(dict(self.point)), dtype=float) if self.point else None
+        return (finite_difference_check(lambda point: self.at(**dict(zip(names, point))), self.map_function(),
+                                        self.expressions if self.eager_matrix is not None else None,
+                                        self.arguments, len(self.inputs), first),)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -245,11 +232,15 @@ class JacobianResult:
 
     @cached_property
     def _latex(self) -> str:
-        return render.to_latex(self)
+        from .render import to_latex
+
+        return to_latex(self)
 
     @cached_property
     def _text(self) -> str:
-        return render.to_text(self)
+        from .render import to_text
+
+        return to_text(self)
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
         """The evaluation panel (an ipywidgets VBox), for placing it yourself; with `--chain`, the walkthrough."""

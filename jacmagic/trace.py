@@ -21,7 +21,7 @@ from sympy.core.function import AppliedUndef
 
 from .errors import CellError
 from .formula import element_symbols, real_symbol, refuse_twins
-from .functions import Abs, cbrt, relu, sigmoid, sign, softplus
+from .functions import KNOWN_FUNCTIONS, Abs, relu, sigmoid, sign, softplus
 from .model import CellModel, Shape, Stage, distinct_nodes, symbols_in
 from .parse import output_symbols
 from .source import python_declarations
@@ -78,10 +78,6 @@ def _reducing(function: str, combine: Callable[[list[Any]], Any]) -> Callable[..
     return reduce
 
 
-def _where(condition: Any, then: Any, otherwise: Any) -> sp.Expr:
-    return sp.Piecewise((then, condition), (otherwise, True))
-
-
 def _elementwise(function: Callable[..., Any]) -> Callable[..., Any]:
     """A symbolic function that also applies entry by entry to numpy arrays of symbols, as numpy's ufuncs do."""
     def apply(*args: Any) -> Any:
@@ -100,19 +96,23 @@ def _native(function: Callable[..., Any]) -> Callable[..., Any]:
     return apply
 
 
+def _known(*names: str) -> dict[str, Any]:
+    """The formula functions of these names: a def's np.sin is the math form's sin, one definition of each."""
+    return {name: KNOWN_FUNCTIONS[name][0] for name in names}
+
+
+# numpy and math spellings with the same meaning as in a formula, then their own additions
 _SHARED: dict[str, Any] = {
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
-    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "pi": sp.pi, "e": sp.E, "fabs": Abs,
-    "log2": lambda z: sp.log(z, 2), "log10": lambda z: sp.log(z, 10), "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
-    "erf": sp.erf, "expm1": lambda z: sp.exp(z) - 1, "log1p": lambda z: sp.log(1 + z),
+    **_known("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "sqrt", "log2", "log10", "erf", "hypot"),
+    "pi": sp.pi, "e": sp.E, "fabs": Abs, "expm1": lambda z: sp.exp(z) - 1, "log1p": lambda z: sp.log(1 + z),
 }
 _ELEMENTWISE: dict[str, Any] = {
     **_SHARED,
-    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "arctan2": sp.atan2, "arcsinh": sp.asinh,
-    "arccosh": sp.acosh, "arctanh": sp.atanh, "abs": Abs, "absolute": Abs, "sign": sign,
-    "maximum": sp.Max, "minimum": sp.Min, "where": _where, "heaviside": sp.Heaviside, "square": lambda z: z**2,
-    "power": sp.Pow, "cbrt": cbrt, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
-    "float64": lambda z: z, "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+    **_known("arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "abs", "sign", "cbrt",
+             "where", "sigmoid", "relu", "softplus"),
+    "absolute": Abs, "maximum": sp.Max, "minimum": sp.Min, "heaviside": sp.Heaviside, "square": lambda z: z**2,
+    "power": sp.Pow, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "float64": lambda z: z,
 }
 _NUMPY: dict[str, Any] = {
     **{name: _elementwise(f) if callable(f) else f for name, f in _ELEMENTWISE.items()},
@@ -128,9 +128,7 @@ _NUMPY: dict[str, Any] = {
     "newaxis": None,
 }
 _MATH: dict[str, Any] = {
-    **_SHARED,
-    "asin": sp.asin, "acos": sp.acos, "atan": sp.atan, "atan2": sp.atan2, "asinh": sp.asinh, "acosh": sp.acosh,
-    "atanh": sp.atanh, "pow": sp.Pow, "tau": 2 * sp.pi,
+    **_SHARED, **_known("asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh"), "pow": sp.Pow, "tau": 2 * sp.pi,
 }
 
 

@@ -9,6 +9,7 @@ up in the output history.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +17,10 @@ import ipywidgets as widgets
 import numpy as np
 import sympy as sp
 
-from .backprop import shaped_gradients
 from .evaluate import orientation
 from .graph import sparsity_svg
 from .plot import default_domain
-from .render import SHOWN, pretty, window
+from .render import SHOWN, bracketed, contribution, derivative_symbol, number, pretty, window
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -30,7 +30,6 @@ _STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px soli
           "border-right:2px solid currentColor;border-radius:6px;padding:2px 4px;font-family:monospace}"
           ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
           ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}</style>")
-_UNDEFINED = '<span class="jacmagic-undefined">undefined</span>'
 # Beyond this magnitude a typed value stays in the number box and the slider keeps its range.
 _SLIDER_LIMIT = 1e12
 
@@ -197,11 +196,9 @@ class JacobianPanel(widgets.VBox):
 
 
 def _number(value: float, digits: int) -> str:
-    if value != value:
-        return _UNDEFINED
-    if value in (float("inf"), float("-inf")):
-        return _UNDEFINED
-    return f"{value:.{digits}g}"
+    """`render.number` as HTML: undefined and infinite values marked in red."""
+    text = number(value, digits)
+    return text if math.isfinite(value) else f'<span class="jacmagic-undefined">{text}</span>'
 
 
 def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digits: int) -> str:
@@ -219,7 +216,6 @@ class ChainPanel(widgets.VBox):
 
     def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
         from .graph import layout
-        from .render import jacobian_symbol_text
 
         self.result = result
         self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
@@ -235,7 +231,7 @@ class ChainPanel(widgets.VBox):
         self.picture = widgets.HTML()
         self.detail = widgets.HTML()
         self._outputs = [html.escape(pretty(o)) for o in result.outputs]
-        self._texts = {step.name: (html.escape(jacobian_symbol_text(step)),
+        self._texts = {step.name: (html.escape(derivative_symbol(step.outputs, step.inputs, "text")),
                                    [html.escape(pretty(s)) for s in step.inputs],
                                    [html.escape(pretty(s)) for s in step.outputs],
                                    html.escape(", ".join(_unicode_names(e) for e in step.matrix)))
@@ -251,7 +247,7 @@ class ChainPanel(widgets.VBox):
         self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)
 
     def _recompute(self, change: object = None) -> None:
-        self.walk = self.result.compiled_chain.walk(self.result, self.evaluation.point())
+        self.walk = self.result.walkthrough(**self.evaluation.point())
         self._show()
 
     def _show(self, change: object = None) -> None:
@@ -275,28 +271,25 @@ class ChainPanel(widgets.VBox):
                      + _table(back.local, outputs, inputs, digits),
                      "their product, the vector-Jacobian product:" + _table(back.product, self._outputs, inputs,
                                                                               digits)]
-            lines += [f"gradient of {html.escape(pretty(c.symbol))}: "
-                      + (f"{_vector(c.before, digits)} + {_vector(c.added, digits)} = " if np.any(c.before) else "")
-                      + f"<b>{_vector(c.after, digits)}</b>" for c in back.contributions]
+            lines += [html.escape(derivative_symbol(self.result.outputs, (c.symbol,), "text")) + " = "
+                      + contribution(c, lambda v: _vector(v, digits)) for c in back.contributions]
         else:
             current = None
             lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
                      _table(self.walk.gradient, self._outputs, [html.escape(pretty(s)) for s in self.result.inputs],
                             digits),
                      self.walk.verdict]
-            lines += [f"gradient of {self._outputs[k]} with respect to {html.escape(shape.name)}, in its own shape:"
-                      + _table(values[k], [str(i + 1) for i in range(shape.rows)],
-                               [str(j + 1) for j in range(shape.cols)], digits)
-                      for shape, values in shaped_gradients(self.result, self.walk.gradient)
-                      for k in range(len(self._outputs))]
+            lines += [html.escape(derivative_symbol((output,), (sp.Symbol(shape.name),), "text"))
+                      + f" in the shape of {html.escape(shape.name)}:"
+                      + _table(grid, [str(i + 1) for i in range(shape.rows)], [str(j + 1) for j in range(shape.cols)],
+                               digits) for output, shape, grid in self.walk.shaped]
         self.picture.value = svg(self.graph, current)
         self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
             "</div>"
 
 
 def _vector(values: np.ndarray, digits: int) -> str:
-    flat = [_number(float(v), digits) for v in np.ravel(values)]
-    return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"
+    return bracketed([_number(float(v), digits) for v in np.ravel(values)])
 
 
 def _unicode_names(expression: sp.Expr) -> str:

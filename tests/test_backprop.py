@@ -153,7 +153,7 @@ def test_layer_panel_groups_matrix_entries_in_the_graph() -> None:
     names = re.findall(r'data-name="([^"]+)"', panel.picture.value)
     assert sorted(names) == sorted(["W", "x", "b", "t", "z", "a", "L"])
     panel.position.value = panel.position.max
-    assert "with respect to W, in its own shape" in panel.detail.value
+    assert "∂L/∂W in the shape of W" in panel.detail.value
 
 
 def long_chain(stages: int) -> str:
@@ -189,3 +189,16 @@ def test_matrix_of_a_large_chain_is_composed_on_request() -> None:
     point = {"a0": 0.3, "b0": -0.2, "c0": 0.5}
     symbolic = np.array(result.matrix.subs({s: point[s.name] for s in result.inputs}).evalf(), dtype=float)
     assert_close(symbolic, result.at(**point))
+
+
+def test_the_walkthrough_says_when_the_chain_does_not_match_or_cannot_be_compared() -> None:
+    """The verdict's failure branches, reached with a deliberately wrong direct Jacobian and an overflow."""
+    from dataclasses import replace
+
+    walk = jacobian("u = x*y\nL = sin(u) + x", chain=True, at={"x": 0.4, "y": 1.2}).walkthrough()
+    assert walk.agrees and walk.verdict.startswith("it matches the Jacobian of the composed map computed directly")
+    off = replace(walk, direct=walk.direct * 1.001)
+    assert off.agrees is False and "DOES NOT match" in off.verdict
+    overflowed = replace(walk, direct=np.full_like(walk.direct, np.inf), direct_by="finite differences")
+    assert overflowed.agrees is None and "could not be compared" in overflowed.verdict
+    assert "DOES NOT match" in replace(walk, direct=np.full_like(walk.direct, np.nan)).verdict

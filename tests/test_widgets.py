@@ -12,6 +12,8 @@ import pytest
 from jacmagic import jacobian
 from jacmagic.widgets import JacobianPanel
 
+from .conftest import Shell
+
 CELL = re.compile(r"<td>(.*?)</td>")
 
 
@@ -85,10 +87,18 @@ def test_precision_and_continuous_update_options() -> None:
     assert "0.54" in shown_numbers(panel)
 
 
-def test_ranges_from_the_magic_option() -> None:
-    result = jacobian("x = r*cos(theta)\ny = r*sin(theta)")
-    panel = JacobianPanel(result, ranges={"r": (0.0, 5.0)})
-    assert (panel.variables["r"].slider.min, panel.variables["r"].slider.max) == (0.0, 5.0)
+def test_ranges_from_the_magic_option(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("jacmagic.widgets.has_widget_frontend", lambda: True)
+    ran = shell.ok("%%jacobian --range r=0:5,theta=-pi:pi\nx = r*cos(theta)\ny = r*sin(theta)")
+    panel = next(o for o in ran.outputs if "application/vnd.jupyter.widget-view+json" in o)
+    from ipywidgets import Widget
+
+    model = Widget.widgets[panel["application/vnd.jupyter.widget-view+json"]["model_id"]]
+    assert isinstance(model, JacobianPanel)
+    assert (model.variables["r"].slider.min, model.variables["r"].slider.max) == (0.0, 5.0)
+    assert model.variables["theta"].slider.min == pytest.approx(-math.pi)
+    explicit = JacobianPanel(jacobian("x = r*cos(theta)\ny = r*sin(theta)"), ranges={"r": (1.0, 2.0)})
+    assert (explicit.variables["r"].slider.min, explicit.variables["r"].slider.max) == (1.0, 2.0)
 
 
 def test_an_update_calls_no_sympy() -> None:
