@@ -42,7 +42,7 @@ def default_domain(result: JacobianResult, point: Mapping[str, float]) -> dict[s
     return domain
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plane:
     """A grid over two inputs, every other argument held at the point: arguments for the evaluators."""
 

@@ -99,3 +99,18 @@ def test_a_jacobian_from_a_thread_says_what_it_skipped() -> None:
     h = 1e-6
     value = [float(result.map_function()(x, 0.2)[0]) for x in (0.3 - h, 0.3 + h)]
     assert_close(result.at(x=0.3, y=0.2)[0, 0], (value[1] - value[0]) / (2 * h), rel=1e-5)
+
+
+def test_the_determinant_budget_starts_after_differentiation() -> None:
+    """Differentiation has its own allowance: a slow one must not spend the determinant's time (it did, and a
+    2 x 2 relu map's determinant came back "too large to expand" at --budget 0.2)."""
+    cell = "f(x, y) = [relu(x*y) + sin(x)*x, relu(x - y)*cos(y) + tanh(x*y)]"
+    result = jacobian(cell, det=True, budget=0.2, at={"x": 0.7, "y": 0.3})
+    assert result.symbolic_det is not None and not any("too large" in note for note in result.notes)
+    assert_close(result.det_at(result.at(x=0.7, y=0.3)), float(result.symbolic_det.subs({s: v for s, v in zip(
+        result.inputs, (0.7, 0.3))})))
+
+
+def test_walkthrough_data_can_be_compared_without_numpy_errors() -> None:
+    walk = jacobian("u = x*y\nL = sin(u)", chain=True).walkthrough()
+    assert walk == walk and walk != jacobian("u = x*y\nL = sin(u)", chain=True).walkthrough()
