@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cell", help="the map, e.g. 'f(x, y) = [x**2*y, 5*x + sin(y)]' or "
                                      "'x = r*cos(theta); y = r*sin(theta)'; '-' reads it from standard input")
     parser.add_argument("--det", action="store_true", help="also show the determinant")
+    parser.add_argument("--hessian", action="store_true", help="also show the Hessian of each output")
     parser.add_argument("--wrt", help="variables to differentiate by, comma separated")
     parser.add_argument("--at", help="a point, e.g. r=1,theta=pi/4")
     parser.add_argument("--partials", action="store_true")
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                           at=parse_point(args.at) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
                           budget=args.budget, plot=bool(args.plot),
-                          domain=parse_ranges(args.domain, "--domain") if args.domain else ())
+                          domain=parse_ranges(args.domain, "--domain") if args.domain else (),
+                          hessian=args.hessian)
         result = compute(cell, options)
         print(result)
         print()

@@ -94,6 +94,26 @@ def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbo
     return found
 
 
+def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
+              budget: float) -> tuple[sp.ImmutableMatrix, ...] | None:
+    """The Hessian of each output: the Jacobian of its gradient (row i of `matrix`), n x n with entry (j, k) =
+    d^2 f_i / dx_j dx_k; None when too large to build within the allowance."""
+    found = []
+    for i in range(matrix.rows):
+        hessian = jacobian_within(list(matrix.row(i)), variables, budget)
+        if hessian is None:
+            return None
+        found.append(hessian)
+    return tuple(found)
+
+
+def is_symmetric(hessian: sp.MatrixBase) -> bool:
+    """d^2 f / dx dy = d^2 f / dy dx (Schwarz), checked entry by entry: equal as written, or giving the same
+    numbers (defined and undefined alike) at the sample points."""
+    return all(hessian[j, k] == hessian[k, j] or same_numbers(hessian[j, k], hessian[k, j])
+               for j in range(hessian.rows) for k in range(j + 1, hessian.cols))
+
+
 def too_large(outputs: int, variables: int, budget: float) -> CellError:
     return CellError(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build symbolically "
                      f"within {DIFFERENTIATION_BUDGETS * budget:g} s; its values at points are still computed (R.at); "

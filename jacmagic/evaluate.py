@@ -214,6 +214,35 @@ def is_singular(matrix: np.ndarray) -> bool:
         return bool(abs(np.linalg.det(matrix / sizes[:, None])) <= 1e-12)
 
 
+def curvature(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, str]:
+    """The eigenvalues of a symmetric Hessian at a point (ascending), and what they say: the second-derivative
+    test where the gradient is zero, the shape of the surface elsewhere."""
+    if not (np.isfinite(hessian).all() and np.isfinite(gradient).all()):
+        return np.full(hessian.shape[0], np.nan), "undefined here"
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    scale = max(1.0, float(np.max(np.abs(eigenvalues))))
+    zero = np.abs(eigenvalues) <= 1e-9 * scale
+    critical = bool(np.all(np.abs(gradient) <= 1e-9 * max(1.0, float(np.max(np.abs(hessian))))))
+    if critical:
+        if zero.any():
+            reading = "a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says nothing"
+        elif (eigenvalues > 0).all():
+            reading = "a critical point: a local minimum (all eigenvalues positive)"
+        elif (eigenvalues < 0).all():
+            reading = "a critical point: a local maximum (all eigenvalues negative)"
+        else:
+            reading = "a critical point: a saddle (eigenvalues of both signs)"
+    elif zero.any():
+        reading = "not a critical point (the gradient is not 0); flat along an eigenvector (an eigenvalue is 0)"
+    elif (eigenvalues > 0).all():
+        reading = "not a critical point (the gradient is not 0); curving up in every direction (convex here)"
+    elif (eigenvalues < 0).all():
+        reading = "not a critical point (the gradient is not 0); curving down in every direction (concave here)"
+    else:
+        reading = "not a critical point (the gradient is not 0); curving up along some directions, down along others"
+    return eigenvalues, reading
+
+
 def orientation(matrix: np.ndarray) -> str:
     """What the determinant's sign says at a point, in words shared by the panel and the pictures."""
     if not np.isfinite(matrix).all():

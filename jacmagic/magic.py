@@ -38,6 +38,9 @@ class JacobianMagic(Magics):
     @argument("name", nargs="?", help="line magic only: a Python function, sympy expression or sympy Matrix "
                                       "from the namespace")
     @argument("--det", action="store_true", help="also show the determinant (square Jacobians)")
+    @argument("--hessian", action="store_true",
+              help="also show the Hessian, the Jacobian of the gradient (one per output), and at --at its "
+                   "eigenvalues and what they say")
     @argument("--wrt", nargs="+", action="append", metavar="VARS",
               help="differentiate by these variables, in this order (comma separated); the rest are constants")
     @argument("--at", nargs="+", action="append", metavar="POINT",
@@ -124,6 +127,7 @@ class JacobianMagic(Magics):
             continuous_update=not args.no_continuous_update,
             plot=args.plot,
             domain=parse_ranges(joined(args.domain), "--domain") if args.domain else (),
+            hessian=args.hessian,
         )
 
 

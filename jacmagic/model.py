@@ -252,3 +252,4 @@ class Options:
     continuous_update: bool = True
     plot: bool = False
     domain: tuple[tuple[str, float, float], ...] = ()
+    hessian: bool = False

@@ -128,6 +128,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                          "its value at a point is still computed")
         elif det is not None and options.simplify != "none":
             det = calculus.tidy(det, budget)
+    hessians = _hessians(matrix, variables, options) if options.hessian else ()
     if budget.skipped:
         skipped = "simplification and the symbolic determinant were" if options.det and det is None else \
             "simplification was"
@@ -137,7 +138,15 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
         notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
                      "some entries are shown unsimplified")
     return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, steps,
-                                   tuple(notes), point))
+                                   tuple(notes), point, hessians))
+
+
+def _hessians(matrix: sp.ImmutableMatrix, variables: Sequence[sp.Symbol],
+              options: Options) -> tuple[sp.ImmutableMatrix, ...]:
+    found = calculus.hessians(matrix, variables, options.budget)
+    if found is None:
+        raise calculus.too_large(len(variables) * matrix.rows, len(variables), options.budget)
+    return found
 
 
 def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix | None:
@@ -171,6 +180,9 @@ def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symb
                     notes: list[str]) -> JacobianResult:
     """A map whose composition is too large to write out or to differentiate as a whole: its Jacobian comes
     through the stages, each small enough to differentiate (else it is refused before any work starts)."""
+    if options.hessian:
+        raise OptionError("--hessian needs the Jacobian written out symbolically, and this map is too large for "
+                          "that; differentiate by fewer variables with --wrt")
     _refuse_oversized_stages(model)
     steps = steps or _steps(model, variables)
     notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "

@@ -265,6 +265,7 @@ def to_latex(result: JacobianResult) -> str:
         lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}")
         if result.options.det:
             lines.append(rf"\det J\,\Big|_{{{where}}} &= {number_latex(float(result.det_at(values)))}")
+    lines.extend(hessian_latex(result))
     if result.chain:
         lines.extend(chain_latex(result))
     lines.extend(r"&" + text_latex(note) for note in [*view_notes(result), *result.notes])
@@ -298,6 +299,7 @@ def to_text(result: JacobianResult) -> str:
         parts.append(_beside(f"J at {where} = ", _numeric_text(values)))
         if result.options.det:
             parts.append(f"det J at {where} = {number_text(float(result.det_at(values)))}")
+    parts.extend(hessian_text(result))
     if result.chain:
         parts.extend(chain_text(result))
     parts.extend(f"note: {note}" for note in [*view_notes(result), *result.notes])
@@ -310,6 +312,57 @@ def _numeric_text(values: np.ndarray) -> str:
                       ("⋮", "…", "⋱"))
         return "\n".join("[" + ", ".join(row) + "]" for row in cells)
     return pretty(sp.Matrix(values.shape[0], values.shape[1], lambda i, j: sp.Symbol(number_text(float(values[i, j])))))
+
+
+def _hessian_words(result: JacobianResult) -> str:
+    n = len(result.inputs)
+    symmetric = ("symmetric: the mixed partials agree, checked" if result.hessians_symmetric else
+                 "NOT symmetric: a second derivative is discontinuous somewhere (a kink or a step)")
+    return f"({n} x {n}, entry (j, k) = the second derivative by the j-th and k-th variable; {symmetric})"
+
+
+def _hessian_readings(result: JacobianResult) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Per output at the --at point: the Hessian's values, its eigenvalues and what they say."""
+    if not result.point:
+        return []
+    from .evaluate import curvature
+
+    values = result.hessian_at(**dict(result.point))
+    gradients = result.at(**dict(result.point))
+    return [(values[i], *curvature(values[i], gradients[i])) for i in range(len(result.outputs))]
+
+
+def hessian_latex(result: JacobianResult) -> list[str]:
+    """`--hessian`: each output's Hessian, and at the point its values, eigenvalues and reading."""
+    if not result.hessians:
+        return []
+    where = _point_latex(result, dict(result.point)) if result.point else ""
+    readings = _hessian_readings(result)
+    lines = []
+    for i, (output, hessian) in enumerate(zip(result.outputs, result.hessians)):
+        symbol = rf"\nabla^2 {latex(output)}"
+        lines += [rf"{symbol} &= {matrix_latex(hessian)}", r"&\phantom{=}\;" + text_latex(_hessian_words(result))]
+        if readings:
+            values, eigenvalues, reading = readings[i]
+            lines += [rf"{symbol}\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}",
+                      rf"&\lambda = {_vector_latex(eigenvalues)}:\ " + text_latex(reading)]
+    return lines
+
+
+def hessian_text(result: JacobianResult) -> list[str]:
+    if not result.hessians:
+        return []
+    where = _point_text(result, dict(result.point)) if result.point else ""
+    readings = _hessian_readings(result)
+    parts = []
+    for i, (output, hessian) in enumerate(zip(result.outputs, result.hessians)):
+        symbol = f"∇²{pretty(output)}"
+        parts += [_beside(f"{symbol} = ", matrix_text(hessian)), _hessian_words(result)]
+        if readings:
+            values, eigenvalues, reading = readings[i]
+            parts += [_beside(f"{symbol} at {where} = ", _numeric_text(values)),
+                      f"eigenvalues {vector_text(eigenvalues)}: {reading}"]
+    return parts
 
 
 DIRECTION = ("reverse mode, from the output back: each step multiplies",

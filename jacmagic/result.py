@@ -43,6 +43,7 @@ class JacobianResult:
     stages: tuple[Step, ...] = ()  # with --chain, or when the map is too large to differentiate whole
     base_notes: tuple[str, ...] = ()
     point: tuple[tuple[str, float], ...] = ()  # the --at point, one float per argument (matrices expanded)
+    hessians: tuple[sp.ImmutableMatrix, ...] = ()  # with --hessian: one n x n matrix per output
 
     @cached_property
     def matrix(self) -> sp.ImmutableMatrix:
@@ -172,6 +173,34 @@ class JacobianResult:
             return self.compiled_chain.outputs_at
         function = Evaluator(sp.Matrix(self.expressions), self.arguments)
         return lambda *values: function(*values)[..., 0]
+
+    @property
+    def hessian(self) -> sp.ImmutableMatrix | tuple[sp.ImmutableMatrix, ...]:
+        """`--hessian`: the Jacobian of the gradient, entry (j, k) = d^2 f / dx_j dx_k; one matrix for a scalar
+        map, a tuple of them (one per output) for a vector map."""
+        if not self.hessians:
+            raise OptionError("the Hessian is computed with --hessian (jacobian(..., hessian=True))")
+        return self.hessians[0] if len(self.hessians) == 1 else self.hessians
+
+    @cached_property
+    def hessians_symmetric(self) -> bool:
+        """Are the mixed partials equal (Schwarz's theorem, which needs continuous second derivatives)?"""
+        return all(calculus.is_symmetric(h) for h in self.hessians)
+
+    @cached_property
+    def _hessian_evaluator(self) -> Evaluator:
+        return Evaluator(sp.Matrix.vstack(*self.hessians), self.arguments)
+
+    def hessian_at(self, **values: Any) -> np.ndarray:
+        """The Hessians at a point, shape (m, n, n) (arrays of one shape give (..., m, n, n)); an output
+        undefined there has an undefined Hessian."""
+        _ = self.hessian  # raises the explanatory error without --hessian
+        ordered = self.point_values(values)
+        m, n = self.shape
+        stacked = self._hessian_evaluator(*ordered)
+        hessians = stacked.reshape(stacked.shape[:-2] + (m, n, n))
+        undefined = np.isnan(self.at(**values)).all(axis=-1)
+        return np.where(undefined[..., None, None], np.nan, hessians)
 
     def det_at(self, matrix: np.ndarray) -> np.ndarray:
         """The determinant of numeric Jacobian(s) as returned by `at`."""

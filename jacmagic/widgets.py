@@ -17,7 +17,7 @@ import ipywidgets as widgets
 import numpy as np
 import sympy as sp
 
-from .evaluate import orientation
+from .evaluate import curvature, orientation
 from .graph import sparsity_svg
 from .plot import default_domain
 from .render import SHOWN, bracketed, contribution, derivative_symbol, number, pretty, window
@@ -149,6 +149,7 @@ class JacobianPanel(widgets.VBox):
                       + "".join(f"<th>{html.escape(pretty(result.inputs[j]))}</th>" for j in cols if j is not None)
                       + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
+        self._columns = [html.escape(pretty(s)) for s in result.inputs]
         self._jacobian = result.point_function()
         pictures = [self.picture] if self.picture is not None else []
         super().__init__([*self.variables.values(), self.digits, self.output, *pictures])
@@ -189,10 +190,17 @@ class JacobianPanel(widgets.VBox):
         if rows == cols:
             det = float(np.linalg.det(matrix)) if finite else float("nan")
             return [f"det J = <b>{_number(det, digits)}</b> ({orientation(matrix)})"]
+        lines = []
         if rows == 1:
             norm = float(np.linalg.norm(matrix[0]))
-            return [f"gradient norm |∇{self._rows[0]}| = <b>{_number(norm, digits)}</b>"]
-        return []
+            lines.append(f"gradient norm |∇{self._rows[0]}| = <b>{_number(norm, digits)}</b>")
+        if self.result.hessians:
+            point = {s.name: v.value for s, v in zip(self.result.arguments, self._order)}
+            for name, hessian, gradient in zip(self._rows, self.result.hessian_at(**point), matrix):
+                eigenvalues, reading = curvature(hessian, gradient)
+                lines.append(f"Hessian ∇²{name}: eigenvalues <b>{_vector(eigenvalues, digits)}</b>, "
+                             f"{html.escape(reading)}" + _table(hessian, self._columns, self._columns, digits))
+        return lines
 
 
 def _number(value: float, digits: int) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import assume, given, settings
@@ -12,6 +15,8 @@ from hypothesis import strategies as st
 from jacmagic.budget import Budget
 from jacmagic.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
 from jacmagic.functions import relu, sigmoid, softplus
+
+from .helpers import assert_close
 
 r, theta, phi, x, y, z = sp.symbols("r theta phi x y z", real=True)
 
@@ -106,3 +111,50 @@ def test_tidy_matrix_simplifies_entries_until_the_budget_runs_out() -> None:
     messy = sp.ImmutableMatrix([[sp.sin(x) ** 2 + sp.cos(x) ** 2, x]])
     assert tidy_matrix(messy, Budget(2)) == sp.ImmutableMatrix([[1, x]])
     assert tidy_matrix(messy, Budget(0.0001)) == messy
+
+
+# --- the Hessian: the Jacobian of the gradient ---------------------------------------------------------------
+
+HESSIAN_CASES = [
+    ("x**2*y + sin(x*z) + exp(y)*z", lambda x, y, z: x**2 * y + mpmath.sin(x * z) + mpmath.exp(y) * z),
+    ("tanh(x - y)*z**3 + sqrt(1 + x**2)", lambda x, y, z: mpmath.tanh(x - y) * z**3 + mpmath.sqrt(1 + x**2)),
+    ("log(1 + x**2 + y**2)/(2 + z**2)", lambda x, y, z: mpmath.log(1 + x**2 + y**2) / (2 + z**2)),
+]
+
+
+@pytest.mark.parametrize("formula, reference", HESSIAN_CASES, ids=[c[0] for c in HESSIAN_CASES])
+def test_hessian_equals_sympys_and_second_differences(formula: str, reference: Any) -> None:
+    from jacmagic import jacobian
+
+    result = jacobian(f"f(x, y, z) = {formula}", hessian=True)
+    x, y, z = result.inputs
+    assert sp.simplify(result.hessian - sp.hessian(result.expressions[0], (x, y, z))) == sp.zeros(3, 3)
+    assert result.hessians_symmetric
+    for point in ([0.3, -0.7, 1.1], [-1.2, 0.4, 0.25]):
+        want = np.array([[float(mpmath.diff(reference, point, tuple(int(k in (j, i)) + int(k == j == i)
+                                                                     for k in range(3))))
+                          for j in range(3)] for i in range(3)])
+        assert_close(result.hessian_at(**dict(zip("xyz", point)))[0], want, rel=1e-8)
+
+
+def test_a_vector_map_has_one_hessian_per_output() -> None:
+    from jacmagic import jacobian
+
+    result = jacobian("f(x, y) = [x*y, x**3, log(y)]", hessian=True)
+    assert isinstance(result.hessian, tuple) and len(result.hessian) == 3
+    at = result.hessian_at(x=2.0, y=-1.0)
+    assert at.shape == (3, 2, 2)
+    assert_close(at[0], [[0, 1], [1, 0]])
+    assert_close(at[1], [[12, 0], [0, 0]])
+    assert np.isnan(at[2]).all()  # log(y) is undefined at y = -1: so is its Hessian
+
+
+def test_the_hessian_is_asked_for_and_needs_a_map_small_enough_to_write_out() -> None:
+    from jacmagic import jacobian
+    from jacmagic.errors import OptionError
+
+    with pytest.raises(OptionError, match="--hessian"):
+        _ = jacobian("f(x) = x**3").hessian
+    chain = "\n".join(f"a{k} = sin(a{k - 1}) + a{k - 1}" for k in range(1, 36))
+    with pytest.raises(OptionError, match="--hessian needs the Jacobian written out"):
+        jacobian(chain, hessian=True)

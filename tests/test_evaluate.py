@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy as sp
 
-from jacmagic.evaluate import Evaluator, determinant_at
+from jacmagic.evaluate import Evaluator, curvature, determinant_at
 
 x, y = sp.symbols("x y", real=True)
 
@@ -51,3 +52,22 @@ def test_max_and_min_of_many_arguments() -> None:
     assert np.allclose(out[:, 0, 0], point[:, :3].max(axis=1))
     assert np.allclose(out[:, 0, 1], point.min(axis=1))
     assert np.allclose(out[:, 0, 2], np.maximum(point[:, 0], point[:, 1:].min(axis=1)))
+
+
+@pytest.mark.parametrize("hessian, gradient, reading", [
+    ([[2, 0], [0, 2]], [0, 0], "local minimum"),  # x^2 + y^2 at 0
+    ([[-2, 0], [0, -2]], [0, 0], "local maximum"),  # -(x^2 + y^2)
+    ([[2, 0], [0, -2]], [0, 0], "saddle"),  # x^2 - y^2
+    ([[0, 0], [0, 0]], [0, 0], "inconclusive"),  # x^4 + y^4 at 0
+    ([[12, 0], [0, 0]], [4, 0], "not a critical point"),  # x^4 + y^4 at (1, 0)
+    ([[2, 0], [0, 2]], [2, 0], "convex here"),
+])
+def test_curvature_reads_the_textbook_cases(hessian: list[list[float]], gradient: list[float], reading: str) -> None:
+    eigenvalues, said = curvature(np.array(hessian, dtype=float), np.array(gradient, dtype=float))
+    assert reading in said
+    assert np.allclose(eigenvalues, np.linalg.eigvalsh(np.array(hessian, dtype=float)))
+
+
+def test_curvature_of_an_undefined_hessian() -> None:
+    eigenvalues, said = curvature(np.full((2, 2), np.nan), np.zeros(2))
+    assert said == "undefined here" and np.isnan(eigenvalues).all()

@@ -189,3 +189,13 @@ def test_chain_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) 
     assert [s.name for s in shell.ip.user_ns["net"].steps] == ["h", "L"]
     bad = shell.run("%%jacobian --chain\ng(x) = [x, x]\nh(u) = u")
     assert type(bad.error) is UsageError and "g (line 1) has 2 outputs but h (line 2) takes 1" in str(bad.error)
+
+
+def test_hessian_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = shell.ok("%%jacobian --hessian --at x=0,y=0 --out H\nf(x, y) = x**2 - y**2")
+    assert r"\nabla^2 f" in ran.outputs[0]["text/latex"] and "saddle" in ran.outputs[0]["text/latex"]
+    assert "∇²f" in ran.outputs[0]["text/plain"] and "symmetric" in ran.outputs[0]["text/plain"]
+    assert shell.ip.user_ns["H"].hessian == sp.Matrix([[2, 0], [0, -2]])
+    monkeypatch.setattr("jacmagic.widgets.has_widget_frontend", lambda: True)
+    panel = shell.ok("%%jacobian --hessian --at x=1,y=1\nf(x, y) = x**2 + y**2").result.widget()
+    assert "convex here" in panel.output.value
