@@ -225,7 +225,8 @@ def curvature(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, st
     critical = bool(np.all(np.abs(gradient) <= 1e-9 * max(1.0, float(np.max(np.abs(hessian))))))
     if critical:
         if zero.any():
-            reading = "a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says nothing"
+            reading = ("a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says "
+                       "nothing")
         elif (eigenvalues > 0).all():
             reading = "a critical point: a local minimum (all eigenvalues positive)"
         elif (eigenvalues < 0).all():
