@@ -18,7 +18,7 @@ import sympy as sp
 from .budget import Budget
 from .errors import CellError
 from .evaluate import Evaluator
-from .model import distinct_nodes, node_count, symbols_in, tree_size
+from .model import distinct_nodes, symbols_in, tree_size
 
 # Points at which a simplified form must give the same numbers as the original to be shown instead.
 _SAMPLES = 40
@@ -32,11 +32,9 @@ _SYMENGINE_SAFE = frozenset({
 MAX_SYMBOLIC_DET = 8
 # The largest Jacobian built symbolically, as `jacobian_size` estimates it; measured at 0.3 to 3 microseconds per
 # unit on a 2-core machine (a 100 x 100 tanh layer by W is 3 million: 9 s), so about 3 s at most. Larger maps go
-# stage by stage, or are refused before any work starts.
+# stage by stage, or are refused before any work starts; so no call into symengine's C++ code, which neither a
+# budget nor Ctrl-C can interrupt, gets a term larger than this.
 MAX_SYMBOLIC_SIZE = 1_000_000
-# A term larger than this is differentiated by sympy, which a budget or Ctrl-C can stop, and never handed to
-# symengine in one call into C++ code that neither can interrupt.
-_MAX_SYMENGINE_TERM = MAX_SYMBOLIC_SIZE
 
 
 def _terms(expression: Any) -> tuple[Any, ...]:
@@ -125,10 +123,6 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
     return [node for node in distinct_nodes(matrix) if isinstance(node, (sp.Derivative, sp.Subs))]
 
 
-def _small_terms(expressions: Iterable[sp.Expr]) -> bool:
-    return all(node_count((t,), _MAX_SYMENGINE_TERM) <= _MAX_SYMENGINE_TERM for e in expressions for t in _terms(e))
-
-
 def _to_sympy(value: object, symbols: Iterable[sp.Symbol]) -> sp.Basic:
     """A symengine object back in sympy, on the cell's own (real) symbols."""
     converted = value._sympy_()  # type: ignore[attr-defined]
@@ -137,11 +131,12 @@ def _to_sympy(value: object, symbols: Iterable[sp.Symbol]) -> sp.Basic:
 
 def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
              use_symengine: bool | None = None) -> sp.ImmutableMatrix:
-    """d expressions / d variables: rows are outputs, columns are variables (numerator layout)."""
+    """d expressions / d variables: rows are outputs, columns are variables (numerator layout). Callers bound
+    the size first (`fits`): nothing here can be interrupted inside symengine."""
     if not variables:  # a stage of constants: no columns
         return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
     if use_symengine is None:
-        use_symengine = _small_terms(expressions) and symengine_safe(expressions)
+        use_symengine = symengine_safe(expressions)
     if not use_symengine:
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
     rows = _sparse_jacobian([se.sympify(e) for e in expressions], [se.Symbol(v.name) for v in variables], se.Add,

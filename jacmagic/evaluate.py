@@ -214,34 +214,32 @@ def is_singular(matrix: np.ndarray) -> bool:
         return bool(abs(np.linalg.det(matrix / sizes[:, None])) <= 1e-12)
 
 
+# What the Hessian's eigenvalues say, by whether the gradient is 0 there and by their signs.
+_READINGS = {
+    (True, "zero"): "a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says "
+                    "nothing",
+    (True, "positive"): "a critical point: a local minimum (all eigenvalues positive)",
+    (True, "negative"): "a critical point: a local maximum (all eigenvalues negative)",
+    (True, "mixed"): "a critical point: a saddle (eigenvalues of both signs)",
+    (False, "zero"): "flat along an eigenvector (an eigenvalue is 0)",
+    (False, "positive"): "curving up in every direction (convex here)",
+    (False, "negative"): "curving down in every direction (concave here)",
+    (False, "mixed"): "curving up along some directions, down along others",
+}
+
+
 def curvature(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, str]:
     """The eigenvalues of a symmetric Hessian at a point (ascending), and what they say: the second-derivative
     test where the gradient is zero, the shape of the surface elsewhere."""
     if not (np.isfinite(hessian).all() and np.isfinite(gradient).all()):
         return np.full(hessian.shape[0], np.nan), "undefined here"
     eigenvalues = np.linalg.eigvalsh(hessian)
-    scale = max(1.0, float(np.max(np.abs(eigenvalues))))
-    zero = np.abs(eigenvalues) <= 1e-9 * scale
+    zero = np.abs(eigenvalues) <= 1e-9 * max(1.0, float(np.max(np.abs(eigenvalues))))
     critical = bool(np.all(np.abs(gradient) <= 1e-9 * max(1.0, float(np.max(np.abs(hessian))))))
-    if critical:
-        if zero.any():
-            reading = ("a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says "
-                       "nothing")
-        elif (eigenvalues > 0).all():
-            reading = "a critical point: a local minimum (all eigenvalues positive)"
-        elif (eigenvalues < 0).all():
-            reading = "a critical point: a local maximum (all eigenvalues negative)"
-        else:
-            reading = "a critical point: a saddle (eigenvalues of both signs)"
-    elif zero.any():
-        reading = "not a critical point (the gradient is not 0); flat along an eigenvector (an eigenvalue is 0)"
-    elif (eigenvalues > 0).all():
-        reading = "not a critical point (the gradient is not 0); curving up in every direction (convex here)"
-    elif (eigenvalues < 0).all():
-        reading = "not a critical point (the gradient is not 0); curving down in every direction (concave here)"
-    else:
-        reading = "not a critical point (the gradient is not 0); curving up along some directions, down along others"
-    return eigenvalues, reading
+    signs = ("zero" if zero.any() else "positive" if (eigenvalues > 0).all() else
+             "negative" if (eigenvalues < 0).all() else "mixed")
+    reading = _READINGS[critical, signs]
+    return eigenvalues, reading if critical else f"not a critical point (the gradient is not 0); {reading}"
 
 
 def orientation(matrix: np.ndarray) -> str:

@@ -39,10 +39,8 @@ def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
     for name, value in at:
         if isinstance(value, (list, tuple, np.ndarray, sp.MatrixBase)):
             shape = np.shape(np.asarray(value, dtype=object))
-            if len(shape) == 1 or (len(shape) == 2 and isinstance(value, sp.MatrixBase) and shape[1] == 1):
-                shapes[name] = (shape[0], 1)
-            elif len(shape) == 2:
-                shapes[name] = (shape[0], shape[1])
+            if len(shape) in (1, 2):
+                shapes[name] = (shape[0], shape[1] if len(shape) == 2 else 1)
     return shapes
 
 
@@ -183,8 +181,9 @@ def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symb
     if options.hessian:
         raise OptionError("--hessian needs the Jacobian written out symbolically, and this map is too large for "
                           "that; differentiate by fewer variables with --wrt")
-    _refuse_oversized_stages(model)
-    steps = steps or _steps(model, variables)
+    if not steps:  # with --chain the stages were checked and built already
+        _refuse_oversized_stages(model)
+        steps = _steps(model, variables)
     notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "
                  "stage; result.matrix composes it on request")
     return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps,

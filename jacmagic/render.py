@@ -321,47 +321,45 @@ def _hessian_words(result: JacobianResult) -> str:
     return f"({n} x {n}, entry (j, k) = the second derivative by the j-th and k-th variable; {symmetric})"
 
 
-def _hessian_readings(result: JacobianResult) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """Per output at the --at point: the Hessian's values, its eigenvalues and what they say."""
-    if not result.point:
-        return []
+Reading = tuple[np.ndarray, np.ndarray, str]  # a Hessian's values at a point, its eigenvalues, what they say
+
+
+def _hessians(result: JacobianResult) -> list[tuple[sp.Symbol, sp.ImmutableMatrix, Reading | None]]:
+    """Per output: its Hessian and, at the --at point, its values, eigenvalues and what they say (none without
+    --hessian)."""
+    if not result.hessians or not result.point:
+        return [(o, h, None) for o, h in zip(result.outputs, result.hessians)]
     from .evaluate import curvature
 
-    values = result.hessian_at(**dict(result.point))
     gradients = result.at(**dict(result.point))
-    return [(values[i], *curvature(values[i], gradients[i])) for i in range(len(result.outputs))]
+    values = result.hessians_at(result.point_values(dict(result.point)), gradients)
+    return [(o, h, (v, *curvature(v, g))) for o, h, v, g in zip(result.outputs, result.hessians, values, gradients)]
 
 
 def hessian_latex(result: JacobianResult) -> list[str]:
     """`--hessian`: each output's Hessian, and at the point its values, eigenvalues and reading."""
-    if not result.hessians:
-        return []
-    where = _point_latex(result, dict(result.point)) if result.point else ""
-    readings = _hessian_readings(result)
+    where = _point_latex(result, dict(result.point))
     lines = []
-    for i, (output, hessian) in enumerate(zip(result.outputs, result.hessians)):
+    for output, hessian, reading in _hessians(result):
         symbol = rf"\nabla^2 {latex(output)}"
         lines += [rf"{symbol} &= {matrix_latex(hessian)}", r"&\phantom{=}\;" + text_latex(_hessian_words(result))]
-        if readings:
-            values, eigenvalues, reading = readings[i]
+        if reading:
+            values, eigenvalues, words = reading
             lines += [rf"{symbol}\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}",
-                      rf"&\lambda = {_vector_latex(eigenvalues)}:\ " + text_latex(reading)]
+                      rf"&\lambda = {_vector_latex(eigenvalues)}:\ " + text_latex(words)]
     return lines
 
 
 def hessian_text(result: JacobianResult) -> list[str]:
-    if not result.hessians:
-        return []
-    where = _point_text(result, dict(result.point)) if result.point else ""
-    readings = _hessian_readings(result)
+    where = _point_text(result, dict(result.point))
     parts = []
-    for i, (output, hessian) in enumerate(zip(result.outputs, result.hessians)):
+    for output, hessian, reading in _hessians(result):
         symbol = f"∇²{pretty(output)}"
         parts += [_beside(f"{symbol} = ", matrix_text(hessian)), _hessian_words(result)]
-        if readings:
-            values, eigenvalues, reading = readings[i]
+        if reading:
+            values, eigenvalues, words = reading
             parts += [_beside(f"{symbol} at {where} = ", _numeric_text(values)),
-                      f"eigenvalues {vector_text(eigenvalues)}: {reading}"]
+                      f"eigenvalues {vector_text(eigenvalues)}: {words}"]
     return parts
 
 

@@ -195,12 +195,15 @@ class JacobianResult:
         """The Hessians at a point, shape (m, n, n) (arrays of one shape give (..., m, n, n)); an output
         undefined there has an undefined Hessian."""
         _ = self.hessian  # raises the explanatory error without --hessian
-        ordered = self.point_values(values)
+        return self.hessians_at(self.point_values(values), self.at(**values))
+
+    def hessians_at(self, ordered: Sequence[Any], jacobian: np.ndarray) -> np.ndarray:
+        """`hessian_at` from values in argument order and the Jacobian there (the panel's path: no names to
+        check, nothing evaluated twice); a row of `jacobian` all undefined marks that output's Hessian."""
         m, n = self.shape
         stacked = self._hessian_evaluator(*ordered)
         hessians = stacked.reshape(stacked.shape[:-2] + (m, n, n))
-        undefined = np.isnan(self.at(**values)).all(axis=-1)
-        return np.where(undefined[..., None, None], np.nan, hessians)
+        return np.where(np.isnan(jacobian).all(axis=-1)[..., None, None], np.nan, hessians)
 
     def det_at(self, matrix: np.ndarray) -> np.ndarray:
         """The determinant of numeric Jacobian(s) as returned by `at`."""

@@ -195,8 +195,8 @@ class JacobianPanel(widgets.VBox):
             norm = float(np.linalg.norm(matrix[0]))
             lines.append(f"gradient norm |∇{self._rows[0]}| = <b>{_number(norm, digits)}</b>")
         if self.result.hessians:
-            point = {s.name: v.value for s, v in zip(self.result.arguments, self._order)}
-            for name, hessian, gradient in zip(self._rows, self.result.hessian_at(**point), matrix):
+            hessians = self.result.hessians_at([v.value for v in self._order], matrix)
+            for name, hessian, gradient in zip(self._rows, hessians, matrix):
                 eigenvalues, reading = curvature(hessian, gradient)
                 lines.append(f"Hessian ∇²{name}: eigenvalues <b>{_vector(eigenvalues, digits)}</b>, "
                              f"{html.escape(reading)}" + _table(hessian, self._columns, self._columns, digits))
