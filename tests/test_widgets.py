@@ -90,11 +90,10 @@ def test_precision_and_continuous_update_options() -> None:
 def test_ranges_from_the_magic_option(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("jacmagic.widgets.has_widget_frontend", lambda: True)
     ran = shell.ok("%%jacobian --range r=0:5,theta=-pi:pi\nx = r*cos(theta)\ny = r*sin(theta)")
-    panel = next(o for o in ran.outputs if "application/vnd.jupyter.widget-view+json" in o)
-    from ipywidgets import Widget
-
-    model = Widget.widgets[panel["application/vnd.jupyter.widget-view+json"]["model_id"]]
+    shown = next(o for o in ran.outputs if "application/vnd.jupyter.widget-view+json" in o)
+    model = ran.result.displays[-1]  # the panel the cell displayed
     assert isinstance(model, JacobianPanel)
+    assert shown["application/vnd.jupyter.widget-view+json"]["model_id"] == model.model_id
     assert (model.variables["r"].slider.min, model.variables["r"].slider.max) == (0.0, 5.0)
     assert model.variables["theta"].slider.min == pytest.approx(-math.pi)
     explicit = JacobianPanel(jacobian("x = r*cos(theta)\ny = r*sin(theta)"), ranges={"r": (1.0, 2.0)})
