@@ -20,16 +20,18 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
              at: Mapping[str, float] | None = None, simplify: str = "auto", partials: bool = False,
              check: bool = False, chain: bool = False, budget: float = 2.0, plot: bool = False,
              domain: Mapping[str, tuple[float, float]] | None = None, hessian: bool = False,
+             mode: str | None = None, direction: Mapping[str, Any] | None = None,
              namespace: Mapping[str, Any] | None = None) -> JacobianResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
-    from .options import parse_names
+    from .options import chain_mode, parse_names
     from .pipeline import compute
 
     names = (parse_names(wrt) if wrt else ()) if isinstance(wrt, str) else tuple(wrt)
     options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify,  # type: ignore[arg-type]
                       partials=partials, check=check, chain=chain, widgets=False, budget=budget, plot=plot,
                       domain=tuple((n, float(lo), float(hi)) for n, (lo, hi) in (domain or {}).items()),
-                      hessian=hessian)
+                      hessian=hessian, mode=chain_mode(mode, tuple((direction or {}).items())),  # type: ignore[arg-type]
+                      direction=tuple((direction or {}).items()))
     name = getattr(source, "__name__", "f") if not isinstance(source, str) else ""
     return compute(source, options, namespace, name=name)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import JacmagicError
 from .model import Options
-from .options import parse_names, parse_point, parse_ranges
+from .options import chain_mode, parse_names, parse_point, parse_ranges
 from .pipeline import compute
 
 
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simplify", choices=["auto", "full", "none"], default="auto")
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--chain", action="store_true")
+    parser.add_argument("--mode", choices=["reverse", "forward", "both"],
+                        help="with --chain: reverse mode (default), forward mode, or both, with their costs")
+    parser.add_argument("--direction", help="with --chain: forward mode along one direction, e.g. x=1")
     parser.add_argument("--budget", type=float, default=2.0)
     parser.add_argument("--plot", metavar="PNG", help="also draw the --plot picture into this PNG file")
     parser.add_argument("--domain", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
@@ -37,12 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --plot: cannot write {args.plot} (no such folder, or no permission)", file=sys.stderr)
         return 2
     try:
+        direction = parse_point(args.direction, option="--direction") if args.direction else ()
         options = Options(det=args.det, wrt=parse_names(args.wrt) if args.wrt else (),
                           at=parse_point(args.at) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
                           budget=args.budget, plot=bool(args.plot),
                           domain=parse_ranges(args.domain, "--domain") if args.domain else (),
-                          hessian=args.hessian)
+                          hessian=args.hessian, mode=chain_mode(args.mode, direction),  # type: ignore[arg-type]
+                          direction=direction)
         result = compute(cell, options)
         print(result)
         print()

@@ -1,10 +1,16 @@
-"""Result -> the numbers of a backprop walkthrough: the forward pass, then reverse mode stage by stage.
+"""Result -> the numbers of a backprop walkthrough: the forward pass, then the chain of local Jacobians multiplied
+from the output side (reverse mode) and, on request, from the input side (forward mode).
 
 Reverse mode: the upstream gradient U (one row per output of the whole map, one column per output of the stage)
 times the stage's local Jacobian J (rows: stage outputs, columns: stage inputs) gives the vector-Jacobian product
 U J, which is added to the gradient of every value that fed the stage. A value used by several stages (a branch)
-collects one contribution from each: the sum over paths. Every stage is compiled once per result; a walkthrough
-at a new point only evaluates.
+collects one contribution from each: the sum over paths.
+
+Forward mode: the tangent of the stage's inputs T (one row per input of the stage, one column per direction)
+gives J T, the Jacobian-vector product: how the stage's outputs change along each direction. With one direction
+per input (the identity) the tangents of the map's outputs are its whole Jacobian.
+
+Every stage is compiled once per result; a walkthrough at a new point only evaluates.
 """
 
 from __future__ import annotations
@@ -44,6 +50,73 @@ class BackwardStep:
 
 
 @dataclass(frozen=True, eq=False)
+class ForwardStep:
+    """One stage seen from the inputs: the tangents of what feeds it, its local Jacobian, their product (the
+    tangents of its outputs)."""
+
+    step: Step
+    incoming: np.ndarray
+    local: np.ndarray
+    product: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ForwardPass:
+    """Forward mode along the columns of `directions` (n x p; the identity: one pass per input): the steps, and
+    the tangents of the map's outputs, J times the directions (m x p)."""
+
+    directions: np.ndarray
+    steps: tuple[ForwardStep, ...]
+    tangent: np.ndarray
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What each mode needs for the whole Jacobian (m x n): reverse mode one pass per output, forward mode one
+    per input, and each pass multiplies a vector by every stage's local Jacobian (rows x columns multiply-adds)."""
+
+    outputs: int
+    inputs: int
+    per_pass: int
+
+    @property
+    def reverse(self) -> int:
+        return self.outputs * self.per_pass
+
+    @property
+    def forward(self) -> int:
+        return self.inputs * self.per_pass
+
+    @property
+    def cheaper(self) -> str:
+        if self.outputs == self.inputs:
+            return "neither: as many outputs as inputs, so both modes cost the same"
+        return ("reverse mode" if self.outputs < self.inputs else "forward mode") + \
+            f", by a factor of {max(self.outputs, self.inputs) / min(self.outputs, self.inputs):,.4g}"
+
+    def words(self, directions: int = 0) -> str:
+        """The counts side by side, in every view; with `directions`, what forward mode needs for just those."""
+        said = (f"for the whole {self.outputs} x {self.inputs} Jacobian, reverse mode needs {self.outputs:,} "
+                f"{_passes(self.outputs)} (one per output), {self.reverse:,} multiply-adds; forward mode "
+                f"{self.inputs:,} {_passes(self.inputs)} (one per input), {self.forward:,} multiply-adds; cheaper: "
+                f"{self.cheaper}")
+        if directions:
+            said += (f"; J times the {'direction' if directions == 1 else f'{directions} directions'} alone takes "
+                     f"forward mode {directions:,} {_passes(directions)}, {directions * self.per_pass:,} "
+                     "multiply-adds")
+        return said
+
+
+def _passes(count: int) -> str:
+    return "pass" if count == 1 else "passes"
+
+
+def cost(steps: Sequence[Step], outputs: int, inputs: int) -> Cost:
+    """The counts of `Cost`, from the shapes of the stages' local Jacobians."""
+    return Cost(outputs, inputs, sum(len(step.outputs) * len(step.inputs) for step in steps))
+
+
+@dataclass(frozen=True, eq=False)
 class Walkthrough:
     """The forward values and the backward steps of a chain at one point, and the check against a direct
     computation: the composed map's symbolic Jacobian, or (for a chain too large to compose) central finite
@@ -57,27 +130,49 @@ class Walkthrough:
     direct_by: str
     shaped: tuple[tuple[sp.Symbol, Shape, np.ndarray], ...] = ()  # per output and declared matrix: its gradient
     scale: float = 1.0  # the largest number the products passed through: rounding errors are relative to it
+    forward_pass: ForwardPass | None = None  # with --mode forward or both
 
     @property
     def agrees(self) -> bool | None:
         """Does the chain of local Jacobians give the Jacobian of the composed map, computed directly? None when
         finite differences could not tell (they overflowed where the chain did not)."""
+        return self._compare(self.gradient, self.direct)
+
+    @property
+    def forward_agrees(self) -> bool | None:
+        """Does forward mode give the direct Jacobian times the directions? (`agrees`, for the tangents.)"""
+        assert self.forward_pass is not None
+        with np.errstate(all="ignore"):
+            expected = self.direct @ self.forward_pass.directions
+        return self._compare(self.forward_pass.tangent, expected)
+
+    def _compare(self, computed: np.ndarray, direct: np.ndarray) -> bool | None:
         exact = self.direct_by == "symbolic"
-        if not exact and (np.isfinite(self.gradient) & ~np.isfinite(self.direct)).any():
+        if not exact and (np.isfinite(computed) & ~np.isfinite(direct)).any():
             return None
-        both = np.isfinite(self.gradient) & np.isfinite(self.direct)
-        return bool(np.allclose(self.gradient[both], self.direct[both], rtol=1e-8 if exact else 1e-5,
+        both = np.isfinite(computed) & np.isfinite(direct)
+        return bool(np.allclose(computed[both], direct[both], rtol=1e-8 if exact else 1e-5,
                                 atol=(1e-10 if exact else 1e-6) * self.scale)
-                    and (np.isfinite(self.gradient) == np.isfinite(self.direct)).all())
+                    and (np.isfinite(computed) == np.isfinite(direct)).all())
 
     @property
     def verdict(self) -> str:
-        """The check in words, for every rendering."""
+        """The check of reverse mode in words, for every rendering."""
+        return self._verdict(self.agrees, "")
+
+    @property
+    def forward_verdict(self) -> str:
+        assert self.forward_pass is not None
+        directions = self.forward_pass.directions
+        whole = directions.shape[0] == directions.shape[1] and bool((directions == np.eye(len(directions))).all())
+        return self._verdict(self.forward_agrees, "" if whole else " times the direction")
+
+    def _verdict(self, agrees: bool | None, times: str) -> str:
         how = ("the Jacobian of the composed map computed directly" if self.direct_by == "symbolic"
-               else "central finite differences of the composed map")
-        if self.agrees is None:
+               else "central finite differences of the composed map") + times
+        if agrees is None:
             return f"it could not be compared with {how} at this point (they overflow)"
-        return f"it {'matches' if self.agrees else 'DOES NOT match'} {how}"
+        return f"it {'matches' if agrees else 'DOES NOT match'} {how}"
 
 
 class CompiledChain:
@@ -116,18 +211,21 @@ class CompiledChain:
         _, _, known = self.forward(*values)
         return np.stack(np.broadcast_arrays(*(known[o] for o in self.outputs)), axis=-1)
 
-    def backward(self, outputs: Sequence[np.ndarray], feeds: Sequence[Sequence[Any]], inputs: Sequence[sp.Symbol],
+    def local_jacobians(self, outputs: Sequence[np.ndarray], feeds: Sequence[Sequence[Any]]) -> list[np.ndarray]:
+        """Each stage's local Jacobian (..., k_out, k_in) at the fed values; a stage output that the forward pass
+        found undefined has an undefined row."""
+        return [np.where(np.isnan(out)[..., :, None], np.nan, compiled[2](*fed))
+                for out, fed, compiled in zip(outputs, feeds, self._compiled)]
+
+    def backward(self, locals_: Sequence[np.ndarray], inputs: Sequence[sp.Symbol],
                  record: bool) -> tuple[np.ndarray, list[BackwardStep]]:
-        """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`, and the steps. A
-        stage output that the forward pass found undefined has an undefined row in its local Jacobian."""
+        """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`, and the steps."""
         m = len(self.outputs)
         zero = np.zeros(m)
         constants = set(self.arguments) - set(inputs)
         gradient: dict[sp.Symbol, np.ndarray] = {o: np.eye(m)[i] for i, o in enumerate(self.outputs)}
         steps: list[BackwardStep] = []
-        for k in reversed(range(len(self.steps))):
-            step = self.steps[k]
-            local = np.where(np.isnan(outputs[k])[..., :, None], np.nan, self._compiled[k][2](*feeds[k]))
+        for step, local in zip(reversed(self.steps), reversed(locals_)):
             upstream = np.stack(np.broadcast_arrays(*(gradient.get(o, zero) for o in step.outputs)), axis=-1)
             with np.errstate(all="ignore"):
                 product = upstream @ local
@@ -142,23 +240,47 @@ class CompiledChain:
         columns = np.broadcast_arrays(*(gradient.get(v, zero) for v in inputs))
         return np.stack(columns, axis=-1), steps
 
+    def tangents(self, locals_: Sequence[np.ndarray], inputs: Sequence[sp.Symbol],
+                 directions: np.ndarray) -> ForwardPass:
+        """Forward mode from the inputs along the columns of `directions` (n x p, rows in the order of `inputs`):
+        a constant's tangent is 0, an input's is its row of the directions."""
+        zero = np.zeros(directions.shape[1])
+        tangent: dict[sp.Symbol, np.ndarray] = dict(zip(inputs, directions))
+        steps = []
+        for step, local in zip(self.steps, locals_):
+            fed = [tangent.get(s, zero) for s in step.sources]
+            incoming = np.stack(np.broadcast_arrays(*fed), axis=-2) if fed else np.zeros((0, len(zero)))
+            with np.errstate(all="ignore"):
+                product = local @ incoming
+            tangent.update((o, product[..., i, :]) for i, o in enumerate(step.outputs))
+            steps.append(ForwardStep(step, incoming, local, product))
+        result = np.stack(np.broadcast_arrays(*(tangent.get(o, zero) for o in self.outputs)), axis=-2)
+        return ForwardPass(directions, tuple(steps), result)
+
     def jacobian(self, inputs: Sequence[sp.Symbol], *values: Any) -> np.ndarray:
         """The Jacobian at points through the chain, without recording the steps."""
         outputs, feeds, _ = self.forward(*values)
-        return self.backward(outputs, feeds, inputs, record=False)[0]
+        return self.backward(self.local_jacobians(outputs, feeds), inputs, record=False)[0]
 
     def walk(self, point: Mapping[str, float], inputs: Sequence[sp.Symbol], direct: np.ndarray,
-             direct_by: str, shapes: Sequence[Shape] = ()) -> Walkthrough:
+             direct_by: str, shapes: Sequence[Shape] = (), directions: np.ndarray | None = None) -> Walkthrough:
         """The forward and backward passes at `point` (a value per argument by name), recorded step by step, with
-        the Jacobian computed directly (`direct`, by `direct_by`) to check the chain against."""
+        the Jacobian computed directly (`direct`, by `direct_by`) to check the chain against; forward mode too
+        when `directions` are given."""
         values = [float(point[s.name]) for s in self.arguments]
         outputs, feeds, _ = self.forward(*values)
-        gradient, steps = self.backward(outputs, feeds, inputs, record=True)
+        locals_ = self.local_jacobians(outputs, feeds)
+        gradient, steps = self.backward(locals_, inputs, record=True)
+        forward_pass = None if directions is None else self.tangents(locals_, inputs, directions)
         magnitudes = [np.abs(a) for back in steps for a in (back.product, back.upstream[..., None] * back.local)]
+        if forward_pass is not None:
+            magnitudes += [np.abs(a) for ahead in forward_pass.steps
+                           for a in (ahead.product, ahead.local[..., None] * ahead.incoming[None])]
         scale = max([1.0, *(float(np.max(m[np.isfinite(m)], initial=0.0)) for m in magnitudes)])
         shaped = tuple((output, shape, grid[k]) for shape, grid in shaped_gradients(inputs, shapes, gradient)
                        for k, output in enumerate(self.outputs))
-        return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, direct_by, shaped, scale)
+        return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, direct_by, shaped, scale,
+                           forward_pass)
 
 
 def shaped_gradients(inputs: Sequence[sp.Symbol], shapes: Sequence[Shape],

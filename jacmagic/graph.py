@@ -4,7 +4,7 @@ it, the current stage highlighted. Plain SVG text, so no system binary (graphviz
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,26 +60,33 @@ def layout(steps: Sequence[Step], shapes: Sequence[Shape] = ()) -> Layout:
     return Layout(positions, labels, tuple(edges), 80 + max(columns) * _COLUMN, 20 + rows * _ROW)
 
 
-def svg(graph: Layout, current: str | None) -> str:
-    """The picture with `current` (a stage name) and the edges into it highlighted."""
+def svg(graph: Layout, current: str | None, flow: str = "reverse", done: Collection[str] = ()) -> str:
+    """The picture with `current` (a stage name) highlighted, and the edges into it drawn the way the derivative
+    flows: in reverse mode the gradient goes back from the stage to what fed it, in forward mode the tangents go
+    on into it. Stages in `done` (already passed by this mode) are tinted."""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{graph.width:.0f}" height="{graph.height:.0f}" '
-             'style="flex:none" font-family="sans-serif" font-size="13">',
-             '<defs><marker id="jm-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" '
-             'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>']
+             f'style="flex:none" font-family="sans-serif" font-size="13" data-flow="{flow}">',
+             '<defs>' + "".join(f'<marker id="jm-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" '
+                                f'markerHeight="9" markerUnits="userSpaceOnUse" orient="auto"><path '
+                                f'd="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+                                for name, colour in (("arrow", "#888"), ("hot", "#d9480f"))) + '</defs>']
     for source, target in graph.edges:
         (x1, y1), (x2, y2) = graph.positions[source], graph.positions[target]
         hot = target == current
-        parts.append(f'<line x1="{x1 + _RADIUS:.0f}" y1="{y1:.0f}" x2="{x2 - _RADIUS:.0f}" y2="{y2:.0f}" '
-                     f'stroke="{"#d9480f" if hot else "#888"}" stroke-width="{3 if hot else 1.5}" '
-                     'marker-end="url(#jm-arrow)"/>')
+        if hot and flow == "reverse":  # the gradient runs against the arrow of the computation
+            x1, y1, x2, y2 = x2 - 2 * _RADIUS, y2, x1 + 2 * _RADIUS, y1
+        parts.append(f'<line class="{"jm-hot" if hot else "jm-edge"}" x1="{x1 + _RADIUS:.0f}" y1="{y1:.0f}" '
+                     f'x2="{x2 - _RADIUS:.0f}" y2="{y2:.0f}" stroke="{"#d9480f" if hot else "#888"}" '
+                     f'stroke-width="{3 if hot else 1.5}" marker-end="url(#jm-{"hot" if hot else "arrow"})"/>')
     for name, (x, y) in graph.positions.items():
         hot = name == current
-        fill = "#ffd8a8" if hot else "#f1f3f5"
+        fill = "#ffd8a8" if hot else "#fff4e6" if name in done else "#f1f3f5"
         stroke = "#d9480f" if hot else "#868e96"
-        parts.append(f'<g class="jm-node{" jm-current" if hot else ""}" data-name="{html.escape(name)}">'
-                     f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{_RADIUS}" fill="{fill}" stroke="{stroke}" '
-                     f'stroke-width="{3 if hot else 1.5}"/><text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle" '
-                     f'fill="#212529">{html.escape(graph.labels[name])}</text></g>')
+        parts.append(f'<g class="jm-node{" jm-current" if hot else ""}{" jm-done" if name in done else ""}" '
+                     f'data-name="{html.escape(name)}"><circle cx="{x:.0f}" cy="{y:.0f}" r="{_RADIUS}" '
+                     f'fill="{fill}" stroke="{stroke}" stroke-width="{3 if hot else 1.5}"/><text x="{x:.0f}" '
+                     f'y="{y + 4:.0f}" text-anchor="middle" fill="#212529">'
+                     f'{html.escape(graph.labels[name])}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -22,7 +22,7 @@ from traitlets import Float
 
 from .errors import JacmagicError
 from .model import Options
-from .options import parse_names, parse_point, parse_ranges
+from .options import chain_mode, parse_names, parse_point, parse_ranges
 from .pipeline import compute
 from .result import JacobianResult
 
@@ -61,6 +61,11 @@ class JacobianMagic(Magics):
               help="auto: simplify the determinant within the budget (default); full: every entry too; none: raw")
     @argument("--check", action="store_true", help="compare with central finite differences at a few points")
     @argument("--chain", action="store_true", help="keep each function or assignment as a stage of a chain")
+    @argument("--mode", choices=["reverse", "forward", "both"],
+              help="with --chain: multiply the local Jacobians from the output side (reverse, the default: one "
+                   "pass per output), from the input side (forward: one pass per input), or show both")
+    @argument("--direction", nargs="+", action="append", metavar="DIRECTION",
+              help="with --chain: forward mode along one direction, e.g. --direction x=1 (other inputs 0)")
     @argument("--budget", type=float, metavar="SECONDS", help="time budget for simplification and determinants "
                                                               "(default: JacobianMagic.budget, 2 s)")
     @line_cell_magic
@@ -113,6 +118,7 @@ class JacobianMagic(Magics):
         def joined(values: list[list[str]] | None) -> str:
             return ",".join(v for group in values or () for v in group)
 
+        direction = parse_point(joined(args.direction), namespace, "--direction") if args.direction else ()
         return Options(
             det=args.det,
             wrt=parse_names(joined(args.wrt)) if args.wrt else (),
@@ -128,6 +134,8 @@ class JacobianMagic(Magics):
             plot=args.plot,
             domain=parse_ranges(joined(args.domain), "--domain") if args.domain else (),
             hessian=args.hessian,
+            mode=chain_mode(args.mode, direction),  # type: ignore[arg-type]
+            direction=direction,
         )
 
 

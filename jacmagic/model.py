@@ -11,6 +11,7 @@ import sympy as sp
 
 Form = Literal["function", "assignment", "def", "object"]
 SimplifyMode = Literal["auto", "full", "none"]
+Mode = Literal["reverse", "forward", "both"]
 
 
 @dataclass(frozen=True)
@@ -253,3 +254,5 @@ class Options:
     plot: bool = False
     domain: tuple[tuple[str, float, float], ...] = ()
     hessian: bool = False
+    mode: Mode = "reverse"  # how --chain multiplies the local Jacobians: from the output side, the input side, both
+    direction: tuple[tuple[str, Any], ...] = ()  # forward mode's one direction, as --at gives a point; () = each input

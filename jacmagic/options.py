@@ -97,21 +97,38 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
     return tuple(p if isinstance(p, tuple) else float(p) for p in parts)
 
 
-def parse_point(text: str, namespace: Mapping[str, Any] | None = None) -> tuple[tuple[str, Any], ...]:
-    """`r=1, theta=pi/2` -> (("r", 1.0), ("theta", 1.5707...)), for --at."""
+def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
+                option: str = "--at") -> tuple[tuple[str, Any], ...]:
+    """`r=1, theta=pi/2` -> (("r", 1.0), ("theta", 1.5707...)), for --at (and --direction, written alike)."""
+    example = "r=1,theta=pi/4" if option == "--at" else "x=1,y=0"
     point: dict[str, Any] = {}
     for part in _split_top_level(text):
         name, equals, value = part.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())
         if not equals or not name.isidentifier():
-            raise CellError(f"--at takes name=value pairs separated by commas, e.g. --at r=1,theta=pi/4; "
+            raise CellError(f"{option} takes name=value pairs separated by commas, e.g. {option} {example}; "
                             f"got {part!r}")
         if name in point:
-            raise CellError(f"--at gives {name} twice")
-        point[name] = parse_values(value, f"--at {name}", namespace)
+            raise CellError(f"{option} gives {name} twice")
+        point[name] = parse_values(value, f"{option} {name}", namespace)
     if not point:
-        raise CellError("--at takes name=value pairs, e.g. --at r=1,theta=pi/4")
+        raise CellError(f"{option} takes name=value pairs, e.g. {option} {example}")
     return tuple(point.items())
+
+
+MODES = ("reverse", "forward", "both")
+
+
+def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> str:
+    """--mode, defaulting to reverse mode, or to forward mode when a --direction (its tangent) is given."""
+    if mode is None:
+        return "forward" if direction else "reverse"
+    if mode not in MODES:
+        raise CellError(f"--mode takes reverse, forward or both, got {mode!r}")
+    if direction and mode == "reverse":
+        raise CellError("--direction is the tangent that forward mode pushes through the chain; reverse mode has "
+                        "none: use --mode forward or --mode both")
+    return mode
 
 
 def parse_names(text: str) -> tuple[str, ...]:

@@ -51,6 +51,9 @@ def compute(source: str | object, options: Options | None = None,
     if not (0 < options.budget <= MAX_BUDGET):  # also refuses nan
         raise OptionError(f"--budget takes a number of seconds above 0 and at most {MAX_BUDGET:g}, got "
                           f"{options.budget!r}")
+    if not options.chain and (options.mode != "reverse" or options.direction):
+        raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
+                          "stages' local Jacobians; add --chain")
     if isinstance(source, str):
         model = read_cell(source, options, namespace)
     else:
@@ -205,6 +208,8 @@ def _checked(result: JacobianResult) -> JacobianResult:
     """A wrong --at or --range is the user's mistake: say so now, not when the panel opens."""
     if result.point:
         result.point_values(dict(result.point))
+    if result.options.direction:
+        _ = result.directions  # names and numbers checked now
     result.check_names((name for name, _, _ in result.options.ranges), "--range: ")
     result.check_names((name for name, _, _ in result.options.domain), "--domain: ")
     return result

@@ -20,7 +20,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 from .model import exceeds
 
 if TYPE_CHECKING:
-    from .backprop import Contribution
+    from .backprop import Contribution, Walkthrough
     from .result import JacobianResult
 
 
@@ -367,6 +367,19 @@ DIRECTION = ("reverse mode, from the output back: each step multiplies",
              "the upstream gradient (a row per output) by the stage's local Jacobian J",
              "(rows: the stage's outputs, columns: its inputs;",
              "some texts, e.g. PyTorch's tutorial, write J transposed)")
+FORWARD = ("forward mode, from the inputs on: each step multiplies the stage's local Jacobian J",
+           "by the tangents of its inputs (a row per input of the stage, a column per direction:",
+           "how that value changes as the map's inputs move along the direction)")
+
+
+def directions_words(result: JacobianResult) -> str:
+    """Which directions the forward pass follows, in words."""
+    if not result.options.direction:
+        return (f"one direction per input ({len(result.inputs)} passes side by side, the columns of the identity), "
+                "so the tangents of the outputs are the whole Jacobian")
+    given = ", ".join(f"{name} = {vector_text(np.asarray(value, dtype=float))}" for name, value in
+                      result.options.direction)
+    return f"one direction, {given} (every other input 0): the tangents of the outputs are J times it"
 
 
 def vector_text(values: np.ndarray, digits: int = 6) -> str:
@@ -387,13 +400,23 @@ def contribution(c: Contribution, show: Callable[[np.ndarray], str]) -> str:
 
 
 def chain_latex(result: JacobianResult) -> list[str]:
-    """The walkthrough as lines of an aligned derivation: forward values, then one line per backward step."""
+    """The walkthrough as lines of an aligned derivation: forward values, then one line per step of each mode
+    asked for, and what each mode costs."""
     walk = result.walkthrough()
     where = _point_latex(result, walk.point)
     values = r",\ ".join(f"{latex(sp.Symbol(s.name))} = {_vector_latex(v)}"
                          for s, v in zip(result.chain, walk.forward))
-    lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}",
-             *(r"&" + text_latex(part) for part in DIRECTION)]
+    lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}"]
+    if result.options.mode != "forward":
+        lines += _reverse_latex(result, walk, where)
+    if walk.forward_pass is not None:
+        lines += _forward_latex(result, walk, where)
+    lines.append(r"&" + text_latex(f"(cost: {cost_words(result)})"))
+    return lines
+
+
+def _reverse_latex(result: JacobianResult, walk: Walkthrough, where: str) -> list[str]:
+    lines = [r"&" + text_latex(part) for part in DIRECTION]
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
         upstream = _numeric_matrix_latex(back.upstream)
@@ -410,13 +433,59 @@ def chain_latex(result: JacobianResult) -> list[str]:
     return lines
 
 
+def cost_words(result: JacobianResult) -> str:
+    """What each mode costs for this chain, and for a --direction what forward mode needs for it alone."""
+    return result.cost.words(result.directions.shape[1] if result.options.direction else 0)
+
+
+def tangent_latex(symbols: Sequence[sp.Symbol]) -> str:
+    r"""The tangents of values, dotted as in the automatic-differentiation literature: \dot{h}."""
+    return bracketed([rf"\dot{{{latex(s)}}}" for s in symbols], r"\left(", r"\right)", ", ")
+
+
+def tangent_text(symbols: Sequence[sp.Symbol]) -> str:
+    return bracketed([_dotted(pretty(s)) for s in symbols], "(", ")")
+
+
+def _dotted(name: str) -> str:
+    """ḣ₁: a combining dot over the first letter of a name, as the tangent of that value."""
+    return name[0] + "\u0307" + name[1:]
+
+
+def _forward_latex(result: JacobianResult, walk: Walkthrough, where: str) -> list[str]:
+    assert walk.forward_pass is not None
+    lines = [r"&" + text_latex(part) for part in FORWARD] + [r"&" + text_latex(f"({directions_words(result)})")]
+    for k, ahead in enumerate(walk.forward_pass.steps, start=1):
+        step = ahead.step
+        incoming = _numeric_matrix_latex(ahead.incoming)
+        lines.append(rf"\text{{step {k} ({step.name}): }} {derivative_symbol(step.outputs, step.inputs)} \cdot "
+                     rf"\underbrace{{{incoming}}}_{{{tangent_latex(step.sources)}}} &= {latex(step.matrix)} \cdot "
+                     rf"{incoming} = {_numeric_matrix_latex(ahead.local)} \cdot {incoming} = "
+                     rf"{_numeric_matrix_latex(ahead.product)} = {tangent_latex(step.outputs)}")
+    lhs = r"J" if not result.options.direction else r"J\,v"
+    lines.append(rf"{lhs}\,\Big|_{{{where}}} &= {tangent_latex(result.outputs)} = "
+                 rf"{_numeric_matrix_latex(walk.forward_pass.tangent)}")
+    lines.append(r"&" + text_latex(f"(the local Jacobians times the tangents, from the inputs on; "
+                                   f"{walk.forward_verdict})"))
+    return lines
+
+
 def chain_text(result: JacobianResult) -> list[str]:
     """The walkthrough as plain text, for terminals: the same lines as `chain_latex`."""
     walk = result.walkthrough()
     where = _point_text(result, walk.point)
     lines = [f"forward pass at {where}:",
-             "  " + ", ".join(f"{s.name} = {vector_text(v)}" for s, v in zip(result.chain, walk.forward)),
-             f"backward pass ({' '.join(DIRECTION)}):"]
+             "  " + ", ".join(f"{s.name} = {vector_text(v)}" for s, v in zip(result.chain, walk.forward))]
+    if result.options.mode != "forward":
+        lines += _reverse_text(result, walk)
+    if walk.forward_pass is not None:
+        lines += _forward_text(result, walk, where)
+    lines.append(f"cost: {cost_words(result)}")
+    return lines
+
+
+def _reverse_text(result: JacobianResult, walk: Walkthrough) -> list[str]:
+    lines = [f"backward pass ({' '.join(DIRECTION)}):"]
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
         upstream = vector_text(back.upstream)
@@ -429,4 +498,20 @@ def chain_text(result: JacobianResult) -> list[str]:
     lines.append(f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}")
     lines.extend(f"{derivative_symbol((output,), (sp.Symbol(shape.name),), 'text')} = {vector_text(grid)} "
                  f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})" for output, shape, grid in walk.shaped)
+    return lines
+
+
+def _forward_text(result: JacobianResult, walk: Walkthrough, where: str) -> list[str]:
+    assert walk.forward_pass is not None
+    lines = [f"{' '.join(FORWARD)}; {directions_words(result)}:"]
+    for k, ahead in enumerate(walk.forward_pass.steps, start=1):
+        step = ahead.step
+        incoming = vector_text(ahead.incoming)
+        lines.append(f"  step {k}: {step.name} (line {step.line}): "
+                     f"{derivative_symbol(step.outputs, step.inputs, 'text')} · {tangent_text(step.sources)} = "
+                     f"{sp.sstr(step.matrix.tolist())} · {incoming} = {vector_text(ahead.local)} · {incoming} = "
+                     f"{tangent_text(step.outputs)} = {vector_text(ahead.product)}")
+    lhs = "J" if not result.options.direction else "J·v"
+    lines.append(f"{lhs} at {where} = {tangent_text(result.outputs)} = {vector_text(walk.forward_pass.tangent)}: "
+                 f"the local Jacobians times the tangents, from the inputs on; {walk.forward_verdict}")
     return lines

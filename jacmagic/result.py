@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from . import calculus
-from .backprop import CompiledChain, Walkthrough
+from .backprop import CompiledChain, Cost, Walkthrough, cost
 from .check import AreaCheck, central_differences, finite_difference_check
 from .errors import OptionError
 from .evaluate import Domain, Evaluator, determinant_at
@@ -130,7 +130,34 @@ class JacobianResult:
             direct = central_differences(self.compiled_chain.outputs_at, np.array(values, dtype=float),
                                          len(self.inputs))
             by = "finite differences"
-        return self.compiled_chain.walk(point, self.inputs, direct, by, self.shapes)
+        directions = self.directions if self.options.mode != "reverse" else None
+        return self.compiled_chain.walk(point, self.inputs, direct, by, self.shapes, directions)
+
+    @cached_property
+    def directions(self) -> np.ndarray:
+        """Forward mode's directions, one column each (n x p): `--direction`, else one per input (the identity,
+        so the forward pass gives the whole Jacobian)."""
+        if not self.options.direction:
+            return np.eye(len(self.inputs))
+        try:
+            given = expand_matrices(self.shapes, dict(self.options.direction))
+        except OptionError as err:
+            raise OptionError(f"--direction {err.message}") from None
+        names = [s.name for s in self.inputs]
+        for name in given:
+            if name not in names:
+                why = " is a constant: only the variables differentiated by move" if name in (
+                    s.name for s in self.constants) else " is not a variable of this map" + suggest(name, names)
+                raise OptionError(f"--direction: {name}{why}; the variables are {', '.join(names)}")
+        column = np.array([[float(given.get(name, 0.0))] for name in names])
+        if not np.isfinite(column).all() or not column.any():
+            raise OptionError("--direction needs finite numbers, not all 0 (the direction to move the inputs in)")
+        return column
+
+    @property
+    def cost(self) -> Cost:
+        """What reverse and forward mode each need for the whole Jacobian of the chain (`--chain`)."""
+        return cost(self.stages, len(self.outputs), len(self.inputs))
 
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""

@@ -20,7 +20,18 @@ import sympy as sp
 from .evaluate import curvature, orientation
 from .graph import sparsity_svg
 from .plot import default_domain
-from .render import SHOWN, bracketed, contribution, derivative_symbol, number, pretty, window
+from .render import (
+    SHOWN,
+    bracketed,
+    contribution,
+    cost_words,
+    derivative_symbol,
+    directions_words,
+    number,
+    pretty,
+    tangent_text,
+    window,
+)
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -219,8 +230,9 @@ def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digi
 
 
 class ChainPanel(widgets.VBox):
-    """Steps through the backward pass: Previous / Next / Play, the current stage highlighted in the graph, the
-    numbers of that step at the point the controls set."""
+    """Steps through the backward pass (or, with --mode forward, the forward-mode pass; with --mode both, a
+    toggle picks): Previous / Next / Play, the current stage highlighted in the graph, the numbers of that step
+    at the point the controls set."""
 
     def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
         from .graph import layout
@@ -239,16 +251,22 @@ class ChainPanel(widgets.VBox):
         self.picture = widgets.HTML()
         self.detail = widgets.HTML()
         self._outputs = [html.escape(pretty(o)) for o in result.outputs]
+        self._inputs = [html.escape(pretty(s)) for s in result.inputs]
         self._texts = {step.name: (html.escape(derivative_symbol(step.outputs, step.inputs, "text")),
                                    [html.escape(pretty(s)) for s in step.inputs],
                                    [html.escape(pretty(s)) for s in step.outputs],
                                    html.escape(", ".join(_unicode_names(e) for e in step.matrix)))
                        for step in result.chain}
+        mode = result.options.mode
+        self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
+                                          value="forward" if mode == "forward" else "reverse")
         controls = widgets.HBox([self.previous, self.next, self.play, self.position])
-        super().__init__([self.evaluation, controls, widgets.HBox([self.picture, self.detail])])
+        modes = [self.mode] if mode == "both" else []
+        super().__init__([self.evaluation, *modes, controls, widgets.HBox([self.picture, self.detail])])
         for variable in self.evaluation.variables.values():
             variable.box.observe(self._recompute, names="value")
         self.position.observe(self._show, names="value")
+        self.mode.observe(self._show, names="value")
         self._recompute()
 
     def move(self, by: int) -> None:
@@ -263,37 +281,72 @@ class ChainPanel(widgets.VBox):
 
         position, count = int(self.position.value), len(self.result.chain)
         digits = int(self.evaluation.digits.value)
+        forward = self.mode.value == "forward"
+        names = [step.name for step in self.result.chain]
         if position == 0:
-            current = None
+            current, done = None, []
             lines = ["<b>Forward pass</b>: every value at this point"] + [
                 f"{html.escape(step.name)} = " + _table(value[None, :], [""], self._texts[step.name][2], digits)
                 for step, value in zip(self.result.chain, self.walk.forward)]
+        elif position <= count and forward:
+            current, done = names[position - 1], names[:position - 1]
+            lines = self._forward_step(position, digits)
         elif position <= count:
-            back = self.walk.backward[position - 1]
-            current = back.step.name
-            symbol, inputs, outputs, entries = self._texts[current]
-            lines = [f"<b>Backward step {position} of {count}</b>: {html.escape(current)} "
-                     f"(line {back.step.line}), reverse mode: upstream row(s) · local J",
-                     "upstream gradient:" + _table(back.upstream, self._outputs, outputs, digits),
-                     f"local Jacobian {symbol} = [{entries}] at this point:"
-                     + _table(back.local, outputs, inputs, digits),
-                     "their product, the vector-Jacobian product:" + _table(back.product, self._outputs, inputs,
-                                                                              digits)]
-            lines += [html.escape(derivative_symbol(self.result.outputs, (c.symbol,), "text")) + " = "
-                      + contribution(c, lambda v: _vector(v, digits)) for c in back.contributions]
+            current, done = names[count - position], names[count - position + 1:]
+            lines = self._backward_step(position, digits)
         else:
-            current = None
-            lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
-                     _table(self.walk.gradient, self._outputs, [html.escape(pretty(s)) for s in self.result.inputs],
-                            digits),
-                     self.walk.verdict]
-            lines += [html.escape(derivative_symbol((output,), (sp.Symbol(shape.name),), "text"))
-                      + f" in the shape of {html.escape(shape.name)}:"
-                      + _table(grid, [str(i + 1) for i in range(shape.rows)], [str(j + 1) for j in range(shape.cols)],
-                               digits) for output, shape, grid in self.walk.shaped]
-        self.picture.value = svg(self.graph, current)
+            current, done = None, names
+            lines = self._forward_result(digits) if forward else self._backward_result(digits)
+        lines.append(html.escape(f"cost: {cost_words(self.result)}"))
+        self.picture.value = svg(self.graph, current, "forward" if forward else "reverse", done)
         self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
             "</div>"
+
+    def _backward_step(self, position: int, digits: int) -> list[str]:
+        back = self.walk.backward[position - 1]
+        symbol, inputs, outputs, entries = self._texts[back.step.name]
+        lines = [f"<b>Backward step {position} of {len(self.result.chain)}</b>: {html.escape(back.step.name)} "
+                 f"(line {back.step.line}), reverse mode: upstream row(s) · local J",
+                 "upstream gradient:" + _table(back.upstream, self._outputs, outputs, digits),
+                 f"local Jacobian {symbol} = [{entries}] at this point:" + _table(back.local, outputs, inputs, digits),
+                 "their product, the vector-Jacobian product:" + _table(back.product, self._outputs, inputs, digits)]
+        return lines + [html.escape(derivative_symbol(self.result.outputs, (c.symbol,), "text")) + " = "
+                        + contribution(c, lambda v: _vector(v, digits)) for c in back.contributions]
+
+    def _forward_step(self, position: int, digits: int) -> list[str]:
+        assert self.walk.forward_pass is not None
+        ahead = self.walk.forward_pass.steps[position - 1]
+        step = ahead.step
+        symbol, inputs, outputs, entries = self._texts[step.name]
+        directions = self._directions
+        return [f"<b>Forward-mode step {position} of {len(self.result.chain)}</b>: {html.escape(step.name)} "
+                f"(line {step.line}): local J · tangents of its inputs",
+                f"local Jacobian {symbol} = [{entries}] at this point:" + _table(ahead.local, outputs, inputs, digits),
+                "tangents of its inputs " + html.escape(tangent_text(step.sources)) + ":"
+                + _table(ahead.incoming, inputs, directions, digits),
+                "their product, the Jacobian-vector product: the tangents of its outputs "
+                + html.escape(tangent_text(step.outputs)) + ":" + _table(ahead.product, outputs, directions, digits)]
+
+    def _backward_result(self, digits: int) -> list[str]:
+        lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
+                 _table(self.walk.gradient, self._outputs, self._inputs, digits), self.walk.verdict]
+        return lines + [html.escape(derivative_symbol((output,), (sp.Symbol(shape.name),), "text"))
+                        + f" in the shape of {html.escape(shape.name)}:"
+                        + _table(grid, [str(i + 1) for i in range(shape.rows)],
+                                 [str(j + 1) for j in range(shape.cols)], digits)
+                        for output, shape, grid in self.walk.shaped]
+
+    def _forward_result(self, digits: int) -> list[str]:
+        assert self.walk.forward_pass is not None
+        return [f"<b>Result</b>: the tangents of the outputs {html.escape(tangent_text(self.result.outputs))}; "
+                + html.escape(directions_words(self.result)),
+                _table(self.walk.forward_pass.tangent, self._outputs, self._directions, digits),
+                self.walk.forward_verdict]
+
+    @property
+    def _directions(self) -> list[str]:
+        """Column heads of tangents: the input moved (one pass per input) or v (one --direction)."""
+        return ["v"] if self.result.options.direction else self._inputs
 
 
 def _vector(values: np.ndarray, digits: int) -> str:
