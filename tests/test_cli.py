@@ -22,6 +22,15 @@ def test_prints_text_and_latex() -> None:
     assert "det J at r = 2, θ = 0 = 2" in out.stdout
 
 
+def test_forward_mode_along_a_direction() -> None:
+    out = run("u = x*y; v = u + x; w = u*v", "--chain", "--direction", "x=1", "--at", "x=0.4,y=1.7")
+    assert out.returncode == 0, out.stderr
+    assert "J·v at x = 0.4, y = 1.7" in out.stdout and "J times the direction alone takes forward mode 1 pass" \
+        in out.stdout
+    bad = run("u = x*y; v = u + x", "--direction", "x=1")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --direction is how --chain multiplies")
+
+
 def test_mistakes_exit_2_with_one_line() -> None:
     out = run("f(x, y) = [x*y, x, y]", "--det")
     assert out.returncode == 2

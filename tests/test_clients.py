@@ -43,6 +43,22 @@ def test_terminal_ipython_prints_readable_text() -> None:
         assert stray not in text, text
 
 
+def test_terminal_ipython_shows_both_modes_and_the_hessian_as_text() -> None:
+    script = ('get_ipython().run_line_magic("load_ext", "jacmagic")\n'
+              'get_ipython().run_cell_magic("jacobian", "--chain --mode both --at x=0.5", '
+              '"g(x) = [x, x**2]\\nh(u, v) = [u*v, u + v]")\n'
+              'get_ipython().run_cell_magic("jacobian", "--hessian --at x=0,y=0", "f(x, y) = x**2 - y**2")\n')
+    out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--simple-prompt", "-i"],
+                         input=script, capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    for expected in ["reverse mode, from the output back", "forward mode, from the inputs on", "(g\u0307₁, g\u0307₂)",
+                     "cost: for the whole 2 x 1 Jacobian, reverse mode needs 2 passes", "cheaper: forward mode",
+                     "∇²f", "saddle"]:
+        assert expected in text, text
+    for stray in ["VBox", "Widget", "Traceback", "Error", "<jacmagic", "object at 0x"]:
+        assert stray not in text, text
+
+
 def _execute(notebook: Path, into: Path) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     NotebookClient(nb, kernel_name="python3", timeout=180, store_widget_state=True,
