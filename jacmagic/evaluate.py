@@ -24,7 +24,7 @@ _EXACT_INTEGER = 2**53
 class _Printer(NumPyPrinter):
     """sympy's numpy code, made total over what a cell can contain: huge integers and rationals become floats
     (inf past a double), the infinities and nan become numpy's, and the Dirac delta (the derivative of a step)
-    is 0 away from its jump and undefined at it."""
+    is 0 away from its jump and undefined at it, as is the derivative of max and min where the maximum is tied."""
 
     def _print_Integer(self, expr: sp.Integer) -> str:
         return str(expr.p) if abs(expr.p) < _EXACT_INTEGER else _float_literal(expr)
@@ -52,6 +52,15 @@ class _Printer(NumPyPrinter):
     def _print_DiracDelta(self, expr: sp.Basic) -> str:
         argument = self._print(expr.args[0])
         return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"
+
+    def _print_Heaviside(self, expr: sp.Basic) -> str:
+        """A step the user wrote says its value at 0 (heaviside(z) and ReLU's derivative take 0); the half-valued
+        step sympy writes for the derivative of max and min stands where the maximum is tied, where there is no
+        derivative: undefined there."""
+        argument, at_zero = self._print(expr.args[0]), expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        if at_zero == sp.S.Half:
+            return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, numpy.heaviside({argument}, 0.5))"
+        return f"numpy.heaviside({argument}, {self._print(at_zero)})"
 
     def _print_Max(self, expr: sp.Basic) -> str:
         return self._pairwise("numpy.maximum", expr.args)

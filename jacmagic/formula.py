@@ -19,7 +19,7 @@ import sympy as sp
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from .errors import CellError
-from .functions import KNOWN_FUNCTIONS
+from .functions import KNOWN_FUNCTIONS, WHOLE_ARRAY
 from .model import Guard, exceeds, node_count
 
 # An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
@@ -111,7 +111,6 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 Value: TypeAlias = "sp.Expr | sp.MatrixBase"
-_REDUCTIONS = {"sum", "mean"}
 _BINOPS: dict[type[ast.operator], str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
 }
@@ -167,9 +166,13 @@ class ExpressionBuilder:
             return values, tuple(tuple(self.guards[start:]) + g for g in guards)
         if isinstance(node, (ast.List, ast.Tuple)) and not node.elts:
             raise self.error(node, "the list of outputs is empty")
+        if not isinstance(node, (ast.List, ast.Tuple)):  # one expression: a number, or a vector of outputs
+            value = self.finished(node, self.value(node))
+            entries = tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
+            return entries, tuple(tuple(self.guards) for _ in entries)
         scalars: list[sp.Expr] = []
         checks: list[tuple[Guard, ...]] = []
-        for element in node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]:
+        for element in node.elts:
             start = len(self.guards)
             scalars.append(self.finished(element, self.scalar(element)))
             checks.append(tuple(self.guards[start:]))
@@ -245,11 +248,54 @@ class ExpressionBuilder:
         if isinstance(node, (ast.Compare, ast.BoolOp)):
             return self.condition(node)
         if isinstance(node, (ast.List, ast.Tuple)):
-            raise self.error(node, "a list is only allowed as the whole right side (the outputs)")
+            return self._literal(node)
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            value = self.value(node.value)
+            return value.T if isinstance(value, sp.MatrixBase) else value
+        if isinstance(node, ast.Subscript):
+            return self._entry(node)
         if isinstance(node, ast.Attribute):
             raise self.error(node, f"attribute access ({ast.unparse(node)[:40]}) is not allowed in a formula; "
                                    "write a Python def to use Python")
         raise self.error(node, f"{describe(node)} is not allowed in a formula")
+
+    def _literal(self, node: ast.List | ast.Tuple) -> sp.ImmutableMatrix:
+        """[x, y, z] inside a formula is a column vector, [[a, b], [c, d]] a matrix (rows of equal length)."""
+        if not node.elts:
+            raise self.error(node, "an empty list has no entries to compute with")
+        if all(isinstance(e, (ast.List, ast.Tuple)) for e in node.elts):
+            rows = [[self.scalar(x) for x in row.elts] for row in node.elts]  # type: ignore[attr-defined]
+            if len({len(row) for row in rows}) != 1 or not rows[0]:
+                raise self.error(node, "the rows of a matrix need the same number of entries")
+            return sp.ImmutableMatrix(rows)
+        return sp.ImmutableMatrix([self.scalar(e) for e in node.elts])
+
+    def _entry(self, node: ast.Subscript) -> sp.Expr:
+        """x[i] of a vector, W[i, j] of a matrix: counted from 0, negative from the end, as in Python."""
+        value = self.value(node.value)
+        indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not isinstance(value, sp.MatrixBase):
+            raise self.error(node, "indexing needs a vector or matrix (declare it, e.g. x: 3)")
+        vector = 1 in value.shape
+        if len(indices) != (1 if vector else 2):
+            raise self.error(node, f"a {value.rows} x {value.cols} {'vector' if vector else 'matrix'} takes "
+                                   f"{'one index, x[i]' if vector else 'two indices, W[i, j]'}, counted from 0")
+        numbers = [self._index(i) for i in indices]
+        sizes = [value.rows * value.cols] if vector else [value.rows, value.cols]
+        for number, size in zip(numbers, sizes):
+            if not -size <= number < size:
+                raise self.error(node, f"index {number} is out of range for {value.rows} x {value.cols}: indices "
+                                       f"count from 0 to {size - 1} (or from -1 back)")
+        if vector:
+            return value[numbers[0] % sizes[0]]
+        return value[numbers[0] % sizes[0], numbers[1] % sizes[1]]
+
+    def _index(self, node: ast.expr) -> int:
+        negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+        sign, inner = (-1, node.operand) if negative else (1, node)  # type: ignore[attr-defined]
+        if isinstance(inner, ast.Constant) and type(inner.value) is int:
+            return sign * inner.value
+        raise self.error(node, "an index must be a whole number written out, e.g. x[0] or x[-1] (no slices)")
 
     def condition(self, node: ast.expr) -> sp.Basic:
         if isinstance(node, ast.Compare):
@@ -327,18 +373,21 @@ class ExpressionBuilder:
 
     def _elementwise(self, node: ast.AST, operation: Callable[[sp.Expr, sp.Expr], sp.Expr], symbol: str,
                      left: Value, right: Value) -> Value:
-        """numpy's rule: same shapes entry by entry, a number with every entry."""
-        if isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase):
-            if left.shape != right.shape:
-                raise self.error(node, f"{symbol} needs equal shapes, got {left.rows} x {left.cols} and "
-                                       f"{right.rows} x {right.cols}" + ("; use @ for the matrix product"
-                                                                         if symbol == "*" else ""))
-            return sp.ImmutableMatrix(left.rows, left.cols, [operation(a, b) for a, b in zip(left, right)])
-        if isinstance(left, sp.MatrixBase):
-            return left.applyfunc(lambda e: operation(e, right))
-        if isinstance(right, sp.MatrixBase):
-            return right.applyfunc(lambda e: operation(left, e))
-        return operation(left, right)
+        return self._entrywise(node, symbol, operation, (left, right))
+
+    def _entrywise(self, node: ast.AST, what: str, operation: Callable[..., sp.Expr], values: Sequence[Value]) -> Value:
+        """numpy's rule: equal shapes entry by entry, a number with every entry."""
+        shapes = {v.shape for v in values if isinstance(v, sp.MatrixBase)}
+        if not shapes:
+            return operation(*values)
+        if len(shapes) > 1:
+            shown = " and ".join(f"{r} x {c}" for r, c in (v.shape for v in values if isinstance(v, sp.MatrixBase)))
+            raise self.error(node, f"{what} needs equal shapes, got {shown}" + ("; use @ for the matrix product"
+                                                                               if what == "*" else ""))
+        (rows, cols), = shapes
+        entries = [operation(*(v[k] if isinstance(v, sp.MatrixBase) else v for v in values))
+                   for k in range(rows * cols)]
+        return sp.ImmutableMatrix(rows, cols, entries)
 
     def _matmul(self, node: ast.BinOp) -> Value:
         left, right = self.value(node.left), self.value(node.right)
@@ -401,22 +450,31 @@ class ExpressionBuilder:
             raise self.error(node, f"unknown function {name}{suggest(name, known)}")
         make, arities = KNOWN_FUNCTIONS[name]
         count = len(node.args)
-        if (arities is None and count < 2) or (arities is not None and count not in arities):
-            want = "two or more" if arities is None else " or ".join(str(a) for a in arities)
+        if (arities is None and count < 1) or (arities is not None and count not in arities):
+            want = "one or more" if arities is None else " or ".join(str(a) for a in arities)
             raise self.error(node, f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {count}")
         if name == "where":
             return make(self.condition(node.args[0]), self.scalar(node.args[1]), self.scalar(node.args[2]))
-        if arities == (1,):
-            argument = self.value(node.args[0])
-            if name in _REDUCTIONS or name == "transpose":
-                return make(argument)
-            apply = _applier(make)
-            value = argument.applyfunc(apply) if isinstance(argument, sp.MatrixBase) else apply(argument)
+        arguments = [self.value(a) for a in node.args]
+        if arities is None and count == 1:  # max(z), min(z): over the entries
+            entries = list(arguments[0]) if isinstance(arguments[0], sp.MatrixBase) else [arguments[0]]
+            return make(*entries)
+        if name in WHOLE_ARRAY:
+            if name == "dot":
+                self._refuse_undotted(node, arguments)
+            value = make(*arguments)
         else:
-            value = make(*(self.scalar(a) for a in node.args))
+            value = self._entrywise(node, f"{name}()", _applier(make), arguments)
         if name in _RESTRICTED:
             self._guard(node, value)
         return value
+
+    def _refuse_undotted(self, node: ast.AST, values: Sequence[Value]) -> None:
+        """dot(a, b) of two vectors of one length (or two numbers)."""
+        shapes = [v.shape if isinstance(v, sp.MatrixBase) else (1, 1) for v in values]
+        if any(1 not in shape for shape in shapes) or shapes[0][0] * shapes[0][1] != shapes[1][0] * shapes[1][1]:
+            shown = " and ".join(f"{r} x {c}" for r, c in shapes)
+            raise self.error(node, f"dot() takes two vectors of the same length, got {shown}; use @ for matrices")
 
     def _call_cell_function(self, node: ast.Call, name: str) -> tuple[tuple[sp.Expr, ...],
                                                                        tuple[tuple[Guard, ...], ...]]:
@@ -445,10 +503,10 @@ def _average_nodes(matrix: sp.MatrixBase) -> int:
 _EVALUATED_NODES = 64
 
 
-def _applier(make: Callable[[sp.Expr], sp.Expr]) -> Callable[[sp.Expr], sp.Expr]:
+def _applier(make: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
     if not (isinstance(make, type) and issubclass(make, sp.Function)):
         return make
 
-    def apply(argument: sp.Expr) -> sp.Expr:
-        return make(argument, evaluate=not exceeds((argument,), _EVALUATED_NODES))  # type: ignore[call-arg]
+    def apply(*arguments: sp.Expr) -> sp.Expr:
+        return make(*arguments, evaluate=not exceeds(arguments, _EVALUATED_NODES))  # type: ignore[call-arg]
     return apply

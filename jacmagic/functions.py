@@ -168,6 +168,38 @@ def _transpose(value: Any) -> Any:
     return value.T if isinstance(value, sp.MatrixBase) else value
 
 
+def _same_shape(value: Any, entries: list[Any]) -> Any:
+    return sp.ImmutableMatrix(value.rows, value.cols, entries) if isinstance(value, sp.MatrixBase) else entries[0]
+
+
+def _logsumexp(value: Any) -> sp.Expr:
+    """log(sum(exp(z))), the smooth maximum; its gradient is softmax(z)."""
+    return sp.log(sp.Add(*(sp.exp(e) for e in _entries(value))))
+
+
+def _softmax(value: Any) -> Any:
+    """exp(z_i) / sum_j exp(z_j), in the shape of z; its Jacobian is diag(s) - s s^T."""
+    entries = _entries(value)
+    total = sp.Add(*(sp.exp(e) for e in entries))
+    return _same_shape(value, [sp.exp(e) / total for e in entries])
+
+
+def _log_softmax(value: Any) -> Any:
+    """z_i - logsumexp(z), in the shape of z; its Jacobian is I - 1 s^T."""
+    lse = _logsumexp(value)
+    return _same_shape(value, [e - lse for e in _entries(value)])
+
+
+def _norm(value: Any) -> sp.Expr:
+    """The Euclidean norm of all entries (the Frobenius norm of a matrix); its gradient is x / |x|."""
+    return sp.sqrt(sp.Add(*(e**2 for e in _entries(value))))
+
+
+def _dot(left: Any, right: Any) -> sp.Expr:
+    """The sum of the products of matching entries (the caller checks that the shapes match)."""
+    return sp.Add(*(a * b for a, b in zip(_entries(left), _entries(right))))
+
+
 def _where(condition: sp.Basic, then: sp.Expr, otherwise: sp.Expr) -> sp.Expr:
     return sp.Piecewise((then, condition), (otherwise, True))
 
@@ -220,6 +252,13 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "sum": (_sum, (1,)),
     "mean": (_mean, (1,)),
     "transpose": (_transpose, (1,)),
+    "softmax": (_softmax, (1,)),
+    "log_softmax": (_log_softmax, (1,)),
+    "logsumexp": (_logsumexp, (1,)),
+    "norm": (_norm, (1,)),
+    "dot": (_dot, (2,)),
 }
+# Functions of a whole vector or matrix (the rest apply entry by entry); max and min of one argument too.
+WHOLE_ARRAY = frozenset({"sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp", "norm", "dot"})
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
