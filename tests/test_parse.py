@@ -75,7 +75,7 @@ def test_chain_keeps_function_stages() -> None:
     ("import os", 1, "import"),
     ("f(x) = 2x", 1, r"write products with \*"),
     ("f(x) = x @ x", 1, "@ multiplies matrices"),
-    ("f(x) = [x, [x]]", 1, "list is only allowed"),
+    ("f(x) = [x, [x]]", 1, "a number is needed here, but this is a 1 x 1 matrix"),
     ("f(x) = 1j*x", 1, "complex"),
     ("f(x) = sin(x, x)", 1, r"sin\(\) takes 1 argument"),
     ("f(x) = x\ny = 2", 2, "defines functions"),
