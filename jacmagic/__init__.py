@@ -10,10 +10,12 @@ from typing import Any
 
 from .errors import JacmagicError
 from .model import Options
+from .network_result import NetworkResult
 from .result import JacobianResult
 
 __version__ = "0.1.0"
-__all__ = ["JacmagicError", "JacobianResult", "jacobian", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["JacmagicError", "JacobianResult", "NetworkResult", "jacobian", "load_ipython_extension",
+           "unload_ipython_extension"]
 
 
 def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, ...] = (),
@@ -21,7 +23,7 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
              check: bool = False, chain: bool = False, budget: float = 2.0, plot: bool = False,
              domain: Mapping[str, tuple[float, float]] | None = None, hessian: bool = False,
              mode: str | None = None, direction: Mapping[str, Any] | None = None,
-             namespace: Mapping[str, Any] | None = None) -> JacobianResult:
+             namespace: Mapping[str, Any] | None = None) -> JacobianResult | NetworkResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
     from .options import chain_mode, parse_names
     from .pipeline import compute

@@ -96,7 +96,7 @@ class Cost:
 
     def words(self, directions: int = 0) -> str:
         """The counts side by side, in every view; with `directions`, what forward mode needs for just those."""
-        said = (f"for the whole {self.outputs} x {self.inputs} Jacobian, reverse mode needs {self.outputs:,} "
+        said = (f"for the whole {self.outputs:,} x {self.inputs:,} Jacobian, reverse mode needs {self.outputs:,} "
                 f"{_passes(self.outputs)} (one per output), {self.reverse:,} multiply-adds; forward mode "
                 f"{self.inputs:,} {_passes(self.inputs)} (one per input), {self.forward:,} multiply-adds; cheaper: "
                 f"{self.cheaper}")

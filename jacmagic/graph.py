@@ -4,16 +4,32 @@ it, the current stage highlighted. Plain SVG text, so no system binary (graphviz
 from __future__ import annotations
 
 import html
+import struct
+import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import sympy as sp
 
 from .render import pretty
 
 if TYPE_CHECKING:
-    from .model import Shape, Step
+    from .model import Shape
+
+
+class Stage(Protocol):
+    """What the picture reads of a stage: its name, the values that feed it, the values it gives."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sources(self) -> tuple[sp.Symbol, ...]: ...
+
+    @property
+    def outputs(self) -> tuple[sp.Symbol, ...]: ...
 
 _COLUMN = 110
 _ROW = 46
@@ -31,7 +47,7 @@ class Layout:
     height: float
 
 
-def layout(steps: Sequence[Step], shapes: Sequence[Shape] = ()) -> Layout:
+def layout(steps: Sequence[Stage], shapes: Sequence[Shape] = ()) -> Layout:
     """Columns by depth: a stage sits one column right of the deepest value that feeds it. The entries of a
     declared matrix are one node, named after the matrix."""
     producer = {o: s.name for s in steps for o in s.outputs}
@@ -100,3 +116,35 @@ def sparsity_svg(matrix: sp.MatrixBase, size: int = 360) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * cell + 2:.0f}" height="{rows * cell + 2:.0f}">'
             f'<rect x="0" y="0" width="{cols * cell:.1f}" height="{rows * cell:.1f}" fill="#f8f9fa" '
             f'stroke="#adb5bd"/><g fill="#343a40">{marks}</g></svg>')
+
+
+def heatmap_png(values: np.ndarray, cells: int = 128, pixels: int = 256) -> bytes:
+    """A matrix as a picture in its own shape: blue below 0, red above, white at 0, scaled to the largest
+    magnitude; block means when it has more than `cells` rows or columns; at most `pixels` on a side. Encoded
+    here (a PNG is a zlib stream of rows), so no plotting library is loaded for it."""
+    values = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    rows, cols = values.shape
+    down = (-(-rows // cells), -(-cols // cells))
+    padded = np.zeros((-(-rows // down[0]) * down[0], -(-cols // down[1]) * down[1]))
+    padded[:rows, :cols] = values
+    blocks = padded.reshape(padded.shape[0] // down[0], down[0], padded.shape[1] // down[1], down[1]).mean(axis=(1, 3))
+    scale = float(np.abs(blocks).max()) or 1.0
+    t = blocks / scale
+    red = np.where(t < 0, 1 + t, 1.0)
+    green = 1 - np.abs(t)
+    blue = np.where(t > 0, 1 - t, 1.0)
+    image = (np.stack([red, green, blue], axis=-1) * 255).round().astype(np.uint8)
+    grow = max(1, pixels // max(image.shape[:2]))
+    image = image.repeat(grow, axis=0).repeat(grow, axis=1)
+    return _png(image)
+
+
+def _png(image: np.ndarray) -> bytes:
+    height, width, _ = image.shape
+    raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")

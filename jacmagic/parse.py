@@ -26,7 +26,7 @@ from .formula import (
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from .model import CellModel, Shape, Stage, compose
-from .source import Head, Prepared, parse_deep, prepare, syntax_error
+from .source import Head, Prepared, parse_deep, prepare, refuse_entry_level, syntax_error
 
 
 @dataclass
@@ -239,6 +239,7 @@ def _compose_functions(stages: list[Stage], written: tuple[sp.Symbol, ...]) -> C
 
 def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bool) -> CellModel:
     declared = prepared.declarations
+    refuse_entry_level(declared, "add --chain for the walkthrough at the level of arrays, which has no such limit")
     assigned_on: dict[str, int] = {}
     for st in statements:
         _check_new_name(st.target, st.line, "variable")

@@ -6,7 +6,7 @@ Used by the magic, the command line and the Python API alike, so all three show 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -16,8 +16,12 @@ from .budget import Budget
 from .errors import CellError, OptionError
 from .formula import refuse_twins, suggest
 from .model import CellModel, Options, Step
+from .network import Network
 from .parse import parse_cell
 from .result import JacobianResult, expand_matrices, not_square
+
+if TYPE_CHECKING:
+    from .network_result import NetworkResult
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
@@ -30,6 +34,20 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
     if is_def_cell(text):
         return trace_cell(text, namespace or {}, typed_shapes(options.at))
     return parse_cell(text, chain=options.chain)
+
+
+def read_layers(text: str) -> Network | None:
+    """A layer cell (declarations and assignment lines) read as array operations, or None for any other cell
+    and for what only the entry-level reader covers."""
+    from .network import NotStructured, read_network
+    from .trace import is_def_cell
+
+    if is_def_cell(text):
+        return None
+    try:
+        return read_network(text)
+    except NotStructured:
+        return None
 
 
 def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
@@ -45,7 +63,7 @@ def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
 
 
 def compute(source: str | object, options: Options | None = None,
-            namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult:
+            namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult | NetworkResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
     if not (0 < options.budget <= MAX_BUDGET):  # also refuses nan
@@ -54,6 +72,19 @@ def compute(source: str | object, options: Options | None = None,
     if not options.chain and (options.mode != "reverse" or options.direction):
         raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
                           "stages' local Jacobians; add --chain")
+    if isinstance(source, str) and options.chain:
+        network = read_layers(source)
+        if network is not None:
+            from .network_result import network_result
+
+            return network_result(network, source, options, namespace)
+    return compute_entries(source, options, namespace, name)
+
+
+def compute_entries(source: str | object, options: Options, namespace: Mapping[str, Any] | None = None,
+                    name: str = "") -> JacobianResult:
+    """The entry-level result: every entry of every value a sympy expression (a layer cell's symbolic Jacobian,
+    and its local Jacobians entry by entry)."""
     if isinstance(source, str):
         model = read_cell(source, options, namespace)
     else:

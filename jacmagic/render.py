@@ -209,6 +209,38 @@ def bracketed(items: Sequence[str], open_: str = "[", close: str = "]", separato
     return items[0] if len(items) == 1 else open_ + separator.join(items) + close
 
 
+def array_latex(values: np.ndarray, digits: int = 6) -> str:
+    """Numbers in their shape, cut to the window (first 8, last 2 rows and columns), with the shape said when
+    anything was cut; a column vector is written as a transposed row, so that it reads across."""
+    values = np.atleast_2d(values)
+    rows, cols = values.shape
+    column = cols == 1 and rows > 1
+    shown = values.T if column else values
+    cells = _grid(shown.shape[0], shown.shape[1], lambda i, j: number_latex(float(shown[i, j]), digits),
+                  (r"\vdots", r"\cdots", r"\ddots"))
+    body = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    body += "^{T}" if column else ""
+    return body + (rf"_{{{rows:,} \times {cols:,}}}" if max(rows, cols) > SHOWN else "")
+
+
+def array_text(values: np.ndarray, digits: int = 6) -> str:
+    """`array_latex` as one line of text: [1, 2, …, 9, 10]ᵀ (10 x 1), rows of a matrix in brackets."""
+    values = np.atleast_2d(values)
+    rows, cols = values.shape
+    column = cols == 1 and rows > 1
+    shown = values.T if column else values
+
+    def row(i: int) -> str:
+        return "[" + ", ".join("…" if j is None else number(float(shown[i, j]), digits)
+                               for j in window(shown.shape[1])) + "]"
+    if shown.shape[0] == 1:
+        text = row(0) if shown.shape[1] > 1 else number(float(shown[0, 0]), digits)
+    else:
+        text = "[" + ", ".join("⋮" if i is None else row(i) for i in window(shown.shape[0])) + "]"
+    text += "ᵀ" if column else ""
+    return text + (f" ({rows:,} x {cols:,})" if max(rows, cols) > SHOWN else "")
+
+
 def _numeric_matrix_latex(values: np.ndarray) -> str:
     values = np.atleast_2d(values)
     cells = _grid(values.shape[0], values.shape[1], lambda i, j: number_latex(float(values[i, j])),

@@ -18,7 +18,10 @@ from .errors import CellError
 _PARSE_RECURSION_LIMIT = 25_000
 _HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
 _DECLARATION = re.compile(r"\s*([^\W\d]\w*)\s*:\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*(?:#.*)?$")
-_MAX_DECLARED_ENTRIES = 10_000
+_MAX_DECLARED_ENTRIES = 1_000_000
+# The entry-level readers write one symbol per entry and one expression per value entry: past this many entries
+# in all, only the array-level walkthrough (--chain) works with a layer cell.
+MAX_ENTRY_LEVEL_ENTRIES = 10_000
 _DIGIT_THEN_NAME = re.compile(r"\d[A-Za-z_(]")
 
 
@@ -112,8 +115,18 @@ def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
     if name in prepared.declarations:
         raise CellError(f"{name} is already declared on line {prepared.declarations[name].line}", line)
     if not (0 < rows * cols <= _MAX_DECLARED_ENTRIES):
-        raise CellError(f"{name}: a shape needs 1 to {_MAX_DECLARED_ENTRIES} entries, got {rows} x {cols}", line)
+        raise CellError(f"{name}: a shape needs 1 to {_MAX_DECLARED_ENTRIES:,} entries, got {rows} x {cols}", line)
     prepared.declarations[name] = Declaration(name, rows, cols, line)
+
+
+def refuse_entry_level(declarations: dict[str, Declaration], remedy: str) -> None:
+    """Declared arrays too large to write out entry by entry are refused, with what to do instead."""
+    total = sum(d.rows * d.cols for d in declarations.values())
+    if total > MAX_ENTRY_LEVEL_ENTRIES:
+        biggest = max(declarations.values(), key=lambda d: d.rows * d.cols)
+        raise CellError(f"the declared shapes have {total:,} entries in all (the largest, {biggest.name}, "
+                        f"{biggest.rows} x {biggest.cols}); jacmagic writes at most {MAX_ENTRY_LEVEL_ENTRIES:,} "
+                        f"out symbol by symbol: {remedy}", biggest.line)
 
 
 def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:

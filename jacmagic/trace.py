@@ -24,7 +24,7 @@ from .formula import element_symbols, real_symbol, refuse_twins
 from .functions import KNOWN_FUNCTIONS, Abs, relu, sigmoid, sign, softplus
 from .model import CellModel, Shape, Stage, distinct_nodes, symbols_in
 from .parse import output_symbols
-from .source import python_declarations
+from .source import python_declarations, refuse_entry_level
 
 CELL_FILENAME = "<jacobian cell>"
 
@@ -229,6 +229,8 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
     and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
     text, declared = python_declarations(text)
+    refuse_entry_level(declared, "a Python function is traced entry by entry; write the layers as assignment lines "
+                                 "with --chain for any size")
     try:
         tree = ast.parse(text, CELL_FILENAME)
     except SyntaxError as err:

@@ -220,13 +220,30 @@ def _number(value: float, digits: int) -> str:
     return text if math.isfinite(value) else f'<span class="jacmagic-undefined">{text}</span>'
 
 
-def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digits: int) -> str:
-    """A small labelled numeric matrix in the panel's matrix style."""
+def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digits: int,
+           total: tuple[int, int] | None = None) -> str:
+    """A small labelled numeric matrix in the panel's matrix style, cut to the window like every view. With
+    `total`, `values` and the labels hold only the window's rows and columns of a matrix of that shape (one too
+    large to build whole)."""
     values = np.atleast_2d(values)
-    head = "<tr><th></th>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
-    body = "".join(f"<tr><th>{r}</th>" + "".join(f"<td>{_number(v, digits)}</td>" for v in row) + "</tr>"
-                   for r, row in zip(rows, values.tolist()))
-    return f'<table class="jacmagic-matrix">{head}{body}</table>'
+    count_rows, count_cols = total or values.shape
+    shown_rows, shown_cols = window(count_rows), window(count_cols)
+    row_at = {i: k for k, i in enumerate(i for i in shown_rows if i is not None)} if total else None
+    col_at = {j: k for k, j in enumerate(j for j in shown_cols if j is not None)} if total else None
+
+    def place(index: int, at: dict[int, int] | None) -> int:
+        return index if at is None else at[index]
+    head = "<tr><th></th>" + "".join(f"<th>{'…' if j is None else columns[place(j, col_at)]}</th>"
+                                     for j in shown_cols) + "</tr>"
+    body = "".join(
+        f"<tr><th>{'⋮' if i is None else rows[place(i, row_at)]}</th>" + "".join(
+            "<td>⋱</td>" if i is None and j is None else "<td>⋮</td>" if i is None else "<td>…</td>" if j is None
+            else f"<td>{_number(float(values[place(i, row_at), place(j, col_at)]), digits)}</td>"
+            for j in shown_cols) + "</tr>"
+        for i in shown_rows)
+    cut = count_rows > SHOWN or count_cols > SHOWN
+    shape = f'<div style="opacity:0.6">{count_rows:,} x {count_cols:,}</div>' if cut else ""
+    return f'<table class="jacmagic-matrix">{head}{body}</table>{shape}'
 
 
 class ChainPanel(widgets.VBox):

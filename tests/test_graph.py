@@ -21,9 +21,12 @@ def test_edges_follow_the_data_and_columns_its_depth() -> None:
 
 
 def test_a_matrix_is_one_node_named_after_it() -> None:
-    result = jacobian("W: 2x2\nx: 2\nz = W @ x\nL = sum(tanh(z))", chain=True, wrt="W")
-    graph = layout(result.chain, result.shapes)
+    """In the entry-level chain (a bracketed vector keeps this cell there) and in the array-level one."""
+    result = jacobian("W: 2x2\nx: 2\nz = W @ x + [1, 2]\nL = sum(tanh(z))", chain=True, wrt="W")
+    graph = layout(result.chain, result.shapes)  # type: ignore[union-attr]
     assert {"W", "x", "z", "L"} <= set(graph.positions) and not any("W_1" in n for n in graph.positions)
+    panel = jacobian("W: 2x2\nx: 2\nz = W @ x\nL = sum(tanh(z))", chain=True, wrt="W").widget()
+    assert set(panel.graph.positions) == {"W", "x", "z", "L"}
 
 
 def test_the_current_stage_and_the_edges_into_it_are_highlighted() -> None:

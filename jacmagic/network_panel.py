@@ -1,0 +1,227 @@
+"""The panel of a layer cell: one control per number and per array (pick an entry, type its value), then the
+walkthrough stepped line by line, in reverse mode or forward mode, with the graph lit the way the derivative
+flows. A move recomputes the walkthrough with numpy once; a step only formats what is already computed, each
+array cut to the window."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import numpy as np
+import sympy as sp
+
+from .graph import layout, svg
+from .render import cost_words, derivative_symbol, directions_words, pretty, window
+from .widgets import _STYLE, Variable, _table, _vector, default_range
+
+if TYPE_CHECKING:
+    from .network import Line
+    from .network_result import NetworkResult
+
+
+@dataclass(frozen=True)
+class _GraphStep:
+    """A line as the graph picture reads a stage: its name, what feeds it, what it gives."""
+
+    name: str
+    sources: tuple[sp.Symbol, ...]
+    outputs: tuple[sp.Symbol, ...]
+
+
+class ArrayControl(widgets.HBox):
+    """One array of the point: pick an entry by its indices (from 0), see and type its value."""
+
+    def __init__(self, name: str, value: np.ndarray, constant: bool) -> None:
+        self.name, self.array = name, np.array(value, dtype=float)
+        rows, cols = self.array.shape
+        self.row = widgets.BoundedIntText(value=0, min=0, max=rows - 1, description="entry",
+                                          layout=widgets.Layout(width="9em"), style={"description_width": "initial"})
+        self.col = widgets.BoundedIntText(value=0, min=0, max=cols - 1, layout=widgets.Layout(width="5em"))
+        self.box = widgets.FloatText(value=float(self.array[0, 0]), layout=widgets.Layout(width="8em"),
+                                     continuous_update=False)
+        label = widgets.HTML(f"<b>{html.escape(pretty(sp.Symbol(name)))}</b> ({rows} x {cols})"
+                             + (' <span style="opacity:0.6">constant</span>' if constant else ""))
+        indices = [self.row, self.col] if cols > 1 and rows > 1 else [self.row if rows > 1 else self.col]
+        super().__init__([label, *indices, self.box])
+        self.row.observe(self._picked, names="value")
+        self.col.observe(self._picked, names="value")
+        self.box.observe(self._typed, names="value")
+
+    def _picked(self, change: Mapping[str, Any]) -> None:
+        self.box.value = float(self.array[self.row.value, self.col.value])
+
+    def _typed(self, change: Mapping[str, Any]) -> None:
+        if np.isfinite(change["new"]):
+            self.array[self.row.value, self.col.value] = float(change["new"])
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.array
+
+
+class NetworkPanel(widgets.VBox):
+    def __init__(self, result: NetworkResult, digits: int = 4) -> None:
+        self.result = result
+        start = result.default_point()
+        self.controls: dict[str, Any] = {}
+        for name in result.names:
+            constant = name in result.constants
+            if start[name].size == 1:
+                value = float(start[name][0, 0])
+                self.controls[name] = Variable(pretty(sp.Symbol(name)), value, default_range(value), True, constant)
+            else:
+                self.controls[name] = ArrayControl(name, start[name], constant)
+        self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
+                                             layout=widgets.Layout(width="12em"),
+                                             style={"description_width": "initial"})
+        lines = result.network.lines
+        self.graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
+                                        (sp.Symbol(line.name),)) for line in lines])
+        self.position = widgets.IntSlider(value=1, min=0, max=len(lines) + 1, description="step", readout=False)
+        self.play = widgets.Play(value=1, min=0, max=len(lines) + 1, interval=1500, description="Play")
+        widgets.jslink((self.play, "value"), (self.position, "value"))
+        self.previous, self.next = widgets.Button(description="◀ Previous"), widgets.Button(description="Next ▶")
+        self.previous.on_click(lambda _: self.move(-1))
+        self.next.on_click(lambda _: self.move(+1))
+        mode = result.options.mode
+        self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
+                                          value="forward" if mode == "forward" else "reverse")
+        self.picture, self.detail = widgets.HTML(), widgets.HTML()
+        controls = widgets.HBox([self.previous, self.next, self.play, self.position])
+        super().__init__([*self.controls.values(), self.digits, *([self.mode] if mode == "both" else []), controls,
+                          widgets.HBox([self.picture, self.detail])])
+        for control in self.controls.values():
+            control.box.observe(self._recompute, names="value")
+        for watched in (self.position, self.mode, self.digits):
+            watched.observe(self._show, names="value")
+        self._recompute()
+
+    def move(self, by: int) -> None:
+        self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)
+
+    def point(self) -> dict[str, np.ndarray]:
+        return {name: np.atleast_2d(np.asarray(control.value, dtype=float)).reshape(
+            self.result.network.shape_of(name)) for name, control in self.controls.items()}
+
+    def _recompute(self, change: object = None) -> None:
+        self.walk = self.result.walkthrough(**self.point())
+        self._show()
+
+    def _show(self, change: object = None) -> None:
+        lines = self.result.network.lines
+        count, position = len(lines), int(self.position.value)
+        digits = int(self.digits.value)
+        forward = self.mode.value == "forward"
+        names = [line.name for line in lines]
+        if position == 0:
+            current, done = None, []
+            shown = ["<b>Forward pass</b>: every value at this point"] + [
+                f"{_name(line.name)} = {html.escape(line.root.show().text)}" + _shaped(self.walk.values[line.name],
+                                                                                       digits) for line in lines]
+        elif position <= count and forward:
+            current, done = names[position - 1], names[:position - 1]
+            shown = self._forward_step(lines[position - 1], position, digits)
+        elif position <= count:
+            current, done = names[count - position], names[count - position + 1:]
+            shown = self._backward_step(position, digits)
+        else:
+            current, done = None, names
+            shown = self._forward_result(digits) if forward else self._backward_result(digits)
+        shown.append(html.escape(f"cost: {cost_words(self.result)}"))  # type: ignore[arg-type]
+        self.picture.value = svg(self.graph, current, "forward" if forward else "reverse", done)
+        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in shown) + \
+            "</div>"
+
+    def _backward_step(self, position: int, digits: int) -> list[str]:
+        from .network import product
+
+        step = self.walk.backward[position - 1]
+        line = step.line
+        outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
+        shown = [f"<b>Backward step {position} of {len(self.walk.backward)}</b>: {_name(line.name)} (line "
+                 f"{line.number}), reverse mode: upstream · local J",
+                 "upstream " + html.escape(derivative_symbol(outputs, (sp.Symbol(line.name),), "text")) + ":"
+                 + _gradient(step.upstream, digits)]
+        for leaf in line.leaves:
+            if leaf.name in self.result.constants:
+                continue
+            paths = line.factors(leaf)
+            formula = " + ".join(product(path).text for path in paths)
+            structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
+            local = derivative_symbol((sp.Symbol(line.name),), (sp.Symbol(leaf.name),), "text")
+            picked_rows = [i for i in window(line.root.size) if i is not None]
+            numbers = step.local_rows(leaf.name, picked_rows)
+            picked_cols = [j for j in window(leaf.size) if j is not None]
+            shown.append(f"local Jacobian {html.escape(local)} = {html.escape(formula)} ({line.root.size} x "
+                         f"{leaf.size})" + (f" <i>{html.escape('; '.join(structures))}</i>" if structures else "")
+                         + _table(numbers[:, picked_cols], [str(i) for i in picked_rows], [str(j) for j in picked_cols],
+                                  digits, total=(line.root.size, leaf.size)))
+            target = derivative_symbol(outputs, (sp.Symbol(leaf.name),), "text")
+            shown.append(f"{html.escape(target)} = upstream · {html.escape(local)}:"
+                         + _gradient(step.products[leaf.name], digits))
+        return shown
+
+    def _forward_step(self, line: Line, position: int, digits: int) -> list[str]:
+        assert self.walk.forward_pass is not None
+        step = self.walk.forward_pass.steps[position - 1]
+        tangent = step.product.reshape(line.root.size, -1)
+        return [f"<b>Forward-mode step {position} of {len(self.walk.forward_pass.steps)}</b>: {_name(line.name)} "
+                f"(line {line.number}): the local Jacobians times the tangents of its operands",
+                f"tangents of {_name(line.name)} (a row per entry, a column per direction):"
+                + _table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits)]
+
+    def _backward_result(self, digits: int) -> list[str]:
+        outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
+        shown = ["<b>Result</b>: the gradients, each in its array's own shape"]
+        shown += [html.escape(derivative_symbol(outputs, (sp.Symbol(name),), "text")) + ":" + _gradient(g, digits)
+                  for name, g in self.walk.gradients.items()]
+        return shown + [html.escape(self.walk.verdict)]
+
+    def _forward_result(self, digits: int) -> list[str]:
+        assert self.walk.forward_pass is not None
+        tangent = self.walk.forward_pass.tangent
+        agrees = "it matches" if self.walk.forward_agrees else "it DOES NOT match"
+        return [f"<b>Result</b>: the tangents of the outputs; {html.escape(directions_words(self.result))}",  # type: ignore[arg-type]
+                _table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits),
+                f"{agrees} the reverse-mode Jacobian"]
+
+    def _directions(self) -> Sequence[str]:
+        """Column heads of tangents: v for one --direction, else the input each column moves."""
+        if self.result.options.direction:
+            return ["v"]
+        return _Labels(self.result.inputs)
+
+
+class _Labels(Sequence[str]):
+    """Names of a long list of symbols, typeset only for the few a window shows."""
+
+    def __init__(self, symbols: Sequence[sp.Symbol]) -> None:
+        self.symbols = symbols
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def __getitem__(self, index: Any) -> Any:
+        return html.escape(pretty(self.symbols[index]))
+
+
+def _name(name: str) -> str:
+    return html.escape(pretty(sp.Symbol(name)))
+
+
+def _shaped(values: np.ndarray, digits: int) -> str:
+    """An array in its own shape (a column vector as one row), cut to the window."""
+    shown = values.T if values.shape[1] == 1 and values.shape[0] > 1 else values
+    if shown.size == 1:
+        return f" = <b>{_vector(shown, digits)}</b>"
+    return _table(shown, [str(i) for i in range(shown.shape[0])], [str(j) for j in range(shown.shape[1])], digits)
+
+
+def _gradient(values: np.ndarray, digits: int) -> str:
+    """A gradient (m, r, c): in the array's shape for one output, one row per output otherwise."""
+    return _shaped(values[0], digits) if values.shape[0] == 1 else _shaped(values.reshape(values.shape[0], -1),
+                                                                           digits)

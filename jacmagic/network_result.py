@@ -1,0 +1,286 @@
+"""The result of a layer cell with `--chain`: the walkthrough at the level of matrix calculus, at any size.
+
+The cell is read as array operations (`network`); every number comes from numpy applying each operation's local
+Jacobian from its structure. When the cell is small enough to write out entry by entry, the entry-level result
+(`whole`: the symbolic Jacobian, --det, --hessian, --plot) is shown first and checks the walkthrough exactly;
+otherwise the walkthrough is checked by central differences along random directions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+
+from .backprop import Cost
+from .errors import OptionError
+from .formula import element_symbols, suggest
+from .model import Options
+from .network import Network
+from .network_walk import MAX_TANGENT_NUMBERS, NetworkWalk, cost, jacobian_at, tangent_numbers, walk
+
+if TYPE_CHECKING:
+    from .result import JacobianResult
+
+# A layer cell with at most this many entries in all is also written out entry by entry: its symbolic Jacobian is
+# shown first and checks the walkthrough exactly.
+WHOLE_ENTRIES = 600
+
+
+@dataclass(frozen=True)
+class LineView:
+    """One line of the chain, as `result.steps` lists it: its value at the point, and on request its local
+    Jacobian entry by entry (`matrix`), when the cell is small enough to write out."""
+
+    name: str
+    line: int
+    shape: tuple[int, int]
+    value: np.ndarray | None
+    entry_steps: Any = field(repr=False, default=None)
+
+    @property
+    def matrix(self) -> sp.ImmutableMatrix:
+        steps = self.entry_steps()
+        if steps is None:
+            raise OptionError(f"{self.name}'s local Jacobian is too large to write out entry by entry; the "
+                              "walkthrough shows it in matrix form, and result.walkthrough() has its numbers")
+        return next(s.matrix for s in steps if s.name == self.name)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkResult:
+    network: Network
+    text: str = field(repr=False)
+    options: Options
+    wrt: tuple[str, ...]
+    constants: tuple[str, ...]
+    given: dict[str, np.ndarray]  # the --at point by name, each in its shape
+    whole: JacobianResult | None = None
+    notes: tuple[str, ...] = ()
+
+    # -- shapes and names ------------------------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.wrt + self.constants
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        c = cost(self.network, self.wrt)
+        return (c.outputs, c.inputs)
+
+    @cached_property
+    def inputs(self) -> tuple[sp.Symbol, ...]:
+        """The Jacobian's columns as symbols: each array's entries, row-major."""
+        return tuple(s for name in self.wrt for s in _entries(name, self.network.shape_of(name)))
+
+    @cached_property
+    def outputs(self) -> tuple[sp.Symbol, ...]:
+        return tuple(s for name in self.network.outputs for s in _entries(name, self.network.shape_of(name)))
+
+    @property
+    def chain(self) -> tuple[LineView, ...]:
+        return self.steps
+
+    @cached_property
+    def steps(self) -> tuple[LineView, ...]:
+        """The lines in forward order, with their values at the point (`--at`, else 1.0 everywhere)."""
+        values = self.walkthrough().values
+        return tuple(LineView(line.name, line.number, line.shape, values[line.name], self._entry_steps)
+                     for line in self.network.lines)
+
+    def _entry_steps(self) -> Any:
+        if self.whole is None:
+            return None
+        from .pipeline import compute_entries
+
+        return compute_entries(self.text, replace(self.options, mode="reverse", direction=())).steps
+
+    @property
+    def matrix(self) -> sp.ImmutableMatrix:
+        if self.whole is None:
+            raise OptionError(f"this network's {self.shape[0]:,} x {self.shape[1]:,} Jacobian is too large to write "
+                              "out symbolically; result.at(...) gives its numbers")
+        return self.whole.matrix
+
+    def plot(self, point: Mapping[str, float] | None = None,
+             domain: Mapping[str, tuple[float, float]] | None = None) -> Any:
+        """The --plot picture of the map written out entry by entry (small networks only)."""
+        if self.whole is None:
+            _ = self.matrix  # raises the explanatory error
+        assert self.whole is not None
+        return self.whole.plot(point, domain)
+
+    @property
+    def cost(self) -> Cost:
+        return cost(self.network, self.wrt)
+
+    # -- numbers -----------------------------------------------------------------------------------------------
+
+    def default_point(self) -> dict[str, np.ndarray]:
+        """The `--at` point, 1.0 for every entry not given: where the walkthrough and the panel start."""
+        return {name: self.given.get(name, np.ones(self.network.shape_of(name))) for name in self.names}
+
+    def point_arrays(self, values: Mapping[str, Any], complete: bool = True) -> dict[str, np.ndarray]:
+        """A point by name, each value in its array's shape; every name needed when `complete`."""
+        arrays = {}
+        for name, value in values.items():
+            if name not in self.names:
+                raise OptionError(f"{name} is not a variable of this map" + suggest(name, list(self.names)) +
+                                  f"; its names are {', '.join(self.names)}")
+            arrays[name] = as_array(name, value, self.network.shape_of(name))
+        missing = [n for n in self.names if n not in arrays]
+        if complete and missing:
+            raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(self.names)})")
+        return arrays
+
+    def at(self, **values: Any) -> np.ndarray:
+        """The numeric Jacobian at a point, (m, n): each array given whole by name."""
+        return jacobian_at(self.network, self.point_arrays(values), self.wrt)
+
+    def gradient(self, **values: Any) -> dict[str, np.ndarray]:
+        """The gradient with respect to each differentiated array, in that array's own shape (with a leading
+        axis per output when there are several)."""
+        walked = self.walkthrough(**values) if values else self.walkthrough()
+        return {name: g[0] if g.shape[0] == 1 else g for name, g in walked.gradients.items()}
+
+    @cached_property
+    def directions(self) -> np.ndarray:
+        """Forward mode's directions (n x p): `--direction`, else one per input."""
+        n = self.shape[1]
+        if not self.options.direction:
+            if tangent_numbers(self.network, n) > MAX_TANGENT_NUMBERS:
+                raise OptionError(f"forward mode along all {n:,} inputs would carry {n:,} tangents through every "
+                                  f"value (over {MAX_TANGENT_NUMBERS:,} numbers): that is the cost it counts; give "
+                                  "one --direction, or use reverse mode")
+            return np.eye(n)
+        given = self.point_arrays(dict(self.options.direction), complete=False)
+        for name in given:
+            if name not in self.wrt:
+                raise OptionError(f"--direction: {name} is a constant: only the variables differentiated by move; "
+                                  f"the variables are {', '.join(self.wrt)}")
+        column = np.concatenate([given.get(n, np.zeros(self.network.shape_of(n))).ravel() for n in self.wrt])
+        if not np.isfinite(column).all() or not column.any():
+            raise OptionError("--direction needs finite numbers, not all 0 (the direction to move the inputs in)")
+        return column[:, None]
+
+    def walkthrough(self, **values: Any) -> NetworkWalk:
+        """The forward pass, reverse mode line by line and (with --mode forward or both) forward mode, at a
+        point (default: `default_point()`), checked against the Jacobian computed another way."""
+        point = self.point_arrays(values) if values else self.default_point()
+        direct = None
+        if self.whole is not None:
+            found = self.whole.at(**{n: v for n, v in point.items()})
+            order = {s.name: j for j, s in enumerate(self.whole.inputs)}
+            direct = found[:, [order[s.name] for s in self.inputs]]
+        directions = self.directions if self.options.mode != "reverse" else None
+        return walk(self.network, point, self.wrt, direct, directions)
+
+    # -- views -------------------------------------------------------------------------------------------------
+
+    @cached_property
+    def _walk(self) -> NetworkWalk:
+        return self.walkthrough()
+
+    def latex(self) -> str:
+        from .network_view import to_latex
+
+        return to_latex(self, self._walk)
+
+    def _repr_latex_(self) -> str:
+        return self.latex()
+
+    def __str__(self) -> str:
+        from .network_view import to_text
+
+        return to_text(self, self._walk)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"<NetworkResult {m:,} x {n:,}: d({', '.join(self.network.outputs)}) / d({', '.join(self.wrt)})>"
+
+    @cached_property
+    def displays(self) -> list[Any]:
+        from .network_view import displays
+
+        return displays(self)
+
+    def _ipython_display_(self) -> None:
+        from .widgets import show
+
+        show(self.displays)
+
+    def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
+        from .network_panel import NetworkPanel
+
+        return NetworkPanel(self, digits=digits)
+
+
+def _entries(name: str, shape: tuple[int, int]) -> list[sp.Symbol]:
+    if shape == (1, 1):
+        return [sp.Symbol(name, real=True)]
+    return list(element_symbols(name, *shape))
+
+
+def as_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A value given for `name` (a number, a nested list, a numpy array) in the array's shape."""
+    try:
+        array = np.asarray(float(value) if isinstance(value, sp.Basic) else value, dtype=float)
+    except (TypeError, ValueError):
+        raise OptionError(f"{name} needs numbers in the shape {shape[0]} x {shape[1]}") from None
+    if array.size != shape[0] * shape[1] or array.ndim > 2:
+        raise OptionError(f"{name} is {shape[0]} x {shape[1]}, so it needs {shape[0] * shape[1]:,} values in that "
+                          f"shape, got {' x '.join(map(str, array.shape)) or 'one number'}")
+    if not np.isfinite(array).all():
+        raise OptionError(f"{name} holds a value that is not a finite number")
+    return array.reshape(shape)
+
+
+def network_result(network: Network, text: str, options: Options, namespace: Mapping[str, Any] | None) -> NetworkResult:
+    """Checks the options against the network and builds the result (and the entry-level one when small)."""
+    wrt = _chosen(network, options.wrt)
+    constants = tuple(n for n in network.inputs if n not in wrt)
+    probe = NetworkResult(network, text, options, wrt, constants, {})
+    given = probe.point_arrays(dict(options.at), complete=False) if options.at else {}
+    entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
+    whole = None
+    symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
+                                      ("--partials", options.partials), ("--plot", options.plot)) if on]
+    if entries <= WHOLE_ENTRIES:
+        from .pipeline import compute_entries
+
+        whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
+    elif symbolic:
+        raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network has "
+                          f"{entries:,} entries (at most {WHOLE_ENTRIES:,}); the walkthrough works at any size")
+    notes = (f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants else ()
+    result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)
+    if options.mode != "reverse":
+        _ = result.directions  # refused now if too many
+    for name, _, _ in (*options.ranges, *options.domain):
+        result.point_arrays({name: np.ones(network.shape_of(name))} if name in result.names else {name: 0},
+                            complete=False)
+    return result
+
+
+def _chosen(network: Network, wrt: Sequence[str]) -> tuple[str, ...]:
+    """The arrays and numbers differentiated by: --wrt, else every input."""
+    if not wrt:
+        return network.inputs
+    computed = {line.name for line in network.lines}
+    for name in wrt:
+        if name not in network.inputs:
+            why = " is computed in the cell, not an input;" if name in computed else " is not a variable of this map"
+            raise OptionError(f"--wrt: {name}{why}" + suggest(name, list(network.inputs)) +
+                              f"; the variables are {', '.join(network.inputs)}")
+    if len(set(wrt)) != len(wrt):
+        raise OptionError("--wrt names a variable twice")
+    return tuple(wrt)
+
