@@ -91,8 +91,9 @@ class Cost:
     def cheaper(self) -> str:
         if self.outputs == self.inputs:
             return "neither: as many outputs as inputs, so both modes cost the same"
-        return ("reverse mode" if self.outputs < self.inputs else "forward mode") + \
-            f", by a factor of {max(self.outputs, self.inputs) / min(self.outputs, self.inputs):,.4g}"
+        ratio = max(self.outputs, self.inputs) / min(self.outputs, self.inputs)
+        factor = f"{ratio:,.0f}" if ratio == round(ratio) else f"{ratio:,.3g}"
+        return ("reverse mode" if self.outputs < self.inputs else "forward mode") + f", by a factor of {factor}"
 
     def words(self, directions: int = 0) -> str:
         """The counts side by side, in every view; with `directions`, what forward mode needs for just those."""

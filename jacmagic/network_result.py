@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 # A layer cell with at most this many entries in all is also written out entry by entry: its symbolic Jacobian is
 # shown first and checks the walkthrough exactly.
-WHOLE_ENTRIES = 600
+WHOLE_ENTRIES = 40
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,13 @@ class NetworkResult:
                      for line in self.network.lines)
 
     def _entry_steps(self) -> Any:
+        """The local Jacobians entry by entry (the entry-level chain; one line is the whole map)."""
         if self.whole is None:
             return None
+        if len(self.network.lines) == 1:
+            from .model import Step
+
+            return (Step(self.whole.model.stages[0], self.whole.inputs, self.whole.inputs, self.whole.matrix),)
         from .pipeline import compute_entries
 
         return compute_entries(self.text, replace(self.options, mode="reverse", direction=())).steps

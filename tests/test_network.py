@@ -1,0 +1,268 @@
+"""Layer cells as array operations: every operation's derivative against the entry-level (sympy) Jacobian and
+central differences, a softmax classifier against a hand-written numpy backprop, the cut of every part of the
+walkthrough at MNIST size, shapes that do not fit, forward mode, the panel."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jacmagic import NetworkResult, jacobian
+from jacmagic.errors import CellError, OptionError
+from jacmagic.model import Options
+from jacmagic.network import read_network
+from jacmagic.network_walk import outputs_at
+from jacmagic.pipeline import compute_entries
+
+from .conftest import Shell
+from .helpers import assert_close
+from .test_properties import SCALE
+
+RNG = np.random.default_rng(7)
+
+# Cells over every operation the array reader covers; each is small enough for the entry-level reader too.
+CELLS = [
+    "W: 3x4\nx: 4\nb: 3\nh = tanh(W @ x + b)\nL = sum(h**2)",
+    "W1: 3x4\nb1: 3\nW2: 2x3\nb2: 2\nx: 4\ny: 2\nh = relu(W1 @ x + b1)\nz = W2 @ h + b2\nL = -sum(y * log(softmax(z)))",
+    "z: 4\ny: 4\nL = -sum(y * log_softmax(z))",
+    "z: 4\nL = logsumexp(2 * z) - mean(z)",
+    "x: 3\nW: 3x3\nu = W.T @ x\nL = norm(u) + dot(u, x) + u[0] * x[-1]",
+    "x: 3\ns = sigmoid(x) / (1 + exp(-x)) - softplus(x) * sin(x)\nL = max(s) + min(cos(x))",
+    "A: 2x3\nB: 3x2\nC = A @ B\nL = sum(sqrt(C**2 + 1)) + C[1, 0] * atan(C[0, 1])",
+    "x: 3\nk = 2\ny = (x - k)**3 / (abs(x) + k)\nL = sum(sinh(y) - cosh(x) / 5)",
+    "x: 3\ns = softmax(x)",  # a vector output: one row per entry
+]
+
+
+def _random_point(result: NetworkResult) -> dict[str, np.ndarray]:
+    return {name: RNG.uniform(-1.2, 1.2, result.network.shape_of(name)) + 0.1 for name in result.names}
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=[c.split("\n")[-1][:40] for c in CELLS])
+def test_every_operation_matches_the_entry_level_jacobian_and_central_differences(cell: str) -> None:
+    result = jacobian(cell, chain=True)
+    assert isinstance(result, NetworkResult)
+    entries = compute_entries(cell, Options())
+    for _ in range(3):
+        point = _random_point(result)
+        got = result.at(**point)
+        order = {s.name: j for j, s in enumerate(entries.inputs)}
+        want = entries.at(**point)[:, [order[s.name] for s in result.inputs]]
+        assert_close(got, want, rel=1e-9)
+        walked = result.walkthrough(**point)
+        assert walked.agrees and "computed directly" in walked.verdict
+        assert_close(_central(result, point), got, rel=1e-5)
+
+
+def _central(result: NetworkResult, point: dict[str, np.ndarray]) -> np.ndarray:
+    """The Jacobian by central differences of the map, one input entry at a time."""
+    columns = []
+    for name in result.wrt:
+        for k in range(point[name].size):
+            moved = []
+            for sign in (1, -1):
+                shifted = {n: v.copy() for n, v in point.items()}
+                shifted[name].reshape(-1)[k] += sign * 1e-6
+                moved.append(outputs_at(result.network, shifted))
+            columns.append((moved[0] - moved[1]) / 2e-6)
+    return np.stack(columns, axis=1)
+
+
+OPERATIONS = ["tanh({})", "sigmoid({})", "exp({} / 3)", "sin({})", "({})**2", "2 * {} - 1", "{} / (2 + {}**2)",
+              "softplus({})", "atan({})", "log(1 + {}**2)", "sqrt(1 + {}**2)", "({}) * (W @ v)", "softmax({})",
+              "log_softmax({})"]
+
+
+@settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(OPERATIONS), min_size=1, max_size=4), st.sampled_from(["sum", "mean", "norm",
+                                                                                         "logsumexp", "max"]))
+def test_random_layer_chains_match_the_entry_level_jacobian(operations: list[str], reduce: str) -> None:
+    lines, previous = ["v: 3"], "v"
+    for k, operation in enumerate(operations):
+        lines.append(f"a{k} = " + operation.replace("{}", previous))
+        previous = f"a{k}"
+    lines.append(f"L = {reduce}({previous})")
+    if any("W" in line for line in lines):
+        lines.insert(1, "W: 3x3")
+    cell = "\n".join(lines)
+    result = jacobian(cell, chain=True)
+    entries = compute_entries(cell, Options())
+    point = _random_point(result)
+    order = {s.name: j for j, s in enumerate(entries.inputs)}
+    want = entries.at(**point)[:, [order[s.name] for s in result.inputs]]
+    assert np.allclose(result.at(**point), want, rtol=1e-8, atol=1e-10), cell
+
+
+def classifier(inputs: int, hidden: int, classes: int) -> tuple[str, dict[str, np.ndarray]]:
+    cell = (f"W1: {hidden}x{inputs}\nb1: {hidden}\nW2: {classes}x{hidden}\nb2: {classes}\nx: {inputs}\ny: {classes}\n"
+            "h = relu(W1 @ x + b1)\nz = W2 @ h + b2\nL = -sum(y * log(softmax(z)))")
+    rng = np.random.default_rng(inputs)
+    point = {"W1": rng.standard_normal((hidden, inputs)) * 0.2, "b1": rng.standard_normal(hidden) * 0.1,
+             "W2": rng.standard_normal((classes, hidden)) * 0.2, "b2": rng.standard_normal(classes) * 0.1,
+             "x": rng.random(inputs), "y": np.eye(classes)[classes // 3]}
+    return cell, point
+
+
+def numpy_backprop(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The textbook backward pass of the classifier, written by hand."""
+    a = p["W1"] @ p["x"] + p["b1"]
+    h = np.maximum(a, 0)
+    z = p["W2"] @ h + p["b2"]
+    s = np.exp(z - z.max())
+    s /= s.sum()
+    dz = s - p["y"]
+    dh = p["W2"].T @ dz
+    da = dh * (a > 0)
+    return {"W1": np.outer(da, p["x"]), "b1": da, "W2": np.outer(dz, h), "b2": dz, "dz": dz}
+
+
+@pytest.mark.parametrize("sizes", [(64, 16, 10), (64, 32, 10), (784, 128, 10)])
+def test_the_classifier_gradient_equals_a_hand_written_backprop(sizes: tuple[int, int, int]) -> None:
+    cell, point = classifier(*sizes)
+    result = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point)
+    gradient = result.gradient()
+    want = numpy_backprop(point)
+    for name in ("W1", "b1", "W2", "b2"):
+        got = gradient[name].reshape(want[name].shape)
+        assert np.allclose(got, want[name], rtol=1e-10, atol=1e-12 * np.abs(want[name]).max()), name
+    assert result.shape == (1, sum(int(np.prod(np.shape(point[n]))) for n in ("W1", "b1", "W2", "b2")))
+    walked = result.walkthrough()
+    assert walked.agrees and "random directions" in walked.verdict
+    step_l = walked.backward[0]
+    assert_close(step_l.products["z"][0, :, 0], want["dz"], rel=1e-12)  # dL/dz = p - y, shown at the L step
+
+
+def test_the_walkthrough_shows_p_minus_y_and_cuts_every_part_at_mnist_size() -> None:
+    cell, point = classifier(784, 128, 10)
+    result = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point)
+    shown = result.displays
+    size = sum(len(v if isinstance(v, (str, bytes)) else str(v)) for d in shown if isinstance(d, dict)
+               for v in d.values())
+    assert size <= 200_000
+    text = shown[0]["text/plain"]
+    for row in re.findall(r"\[([^\[\]]*)\]", text):  # every innermost bracket: at most 8 + 2 numbers and an ellipsis
+        assert len(row.split(", ")) <= 11, row
+    assert "(128 x 784)" in text and "(1 x 101,770)" in text
+    p_minus_y = numpy_backprop(point)["dz"]
+    assert f"∂L/∂z = upstream · ∂L/∂z = [{p_minus_y[0]:.6g}, {p_minus_y[1]:.6g}" in text
+    assert "local Jacobian ∂h/∂W₁ = diag(H(W₁x + b₁)) · (I₁₂₈ ⊗ xᵀ) (128 x 100,352)" in text
+    assert "diagonal: the product is element-wise" in text and "Kronecker, block rows of xᵀ" in text
+    assert "local Jacobian ∂L/∂z = −1 · 1ᵀ · diag(y) · diag(1/(softmax(z))) · (diag(s) − s sᵀ)" in text
+    pictures = [d for d in shown if isinstance(d, dict) and "image/png" in d]
+    assert len(pictures) == 2 and "∂L/∂W₁ in the shape of W1 (128 x 784)" in pictures[0]["text/plain"]
+    assert "∂L/∂W₂ in the shape of W2 (10 x 128)" in pictures[1]["text/plain"]
+    assert pictures[0]["image/png"].startswith(b"\x89PNG")
+    assert "reverse mode needs 1 pass (one per output), " in text and "forward mode 101,770 passes" in text
+
+
+def test_counts_make_the_point_for_the_64_32_10_classifier() -> None:
+    cell, point = classifier(64, 32, 10)
+    cost = jacobian(cell, chain=True, wrt="W1,b1,W2,b2").cost
+    assert (cost.outputs, cost.inputs) == (1, 2_410) and cost.cheaper.startswith("reverse mode, by a factor of 2,410")
+
+
+@pytest.mark.parametrize(("cell", "match"), [
+    ("W1: 3x4\nW2: 2x3\nx: 4\nh = W1 @ x\nz = W2 @ x", r"line 5, column 5: @ needs the columns of the left \(2 x 3\) "
+                                                       r"to match the rows of the right \(4 x 1\)"),
+    ("x: 3\ny: 4\nL = sum(x * y)", r"line 3.*\* needs equal shapes, got 3 x 1 and 4 x 1; use @"),
+    ("x: 3\nW: 2x2\nL = dot(x, W)", r"dot\(\) takes two vectors of the same length"),
+    ("x: 3\nW: 2x2\nL = sum(x)", r"line 2: W is declared but never used"),
+    ("W: 2000x2000\nL = sum(W)", r"a shape needs 1 to 1,000,000 entries"),
+])
+def test_shape_mistakes_name_the_line_and_both_shapes(cell: str, match: str) -> None:
+    with pytest.raises(CellError, match=match):
+        jacobian(cell, chain=True)
+
+
+def test_without_chain_a_large_network_says_to_add_it() -> None:
+    cell, _ = classifier(784, 128, 10)
+    with pytest.raises(CellError, match=r"102,564 entries in all \(the largest, W1, 128 x 784\).*add --chain"):
+        jacobian(cell)
+
+
+def test_arrays_are_given_whole_by_name() -> None:
+    cell, point = classifier(6, 4, 3)
+    result = jacobian(cell, chain=True, wrt="W1,b1,W2,b2")
+    listed = {n: np.asarray(v).tolist() for n, v in point.items()}
+    assert_close(result.at(**listed), result.at(**point))
+    with pytest.raises(OptionError, match=r"W1 is 4 x 6, so it needs 24 values in that shape, got 3"):
+        result.at(**{**point, "W1": [1.0, 2.0, 3.0]})
+    with pytest.raises(OptionError, match=r"W3 is not a variable of this map; its names are W1, b1, W2, b2, x, y"):
+        result.at(**point, W3=1.0)
+    with pytest.raises(OptionError, match=r"no value given for y"):
+        result.at(**{n: v for n, v in point.items() if n != "y"})
+
+
+def test_forward_mode_on_a_network_equals_reverse_mode() -> None:
+    cell, point = classifier(8, 5, 3)
+    result = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point, mode="both")
+    walked = result.walkthrough()
+    assert walked.forward_pass is not None and walked.forward_agrees
+    assert_close(walked.forward_pass.tangent, walked.gradient.T.reshape(1, -1).reshape(walked.gradient.shape), 1e-12)
+    direction = {"W2": np.ones((3, 5)), "b1": np.arange(5.0)}
+    along = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point, direction=direction)
+    v = np.concatenate([np.zeros(40), np.arange(5.0), np.ones(15), np.zeros(3)])
+    assert_close(along.walkthrough().forward_pass.tangent[:, 0], walked.gradient @ v, 1e-12)  # type: ignore[union-attr]
+    assert "J·v = " in str(along) and "forward mode, from the inputs on" in str(along)
+    big, _ = classifier(784, 128, 10)
+    with pytest.raises(OptionError, match=r"forward mode along all 101,770 inputs .* give one --direction"):
+        jacobian(big, chain=True, wrt="W1,b1,W2,b2", mode="forward")
+
+
+def test_symbolic_options_need_a_small_network() -> None:
+    cell, _ = classifier(64, 16, 10)
+    with pytest.raises(OptionError, match=r"--hessian needs the Jacobian written out symbolically"):
+        jacobian(cell, chain=True, hessian=True)
+    small = jacobian("W: 2x2\nx: 2\nL = sum(tanh(W @ x))", chain=True, wrt="W", hessian=True, at={"x": [1, 2],
+                                                                                                  "W": np.eye(2)})
+    assert small.whole is not None and small.whole.hessians
+    assert [s.matrix.shape for s in small.steps] == [(1, 4)]  # one line: the whole map's Jacobian by W
+    with pytest.raises(OptionError, match=r"too large to write out entry by entry"):
+        _ = jacobian(cell, chain=True).steps[0].matrix
+
+
+def test_the_panel_steps_through_a_network_and_follows_an_edited_entry() -> None:
+    cell, point = classifier(64, 32, 10)
+    result = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point)
+    panel = result.widget()
+    assert set(panel.graph.positions) >= {"W1", "x", "h", "z", "L"}
+    panel.position.value = 1
+    assert "Backward step 1 of 3" in panel.detail.value and 'data-name="L"' in re.search(
+        r'<g class="jm-node jm-current"[^>]*>', panel.picture.value).group(0)  # type: ignore[union-attr]
+    panel.position.value = 3
+    assert "(I₆₄ ⊗ xᵀ)" not in panel.detail.value and "I₃₂ ⊗ xᵀ" in panel.detail.value
+    assert "32 x 2,048" in panel.detail.value  # the local Jacobian, cut to the window, says its shape
+    control = panel.controls["W2"]
+    control.row.value, control.col.value = 3, 5
+    assert control.box.value == pytest.approx(point["W2"][3, 5])
+    control.box.value = 2.5
+    panel.position.value = panel.position.max
+    moved = {**point, "W2": point["W2"].copy()}
+    moved["W2"][3, 5] = 2.5
+    want = numpy_backprop(moved)["W2"]
+    cells = re.findall(r"<td>([^<]+)</td>", panel.detail.value.split("∂L/∂W₂")[1])
+    assert float(cells[0]) == pytest.approx(want[0, 0], rel=1e-3)
+
+
+def test_a_network_through_the_magic_and_the_terminal(shell: Shell) -> None:
+    shell.ip.user_ns.update({"W0": np.full((3, 4), 0.1), "x0": np.arange(4.0)})
+    ran = shell.ok("%%jacobian --chain --wrt W --at W=W0, x=x0 --out net\nW: 3x4\nx: 4\nL = sum(tanh(W @ x))")
+    assert any("I₃ ⊗ xᵀ" in o.get("text/plain", "") for o in ran.outputs)
+    assert isinstance(shell.ip.user_ns["net"], NetworkResult)
+    bad = shell.run("%%jacobian --chain\nW: 3x4\nx: 3\nL = sum(W @ x)")
+    assert type(bad.error).__name__ == "UsageError" and "line 3" in str(bad.error) and "3 x 4" in str(bad.error)
+    assert isinstance(shell.ip.user_ns["net"], NetworkResult)
+
+
+def test_the_reader_leaves_what_it_does_not_cover_to_the_entry_level_reader() -> None:
+    """A bracketed vector, a comparison, a def: the entry-level chain takes them, with the same numbers."""
+    for cell in ("x: 2\nu = x + [1, 2]\nL = sum(tanh(u))", "x: 2\nu = 2 * x\nL = sum(u) if x[0] > 0 else 0"):
+        with pytest.raises(Exception) as caught:
+            read_network(cell)
+        assert caught.type.__name__ == "NotStructured"
+        result = jacobian(cell, chain=True, at={"x": [0.5, -0.25]})
+        assert result.__class__.__name__ == "JacobianResult" and result.walkthrough().agrees
