@@ -104,6 +104,15 @@ def matrix_text(matrix: sp.MatrixBase) -> str:
     return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
 
 
+def matrix_line(matrix: sp.MatrixBase) -> str:
+    """A symbolic matrix on one line of text, cut to the window, long entries shortened."""
+    def cell(i: int, j: int) -> str:
+        text = "…" if _long(matrix[i, j]) else sp.sstr(matrix[i, j])
+        return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+    rows = _grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
+    return "[" + ", ".join("[" + ", ".join(row) + "]" for row in rows) + "]"
+
+
 def view_notes(result: JacobianResult) -> list[str]:
     """What the display leaves out, said once, in the LaTeX and the text alike."""
     matrix = result.eager_matrix
@@ -415,15 +424,18 @@ def directions_words(result: JacobianResult) -> str:
 
 
 def vector_text(values: np.ndarray, digits: int = 6) -> str:
-    """A number, a flat list, or a list of rows for a matrix with several rows."""
+    """A number, a flat list, or a list of rows for a matrix with several rows, cut to the window."""
     values = np.asarray(values)
     if values.ndim == 2 and values.shape[0] > 1:
-        return bracketed([vector_text(row, digits) for row in values])
-    return bracketed([number(float(v), digits) for v in np.ravel(values)])
+        return bracketed(["⋮" if i is None else vector_text(values[i], digits) for i in window(values.shape[0])])
+    flat = np.ravel(values)
+    return bracketed(["…" if k is None else number(float(flat[k]), digits) for k in window(flat.size)])
 
 
 def _vector_latex(values: np.ndarray) -> str:
-    return bracketed([number_latex(float(v)) for v in np.ravel(values)], r"\left[", r"\right]", r",\ ")
+    flat = np.ravel(values)
+    return bracketed([r"\ldots" if k is None else number_latex(float(flat[k])) for k in window(flat.size)],
+                     r"\left[", r"\right]", r",\ ")
 
 
 def contribution(c: Contribution, show: Callable[[np.ndarray], str]) -> str:
@@ -452,8 +464,9 @@ def _reverse_latex(result: JacobianResult, walk: Walkthrough, where: str) -> lis
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
         upstream = _numeric_matrix_latex(back.upstream)
+        local = matrix_latex(step.matrix)
         lines.append(rf"\text{{step {k} ({step.name}): }} \underbrace{{{upstream}}}_{{\text{{upstream}}}} \cdot "
-                     rf"{derivative_symbol(step.outputs, step.inputs)} &= {upstream} \cdot {latex(step.matrix)} = "
+                     rf"{derivative_symbol(step.outputs, step.inputs)} &= {upstream} \cdot {local} = "
                      rf"{upstream} \cdot {_numeric_matrix_latex(back.local)} = {_numeric_matrix_latex(back.product)}")
         lines.extend(rf"&\qquad {derivative_symbol(result.outputs, (c.symbol,))} = {contribution(c, _vector_latex)}"
                      for c in back.contributions)
@@ -491,7 +504,8 @@ def _forward_latex(result: JacobianResult, walk: Walkthrough, where: str) -> lis
         step = ahead.step
         incoming = _numeric_matrix_latex(ahead.incoming)
         lines.append(rf"\text{{step {k} ({step.name}): }} {derivative_symbol(step.outputs, step.inputs)} \cdot "
-                     rf"\underbrace{{{incoming}}}_{{{tangent_latex(step.sources)}}} &= {latex(step.matrix)} \cdot "
+                     rf"\underbrace{{{incoming}}}_{{{tangent_latex(step.sources)}}} &= "
+                     rf"{matrix_latex(step.matrix)} \cdot "
                      rf"{incoming} = {_numeric_matrix_latex(ahead.local)} \cdot {incoming} = "
                      rf"{_numeric_matrix_latex(ahead.product)} = {tangent_latex(step.outputs)}")
     lhs = r"J" if not result.options.direction else r"J\,v"
@@ -523,7 +537,7 @@ def _reverse_text(result: JacobianResult, walk: Walkthrough) -> list[str]:
         upstream = vector_text(back.upstream)
         lines.append(f"  step {k}: {step.name} (line {step.line}): upstream {upstream} · "
                      f"{derivative_symbol(step.outputs, step.inputs, 'text')} = {upstream} · "
-                     f"{sp.sstr(step.matrix.tolist())} = {upstream} · {vector_text(back.local)} = "
+                     f"{matrix_line(step.matrix)} = {upstream} · {vector_text(back.local)} = "
                      f"{vector_text(back.product)}")
         lines.extend(f"    {derivative_symbol(result.outputs, (c.symbol,), 'text')} = {contribution(c, vector_text)}"
                      for c in back.contributions)
@@ -541,7 +555,7 @@ def _forward_text(result: JacobianResult, walk: Walkthrough, where: str) -> list
         incoming = vector_text(ahead.incoming)
         lines.append(f"  step {k}: {step.name} (line {step.line}): "
                      f"{derivative_symbol(step.outputs, step.inputs, 'text')} · {tangent_text(step.sources)} = "
-                     f"{sp.sstr(step.matrix.tolist())} · {incoming} = {vector_text(ahead.local)} · {incoming} = "
+                     f"{matrix_line(step.matrix)} · {incoming} = {vector_text(ahead.local)} · {incoming} = "
                      f"{tangent_text(step.outputs)} = {vector_text(ahead.product)}")
     lhs = "J" if not result.options.direction else "J·v"
     lines.append(f"{lhs} at {where} = {tangent_text(result.outputs)} = {vector_text(walk.forward_pass.tangent)}: "
