@@ -243,6 +243,82 @@ def big_rows(row: Callable[..., None]) -> None:
         "<= 1 (2 s)")
 
 
+def classifier(inputs: int, hidden: int, classes: int) -> tuple[str, dict[str, np.ndarray]]:
+    """The issue's softmax classifier with cross-entropy, and a point (weights, an input, a one-hot label)."""
+    cell = (f"W1: {hidden}x{inputs}\nb1: {hidden}\nW2: {classes}x{hidden}\nb2: {classes}\nx: {inputs}\n"
+            f"y: {classes}\nh = relu(W1 @ x + b1)\nz = W2 @ h + b2\nL = -sum(y * log(softmax(z)))")
+    rng = np.random.default_rng(0)
+    point = {"W1": rng.standard_normal((hidden, inputs)) * 0.1, "b1": np.zeros(hidden),
+             "W2": rng.standard_normal((classes, hidden)) * 0.1, "b2": np.zeros(classes), "x": rng.random(inputs),
+             "y": np.eye(classes)[3]}
+    return cell, point
+
+
+def hand_backprop(p: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The classifier's gradient as a person writes it in numpy."""
+    a = p["W1"] @ p["x"] + p["b1"]
+    h = np.maximum(a, 0)
+    z = p["W2"] @ h + p["b2"]
+    s = np.exp(z - z.max())
+    dz = s / s.sum() - p["y"]
+    da = (p["W2"].T @ dz) * (a > 0)
+    return [np.outer(da, p["x"]), da, np.outer(dz, h), dz]
+
+
+def displayed_bytes(shown_items: list[object]) -> int:
+    return sum(len(v) for item in shown_items if isinstance(item, dict) for v in item.values())
+
+
+def classifier_rows(row: Callable[..., None], repeats: int) -> None:
+    """The real-networks issue's budgets: the walkthrough of a softmax classifier at two sizes."""
+    classifier_size_rows(row, repeats, (64, 32, 10), 1.0, 100)
+    classifier_size_rows(row, repeats, (784, 128, 10), 5.0, 200)
+
+
+def classifier_size_rows(row: Callable[..., None], repeats: int, sizes: tuple[int, int, int], static_target: float,
+                         size_target: int) -> None:
+    cell, point = classifier(*sizes)
+    label = "->".join(map(str, sizes))
+
+    def made() -> object:
+        return jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point)
+
+    def static() -> float:
+        start = time.perf_counter()
+        shown(made())
+        return time.perf_counter() - start
+
+    row(f"{label} classifier walkthrough, static", median(static, 3), static_target, f"the {static_target:g} s target",
+        f"<= 1 ({static_target:g} s)")
+    result = made()
+    size = displayed_bytes(result.displays) / 1000  # type: ignore[attr-defined]
+    row(f"{label} classifier: all displayed output", size, size_target, f"the {size_target} kB target",
+        f"<= 1 ({size_target} kB)", unit="kB")
+    row(f"{label} classifier gradient at a point",
+        median(lambda: timed(lambda: result.gradient(**point), 5), repeats),  # type: ignore[attr-defined]
+        median(lambda: timed(lambda: hand_backprop(point), 5), repeats), "hand-written numpy backprop", "same order")
+    if sizes[0] != 64:
+        return
+
+    def with_panel() -> float:
+        start = time.perf_counter()
+        fresh = made()
+        shown(fresh)
+        fresh.widget()  # type: ignore[attr-defined]
+        return time.perf_counter() - start
+
+    row(f"{label} classifier walkthrough, with the panel", median(with_panel, 3), 2.0, "the 2 s target",
+        "<= 1 (2 s)")
+    panel = result.widget()  # type: ignore[attr-defined]
+    positions = itertools.cycle(range(panel.position.min, panel.position.max + 1))
+
+    def step() -> None:
+        panel.position.value = next(positions)
+
+    row(f"{label} classifier panel: one step", median(lambda: timed(step, 10), repeats), 0.050, "the 50 ms target",
+        "<= 1 (50 ms)")
+
+
 def plot_rows(row: Callable[..., None]) -> None:
     from jacmagic.plot import png
 
@@ -275,9 +351,11 @@ def main() -> None:
     args = parser.parse_args()
     rows: list[dict[str, object]] = []
 
-    def row(name: str, ours: float, reference: float, reference_name: str, target: str) -> None:
-        rows.append({"benchmark": name, "jacmagic_ms": ours * 1e3, "reference_ms": reference * 1e3,
-                     "reference": reference_name, "ratio": ours / reference, "target": target})
+    def row(name: str, ours: float, reference: float, reference_name: str, target: str, unit: str = "s") -> None:
+        scale = 1e3 if unit == "s" else 1.0  # times in ms; sizes as they are
+        rows.append({"benchmark": name, "jacmagic_ms": ours * scale, "reference_ms": reference * scale,
+                     "unit": "ms" if unit == "s" else unit, "reference": reference_name, "ratio": ours / reference,
+                     "target": target})
 
     for n in (2, 5, 10, 20, 50):
         row(f"end to end {n}x{n} (parse+jacobian+latex+display)",
@@ -292,16 +370,17 @@ def main() -> None:
             median(lambda n=n: dense_det_by_hand(n), 3), "sympy berkowitz det + latex", "faster than by hand")
     widget_rows(row, args.repeats)
     chain_rows(row, args.repeats)
+    classifier_rows(row, args.repeats)
     plot_rows(row)
     sympy_import = statistics.median(import_time("sympy") for _ in range(3))
     ours_import = statistics.median(import_time("jacmagic") for _ in range(3))
     row("import", ours_import, sympy_import, "import sympy", "<= sympy + 0.5 s")
 
     width = max(len(str(r["benchmark"])) for r in rows)
-    print(f"{'benchmark':<{width}}  {'jacmagic ms':>12}  {'reference ms':>12}  {'ratio':>6}  reference / target")
+    print(f"{'benchmark':<{width}}  {'jacmagic':>12}  {'reference':>12}  {'ratio':>6}  reference / target")
     for r in rows:
-        print(f"{r['benchmark']:<{width}}  {r['jacmagic_ms']:>12.4g}  {r['reference_ms']:>12.4g}  "
-              f"{r['ratio']:>6.2f}  {r['reference']} / {r['target']}")
+        print(f"{r['benchmark']:<{width}}  {r['jacmagic_ms']:>9.4g} {r['unit']:<2}  {r['reference_ms']:>9.4g} "
+              f"{r['unit']:<2}  {r['ratio']:>6.2f}  {r['reference']} / {r['target']}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     machine = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine()}
     args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))

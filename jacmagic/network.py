@@ -16,7 +16,7 @@ and the cell goes the entry-level way.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,9 +140,11 @@ class Node:
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         """Reverse mode: the upstream gradient (..., r, c) times the local Jacobian, per operand, each in the
-        operand's shape (..., r', c')."""
+        operand's shape (..., r', c'); an operand not `wanted` (nothing differentiated flows through it) may be
+        skipped where that saves a product."""
         raise NotImplementedError
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -218,7 +220,8 @@ class Apply(Node):
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return self.function.value(operands[0])
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         return [upstream * self.function.derivative(operands[0])]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -253,7 +256,8 @@ class Power(Node):
         with np.errstate(all="ignore"):
             return self.exponent * np.power(z, self.exponent - 1)
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         return [upstream * self._slope(operands[0])]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -300,7 +304,8 @@ class Arithmetic(Node):
         with np.errstate(all="ignore"):
             return {"+": (1.0, 1.0), "-": (1.0, -1.0), "*": (b, a), "/": (1 / b, -a / (b * b))}[self.op]
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         slopes = self._slopes(*operands)
         return [_broadcast_back(upstream * slope, child.shape) for slope, child in zip(slopes, self.children)]
 
@@ -356,7 +361,8 @@ class Negate(Node):
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return -operands[0]
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         return [-upstream]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -386,10 +392,11 @@ class MatMul(Node):
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return operands[0] @ operands[1]
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         a, b = operands
         with np.errstate(all="ignore"):
-            return [upstream @ b.T, a.T @ upstream]
+            return [upstream @ b.T if wanted[0] else np.zeros(()), a.T @ upstream if wanted[1] else np.zeros(())]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
@@ -429,7 +436,8 @@ class Transpose(Node):
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return operands[0].T
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         return [np.swapaxes(upstream, -1, -2)]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -459,7 +467,8 @@ class Entry(Node):
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return operands[0].reshape(-1)[self.place].reshape(1, 1)
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         gradient = np.zeros(upstream.shape[:-2] + (self.child.size,))
         gradient[..., self.place] = upstream[..., 0, 0]
         return [gradient.reshape(upstream.shape[:-2] + self.child.shape)]
@@ -511,7 +520,8 @@ class Reduce(Node):
                 return z / value[0, 0]
         return np.exp(z - value[0, 0])  # logsumexp: softmax(z)
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         return [upstream * self.row(operands[0], value)]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -552,7 +562,8 @@ class Dot(Node):
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return np.reshape(np.sum(operands[0].ravel() * operands[1].ravel()), (1, 1))
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         a, b = operands
         return [upstream * b.reshape(a.shape), upstream * a.reshape(b.shape)]
 
@@ -593,7 +604,8 @@ class Softmax(Node):
             return z - top - np.log(np.exp(z - top).sum())
         return self.probabilities(z)
 
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
         s = self.probabilities(operands[0])
         total = (upstream * (1.0 if self.log else s)).sum(axis=(-2, -1), keepdims=True)
         return [upstream - s * total if self.log else s * (upstream - total)]
@@ -764,18 +776,29 @@ class Line:
                     values[id(node)] = node.evaluate([values[id(c)] for c in node.children])
         return values
 
-    def pullback(self, upstream: np.ndarray, values: Values) -> dict[str, np.ndarray]:
-        """The vector-Jacobian product: upstream (..., r, c) times this line's local Jacobian, per operand name."""
+    def pullback(self, upstream: np.ndarray, values: Values,
+                 wanted: Collection[str] | None = None) -> dict[str, np.ndarray]:
+        """The vector-Jacobian product: upstream (..., r, c) times this line's local Jacobian, per operand name
+        (only the `wanted` operands, when given: the rest get 0 without their products being formed)."""
+        order = self.order()
+        flows = {id(leaf) for leaf in self.leaves if wanted is None or leaf.name in wanted}
+        for node in order:
+            if any(id(child) in flows for child in node.children):
+                flows.add(id(node))
         gradients: dict[int, np.ndarray] = {id(self.root): upstream}
-        for node in reversed(self.order()):
+        for node in reversed(order):
             if not node.children or id(node) not in gradients:
                 continue
+            mask = [id(child) in flows for child in node.children]
             with np.errstate(all="ignore"):
-                parts = node.pullback(gradients[id(node)], [values[id(c)] for c in node.children], values[id(node)])
-            for child, part in zip(node.children, parts):
-                gradients[id(child)] = gradients[id(child)] + part if id(child) in gradients else part
+                parts = node.pullback(gradients[id(node)], [values[id(c)] for c in node.children], values[id(node)],
+                                      mask)
+            for child, part, needed in zip(node.children, parts, mask):
+                if needed:
+                    gradients[id(child)] = gradients[id(child)] + part if id(child) in gradients else part
         batch = upstream.shape[:-2]
-        return {leaf.name: gradients.get(id(leaf), np.zeros(batch + leaf.shape)) for leaf in self.leaves}
+        return {leaf.name: gradients[id(leaf)] if id(leaf) in gradients else np.zeros(batch + leaf.shape)
+                for leaf in self.leaves}
 
     def pushforward(self, tangents: Mapping[str, np.ndarray], values: Values, directions: int) -> np.ndarray:
         """The Jacobian-vector product: this line's local Jacobians times its operands' tangents (r', c', p)."""

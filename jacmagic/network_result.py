@@ -21,7 +21,7 @@ from .errors import OptionError
 from .formula import element_symbols, suggest
 from .model import Options
 from .network import Network
-from .network_walk import MAX_TANGENT_NUMBERS, NetworkWalk, cost, jacobian_at, tangent_numbers, walk
+from .network_walk import MAX_TANGENT_NUMBERS, NetworkWalk, cost, jacobian_at, reverse, tangent_numbers, walk
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -150,8 +150,9 @@ class NetworkResult:
     def gradient(self, **values: Any) -> dict[str, np.ndarray]:
         """The gradient with respect to each differentiated array, in that array's own shape (with a leading
         axis per output when there are several)."""
-        walked = self.walkthrough(**values) if values else self.walkthrough()
-        return {name: g[0] if g.shape[0] == 1 else g for name, g in walked.gradients.items()}
+        point = self.point_arrays(values) if values else self.default_point()
+        gradients = reverse(self.network, point, self.wrt)[3]
+        return {name: g[0] if g.shape[0] == 1 else g for name, g in gradients.items()}
 
     @cached_property
     def directions(self) -> np.ndarray:

@@ -123,9 +123,9 @@ def _reverse_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
                 rows.append((r"&\qquad" + text_latex(said.strip()), f"      {said.strip()}"))
             target = _of_outputs(result, operand)
             added = _gradient(step.products[operand])
-            if np.any(step.before[operand]):
-                before, after = _gradient(step.before[operand]), _gradient(step.before[operand] +
-                                                                          step.products[operand])
+            earlier = step.before[operand]
+            if isinstance(earlier, np.ndarray) and earlier.any():
+                before, after = _gradient(earlier), _gradient(earlier + step.products[operand])
                 rows.append((rf"&\qquad {target.latex} = {before.latex} + {added.latex} = {after.latex}",
                              f"    {target.text} = {before.text} + {added.text} = {after.text}  (a second path)"))
             else:

@@ -27,8 +27,8 @@ class LineStep:
     line: Line
     values: Values
     upstream: np.ndarray  # (m, r, c)
-    products: dict[str, np.ndarray]  # operand -> (m, r', c')
-    before: dict[str, np.ndarray]  # operand -> its gradient before this step (0 if none yet)
+    products: dict[str, np.ndarray]  # operand -> (m, r', c') (0 for a constant: no gradient is needed)
+    before: dict[str, np.ndarray | float]  # operand -> its gradient before this step (0 if none yet)
 
     def local_rows(self, operand: str, rows: Sequence[int]) -> np.ndarray:
         """These rows of the local Jacobian with respect to `operand` (one row per entry of the line's value,
@@ -88,13 +88,14 @@ def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str
     known, per_line = network.forward(point)
     gradients = _outputs_eye(network)
     m = next(iter(gradients.values())).shape[0]
+    flowing = set(wrt) | {line.name for line in network.lines}  # constants need no gradient
     steps = []
     for line, values in zip(reversed(network.lines), reversed(per_line)):
         upstream = gradients.get(line.name, np.zeros((m, *line.shape)))
-        products = line.pullback(upstream, values)
-        before = {name: gradients.get(name, np.zeros_like(part)) for name, part in products.items()}
+        products = line.pullback(upstream, values, flowing)
+        before = {name: gradients.get(name, 0.0) for name in products}
         for name, part in products.items():
-            gradients[name] = before[name] + part
+            gradients[name] = part if name not in gradients else gradients[name] + part
         steps.append(LineStep(line, values, upstream, products, before))
     by_input = {name: gradients.get(name, np.zeros((m, *network.shape_of(name)))) for name in wrt}
     return known, per_line, steps, by_input
