@@ -76,11 +76,19 @@ class NetworkResult:
     @cached_property
     def inputs(self) -> tuple[sp.Symbol, ...]:
         """The Jacobian's columns as symbols: each array's entries, row-major."""
-        return tuple(s for name in self.wrt for s in _entries(name, self.network.shape_of(name)))
+        return tuple(s for name in self.wrt for s in self._entries(name))
 
     @cached_property
     def outputs(self) -> tuple[sp.Symbol, ...]:
-        return tuple(s for name in self.network.outputs for s in _entries(name, self.network.shape_of(name)))
+        return tuple(s for name in self.network.outputs for s in self._entries(name))
+
+    def _entries(self, name: str) -> list[sp.Symbol]:
+        """A name's entries as the entry-level reader names them: a declared array's from 1 (even 1 x 1), a
+        computed array's likewise, a number as itself."""
+        shape = self.network.shape_of(name)
+        if name not in self.network.declared and shape == (1, 1):
+            return [sp.Symbol(name, real=True)]
+        return list(element_symbols(name, *shape))
 
     @property
     def chain(self) -> tuple[LineView, ...]:
@@ -180,7 +188,7 @@ class NetworkResult:
         point = self.point_arrays(values) if values else self.default_point()
         direct = None
         if self.whole is not None:
-            found = self.whole.at(**{n: v for n, v in point.items()})
+            found = self.whole.at(**{n: v if n in self.network.declared else float(v[0, 0]) for n, v in point.items()})
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
         directions = self.directions if self.options.mode != "reverse" else None
@@ -227,12 +235,6 @@ class NetworkResult:
         from .network_panel import NetworkPanel
 
         return NetworkPanel(self, digits=digits)
-
-
-def _entries(name: str, shape: tuple[int, int]) -> list[sp.Symbol]:
-    if shape == (1, 1):
-        return [sp.Symbol(name, real=True)]
-    return list(element_symbols(name, *shape))
 
 
 def as_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:

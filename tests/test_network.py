@@ -35,6 +35,8 @@ CELLS = [
     "A: 2x3\nB: 3x2\nC = A @ B\nL = sum(sqrt(C**2 + 1)) + C[1, 0] * atan(C[0, 1])",
     "x: 3\nk = 2\ny = (x - k)**3 / (abs(x) + k)\nL = sum(sinh(y) - cosh(x) / 5)",
     "x: 3\ns = softmax(x)",  # a vector output: one row per entry
+    "W: 2x2\nx: 2\nh = tanh(W @ x) * s\nL = sum((h - t)**2)",  # numbers beside arrays
+    "x: 2\nu = tanh(x)\nv = 2 * u\nL = sum(u * v)",  # u feeds two lines: its gradient is a sum
 ]
 
 
@@ -51,11 +53,17 @@ def test_every_operation_matches_the_entry_level_jacobian_and_central_difference
         point = _random_point(result)
         got = result.at(**point)
         order = {s.name: j for j, s in enumerate(entries.inputs)}
-        want = entries.at(**point)[:, [order[s.name] for s in result.inputs]]
+        want = entries.at(**_numbers_as_floats(result, point))[:, [order[s.name] for s in result.inputs]]
         assert_close(got, want, rel=1e-9)
         walked = result.walkthrough(**point)
         assert walked.agrees and "computed directly" in walked.verdict
         assert_close(_central(result, point), got, rel=1e-5)
+
+
+def _numbers_as_floats(result: NetworkResult, point: dict[str, np.ndarray]) -> dict[str, object]:
+    """The point as the entry-level result takes it: arrays whole, a number as a float (an array there would be
+    a grid of points)."""
+    return {n: v if n in result.network.declared else float(v[0, 0]) for n, v in point.items()}
 
 
 def _central(result: NetworkResult, point: dict[str, np.ndarray]) -> np.ndarray:
@@ -134,6 +142,13 @@ def test_the_classifier_gradient_equals_a_hand_written_backprop(sizes: tuple[int
     assert walked.agrees and "random directions" in walked.verdict
     step_l = walked.backward[0]
     assert_close(step_l.products["z"][0, :, 0], want["dz"], rel=1e-12)  # dL/dz = p - y, shown at the L step
+
+
+def test_a_value_used_twice_collects_both_paths() -> None:
+    result = jacobian("x: 2\nu = tanh(x)\nv = 2 * u\nL = sum(u * v)", chain=True, at={"x": [0.3, -0.4]})
+    u = np.tanh([0.3, -0.4])
+    assert_close(result.gradient()["x"][:, 0], 4 * u * (1 - u**2), rel=1e-12)  # L = 2 sum(u^2)
+    assert "(a second path)" in str(result)
 
 
 def test_the_walkthrough_shows_p_minus_y_and_cuts_every_part_at_mnist_size() -> None:
