@@ -219,8 +219,8 @@ def bracketed(items: Sequence[str], open_: str = "[", close: str = "]", separato
 
 
 def array_latex(values: np.ndarray, digits: int = 6) -> str:
-    """Numbers in their shape, cut to the window (first 8, last 2 rows and columns), with the shape said when
-    anything was cut; a column vector is written as a transposed row, so that it reads across."""
+    """Numbers in their shape, cut to the window (first 8, last 2 rows and columns), the shape said for every
+    vector and matrix; a column vector is written as a transposed row, so that it reads across."""
     values = np.atleast_2d(values)
     rows, cols = values.shape
     column = cols == 1 and rows > 1
@@ -229,7 +229,7 @@ def array_latex(values: np.ndarray, digits: int = 6) -> str:
                   (r"\vdots", r"\cdots", r"\ddots"))
     body = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
     body += "^{T}" if column else ""
-    return body + (rf"_{{{rows:,} \times {cols:,}}}" if max(rows, cols) > SHOWN else "")
+    return body + (rf"_{{{rows:,} \times {cols:,}}}" if rows * cols > 1 else "")
 
 
 def array_text(values: np.ndarray, digits: int = 6) -> str:
@@ -247,7 +247,7 @@ def array_text(values: np.ndarray, digits: int = 6) -> str:
     else:
         text = "[" + ", ".join("⋮" if i is None else row(i) for i in window(shown.shape[0])) + "]"
     text += "ᵀ" if column else ""
-    return text + (f" ({rows:,} x {cols:,})" if max(rows, cols) > SHOWN else "")
+    return text + (f" ({rows:,} x {cols:,})" if rows * cols > 1 else "")
 
 
 def _numeric_matrix_latex(values: np.ndarray) -> str:

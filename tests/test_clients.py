@@ -47,13 +47,16 @@ def test_terminal_ipython_shows_both_modes_and_the_hessian_as_text() -> None:
     script = ('get_ipython().run_line_magic("load_ext", "jacmagic")\n'
               'get_ipython().run_cell_magic("jacobian", "--chain --mode both --at x=0.5", '
               '"g(x) = [x, x**2]\\nh(u, v) = [u*v, u + v]")\n'
-              'get_ipython().run_cell_magic("jacobian", "--hessian --at x=0,y=0", "f(x, y) = x**2 - y**2")\n')
+              'get_ipython().run_cell_magic("jacobian", "--hessian --at x=0,y=0", "f(x, y) = x**2 - y**2")\n'
+              'get_ipython().run_cell_magic("jacobian", "--chain --wrt W", '
+              '"W: 30x40\\nx: 40\\ny: 30\\nL = -sum(y * log(softmax(W @ x)))")\n')
     out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--simple-prompt", "-i"],
                          input=script, capture_output=True, text=True, timeout=120)
     text = out.stdout + out.stderr
     for expected in ["reverse mode, from the output back", "forward mode, from the inputs on", "(g\u0307₁, g\u0307₂)",
                      "cost: for the whole 2 x 1 Jacobian, reverse mode needs 2 passes", "cheaper: forward mode",
-                     "∇²f", "saddle"]:
+                     "∇²f", "saddle", "local Jacobian ∂L/∂W = −1 · 1ᵀ · diag(y) · diag(1/(softmax(Wx))) · "
+                     "(diag(s) − s sᵀ) · (I₃₀ ⊗ xᵀ) (1 x 1,200)", "(1 x 1,200)"]:
         assert expected in text, text
     for stray in ["VBox", "Widget", "Traceback", "Error", "<jacmagic", "object at 0x"]:
         assert stray not in text, text
