@@ -390,18 +390,37 @@ class ExpressionBuilder:
         return sp.ImmutableMatrix(rows, cols, entries)
 
     def _matmul(self, node: ast.BinOp) -> Value:
+        self._product_estimate(node)  # a chain of products too large is refused before its first factor is built
         left, right = self.value(node.left), self.value(node.right)
         if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)):
             raise self.error(node, "@ multiplies matrices; declare their shapes first, e.g. W: 2x3 and x: 3")
         if left.cols != right.rows:
             raise self.error(node, f"@ needs the columns of the left ({left.rows} x {left.cols}) to match the rows "
                                    f"of the right ({right.rows} x {right.cols})")
-        size = left.rows * right.cols * left.cols * (_average_nodes(left) + _average_nodes(right) + 1)
+        self._refuse_large_product(node, (left.rows, left.cols, _average_nodes(left)),
+                                   (right.rows, right.cols, _average_nodes(right)))
+        return sp.ImmutableMatrix(left * right)
+
+    def _product_estimate(self, node: ast.expr) -> tuple[int, int, int] | None:
+        """(rows, cols, average nodes per entry) of a product of named matrices, estimated from the shapes alone;
+        None for anything else (it is built to be measured)."""
+        if isinstance(node, ast.Name):
+            value = self.value(node)
+            return (value.rows, value.cols, _average_nodes(value)) if isinstance(value, sp.MatrixBase) else None
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)):
+            return None
+        left, right = self._product_estimate(node.left), self._product_estimate(node.right)
+        if left is None or right is None or left[1] != right[0]:
+            return None
+        self._refuse_large_product(node, left, right)
+        return left[0], right[1], left[1] * (left[2] + right[2] + 1)
+
+    def _refuse_large_product(self, node: ast.AST, left: tuple[int, int, int], right: tuple[int, int, int]) -> None:
+        size = left[0] * right[1] * left[1] * (left[2] + right[2] + 1)
         if size > _MAX_PRODUCT_NODES:
-            raise self.error(node, f"this @ ({left.rows} x {left.cols} @ {right.rows} x {right.cols}, of entries that "
+            raise self.error(node, f"this @ ({left[0]} x {left[1]} @ {right[0]} x {right[1]}, of entries that "
                                    f"are themselves sums) would write out about {size:,} symbolic terms, more than "
                                    f"{_MAX_PRODUCT_NODES:,}; use smaller shapes to see the structure")
-        return sp.ImmutableMatrix(left * right)
 
     def _power(self, node: ast.expr, base: Value, exponent: sp.Expr) -> Value:
         if isinstance(base, sp.MatrixBase):
