@@ -127,6 +127,18 @@ def node_error(node: ast.AST, message: str, line: int, column: Callable[[int, in
 
 
 @dataclass(frozen=True)
+class Conditions:
+    """Conditions entry by entry (x > 0 of a vector x): what where(...) takes to choose entry by entry. Not a
+    sympy Matrix, which holds numbers only."""
+
+    shape: tuple[int, int]
+    entries: tuple[sp.Basic, ...]
+
+    def __getitem__(self, k: int) -> sp.Basic:
+        return self.entries[k]
+
+
+@dataclass(frozen=True)
 class CellFunction:
     """A function defined earlier in the cell, callable from later lines."""
 
@@ -244,7 +256,7 @@ class ExpressionBuilder:
         if isinstance(node, ast.Call):
             return self._call(node)
         if isinstance(node, ast.IfExp):
-            return sp.Piecewise((self.scalar(node.body), self.condition(node.test)), (self.scalar(node.orelse), True))
+            return self._choice(node, node.test, node.body, node.orelse)
         if isinstance(node, (ast.Compare, ast.BoolOp)):
             return self.condition(node)
         if isinstance(node, (ast.List, ast.Tuple)):
@@ -297,26 +309,53 @@ class ExpressionBuilder:
             return sign * inner.value
         raise self.error(node, "an index must be a whole number written out, e.g. x[0] or x[-1] (no slices)")
 
-    def condition(self, node: ast.expr) -> sp.Basic:
+    def condition(self, node: ast.expr) -> sp.Basic | Conditions:
+        """A comparison of numbers, or of vectors entry by entry (then one condition per entry)."""
         if isinstance(node, ast.Compare):
-            parts: list[sp.Basic] = []
-            left = self.scalar(node.left)
+            parts: list[sp.Basic | Conditions] = []
+            left = self.value(node.left)
             for op, comparator in zip(node.ops, node.comparators):
-                right = self.scalar(comparator)
+                right = self.value(comparator)
                 make = _COMPARE.get(type(op))
                 if make is None:
                     raise self.error(node, f"the comparison {type(op).__name__} is not supported")
-                parts.append(make(left, right))
+                parts.append(self._each(node, "a comparison", make, (left, right)))
                 left = right
-            return sp.And(*parts)
+            return self._each(node, "a comparison", sp.And, parts)
         if isinstance(node, ast.BoolOp):
-            values = [self.condition(v) for v in node.values]
-            return sp.And(*values) if isinstance(node.op, ast.And) else sp.Or(*values)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return sp.Not(self.condition(node.operand))
+            how = sp.And if isinstance(node.op, ast.And) else sp.Or
+            return self._each(node, "and/or", how, [self.condition(v) for v in node.values])
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):  # numpy's spelling
+            how = sp.And if isinstance(node.op, ast.BitAnd) else sp.Or
+            return self._each(node, "& and |", how, [self.condition(node.left), self.condition(node.right)])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)):
+            return self._each(node, "not", sp.Not, [self.condition(node.operand)])
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             return sp.true if node.value else sp.false
         raise self.error(node, "a condition must be a comparison such as x > 0")
+
+    def _each(self, node: ast.AST, what: str, make: Callable[..., sp.Basic],
+              parts: Sequence[sp.Basic | Conditions | Value]) -> sp.Basic | Conditions:
+        """`make` of the parts, entry by entry when any is a vector or matrix (a condition per entry)."""
+        shaped = [p for p in parts if isinstance(p, (sp.MatrixBase, Conditions))]
+        if not shaped:
+            return make(*parts)
+        shapes = {p.shape for p in shaped}
+        if len(shapes) > 1:
+            shown = " and ".join(f"{r} x {c}" for r, c in (p.shape for p in shaped))
+            raise self.error(node, f"{what} needs equal shapes, got {shown}")
+        (rows, cols), = shapes
+        return Conditions((rows, cols), tuple(make(*(p[k] if isinstance(p, (sp.MatrixBase, Conditions)) else p
+                                                     for p in parts)) for k in range(rows * cols)))
+
+    def _choice(self, node: ast.AST, condition: ast.expr, then: ast.expr, otherwise: ast.expr) -> Value:
+        """where(cond, a, b) and `a if cond else b`: a piecewise value, entry by entry for vectors."""
+        test, a, b = self.condition(condition), self.value(then), self.value(otherwise)
+        if not any(isinstance(v, (sp.MatrixBase, Conditions)) for v in (test, a, b)):
+            return sp.Piecewise((a, test), (b, True))
+        chosen = self._each(node, "where()", lambda c, p, q: sp.Piecewise((p, c), (q, True)), (test, a, b))
+        assert isinstance(chosen, Conditions)
+        return sp.ImmutableMatrix(*chosen.shape, chosen.entries)
 
     def _constant(self, node: ast.Constant) -> sp.Expr:
         value = node.value
@@ -473,7 +512,7 @@ class ExpressionBuilder:
             want = "one or more" if arities is None else " or ".join(str(a) for a in arities)
             raise self.error(node, f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {count}")
         if name == "where":
-            return make(self.condition(node.args[0]), self.scalar(node.args[1]), self.scalar(node.args[2]))
+            return self._choice(node, *node.args)
         arguments = [self.value(a) for a in node.args]
         if arities is None and count == 1:  # max(z), min(z): over the entries
             entries = list(arguments[0]) if isinstance(arguments[0], sp.MatrixBase) else [arguments[0]]

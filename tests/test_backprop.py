@@ -110,7 +110,7 @@ def test_layer_gradient_row_major_and_in_its_own_shape() -> None:
     ("W: 2x3\nz = 2*x", r"line 1\b.*declared but never used"),
     ("x: 3\ny = sin(x) + 1\nz = y + x\nL = exp(z)", None),
     ("x: 3\nL = x", None),
-    ("x: 3\nL = sin(x) > 0", r"line 2\b.*a number is needed here, but this is a 3 x 1 matrix"),
+    ("x: 3\nL = sin(x) > 0", r"line 2\b.*a comparison is only allowed as the condition of where"),
     ("W: 2x3\nW = 1", r"line 2\b.*declared as an input"),
     ("f(x) = x\nW: 2", r"line 2\b.*go with assignment lines"),
     ("x: 0", r"line 1\b.*1 to"),

@@ -43,6 +43,10 @@ CASES = [
     ("f(x, y) = norm([x, y]) + dot([x, y], [y, 1])", {"x": 0.6, "y": -0.8},
      lambda x, y: [mpmath.sqrt(x * x + y * y) + x * y + y]),
     ("f(x, y) = [[x, y], [y, 2]] @ [x, 1]", {"x": 0.6, "y": -0.8}, lambda x, y: [x * x + y, y * x + 2]),
+    ("x: 3\nL = sum(where(x > 0, x**2, -x) + (x if x < 1 else 2 * x))", {"x": Z},
+     lambda *x: [sum((v * v if v > 0 else -v) + (v if v < 1 else 2 * v) for v in x)]),
+    ("x: 2\ny: 2\nL = sum(where((x > y) & (x > 0), x * y, y))", {"x": [0.5, -1.0], "y": [0.2, -2.0]},
+     lambda *v: [sum(a * b if (a > b and a > 0) else b for a, b in zip(v[:2], v[2:]))]),
     ("def f(z):\n    return np.max(np.exp(z)) + z.T @ z\nz: 3", {"z": Z},
      lambda *z: [max(mpmath.exp(v) for v in z) + sum(v * v for v in z)]),
 ]
@@ -111,6 +115,8 @@ def test_max_has_no_derivative_where_it_is_tied() -> None:
     ("f(x, y) = [[x, y], [y]] @ [x, y]", r"the rows of a matrix need the same number of entries"),
     ("x: 3\ny: 2\nL = sum(atan2(x, y))", r"atan2\(\) needs equal shapes, got 3 x 1 and 2 x 1"),
     ("f(x) = softmax()", r"softmax\(\) takes 1 argument, got 0"),
+    ("x: 3\ny: 2\nL = sum(where(x > y, x, 0))", r"line 3, column 15: a comparison needs equal shapes, got 3 x 1 and "
+                                                 r"2 x 1"),
     ("f(x) = max()", r"max\(\) takes one or more arguments, got 0"),
 ])
 def test_vector_mistakes_name_the_line(cell: str, match: str) -> None:
