@@ -96,10 +96,12 @@ def _flows(result: NetworkResult, line: Line) -> list[str]:
     return [leaf.name for leaf in line.leaves if leaf.name not in result.constants]
 
 
-def _reverse_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
-    rows: list[Row] = [(r"&" + text_latex(part), part) for part in DIRECTION]
+def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+    groups: list[list[Row]] = [[(r"&" + text_latex(part), part) for part in DIRECTION]]
     total = len(walked.backward)
     for k, step in enumerate(walked.backward, start=1):
+        rows: list[Row] = []
+        groups.append(rows)
         line = step.line
         upstream = _of_outputs(result, line.name)
         here = f"step {k} of {total}: {line.name} (line {line.number}), {_shape_words(line.shape)}"
@@ -131,17 +133,17 @@ def _reverse_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
             else:
                 rows.append((rf"&\qquad {target.latex} = \text{{upstream}} \cdot {local.latex} = {added.latex}",
                              f"    {target.text} = upstream · {local.text} = {added.text}"))
-    rows.append((r"&" + text_latex("the gradients, each in its array's own shape:"),
-                 "the gradients, each in its array's own shape:"))
+    rows = [(r"&" + text_latex("the gradients, each in its array's own shape:"),
+             "the gradients, each in its array's own shape:")]
     for name, gradient in walked.gradients.items():
         target, shown = _of_outputs(result, name), _gradient(gradient)
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
     rows.append((r"&" + text_latex(f"(the product of the local Jacobians; {walked.verdict})"),
                  f"(the product of the local Jacobians; {walked.verdict})"))
-    return rows
+    return groups + [rows]
 
 
-def _forward_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
     from .render import directions_words
 
     ahead = walked.forward_pass
@@ -167,7 +169,7 @@ def _forward_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     rows.append((rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"))
     rows.append((r"&" + text_latex(f"(the tangents of the outputs; {verdict})"),
                  f"(the tangents of the outputs; {verdict})"))
-    return rows
+    return [[row] for row in rows]
 
 
 def _dotted(name: str) -> str:
@@ -193,25 +195,50 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     return rows
 
 
-def walkthrough_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
-    rows = _header_rows(result, walked) + _point_rows(result, walked)
+def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+    """The derivation in groups: the point and values, each step of each mode, the gradients, the cost."""
+    groups = [_header_rows(result, walked) + _point_rows(result, walked)]
     if result.options.mode != "forward":
-        rows += _reverse_rows(result, walked)
+        groups += _reverse_groups(result, walked)
     if walked.forward_pass is not None:
-        rows += _forward_rows(result, walked)
+        groups += _forward_groups(result, walked)
     said = f"cost: {cost_words(result)}"  # type: ignore[arg-type]
-    rows.append((r"&" + text_latex(f"({said})"), said))
-    rows += [(r"&" + text_latex(note), f"note: {note}") for note in result.notes if result.whole is None]
-    return rows
+    groups.append([(r"&" + text_latex(f"({said})"), said)] +
+                  [(r"&" + text_latex(note), f"note: {note}") for note in result.notes if result.whole is None])
+    return groups
+
+
+# MathJax 3 refuses an expression whose TeX passes 5 KB when a macro expands in it ("internal buffer size
+# exceeded"): each display stays below this.
+MAX_LATEX = 4_000
+
+
+def blocks(groups: list[list[Row]]) -> list[list[Row]]:
+    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each (a row is never cut)."""
+    out: list[list[Row]] = []
+    for group in groups:
+        current: list[Row] = []
+        for row in group:
+            if current and sum(len(r[0]) for r in current) + len(row[0]) > MAX_LATEX:
+                out.append(current)
+                current = []
+            current.append(row)
+        if current:
+            out.append(current)
+    return out
+
+
+def bundle(rows: list[Row]) -> dict[str, str]:
+    return {"text/plain": "\n".join(r[1] for r in rows),
+            "text/latex": r"$\displaystyle \begin{aligned}" + r" \\ ".join(r[0] for r in rows) + r"\end{aligned}$"}
 
 
 def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
-    rows = walkthrough_rows(result, walked)
-    return r"$\displaystyle \begin{aligned}" + r" \\ ".join(r[0] for r in rows) + r"\end{aligned}$"
+    return "\n".join(bundle(rows)["text/latex"] for rows in blocks(walkthrough_groups(result, walked)))
 
 
 def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
-    text = "\n".join(r[1] for r in walkthrough_rows(result, walked))
+    text = "\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group)
     return (str(result.whole) + "\n" + text) if result.whole is not None else text
 
 
@@ -239,10 +266,7 @@ def displays(result: NetworkResult) -> list[Any]:
     shown: list[Any] = []
     if result.whole is not None:
         shown.append({"text/plain": str(result.whole), "text/latex": result.whole.latex()})
-    rows = walkthrough_rows(result, walked)
-    shown.append({"text/plain": "\n".join(r[1] for r in rows),
-                  "text/latex": r"$\displaystyle \begin{aligned}" + r" \\ ".join(r[0] for r in rows)
-                                + r"\end{aligned}$"})
+    shown += [bundle(rows) for rows in blocks(walkthrough_groups(result, walked))]
     shown += pictures(result, walked)
     if result.options.widgets and has_widget_frontend():
         shown.append(result.widget())

@@ -254,3 +254,50 @@ def test_jupyterlab_typesets_the_result_and_the_panels_follow_the_user(lab: tupl
             raise
         finally:
             browser.close()
+
+
+def test_jupyterlab_typesets_the_classifier_walkthrough_and_steps_it(lab: tuple[str, Path]) -> None:
+    """Demo 05: every formula of the array-level walkthrough typesets without a MathJax error, and the panel
+    steps from the loss back to the first layer."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    notebook = "05_classifier.ipynb"
+    shutil.copy(ROOT / "demo_notebooks" / notebook, root / notebook)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/lab/tree/{notebook}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+            for attempt in range(2):
+                page.get_by_role("menuitem", name="Run").click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+                try:
+                    expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=20_000)
+                    break
+                except AssertionError:
+                    if attempt:
+                        raise
+            cell = page.locator(".jp-Cell").nth(4)  # the %%jacobian cell
+            cell.scroll_into_view_if_needed()
+            step = cell.locator(".jacmagic-step")
+            expect(step).to_contain_text("Backward step 1 of 3", timeout=90_000)
+            math = cell.locator("mjx-container")
+            expect(math.first).to_be_visible(timeout=60_000)
+            errors = [e.get_attribute("data-mjx-error") for e in cell.locator("mjx-merror").all()]
+            assert not errors, errors
+            typeset = "".join(_typeset_text(m) for m in math.all())
+            assert "⊗" in typeset and "∂" in typeset and "softmax" in typeset
+            cell.get_by_role("button", name="Next ▶").click()
+            cell.get_by_role("button", name="Next ▶").click()
+            expect(step).to_contain_text("Backward step 3 of 3", timeout=20_000)
+            expect(step).to_contain_text("I₁₆ ⊗ xᵀ")
+            _screenshot(page, "jupyterlab_classifier_walkthrough")
+        except Exception:
+            shot = _screenshot(page, "jupyterlab_classifier_failure", for_readme=False)
+            print(f"screenshot: {shot}\npage text:\n{page.inner_text('body')[:4000]}")
+            raise
+        finally:
+            browser.close()
