@@ -228,8 +228,7 @@ class CompiledChain:
         steps: list[BackwardStep] = []
         for step, local in zip(reversed(self.steps), reversed(locals_)):
             upstream = np.stack(np.broadcast_arrays(*(gradient.get(o, zero) for o in step.outputs)), axis=-1)
-            with np.errstate(all="ignore"):
-                product = upstream @ local
+            product = chained(upstream, local)
             contributions = []
             for j, source in enumerate(step.sources):
                 before = gradient.get(source, zero)
@@ -251,8 +250,7 @@ class CompiledChain:
         for step, local in zip(self.steps, locals_):
             fed = [tangent.get(s, zero) for s in step.sources]
             incoming = np.stack(np.broadcast_arrays(*fed), axis=-2) if fed else np.zeros((0, len(zero)))
-            with np.errstate(all="ignore"):
-                product = local @ incoming
+            product = chained(local, incoming)
             tangent.update((o, product[..., i, :]) for i, o in enumerate(step.outputs))
             steps.append(ForwardStep(step, incoming, local, product))
         result = np.stack(np.broadcast_arrays(*(tangent.get(o, zero) for o in self.outputs)), axis=-2)
@@ -282,6 +280,19 @@ class CompiledChain:
                        for k, output in enumerate(self.outputs))
         return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, direct_by, shaped, scale,
                            forward_pass)
+
+
+def chained(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left @ right where a term with an exact 0 in it is 0, even beside an overflow: a value that does not
+    depend on another (a 0 in a Jacobian, an upstream gradient or a tangent) stays independent of it, rather
+    than 0 * inf = undefined."""
+    with np.errstate(all="ignore"):
+        product = left @ right
+        if np.isfinite(left).all() and np.isfinite(right).all():
+            return product
+        terms = left[..., :, :, None] * right[..., None, :, :]
+        zero = (left[..., :, :, None] == 0) | (right[..., None, :, :] == 0)
+        return np.where(zero, 0.0, terms).sum(axis=-2)
 
 
 def shaped_gradients(inputs: Sequence[sp.Symbol], shapes: Sequence[Shape],

@@ -194,6 +194,16 @@ class Number(Node):
         return Shown(text, text)
 
 
+def _times(flow: np.ndarray, slope: Any) -> np.ndarray:
+    """A gradient or tangent times a local slope, entry by entry, where a 0 flowing stays 0 beside an overflowed
+    slope: what does not depend on a value is not made undefined by it."""
+    with np.errstate(all="ignore"):
+        product = flow * slope
+        if np.isfinite(slope).all():
+            return product
+        return np.where(flow == 0, 0.0, product)
+
+
 def _broadcast_back(gradient: np.ndarray, shape: Shape) -> np.ndarray:
     """The gradient of an operand that was broadcast (a number used with every entry): summed over the entries."""
     if gradient.shape[-2:] == shape:
@@ -222,11 +232,11 @@ class Apply(Node):
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
-        return [upstream * self.function.derivative(operands[0])]
+        return [_times(upstream, self.function.derivative(operands[0]))]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
-        return self.function.derivative(operands[0])[..., None] * tangents[0]
+        return _times(tangents[0], self.function.derivative(operands[0])[..., None])
 
     def factor(self, k: int) -> Factor:
         inner = _wrap(self.child.show(), self.function.derivative_show)
@@ -258,11 +268,11 @@ class Power(Node):
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
-        return [upstream * self._slope(operands[0])]
+        return [_times(upstream, self._slope(operands[0]))]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
-        return self._slope(operands[0])[..., None] * tangents[0]
+        return _times(tangents[0], self._slope(operands[0])[..., None])
 
     def factor(self, k: int) -> Factor:
         base = _bracket(self.child, 9)
@@ -307,12 +317,12 @@ class Arithmetic(Node):
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         slopes = self._slopes(*operands)
-        return [_broadcast_back(upstream * slope, child.shape) for slope, child in zip(slopes, self.children)]
+        return [_broadcast_back(_times(upstream, slope), child.shape) for slope, child in zip(slopes, self.children)]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
         slopes = self._slopes(*operands)
-        return sum(np.asarray(slope)[..., None] * _tangent_to(t, self.shape)
+        return sum(_times(_tangent_to(t, self.shape), np.asarray(slope)[..., None])
                    for slope, t in zip(slopes, tangents))  # type: ignore[return-value]
 
     def factor(self, k: int) -> Factor:
@@ -522,7 +532,7 @@ class Reduce(Node):
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
-        return [upstream * self.row(operands[0], value)]
+        return [_times(upstream, self.row(operands[0], value))]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:

@@ -18,9 +18,12 @@ from .render import (
     DIRECTION,
     FORWARD,
     SHOWN,
+    Row,
     _grid,
     array_latex,
     array_text,
+    blocks,
+    bundle,
     cost_words,
     derivative_symbol,
     latex,
@@ -34,9 +37,6 @@ from .render import (
 if TYPE_CHECKING:
     from .network_result import NetworkResult
     from .network_walk import LineStep, NetworkWalk
-
-Row = tuple[str, str]  # one line of the derivation: (LaTeX, text)
-
 
 def _symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name)
@@ -206,31 +206,6 @@ def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[
     groups.append([(r"&" + text_latex(f"({said})"), said)] +
                   [(r"&" + text_latex(note), f"note: {note}") for note in result.notes if result.whole is None])
     return groups
-
-
-# MathJax 3 refuses an expression whose TeX passes 5 KB when a macro expands in it ("internal buffer size
-# exceeded"): each display stays below this.
-MAX_LATEX = 4_000
-
-
-def blocks(groups: list[list[Row]]) -> list[list[Row]]:
-    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each (a row is never cut)."""
-    out: list[list[Row]] = []
-    for group in groups:
-        current: list[Row] = []
-        for row in group:
-            if current and sum(len(r[0]) for r in current) + len(row[0]) > MAX_LATEX:
-                out.append(current)
-                current = []
-            current.append(row)
-        if current:
-            out.append(current)
-    return out
-
-
-def bundle(rows: list[Row]) -> dict[str, str]:
-    return {"text/plain": "\n".join(r[1] for r in rows),
-            "text/latex": r"$\displaystyle \begin{aligned}" + r" \\ ".join(r[0] for r in rows) + r"\end{aligned}$"}
 
 
 def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:

@@ -79,13 +79,41 @@ def is_big(matrix: sp.MatrixBase) -> bool:
     return exceeds(matrix, TOTAL_NODES) and any(_long(e) for e in matrix)
 
 
-def matrix_latex(matrix: sp.MatrixBase) -> str:
-    """sympy's LaTeX of a matrix, or of its shown window with long entries elided: cut before printing."""
-    if not is_big(matrix):
-        return latex(matrix)
+# MathJax 3 refuses an expression whose TeX passes 5 KB when a macro expands in it ("internal buffer size
+# exceeded"; \operatorname is one): every display is cut into blocks below MAX_LATEX, and a matrix is shown in at
+# most MAX_MATRIX_LATEX, its longest entries elided first.
+MAX_LATEX = 4_000
+MAX_MATRIX_LATEX = 3_000
+
+
+def _matrix_cells(matrix: sp.MatrixBase) -> list[list[str]]:
+    r"""The LaTeX of each shown entry: the window, entries of over ENTRY_NODES nodes as \cdots, and then the
+    longest entries as \cdots until the whole fits MAX_MATRIX_LATEX."""
     cells = _grid(matrix.rows, matrix.cols,
-                  lambda i, j: r"\cdots" if _long(matrix[i, j]) else latex(matrix[i, j]), (r"\vdots", r"\cdots",
-                                                                                           r"\ddots"))
+                  lambda i, j: r"\cdots" if is_big(matrix) and _long(matrix[i, j]) else latex(matrix[i, j]),
+                  (r"\vdots", r"\cdots", r"\ddots"))
+    sizes = sorted(((len(c), i, j) for i, row in enumerate(cells) for j, c in enumerate(row)), reverse=True)
+    total = sum(size for size, _, _ in sizes)
+    for size, i, j in sizes:
+        if total <= MAX_MATRIX_LATEX:
+            break
+        cells[i][j] = r"\cdots"
+        total -= size - len(r"\cdots")
+    return cells
+
+
+def elided_entries(matrix: sp.MatrixBase) -> int:
+    """How many shown entries `matrix_latex` elides (too many terms, or too long to typeset together)."""
+    shown = [c for i, row in zip(window(matrix.rows), _matrix_cells(matrix)) if i is not None
+             for j, c in zip(window(matrix.cols), row) if j is not None]
+    originals = [matrix[i, j] for i in window(matrix.rows) if i is not None for j in window(matrix.cols)
+                 if j is not None]
+    return sum(1 for c, e in zip(shown, originals) if c == r"\cdots" and latex(e) != r"\cdots")
+
+
+def matrix_latex(matrix: sp.MatrixBase) -> str:
+    """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing."""
+    cells = _matrix_cells(matrix)
     return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
@@ -116,17 +144,17 @@ def matrix_line(matrix: sp.MatrixBase) -> str:
 def view_notes(result: JacobianResult) -> list[str]:
     """What the display leaves out, said once, in the LaTeX and the text alike."""
     matrix = result.eager_matrix
-    if matrix is None or not is_big(matrix):
+    if matrix is None:
         return []
     notes = []
     m, n = matrix.shape
     if m > SHOWN or n > SHOWN:
         notes.append(f"showing {len(window(m)) - (m > SHOWN)} of {m} rows and {len(window(n)) - (n > SHOWN)} of "
                      f"{n} columns; the whole matrix is result.matrix")
-    long = sum(1 for i in window(m) for j in window(n) if i is not None and j is not None and _long(matrix[i, j]))
-    if long:
-        notes.append(f"{long} shown entries are too long to typeset (over {ENTRY_NODES} terms) and appear as ...; "
-                     "they are in result.matrix")
+    elided = elided_entries(matrix)
+    if elided:
+        notes.append(f"{elided} shown entries are too long to typeset here and appear as ...; they are in "
+                     "result.matrix")
     return notes
 
 
@@ -289,28 +317,74 @@ def _det_latex(result: JacobianResult) -> str:
     return text_latex("(too long to typeset: see result.det)") if _long(det) else latex(det)
 
 
-def to_latex(result: JacobianResult) -> str:
-    """The whole result as one `$\\displaystyle ...$` block."""
-    symbol = derivative_symbol(result.outputs, result.inputs)
-    first = rf"J = {symbol} &= "
+Row = tuple[str, str]  # one line of a derivation, as (LaTeX, text); text "" when the LaTeX line has no own text
+
+
+def result_groups(result: JacobianResult) -> list[list[Row]]:
+    """Everything a result shows, as groups of rows: the Jacobian and what goes with it, the Hessians, each
+    step of the walkthrough, the notes. Each group becomes one display (or several, cut to MAX_LATEX)."""
+    symbol, words = derivative_symbol(result.outputs, result.inputs), derivative_symbol(result.outputs,
+                                                                                         result.inputs, "text")
+    first, text = rf"J = {symbol} &= ", [f"J = {words}   ({layout_words(result)})"]
     if result.options.partials:
         first += _partials_latex(result) + " = "
-    shown = (matrix_latex(result.eager_matrix) if result.eager_matrix is not None
-             else text_latex("(too large to write out: built stage by stage below)"))
-    lines = [first + shown, r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})")]
+        text.append(_beside("J = ", _partials_text(result)))
+    if result.eager_matrix is not None:
+        first += matrix_latex(result.eager_matrix)
+        text.append(_beside("J = ", matrix_text(result.eager_matrix)))
+    else:
+        first += text_latex("(too large to write out: built stage by stage below)")
+        text.append("J = (too large to write out: built stage by stage below)")
+    header: list[Row] = [(first, "\n".join(text)),
+                         (r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})"), "")]
     if result.options.det:
-        lines.append(rf"\det J &= {_det_latex(result)}")
+        det = result.symbolic_det
+        shown_det = ("det(J) (too large to expand)" if det is None
+                     else "(too long to print: see result.det)" if _long(det) else pretty(det))
+        header.append((rf"\det J &= {_det_latex(result)}", _beside("det J = ", shown_det)))
     if result.point:
-        where = _point_latex(result, dict(result.point))
+        where, spoken = _point_latex(result, dict(result.point)), _point_text(result, dict(result.point))
         values = result.shown_at_point
-        lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}")
+        header.append((rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}",
+                       _beside(f"J at {spoken} = ", _numeric_text(values))))
         if result.options.det:
-            lines.append(rf"\det J\,\Big|_{{{where}}} &= {number_latex(float(result.det_at(values)))}")
-    lines.extend(hessian_latex(result))
+            det_value = float(result.det_at(values))
+            header.append((rf"\det J\,\Big|_{{{where}}} &= {number_latex(det_value)}",
+                           f"det J at {spoken} = {number_text(det_value)}"))
+    groups = [header, list(zip(hessian_latex(result), hessian_text(result)))]
     if result.chain:
-        lines.extend(chain_latex(result))
-    lines.extend(r"&" + text_latex(note) for note in [*view_notes(result), *result.notes])
-    return r"$\displaystyle \begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$"
+        groups += chain_groups(result)
+    groups.append([(r"&" + text_latex(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
+    return [group for group in groups if group]
+
+
+def blocks(groups: list[list[Row]]) -> list[list[Row]]:
+    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each (a row is never cut)."""
+    out: list[list[Row]] = []
+    for group in groups:
+        current: list[Row] = []
+        for row in group:
+            if current and sum(len(r[0]) for r in current) + len(row[0]) > MAX_LATEX:
+                out.append(current)
+                current = []
+            current.append(row)
+        out.append(current)
+    return out
+
+
+def bundle(rows: list[Row]) -> dict[str, str]:
+    """One display: the rows as an aligned LaTeX derivation and as text."""
+    return {"text/plain": "\n".join(r[1] for r in rows if r[1]),
+            "text/latex": r"$\displaystyle \begin{aligned}" + r" \\ ".join(r[0] for r in rows) + r"\end{aligned}$"}
+
+
+def bundles(groups: list[list[Row]]) -> list[dict[str, str]]:
+    return [bundle(rows) for rows in blocks(groups)]
+
+
+def to_latex(result: JacobianResult) -> str:
+    r"""The whole result as `$\displaystyle ...$` blocks, one per line, each short enough for MathJax."""
+    return "\n".join(b["text/latex"] for b in bundles(result_groups(result)))
 
 
 def _beside(label: str, block: str) -> str:
@@ -323,28 +397,7 @@ def _beside(label: str, block: str) -> str:
 
 def to_text(result: JacobianResult) -> str:
     """The whole result as readable text for a terminal: sympy's pretty printing."""
-    symbol = derivative_symbol(result.outputs, result.inputs, "text")
-    parts = [f"J = {symbol}   ({layout_words(result)})"]
-    if result.options.partials:
-        parts.append(_beside("J = ", _partials_text(result)))
-    parts.append(_beside("J = ", matrix_text(result.eager_matrix)) if result.eager_matrix is not None
-                 else "J = (too large to write out: built stage by stage below)")
-    if result.options.det:
-        det = result.symbolic_det
-        shown_det = ("det(J) (too large to expand)" if det is None
-                     else "(too long to print: see result.det)" if _long(det) else pretty(det))
-        parts.append(_beside("det J = ", shown_det))
-    if result.point:
-        where = _point_text(result, dict(result.point))
-        values = result.shown_at_point
-        parts.append(_beside(f"J at {where} = ", _numeric_text(values)))
-        if result.options.det:
-            parts.append(f"det J at {where} = {number_text(float(result.det_at(values)))}")
-    parts.extend(hessian_text(result))
-    if result.chain:
-        parts.extend(chain_text(result))
-    parts.extend(f"note: {note}" for note in [*view_notes(result), *result.notes])
-    return "\n".join(parts)
+    return "\n".join(text for group in result_groups(result) for _, text in group if text)
 
 
 def _numeric_text(values: np.ndarray) -> str:
@@ -443,39 +496,55 @@ def contribution(c: Contribution, show: Callable[[np.ndarray], str]) -> str:
     return f"{show(c.before)} + {show(c.added)} = {show(c.after)}" if np.any(c.before) else show(c.after)
 
 
-def chain_latex(result: JacobianResult) -> list[str]:
-    """The walkthrough as lines of an aligned derivation: forward values, then one line per step of each mode
-    asked for, and what each mode costs."""
+def chain_groups(result: JacobianResult) -> list[list[Row]]:
+    """The walkthrough: the forward values, then one group per step of each mode asked for, and the cost."""
     walk = result.walkthrough()
-    where = _point_latex(result, walk.point)
+    where, spoken = _point_latex(result, walk.point), _point_text(result, walk.point)
     values = r",\ ".join(f"{latex(sp.Symbol(s.name))} = {_vector_latex(v)}"
                          for s, v in zip(result.chain, walk.forward))
-    lines = [r"&" + text_latex("forward pass at ") + where, rf"&\quad {values}"]
+    groups = [[(r"&" + text_latex("forward pass at ") + where, f"forward pass at {spoken}:"),
+               (rf"&\quad {values}", "  " + ", ".join(f"{s.name} = {vector_text(v)}"
+                                                     for s, v in zip(result.chain, walk.forward)))]]
     if result.options.mode != "forward":
-        lines += _reverse_latex(result, walk, where)
+        groups += _reverse_groups(result, walk, where)
     if walk.forward_pass is not None:
-        lines += _forward_latex(result, walk, where)
-    lines.append(r"&" + text_latex(f"(cost: {cost_words(result)})"))
-    return lines
+        groups += _forward_groups(result, walk, where, spoken)
+    groups.append([(r"&" + text_latex(f"(cost: {cost_words(result)})"), f"cost: {cost_words(result)}")])
+    return groups
 
 
-def _reverse_latex(result: JacobianResult, walk: Walkthrough, where: str) -> list[str]:
-    lines = [r"&" + text_latex(part) for part in DIRECTION]
+def _said(parts: Sequence[str], heading: str) -> list[Row]:
+    """Words over several LaTeX lines, and as one line of text."""
+    return [(r"&" + text_latex(part), heading if k == 0 else "") for k, part in enumerate(parts)]
+
+
+def _reverse_groups(result: JacobianResult, walk: Walkthrough, where: str) -> list[list[Row]]:
+    groups = [_said(DIRECTION, f"backward pass ({' '.join(DIRECTION)}):")]
     for k, back in enumerate(walk.backward, start=1):
         step = back.step
-        upstream = _numeric_matrix_latex(back.upstream)
-        local = matrix_latex(step.matrix)
-        lines.append(rf"\text{{step {k} ({step.name}): }} \underbrace{{{upstream}}}_{{\text{{upstream}}}} \cdot "
-                     rf"{derivative_symbol(step.outputs, step.inputs)} &= {upstream} \cdot {local} = "
-                     rf"{upstream} \cdot {_numeric_matrix_latex(back.local)} = {_numeric_matrix_latex(back.product)}")
-        lines.extend(rf"&\qquad {derivative_symbol(result.outputs, (c.symbol,))} = {contribution(c, _vector_latex)}"
-                     for c in back.contributions)
-    lines.append(rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}")
-    lines.append(r"&" + text_latex(f"(the product of the local Jacobians; {walk.verdict})"))
-    lines.extend(rf"{derivative_symbol((output,), (sp.Symbol(shape.name),))} &= {_numeric_matrix_latex(grid)}\ "
-                 + text_latex(f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})")
-                 for output, shape, grid in walk.shaped)
-    return lines
+        upstream, spoken = _numeric_matrix_latex(back.upstream), vector_text(back.upstream)
+        symbol = derivative_symbol(step.outputs, step.inputs)
+        rows: list[Row] = [
+            (rf"\text{{step {k} ({step.name}): }} \underbrace{{{upstream}}}_{{\text{{upstream}}}} \cdot {symbol} &= "
+             rf"{upstream} \cdot {matrix_latex(step.matrix)}",
+             f"  step {k}: {step.name} (line {step.line}): upstream {spoken} · "
+             f"{derivative_symbol(step.outputs, step.inputs, 'text')} = {spoken} · {matrix_line(step.matrix)} = "
+             f"{spoken} · {vector_text(back.local)} = {vector_text(back.product)}"),
+            (rf"&= {upstream} \cdot {_numeric_matrix_latex(back.local)} = {_numeric_matrix_latex(back.product)}",
+             "")]
+        rows += [(rf"&\qquad {derivative_symbol(result.outputs, (c.symbol,))} = {contribution(c, _vector_latex)}",
+                  f"    {derivative_symbol(result.outputs, (c.symbol,), 'text')} = {contribution(c, vector_text)}")
+                 for c in back.contributions]
+        groups.append(rows)
+    done: list[Row] = [
+        (rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}",
+         f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}"),
+        (r"&" + text_latex(f"(the product of the local Jacobians; {walk.verdict})"), "")]
+    done += [(rf"{derivative_symbol((output,), (sp.Symbol(shape.name),))} &= {_numeric_matrix_latex(grid)}\ "
+              + text_latex(f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})"),
+              f"{derivative_symbol((output,), (sp.Symbol(shape.name),), 'text')} = {vector_text(grid)} "
+              f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})") for output, shape, grid in walk.shaped]
+    return groups + [done]
 
 
 def cost_words(result: JacobianResult) -> str:
@@ -497,67 +566,26 @@ def _dotted(name: str) -> str:
     return name[0] + "\u0307" + name[1:]
 
 
-def _forward_latex(result: JacobianResult, walk: Walkthrough, where: str) -> list[str]:
+def _forward_groups(result: JacobianResult, walk: Walkthrough, where: str, spoken: str) -> list[list[Row]]:
     assert walk.forward_pass is not None
-    lines = [r"&" + text_latex(part) for part in FORWARD] + [r"&" + text_latex(f"({directions_words(result)})")]
+    groups = [_said([*FORWARD, f"({directions_words(result)})"], f"{' '.join(FORWARD)}; {directions_words(result)}:")]
     for k, ahead in enumerate(walk.forward_pass.steps, start=1):
         step = ahead.step
-        incoming = _numeric_matrix_latex(ahead.incoming)
-        lines.append(rf"\text{{step {k} ({step.name}): }} {derivative_symbol(step.outputs, step.inputs)} \cdot "
-                     rf"\underbrace{{{incoming}}}_{{{tangent_latex(step.sources)}}} &= "
-                     rf"{matrix_latex(step.matrix)} \cdot "
-                     rf"{incoming} = {_numeric_matrix_latex(ahead.local)} \cdot {incoming} = "
-                     rf"{_numeric_matrix_latex(ahead.product)} = {tangent_latex(step.outputs)}")
-    lhs = r"J" if not result.options.direction else r"J\,v"
-    lines.append(rf"{lhs}\,\Big|_{{{where}}} &= {tangent_latex(result.outputs)} = "
-                 rf"{_numeric_matrix_latex(walk.forward_pass.tangent)}")
-    lines.append(r"&" + text_latex(f"(the local Jacobians times the tangents, from the inputs on; "
-                                   f"{walk.forward_verdict})"))
-    return lines
-
-
-def chain_text(result: JacobianResult) -> list[str]:
-    """The walkthrough as plain text, for terminals: the same lines as `chain_latex`."""
-    walk = result.walkthrough()
-    where = _point_text(result, walk.point)
-    lines = [f"forward pass at {where}:",
-             "  " + ", ".join(f"{s.name} = {vector_text(v)}" for s, v in zip(result.chain, walk.forward))]
-    if result.options.mode != "forward":
-        lines += _reverse_text(result, walk)
-    if walk.forward_pass is not None:
-        lines += _forward_text(result, walk, where)
-    lines.append(f"cost: {cost_words(result)}")
-    return lines
-
-
-def _reverse_text(result: JacobianResult, walk: Walkthrough) -> list[str]:
-    lines = [f"backward pass ({' '.join(DIRECTION)}):"]
-    for k, back in enumerate(walk.backward, start=1):
-        step = back.step
-        upstream = vector_text(back.upstream)
-        lines.append(f"  step {k}: {step.name} (line {step.line}): upstream {upstream} · "
-                     f"{derivative_symbol(step.outputs, step.inputs, 'text')} = {upstream} · "
-                     f"{matrix_line(step.matrix)} = {upstream} · {vector_text(back.local)} = "
-                     f"{vector_text(back.product)}")
-        lines.extend(f"    {derivative_symbol(result.outputs, (c.symbol,), 'text')} = {contribution(c, vector_text)}"
-                     for c in back.contributions)
-    lines.append(f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}")
-    lines.extend(f"{derivative_symbol((output,), (sp.Symbol(shape.name),), 'text')} = {vector_text(grid)} "
-                 f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})" for output, shape, grid in walk.shaped)
-    return lines
-
-
-def _forward_text(result: JacobianResult, walk: Walkthrough, where: str) -> list[str]:
-    assert walk.forward_pass is not None
-    lines = [f"{' '.join(FORWARD)}; {directions_words(result)}:"]
-    for k, ahead in enumerate(walk.forward_pass.steps, start=1):
-        step = ahead.step
-        incoming = vector_text(ahead.incoming)
-        lines.append(f"  step {k}: {step.name} (line {step.line}): "
-                     f"{derivative_symbol(step.outputs, step.inputs, 'text')} · {tangent_text(step.sources)} = "
-                     f"{matrix_line(step.matrix)} · {incoming} = {vector_text(ahead.local)} · {incoming} = "
-                     f"{tangent_text(step.outputs)} = {vector_text(ahead.product)}")
-    lhs = "J" if not result.options.direction else "J·v"
-    lines.append(f"{lhs} at {where} = {tangent_text(result.outputs)} = {vector_text(walk.forward_pass.tangent)}: "
-                 f"the local Jacobians times the tangents, from the inputs on; {walk.forward_verdict}")
-    return lines
+        incoming, heard = _numeric_matrix_latex(ahead.incoming), vector_text(ahead.incoming)
+        groups.append([
+            (rf"\text{{step {k} ({step.name}): }} {derivative_symbol(step.outputs, step.inputs)} \cdot "
+             rf"\underbrace{{{incoming}}}_{{{tangent_latex(step.sources)}}} &= {matrix_latex(step.matrix)} \cdot "
+             rf"{incoming}",
+             f"  step {k}: {step.name} (line {step.line}): {derivative_symbol(step.outputs, step.inputs, 'text')} · "
+             f"{tangent_text(step.sources)} = {matrix_line(step.matrix)} · {heard} = {vector_text(ahead.local)} · "
+             f"{heard} = {tangent_text(step.outputs)} = {vector_text(ahead.product)}"),
+            (rf"&= {_numeric_matrix_latex(ahead.local)} \cdot {incoming} = {_numeric_matrix_latex(ahead.product)} = "
+             rf"{tangent_latex(step.outputs)}", "")])
+    lhs = (r"J", "J") if not result.options.direction else (r"J\,v", "J·v")
+    tangent = walk.forward_pass.tangent
+    return groups + [[
+        (rf"{lhs[0]}\,\Big|_{{{where}}} &= {tangent_latex(result.outputs)} = {_numeric_matrix_latex(tangent)}",
+         f"{lhs[1]} at {spoken} = {tangent_text(result.outputs)} = {vector_text(tangent)}: the local Jacobians times "
+         f"the tangents, from the inputs on; {walk.forward_verdict}"),
+        (r"&" + text_latex(f"(the local Jacobians times the tangents, from the inputs on; {walk.forward_verdict})"),
+         "")]]

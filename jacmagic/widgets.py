@@ -61,7 +61,9 @@ def has_widget_frontend() -> bool:
 def displays(result: JacobianResult) -> list[Any]:
     """Everything a cell shows, built before anything is shown (so that a failure shows nothing and binds
     nothing): the typeset result, where a widget front end exists the panel under it, and the pictures."""
-    shown: list[Any] = [{"text/plain": str(result), "text/latex": result.latex()}]
+    from .render import bundles, result_groups
+
+    shown: list[Any] = list(bundles(result_groups(result)))
     panel = result.options.widgets and has_widget_frontend()
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
         from .plot import png

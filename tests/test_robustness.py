@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 
 from jacmagic import jacobian
 from jacmagic.errors import JacmagicError
-from jacmagic.render import ENTRY_NODES, number_latex
+from jacmagic.render import number_latex
 
 from .conftest import Shell
 
@@ -71,7 +71,7 @@ def test_a_huge_entry_is_elided_before_printing() -> None:
     with hang_guard():
         result = jacobian(f"f(x, y) = [{terms}, x*y]")
         latex = result.latex()
-    assert len(latex) < 5_000 and r"\cdots" in latex and f"over {ENTRY_NODES} terms" in latex
+    assert len(latex) < 5_000 and r"\cdots" in latex and "too long to typeset here" in latex
     assert result.matrix[1, 1] == sp.Symbol("x", real=True)
 
 
