@@ -268,7 +268,7 @@ def test_jupyterlab_typesets_the_classifier_walkthrough_and_steps_it(lab: tuple[
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{url}/lab/tree/{notebook}")
+            page.goto(f"{url}/lab/workspaces/classifier/tree/{notebook}?reset")  # its own workspace: no other tab
             page.wait_for_selector(".jp-Notebook", timeout=60_000)
             expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
             for attempt in range(2):
@@ -280,7 +280,7 @@ def test_jupyterlab_typesets_the_classifier_walkthrough_and_steps_it(lab: tuple[
                 except AssertionError:
                     if attempt:
                         raise
-            cell = page.locator(".jp-Cell").nth(4)  # the %%jacobian cell
+            cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(4)  # the %%jacobian cell
             cell.scroll_into_view_if_needed()
             step = cell.locator(".jacmagic-step")
             expect(step).to_contain_text("Backward step 1 of 3", timeout=90_000)
