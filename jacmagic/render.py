@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -86,34 +87,42 @@ MAX_LATEX = 4_000
 MAX_MATRIX_LATEX = 3_000
 
 
-def _matrix_cells(matrix: sp.MatrixBase) -> list[list[str]]:
-    r"""The LaTeX of each shown entry: the window, entries of over ENTRY_NODES nodes as \cdots, and then the
-    longest entries as \cdots until the whole fits MAX_MATRIX_LATEX."""
-    cells = _grid(matrix.rows, matrix.cols,
-                  lambda i, j: r"\cdots" if is_big(matrix) and _long(matrix[i, j]) else latex(matrix[i, j]),
-                  (r"\vdots", r"\cdots", r"\ddots"))
-    sizes = sorted(((len(c), i, j) for i, row in enumerate(cells) for j, c in enumerate(row)), reverse=True)
-    total = sum(size for size, _, _ in sizes)
-    for size, i, j in sizes:
+@lru_cache(maxsize=16)
+def _matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ...], int]:
+    r"""The LaTeX of each shown entry (the window; entries of over ENTRY_NODES nodes as \cdots; then the longest
+    entries as \cdots until the whole fits MAX_MATRIX_LATEX), and how many entries were elided. Printed once
+    per matrix: the display and its notes both ask."""
+    big = is_big(matrix)
+    elided = 0
+
+    def cell(i: int, j: int) -> str:
+        nonlocal elided
+        if big and _long(matrix[i, j]):
+            elided += 1
+            return r"\cdots"
+        return latex(matrix[i, j])
+    cells = _grid(matrix.rows, matrix.cols, cell, (r"\vdots", r"\cdots", r"\ddots"))
+    entries = [(a, b) for a, i in enumerate(window(matrix.rows)) if i is not None
+               for b, j in enumerate(window(matrix.cols)) if j is not None]
+    total = sum(len(c) for row in cells for c in row)
+    for size, a, b in sorted(((len(cells[a][b]), a, b) for a, b in entries), reverse=True):
         if total <= MAX_MATRIX_LATEX:
             break
-        cells[i][j] = r"\cdots"
+        if cells[a][b] != r"\cdots":
+            elided += 1
+        cells[a][b] = r"\cdots"
         total -= size - len(r"\cdots")
-    return cells
+    return tuple(tuple(row) for row in cells), elided
 
 
 def elided_entries(matrix: sp.MatrixBase) -> int:
     """How many shown entries `matrix_latex` elides (too many terms, or too long to typeset together)."""
-    shown = [c for i, row in zip(window(matrix.rows), _matrix_cells(matrix)) if i is not None
-             for j, c in zip(window(matrix.cols), row) if j is not None]
-    originals = [matrix[i, j] for i in window(matrix.rows) if i is not None for j in window(matrix.cols)
-                 if j is not None]
-    return sum(1 for c, e in zip(shown, originals) if c == r"\cdots" and latex(e) != r"\cdots")
+    return _matrix_cells(sp.ImmutableMatrix(matrix))[1]
 
 
 def matrix_latex(matrix: sp.MatrixBase) -> str:
     """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing."""
-    cells = _matrix_cells(matrix)
+    cells = _matrix_cells(sp.ImmutableMatrix(matrix))[0]
     return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
