@@ -15,6 +15,7 @@ import numpy as np
 import sympy as sp
 
 from .graph import layout, svg
+from .operations import product
 from .render import cost_words, derivative_symbol, directions_words, pretty, window
 from .widgets import _STYLE, Variable, _table, _vector, default_range
 
@@ -137,7 +138,6 @@ class NetworkPanel(widgets.VBox):
             "</div>"
 
     def _backward_step(self, position: int, digits: int) -> list[str]:
-        from .network import product
 
         step = self.walk.backward[position - 1]
         line = step.line

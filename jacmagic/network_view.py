@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from .network import Line, Shown, product
+from .network import Line
+from .operations import Shown, product
 from .render import (
     DIRECTION,
     FORWARD,

@@ -1,0 +1,627 @@
+"""Array operations and their local Jacobians, as textbooks write them and as numpy applies them.
+
+Every operation of a layer line (an element-wise function, + - * / with a number going with every entry, @, .T,
+an entry, sum and the other reductions, dot, softmax) knows its value, its local Jacobian with respect to each
+operand in matrix-calculus form (diag(f'(z)), W for W @ x, I ⊗ xᵀ for its weights, diag(s) - s sᵀ for softmax, a
+row of ones for sum), and how to apply that Jacobian without building it: to an upstream gradient (reverse mode,
+the vector-Jacobian product) and to tangents (forward mode, the Jacobian-vector product). Arrays are 2-D (a vector
+is a column, a number 1 x 1); a matrix's entries are laid out row-major, the README's convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Shape = tuple[int, int]
+Values = dict[int, np.ndarray]  # node id -> its value at the point
+
+
+# -- how a node shows itself and its local Jacobians: one template per form ------------------------------------
+
+@dataclass(frozen=True)
+class Shown:
+    """The same piece of math as LaTeX and as Unicode text."""
+
+    latex: str
+    text: str
+
+
+def _sub(name: str) -> Shown:
+    """W1 as W_{1} / W₁, theta as \\theta / θ: names typeset like the rest of jacmagic."""
+    import sympy as sp
+
+    from .render import latex, pretty
+
+    return Shown(latex(sp.Symbol(name)), pretty(sp.Symbol(name)))
+
+
+def _wrap(inner: Shown, template: tuple[str, str]) -> Shown:
+    return Shown(template[0].replace("@", inner.latex), template[1].replace("@", inner.text))
+
+
+# -- element-wise functions: value, derivative, and the derivative as textbooks write it -------------------------
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warning for large |z|
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    value: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    show: tuple[str, str]  # f(@)
+    derivative_show: tuple[str, str]  # f'(@)
+
+
+FUNCTIONS: dict[str, Elementwise] = {
+    "exp": Elementwise(np.exp, np.exp, (r"e^{@}", "exp(@)"), (r"e^{@}", "exp(@)")),
+    "log": Elementwise(np.log, lambda z: 1 / z, (r"\log\left(@\right)", "log(@)"),
+                       (r"\frac{1}{@}", "1/(@)")),
+    "ln": Elementwise(np.log, lambda z: 1 / z, (r"\log\left(@\right)", "log(@)"), (r"\frac{1}{@}", "1/(@)")),
+    "tanh": Elementwise(np.tanh, lambda z: 1 - np.tanh(z) ** 2, (r"\tanh\left(@\right)", "tanh(@)"),
+                        (r"1 - \tanh^{2}\left(@\right)", "1 − tanh²(@)")),
+    "sigmoid": Elementwise(_sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z)), (r"\sigma\left(@\right)", "σ(@)"),
+                           (r"\sigma\left(@\right)\left(1 - \sigma\left(@\right)\right)", "σ(@)(1 − σ(@))")),
+    "relu": Elementwise(lambda z: np.maximum(z, 0), lambda z: np.heaviside(z, 0.0),
+                        (r"\operatorname{ReLU}\left(@\right)", "ReLU(@)"),
+                        (r"\operatorname{H}\left(@\right)", "H(@)")),
+    "softplus": Elementwise(lambda z: np.logaddexp(0, z), _sigmoid, (r"\operatorname{softplus}\left(@\right)",
+                                                                      "softplus(@)"),
+                            (r"\sigma\left(@\right)", "σ(@)")),
+    "sin": Elementwise(np.sin, np.cos, (r"\sin\left(@\right)", "sin(@)"), (r"\cos\left(@\right)", "cos(@)")),
+    "cos": Elementwise(np.cos, lambda z: -np.sin(z), (r"\cos\left(@\right)", "cos(@)"),
+                       (r"-\sin\left(@\right)", "−sin(@)")),
+    "sqrt": Elementwise(np.sqrt, lambda z: 0.5 / np.sqrt(z), (r"\sqrt{@}", "√(@)"),
+                        (r"\frac{1}{2\sqrt{@}}", "1/(2√(@))")),
+    "abs": Elementwise(np.abs, lambda z: np.where(z == 0, np.nan, np.sign(z)), (r"\left|@\right|", "|@|"),
+                       (r"\operatorname{sign}\left(@\right)", "sign(@)")),
+    "sinh": Elementwise(np.sinh, np.cosh, (r"\sinh\left(@\right)", "sinh(@)"), (r"\cosh\left(@\right)", "cosh(@)")),
+    "cosh": Elementwise(np.cosh, np.sinh, (r"\cosh\left(@\right)", "cosh(@)"), (r"\sinh\left(@\right)", "sinh(@)")),
+    "atan": Elementwise(np.arctan, lambda z: 1 / (1 + z * z), (r"\operatorname{atan}\left(@\right)", "atan(@)"),
+                        (r"\frac{1}{1 + \left(@\right)^{2}}", "1/(1 + (@)²)")),
+}
+FUNCTIONS["Abs"] = FUNCTIONS["abs"]
+FUNCTIONS["arctan"] = FUNCTIONS["atan"]
+
+
+# -- the local Jacobian of one operation with respect to one operand ----------------------------------------------
+
+@dataclass(frozen=True)
+class Factor:
+    """A local Jacobian as textbooks write it, with what its structure saves (said where it saves work)."""
+
+    shown: Shown
+    structure: str = ""
+    identity: bool = False  # I: left out of a product
+    compound: bool = False  # bracketed inside a product: (I ⊗ xᵀ), (diag(s) − s sᵀ)
+
+
+def product(factors: Sequence[Factor]) -> Shown:
+    """A product of local Jacobians as written, identities left out ("I" if nothing else is left)."""
+    kept = [f for f in factors if not f.identity]
+    if not kept:
+        return Shown("I", "I")
+    parts = [Shown(rf"\left({f.shown.latex}\right)", f"({f.shown.text})") if f.compound and len(kept) > 1
+             else f.shown for f in kept]
+    return Shown(r" \cdot ".join(p.latex for p in parts), " · ".join(p.text for p in parts))
+
+
+_IDENTITY = Factor(Shown("I", "I"), identity=True)
+
+
+# -- the operations ------------------------------------------------------------------------------------------------
+
+class Node:
+    """One array operation of a line: its shape, its operands, its value, and its derivatives applied."""
+
+    shape: Shape
+    children: tuple[Node, ...] = ()
+    precedence = 9  # for brackets when shown: 1 sums, 2 products, 9 atoms
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        """Reverse mode: the upstream gradient (..., r, c) times the local Jacobian, per operand, each in the
+        operand's shape (..., r', c'); an operand not `wanted` (nothing differentiated flows through it) may be
+        skipped where that saves a product."""
+        raise NotImplementedError
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        """Forward mode: the local Jacobians times the operands' tangents (r', c', p), summed: (r, c, p)."""
+        raise NotImplementedError
+
+    def factor(self, k: int) -> Factor:
+        raise NotImplementedError
+
+    def show(self) -> Shown:
+        raise NotImplementedError
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+def _bracket(node: Node, above: int) -> Shown:
+    shown = node.show()
+    if node.precedence >= above:
+        return shown
+    return Shown(rf"\left({shown.latex}\right)", f"({shown.text})")
+
+
+@dataclass(eq=False)
+class Leaf(Node):
+    """A declared array, a number-valued name, or the value of an earlier line."""
+
+    name: str
+    shape: Shape
+
+    def show(self) -> Shown:
+        return _sub(self.name)
+
+
+@dataclass(eq=False)
+class Number(Node):
+    value: float
+    shape: Shape = (1, 1)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return np.full((1, 1), self.value)
+
+    def show(self) -> Shown:
+        text = f"{self.value:g}"
+        return Shown(text, text)
+
+
+def _times(flow: np.ndarray, slope: Any) -> np.ndarray:
+    """A gradient or tangent times a local slope, entry by entry, where a 0 flowing stays 0 beside an overflowed
+    slope: what does not depend on a value is not made undefined by it."""
+    with np.errstate(all="ignore"):
+        product = flow * slope
+        if np.isfinite(slope).all():
+            return product
+        return np.where(flow == 0, 0.0, product)
+
+
+def _broadcast_back(gradient: np.ndarray, shape: Shape) -> np.ndarray:
+    """The gradient of an operand that was broadcast (a number used with every entry): summed over the entries."""
+    if gradient.shape[-2:] == shape:
+        return gradient
+    return gradient.sum(axis=(-2, -1), keepdims=True)
+
+
+def _tangent_to(tangent: np.ndarray, shape: Shape) -> np.ndarray:
+    """A number's tangent (1, 1, p) used with every entry of `shape`."""
+    return tangent if tangent.shape[:2] == shape else np.broadcast_to(tangent, (*shape, tangent.shape[-1]))
+
+
+@dataclass(eq=False)
+class Apply(Node):
+    """f(z) entry by entry: local Jacobian diag(f'(z))."""
+
+    name: str
+    child: Node
+
+    def __post_init__(self) -> None:
+        self.shape, self.children = self.child.shape, (self.child,)
+        self.function = FUNCTIONS[self.name]
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return self.function.value(operands[0])
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        return [_times(upstream, self.function.derivative(operands[0]))]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        return _times(tangents[0], self.function.derivative(operands[0])[..., None])
+
+    def factor(self, k: int) -> Factor:
+        inner = _wrap(self.child.show(), self.function.derivative_show)
+        return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
+                      "diagonal: the product is element-wise")
+
+    def show(self) -> Shown:
+        return _wrap(self.child.show(), self.function.show)
+
+
+@dataclass(eq=False)
+class Power(Node):
+    """z ** k for a number k: local Jacobian diag(k z^(k-1))."""
+
+    child: Node
+    exponent: float
+    precedence = 3
+
+    def __post_init__(self) -> None:
+        self.shape, self.children = self.child.shape, (self.child,)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.power(operands[0], self.exponent)
+
+    def _slope(self, z: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self.exponent * np.power(z, self.exponent - 1)
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        return [_times(upstream, self._slope(operands[0]))]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        return _times(tangents[0], self._slope(operands[0])[..., None])
+
+    def factor(self, k: int) -> Factor:
+        base = _bracket(self.child, 9)
+        power = self.exponent - 1
+        if power == 0:
+            inner = Shown(f"{self.exponent:g}", f"{self.exponent:g}")
+        elif power == 1:
+            inner = Shown(f"{self.exponent:g} {base.latex}", f"{self.exponent:g}{base.text}")
+        else:
+            inner = Shown(f"{self.exponent:g} {base.latex}^{{{power:g}}}", f"{self.exponent:g}{base.text}^{power:g}")
+        return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
+                      "diagonal: the product is element-wise")
+
+    def show(self) -> Shown:
+        base = _bracket(self.child, 9)
+        return Shown(f"{base.latex}^{{{self.exponent:g}}}", f"{base.text}^{self.exponent:g}")
+
+
+@dataclass(eq=False)
+class Arithmetic(Node):
+    """a + b, a - b, a * b, a / b entry by entry; a number goes with every entry."""
+
+    op: str
+    left: Node
+    right: Node
+
+    def __post_init__(self) -> None:
+        self.children = (self.left, self.right)
+        self.shape = self.left.shape if self.left.size >= self.right.size else self.right.shape
+        self.precedence = 1 if self.op in "+-" else 2
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        a, b = operands
+        with np.errstate(all="ignore"):
+            return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[self.op](a, b)
+
+    def _slopes(self, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any]:
+        """d(out)/da and d(out)/db entry by entry (numbers or arrays)."""
+        with np.errstate(all="ignore"):
+            return {"+": (1.0, 1.0), "-": (1.0, -1.0), "*": (b, a), "/": (1 / b, -a / (b * b))}[self.op]
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        slopes = self._slopes(*operands)
+        return [_broadcast_back(_times(upstream, slope), child.shape) for slope, child in zip(slopes, self.children)]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        slopes = self._slopes(*operands)
+        return sum(_times(_tangent_to(t, self.shape), np.asarray(slope)[..., None])
+                   for slope, t in zip(slopes, tangents))  # type: ignore[return-value]
+
+    def factor(self, k: int) -> Factor:
+        other = self.children[1 - k]
+        mine = self.children[k]
+        spread = mine.size == 1 and self.size > 1  # a number used with every entry: a column
+        if self.op in "+-":
+            sign = "-" if (self.op == "-" and k == 1) else ""
+            if spread:
+                return Factor(Shown(rf"{sign}\mathbf{{1}}", f"{sign}1"), "a column of ones: the number moves every "
+                                                                          "entry")
+            return Factor(Shown("-I", "−I"), "") if sign else _IDENTITY
+        if self.op == "*":
+            shown = other.show()
+            if spread or other.size == 1:
+                return Factor(shown, "" if spread else "a number times I")
+            return Factor(Shown(rf"\operatorname{{diag}}\left({shown.latex}\right)", f"diag({shown.text})"),
+                          "diagonal: the product is element-wise")
+        a, b = (_bracket(child, 3) for child in self.children)
+        inner = Shown(rf"\frac{{1}}{{{b.latex}}}", f"1/{b.text}") if k == 0 else \
+            Shown(rf"-\frac{{{a.latex}}}{{{b.latex}^{{2}}}}", f"−{a.text}/{b.text}²")
+        if spread or (k == 0 and self.right.size == 1):
+            return Factor(inner, "")
+        return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
+                      "diagonal: the product is element-wise")
+
+    def show(self) -> Shown:
+        a, b = _bracket(self.left, self.precedence), _bracket(self.right, self.precedence + 1)
+        if self.op == "/":
+            return Shown(rf"\frac{{{self.left.show().latex}}}{{{self.right.show().latex}}}", f"{a.text}/{b.text}")
+        latex_op = {"+": " + ", "-": " - ", "*": r" \odot "}[self.op]
+        text_op = {"+": " + ", "-": " − ", "*": " ⊙ "}[self.op]
+        if self.op == "*" and 1 in (self.left.size, self.right.size):
+            latex_op, text_op = r" \, ", "·"
+        return Shown(a.latex + latex_op + b.latex, a.text + text_op + b.text)
+
+
+@dataclass(eq=False)
+class Negate(Node):
+    child: Node
+    precedence = 1
+
+    def __post_init__(self) -> None:
+        self.shape, self.children = self.child.shape, (self.child,)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return -operands[0]
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        return [-upstream]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        return -tangents[0]
+
+    def factor(self, k: int) -> Factor:
+        return Factor(Shown("-I" if self.size > 1 else "-1", "−I" if self.size > 1 else "−1"))
+
+    def show(self) -> Shown:
+        inner = _bracket(self.child, 2)
+        return Shown("-" + inner.latex, "−" + inner.text)
+
+
+@dataclass(eq=False)
+class MatMul(Node):
+    """A @ B: local Jacobians A ⊗ I (for B; A itself when B is a vector) and I ⊗ Bᵀ (for A, row-major)."""
+
+    left: Node
+    right: Node
+    precedence = 2
+
+    def __post_init__(self) -> None:
+        self.children = (self.left, self.right)
+        self.shape = (self.left.shape[0], self.right.shape[1])
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return operands[0] @ operands[1]
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        a, b = operands
+        with np.errstate(all="ignore"):
+            return [upstream @ b.T if wanted[0] else np.zeros(()), a.T @ upstream if wanted[1] else np.zeros(())]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        a, b = operands
+        with np.errstate(all="ignore"):
+            return np.einsum("ikp,kj->ijp", tangents[0], b) + np.einsum("ik,kjp->ijp", a, tangents[1])
+
+    def factor(self, k: int) -> Factor:
+        a, b = self.left.show(), _bracket(self.right, 9)
+        if k == 1:
+            if self.shape[1] == 1:
+                return Factor(a)
+            return Factor(Shown(rf"{a.latex} \otimes I_{{{self.shape[1]}}}",
+                                f"{a.text} ⊗ I{_sub_digits(self.shape[1])}"), "Kronecker: the product is Aᵀ U",
+                          compound=True)
+        rows = self.shape[0]
+        return Factor(Shown(rf"I_{{{rows}}} \otimes {b.latex}^{{T}}", f"I{_sub_digits(rows)} ⊗ {b.text}ᵀ"),
+                      f"Kronecker, block rows of {b.text}ᵀ: the product is the outer product U {b.text}ᵀ",
+                      compound=True)
+
+    def show(self) -> Shown:
+        a, b = _bracket(self.left, 2), _bracket(self.right, 3)
+        return Shown(f"{a.latex} {b.latex}", f"{a.text}{b.text}")
+
+
+def _sub_digits(number: int) -> str:
+    return str(number).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+@dataclass(eq=False)
+class Transpose(Node):
+    child: Node
+
+    def __post_init__(self) -> None:
+        self.shape, self.children = (self.child.shape[1], self.child.shape[0]), (self.child,)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return operands[0].T
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        return [np.swapaxes(upstream, -1, -2)]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        return np.swapaxes(tangents[0], 0, 1)
+
+    def factor(self, k: int) -> Factor:
+        return Factor(Shown(r"P_{T}", "Pᵀ"), "a permutation: the product reorders the entries")
+
+    def show(self) -> Shown:
+        inner = _bracket(self.child, 9)
+        return Shown(inner.latex + "^{T}", inner.text + "ᵀ")
+
+
+@dataclass(eq=False)
+class Entry(Node):
+    """x[i] or W[i, j]: local Jacobian the row e_kᵀ (k the entry's place, row-major)."""
+
+    child: Node
+    place: int
+    label: str
+    shape: Shape = (1, 1)
+
+    def __post_init__(self) -> None:
+        self.children = (self.child,)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return operands[0].reshape(-1)[self.place].reshape(1, 1)
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        gradient = np.zeros(upstream.shape[:-2] + (self.child.size,))
+        gradient[..., self.place] = upstream[..., 0, 0]
+        return [gradient.reshape(upstream.shape[:-2] + self.child.shape)]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        return tangents[0].reshape(self.child.size, -1)[self.place].reshape(1, 1, -1)
+
+    def factor(self, k: int) -> Factor:
+        return Factor(Shown(rf"e_{{{self.place + 1}}}^{{T}}", f"e{_sub_digits(self.place + 1)}ᵀ"),
+                      "one entry: the product picks it")
+
+    def show(self) -> Shown:
+        inner = _bracket(self.child, 9)
+        return Shown(rf"{inner.latex}_{{[{self.label}]}}", f"{inner.text}[{self.label}]")
+
+
+@dataclass(eq=False)
+class Reduce(Node):
+    """sum, mean, max, min, norm, logsumexp of all entries: local Jacobian one row."""
+
+    kind: str
+    child: Node
+    shape: Shape = (1, 1)
+
+    def __post_init__(self) -> None:
+        self.children = (self.child,)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        z = operands[0]
+        if self.kind == "logsumexp":
+            top = z.max()
+            return np.reshape(top + np.log(np.exp(z - top).sum()), (1, 1))
+        reductions: dict[str, Callable[[np.ndarray], Any]] = {"sum": np.sum, "mean": np.mean, "max": np.max,
+                                                               "min": np.min, "norm": np.linalg.norm}
+        return np.full((1, 1), float(reductions[self.kind](z)))
+
+    def row(self, z: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """The local Jacobian, in the operand's shape."""
+        if self.kind == "sum":
+            return np.ones_like(z)
+        if self.kind == "mean":
+            return np.full_like(z, 1 / z.size)
+        if self.kind in ("max", "min"):
+            hits = z == value[0, 0]
+            return np.where(hits, np.nan, 0.0) if hits.sum() > 1 else hits.astype(float)  # tied: no derivative
+        if self.kind == "norm":
+            with np.errstate(all="ignore"):
+                return z / value[0, 0]
+        return np.exp(z - value[0, 0])  # logsumexp: softmax(z)
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        return [_times(upstream, self.row(operands[0], value))]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ijp->p", self.row(operands[0], value), tangents[0]).reshape(1, 1, -1)
+
+    def factor(self, k: int) -> Factor:
+        z = self.child.show()
+        n = self.child.size
+        shown = {
+            "sum": (Shown(r"\mathbf{1}^{T}", "1ᵀ"), "a row of ones: the product copies the upstream to every entry"),
+            "mean": (Shown(rf"\tfrac{{1}}{{{n}}}\mathbf{{1}}^{{T}}", f"(1/{n})·1ᵀ"), ""),
+            "max": (Shown(r"e_{\arg\max}^{T}", "e_argmaxᵀ"), "one entry, the largest (none where it is tied)"),
+            "min": (Shown(r"e_{\arg\min}^{T}", "e_argminᵀ"), "one entry, the smallest (none where it is tied)"),
+            "norm": (Shown(rf"\frac{{{z.latex}^{{T}}}}{{\lVert {z.latex} \rVert}}", f"{z.text}ᵀ/‖{z.text}‖"), ""),
+            "logsumexp": (Shown(rf"\operatorname{{softmax}}\left({z.latex}\right)^{{T}}", f"softmax({z.text})ᵀ"), ""),
+        }[self.kind]
+        return Factor(*shown)
+
+    def show(self) -> Shown:
+        z = self.child.show()
+        if self.kind == "norm":
+            return Shown(rf"\lVert {z.latex} \rVert", f"‖{z.text}‖")
+        name = {"sum": r"\sum", "mean": r"\operatorname{mean}", "max": r"\max", "min": r"\min",
+                "logsumexp": r"\operatorname{logsumexp}"}[self.kind]
+        return Shown(rf"{name}\left({z.latex}\right)", f"{self.kind}({z.text})")
+
+
+@dataclass(eq=False)
+class Dot(Node):
+    left: Node
+    right: Node
+    shape: Shape = (1, 1)
+
+    def __post_init__(self) -> None:
+        self.children = (self.left, self.right)
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        return np.reshape(np.sum(operands[0].ravel() * operands[1].ravel()), (1, 1))
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        a, b = operands
+        return [upstream * b.reshape(a.shape), upstream * a.reshape(b.shape)]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        a, b = operands
+        return (np.einsum("ij,ijp->p", b.reshape(a.shape), tangents[0])
+                + np.einsum("ij,ijp->p", a.reshape(b.shape), tangents[1])).reshape(1, 1, -1)
+
+    def factor(self, k: int) -> Factor:
+        other = self.children[1 - k].show()
+        return Factor(Shown(other.latex + "^{T}", other.text + "ᵀ"))
+
+    def show(self) -> Shown:
+        a, b = self.left.show(), self.right.show()
+        return Shown(rf"{a.latex} \cdot {b.latex}", f"{a.text}·{b.text}")
+
+
+@dataclass(eq=False)
+class Softmax(Node):
+    """softmax(z) (local Jacobian diag(s) - s sᵀ) or log_softmax(z) (I - 1 sᵀ), over all entries."""
+
+    child: Node
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        self.shape, self.children = self.child.shape, (self.child,)
+
+    @staticmethod
+    def probabilities(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
+        z = operands[0]
+        if self.log:
+            top = z.max()
+            return z - top - np.log(np.exp(z - top).sum())
+        return self.probabilities(z)
+
+    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
+                 wanted: Sequence[bool]) -> list[np.ndarray]:
+        s = self.probabilities(operands[0])
+        total = (upstream * (1.0 if self.log else s)).sum(axis=(-2, -1), keepdims=True)
+        return [upstream - s * total if self.log else s * (upstream - total)]
+
+    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
+                    value: np.ndarray) -> np.ndarray:
+        s = self.probabilities(operands[0])
+        mean = np.einsum("ij,ijp->p", s, tangents[0])
+        return tangents[0] - mean if self.log else s[..., None] * (tangents[0] - mean)
+
+    def factor(self, k: int) -> Factor:
+        z = self.child.show()
+        s = Shown(rf"\operatorname{{softmax}}\left({z.latex}\right)", f"softmax({z.text})")
+        if self.log:
+            return Factor(Shown(r"I - \mathbf{1}\, s^{T}", "I − 1 sᵀ"),
+                          f"with s = {s.text}: the product is U − s·sum(U)", compound=True)
+        return Factor(Shown(r"\operatorname{diag}(s) - s s^{T}", "diag(s) − s sᵀ"),
+                      f"with s = {s.text}: the product is s ⊙ (U − U·s)", compound=True)
+
+    def show(self) -> Shown:
+        z = self.child.show()
+        name = "log_softmax" if self.log else "softmax"
+        typeset = r"log\_softmax" if self.log else "softmax"
+        return Shown(rf"\operatorname{{{typeset}}}\left({z.latex}\right)", f"{name}({z.text})")
