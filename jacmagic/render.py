@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
+from sympy.printing.str import StrPrinter
 
 from .model import exceeds
 
@@ -36,6 +38,51 @@ class _Latex(LatexPrinter):
 class _Pretty(PrettyPrinter):
     def _print_Heaviside(self, expr: Any) -> prettyForm:
         return self._print_Function(sp.Function("H")(expr.args[0]))
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class _Inline(StrPrinter):
+    """One line of math as people write it, for text and HTML: x₁, θ, x², tanh²(n), √x, a·b, H(z), σ(z), |x|;
+    never Python's ** or Heaviside(...)."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return pretty(expr)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.as_base_exp()
+        if exponent == sp.S.Half:
+            return "√" + self.parenthesize(base, PRECEDENCE["Atom"])
+        if exponent.is_Integer and exponent > 0:
+            power = str(exponent).translate(_SUPERSCRIPTS)
+            if isinstance(base, sp.Function) and len(base.args) == 1:  # tanh²(n), as written by hand
+                head = self._print(base)
+                name, _, rest = head.partition("(")
+                return f"{name}{power}({rest}" if rest else head + power
+            return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + power
+        if exponent == -1:
+            return "1/" + self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + "^" + self.parenthesize(
+            exponent, PRECEDENCE["Atom"])
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Heaviside(self, expr: sp.Basic) -> str:
+        return f"H({self._print(expr.args[0])})"
+
+    def _print_Abs(self, expr: sp.Basic) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Function(self, expr: sp.Function) -> str:
+        name = getattr(expr, "text_name", "") or expr.func.__name__
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+
+def inline(expr: sp.Basic) -> str:
+    """`_Inline`: an expression on one line, in Unicode math."""
+    return _Inline().doprint(expr)
 
 
 def latex(expr: sp.Basic) -> str:
@@ -130,12 +177,12 @@ def matrix_text(matrix: sp.MatrixBase) -> str:
     """2-D pretty printing where it fits a terminal, else one line per shown row."""
     if is_big(matrix):
         def cell(i: int, j: int) -> str:
-            text = "…" if _long(matrix[i, j]) else sp.sstr(matrix[i, j])
+            text = "…" if _long(matrix[i, j]) else inline(matrix[i, j])
             return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
         cells = _grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
         labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
         return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
-    entries = [[sp.sstr(e) for e in row] for row in matrix.tolist()]
+    entries = [[inline(e) for e in row] for row in matrix.tolist()]
     if max(sum(len(e) + 2 for e in row) for row in entries) <= _PRETTY_WIDTH:
         return pretty(matrix)
     return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
@@ -144,7 +191,7 @@ def matrix_text(matrix: sp.MatrixBase) -> str:
 def matrix_line(matrix: sp.MatrixBase) -> str:
     """A symbolic matrix on one line of text, cut to the window, long entries shortened."""
     def cell(i: int, j: int) -> str:
-        text = "…" if _long(matrix[i, j]) else sp.sstr(matrix[i, j])
+        text = "…" if _long(matrix[i, j]) else inline(matrix[i, j])
         return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
     rows = _grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
     return "[" + ", ".join("[" + ", ".join(row) + "]" for row in rows) + "]"
@@ -314,7 +361,7 @@ def _point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
 def _point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
     def shown(value: Any) -> str:
         if isinstance(value, sp.Basic) and not value.is_Float:
-            return sp.sstr(value)
+            return inline(value)
         return vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
     return ", ".join(f"{pretty(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
 

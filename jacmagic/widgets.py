@@ -27,6 +27,7 @@ from .render import (
     cost_words,
     derivative_symbol,
     directions_words,
+    inline,
     number,
     pretty,
     tangent_text,
@@ -274,7 +275,7 @@ class ChainPanel(widgets.VBox):
         self._texts = {step.name: (html.escape(derivative_symbol(step.outputs, step.inputs, "text")),
                                    [html.escape(pretty(s)) for s in step.inputs],
                                    [html.escape(pretty(s)) for s in step.outputs],
-                                   html.escape(", ".join(_unicode_names(e) for e in step.matrix)))
+                                   html.escape(", ".join(inline(e) for e in step.matrix)))
                        for step in result.chain}
         mode = result.options.mode
         self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
@@ -370,8 +371,3 @@ class ChainPanel(widgets.VBox):
 
 def _vector(values: np.ndarray, digits: int) -> str:
     return bracketed([_number(float(v), digits) for v in np.ravel(values)])
-
-
-def _unicode_names(expression: sp.Expr) -> str:
-    """One-line text of an expression with names as mathematicians write them (w₁₁, θ), for HTML."""
-    return str(expression.xreplace({s: sp.Symbol(pretty(s)) for s in expression.free_symbols}))

@@ -123,7 +123,7 @@ def test_the_views_show_the_mode_asked_for() -> None:
         for shown in (str(result), result.latex()):
             assert ("reverse mode, from the output back" in shown) is backward
             assert ("forward mode, from the inputs on" in shown) is ahead
-    assert "∂h/∂(u, v) · (g\u0307₁, g\u0307₂) = [[v*cos(u), sin(u)]] · [[1.7, 0.4], [1, 1]]" in str(forward)
+    assert "∂h/∂(u, v) · (g\u0307₁, g\u0307₂) = [[v·cos(u), sin(u)]] · [[1.7, 0.4], [1, 1]]" in str(forward)
     assert "J at x₁ = 0.4, x₂ = 1.7 = h\u0307 = [3.40473, 1.28195]" in str(forward)
     assert r"\underbrace{" in forward.latex() and r"_{\left(\dot{g_{1}}, \dot{g_{2}}\right)}" in forward.latex()
     assert reverse.walkthrough().forward_pass is None
