@@ -115,8 +115,13 @@ class Variable(widgets.HBox):
         self.box.value = new
 
     def _from_slider(self, change: Mapping[str, Any]) -> None:
-        if self.box.value != change["new"]:
-            self.box.value = change["new"]
+        """A drag sets the box to the slider's value, rounded to the step's digits (a browser's slider gives
+        min + k*step in floating point: 0.3999999999 for 0.4). The slider snapping a typed value to its nearest
+        step sends a value within half a step of the box's: that is no move, and the typed value stays."""
+        new, step = float(change["new"]), float(self.slider.step)
+        if abs(new - float(self.box.value)) <= step / 2 * (1 + 1e-9):
+            return
+        self.box.value = round(new, max(0, 1 - math.floor(math.log10(step)))) if step > 0 else new
 
     def _from_box(self, change: Mapping[str, Any]) -> None:
         new = float(change["new"])

@@ -116,3 +116,18 @@ def test_an_update_calls_no_sympy() -> None:
         sys.setprofile(None)
     assert called == []
     assert shown_det(panel) == pytest.approx(2.0)
+
+
+def test_values_stay_as_typed_when_the_browser_slider_snaps_them() -> None:
+    """A browser's slider reports min + k*step in floating point (0.3999999999 for 0.4) and snaps a typed value
+    to its nearest step: neither reaches the number box; a real drag does, rounded to the step's digits."""
+    from jacmagic.widgets import Variable
+
+    variable = Variable("x", 0.4, (-1.6, 2.4), True, False)
+    variable.slider.value = -1.6 + 100 * 0.02  # 0.3999999999999999: the slider echoing 0.4
+    assert variable.box.value == 0.4
+    variable.box.value = 0.4123
+    variable.slider.value = 0.42  # the slider snapping the typed value to its grid
+    assert variable.box.value == 0.4123
+    variable.slider.value = -1.6 + 115 * 0.02  # a drag to 0.7, in floating point
+    assert variable.box.value == 0.7 and repr(variable.box.value) == "0.7"
