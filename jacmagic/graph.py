@@ -136,10 +136,12 @@ def heatmap_png(values: np.ndarray, cells: int = 128, pixels: int = 256) -> byte
     image = (np.stack([red, green, blue], axis=-1) * 255).round().astype(np.uint8)
     grow = max(1, pixels // max(image.shape[:2]))
     image = image.repeat(grow, axis=0).repeat(grow, axis=1)
-    return _png(image)
+    return encode_png(image)
 
 
-def _png(image: np.ndarray) -> bytes:
+def encode_png(image: np.ndarray, level: int = 9) -> bytes:
+    """RGB pixels (height, width, 3; uint8) as a PNG; a low zlib `level` for pictures made as a control moves."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
     height, width, _ = image.shape
     raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
 
@@ -147,4 +149,5 @@ def _png(image: np.ndarray) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, level)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body

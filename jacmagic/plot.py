@@ -194,31 +194,53 @@ def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str
     right.set_aspect("equal", adjustable="datalim")
 
 
-def _small_square(left: Any, right: Any, result: JacobianResult, point: Mapping[str, float],
-                  domain: Mapping[str, tuple[float, float]]) -> None:
-    """A small square at the point, its image, and J applied to it (the linearised parallelogram)."""
+@dataclass(frozen=True)
+class Square:
+    """A small square at the point (`u`, `v`), its image under the map, J applied to it (the linearised
+    parallelogram; None where J is undefined) and what they say."""
+
+    u: np.ndarray
+    v: np.ndarray
+    image: np.ndarray
+    parallelogram: np.ndarray | None
+    reading: str
+
+
+def small_square(result: JacobianResult, point: Mapping[str, float],
+                 domain: Mapping[str, tuple[float, float]]) -> Square:
     first, second = (s.name for s in result.inputs)
     side = 0.06 * min(domain[first][1] - domain[first][0], domain[second][1] - domain[second][0])
     p = np.array([point[first], point[second]])
     u, v = _rectangle((p[0] - side / 2, p[1] - side / 2), (p[0] + side / 2, p[1] + side / 2), 50)
     image = _image(result, _arguments(result, point, {first: u, second: v}))
-    left.fill(np.append(u, u[0]), np.append(v, v[0]), color="tab:orange", alpha=0.8, gid="jacmagic-square")
     jac = result.at(**dict(point))
     if not (np.isfinite(jac).all() and np.isfinite(image).all()):
-        reading = "J is undefined at this point, so it does not say how a small square is changed"
-    else:
-        centre = _image(result, _arguments(result, point, {}))
-        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
-        parallelogram = centre + corners @ jac.T
-        right.fill(np.append(image[:, 0], image[0, 0]), np.append(image[:, 1], image[0, 1]), color="tab:orange",
-                   alpha=0.8, gid="jacmagic-square-image")
-        right.plot(parallelogram[:, 0], parallelogram[:, 1], "--", color="crimson", lw=1.5,
-                   gid="jacmagic-parallelogram")
-        ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
-        reading = (f"det J = {float(np.linalg.det(jac)):.4g} ({orientation(jac)})\n"
-                   f"area(image of square) / area(square) = {ratio:.4g}")
-    right.text(0.02, 0.98, reading, transform=right.transAxes, va="top", fontsize=9, gid="jacmagic-ratio",
+        return Square(u, v, image, None, "J is undefined at this point, so it does not say how a small square is "
+                                         "changed")
+    centre = _image(result, _arguments(result, point, {}))
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
+    ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
+    return Square(u, v, image, centre + corners @ jac.T,
+                  f"det J = {float(np.linalg.det(jac)):.4g} ({orientation(jac)})\n"
+                  f"area(image of square) / area(square) = {ratio:.4g}")
+
+
+def _small_square(left: Any, right: Any, result: JacobianResult, point: Mapping[str, float],
+                  domain: Mapping[str, tuple[float, float]]) -> None:
+    """The square, its image and the parallelogram as artists that a moving picture updates in place."""
+    square = small_square(result, point, domain)
+    left.fill(*_closed(square.u, square.v), color="tab:orange", alpha=0.8, gid="jacmagic-square")
+    right.fill(*_closed(square.image[:, 0], square.image[:, 1]), color="tab:orange", alpha=0.8,
+               gid="jacmagic-square-image", visible=square.parallelogram is not None)
+    shape = square.parallelogram if square.parallelogram is not None else np.zeros((5, 2))
+    right.plot(shape[:, 0], shape[:, 1], "--", color="crimson", lw=1.5, gid="jacmagic-parallelogram",
+               visible=square.parallelogram is not None)
+    right.text(0.02, 0.98, square.reading, transform=right.transAxes, va="top", fontsize=9, gid="jacmagic-ratio",
                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"})
+
+
+def _closed(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.append(x, x[0]), np.append(y, y[0])
 
 
 def _slice(fig: Figure, result: JacobianResult, point: Mapping[str, float],
@@ -283,3 +305,82 @@ def _heat_map(fig: Figure, result: JacobianResult, point: Mapping[str, float]) -
         pattern = np.array([[e != 0 for e in row] for row in result.eager_matrix.tolist()], dtype=float)
         axes[1].imshow(pattern, cmap="Greys", vmin=0, vmax=1, gid="jacmagic-sparsity")
         axes[1].set_title("entries not identically zero")
+
+
+# The artists that follow the point; everything else is drawn once per background.
+_MOVING = frozenset({"jacmagic-square", "jacmagic-square-image", "jacmagic-parallelogram", "jacmagic-ratio",
+                     "jacmagic-gradient-at-point"})
+
+
+class MovingPicture:
+    """The panel's --plot picture, kept alive: moving a variable moves the square, its image, the parallelogram
+    and the gradient arrow over a background drawn once (blitting, then a quick PNG of the pixels), instead of
+    drawing the whole figure again; a change that moves the map itself (a constant, the held input of a slice,
+    any value for a heat map) draws everything once more."""
+
+    def __init__(self, result: JacobianResult, domain: Mapping[str, tuple[float, float]], grid: int = PANEL_GRID,
+                 dpi: int = 80) -> None:
+        self.result, self.domain, self.grid, self.dpi = result, dict(domain), grid, dpi
+        self._key: tuple[float, ...] | None = None
+        self._background: Any = None
+
+    def png(self, point: Mapping[str, float]) -> bytes:
+        point = {**self.result.default_point(), **point}
+        key = self._background_key(point)
+        if key != self._key:
+            self._draw_all(point)
+            self._key = key
+        else:
+            self._move(point)
+        from .graph import encode_png
+
+        return encode_png(np.asarray(self._canvas.buffer_rgba())[..., :3], level=1)
+
+    def _background_key(self, point: Mapping[str, float]) -> tuple[float, ...]:
+        m, n = self.result.shape
+        still = [s.name for s in self.result.arguments]
+        if (m, n) in ((2, 2), (1, 2)):  # the first two inputs only move the square or the arrow
+            still = still[2:]
+        return tuple(float(point[name]) for name in still)
+
+    def _draw_all(self, point: Mapping[str, float]) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = figure(self.result, point, self.domain, grid=self.grid)
+        fig.set_dpi(self.dpi)
+        self._canvas = FigureCanvasAgg(fig)
+        self._artists = fig.findobj(lambda artist: artist.get_gid() in _MOVING)
+        shown = [artist.get_visible() for artist in self._artists]
+        for artist in self._artists:
+            artist.set_visible(False)
+        self._canvas.draw()
+        self._background = self._canvas.copy_from_bbox(fig.bbox)
+        for artist, visible in zip(self._artists, shown):
+            artist.set_visible(visible)
+        self._blit()
+
+    def _move(self, point: Mapping[str, float]) -> None:
+        by_gid: dict[str, Any] = {str(artist.get_gid()): artist for artist in self._artists}
+        if "jacmagic-square" in by_gid:
+            square = small_square(self.result, point, self.domain)
+            by_gid["jacmagic-square"].set_xy(np.column_stack(_closed(square.u, square.v)))
+            defined = square.parallelogram is not None
+            by_gid["jacmagic-square-image"].set_xy(np.column_stack(_closed(square.image[:, 0], square.image[:, 1])))
+            by_gid["jacmagic-square-image"].set_visible(defined)
+            if square.parallelogram is not None:
+                by_gid["jacmagic-parallelogram"].set_data(square.parallelogram[:, 0], square.parallelogram[:, 1])
+            by_gid["jacmagic-parallelogram"].set_visible(defined)
+            by_gid["jacmagic-ratio"].set_text(square.reading)
+        if "jacmagic-gradient-at-point" in by_gid:
+            first, second = (s.name for s in self.result.inputs)
+            arrow = by_gid["jacmagic-gradient-at-point"]
+            at = self.result.at(**dict(point))[0]
+            arrow.set_offsets([[point[first], point[second]]])
+            arrow.set_UVC([at[0]], [at[1]])
+        self._blit()
+
+    def _blit(self) -> None:
+        self._canvas.restore_region(self._background)
+        for artist in self._artists:
+            if artist.get_visible() and artist.axes is not None:
+                artist.axes.draw_artist(artist)

@@ -158,6 +158,10 @@ class JacobianPanel(widgets.VBox):
         self.picture = widgets.Image(format="png") if result.options.plot else None
         # the plotted region stays where the panel opened: the square and arrows move across a still picture
         self._domain = default_domain(result, start) if result.options.plot else None
+        if self._domain is not None:
+            from .plot import MovingPicture
+
+            self._moving = MovingPicture(result, self._domain)
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
         # big Jacobians show the same window as the typeset result: the update stays cheap
         rows, cols = window(len(result.outputs)), window(len(result.inputs))
@@ -185,9 +189,7 @@ class JacobianPanel(widgets.VBox):
         matrix = self._jacobian(*[v.value for v in self._order])
         self.output.value = self.render_html(matrix, int(self.digits.value))
         if self.picture is not None:  # one PNG swapped in place: no flicker, no output history
-            from .plot import PANEL_GRID, figure, png
-
-            self.picture.value = png(figure(self.result, self.point(), self._domain, grid=PANEL_GRID))
+            self.picture.value = self._moving.png(self.point())
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
         finite = bool(np.isfinite(matrix).all())

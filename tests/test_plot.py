@@ -142,3 +142,34 @@ def test_a_map_undefined_on_the_whole_region_is_refused() -> None:
 def test_a_heat_map_of_an_undefined_jacobian_still_draws() -> None:
     fig = jacobian("f(x, y, z) = [log(x) + y, z]").plot(point={"x": -1.0, "y": 0.0, "z": 0.0})
     assert np.isnan(np.asarray(by_gid(fig, "jacmagic-heat").get_array())[0, 0])  # type: ignore[attr-defined]
+
+
+def _pixels(picture: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(picture)).convert("RGB"), dtype=float)
+
+
+@pytest.mark.parametrize(("cell", "moved", "still"), [(POLAR, "r", None), ("f(x, y) = x**2 - y**2", "x", None),
+                                                      ("x = a*r*cos(theta)\ny = r*sin(theta)", "theta", "a")])
+def test_a_moving_picture_matches_the_picture_drawn_afresh(cell: str, moved: str, still: str | None) -> None:
+    """Moving a variable redraws only the square, its image, the parallelogram and the arrow over the kept
+    background; what the panel shows is the picture drawn from scratch at the new point."""
+    from jacmagic.plot import MovingPicture, default_domain
+
+    result = jacobian(cell, wrt="r,theta" if still else ())
+    start = result.default_point()
+    domain = default_domain(result, start)
+    moving = MovingPicture(result, domain)
+    moving.png(start)
+    point = {**start, moved: start[moved] + 0.3}
+    assert moving._key == moving._background_key(point)  # the background is kept: only the moving parts change
+    moved_picture = _pixels(moving.png(point))
+    fresh = _pixels(MovingPicture(result, domain).png(point))
+    assert moved_picture.shape == fresh.shape and np.abs(moved_picture - fresh).mean() < 0.5
+    if still:  # a constant moves the map itself: everything is drawn again
+        changed = {**point, still: 1.5}
+        assert moving._background_key(changed) != moving._key
+        assert np.abs(_pixels(moving.png(changed)) - _pixels(MovingPicture(result, domain).png(changed))).mean() < 0.5
