@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import CellError
-from .formula import node_error
+from .formula import node_error, real_symbol, refuse_twins
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from .operations import (
     FUNCTIONS,
@@ -38,6 +38,7 @@ from .operations import (
     Transpose,
     Values,
 )
+from .parse import refuse_lookalikes
 from .source import Prepared, parse_deep, prepare, syntax_error
 
 
@@ -285,6 +286,7 @@ def read_network(text: str) -> Network:
         raise syntax_error(err, prepared, text) from None
     except (RecursionError, MemoryError, ValueError):
         raise NotStructured from None
+    refuse_lookalikes(module, prepared)  # as the entry-level reader does: х (Cyrillic) is not x
     shapes: dict[str, Shape] = {d.name: (d.rows, d.cols) for d in prepared.declarations.values()}
     declared = dict(shapes)
     targets = [_target(statement) for statement in module.body]
@@ -311,5 +313,6 @@ def read_network(text: str) -> Network:
     if unused:
         raise CellError(f"{unused[0]} is declared but never used", prepared.declarations[unused[0]].line)
     outputs = tuple(line.name for line in lines if line.name not in used)
+    refuse_twins(real_symbol(name) for name in (*inputs, *targets))  # theta and θ, x1 and x_1 are one name shown
     return Network(declared, tuple(lines), inputs, outputs)
 

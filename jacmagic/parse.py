@@ -102,7 +102,7 @@ def _statements(module: ast.Module, prepared: Prepared) -> list[_Statement]:
 _LOOKALIKES = str.maketrans("аеорсухіјѕАВЕКМНОРСТХΑΒΕΖΗΙΚΜΝΟΡΤΥΧονі", "aeopcyxijsABEKMHOPCTXABEZHIKMNOPTYXovi")
 
 
-def _refuse_lookalikes(module: ast.Module, prepared: Prepared) -> None:
+def refuse_lookalikes(module: ast.Module, prepared: Prepared) -> None:
     seen: dict[str, tuple[str, int]] = {}
     names = [(n.id, n.lineno) for n in ast.walk(module) if isinstance(n, ast.Name)]
     names += [(p.strip(), line) for line, head in prepared.heads.items() for p in head.params.split(",")]
@@ -130,7 +130,7 @@ def parse_cell(text: str, chain: bool = False) -> CellModel:
     except (RecursionError, MemoryError, ValueError):
         raise CellError("the cell is nested too deeply or is too large to read") from None
     statements = _statements(module, prepared)
-    _refuse_lookalikes(module, prepared)
+    refuse_lookalikes(module, prepared)
     try:
         if any(s.head for s in statements):
             if prepared.declarations:

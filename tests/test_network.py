@@ -195,6 +195,17 @@ def test_shape_mistakes_name_the_line_and_both_shapes(cell: str, match: str) -> 
         jacobian(cell, chain=True)
 
 
+@pytest.mark.parametrize(("cell", "match"), [
+    ("x1: 30\nx_1: 30\nL = sum(x1) + sum(x_1)", r"x1 and x_1 look the same once typeset"),
+    ("theta: 30\nθ: 30\nL = sum(theta * θ)", r"look the same once typeset"),
+    ("x: 30\nх: 30\nL = sum(x) + sum(х)", r"look alike but are different names"),
+])
+def test_names_that_collide_are_refused_at_any_size(cell: str, match: str) -> None:
+    """Found by trying it: a network too large for the entry-level reader skipped its name checks."""
+    with pytest.raises(CellError, match=match):
+        jacobian(cell, chain=True)
+
+
 def test_without_chain_a_large_network_says_to_add_it() -> None:
     cell, _ = classifier(784, 128, 10)
     with pytest.raises(CellError, match=r"102,564 entries in all \(the largest, W1, 128 x 784\).*add --chain"):
