@@ -27,6 +27,10 @@ class CellError(JacmagicError):
     """The cell text cannot be read as a map: syntax, unknown names, forbidden constructs."""
 
 
+class TooManyEntries(CellError):
+    """Declared shapes too large to write out entry by entry (the array-level walkthrough has no such limit)."""
+
+
 class OptionError(JacmagicError):
     """An option does not fit the cell: `--wrt`/`--at` naming unknown variables, `--det` on a non-square map."""
 

@@ -43,7 +43,12 @@ from .source import Prepared, parse_deep, prepare, syntax_error
 
 
 class NotStructured(Exception):
-    """The cell uses something the array reader does not cover; the entry-level reader takes it."""
+    """The cell uses something the array reader does not cover (on `line`, when known); the entry-level reader
+    takes it."""
+
+    def __init__(self, line: int | None = None) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 # -- reading a line -----------------------------------------------------------------------------------------------
@@ -78,14 +83,14 @@ class _Reader:
             return Transpose(self.read(node.value))
         if isinstance(node, ast.Subscript):
             return self._entry(node)
-        raise NotStructured
+        raise NotStructured(self.line)
 
     def _name(self, node: ast.Name) -> Node:
         name = node.id
         if name in KNOWN_CONSTANTS:
             return Number(float(KNOWN_CONSTANTS[name]))
         if name in KNOWN_FUNCTIONS or name.startswith("__"):
-            raise NotStructured  # the entry-level reader words the error
+            raise NotStructured(self.line)  # the entry-level reader words the error
         leaf = self.leaves.setdefault(name, Leaf(name, self.shapes.get(name, (1, 1))))
         return leaf
 
@@ -102,11 +107,11 @@ class _Reader:
             number = exponent.operand if negative else exponent  # type: ignore[attr-defined]
             if not (isinstance(number, ast.Constant) and isinstance(number.value, (int, float))
                     and not isinstance(number.value, bool)):
-                raise NotStructured
+                raise NotStructured(self.line)
             return Power(self.read(node.left), -float(number.value) if negative else float(number.value))
         op = _OPERATORS.get(type(node.op))
         if op is None:
-            raise NotStructured
+            raise NotStructured(self.line)
         a, b = self.read(node.left), self.read(node.right)
         if a.size > 1 and b.size > 1 and a.shape != b.shape:
             raise self.error(node, f"{op} needs equal shapes, got {a.shape[0]} x {a.shape[1]} and {b.shape[0]} x "
@@ -129,7 +134,7 @@ class _Reader:
                 raise self.error(node, f"dot() takes two vectors of the same length, got {a.shape[0]} x {a.shape[1]} "
                                        f"and {b.shape[0]} x {b.shape[1]}; use @ for matrices")
             return Dot(a, b)
-        raise NotStructured
+        raise NotStructured(self.line)
 
     def _entry(self, node: ast.Subscript) -> Node:
         inner = self.read(node.value)
@@ -139,15 +144,15 @@ class _Reader:
             negative = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
             value = index.operand if negative else index  # type: ignore[attr-defined]
             if not (isinstance(value, ast.Constant) and type(value.value) is int):
-                raise NotStructured
+                raise NotStructured(self.line)
             numbers.append(-value.value if negative else value.value)
         rows, cols = inner.shape
         vector = 1 in inner.shape
         if inner.size == 1 or len(numbers) != (1 if vector else 2):
-            raise NotStructured
+            raise NotStructured(self.line)
         sizes = [rows * cols] if vector else [rows, cols]
         if any(not -size <= n < size for n, size in zip(numbers, sizes)):
-            raise NotStructured
+            raise NotStructured(self.line)
         place = numbers[0] % sizes[0] if vector else (numbers[0] % rows) * cols + numbers[1] % cols
         return Entry(inner, place, ", ".join(str(n) for n in numbers))
 

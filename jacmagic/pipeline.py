@@ -13,7 +13,7 @@ import sympy as sp
 
 from . import calculus
 from .budget import Budget
-from .errors import CellError, OptionError
+from .errors import CellError, OptionError, TooManyEntries
 from .formula import refuse_twins, suggest
 from .model import CellModel, Options, Step
 from .network import Network
@@ -37,17 +37,12 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
 
 
 def read_layers(text: str) -> Network | None:
-    """A layer cell (declarations and assignment lines) read as array operations, or None for any other cell
-    and for what only the entry-level reader covers."""
-    from .network import NotStructured, read_network
+    """A layer cell (declarations and assignment lines) read as array operations; None for a def cell; raises
+    `NotStructured` for any other cell and for what only the entry-level reader covers."""
+    from .network import read_network
     from .trace import is_def_cell
 
-    if is_def_cell(text):
-        return None
-    try:
-        return read_network(text)
-    except NotStructured:
-        return None
+    return None if is_def_cell(text) else read_network(text)
 
 
 def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
@@ -72,13 +67,31 @@ def compute(source: str | object, options: Options | None = None,
     if not options.chain and (options.mode != "reverse" or options.direction):
         raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
                           "stages' local Jacobians; add --chain")
+    uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str) and options.chain:
-        network = read_layers(source)
+        from .network import NotStructured
+
+        try:
+            network = read_layers(source)
+        except NotStructured as why:
+            network, uncovered = None, why.line
         if network is not None:
             from .network_result import network_result
 
             return network_result(network, source, options, namespace)
-    return compute_entries(source, options, namespace, name)
+    try:
+        return compute_entries(source, options, namespace, name)
+    except TooManyEntries as err:
+        if uncovered is None:
+            raise
+        from .operations import FUNCTIONS
+
+        covered = ", ".join(sorted(set(FUNCTIONS) | {"sum", "mean", "max", "min", "norm", "logsumexp", "dot",
+                                                     "softmax", "log_softmax"}))
+        raise CellError("this line uses something the array-level walkthrough does not cover (a comparison, "
+                        f"where(...), a bracketed list, another function), and the cell is too large for the "
+                        f"entry-level one ({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing "
+                        f"and {covered}, or use smaller shapes", uncovered) from None
 
 
 def compute_entries(source: str | object, options: Options, namespace: Mapping[str, Any] | None = None,

@@ -13,7 +13,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 
-from .errors import CellError
+from .errors import CellError, TooManyEntries
 
 _PARSE_RECURSION_LIMIT = 25_000
 _HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
@@ -124,7 +124,7 @@ def refuse_entry_level(declarations: dict[str, Declaration], remedy: str) -> Non
     total = sum(d.rows * d.cols for d in declarations.values())
     if total > MAX_ENTRY_LEVEL_ENTRIES:
         biggest = max(declarations.values(), key=lambda d: d.rows * d.cols)
-        raise CellError(f"the declared shapes have {total:,} entries in all (the largest, {biggest.name}, "
+        raise TooManyEntries(f"the declared shapes have {total:,} entries in all (the largest, {biggest.name}, "
                         f"{biggest.rows} x {biggest.cols}); jacmagic writes at most {MAX_ENTRY_LEVEL_ENTRIES:,} "
                         f"out symbol by symbol: {remedy}", biggest.line)
 
