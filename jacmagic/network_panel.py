@@ -17,7 +17,7 @@ import sympy as sp
 from .graph import layout, svg
 from .operations import product
 from .render import cost_words, derivative_symbol, directions_words, pretty, window
-from .widgets import _STYLE, Variable, _table, _vector, default_range
+from .widgets import _STYLE, Variable, _table, _vector, beside, default_range
 
 if TYPE_CHECKING:
     from .network import Line
@@ -94,7 +94,7 @@ class NetworkPanel(widgets.VBox):
         self.picture, self.detail = widgets.HTML(), widgets.HTML()
         controls = widgets.HBox([self.previous, self.next, self.play, self.position])
         super().__init__([*self.controls.values(), self.digits, *([self.mode] if mode == "both" else []), controls,
-                          widgets.HBox([self.picture, self.detail])])
+                          beside(self.picture, self.detail)])
         for control in self.controls.values():
             control.box.observe(self._recompute, names="value")
         for watched in (self.position, self.mode, self.digits):

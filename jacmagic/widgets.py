@@ -224,6 +224,12 @@ class JacobianPanel(widgets.VBox):
         return lines
 
 
+def beside(picture: widgets.Widget, detail: widgets.Widget) -> widgets.HBox:
+    """The graph and the step's numbers side by side where they fit, the numbers under the graph where they do
+    not (a narrow output area): nothing is pushed past the right edge."""
+    return widgets.HBox([picture, detail], layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+
+
 def _number(value: float, digits: int) -> str:
     """`render.number` as HTML: undefined and infinite values marked in red."""
     text = number(value, digits)
@@ -289,7 +295,7 @@ class ChainPanel(widgets.VBox):
                                           value="forward" if mode == "forward" else "reverse")
         controls = widgets.HBox([self.previous, self.next, self.play, self.position])
         modes = [self.mode] if mode == "both" else []
-        super().__init__([self.evaluation, *modes, controls, widgets.HBox([self.picture, self.detail])])
+        super().__init__([self.evaluation, *modes, controls, beside(self.picture, self.detail)])
         for variable in self.evaluation.variables.values():
             variable.box.observe(self._recompute, names="value")
         self.position.observe(self._show, names="value")
