@@ -60,6 +60,24 @@ def test_every_operation_matches_the_entry_level_jacobian_and_central_difference
         assert_close(_central(result, point), got, rel=1e-5)
 
 
+@pytest.mark.parametrize("cell", CELLS, ids=[c.split("\n")[-1][:40] for c in CELLS])
+def test_forward_mode_matches_on_every_operation(cell: str) -> None:
+    """Each operation's Jacobian-vector product, through the whole cell, equals the entry-level Jacobian times the
+    directions: one per input, and one random direction."""
+    result = jacobian(cell, chain=True, mode="both")
+    entries = compute_entries(cell, Options())
+    point = _random_point(result)
+    order = {s.name: j for j, s in enumerate(entries.inputs)}
+    want = entries.at(**_numbers_as_floats(result, point))[:, [order[s.name] for s in result.inputs]]
+    walked = result.walkthrough(**point)
+    assert walked.forward_pass is not None and walked.forward_agrees
+    assert_close(walked.forward_pass.tangent, want, rel=1e-9)
+    direction = {name: RNG.standard_normal(result.network.shape_of(name)) for name in result.wrt}
+    along = jacobian(cell, chain=True, direction=direction)
+    v = np.concatenate([direction[name].ravel() for name in result.wrt])
+    assert_close(along.walkthrough(**point).forward_pass.tangent[:, 0], want @ v, rel=1e-9)  # type: ignore[union-attr]
+
+
 def _numbers_as_floats(result: NetworkResult, point: dict[str, np.ndarray]) -> dict[str, object]:
     """The point as the entry-level result takes it: arrays whole, a number as a float (an array there would be
     a grid of points)."""
