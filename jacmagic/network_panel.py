@@ -17,7 +17,7 @@ import sympy as sp
 from .graph import layout, svg
 from .operations import product
 from .render import cost_words, derivative_symbol, directions_words, pretty, window
-from .widgets import _STYLE, Variable, _table, _vector, beside, default_range
+from .widgets import _STYLE, Derivation, Variable, _table, _vector, beside, default_range
 
 if TYPE_CHECKING:
     from .network import Line
@@ -93,13 +93,19 @@ class NetworkPanel(widgets.VBox):
                                           value="forward" if mode == "forward" else "reverse")
         self.picture, self.detail = widgets.HTML(), widgets.HTML()
         controls = widgets.HBox([self.previous, self.next, self.play, self.position])
+        from .network_view import blocks, bundle, walkthrough_groups
+
+        self.derivation = Derivation([bundle(rows) for rows in blocks(walkthrough_groups(result, result._walk))])
         super().__init__([*self.controls.values(), self.digits, *([self.mode] if mode == "both" else []), controls,
-                          beside(self.picture, self.detail)])
+                          beside(self.picture, self.detail), self.derivation])
         for control in self.controls.values():
             control.box.observe(self._recompute, names="value")
         for watched in (self.position, self.mode, self.digits):
             watched.observe(self._show, names="value")
         self._recompute()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        return self.derivation.fallback(super()._repr_mimebundle_(**kwargs))
 
     def move(self, by: int) -> None:
         self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)

@@ -25,12 +25,14 @@ from .render import (
     array_text,
     blocks,
     bundle,
+    bundles,
     cost_words,
     derivative_symbol,
     latex,
     number,
     number_latex,
     pretty,
+    result_groups,
     text_latex,
     window,
 )
@@ -234,17 +236,18 @@ def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]
 
 
 def displays(result: NetworkResult) -> list[Any]:
-    """The entry-level result when there is one, the walkthrough, the pictures, and where widgets render the
-    panel."""
+    """The entry-level result when there is one, the walkthrough (inside the panel where widgets render: shown
+    once), the pictures, the panel."""
     from .widgets import has_widget_frontend
 
     walked = result.walkthrough()
+    panel = result.options.widgets and has_widget_frontend()
     shown: list[Any] = []
     if result.whole is not None:
-        shown.append({"text/plain": str(result.whole), "text/latex": result.whole.latex()})
-    shown += [bundle(rows) for rows in blocks(walkthrough_groups(result, walked))]
+        shown += bundles(result_groups(result.whole, walkthrough=False))
+    if not panel:
+        shown += [bundle(rows) for rows in blocks(walkthrough_groups(result, walked))]
     shown += pictures(result, walked)
-    if result.options.widgets and has_widget_frontend():
+    if panel:
         shown.append(result.widget())
     return shown
-

@@ -376,9 +376,10 @@ def _det_latex(result: JacobianResult) -> str:
 Row = tuple[str, str]  # one line of a derivation, as (LaTeX, text); text "" when the LaTeX line has no own text
 
 
-def result_groups(result: JacobianResult) -> list[list[Row]]:
+def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list[Row]]:
     """Everything a result shows, as groups of rows: the Jacobian and what goes with it, the Hessians, each
-    step of the walkthrough, the notes. Each group becomes one display (or several, cut to MAX_LATEX)."""
+    step of the walkthrough (unless a panel holds it), the notes. Each group becomes one display (or several,
+    cut to MAX_LATEX)."""
     symbol, words = derivative_symbol(result.outputs, result.inputs), derivative_symbol(result.outputs,
                                                                                          result.inputs, "text")
     first, text = rf"J = {symbol} &= ", [f"J = {words}   ({layout_words(result)})"]
@@ -408,7 +409,7 @@ def result_groups(result: JacobianResult) -> list[list[Row]]:
             header.append((rf"\det J\,\Big|_{{{where}}} &= {number_latex(det_value)}",
                            f"det J at {spoken} = {number_text(det_value)}"))
     groups = [header, list(zip(hessian_latex(result), hessian_text(result)))]
-    if result.chain:
+    if result.chain and walkthrough:
         groups += chain_groups(result)
     groups.append([(r"&" + text_latex(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
     return [group for group in groups if group]

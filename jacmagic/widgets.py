@@ -23,6 +23,8 @@ from .plot import default_domain
 from .render import (
     SHOWN,
     bracketed,
+    bundles,
+    chain_groups,
     contribution,
     cost_words,
     derivative_symbol,
@@ -30,6 +32,7 @@ from .render import (
     inline,
     number,
     pretty,
+    result_groups,
     tangent_text,
     window,
 )
@@ -61,11 +64,11 @@ def has_widget_frontend() -> bool:
 
 def displays(result: JacobianResult) -> list[Any]:
     """Everything a cell shows, built before anything is shown (so that a failure shows nothing and binds
-    nothing): the typeset result, where a widget front end exists the panel under it, and the pictures."""
-    from .render import bundles, result_groups
-
-    shown: list[Any] = list(bundles(result_groups(result)))
+    nothing): the typeset result, where a widget front end exists the panel under it (holding the walkthrough),
+    and the pictures."""
     panel = result.options.widgets and has_widget_frontend()
+    # with a panel, the walkthrough is shown once: in the panel, which carries it for viewers without widgets
+    shown: list[Any] = list(bundles(result_groups(result, walkthrough=not panel)))
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
         from .plot import png
 
@@ -262,6 +265,24 @@ def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digi
     return f'<table class="jacmagic-matrix">{head}{body}</table>{shape}'
 
 
+class Derivation(widgets.Accordion):
+    """The whole static derivation inside a panel, collapsed, typeset by the host's MathJax (HTMLMath); the panel's
+    own display carries it too, as LaTeX and text, for viewers that cannot show widgets (GitHub, nbviewer, a page
+    exported without widget state)."""
+
+    def __init__(self, shown: Sequence[dict[str, str]]) -> None:
+        self.latex = "\n".join(b["text/latex"] for b in shown)
+        self.text = "\n".join(b["text/plain"] for b in shown)
+        super().__init__([widgets.HTMLMath(value=self.latex)], selected_index=None)
+        self.set_title(0, "the whole derivation")
+
+    def fallback(self, bundle: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A widget's mime bundle with the derivation beside the widget view."""
+        if bundle is not None:
+            bundle.update({"text/latex": self.latex, "text/plain": self.text})
+        return bundle
+
+
 class ChainPanel(widgets.VBox):
     """Steps through the backward pass (or, with --mode forward, the forward-mode pass; with --mode both, a
     toggle picks): Previous / Next / Play, the current stage highlighted in the graph, the numbers of that step
@@ -295,7 +316,8 @@ class ChainPanel(widgets.VBox):
                                           value="forward" if mode == "forward" else "reverse")
         controls = widgets.HBox([self.previous, self.next, self.play, self.position])
         modes = [self.mode] if mode == "both" else []
-        super().__init__([self.evaluation, *modes, controls, beside(self.picture, self.detail)])
+        self.derivation = Derivation(bundles(chain_groups(result)))
+        super().__init__([self.evaluation, *modes, controls, beside(self.picture, self.detail), self.derivation])
         for variable in self.evaluation.variables.values():
             variable.box.observe(self._recompute, names="value")
         self.position.observe(self._show, names="value")
@@ -304,6 +326,9 @@ class ChainPanel(widgets.VBox):
 
     def move(self, by: int) -> None:
         self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        return self.derivation.fallback(super()._repr_mimebundle_(**kwargs))
 
     def _recompute(self, change: object = None) -> None:
         self.walk = self.result.walkthrough(**self.evaluation.point())

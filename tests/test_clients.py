@@ -287,12 +287,16 @@ def test_jupyterlab_typesets_the_classifier_walkthrough_and_steps_it(lab: tuple[
             cell.scroll_into_view_if_needed()
             step = cell.locator(".jacmagic-step")
             expect(step).to_contain_text("Backward step 1 of 3", timeout=90_000)
-            math = cell.locator("mjx-container")
+            # shown once: the derivation is in the panel, collapsed; opened, it typesets without a MathJax error
+            cell.get_by_text("the whole derivation").click()
+            math = cell.locator(".widget-htmlmath mjx-container")
             expect(math.first).to_be_visible(timeout=60_000)
             errors = [e.get_attribute("data-mjx-error") for e in cell.locator("mjx-merror").all()]
             assert not errors, errors
             typeset = "".join(_typeset_text(m) for m in math.all())
             assert "⊗" in typeset and "∂" in typeset and "softmax" in typeset
+            outside = cell.locator(".jp-OutputArea-output:not(:has(.widget-htmlmath)) mjx-container")
+            assert "⊗" not in "".join(_typeset_text(m) for m in outside.all())  # not shown a second time
             cell.get_by_role("button", name="Next ▶").click()
             cell.get_by_role("button", name="Next ▶").click()
             expect(step).to_contain_text("Backward step 3 of 3", timeout=20_000)

@@ -131,3 +131,29 @@ def test_values_stay_as_typed_when_the_browser_slider_snaps_them() -> None:
     assert variable.box.value == 0.4123
     variable.slider.value = -1.6 + 115 * 0.02  # a drag to 0.7, in floating point
     assert variable.box.value == 0.7 and repr(variable.box.value) == "0.7"
+
+
+@pytest.mark.parametrize("cell", ["z = w*x + b\na = sigmoid(z)\nL = (a - t)**2",
+                                  "W: 12x10\nx: 10\nh = tanh(W @ x)\nL = sum(h**2)"])
+def test_with_a_panel_the_walkthrough_is_shown_once_and_carried_for_viewers_without_widgets(
+        shell: Shell, monkeypatch: pytest.MonkeyPatch, cell: str) -> None:
+    """Where widgets render, the derivation lives in the panel (collapsed), and the panel's own display carries it
+    as LaTeX and text for GitHub, nbviewer and pages exported without widget state."""
+    monkeypatch.setattr(shell.ip, "kernel", object(), raising=False)
+    ran = shell.ok("%%jacobian --chain\n" + cell)
+    carrying = [o for o in ran.outputs if "from the output back" in o.get("text/latex", "")]
+    assert len(carrying) == 1 and "application/vnd.jupyter.widget-view+json" in carrying[0]
+    assert "reverse mode" in carrying[0]["text/plain"] and "cost:" in carrying[0]["text/plain"]
+    assert all(len(block) < 5_000 for block in carrying[0]["text/latex"].split("\n"))
+    monkeypatch.setattr(shell.ip, "kernel", None, raising=False)
+    alone = shell.ok("%%jacobian --chain\n" + cell)  # no widgets: the derivation is shown as displays
+    assert sum("from the output back" in o.get("text/latex", "") for o in alone.outputs) == 1
+    assert not any("application/vnd.jupyter.widget-view+json" in o for o in alone.outputs)
+
+
+def test_the_panel_holds_the_whole_derivation_collapsed() -> None:
+    from jacmagic import jacobian
+
+    panel = jacobian("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", chain=True).widget()
+    assert panel.derivation in panel.children and panel.derivation.selected_index is None
+    assert "reverse mode" in panel.derivation.children[0].value and panel.derivation.get_title(0)
