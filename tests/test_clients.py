@@ -137,11 +137,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def _server(app: str, home: Path) -> Iterator[tuple[str, Path]]:
+    """A Jupyter server (`jupyterlab`, or `notebook` for Notebook 7) on a free port, its state in `home`."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
-    home = tmp_path_factory.mktemp("lab")
     root = home / "root"
     root.mkdir()
     env = {**os.environ}
@@ -152,23 +151,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port = _free_port()
+    log = home / f"{app}.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
+        [sys.executable, "-m", app, "--no-browser", "--allow-root", f"--ServerApp.port={port}",
          "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
          "--ServerApp.password=", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(home / "lab.log", "w"), start_new_session=True)
+        env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
         if server.poll() is not None:
-            pytest.fail(f"JupyterLab exited: {(home / 'lab.log').read_text()[-2000:]}")
+            pytest.fail(f"{app} exited: {log.read_text()[-2000:]}")
         try:
             urllib.request.urlopen(f"{url}/api/status", timeout=2)
             break
         except OSError:
             if time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"JupyterLab did not start: {(home / 'lab.log').read_text()[-2000:]}")
+                pytest.fail(f"{app} did not start: {log.read_text()[-2000:]}")
             time.sleep(0.5)
     try:
         yield url, root
@@ -178,6 +178,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    yield from _server("jupyterlab", tmp_path_factory.mktemp("lab"))
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    yield from _server("notebook", tmp_path_factory.mktemp("notebook7"))
 
 
 def _screenshot(page: object, name: str, for_readme: bool = True) -> Path:
@@ -304,6 +314,55 @@ def test_jupyterlab_typesets_the_classifier_walkthrough_and_steps_it(lab: tuple[
             _screenshot(page, "jupyterlab_classifier_walkthrough")
         except Exception:
             shot = _screenshot(page, "jupyterlab_classifier_failure", for_readme=False)
+            print(f"screenshot: {shot}\npage text:\n{page.inner_text('body')[:4000]}")
+            raise
+        finally:
+            browser.close()
+
+
+def test_notebook7_typesets_the_result_and_steps_the_walkthrough(notebook7: tuple[str, Path]) -> None:
+    """Notebook 7, as the README promises: demo 03 runs, its result is typeset, a typed value stays as typed and
+    the walkthrough panel steps."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = notebook7
+    notebook = "03_backprop_chain_rule.ipynb"
+    shutil.copy(ROOT / "demo_notebooks" / notebook, root / notebook)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/notebooks/{notebook}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            for attempt in range(4):  # Run All is ignored while the kernel is still starting
+                page.wait_for_timeout(3000)
+                page.get_by_role("menuitem", name="Run").click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+                try:
+                    expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=15_000)
+                    break
+                except AssertionError:
+                    if attempt == 3:
+                        raise
+            first_cell = page.locator(".jp-Cell").nth(3)  # the micrograd neuron
+            first_cell.scroll_into_view_if_needed()
+            panel = first_cell.locator(".jacmagic-panel").first
+            expect(panel).to_be_visible(timeout=90_000)
+            expect(first_cell.locator("mjx-container").first).to_be_visible(timeout=60_000)
+            assert "∂" in _typeset_text(first_cell.locator("mjx-container").first)
+            box = first_cell.locator(".widget-text input").first
+            box.fill("0.4")
+            box.press("Enter")
+            expect(panel.locator("td").first).not_to_have_text("-1.5", timeout=20_000)
+            page.wait_for_timeout(1000)
+            assert box.input_value() == "0.4"  # as typed, not 0.3999999999
+            step = first_cell.locator(".jacmagic-step")
+            expect(step).to_contain_text("Backward step 1 of 2")
+            first_cell.get_by_role("button", name="Next ▶").click()
+            expect(step).to_contain_text("Backward step 2 of 2", timeout=20_000)
+            _screenshot(page, "notebook7_walkthrough")
+        except Exception:
+            shot = _screenshot(page, "notebook7_failure", for_readme=False)
             print(f"screenshot: {shot}\npage text:\n{page.inner_text('body')[:4000]}")
             raise
         finally:
