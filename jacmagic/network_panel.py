@@ -17,7 +17,7 @@ import sympy as sp
 from .graph import layout, svg
 from .operations import product
 from .render import cost_words, derivative_symbol, directions_words, pretty, window
-from .widgets import _STYLE, Derivation, Variable, _table, _vector, beside, default_range
+from .widgets import _STYLE, Derivation, Variable, _table, _vector, beside, default_range, wrapping
 
 if TYPE_CHECKING:
     from .network import Line
@@ -92,7 +92,7 @@ class NetworkPanel(widgets.VBox):
         self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
                                           value="forward" if mode == "forward" else "reverse")
         self.picture, self.detail = widgets.HTML(), widgets.HTML()
-        controls = widgets.HBox([self.previous, self.next, self.play, self.position])
+        controls = wrapping([self.previous, self.next, self.play, self.position])
         from .network_view import blocks, bundle, walkthrough_groups
 
         self.derivation = Derivation([bundle(rows) for rows in blocks(walkthrough_groups(result, result._walk))])

@@ -162,6 +162,35 @@ def _matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ..
     return tuple(tuple(row) for row in cells), elided
 
 
+# A row of LaTeX wider than this (about 900 px once typeset, at 3.2 px per character measured in JupyterLab) is
+# written one entry per line instead.
+MAX_ROW_LATEX = 280
+
+
+def _widest_row(matrix: sp.MatrixBase) -> int:
+    return max(sum(len(c) + 3 for c in row) for row in _matrix_cells(sp.ImmutableMatrix(matrix))[0])
+
+
+def _entry_rows(result: JacobianResult) -> list[Row]:
+    """The shown entries of a wide Jacobian one per line, ∂f_i/∂x_j = ..., the identically zero ones left out
+    and said."""
+    matrix = sp.ImmutableMatrix(result.eager_matrix)
+    cells = _matrix_cells(matrix)[0]
+    rows: list[Row] = []
+    zeros = 0
+    for a, i in enumerate(window(matrix.rows)):
+        for b, j in enumerate(window(matrix.cols)):
+            if i is None or j is None:
+                continue
+            if matrix[i, j] == 0:
+                zeros += 1
+                continue
+            rows.append((rf"{derivative_symbol((result.outputs[i],), (result.inputs[j],))} &= {cells[a][b]}", ""))
+    if zeros:
+        rows.append((r"&" + text_latex(f"(the other {zeros} shown entries are 0)"), ""))
+    return rows
+
+
 def elided_entries(matrix: sp.MatrixBase) -> int:
     """How many shown entries `matrix_latex` elides (too many terms, or too long to typeset together)."""
     return _matrix_cells(sp.ImmutableMatrix(matrix))[1]
@@ -386,14 +415,19 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
     if result.options.partials:
         first += _partials_latex(result) + " = "
         text.append(_beside("J = ", _partials_text(result)))
+    entries: list[Row] = []
     if result.eager_matrix is not None:
-        first += matrix_latex(result.eager_matrix)
         text.append(_beside("J = ", matrix_text(result.eager_matrix)))
+        if _widest_row(result.eager_matrix) <= MAX_ROW_LATEX:
+            first += matrix_latex(result.eager_matrix)
+        else:  # too wide for one line of the page: one entry per line
+            first += text_latex("(entry by entry below: a row is too wide for one line)")
+            entries = _entry_rows(result)
     else:
         first += text_latex("(too large to write out: built stage by stage below)")
         text.append("J = (too large to write out: built stage by stage below)")
     header: list[Row] = [(first, "\n".join(text)),
-                         (r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})"), "")]
+                         (r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})"), ""), *entries]
     if result.options.det:
         det = result.symbolic_det
         shown_det = ("det(J) (too large to expand)" if det is None

@@ -227,10 +227,15 @@ class JacobianPanel(widgets.VBox):
         return lines
 
 
+def wrapping(children: Sequence[widgets.Widget]) -> widgets.HBox:
+    """Side by side where they fit, the next line where they do not (a narrow output area): nothing is pushed past
+    the right edge."""
+    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+
+
 def beside(picture: widgets.Widget, detail: widgets.Widget) -> widgets.HBox:
-    """The graph and the step's numbers side by side where they fit, the numbers under the graph where they do
-    not (a narrow output area): nothing is pushed past the right edge."""
-    return widgets.HBox([picture, detail], layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+    """The graph and the step's numbers side by side where they fit, the numbers under the graph where not."""
+    return wrapping([picture, detail])
 
 
 def _number(value: float, digits: int) -> str:
@@ -314,7 +319,7 @@ class ChainPanel(widgets.VBox):
         mode = result.options.mode
         self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
                                           value="forward" if mode == "forward" else "reverse")
-        controls = widgets.HBox([self.previous, self.next, self.play, self.position])
+        controls = wrapping([self.previous, self.next, self.play, self.position])
         modes = [self.mode] if mode == "both" else []
         self.derivation = Derivation(bundles(chain_groups(result)))
         super().__init__([self.evaluation, *modes, controls, beside(self.picture, self.detail), self.derivation])

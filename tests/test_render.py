@@ -66,3 +66,16 @@ def test_words_and_numbers_are_escaped() -> None:
     assert text_latex("a_b & 50%") == r"\text{a\_b \& 50\%}"
     assert number_latex(1.5e-7) == r"1.5 \cdot 10^{-7}"
     assert number_latex(float("nan")) == r"\text{undefined}"
+
+
+def test_a_jacobian_too_wide_for_a_line_is_written_entry_by_entry() -> None:
+    """A row of the matrix that would typeset wider than the page (about 900 px) becomes one line per entry,
+    ∂f_i/∂x_j = ..., the zeros left out and counted; narrow matrices stay matrices."""
+    from jacmagic import jacobian
+
+    wide = jacobian("n = x1*w1 + x2*w2 + b\no = tanh(n)").latex()
+    assert r"\frac{\partial o}{\partial x_{1}} &= w_{1} \left(1 - \tanh^{2}" in wide and r"\begin{matrix}" not in wide
+    sparse = jacobian("f(x, y, z) = [exp(sin(x*y + z**2 + y)) * cosh(x - y), z]").latex()
+    assert "(the other 2 shown entries are 0)" in sparse
+    assert r"\begin{matrix}" in jacobian("f(x, y) = [x*y, x + y]").latex()
+    assert max(len(row) for row in wide.split(r" \\ ")) < 300
