@@ -8,6 +8,8 @@ the text form is sympy's pretty printing, for terminal IPython.
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -449,12 +451,27 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
     return [group for group in groups if group]
 
 
+# A line of words in a derivation is wrapped past this many characters (about 550 px of text).
+WORDS_PER_LINE = 80
+_WORDS = re.compile(r"^(&(?:\\phantom\{=\}\\;|\\qquad|\\quad)?\s*)\\text\{(.*)\}$")
+
+
+def _wrapped(row: Row) -> list[Row]:
+    """A row that is only words (&\text{...}), as several rows of at most WORDS_PER_LINE characters."""
+    match = _WORDS.match(row[0])
+    if not match or len(match.group(2)) <= WORDS_PER_LINE or "}" in match.group(2):
+        return [row]
+    lines = textwrap.wrap(match.group(2), WORDS_PER_LINE, break_long_words=False, break_on_hyphens=False)
+    return [(match.group(1) + rf"\text{{{line}}}", row[1] if k == 0 else "") for k, line in enumerate(lines)]
+
+
 def blocks(groups: list[list[Row]]) -> list[list[Row]]:
-    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each (a row is never cut)."""
+    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each (a row is never cut), lines of
+    words wrapped to the page."""
     out: list[list[Row]] = []
     for group in groups:
         current: list[Row] = []
-        for row in group:
+        for row in (part for whole in group for part in _wrapped(whole)):
             if current and sum(len(r[0]) for r in current) + len(row[0]) > MAX_LATEX:
                 out.append(current)
                 current = []

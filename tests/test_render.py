@@ -79,3 +79,12 @@ def test_a_jacobian_too_wide_for_a_line_is_written_entry_by_entry() -> None:
     assert "(the other 2 shown entries are 0)" in sparse
     assert r"\begin{matrix}" in jacobian("f(x, y) = [x*y, x + y]").latex()
     assert max(len(row) for row in wide.split(r" \\ ")) < 300
+
+
+def test_lines_of_words_are_wrapped_to_the_page() -> None:
+    from jacmagic import jacobian
+
+    latex = jacobian("f(x, y) = x**2 - y**2", hessian=True, at={"x": 0, "y": 0}).latex()
+    words = [row for row in latex.replace("\n", r" \\ ").split(r" \\ ") if r"\text{" in row and "=" not in row[:3]]
+    assert words and all(len(row) < 120 for row in words)
+    assert r"\text{symmetric: the mixed partials agree, checked)}" in latex  # the sentence goes on, on a new line
