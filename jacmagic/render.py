@@ -187,10 +187,29 @@ def _entry_rows(result: JacobianResult) -> list[Row]:
             if matrix[i, j] == 0:
                 zeros += 1
                 continue
-            rows.append((rf"{derivative_symbol((result.outputs[i],), (result.inputs[j],))} &= {cells[a][b]}", ""))
+            symbol = derivative_symbol((result.outputs[i],), (result.inputs[j],))
+            rows += ([(rf"{symbol} &= {cells[a][b]}", "")] if cells[a][b] == r"\cdots"
+                     else _sum_rows(symbol, matrix[i, j]))
     if zeros:
         rows.append((r"&" + text_latex(f"(the other {zeros} shown entries are 0)"), ""))
     return rows
+
+
+def _sum_rows(lhs: str, expression: sp.Expr) -> list[Row]:
+    """lhs = expression, a sum too long for one line of the page continued over several, split between terms."""
+    whole = latex(expression)
+    if len(whole) <= MAX_ROW_LATEX or not isinstance(expression, sp.Add):
+        return [(rf"{lhs} &= {whole}", "")]
+    lines: list[str] = []
+    for term in expression.as_ordered_terms():
+        shown = latex(term)
+        joined = shown if shown.startswith("-") else "+ " + shown
+        if lines and len(lines[-1]) + len(joined) + 1 <= MAX_ROW_LATEX:
+            lines[-1] += " " + joined
+        else:
+            lines.append(joined)
+    first = lines[0][2:] if lines[0].startswith("+ ") else lines[0]
+    return [(rf"{lhs} &= {first}", "")] + [(rf"&\quad {line}", "") for line in lines[1:]]
 
 
 def elided_entries(matrix: sp.MatrixBase) -> int:
@@ -434,7 +453,9 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
         det = result.symbolic_det
         shown_det = ("det(J) (too large to expand)" if det is None
                      else "(too long to print: see result.det)" if _long(det) else pretty(det))
-        header.append((rf"\det J &= {_det_latex(result)}", _beside("det J = ", shown_det)))
+        det_rows = (_sum_rows(r"\det J", det) if det is not None and not _long(det)
+                    else [(rf"\det J &= {_det_latex(result)}", "")])
+        header += [(det_rows[0][0], _beside("det J = ", shown_det)), *det_rows[1:]]
     if result.point:
         where, spoken = _point_latex(result, dict(result.point)), _point_text(result, dict(result.point))
         values = result.shown_at_point
@@ -548,7 +569,7 @@ def hessian_latex(result: JacobianResult) -> list[str]:
         if reading:
             values, eigenvalues, words = reading
             lines += [rf"{symbol}\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}",
-                      rf"&\lambda = {_vector_latex(eigenvalues)}:\ " + text_latex(words)]
+                      rf"&\lambda = {_vector_latex(eigenvalues)}:", r"&" + text_latex(words)]
     return lines
 
 
@@ -561,7 +582,7 @@ def hessian_text(result: JacobianResult) -> list[str]:
         if reading:
             values, eigenvalues, words = reading
             parts += [_beside(f"{symbol} at {where} = ", _numeric_text(values)),
-                      f"eigenvalues {vector_text(eigenvalues)}: {words}"]
+                      f"eigenvalues {vector_text(eigenvalues)}: {words}", ""]
     return parts
 
 

@@ -88,3 +88,14 @@ def test_lines_of_words_are_wrapped_to_the_page() -> None:
     words = [row for row in latex.replace("\n", r" \\ ").split(r" \\ ") if r"\text{" in row and "=" not in row[:3]]
     assert words and all(len(row) < 120 for row in words)
     assert r"\text{symmetric: the mixed partials agree, checked)}" in latex  # the sentence goes on, on a new line
+
+
+def test_a_long_sum_continues_over_lines() -> None:
+    from jacmagic import jacobian
+
+    cell = ("f(x1, x2) = [x1**3*sin(x2) + exp(x1*x2)*cos(x1 + x2) + x2**5 - 3*x1*x2, "
+            "x2**2*tanh(x1) + log(1 + x1**2 + x2**2)*x1]")
+    latex = jacobian(cell, det=True).latex()
+    det_rows = latex.split(r"\det J &= ")[1].split(r"\end{aligned}")[0].split(r" \\ ")
+    assert len(det_rows) > 1 and all(len(row) < 300 for row in det_rows)
+    assert all(row.startswith(r"&\quad ") for row in det_rows[1:])
