@@ -97,5 +97,5 @@ def test_a_long_sum_continues_over_lines() -> None:
             "x2**2*tanh(x1) + log(1 + x1**2 + x2**2)*x1]")
     latex = jacobian(cell, det=True).latex()
     det_rows = latex.split(r"\det J &= ")[1].split(r"\end{aligned}")[0].split(r" \\ ")
-    assert len(det_rows) > 1 and all(len(row) < 300 for row in det_rows)
-    assert all(row.startswith(r"&\quad ") for row in det_rows[1:])
+    assert len(det_rows) > 1 and all(row.startswith(r"&\quad ") for row in det_rows[1:])
+    assert max(map(len, det_rows)) < sum(map(len, det_rows)) * 0.75  # a term is never cut, the sum is
