@@ -54,6 +54,8 @@ class NotStructured(Exception):
 # -- reading a line -----------------------------------------------------------------------------------------------
 
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
+# Every function the array reader takes, for the message that says what it covers.
+COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | {"softmax", "log_softmax", "transpose", "dot"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 

@@ -14,13 +14,13 @@ import ipywidgets as widgets
 import numpy as np
 import sympy as sp
 
-from .graph import layout, svg
+from .graph import layout
+from .network_view import blocks, bundle, walkthrough_groups
 from .operations import product
-from .render import cost_words, derivative_symbol, directions_words, pretty, window
-from .widgets import _STYLE, Derivation, Variable, _table, _vector, beside, default_range, wrapping
+from .render import derivative_symbol, directions_words, pretty, window
+from .widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
 
 if TYPE_CHECKING:
-    from .network import Line
     from .network_result import NetworkResult
 
 
@@ -64,9 +64,10 @@ class ArrayControl(widgets.HBox):
         return self.array
 
 
-class NetworkPanel(widgets.VBox):
+class NetworkPanel(StepPanel):
+    """The array-level walkthrough's panel: a control per number and per array, then the steps."""
+
     def __init__(self, result: NetworkResult, digits: int = 4) -> None:
-        self.result = result
         start = result.default_point()
         self.controls: dict[str, Any] = {}
         for name in result.names:
@@ -76,39 +77,17 @@ class NetworkPanel(widgets.VBox):
                 self.controls[name] = Variable(pretty(sp.Symbol(name)), value, default_range(value), True, constant)
             else:
                 self.controls[name] = ArrayControl(name, start[name], constant)
-        self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
-                                             layout=widgets.Layout(width="12em"),
-                                             style={"description_width": "initial"})
+        digits_box = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
+                                            layout=widgets.Layout(width="12em"), style={"description_width": "initial"})
         lines = result.network.lines
-        self.graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
-                                        (sp.Symbol(line.name),)) for line in lines])
-        self.position = widgets.IntSlider(value=1, min=0, max=len(lines) + 1, description="step", readout=False)
-        self.play = widgets.Play(value=1, min=0, max=len(lines) + 1, interval=1500, description="Play")
-        widgets.jslink((self.play, "value"), (self.position, "value"))
-        self.previous, self.next = widgets.Button(description="◀ Previous"), widgets.Button(description="Next ▶")
-        self.previous.on_click(lambda _: self.move(-1))
-        self.next.on_click(lambda _: self.move(+1))
-        mode = result.options.mode
-        self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
-                                          value="forward" if mode == "forward" else "reverse")
-        self.picture, self.detail = widgets.HTML(), widgets.HTML()
-        controls = wrapping([self.previous, self.next, self.play, self.position])
-        from .network_view import blocks, bundle, walkthrough_groups
-
-        self.derivation = Derivation([bundle(rows) for rows in blocks(walkthrough_groups(result, result._walk))])
-        super().__init__([*self.controls.values(), self.digits, *([self.mode] if mode == "both" else []), controls,
-                          beside(self.picture, self.detail), self.derivation])
+        graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
+                                   (sp.Symbol(line.name),)) for line in lines])
+        derivation = Derivation([bundle(rows) for rows in blocks(walkthrough_groups(result, result.walked))])
+        self._assemble(result, graph, [line.name for line in lines], [*self.controls.values(), digits_box],
+                       digits_box, derivation)
         for control in self.controls.values():
             control.box.observe(self._recompute, names="value")
-        for watched in (self.position, self.mode, self.digits):
-            watched.observe(self._show, names="value")
         self._recompute()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        return self.derivation.fallback(super()._repr_mimebundle_(**kwargs))
-
-    def move(self, by: int) -> None:
-        self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)
 
     def point(self) -> dict[str, np.ndarray]:
         return {name: np.atleast_2d(np.asarray(control.value, dtype=float)).reshape(
@@ -118,32 +97,12 @@ class NetworkPanel(widgets.VBox):
         self.walk = self.result.walkthrough(**self.point())
         self._show()
 
-    def _show(self, change: object = None) -> None:
-        lines = self.result.network.lines
-        count, position = len(lines), int(self.position.value)
-        digits = int(self.digits.value)
-        forward = self.mode.value == "forward"
-        names = [line.name for line in lines]
-        if position == 0:
-            current, done = None, []
-            shown = ["<b>Forward pass</b>: every value at this point"] + [
-                f"{_name(line.name)} = {html.escape(line.root.show().text)}" + _shaped(self.walk.values[line.name],
-                                                                                       digits) for line in lines]
-        elif position <= count and forward:
-            current, done = names[position - 1], names[:position - 1]
-            shown = self._forward_step(lines[position - 1], position, digits)
-        elif position <= count:
-            current, done = names[count - position], names[count - position + 1:]
-            shown = self._backward_step(position, digits)
-        else:
-            current, done = None, names
-            shown = self._forward_result(digits) if forward else self._backward_result(digits)
-        shown.append(html.escape(f"cost: {cost_words(self.result)}"))  # type: ignore[arg-type]
-        self.picture.value = svg(self.graph, current, "forward" if forward else "reverse", done)
-        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in shown) + \
-            "</div>"
+    def _values_page(self, digits: int) -> list[str]:
+        return ["<b>Forward pass</b>: every value at this point"] + [
+            f"{_name(line.name)} = {html.escape(line.root.show().text)}" + _shaped(self.walk.values[line.name], digits)
+            for line in self.result.network.lines]
 
-    def _backward_step(self, position: int, digits: int) -> list[str]:
+    def _backward_page(self, position: int, digits: int) -> list[str]:
 
         step = self.walk.backward[position - 1]
         line = step.line
@@ -171,9 +130,10 @@ class NetworkPanel(widgets.VBox):
                          + _gradient(step.products[leaf.name], digits))
         return shown
 
-    def _forward_step(self, line: Line, position: int, digits: int) -> list[str]:
+    def _forward_page(self, position: int, digits: int) -> list[str]:
         assert self.walk.forward_pass is not None
         step = self.walk.forward_pass.steps[position - 1]
+        line = step.line
         tangent = step.product.reshape(line.root.size, -1)
         return [f"<b>Forward-mode step {position} of {len(self.walk.forward_pass.steps)}</b>: {_name(line.name)} "
                 f"(line {line.number}): the local Jacobians times the tangents of its operands",

@@ -140,16 +140,7 @@ class NetworkResult:
 
     def point_arrays(self, values: Mapping[str, Any], complete: bool = True) -> dict[str, np.ndarray]:
         """A point by name, each value in its array's shape; every name needed when `complete`."""
-        arrays = {}
-        for name, value in values.items():
-            if name not in self.names:
-                raise OptionError(f"{name} is not a variable of this map" + suggest(name, list(self.names)) +
-                                  f"; its names are {', '.join(self.names)}")
-            arrays[name] = as_array(name, value, self.network.shape_of(name))
-        missing = [n for n in self.names if n not in arrays]
-        if complete and missing:
-            raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(self.names)})")
-        return arrays
+        return arrays_by_name(self.network, self.names, values, complete)
 
     def at(self, **values: Any) -> np.ndarray:
         """The numeric Jacobian at a point, (m, n): each array given whole by name."""
@@ -197,13 +188,14 @@ class NetworkResult:
     # -- views -------------------------------------------------------------------------------------------------
 
     @cached_property
-    def _walk(self) -> NetworkWalk:
+    def walked(self) -> NetworkWalk:
+        """The walkthrough at the default point, once: what the views show."""
         return self.walkthrough()
 
     def latex(self) -> str:
         from .network_view import to_latex
 
-        return to_latex(self, self._walk)
+        return to_latex(self, self.walked)
 
     def _repr_latex_(self) -> str:
         return self.latex()
@@ -211,7 +203,7 @@ class NetworkResult:
     def __str__(self) -> str:
         from .network_view import to_text
 
-        return to_text(self, self._walk)
+        return to_text(self, self.walked)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
@@ -255,8 +247,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     """Checks the options against the network and builds the result (and the entry-level one when small)."""
     wrt = _chosen(network, options.wrt)
     constants = tuple(n for n in network.inputs if n not in wrt)
-    probe = NetworkResult(network, text, options, wrt, constants, {})
-    given = probe.point_arrays(dict(options.at), complete=False) if options.at else {}
+    given = arrays_by_name(network, wrt + constants, dict(options.at), complete=False)
     entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
     whole = None
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
@@ -272,10 +263,28 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
-    for name, _, _ in (*options.ranges, *options.domain):
-        result.point_arrays({name: np.ones(network.shape_of(name))} if name in result.names else {name: 0},
-                            complete=False)
+    for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
+        refuse_unknown([name for name, _, _ in ranges], result.names, option)
     return result
+
+
+def refuse_unknown(names: Sequence[str], known: Sequence[str], what: str = "") -> None:
+    """A clear error for the first of `names` that is not a variable or constant of the map."""
+    for name in names:
+        if name not in known:
+            raise OptionError(f"{what}{name} is not a variable of this map" + suggest(name, list(known)) +
+                              f"; its names are {', '.join(known)}")
+
+
+def arrays_by_name(network: Network, names: Sequence[str], values: Mapping[str, Any],
+                   complete: bool) -> dict[str, np.ndarray]:
+    """A point by name, each value in its array's shape; every one of `names` needed when `complete`."""
+    refuse_unknown(list(values), names)
+    arrays = {name: as_array(name, value, network.shape_of(name)) for name, value in values.items()}
+    missing = [n for n in names if n not in arrays]
+    if complete and missing:
+        raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")
+    return arrays
 
 
 def _chosen(network: Network, wrt: Sequence[str]) -> tuple[str, ...]:

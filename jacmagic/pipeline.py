@@ -84,10 +84,9 @@ def compute(source: str | object, options: Options | None = None,
     except TooManyEntries as err:
         if uncovered is None:
             raise
-        from .operations import FUNCTIONS
+        from .network import COVERED
 
-        covered = ", ".join(sorted(set(FUNCTIONS) | {"sum", "mean", "max", "min", "norm", "logsumexp", "dot",
-                                                     "softmax", "log_softmax"}))
+        covered = ", ".join(sorted(COVERED))
         raise CellError("this line uses something the array-level walkthrough does not cover (a comparison, "
                         f"where(...), a bracketed list, another function), and the cell is too large for the "
                         f"entry-level one ({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing "

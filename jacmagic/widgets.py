@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from .evaluate import curvature, orientation
-from .graph import sparsity_svg
+from .graph import Layout, sparsity_svg, svg
 from .plot import default_domain
 from .render import (
     SHOWN,
@@ -288,46 +288,32 @@ class Derivation(widgets.Accordion):
         return bundle
 
 
-class ChainPanel(widgets.VBox):
-    """Steps through the backward pass (or, with --mode forward, the forward-mode pass; with --mode both, a
-    toggle picks): Previous / Next / Play, the current stage highlighted in the graph, the numbers of that step
-    at the point the controls set."""
+class StepPanel(widgets.VBox):
+    """What every walkthrough panel shares: Previous / Next / Play over the stages (0 the forward values, then
+    one step each, then the result), a reverse/forward toggle with --mode both, the graph lit at the current stage
+    the way the derivative flows, the step's numbers, and the whole derivation inside. Subclasses say what each
+    page shows; changing the point is theirs too (`_recompute` sets `walk`, then calls `_show`)."""
 
-    def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
-        from .graph import layout
-
-        self.result = result
-        self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
-        self.graph = layout(result.chain, result.shapes)
-        count = len(result.chain)
-        self.position = widgets.IntSlider(value=1, min=0, max=count + 1, description="step", readout=False)
-        self.play = widgets.Play(value=1, min=0, max=count + 1, interval=1500, description="Play")
+    def _assemble(self, result: Any, graph: Layout, names: Sequence[str], above: Sequence[widgets.Widget],
+                  digits: widgets.BoundedIntText, derivation: Derivation) -> None:
+        self.result, self.graph, self.names, self.digits_box, self.derivation = result, graph, list(names), digits, \
+            derivation
+        last = len(self.names) + 1
+        self.position = widgets.IntSlider(value=1, min=0, max=last, description="step", readout=False)
+        self.play = widgets.Play(value=1, min=0, max=last, interval=1500, description="Play")
         widgets.jslink((self.play, "value"), (self.position, "value"))
-        self.previous = widgets.Button(description="◀ Previous")
-        self.next = widgets.Button(description="Next ▶")
+        self.previous, self.next = widgets.Button(description="◀ Previous"), widgets.Button(description="Next ▶")
         self.previous.on_click(lambda _: self.move(-1))
         self.next.on_click(lambda _: self.move(+1))
-        self.picture = widgets.HTML()
-        self.detail = widgets.HTML()
-        self._outputs = [html.escape(pretty(o)) for o in result.outputs]
-        self._inputs = [html.escape(pretty(s)) for s in result.inputs]
-        self._texts = {step.name: (html.escape(derivative_symbol(step.outputs, step.inputs, "text")),
-                                   [html.escape(pretty(s)) for s in step.inputs],
-                                   [html.escape(pretty(s)) for s in step.outputs],
-                                   html.escape(", ".join(inline(e) for e in step.matrix)))
-                       for step in result.chain}
         mode = result.options.mode
         self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
                                           value="forward" if mode == "forward" else "reverse")
+        self.picture, self.detail = widgets.HTML(), widgets.HTML()
         controls = wrapping([self.previous, self.next, self.play, self.position])
-        modes = [self.mode] if mode == "both" else []
-        self.derivation = Derivation(bundles(chain_groups(result)))
-        super().__init__([self.evaluation, *modes, controls, beside(self.picture, self.detail), self.derivation])
-        for variable in self.evaluation.variables.values():
-            variable.box.observe(self._recompute, names="value")
-        self.position.observe(self._show, names="value")
-        self.mode.observe(self._show, names="value")
-        self._recompute()
+        widgets.VBox.__init__(self, [*above, *([self.mode] if mode == "both" else []), controls,
+                                     beside(self.picture, self.detail), derivation])
+        for watched in (self.position, self.mode, digits):
+            watched.observe(self._show, names="value")
 
     def move(self, by: int) -> None:
         self.position.value = min(max(self.position.value + by, self.position.min), self.position.max)
@@ -335,37 +321,75 @@ class ChainPanel(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         return self.derivation.fallback(super()._repr_mimebundle_(**kwargs))
 
-    def _recompute(self, change: object = None) -> None:
-        self.walk = self.result.walkthrough(**self.evaluation.point())
-        self._show()
-
     def _show(self, change: object = None) -> None:
-        from .graph import svg
-
-        position, count = int(self.position.value), len(self.result.chain)
-        digits = int(self.evaluation.digits.value)
+        """Formats the page at the slider from the walkthrough computed at this point: no evaluation here."""
+        position, count = int(self.position.value), len(self.names)
+        digits = int(self.digits_box.value)
         forward = self.mode.value == "forward"
-        names = [step.name for step in self.result.chain]
         if position == 0:
-            current, done = None, []
-            lines = ["<b>Forward pass</b>: every value at this point"] + [
-                f"{html.escape(step.name)} = " + _table(value[None, :], [""], self._texts[step.name][2], digits)
-                for step, value in zip(self.result.chain, self.walk.forward)]
+            current, done, lines = None, [], self._values_page(digits)
         elif position <= count and forward:
-            current, done = names[position - 1], names[:position - 1]
-            lines = self._forward_step(position, digits)
+            current, done = self.names[position - 1], self.names[:position - 1]
+            lines = self._forward_page(position, digits)
         elif position <= count:
-            current, done = names[count - position], names[count - position + 1:]
-            lines = self._backward_step(position, digits)
+            current, done = self.names[count - position], self.names[count - position + 1:]
+            lines = self._backward_page(position, digits)
         else:
-            current, done = None, names
+            current, done = None, self.names
             lines = self._forward_result(digits) if forward else self._backward_result(digits)
         lines.append(html.escape(f"cost: {cost_words(self.result)}"))
         self.picture.value = svg(self.graph, current, "forward" if forward else "reverse", done)
         self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
             "</div>"
 
-    def _backward_step(self, position: int, digits: int) -> list[str]:
+    def _values_page(self, digits: int) -> list[str]:
+        raise NotImplementedError
+
+    def _forward_page(self, position: int, digits: int) -> list[str]:
+        raise NotImplementedError
+
+    def _backward_page(self, position: int, digits: int) -> list[str]:
+        raise NotImplementedError
+
+    def _forward_result(self, digits: int) -> list[str]:
+        raise NotImplementedError
+
+    def _backward_result(self, digits: int) -> list[str]:
+        raise NotImplementedError
+
+
+class ChainPanel(StepPanel):
+    """Steps through the backward pass (or, with --mode forward, the forward-mode pass; with --mode both, a
+    toggle picks), the current stage highlighted in the graph, the numbers of that step at the point the
+    evaluation panel's controls set."""
+
+    def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
+        from .graph import layout
+
+        self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
+        self._outputs = [html.escape(pretty(o)) for o in result.outputs]
+        self._inputs = [html.escape(pretty(s)) for s in result.inputs]
+        self._texts = {step.name: (html.escape(derivative_symbol(step.outputs, step.inputs, "text")),
+                                   [html.escape(pretty(s)) for s in step.inputs],
+                                   [html.escape(pretty(s)) for s in step.outputs],
+                                   html.escape(", ".join(inline(e) for e in step.matrix)))
+                       for step in result.chain}
+        self._assemble(result, layout(result.chain, result.shapes), [step.name for step in result.chain],
+                       [self.evaluation], self.evaluation.digits, Derivation(bundles(chain_groups(result))))
+        for variable in self.evaluation.variables.values():
+            variable.box.observe(self._recompute, names="value")
+        self._recompute()
+
+    def _recompute(self, change: object = None) -> None:
+        self.walk = self.result.walkthrough(**self.evaluation.point())
+        self._show()
+
+    def _values_page(self, digits: int) -> list[str]:
+        return ["<b>Forward pass</b>: every value at this point"] + [
+            f"{html.escape(step.name)} = " + _table(value[None, :], [""], self._texts[step.name][2], digits)
+            for step, value in zip(self.result.chain, self.walk.forward)]
+
+    def _backward_page(self, position: int, digits: int) -> list[str]:
         back = self.walk.backward[position - 1]
         symbol, inputs, outputs, entries = self._texts[back.step.name]
         lines = [f"<b>Backward step {position} of {len(self.result.chain)}</b>: {html.escape(back.step.name)} "
@@ -376,7 +400,7 @@ class ChainPanel(widgets.VBox):
         return lines + [html.escape(derivative_symbol(self.result.outputs, (c.symbol,), "text")) + " = "
                         + contribution(c, lambda v: _vector(v, digits)) for c in back.contributions]
 
-    def _forward_step(self, position: int, digits: int) -> list[str]:
+    def _forward_page(self, position: int, digits: int) -> list[str]:
         assert self.walk.forward_pass is not None
         ahead = self.walk.forward_pass.steps[position - 1]
         step = ahead.step

@@ -199,6 +199,28 @@ def _screenshot(page: object, name: str, for_readme: bool = True) -> Path:
     return path
 
 
+def _run_all(page: object, wait_for_idle: bool) -> None:
+    """Run All Cells from the Run menu, once the notebook is open. The command is ignored while the kernel is
+    still starting: JupyterLab says "Idle" when it is ready; else (Notebook 7) wait a little and retry."""
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)  # type: ignore[attr-defined]
+    if wait_for_idle:
+        expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)  # type: ignore[attr-defined]
+    attempts = 2 if wait_for_idle else 4
+    for attempt in range(attempts):
+        if not wait_for_idle:
+            page.wait_for_timeout(3000)  # type: ignore[attr-defined]
+        page.get_by_role("menuitem", name="Run").click()  # type: ignore[attr-defined]
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()  # type: ignore[attr-defined]
+        try:
+            expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=20_000)  # type: ignore[attr-defined]
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+
+
 def _typeset_text(element: object) -> str:
     """MathJax 3 draws glyphs with CSS: read them back from the mjx-c classes (hex code points)."""
     classes = element.evaluate(  # type: ignore[attr-defined]
@@ -224,18 +246,7 @@ def test_jupyterlab_typesets_the_result_and_the_panels_follow_the_user(lab: tupl
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{url}/lab/tree/{notebook}")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            # Run All is ignored while the kernel is still starting: wait for it, and retry once if nothing runs
-            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-            for attempt in range(2):
-                page.get_by_role("menuitem", name="Run").click()
-                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-                try:
-                    expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=20_000)
-                    break
-                except AssertionError:
-                    if attempt:
-                        raise
+            _run_all(page, wait_for_idle=True)
             first_cell = page.locator(".jp-Cell").nth(3)  # the micrograd neuron
             first_cell.scroll_into_view_if_needed()
             panel = first_cell.locator(".jacmagic-panel").first
@@ -282,17 +293,7 @@ def test_jupyterlab_typesets_the_classifier_walkthrough_and_steps_it(lab: tuple[
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{url}/lab/workspaces/classifier/tree/{notebook}?reset")  # its own workspace: no other tab
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-            for attempt in range(2):
-                page.get_by_role("menuitem", name="Run").click()
-                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-                try:
-                    expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=20_000)
-                    break
-                except AssertionError:
-                    if attempt:
-                        raise
+            _run_all(page, wait_for_idle=True)
             cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(4)  # the %%jacobian cell
             cell.scroll_into_view_if_needed()
             step = cell.locator(".jacmagic-step")
@@ -333,17 +334,7 @@ def test_notebook7_typesets_the_result_and_steps_the_walkthrough(notebook7: tupl
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{url}/notebooks/{notebook}")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            for attempt in range(4):  # Run All is ignored while the kernel is still starting
-                page.wait_for_timeout(3000)
-                page.get_by_role("menuitem", name="Run").click()
-                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-                try:
-                    expect(page.locator(".jp-InputPrompt", has_text="[1]:")).to_have_count(1, timeout=15_000)
-                    break
-                except AssertionError:
-                    if attempt == 3:
-                        raise
+            _run_all(page, wait_for_idle=False)  # Notebook 7 shows no "Idle" text: retry while it starts
             first_cell = page.locator(".jp-Cell").nth(3)  # the micrograd neuron
             first_cell.scroll_into_view_if_needed()
             panel = first_cell.locator(".jacmagic-panel").first

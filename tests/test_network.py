@@ -246,6 +246,10 @@ def test_arrays_are_given_whole_by_name() -> None:
         result.at(**{**point, "W1": [1.0, 2.0, 3.0]})
     with pytest.raises(OptionError, match=r"W3 is not a variable of this map; its names are W1, b1, W2, b2, x, y"):
         result.at(**point, W3=1.0)
+    from jacmagic.pipeline import compute
+
+    with pytest.raises(OptionError, match=r"--range: W9 is not a variable of this map"):
+        compute(cell, Options(chain=True, ranges=(("W9", 0.0, 1.0),)))
     with pytest.raises(OptionError, match=r"no value given for y"):
         result.at(**{n: v for n, v in point.items() if n != "y"})
 
