@@ -271,10 +271,11 @@ class CompiledChain:
         locals_ = self.local_jacobians(outputs, feeds)
         gradient, steps = self.backward(locals_, inputs, record=True)
         forward_pass = None if directions is None else self.tangents(locals_, inputs, directions)
-        magnitudes = [np.abs(a) for back in steps for a in (back.product, back.upstream[..., None] * back.local)]
-        if forward_pass is not None:
-            magnitudes += [np.abs(a) for ahead in forward_pass.steps
-                           for a in (ahead.product, ahead.local[..., None] * ahead.incoming[None])]
+        with np.errstate(all="ignore"):  # a term 0 * inf is nan here, and left out of the scale below
+            magnitudes = [np.abs(a) for back in steps for a in (back.product, back.upstream[..., None] * back.local)]
+            if forward_pass is not None:
+                magnitudes += [np.abs(a) for ahead in forward_pass.steps
+                               for a in (ahead.product, ahead.local[..., None] * ahead.incoming[None])]
         scale = max([1.0, *(float(np.max(m[np.isfinite(m)], initial=0.0)) for m in magnitudes)])
         shaped = tuple((output, shape, grid[k]) for shape, grid in shaped_gradients(inputs, shapes, gradient)
                        for k, output in enumerate(self.outputs))
