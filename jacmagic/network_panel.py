@@ -14,10 +14,11 @@ import ipywidgets as widgets
 import numpy as np
 import sympy as sp
 
+from . import mathml
 from .graph import layout
-from .network_view import blocks, bundle, walkthrough_groups
+from .network_view import walkthrough_groups
 from .operations import product
-from .render import derivative_symbol, directions_words, pretty, window
+from .render import derivative_symbol, directions_words, latex, pretty, tangent_latex, window
 from .widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class NetworkPanel(StepPanel):
         lines = result.network.lines
         graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
                                    (sp.Symbol(line.name),)) for line in lines])
-        derivation = Derivation([bundle(rows) for rows in blocks(walkthrough_groups(result, result.walked))])
+        derivation = Derivation(walkthrough_groups(result, result.walked))
         self._assemble(result, graph, [line.name for line in lines], [*self.controls.values(), digits_box],
                        digits_box, derivation)
         for control in self.controls.values():
@@ -99,7 +100,8 @@ class NetworkPanel(StepPanel):
 
     def _values_page(self, digits: int) -> list[str]:
         return ["<b>Forward pass</b>: every value at this point"] + [
-            f"{_name(line.name)} = {html.escape(line.root.show().text)}" + _shaped(self.walk.values[line.name], digits)
+            mathml.formula(f"{latex(sp.Symbol(line.name))} = {line.root.show().latex}")
+            + _shaped(self.walk.values[line.name], digits)
             for line in self.result.network.lines]
 
     def _backward_page(self, position: int, digits: int) -> list[str]:
@@ -109,24 +111,24 @@ class NetworkPanel(StepPanel):
         outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
         shown = [f"<b>Backward step {position} of {len(self.walk.backward)}</b>: {_name(line.name)} (line "
                  f"{line.number}), reverse mode: upstream · local J",
-                 "upstream " + html.escape(derivative_symbol(outputs, (sp.Symbol(line.name),), "text")) + ":"
+                 "upstream " + mathml.formula(derivative_symbol(outputs, (sp.Symbol(line.name),))) + ":"
                  + _gradient(step.upstream, digits)]
         for leaf in line.leaves:
             if leaf.name in self.result.constants:
                 continue
             paths = line.factors(leaf)
-            formula = " + ".join(product(path).text for path in paths)
+            formula = " + ".join(product(path).latex for path in paths)
             structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
-            local = derivative_symbol((sp.Symbol(line.name),), (sp.Symbol(leaf.name),), "text")
+            local = derivative_symbol((sp.Symbol(line.name),), (sp.Symbol(leaf.name),))
             picked_rows = [i for i in window(line.root.size) if i is not None]
             numbers = step.local_rows(leaf.name, picked_rows)
             picked_cols = [j for j in window(leaf.size) if j is not None]
-            shown.append(f"local Jacobian {html.escape(local)} = {html.escape(formula)} ({line.root.size} x "
+            shown.append(f"local Jacobian {mathml.formula(f'{local} = {formula}')} ({line.root.size} x "
                          f"{leaf.size})" + (f" <i>{html.escape('; '.join(structures))}</i>" if structures else "")
                          + _table(numbers[:, picked_cols], [str(i) for i in picked_rows], [str(j) for j in picked_cols],
                                   digits, total=(line.root.size, leaf.size)))
-            target = derivative_symbol(outputs, (sp.Symbol(leaf.name),), "text")
-            shown.append(f"{html.escape(target)} = upstream · {html.escape(local)}:"
+            target = derivative_symbol(outputs, (sp.Symbol(leaf.name),))
+            shown.append(mathml.formula(rf"{target} = \text{{upstream}} \cdot {local}") + ":"
                          + _gradient(step.products[leaf.name], digits))
         return shown
 
@@ -137,13 +139,14 @@ class NetworkPanel(StepPanel):
         tangent = step.product.reshape(line.root.size, -1)
         return [f"<b>Forward-mode step {position} of {len(self.walk.forward_pass.steps)}</b>: {_name(line.name)} "
                 f"(line {line.number}): the local Jacobians times the tangents of its operands",
-                f"tangents of {_name(line.name)} (a row per entry, a column per direction):"
+                f"tangents {mathml.formula(tangent_latex((sp.Symbol(line.name),)))} of {_name(line.name)} (a row per "
+                "entry, a column per direction):"
                 + _table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits)]
 
     def _backward_result(self, digits: int) -> list[str]:
         outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
         shown = ["<b>Result</b>: the gradients, each in its array's own shape"]
-        shown += [html.escape(derivative_symbol(outputs, (sp.Symbol(name),), "text")) + ":" + _gradient(g, digits)
+        shown += [mathml.formula(derivative_symbol(outputs, (sp.Symbol(name),))) + ":" + _gradient(g, digits)
                   for name, g in self.walk.gradients.items()]
         return shown + [html.escape(self.walk.verdict)]
 

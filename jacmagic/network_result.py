@@ -235,9 +235,10 @@ def as_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:
         array = np.asarray(float(value) if isinstance(value, sp.Basic) else value, dtype=float)
     except (TypeError, ValueError):
         raise OptionError(f"{name} needs numbers in the shape {shape[0]} x {shape[1]}") from None
-    if array.size != shape[0] * shape[1] or array.ndim > 2:
-        raise OptionError(f"{name} is {shape[0]} x {shape[1]}, so it needs {shape[0] * shape[1]:,} values in that "
-                          f"shape, got {' x '.join(map(str, array.shape)) or 'one number'}")
+    count = shape[0] * shape[1]
+    if array.size != count or array.ndim > 2:
+        raise OptionError(f"{name} is {shape[0]} x {shape[1]}, so it needs {count:,} value{'s' * (count != 1)} in "
+                          f"that shape, got {' x '.join(map(str, array.shape)) or 'one number'}")
     if not np.isfinite(array).all():
         raise OptionError(f"{name} holds a value that is not a finite number")
     return array.reshape(shape)

@@ -529,8 +529,10 @@ class Reduce(Node):
         shown = {
             "sum": (Shown(r"\mathbf{1}^{T}", "1ᵀ"), "a row of ones: the product copies the upstream to every entry"),
             "mean": (Shown(rf"\tfrac{{1}}{{{n}}}\mathbf{{1}}^{{T}}", f"(1/{n})·1ᵀ"), ""),
-            "max": (Shown(r"e_{\arg\max}^{T}", "e_argmaxᵀ"), "one entry, the largest (none where it is tied)"),
-            "min": (Shown(r"e_{\arg\min}^{T}", "e_argminᵀ"), "one entry, the smallest (none where it is tied)"),
+            "max": (Shown(r"e_{\operatorname{argmax}}^{T}", "e_argmaxᵀ"),
+                    "one entry, the largest (none where it is tied)"),
+            "min": (Shown(r"e_{\operatorname{argmin}}^{T}", "e_argminᵀ"),
+                    "one entry, the smallest (none where it is tied)"),
             "norm": (Shown(rf"\frac{{{z.latex}^{{T}}}}{{\lVert {z.latex} \rVert}}", f"{z.text}ᵀ/‖{z.text}‖"), ""),
             "logsumexp": (Shown(rf"\operatorname{{softmax}}\left({z.latex}\right)^{{T}}", f"softmax({z.text})ᵀ"), ""),
         }[self.kind]

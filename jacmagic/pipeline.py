@@ -138,8 +138,15 @@ def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str
     except OptionError as err:
         raise OptionError(f"--at {err.message}") from None
     point = []
-    for name, value in expanded.items():
-        value = float(value)
+    for name, given in expanded.items():
+        try:
+            values = np.asarray(given, dtype=float)
+        except (TypeError, ValueError):
+            raise OptionError(f"--at {name}: {given!r} is not a number") from None
+        if values.size != 1:
+            raise OptionError(f"--at {name}: one number (it is not declared as an array), got {values.size} values "
+                              f"in the shape {values.shape}")
+        value = float(values.reshape(-1)[0])
         if not np.isfinite(value):
             raise OptionError(f"--at {name}: {value} is not a finite number")
         point.append((name, value))

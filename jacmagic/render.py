@@ -279,10 +279,14 @@ def _names_text(symbols: Sequence[sp.Symbol]) -> str:
     return _shown_names(symbols, pretty, "…")
 
 
+# LaTeX's special characters and how `\\text{...}` writes them.
+_ESCAPES = (("\\", r"\backslash "), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+            ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}"))
+
+
 def text_latex(text: str) -> str:
     """Plain words inside math: `\\text{...}` with LaTeX's special characters escaped."""
-    for char, escaped in (("\\", r"\backslash "), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"),
-                          ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}")):
+    for char, escaped in _ESCAPES:
         text = text.replace(char, escaped)
     return rf"\text{{{text}}}"
 
@@ -477,8 +481,19 @@ WORDS_PER_LINE = 80
 _WORDS = re.compile(r"^(&(?:\\phantom\{=\}\\;|\\qquad|\\quad)?\s*)\\text\{(.*)\}$")
 
 
+def words(latex: str) -> tuple[bool, str] | None:
+    """A row that is only words (&\\text{...}, perhaps indented): whether it is indented, and the words."""
+    match = _WORDS.match(latex)
+    if not match or "}" in match.group(2).replace(r"\}", "").replace(r"{}", ""):
+        return None
+    text = match.group(2)
+    for char, escaped in reversed(_ESCAPES):
+        text = text.replace(escaped, char)
+    return match.group(1).strip() != "&", text
+
+
 def _wrapped(row: Row) -> list[Row]:
-    """A row that is only words (&\text{...}), as several rows of at most WORDS_PER_LINE characters."""
+    """A row that is only words, as several rows of at most WORDS_PER_LINE characters."""
     match = _WORDS.match(row[0])
     if not match or len(match.group(2)) <= WORDS_PER_LINE or "}" in match.group(2):
         return [row]

@@ -11,17 +11,19 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
 import sympy as sp
 
+from . import mathml
 from .evaluate import curvature, orientation
 from .graph import Layout, sparsity_svg, svg
 from .plot import default_domain
 from .render import (
     SHOWN,
+    Row,
     bracketed,
     bundles,
     chain_groups,
@@ -29,11 +31,11 @@ from .render import (
     cost_words,
     derivative_symbol,
     directions_words,
-    inline,
+    matrix_latex,
     number,
     pretty,
     result_groups,
-    tangent_text,
+    tangent_latex,
     window,
 )
 
@@ -271,14 +273,15 @@ def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digi
 
 
 class Derivation(widgets.Accordion):
-    """The whole static derivation inside a panel, collapsed, typeset by the host's MathJax (HTMLMath); the panel's
-    own display carries it too, as LaTeX and text, for viewers that cannot show widgets (GitHub, nbviewer, a page
-    exported without widget state)."""
+    """The whole static derivation inside a panel, collapsed, as HTML with MathML (typeset by the browser, not the
+    host's MathJax); the panel's own display carries it too, as LaTeX and text, for viewers that cannot show widgets
+    (GitHub, nbviewer, a page exported without widget state)."""
 
-    def __init__(self, shown: Sequence[dict[str, str]]) -> None:
+    def __init__(self, groups: Sequence[Sequence[Row]]) -> None:
+        shown = bundles([list(group) for group in groups])
         self.latex = "\n".join(b["text/latex"] for b in shown)
         self.text = "\n".join(b["text/plain"] for b in shown)
-        super().__init__([widgets.HTMLMath(value=self.latex)], selected_index=None)
+        super().__init__([widgets.HTML(value=mathml.derivation(groups))], selected_index=None)
         self.set_title(0, "the whole derivation")
 
     def fallback(self, bundle: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -358,6 +361,14 @@ class StepPanel(widgets.VBox):
         raise NotImplementedError
 
 
+class _StepText(NamedTuple):
+    """A stage's labels and its local Jacobian formula (MathML), made once per panel."""
+
+    inputs: list[str]
+    outputs: list[str]
+    local: str
+
+
 class ChainPanel(StepPanel):
     """Steps through the backward pass (or, with --mode forward, the forward-mode pass; with --mode both, a
     toggle picks), the current stage highlighted in the graph, the numbers of that step at the point the
@@ -369,13 +380,13 @@ class ChainPanel(StepPanel):
         self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
         self._outputs = [html.escape(pretty(o)) for o in result.outputs]
         self._inputs = [html.escape(pretty(s)) for s in result.inputs]
-        self._texts = {step.name: (html.escape(derivative_symbol(step.outputs, step.inputs, "text")),
-                                   [html.escape(pretty(s)) for s in step.inputs],
-                                   [html.escape(pretty(s)) for s in step.outputs],
-                                   html.escape(", ".join(inline(e) for e in step.matrix)))
+        self._texts = {step.name: _StepText([html.escape(pretty(s)) for s in step.inputs],
+                                            [html.escape(pretty(s)) for s in step.outputs],
+                                            mathml.formula(f"{derivative_symbol(step.outputs, step.inputs)} = "
+                                                           f"{matrix_latex(step.matrix)}"))
                        for step in result.chain}
         self._assemble(result, layout(result.chain, result.shapes), [step.name for step in result.chain],
-                       [self.evaluation], self.evaluation.digits, Derivation(bundles(chain_groups(result))))
+                       [self.evaluation], self.evaluation.digits, Derivation(chain_groups(result)))
         for variable in self.evaluation.variables.values():
             variable.box.observe(self._recompute, names="value")
         self._recompute()
@@ -386,38 +397,39 @@ class ChainPanel(StepPanel):
 
     def _values_page(self, digits: int) -> list[str]:
         return ["<b>Forward pass</b>: every value at this point"] + [
-            f"{html.escape(step.name)} = " + _table(value[None, :], [""], self._texts[step.name][2], digits)
+            f"{html.escape(step.name)} = " + _table(value[None, :], [""], self._texts[step.name].outputs, digits)
             for step, value in zip(self.result.chain, self.walk.forward)]
 
     def _backward_page(self, position: int, digits: int) -> list[str]:
         back = self.walk.backward[position - 1]
-        symbol, inputs, outputs, entries = self._texts[back.step.name]
+        inputs, outputs, local = self._texts[back.step.name]
         lines = [f"<b>Backward step {position} of {len(self.result.chain)}</b>: {html.escape(back.step.name)} "
                  f"(line {back.step.line}), reverse mode: upstream row(s) · local J",
                  "upstream gradient:" + _table(back.upstream, self._outputs, outputs, digits),
-                 f"local Jacobian {symbol} = [{entries}] at this point:" + _table(back.local, outputs, inputs, digits),
+                 f"local Jacobian {local}, at this point:" + _table(back.local, outputs, inputs, digits),
                  "their product, the vector-Jacobian product:" + _table(back.product, self._outputs, inputs, digits)]
-        return lines + [html.escape(derivative_symbol(self.result.outputs, (c.symbol,), "text")) + " = "
+        return lines + [mathml.formula(derivative_symbol(self.result.outputs, (c.symbol,))) + " = "
                         + contribution(c, lambda v: _vector(v, digits)) for c in back.contributions]
 
     def _forward_page(self, position: int, digits: int) -> list[str]:
         assert self.walk.forward_pass is not None
         ahead = self.walk.forward_pass.steps[position - 1]
         step = ahead.step
-        symbol, inputs, outputs, entries = self._texts[step.name]
+        inputs, outputs, local = self._texts[step.name]
         directions = self._directions
         return [f"<b>Forward-mode step {position} of {len(self.result.chain)}</b>: {html.escape(step.name)} "
                 f"(line {step.line}): local J · tangents of its inputs",
-                f"local Jacobian {symbol} = [{entries}] at this point:" + _table(ahead.local, outputs, inputs, digits),
-                "tangents of its inputs " + html.escape(tangent_text(step.sources)) + ":"
+                f"local Jacobian {local}, at this point:" + _table(ahead.local, outputs, inputs, digits),
+                "tangents of its inputs " + mathml.formula(tangent_latex(step.sources)) + ":"
                 + _table(ahead.incoming, inputs, directions, digits),
                 "their product, the Jacobian-vector product: the tangents of its outputs "
-                + html.escape(tangent_text(step.outputs)) + ":" + _table(ahead.product, outputs, directions, digits)]
+                + mathml.formula(tangent_latex(step.outputs)) + ":"
+                + _table(ahead.product, outputs, directions, digits)]
 
     def _backward_result(self, digits: int) -> list[str]:
         lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
                  _table(self.walk.gradient, self._outputs, self._inputs, digits), self.walk.verdict]
-        return lines + [html.escape(derivative_symbol((output,), (sp.Symbol(shape.name),), "text"))
+        return lines + [mathml.formula(derivative_symbol((output,), (sp.Symbol(shape.name),)))
                         + f" in the shape of {html.escape(shape.name)}:"
                         + _table(grid, [str(i + 1) for i in range(shape.rows)],
                                  [str(j + 1) for j in range(shape.cols)], digits)
@@ -425,7 +437,7 @@ class ChainPanel(StepPanel):
 
     def _forward_result(self, digits: int) -> list[str]:
         assert self.walk.forward_pass is not None
-        return [f"<b>Result</b>: the tangents of the outputs {html.escape(tangent_text(self.result.outputs))}; "
+        return [f"<b>Result</b>: the tangents of the outputs {mathml.formula(tangent_latex(self.result.outputs))}; "
                 + html.escape(directions_words(self.result)),
                 _table(self.walk.forward_pass.tangent, self._outputs, self._directions, digits),
                 self.walk.forward_verdict]

@@ -31,3 +31,11 @@ def assert_close(got: np.ndarray, want: np.ndarray, rel: float = 1e-7) -> None:
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     assert got.shape == want.shape, (got.shape, want.shape)
     assert np.allclose(got, want, rtol=rel, atol=rel), f"\n{got}\n!=\n{want}"
+
+
+def read_aloud(markup: str) -> str:
+    """The characters a panel's HTML and MathML show, tags dropped: ∂L/∂W₂ as a MathML fraction reads "∂L∂W2"."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<style>.*?</style>", "", markup)))

@@ -14,7 +14,7 @@ from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
 from jacmagic.widgets import ChainPanel
 
-from .helpers import assert_close, numeric_jacobian
+from .helpers import assert_close, numeric_jacobian, read_aloud
 
 sig = lambda t: 1 / (1 + mpmath.exp(-t))  # noqa: E731
 
@@ -153,7 +153,7 @@ def test_layer_panel_groups_matrix_entries_in_the_graph() -> None:
     names = re.findall(r'data-name="([^"]+)"', panel.picture.value)
     assert sorted(names) == sorted(["W", "x", "b", "t", "z", "a", "L"])
     panel.position.value = panel.position.max
-    assert "each in its array's own shape" in panel.detail.value and "∂L/∂W:" in panel.detail.value
+    assert "each in its array's own shape" in panel.detail.value and "∂L∂W:" in read_aloud(panel.detail.value)
 
 
 def long_chain(stages: int) -> str:

@@ -13,13 +13,14 @@ from hypothesis import strategies as st
 
 from jacmagic import NetworkResult, jacobian
 from jacmagic.errors import CellError, OptionError
+from jacmagic.mathml import formula
 from jacmagic.model import Options
 from jacmagic.network import read_network
 from jacmagic.network_walk import outputs_at
 from jacmagic.pipeline import compute_entries
 
 from .conftest import Shell
-from .helpers import assert_close
+from .helpers import assert_close, read_aloud
 from .test_properties import SCALE
 
 RNG = np.random.default_rng(7)
@@ -291,7 +292,7 @@ def test_the_panel_steps_through_a_network_and_follows_an_edited_entry() -> None
     assert "Backward step 1 of 3" in panel.detail.value and 'data-name="L"' in re.search(
         r'<g class="jm-node jm-current"[^>]*>', panel.picture.value).group(0)  # type: ignore[union-attr]
     panel.position.value = 3
-    assert "(I₆₄ ⊗ xᵀ)" not in panel.detail.value and "I₃₂ ⊗ xᵀ" in panel.detail.value
+    assert "(I64⊗xT)" not in read_aloud(panel.detail.value) and "(I32⊗xT)" in read_aloud(panel.detail.value)
     assert "32 x 2,048" in panel.detail.value  # the local Jacobian, cut to the window, says its shape
     control = panel.controls["W2"]
     control.row.value, control.col.value = 3, 5
@@ -301,7 +302,7 @@ def test_the_panel_steps_through_a_network_and_follows_an_edited_entry() -> None
     moved = {**point, "W2": point["W2"].copy()}
     moved["W2"][3, 5] = 2.5
     want = numpy_backprop(moved)["W2"]
-    cells = re.findall(r"<td>([^<]+)</td>", panel.detail.value.split("∂L/∂W₂")[1])
+    cells = re.findall(r"<td>([^<]+)</td>", panel.detail.value.split(formula(r"\frac{\partial L}{\partial W_{2}}"))[1])
     assert float(cells[0]) == pytest.approx(want[0, 0], rel=1e-3)
 
 
@@ -323,3 +324,18 @@ def test_the_reader_leaves_what_it_does_not_cover_to_the_entry_level_reader() ->
         assert caught.type.__name__ == "NotStructured"
         result = jacobian(cell, chain=True, at={"x": [0.5, -0.25]})
         assert result.__class__.__name__ == "JacobianResult" and result.walkthrough().agrees
+
+
+def test_a_number_beside_arrays_may_be_given_as_a_one_entry_array() -> None:
+    """Found by the MathML test: a 1 x 1 array for an undeclared scalar crashed with numpy's TypeError."""
+    cell = "W: 2x2\nx: 2\nh = tanh(W @ x) * s\nL = sum((h - t)**2)"
+    point = {"W": np.eye(2), "x": np.array([0.5, -0.5]), "t": 0.2}
+    one = jacobian(cell, chain=True, at={**point, "s": np.array([[0.8]])}).gradient()
+    assert_close(np.ravel(one["W"]), np.ravel(jacobian(cell, chain=True, at={**point, "s": 0.8}).gradient()["W"]))
+    with pytest.raises(OptionError, match=r"s is 1 x 1, so it needs 1 value in that shape, got 2$"):
+        jacobian(cell, chain=True, at={**point, "s": np.array([0.8, 0.1])})
+    assert "J at s = 2, x = 1 = [1  2]" in str(jacobian("y = s*x", at={"s": np.array([[2.0]]), "x": 1}))
+    with pytest.raises(OptionError, match=r"--at s: one number .* 2 values in the shape \(2,\)"):
+        jacobian("y = s*x", at={"s": np.array([2.0, 3.0]), "x": 1})
+    with pytest.raises(OptionError, match=r"--at s: 'abc' is not a number"):
+        jacobian("y = s*x", at={"s": "abc", "x": 1})
