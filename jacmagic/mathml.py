@@ -15,10 +15,9 @@ from functools import lru_cache
 
 from latex2mathml.converter import convert
 
+from .page import columns
 from .render import Row, words
 
-# A top-level `&` splits an aligned row into its columns; those inside a matrix environment or braces do not.
-_TOKENS = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&]")
 # The MathML of a formula without its <math> element, to place it in a table cell.
 _INSIDE = re.compile(r"^<math[^>]*>(.*)</math>$", re.DOTALL)
 _CELL_ALIGN = ("right", "left")
@@ -41,21 +40,6 @@ def _inner(latex: str) -> str:
     except Exception:  # latex2mathml raises its own errors, and IndexError/KeyError on constructs it lacks
         return f"<mtext>{html.escape(latex)}</mtext>"
     return match.group(1) if match else ""
-
-
-def columns(latex: str) -> list[str]:
-    """An aligned row cut at its top-level `&`s."""
-    depth, start, cells = 0, 0, []
-    for token in _TOKENS.finditer(latex):
-        text = token.group()
-        if text == "{" or text.startswith(r"\begin"):
-            depth += 1
-        elif text == "}" or text.startswith(r"\end"):
-            depth -= 1
-        elif text == "&" and depth == 0:
-            cells.append(latex[start:token.start()])
-            start = token.end()
-    return [*cells, latex[start:]]
 
 
 def _table(rows: Sequence[str]) -> str:

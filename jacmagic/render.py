@@ -12,6 +12,7 @@ import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
+from . import page
 from .model import exceeds
 
 if TYPE_CHECKING:
@@ -164,15 +166,6 @@ def _matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ..
     return tuple(tuple(row) for row in cells), elided
 
 
-# A row of LaTeX wider than this (about 900 px once typeset, at 3.2 px per character measured in JupyterLab) is
-# written one entry per line instead.
-MAX_ROW_LATEX = 280
-
-
-def _widest_row(matrix: sp.MatrixBase) -> int:
-    return max(sum(len(c) + 3 for c in row) for row in _matrix_cells(sp.ImmutableMatrix(matrix))[0])
-
-
 def _entry_rows(result: JacobianResult) -> list[Row]:
     """The shown entries of a wide Jacobian one per line, ∂f_i/∂x_j = ..., the identically zero ones left out
     and said."""
@@ -189,27 +182,15 @@ def _entry_rows(result: JacobianResult) -> list[Row]:
                 continue
             symbol = derivative_symbol((result.outputs[i],), (result.inputs[j],))
             rows += ([(rf"{symbol} &= {cells[a][b]}", "")] if cells[a][b] == r"\cdots"
-                     else _sum_rows(symbol, matrix[i, j]))
+                     else _broken_rows(symbol, matrix[i, j]))
     if zeros:
         rows.append((r"&" + text_latex(f"(the other {zeros} shown entries are 0)"), ""))
     return rows
 
 
-def _sum_rows(lhs: str, expression: sp.Expr) -> list[Row]:
-    """lhs = expression, a sum too long for one line of the page continued over several, split between terms."""
-    whole = latex(expression)
-    if len(whole) <= MAX_ROW_LATEX or not isinstance(expression, sp.Add):
-        return [(rf"{lhs} &= {whole}", "")]
-    lines: list[str] = []
-    for term in expression.as_ordered_terms():
-        shown = latex(term)
-        joined = shown if shown.startswith("-") else "+ " + shown
-        if lines and len(lines[-1]) + len(joined) + 1 <= MAX_ROW_LATEX:
-            lines[-1] += " " + joined
-        else:
-            lines.append(joined)
-    first = lines[0][2:] if lines[0].startswith("+ ") else lines[0]
-    return [(rf"{lhs} &= {first}", "")] + [(rf"&\quad {line}", "") for line in lines[1:]]
+def _broken_rows(lhs: str, expression: sp.Expr) -> list[Row]:
+    """lhs = expression, continued over lines of the page where it is too wide for one."""
+    return [(line, "") for line in page.broken(lhs, expression, latex)]
 
 
 def elided_entries(matrix: sp.MatrixBase) -> int:
@@ -402,14 +383,37 @@ def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tup
     return list(point.items())
 
 
-def _point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
+def _point_items(result: JacobianResult, point: Mapping[str, float]) -> list[str]:
     def shown(value: Any) -> str:
         if isinstance(value, sp.Basic) and not value.is_Float:
             return latex(value)
         if np.ndim(value) > 0:
             return _numeric_matrix_latex(np.asarray(value, dtype=float))
         return number_latex(float(value))
-    return r",\ ".join(f"{latex(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
+    return [f"{latex(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point)]
+
+
+def _point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
+    return r",\ ".join(_point_items(result, point))
+
+
+def _point_rows(lead: str, result: JacobianResult, point: Mapping[str, float]) -> list[str]:
+    """Words, then the point's values, over as many lines of the page as they need."""
+    lines = page.packed([text_latex(lead) + item if k == 0 else item
+                         for k, item in enumerate(_point_items(result, point))])
+    return [r"&" + lines[0], *(rf"&\quad {line}" for line in lines[1:])]
+
+
+def _at(symbol: str, where: str, values: np.ndarray, before: str = "") -> list[str]:
+    """symbol|_point = before [values]; where the point makes the line too wide for the page, the symbol alone (the
+    point is then said on lines of its own above), and where the numbers are, their columns continued below."""
+    shown = number_latex(float(values)) if np.ndim(values) == 0 else _numeric_matrix_latex(values)
+    row = rf"{symbol}\,\Big|_{{{where}}} &= {before}{shown}"
+    if page.fits(row):
+        return [row]
+    if np.ndim(values) == 0:
+        return [rf"{symbol} &= {before}{shown}"]
+    return _wide_numbers(rf"{symbol} &= {before}", values)
 
 
 def _point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
@@ -418,6 +422,34 @@ def _point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
             return inline(value)
         return vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
     return ", ".join(f"{pretty(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
+
+
+def _spoken(lines: list[str], text: str) -> list[Row]:
+    """LaTeX lines as rows, the text said once, with the first."""
+    return [(line, text if k == 0 else "") for k, line in enumerate(lines)]
+
+
+def _wide_numbers(lead: str, values: np.ndarray) -> list[str]:
+    """lead [numbers], the shown columns split over as many lines as the page needs, the brackets left open
+    between them (a matrix continued on the next line)."""
+    values = np.atleast_2d(values)
+    cells = _grid(values.shape[0], values.shape[1], lambda i, j: number_latex(float(values[i, j])),
+                  (r"\vdots", r"\cdots", r"\ddots"))
+    columns = list(zip(*cells))
+
+    def body(chunk: list[tuple[str, ...]]) -> str:
+        return r"\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in zip(*chunk)) + r"\end{matrix}"
+    chunks: list[list[tuple[str, ...]]] = []
+    for column in columns:
+        opening = lead.replace("&", "") if len(chunks) <= 1 else r"\quad"
+        if chunks and page.fits(rf"{opening} \left[{body([*chunks[-1], column])}\right."):
+            chunks[-1].append(column)
+        else:
+            chunks.append([column])
+    last = len(chunks) - 1
+    lines = [(r"\left[" if k == 0 else r"\left.") + body(chunk) + (r"\right]" if k == last else r"\right.")
+             for k, chunk in enumerate(chunks)]
+    return [lead + lines[0], *(rf"&\quad {line}" for line in lines[1:])]
 
 
 def _det_latex(result: JacobianResult) -> str:
@@ -441,12 +473,16 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
         first += _partials_latex(result) + " = "
         text.append(_beside("J = ", _partials_text(result)))
     entries: list[Row] = []
+    continued: list[Row] = []
     if result.eager_matrix is not None:
         text.append(_beside("J = ", matrix_text(result.eager_matrix)))
-        if _widest_row(result.eager_matrix) <= MAX_ROW_LATEX:
-            first += matrix_latex(result.eager_matrix)
+        shown = matrix_latex(result.eager_matrix)
+        if page.fits(first.replace("&", "") + shown):
+            first += shown
+        elif max(result.eager_matrix.shape) > SHOWN and page.fits(shown):  # a window: a display of its own
+            continued = [(rf"&{shown}", "")]
         else:  # too wide for one line of the page: one entry per line
-            first += text_latex("(entry by entry below: a row is too wide for one line)")
+            first += text_latex("(too wide for a line: entry by entry below)")
             entries = _entry_rows(result)
     else:
         first += text_latex("(too large to write out: built stage by stage below)")
@@ -457,19 +493,22 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
         det = result.symbolic_det
         shown_det = ("det(J) (too large to expand)" if det is None
                      else "(too long to print: see result.det)" if _long(det) else pretty(det))
-        det_rows = (_sum_rows(r"\det J", det) if det is not None and not _long(det)
+        det_rows = (_broken_rows(r"\det J", det) if det is not None and not _long(det)
                     else [(rf"\det J &= {_det_latex(result)}", "")])
         header += [(det_rows[0][0], _beside("det J = ", shown_det)), *det_rows[1:]]
     if result.point:
         where, spoken = _point_latex(result, dict(result.point)), _point_text(result, dict(result.point))
         values = result.shown_at_point
-        header.append((rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}",
-                       _beside(f"J at {spoken} = ", _numeric_text(values))))
+        rows = _at("J", where, values)
+        if r"\Big|" not in rows[0]:
+            header += [(line, "") for line in _point_rows("at ", result, dict(result.point))]
+        header += _spoken(rows, _beside(f"J at {spoken} = ", _numeric_text(values)))
         if result.options.det:
             det_value = float(result.det_at(values))
-            header.append((rf"\det J\,\Big|_{{{where}}} &= {number_latex(det_value)}",
-                           f"det J at {spoken} = {number_text(det_value)}"))
-    groups = [header, list(zip(hessian_latex(result), hessian_text(result)))]
+            header += _spoken(_at(r"\det J", where, np.array(det_value)),
+                              f"det J at {spoken} = {number_text(det_value)}")
+    groups = [*([header[:1], continued, header[1:]] if continued else [header]),
+              list(zip(hessian_latex(result), hessian_text(result)))]
     if result.chain and walkthrough:
         groups += chain_groups(result)
     groups.append([(r"&" + text_latex(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
@@ -502,16 +541,21 @@ def _wrapped(row: Row) -> list[Row]:
 
 
 def blocks(groups: list[list[Row]]) -> list[list[Row]]:
-    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each (a row is never cut), lines of
-    words wrapped to the page."""
+    """The groups cut into displays of at most MAX_LATEX characters of LaTeX each and no wider than the page once
+    aligned (each column as wide as its widest cell: a row with a wide left side and one with a wide right side go
+    to different displays); a row is never cut, lines of words are wrapped to the page."""
     out: list[list[Row]] = []
     for group in groups:
         current: list[Row] = []
+        size, widths = 0, [0.0]
         for row in (part for whole in group for part in _wrapped(whole)):
-            if current and sum(len(r[0]) for r in current) + len(row[0]) > MAX_LATEX:
+            cells = page.cell_widths(row[0])
+            merged = [max(a, b) for a, b in zip_longest(widths, cells, fillvalue=0.0)]
+            if current and (size + len(row[0]) > MAX_LATEX or sum(merged) > page.MAX_EMS):
                 out.append(current)
-                current = []
+                current, size, merged = [], 0, cells
             current.append(row)
+            size, widths = size + len(row[0]), merged
         out.append(current)
     return out
 
@@ -583,7 +627,7 @@ def hessian_latex(result: JacobianResult) -> list[str]:
         lines += [rf"{symbol} &= {matrix_latex(hessian)}", r"&\phantom{=}\;" + text_latex(_hessian_words(result))]
         if reading:
             values, eigenvalues, words = reading
-            lines += [rf"{symbol}\,\Big|_{{{where}}} &= {_numeric_matrix_latex(values)}",
+            lines += [*_at(symbol, where, values),
                       rf"&\lambda = {_vector_latex(eigenvalues)}:", r"&" + text_latex(words)]
     return lines
 
@@ -646,7 +690,8 @@ def chain_groups(result: JacobianResult) -> list[list[Row]]:
     where, spoken = _point_latex(result, walk.point), _point_text(result, walk.point)
     values = r",\ ".join(f"{latex(sp.Symbol(s.name))} = {_vector_latex(v)}"
                          for s, v in zip(result.chain, walk.forward))
-    groups = [[(r"&" + text_latex("forward pass at ") + where, f"forward pass at {spoken}:"),
+    said = _point_rows("forward pass at ", result, walk.point)
+    groups = [[(said[0], f"forward pass at {spoken}:"), *((line, "") for line in said[1:]),
                (rf"&\quad {values}", "  " + ", ".join(f"{s.name} = {vector_text(v)}"
                                                      for s, v in zip(result.chain, walk.forward)))]]
     if result.options.mode != "forward":
@@ -681,8 +726,8 @@ def _reverse_groups(result: JacobianResult, walk: Walkthrough, where: str) -> li
                  for c in back.contributions]
         groups.append(rows)
     done: list[Row] = [
-        (rf"J\,\Big|_{{{where}}} &= {_numeric_matrix_latex(walk.gradient)}",
-         f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}"),
+        *_spoken(_at("J", where, walk.gradient),
+                 f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}"),
         (r"&" + text_latex(f"(the product of the local Jacobians; {walk.verdict})"), "")]
     done += [(rf"{derivative_symbol((output,), (sp.Symbol(shape.name),))} &= {_numeric_matrix_latex(grid)}\ "
               + text_latex(f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})"),
@@ -728,8 +773,8 @@ def _forward_groups(result: JacobianResult, walk: Walkthrough, where: str, spoke
     lhs = (r"J", "J") if not result.options.direction else (r"J\,v", "J·v")
     tangent = walk.forward_pass.tangent
     return groups + [[
-        (rf"{lhs[0]}\,\Big|_{{{where}}} &= {tangent_latex(result.outputs)} = {_numeric_matrix_latex(tangent)}",
-         f"{lhs[1]} at {spoken} = {tangent_text(result.outputs)} = {vector_text(tangent)}: the local Jacobians times "
-         f"the tangents, from the inputs on; {walk.forward_verdict}"),
+        *_spoken(_at(lhs[0], where, tangent, f"{tangent_latex(result.outputs)} = "),
+                 f"{lhs[1]} at {spoken} = {tangent_text(result.outputs)} = {vector_text(tangent)}: the local "
+                 f"Jacobians times the tangents, from the inputs on; {walk.forward_verdict}"),
         (r"&" + text_latex(f"(the local Jacobians times the tangents, from the inputs on; {walk.forward_verdict})"),
          "")]]

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jacmagic import NetworkResult, jacobian
-from jacmagic.mathml import columns, derivation, formula
+from jacmagic.mathml import derivation, formula
 from jacmagic.network_view import walkthrough_groups
+from jacmagic.page import columns
 from jacmagic.render import chain_groups, result_groups, text_latex, words
 
 from .helpers import read_aloud

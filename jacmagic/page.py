@@ -1,0 +1,231 @@
+"""Fitting formulas to the page: how wide a line of LaTeX typesets, and a long expression broken into lines.
+
+MathJax 3 (and MathML) have no automatic line breaking, so a formula wider than the output area scrolls or is cut.
+The width is estimated from the LaTeX the way a typesetter lays it out (glyph widths in em, scripts at 71 %, a
+fraction as wide as its wider part, a matrix as its columns side by side, operator spacing), not from its length:
+`\\left(` is six characters and one narrow glyph. Calibrated in JupyterLab 4 (MathJax 3) on wide formulas of every
+kind (a matrix window, a long product, a row of numbers, a point, words): one estimated em typeset as 17 to 19 px,
+words 0.43 em a character; the browser test of every demo at 1000 px checks the result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+
+# The widest line, in estimated em: about 42 x 19 px = 800 px, inside the 820 px output area of a 1000 px JupyterLab
+# window with the file browser closed (Notebook 7's is 898 px).
+MAX_EMS = 42.0
+
+_TOKENS = re.compile(r"\\[A-Za-z]+|\\.|[{}^_&]|\s+|.", re.S)
+_WIDE = {"w": 0.72, "W": 1.05, "m": 0.88, "M": 1.05, "N": 0.9, "H": 0.9, "K": 0.9}
+_OPERATORS = {"+": 1.22, "-": 1.22, "=": 1.33, "<": 1.33, ">": 1.33, ",": 0.45, r"\cdot": 0.72, r"\times": 1.22,
+              r"\otimes": 1.22, r"\odot": 1.22, r"\approx": 1.33, r"\ne": 1.33, r"\le": 1.33, r"\ge": 1.33}
+_SPACES = {r"\,": 0.17, r"\;": 0.28, r"\:": 0.22, r"\!": -0.17, r"\ ": 0.25, r"\quad": 1.0, r"\qquad": 2.0}
+_SILENT = {r"\left", r"\right", r"\displaystyle", r"\big", r"\Big", r"\bigg", r"\limits", r"\nolimits", "&"}
+_WORDS = {r"\text", r"\mathrm", r"\operatorname", r"\mathbf"}
+_ACCENTS = {r"\dot", r"\hat", r"\bar", r"\tilde", r"\vec", r"\phantom", r"\underbrace", r"\overbrace"}
+_NAMES = {"sin", "cos", "tan", "tanh", "sinh", "cosh", "log", "exp", "max", "min", "det", "arg", "ln"}
+_SCRIPT = 0.71
+
+
+class _Reader:
+    """A left-to-right walk over LaTeX tokens that adds up widths."""
+
+    def __init__(self, latex: str) -> None:
+        self.tokens = _TOKENS.findall(latex)
+        self.at = 0
+
+    def _skip_spaces(self) -> None:
+        while self.at < len(self.tokens) and self.tokens[self.at].isspace():
+            self.at += 1
+
+    def _take(self) -> str | None:
+        self._skip_spaces()
+        part = self.tokens[self.at] if self.at < len(self.tokens) else None
+        self.at += 1
+        return part
+
+    def _peek(self) -> str | None:
+        self._skip_spaces()
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def _argument(self) -> float:
+        part = self._take()
+        return self.run("}") if part == "{" else self._atom(part)
+
+    def _raw(self) -> str:
+        """A braced argument's text, unmeasured (a \\text{...}, an environment's name)."""
+        if self._peek() != "{":
+            return self._take() or ""
+        depth, parts = 0, []
+        while self.at < len(self.tokens):  # spaces count here: they are part of the words
+            part = self.tokens[self.at]
+            self.at += 1
+            depth += (part == "{") - (part == "}")
+            parts.append(part)
+            if depth == 0:
+                break
+        return "".join(parts[1:-1])
+
+    def _atom(self, part: str | None) -> float:
+        if part is None or part in _SILENT:
+            return 0.0
+        if part in _SPACES:
+            return _SPACES[part]
+        if part in _OPERATORS:
+            return _OPERATORS[part]
+        if part in (r"\frac", r"\tfrac", r"\dfrac"):
+            return max(self._argument(), self._argument()) + 0.3
+        if part in _WORDS:
+            return 0.43 * len(self._raw()) + 0.3 * (part == r"\operatorname")
+        if part == r"\sqrt":
+            return self._argument() + 0.9
+        if part in _ACCENTS:
+            return self._argument()
+        if part == r"\begin":
+            self._raw()
+            return self._matrix()
+        if part == "{":
+            return self.run("}")
+        if part.startswith("\\"):
+            return 0.5 * len(part) + 0.17 if part[1:] in _NAMES else 0.6  # \tanh; a Greek letter, \partial
+        return 0.5 if part.isdigit() else 0.28 if part == "." else 0.39 if part in "()[]|" else \
+            _WIDE.get(part, 0.55)
+
+    def _matrix(self) -> float:
+        """Columns side by side, each as wide as its widest entry, a quad apart."""
+        rows: list[list[float]] = [[0.0]]
+        while (part := self._take()) is not None:
+            if part == r"\end":
+                self._raw()
+                break
+            if part == "&":
+                rows[-1].append(0.0)
+            elif part == r"\\":
+                rows.append([0.0])
+            else:
+                rows[-1][-1] += self._scripted(part)
+        columns = max(len(row) for row in rows)
+        widths = [max(row[j] for row in rows if j < len(row)) for j in range(columns)]
+        return sum(widths) + (columns - 1) + 0.4
+
+    def _scripted(self, part: str) -> float:
+        if part not in ("^", "_"):
+            return self._atom(part)
+        width = _SCRIPT * self._argument()
+        if self._peek() in ("^", "_") and self._peek() != part:  # x_{i}^{2}: stacked, the wider counts
+            self._take()
+            width = max(width, _SCRIPT * self._argument())
+        return width
+
+    def run(self, until: str | None = None) -> float:
+        total = 0.0
+        while (part := self._take()) is not None and part != until:
+            total += self._scripted(part)
+        return total
+
+
+def width(latex: str) -> float:
+    """How wide `latex` typesets, in estimated em."""
+    return _Reader(latex).run()
+
+
+def fits(latex: str) -> bool:
+    return width(latex) <= MAX_EMS
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A part of an expression that may begin a line: `latex` after what precedes it on the same line, `opening`
+    in front of it when it begins a line instead (a product continued on the next line shows its \\cdot)."""
+
+    latex: str
+    opening: str = ""
+
+
+def _pieces(expression: sp.Expr, show: Callable[[sp.Basic], str], room: float) -> list[_Piece]:
+    """`expression` cut between the terms of a sum and, where a term is wider than `room`, between its factors (a
+    parenthesized sum among them cut again, its parentheses closed and reopened invisibly)."""
+    if isinstance(expression, sp.Add):
+        pieces: list[_Piece] = []
+        for k, term in enumerate(expression.as_ordered_terms()):
+            parts = _pieces(term, show, room) if width(show(term)) > room else [_Piece(show(term))]
+            if k and not parts[0].latex.startswith("-"):
+                parts[0] = _Piece("+ " + parts[0].latex, parts[0].opening)
+            pieces += parts
+        return pieces
+    if isinstance(expression, sp.Mul) and width(show(expression)) > room:
+        coefficient, rest = expression.as_coeff_Mul()
+        sign = "- " if coefficient < 0 else ""
+        factors = ([] if abs(coefficient) == 1 else [abs(coefficient)]) + list(rest.as_ordered_factors())
+        pieces = []
+        for k, factor in enumerate(factors):
+            parts = _parenthesized(factor, show, room) if isinstance(factor, sp.Add) else [_Piece(show(factor))]
+            pieces += [_Piece(parts[0].latex, r"\cdot " if k else ""), *parts[1:]]
+        return [_Piece(sign + pieces[0].latex), *pieces[1:]]
+    return [_Piece(show(expression))]
+
+
+def _parenthesized(factor: sp.Add, show: Callable[[sp.Basic], str], room: float) -> list[_Piece]:
+    inner = _pieces(factor, show, room) if width(show(factor)) + 1 > room else [_Piece(show(factor))]
+    if len(inner) == 1:
+        return [_Piece(rf"\left({inner[0].latex}\right)")]
+    last = len(inner) - 1
+    return [_Piece((r"\left(" if k == 0 else r"\left.") + p.latex + (r"\right)" if k == last else r"\right."),
+                   p.opening) for k, p in enumerate(inner)]
+
+
+def broken(lhs: str, expression: sp.Expr, show: Callable[[sp.Basic], str]) -> list[str]:
+    """`lhs &= expression` as aligned rows no wider than the page where the expression can be cut: the first
+    `lhs &= ...`, the rest `&\\quad ...`."""
+    whole = show(expression)
+    if fits(rf"{lhs} = {whole}"):
+        return [rf"{lhs} &= {whole}"]
+    lines: list[str] = []
+    room = MAX_EMS - max(width(lhs) + 1.5, 2.5)  # what stands before a piece: the lhs, or \quad \cdot
+    for piece in _pieces(expression, show, room):
+        joined = f"{lines[-1]} {piece.latex}" if lines else ""
+        if lines and fits(rf"\quad {joined}" if len(lines) > 1 else rf"{lhs} = {joined}"):
+            lines[-1] = joined
+        else:
+            lines.append(piece.opening + piece.latex)
+    return [rf"{lhs} &= {lines[0]}"] + [rf"&\quad {line}" for line in lines[1:]]
+
+
+def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
+    """Items joined by `separator` into as few lines as fit the page (an item wider than a line stands alone)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and fits(rf"\quad {lines[-1]}{separator}{item}"):
+            lines[-1] += separator + item
+        else:
+            lines.append(item)
+    return lines
+
+
+# A top-level `&` splits an aligned row into its columns; those inside a matrix environment or braces do not.
+_ALIGNMENT = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&]")
+
+
+def columns(latex: str) -> list[str]:
+    """An aligned row cut at its top-level `&`s."""
+    depth, start, cells = 0, 0, []
+    for found in _ALIGNMENT.finditer(latex):
+        text = found.group()
+        if text == "{" or text.startswith(r"\begin"):
+            depth += 1
+        elif text == "}" or text.startswith(r"\end"):
+            depth -= 1
+        elif text == "&" and depth == 0:
+            cells.append(latex[start:found.start()])
+            start = found.end()
+    return [*cells, latex[start:]]
+
+
+def cell_widths(row: str) -> list[float]:
+    """The width of each column of an aligned row; rows typeset together take each column's widest cell."""
+    return [width(cell) for cell in columns(row)]

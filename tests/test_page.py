@@ -1,0 +1,92 @@
+"""Fitting formulas to the page: the width estimate orders formulas as a typesetter would, and a long expression
+is broken into lines that each fit, between terms, then between factors, keeping every term."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jacmagic import jacobian
+from jacmagic.page import MAX_EMS, broken, fits, width
+from jacmagic.render import blocks, latex, to_latex
+
+x, y, w1, w2, b = sp.symbols("x y w1 w2 b")
+
+
+def test_width_follows_the_typeset_layout_not_the_length_of_the_source() -> None:
+    assert width(r"\left(x\right)") < width("xyz")  # \left( is one narrow glyph
+    assert width(r"\frac{x + y}{2}") == width(r"x + y") + 0.3  # a fraction is as wide as its wider part
+    assert width(r"x_{123}") < width("x123")  # scripts are smaller
+    two_columns = width(r"\left[\begin{matrix}x + y & 1 \\ 1 & x\end{matrix}\right]")
+    assert width("x + y") + width("1") < two_columns < width("x + y") + width("1") + width("x") + 2
+    assert width(r"\text{a few words}") < width("a few words")
+
+
+def test_a_long_determinant_breaks_between_terms_then_factors() -> None:
+    result = jacobian("a1 = tanh(w11*x1 + w12*x2 + b1)\na2 = tanh(w21*x1 + w22*x2 + b2)", wrt="x1,x2", det=True)
+    lines = broken(r"\det J", result.symbolic_det, latex)
+    assert len(lines) >= 2 and lines[0].startswith(r"\det J &= ") and all(ln.startswith(r"&\quad ") for ln in lines[1:])
+    assert all(fits(ln) for ln in lines)
+    assert sum(ln.count(r"\tanh") for ln in lines) == 4
+    product = sp.Mul(*[1 - sp.tanh(w1 * x + w2 * y + b + k) ** 2 for k in range(4)])
+    lines = broken("p", product, latex)
+    assert len(lines) >= 2 and all(fits(ln) for ln in lines)
+    assert all(ln.startswith(r"&\quad \cdot ") for ln in lines[1:])  # a product continued shows its dot
+
+
+def test_a_short_expression_stays_on_one_line() -> None:
+    assert broken("f", x + y, latex) == ["f &= x + y"]
+
+
+_TERMS = st.lists(st.tuples(st.integers(-3, 3).filter(bool), st.sampled_from([x, y, w1, w2]),
+                            st.sampled_from([sp.tanh, sp.sin, sp.exp])), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_TERMS, st.booleans())
+def test_every_line_fits_and_every_term_is_kept(terms: list[tuple[int, sp.Symbol, object]], product: bool) -> None:
+    inner = sum(c * f(s * w1 + b) for c, s, f in terms)  # type: ignore[operator]
+    expression = (x * w2 * sp.tanh(w1 * x + b) * inner) if product else inner
+    lines = broken(r"\frac{\partial L}{\partial W}", expression, latex)
+    assert all(fits(ln) for ln in lines), [round(width(ln), 1) for ln in lines]
+    written = " ".join(lines)
+    for function in ("tanh", "sin", "exp"):
+        assert written.count(f"\\{function}") == latex(expression).count(f"\\{function}")
+    assert written.count(r"\left(") == written.count(r"\right)") + written.count(r"\right.") - \
+        written.count(r"\left.")  # every parenthesis opened is closed (invisibly where a line breaks)
+
+
+def test_the_demo_results_fit_the_page() -> None:
+    """The two formulas the browser found too wide for a 1000 px JupyterLab window, now within MAX_EMS."""
+    cells = ["a1 = tanh(w11*x1 + w12*x2 + b1)\na2 = tanh(w21*x1 + w22*x2 + b2)",
+             "z = 0.5*x1 - 1.2*x2\nlayer1 = tanh(z)\nlayer2 = sigmoid(z)"]
+    for cell in cells:
+        result = to_latex(jacobian(cell, wrt="x1,x2", det=True))
+        shown = re.sub(r"\$\\displaystyle \\begin\{aligned\}|\\end\{aligned\}\$", "", result)
+        rows = re.split(r" \\\\ |\n", shown)
+        assert all(width(r) <= MAX_EMS for r in rows), [round(width(r)) for r in rows]
+
+
+def test_a_wide_left_side_and_a_wide_right_side_go_to_different_displays() -> None:
+    wide_left = (r"J\,\Big|_{" + r",\ ".join(f"w_{{{k}}} = 0.{k}" for k in range(9)) + r"} &= 1", "")
+    wide_right = (r"\det J &= " + " + ".join(rf"\tanh{{\left(x_{{{k}}} \right)}}" for k in range(6)), "")
+    assert fits(wide_left[0]) and fits(wide_right[0])
+    assert len(blocks([[wide_left, wide_right]])) == 2
+    assert len(blocks([[wide_left, ("y &= 2", "")]])) == 1
+
+
+def test_a_row_of_numbers_too_wide_for_the_page_continues_its_columns_below() -> None:
+    values = np.linspace(-1.234567, 2.345678, 13)[None, :]
+    result = jacobian("L = " + " + ".join(f"{v:.6f}*x{k}" for k, v in enumerate(values[0])),
+                      at={f"x{k}": 1.0 for k in range(13)})
+    shown = to_latex(result)
+    rows = [r for r in re.split(r" \\\\ |\n", shown) if "0.5" in r or r"\left." in r or r"\right." in r]
+    assert any(r.startswith(r"&\quad \left.") for r in rows)  # continued
+    assert all(width(re.sub(r"\$\\displaystyle \\begin\{aligned\}|\\end\{aligned\}\$", "", r)) <= MAX_EMS for r in rows)
+    written = " ".join(rows)
+    for k in [*range(8), 11, 12]:  # the window: the first 8 and last 2 columns
+        assert f"{values[0, k]:.6g}" in written
