@@ -43,13 +43,14 @@ def _inner(latex: str) -> str:
 
 
 def _table(rows: Sequence[str]) -> str:
-    """Formula rows as one block <math> table aligned like LaTeX's `aligned` (right, then left, at each `&`)."""
+    """Formula rows as one <math> table aligned like LaTeX's `aligned` (right, then left, at each `&`), on a line of
+    its own at the left (a display-mode <math> would centre it)."""
     def cell(k: int, latex: str) -> str:
         align = _CELL_ALIGN[k % 2]
         return f'<mtd style="text-align:{align};padding:0.2em 0"><mstyle displaystyle="true">{_inner(latex)}' \
                "</mstyle></mtd>"
     body = "".join("<mtr>" + "".join(cell(k, c) for k, c in enumerate(columns(row))) + "</mtr>" for row in rows)
-    return f'<math display="block" style="margin:0.3em 0;text-align:left;{FONTS}"><mtable>{body}</mtable></math>'
+    return f'<div style="margin:0.3em 0"><math style="{FONTS}"><mtable>{body}</mtable></math></div>'
 
 
 def derivation(groups: Sequence[Sequence[Row]]) -> str:

@@ -6,6 +6,7 @@ array cut to the window."""
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from . import mathml
 from .graph import layout
 from .network_view import walkthrough_groups
 from .operations import product
-from .render import derivative_symbol, directions_words, latex, pretty, tangent_latex, window
+from .render import derivative_symbol, directions_words, latex, number, pretty, tangent_latex, window
 from .widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
 
 if TYPE_CHECKING:
@@ -35,30 +36,43 @@ class _GraphStep:
 
 
 class ArrayControl(widgets.HBox):
-    """One array of the point: pick an entry by its indices (from 0), see and type its value."""
+    """One array of the point: pick an entry by its indices (from 0), see its value in the panel's digits, type a
+    new one (kept exactly as typed; showing a value never changes it)."""
 
-    def __init__(self, name: str, value: np.ndarray, constant: bool) -> None:
-        self.name, self.array = name, np.array(value, dtype=float)
+    def __init__(self, name: str, value: np.ndarray, constant: bool, digits: widgets.BoundedIntText) -> None:
+        self.name, self.array, self.digits = name, np.array(value, dtype=float), digits
         rows, cols = self.array.shape
         self.row = widgets.BoundedIntText(value=0, min=0, max=rows - 1, description="entry",
                                           layout=widgets.Layout(width="9em"), style={"description_width": "initial"})
         self.col = widgets.BoundedIntText(value=0, min=0, max=cols - 1, layout=widgets.Layout(width="5em"))
-        self.box = widgets.FloatText(value=float(self.array[0, 0]), layout=widgets.Layout(width="8em"),
-                                     continuous_update=False)
+        self.box = widgets.Text(layout=widgets.Layout(width="8em"), continuous_update=False)
+        self._shown = ""
+        self._show_entry()
         label = widgets.HTML(f"<b>{html.escape(pretty(sp.Symbol(name)))}</b> ({rows} x {cols})"
                              + (' <span style="opacity:0.6">constant</span>' if constant else ""))
         indices = [self.row, self.col] if cols > 1 and rows > 1 else [self.row if rows > 1 else self.col]
         super().__init__([label, *indices, self.box])
-        self.row.observe(self._picked, names="value")
-        self.col.observe(self._picked, names="value")
+        for picked in (self.row, self.col, digits):
+            picked.observe(self._show_entry, names="value")
         self.box.observe(self._typed, names="value")
 
-    def _picked(self, change: Mapping[str, Any]) -> None:
-        self.box.value = float(self.array[self.row.value, self.col.value])
+    def _show_entry(self, change: object = None) -> None:
+        self._shown = number(float(self.array[self.row.value, self.col.value]), int(self.digits.value))
+        self.box.value = self._shown
 
     def _typed(self, change: Mapping[str, Any]) -> None:
-        if np.isfinite(change["new"]):
-            self.array[self.row.value, self.col.value] = float(change["new"])
+        """A value the user typed goes into the array; the entry's own shown value (rounded) is not one."""
+        if change["new"] == self._shown:
+            return
+        try:
+            typed = float(change["new"])
+        except ValueError:
+            typed = math.nan
+        if not math.isfinite(typed):
+            self._show_entry()
+            return
+        self.array[self.row.value, self.col.value] = typed
+        self._shown = change["new"]
 
     @property
     def value(self) -> np.ndarray:
@@ -70,6 +84,8 @@ class NetworkPanel(StepPanel):
 
     def __init__(self, result: NetworkResult, digits: int = 4) -> None:
         start = result.default_point()
+        digits_box = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
+                                            layout=widgets.Layout(width="12em"), style={"description_width": "initial"})
         self.controls: dict[str, Any] = {}
         for name in result.names:
             constant = name in result.constants
@@ -77,9 +93,7 @@ class NetworkPanel(StepPanel):
                 value = float(start[name][0, 0])
                 self.controls[name] = Variable(pretty(sp.Symbol(name)), value, default_range(value), True, constant)
             else:
-                self.controls[name] = ArrayControl(name, start[name], constant)
-        digits_box = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
-                                            layout=widgets.Layout(width="12em"), style={"description_width": "initial"})
+                self.controls[name] = ArrayControl(name, start[name], constant, digits_box)
         lines = result.network.lines
         graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
                                    (sp.Symbol(line.name),)) for line in lines])

@@ -179,10 +179,10 @@ def _parenthesized(factor: sp.Add, show: Callable[[sp.Basic], str], room: float)
                    p.opening) for k, p in enumerate(inner)]
 
 
-def broken(lhs: str, expression: sp.Expr, show: Callable[[sp.Basic], str]) -> list[str]:
+def broken(lhs: str, expression: sp.Expr, show: Callable[[sp.Basic], str], whole: str | None = None) -> list[str]:
     """`lhs &= expression` as aligned rows no wider than the page where the expression can be cut: the first
-    `lhs &= ...`, the rest `&\\quad ...`."""
-    whole = show(expression)
+    `lhs &= ...`, the rest `&\\quad ...`. `whole` is show(expression) when the caller has it already."""
+    whole = show(expression) if whole is None else whole
     if fits(rf"{lhs} = {whole}"):
         return [rf"{lhs} &= {whole}"]
     lines: list[str] = []

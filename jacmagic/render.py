@@ -182,15 +182,15 @@ def _entry_rows(result: JacobianResult) -> list[Row]:
                 continue
             symbol = derivative_symbol((result.outputs[i],), (result.inputs[j],))
             rows += ([(rf"{symbol} &= {cells[a][b]}", "")] if cells[a][b] == r"\cdots"
-                     else _broken_rows(symbol, matrix[i, j]))
+                     else _broken_rows(symbol, matrix[i, j], cells[a][b]))
     if zeros:
         rows.append((r"&" + text_latex(f"(the other {zeros} shown entries are 0)"), ""))
     return rows
 
 
-def _broken_rows(lhs: str, expression: sp.Expr) -> list[Row]:
+def _broken_rows(lhs: str, expression: sp.Expr, whole: str | None = None) -> list[Row]:
     """lhs = expression, continued over lines of the page where it is too wide for one."""
-    return [(line, "") for line in page.broken(lhs, expression, latex)]
+    return [(line, "") for line in page.broken(lhs, expression, latex, whole)]
 
 
 def elided_entries(matrix: sp.MatrixBase) -> int:

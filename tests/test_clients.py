@@ -91,9 +91,10 @@ def _offline_assets() -> Path:
     return modules
 
 
-def test_exported_html_shows_the_typeset_jacobian_and_the_panel_offline(tmp_path: Path) -> None:
-    """Executed with widget state saved, exported with nbconvert, opened in Chromium with no network."""
-    executed = _execute(ROOT / "demo_notebooks" / "02_evaluate_at_a_point.ipynb", tmp_path)
+def _exported(notebook: str, into: Path) -> Path:
+    """A demo executed with its widget state saved, exported with nbconvert to a page that loads MathJax, require.js
+    and the widget renderer from local files."""
+    executed = _execute(ROOT / "demo_notebooks" / notebook, into)
     modules = _offline_assets()
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed),
                     f"--HTMLExporter.mathjax_url=file://{modules}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
@@ -101,7 +102,28 @@ def test_exported_html_shows_the_typeset_jacobian_and_the_panel_offline(tmp_path
                     "--HTMLExporter.widget_renderer_url="
                     f"file://{modules}/@jupyter-widgets/html-manager/dist/embed-amd.js"],
                    check=True, capture_output=True, timeout=180)
-    html_file = executed.with_suffix(".html")
+    return executed.with_suffix(".html")
+
+
+def _offline_page(html_file: Path) -> Iterator[object]:
+    """The exported page in Chromium with no network."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--allow-file-access-from-files"])
+        view = browser.new_page(viewport={"width": 1200, "height": 1600})
+        try:
+            view.goto(f"file://{html_file}")
+            yield view
+        finally:
+            browser.close()
+
+
+def test_exported_html_shows_the_typeset_jacobian_and_the_panel_offline(tmp_path: Path) -> None:
+    """Executed with widget state saved, exported with nbconvert, opened in Chromium with no network."""
+    html_file = _exported("02_evaluate_at_a_point.ipynb", tmp_path)
     page = html_file.read_text()
     assert r"\frac{\partial \left(x, y\right)}{\partial \left(r, \theta\right)}" in page  # LaTeX for MathJax
     assert "mathjax" in page.lower()
@@ -111,21 +133,32 @@ def test_exported_html_shows_the_typeset_jacobian_and_the_panel_offline(tmp_path
     assert any("jacmagic-panel" in str(m["state"].get("value", "")) for m in models.values())
     views = re.findall(r'<script type="application/vnd.jupyter.widget-view\+json">(.*?)</script>', page, re.S)
     assert views and all(json.loads(v)["model_id"] in models for v in views)
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--allow-file-access-from-files"])
-        view = browser.new_page(viewport={"width": 1200, "height": 1600})
-        try:
-            view.goto(f"file://{html_file}")
-            expect(view.locator(".jacmagic-panel").first).to_be_visible(timeout=60_000)  # the widget rendered
-            expect(view.locator(".MathJax_CHTML").first).to_be_visible(timeout=60_000)  # the LaTeX typeset
-            assert "0.7071" in view.locator(".jacmagic-panel").first.inner_text()
-            _screenshot(view, "exported_html_offline", for_readme=False)
-        finally:
-            browser.close()
+    for view in _offline_page(html_file):
+        expect(view.locator(".jacmagic-panel").first).to_be_visible(timeout=60_000)  # type: ignore[attr-defined]
+        expect(view.locator(".MathJax_CHTML").first).to_be_visible(timeout=60_000)  # type: ignore[attr-defined]
+        assert "0.7071" in view.locator(".jacmagic-panel").first.inner_text()  # type: ignore[attr-defined]
+        _screenshot(view, "exported_html_offline", for_readme=False)
+
+
+def test_exported_html_shows_the_walkthrough_and_its_typeset_derivation_offline(tmp_path: Path) -> None:
+    """Demo 03 exported with its widget state: the walkthrough panel renders, its step formulas and, opened, its
+    whole derivation are MathML typeset by the browser (no MathJax inside the widgets, no network)."""
+    from playwright.sync_api import expect
+
+    for view in _offline_page(_exported("03_backprop_chain_rule.ipynb", tmp_path)):
+        step = view.locator(".jacmagic-step").first  # type: ignore[attr-defined]
+        expect(step).to_contain_text("Backward step 1 of 2", timeout=60_000)
+        _assert_native_mathml(step.locator("math"))
+        view.get_by_text("the whole derivation").first.click()  # type: ignore[attr-defined]
+        derivation = view.locator(".jacmagic-derivation").first  # type: ignore[attr-defined]
+        expect(derivation).to_be_visible(timeout=20_000)
+        _assert_native_mathml(derivation.locator("math"))
+        expect(derivation).to_contain_text("reverse mode")
+        assert "tanh" in (derivation.text_content() or "")
+        derivation.scroll_into_view_if_needed()
+        _screenshot(view, "exported_html_walkthrough")
 
 
 # --- JupyterLab in a real browser -----------------------------------------------------------------------------
@@ -406,18 +439,24 @@ def test_no_output_of_any_demo_is_wider_than_the_page_at_1000_px(app: str, reque
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1000, "height": 900})
         try:
-            for notebook in DEMOS:
-                shutil.copy(ROOT / "demo_notebooks" / notebook, root / notebook)
-                if app == "jupyterlab":
-                    page.goto(f"{url}/lab/workspaces/{notebook[:2]}/tree/{notebook}?reset")
-                    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-                    page.keyboard.press("Control+b")  # close the file browser
-                else:
-                    page.goto(f"{url}/notebooks/{notebook}")
-                _run_all(page, wait_for_idle=app == "jupyterlab")
-                cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
-                expect(page.locator(".jp-InputPrompt", has_text="[*]:")).to_have_count(0, timeout=180_000)
-                wide[notebook] = _overflowing_outputs(page, cells)
+            for demo in DEMOS:
+                notebook = f"wide_{demo}"  # a fresh kernel session: the other tests may have this demo open
+                shutil.copy(ROOT / "demo_notebooks" / demo, root / notebook)
+                try:
+                    if app == "jupyterlab":
+                        page.goto(f"{url}/lab/workspaces/wide{demo[:2]}/tree/{notebook}?reset")
+                        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+                        page.keyboard.press("Control+b")  # close the file browser
+                    else:
+                        page.goto(f"{url}/notebooks/{notebook}")
+                    _run_all(page, wait_for_idle=app == "jupyterlab")
+                    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
+                    expect(page.locator(".jp-InputPrompt", has_text="[*]:")).to_have_count(0, timeout=180_000)
+                    wide[notebook] = _overflowing_outputs(page, cells)
+                except Exception:
+                    shot = _screenshot(page, f"{app}_1000px_failure", for_readme=False)
+                    print(f"{notebook}: screenshot {shot}")
+                    raise
             _screenshot(page, f"{app}_1000px", for_readme=False)
         finally:
             browser.close()
