@@ -22,13 +22,13 @@ from .render import Row, words
 _INSIDE = re.compile(r"^<math[^>]*>(.*)</math>$", re.DOTALL)
 _CELL_ALIGN = ("right", "left")
 # Brackets around a matrix stretch only in a font with an OpenType MATH table; `math` alone may name one without.
-FONTS = "font-family:'STIX Two Math','Cambria Math','Latin Modern Math','DejaVu Math TeX Gyre',math"
+_FONTS = "font-family:'STIX Two Math','Cambria Math','Latin Modern Math','DejaVu Math TeX Gyre',math"
 
 
 @lru_cache(maxsize=4096)
 def formula(latex: str) -> str:
     """One inline formula as a <math> element (cached: a panel shows the same formulas on every page)."""
-    return f'<math style="{FONTS}">{_inner(latex)}</math>'
+    return f'<math style="{_FONTS}">{_inner(latex)}</math>'
 
 
 def _inner(latex: str) -> str:
@@ -50,7 +50,7 @@ def _table(rows: Sequence[str]) -> str:
         return f'<mtd style="text-align:{align};padding:0.2em 0"><mstyle displaystyle="true">{_inner(latex)}' \
                "</mstyle></mtd>"
     body = "".join("<mtr>" + "".join(cell(k, c) for k, c in enumerate(columns(row))) + "</mtr>" for row in rows)
-    return f'<div style="margin:0.3em 0"><math style="{FONTS}"><mtable>{body}</mtable></math></div>'
+    return f'<div style="margin:0.3em 0"><math style="{_FONTS}"><mtable>{body}</mtable></math></div>'
 
 
 def derivation(groups: Sequence[Sequence[Row]]) -> str:

@@ -369,11 +369,16 @@ def array_text(values: np.ndarray, digits: int = 6) -> str:
     return text + (f" ({rows:,} x {cols:,})" if rows * cols > 1 else "")
 
 
-def _numeric_matrix_latex(values: np.ndarray) -> str:
+def _number_cells(values: np.ndarray) -> list[list[str]]:
+    """The shown window of a numeric matrix, each number as LaTeX."""
     values = np.atleast_2d(values)
-    cells = _grid(values.shape[0], values.shape[1], lambda i, j: number_latex(float(values[i, j])),
-                  (r"\vdots", r"\cdots", r"\ddots"))
-    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    return _grid(values.shape[0], values.shape[1], lambda i, j: number_latex(float(values[i, j])),
+                 (r"\vdots", r"\cdots", r"\ddots"))
+
+
+def _numeric_matrix_latex(values: np.ndarray) -> str:
+    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in _number_cells(values)) + \
+        r"\end{matrix}\right]"
 
 
 def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tuple[str, Any]]:
@@ -432,10 +437,7 @@ def _spoken(lines: list[str], text: str) -> list[Row]:
 def _wide_numbers(lead: str, values: np.ndarray) -> list[str]:
     """lead [numbers], the shown columns split over as many lines as the page needs, the brackets left open
     between them (a matrix continued on the next line)."""
-    values = np.atleast_2d(values)
-    cells = _grid(values.shape[0], values.shape[1], lambda i, j: number_latex(float(values[i, j])),
-                  (r"\vdots", r"\cdots", r"\ddots"))
-    columns = list(zip(*cells))
+    columns = list(zip(*_number_cells(values)))
 
     def body(chunk: list[tuple[str, ...]]) -> str:
         return r"\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in zip(*chunk)) + r"\end{matrix}"
