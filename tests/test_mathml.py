@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ElementTree
 
 import ipywidgets as widgets
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import NetworkResult, jacobian
+from jacmagic.errors import CellError
 from jacmagic.mathml import derivation, formula
 from jacmagic.network_view import walkthrough_groups
 from jacmagic.page import columns
@@ -19,6 +20,7 @@ from jacmagic.render import chain_groups, result_groups, text_latex, words
 from .helpers import read_aloud
 from .test_modes import CASES
 from .test_network import CELLS, _random_point
+from .test_properties import VARIABLES, Formula, formulas, points
 
 
 @pytest.mark.parametrize(("row", "cells"), [
@@ -96,3 +98,19 @@ def test_a_panel_shows_formulas_as_mathml_and_relies_on_no_host_typesetting(cell
             _check_markup(panel.detail.value.split("</style>", 1)[1])
             if 0 < position < panel.position.max:
                 assert "<math" in panel.detail.value, (position, mode)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(formulas, formulas, points)
+def test_the_derivation_of_any_chain_converts_every_formula(first: Formula, second: Formula,
+                                                            point: list[float]) -> None:
+    """The family of \\arg\\max read as one unknown command: whatever functions a chain holds, no LaTeX command is
+    left for the reader to decode in the panel's derivation, and its markup is well formed."""
+    cell = f"u = {first.text}\nw = u*({second.text}) + sin(u)"
+    try:
+        names = {symbol.name for symbol in jacobian(cell, chain=True).arguments}  # type: ignore[union-attr]
+    except CellError:  # no variable left: the formulas were numbers
+        assume(False)
+    at = {name: value for name, value in zip(VARIABLES, point) if name in names}
+    result = jacobian(cell, chain=True, mode="both", at=at)
+    _check_markup(_formula_rows(result))

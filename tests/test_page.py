@@ -4,15 +4,18 @@ is broken into lines that each fit, between terms, then between factors, keeping
 from __future__ import annotations
 
 import re
+from itertools import zip_longest
 
 import numpy as np
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
-from jacmagic.page import MAX_EMS, broken, fits, width
-from jacmagic.render import blocks, latex, to_latex
+from jacmagic.page import MAX_EMS, broken, cell_widths, fits, width
+from jacmagic.render import blocks, latex, result_groups, to_latex
+
+from .test_properties import VARIABLES, Formula, formulas, points
 
 x, y, w1, w2, b = sp.symbols("x y w1 w2 b")
 
@@ -90,3 +93,20 @@ def test_a_row_of_numbers_too_wide_for_the_page_continues_its_columns_below() ->
     written = " ".join(rows)
     for k in [*range(8), 11, 12]:  # the window: the first 8 and last 2 columns
         assert f"{values[0, k]:.6g}" in written
+
+
+def _displays(result: object) -> list[list[str]]:
+    """Each display's aligned rows, as the notebook receives them."""
+    return [[latex for latex, _ in rows] for rows in blocks(result_groups(result))]  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(formulas, min_size=1, max_size=3), points, st.booleans())
+def test_every_display_of_a_random_map_fits_the_page(outputs: list[Formula], point: list[float], det: bool) -> None:
+    """The family of the demos' overflows: any map, with or without --det and a point, typesets no display wider
+    than the page, unless it is a single row that cannot be cut (one function of a long argument)."""
+    cell = "f(x, y, z) = [" + ", ".join(o.text for o in outputs) + "]"
+    result = jacobian(cell, simplify="none", det=det and len(outputs) == 3, at=dict(zip(VARIABLES, point)))
+    for rows in _displays(result):
+        columns = [max(ws) for ws in zip_longest(*(cell_widths(r) for r in rows), fillvalue=0.0)]
+        assert sum(columns) <= MAX_EMS or len(rows) == 1, (cell, [round(sum(cell_widths(r))) for r in rows])
