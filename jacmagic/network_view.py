@@ -25,7 +25,6 @@ from .render import (
     array_text,
     blocks,
     bundle,
-    bundles,
     cost_words,
     derivative_symbol,
     latex,
@@ -33,6 +32,7 @@ from .render import (
     number_latex,
     pretty,
     result_groups,
+    static_displays,
     text_latex,
     window,
 )
@@ -244,9 +244,9 @@ def displays(result: NetworkResult) -> list[Any]:
     panel = result.options.widgets and has_widget_frontend()
     shown: list[Any] = []
     if result.whole is not None:
-        shown += bundles(result_groups(result.whole, walkthrough=False))
+        shown += static_displays(result_groups(result.whole, walkthrough=False))
     if not panel:
-        shown += [bundle(rows) for rows in blocks(walkthrough_groups(result, walked))]
+        shown += static_displays(walkthrough_groups(result, walked))
     shown += pictures(result, walked)
     if panel:
         shown.append(result.widget())

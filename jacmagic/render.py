@@ -7,12 +7,13 @@ the text form is sympy's pretty printing, for terminal IPython.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from itertools import zip_longest
+from itertools import groupby, zip_longest
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -570,6 +571,35 @@ def bundle(rows: list[Row]) -> dict[str, str]:
 
 def bundles(groups: list[list[Row]]) -> list[dict[str, str]]:
     return [bundle(rows) for rows in blocks(groups)]
+
+
+def _prose(row: Row) -> bool:
+    """A line of words at the left margin (not an annotation indented under a formula)."""
+    said = words(row[0])
+    return said is not None and not said[0]
+
+
+def _paragraphs(rows: list[Row]) -> dict[str, str]:
+    """Lines of words as one HTML display: a row with its own text starts a paragraph, one without continues it."""
+    paragraphs: list[list[str]] = []
+    for latex, text in rows:
+        said = words(latex)
+        if text or not paragraphs:
+            paragraphs.append([])
+        paragraphs[-1].append(said[1] if said else text)
+    return {"text/plain": "\n".join(text for _, text in rows if text),
+            "text/html": "".join(f'<p style="margin:0.3em 0">{html.escape(" ".join(p))}</p>' for p in paragraphs)}
+
+
+def static_displays(groups: list[list[Row]]) -> list[dict[str, str]]:
+    """What a cell shows without a panel: the formula rows as aligned LaTeX displays, and the lines of words
+    between them as HTML paragraphs outside the math, which wrap with the page in every front end."""
+    shown: list[dict[str, str]] = []
+    for group in groups:
+        for prose, run in groupby(group, key=_prose):
+            rows = list(run)
+            shown += [_paragraphs(rows)] if prose else bundles([rows])
+    return shown
 
 
 def to_latex(result: JacobianResult) -> str:

@@ -35,6 +35,7 @@ from .render import (
     number,
     pretty,
     result_groups,
+    static_displays,
     tangent_latex,
     window,
 )
@@ -70,7 +71,7 @@ def displays(result: JacobianResult) -> list[Any]:
     and the pictures."""
     panel = result.options.widgets and has_widget_frontend()
     # with a panel, the walkthrough is shown once: in the panel, which carries it for viewers without widgets
-    shown: list[Any] = list(bundles(result_groups(result, walkthrough=not panel)))
+    shown: list[Any] = list(static_displays(result_groups(result, walkthrough=not panel)))
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
         from .plot import png
 

@@ -193,8 +193,9 @@ def test_chain_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) 
 
 def test_hessian_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
     ran = shell.ok("%%jacobian --hessian --at x=0,y=0 --out H\nf(x, y) = x**2 - y**2")
-    latex, text = ("".join(o.get(mime, "") for o in ran.outputs) for mime in ("text/latex", "text/plain"))
-    assert r"\nabla^2 f" in latex and "saddle" in latex  # the Hessian's own display, after the Jacobian's
+    latex, text, words = ("".join(o.get(mime, "") for o in ran.outputs)
+                          for mime in ("text/latex", "text/plain", "text/html"))
+    assert r"\nabla^2 f" in latex and "saddle" in words  # the Hessian's display, its reading in words outside it
     assert "∇²f" in text and "symmetric" in text
     assert shell.ip.user_ns["H"].hessian == sp.Matrix([[2, 0], [0, -2]])
     monkeypatch.setattr("jacmagic.widgets.has_widget_frontend", lambda: True)

@@ -179,7 +179,7 @@ def test_mode_and_direction_mistakes(kwargs: dict, match: str) -> None:
 
 def test_modes_through_the_magic(shell: Shell) -> None:
     ran = shell.ok("%%jacobian --chain --mode both --at x=0.5 --out R\ng(x) = [x, x**2]\nh(u, v) = [u*v]")
-    assert any("forward mode, from the inputs on" in o.get("text/latex", "") for o in ran.outputs)
+    assert any("forward mode, from the inputs on" in o.get("text/html", "") for o in ran.outputs)  # words: HTML
     assert any("reverse mode, from the output back" in o.get("text/plain", "") for o in ran.outputs)
     ran = shell.ok("%%jacobian --chain --direction W=[[1,0],[0,0]] --at W=[[1,2],[3,4]],x=[0.5,-1]\n"
                    "W: 2x2\nx: 2\nh = tanh(W @ x)\nL = sum(h)")

@@ -99,3 +99,20 @@ def test_a_long_sum_continues_over_lines() -> None:
     det_rows = latex.split(r"\det J &= ")[1].split(r"\end{aligned}")[0].split(r" \\ ")
     assert len(det_rows) > 1 and all(row.startswith(r"&\quad ") for row in det_rows[1:])
     assert max(map(len, det_rows)) < sum(map(len, det_rows)) * 0.75  # a term is never cut, the sum is
+
+
+def test_static_displays_put_lines_of_words_outside_the_math() -> None:
+    """Prose at the left margin becomes an HTML paragraph that wraps with the page; an annotation indented under a
+    formula stays beside it; the text a terminal prints is unchanged."""
+    from jacmagic.render import result_groups, static_displays, to_text
+
+    result = jacobian("g(x) = [x, x**2]\nh(u, v) = [u*v]", chain=True, at={"x": 0.5})
+    shown = static_displays(result_groups(result))
+    prose = [d for d in shown if "text/html" in d]
+    formulas = [d for d in shown if "text/latex" in d]
+    assert prose and formulas and all("text/latex" not in d for d in prose)
+    assert any("reverse mode, from the output back: each step multiplies the upstream gradient" in d["text/html"]
+               for d in prose)  # the lines of one sentence are one paragraph again
+    assert not any(r"\text{reverse mode" in d["text/latex"] for d in formulas)
+    assert any(r"\phantom{=}\;\text{(the gradient as a row" in d["text/latex"] for d in formulas)
+    assert "\n".join(d["text/plain"] for d in shown if d["text/plain"]) == to_text(result)
