@@ -15,8 +15,9 @@ from functools import lru_cache
 
 from latex2mathml.converter import convert
 
+from .displays import words
 from .page import columns
-from .render import Row, words
+from .render import Row
 
 # The MathML of a formula without its <math> element, to place it in a table cell.
 _INSIDE = re.compile(r"^<math[^>]*>(.*)</math>$", re.DOTALL)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
+from .displays import blocks, bundle, static_displays
 from .network import Line
 from .operations import Shown, product
 from .render import (
@@ -23,8 +24,6 @@ from .render import (
     _grid,
     array_latex,
     array_text,
-    blocks,
-    bundle,
     cost_words,
     derivative_symbol,
     latex,
@@ -32,7 +31,6 @@ from .render import (
     number_latex,
     pretty,
     result_groups,
-    static_displays,
     text_latex,
     window,
 )

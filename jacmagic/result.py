@@ -291,7 +291,7 @@ class JacobianResult:
 
     @cached_property
     def _latex(self) -> str:
-        from .render import to_latex
+        from .displays import to_latex
 
         return to_latex(self)
 

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import mathml
+from .displays import bundles, static_displays
 from .evaluate import curvature, orientation
 from .graph import Layout, sparsity_svg, svg
 from .plot import default_domain
@@ -25,7 +26,6 @@ from .render import (
     SHOWN,
     Row,
     bracketed,
-    bundles,
     chain_groups,
     contribution,
     cost_words,
@@ -35,7 +35,6 @@ from .render import (
     number,
     pretty,
     result_groups,
-    static_displays,
     tangent_latex,
     window,
 )

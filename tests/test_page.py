@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
+from jacmagic.displays import blocks, to_latex
 from jacmagic.page import MAX_EMS, broken, cell_widths, fits, width
-from jacmagic.render import blocks, latex, result_groups, to_latex
+from jacmagic.render import latex, result_groups
 
 from .test_properties import VARIABLES, Formula, formulas, points
 

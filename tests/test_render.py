@@ -104,7 +104,8 @@ def test_a_long_sum_continues_over_lines() -> None:
 def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     """Prose at the left margin becomes an HTML paragraph that wraps with the page; an annotation indented under a
     formula stays beside it; the text a terminal prints is unchanged."""
-    from jacmagic.render import result_groups, static_displays, to_text
+    from jacmagic.displays import static_displays
+    from jacmagic.render import result_groups, to_text
 
     result = jacobian("g(x) = [x, x**2]\nh(u, v) = [u*v]", chain=True, at={"x": 0.5})
     shown = static_displays(result_groups(result))
