@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.displays import blocks, to_latex
-from jacmagic.page import MAX_EMS, broken, cell_widths, fits, width
+from jacmagic.mathml import formula
+from jacmagic.page import MAX_EMS, broken, cell_widths, columns, fits, width
 from jacmagic.render import latex, result_groups
 
 from .test_properties import VARIABLES, Formula, formulas, points
@@ -111,3 +112,17 @@ def test_every_display_of_a_random_map_fits_the_page(outputs: list[Formula], poi
     for rows in _displays(result):
         columns = [max(ws) for ws in zip_longest(*(cell_widths(r) for r in rows), fillvalue=0.0)]
         assert sum(columns) <= MAX_EMS or len(rows) == 1, (cell, [round(sum(cell_widths(r))) for r in rows])
+
+
+_LATEX_TOKENS = [r"\frac", "{", "}", "^", "_", "&", r"\\", r"\begin{matrix}", r"\end{matrix}", r"\left(", r"\right.",
+                 "x", "12", r"\text{a b}", " ", r"\sqrt", r"\tanh", r"\{", r"\operatorname", r"\cdot"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_LATEX_TOKENS), max_size=30))
+def test_any_latex_is_measured_cut_and_converted_without_an_error(tokens: list[str]) -> None:
+    """Unbalanced braces, an environment never closed, a command without its argument: a width, columns and MathML
+    all the same (a panel must never fail on its formulas)."""
+    latex = "".join(tokens)
+    assert width(latex) >= -1 and "".join(columns(latex)).count("&") <= latex.count("&")
+    assert formula(latex).startswith("<math")
