@@ -3,7 +3,7 @@
 Numbers come from the result's compiled evaluator, strings from plain f-strings: the update path calls no sympy.
 The numeric matrix is an HTML table styled as a bracketed matrix in one persistent `HTML` widget whose value is
 reassigned, because LaTeX inside widgets is not typeset in every front end, and a `display()` per update would pile
-up in the output history.
+up in the output history; formulas are MathML (mathml.py), made once per panel, which the browser typesets itself.
 """
 
 from __future__ import annotations
