@@ -38,7 +38,7 @@ def words(latex: str) -> tuple[bool, str] | None:
 def _wrapped(row: Row) -> list[Row]:
     """A row that is only words, as several rows of at most WORDS_PER_LINE characters."""
     match = _WORDS.match(row[0])
-    if not match or len(match.group(2)) <= WORDS_PER_LINE or "}" in match.group(2):
+    if not match or words(row[0]) is None or len(match.group(2)) <= WORDS_PER_LINE:
         return [row]
     lines = textwrap.wrap(match.group(2), WORDS_PER_LINE, break_long_words=False, break_on_hyphens=False)
     return [(match.group(1) + rf"\text{{{line}}}", row[1] if k == 0 else "") for k, line in enumerate(lines)]

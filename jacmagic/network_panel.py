@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 import sympy as sp
+import traitlets
 
 from . import mathml
 from .graph import layout
@@ -37,7 +38,10 @@ class _GraphStep:
 
 class ArrayControl(widgets.HBox):
     """One array of the point: pick an entry by its indices (from 0), see its value in the panel's digits, type a
-    new one (kept exactly as typed; showing a value never changes it)."""
+    new one (kept exactly as typed; showing a value never changes it). `edits` counts the values typed: the panel
+    recomputes on those, not on every entry picked or digit shown."""
+
+    edits = traitlets.Int(0)
 
     def __init__(self, name: str, value: np.ndarray, constant: bool, digits: widgets.BoundedIntText) -> None:
         self.name, self.array, self.digits = name, np.array(value, dtype=float), digits
@@ -73,6 +77,7 @@ class ArrayControl(widgets.HBox):
             return
         self.array[self.row.value, self.col.value] = typed
         self._shown = change["new"]
+        self.edits += 1
 
     @property
     def value(self) -> np.ndarray:
@@ -101,7 +106,10 @@ class NetworkPanel(StepPanel):
         self._assemble(result, graph, [line.name for line in lines], [*self.controls.values(), digits_box],
                        digits_box, derivation)
         for control in self.controls.values():
-            control.box.observe(self._recompute, names="value")
+            if isinstance(control, ArrayControl):
+                control.observe(self._recompute, names="edits")
+            else:
+                control.box.observe(self._recompute, names="value")
         self._recompute()
 
     def point(self) -> dict[str, np.ndarray]:

@@ -301,6 +301,10 @@ def test_the_panel_steps_through_a_network_and_follows_an_edited_entry() -> None
     panel.digits_box.value = 6  # showing more digits changes no value
     assert len(control.box.value.lstrip("-").replace(".", "").lstrip("0")) >= 5
     assert (panel.walk.gradients["W2"] == before).all() and control.value[3, 5] == point["W2"][3, 5]
+    walk = panel.walk
+    control.col.value, panel.digits_box.value = 6, 7  # picking an entry or showing digits computes nothing again
+    assert panel.walk is walk
+    control.col.value, panel.digits_box.value = 5, 6
     control.box.value = "not a number"  # refused: the entry's value comes back
     assert float(control.box.value) == pytest.approx(point["W2"][3, 5], rel=1e-5)
     control.box.value = "2.5"
