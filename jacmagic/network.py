@@ -4,7 +4,7 @@ A cell of shape declarations (`W: 32x64`, `x: 64`) and assignment lines (`h = re
 way beside the entry-level reader: each line becomes a small tree of `operations` whose values and derivatives
 are computed with numpy, never by writing out one sympy expression per entry.
 
-A line the array reader does not cover (a comparison, where(...), a bracketed list) raises `NotStructured`,
+A line the array reader does not cover (a bracketed list, a function it does not know) raises `NotStructured`,
 and the cell goes the entry-level way.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .choices import Where, maximum, minimum, shape_of_both
 from .errors import CellError
 from .formula import node_error, real_symbol, refuse_twins
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
@@ -55,8 +56,9 @@ class NotStructured(Exception):
 
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
 # Every function the array reader takes, for the message that says what it covers.
-COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | {"softmax", "log_softmax", "transpose", "dot"}
+COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | {"softmax", "log_softmax", "transpose", "dot", "where"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 
 
 class _Reader:
@@ -121,7 +123,11 @@ class _Reader:
         return Arithmetic(op, a, b)
 
     def _call(self, node: ast.Call, name: str) -> Node:
+        if name == "where" and len(node.args) == 3:
+            return self._where(node)
         args = [self.read(a) for a in node.args]
+        if name in ("max", "min") and len(args) == 2:
+            return self._choice(node, name, *args)
         if name in FUNCTIONS and len(args) == 1:
             return Apply(name, args[0])
         if name in _REDUCTIONS and len(args) == 1:
@@ -137,6 +143,31 @@ class _Reader:
                                        f"and {b.shape[0]} x {b.shape[1]}; use @ for matrices")
             return Dot(a, b)
         raise NotStructured(self.line)
+
+    def _fitting(self, node: ast.AST, what: str, a: Node, b: Node) -> None:
+        if shape_of_both(a, b) is None:
+            raise self.error(node, f"{what} needs equal shapes (or a number), got {a.shape[0]} x {a.shape[1]} and "
+                                   f"{b.shape[0]} x {b.shape[1]}")
+
+    def _where(self, node: ast.Call) -> Node:
+        """where(a > b, p, q): a comparison of two operands as the condition."""
+        test = node.args[0]
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARISONS):
+            raise NotStructured(self.line)
+        left, right = self.read(test.left), self.read(test.comparators[0])
+        then, otherwise = self.read(node.args[1]), self.read(node.args[2])
+        for a, b in ((left, right), (then, otherwise), (left, then)):
+            self._fitting(node, "where(...)", a, b)
+        return Where(_COMPARISONS[type(test.ops[0])], left, right, then, otherwise)
+
+    def _choice(self, node: ast.Call, name: str, a: Node, b: Node) -> Node:
+        """max(a, b) and min(a, b) entry by entry; max(z, 0) is ReLU."""
+        self._fitting(node, f"{name}(...)", a, b)
+        if name == "max" and isinstance(b, Number) and b.value == 0:
+            return Apply("relu", a)
+        if name == "max" and isinstance(a, Number) and a.value == 0:
+            return Apply("relu", b)
+        return maximum(a, b) if name == "max" else minimum(a, b)
 
     def _entry(self, node: ast.Subscript) -> Node:
         inner = self.read(node.value)
@@ -244,7 +275,8 @@ class Line:
             if node is leaf:
                 paths.append(above)
             for k, child in enumerate(node.children):
-                walk(child, above + [node.factor(k)])
+                if node.flows(k):
+                    walk(child, above + [node.factor(k)])
         walk(self.root, [])
         return paths
 

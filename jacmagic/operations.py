@@ -140,6 +140,10 @@ class Node:
     def factor(self, k: int) -> Factor:
         raise NotImplementedError
 
+    def flows(self, k: int) -> bool:
+        """Does the gradient flow to operand k? (Not to the operands of a comparison, which only decide.)"""
+        return True
+
     def show(self) -> Shown:
         raise NotImplementedError
 

@@ -16,7 +16,8 @@ from .budget import Budget
 from .errors import CellError, OptionError, TooManyEntries
 from .formula import refuse_twins, suggest
 from .model import CellModel, Options, Step
-from .network import Network
+from .array_trace import Untraceable
+from .network import Network, NotStructured, read_network
 from .parse import parse_cell
 from .result import JacobianResult, expand_matrices, not_square
 
@@ -34,15 +35,6 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
     if is_def_cell(text):
         return trace_cell(text, namespace or {}, typed_shapes(options.at))
     return parse_cell(text, chain=options.chain)
-
-
-def read_layers(text: str) -> Network | None:
-    """A layer cell (declarations and assignment lines) read as array operations; None for a def cell; raises
-    `NotStructured` for any other cell and for what only the entry-level reader covers."""
-    from .network import read_network
-    from .trace import is_def_cell
-
-    return None if is_def_cell(text) else read_network(text)
 
 
 def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
@@ -67,14 +59,14 @@ def compute(source: str | object, options: Options | None = None,
     if not options.chain and (options.mode != "reverse" or options.direction):
         raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
                           "stages' local Jacobians; add --chain")
-    uncovered: int | None = None  # the line the array-level reader left to the entry-level one
+    uncovered: tuple[int | None, str] | None = None  # what the array-level reader left to the entry-level one
     if isinstance(source, str) and options.chain:
-        from .network import NotStructured
-
         try:
-            network = read_layers(source)
+            network = read_arrays(source, options, namespace)
         except NotStructured as why:
-            network, uncovered = None, why.line
+            network, uncovered = None, (why.line, "")
+        except Untraceable as why:
+            network, uncovered = None, (why.line, why.reason)
         if network is not None:
             from .network_result import network_result
 
@@ -84,13 +76,32 @@ def compute(source: str | object, options: Options | None = None,
     except TooManyEntries as err:
         if uncovered is None:
             raise
-        from .network import COVERED
+        raise _too_large_for_entries(err, *uncovered) from None
 
-        covered = ", ".join(sorted(COVERED))
-        raise CellError("this line uses something the array-level walkthrough does not cover (a comparison, "
-                        f"where(...), a bracketed list, another function), and the cell is too large for the "
-                        f"entry-level one ({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing "
-                        f"and {covered}, or use smaller shapes", uncovered) from None
+
+def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None) -> Network | None:
+    """A layer cell or a def cell as array operations (None for other cells); `NotStructured` or `Untraceable`
+    for what only the entry-level reader covers."""
+    from .array_trace import trace_network
+    from .trace import is_def_cell
+
+    if is_def_cell(text):
+        return trace_network(text, namespace or {}, dict(options.at))
+    return read_network(text)
+
+
+def _too_large_for_entries(err: TooManyEntries, line: int | None, reason: str) -> CellError:
+    """Says which line kept the cell from the array-level walkthrough, when it is too large for the other."""
+    from .network import COVERED
+
+    size = err.message.split(';')[0]
+    if reason:
+        return CellError(f"the array-level walkthrough cannot follow this line ({reason}), and the function is too "
+                         f"large for the entry-level one ({size})", line)
+    covered = ", ".join(sorted(COVERED))
+    return CellError("this line uses something the array-level walkthrough does not cover (a bracketed list, "
+                     f"another function), and the cell is too large for the entry-level one ({size}); write it "
+                     f"with + - * / ** @ .T, indexing, where(...) and {covered}, or use smaller shapes", line)
 
 
 def compute_entries(source: str | object, options: Options, namespace: Mapping[str, Any] | None = None,
