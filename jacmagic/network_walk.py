@@ -97,8 +97,30 @@ def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str
         for name, part in products.items():
             gradients[name] = part if name not in gradients else gradients[name] + part
         steps.append(LineStep(line, values, upstream, products, before))
-    by_input = {name: gradients.get(name, np.zeros((m, *network.shape_of(name)))) for name in wrt}
+    undefined = np.isnan(np.concatenate([known[o].ravel() for o in network.outputs]))
+    by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
+                for name in wrt}
     return known, per_line, steps, by_input
+
+
+def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
+    """An output entry with no value has no derivative either: its rows undefined, as the entry level says."""
+    return np.where(undefined[:, None, None], np.nan, gradient) if undefined.any() else gradient
+
+
+def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool, str | None]:
+    """Do two Jacobians agree? Undefined entries (nan, inf) must be undefined in both and are not compared; the
+    defined ones must be close. The words say how many were judged when some were not (None: not one)."""
+    defined = np.isfinite(want)
+    same = bool((np.isfinite(got) == defined).all())
+    magnitude = max(1.0, float(np.abs(want[defined]).max(initial=0.0)))
+    agrees = same and bool(np.allclose(got[defined], want[defined], rtol=rtol, atol=atol * magnitude))
+    count = int(defined.sum())
+    if count == defined.size:
+        return agrees, ""
+    if count == 0 and same:
+        return agrees, None
+    return agrees, f" on its {count:,} defined entr{'y' if count == 1 else 'ies'}"
 
 
 def jacobian_at(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]) -> np.ndarray:
@@ -165,10 +187,15 @@ def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: S
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
             exact = jacobian @ v
-        magnitude = max(1.0, float(np.abs(exact).max(initial=0.0)))
-        agrees &= bool(np.allclose(numeric, exact, rtol=1e-4, atol=1e-6 * magnitude))
-    how = "central differences of the map along 3 random directions (J v)"
-    return agrees, f"it {'matches' if agrees else 'DOES NOT match'} {how}"
+        agrees_here, judged = _compare(numeric, exact, 1e-4, 1e-6)
+        agrees &= agrees_here
+    return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
+
+
+def _verdict(agrees: bool, how: str, judged: str | None) -> str:
+    if judged is None:
+        return "nothing to compare: every entry is undefined here"
+    return f"it {'matches' if agrees else 'DOES NOT match'} {how}{judged}"
 
 
 def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
@@ -178,15 +205,17 @@ def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
     known, per_line, steps, gradients = reverse(network, point, wrt)
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
     if direct is not None:
-        agrees = bool(np.allclose(jacobian, direct, rtol=1e-8, atol=1e-10 * max(1.0, np.abs(direct).max())))
-        verdict = f"it {'matches' if agrees else 'DOES NOT match'} the Jacobian of the composed map computed directly"
+        agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+        verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
     else:
         agrees, verdict = _directional_check(network, point, wrt, jacobian)
+    reasons = [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
+    if reasons:
+        verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
         with np.errstate(all="ignore"):
             expected = jacobian @ directions
-        ahead_agrees = bool(np.allclose(ahead.tangent, expected, rtol=1e-8,
-                                        atol=1e-10 * max(1.0, float(np.abs(expected).max(initial=0.0)))))
+        ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
     return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, verdict, agrees, ahead, ahead_agrees)

@@ -122,7 +122,7 @@ class JacobianResult:
         """The forward pass and the backward pass, stage by stage, at a point (default: `default_point()`)."""
         if not self.chain:
             raise OptionError("a walkthrough needs --chain")
-        point = point or self.default_point()
+        point = expand_matrices(self.shapes, point) if point else self.default_point()  # arrays given whole
         values = self.point_values(point)
         if self.eager_matrix is not None:
             direct, by = self.evaluator.point(*values), "symbolic"
@@ -185,6 +185,23 @@ class JacobianResult:
         if self.eager_matrix is None:
             return self.compiled_chain.jacobian(self.inputs, *ordered)
         return self.domain.mask(self.evaluator(*ordered), *ordered)
+
+    def gradient(self, **values: Any) -> dict[str, np.ndarray]:
+        """The gradient by each variable, a declared array's in its own shape (with a leading axis per output
+        when there are several), as a layer cell's array-level result gives it (default: `default_point()`)."""
+        matrix = self.at(**(values or self.default_point()))
+        wanted = set(self.inputs)
+        whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
+        columns: dict[str, tuple[tuple[int, int], list[int]]] = {}
+        for j, symbol in enumerate(self.inputs):
+            shape = whole.get(symbol)
+            key = (shape.name, (shape.rows, shape.cols)) if shape else (symbol.name, (1, 1))
+            columns.setdefault(key[0], (key[1], []))[1].append(j)
+        gradients = {}
+        for name, (shape, picked) in columns.items():
+            found = matrix[:, picked].reshape(matrix.shape[0], *shape)
+            gradients[name] = found[0] if matrix.shape[0] == 1 else found
+        return gradients
 
     def point_function(self) -> Callable[..., np.ndarray]:
         """The Jacobian at one point, from values in argument order: the panel's hot path."""
