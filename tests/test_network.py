@@ -5,6 +5,7 @@ walkthrough at MNIST size, shapes that do not fit, forward mode, the panel."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -448,6 +449,38 @@ def test_kinks_and_ties_agree_at_both_levels(cell: str, point: dict[str, object]
     assert result.walkthrough().agrees
 
 
-def test_relu_abs_and_a_step_have_derivative_zero_at_the_kink_at_the_entry_level() -> None:
-    for cell in ("f(x) = [relu(x)]", "f(x) = [abs(x)]", "f(x) = [heaviside(x) * x]"):
+def test_relu_and_abs_have_derivative_zero_at_the_kink_at_the_entry_level() -> None:
+    for cell in ("f(x) = [relu(x)]", "f(x) = [abs(x)]", "f(x) = [heaviside(x + 1)]"):
         assert_close(jacobian(cell).at(x=0.0), [[0.0]])
+
+
+# -- a layer cell the array reader leaves to the entry level keeps the layer cell's API -----------------------------
+
+FALLEN_BACK = [  # (cell, point, the map by hand in numpy)
+    ("x: 2\nh = where(x > 0, x, 0)\nL = sum(h**2)", {"x": [1.0, -2.0]},
+     lambda x: [np.sum(np.where(x > 0, x, 0) ** 2)]),
+    ("x: 2\nW: 2x2\nh = where(x > 0, W @ x, 0)\nL = sum(h**2)", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
+     lambda x, W: [np.sum(np.where(x > 0, W @ x, 0) ** 2)]),
+    ("x: 2\nh = where(x > 0, x * x[1], x)\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
+     lambda x: np.tanh(np.where(x > 0, x * x[1], x))),
+]
+
+
+@pytest.mark.parametrize("cell,point,by_hand", FALLEN_BACK, ids=[c.split("\n")[-1][:30] for c, _, _ in FALLEN_BACK])
+def test_a_layer_cell_on_the_entry_level_has_gradient_and_walkthrough_with_arrays(
+        cell: str, point: dict[str, list[object]], by_hand: Callable[..., object]) -> None:
+    result = jacobian(cell, chain=True, at=point)
+    assert not isinstance(result, NetworkResult)
+    gradients = result.gradient(**point)
+    arrays = {name: np.asarray(value, dtype=float) for name, value in point.items()}
+    for name, value in arrays.items():
+        columns = []
+        for k in range(value.size):
+            step = np.zeros(value.size)
+            step[k] = 1e-6
+            moved = [{**arrays, name: (value.ravel() + sign * step).reshape(value.shape)} for sign in (1, -1)]
+            ends = [np.ravel(by_hand(*(m[n] for n in point))) for m in moved]
+            columns.append((ends[0] - ends[1]) / 2e-6)
+        numeric = np.stack(columns, axis=1)
+        assert_close(gradients[name].reshape(numeric.shape[0], -1), numeric, rel=1e-6)
+    assert result.walkthrough(**point).agrees
