@@ -106,7 +106,8 @@ def jacmagic_erf(values: Any) -> Any:
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared),
     softmax and logsumexp max-shifted (`stable`)."""
-    return sp.lambdify(tuple(arguments), [stable(e) for e in expressions], modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+    return sp.lambdify(tuple(arguments), [stable(e) for e in expressions],
+                       modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
                        printer=_Printer({"fully_qualified_modules": True, "inline": True,
                                          "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 

@@ -21,7 +21,16 @@ from .errors import OptionError
 from .formula import element_symbols, suggest
 from .model import Options
 from .network import Network
-from .network_walk import MAX_TANGENT_NUMBERS, NetworkWalk, cost, jacobian_at, reverse, tangent_numbers, walk
+from .network_walk import (
+    MAX_TANGENT_NUMBERS,
+    NetworkWalk,
+    cost,
+    jacobian_at,
+    refuse_past_memory,
+    reverse,
+    tangent_numbers,
+    walk,
+)
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -264,6 +273,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
+    refuse_past_memory(network, wrt, 0 if options.mode == "reverse" else result.directions.shape[1])
     for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
         refuse_unknown([name for name, _, _ in ranges], result.names, option)
     return result

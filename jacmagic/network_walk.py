@@ -14,10 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backprop import Cost
+from .errors import OptionError
 from .network import Line, Network, Values
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
 MAX_TANGENT_NUMBERS = 20_000_000
+# The most memory a layer cell's walkthrough may hold, in bytes, estimated before anything is allocated (set
+# `jacmagic.network_walk.MEMORY_LIMIT` to change it): past it the cell is refused, not the kernel killed.
+MEMORY_LIMIT = 1 << 30
+_SHOWN_ROWS = 12  # render.SHOWN: the most rows of a local Jacobian a view forms at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,6 +166,36 @@ def cost(network: Network, wrt: Sequence[str]) -> Cost:
     inputs = sum(network.shape_of(n)[0] * network.shape_of(n)[1] for n in wrt)
     per_pass = sum(line.root.size * leaf.size for line in network.lines for leaf in line.leaves)
     return Cost(outputs, inputs, per_pass)
+
+
+def memory_needed(network: Network, wrt: Sequence[str], directions: int = 0) -> int:
+    """Bytes the walkthrough holds at its largest, from the shapes alone: every operation's value; in reverse mode
+    one row per output entry of what each line keeps (its upstream, its products, the sums per name) and of what
+    the line being pulled back forms, the seed and the Jacobian; the rows of a local Jacobian a view forms;
+    forward mode's tangents."""
+    c = cost(network, wrt)
+    formed = max(sum(node.size for node in line.order()) for line in network.lines)
+    kept = sum(line.root.size + 2 * sum(leaf.size for leaf in line.leaves) for line in network.lines)
+    values = sum(node.size for line in network.lines for node in line.order())
+    tangents = 2 * tangent_numbers(network, directions) if directions else 0
+    numbers = 2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+    return 10 * numbers  # 8 bytes each, and a quarter more for numpy's temporaries
+
+
+def refuse_past_memory(network: Network, wrt: Sequence[str], directions: int = 0) -> None:
+    """A clear error before any allocation when the walkthrough would hold more than `MEMORY_LIMIT`."""
+    needed = memory_needed(network, wrt, directions)
+    if needed <= MEMORY_LIMIT:
+        return
+    outputs = cost(network, wrt).outputs
+    why = (f"reverse mode carries one row per output entry ({outputs:,}) through every value; reduce the outputs "
+           "(e.g. sum(...) to a loss) or use smaller shapes" if outputs > 1 else "use smaller shapes")
+    raise OptionError(f"this walkthrough would hold about {_gigabytes(needed)} of numbers, over the "
+                      f"{_gigabytes(MEMORY_LIMIT)} limit: {why} (or raise jacmagic.network_walk.MEMORY_LIMIT)")
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
 def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],

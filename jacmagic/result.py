@@ -194,12 +194,12 @@ class JacobianResult:
         whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
         columns: dict[str, tuple[tuple[int, int], list[int]]] = {}
         for j, symbol in enumerate(self.inputs):
-            shape = whole.get(symbol)
-            key = (shape.name, (shape.rows, shape.cols)) if shape else (symbol.name, (1, 1))
-            columns.setdefault(key[0], (key[1], []))[1].append(j)
+            owner = whole.get(symbol)
+            name, size = (owner.name, (owner.rows, owner.cols)) if owner else (symbol.name, (1, 1))
+            columns.setdefault(name, (size, []))[1].append(j)
         gradients = {}
-        for name, (shape, picked) in columns.items():
-            found = matrix[:, picked].reshape(matrix.shape[0], *shape)
+        for name, (size, picked) in columns.items():
+            found = matrix[:, picked].reshape(matrix.shape[0], *size)
             gradients[name] = found[0] if matrix.shape[0] == 1 else found
         return gradients
 

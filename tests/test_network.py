@@ -403,8 +403,8 @@ DOMAIN_EDGES = [
 
 @pytest.mark.parametrize("cell,points", DOMAIN_EDGES, ids=[c.split("\n")[-1][:30] for c, _ in DOMAIN_EDGES])
 def test_the_domain_decides_at_both_levels(cell: str, points: list[object]) -> None:
-    for given in points:
-        point = given if isinstance(given, dict) else {"x": given}
+    for where in points:
+        point = where if isinstance(where, dict) else {"x": where}
         result, got, want = _both_levels(cell, point)
         _same(got, want)
         walked = result.walkthrough(**point)
@@ -460,7 +460,7 @@ FALLEN_BACK = [  # (cell, point, the map by hand in numpy)
     ("x: 2\nh = where(x > 0, x, 0)\nL = sum(h**2)", {"x": [1.0, -2.0]},
      lambda x: [np.sum(np.where(x > 0, x, 0) ** 2)]),
     ("x: 2\nW: 2x2\nh = where(x > 0, W @ x, 0)\nL = sum(h**2)", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
-     lambda x, W: [np.sum(np.where(x > 0, W @ x, 0) ** 2)]),
+     lambda x, w: [np.sum(np.where(x > 0, w @ x, 0) ** 2)]),
     ("x: 2\nh = where(x > 0, x * x[1], x)\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
      lambda x: np.tanh(np.where(x > 0, x * x[1], x))),
 ]
@@ -484,3 +484,65 @@ def test_a_layer_cell_on_the_entry_level_has_gradient_and_walkthrough_with_array
         numeric = np.stack(columns, axis=1)
         assert_close(gradients[name].reshape(numeric.shape[0], -1), numeric, rel=1e-6)
     assert result.walkthrough(**point).agrees
+
+
+# -- memory: estimated from the shapes before anything is allocated, refused past the limit ------------------------
+
+CAPPED = """
+import resource, sys
+cap = int(sys.argv[1]) << 20
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from jacmagic import JacmagicError, jacobian
+try:
+    result = jacobian(sys.argv[2], chain=True)
+    print("shown", len(str(result)), result.gradient().keys() if result.shape[0] == 1 else result.shape)
+except JacmagicError as err:
+    print("refused", err)
+"""
+
+
+def _capped(cell: str, megabytes: int = 2500) -> str:
+    """The cell in its own process whose address space is capped (the import alone takes about 600 MB of it):
+    a walkthrough that outgrew its estimate would end in a MemoryError or a kill, not in these words."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CAPPED, str(megabytes), cell], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("cell", [
+    "x: 8000\nh = tanh(x)\ny = h * 2",  # a vector output: 8,000 gradient rows through every value
+    "u: 8000\nv: 1x8000\nM = u @ v\nL = sum(M)",  # a computed 8,000 x 8,000 matrix
+    "x: 1000000\ny = tanh(x)",  # a million outputs
+])
+def test_a_walkthrough_past_the_memory_limit_is_refused_before_allocating(cell: str) -> None:
+    said = _capped(cell)
+    assert said.startswith("refused") and "GB of numbers, over the 1.0 GB limit" in said, said
+
+
+@pytest.mark.parametrize("cell", [
+    "x: 1000000\nh = tanh(x)\nL = sum(h)",
+    "u: 2000\nv: 1x2000\nM = u @ v\nL = sum(M)",
+    "x: 1500\nh = tanh(x)\ng = sin(h) * h + h\ny = g / 2",
+])
+def test_a_walkthrough_within_the_memory_limit_runs_under_a_capped_address_space(cell: str) -> None:
+    assert _capped(cell).startswith("shown")
+
+
+def test_the_memory_estimate_bounds_what_the_walkthrough_holds() -> None:
+    import tracemalloc
+
+    from jacmagic.network_walk import memory_needed
+
+    for cell in ("x: 600\nh = tanh(x)\ny = h * 2", "W: 30x40\nx: 40\nb: 30\nh = relu(W @ x + b)\ny = softmax(h)",
+                 "u: 300\nv: 1x300\nM = u @ v\nL = sum(M)"):
+        network = read_network(cell)
+        tracemalloc.start()
+        result = jacobian(cell, chain=True)
+        str(result), result.steps, result.gradient(), result.at(**result.default_point())
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= memory_needed(network, network.inputs), cell
