@@ -17,6 +17,7 @@ from .errors import CellError, OptionError, TooManyEntries
 from .formula import refuse_twins, suggest
 from .model import CellModel, Options, Step
 from .network import Network
+from .options import naming
 from .parse import parse_cell
 from .result import JacobianResult, expand_matrices, not_square
 
@@ -133,16 +134,11 @@ def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
 
 def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...]:
     """The --at point as one float per name, matrices expanded row-major."""
-    try:
+    with naming("--at"):
         expanded = expand_matrices(model.shapes, dict(at))
-    except OptionError as err:
-        raise OptionError(f"--at {err.message}") from None
     point = []
     for name, given in expanded.items():
-        try:
-            values = np.asarray(given, dtype=float)
-        except (TypeError, ValueError):
-            raise OptionError(f"--at {name}: {given!r} is not a number") from None
+        values = np.asarray(given)  # a float, or an array of them
         if values.size != 1:
             raise OptionError(f"--at {name}: one number (it is not declared as an array), got {values.size} values "
                               f"in the shape {values.shape}")
