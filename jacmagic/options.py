@@ -62,7 +62,7 @@ def parse_exact(text: str, what: str) -> sp.Expr:
     def resolve(name: str, node: ast.Name) -> sp.Expr:
         if name in KNOWN_CONSTANTS:
             return KNOWN_CONSTANTS[name]
-        raise CellError(f"{what}: {shown} is not a number (it uses the name {name})")
+        raise CellError(f"{shown} is not a number (it uses the name {name})")
 
     too_large = CellError(f"{what}: {shown} is too large for a floating-point number (at most about 1.8e308)")
     builder = ExpressionBuilder(1, resolve, {}, lambda line, col: col)
@@ -73,8 +73,8 @@ def parse_exact(text: str, what: str) -> sp.Expr:
     except BudgetExceeded:
         clear_cache()  # the alarm may have landed inside sympy, half-way through filling a cache entry
         raise too_large from None
-    except CellError as err:
-        raise CellError(err.message) from None
+    except CellError as err:  # said about the value, not about a line of a cell
+        raise CellError(f"{what}: {err.message}") from None
     except RecursionError:
         raise CellError(f"{what}: {shown} is nested too deeply") from None
     except OverflowError:  # mpmath: a number with more digits than Python allows in an int

@@ -46,15 +46,16 @@ def read_layers(text: str) -> Network | None:
     return None if is_def_cell(text) else read_network(text)
 
 
-def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
-    """The shape of each vector or matrix given whole in the point (`z=[1, 2, 3]` is 3 x 1): how a Python
-    function's array parameters are sized when the cell does not declare them."""
-    shapes: dict[str, tuple[int, int]] = {}
+def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, ...]]:
+    """The shape of each vector or matrix given whole in the point, as numpy has it (`z=[1, 2, 3]` is (3,),
+    `W=[[1], [2]]` is (2, 1) and stays a matrix): how a Python function's array parameters are sized when the
+    cell does not declare them."""
+    shapes: dict[str, tuple[int, ...]] = {}
     for name, value in at:
         if isinstance(value, (list, tuple, np.ndarray, sp.MatrixBase)):
             shape = np.shape(np.asarray(value, dtype=object))
             if len(shape) in (1, 2):
-                shapes[name] = (shape[0], shape[1] if len(shape) == 2 else 1)
+                shapes[name] = shape
     return shapes
 
 
