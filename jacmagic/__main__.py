@@ -75,9 +75,8 @@ def cell_lines(cell: str) -> str:
     if "\n" in cell:
         return cell
     code, hash_sign, comment = cell.partition("#")
-    lines = [part.strip() for part in code.split(";")]
-    lines[-1] += hash_sign + comment
-    return "\n".join(lines)
+    *lines, last = code.split(";")
+    return "\n".join([line.strip() for line in lines] + [last.lstrip() + hash_sign + comment])
 
 
 def _stdin_text() -> str:
