@@ -149,7 +149,7 @@ class _Reader:
                 raise NotStructured(self.line)
             numbers.append(-value.value if negative else value.value)
         rows, cols = inner.shape
-        vector = 1 in inner.shape
+        vector = 1 in inner.shape and len(numbers) == 1  # an n x 1 matrix also takes W[i, 0]
         if inner.size == 1 or len(numbers) != (1 if vector else 2):
             raise NotStructured(self.line)
         sizes = [rows * cols] if vector else [rows, cols]

@@ -20,6 +20,7 @@ from .errors import OptionError
 from .evaluate import Domain, Evaluator, determinant_at
 from .formula import suggest
 from .model import CellModel, Options, Shape, Step
+from .options import naming, point_value, shaped_array
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -139,10 +140,8 @@ class JacobianResult:
         so the forward pass gives the whole Jacobian)."""
         if not self.options.direction:
             return np.eye(len(self.inputs))
-        try:
+        with naming("--direction"):
             given = expand_matrices(self.shapes, dict(self.options.direction))
-        except OptionError as err:
-            raise OptionError(f"--direction {err.message}") from None
         names = [s.name for s in self.inputs]
         for name in given:
             if name not in names:
@@ -405,14 +404,8 @@ def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[
         if shape is None:
             if isinstance(value, (tuple, list)):
                 raise OptionError(f"{name}: a list of values is only for a declared matrix or vector")
-            expanded[name] = float(value) if isinstance(value, sp.Basic) else value
+            expanded[name] = point_value(value, name, finite=False)
             continue
-        try:
-            array = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise OptionError(f"{name} needs numbers in the shape {shape.rows} x {shape.cols}") from None
-        if array.size != shape.rows * shape.cols or array.ndim > 2:
-            raise OptionError(f"{name} is {shape.rows} x {shape.cols}, so it needs {shape.rows * shape.cols} "
-                              "values in that shape")
+        array = shaped_array(name, value, (shape.rows, shape.cols))
         expanded.update(zip((s.name for s in shape.symbols), array.ravel().tolist()))
     return expanded
