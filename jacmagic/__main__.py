@@ -33,9 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", metavar="PNG", help="also draw the --plot picture into this PNG file")
     parser.add_argument("--domain", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
     args = parser.parse_args(argv)
-    cell = sys.stdin.read() if args.cell == "-" else args.cell
-    if "\n" not in cell and ";" in cell:
-        cell = "\n".join(part.strip() for part in cell.split(";"))
+    try:
+        cell = cell_lines(_stdin_text() if args.cell == "-" else _utf8(args.cell, "the cell"))
+    except UnicodeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.plot and not _writable(args.plot):
         print(f"error: --plot: cannot write {args.plot} (no such folder, or no permission)", file=sys.stderr)
         return 2
@@ -66,6 +68,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def cell_lines(cell: str) -> str:
+    """A one-line cell with its lines separated by ';' (a ';' in the trailing comment is part of the comment)."""
+    if "\n" in cell:
+        return cell
+    code, hash_sign, comment = cell.partition("#")
+    *lines, last = code.split(";")
+    return "\n".join([line.strip() for line in lines] + [last.lstrip() + hash_sign + comment])
+
+
+def _stdin_text() -> str:
+    """The cell from standard input, read as bytes: a text stream would turn bytes that are not UTF-8 into
+    lone surrogates, which the parser then misreports."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as err:
+        raise UnicodeError(f"the standard input is not UTF-8 text (byte {data[err.start]:#04x} at position "
+                           f"{err.start})") from None
+
+
+def _utf8(text: str, what: str) -> str:
+    """A command-line argument as text: bytes that are not UTF-8 reach Python as lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise UnicodeError(f"{what} is not UTF-8 text (at position {err.start})") from None
+    return text
 
 
 def _writable(path: str) -> bool:

@@ -427,11 +427,10 @@ class _Instrument(ast.NodeTransformer):
 
 # -- the cell ---------------------------------------------------------------------------------------------------------
 
-def _parameter(name: str, value: Any, declared: Shape | None) -> Tracer:
+def _parameter(name: str, value: Any, declared: tuple[int, ...] | None) -> Tracer:
     """A parameter's tracer, shaped as declared in the cell or as its value at the point."""
-    if declared is not None:
-        return Tracer(Leaf(name, declared), 1 if declared[1] == 1 else 2)
-    array = np.asarray(value, dtype=object) if value is not None else np.zeros(())
+    array = np.empty(declared) if declared is not None else \
+        np.asarray(value, dtype=object) if value is not None else np.zeros(())
     if array.ndim > 2:
         raise Untraceable(f"{name} has {array.ndim} axes; arrays of one or two are traced")
     shape = (1, 1) if array.ndim == 0 else (array.shape[0], 1) if array.ndim == 1 else array.shape
@@ -464,7 +463,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     if len(inspect.signature(function).parameters) != len(parameters) or defs[-1].args.vararg or \
             defs[-1].args.kwarg or defs[-1].args.kwonlyargs:
         raise Untraceable("parameters beyond plain positional ones")
-    declared = {d.name: (d.rows, d.cols) for d in declarations.values()}
+    declared = {d.name: d.dims for d in declarations.values()}
     tracers = [_parameter(p, point.get(p), declared.get(p)) for p in parameters]
     try:
         value = function(*tracers)

@@ -15,6 +15,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from .functions import stable
 from .model import Guard
 
 # Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
@@ -103,8 +104,10 @@ def jacmagic_erf(values: Any) -> Any:
 
 
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
-    """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared)."""
-    return sp.lambdify(tuple(arguments), list(expressions), modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+    """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared),
+    softmax and logsumexp max-shifted (`stable`)."""
+    return sp.lambdify(tuple(arguments), [stable(e) for e in expressions],
+                       modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
                        printer=_Printer({"fully_qualified_modules": True, "inline": True,
                                          "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 

@@ -288,10 +288,10 @@ class ExpressionBuilder:
         indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if not isinstance(value, sp.MatrixBase):
             raise self.error(node, "indexing needs a vector or matrix (declare it, e.g. x: 3)")
-        vector = 1 in value.shape
+        vector = 1 in value.shape and len(indices) == 1  # an n x 1 matrix (W: 3x1) also takes W[i, 0]
         if len(indices) != (1 if vector else 2):
-            raise self.error(node, f"a {value.rows} x {value.cols} {'vector' if vector else 'matrix'} takes "
-                                   f"{'one index, x[i]' if vector else 'two indices, W[i, j]'}, counted from 0")
+            said = "vector takes one index, x[i], or" if 1 in value.shape else "matrix takes"
+            raise self.error(node, f"a {value.rows} x {value.cols} {said} two indices, W[i, j], counted from 0")
         numbers = [self._index(i) for i in indices]
         sizes = [value.rows * value.cols] if vector else [value.rows, value.cols]
         for number, size in zip(numbers, sizes):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
+from sympy.core.logic import fuzzy_and
 
 
 class _Activation(sp.Function):
@@ -148,6 +149,38 @@ class sign(sp.sign):  # noqa: N801
 
     def _eval_derivative(self, x: sp.Symbol) -> sp.Expr:
         return 2 * sp.DiracDelta(self.args[0]) * sp.diff(self.args[0], x)
+
+
+class LogSumExp(sp.Function):
+    """log(exp(a) + exp(b) + ...) of real arguments, computed max-shifted (numpy's logaddexp, pairwise): it
+    overflows only where its own value does, not where the exponentials do."""
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return fuzzy_and(a.is_extended_real for a in self.args)
+
+    def _numpycode(self, printer: Any) -> str:
+        printed = printer._print(self.args[0])
+        for argument in self.args[1:]:
+            printed = f"numpy.logaddexp({printed}, {printer._print(argument)})"
+        return printed
+
+
+def stable(expression: sp.Expr) -> sp.Expr:
+    """The same value for numeric code, with every sum of exponentials S (softmax, logsumexp, their derivatives)
+    written exp(logsumexp): sympy folds exp(x)/S**2 into exp(x - 2 logsumexp) and log(S) into logsumexp, which
+    stay in range at z = 1000 where exp(z) and S overflow. Nothing else changes."""
+    sums = [term for term in expression.atoms(sp.Add)
+            if len(term.args) > 1 and all(isinstance(t, sp.exp) for t in term.args)]
+    if not sums:
+        return expression
+    shifted = expression.xreplace({term: sp.exp(LogSumExp(*(t.args[0] for t in term.args))) for term in sums})
+    return shifted.replace(lambda e: e.is_Mul and sum(isinstance(a, sp.exp) for a in e.args) > 1, _one_exp)
+
+
+def _one_exp(product: sp.Mul) -> sp.Expr:
+    """exp(a) * exp(b) * c -> exp(a + b) * c: one exponential, whose argument stays in range."""
+    exponents = [a.args[0] for a in product.args if isinstance(a, sp.exp)]
+    return sp.Mul(*(a for a in product.args if not isinstance(a, sp.exp)), sp.exp(sp.Add(*exponents)))
 
 
 def _entries(value: Any) -> list[Any]:

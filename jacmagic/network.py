@@ -180,7 +180,7 @@ class _Reader:
                 raise NotStructured(self.line)
             numbers.append(-value.value if negative else value.value)
         rows, cols = inner.shape
-        vector = 1 in inner.shape
+        vector = 1 in inner.shape and len(numbers) == 1  # an n x 1 matrix also takes W[i, 0]
         if inner.size == 1 or len(numbers) != (1 if vector else 2):
             raise NotStructured(self.line)
         sizes = [rows * cols] if vector else [rows, cols]
@@ -191,6 +191,15 @@ class _Reader:
 
 
 # -- a line, and the cell ------------------------------------------------------------------------------------------
+
+def _undefined_where(flow: np.ndarray, value: np.ndarray, flow_axis: bool) -> np.ndarray:
+    """A gradient (..., r, c) or tangents (r, c, p) at an operation: undefined where its value is undefined and
+    something flows through it (a 0 flowing stays 0: what does not depend on the value is not made undefined)."""
+    missing = np.isnan(value)
+    if not missing.any():
+        return flow
+    return np.where((missing[..., None] if flow_axis else missing) & (flow != 0), np.nan, flow)
+
 
 @dataclass(eq=False)
 class Line:
@@ -225,8 +234,19 @@ class Line:
                 values[id(node)] = known[node.name]
             else:
                 with np.errstate(all="ignore"):
-                    values[id(node)] = node.evaluate([values[id(c)] for c in node.children])
+                    value = node.evaluate([values[id(c)] for c in node.children])
+                # No finite value (log(-1), 1/0, overflow) is undefined, nan, whatever follows: exp(log(0)) is not 0.
+                values[id(node)] = value if np.isfinite(value).all() else np.where(np.isfinite(value), value, np.nan)
         return values
+
+    def undefined(self, values: Values) -> str | None:
+        """Why this line's value is undefined at the point (the first operation with no finite value from finite
+        operands), None if it is defined everywhere."""
+        for node in self.order():
+            operands = [values[id(c)] for c in node.children]
+            if operands and np.isnan(values[id(node)]).any() and all(np.isfinite(o).all() for o in operands):
+                return f"{node.undefined(operands)} (line {self.number})"
+        return None
 
     def pullback(self, upstream: np.ndarray, values: Values,
                  wanted: Collection[str] | None = None) -> dict[str, np.ndarray]:
@@ -242,9 +262,9 @@ class Line:
             if not node.children or id(node) not in gradients:
                 continue
             mask = [id(child) in flows for child in node.children]
+            flow = _undefined_where(gradients[id(node)], values[id(node)], flow_axis=False)
             with np.errstate(all="ignore"):
-                parts = node.pullback(gradients[id(node)], [values[id(c)] for c in node.children], values[id(node)],
-                                      mask)
+                parts = node.pullback(flow, [values[id(c)] for c in node.children], values[id(node)], mask)
             for child, part, needed in zip(node.children, parts, mask):
                 if needed:
                     gradients[id(child)] = gradients[id(child)] + part if id(child) in gradients else part
@@ -262,8 +282,9 @@ class Line:
                 found[id(node)] = np.zeros((1, 1, directions))
             else:
                 with np.errstate(all="ignore"):
-                    found[id(node)] = node.pushforward([found[id(c)] for c in node.children],
-                                                       [values[id(c)] for c in node.children], values[id(node)])
+                    pushed = node.pushforward([found[id(c)] for c in node.children],
+                                              [values[id(c)] for c in node.children], values[id(node)])
+                found[id(node)] = _undefined_where(pushed, values[id(node)], flow_axis=True)
         return found[id(self.root)]
 
     def factors(self, leaf: Leaf) -> list[list[Factor]]:

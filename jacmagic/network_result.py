@@ -21,7 +21,17 @@ from .errors import OptionError
 from .formula import element_symbols, suggest
 from .model import Options
 from .network import Network
-from .network_walk import MAX_TANGENT_NUMBERS, NetworkWalk, cost, jacobian_at, reverse, tangent_numbers, walk
+from .network_walk import (
+    MAX_TANGENT_NUMBERS,
+    NetworkWalk,
+    cost,
+    jacobian_at,
+    refuse_past_memory,
+    reverse,
+    tangent_numbers,
+    walk,
+)
+from .options import naming, shaped_array
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -163,7 +173,8 @@ class NetworkResult:
                                   f"value (over {MAX_TANGENT_NUMBERS:,} numbers): that is the cost it counts; give "
                                   "one --direction, or use reverse mode")
             return np.eye(n)
-        given = self.point_arrays(dict(self.options.direction), complete=False)
+        with naming("--direction"):
+            given = self.point_arrays(dict(self.options.direction), complete=False)
         for name in given:
             if name not in self.wrt:
                 raise OptionError(f"--direction: {name} is a constant: only the variables differentiated by move; "
@@ -229,26 +240,12 @@ class NetworkResult:
         return NetworkPanel(self, digits=digits)
 
 
-def as_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:
-    """A value given for `name` (a number, a nested list, a numpy array) in the array's shape."""
-    try:
-        array = np.asarray(float(value) if isinstance(value, sp.Basic) else value, dtype=float)
-    except (TypeError, ValueError):
-        raise OptionError(f"{name} needs numbers in the shape {shape[0]} x {shape[1]}") from None
-    count = shape[0] * shape[1]
-    if array.size != count or array.ndim > 2:
-        raise OptionError(f"{name} is {shape[0]} x {shape[1]}, so it needs {count:,} value{'s' * (count != 1)} in "
-                          f"that shape, got {' x '.join(map(str, array.shape)) or 'one number'}")
-    if not np.isfinite(array).all():
-        raise OptionError(f"{name} holds a value that is not a finite number")
-    return array.reshape(shape)
-
-
 def network_result(network: Network, text: str, options: Options, namespace: Mapping[str, Any] | None) -> NetworkResult:
     """Checks the options against the network and builds the result (and the entry-level one when small)."""
     wrt = _chosen(network, options.wrt)
     constants = tuple(n for n in network.inputs if n not in wrt)
-    given = arrays_by_name(network, wrt + constants, dict(options.at), complete=False)
+    with naming("--at"):
+        given = arrays_by_name(network, wrt + constants, dict(options.at), complete=False)
     entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
     whole = None
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
@@ -264,6 +261,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
+    refuse_past_memory(network, wrt, 0 if options.mode == "reverse" else result.directions.shape[1])
     for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
         refuse_unknown([name for name, _, _ in ranges], result.names, option)
     return result
@@ -281,7 +279,7 @@ def arrays_by_name(network: Network, names: Sequence[str], values: Mapping[str, 
                    complete: bool) -> dict[str, np.ndarray]:
     """A point by name, each value in its array's shape; every one of `names` needed when `complete`."""
     refuse_unknown(list(values), names)
-    arrays = {name: as_array(name, value, network.shape_of(name)) for name, value in values.items()}
+    arrays = {name: shaped_array(name, value, network.shape_of(name)) for name, value in values.items()}
     missing = [n for n in names if n not in arrays]
     if complete and missing:
         raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")

@@ -14,10 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backprop import Cost
+from .errors import OptionError
 from .network import Line, Network, Values
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
 MAX_TANGENT_NUMBERS = 20_000_000
+# The most memory a layer cell's walkthrough may hold, in bytes, estimated before anything is allocated (set
+# `jacmagic.network_walk.MEMORY_LIMIT` to change it): past it the cell is refused, not the kernel killed.
+MEMORY_LIMIT = 1 << 30
+_SHOWN_ROWS = 12  # render.SHOWN: the most rows of a local Jacobian a view forms at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,8 +102,30 @@ def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str
         for name, part in products.items():
             gradients[name] = part if name not in gradients else gradients[name] + part
         steps.append(LineStep(line, values, upstream, products, before))
-    by_input = {name: gradients.get(name, np.zeros((m, *network.shape_of(name)))) for name in wrt}
+    undefined = np.isnan(np.concatenate([known[o].ravel() for o in network.outputs]))
+    by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
+                for name in wrt}
     return known, per_line, steps, by_input
+
+
+def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
+    """An output entry with no value has no derivative either: its rows undefined, as the entry level says."""
+    return np.where(undefined[:, None, None], np.nan, gradient) if undefined.any() else gradient
+
+
+def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool, str | None]:
+    """Do two Jacobians agree? Undefined entries (nan, inf) must be undefined in both and are not compared; the
+    defined ones must be close. The words say how many were judged when some were not (None: not one)."""
+    defined = np.isfinite(want)
+    same = bool((np.isfinite(got) == defined).all())
+    magnitude = max(1.0, float(np.abs(want[defined]).max(initial=0.0)))
+    agrees = same and bool(np.allclose(got[defined], want[defined], rtol=rtol, atol=atol * magnitude))
+    count = int(defined.sum())
+    if count == defined.size:
+        return agrees, ""
+    if count == 0 and same:
+        return agrees, None
+    return agrees, f" on its {count:,} defined entr{'y' if count == 1 else 'ies'}"
 
 
 def jacobian_at(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]) -> np.ndarray:
@@ -141,6 +168,36 @@ def cost(network: Network, wrt: Sequence[str]) -> Cost:
     return Cost(outputs, inputs, per_pass)
 
 
+def memory_needed(network: Network, wrt: Sequence[str], directions: int = 0) -> int:
+    """Bytes the walkthrough holds at its largest, from the shapes alone: every operation's value; in reverse mode
+    one row per output entry of what each line keeps (its upstream, its products, the sums per name) and of what
+    the line being pulled back forms, the seed and the Jacobian; the rows of a local Jacobian a view forms;
+    forward mode's tangents."""
+    c = cost(network, wrt)
+    formed = max(sum(node.size for node in line.order()) for line in network.lines)
+    kept = sum(line.root.size + 2 * sum(leaf.size for leaf in line.leaves) for line in network.lines)
+    values = sum(node.size for line in network.lines for node in line.order())
+    tangents = 2 * tangent_numbers(network, directions) if directions else 0
+    numbers = 2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+    return 10 * numbers  # 8 bytes each, and a quarter more for numpy's temporaries
+
+
+def refuse_past_memory(network: Network, wrt: Sequence[str], directions: int = 0) -> None:
+    """A clear error before any allocation when the walkthrough would hold more than `MEMORY_LIMIT`."""
+    needed = memory_needed(network, wrt, directions)
+    if needed <= MEMORY_LIMIT:
+        return
+    outputs = cost(network, wrt).outputs
+    why = (f"reverse mode carries one row per output entry ({outputs:,}) through every value; reduce the outputs "
+           "(e.g. sum(...) to a loss) or use smaller shapes" if outputs > 1 else "use smaller shapes")
+    raise OptionError(f"this walkthrough would hold about {_gigabytes(needed)} of numbers, over the "
+                      f"{_gigabytes(MEMORY_LIMIT)} limit: {why} (or raise jacmagic.network_walk.MEMORY_LIMIT)")
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
+
+
 def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
                        jacobian: np.ndarray) -> tuple[bool, str]:
     """J v against central differences of the map along three random directions (seeded): a check of every
@@ -165,10 +222,15 @@ def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: S
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
             exact = jacobian @ v
-        magnitude = max(1.0, float(np.abs(exact).max(initial=0.0)))
-        agrees &= bool(np.allclose(numeric, exact, rtol=1e-4, atol=1e-6 * magnitude))
-    how = "central differences of the map along 3 random directions (J v)"
-    return agrees, f"it {'matches' if agrees else 'DOES NOT match'} {how}"
+        agrees_here, judged = _compare(numeric, exact, 1e-4, 1e-6)
+        agrees &= agrees_here
+    return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
+
+
+def _verdict(agrees: bool, how: str, judged: str | None) -> str:
+    if judged is None:
+        return "nothing to compare: every entry is undefined here"
+    return f"it {'matches' if agrees else 'DOES NOT match'} {how}{judged}"
 
 
 def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
@@ -178,15 +240,17 @@ def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
     known, per_line, steps, gradients = reverse(network, point, wrt)
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
     if direct is not None:
-        agrees = bool(np.allclose(jacobian, direct, rtol=1e-8, atol=1e-10 * max(1.0, np.abs(direct).max())))
-        verdict = f"it {'matches' if agrees else 'DOES NOT match'} the Jacobian of the composed map computed directly"
+        agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+        verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
     else:
         agrees, verdict = _directional_check(network, point, wrt, jacobian)
+    reasons = [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
+    if reasons:
+        verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
         with np.errstate(all="ignore"):
             expected = jacobian @ directions
-        ahead_agrees = bool(np.allclose(ahead.tangent, expected, rtol=1e-8,
-                                        atol=1e-10 * max(1.0, float(np.abs(expected).max(initial=0.0)))))
+        ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
     return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, verdict, agrees, ahead, ahead_agrees)

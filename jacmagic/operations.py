@@ -77,7 +77,7 @@ FUNCTIONS: dict[str, Elementwise] = {
                        (r"-\sin\left(@\right)", "−sin(@)")),
     "sqrt": Elementwise(np.sqrt, lambda z: 0.5 / np.sqrt(z), (r"\sqrt{@}", "√(@)"),
                         (r"\frac{1}{2\sqrt{@}}", "1/(2√(@))")),
-    "abs": Elementwise(np.abs, lambda z: np.where(z == 0, np.nan, np.sign(z)), (r"\left|@\right|", "|@|"),
+    "abs": Elementwise(np.abs, np.sign, (r"\left|@\right|", "|@|"),  # 0 at the kink, as sign(0) and the frameworks
                        (r"\operatorname{sign}\left(@\right)", "sign(@)")),
     "sinh": Elementwise(np.sinh, np.cosh, (r"\sinh\left(@\right)", "sinh(@)"), (r"\cosh\left(@\right)", "cosh(@)")),
     "cosh": Elementwise(np.cosh, np.sinh, (r"\cosh\left(@\right)", "cosh(@)"), (r"\sinh\left(@\right)", "sinh(@)")),
@@ -147,9 +147,26 @@ class Node:
     def show(self) -> Shown:
         raise NotImplementedError
 
+    def undefined(self, operands: Sequence[np.ndarray]) -> str:
+        """Why this operation has no finite value from finite operands (the entry level's words): here, only
+        because double precision overflows; operations with a domain say which of its limits is crossed."""
+        return f"{_short(self.show().text)} is too large for double precision here (overflow)"
+
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _no_real_value(node: Node) -> str:
+    return f"{_short(node.show().text)} has no finite real value here"
+
+
+def _division_by_zero(divisor: Node) -> str:
+    return f"division by zero: it divides by {_short(divisor.show().text)}, which is 0 here"
 
 
 def _bracket(node: Node, above: int) -> Shown:
@@ -235,6 +252,12 @@ class Apply(Node):
     def show(self) -> Shown:
         return _wrap(self.child.show(), self.function.show)
 
+    def undefined(self, operands: Sequence[np.ndarray]) -> str:
+        return _no_real_value(self) if self.name in _WITH_DOMAIN else super().undefined(operands)
+
+
+_WITH_DOMAIN = frozenset({"log", "ln", "sqrt"})  # finite operands outside their domain: no real value
+
 
 @dataclass(eq=False)
 class Power(Node):
@@ -278,6 +301,13 @@ class Power(Node):
     def show(self) -> Shown:
         base = _bracket(self.child, 9)
         return Shown(f"{base.latex}^{{{self.exponent:g}}}", f"{base.text}^{self.exponent:g}")
+
+    def undefined(self, operands: Sequence[np.ndarray]) -> str:
+        if self.exponent < 0 and (operands[0] == 0).any():
+            return _division_by_zero(self.child)
+        if self.exponent != int(self.exponent) and (operands[0] < 0).any():
+            return _no_real_value(self)
+        return super().undefined(operands)
 
 
 @dataclass(eq=False)
@@ -347,6 +377,11 @@ class Arithmetic(Node):
         if self.op == "*" and 1 in (self.left.size, self.right.size):
             latex_op, text_op = r" \, ", "·"
         return Shown(a.latex + latex_op + b.latex, a.text + text_op + b.text)
+
+    def undefined(self, operands: Sequence[np.ndarray]) -> str:
+        if self.op == "/" and (operands[1] == 0).any():
+            return _division_by_zero(self.right)
+        return super().undefined(operands)
 
 
 @dataclass(eq=False)

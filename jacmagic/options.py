@@ -6,16 +6,24 @@ from __future__ import annotations
 import ast
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.core.cache import clear_cache
 
-from .errors import CellError
+from .budget import time_limit
+from .errors import BudgetExceeded, CellError, OptionError
 from .formula import ExpressionBuilder
 from .functions import KNOWN_CONSTANTS
 from .source import prepare
+
+# Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
+# with its millions of digits).
+_EVALUATION_SECONDS = 1.0
+_SHOWN = 60  # characters of a value quoted in a message
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -41,31 +49,48 @@ def parse_number(text: str, what: str) -> float:
 
 
 def parse_exact(text: str, what: str) -> sp.Expr:
-    """Like `parse_number`, but kept exact as typed (pi/2 stays pi/2), for showing the point as the user wrote it."""
+    """Like `parse_number`, but kept exact as typed (pi/2 stays pi/2), for showing the point as the user wrote it.
+    Building and evaluating it has a time limit: sympy evaluates exp(exp(exp(exp(3)))) digit by digit, without
+    end, and a value beyond a double is refused anyway."""
+    shown = _shown(text)
     try:
         prepared = prepare(text)
         tree = ast.parse(prepared.source.strip(), mode="eval")
     except (SyntaxError, CellError, RecursionError, MemoryError, ValueError):
-        raise CellError(f"{what}: {text!r} is not a number") from None
+        raise CellError(f"{what}: {shown} is not a number") from None
 
     def resolve(name: str, node: ast.Name) -> sp.Expr:
         if name in KNOWN_CONSTANTS:
             return KNOWN_CONSTANTS[name]
-        raise CellError(f"{what}: {text!r} is not a number (it uses the name {name})")
+        raise CellError(f"{shown} is not a number (it uses the name {name})")
 
+    too_large = CellError(f"{what}: {shown} is too large for a floating-point number (at most about 1.8e308)")
     builder = ExpressionBuilder(1, resolve, {}, lambda line, col: col)
     try:
-        exact = builder.scalar(tree.body)
-        value = complex(exact.evalf())
-    except CellError as err:
-        raise CellError(err.message) from None
-    except (TypeError, ValueError, OverflowError):
-        raise CellError(f"{what}: {text!r} is not a number") from None
+        with time_limit(_EVALUATION_SECONDS):
+            exact = builder.scalar(tree.body)
+            value = complex(exact.evalf())
+    except BudgetExceeded:
+        clear_cache()  # the alarm may have landed inside sympy, half-way through filling a cache entry
+        raise too_large from None
+    except CellError as err:  # said about the value, not about a line of a cell
+        raise CellError(f"{what}: {err.message}") from None
+    except RecursionError:
+        raise CellError(f"{what}: {shown} is nested too deeply") from None
+    except OverflowError:  # mpmath: a number with more digits than Python allows in an int
+        raise too_large from None
+    except (TypeError, ValueError):
+        raise CellError(f"{what}: {shown} is not a number") from None
     if value.imag != 0 or value.real != value.real:
-        raise CellError(f"{what}: {text!r} is not a real number")
+        raise CellError(f"{what}: {shown} is not a real number")
     if not math.isfinite(value.real):
-        raise CellError(f"{what}: {text!r} is too large for a float (at most about 1.8e308)")
+        raise too_large
     return exact
+
+
+def _shown(text: str) -> str:
+    """An option value quoted in a message, cut short: a pasted value may be thousands of characters long."""
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
 def namespace_value(name: str, value: Any, what: str) -> Any:
@@ -73,13 +98,70 @@ def namespace_value(name: str, value: Any, what: str) -> Any:
     method of an arbitrary object is called)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple, np.ndarray, np.number)):
         raise CellError(f"{what}: {name} is a {type(value).__name__}; give a number, a list or a numpy array")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise CellError(f"{what}: {name} does not hold numbers only") from None
-    if not np.isfinite(array).all():
-        raise CellError(f"{what}: {name} holds a value that is not a finite number")
+    return point_value(value, f"{what}: {name}")
+
+
+def point_value(value: Any, what: str, finite: bool = True) -> Any:
+    """A value of a point as a float, or an array of doubles (a whole array, or many points at once)."""
+    array = real_array(value, what, finite)
     return float(array) if array.ndim == 0 else array
+
+
+def real_array(value: Any, what: str, finite: bool = True) -> np.ndarray:
+    """`value` as an array of doubles, finite ones if `finite`: a complex value is refused (a cast would drop its
+    imaginary part), and so is a number a double cannot hold (10**400)."""
+    too_large = OptionError(f"{what} holds a number too large for a floating-point number (at most about 1.8e308)")
+    if isinstance(value, sp.Basic):
+        value = _sympy_number(value, what)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{what} does not hold numbers only, in rows of one length") from None
+    if array.dtype.kind == "c" or (array.dtype.kind == "O" and any(isinstance(v, complex) for v in array.flat)):
+        raise OptionError(f"{what} holds complex numbers: a point has real numbers only")
+    if array.dtype.kind not in "biufO" or (array.dtype.kind == "O" and not all(
+            isinstance(v, (int, float, np.number)) for v in array.flat)):
+        raise OptionError(f"{what}: {_shown(str(value))} is not a number" if array.ndim == 0 else
+                          f"{what} does not hold numbers only")
+    try:
+        with np.errstate(over="ignore"):
+            converted = array.astype(float)
+    except OverflowError:  # a Python int beyond a double
+        raise too_large from None
+    if array.dtype.kind == "f" and (np.isinf(converted) & np.isfinite(array)).any():  # a long double beyond it
+        raise too_large
+    if finite and not np.isfinite(converted).all():
+        raise OptionError(f"{what} holds a value that is not a finite number")
+    return converted
+
+
+def _sympy_number(value: sp.Basic, what: str) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError(f"{what}: {_shown(str(value))} is not a number") from None
+
+
+@contextmanager
+def naming(option: str) -> Iterator[None]:
+    """An `OptionError` raised inside is said about `option`: `--at W is 2 x 3, ...`."""
+    try:
+        yield
+    except OptionError as err:
+        raise OptionError(f"{option} {err.message}") from None
+
+
+def shaped_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A whole declared array given by `name` (a number, a nested list, a numpy array) in its declared shape,
+    finite. Another shape is refused, never reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A
+    vector of n values fits n x 1 and 1 x n."""
+    array = real_array(value, name)
+    rows, cols = shape
+    count = rows * cols
+    if not (array.shape == shape or (array.ndim < 2 and array.size == count and 1 in shape)):
+        raise OptionError(f"{name} is {rows} x {cols}, so it needs {count:,} value{'s' * (count != 1)} in that "
+                          f"shape, got {' x '.join(map(str, array.shape)) or 'one number'}")
+    return array.reshape(shape)
 
 
 def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = None) -> Any:
@@ -92,9 +174,20 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
     if not text.startswith("["):
         return parse_exact(text, what)
     if not text.endswith("]"):
-        raise CellError(f"{what}: {text!r} has an unclosed bracket")
+        raise CellError(f"{what}: {_shown(text)} has an unclosed bracket")
+    if _bracket_depth(text) > 2:
+        raise CellError(f"{what}: {_shown(text)} nests brackets {_bracket_depth(text)} deep; a value is a number, "
+                        "a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
     parts = tuple(parse_values(part, what) for part in _split_top_level(text[1:-1]))
     return tuple(p if isinstance(p, tuple) else float(p) for p in parts)
+
+
+def _bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def parse_point(text: str, namespace: Mapping[str, Any] | None = None,

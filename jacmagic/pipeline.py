@@ -18,6 +18,7 @@ from .formula import refuse_twins, suggest
 from .model import CellModel, Options, Step
 from .array_trace import Untraceable
 from .network import Network, NotStructured, read_network
+from .options import naming
 from .parse import parse_cell
 from .result import JacobianResult, expand_matrices, not_square
 
@@ -37,15 +38,16 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
     return parse_cell(text, chain=options.chain)
 
 
-def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, int]]:
-    """The shape of each vector or matrix given whole in the point (`z=[1, 2, 3]` is 3 x 1): how a Python
-    function's array parameters are sized when the cell does not declare them."""
-    shapes: dict[str, tuple[int, int]] = {}
+def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, ...]]:
+    """The shape of each vector or matrix given whole in the point, as numpy has it (`z=[1, 2, 3]` is (3,),
+    `W=[[1], [2]]` is (2, 1) and stays a matrix): how a Python function's array parameters are sized when the
+    cell does not declare them."""
+    shapes: dict[str, tuple[int, ...]] = {}
     for name, value in at:
         if isinstance(value, (list, tuple, np.ndarray, sp.MatrixBase)):
             shape = np.shape(np.asarray(value, dtype=object))
             if len(shape) in (1, 2):
-                shapes[name] = (shape[0], shape[1] if len(shape) == 2 else 1)
+                shapes[name] = shape
     return shapes
 
 
@@ -144,16 +146,11 @@ def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
 
 def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...]:
     """The --at point as one float per name, matrices expanded row-major."""
-    try:
+    with naming("--at"):
         expanded = expand_matrices(model.shapes, dict(at))
-    except OptionError as err:
-        raise OptionError(f"--at {err.message}") from None
     point = []
     for name, given in expanded.items():
-        try:
-            values = np.asarray(given, dtype=float)
-        except (TypeError, ValueError):
-            raise OptionError(f"--at {name}: {given!r} is not a number") from None
+        values = np.asarray(given)  # a float, or an array of them
         if values.size != 1:
             raise OptionError(f"--at {name}: one number (it is not declared as an array), got {values.size} values "
                               f"in the shape {values.shape}")

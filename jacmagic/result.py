@@ -20,6 +20,7 @@ from .errors import OptionError
 from .evaluate import Domain, Evaluator, determinant_at
 from .formula import suggest
 from .model import CellModel, Options, Shape, Step
+from .options import naming, point_value, shaped_array
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -122,7 +123,7 @@ class JacobianResult:
         """The forward pass and the backward pass, stage by stage, at a point (default: `default_point()`)."""
         if not self.chain:
             raise OptionError("a walkthrough needs --chain")
-        point = point or self.default_point()
+        point = expand_matrices(self.shapes, point) if point else self.default_point()  # arrays given whole
         values = self.point_values(point)
         if self.eager_matrix is not None:
             direct, by = self.evaluator.point(*values), "symbolic"
@@ -139,10 +140,8 @@ class JacobianResult:
         so the forward pass gives the whole Jacobian)."""
         if not self.options.direction:
             return np.eye(len(self.inputs))
-        try:
+        with naming("--direction"):
             given = expand_matrices(self.shapes, dict(self.options.direction))
-        except OptionError as err:
-            raise OptionError(f"--direction {err.message}") from None
         names = [s.name for s in self.inputs]
         for name in given:
             if name not in names:
@@ -185,6 +184,23 @@ class JacobianResult:
         if self.eager_matrix is None:
             return self.compiled_chain.jacobian(self.inputs, *ordered)
         return self.domain.mask(self.evaluator(*ordered), *ordered)
+
+    def gradient(self, **values: Any) -> dict[str, np.ndarray]:
+        """The gradient by each variable, a declared array's in its own shape (with a leading axis per output
+        when there are several), as a layer cell's array-level result gives it (default: `default_point()`)."""
+        matrix = self.at(**(values or self.default_point()))
+        wanted = set(self.inputs)
+        whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
+        columns: dict[str, tuple[tuple[int, int], list[int]]] = {}
+        for j, symbol in enumerate(self.inputs):
+            owner = whole.get(symbol)
+            name, size = (owner.name, (owner.rows, owner.cols)) if owner else (symbol.name, (1, 1))
+            columns.setdefault(name, (size, []))[1].append(j)
+        gradients = {}
+        for name, (size, picked) in columns.items():
+            found = matrix[:, picked].reshape(matrix.shape[0], *size)
+            gradients[name] = found[0] if matrix.shape[0] == 1 else found
+        return gradients
 
     def point_function(self) -> Callable[..., np.ndarray]:
         """The Jacobian at one point, from values in argument order: the panel's hot path."""
@@ -388,14 +404,8 @@ def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[
         if shape is None:
             if isinstance(value, (tuple, list)):
                 raise OptionError(f"{name}: a list of values is only for a declared matrix or vector")
-            expanded[name] = float(value) if isinstance(value, sp.Basic) else value
+            expanded[name] = point_value(value, name, finite=False)
             continue
-        try:
-            array = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise OptionError(f"{name} needs numbers in the shape {shape.rows} x {shape.cols}") from None
-        if array.size != shape.rows * shape.cols or array.ndim > 2:
-            raise OptionError(f"{name} is {shape.rows} x {shape.cols}, so it needs {shape.rows * shape.cols} "
-                              "values in that shape")
+        array = shaped_array(name, value, (shape.rows, shape.cols))
         expanded.update(zip((s.name for s in shape.symbols), array.ravel().tolist()))
     return expanded

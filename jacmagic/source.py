@@ -40,6 +40,12 @@ class Declaration:
     rows: int
     cols: int
     line: int
+    matrix: bool = False  # written rows x cols: `W: 3x1` is a matrix of one column, `x: 3` a vector
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The shape as numpy has it: (3,) for `x: 3`, (3, 1) for `W: 3x1`."""
+        return (self.rows, self.cols) if self.matrix else (self.rows,)
 
 
 @dataclass
@@ -116,7 +122,7 @@ def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
         raise CellError(f"{name} is already declared on line {prepared.declarations[name].line}", line)
     if not (0 < rows * cols <= _MAX_DECLARED_ENTRIES):
         raise CellError(f"{name}: a shape needs 1 to {_MAX_DECLARED_ENTRIES:,} entries, got {rows} x {cols}", line)
-    prepared.declarations[name] = Declaration(name, rows, cols, line)
+    prepared.declarations[name] = Declaration(name, rows, cols, line, match.group(3) is not None)
 
 
 def refuse_entry_level(declarations: dict[str, Declaration], remedy: str) -> None:

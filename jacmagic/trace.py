@@ -224,7 +224,7 @@ def _explain(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"
 
 
-def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, int]] | None = None
+def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None
                ) -> CellModel:
     """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
     and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
@@ -252,12 +252,12 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
         if declaration.name not in params:
             raise CellError(f"{declaration.name} is declared but is not a parameter of {defs[-1].name}",
                             declaration.line)
-    given = {**(shapes or {}), **{d.name: (d.rows, d.cols) for d in declared.values()}}
+    given = {**(shapes or {}), **{d.name: d.dims for d in declared.values()}}
     return trace_function(target, defs[-1].name, CELL_FILENAME, given)
 
 
 def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None,
-                   shapes: Mapping[str, tuple[int, int]] | None = None) -> CellModel:
+                   shapes: Mapping[str, tuple[int, ...]] | None = None) -> CellModel:
     """Calls `function` with one real symbol per parameter without a default (an array of them for a
     parameter with a shape: a vector for n x 1, a matrix otherwise) and reads what it returns."""
     name = name or getattr(function, "__name__", "f")
@@ -291,7 +291,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     return CellModel("def", params, outputs, expressions, (stage,), name, declared)
 
 
-def _arguments(names: list[str], shapes: Mapping[str, tuple[int, int]]) -> tuple[list[Any], tuple[Shape, ...]]:
+def _arguments(names: list[str], shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[Any], tuple[Shape, ...]]:
     """What the function is called with: a real symbol per scalar parameter, an array of entry symbols
     (named as declared matrices' entries are) per parameter with a shape."""
     arguments: list[Any] = []
@@ -300,11 +300,11 @@ def _arguments(names: list[str], shapes: Mapping[str, tuple[int, int]]) -> tuple
         if name not in shapes:
             arguments.append(real_symbol(name))
             continue
-        rows, cols = shapes[name]
+        rows, cols = (*shapes[name], 1)[:2]  # (n,) is a vector, (n, 1) a matrix of one column
         entries = element_symbols(name, rows, cols)
         declared.append(Shape(name, rows, cols, tuple(entries)))
         array = symbolic_array(entries.tolist())
-        arguments.append(array.reshape(rows) if cols == 1 else array)
+        arguments.append(array.reshape(rows) if len(shapes[name]) == 1 else array)
     return arguments, tuple(declared)
 
 
@@ -313,7 +313,7 @@ def _entries_of(value: Any) -> list[Any]:
     return list(np.asarray(value, dtype=object).ravel())
 
 
-def trace_object(value: object, name: str, shapes: Mapping[str, tuple[int, int]] | None = None) -> CellModel:
+def trace_object(value: object, name: str, shapes: Mapping[str, tuple[int, ...]] | None = None) -> CellModel:
     """A function, sympy expression or sympy Matrix from the user namespace."""
     if isinstance(value, (sp.MatrixBase, sp.Expr)):
         expressions = _as_real_map(tuple(_flatten(value)), name)

@@ -58,3 +58,30 @@ def test_a_domain_too_wide_or_too_narrow_to_draw_is_refused(tmp_path: object) ->
         out = run("x = r*cos(theta); y = r*sin(theta)", "--domain", domain, "--plot", f"{tmp_path}/p.png")
         assert out.returncode == 2 and out.stderr.startswith("error: --domain r"), (domain, out.stderr)
         assert "Traceback" not in out.stderr
+
+
+def test_a_semicolon_inside_a_comment_does_not_split_the_cell() -> None:
+    out = run("f(x) = [x**2]  # a; b", "--at", "x=3")
+    assert out.returncode == 0, out.stderr
+    assert "J at x = 3 = [6]" in out.stdout
+
+
+def test_standard_input_that_is_not_utf8_says_so() -> None:
+    out = subprocess.run([sys.executable, "-m", "jacmagic", "-"], input=b"f(x) = [x]\xff\n", capture_output=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.decode().startswith("error: the standard input is not UTF-8 text (byte 0xff at position 10)")
+
+
+def test_thousands_of_nested_brackets_give_one_line_not_a_traceback() -> None:
+    out = run("W: 2\ny = W[0]*W[1]", "--at", "W=" + "[" * 3000 + "1" + "]" * 3000)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr) < 300
+    assert "nests brackets 3000 deep" in out.stderr
+
+
+def test_a_point_beyond_a_double_is_refused_within_seconds() -> None:
+    # idle: about 2 s in all (1 s to start Python and import, 1 s of evaluation before the time limit stops it)
+    out = subprocess.run([sys.executable, "-m", "jacmagic", "f(x) = [x]", "--at", "x=exp(exp(exp(exp(3))))"],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: --at x: 'exp(exp(exp(exp(3))))' is too large for a floating-point number")

@@ -5,6 +5,7 @@ walkthrough at MNIST size, shapes that do not fit, forward mode, the panel."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -350,3 +351,198 @@ def test_a_number_beside_arrays_may_be_given_as_a_one_entry_array() -> None:
         jacobian("y = s*x", at={"s": np.array([2.0, 3.0]), "x": 1})
     with pytest.raises(OptionError, match=r"--at s: 'abc' is not a number"):
         jacobian("y = s*x", at={"s": "abc", "x": 1})
+
+
+# -- the domain, kinks and ties: the array level says what the entry level says ----------------------------------
+
+def _both_levels(cell: str, point: dict[str, object]) -> tuple[NetworkResult, np.ndarray, np.ndarray]:
+    """The array-level result at `point`, its Jacobian, and the entry-level (no --chain) Jacobian in its columns."""
+    result = jacobian(cell, chain=True, at=point)
+    assert isinstance(result, NetworkResult)
+    entries = jacobian(cell, at=point)
+    order = {s.name: j for j, s in enumerate(entries.inputs)}
+    return result, result.at(**point), entries.at(**point)[:, [order[s.name] for s in result.inputs]]
+
+
+def _same(got: np.ndarray, want: np.ndarray) -> None:
+    assert (np.isnan(got) == np.isnan(want)).all(), (got, want)
+    assert_close(np.nan_to_num(got), np.nan_to_num(want), rel=1e-9)
+
+
+def test_chain_log_of_a_negative_sum_is_undefined_with_its_reason_not_minus_one() -> None:
+    result, got, want = _both_levels("x: 2\nL = log(sum(x))", {"x": [-3, 2]})
+    assert np.isnan(want).all() and np.isnan(got).all()
+    assert np.isnan(result.gradient(x=[-3, 2])["x"]).all()
+    walked = result.walkthrough(x=[-3, 2])
+    assert "log(sum(x)) has no finite real value here (line 2)" in walked.verdict and "DOES NOT" not in walked.verdict
+    shown = str(result)
+    assert "has no finite real value" in shown and "-1" not in shown.split("every value")[1]
+    panel = result.widget()
+    panel.position.value = panel.position.max
+    assert "has no finite real value" in panel.detail.value
+
+
+def test_chain_sum_of_reciprocals_at_zero_is_undefined_not_minus_infinity() -> None:
+    result, got, want = _both_levels("x: 2\nL = sum(1/x)", {"x": [0, 2]})
+    _same(got, want)
+    assert np.isnan(result.gradient(x=[0, 2])["x"]).all()
+    assert "division by zero: it divides by x, which is 0 here (line 2)" in result.walkthrough().verdict
+
+
+# Cells and points on the edge of the domain (and just inside it): both levels give the same numbers and the
+# same undefined entries; the array level's check judges the defined ones and says why the rest are undefined.
+DOMAIN_EDGES = [
+    ("x: 2\nL = sum(log(x))", [[0, 1], [-1, 2], [1e-300, 3]]),
+    ("x: 2\nh = sqrt(x)\nL = sum(h * x)", [[-1, 4], [4, 9]]),
+    ("x: 2\nL = sum(x ** -1) + sum(x ** 0.5)", [[0, 1], [-2, 1], [2, 1]]),
+    ("x: 3\nh = log(x) * 0\nL = sum(h)", [[-1, 1, 2]]),  # times 0 is still undefined, as written
+    ("x: 2\nW: 2x2\nh = W @ x\nL = sum(log(h))", [{"x": [1, 1], "W": [[1, 1], [-1, -1]]}]),
+    ("x: 2\nL = sum(exp(log(x)))", [[0, 1]]),  # exp(log(0)) is not 0
+]
+
+
+@pytest.mark.parametrize("cell,points", DOMAIN_EDGES, ids=[c.split("\n")[-1][:30] for c, _ in DOMAIN_EDGES])
+def test_the_domain_decides_at_both_levels(cell: str, points: list[object]) -> None:
+    for where in points:
+        point = where if isinstance(where, dict) else {"x": where}
+        result, got, want = _both_levels(cell, point)
+        _same(got, want)
+        walked = result.walkthrough(**point)
+        assert walked.agrees, walked.verdict
+        assert ("no finite real value" in walked.verdict or "division by zero" in walked.verdict) == \
+            bool(np.isnan(want).any())
+        assert_close(np.concatenate([g.reshape(g.shape[0], -1) for g in walked.gradients.values()], axis=1)[
+            np.isfinite(want)], want[np.isfinite(want)])
+
+
+def test_a_vector_output_is_undefined_only_in_its_undefined_entries() -> None:
+    result = jacobian("x: 2\ny = 1 / (x - 1)", chain=True)
+    got = result.at(x=[1, 3])
+    assert np.isnan(got[0]).all()
+    assert_close(got[1], [0, -1 / 4])  # d/dx2 of 1/(x2 - 1) at 3, by hand
+
+
+def test_chain_abs_at_its_kink_is_zero_as_in_the_frameworks_and_the_check_matches() -> None:
+    result, got, want = _both_levels("b: 2\nL = sum(abs(b))", {"b": [0, 1]})
+    assert_close(got, [[0, 1]])
+    assert_close(want, [[0, 1]])
+    assert result.walkthrough().verdict.startswith("it matches")
+
+
+# Points exactly on a kink or a tie: abs, relu and a bare max(z, 0) have derivative 0 there (the frameworks'
+# convention, the README's); max and min of a vector are undefined where two entries tie (no one entry is
+# picked), and the check judges the entries that are defined.
+KINKS = [
+    ("b: 3\nL = sum(abs(b))", {"b": [0, 1, -2]}),
+    ("b: 3\nh = relu(b)\nL = sum(h * b)", {"b": [0, 1, -2]}),
+    ("b: 2\nW: 2x2\nh = abs(W @ b)\nL = sum(h)", {"b": [1, 1], "W": [[1, -1], [2, 3]]}),
+    ("b: 3\nL = max(b) + sum(b)", {"b": [2, 2, 1]}),
+    ("b: 3\nL = min(b) + sum(abs(b))", {"b": [0, 0, 1]}),
+    ("b: 3\nh = relu(b)\ny = h * 2", {"b": [0, 1, -1]}),
+]
+
+
+@pytest.mark.parametrize("cell,point", KINKS, ids=[c.split("\n")[-1][:30] for c, _ in KINKS])
+def test_kinks_and_ties_agree_at_both_levels(cell: str, point: dict[str, object]) -> None:
+    result, got, want = _both_levels(cell, point)
+    _same(got, want)
+    assert result.walkthrough().agrees
+
+
+def test_relu_and_abs_have_derivative_zero_at_the_kink_at_the_entry_level() -> None:
+    for cell in ("f(x) = [relu(x)]", "f(x) = [abs(x)]", "f(x) = [heaviside(x + 1)]"):
+        assert_close(jacobian(cell).at(x=0.0), [[0.0]])
+
+
+# -- a layer cell the array reader leaves to the entry level keeps the layer cell's API -----------------------------
+
+FALLEN_BACK = [  # (cell, point, the map by hand in numpy)
+    ("x: 2\nh = where(x > 0, x, 0)\nL = sum(h**2)", {"x": [1.0, -2.0]},
+     lambda x: [np.sum(np.where(x > 0, x, 0) ** 2)]),
+    ("x: 2\nW: 2x2\nh = where(x > 0, W @ x, 0)\nL = sum(h**2)", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
+     lambda x, w: [np.sum(np.where(x > 0, w @ x, 0) ** 2)]),
+    ("x: 2\nh = where(x > 0, x * x[1], x)\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
+     lambda x: np.tanh(np.where(x > 0, x * x[1], x))),
+]
+
+
+@pytest.mark.parametrize("cell,point,by_hand", FALLEN_BACK, ids=[c.split("\n")[-1][:30] for c, _, _ in FALLEN_BACK])
+def test_a_layer_cell_on_the_entry_level_has_gradient_and_walkthrough_with_arrays(
+        cell: str, point: dict[str, list[object]], by_hand: Callable[..., object]) -> None:
+    result = jacobian(cell, chain=True, at=point)
+    assert not isinstance(result, NetworkResult)
+    gradients = result.gradient(**point)
+    arrays = {name: np.asarray(value, dtype=float) for name, value in point.items()}
+    for name, value in arrays.items():
+        columns = []
+        for k in range(value.size):
+            step = np.zeros(value.size)
+            step[k] = 1e-6
+            moved = [{**arrays, name: (value.ravel() + sign * step).reshape(value.shape)} for sign in (1, -1)]
+            ends = [np.ravel(by_hand(*(m[n] for n in point))) for m in moved]
+            columns.append((ends[0] - ends[1]) / 2e-6)
+        numeric = np.stack(columns, axis=1)
+        assert_close(gradients[name].reshape(numeric.shape[0], -1), numeric, rel=1e-6)
+    assert result.walkthrough(**point).agrees
+
+
+# -- memory: estimated from the shapes before anything is allocated, refused past the limit ------------------------
+
+CAPPED = """
+import resource, sys
+cap = int(sys.argv[1]) << 20
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from jacmagic import JacmagicError, jacobian
+try:
+    result = jacobian(sys.argv[2], chain=True)
+    print("shown", len(str(result)), result.gradient().keys() if result.shape[0] == 1 else result.shape)
+except JacmagicError as err:
+    print("refused", err)
+"""
+
+
+def _capped(cell: str, megabytes: int = 2500) -> str:
+    """The cell in its own process whose address space is capped (the import alone takes about 600 MB of it):
+    a walkthrough that outgrew its estimate would end in a MemoryError or a kill, not in these words."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CAPPED, str(megabytes), cell], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("cell", [
+    "x: 8000\nh = tanh(x)\ny = h * 2",  # a vector output: 8,000 gradient rows through every value
+    "u: 8000\nv: 1x8000\nM = u @ v\nL = sum(M)",  # a computed 8,000 x 8,000 matrix
+    "x: 1000000\ny = tanh(x)",  # a million outputs
+])
+def test_a_walkthrough_past_the_memory_limit_is_refused_before_allocating(cell: str) -> None:
+    said = _capped(cell)
+    assert said.startswith("refused") and "GB of numbers, over the 1.0 GB limit" in said, said
+
+
+@pytest.mark.parametrize("cell", [
+    "x: 1000000\nh = tanh(x)\nL = sum(h)",
+    "u: 2000\nv: 1x2000\nM = u @ v\nL = sum(M)",
+    "x: 1500\nh = tanh(x)\ng = sin(h) * h + h\ny = g / 2",
+])
+def test_a_walkthrough_within_the_memory_limit_runs_under_a_capped_address_space(cell: str) -> None:
+    assert _capped(cell).startswith("shown")
+
+
+def test_the_memory_estimate_bounds_what_the_walkthrough_holds() -> None:
+    import tracemalloc
+
+    from jacmagic.network_walk import memory_needed
+
+    for cell in ("x: 600\nh = tanh(x)\ny = h * 2", "W: 30x40\nx: 40\nb: 30\nh = relu(W @ x + b)\ny = softmax(h)",
+                 "u: 300\nv: 1x300\nM = u @ v\nL = sum(M)"):
+        network = read_network(cell)
+        tracemalloc.start()
+        result = jacobian(cell, chain=True)
+        str(result), result.steps, result.gradient(), result.at(**result.default_point())
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= memory_needed(network, network.inputs), cell

@@ -346,3 +346,53 @@ def test_a_constant_sympy_cannot_call_real_is_checked_by_its_number() -> None:
     result = jacobian("f(x) = x + sin(1e20)**atan(2)", at={"x": 1.0})
     assert np.isnan(result.at(x=1.0)).all()
     assert_close(jacobian("f(x) = x/sinh(2)").at(x=1.0), [[1 / math.sinh(2)]])
+
+
+# -- softmax and logsumexp far from 0: computed max-shifted, never called undefined where they have a value --------
+
+def _softmax_by_hand(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def test_logsumexp_at_a_thousand_is_a_half_each_not_undefined() -> None:
+    result = jacobian("f(x, y) = [logsumexp([x, y])]", at={"x": 1000, "y": 1000})
+    assert_close(result.at(x=1000, y=1000), [[0.5, 0.5]])
+    assert not any("undefined" in note for note in result.notes)
+
+
+def test_softmax_near_a_thousand_has_its_jacobian_beside_a_passed_check() -> None:
+    point = {"x": 1000.0, "y": 1001.0, "z": 999.0}
+    result = jacobian("f(x, y, z) = softmax([x, y, z])", at=point, check=True)
+    s = _softmax_by_hand(np.array([1000.0, 1001.0, 999.0]))
+    assert_close(result.at(**point), np.diag(s) - np.outer(s, s), rel=1e-9)
+    assert not any("undefined" in note for note in result.notes)
+
+
+# (cell of three inputs or one, the Jacobian by a hand max-shifted numpy formula)
+STABLE = {
+    "softmax": ("f(x, y, z) = softmax([x, y, z])", lambda z: np.diag(_softmax_by_hand(z))
+                - np.outer(_softmax_by_hand(z), _softmax_by_hand(z))),
+    "logsumexp": ("f(x, y, z) = [logsumexp([x, y, z])]", lambda z: _softmax_by_hand(z)[None, :]),
+    "log_softmax": ("f(x, y, z) = log_softmax([x, y, z])",
+                    lambda z: np.eye(3) - np.outer(np.ones(3), _softmax_by_hand(z))),
+    "cross_entropy": ("f(x, y, z) = [-log(softmax([x, y, z])[1])]",
+                      lambda z: (_softmax_by_hand(z) - np.eye(3)[1])[None, :]),
+    "softplus": ("f(x) = [softplus(x)]", lambda z: np.exp(-np.logaddexp(0, -z))[None, :]),
+    "sigmoid": ("f(x) = [sigmoid(x)]", lambda z: (np.exp(-np.logaddexp(0, -z)) * np.exp(-np.logaddexp(0, z)))[None, :]),
+}
+
+
+@pytest.mark.parametrize("scale", [1e2, -1e2, 1e3, -1e3, 1e4, -1e4])
+@pytest.mark.parametrize("name", STABLE)
+def test_stable_functions_at_large_inputs_match_a_hand_stable_formula(name: str, scale: float) -> None:
+    cell, by_hand = STABLE[name]
+    result = jacobian(cell)
+    z = scale + np.array([0.0, 1.0, -0.5])[:len(result.inputs)]
+    point = {s.name: float(v) for s, v in zip(result.inputs, z)}
+    assert_close(result.at(**point), by_hand(z), rel=1e-9)
+    if len(result.inputs) == 3:  # the same at the array level
+        array_cell = "z: 3\n" + {"softmax": "s = softmax(z)", "logsumexp": "L = logsumexp(z)",
+                                 "log_softmax": "s = log_softmax(z)",
+                                 "cross_entropy": "L = -log(softmax(z)[1])"}[name]
+        assert_close(jacobian(array_cell, chain=True).at(z=z), by_hand(z), rel=1e-9)

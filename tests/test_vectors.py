@@ -107,7 +107,8 @@ def test_max_has_no_derivative_where_it_is_tied() -> None:
     ("x: 3\nL = x[0.5]", r"an index must be a whole number written out"),
     ("x: 3\nL = sum(x[0:2])", r"an index must be a whole number written out, e\.g\. x\[0\] or x\[-1\] \(no slices\)"),
     ("W: 2x2\nL = W[0]", r"a 2 x 2 matrix takes two indices, W\[i, j\], counted from 0"),
-    ("x: 3\nL = x[0, 1]", r"a 3 x 1 vector takes one index"),
+    ("x: 3\nL = x[0, 1]", r"index 1 is out of range for 3 x 1"),  # x[i, 0] is also read: W: 3x1 is 2-D
+    ("x: 3\nL = x[0, 0, 0]", r"a 3 x 1 vector takes one index, x\[i\], or two indices"),
     ("f(x) = x[0]", r"indexing needs a vector or matrix"),
     ("x: 3\ny: 2\nL = dot(x, y)", r"line 3.*dot\(\) takes two vectors of the same length, got 3 x 1 and 2 x 1"),
     ("W: 2x2\nL = dot(W, W)", r"dot\(\) takes two vectors.*use @ for matrices"),
