@@ -57,8 +57,9 @@ class Untraceable(Exception):
 class _Condition:
     """A comparison of traced values: only np.where can use it."""
 
-    def __init__(self, op: str, left: Node, right: Node) -> None:
-        self.op, self.left, self.right = op, left, right
+    def __init__(self, op: str, left: Tracer, right: Tracer) -> None:
+        self.op, self.left, self.right = op, left.node, right.node
+        self.ndim = max(left.ndim, right.ndim)
 
     def __bool__(self) -> bool:
         raise Untraceable("an if, while, and/or or Python max() on a comparison of traced arrays: its outcome "
@@ -257,7 +258,7 @@ def _compare(op: str, a: Any, b: Any) -> _Condition:
     left, right = _operand(a), _operand(b)
     if shape_of_both(left.node, right.node) is None:
         raise Untraceable(f"a comparison of shapes {left.shape} and {right.shape}")
-    return _Condition(op, left.node, right.node)
+    return _Condition(op, left, right)
 
 
 def _where(condition: Any, then: Any, otherwise: Any) -> Tracer:
@@ -268,7 +269,7 @@ def _where(condition: Any, then: Any, otherwise: Any) -> Tracer:
     for part in picked:
         if part.size > 1 and part.node.shape != node.shape:
             raise Untraceable(f"np.where of shapes {part.shape} and {node.shape}")
-    return Tracer(node, max(p.ndim for p in picked) if node.size > 1 else 0)
+    return Tracer(node, max(condition.ndim, *(p.ndim for p in picked)))
 
 
 def _choose(pick: Callable[[Node, Node], Where]) -> Callable[[Any, Any], Tracer]:

@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .backprop import Cost
-from .errors import OptionError
+from .errors import OptionError, TooManyEntries
 from .formula import element_symbols, suggest
 from .model import Options
 from .network import Network
@@ -248,16 +248,24 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
         given = arrays_by_name(network, wrt + constants, dict(options.at), complete=False)
     entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
     whole = None
+    unwritten: tuple[str, ...] = ()
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
                                       ("--partials", options.partials), ("--plot", options.plot)) if on]
     if entries <= WHOLE_ENTRIES:
         from .pipeline import compute_entries
 
-        whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
+        try:
+            whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
+        except TooManyEntries:
+            if symbolic:
+                raise
+            unwritten = ("the Jacobian could not be written out entry by entry within the time budget; the "
+                            "walkthrough is checked by central differences",)
     elif symbolic:
         raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network has "
                           f"{entries:,} entries (at most {WHOLE_ENTRIES:,}); the walkthrough works at any size")
-    notes = (f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants else ()
+    notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
+                            else ())
     result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
