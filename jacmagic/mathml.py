@@ -4,6 +4,10 @@ A widget's HTML is not typeset by every host: JupyterLab runs MathJax over an `H
 and a page exported with its widget state need not. Presentation MathML is drawn by the browser itself (MathML Core,
 Chromium 109+, Firefox, Safari), so the panels convert their LaTeX here, once per formula, with latex2mathml (pure
 Python, ~0.3 ms a formula) and ship no JavaScript. The static displays stay LaTeX: there the host typesets them.
+
+The converter's own string output un-escapes its text (`\\text{<img onerror=...>}` would come out as an element) and
+keeps `\\href`, `\\style` and `\\class` as attributes, so its element tree is written out here instead: only
+presentation MathML elements, only presentational attributes with plain values, every text escaped.
 """
 
 from __future__ import annotations
@@ -12,15 +16,28 @@ import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from xml.etree.ElementTree import Element
 
-from latex2mathml.converter import convert
+from latex2mathml.converter import convert_to_element
 
 from .displays import words
 from .page import columns
 from .render import Row
 
-# The MathML of a formula without its <math> element, to place it in a table cell.
-_INSIDE = re.compile(r"^<math[^>]*>(.*)</math>$", re.DOTALL)
+# The elements latex2mathml writes; any other (a future version's) is written as <mrow>, its content kept.
+_TAGS = frozenset("menclose mfrac mi mn mo mover mpadded mphantom mroot mrow mspace msqrt mstyle msub msubsup msup "
+                  "mtable mtd mtext mtr munder munderover".split())
+# Presentational attributes only: no href (\href), style (\style), class (\class), src, xlink:href or on*.
+_ATTRIBUTES = frozenset("accent accentunder columnalign columnlines columnspacing depth displaystyle fence form height "
+                        "largeop linebreak linethickness lspace mathbackground mathcolor mathsize mathvariant maxsize "
+                        "minsize movablelimits notation rowlines rowspacing rspace scriptlevel separator stretchy "
+                        "symmetric voffset width".split())
+# An attribute's value is a word, number, length or colour: nothing a url(...) or javascript: fits in.
+_PLAIN_VALUE = re.compile(r"[\w#%.+ -]*")
+# The converter writes symbols as character references in its text (`&#x0003C;` for <).
+_REFERENCE = re.compile(r"&#x([0-9A-Fa-f]{1,6});")
+# Characters XML (and so the markup checks) cannot hold: C0 controls other than tab and newlines, surrogates.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _CELL_ALIGN = ("right", "left")
 # Brackets around a matrix stretch only in a font with an OpenType MATH table; `math` alone may name one without.
 _FONTS = "font-family:'STIX Two Math','Cambria Math','Latin Modern Math','DejaVu Math TeX Gyre',math"
@@ -37,10 +54,27 @@ def _inner(latex: str) -> str:
     if not latex.strip():
         return ""
     try:
-        match = _INSIDE.match(convert(latex))
+        math = convert_to_element(latex)
     except Exception:  # latex2mathml raises its own errors, and IndexError/KeyError on constructs it lacks
-        return f"<mtext>{html.escape(latex)}</mtext>"
-    return match.group(1) if match else ""
+        return f"<mtext>{_text(latex)}</mtext>"
+    return "".join(_markup(child) for child in math)
+
+
+def _markup(element: Element) -> str:
+    """One converted element as MathML, rebuilt from the allowed tags and attributes with its text escaped."""
+    tag = element.tag if element.tag in _TAGS else "mrow"
+    attributes = "".join(f' {name}="{html.escape(value)}"' for name, value in element.attrib.items()
+                         if name in _ATTRIBUTES and _PLAIN_VALUE.fullmatch(value))
+    inside = "".join(_markup(child) + _text(child.tail) for child in element)
+    return f"<{tag}{attributes}>{_text(element.text)}{inside}</{tag}>"
+
+
+def _text(text: str | None) -> str:
+    """Text as the reader should see it: the converter's character references read, then everything escaped."""
+    def character(reference: re.Match[str]) -> str:
+        code = int(reference.group(1), 16)
+        return chr(code) if code <= 0x10FFFF else reference.group(0)
+    return html.escape(_ILLEGAL.sub("\ufffd", _REFERENCE.sub(character, text or "")), quote=False)
 
 
 def _table(rows: Sequence[str]) -> str:

@@ -7,6 +7,7 @@ imported only here, and only when a picture is asked for.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,9 @@ GRID = 200  # points per side of the coloured grid: 200 x 200 draws in well unde
 PANEL_GRID = 80  # coarser in the panel, where the picture is redrawn as the point moves
 LINES = 11  # grid lines per direction drawn over it
 _BOUNDARY = 400  # points per side when a boundary is mapped
+# Values past this are not drawn: matplotlib sums and squares what it is given (limits, margins, colour scales, arrow
+# lengths), which overflows near the largest double (1.8e308). Above the widest drawable input range (options.py).
+LARGEST = 1e150
 
 
 def default_domain(result: JacobianResult, point: Mapping[str, float]) -> dict[str, tuple[float, float]]:
@@ -89,10 +93,30 @@ def _coloured(axes: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, gid: 
     return axes.scatter(x[shown], y[shown], c=values[shown], s=4, cmap="viridis", gid=gid, **style)
 
 
-def _refuse_nowhere_defined(image: np.ndarray) -> None:
-    """`image` (..., m): the map's outputs over the plotted grid."""
-    if not np.isfinite(image).all(axis=-1).any():
-        raise OptionError("the map is undefined everywhere in the plotted region; choose another --domain")
+def _overflows(values: np.ndarray) -> bool:
+    """Whether any value overflowed (inf) or is too large to draw."""
+    return bool((np.abs(values[~np.isnan(values)]) > LARGEST).any())
+
+
+def _drawable(values: np.ndarray) -> np.ndarray:
+    """`values` with what overflowed or is too large to draw set to nan: drawn as a hole, like undefined points."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(values) <= LARGEST, values, np.nan)
+
+
+def _drawn_image(fig: Figure, image: np.ndarray) -> np.ndarray:
+    """`image` (..., m), the map's outputs over the plotted grid, as drawn. Refused where no point can be drawn;
+    where some overflow, the picture says so above its panels."""
+    drawable = _drawable(image)
+    if not np.isfinite(drawable).all(axis=-1).any():
+        why = [w for w, present in (("is undefined", np.isnan(image).any()), ("overflows", _overflows(image)))
+               if present]
+        raise OptionError(f"the map {' or '.join(why)} everywhere in the plotted region (values past {LARGEST:g} "
+                          "are not drawn); choose another --domain")
+    if _overflows(image):
+        fig.suptitle(f"the map overflows (values past {LARGEST:g}) in part of the plotted region: blank there",
+                     color="crimson", gid="jacmagic-overflow")
+    return drawable
 
 
 def polygon_area(x: np.ndarray, y: np.ndarray) -> float:
@@ -168,9 +192,8 @@ def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str
     ins, outs = _labels(result)
     left, right = fig.subplots(1, 2)
     plane = _plane(result, point, domain, grid)
-    image = _image(result, plane.arguments)
-    _refuse_nowhere_defined(image)
-    signed = _det(_jacobians(result, plane.arguments))
+    image = _drawn_image(fig, _image(result, plane.arguments))
+    signed = _drawable(_det(_jacobians(result, plane.arguments)))
     det = np.abs(signed)
     mesh = _coloured(right, image[..., 0], image[..., 1], det, "jacmagic-det")
     left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", alpha=0.35)
@@ -186,7 +209,8 @@ def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str
         left.contourf(plane.u, plane.v, signed, levels=[defined.min(), 0.0], colors="none", hatches=["//"])
         first, second = (s.name for s in result.inputs)
         for segment in curve.allsegs[0]:  # and where the map sends it: the fold line of the image
-            folded = _image(result, _arguments(result, point, {first: segment[:, 0], second: segment[:, 1]}))
+            folded = _drawable(_image(result, _arguments(result, point, {first: segment[:, 0],
+                                                                         second: segment[:, 1]})))
             right.plot(folded[:, 0], folded[:, 1], color="crimson", lw=1.5, gid="jacmagic-fold")
     _small_square(left, right, result, point, domain)
     left.set(xlabel=ins[0], ylabel=ins[1], title="inputs")
@@ -212,12 +236,13 @@ def small_square(result: JacobianResult, point: Mapping[str, float],
     side = 0.06 * min(domain[first][1] - domain[first][0], domain[second][1] - domain[second][0])
     p = np.array([point[first], point[second]])
     u, v = _rectangle((p[0] - side / 2, p[1] - side / 2), (p[0] + side / 2, p[1] + side / 2), 50)
-    image = _image(result, _arguments(result, point, {first: u, second: v}))
-    jac = result.at(**dict(point))
-    if not (np.isfinite(jac).all() and np.isfinite(image).all()):
-        return Square(u, v, image, None, "J is undefined at this point, so it does not say how a small square is "
-                                         "changed")
-    centre = _image(result, _arguments(result, point, {}))
+    raw_image, raw_jac = _image(result, _arguments(result, point, {first: u, second: v})), result.at(**dict(point))
+    image, jac = _drawable(raw_image), _drawable(raw_jac)
+    centre = _drawable(_image(result, _arguments(result, point, {})))
+    if not (np.isfinite(jac).all() and np.isfinite(image).all() and np.isfinite(centre).all()):
+        why = f"the map overflows (values past {LARGEST:g})" if _overflows(raw_image) or _overflows(raw_jac) \
+            else "J is undefined"
+        return Square(u, v, image, None, f"{why} at this point, so J does not say how a small square is changed")
     corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
     ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
     return Square(u, v, image, centre + corners @ jac.T,
@@ -250,9 +275,8 @@ def _slice(fig: Figure, result: JacobianResult, point: Mapping[str, float],
     left = fig.add_subplot(1, 2, 1)
     right = fig.add_subplot(1, 2, 2, projection="3d")
     plane = _plane(result, point, domain, grid // 4)
-    image = _image(result, plane.arguments)
-    _refuse_nowhere_defined(image)
-    det = np.abs(_det(_jacobians(result, plane.arguments)))
+    image = _drawn_image(fig, _image(result, plane.arguments))
+    det = np.abs(_drawable(_det(_jacobians(result, plane.arguments))))
     mesh = left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", gid="jacmagic-det")
     fig.colorbar(mesh, ax=left, label="|det J|")
     from matplotlib import cm
@@ -272,19 +296,37 @@ def _contours(fig: Figure, result: JacobianResult, point: Mapping[str, float],
     ins, outs = _labels(result)
     axes = fig.subplots(1, 1)
     plane = _plane(result, point, domain, grid)
-    values = _image(result, plane.arguments)[..., 0]
-    _refuse_nowhere_defined(values[..., None])
+    values = _drawn_image(fig, _image(result, plane.arguments))[..., 0]
     filled = axes.contourf(plane.u, plane.v, values, levels=20, cmap="viridis")
     axes.contour(plane.u, plane.v, values, levels=20, colors="0.2", linewidths=0.4)
     fig.colorbar(filled, ax=axes, label=outs[0])
     coarse = _plane(result, point, domain, 15)
-    grad = _jacobians(result, coarse.arguments)[..., 0, :]
+    grad = _drawable(_jacobians(result, coarse.arguments))[..., 0, :]
+    scale = _arrow_scale(grad)
     axes.quiver(coarse.u, coarse.v, grad[..., 0], grad[..., 1], color="white", edgecolor="0.2", linewidth=0.4,
-                gid="jacmagic-gradients")
-    at = result.at(**dict(point))[0]
-    axes.quiver([point[result.inputs[0].name]], [point[result.inputs[1].name]], [at[0]], [at[1]], color="crimson",
-                gid="jacmagic-gradient-at-point")
+                scale=scale, gid="jacmagic-gradients")
+    _place_arrow(axes.quiver([0.0], [0.0], [0.0], [0.0], color="crimson", scale=scale,
+                             gid="jacmagic-gradient-at-point"), result, point)
     axes.set(xlabel=ins[0], ylabel=ins[1], title=f"{outs[0]}: contours and gradient arrows (J is the gradient)")
+
+
+def _arrow_scale(grad: np.ndarray) -> float:
+    """matplotlib's own arrow scale (the mean arrow 1 / (1.8 max(10, sqrt N)) of the width), shared by the field
+    and the arrow at the point: left to quiver, each would take it at its first draw from the arrows it then has,
+    and divide by zero when those are all zero or undefined."""
+    lengths = np.hypot(grad[..., 0], grad[..., 1])
+    mean = float(lengths[np.isfinite(lengths)].mean()) if np.isfinite(lengths).any() else 0.0
+    return 1.8 * max(10.0, math.sqrt(lengths.size)) * (mean if mean > 0 else 1.0)
+
+
+def _place_arrow(arrow: Any, result: JacobianResult, point: Mapping[str, float]) -> None:
+    """The gradient arrow at the point; hidden where the gradient is undefined or too long to draw."""
+    first, second = (s.name for s in result.inputs)
+    at = _drawable(result.at(**dict(point)))[0]
+    shown = bool(np.isfinite(at).all())
+    arrow.set_offsets([[point[first], point[second]]])
+    arrow.set_UVC(*([a] if shown else [0.0] for a in at))
+    arrow.set_visible(shown)
 
 
 def _heat_map(fig: Figure, result: JacobianResult, point: Mapping[str, float]) -> None:
@@ -372,11 +414,7 @@ class MovingPicture:
             by_gid["jacmagic-parallelogram"].set_visible(defined)
             by_gid["jacmagic-ratio"].set_text(square.reading)
         if "jacmagic-gradient-at-point" in by_gid:
-            first, second = (s.name for s in self.result.inputs)
-            arrow = by_gid["jacmagic-gradient-at-point"]
-            at = self.result.at(**dict(point))[0]
-            arrow.set_offsets([[point[first], point[second]]])
-            arrow.set_UVC([at[0]], [at[1]])
+            _place_arrow(by_gid["jacmagic-gradient-at-point"], self.result, point)
         self._blit()
 
     def _blit(self) -> None:

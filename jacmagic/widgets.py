@@ -215,7 +215,7 @@ class JacobianPanel(widgets.VBox):
         rows, cols = matrix.shape
         if rows == cols:
             det = float(np.linalg.det(matrix)) if finite else float("nan")
-            return [f"det J = <b>{_number(det, digits)}</b> ({orientation(matrix)})"]
+            return [f"det J = <b>{_number(det, digits)}</b> ({html.escape(orientation(matrix))})"]
         lines = []
         if rows == 1:
             norm = float(np.linalg.norm(matrix[0]))
@@ -428,7 +428,7 @@ class ChainPanel(StepPanel):
 
     def _backward_result(self, digits: int) -> list[str]:
         lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
-                 _table(self.walk.gradient, self._outputs, self._inputs, digits), self.walk.verdict]
+                 _table(self.walk.gradient, self._outputs, self._inputs, digits), html.escape(self.walk.verdict)]
         return lines + [mathml.formula(derivative_symbol((output,), (sp.Symbol(shape.name),)))
                         + f" in the shape of {html.escape(shape.name)}:"
                         + _table(grid, [str(i + 1) for i in range(shape.rows)],
@@ -440,7 +440,7 @@ class ChainPanel(StepPanel):
         return [f"<b>Result</b>: the tangents of the outputs {mathml.formula(tangent_latex(self.result.outputs))}; "
                 + html.escape(directions_words(self.result)),
                 _table(self.walk.forward_pass.tangent, self._outputs, self._directions, digits),
-                self.walk.forward_verdict]
+                html.escape(self.walk.forward_verdict)]
 
     @property
     def _directions(self) -> list[str]:

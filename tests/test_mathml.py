@@ -3,7 +3,9 @@ decode), words outside the math, well-formed markup, and nothing in a panel wait
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ElementTree
+from html.parser import HTMLParser
 
 import ipywidgets as widgets
 import pytest
@@ -115,3 +117,115 @@ def test_the_derivation_of_any_chain_converts_every_formula(first: Formula, seco
     at = {name: value for name, value in zip(VARIABLES, point) if name in names}
     result = jacobian(cell, chain=True, mode="both", at=at)
     _check_markup(_formula_rows(result))
+
+
+# What a panel may show: MathML, the few HTML elements the panels build, the SVG of the graph. Nothing that loads,
+# links or runs anything.
+_MATHML = {"math", "menclose", "mfrac", "mi", "mn", "mo", "mover", "mpadded", "mphantom", "mroot", "mrow", "mspace",
+           "msqrt", "mstyle", "msub", "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover"}
+_ALLOWED_TAGS = _MATHML | {"div", "span", "p", "b", "i", "table", "tr", "th", "td", "style",
+                           "svg", "defs", "marker", "path", "line", "g", "circle", "text", "rect"}
+# A url() may only name a part of the same picture (the graph's arrow heads: url(#jm-arrow)).
+_OUTSIDE_URL = re.compile(r"url\(\s*(?!['\"]?#)")
+_LINKS = {"href", "xlink:href", "src", "srcset", "action", "formaction", "background"}
+
+
+class _Elements(HTMLParser):
+    """Every element and attribute a browser's HTML parser would build from some markup."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.other: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        self.other.append(f"comment {data}")
+
+    def handle_decl(self, decl: str) -> None:
+        self.other.append(f"declaration {decl}")
+
+    def handle_pi(self, data: str) -> None:
+        self.other.append(f"processing instruction {data}")
+
+    def unknown_decl(self, data: str) -> None:
+        self.other.append(f"declaration {data}")
+
+
+def _assert_inert(markup: str) -> str:
+    """Only allowed elements, no link, script or event attribute, no comment or declaration: the markup's text."""
+    parsed = _Elements()
+    parsed.feed(markup)
+    parsed.close()
+    assert not parsed.other, parsed.other
+    for tag, attributes in parsed.tags:
+        assert tag in _ALLOWED_TAGS, (tag, markup)
+        for name, value in attributes:
+            assert not name.startswith("on") and name not in _LINKS, (tag, name, value)
+            assert not _OUTSIDE_URL.search(value or "") and "javascript:" not in (value or "").lower(), (name, value)
+    return "".join(parsed.text)
+
+
+_HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "javascript:alert(1)",
+            '"><svg onload=alert(1)>', "<a href='javascript:alert(1)'>x</a>", "&lt;b&gt;", "&#x3C;script&#x3E;",
+            "<!-- x -->", "<![CDATA[x]]>", "<?xml x?>", "</math><script>alert(1)</script>", "'\"&"]
+
+
+@pytest.mark.parametrize("hostile", _HOSTILE)
+@pytest.mark.parametrize("command", [r"\text", r"\mathrm", r"\operatorname", r"\textbf", r"\mbox"])
+def test_markup_inside_latex_text_is_shown_as_text_never_built(command: str, hostile: str) -> None:
+    markup = formula(f"{command}{{{hostile}}}")
+    shown = _assert_inert(markup)
+    ElementTree.fromstring(f"<root>{markup}</root>")
+    if command == r"\text" and "&#" not in hostile:  # a character reference is read as its character
+        assert shown.replace("\xa0", " ") == hostile
+
+
+@pytest.mark.parametrize("latex", [r"\href{javascript:alert(1)}{x}", r"\url{javascript:alert(1)}",
+                                   r"\href{https://example.com}{x}", r"\style{background:url(javascript:alert(1))}{x}",
+                                   r"\class{evil}{x}", r"\color{red; background:url(x)}{x}",
+                                   r"\mathcolor{javascript:alert(1)}{x}"])
+def test_links_and_style_in_latex_are_dropped_and_their_contents_kept(latex: str) -> None:
+    markup = formula(latex)
+    assert "href" not in markup and "class" not in markup and "url(" not in markup and "javascript" not in markup
+    _assert_inert(markup)
+
+
+def test_words_and_formulas_of_a_derivation_are_escaped() -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    markup = derivation([[(r"&" + text_latex(hostile), hostile),
+                          (r"J &= \text{" + hostile + "} + x", ""), (r"&\text{" + hostile + r"} + x", "")]])
+    assert _assert_inert(markup).replace("\xa0", " ").count(hostile) == 3
+    ElementTree.fromstring(f"<root>{markup}</root>")
+
+
+_PIECES = [r"\text{", r"\mathrm{", r"\href{", r"\url{", r"\style{", r"\class{", r"\color{", r"\operatorname{",
+           r"\unicode{", r"\textbf{", r"\mbox{", "{", "}", r"\frac", "^", "_", "&", r"\\", r"\begin{matrix}",
+           r"\end{matrix}", r"\left(", r"\right)", "x", "12", " ", r"\alpha", r"\&", "#", "%", "~"] + _HOSTILE
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25))
+def test_no_latex_builds_an_element_or_attribute_outside_the_allowed_set(pieces: list[str]) -> None:
+    """The family: random LaTeX with markup, links and script in every place a command takes text."""
+    latex = "".join(pieces)
+    for markup in (formula(latex), derivation([[(latex, ""), ("J &= " + latex, ""), ("&" + latex, "")]])):
+        _assert_inert(markup)
+        ElementTree.fromstring(f"<root>{markup}</root>")
+
+
+@pytest.mark.parametrize("cell", ["α = x*ü\nβ = α**2 + sin(ü)", "θ = x*y\nω = exp(θ)*y"])
+def test_a_panel_with_unicode_names_builds_only_inert_markup(cell: str) -> None:
+    panel = jacobian(cell, chain=True, mode="both").widget()
+    for position in range(panel.position.max + 1):
+        for mode in ("reverse", "forward"):
+            panel.position.value, panel.mode.value = position, mode
+            for widget in _all_widgets(panel):
+                if isinstance(widget, widgets.HTML):
+                    _assert_inert(widget.value)

@@ -4,18 +4,26 @@ sends it, J applied to the square, and the area check against the exact area."""
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from matplotlib.collections import QuadMesh
 from matplotlib.contour import ContourSet
 
 from jacmagic import jacobian
 from jacmagic.errors import OptionError
-from jacmagic.plot import polygon_area
+from jacmagic.plot import LARGEST, polygon_area
 
 from .conftest import Shell
+from .helpers import numeric_jacobian
 
 
 def by_gid(fig: object, gid: str) -> object:
@@ -173,3 +181,102 @@ def test_a_moving_picture_matches_the_picture_drawn_afresh(cell: str, moved: str
         changed = {**point, still: 1.5}
         assert moving._background_key(changed) != moving._key
         assert np.abs(_pixels(moving.png(changed)) - _pixels(MovingPicture(result, domain).png(changed))).mean() < 0.5
+
+
+@contextmanager
+def _no_warning() -> Iterator[None]:
+    """Every warning an error, numpy's overflows and matplotlib's included (pyproject makes only jacmagic's so)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def _drawn_cleanly(fig: object) -> bytes:
+    from jacmagic.plot import png
+
+    with _no_warning():
+        return png(fig)  # type: ignore[arg-type]
+
+
+def _overflow_note(fig: object) -> str | None:
+    found = fig.findobj(lambda a: a.get_gid() == "jacmagic-overflow")  # type: ignore[attr-defined]
+    return found[0].get_text() if found else None
+
+
+EXP_MAP = "f(x, y) = [exp(x*y), x]"
+
+
+def test_plot_where_the_map_overflows_says_so_instead_of_crashing(shell: Shell) -> None:
+    """exp(700 * 1) is near the largest double and exp(1400 * 2) past it: the picture draws what it can, |det J|
+    = x exp(xy) = u v read off each image point, and says where it does not."""
+    ran = shell.ok(f"%%jacobian --plot --at x=700,y=1\n{EXP_MAP}")
+    assert any(o.get("image/png", b"")[:4] == b"\x89PNG" for o in ran.outputs)
+    fig = jacobian(EXP_MAP).plot(point={"x": 700.0, "y": 1.0})
+    _drawn_cleanly(fig)
+    assert "overflows" in (_overflow_note(fig) or "")
+    assert "overflows" in by_gid(fig, "jacmagic-ratio").get_text()  # type: ignore[attr-defined]
+    dots = by_gid(fig, "jacmagic-det")
+    uv = np.asarray(dots.get_offsets())  # type: ignore[attr-defined]
+    assert len(uv) and np.isfinite(uv).all()
+    det, want = np.ma.filled(dots.get_array(), np.nan), uv[:, 0] * uv[:, 1]  # type: ignore[attr-defined]
+    assert np.allclose(det[np.isfinite(det)], want[np.isfinite(det)], rtol=1e-9)
+    assert (want[np.isnan(det)] > LARGEST).all()  # a point drawn uncoloured: its |det J| too large to colour
+
+
+def test_a_region_where_the_map_overflows_everywhere_is_refused(shell: Shell) -> None:
+    bad = shell.run(f"%%jacobian --plot --at x=850,y=1.5 --domain x=800:900,y=1:2\n{EXP_MAP}")
+    assert type(bad.error) is UsageError and "overflows everywhere in the plotted region" in str(bad.error)
+    with pytest.raises(OptionError, match="overflows everywhere"):
+        jacobian("f(x, y) = exp(x*y)").plot(domain={"x": (800.0, 900.0), "y": (1.0, 2.0)})
+
+
+# Maps of both plotted kinds with their twins written for numpy or mpmath (`m`), at points where they overflow (inf),
+# grow past what can be drawn (1e200), are undefined (log, 1/x at 0) or are fine.
+_KINDS: dict[str, Callable[[Any, Any, Any], list[Any]]] = {
+    "f(x, y) = [exp(x*y), x]": lambda m, x, y: [m.exp(x * y), x + 0 * y],
+    "f(x, y) = [x*1e200, log(y)]": lambda m, x, y: [x * 1e200, m.log(y)],
+    "f(x, y) = [1/x, y*exp(y)]": lambda m, x, y: [1 / x, y * m.exp(y)],
+    "f(x, y) = exp(x*y)": lambda m, x, y: [m.exp(x * y)],
+    "f(x, y) = x*1e200 + log(y)": lambda m, x, y: [x * 1e200 + m.log(y)],
+    "f(x, y) = 1/x + exp(y**2)": lambda m, x, y: [1 / x + m.exp(y**2)],
+}
+
+
+_GRID = 24  # coarse: the picture's numbers are checked elsewhere, here that it draws
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(sorted(_KINDS)), st.sampled_from([0.0, 1.0, -2.0, 30.0, 700.0, -710.0, 1e3, 2e5]),
+       st.sampled_from([0.0, 0.5, 1.0, -1.0, 5.0, 26.0, 800.0]))
+def test_any_point_draws_the_map_where_it_can_and_says_where_it_overflows(cell: str, x: float, y: float) -> None:
+    """The family: change of variables and contours at points where the map overflows, is undefined or is fine,
+    drawn whole (no warning, no NaN limits) or refused with a message; the overflow note exactly when the test's
+    own numpy overflows on the plotted grid; the gradient arrow at the point as mpmath differentiates the twin,
+    hidden where it is undefined or too long; the panel's moving picture moves over it too."""
+    from jacmagic.plot import MovingPicture, default_domain
+
+    result, point, twin = jacobian(cell), {"x": x, "y": y}, _KINDS[cell]
+    domain = default_domain(result, point)
+    with np.errstate(all="ignore"):
+        values = np.stack(twin(np, *np.meshgrid(np.linspace(*domain["x"], _GRID), np.linspace(*domain["y"], _GRID))),
+                          axis=-1)
+        defined = bool(np.isfinite(twin(np, np.float64(x), np.float64(y))).all())
+    want = numeric_jacobian(lambda a, b: twin(mpmath, a, b), [x, y])[0] if defined else np.full(2, np.nan)
+    moving = MovingPicture(result, domain, grid=_GRID)
+    if not np.isfinite(np.where(np.abs(values) <= LARGEST, values, np.nan)).all(axis=-1).any():
+        with pytest.raises(OptionError, match="everywhere in the plotted region"):
+            moving.png(point)
+        return
+    with _no_warning():
+        moving.png(point)
+    fig = moving._canvas.figure
+    assert (_overflow_note(fig) is not None) == bool((np.abs(values[~np.isnan(values)]) > LARGEST).any())
+    arrows = fig.findobj(lambda a: a.get_gid() == "jacmagic-gradient-at-point")
+    defined = defined and bool(np.isfinite(want).all())
+    if arrows and defined and (np.abs(want) < LARGEST / 10).all():
+        assert arrows[0].get_visible()
+        assert [float(arrows[0].U[0]), float(arrows[0].V[0])] == pytest.approx(want.tolist(), rel=1e-9, abs=1e-300)
+    elif arrows and not (defined and (np.abs(want) < LARGEST * 10).all()):
+        assert not arrows[0].get_visible()
+    with _no_warning():
+        moving.png({"x": x + 0.37 * (domain["x"][1] - domain["x"][0]), "y": y})
