@@ -18,6 +18,7 @@ import inspect
 import math
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,6 @@ from .operations import (
     Number,
     Power,
     Reduce,
-    Shape,
     Softmax,
     Transpose,
 )
@@ -328,7 +328,7 @@ def _entry(value: Tracer, index: Any) -> Tracer:
     return Tracer(Entry(value.node, place, ", ".join(map(str, numbers))), 0)
 
 
-_UFUNCS: dict[str, Callable[..., Tracer]] = {
+_UFUNCS: dict[str, Callable[..., Tracer | _Condition]] = {
     **{name: _elementwise(name) for name in ("exp", "log", "tanh", "sin", "cos", "sqrt", "sinh", "cosh", "arctan")},
     "absolute": _elementwise("abs"), "fabs": _elementwise("abs"),
     "add": lambda a, b: _arithmetic("+", a, b), "subtract": lambda a, b: _arithmetic("-", a, b),
@@ -336,7 +336,7 @@ _UFUNCS: dict[str, Callable[..., Tracer]] = {
     "negative": lambda a: -_operand(a), "positive": _operand, "power": _power,
     "square": lambda a: _power(a, 2), "matmul": _matmul,
     "maximum": _choose(maximum), "minimum": _choose(minimum),
-    **{numpy_name: (lambda op: lambda a, b: _compare(op, a, b))(op)
+    **{numpy_name: partial(_compare, op)
        for numpy_name, op in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="))},
 }
 _FUNCTIONS: dict[str, Callable[..., Tracer]] = {

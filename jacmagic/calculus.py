@@ -16,7 +16,7 @@ import symengine as se  # imported with the module, never inside a budget: an al
 import sympy as sp
 
 from .budget import Budget
-from .errors import CellError, TooManyEntries
+from .errors import TooManyEntries
 from .evaluate import Evaluator
 from .model import distinct_nodes, symbols_in, tree_size
 
@@ -113,9 +113,10 @@ def is_symmetric(hessian: sp.MatrixBase) -> bool:
 
 
 def too_large(outputs: int, variables: int, budget: float) -> TooManyEntries:
-    return TooManyEntries(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build symbolically "
-                     f"within {DIFFERENTIATION_BUDGETS * budget:g} s; its values at points are still computed (R.at); "
-                     "to see it, differentiate by fewer variables with --wrt, or write the map in smaller steps")
+    return TooManyEntries(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build "
+                          f"symbolically within {DIFFERENTIATION_BUDGETS * budget:g} s; its values at points are "
+                          "still computed (R.at); to see it, differentiate by fewer variables with --wrt, or write "
+                          "the map in smaller steps")
 
 
 def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:

@@ -12,11 +12,11 @@ import numpy as np
 import sympy as sp
 
 from . import calculus
+from .array_trace import Untraceable
 from .budget import Budget
 from .errors import CellError, OptionError, TooManyEntries
 from .formula import refuse_twins, suggest
 from .model import CellModel, Options, Step
-from .array_trace import Untraceable
 from .network import Network, NotStructured, read_network
 from .options import naming
 from .parse import parse_cell
