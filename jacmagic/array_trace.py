@@ -364,10 +364,12 @@ class _Lines:
     def __init__(self, names: set[str]) -> None:
         self.lines: list[Line] = []
         self.taken = set(names)
+        self.last = 0  # the line of the latest assignment or return
 
     def __call__(self, name: str, value: Any, number: int) -> Any:
         """Called with each assignment's value: a traced computation becomes a line named as assigned, and the
         name stands for its value from then on."""
+        self.last = number
         if not isinstance(value, Tracer) or isinstance(value.node, Leaf):
             return value
         unique, k = name, 1
@@ -475,7 +477,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     except Exception as err:  # the user's code failed: the entry-level tracer words it, as it always has
         raise Untraceable(f"{type(err).__name__}: {err}", _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     if not isinstance(value, Tracer):
-        raise Untraceable(f"{name} returns a {type(value).__name__}, not one traced array")
+        raise Untraceable(f"{name} returns a {type(value).__name__}, not one traced array", lines.last or None)
     if not lines.lines:
         raise Untraceable(f"{name} returns one of its parameters unchanged")
     shapes = {t.node.name: t.node.shape for t in tracers if isinstance(t.node, Leaf)}

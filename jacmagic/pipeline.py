@@ -61,14 +61,15 @@ def compute(source: str | object, options: Options | None = None,
     if not options.chain and (options.mode != "reverse" or options.direction):
         raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
                           "stages' local Jacobians; add --chain")
-    uncovered: tuple[int | None, str] | None = None  # what the array-level reader left to the entry-level one
+    uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str) and options.chain:
         try:
             network = read_arrays(source, options, namespace)
         except NotStructured as why:
-            network, uncovered = None, (why.line, "")
-        except Untraceable as why:
-            network, uncovered = None, (why.line, why.reason)
+            network, uncovered = None, why.line
+        except Untraceable as why:  # the entry-level tracer has no walkthrough of a def: say what stopped this one
+            raise CellError(f"--chain follows a def through its numpy operations, and cannot follow this line: "
+                            f"{why.reason}", why.line) from None
         if network is not None:
             from .network_result import network_result
 
@@ -78,32 +79,24 @@ def compute(source: str | object, options: Options | None = None,
     except TooManyEntries as err:
         if uncovered is None:
             raise
-        raise _too_large_for_entries(err, *uncovered) from None
+        from .network import COVERED
+
+        covered = ", ".join(sorted(COVERED))
+        raise CellError("this line uses something the array-level walkthrough does not cover (a bracketed list, "
+                        f"another function), and the cell is too large for the entry-level one "
+                        f"({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing and {covered}, or "
+                        "use smaller shapes", uncovered) from None
 
 
-def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None) -> Network | None:
-    """A layer cell or a def cell as array operations (None for other cells); `NotStructured` or `Untraceable`
-    for what only the entry-level reader covers."""
+def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None) -> Network:
+    """A layer cell or a def cell as array operations; `NotStructured` for a cell (or a line) only the
+    entry-level reader covers, `Untraceable` for a def the tracer cannot follow."""
     from .array_trace import trace_network
     from .trace import is_def_cell
 
     if is_def_cell(text):
         return trace_network(text, namespace or {}, dict(options.at))
     return read_network(text)
-
-
-def _too_large_for_entries(err: TooManyEntries, line: int | None, reason: str) -> CellError:
-    """Says which line kept the cell from the array-level walkthrough, when it is too large for the other."""
-    from .network import COVERED
-
-    size = err.message.split(';')[0]
-    if reason:
-        return CellError(f"the array-level walkthrough cannot follow this line ({reason}), and the function is too "
-                         f"large for the entry-level one ({size})", line)
-    covered = ", ".join(sorted(COVERED))
-    return CellError("this line uses something the array-level walkthrough does not cover (a bracketed list, "
-                     f"another function), and the cell is too large for the entry-level one ({size}); write it "
-                     f"with + - * / ** @ .T, indexing, where(...) and {covered}, or use smaller shapes", line)
 
 
 def compute_entries(source: str | object, options: Options, namespace: Mapping[str, Any] | None = None,
