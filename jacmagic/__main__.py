@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cell", help="the map, e.g. 'f(x, y) = [x**2*y, 5*x + sin(y)]' or "
                                      "'x = r*cos(theta); y = r*sin(theta)'; '-' reads it from standard input")
     parser.add_argument("--det", action="store_true", help="also show the determinant")
+    parser.add_argument("--latex", action="store_true", help="also print the LaTeX source (for a paper or slides)")
     parser.add_argument("--hessian", action="store_true", help="also show the Hessian of each output")
     parser.add_argument("--wrt", help="variables to differentiate by, comma separated")
     parser.add_argument("--at", help="a point, e.g. r=1,theta=pi/4")
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                           direction=direction)
         result = compute(cell, options)
         print(result)
-        print()
-        print(result.latex())
+        if args.latex:
+            print()
+            print(result.latex())
         if args.plot:
             from .plot import png
 

@@ -33,6 +33,7 @@ from .render import (
     result_groups,
     text_latex,
     window,
+    wrapped,
 )
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
 
 
 def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
-    text = "\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group)
+    text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group))
     return (str(result.whole) + "\n" + text) if result.whole is not None else text
 
 

@@ -8,6 +8,9 @@ the text form is sympy's pretty printing, for terminal IPython.
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -28,17 +31,54 @@ if TYPE_CHECKING:
     from .result import JacobianResult
 
 
+# An entry of a declared array: W_1,2 (row 1, column 2 of W), b1_2 (entry 2 of b1).
+_ENTRY = re.compile(r"^(?P<base>.+?)_(?P<index>\d+(?:,\d+)?)$")
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _entry_of(symbol: sp.Symbol) -> tuple[sp.Symbol, str] | None:
+    """The array and the index of an entry's symbol, where sympy's own printing would garble it (W_1,1 as is,
+    b1_1 as b₁ ₁): an index with a comma, or an array whose name ends in a digit."""
+    match = _ENTRY.match(symbol.name)
+    if match is None or not ("," in match["index"] or match["base"][-1].isdigit()):
+        return None
+    return sp.Symbol(match["base"]), match["index"]
+
+
+def _subscripted(array: sp.Symbol) -> bool:
+    """b1 is shown b₁: its entries get brackets around it, (b₁)₂."""
+    return array.name[-1].isdigit() or "_" in array.name
+
+
 class _Latex(LatexPrinter):
-    """sympy's LaTeX, except that the Heaviside step is not written as theta (a variable name here)."""
+    """sympy's LaTeX, except that the Heaviside step is not written as theta (a variable name here), and an
+    array's entries are W_{1,2} and (b_{1})_{2}."""
 
     def _print_Heaviside(self, expr: Any, exp: str | None = None) -> str:
         head = r"\operatorname{H}" if exp is None else rf"\operatorname{{H}}^{{{exp}}}"
         return rf"{head}\left({self._print(expr.args[0])}\right)"
 
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        entry = _entry_of(expr)
+        if entry is None:
+            return super()._print_Symbol(expr, style)
+        base = super()._print_Symbol(entry[0], style)
+        return (rf"\left({base}\right)" if _subscripted(entry[0]) else base) + f"_{{{entry[1]}}}"
+
 
 class _Pretty(PrettyPrinter):
+    """sympy's Unicode art, with H for the Heaviside step and entries written W₁,₂ and (b₁)₂."""
+
     def _print_Heaviside(self, expr: Any) -> prettyForm:
         return self._print_Function(sp.Function("H")(expr.args[0]))
+
+    def _print_Symbol(self, e: sp.Symbol, bold_name: bool = False) -> prettyForm:
+        entry = _entry_of(e)
+        if entry is None:
+            return super()._print_Symbol(e, bold_name)
+        base = str(super()._print_Symbol(entry[0], bold_name))
+        index = entry[1].translate(_SUBSCRIPTS)
+        return prettyForm((f"({base})" if _subscripted(entry[0]) else base) + index)
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -79,6 +119,16 @@ class _Inline(StrPrinter):
     def _print_Function(self, expr: sp.Function) -> str:
         name = getattr(expr, "text_name", "") or expr.func.__name__
         return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """{x if x > 0; 0.01·x otherwise}, as a textbook's cases."""
+        parts = [f"{self._print(value)} otherwise" if condition == sp.true else
+                 f"{self._print(value)} if {self._print(condition)}" for value, condition in expr.args]
+        return "{" + "; ".join(parts) + "}"
+
+    def _print_Relational(self, expr: sp.Basic) -> str:
+        op = {">=": "≥", "<=": "≤", "!=": "≠", "==": "="}.get(expr.rel_op, expr.rel_op)  # type: ignore[attr-defined]
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"  # type: ignore[attr-defined]
 
 
 def inline(expr: sp.Basic) -> str:
@@ -309,7 +359,7 @@ def number(value: float, digits: int = 6) -> str:
         return "undefined"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
-    return f"{value:.{digits}g}"
+    return f"{value + 0.0:.{digits}g}"  # + 0.0: -0.0 is shown as 0
 
 
 def number_latex(value: float, digits: int = 6) -> str:
@@ -524,7 +574,22 @@ def _beside(label: str, block: str) -> str:
 
 def to_text(result: JacobianResult) -> str:
     """The whole result as readable text for a terminal: sympy's pretty printing."""
-    return "\n".join(text for group in result_groups(result) for _, text in group if text)
+    return wrapped("\n".join(text for group in result_groups(result) for _, text in group if text))
+
+
+def wrapped(text: str, width: int | None = None) -> str:
+    """Lines wider than the terminal continued on lines of their own under their indent; a matrix drawn over
+    several lines (sympy's 2-D art) is left whole, since cutting it would scramble it."""
+    width = max(width or shutil.get_terminal_size((100, 24)).columns, 40)
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width or any(bracket in line for bracket in "⎡⎢⎣"):
+            lines.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        lines += textwrap.wrap(line, width, subsequent_indent=indent + "    ", break_long_words=False,
+                               break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def _numeric_text(values: np.ndarray) -> str:

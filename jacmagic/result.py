@@ -249,10 +249,12 @@ class JacobianResult:
         return np.where(np.isnan(jacobian).all(axis=-1)[..., None, None], np.nan, hessians)
 
     def det_at(self, matrix: np.ndarray) -> np.ndarray:
-        """The determinant of numeric Jacobian(s) as returned by `at`."""
+        """The determinant of numeric Jacobian(s) as returned by `at`: exactly 0 where the symbolic determinant
+        is 0 (rounding would show 1.8e-17)."""
         if not self.is_square:
             _ = self.det  # raises the explanatory error
-        return determinant_at(matrix)
+        values = determinant_at(matrix)
+        return np.where(np.isnan(values), values, 0.0) if self.symbolic_det == 0 else values
 
     @cached_property
     def point_notes(self) -> tuple[str, ...]:

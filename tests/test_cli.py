@@ -14,12 +14,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "jacmagic", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_prints_text_and_latex() -> None:
+def test_prints_text_and_latex_only_when_asked() -> None:
     out = run("x = r*cos(theta); y = r*sin(theta)", "--det", "--at", "r=2,theta=0")
     assert out.returncode == 0, out.stderr
-    assert "det J = r" in out.stdout
+    assert "det J = r" in out.stdout and "det J at r = 2, θ = 0 = 2" in out.stdout
+    assert "\\" not in out.stdout  # no LaTeX source unasked
+    out = run("x = r*cos(theta); y = r*sin(theta)", "--det", "--latex")
     assert r"\det J &= r" in out.stdout
-    assert "det J at r = 2, θ = 0 = 2" in out.stdout
 
 
 def test_forward_mode_along_a_direction() -> None:
