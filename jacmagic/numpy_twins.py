@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -58,19 +57,32 @@ class _Extreme:
     assumption query each, minutes for a few hundred entries. Numbers alone still reduce to the largest.
 
     The derivative by an argument is 1 where it is the extreme one and 0 where another is; where several tie,
-    they share it equally, as PyTorch and JAX do (sympy's own is undefined there). So a shift that cancels, as
-    in the stable softmax exp(z - max z) / sum(...), leaves the Jacobian defined at ties too: any weights
-    summing to 1 give the same, true, Jacobian."""
+    the first of them takes it all, as np.argmax picks one (sympy's own is undefined there). So a shift that
+    cancels, as in the stable softmax exp(z - max z) / sum(...), leaves the Jacobian defined at ties too: any
+    weights summing to 1 give the same, true, Jacobian."""
 
     args: tuple[sp.Expr, ...]
+    direction = 1  # Max: the largest; Min: -1, the smallest
 
     def __new__(cls, *args: Any, **assumptions: Any) -> Any:
         assumptions.setdefault("evaluate", all(sp.sympify(a).is_number for a in args))
         return super().__new__(cls, *args, **assumptions)  # type: ignore[misc]
 
+    def _eval_derivative(self, symbol: sp.Symbol) -> sp.Expr:
+        """The chain rule through the arguments that contain `symbol` only (sympy's own differentiates all)."""
+        return sp.Add(*(self.fdiff(i) * a.diff(symbol) for i, a in enumerate(self.args, start=1)
+                        if symbol in a.free_symbols))
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        ties = _ties(self)
-        return ties[argindex - 1] / sp.Add(*ties)
+        """1 where this argument is beyond every earlier one and at least every later one, else 0; the steps are
+        left unevaluated, as asking the sign of z_1 - max(...) queries every argument."""
+        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
+
+        def beats(others: tuple[sp.Expr, ...], at_tie: int) -> sp.Expr:
+            if not others:
+                return sp.S.One
+            return sp.Heaviside(self.direction * (argument - type(self)(*others)), at_tie, evaluate=False)
+        return beats(earlier, 0) * beats(later, 1)
 
 
 class Max(_Extreme, sp.Max):  # type: ignore[misc]
@@ -78,14 +90,7 @@ class Max(_Extreme, sp.Max):  # type: ignore[misc]
 
 
 class Min(_Extreme, sp.Min):  # type: ignore[misc]
-    pass
-
-
-@lru_cache(maxsize=16)
-def _ties(extreme: _Extreme) -> tuple[sp.Expr, ...]:
-    """1 for each argument equal to the extreme, else 0: computed once for all the arguments' derivatives."""
-    sign = 1 if isinstance(extreme, sp.Max) else -1
-    return tuple(sp.Heaviside(sign * (a - extreme), 1) for a in extreme.args)
+    direction = -1
 
 
 def _entries(values: Any, function: str) -> list[Any]:
@@ -133,6 +138,13 @@ def _native(function: Callable[..., Any]) -> Callable[..., Any]:
     return apply
 
 
+def _heaviside(z: Any, at_zero: Any = sp.S.Half) -> sp.Expr:
+    """np.heaviside(z, value at 0): the value at 0 is a number, which has no derivative to take."""
+    if sp.sympify(at_zero).free_symbols:
+        raise CellError(f"np.heaviside's second argument is its value at 0, a number; got {sp.sstr(at_zero)[:40]}")
+    return sp.Heaviside(z, at_zero)
+
+
 def _known(*names: str) -> dict[str, Any]:
     """The formula functions of these names: a def's np.sin is the math form's sin, one definition of each."""
     return {name: KNOWN_FUNCTIONS[name][0] for name in names}
@@ -147,7 +159,7 @@ ELEMENTWISE: dict[str, Any] = {
     **_SHARED,
     **_known("arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "abs", "sign", "cbrt",
              "where", "sigmoid", "relu", "softplus"),
-    "absolute": Abs, "maximum": Max, "minimum": Min, "heaviside": sp.Heaviside, "square": lambda z: z**2,
+    "absolute": Abs, "maximum": Max, "minimum": Min, "heaviside": _heaviside, "square": lambda z: z**2,
     "power": sp.Pow, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
     "float64": lambda z: z,
 }

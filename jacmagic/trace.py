@@ -206,10 +206,10 @@ def _refuse_oversized(name: str, expressions: tuple[sp.Expr, ...], shapes: tuple
     """Outputs too large to write out are refused at once: every later step (the inputs each uses, the size of
     the Jacobian, differentiating) walks them written out, and could not be stopped inside sympy's walks."""
     if exceeds(expressions, MAX_SYMBOLIC_SIZE):
-        sizes = "; its parameters " + ", ".join(f"{s.name}: {s.rows}" + (f"x{s.cols}" if s.cols > 1 else "")
-                                                for s in shapes) if shapes else ""
+        sizes = " (from " + ", ".join(f"{s.name}: {s.rows}" + (f"x{s.cols}" if s.cols > 1 else "")
+                                      for s in shapes) + ")" if shapes else ""
         raise CellError(f"{name} returns {len(expressions):,} outputs that, written out, have more than "
-                        f"{MAX_SYMBOLIC_SIZE:,} terms{sizes}: too large to differentiate symbolically; use smaller "
+                        f"{MAX_SYMBOLIC_SIZE:,} terms{sizes}, too large to differentiate symbolically: use smaller "
                         "shapes, or write the layers as assignment lines with --chain for any size")
 
 
