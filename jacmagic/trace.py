@@ -2,7 +2,8 @@
 
 A `def` cell is Python and runs as the user's own code would (in a copy of the user namespace, so nothing there is
 changed). Before tracing, a function sees symbolic twins instead of numpy and math: `np.sin`, `numpy.exp`,
-`math.sqrt` and names imported from them map to sympy, so a function written for real numpy traces unchanged.
+`math.sqrt` and names imported from them map to sympy (numpy_twins.py), so a function written for real numpy
+traces unchanged; so do helpers defined in an earlier cell.
 """
 
 from __future__ import annotations
