@@ -34,7 +34,7 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
     from .trace import is_def_cell, trace_cell
 
     if is_def_cell(text):
-        return trace_cell(text, namespace or {}, typed_shapes(options.at))
+        return trace_cell(text, namespace or {}, typed_shapes(options.at), options.budget)
     return parse_cell(text, chain=options.chain)
 
 
@@ -45,7 +45,7 @@ def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     for name, value in at:
         if isinstance(value, (list, tuple, np.ndarray, sp.MatrixBase)):
-            shape = np.shape(np.asarray(value, dtype=object))
+            shape = value.shape if isinstance(value, np.ndarray) else np.shape(np.asarray(value, dtype=object))
             if len(shape) in (1, 2):
                 shapes[name] = shape
     return shapes
@@ -108,7 +108,7 @@ def compute_entries(source: str | object, options: Options, namespace: Mapping[s
     else:
         from .trace import trace_object
 
-        model = trace_object(source, name, typed_shapes(options.at))
+        model = trace_object(source, name, typed_shapes(options.at), options.budget)
     try:
         return _analyse(model, options)
     except RecursionError:
