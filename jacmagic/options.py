@@ -7,7 +7,7 @@ import ast
 import math
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy as sp
@@ -15,6 +15,7 @@ import sympy as sp
 from .errors import CellError
 from .formula import ExpressionBuilder
 from .functions import KNOWN_CONSTANTS
+from .model import Mode
 from .source import prepare
 
 
@@ -119,7 +120,7 @@ def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
 MODES = ("reverse", "forward", "both")
 
 
-def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> str:
+def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> Mode:
     """--mode, defaulting to reverse mode, or to forward mode when a --direction (its tangent) is given."""
     if mode is None:
         return "forward" if direction else "reverse"
@@ -128,7 +129,7 @@ def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> str:
     if direction and mode == "reverse":
         raise CellError("--direction is the tangent that forward mode pushes through the chain; reverse mode has "
                         "none: use --mode forward or --mode both")
-    return mode
+    return cast(Mode, mode)
 
 
 def parse_names(text: str) -> tuple[str, ...]:
