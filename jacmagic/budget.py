@@ -7,9 +7,9 @@ due first, its own handler runs. Outside the main thread signals cannot be used:
 expanding a determinant) is then skipped, and a required one (differentiating, bounded by its size estimate
 beforehand) runs without a clock.
 
-Both signals are held back while compiled code converts between sympy and symengine (`undisturbed`): raised in
-the Python it calls back, they left symengine half-way (`'sin' object has no attribute 'as_base_exp'`,
-`SystemError`), so they are raised as the section ends instead.
+Both signals are held back while symengine reads a sympy expression (`undisturbed`): raised in the Python it
+calls back, they left it half-way (`'sin' object has no attribute 'as_base_exp'`, `SystemError`), so they are
+raised as the section ends instead.
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ def _on_interrupt(signum: int, frame: Any) -> None:
 
 @contextmanager
 def undisturbed() -> Iterator[None]:
-    """Holds a budget's alarm and Ctrl-C back while compiled code runs the Python it calls back (sympy <->
-    symengine conversion); raised as the outermost section ends. Callers keep sections small (one expression)."""
+    """Holds a budget's alarm and Ctrl-C back while compiled code runs Python it calls back without checking
+    every exception (symengine reading sympy); raised as the outermost section ends. Callers keep sections small
+    (one expression)."""
     global _depth
     if not _can_use_signals():
         yield

@@ -120,8 +120,8 @@ def too_large(outputs: int, variables: int) -> CellError:
 
 
 def out_of_time(budget: float) -> CellError:
-    return CellError(f"the time budget ran out while differentiating: it may take {DIFFERENTIATION_BUDGETS} x "
-                     f"--budget {budget:g} = {DIFFERENTIATION_BUDGETS * budget:g} s; give it more time with a "
+    return CellError(f"the time budget ran out while differentiating symbolically (it gets {DIFFERENTIATION_BUDGETS} "
+                     f"x --budget {budget:g} = {DIFFERENTIATION_BUDGETS * budget:g} s); give it more time with a "
                      f"larger --budget, e.g. --budget {max(2.0, 10 * budget):g}")
 
 
@@ -131,13 +131,15 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
 
 
 def _to_sympy(value: Any, real: dict[sp.Symbol, sp.Symbol]) -> sp.Basic:
-    """A symengine object back in sympy, on the cell's own (real) symbols `real` maps to."""
-    with undisturbed():
-        converted = se.sympify(value)._sympy_()
-    return converted.xreplace(real)
+    """A symengine object back in sympy, on the cell's own (real) symbols `real` maps to. Interruptible: the work
+    is sympy's, building the expression (seconds for a 5000-term sum), and an exception raised in it propagates."""
+    return se.sympify(value)._sympy_().xreplace(real)
 
 
 def _to_symengine(expression: sp.Expr) -> Any:
+    """`expression` in symengine, converted `undisturbed`: symengine reads sympy objects through Python calls
+    whose exceptions it does not all check, so an alarm or Ctrl-C raised in one left it half-way (AttributeError:
+    'sin' object has no attribute 'as_base_exp'; SystemError: ... returned a result with an exception set)."""
     with undisturbed():
         return se.sympify(expression)
 
@@ -150,8 +152,8 @@ def _real(symbols: Iterable[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
 def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
              use_symengine: bool | None = None) -> sp.ImmutableMatrix:
     """d expressions / d variables: rows are outputs, columns are variables (numerator layout). Callers bound
-    the size first (`fits`): nothing here can be interrupted inside symengine, so each conversion is
-    `undisturbed` and a budget or Ctrl-C stops it between two of them."""
+    the size first (`fits`): nothing can interrupt symengine's own work, so a budget or Ctrl-C stops it between
+    two small calls."""
     if not variables:  # a stage of constants: no columns
         return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
     if use_symengine is None:
