@@ -39,6 +39,7 @@ _held: set[int] = set()  # signals that arrived inside one, raised as the outerm
 _interrupted = False  # Ctrl-C arrived while `interruptible` was open
 _nudge = threading.Lock()
 _nudging = False  # `interruptible` is open: a swallowed Ctrl-C may still be raised again
+_outer_hook: Callable[[Any], object] = sys.unraisablehook  # what `_unraisable` passes other exceptions on to
 
 
 def _can_use_signals() -> bool:
@@ -106,6 +107,34 @@ def _deliver_held() -> None:
             handler(signum, None)
 
 
+def _interrupt_again() -> None:
+    with _nudge:
+        if _nudging:
+            _thread.interrupt_main()
+
+
+def _unraisable(unraisable: Any) -> None:
+    """Where Python cannot raise (a finalizer such as lambdify's, a __del__), our signals' exceptions are not
+    printed as ignored: a budget's alarm repeats by itself, and Ctrl-C is raised again a moment later."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt) and _nudging:
+        threading.Timer(_AGAIN, _interrupt_again).start()
+    elif not issubclass(unraisable.exc_type, BudgetExceeded):
+        _outer_hook(unraisable)
+
+
+@contextmanager
+def _watching_unraisable() -> Iterator[None]:
+    global _outer_hook
+    if sys.unraisablehook is _unraisable:
+        yield
+        return
+    _outer_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+    try:
+        yield
+    finally:
+        sys.unraisablehook = _outer_hook
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
     """Ctrl-C always reaches the caller, promptly and with a short traceback: one swallowed where Python cannot
@@ -117,29 +146,17 @@ def interruptible() -> Iterator[None]:
     if not _can_use_signals() or signal.getsignal(signal.SIGINT) is _on_interrupt:
         yield
         return
-    previous_hook = sys.unraisablehook
-
-    def hook(unraisable: Any) -> None:
-        if issubclass(unraisable.exc_type, KeyboardInterrupt):
-            threading.Timer(_AGAIN, _interrupt_again).start()
-        else:
-            previous_hook(unraisable)
-
-    def start() -> None:
-        global _interrupted, _nudging
-        _interrupted, _nudging = False, True
-        sys.unraisablehook = hook
 
     def stop() -> None:
         global _nudging
         with _nudge:
             _nudging = False
-        sys.unraisablehook = previous_hook
 
     previous = signal.signal(signal.SIGINT, _on_interrupt)
     try:
-        start()
-        yield
+        _interrupted, _nudging = False, True
+        with _watching_unraisable():
+            yield
         if _interrupted:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -147,12 +164,6 @@ def interruptible() -> Iterator[None]:
         raise KeyboardInterrupt from None
     finally:
         _surely(stop, lambda: signal.signal(signal.SIGINT, previous))
-
-
-def _interrupt_again() -> None:
-    with _nudge:
-        if _nudging:
-            _thread.interrupt_main()
 
 
 @contextmanager
@@ -194,7 +205,8 @@ def time_limit(seconds: float) -> Iterator[None]:
     first = seconds if outer_due is None else min(seconds, max(outer_delay, 1e-4))
     signal.setitimer(signal.ITIMER_REAL, first)
     try:
-        yield
+        with _watching_unraisable():
+            yield
     except Exception as err:
         if fired:
             raise BudgetExceeded() from err
