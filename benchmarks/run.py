@@ -3,7 +3,9 @@
     python benchmarks/run.py [--repeats N] [--json PATH]
 
 Each row: jacmagic's median, the reference's median measured in the same run, and their ratio (lower is better).
-Timings on a shared 2-core machine are noisy: read ratios, not absolute numbers.
+Timings on a shared 2-core machine are noisy: read ratios, not absolute numbers. The promises that CI only checks
+with ten times an idle run's headroom (Ctrl-C answered within 2 s, a budget's fallback) are rows here
+(interrupts.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sympy.core.cache import clear_cache
 from sympy.printing.numpy import NumPyPrinter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from interrupts import budget_rows, interrupt_rows  # noqa: E402 - benchmarks/, beside this script
 
 from jacmagic import jacobian  # noqa: E402
 from jacmagic.evaluate import Evaluator  # noqa: E402
@@ -388,6 +392,8 @@ def main() -> None:
     chain_rows(row, args.repeats)
     classifier_rows(row, args.repeats)
     plot_rows(row)
+    interrupt_rows(row, args.repeats)
+    budget_rows(row, args.repeats)
     sympy_import = statistics.median(import_time("sympy") for _ in range(3))
     ours_import = statistics.median(import_time("jacmagic") for _ in range(3))
     row("import", ours_import, sympy_import, "import sympy", "<= sympy + 0.5 s")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .budget import interruptible
 from .errors import JacmagicError
-from .model import Options
+from .model import Mode, Options, SimplifyMode
 from .network_result import NetworkResult
 from .result import JacobianResult
 
@@ -19,23 +20,24 @@ __all__ = ["JacmagicError", "JacobianResult", "NetworkResult", "jacobian", "load
 
 
 def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, ...] = (),
-             at: Mapping[str, float] | None = None, simplify: str = "auto", partials: bool = False,
+             at: Mapping[str, float] | None = None, simplify: SimplifyMode = "auto", partials: bool = False,
              check: bool = False, chain: bool = False, budget: float = 2.0, plot: bool = False,
              domain: Mapping[str, tuple[float, float]] | None = None, hessian: bool = False,
-             mode: str | None = None, direction: Mapping[str, Any] | None = None,
+             mode: Mode | None = None, direction: Mapping[str, Any] | None = None,
              namespace: Mapping[str, Any] | None = None) -> JacobianResult | NetworkResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
     from .options import chain_mode, parse_names
     from .pipeline import compute
 
     names = (parse_names(wrt) if wrt else ()) if isinstance(wrt, str) else tuple(wrt)
-    options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify,  # type: ignore[arg-type]
-                      partials=partials, check=check, chain=chain, widgets=False, budget=budget, plot=plot,
+    options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify, partials=partials,
+                      check=check, chain=chain, widgets=False, budget=budget, plot=plot,
                       domain=tuple((n, float(lo), float(hi)) for n, (lo, hi) in (domain or {}).items()),
-                      hessian=hessian, mode=chain_mode(mode, tuple((direction or {}).items())),  # type: ignore[arg-type]
+                      hessian=hessian, mode=chain_mode(mode, tuple((direction or {}).items())),
                       direction=tuple((direction or {}).items()))
     name = getattr(source, "__name__", "f") if not isinstance(source, str) else ""
-    return compute(source, options, namespace, name=name)
+    with interruptible():
+        return compute(source, options, namespace, name=name)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
                           budget=args.budget, plot=bool(args.plot),
                           domain=parse_ranges(args.domain, "--domain") if args.domain else (),
-                          hessian=args.hessian, mode=chain_mode(args.mode, direction),  # type: ignore[arg-type]
+                          hessian=args.hessian, mode=chain_mode(args.mode, direction),
                           direction=direction)
         result = compute(cell, options)
         print(result)

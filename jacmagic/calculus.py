@@ -15,8 +15,8 @@ import numpy as np
 import symengine as se  # imported with the module, never inside a budget: an alarm must not land in an import
 import sympy as sp
 
-from .budget import Budget
-from .errors import TooManyEntries
+from .budget import Budget, undisturbed
+from .errors import CellError, TooManyEntries
 from .evaluate import Evaluator
 from .model import distinct_nodes, symbols_in, tree_size
 
@@ -82,25 +82,25 @@ DIFFERENTIATION_BUDGETS = 5
 
 
 def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
-                    budget: float) -> sp.ImmutableMatrix | None:
-    """The Jacobian, or None when it is estimated too large before starting or its time allowance (several
-    budgets: there is no cheaper fallback) runs out."""
+                    budget: float) -> sp.ImmutableMatrix | CellError:
+    """The Jacobian, or the error saying why it was not built: estimated too large before starting, or its time
+    allowance (several budgets: there is no cheaper fallback) ran out."""
     if not fits(expressions, variables):
-        return None
+        return too_large(len(expressions), len(variables))
     found: sp.ImmutableMatrix | None = Budget(DIFFERENTIATION_BUDGETS * budget).run(
         lambda: jacobian(expressions, variables), None, optional=False)
-    return found
+    return out_of_time(budget) if found is None else found
 
 
 def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
-              budget: float) -> tuple[sp.ImmutableMatrix, ...] | None:
+             budget: float) -> tuple[sp.ImmutableMatrix, ...]:
     """The Hessian of each output: the Jacobian of its gradient (row i of `matrix`), n x n with entry (j, k) =
-    d^2 f_i / dx_j dx_k; None when too large to build within the allowance."""
+    d^2 f_i / dx_j dx_k; refused when one is too large to build within the allowance."""
     found = []
     for i in range(matrix.rows):
         hessian = jacobian_within(list(matrix.row(i)), variables, budget)
-        if hessian is None:
-            return None
+        if isinstance(hessian, CellError):
+            raise hessian
         found.append(hessian)
     return tuple(found)
 
@@ -112,11 +112,17 @@ def is_symmetric(hessian: sp.MatrixBase) -> bool:
                for j in range(hessian.rows) for k in range(j + 1, hessian.cols))
 
 
-def too_large(outputs: int, variables: int, budget: float) -> TooManyEntries:
+def too_large(outputs: int, variables: int) -> TooManyEntries:
     return TooManyEntries(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build "
-                          f"symbolically within {DIFFERENTIATION_BUDGETS * budget:g} s; its values at points are "
-                          "still computed (R.at); to see it, differentiate by fewer variables with --wrt, or write "
-                          "the map in smaller steps")
+                          f"symbolically (estimated before starting: more than {MAX_SYMBOLIC_SIZE:,} terms); its "
+                          "values at points are still computed (R.at); to see it, differentiate by fewer variables "
+                          "with --wrt, or write the map in smaller steps")
+
+
+def out_of_time(budget: float) -> TooManyEntries:
+    return TooManyEntries(f"the time budget ran out while differentiating symbolically (it gets "
+                          f"{DIFFERENTIATION_BUDGETS} x --budget {budget:g} = {DIFFERENTIATION_BUDGETS * budget:g} s); "
+                          f"give it more time with a larger --budget, e.g. --budget {max(2.0, 10 * budget):g}")
 
 
 def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
@@ -124,26 +130,40 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
     return [node for node in distinct_nodes(matrix) if isinstance(node, (sp.Derivative, sp.Subs))]
 
 
-def _to_sympy(value: object, symbols: Iterable[sp.Symbol]) -> sp.Basic:
-    """A symengine object back in sympy, on the cell's own (real) symbols."""
-    converted = value._sympy_()  # type: ignore[attr-defined]
-    return converted.xreplace({sp.Symbol(s.name): s for s in symbols})
+def _to_sympy(value: Any, real: dict[sp.Symbol, sp.Symbol]) -> sp.Basic:
+    """A symengine object back in sympy, on the cell's own (real) symbols `real` maps to. Interruptible: the work
+    is sympy's, building the expression (seconds for a 5000-term sum), and an exception raised in it propagates."""
+    return se.sympify(value)._sympy_().xreplace(real)
+
+
+def _to_symengine(expression: sp.Expr) -> Any:
+    """`expression` in symengine, converted `undisturbed`: symengine reads sympy objects through Python calls
+    whose exceptions it does not all check, so an alarm or Ctrl-C raised in one left it half-way (AttributeError:
+    'sin' object has no attribute 'as_base_exp'; SystemError: ... returned a result with an exception set)."""
+    with undisturbed():
+        return se.sympify(expression)
+
+
+def _real(symbols: Iterable[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
+    """What symengine's assumption-free symbols become again in sympy."""
+    return {sp.Symbol(s.name): s for s in symbols}
 
 
 def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
              use_symengine: bool | None = None) -> sp.ImmutableMatrix:
     """d expressions / d variables: rows are outputs, columns are variables (numerator layout). Callers bound
-    the size first (`fits`): nothing here can be interrupted inside symengine."""
+    the size first (`fits`): nothing can interrupt symengine's own work, so a budget or Ctrl-C stops it between
+    two small calls."""
     if not variables:  # a stage of constants: no columns
         return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
     if use_symengine is None:
         use_symengine = symengine_safe(expressions)
     if not use_symengine:
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
-    rows = _sparse_jacobian([se.sympify(e) for e in expressions], [se.Symbol(v.name) for v in variables], se.Add,
-                            lambda t, v: t.diff(v))
-    symbols = set(variables) | symbols_in(expressions)
-    return sp.ImmutableMatrix(_to_sympy(se.DenseMatrix(rows), symbols))
+    rows = _sparse_jacobian([_to_symengine(e) for e in expressions], [se.Symbol(v.name) for v in variables],
+                            se.Add, lambda t, v: t.diff(v))
+    real = _real(set(variables) | symbols_in(expressions))
+    return sp.ImmutableMatrix([[_to_sympy(entry, real) for entry in row] for row in rows])
 
 
 def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: Any,
@@ -176,7 +196,8 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
     if use_symengine is None:
         use_symengine = symengine_safe(matrix)
     if use_symengine:
-        return _to_sympy(se.DenseMatrix(matrix.tolist()).det(), symbols_in(matrix))
+        entries = [[_to_symengine(entry) for entry in row] for row in matrix.tolist()]
+        return _to_sympy(se.DenseMatrix(entries).det(), _real(symbols_in(matrix)))
     found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
     return found
 

@@ -70,11 +70,12 @@ class _Printer(NumPyPrinter):
         return self._pairwise("numpy.minimum", expr.args)
 
     def _pairwise(self, function: str, args: tuple[sp.Basic, ...]) -> str:
-        """max/min of many as nested pairs (sympy writes functools.reduce, a module the code does not import)."""
-        printed = self._print(args[0])
-        for argument in args[1:]:
-            printed = f"{function}({printed}, {self._print(argument)})"
-        return printed
+        """max/min of many as nested pairs (sympy writes functools.reduce, a module the code does not import),
+        halved at each level: a chain of 300 would pass Python's limit of nested brackets."""
+        if len(args) == 1:
+            return self._print(args[0])
+        half = len(args) // 2
+        return f"{function}({self._pairwise(function, args[:half])}, {self._pairwise(function, args[half:])})"
 
     def _print_erf(self, expr: sp.Basic) -> str:
         return f"jacmagic_erf({self._print(expr.args[0])})"

@@ -12,16 +12,19 @@ import re
 import types
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import sympy as sp
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float
 
+from .budget import interruptible
 from .errors import JacmagicError
 from .model import Options
+from .network_result import NetworkResult
 from .options import chain_mode, parse_names, parse_point, parse_ranges
 from .pipeline import compute
 from .result import JacobianResult
@@ -69,7 +72,7 @@ class JacobianMagic(Magics):
     @argument("--budget", type=float, metavar="SECONDS", help="time budget for simplification and determinants "
                                                               "(default: JacobianMagic.budget, 2 s)")
     @line_cell_magic
-    def jacobian(self, line: str, cell: str | None = None) -> JacobianResult:
+    def jacobian(self, line: str, cell: str | None = None) -> JacobianResult | NetworkResult:
         """Shows the Jacobian matrix (rows: outputs, columns: inputs) of the map the cell defines.
 
         Three ways to write the cell::
@@ -97,17 +100,18 @@ class JacobianMagic(Magics):
             raise UsageError(f"unexpected {args.name!r} on the %%jacobian line: options start with --, "
                              "and the map goes in the cell below")
         out = None if args.out is None else output_name(args.out)
-        assert self.shell is not None
-        namespace = self.shell.user_ns
+        # A registered magic always has its shell; IPython 8 annotates it as None, which hid the rest from mypy.
+        namespace = cast(InteractiveShell, self.shell).user_ns
         try:
-            options = self._options(args, namespace)
-            if cell is None:
-                if args.name not in namespace:
-                    raise UsageError(f"{args.name} is not defined in the namespace")
-                result = compute(namespace_object(args.name, namespace[args.name]), options, name=args.name)
-            else:
-                result = compute(cell, options, namespace=namespace)
-            result.displays  # noqa: B018 - build all that will be shown now: a failure binds nothing
+            with interruptible():
+                options = self._options(args, namespace)
+                if cell is None:
+                    if args.name not in namespace:
+                        raise UsageError(f"{args.name} is not defined in the namespace")
+                    result = compute(namespace_object(args.name, namespace[args.name]), options, name=args.name)
+                else:
+                    result = compute(cell, options, namespace=namespace)
+                result.displays  # noqa: B018 - build all that will be shown now: a failure binds nothing
         except JacmagicError as err:
             raise UsageError(str(err)) from None
         if out:
@@ -134,7 +138,7 @@ class JacobianMagic(Magics):
             plot=args.plot,
             domain=parse_ranges(joined(args.domain), "--domain") if args.domain else (),
             hessian=args.hessian,
-            mode=chain_mode(args.mode, direction),  # type: ignore[arg-type]
+            mode=chain_mode(args.mode, direction),
             direction=direction,
         )
 

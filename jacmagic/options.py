@@ -8,7 +8,7 @@ import math
 import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy as sp
@@ -18,6 +18,7 @@ from .budget import time_limit
 from .errors import BudgetExceeded, CellError, OptionError
 from .formula import ExpressionBuilder
 from .functions import KNOWN_CONSTANTS
+from .model import Mode
 from .source import prepare
 
 # Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
@@ -212,7 +213,7 @@ def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
 MODES = ("reverse", "forward", "both")
 
 
-def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> str:
+def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> Mode:
     """--mode, defaulting to reverse mode, or to forward mode when a --direction (its tangent) is given."""
     if mode is None:
         return "forward" if direction else "reverse"
@@ -221,7 +222,7 @@ def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> str:
     if direction and mode == "reverse":
         raise CellError("--direction is the tangent that forward mode pushes through the chain; reverse mode has "
                         "none: use --mode forward or --mode both")
-    return mode
+    return cast(Mode, mode)
 
 
 def parse_names(text: str) -> tuple[str, ...]:

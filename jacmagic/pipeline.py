@@ -34,7 +34,7 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
     from .trace import is_def_cell, trace_cell
 
     if is_def_cell(text):
-        return trace_cell(text, namespace or {}, typed_shapes(options.at))
+        return trace_cell(text, namespace or {}, typed_shapes(options.at), options.budget)
     return parse_cell(text, chain=options.chain)
 
 
@@ -45,7 +45,7 @@ def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     for name, value in at:
         if isinstance(value, (list, tuple, np.ndarray, sp.MatrixBase)):
-            shape = np.shape(np.asarray(value, dtype=object))
+            shape = value.shape if isinstance(value, np.ndarray) else np.shape(np.asarray(value, dtype=object))
             if len(shape) in (1, 2):
                 shapes[name] = shape
     return shapes
@@ -108,7 +108,7 @@ def compute_entries(source: str | object, options: Options, namespace: Mapping[s
     else:
         from .trace import trace_object
 
-        model = trace_object(source, name, typed_shapes(options.at))
+        model = trace_object(source, name, typed_shapes(options.at), options.budget)
     try:
         return _analyse(model, options)
     except RecursionError:
@@ -180,7 +180,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                          "its value at a point is still computed")
         elif det is not None and options.simplify != "none":
             det = calculus.tidy(det, budget)
-    hessians = _hessians(matrix, variables, options) if options.hessian else ()
+    hessians = calculus.hessians(matrix, variables, options.budget) if options.hessian else ()
     if budget.skipped:
         skipped = "simplification and the symbolic determinant were" if options.det and det is None else \
             "simplification was"
@@ -193,21 +193,13 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
                                    tuple(notes), point, hessians))
 
 
-def _hessians(matrix: sp.ImmutableMatrix, variables: Sequence[sp.Symbol],
-              options: Options) -> tuple[sp.ImmutableMatrix, ...]:
-    found = calculus.hessians(matrix, variables, options.budget)
-    if found is None:
-        raise calculus.too_large(len(variables) * matrix.rows, len(variables), options.budget)
-    return found
-
-
 def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: float) -> sp.ImmutableMatrix | None:
     """The Jacobian within its time allowance; None when too large (the stages may still give it), refused if
     sympy could only leave a derivative unevaluated."""
     matrix = calculus.jacobian_within(model.expressions, variables, budget)
-    if matrix is None:
+    if isinstance(matrix, CellError):
         if len(model.stages) == 1:
-            raise calculus.too_large(len(model.outputs), len(variables), budget)
+            raise matrix
         return None
     left = calculus.unevaluated(matrix)
     if left:

@@ -16,7 +16,7 @@ import sympy as sp
 from . import calculus
 from .backprop import CompiledChain, Cost, Walkthrough, cost
 from .check import AreaCheck, central_differences, finite_difference_check
-from .errors import OptionError
+from .errors import CellError, OptionError
 from .evaluate import Domain, Evaluator, determinant_at
 from .formula import suggest
 from .model import CellModel, Options, Shape, Step
@@ -53,8 +53,8 @@ class JacobianResult:
         if self.eager_matrix is not None:
             return self.eager_matrix
         matrix = calculus.jacobian_within(self.model.expressions, self.inputs, self.options.budget)
-        if matrix is None:
-            raise calculus.too_large(len(self.outputs), len(self.inputs), self.options.budget)
+        if isinstance(matrix, CellError):
+            raise matrix
         return matrix
 
     @property

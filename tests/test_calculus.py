@@ -30,7 +30,7 @@ def test_polar_determinant_is_r() -> None:
 def test_spherical_determinant_is_r_squared_sin_theta() -> None:
     xyz = [r * sp.sin(theta) * sp.cos(phi), r * sp.sin(theta) * sp.sin(phi), r * sp.cos(theta)]
     det = determinant(jacobian(xyz, [r, theta, phi]), Budget(2))
-    assert tidy(det, Budget(2)) == r**2 * sp.sin(theta)
+    assert tidy(det, Budget(5)) == r**2 * sp.sin(theta)  # simplify takes 0.3 s at load 3.5 on 2 cores: 15x
 
 
 UNARY = [sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh, sp.tanh,
@@ -103,7 +103,7 @@ def test_budget_falls_back_to_what_we_had() -> None:
     budget = Budget(0.2)
     start = time.monotonic()
     assert tidy(slow, budget) == slow
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5  # 0.2 s at load 3.5 on 2 cores (the budget itself): 25x
     assert budget.exceeded
 
 

@@ -456,13 +456,12 @@ def test_relu_and_abs_have_derivative_zero_at_the_kink_at_the_entry_level() -> N
 
 # -- a layer cell the array reader leaves to the entry level keeps the layer cell's API -----------------------------
 
-FALLEN_BACK = [  # (cell, point, the map by hand in numpy)
-    ("x: 2\nh = where(x > 0, x, 0)\nL = sum(h**2)", {"x": [1.0, -2.0]},
-     lambda x: [np.sum(np.where(x > 0, x, 0) ** 2)]),
-    ("x: 2\nW: 2x2\nh = where(x > 0, W @ x, 0)\nL = sum(h**2)", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
-     lambda x, w: [np.sum(np.where(x > 0, w @ x, 0) ** 2)]),
-    ("x: 2\nh = where(x > 0, x * x[1], x)\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
-     lambda x: np.tanh(np.where(x > 0, x * x[1], x))),
+FALLEN_BACK = [  # (cell, point, the map by hand in numpy); hypot is not among the array operations
+    ("x: 2\nh = hypot(x[0], x[1])\nL = h**2", {"x": [1.0, -2.0]}, lambda x: [np.hypot(x[0], x[1]) ** 2]),
+    ("x: 2\nW: 2x2\nh = W @ x\nL = hypot(h[0], h[1])", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
+     lambda x, w: [np.hypot(*(w @ x))]),
+    ("x: 2\nh = hypot(x[0], x[1]) * x\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
+     lambda x: np.tanh(np.hypot(x[0], x[1]) * x)),
 ]
 
 
