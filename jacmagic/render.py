@@ -8,8 +8,10 @@ the text form is sympy's pretty printing, for terminal IPython.
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -572,6 +574,12 @@ def _beside(label: str, block: str) -> str:
     return "\n".join((label if k == middle else pad) + row for k, row in enumerate(rows))
 
 
+def _terminal_width() -> int | None:
+    if os.environ.get("COLUMNS", "").isdigit() or sys.__stdout__ is not None and sys.__stdout__.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
 def to_text(result: JacobianResult) -> str:
     """The whole result as readable text for a terminal: sympy's pretty printing."""
     return wrapped("\n".join(text for group in result_groups(result) for _, text in group if text))
@@ -579,8 +587,12 @@ def to_text(result: JacobianResult) -> str:
 
 def wrapped(text: str, width: int | None = None) -> str:
     """Lines wider than the terminal continued on lines of their own under their indent; a matrix drawn over
-    several lines (sympy's 2-D art) is left whole, since cutting it would scramble it."""
-    width = max(width or shutil.get_terminal_size((100, 24)).columns, 40)
+    several lines (sympy's 2-D art) is left whole, since cutting it would scramble it. Text going to a file or a
+    pipe (no terminal, no COLUMNS) is left as it is, one line per line, for programs that read it."""
+    width = width or _terminal_width()
+    if width is None:
+        return text
+    width = max(width, 40)
     lines: list[str] = []
     for line in text.split("\n"):
         if len(line) <= width or any(bracket in line for bracket in "⎡⎢⎣"):

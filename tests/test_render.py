@@ -117,3 +117,46 @@ def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     assert not any(r"\text{reverse mode" in d["text/latex"] for d in formulas)
     assert any(r"\phantom{=}\;\text{(the gradient as a row" in d["text/latex"] for d in formulas)
     assert "\n".join(d["text/plain"] for d in shown if d["text/plain"]) == to_text(result)
+
+
+def test_terminal_text_is_wrapped_to_the_terminal_width_and_left_whole_for_a_pipe(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a reader: terminal lines of 1,247 characters. A matrix drawn over several lines is never cut."""
+    cell = "W: 2x2\nb: 2\nx: 2\nh = where(W @ x + b > 0, W @ x + b, 0.01*(W @ x + b))\nL = sum(h)"
+    monkeypatch.delenv("COLUMNS", raising=False)
+    whole = str(jacobian(cell, chain=True))
+    assert max(len(line) for line in whole.split("\n")) > 200
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = str(jacobian(cell, chain=True)).split("\n")
+    assert max(len(line) for line in lines) <= 80
+    assert " ".join(" ".join(lines).split()) == " ".join(whole.split())  # every word kept, in order
+    cell = "f(x, y) = [x**2*y*exp(x) + sin(x*y)/3, 5*x + sin(y)*cos(x)]"
+    monkeypatch.setenv("COLUMNS", "40")
+    art = [line for line in str(jacobian(cell)).split("\n") if "⎢" in line]
+    monkeypatch.delenv("COLUMNS")
+    assert max(map(len, art)) > 40 and art == [line for line in str(jacobian(cell)).split("\n") if "⎢" in line]
+
+
+def test_entries_of_arrays_with_digits_in_their_names_are_written_as_textbooks_do() -> None:
+    result = jacobian("W1: 2x2\nb1: 2\nx: 2\nh = tanh(W1 @ x + b1)\nL = sum(h)", chain=True)
+    text = str(result)
+    assert "(W₁)₁,₂" in text and "(b₁)₂" in text and "W_1_1" not in text and "b₁ ₁" not in text
+    assert result.whole is not None and r"\left(W_{1}\right)_{1,2}" in result.whole.latex()
+
+
+def test_a_zero_is_never_shown_with_a_sign() -> None:
+    from jacmagic.render import number, number_latex
+
+    assert number(-0.0) == "0" and number_latex(-0.0) == "0" and number(-1e-300) == "-1e-300"
+
+
+def test_a_determinant_that_is_symbolically_zero_is_zero_at_every_point() -> None:
+    result = jacobian("f(x, y) = [sin(x)*cos(y), 3*sin(x)*cos(y)/7]", det=True, at={"x": 0.3, "y": 0.7})
+    assert result.det == 0
+    assert "det J at x = 0.3, y = 0.7 = 0\n" in str(result) + "\n"
+
+
+def test_piecewise_entries_read_as_cases_in_text() -> None:
+    text = str(jacobian("W: 2x2\nb: 2\nx: 2\nh = where(W @ x + b > 0, W @ x + b, 0.01*(W @ x + b))\nL = sum(h)",
+                        chain=True))
+    assert "Piecewise" not in text and "{x₁ if W₁,₁·x₁ + W₁,₂·x₂ + b₁ > 0; 0.01·x₁ otherwise}" in text
