@@ -247,10 +247,12 @@ def spread(operand: Shape, shape: Shape) -> Factor | None:
     if operand == (1, 1):
         return Factor(Shown(r"\mathbf{1}", "1"), "a column of ones: the number moves every entry")
     if operand[1] == 1:
-        return Factor(Shown(rf"I_{{{rows}}} \otimes \mathbf{{1}}_{{{cols}}}", f"I{_sub_digits(rows)} ⊗ 1{_sub_digits(cols)}"),
+        return Factor(Shown(rf"I_{{{rows}}} \otimes \mathbf{{1}}_{{{cols}}}",
+                            f"I{_sub_digits(rows)} ⊗ 1{_sub_digits(cols)}"),
                       f"the column goes with every one of the {cols} columns (each example of a batch): the product "
                       "sums the upstream across the columns", compound=True)
-    return Factor(Shown(rf"\mathbf{{1}}_{{{rows}}} \otimes I_{{{cols}}}", f"1{_sub_digits(rows)} ⊗ I{_sub_digits(cols)}"),
+    return Factor(Shown(rf"\mathbf{{1}}_{{{rows}}} \otimes I_{{{cols}}}",
+                        f"1{_sub_digits(rows)} ⊗ I{_sub_digits(cols)}"),
                   f"the row goes with every one of the {rows} rows: the product sums the upstream down the rows",
                   compound=True)
 

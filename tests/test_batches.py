@@ -84,10 +84,10 @@ def test_a_column_and_a_row_broadcast_against_each_other_into_a_matrix() -> None
 
 
 @pytest.mark.parametrize(("line", "numpy"), [
-    ("where(A > b, A * b, b)", lambda A, b: np.where(A > b, A * b, b)),
-    ("where(b <= A, b, A**2)", lambda A, b: np.where(b <= A, b, A**2)),
+    ("where(A > b, A * b, b)", lambda a, b: np.where(a > b, a * b, b)),
+    ("where(b <= A, b, A**2)", lambda a, b: np.where(b <= a, b, a**2)),
     ("max(A, b)", np.maximum),
-    ("min(b, A)", lambda A, b: np.minimum(b, A)),
+    ("min(b, A)", lambda a, b: np.minimum(b, a)),
 ])
 @pytest.mark.parametrize("layout", ["column", "row"])
 def test_where_max_and_min_broadcast_a_column_or_row_as_numpy_does(line: str, numpy: Callable[..., Any],
@@ -272,10 +272,10 @@ def test_a_def_whose_shapes_numpy_cannot_broadcast_is_an_error_naming_both(body:
 
 
 @pytest.mark.parametrize(("call", "numpy"), [
-    ("np.sum(Z, axis=0)", lambda Z: Z.sum(axis=0)), ("Z.max(axis=1)", lambda Z: Z.max(axis=1)),
-    ("np.mean(Z, axis=0, keepdims=True)", lambda Z: Z.mean(axis=0, keepdims=True)),
-    ("logsumexp(Z, axis=1)", lambda Z: _logsumexp(Z, 1)[:, 0]),
-    ("softmax(Z, axis=0)", lambda Z: _stable_softmax(Z, 0)),
+    ("np.sum(Z, axis=0)", lambda z: z.sum(axis=0)), ("Z.max(axis=1)", lambda z: z.max(axis=1)),
+    ("np.mean(Z, axis=0, keepdims=True)", lambda z: z.mean(axis=0, keepdims=True)),
+    ("logsumexp(Z, axis=1)", lambda z: _logsumexp(z, 1)[:, 0]),
+    ("softmax(Z, axis=0)", lambda z: _stable_softmax(z, 0)),
 ])
 def test_axis_in_a_def_follows_numpy_including_its_one_dimensional_results(call: str, numpy: Callable[..., Any]
                                                                             ) -> None:
