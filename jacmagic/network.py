@@ -56,7 +56,7 @@ class NotStructured(Exception):
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
 # Every function the array reader takes, for the message that says what it covers.
 COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | {"softmax", "log_softmax", "transpose", "dot", "where"}
-_AXIS_TAKERS = (_REDUCTIONS - {"norm"}) | {"softmax", "log_softmax"}
+_AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 

@@ -133,7 +133,7 @@ def _logsumexp(z: np.ndarray, axis: int) -> np.ndarray:
 REDUCTIONS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "sum": lambda z, axis: z.sum(axis=axis, keepdims=True), "mean": lambda z, axis: z.mean(axis=axis, keepdims=True),
     "max": lambda z, axis: z.max(axis=axis, keepdims=True), "min": lambda z, axis: z.min(axis=axis, keepdims=True),
-    "logsumexp": _logsumexp,
+    "logsumexp": _logsumexp, "norm": lambda z, axis: np.sqrt((z * z).sum(axis=axis, keepdims=True)),
     "softmax": _stable_softmax, "log_softmax": lambda z, axis: np.log(_stable_softmax(z, axis)),
 }
 
@@ -242,10 +242,13 @@ ROWS_DEF = """def loss(W1, b1, W2, b2, X, Y):
 """
 
 
-def test_the_same_batch_as_a_numpy_def_with_columns_for_the_biases_gives_the_same_gradient() -> None:
+@pytest.mark.parametrize("declared", [False, True], ids=["passed as columns", "declared as columns"])
+def test_the_same_batch_as_a_numpy_def_with_columns_for_the_biases_gives_the_same_gradient(declared: bool) -> None:
     point = _batch_point(np.random.default_rng(4))
-    given = {**point, "b1": point["b1"].reshape(-1, 1), "b2": point["b2"].reshape(-1, 1)}
-    gradients = _result(BATCH_DEF, given, wrt="W1,b1,W2,b2").gradient()
+    columns = {"b1": point["b1"].reshape(-1, 1), "b2": point["b2"].reshape(-1, 1)}
+    cell = f"b1: {HIDDEN}x1\nb2: {M}x1\n{BATCH_DEF}" if declared else BATCH_DEF
+    given = {**point, **({} if declared else columns)}
+    gradients = _result(cell, given, wrt="W1,b1,W2,b2").gradient()
     for name, value in _per_example(point).items():
         assert_close(gradients[name].reshape(value.shape), value / BATCH, rel=1e-10)
 
