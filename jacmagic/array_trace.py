@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .choices import Where, maximum, minimum, shape_of_both
+from .choices import Where, maximum, minimum
 from .errors import CellError
 from .network import Line, Network
 from .operations import (
@@ -36,10 +36,9 @@ from .operations import (
     Node,
     Number,
     Power,
-    Reduce,
-    Softmax,
     Transpose,
 )
+from .reductions import Reduce, Softmax
 from .source import python_declarations
 from .trace import CELL_FILENAME, _error_line, is_def_cell
 
@@ -58,8 +57,7 @@ class _Condition:
     """A comparison of traced values: only np.where can use it."""
 
     def __init__(self, op: str, left: Tracer, right: Tracer) -> None:
-        self.op, self.left, self.right = op, left.node, right.node
-        self.ndim = max(left.ndim, right.ndim)
+        self.op, self.left, self.right = op, left, right
 
     def __bool__(self) -> bool:
         raise Untraceable("an if, while, and/or or Python max() on a comparison of traced arrays: its outcome "
@@ -222,12 +220,23 @@ def _operand(value: Any) -> Tracer:
                       "pass arrays as parameters (the point gives their values), numbers may stay as they are")
 
 
+def _broadcast(what: str, *operands: Tracer) -> tuple[list[Node], int]:
+    """Operands of an entry-by-entry operation as numpy broadcasts them, and the result's number of dimensions.
+    numpy aligns shapes from the right, so a vector (n,) beside a matrix (k, n) is a ROW used in every row: it
+    becomes xᵀ (1 x n) here; a column (n, 1) goes with every column, a number with every entry."""
+    shapes = [t.shape for t in operands]
+    try:
+        ndim = len(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise CellError(f"{what} of shapes {' and '.join(map(str, shapes))}: numpy cannot broadcast them (each "
+                        "dimension, counted from the right, must be equal or 1; a vector (n,) goes with every row "
+                        "of a (k, n) matrix, a column (n, 1) with every column of an (n, k) one)") from None
+    return [Transpose(t.node) if ndim == 2 and t.ndim == 1 and t.size > 1 else t.node for t in operands], ndim
+
+
 def _arithmetic(op: str, a: Any, b: Any) -> Tracer:
-    left, right = _operand(a), _operand(b)
-    if shape_of_both(left.node, right.node) is None or (left.ndim != right.ndim and min(left.size, right.size) > 1):
-        raise Untraceable(f"{op} of arrays of shapes {left.shape} and {right.shape}: only equal shapes, or a number "
-                          "with an array, are traced")
-    return Tracer(Arithmetic(op, left.node, right.node), max(left.ndim, right.ndim))
+    nodes, ndim = _broadcast(op, _operand(a), _operand(b))
+    return Tracer(Arithmetic(op, *nodes), ndim)
 
 
 def _power(base: Any, exponent: Any) -> Tracer:
@@ -256,39 +265,56 @@ def _matmul(a: Any, b: Any) -> Tracer:
 
 def _compare(op: str, a: Any, b: Any) -> _Condition:
     left, right = _operand(a), _operand(b)
-    if shape_of_both(left.node, right.node) is None:
-        raise Untraceable(f"a comparison of shapes {left.shape} and {right.shape}")
+    _broadcast("a comparison", left, right)
     return _Condition(op, left, right)
 
 
 def _where(condition: Any, then: Any, otherwise: Any) -> Tracer:
     if not isinstance(condition, _Condition):
         raise Untraceable("np.where traces a comparison of traced arrays as its condition (z > 0, a <= b)")
-    picked = [_operand(v) for v in (then, otherwise)]
-    node = Where(condition.op, condition.left, condition.right, picked[0].node, picked[1].node)
-    for part in picked:
-        if part.size > 1 and part.node.shape != node.shape:
-            raise Untraceable(f"np.where of shapes {part.shape} and {node.shape}")
-    return Tracer(node, max(condition.ndim, *(p.ndim for p in picked)))
+    nodes, ndim = _broadcast("np.where", condition.left, condition.right, _operand(then), _operand(otherwise))
+    left, right, picked, other = nodes
+    return Tracer(Where(condition.op, left, right, picked, other), ndim)
 
 
 def _choose(pick: Callable[[Node, Node], Where]) -> Callable[[Any, Any], Tracer]:
     def choose(a: Any, b: Any) -> Tracer:
         left, right = _operand(a), _operand(b)
-        if shape_of_both(left.node, right.node) is None:
-            raise Untraceable(f"maximum/minimum of shapes {left.shape} and {right.shape}")
+        nodes, ndim = _broadcast(f"np.{'maximum' if pick is maximum else 'minimum'}", left, right)
         zero = [t for t in (left, right) if isinstance(t.node, Number) and t.node.value == 0]
         if pick is maximum and zero:  # max(z, 0) is ReLU, shown as such
             other = right if zero[0] is left else left
             return Tracer(Apply("relu", other.node), other.ndim)
-        return Tracer(pick(left.node, right.node), max(left.ndim, right.ndim))
+        return Tracer(pick(*nodes), ndim)
     return choose
 
 
+def _axis(kind: str, value: Tracer, axis: Any) -> int | None:
+    """numpy's axis as the operations count it (0 per column, 1 per row), None over every entry; a vector has
+    one axis, so axis=0 of a vector is all of it."""
+    if axis is None or (value.ndim == 1 and axis in (0, -1)):
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -value.ndim <= axis < value.ndim:
+        raise CellError(f"{kind}: axis={axis!r} does not fit an array of shape {value.shape} (axis=0 works per "
+                        "column, axis=1 per row)")
+    return int(axis) % 2
+
+
 def _reduce(kind: str, value: Any, axis: Any = None, options: Mapping[str, Any] | None = None) -> Tracer:
-    if axis is not None or options:
-        raise Untraceable(f"{kind} with axis= or other options: only a {kind} over the whole array is traced")
-    return Tracer(Reduce(kind, _operand(value).node), 0)
+    """A reduction with numpy's result: a number over every entry; along axis 0 of a matrix a vector (n,), kept
+    as the column that the row of column results is transposed into, along axis 1 the column of row results
+    (keepdims=True keeps the row or the column, 2-D)."""
+    keep = dict(options or {}).pop("keepdims", False)
+    if set(options or {}) - {"keepdims"} or not isinstance(keep, bool):
+        raise Untraceable(f"{kind} with options beyond axis= and keepdims=")
+    traced = _operand(value)
+    along = _axis(kind, traced, axis)
+    node = Reduce(kind, traced.node, along)
+    if keep:
+        return Tracer(node, traced.ndim)
+    if along is None:
+        return Tracer(node, 0)
+    return Tracer(Transpose(node) if along == 0 and node.size > 1 else node, 1)
 
 
 def _reducing(kind: str) -> Callable[..., Tracer]:
@@ -307,9 +333,11 @@ def _elementwise(name: str) -> Callable[[Any], Tracer]:
 def _softmax(log: bool) -> Callable[..., Tracer]:
     def softmax(value: Any, axis: Any = None) -> Tracer:
         traced = _operand(value)
-        if axis is not None or traced.ndim == 2:
-            raise Untraceable("softmax of a matrix or along an axis is not traced; softmax of a vector is")
-        return Tracer(Softmax(traced.node, log=log), traced.ndim)
+        name = "log_softmax" if log else "softmax"
+        if axis is None and traced.ndim == 2 and min(traced.node.shape) > 1:
+            raise CellError(f"{name} of a matrix of shape {traced.shape} needs an axis: axis=0 normalises each "
+                            "column (a batch with one example per column), axis=1 each row")
+        return Tracer(Softmax(traced.node, log=log, axis=_axis(name, traced, axis)), traced.ndim)
     return softmax
 
 

@@ -13,19 +13,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .operations import Factor, Node, Shown, _bracket, _broadcast_back, _tangent_to, _times
+from .operations import (
+    Factor,
+    Node,
+    Shape,
+    Shown,
+    _bracket,
+    _broadcast_back,
+    _diagonal,
+    _tangent_to,
+    _times,
+    broadcast_shape,
+    repeated,
+    spread,
+)
 
 COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 _OPPOSITE = {">": "≤", ">=": "<", "<": "≥", "<=": ">"}
 _LATEX = {">": ">", ">=": r"\geq", "<": "<", "<=": r"\leq", "≤": r"\leq", "≥": r"\geq"}
 
 
-def shape_of_both(a: Node, b: Node) -> tuple[int, int] | None:
-    """The shape of an entry-by-entry operation on `a` and `b` (a number goes with every entry), None if they
-    do not fit."""
-    if a.size == 1 or b.size == 1 or a.shape == b.shape:
-        return a.shape if a.size >= b.size else b.shape
-    return None
+def shape_of_all(*nodes: Node) -> Shape | None:
+    """The shape of an entry-by-entry operation on `nodes`, broadcast as numpy does (a number goes with every
+    entry, a column with every column, a row with every row), None if they do not fit."""
+    return broadcast_shape(*(node.shape for node in nodes))
 
 
 @dataclass(eq=False)
@@ -40,8 +51,7 @@ class Where(Node):
 
     def __post_init__(self) -> None:
         self.children = (self.then, self.otherwise, self.left, self.right)
-        shapes = [c.shape for c in self.children if c.size > 1]
-        self.shape = shapes[0] if shapes else (1, 1)
+        self.shape = shape_of_all(*self.children) or self.then.shape  # the reader checks
 
     def flows(self, k: int) -> bool:
         return k < 2
@@ -75,11 +85,11 @@ class Where(Node):
     def factor(self, k: int) -> Factor:
         condition = self._condition(self.op if k == 0 else _OPPOSITE[self.op])
         chosen = self.children[k]
+        mask = Shown(rf"\mathbb{{1}}\left[{condition.latex}\right]", f"𝟙[{condition.text}]")
         if self.size == 1 or chosen.size == 1:
-            mask = Shown(rf"\mathbb{{1}}\left[{condition.latex}\right]", f"𝟙[{condition.text}]")
             return Factor(mask, "")
-        return Factor(Shown(rf"\operatorname{{diag}}\left(\mathbb{{1}}\left[{condition.latex}\right]\right)",
-                            f"diag(𝟙[{condition.text}])"), "diagonal: a mask that keeps the chosen entries")
+        kept = Factor(_diagonal(mask).shown, "diagonal: a mask that keeps the chosen entries")
+        return repeated(kept, spread(chosen.shape, self.shape))
 
     def show(self) -> Shown:
         condition = self._condition(self.op)

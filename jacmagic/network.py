@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .choices import Where, maximum, minimum, shape_of_both
+from .choices import Where, maximum, minimum, shape_of_all
 from .errors import CellError
 from .formula import node_error, real_symbol, refuse_twins
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
@@ -33,13 +33,12 @@ from .operations import (
     Node,
     Number,
     Power,
-    Reduce,
     Shape,
-    Softmax,
     Transpose,
     Values,
 )
 from .parse import refuse_lookalikes
+from .reductions import Axis, Reduce, Softmax
 from .source import Prepared, parse_deep, prepare, syntax_error
 
 
@@ -57,6 +56,7 @@ class NotStructured(Exception):
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
 # Every function the array reader takes, for the message that says what it covers.
 COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | {"softmax", "log_softmax", "transpose", "dot", "where"}
+_AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 
@@ -81,7 +81,7 @@ class _Reader:
             return Negate(inner) if isinstance(node.op, ast.USub) else inner
         if isinstance(node, ast.BinOp):
             return self._binary(node)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             return self._call(node, node.func.id)
         if isinstance(node, ast.Attribute) and node.attr == "T":
             return Transpose(self.read(node.value))
@@ -117,23 +117,26 @@ class _Reader:
         if op is None:
             raise NotStructured(self.line)
         a, b = self.read(node.left), self.read(node.right)
-        if a.size > 1 and b.size > 1 and a.shape != b.shape:
-            raise self.error(node, f"{op} needs equal shapes, got {a.shape[0]} x {a.shape[1]} and {b.shape[0]} x "
-                                   f"{b.shape[1]}" + ("; use @ for the matrix product" if op == "*" else ""))
+        self._fitting(node, op, a, b, hint="; use @ for the matrix product" if op == "*" else "")
         return Arithmetic(op, a, b)
 
     def _call(self, node: ast.Call, name: str) -> Node:
+        axis = self._axis(node, name)
         if name == "where" and len(node.args) == 3:
             return self._where(node)
         args = [self.read(a) for a in node.args]
-        if name in ("max", "min") and len(args) == 2:
+        if name in ("max", "min") and len(args) == 2 and not node.keywords:
             return self._choice(node, name, *args)
         if name in FUNCTIONS and len(args) == 1:
             return Apply(name, args[0])
         if name in _REDUCTIONS and len(args) == 1:
-            return Reduce(name, args[0])
+            return Reduce(name, args[0], axis)
         if name in ("softmax", "log_softmax") and len(args) == 1:
-            return Softmax(args[0], log=name == "log_softmax")
+            if axis is None and min(args[0].shape) > 1:
+                rows, cols = args[0].shape
+                raise self.error(node, f"{name}() of a {rows} x {cols} matrix needs an axis: axis=0 normalises each "
+                                       "column (a batch with one example per column), axis=1 each row")
+            return Softmax(args[0], log=name == "log_softmax", axis=axis)
         if name == "transpose" and len(args) == 1:
             return Transpose(args[0])
         if name == "dot" and len(args) == 2:
@@ -144,10 +147,31 @@ class _Reader:
             return Dot(a, b)
         raise NotStructured(self.line)
 
-    def _fitting(self, node: ast.AST, what: str, a: Node, b: Node) -> None:
-        if shape_of_both(a, b) is None:
-            raise self.error(node, f"{what} needs equal shapes (or a number), got {a.shape[0]} x {a.shape[1]} and "
-                                   f"{b.shape[0]} x {b.shape[1]}")
+    def _axis(self, node: ast.Call, name: str) -> Axis:
+        """The `axis=` of a reduction or softmax (0 per column, 1 per row; -1 and -2 as numpy counts them)."""
+        if not node.keywords:
+            return None
+        if name not in COVERED:
+            raise NotStructured(self.line)
+        keyword = node.keywords[0]
+        takes = name in _AXIS_TAKERS and len(node.args) == 1
+        if not takes or len(node.keywords) > 1 or keyword.arg != "axis":
+            raise self.error(node, f"{name}() takes no {keyword.arg or '**'}= here; axis= (0 per column, 1 per row) "
+                                   f"goes with one array in {', '.join(sorted(_AXIS_TAKERS))}")
+        value = keyword.value
+        negative = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+        number = value.operand if negative else value  # type: ignore[attr-defined]
+        if not (isinstance(number, ast.Constant) and type(number.value) is int
+                and -2 <= (axis := -number.value if negative else number.value) <= 1):
+            raise self.error(node, f"{name}(): axis= is 0 (per column) or 1 (per row)")
+        return axis % 2
+
+    def _fitting(self, node: ast.AST, what: str, *nodes: Node, hint: str = "") -> None:
+        if shape_of_all(*nodes) is None:
+            shapes = " and ".join(f"{n.shape[0]} x {n.shape[1]}" for n in nodes)
+            raise self.error(node, f"{what} needs equal shapes, got {shapes}{hint} (or shapes that broadcast, as in "
+                                   "numpy: a number goes with every entry, a column n x 1 with every column of an "
+                                   "n x k matrix, a row 1 x k with every row)")
 
     def _where(self, node: ast.Call) -> Node:
         """where(a > b, p, q): a comparison of two operands as the condition."""
@@ -156,8 +180,7 @@ class _Reader:
             raise NotStructured(self.line)
         left, right = self.read(test.left), self.read(test.comparators[0])
         then, otherwise = self.read(node.args[1]), self.read(node.args[2])
-        for a, b in ((left, right), (then, otherwise), (left, then)):
-            self._fitting(node, "where(...)", a, b)
+        self._fitting(node, "where(...)", left, right, then, otherwise)
         return Where(_COMPARISONS[type(test.ops[0])], left, right, then, otherwise)
 
     def _choice(self, node: ast.Call, name: str, a: Node, b: Node) -> Node:
@@ -311,6 +334,41 @@ class Network:
     lines: tuple[Line, ...]
     inputs: tuple[str, ...]  # every operand name that is not computed, in first-use order
     outputs: tuple[str, ...]
+
+    def nodes(self) -> list[Node]:
+        return [node for line in self.lines for node in line.order()]
+
+    @property
+    def batched(self) -> bool:
+        """Does a line broadcast a column or a row over a matrix, or work along an axis? (The entry-level reader
+        does neither: such a cell is checked by central differences.)"""
+        return any(getattr(node, "axis", None) is not None or
+                   (isinstance(node, (Arithmetic, Where)) and any(c.size > 1 and c.shape != node.shape
+                                                                  for c in node.children))
+                   for node in self.nodes())
+
+    def batch_words(self) -> str | None:
+        """What the walkthrough says when the lines work on a batch in the columns (a column added to every
+        column, a softmax or sum per column), None otherwise."""
+        widths: set[int] = set()
+        spread: dict[str, None] = {}
+        along = [node for node in self.nodes() if isinstance(node, (Reduce, Softmax)) and node.axis == 0]
+        widths.update(node.child.shape[1] for node in along)
+        for node in self.nodes():
+            if isinstance(node, (Arithmetic, Where)) and node.shape[1] > 1:
+                for child in node.children:
+                    if child.shape[1] == 1 and child.shape[0] > 1:
+                        widths.add(node.shape[1])
+                        if isinstance(child, Leaf):
+                            spread[child.name] = None
+        if len(widths) != 1:
+            return None
+        said = f"a batch: each of the {widths.pop()} columns is one example"
+        if spread:
+            names, one = ", ".join(spread), len(spread) == 1
+            said += (f"; {names} ({'a column' if one else 'columns'}) {'goes' if one else 'go'} with every column, "
+                     f"so {'its gradient sums' if one else 'their gradients sum'} over the examples")
+        return said + ("; axis=0 works example by example" if along else "")
 
     def shape_of(self, name: str) -> Shape:
         computed = {line.name: line.shape for line in self.lines}

@@ -251,7 +251,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     unwritten: tuple[str, ...] = ()
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
                                       ("--partials", options.partials), ("--plot", options.plot)) if on]
-    if entries <= WHOLE_ENTRIES:
+    if entries <= WHOLE_ENTRIES and not network.batched:  # the entry level broadcasts numbers only, has no axis=
         from .pipeline import compute_entries
 
         try:
@@ -262,8 +262,10 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
             unwritten = ("the Jacobian could not be written out entry by entry within the time budget; the "
                             "walkthrough is checked by central differences",)
     elif symbolic:
-        raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network has "
-                          f"{entries:,} entries (at most {WHOLE_ENTRIES:,}); the walkthrough works at any size")
+        why = "broadcasts a column or row, or works along an axis" if network.batched else \
+            f"has {entries:,} entries (at most {WHOLE_ENTRIES:,})"
+        raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network {why}; the "
+                          "walkthrough works at any size")
     notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
                             else ())
     result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)

@@ -188,6 +188,9 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     layout = f"{m:,} x {n:,}: one row per output entry, one column per entry of " + ", ".join(result.wrt) + \
         " (a matrix's entries row-major)"
     rows: list[Row] = []
+    batch = result.network.batch_words()
+    if batch is not None:
+        rows.append((r"&" + text_latex(f"({batch})"), f"({batch})"))
     if result.whole is None:
         rows.append((rf"J = {head.latex} &\quad" + text_latex(f"({layout}; computed with numpy below, never "
                                                               "written out entry by entry)"),

@@ -1,9 +1,9 @@
 """Array operations and their local Jacobians, as textbooks write them and as numpy applies them.
 
-Every operation of a layer line (an element-wise function, + - * / with a number going with every entry, @, .T,
-an entry, sum and the other reductions, dot, softmax) knows its value, its local Jacobian with respect to each
-operand in matrix-calculus form (diag(f'(z)), W for W @ x, I ⊗ xᵀ for its weights, diag(s) - s sᵀ for softmax, a
-row of ones for sum), and how to apply that Jacobian without building it: to an upstream gradient (reverse mode,
+Every operation of a layer line (an element-wise function, + - * / broadcast as numpy does, @, .T, an entry, dot;
+the reductions and softmax are in `reductions`) knows its value, its local Jacobian with respect to each operand
+in matrix-calculus form (diag(f'(z)), W for W @ x, I ⊗ xᵀ for its weights, I ⊗ 1 for a column added to every
+column), and how to apply that Jacobian without building it: to an upstream gradient (reverse mode,
 the vector-Jacobian product) and to tangents (forward mode, the Jacobian-vector product). Arrays are 2-D (a vector
 is a column, a number 1 x 1); a matrix's entries are laid out row-major, the README's convention.
 """
@@ -113,6 +113,11 @@ def product(factors: Sequence[Factor]) -> Shown:
 _IDENTITY = Factor(Shown("I", "I"), identity=True)
 
 
+def _diagonal(inner: Shown) -> Factor:
+    return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
+                  "diagonal: the product is element-wise")
+
+
 # -- the operations ------------------------------------------------------------------------------------------------
 
 class Node:
@@ -210,16 +215,60 @@ def _times(flow: np.ndarray, slope: Any) -> np.ndarray:
         return np.where(flow == 0, 0.0, product)
 
 
+def broadcast_shape(*shapes: Shape) -> Shape | None:
+    """numpy's broadcasting of 2-D shapes: in each dimension the sizes are equal, or 1 (a number goes with every
+    entry, a column n x 1 with every column, a row 1 x k with every row); None if they do not broadcast."""
+    sizes = [{shape[axis] for shape in shapes} - {1} for axis in (0, 1)]
+    if any(len(s) > 1 for s in sizes):
+        return None
+    rows, cols = (min(s, default=1) for s in sizes)
+    return (rows, cols)
+
+
 def _broadcast_back(gradient: np.ndarray, shape: Shape) -> np.ndarray:
-    """The gradient of an operand that was broadcast (a number used with every entry): summed over the entries."""
-    if gradient.shape[-2:] == shape:
-        return gradient
-    return gradient.sum(axis=(-2, -1), keepdims=True)
+    """The gradient (..., r, c) of an operand of `shape` that was broadcast (a number used with every entry, a
+    column with every column, a row with every row): summed over the axes it was repeated along, kept as 1."""
+    axes = tuple(axis for axis, size in zip((-2, -1), shape) if size == 1 and gradient.shape[axis] != 1)
+    return gradient.sum(axis=axes, keepdims=True) if axes else gradient
 
 
 def _tangent_to(tangent: np.ndarray, shape: Shape) -> np.ndarray:
-    """A number's tangent (1, 1, p) used with every entry of `shape`."""
+    """A broadcast operand's tangents (r', c', p) repeated over the entries of `shape` it goes with."""
     return tangent if tangent.shape[:2] == shape else np.broadcast_to(tangent, (*shape, tangent.shape[-1]))
+
+
+def spread(operand: Shape, shape: Shape) -> Factor | None:
+    """The local Jacobian of broadcasting an operand over `shape` (None when it is not repeated): a number is a
+    column of ones, a column n x 1 used in every one of k columns I ⊗ 1 (row-major), a row 1 x k used in every
+    one of n rows 1 ⊗ I."""
+    if operand == shape:
+        return None
+    rows, cols = shape
+    if operand == (1, 1):
+        return Factor(Shown(r"\mathbf{1}", "1"), "a column of ones: the number moves every entry")
+    if operand[1] == 1:
+        return Factor(Shown(rf"I_{{{rows}}} \otimes \mathbf{{1}}_{{{cols}}}",
+                            f"I{_sub_digits(rows)} ⊗ 1{_sub_digits(cols)}"),
+                      f"the column goes with every one of the {cols} columns (each example of a batch): the product "
+                      "sums the upstream across the columns", compound=True)
+    return Factor(Shown(rf"\mathbf{{1}}_{{{rows}}} \otimes I_{{{cols}}}",
+                        f"1{_sub_digits(rows)} ⊗ I{_sub_digits(cols)}"),
+                  f"the row goes with every one of the {rows} rows: the product sums the upstream down the rows",
+                  compound=True)
+
+
+def repeated(slope: Factor, repeat: Factor | None) -> Factor:
+    """An operand's local Jacobian through an entry-by-entry operation it was broadcast into: the slope (I, −I,
+    diag(...)) times the repeat."""
+    if repeat is None:
+        return slope
+    if slope.identity:
+        return repeat
+    structure = "; ".join(s for s in (slope.structure, repeat.structure) if s)
+    if slope.shown.text == "−I":
+        return Factor(Shown(rf"-\left({repeat.shown.latex}\right)", f"−({repeat.shown.text})"), structure,
+                      compound=True)
+    return Factor(product([slope, repeat]), structure, compound=True)
 
 
 @dataclass(eq=False)
@@ -246,8 +295,7 @@ class Apply(Node):
 
     def factor(self, k: int) -> Factor:
         inner = _wrap(self.child.show(), self.function.derivative_show)
-        return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
-                      "diagonal: the product is element-wise")
+        return _diagonal(inner)
 
     def show(self) -> Shown:
         return _wrap(self.child.show(), self.function.show)
@@ -295,8 +343,7 @@ class Power(Node):
             inner = Shown(f"{self.exponent:g} {base.latex}", f"{self.exponent:g}{base.text}")
         else:
             inner = Shown(f"{self.exponent:g} {base.latex}^{{{power:g}}}", f"{self.exponent:g}{base.text}^{power:g}")
-        return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
-                      "diagonal: the product is element-wise")
+        return _diagonal(inner)
 
     def show(self) -> Shown:
         base = _bracket(self.child, 9)
@@ -312,7 +359,8 @@ class Power(Node):
 
 @dataclass(eq=False)
 class Arithmetic(Node):
-    """a + b, a - b, a * b, a / b entry by entry; a number goes with every entry."""
+    """a + b, a - b, a * b, a / b entry by entry, broadcast as numpy does: a number goes with every entry, a column
+    with every column, a row with every row."""
 
     op: str
     left: Node
@@ -320,7 +368,7 @@ class Arithmetic(Node):
 
     def __post_init__(self) -> None:
         self.children = (self.left, self.right)
-        self.shape = self.left.shape if self.left.size >= self.right.size else self.right.shape
+        self.shape = broadcast_shape(self.left.shape, self.right.shape) or self.left.shape  # the reader checks
         self.precedence = 1 if self.op in "+-" else 2
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
@@ -345,28 +393,31 @@ class Arithmetic(Node):
                    for slope, t in zip(slopes, tangents))  # type: ignore[return-value]
 
     def factor(self, k: int) -> Factor:
-        other = self.children[1 - k]
         mine = self.children[k]
-        spread = mine.size == 1 and self.size > 1  # a number used with every entry: a column
+        number = mine.size == 1 and self.size > 1  # a number used with every entry: a column
+        slope = self._slope(k, number)
+        return slope if number else repeated(slope, spread(mine.shape, self.shape))
+
+    def _slope(self, k: int, number: bool) -> Factor:
+        """The local Jacobian entry by entry, a number's already times its column of ones."""
+        other = self.children[1 - k]
         if self.op in "+-":
             sign = "-" if (self.op == "-" and k == 1) else ""
-            if spread:
+            if number:
                 return Factor(Shown(rf"{sign}\mathbf{{1}}", f"{sign}1"), "a column of ones: the number moves every "
-                                                                          "entry")
+                                                                           "entry")
             return Factor(Shown("-I", "−I"), "") if sign else _IDENTITY
         if self.op == "*":
             shown = other.show()
-            if spread or other.size == 1:
-                return Factor(shown, "" if spread else "a number times I")
-            return Factor(Shown(rf"\operatorname{{diag}}\left({shown.latex}\right)", f"diag({shown.text})"),
-                          "diagonal: the product is element-wise")
+            if number or other.size == 1:
+                return Factor(shown, "" if number else "a number times I")
+            return _diagonal(shown)
         a, b = (_bracket(child, 3) for child in self.children)
         inner = Shown(rf"\frac{{1}}{{{b.latex}}}", f"1/{b.text}") if k == 0 else \
             Shown(rf"-\frac{{{a.latex}}}{{{b.latex}^{{2}}}}", f"−{a.text}/{b.text}²")
-        if spread or (k == 0 and self.right.size == 1):
+        if number or (k == 0 and self.right.size == 1):
             return Factor(inner, "")
-        return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
-                      "diagonal: the product is element-wise")
+        return _diagonal(inner)
 
     def show(self) -> Shown:
         a, b = _bracket(self.left, self.precedence), _bracket(self.right, self.precedence + 1)
@@ -521,72 +572,6 @@ class Entry(Node):
 
 
 @dataclass(eq=False)
-class Reduce(Node):
-    """sum, mean, max, min, norm, logsumexp of all entries: local Jacobian one row."""
-
-    kind: str
-    child: Node
-    shape: Shape = (1, 1)
-
-    def __post_init__(self) -> None:
-        self.children = (self.child,)
-
-    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        z = operands[0]
-        if self.kind == "logsumexp":
-            top = z.max()
-            return np.reshape(top + np.log(np.exp(z - top).sum()), (1, 1))
-        reductions: dict[str, Callable[[np.ndarray], Any]] = {"sum": np.sum, "mean": np.mean, "max": np.max,
-                                                               "min": np.min, "norm": np.linalg.norm}
-        return np.full((1, 1), float(reductions[self.kind](z)))
-
-    def row(self, z: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """The local Jacobian, in the operand's shape."""
-        if self.kind == "sum":
-            return np.ones_like(z)
-        if self.kind == "mean":
-            return np.full_like(z, 1 / z.size)
-        if self.kind in ("max", "min"):
-            hits = z == value[0, 0]
-            return np.where(hits, np.nan, 0.0) if hits.sum() > 1 else hits.astype(float)  # tied: no derivative
-        if self.kind == "norm":
-            with np.errstate(all="ignore"):
-                return z / value[0, 0]
-        return np.exp(z - value[0, 0])  # logsumexp: softmax(z)
-
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
-                 wanted: Sequence[bool]) -> list[np.ndarray]:
-        return [_times(upstream, self.row(operands[0], value))]
-
-    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
-                    value: np.ndarray) -> np.ndarray:
-        return np.einsum("ij,ijp->p", self.row(operands[0], value), tangents[0]).reshape(1, 1, -1)
-
-    def factor(self, k: int) -> Factor:
-        z = self.child.show()
-        n = self.child.size
-        shown = {
-            "sum": (Shown(r"\mathbf{1}^{T}", "1ᵀ"), "a row of ones: the product copies the upstream to every entry"),
-            "mean": (Shown(rf"\tfrac{{1}}{{{n}}}\mathbf{{1}}^{{T}}", f"(1/{n})·1ᵀ"), ""),
-            "max": (Shown(r"e_{\operatorname{argmax}}^{T}", "e_argmaxᵀ"),
-                    "one entry, the largest (none where it is tied)"),
-            "min": (Shown(r"e_{\operatorname{argmin}}^{T}", "e_argminᵀ"),
-                    "one entry, the smallest (none where it is tied)"),
-            "norm": (Shown(rf"\frac{{{z.latex}^{{T}}}}{{\lVert {z.latex} \rVert}}", f"{z.text}ᵀ/‖{z.text}‖"), ""),
-            "logsumexp": (Shown(rf"\operatorname{{softmax}}\left({z.latex}\right)^{{T}}", f"softmax({z.text})ᵀ"), ""),
-        }[self.kind]
-        return Factor(*shown)
-
-    def show(self) -> Shown:
-        z = self.child.show()
-        if self.kind == "norm":
-            return Shown(rf"\lVert {z.latex} \rVert", f"‖{z.text}‖")
-        name = {"sum": r"\sum", "mean": r"\operatorname{mean}", "max": r"\max", "min": r"\min",
-                "logsumexp": r"\operatorname{logsumexp}"}[self.kind]
-        return Shown(rf"{name}\left({z.latex}\right)", f"{self.kind}({z.text})")
-
-
-@dataclass(eq=False)
 class Dot(Node):
     left: Node
     right: Node
@@ -616,53 +601,3 @@ class Dot(Node):
     def show(self) -> Shown:
         a, b = self.left.show(), self.right.show()
         return Shown(rf"{a.latex} \cdot {b.latex}", f"{a.text}·{b.text}")
-
-
-@dataclass(eq=False)
-class Softmax(Node):
-    """softmax(z) (local Jacobian diag(s) - s sᵀ) or log_softmax(z) (I - 1 sᵀ), over all entries."""
-
-    child: Node
-    log: bool = False
-
-    def __post_init__(self) -> None:
-        self.shape, self.children = self.child.shape, (self.child,)
-
-    @staticmethod
-    def probabilities(z: np.ndarray) -> np.ndarray:
-        e = np.exp(z - z.max())
-        return e / e.sum()
-
-    def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        z = operands[0]
-        if self.log:
-            top = z.max()
-            return z - top - np.log(np.exp(z - top).sum())
-        return self.probabilities(z)
-
-    def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
-                 wanted: Sequence[bool]) -> list[np.ndarray]:
-        s = self.probabilities(operands[0])
-        total = (upstream * (1.0 if self.log else s)).sum(axis=(-2, -1), keepdims=True)
-        return [upstream - s * total if self.log else s * (upstream - total)]
-
-    def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
-                    value: np.ndarray) -> np.ndarray:
-        s = self.probabilities(operands[0])
-        mean = np.einsum("ij,ijp->p", s, tangents[0])
-        return tangents[0] - mean if self.log else s[..., None] * (tangents[0] - mean)
-
-    def factor(self, k: int) -> Factor:
-        z = self.child.show()
-        s = Shown(rf"\operatorname{{softmax}}\left({z.latex}\right)", f"softmax({z.text})")
-        if self.log:
-            return Factor(Shown(r"I - \mathbf{1}\, s^{T}", "I − 1 sᵀ"),
-                          f"with s = {s.text}: the product is U − s·sum(U)", compound=True)
-        return Factor(Shown(r"\operatorname{diag}(s) - s s^{T}", "diag(s) − s sᵀ"),
-                      f"with s = {s.text}: the product is s ⊙ (U − U·s)", compound=True)
-
-    def show(self) -> Shown:
-        z = self.child.show()
-        name = "log_softmax" if self.log else "softmax"
-        typeset = r"log\_softmax" if self.log else "softmax"
-        return Shown(rf"\operatorname{{{typeset}}}\left({z.latex}\right)", f"{name}({z.text})")
