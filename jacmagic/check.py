@@ -16,6 +16,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .evaluate import anonymous
+
 POINTS = 3
 # Finite differences at 30 digits with this relative step are accurate to far below the float64 result they check.
 _DIGITS, _STEP = 30, 1e-12
@@ -35,7 +37,8 @@ _MPMATH_FUNCTIONS = {
 
 def high_precision_map(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
     """The map itself at mpmath precision, compiled apart from any derivative."""
-    function = sp.lambdify(tuple(arguments), list(expressions), modules=[_MPMATH_FUNCTIONS, "mpmath"])
+    renamed, dummies = anonymous(expressions, arguments)
+    function = sp.lambdify(dummies, renamed, modules=[_MPMATH_FUNCTIONS, "mpmath"])
     return function  # type: ignore[no-any-return]
 
 
@@ -54,7 +57,7 @@ def high_precision_jacobian(function: Callable[..., list[Any]], point: Sequence[
             try:
                 pairs = zip(function(*up), function(*down))
                 rows.append([_real_float((a - b) / (2 * step)) for a, b in pairs])
-            except (ArithmeticError, ValueError, TypeError):
+            except (ArithmeticError, ValueError, TypeError, AttributeError):  # mpmath's atan2 of a complex
                 return np.full((len(rows[0]) if rows else 1, columns), np.nan)
     return np.array(rows, dtype=float).T
 

@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from .model import Guard
+from .model import Guard, postorder
 
 # Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
 _EXACT_INTEGER = 2**53
@@ -102,9 +102,24 @@ def jacmagic_erf(values: Any) -> Any:
     return result[()] if result.ndim == 0 else result
 
 
+def anonymous(expressions: Sequence[sp.Expr],
+              arguments: Sequence[sp.Symbol]) -> tuple[list[sp.Expr], tuple[sp.Dummy, ...]]:
+    """The expressions on fresh dummy arguments (printed `_Dummy_<n>`), so that no name a user may choose
+    (numpy, self, math, x0 beside lambdify's own x0 = ... lines) can shadow a module or a generated name in
+    compiled code. Substituted once per distinct subexpression: a composition shares its subtrees."""
+    dummies = tuple(sp.Dummy(**a.assumptions0) for a in arguments)
+    done: dict[sp.Basic, sp.Basic] = dict(zip(arguments, dummies))
+    for node in postorder(expressions):
+        if node not in done:
+            args = [done.get(a, a) for a in node.args]
+            done[node] = node.func(*args) if any(a is not b for a, b in zip(args, node.args)) else node
+    return [done.get(e, e) for e in expressions], dummies
+
+
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared)."""
-    return sp.lambdify(tuple(arguments), list(expressions), modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+    renamed, dummies = anonymous(expressions, arguments)
+    return sp.lambdify(dummies, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
                        printer=_Printer({"fully_qualified_modules": True, "inline": True,
                                          "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 
@@ -223,6 +238,8 @@ def is_singular(matrix: np.ndarray) -> bool:
         return bool(abs(np.linalg.det(matrix / sizes[:, None])) <= 1e-12)
 
 
+# Relative to its scale, a number this small is rounding: 0.
+_TINY = 1e-9
 # What the Hessian's eigenvalues say, by whether the gradient is 0 there and by their signs.
 _READINGS = {
     (True, "zero"): "a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says "
@@ -237,14 +254,18 @@ _READINGS = {
 }
 
 
-def curvature(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, str]:
+def curvature(hessian: np.ndarray, gradient: np.ndarray, point: Sequence[float]) -> tuple[np.ndarray, str]:
     """The eigenvalues of a symmetric Hessian at a point (ascending), and what they say: the second-derivative
-    test where the gradient is zero, the shape of the surface elsewhere."""
+    test where the gradient is zero, the shape of the surface elsewhere. Judged by scale alone, so that the same
+    map times 10^k, or at a point 10^k times closer, reads the same: an eigenvalue is 0 when tiny beside the
+    largest, and the gradient is 0 when tiny beside how much the Hessian changes it across the point's scale
+    (x*y at (1e-10, 0) has gradient 1e-10, as large as the Hessian moves it there: not a critical point)."""
     if not (np.isfinite(hessian).all() and np.isfinite(gradient).all()):
         return np.full(hessian.shape[0], np.nan), "undefined here"
     eigenvalues = np.linalg.eigvalsh(hessian)
-    zero = np.abs(eigenvalues) <= 1e-9 * max(1.0, float(np.max(np.abs(eigenvalues))))
-    critical = bool(np.all(np.abs(gradient) <= 1e-9 * max(1.0, float(np.max(np.abs(hessian))))))
+    zero = np.abs(eigenvalues) <= _TINY * float(np.max(np.abs(eigenvalues)))
+    reach = float(np.max(np.abs(hessian))) * float(np.max(np.abs(np.asarray(point, dtype=float)), initial=0.0))
+    critical = bool(np.max(np.abs(gradient), initial=0.0) <= _TINY * reach)
     signs = ("zero" if zero.any() else "positive" if (eigenvalues > 0).all() else
              "negative" if (eigenvalues < 0).all() else "mixed")
     reading = _READINGS[critical, signs]

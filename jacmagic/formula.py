@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import sympy as sp
 from sympy.printing.pretty.pretty_symbology import greek_unicode
@@ -222,8 +222,12 @@ class ExpressionBuilder:
             raise self.error(node, f"{sp.sstr(entry)[:40]} has no real value for any input (e.g. the log or "
                                    "square root of a negative constant)")
 
-    def scalar(self, node: ast.expr) -> sp.Expr:
+    def scalar(self, node: ast.expr, broadcast: bool = False) -> sp.Expr:
+        """A number; with `broadcast`, a 1 x 1 matrix (x.T @ x) is one, as numpy broadcasts it (not in a list
+        of outputs, where numpy refuses a ragged [x, [x]])."""
         value = self.expr(node)
+        if broadcast and isinstance(value, sp.MatrixBase) and value.shape == (1, 1):
+            return value[0]
         if isinstance(value, sp.MatrixBase):
             raise self.error(node, f"a number is needed here, but this is a {value.rows} x {value.cols} matrix; "
                                    "reduce it with sum(...) or pick a shape that fits")
@@ -337,6 +341,7 @@ class ExpressionBuilder:
     def _each(self, node: ast.AST, what: str, make: Callable[..., sp.Basic],
               parts: Sequence[sp.Basic | Conditions | Value]) -> sp.Basic | Conditions:
         """`make` of the parts, entry by entry when any is a vector or matrix (a condition per entry)."""
+        parts = _singles_as_numbers(parts)
         shaped = [p for p in parts if isinstance(p, (sp.MatrixBase, Conditions))]
         if not shaped:
             return make(*parts)
@@ -379,7 +384,7 @@ class ExpressionBuilder:
             while isinstance(current, ast.BinOp) and isinstance(current.op, ast.Pow):
                 bases.append(current.left)
                 current = current.right
-            result = self.scalar(current)
+            result = self.scalar(current, broadcast=True)
             for base_node in reversed(bases):
                 result = self._power(base_node, self.value(base_node), result)
             return result
@@ -415,7 +420,9 @@ class ExpressionBuilder:
         return self._entrywise(node, symbol, operation, (left, right))
 
     def _entrywise(self, node: ast.AST, what: str, operation: Callable[..., sp.Expr], values: Sequence[Value]) -> Value:
-        """numpy's rule: equal shapes entry by entry, a number with every entry."""
+        """numpy's rule: equal shapes entry by entry, a number (or a 1 x 1 matrix, such as x.T @ x) with every
+        entry."""
+        values = _singles_as_numbers(values)
         shapes = {v.shape for v in values if isinstance(v, sp.MatrixBase)}
         if not shapes:
             return operation(*values)
@@ -545,6 +552,17 @@ class ExpressionBuilder:
         guards = tuple(tuple(Guard(g.expression.xreplace(binding), g.line, g.divisor) for g in output)
                        for output in function.guards)
         return tuple(e.xreplace(binding) for e in function.expressions), guards
+
+
+Part = TypeVar("Part")
+
+
+def _singles_as_numbers(parts: Sequence[Part]) -> list[Part]:
+    """numpy's broadcasting of a 1 x 1 matrix (x.T @ x) beside a larger shape: it is a number there."""
+    shapes = {p.shape for p in parts if isinstance(p, (sp.MatrixBase, Conditions))}
+    if len(shapes) < 2 or (1, 1) not in shapes:
+        return list(parts)
+    return [p[0] if isinstance(p, (sp.MatrixBase, Conditions)) and p.shape == (1, 1) else p for p in parts]
 
 
 # The largest matrix product written out: 30 x 30 @ 30 x 30 @ 30 x 30 would be 2.5 million terms and take

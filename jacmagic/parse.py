@@ -281,8 +281,10 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
         else:
             nodes[st.target] = real_symbol(st.target)
             outputs, expressions = (real_symbol(st.target),), (value,)
-        params = tuple(sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name))
         guards = tuple(builder.guards)
+        # what the line's domain reads counts too: z = x/x is 1, but only where x is not 0
+        read = set().union(*(e.free_symbols for e in expressions + tuple(g.expression for g in guards)))
+        params = tuple(sorted(read, key=lambda s: s.name))
         stages.append(Stage(st.target, params, outputs, expressions, st.line, params,
                             tuple(guards for _ in outputs)))
     entries = {s.name: f"an entry of {d.name}" for d in declared.values()

@@ -552,9 +552,11 @@ def _hessians(result: JacobianResult) -> list[tuple[sp.Symbol, sp.ImmutableMatri
         return [(o, h, None) for o, h in zip(result.outputs, result.hessians)]
     from .evaluate import curvature
 
+    point = result.point_values(dict(result.point))
     gradients = result.at(**dict(result.point))
-    values = result.hessians_at(result.point_values(dict(result.point)), gradients)
-    return [(o, h, (v, *curvature(v, g))) for o, h, v, g in zip(result.outputs, result.hessians, values, gradients)]
+    values = result.hessians_at(point, gradients)
+    return [(o, h, (v, *curvature(v, g, point[:len(result.inputs)]))) for o, h, v, g in
+            zip(result.outputs, result.hessians, values, gradients)]
 
 
 def hessian_latex(result: JacobianResult) -> list[str]:

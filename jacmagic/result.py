@@ -118,7 +118,7 @@ class JacobianResult:
         given = dict(self.point)
         return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
 
-    def walkthrough(self, **point: float) -> Walkthrough:
+    def walkthrough(self, /, **point: float) -> Walkthrough:
         """The forward pass and the backward pass, stage by stage, at a point (default: `default_point()`)."""
         if not self.chain:
             raise OptionError("a walkthrough needs --chain")
@@ -178,7 +178,7 @@ class JacobianResult:
             raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(known)})")
         return [values[n] for n in known]
 
-    def at(self, **values: Any) -> np.ndarray:
+    def at(self, /, **values: Any) -> np.ndarray:
         """The numeric Jacobian at a point, shape (m, n); arrays of one shape give (..., m, n). Undefined
         entries (division by zero, log of a negative number) are nan."""
         ordered = self.point_values(values)
@@ -218,7 +218,7 @@ class JacobianResult:
     def _hessian_evaluator(self) -> Evaluator:
         return Evaluator(sp.Matrix.vstack(*self.hessians), self.arguments)
 
-    def hessian_at(self, **values: Any) -> np.ndarray:
+    def hessian_at(self, /, **values: Any) -> np.ndarray:
         """The Hessians at a point, shape (m, n, n) (arrays of one shape give (..., m, n, n)); an output
         undefined there has an undefined Hessian."""
         _ = self.hessian  # raises the explanatory error without --hessian
