@@ -37,8 +37,8 @@ _MPMATH_FUNCTIONS = {
 
 def high_precision_map(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
     """The map itself at mpmath precision, compiled apart from any derivative."""
-    renamed, dummies = anonymous(expressions, arguments)
-    function = sp.lambdify(dummies, renamed, modules=[_MPMATH_FUNCTIONS, "mpmath"])
+    renamed, names = anonymous(expressions, arguments)
+    function = sp.lambdify(names, renamed, modules=[_MPMATH_FUNCTIONS, "mpmath"])
     return function  # type: ignore[no-any-return]
 
 

@@ -103,34 +103,38 @@ def jacmagic_erf(values: Any) -> Any:
 
 
 def anonymous(expressions: Sequence[sp.Expr],
-              arguments: Sequence[sp.Symbol]) -> tuple[list[sp.Expr], tuple[sp.Dummy, ...]]:
-    """The expressions on fresh dummy arguments (printed `_Dummy_<n>`), so that no name a user may choose
-    (numpy, self, math, x0 beside lambdify's own x0 = ... lines) can shadow a module or a generated name in
-    compiled code. Substituted once per distinct subexpression: a composition shares its subtrees."""
-    dummies = tuple(sp.Dummy(**a.assumptions0) for a in arguments)
-    done: dict[sp.Basic, sp.Basic] = dict(zip(arguments, dummies))
-    for node in postorder(expressions):
-        if node not in done:
-            args = [done.get(a, a) for a in node.args]
-            done[node] = node.func(*args) if any(a is not b for a, b in zip(args, node.args)) else node
-    return [done.get(e, e) for e in expressions], dummies
+              arguments: Sequence[sp.Symbol]) -> tuple[list[sp.Expr], tuple[sp.Symbol, ...]]:
+    """The expressions on arguments named _0, _1, ..., so that no name a user may choose (numpy, self, math,
+    x0 beside lambdify's own x0 = ... lines) can shadow a module or a generated name in compiled code. Not
+    sympy's Dummy: lambdify substitutes all of an expression once per Dummy argument. Substituted once per
+    distinct subexpression: a composition shares its subtrees."""
+    renamed = tuple(sp.Symbol(f"_{k}", **a.assumptions0) for k, a in enumerate(arguments))
+    done: dict[sp.Basic, sp.Basic] = dict(zip(arguments, renamed))
+    for node in postorder(expressions, done):
+        args = [done.get(a, a) for a in node.args]
+        done[node] = node.func(*args) if any(a is not b for a, b in zip(args, node.args)) else node
+    return [done.get(e, e) for e in expressions], renamed
 
 
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared)."""
-    renamed, dummies = anonymous(expressions, arguments)
-    return sp.lambdify(dummies, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+    renamed, names = anonymous(expressions, arguments)
+    return sp.lambdify(names, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
                        printer=_Printer({"fully_qualified_modules": True, "inline": True,
                                          "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 
 
 class Evaluator:
-    """A matrix of expressions compiled to numpy; call it with one value (or array) per argument."""
+    """A matrix of expressions compiled to numpy; call it with one value (or array) per argument. Only the
+    entries not identically 0 are compiled: a sparse map's Jacobian or Hessians (100 outputs of 100 x 100 with
+    three entries each) compile and evaluate at the cost of their nonzero entries."""
 
     def __init__(self, matrix: sp.MatrixBase, arguments: Sequence[sp.Symbol]) -> None:
         self.shape: tuple[int, int] = (matrix.rows, matrix.cols)
         self.arguments = tuple(arguments)
-        self._function = compile_numeric(list(matrix), self.arguments)
+        nonzero = sorted((i * matrix.cols + j, e) for (i, j), e in matrix.todok().items())
+        self._nonzero = np.array([k for k, _ in nonzero], dtype=int)
+        self._function = compile_numeric([e for _, e in nonzero], self.arguments)
         # Undefined points give nan/inf silently; as a decorator errstate costs half of a `with` block.
         self._quiet = np.errstate(all="ignore")(self._function)
         self._size = matrix.rows * matrix.cols
@@ -152,7 +156,7 @@ class Evaluator:
             entries = _real_part(entries)
         elif entries.dtype.kind == "O":
             return self._general(values)
-        return np.asarray(entries, dtype=float).reshape(self.shape)
+        return self._placed(np.asarray(entries, dtype=float))
 
     def _general(self, values: Sequence[object]) -> np.ndarray:
         arrays = [np.asarray(v, dtype=float) for v in values]
@@ -161,14 +165,22 @@ class Evaluator:
         out = np.empty(shape + (len(entries),), dtype=float)
         for k, entry in enumerate(entries):
             out[..., k] = _real_part(entry)
-        return out.reshape(shape + self.shape)
+        return self._placed(out)
+
+    def _placed(self, entries: np.ndarray) -> np.ndarray:
+        """The compiled entries (..., k) put in their places of the matrix (..., m, n), zeros elsewhere."""
+        if len(self._nonzero) == self._size:
+            return entries.reshape(entries.shape[:-1] + self.shape)
+        full = np.zeros(entries.shape[:-1] + (self._size,))
+        full[..., self._nonzero] = entries
+        return full.reshape(entries.shape[:-1] + self.shape)
 
     def _entries(self, values: Sequence[Any]) -> list[Any]:
         try:
             return list(self._quiet(*values))
         except (ArithmeticError, ValueError, TypeError):
             # e.g. an exact integer power too large for a float: the whole point is undefined
-            return [np.nan] * (self.shape[0] * self.shape[1])
+            return [np.nan] * len(self._nonzero)
 
 
 def _real_part(entry: Any) -> Any:

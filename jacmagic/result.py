@@ -216,7 +216,9 @@ class JacobianResult:
 
     @cached_property
     def _hessian_evaluator(self) -> Evaluator:
-        return Evaluator(sp.Matrix.vstack(*self.hessians), self.arguments)
+        n = len(self.inputs)  # stacked sparsely: a dense stack of 100 Hessians of 100 x 100 takes seconds
+        stacked = {(i * n + j, k): e for i, h in enumerate(self.hessians) for (j, k), e in h.todok().items()}
+        return Evaluator(sp.SparseMatrix(len(self.hessians) * n, n, stacked), self.arguments)
 
     def hessian_at(self, /, **values: Any) -> np.ndarray:
         """The Hessians at a point, shape (m, n, n) (arrays of one shape give (..., m, n, n)); an output
