@@ -210,10 +210,12 @@ def node_count(expressions: Iterable[sp.Basic], limit: int) -> int:
     return tree_size(expressions, limit)[0]
 
 
-def tree_size(expressions: Iterable[sp.Basic], limit: int) -> tuple[int, int]:
+def tree_size(expressions: Iterable[sp.Basic], limit: int,
+              known: Mapping[sp.Basic, tuple[int, int]] | None = None) -> tuple[int, int]:
     """The nodes (as `node_count`) and the depth of the trees, in time linear in the distinct subexpressions:
-    each is measured once and counted as often as it occurs."""
-    measured: dict[sp.Basic, tuple[int, int]] = {}
+    each is measured once and counted as often as it occurs. `known` gives the sizes of symbols that stand for
+    larger trees: a function body's size once its arguments are put in, before building it."""
+    measured: dict[sp.Basic, tuple[int, int]] = dict(known or {})
     nodes = depth = 0
     for expression in expressions:
         size, levels = _measure(expression, measured)

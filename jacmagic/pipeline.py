@@ -33,7 +33,7 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
 
     if is_def_cell(text):
         return trace_cell(text, namespace or {}, typed_shapes(options.at))
-    return parse_cell(text, chain=options.chain)
+    return parse_cell(text, chain=options.chain, budget=options.budget)
 
 
 def read_layers(text: str) -> Network | None:
