@@ -15,7 +15,8 @@ import sympy as sp
 
 from . import calculus
 from .backprop import CompiledChain, Cost, Walkthrough, cost
-from .check import AreaCheck, central_differences, finite_difference_check
+from .budget import Budget
+from .check import AreaCheck, finite_difference_check, high_precision_chain, high_precision_jacobian, high_precision_map
 from .errors import OptionError
 from .evaluate import Domain, Evaluator, determinant_at
 from .formula import suggest
@@ -127,8 +128,10 @@ class JacobianResult:
         if self.eager_matrix is not None:
             direct, by = self.evaluator.point(*values), "symbolic"
         else:
-            direct = central_differences(self.compiled_chain.outputs_at, np.array(values, dtype=float),
-                                         len(self.inputs))
+            # mpmath never overflows, and may take ever more digits where floats give up: within the budget
+            undecided = np.full((len(self.outputs), len(self.inputs)), np.nan)
+            direct = Budget(self.options.budget).run(
+                lambda: high_precision_jacobian(self.precise_map, values, len(self.inputs)), undecided)
             by = "finite differences"
         directions = self.directions if self.options.mode != "reverse" else None
         return self.compiled_chain.walk(point, self.inputs, direct, by, self.shapes, directions)
@@ -283,9 +286,16 @@ class JacobianResult:
             return ()
         names = [s.name for s in self.arguments]
         first = np.array(self.point_values(dict(self.point)), dtype=float) if self.point else None
-        return (finite_difference_check(lambda point: self.at(**dict(zip(names, point))), self.map_function(),
-                                        self.expressions if self.eager_matrix is not None else None,
-                                        self.arguments, len(self.inputs), first),)
+        return (finite_difference_check(lambda point: self.at(**dict(zip(names, point))), self.precise_map,
+                                        self.arguments, len(self.inputs), first, self.options.budget),)
+
+    @cached_property
+    def precise_map(self) -> Callable[..., list[Any]]:
+        """The map in mpmath, compiled apart from any derivative: whole, or stage by stage when too large to
+        compose."""
+        if self.eager_matrix is not None:
+            return high_precision_map(self.expressions, self.arguments)
+        return high_precision_chain(self.stages, self.arguments, self.outputs)
 
     @property
     def notes(self) -> tuple[str, ...]:
