@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from jacmagic import jacobian
 from jacmagic.check import (
     AreaCheck,
     finite_difference_check,
+    high_precision_chain,
     high_precision_jacobian,
     high_precision_map,
 )
+
+from .helpers import numeric_jacobian
 
 x, y = sp.symbols("x y", real=True)
 MAP = [x * y, sp.sin(x) * sp.exp(y)]
@@ -77,3 +81,45 @@ def test_the_reference_map_uses_the_activations_own_definitions() -> None:
     with mpmath.workdps(30):
         values = function(mpmath.mpf("0.5"))
     assert [float(v) for v in values] == pytest.approx([1 / (1 + math.exp(-0.5)), 0.5, math.log1p(math.exp(0.5))])
+
+
+@pytest.mark.parametrize("outer", ["atan2({}, 1)", "atan2(1, {})", "hypot({}, 2)", "max({}, 1)", "min({}, 2)",
+                                   "relu({})", "sigmoid({})", "softplus({})", "cbrt({})", "erf({})", "abs({})",
+                                   "heaviside({} - 2)", "sign({} - 2)", "where({} > 1, x, 2*x)", "atan({})"])
+def test_check_survives_the_complex_values_mpmath_gives(outer: str) -> None:
+    """--check of atan2(sqrt(x), 1) at 0.5 was `AttributeError: 'mpc' object has no attribute '_mpf_'`: at its
+    random points of both signs, mpmath's sqrt of a negative number is complex, which atan2 and others refuse."""
+    result = jacobian(f"f(x) = {outer.format('sqrt(x)')}", check=True, at={"x": 0.5})
+    assert "check passed" in str(result)
+
+
+STEEP = "\n".join(["u1 = sin(50*x)*y + x"] + [f"u{k} = sin(50*u{k - 1})*u{k - 1} + u{k - 1}*y" for k in range(2, 8)])
+
+
+def steep(x: mpmath.mpf, y: mpmath.mpf) -> list[mpmath.mpf]:
+    u = mpmath.sin(50 * x) * y + x
+    for _ in range(6):
+        u = mpmath.sin(50 * u) * u + u * y
+    return [u]
+
+
+@pytest.mark.parametrize("point", [(0.3, 1.1), (1.3, 0.9), (0.05, 2.0)])
+def test_a_steep_chain_whose_numbers_are_right_matches(point: tuple[float, float]) -> None:
+    """Seven stages of sin(50 u): float differences with a 1e-6 step said "DOES NOT match" and "check FAILED" of
+    right numbers (derivatives up to 1e16). Right, here, is within what rounding to doubles allows the chain's own
+    numbers (the map's condition number times a double's precision) of mpmath's own differentiation."""
+    at = {"x": point[0], "y": point[1]}
+    result = jacobian(STEEP, chain=True, at=at, check=True)
+    assert result.model.composed is None  # too large to compose: the check goes stage by stage
+    walked = result.walkthrough()
+    assert walked.agrees and "it matches" in walked.verdict
+    assert "check passed" in str(result)
+    want = numeric_jacobian(steep, point)
+    assert np.allclose(walked.gradient, want, rtol=max(1e-6, walked.rounding))
+
+
+def test_a_steep_chain_with_a_wrong_local_jacobian_is_still_caught() -> None:
+    result = jacobian(STEEP, chain=True, at={"x": 0.3, "y": 1.1})
+    function = high_precision_chain(result.stages, result.arguments, result.outputs)
+    assert finite_difference_check(lambda p: result.at(x=p[0], y=p[1]) * 1.001, function, result.arguments,
+                                   2).startswith("check FAILED")

@@ -336,3 +336,33 @@ def test_the_hessians_of_a_sparse_100_by_100_map_answer_within_seconds() -> None
     assert np.allclose(report["h99"], [[0, 2 * x99], [2 * x99, 2 * x0]])
     assert report["nonzero"] == 100 * 3  # x_i^2 x_{i+1}: d2/dxi2 and d2/dxi dx(i+1) (twice), nothing else
     assert "the Hessians of 10 of 100 outputs are shown" in report["text"]
+
+
+# Names of modules, builtins and of what generated code defines itself (lambdify's x0 = ... lines, its _Dummy_
+# arguments, our jacmagic_erf): none may reach compiled code as a user's variable.
+CODE_NAMES = ["numpy", "np", "self", "math", "mpmath", "builtins", "sympy", "sp", "print", "range", "float", "list",
+              "_x", "x0", "x1", "_0", "_1", "_Dummy_1", "lamda", "jacmagic_erf", "cse", "Dummy", "y0"]
+
+
+@pytest.mark.parametrize("name", CODE_NAMES)
+def test_a_variable_named_like_code_is_just_a_variable(name: str) -> None:
+    """f(numpy) = [sin(numpy)] with --at numpy=1 was `'numpy.float64' object has no attribute 'cos'`, and
+    f(self, y) with --at a TypeError: arguments are renamed in compiled code, and `at` takes any name."""
+    cell = f"f({name}, y) = [sin({name})*y + {name}**2, {name}*exp(y) + erf({name})]"
+    point = {name: 0.7, "y": -0.4}
+    result = jacobian(cell, at=point, check=True, hessian=True)
+    n, w = 0.7, -0.4
+    want = [[math.cos(n) * w + 2 * n, math.sin(n)], [math.exp(w) + 2 / math.sqrt(math.pi) * math.exp(-n * n),
+                                                     n * math.exp(w)]]
+    assert np.allclose(result.at(**point), want)
+    assert np.allclose(result.hessian_at(**point)[0], [[-math.sin(n) * w + 2, math.cos(n)], [math.cos(n), 0]])
+    assert "check passed" in str(result)
+    chain = jacobian(f"g({name}, y) = [sin({name})*y, {name}*y]\nh(a, b) = [a*b]", chain=True, at=point)
+    assert chain.walkthrough().agrees
+    assert np.allclose(chain.at(**point), [[(math.cos(n) * w * n + math.sin(n) * w) * w, 2 * math.sin(n) * w * n]])
+
+
+def test_a_layer_named_self_is_just_a_name() -> None:
+    result = jacobian("self: 2\nh = tanh(self)\nL = sum(h * h)", chain=True)
+    v = np.array([0.3, -0.5])
+    assert np.allclose(result.at(self=v), [2 * np.tanh(v) / np.cosh(v) ** 2])
