@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
+from .check import rounding
 from .evaluate import Domain, Evaluator
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ class Walkthrough:
     shaped: tuple[tuple[sp.Symbol, Shape, np.ndarray], ...] = ()  # per output and declared matrix: its gradient
     scale: float = 1.0  # the largest number the products passed through: rounding errors are relative to it
     forward_pass: ForwardPass | None = None  # with --mode forward or both
+    rounding: float = 0.0  # the relative error rounding to doubles may leave in the chain's numbers (check.rounding)
 
     @property
     def agrees(self) -> bool | None:
@@ -152,7 +154,7 @@ class Walkthrough:
         if not exact and (np.isfinite(computed) & ~np.isfinite(direct)).any():
             return None
         both = np.isfinite(computed) & np.isfinite(direct)
-        return bool(np.allclose(computed[both], direct[both], rtol=1e-8 if exact else 1e-5,
+        return bool(np.allclose(computed[both], direct[both], rtol=max(1e-8 if exact else 1e-5, self.rounding),
                                 atol=(1e-10 if exact else 1e-6) * self.scale)
                     and (np.isfinite(computed) == np.isfinite(direct)).all())
 
@@ -267,9 +269,11 @@ class CompiledChain:
         the Jacobian computed directly (`direct`, by `direct_by`) to check the chain against; forward mode too
         when `directions` are given."""
         values = [float(point[s.name]) for s in self.arguments]
-        outputs, feeds, _ = self.forward(*values)
+        outputs, feeds, known = self.forward(*values)
         locals_ = self.local_jacobians(outputs, feeds)
         gradient, steps = self.backward(locals_, inputs, record=True)
+        error = rounding(gradient, np.array([point[s.name] for s in inputs], dtype=float),
+                         np.array([known[o] for o in self.outputs], dtype=float))
         forward_pass = None if directions is None else self.tangents(locals_, inputs, directions)
         with np.errstate(all="ignore"):  # a term 0 * inf is nan here, and left out of the scale below
             magnitudes = [np.abs(a) for back in steps for a in (back.product, back.upstream[..., None] * back.local)]
@@ -280,7 +284,7 @@ class CompiledChain:
         shaped = tuple((output, shape, grid[k]) for shape, grid in shaped_gradients(inputs, shapes, gradient)
                        for k, output in enumerate(self.outputs))
         return Walkthrough(dict(point), tuple(outputs), tuple(steps), gradient, direct, direct_by, shaped, scale,
-                           forward_pass)
+                           forward_pass, error)
 
 
 def chained(left: np.ndarray, right: np.ndarray) -> np.ndarray:

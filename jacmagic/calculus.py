@@ -8,7 +8,7 @@ goes through sympy. symengine forgets sympy's assumptions, so results are mapped
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,7 +95,9 @@ def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbo
 def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
              budget: float) -> tuple[sp.ImmutableMatrix, ...]:
     """The Hessian of each output: the Jacobian of its gradient (row i of `matrix`), n x n with entry (j, k) =
-    d^2 f_i / dx_j dx_k; refused when one is too large to build within the allowance."""
+    d^2 f_i / dx_j dx_k; refused when they are too large to build within the allowance."""
+    if not fits(list(matrix), variables):  # all of them together, before the first is started
+        raise too_large(matrix.rows * len(variables), len(variables))
     found = []
     for i in range(matrix.rows):
         hessian = jacobian_within(list(matrix.row(i)), variables, budget)
@@ -108,8 +110,10 @@ def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
 def is_symmetric(hessian: sp.MatrixBase) -> bool:
     """d^2 f / dx dy = d^2 f / dy dx (Schwarz), checked entry by entry: equal as written, or giving the same
     numbers (defined and undefined alike) at the sample points."""
-    return all(hessian[j, k] == hessian[k, j] or same_numbers(hessian[j, k], hessian[k, j])
-               for j in range(hessian.rows) for k in range(j + 1, hessian.cols))
+    entries = hessian.todok()  # the nonzero entries: a sparse map's Hessian is mostly zeros
+    zero = sp.S.Zero
+    return all(entry == entries.get((k, j), zero) or same_numbers(entry, entries.get((k, j), zero))
+               for (j, k), entry in entries.items() if j != k)
 
 
 def too_large(outputs: int, variables: int) -> TooManyEntries:
@@ -163,7 +167,18 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
     rows = _sparse_jacobian([_to_symengine(e) for e in expressions], [se.Symbol(v.name) for v in variables],
                             se.Add, lambda t, v: t.diff(v))
     real = _real(set(variables) | symbols_in(expressions))
-    return sp.ImmutableMatrix([[_to_sympy(entry, real) for entry in row] for row in rows])
+    nonzero = {(i, j): _to_sympy(entry, real) for i, row in enumerate(rows) for j, entry in enumerate(row)
+               if entry != 0}  # only these are converted: a sparse Jacobian is mostly zeros
+    return from_entries(len(rows), len(variables), nonzero)
+
+
+def from_entries(rows: int, cols: int, nonzero: Mapping[tuple[int, int], sp.Basic]) -> sp.ImmutableMatrix:
+    """A matrix of zeros but for `nonzero`, built without sympy's slow general constructor (a 100 x 100 takes
+    it 30 ms, and a Hessian per output makes that seconds)."""
+    matrix = sp.zeros(rows, cols)
+    for (i, j), entry in nonzero.items():
+        matrix[i, j] = entry
+    return matrix.as_immutable()
 
 
 def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: Any,

@@ -16,7 +16,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from .functions import stable
-from .model import Guard
+from .model import Guard, postorder
 
 # Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
 _EXACT_INTEGER = 2**53
@@ -104,22 +104,40 @@ def jacmagic_erf(values: Any) -> Any:
     return result[()] if result.ndim == 0 else result
 
 
+def anonymous(expressions: Sequence[sp.Expr],
+              arguments: Sequence[sp.Symbol]) -> tuple[list[sp.Expr], tuple[sp.Symbol, ...]]:
+    """The expressions on arguments named _0, _1, ..., so that no name a user may choose (numpy, self, math,
+    x0 beside lambdify's own x0 = ... lines) can shadow a module or a generated name in compiled code. Not
+    sympy's Dummy: lambdify substitutes all of an expression once per Dummy argument. Substituted once per
+    distinct subexpression: a composition shares its subtrees."""
+    renamed = tuple(sp.Symbol(f"_{k}", **a.assumptions0) for k, a in enumerate(arguments))
+    done: dict[sp.Basic, sp.Basic] = dict(zip(arguments, renamed))
+    for node in postorder(expressions, done):
+        args = [done.get(a, a) for a in node.args]
+        done[node] = node.func(*args) if any(a is not b for a, b in zip(args, node.args)) else node
+    return [done.get(e, e) for e in expressions], renamed
+
+
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared),
     softmax and logsumexp max-shifted (`stable`)."""
-    return sp.lambdify(tuple(arguments), [stable(e) for e in expressions],
-                       modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+    renamed, names = anonymous([stable(e) for e in expressions], arguments)
+    return sp.lambdify(names, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
                        printer=_Printer({"fully_qualified_modules": True, "inline": True,
                                          "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 
 
 class Evaluator:
-    """A matrix of expressions compiled to numpy; call it with one value (or array) per argument."""
+    """A matrix of expressions compiled to numpy; call it with one value (or array) per argument. Only the
+    entries not identically 0 are compiled: a sparse map's Jacobian or Hessians (100 outputs of 100 x 100 with
+    three entries each) compile and evaluate at the cost of their nonzero entries."""
 
     def __init__(self, matrix: sp.MatrixBase, arguments: Sequence[sp.Symbol]) -> None:
         self.shape: tuple[int, int] = (matrix.rows, matrix.cols)
         self.arguments = tuple(arguments)
-        self._function = compile_numeric(list(matrix), self.arguments)
+        nonzero = sorted((i * matrix.cols + j, e) for (i, j), e in matrix.todok().items())
+        self._nonzero = np.array([k for k, _ in nonzero], dtype=int)
+        self._function = compile_numeric([e for _, e in nonzero], self.arguments)
         # Undefined points give nan/inf silently; as a decorator errstate costs half of a `with` block.
         self._quiet = np.errstate(all="ignore")(self._function)
         self._size = matrix.rows * matrix.cols
@@ -141,7 +159,7 @@ class Evaluator:
             entries = _real_part(entries)
         elif entries.dtype.kind == "O":
             return self._general(values)
-        return np.asarray(entries, dtype=float).reshape(self.shape)
+        return self._placed(np.asarray(entries, dtype=float))
 
     def _general(self, values: Sequence[object]) -> np.ndarray:
         arrays = [np.asarray(v, dtype=float) for v in values]
@@ -150,14 +168,22 @@ class Evaluator:
         out = np.empty(shape + (len(entries),), dtype=float)
         for k, entry in enumerate(entries):
             out[..., k] = _real_part(entry)
-        return out.reshape(shape + self.shape)
+        return self._placed(out)
+
+    def _placed(self, entries: np.ndarray) -> np.ndarray:
+        """The compiled entries (..., k) put in their places of the matrix (..., m, n), zeros elsewhere."""
+        if len(self._nonzero) == self._size:
+            return entries.reshape(entries.shape[:-1] + self.shape)
+        full = np.zeros(entries.shape[:-1] + (self._size,))
+        full[..., self._nonzero] = entries
+        return full.reshape(entries.shape[:-1] + self.shape)
 
     def _entries(self, values: Sequence[Any]) -> list[Any]:
         try:
             return list(self._quiet(*values))
         except (ArithmeticError, ValueError, TypeError):
             # e.g. an exact integer power too large for a float: the whole point is undefined
-            return [np.nan] * (self.shape[0] * self.shape[1])
+            return [np.nan] * len(self._nonzero)
 
 
 def _real_part(entry: Any) -> Any:
@@ -227,6 +253,8 @@ def is_singular(matrix: np.ndarray) -> bool:
         return bool(abs(np.linalg.det(matrix / sizes[:, None])) <= 1e-12)
 
 
+# Relative to its scale, a number this small is rounding: 0.
+_TINY = 1e-9
 # What the Hessian's eigenvalues say, by whether the gradient is 0 there and by their signs.
 _READINGS = {
     (True, "zero"): "a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says "
@@ -241,14 +269,18 @@ _READINGS = {
 }
 
 
-def curvature(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, str]:
+def curvature(hessian: np.ndarray, gradient: np.ndarray, point: Sequence[float]) -> tuple[np.ndarray, str]:
     """The eigenvalues of a symmetric Hessian at a point (ascending), and what they say: the second-derivative
-    test where the gradient is zero, the shape of the surface elsewhere."""
+    test where the gradient is zero, the shape of the surface elsewhere. Judged by scale alone, so that the same
+    map times 10^k, or at a point 10^k times closer, reads the same: an eigenvalue is 0 when tiny beside the
+    largest, and the gradient is 0 when tiny beside how much the Hessian changes it across the point's scale
+    (x*y at (1e-10, 0) has gradient 1e-10, as large as the Hessian moves it there: not a critical point)."""
     if not (np.isfinite(hessian).all() and np.isfinite(gradient).all()):
         return np.full(hessian.shape[0], np.nan), "undefined here"
     eigenvalues = np.linalg.eigvalsh(hessian)
-    zero = np.abs(eigenvalues) <= 1e-9 * max(1.0, float(np.max(np.abs(eigenvalues))))
-    critical = bool(np.all(np.abs(gradient) <= 1e-9 * max(1.0, float(np.max(np.abs(hessian))))))
+    zero = np.abs(eigenvalues) <= _TINY * float(np.max(np.abs(eigenvalues)))
+    reach = float(np.max(np.abs(hessian))) * float(np.max(np.abs(np.asarray(point, dtype=float)), initial=0.0))
+    critical = bool(np.max(np.abs(gradient), initial=0.0) <= _TINY * reach)
     signs = ("zero" if zero.any() else "positive" if (eigenvalues > 0).all() else
              "negative" if (eigenvalues < 0).all() else "mixed")
     reading = _READINGS[critical, signs]

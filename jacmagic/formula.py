@@ -13,14 +13,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import sympy as sp
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from .errors import CellError
 from .functions import KNOWN_FUNCTIONS, WHOLE_ARRAY
-from .model import Guard, exceeds, node_count
+from .model import Guard, distinct_nodes, exceeds, node_count, tree_size
 
 # An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
 # not even print an integer of over 4,300 digits).
@@ -138,6 +138,20 @@ class Conditions:
         return self.entries[k]
 
 
+# The largest call of a cell function written out: building it makes sympy evaluate every part (about 65
+# microseconds a term for t*exp(t/10) nested, so under a second here).
+_INLINED_NODES = 10_000
+
+
+class NestedCalls(CellError):
+    """A call of a cell function too large to write out: the map goes through its calls, one stage each."""
+
+
+# Records a call of a cell function as a value of its own, from the function's name, its outputs at the call's
+# arguments and their guards; returns the symbols that stand for the outputs.
+CallStages: TypeAlias = Callable[[str, tuple[sp.Expr, ...], tuple[tuple[Guard, ...], ...]], tuple[sp.Expr, ...]]
+
+
 @dataclass(frozen=True)
 class CellFunction:
     """A function defined earlier in the cell, callable from later lines."""
@@ -157,11 +171,13 @@ class ExpressionBuilder:
         resolve: Callable[[str, ast.Name], sp.Expr],
         functions: Mapping[str, CellFunction],
         column: Callable[[int, int], int],
+        calls: CallStages | None = None,
     ) -> None:
         self.line = line
         self.resolve = resolve
         self.functions = functions
         self.column = column
+        self.calls = calls  # given: each call of a cell function becomes a value of its own
         self.guards: list[Guard] = []
 
     def error(self, node: ast.AST, message: str) -> CellError:
@@ -173,6 +189,8 @@ class ExpressionBuilder:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
             start = len(self.guards)
             values, guards = self._call_cell_function(node, node.func.id)
+            if self.calls is not None:
+                values, guards = self.calls(node.func.id, values, guards), tuple(() for _ in values)
             for value in values:
                 self.finished(node, value)
             return values, tuple(tuple(self.guards[start:]) + g for g in guards)
@@ -194,7 +212,8 @@ class ExpressionBuilder:
         """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""
         for entry in (value if isinstance(value, sp.MatrixBase) else (value,)):
             self._refuse_undefined(node, entry)
-            if any(max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS for n in entry.atoms(sp.Rational)):
+            if any(n.is_Rational and max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS
+                   for n in distinct_nodes((entry,))):
                 raise self.error(node, f"a number here has over {_MAX_EXACT_BITS * 3 // 10:,} digits; jacmagic "
                                        "computes with numbers up to that size")
         return value
@@ -216,14 +235,19 @@ class ExpressionBuilder:
 
     def _refuse_undefined(self, node: ast.AST, entry: sp.Expr) -> None:
         """Refuses what has no real value for any input: a division by zero, the log of 0, a complex constant."""
-        if entry.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        atoms = {n for n in distinct_nodes((entry,)) if not n.args}  # sympy's has() visits shared parts repeatedly
+        if atoms & {sp.zoo, sp.nan, sp.oo, -sp.oo}:
             raise self.error(node, "this is undefined for every input: it divides by zero or takes the log of 0")
-        if entry.has(sp.I) or (entry.is_number and entry.is_extended_real is False):
+        if sp.I in atoms or (entry.is_number and entry.is_extended_real is False):
             raise self.error(node, f"{sp.sstr(entry)[:40]} has no real value for any input (e.g. the log or "
                                    "square root of a negative constant)")
 
-    def scalar(self, node: ast.expr) -> sp.Expr:
+    def scalar(self, node: ast.expr, broadcast: bool = False) -> sp.Expr:
+        """A number; with `broadcast`, a 1 x 1 matrix (x.T @ x) is one, as numpy broadcasts it (not in a list
+        of outputs, where numpy refuses a ragged [x, [x]])."""
         value = self.expr(node)
+        if broadcast and isinstance(value, sp.MatrixBase) and value.shape == (1, 1):
+            return value[0]
         if isinstance(value, sp.MatrixBase):
             raise self.error(node, f"a number is needed here, but this is a {value.rows} x {value.cols} matrix; "
                                    "reduce it with sum(...) or pick a shape that fits")
@@ -337,6 +361,7 @@ class ExpressionBuilder:
     def _each(self, node: ast.AST, what: str, make: Callable[..., sp.Basic],
               parts: Sequence[sp.Basic | Conditions | Value]) -> sp.Basic | Conditions:
         """`make` of the parts, entry by entry when any is a vector or matrix (a condition per entry)."""
+        parts = _singles_as_numbers(parts)
         shaped = [p for p in parts if isinstance(p, (sp.MatrixBase, Conditions))]
         if not shaped:
             return make(*parts)
@@ -379,7 +404,7 @@ class ExpressionBuilder:
             while isinstance(current, ast.BinOp) and isinstance(current.op, ast.Pow):
                 bases.append(current.left)
                 current = current.right
-            result = self.scalar(current)
+            result = self.scalar(current, broadcast=True)
             for base_node in reversed(bases):
                 result = self._power(base_node, self.value(base_node), result)
             return result
@@ -415,7 +440,9 @@ class ExpressionBuilder:
         return self._entrywise(node, symbol, operation, (left, right))
 
     def _entrywise(self, node: ast.AST, what: str, operation: Callable[..., sp.Expr], values: Sequence[Value]) -> Value:
-        """numpy's rule: equal shapes entry by entry, a number with every entry."""
+        """numpy's rule: equal shapes entry by entry, a number (or a 1 x 1 matrix, such as x.T @ x) with every
+        entry."""
+        values = _singles_as_numbers(values)
         shapes = {v.shape for v in values if isinstance(v, sp.MatrixBase)}
         if not shapes:
             return operation(*values)
@@ -501,6 +528,8 @@ class ExpressionBuilder:
             if len(values) != 1:
                 raise self.error(node, f"{name} returns {len(values)} values (line {self.functions[name].line}); "
                                        "a vector can only be the whole right side")
+            if self.calls is not None:  # its guards go with it
+                return self.calls(name, values, guards)[0]
             self.guards.extend(guards[0])
             return values[0]
         if name not in KNOWN_FUNCTIONS:
@@ -527,6 +556,17 @@ class ExpressionBuilder:
             self._guard(node, value)
         return value
 
+    def _refuse_nested(self, node: ast.AST, name: str, function: CellFunction, arguments: Sequence[sp.Expr]) -> None:
+        """Estimates a call written out, before sympy builds (and evaluates, slowly) it: calls nested in calls
+        multiply the size, 24 levels of g(t) = sin(t) + t give 42 million terms."""
+        sizes = {p: tree_size((a,), _INLINED_NODES) for p, a in zip(function.params, arguments)}
+        size = tree_size(function.expressions, _INLINED_NODES, sizes)[0]
+        if size > _INLINED_NODES:
+            raise NestedCalls(f"{name}(...) here, written out with its arguments, has over {_INLINED_NODES:,} terms "
+                              "(each call nested in another multiplies the size); jacmagic computes such a map "
+                              "through its calls, one step each, when they are in the cell's last function and "
+                              "--chain is not given", getattr(node, "lineno", self.line))
+
     def _refuse_undotted(self, node: ast.AST, values: Sequence[Value]) -> None:
         """dot(a, b) of two vectors of one length (or two numbers)."""
         shapes = [v.shape if isinstance(v, sp.MatrixBase) else (1, 1) for v in values]
@@ -541,10 +581,24 @@ class ExpressionBuilder:
         if len(node.args) != len(function.params):
             raise self.error(node, f"{name} takes {len(function.params)} arguments (line {function.line}), "
                                    f"got {len(node.args)}")
-        binding = dict(zip(function.params, (self.scalar(a) for a in node.args)))
+        arguments = tuple(self.scalar(a) for a in node.args)
+        if self.calls is None:
+            self._refuse_nested(node, name, function, arguments)
+        binding = dict(zip(function.params, arguments))
         guards = tuple(tuple(Guard(g.expression.xreplace(binding), g.line, g.divisor) for g in output)
                        for output in function.guards)
         return tuple(e.xreplace(binding) for e in function.expressions), guards
+
+
+Part = TypeVar("Part")
+
+
+def _singles_as_numbers(parts: Sequence[Part]) -> list[Part]:
+    """numpy's broadcasting of a 1 x 1 matrix (x.T @ x) beside a larger shape: it is a number there."""
+    shapes = {p.shape for p in parts if isinstance(p, (sp.MatrixBase, Conditions))}
+    if len(shapes) < 2 or (1, 1) not in shapes:
+        return list(parts)
+    return [p[0] if isinstance(p, (sp.MatrixBase, Conditions)) and p.shape == (1, 1) else p for p in parts]
 
 
 # The largest matrix product written out: 30 x 30 @ 30 x 30 @ 30 x 30 would be 2.5 million terms and take

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -210,10 +210,12 @@ def node_count(expressions: Iterable[sp.Basic], limit: int) -> int:
     return tree_size(expressions, limit)[0]
 
 
-def tree_size(expressions: Iterable[sp.Basic], limit: int) -> tuple[int, int]:
+def tree_size(expressions: Iterable[sp.Basic], limit: int,
+              known: Mapping[sp.Basic, tuple[int, int]] | None = None) -> tuple[int, int]:
     """The nodes (as `node_count`) and the depth of the trees, in time linear in the distinct subexpressions:
-    each is measured once and counted as often as it occurs."""
-    measured: dict[sp.Basic, tuple[int, int]] = {}
+    each is measured once and counted as often as it occurs. `known` gives the sizes of symbols that stand for
+    larger trees: a function body's size once its arguments are put in, before building it."""
+    measured: dict[sp.Basic, tuple[int, int]] = dict(known or {})
     nodes = depth = 0
     for expression in expressions:
         size, levels = _measure(expression, measured)
@@ -222,18 +224,25 @@ def tree_size(expressions: Iterable[sp.Basic], limit: int) -> tuple[int, int]:
 
 
 def _measure(root: sp.Basic, measured: dict[sp.Basic, tuple[int, int]]) -> tuple[int, int]:
-    stack = [(root, False)]
+    for node in postorder((root,), measured):
+        parts = [measured[a] for a in node.args]
+        measured[node] = (1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0))
+    return measured[root]
+
+
+def postorder(expressions: Iterable[Any], done: Container[Any] = frozenset()) -> Iterator[Any]:
+    """Every distinct subexpression not in `done` once, after its arguments: a bottom-up walk that visits a
+    shared subtree once, without recursion."""
+    seen: set[Any] = set()
+    stack = [(e, False) for e in expressions]
     while stack:
         node, ready = stack.pop()
-        if node in measured:
-            continue
         if ready:
-            parts = [measured[a] for a in node.args]
-            measured[node] = (1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0))
-        else:
+            yield node
+        elif node not in seen and node not in done:
+            seen.add(node)
             stack.append((node, True))
-            stack.extend((a, False) for a in node.args if a not in measured)
-    return measured[root]
+            stack.extend((a, False) for a in node.args if a not in seen and a not in done)
 
 
 @dataclass(frozen=True)

@@ -152,11 +152,11 @@ class NetworkResult:
         """A point by name, each value in its array's shape; every name needed when `complete`."""
         return arrays_by_name(self.network, self.names, values, complete)
 
-    def at(self, **values: Any) -> np.ndarray:
+    def at(self, /, **values: Any) -> np.ndarray:
         """The numeric Jacobian at a point, (m, n): each array given whole by name."""
         return jacobian_at(self.network, self.point_arrays(values), self.wrt)
 
-    def gradient(self, **values: Any) -> dict[str, np.ndarray]:
+    def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
         """The gradient with respect to each differentiated array, in that array's own shape (with a leading
         axis per output when there are several)."""
         point = self.point_arrays(values) if values else self.default_point()
@@ -184,7 +184,7 @@ class NetworkResult:
             raise OptionError("--direction needs finite numbers, not all 0 (the direction to move the inputs in)")
         return column[:, None]
 
-    def walkthrough(self, **values: Any) -> NetworkWalk:
+    def walkthrough(self, /, **values: Any) -> NetworkWalk:
         """The forward pass, reverse mode line by line and (with --mode forward or both) forward mode, at a
         point (default: `default_point()`), checked against the Jacobian computed another way."""
         point = self.point_arrays(values) if values else self.default_point()

@@ -9,15 +9,18 @@ from __future__ import annotations
 import ast
 import keyword
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
+from . import calculus
+from .budget import Budget
 from .errors import CellError
 from .formula import (
     CellFunction,
     ExpressionBuilder,
+    NestedCalls,
     Value,
     describe,
     element_symbols,
@@ -25,7 +28,7 @@ from .formula import (
     real_symbol,
 )
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
-from .model import CellModel, Shape, Stage, compose
+from .model import CellModel, Guard, Shape, Stage, compose, symbols_in
 from .source import Head, Prepared, parse_deep, prepare, refuse_entry_level, syntax_error
 
 
@@ -117,8 +120,9 @@ def refuse_lookalikes(module: ast.Module, prepared: Prepared) -> None:
             raise CellError(f"{name} looks like {skeleton} but uses a letter from another alphabet", line)
 
 
-def parse_cell(text: str, chain: bool = False) -> CellModel:
-    """Reads a math-form or assignment-form cell. With `chain`, every definition stays a stage of its own."""
+def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel:
+    """Reads a math-form or assignment-form cell. With `chain`, every definition stays a stage of its own.
+    `budget`: the seconds a line that calls the cell's functions may take to build written out."""
     if not any(line.split("#", 1)[0].strip() for line in text.split("\n")):
         raise CellError("the cell is empty: write f(x, y) = [...], lines such as x = r*cos(theta), "
                         "or a Python def below %%jacobian")
@@ -136,15 +140,16 @@ def parse_cell(text: str, chain: bool = False) -> CellModel:
             if prepared.declarations:
                 first = min(d.line for d in prepared.declarations.values())
                 raise CellError("shape declarations go with assignment lines, not with functions", first)
-            return _function_form(statements, prepared, chain)
+            return _function_form(statements, prepared, chain, budget)
         return _assignment_form(statements, prepared, chain)
     except RecursionError:
         raise CellError("an expression is nested too deeply to differentiate") from None
 
 
-def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool) -> CellModel:
+def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool, budget: float) -> CellModel:
     functions: dict[str, CellFunction] = {}
     stages: list[Stage] = []
+    staged: list[Stage] = []  # the last function's calls, when it is too large written out
     used: set[str] = set()
     names = _Names()
     for st in statements:
@@ -169,15 +174,18 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
                                   prepared.original_column)
             return names.see(name, node)
 
-        builder = ExpressionBuilder(st.line, resolve, functions, prepared.original_column)
-        before = set(functions)
-        called = _called_names(st.value) & before
+        called = _called_names(st.value) & set(functions)
         used |= called
-        expressions, guards = builder.outputs(st.value)
+        through_calls = not chain and st is statements[-1]  # where each call can be a stage of its own
+        builder = ExpressionBuilder(st.line, resolve, functions, prepared.original_column)
+        expressions, guards = (builder.outputs(st.value) if not called else
+                               _with_calls(builder, st, params, budget, staged if through_calls else None))
         functions[st.target] = CellFunction(params, expressions, st.line, guards)
         stages.append(Stage(st.target, params, output_symbols(st.target, len(expressions)), expressions, st.line,
                             params, guards))
     _refuse_clashes(set(names.first_seen), {o.name: f"an output of {s.name}" for s in stages for o in s.outputs})
+    _refuse_clashes(set(names.first_seen) | set(functions),
+                    {o.name: f"the value of a call, {s.name}" for s in staged for o in s.outputs})
     if chain:
         return _compose_functions(stages, names.in_order())
     last = stages[-1]
@@ -185,8 +193,59 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
         if stage.name not in used:
             raise CellError(f"{stage.name} is defined but never used: keep one function per cell, call "
                             f"{stage.name} from {last.name}, or add --chain to compose them", stage.line)
+    if staged:
+        read = _reads(last.expressions, last.guards)
+        final = replace(last, params=read, sources=read)
+        return CellModel("function", last.params, last.outputs, None, (*staged, final), last.name,
+                         written=names.in_order())
     return CellModel("function", last.params, last.outputs, last.expressions, (last,), last.name,
                      written=names.in_order())
+
+
+def _with_calls(builder: ExpressionBuilder, st: _Statement, params: tuple[sp.Symbol, ...], budget: float,
+                staged: list[Stage] | None) -> tuple[tuple[sp.Expr, ...], tuple[tuple[Guard, ...], ...]]:
+    """A line that calls the cell's functions, written out if that is built within the budget (sympy evaluates
+    what it builds: nested where()s fold slowly) and small enough to differentiate; else, where `staged` is
+    given, through its calls, each a stage appended to `staged`; else refused."""
+    try:
+        built = Budget(budget).run(lambda: builder.outputs(st.value), None, optional=False)
+    except NestedCalls:
+        if staged is None:
+            raise
+        built = None
+    if staged is None or (built is not None and calculus.fits(built[0], params)):
+        if built is None:
+            raise CellError(f"{st.target}, with its calls written out, takes sympy longer than the {budget:g} s "
+                            "budget to build; call it from the last function only, without --chain, where each "
+                            "call becomes a step of its own", st.line)
+        return built
+    calls = _CallStages(st.line)
+    through = ExpressionBuilder(st.line, builder.resolve, builder.functions, builder.column, calls).outputs(st.value)
+    staged.extend(calls.stages)
+    return through
+
+
+def _reads(expressions: Sequence[sp.Expr], guards: Sequence[Sequence[Guard]]) -> tuple[sp.Symbol, ...]:
+    """The symbols that values and their guards read, by name: a stage's inputs."""
+    read = symbols_in([*expressions, *(g.expression for output in guards for g in output)])
+    return tuple(sorted(read, key=lambda s: s.name))
+
+
+@dataclass
+class _CallStages:
+    """Each call of a cell function as a stage of its own (g(g(x)) is g_1 = g(x), then g_2 = g(g_1)): a nested
+    call written out grows exponentially (24 levels of g(t) = sin(t) + t: 42 million terms), its stages do not."""
+
+    line: int
+    stages: list[Stage] = field(default_factory=list)
+
+    def __call__(self, name: str, values: tuple[sp.Expr, ...],
+                 guards: tuple[tuple[Guard, ...], ...]) -> tuple[sp.Expr, ...]:
+        called = f"{name}_{sum(s.name.rsplit('_', 1)[0] == name for s in self.stages) + 1}"
+        read = _reads(values, guards)
+        outputs = output_symbols(called, len(values))
+        self.stages.append(Stage(called, read, outputs, values, self.line, read, guards))
+        return outputs
 
 
 # A chain whose composition passes this many nodes is kept as stages only: the walkthrough does not need it,
@@ -281,8 +340,8 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
         else:
             nodes[st.target] = real_symbol(st.target)
             outputs, expressions = (real_symbol(st.target),), (value,)
-        params = tuple(sorted(set().union(*(e.free_symbols for e in expressions)), key=lambda s: s.name))
         guards = tuple(builder.guards)
+        params = _reads(expressions, (guards,))  # z = x/x reads x: it is 1, but only where x is not 0
         stages.append(Stage(st.target, params, outputs, expressions, st.line, params,
                             tuple(guards for _ in outputs)))
     entries = {s.name: f"an entry of {d.name}" for d in declared.values()

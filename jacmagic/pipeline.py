@@ -35,7 +35,7 @@ def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None =
 
     if is_def_cell(text):
         return trace_cell(text, namespace or {}, typed_shapes(options.at), options.budget)
-    return parse_cell(text, chain=options.chain)
+    return parse_cell(text, chain=options.chain, budget=options.budget)
 
 
 def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, ...]]:

@@ -623,15 +623,28 @@ Reading = tuple[np.ndarray, np.ndarray, str]  # a Hessian's values at a point, i
 
 
 def _hessians(result: JacobianResult) -> list[tuple[sp.Symbol, sp.ImmutableMatrix, Reading | None]]:
-    """Per output: its Hessian and, at the --at point, its values, eigenvalues and what they say (none without
-    --hessian)."""
+    """Per output in the window (as rows of a matrix are), its Hessian and, at the --at point, its values,
+    eigenvalues and what they say (none without --hessian)."""
+    shown = [k for k in window(len(result.hessians)) if k is not None]
     if not result.hessians or not result.point:
-        return [(o, h, None) for o, h in zip(result.outputs, result.hessians)]
+        return [(result.outputs[k], result.hessians[k], None) for k in shown]
     from .evaluate import curvature
 
+    point = result.point_values(dict(result.point))
     gradients = result.at(**dict(result.point))
-    values = result.hessians_at(result.point_values(dict(result.point)), gradients)
-    return [(o, h, (v, *curvature(v, g))) for o, h, v, g in zip(result.outputs, result.hessians, values, gradients)]
+    values = result.hessians_at(point, gradients)
+    return [(result.outputs[k], result.hessians[k], (values[k], *curvature(values[k], gradients[k],
+                                                                             point[:len(result.inputs)])))
+            for k in shown]
+
+
+def _hessians_elided(result: JacobianResult) -> str:
+    """Which Hessians are left out of a long list, in words ("" when all are shown)."""
+    count = len(result.hessians)
+    if count <= SHOWN:
+        return ""
+    return (f"the Hessians of {HEAD + TAIL} of {count} outputs are shown ({HEAD} first, {TAIL} last); "
+            "result.hessian and result.hessian_at give them all")
 
 
 def hessian_latex(result: JacobianResult) -> list[str]:
@@ -645,6 +658,8 @@ def hessian_latex(result: JacobianResult) -> list[str]:
             values, eigenvalues, words = reading
             lines += [*_at(symbol, where, values),
                       rf"&\lambda = {_vector_latex(eigenvalues)}:", r"&" + text_latex(words)]
+    if elided := _hessians_elided(result):
+        lines.append(r"&" + text_latex(elided))
     return lines
 
 
@@ -658,7 +673,7 @@ def hessian_text(result: JacobianResult) -> list[str]:
             values, eigenvalues, words = reading
             parts += [_beside(f"{symbol} at {where} = ", _numeric_text(values)),
                       f"eigenvalues {vector_text(eigenvalues)}: {words}", ""]
-    return parts
+    return parts + [elided] if (elided := _hessians_elided(result)) else parts
 
 
 DIRECTION = ("reverse mode, from the output back: each step multiplies",

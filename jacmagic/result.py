@@ -15,7 +15,8 @@ import sympy as sp
 
 from . import calculus
 from .backprop import CompiledChain, Cost, Walkthrough, cost
-from .check import AreaCheck, central_differences, finite_difference_check
+from .budget import Budget
+from .check import AreaCheck, finite_difference_check, high_precision_chain, high_precision_jacobian, high_precision_map
 from .errors import CellError, OptionError
 from .evaluate import Domain, Evaluator, determinant_at
 from .formula import suggest
@@ -119,7 +120,7 @@ class JacobianResult:
         given = dict(self.point)
         return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
 
-    def walkthrough(self, **point: float) -> Walkthrough:
+    def walkthrough(self, /, **point: float) -> Walkthrough:
         """The forward pass and the backward pass, stage by stage, at a point (default: `default_point()`)."""
         if not self.chain:
             raise OptionError("a walkthrough needs --chain")
@@ -128,8 +129,10 @@ class JacobianResult:
         if self.eager_matrix is not None:
             direct, by = self.evaluator.point(*values), "symbolic"
         else:
-            direct = central_differences(self.compiled_chain.outputs_at, np.array(values, dtype=float),
-                                         len(self.inputs))
+            # mpmath never overflows, and may take ever more digits where floats give up: within the budget
+            undecided = np.full((len(self.outputs), len(self.inputs)), np.nan)
+            direct = Budget(self.options.budget).run(
+                lambda: high_precision_jacobian(self.precise_map, values, len(self.inputs)), undecided)
             by = "finite differences"
         directions = self.directions if self.options.mode != "reverse" else None
         return self.compiled_chain.walk(point, self.inputs, direct, by, self.shapes, directions)
@@ -177,7 +180,7 @@ class JacobianResult:
             raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(known)})")
         return [values[n] for n in known]
 
-    def at(self, **values: Any) -> np.ndarray:
+    def at(self, /, **values: Any) -> np.ndarray:
         """The numeric Jacobian at a point, shape (m, n); arrays of one shape give (..., m, n). Undefined
         entries (division by zero, log of a negative number) are nan."""
         ordered = self.point_values(values)
@@ -232,9 +235,11 @@ class JacobianResult:
 
     @cached_property
     def _hessian_evaluator(self) -> Evaluator:
-        return Evaluator(sp.Matrix.vstack(*self.hessians), self.arguments)
+        n = len(self.inputs)  # stacked sparsely: a dense stack of 100 Hessians of 100 x 100 takes seconds
+        stacked = {(i * n + j, k): e for i, h in enumerate(self.hessians) for (j, k), e in h.todok().items()}
+        return Evaluator(sp.SparseMatrix(len(self.hessians) * n, n, stacked), self.arguments)
 
-    def hessian_at(self, **values: Any) -> np.ndarray:
+    def hessian_at(self, /, **values: Any) -> np.ndarray:
         """The Hessians at a point, shape (m, n, n) (arrays of one shape give (..., m, n, n)); an output
         undefined there has an undefined Hessian."""
         _ = self.hessian  # raises the explanatory error without --hessian
@@ -299,9 +304,16 @@ class JacobianResult:
             return ()
         names = [s.name for s in self.arguments]
         first = np.array(self.point_values(dict(self.point)), dtype=float) if self.point else None
-        return (finite_difference_check(lambda point: self.at(**dict(zip(names, point))), self.map_function(),
-                                        self.expressions if self.eager_matrix is not None else None,
-                                        self.arguments, len(self.inputs), first),)
+        return (finite_difference_check(lambda point: self.at(**dict(zip(names, point))), self.precise_map,
+                                        self.arguments, len(self.inputs), first, self.options.budget),)
+
+    @cached_property
+    def precise_map(self) -> Callable[..., list[Any]]:
+        """The map in mpmath, compiled apart from any derivative: whole, or stage by stage when too large to
+        compose."""
+        if self.eager_matrix is not None:
+            return high_precision_map(self.expressions, self.arguments)
+        return high_precision_chain(self.stages, self.arguments, self.outputs)
 
     @property
     def notes(self) -> tuple[str, ...]:

@@ -221,9 +221,10 @@ class JacobianPanel(widgets.VBox):
             norm = float(np.linalg.norm(matrix[0]))
             lines.append(f"gradient norm |∇{self._rows[0]}| = <b>{_number(norm, digits)}</b>")
         if self.result.hessians:
-            hessians = self.result.hessians_at([v.value for v in self._order], matrix)
+            point = [v.value for v in self._order]
+            hessians = self.result.hessians_at(point, matrix)
             for name, hessian, gradient in zip(self._rows, hessians, matrix):
-                eigenvalues, reading = curvature(hessian, gradient)
+                eigenvalues, reading = curvature(hessian, gradient, point[:len(self.result.inputs)])
                 lines.append(f"Hessian ∇²{name}: eigenvalues <b>{_vector(eigenvalues, digits)}</b>, "
                              f"{html.escape(reading)}" + _table(hessian, self._columns, self._columns, digits))
         return lines

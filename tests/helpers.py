@@ -39,3 +39,15 @@ def read_aloud(markup: str) -> str:
     import re
 
     return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<style>.*?</style>", "", markup)))
+
+
+def run_isolated(code: str, timeout: float) -> object:
+    """What `code`, run in a fresh Python, prints as JSON on its last line: a step that would hang or exhaust
+    memory on old code fails the test at `timeout` instead of blocking the suite."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

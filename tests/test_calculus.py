@@ -12,6 +12,7 @@ import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from jacmagic import jacobian as compute
 from jacmagic.budget import Budget
 from jacmagic.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
 from jacmagic.functions import relu, sigmoid, softplus
@@ -158,3 +159,35 @@ def test_the_hessian_is_asked_for_and_needs_a_map_small_enough_to_write_out() ->
     chain = "\n".join(f"a{k} = sin(a{k - 1}) + a{k - 1}" for k in range(1, 36))
     with pytest.raises(OptionError, match="--hessian needs the Jacobian written out"):
         jacobian(chain, hessian=True)
+
+
+# Textbook critical points: (Hessian, what it reads); the map times 10^k reads the same at any k.
+CRITICAL = [
+    (lambda x, y: x**2 + y**2, "local minimum"),
+    (lambda x, y: -(x**2) - y**2, "local maximum"),
+    (lambda x, y: x**2 - y**2, "saddle"),
+    (lambda x, y: x * y, "saddle"),
+    (lambda x, y: x**4 + y**2, "inconclusive"),
+]
+
+
+@pytest.mark.parametrize(("form", "reading"), CRITICAL)
+@pytest.mark.parametrize("k", range(-12, 13, 4))
+def test_the_hessians_reading_does_not_depend_on_scale(form: Any, reading: str, k: int) -> None:
+    """1e-10*(x^2 + y^2) at 0 was read "inconclusive: an eigenvalue is 0" (eigenvalues 2e-10 against an
+    absolute 1e-9): eigenvalues are judged against the largest, the gradient against the Hessian times the
+    point's scale."""
+    c = 10.0**k
+    xs, ys = sp.symbols("x y", real=True)
+    cell = f"f(x, y) = {sp.sstr(c * form(xs, ys))}"
+    said = str(compute(cell, hessian=True, at={"x": 0.0, "y": 0.0}))
+    assert f"a critical point: a {reading}" in said or f"a critical point, and {reading}" in said
+
+
+@pytest.mark.parametrize("k", range(-12, 1, 3))
+def test_a_point_near_zero_is_not_critical_just_for_being_small(k: int) -> None:
+    """x*y at (1e-10, 0) was called a critical point: its gradient (0, 1e-10) is as large as the Hessian moves it
+    across the point's scale. x^2 at 10^k likewise."""
+    for cell, at in (("f(x, y) = x*y", {"x": 10.0**k, "y": 0.0}), ("f(x, y) = x**2 + y**2", {"x": 10.0**k, "y": 0.0})):
+        said = str(compute(cell, hessian=True, at=at))
+        assert "not a critical point" in said, (cell, at)

@@ -54,20 +54,21 @@ def test_max_and_min_of_many_arguments() -> None:
     assert np.allclose(out[:, 0, 2], np.maximum(point[:, 0], point[:, 1:].min(axis=1)))
 
 
-@pytest.mark.parametrize("hessian, gradient, reading", [
-    ([[2, 0], [0, 2]], [0, 0], "local minimum"),  # x^2 + y^2 at 0
-    ([[-2, 0], [0, -2]], [0, 0], "local maximum"),  # -(x^2 + y^2)
-    ([[2, 0], [0, -2]], [0, 0], "saddle"),  # x^2 - y^2
-    ([[0, 0], [0, 0]], [0, 0], "inconclusive"),  # x^4 + y^4 at 0
-    ([[12, 0], [0, 0]], [4, 0], "not a critical point"),  # x^4 + y^4 at (1, 0)
-    ([[2, 0], [0, 2]], [2, 0], "convex here"),
+@pytest.mark.parametrize("hessian, gradient, point, reading", [
+    ([[2, 0], [0, 2]], [0, 0], [0, 0], "local minimum"),  # x^2 + y^2 at 0
+    ([[-2, 0], [0, -2]], [0, 0], [0, 0], "local maximum"),  # -(x^2 + y^2)
+    ([[2, 0], [0, -2]], [0, 0], [0, 0], "saddle"),  # x^2 - y^2
+    ([[0, 0], [0, 0]], [0, 0], [0, 0], "inconclusive"),  # x^4 + y^4 at 0
+    ([[12, 0], [0, 0]], [4, 0], [1, 0], "not a critical point"),  # x^4 + y^4 at (1, 0)
+    ([[2, 0], [0, 2]], [2, 0], [1, 0], "convex here"),  # x^2 + y^2 at (1, 0)
 ])
-def test_curvature_reads_the_textbook_cases(hessian: list[list[float]], gradient: list[float], reading: str) -> None:
-    eigenvalues, said = curvature(np.array(hessian, dtype=float), np.array(gradient, dtype=float))
+def test_curvature_reads_the_textbook_cases(hessian: list[list[float]], gradient: list[float], point: list[float],
+                                            reading: str) -> None:
+    eigenvalues, said = curvature(np.array(hessian, dtype=float), np.array(gradient, dtype=float), point)
     assert reading in said
     assert np.allclose(eigenvalues, np.linalg.eigvalsh(np.array(hessian, dtype=float)))
 
 
 def test_curvature_of_an_undefined_hessian() -> None:
-    eigenvalues, said = curvature(np.full((2, 2), np.nan), np.zeros(2))
+    eigenvalues, said = curvature(np.full((2, 2), np.nan), np.zeros(2), [0.0, 0.0])
     assert said == "undefined here" and np.isnan(eigenvalues).all()

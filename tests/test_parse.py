@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pytest
 import sympy as sp
 
+from jacmagic import JacobianResult, jacobian
 from jacmagic.errors import CellError
 from jacmagic.options import parse_names, parse_number, parse_point
 from jacmagic.parse import parse_cell
@@ -133,3 +137,50 @@ def test_points_and_names() -> None:
         parse_point("r=1,r=2")
     with pytest.raises(CellError, match="name=value"):
         parse_point("r")
+
+
+def _central(function: Callable[..., float], point: list[float]) -> np.ndarray:
+    """d function / d point by central differences in numpy, apart from jacmagic."""
+    h = 1e-6
+    rows = []
+    for j in range(len(point)):
+        up, down = list(point), list(point)
+        up[j] += h
+        down[j] -= h
+        rows.append((function(*up) - function(*down)) / (2 * h))
+    return np.array(rows, dtype=float).T
+
+
+@pytest.mark.parametrize(("line", "value", "undefined_at"), [
+    ("z = x/x", lambda x: 1.0, 0.0),  # the issue's: NameError: name 'x' is not defined
+    ("z = log(x) - log(x)", lambda x: 0.0, -1.0),
+    ("z = sqrt(x)**2/x", lambda x: 1.0, -1.0),
+    ("z = x - x + 2", lambda x: 2.0, None),
+    ("z = (x + 1)/(x + 1)", lambda x: 1.0, -1.0),
+])
+def test_a_line_that_cancels_to_a_constant_keeps_its_domain(line: str, value: Callable[[float], float],
+                                                            undefined_at: float | None) -> None:
+    result = jacobian(f"{line}\nL = z*y", chain=True, at={"x": 0.7, "y": 2.0}, check=True)
+    assert isinstance(result, JacobianResult)
+    assert "check passed" in str(result) and result.walkthrough().agrees
+    assert np.allclose(result.at(x=0.7, y=2.0), _central(lambda x, y: value(x) * y, [0.7, 2.0]), atol=1e-8)
+    if undefined_at is not None:  # the constant stage says where it is defined
+        assert np.isnan(result.at(x=undefined_at, y=2.0)).all()
+
+
+@pytest.mark.parametrize(("line", "numpy"), [
+    ("h = q * tanh(x)", lambda v: (v @ v) * np.tanh(v)),  # the issue's: refused in small cells
+    ("h = tanh(x) / q", lambda v: np.tanh(v) / (v @ v)),
+    ("h = x - q", lambda v: v - v @ v),
+    ("h = x ** q", lambda v: v ** (v @ v)),
+    ("h = where(x > q, x, q)", lambda v: np.where(v > v @ v, v, v @ v)),
+    ("h = q * x * q", lambda v: (v @ v) ** 2 * v),
+])
+@pytest.mark.parametrize("chain", [False, True])
+def test_a_1x1_value_broadcasts_as_numpy_does(line: str, numpy: Callable[[np.ndarray], np.ndarray],
+                                             chain: bool) -> None:
+    result = jacobian(f"x: 3\nq = x.T @ x\n{line}", chain=chain)
+    point = [0.3, 0.6, 0.9]
+    got = result.at(x=point)
+    want = _central(lambda *v: numpy(np.array(v)), point)
+    assert np.allclose(got, want, rtol=1e-6, atol=1e-8)
