@@ -188,8 +188,9 @@ class JacobianResult:
     def gradient(self, **values: Any) -> dict[str, np.ndarray]:
         """The gradient by each variable in its own shape: as given here, else as declared (`x: 3` (3,), `W: 3x1`
         (3, 1)), a number's (); with a leading axis per output when there are several (a vector by a vector: the
-        Jacobian matrix), as a layer cell's array-level result gives it (default: `default_point()`)."""
-        matrix = self.at(**(values or self.default_point()))
+        Jacobian matrix), as a layer cell's array-level result gives it (default: `default_point()`; the names not
+        given keep their --at values)."""
+        matrix = self.at(**({**dict(self.point), **values} if values else self.default_point()))
         wanted = set(self.inputs)
         whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
         columns: dict[str, tuple[tuple[int, ...], list[int]]] = {}

@@ -127,6 +127,19 @@ _NUMPY: dict[str, Any] = {
     "ones": lambda shape, *a, **k: symbolic_array(np.ones(shape, dtype=object)),
     "newaxis": None,
 }
+def _of_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A formula function of whole arrays (cross_entropy, mse) called with the tracer's arrays of symbols."""
+    def apply(*args: Any) -> Any:
+        return function(*(sp.ImmutableMatrix(np.asarray(a, dtype=object).tolist()) if np.ndim(a) else a
+                          for a in args))
+    return apply
+
+
+# jacmagic's classifier functions, offered to a def as to every other cell form
+_CLASSIFIER_PIECES: dict[str, Any] = {
+    **{name: _elementwise(KNOWN_FUNCTIONS[name][0]) for name in ("gelu", "leaky_relu")},
+    **{name: _of_arrays(KNOWN_FUNCTIONS[name][0]) for name in ("cross_entropy", "mse")},
+}
 _MATH: dict[str, Any] = {
     **_SHARED, **_known("asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh"), "pow": sp.Pow, "tau": 2 * sp.pi,
 }
@@ -238,7 +251,7 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
         raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)
-    scope = {"sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+    scope = {"sigmoid": sigmoid, "relu": relu, "softplus": softplus, **_CLASSIFIER_PIECES,
              **namespace, "np": _NUMPY_SHIM, "numpy": _NUMPY_SHIM, "math": _MATH_SHIM}
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
