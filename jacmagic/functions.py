@@ -378,7 +378,7 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "relu": (relu, (1,)),
     "softplus": (softplus, (1,)),
     "gelu": (gelu, (1,)),
-    "leaky_relu": (lambda z, a=sp.Float(LEAKY_SLOPE): leaky_relu(z, a), (1, 2)),
+    "leaky_relu": (lambda z, a=LEAKY_SLOPE: leaky_relu(z, sp.sympify(a)), (1, 2)),
     "cross_entropy": (_cross_entropy, (2,)),
     "mse": (_mse, (2,)),
     "where": (_where, (3,)),

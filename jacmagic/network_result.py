@@ -21,7 +21,6 @@ from .errors import OptionError, TooManyEntries
 from .formula import element_symbols, suggest
 from .model import Options
 from .network import Network
-from .operations import Leaf, MatMul, Node
 from .network_walk import (
     MAX_TANGENT_NUMBERS,
     NetworkWalk,
@@ -32,6 +31,7 @@ from .network_walk import (
     tangent_numbers,
     walk,
 )
+from .operations import Leaf, MatMul, Node
 from .options import naming, shaped_array
 from .result import own_shape
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .functions import LEAKY_SLOPE
+
 Shape = tuple[int, int]
 Values = dict[int, np.ndarray]  # node id -> its value at the point
 
@@ -697,14 +699,14 @@ def _gelu_slope(z: np.ndarray) -> np.ndarray:
 
 FUNCTIONS["gelu"] = Elementwise(_gelu, _gelu_slope, (r"\operatorname{GELU}\left(@\right)", "GELU(@)"),
                                 (r"\Phi\left(@\right) + \left(@\right) \varphi\left(@\right)", "Φ(@) + (@)·φ(@)"))
-FUNCTIONS["leaky_relu"] = _leaky(0.01)  # leaky_relu(z): the ML frameworks' default slope
+FUNCTIONS["leaky_relu"] = _leaky(LEAKY_SLOPE)  # leaky_relu(z): the ML frameworks' default slope
 
 
 @dataclass(eq=False)
 class LeakyApply(Apply):
     """leaky_relu(z, a) for a number a: local Jacobian diag(1 above 0, a at and below)."""
 
-    slope: float = 0.01
+    slope: float = LEAKY_SLOPE
 
     def __post_init__(self) -> None:
         super().__post_init__()
