@@ -96,10 +96,10 @@ class NetworkResult:
         return tuple(s for name in self.network.outputs for s in self._entries(name))
 
     def _entries(self, name: str) -> list[sp.Symbol]:
-        """A name's entries as the entry-level reader names them: a declared array's from 1 (even 1 x 1), a
-        computed array's likewise, a number as itself."""
+        """A name's entries as the entry-level reader names them: an array's from 1 (even 1 x 1), a number (a
+        name without axes: not declared, or a def's number parameter) as itself."""
         shape = self.network.shape_of(name)
-        if name not in self.network.declared and shape == (1, 1):
+        if shape == (1, 1) and self.dims.get(name, ()) == ():
             return [sp.Symbol(name, real=True)]
         return list(element_symbols(name, *shape))
 
@@ -217,7 +217,7 @@ class NetworkResult:
         """The walkthrough in the working layout: every array 2-D, every gradient (m, rows, cols)."""
         direct = None
         if self.whole is not None:
-            found = self.whole.at(**{n: v if n in self.network.declared else float(v[0, 0]) for n, v in point.items()})
+            found = self.whole.at(**{n: float(v[0, 0]) if self.dims[n] == () else v for n, v in point.items()})
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
         directions = self.directions if self.options.mode != "reverse" else None

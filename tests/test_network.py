@@ -636,3 +636,19 @@ def test_the_panel_holds_each_array_in_its_own_shape() -> None:
     held = panel.point()
     assert {n: v.shape for n, v in held.items()} == {n: np.shape(v) for n, v in point.items()}
     assert panel.walk.gradients["b1"].shape == (4,) and panel.controls["b1"].value.shape == (4,)
+
+
+@pytest.mark.parametrize("x_shape,h_shape", [((4,), (3,)), ((4, 1), (3, 1))])
+def test_a_traced_def_keeps_the_shapes_of_its_point_and_a_number_parameter(x_shape: tuple[int, ...],
+                                                                             h_shape: tuple[int, ...]) -> None:
+    source = "def f(W, x, c):\n    h = np.tanh(W @ x) * c\n    return np.sum(h ** 2)"
+    w, x = RNG.uniform(-0.5, 0.5, (3, 4)), RNG.uniform(-1, 1, x_shape)
+    result = jacobian(source, chain=True, at={"W": w, "x": x, "c": 2.0})
+    assert isinstance(result, NetworkResult) and result.whole is not None  # small: checked by the entry level too
+    walked = result.walkthrough()
+    assert walked.agrees, walked.verdict
+    assert walked.values["h"].shape == h_shape and walked.values["f"].shape == ()
+    gradient = result.gradient()
+    h = np.tanh(w @ x) * 2.0
+    assert gradient["c"].shape == () and gradient["x"].shape == x_shape
+    assert_close(gradient["c"], np.sum(2 * h * h / 2.0))  # d sum((c t)^2) / dc = 2 c sum(t^2)
