@@ -27,6 +27,7 @@ from .choices import Where, maximum, minimum
 from .errors import CellError
 from .network import Line, Network
 from .operations import (
+    CALLS,
     Apply,
     Arithmetic,
     Entry,
@@ -372,9 +373,29 @@ _FUNCTIONS: dict[str, Callable[..., Tracer]] = {
     "min": _reducing("min"), "amin": _reducing("min"), "where": _where, "dot": _matmul,
     "transpose": lambda a: _operand(a).T, "clip": lambda a, low, high: _choose(minimum)(_choose(maximum)(a, low), high),
 }
+def _called(name: str) -> Callable[..., Tracer]:
+    """One of `operations.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b)) on traced arrays: the value
+    keeps the first argument's axes when it keeps its shape, else is a number."""
+    counts, build = CALLS[name]
+
+    def call(*values: Any) -> Tracer:
+        traced = [_operand(v) for v in values]
+        if len(traced) not in counts:
+            raise Untraceable(f"{name} takes {' or '.join(map(str, counts))} arguments, got {len(traced)}")
+        try:
+            node = build(*(t.node for t in traced))
+        except ValueError as why:
+            raise CellError(str(why)) from None
+        if node is None:
+            raise Untraceable(f"{name}: its second argument is traced here; the array level takes a number")
+        return Tracer(node, traced[0].ndim if node.shape == traced[0].node.shape else 0)
+    return call
+
+
 # jacmagic's own functions, offered to a def cell as in every other cell form
 BUILTINS: dict[str, Callable[..., Tracer]] = {
-    **{name: _elementwise(name) for name in ("sigmoid", "relu", "softplus")},
+    **{name: _elementwise(name) for name in ("sigmoid", "relu", "softplus", "gelu")},
+    **{name: _called(name) for name in CALLS},
     "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _reducing("logsumexp"),
 }
 

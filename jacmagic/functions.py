@@ -109,6 +109,78 @@ class softplus(_Activation):  # noqa: N801
         return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
 
 
+class _Written(sp.Function):
+    """A function whose value is a formula sympy knows (`written`): numbers, numpy and mpmath code come from that
+    formula, so every evaluator computes it by its own definition."""
+
+    def written(self) -> sp.Expr:
+        raise NotImplementedError
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return fuzzy_and(a.is_extended_real for a in self.args)
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.written()._eval_evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"({printer._print(self.written())})"
+
+    def _mpmathcode(self, printer: Any) -> str:
+        return f"({printer._print(self.written())})"
+
+
+class gelu(_Written, _Activation):  # noqa: N801
+    """z Φ(z) = z (1 + erf(z/√2)) / 2, exactly (not the tanh approximation); its derivative is Φ(z) + z φ(z)."""
+
+    latex_name = r"\operatorname{GELU}"
+    text_name = "GELU"
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        z = self.args[0]
+        return (1 + sp.erf(z / sp.sqrt(2))) / 2 + z * sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        return sp.S.Zero if z.is_zero else None
+
+    def written(self) -> sp.Expr:
+        z = self.args[0]
+        return z * (1 + sp.erf(z / sp.sqrt(2))) / 2
+
+
+class leaky_relu(_Written):  # noqa: N801
+    """z above 0, a z below (a = 0.01 unless given); its derivative is a for z <= 0 and 1 above: the kink at 0
+    takes the left side, as ReLU's H(0) = 0 does."""
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        z, a = self.args
+        if argindex == 1:
+            return a + (1 - a) * sp.Heaviside(z, 0)
+        return -relu(-z)
+
+    @classmethod
+    def eval(cls, z: sp.Expr, a: sp.Expr) -> sp.Expr | None:
+        if z.is_number and z.is_extended_real and a.is_number:
+            return sp.Max(z, 0) + a * sp.Min(z, 0)
+        return None
+
+    def written(self) -> sp.Expr:
+        z, a = self.args
+        return relu(z) - a * relu(-z)
+
+    def _latex(self, printer: Any, exp: str | None = None) -> str:
+        head = r"\operatorname{leaky\_ReLU}" + ("" if exp is None else f"^{{{exp}}}")
+        return rf"{head}\left({printer._print(self.args[0])}, {printer._print(self.args[1])}\right)"
+
+    def _pretty(self, printer: Any) -> Any:
+        return printer._print_Function(self, func_name="leaky_ReLU")
+
+
+LEAKY_SLOPE = 0.01  # leaky_relu's slope below 0 when called with one argument, as the ML frameworks
+
+
 class cbrt(_Activation):  # noqa: N801
     """The real cube root, defined for negative numbers too (cbrt(-8) = -2), as numpy's cbrt; sympy's cbrt is
     the principal complex root, which is not real for negative numbers."""
@@ -237,6 +309,30 @@ def _where(condition: sp.Basic, then: sp.Expr, otherwise: sp.Expr) -> sp.Expr:
     return sp.Piecewise((then, condition), (otherwise, True))
 
 
+def _matched(what: str, left: Any, right: Any) -> tuple[list[Any], list[Any]]:
+    """Two arrays' entries, refused unless they have one shape."""
+    shapes = [v.shape if isinstance(v, sp.MatrixBase) else (1, 1) for v in (left, right)]
+    if shapes[0] != shapes[1]:
+        from .errors import CellError
+
+        raise CellError(f"{what} needs two arrays of one shape, got {' and '.join(f'{r} x {c}' for r, c in shapes)}")
+    return _entries(left), _entries(right)
+
+
+def _cross_entropy(z: Any, y: Any) -> sp.Expr:
+    """-sum(y * log_softmax(z)) of logits z: logsumexp(z) - yᵀz for one-hot or probability y; its gradient by
+    z is softmax(z) - y (times sum(y)), by y -log_softmax(z)."""
+    logits, targets = _matched("cross_entropy(z, y)", z, y)
+    lse = _logsumexp(z)
+    return sp.Add(*(t * (lse - e) for e, t in zip(logits, targets)))
+
+
+def _mse(a: Any, b: Any) -> sp.Expr:
+    """The mean of the squared differences of matching entries; its gradient by a is 2 (a - b) / n."""
+    left, right = _matched("mse(a, b)", a, b)
+    return sp.Add(*((p - q) ** 2 for p, q in zip(left, right))) / len(left)
+
+
 # name -> (sympy constructor, allowed argument counts; None means two or more)
 KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = {
     "sin": (sp.sin, (1,)),
@@ -281,6 +377,10 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "sigmoid": (sigmoid, (1,)),
     "relu": (relu, (1,)),
     "softplus": (softplus, (1,)),
+    "gelu": (gelu, (1,)),
+    "leaky_relu": (lambda z, a=LEAKY_SLOPE: leaky_relu(z, sp.sympify(a)), (1, 2)),
+    "cross_entropy": (_cross_entropy, (2,)),
+    "mse": (_mse, (2,)),
     "where": (_where, (3,)),
     "sum": (_sum, (1,)),
     "mean": (_mean, (1,)),
@@ -292,6 +392,7 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "dot": (_dot, (2,)),
 }
 # Functions of a whole vector or matrix (the rest apply entry by entry); max and min of one argument too.
-WHOLE_ARRAY = frozenset({"sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp", "norm", "dot"})
+WHOLE_ARRAY = frozenset({"sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp", "norm", "dot",
+                         "cross_entropy", "mse"})
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}

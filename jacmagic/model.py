@@ -94,6 +94,12 @@ class Shape:
     rows: int
     cols: int
     symbols: tuple[sp.Symbol, ...]
+    matrix: bool = False  # declared rows x cols: `W: 3x1` is a matrix of one column, `x: 3` a vector
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The shape as numpy has it: (3,) for `x: 3`, (3, 1) for `W: 3x1`."""
+        return (self.rows, self.cols) if self.matrix else (self.rows,)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .errors import CellError
 from .formula import node_error, real_symbol, refuse_twins
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from .operations import (
+    CALLS,
     FUNCTIONS,
     Apply,
     Arithmetic,
@@ -55,7 +56,8 @@ class NotStructured(Exception):
 
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
 # Every function the array reader takes, for the message that says what it covers.
-COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | {"softmax", "log_softmax", "transpose", "dot", "where"}
+COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | frozenset(CALLS) | {"softmax", "log_softmax", "transpose", "dot",
+                                                                   "where"}
 _AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
@@ -145,6 +147,13 @@ class _Reader:
                 raise self.error(node, f"dot() takes two vectors of the same length, got {a.shape[0]} x {a.shape[1]} "
                                        f"and {b.shape[0]} x {b.shape[1]}; use @ for matrices")
             return Dot(a, b)
+        if name in CALLS and len(args) in CALLS[name][0]:
+            try:
+                built = CALLS[name][1](*args)
+            except ValueError as why:
+                raise self.error(node, str(why)) from None
+            if built is not None:
+                return built
         raise NotStructured(self.line)
 
     def _axis(self, node: ast.Call, name: str) -> Axis:

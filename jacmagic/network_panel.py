@@ -43,8 +43,9 @@ class ArrayControl(widgets.HBox):
 
     edits = traitlets.Int(0)
 
-    def __init__(self, name: str, value: np.ndarray, constant: bool, digits: widgets.BoundedIntText) -> None:
-        self.name, self.array, self.digits = name, np.array(value, dtype=float), digits
+    def __init__(self, name: str, value: np.ndarray, constant: bool, digits: widgets.BoundedIntText,
+                 dims: tuple[int, ...]) -> None:
+        self.name, self.array, self.digits, self.dims = name, np.array(value, dtype=float), digits, dims
         rows, cols = self.array.shape
         self.row = widgets.BoundedIntText(value=0, min=0, max=rows - 1, description="entry",
                                           layout=widgets.Layout(width="9em"), style={"description_width": "initial"})
@@ -52,7 +53,7 @@ class ArrayControl(widgets.HBox):
         self.box = widgets.Text(layout=widgets.Layout(width="8em"), continuous_update=False)
         self._shown = ""
         self._show_entry()
-        label = widgets.HTML(f"<b>{html.escape(pretty(sp.Symbol(name)))}</b> ({rows} x {cols})"
+        label = widgets.HTML(f"<b>{html.escape(pretty(sp.Symbol(name)))}</b> ({' x '.join(map(str, dims))})"
                              + (' <span style="opacity:0.6">constant</span>' if constant else ""))
         indices = [self.row, self.col] if cols > 1 and rows > 1 else [self.row if rows > 1 else self.col]
         super().__init__([label, *indices, self.box])
@@ -81,7 +82,8 @@ class ArrayControl(widgets.HBox):
 
     @property
     def value(self) -> np.ndarray:
-        return self.array
+        """The array in its own shape (as declared or given): the same numbers the control edits."""
+        return self.array.reshape(self.dims)
 
 
 class NetworkPanel(StepPanel):
@@ -98,7 +100,7 @@ class NetworkPanel(StepPanel):
                 value = float(start[name][0, 0])
                 self.controls[name] = Variable(pretty(sp.Symbol(name)), value, default_range(value), True, constant)
             else:
-                self.controls[name] = ArrayControl(name, start[name], constant, digits_box)
+                self.controls[name] = ArrayControl(name, start[name], constant, digits_box, result.dims[name])
         lines = result.network.lines
         graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
                                    (sp.Symbol(line.name),)) for line in lines])
@@ -113,8 +115,9 @@ class NetworkPanel(StepPanel):
         self._recompute()
 
     def point(self) -> dict[str, np.ndarray]:
-        return {name: np.atleast_2d(np.asarray(control.value, dtype=float)).reshape(
-            self.result.network.shape_of(name)) for name, control in self.controls.items()}
+        """The point the controls hold, each array in its own shape (as declared or given)."""
+        return {name: np.asarray(control.value, dtype=float).reshape(self.result.dims[name])
+                for name, control in self.controls.items()}
 
     def _recompute(self, change: object = None) -> None:
         self.walk = self.result.walkthrough(**self.point())
@@ -168,8 +171,9 @@ class NetworkPanel(StepPanel):
     def _backward_result(self, digits: int) -> list[str]:
         outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
         shown = ["<b>Result</b>: the gradients, each in its array's own shape"]
-        shown += [mathml.formula(derivative_symbol(outputs, (sp.Symbol(name),))) + ":" + _gradient(g, digits)
-                  for name, g in self.walk.gradients.items()]
+        m = self.walk.gradient.shape[0]
+        shown += [mathml.formula(derivative_symbol(outputs, (sp.Symbol(name),))) + ":"
+                  + _shaped(g if m == 1 else g.reshape(m, -1), digits) for name, g in self.walk.gradients.items()]
         return shown + [html.escape(self.walk.verdict)]
 
     def _forward_result(self, digits: int) -> list[str]:
@@ -205,7 +209,8 @@ def _name(name: str) -> str:
 
 
 def _shaped(values: np.ndarray, digits: int) -> str:
-    """An array in its own shape (a column vector as one row), cut to the window."""
+    """An array in its own shape (a vector, or a column, as one row), cut to the window."""
+    values = np.atleast_2d(values)
     shown = values.T if values.shape[1] == 1 and values.shape[0] > 1 else values
     if shown.size == 1:
         return f" = <b>{_vector(shown, digits)}</b>"

@@ -31,7 +31,9 @@ from .network_walk import (
     tangent_numbers,
     walk,
 )
+from .operations import Leaf, MatMul, Node
 from .options import naming, shaped_array
+from .result import own_shape
 
 if TYPE_CHECKING:
     from .result import JacobianResult
@@ -71,6 +73,7 @@ class NetworkResult:
     given: dict[str, np.ndarray]  # the --at point by name, each in its shape
     whole: JacobianResult | None = None
     notes: tuple[str, ...] = ()
+    dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # each input's numpy shape, as declared or given
 
     # -- shapes and names ------------------------------------------------------------------------------------------
 
@@ -93,10 +96,10 @@ class NetworkResult:
         return tuple(s for name in self.network.outputs for s in self._entries(name))
 
     def _entries(self, name: str) -> list[sp.Symbol]:
-        """A name's entries as the entry-level reader names them: a declared array's from 1 (even 1 x 1), a
-        computed array's likewise, a number as itself."""
+        """A name's entries as the entry-level reader names them: an array's from 1 (even 1 x 1), a number (a
+        name without axes: not declared, or a def's number parameter) as itself."""
         shape = self.network.shape_of(name)
-        if name not in self.network.declared and shape == (1, 1):
+        if shape == (1, 1) and self.dims.get(name, ()) == ():
             return [sp.Symbol(name, real=True)]
         return list(element_symbols(name, *shape))
 
@@ -152,16 +155,30 @@ class NetworkResult:
         """A point by name, each value in its array's shape; every name needed when `complete`."""
         return arrays_by_name(self.network, self.names, values, complete)
 
+    def _located(self, values: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+        """The point from any of the arrays (the rest keep their `--at` values; none given: `default_point()`),
+        and the shape each comes back in: as given here, else as declared or given to `--at`."""
+        if not values:
+            return self.default_point(), dict(self.dims)
+        given = self.point_arrays(values, complete=False)
+        missing = [n for n in self.names if n not in given and n not in self.given]
+        if missing:
+            raise OptionError(f"no value given for {', '.join(missing)}, and --at gives none (a point needs "
+                              f"{', '.join(self.names)})")
+        dims = {**self.dims, **{name: np.shape(value) for name, value in values.items()}}
+        return {name: given[name] if name in given else self.given[name] for name in self.names}, dims
+
     def at(self, /, **values: Any) -> np.ndarray:
-        """The numeric Jacobian at a point, (m, n): each array given whole by name."""
-        return jacobian_at(self.network, self.point_arrays(values), self.wrt)
+        """The numeric Jacobian matrix at a point (default: `default_point()`), (m, n): a row per output entry, a
+        column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value."""
+        return jacobian_at(self.network, self._located(values)[0], self.wrt)
 
     def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
-        """The gradient with respect to each differentiated array, in that array's own shape (with a leading
-        axis per output when there are several)."""
-        point = self.point_arrays(values) if values else self.default_point()
+        """The gradient with respect to each differentiated array, in that array's own shape (`dims`), with a
+        leading axis per output entry when there are several (a vector by a vector: the Jacobian matrix)."""
+        point, dims = self._located(values)
         gradients = reverse(self.network, point, self.wrt)[3]
-        return {name: g[0] if g.shape[0] == 1 else g for name, g in gradients.items()}
+        return {name: own_shape(g, dims[name]) for name, g in gradients.items()}
 
     @cached_property
     def directions(self) -> np.ndarray:
@@ -186,11 +203,21 @@ class NetworkResult:
 
     def walkthrough(self, /, **values: Any) -> NetworkWalk:
         """The forward pass, reverse mode line by line and (with --mode forward or both) forward mode, at a
-        point (default: `default_point()`), checked against the Jacobian computed another way."""
-        point = self.point_arrays(values) if values else self.default_point()
+        point (default: `default_point()`; the arrays not given keep their --at value), checked against the
+        Jacobian computed another way. The point, the values and the gradients come in the arrays' own shapes
+        (as `gradient()`); the steps keep the working layout: a vector a column, one row per output entry."""
+        point, dims = self._located(values)
+        walked = self._walk(point)
+        dims.update(value_dims(self.network, dims))
+        return replace(walked, point={n: v.reshape(dims[n]) for n, v in walked.point.items()},
+                       values={n: v.reshape(dims[n]) for n, v in walked.values.items()},
+                       gradients={n: own_shape(g, dims[n]) for n, g in walked.gradients.items()})
+
+    def _walk(self, point: Mapping[str, np.ndarray]) -> NetworkWalk:
+        """The walkthrough in the working layout: every array 2-D, every gradient (m, rows, cols)."""
         direct = None
         if self.whole is not None:
-            found = self.whole.at(**{n: v if n in self.network.declared else float(v[0, 0]) for n, v in point.items()})
+            found = self.whole.at(**{n: float(v[0, 0]) if self.dims[n] == () else v for n, v in point.items()})
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
         directions = self.directions if self.options.mode != "reverse" else None
@@ -200,8 +227,8 @@ class NetworkResult:
 
     @cached_property
     def walked(self) -> NetworkWalk:
-        """The walkthrough at the default point, once: what the views show."""
-        return self.walkthrough()
+        """The walkthrough at the default point, once, in the working layout: what the views show."""
+        return self._walk(self.default_point())
 
     def latex(self) -> str:
         from .network_view import to_latex
@@ -268,13 +295,61 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
                           "walkthrough works at any size")
     notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
                             else ())
-    result = NetworkResult(network, text, options, wrt, constants, given, whole, notes)
+    result = NetworkResult(network, text, options, wrt, constants, given, whole, notes,
+                           input_dims(network, text, dict(options.at)))
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
     refuse_past_memory(network, wrt, 0 if options.mode == "reverse" else result.directions.shape[1])
     for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
         refuse_unknown([name for name, _, _ in ranges], result.names, option)
     return result
+
+
+def input_dims(network: Network, text: str, at: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Each input's numpy shape: as declared (`x: 3` is (3,), `W: 3x1` is (3, 1)), else as its --at value,
+    else a number's () or the working 2-D shape."""
+    from .source import prepare, python_declarations
+    from .trace import is_def_cell
+
+    declarations = python_declarations(text)[1] if is_def_cell(text) else prepare(text).declarations
+    declared = {d.name: d.dims for d in declarations.values()}
+    dims = {}
+    for name in network.inputs:
+        shape = network.shape_of(name)
+        dims[name] = declared.get(name) or (np.shape(at[name]) if name in at else () if shape == (1, 1) else shape)
+    return dims
+
+
+def value_dims(network: Network, dims: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """Each line's value in the shape numpy gives it from the inputs' shapes: an operation on vectors gives a
+    vector, W @ x of a vector x a vector, a reduction or an entry a number."""
+    ndims = {name: len(d) for name, d in dims.items()}
+    found = {}
+    for line in network.lines:
+        ndims[line.name] = _ndim(line.root, ndims)
+        found[line.name] = _numpy_shape(line.shape, ndims[line.name])
+    return found
+
+
+def _ndim(node: Node, ndims: Mapping[str, int]) -> int:
+    """numpy's number of axes of an operation's value (checked against its 2-D shape by `_numpy_shape`)."""
+    if isinstance(node, Leaf):
+        return ndims.get(node.name, 2)
+    inner = [_ndim(child, ndims) for child in node.children]
+    if isinstance(node, MatMul):
+        return max(sum(inner) - 2, 0)  # (m, n) @ (n,) is (m,), (n,) @ (n,) a number
+    widest = max(inner, default=0)
+    if any(node.size < child.size for child in node.children):  # a reduction or an entry loses an axis
+        return 0 if node.size == 1 else max(widest - 1, 1)
+    return widest
+
+
+def _numpy_shape(shape: tuple[int, int], ndim: int) -> tuple[int, ...]:
+    if ndim == 0 and shape == (1, 1):
+        return ()
+    if ndim == 1 and 1 in shape:
+        return (shape[0] * shape[1],)
+    return shape
 
 
 def refuse_unknown(names: Sequence[str], known: Sequence[str], what: str = "") -> None:

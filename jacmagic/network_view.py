@@ -242,7 +242,7 @@ def displays(result: NetworkResult) -> list[Any]:
     once), the pictures, the panel."""
     from .widgets import has_widget_frontend
 
-    walked = result.walkthrough()
+    walked = result.walked  # the working layout the views read
     panel = result.options.widgets and has_widget_frontend()
     shown: list[Any] = []
     if result.whole is not None:

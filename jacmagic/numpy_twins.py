@@ -182,7 +182,21 @@ _MATH: dict[str, Any] = {
                     "tau": 2 * sp.pi}.items()
 }
 # jacmagic's activations, offered to def cells by their bare names: element-wise on arrays as numpy's ufuncs are
-ACTIVATIONS: dict[str, Any] = {f.__name__: _elementwise(f) for f in (sigmoid, relu, softplus)}
+def _of_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A formula function of whole arrays (cross_entropy, mse) called with the tracer's arrays of symbols."""
+    def apply(*args: Any) -> Any:
+        return function(*(sp.ImmutableMatrix(np.asarray(a, dtype=object).tolist()) if np.ndim(a) else a
+                          for a in args))
+    return apply
+
+
+# jacmagic's own functions, offered to a def as to every other cell form: activations entry by entry, the
+# classifier's losses of whole arrays
+ACTIVATIONS: dict[str, Any] = {
+    **{f.__name__: _elementwise(f) for f in (sigmoid, relu, softplus)},
+    **{name: _elementwise(KNOWN_FUNCTIONS[name][0]) for name in ("gelu", "leaky_relu")},
+    **{name: _of_arrays(KNOWN_FUNCTIONS[name][0]) for name in ("cross_entropy", "mse")},
+}
 
 
 class _SymbolicModule(types.SimpleNamespace):

@@ -351,7 +351,7 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
     unused = [d for d in declared.values() if d.name not in names.first_seen]
     if unused:
         raise CellError(f"{unused[0].name} is declared but never used", unused[0].line)
-    shapes = tuple(Shape(d.name, d.rows, d.cols, tuple(element_symbols(d.name, d.rows, d.cols)))
+    shapes = tuple(Shape(d.name, d.rows, d.cols, tuple(element_symbols(d.name, d.rows, d.cols)), d.matrix)
                    for d in declared.values())
     by_name = {shape.name: shape.symbols for shape in shapes}
     inputs = tuple(s for n in names.in_order() for s in by_name.get(n.name, (n,)))

@@ -189,21 +189,19 @@ class JacobianResult:
         return self.domain.mask(self.evaluator(*ordered), *ordered)
 
     def gradient(self, **values: Any) -> dict[str, np.ndarray]:
-        """The gradient by each variable, a declared array's in its own shape (with a leading axis per output
-        when there are several), as a layer cell's array-level result gives it (default: `default_point()`)."""
-        matrix = self.at(**(values or self.default_point()))
+        """The gradient by each variable in its own shape: as given here, else as declared (`x: 3` (3,), `W: 3x1`
+        (3, 1)), a number's (); with a leading axis per output when there are several (a vector by a vector: the
+        Jacobian matrix), as a layer cell's array-level result gives it (default: `default_point()`; the names not
+        given keep their --at values)."""
+        matrix = self.at(**({**dict(self.point), **values} if values else self.default_point()))
         wanted = set(self.inputs)
         whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
-        columns: dict[str, tuple[tuple[int, int], list[int]]] = {}
+        columns: dict[str, tuple[tuple[int, ...], list[int]]] = {}
         for j, symbol in enumerate(self.inputs):
             owner = whole.get(symbol)
-            name, size = (owner.name, (owner.rows, owner.cols)) if owner else (symbol.name, (1, 1))
-            columns.setdefault(name, (size, []))[1].append(j)
-        gradients = {}
-        for name, (size, picked) in columns.items():
-            found = matrix[:, picked].reshape(matrix.shape[0], *size)
-            gradients[name] = found[0] if matrix.shape[0] == 1 else found
-        return gradients
+            name, dims = (owner.name, owner.dims) if owner else (symbol.name, ())
+            columns.setdefault(name, (np.shape(values[name]) if name in values else dims, []))[1].append(j)
+        return {name: own_shape(matrix[:, picked], dims) for name, (dims, picked) in columns.items()}
 
     def point_function(self) -> Callable[..., np.ndarray]:
         """The Jacobian at one point, from values in argument order: the panel's hot path."""
@@ -406,6 +404,13 @@ def undefined_reason(value: float) -> str:
         return "the derivative is infinite or too large for a float here (e.g. a vertical tangent, or overflow)"
     return ("the derivative has no real value here (e.g. 0/0, a kink, or the root or log of a negative number "
             "in the derivative)")
+
+
+def own_shape(gradient: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+    """A gradient with one row per output entry, (m, ...), in its array's numpy shape `dims`: the leading axis
+    dropped for one output."""
+    shaped = gradient.reshape(gradient.shape[0], *dims)
+    return shaped[0] if shaped.shape[0] == 1 else shaped
 
 
 def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[str, Any]:

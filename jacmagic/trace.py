@@ -198,7 +198,7 @@ def _arguments(names: list[str], shapes: Mapping[str, tuple[int, ...]]) -> tuple
             continue
         rows, cols = sized[name]
         entries = element_symbols(name, rows, cols)
-        declared.append(Shape(name, rows, cols, tuple(entries)))
+        declared.append(Shape(name, rows, cols, tuple(entries), len(shapes[name]) == 2))
         array = symbolic_array(entries.tolist())
         arguments.append(array.reshape(rows) if len(shapes[name]) == 1 else array)
     return arguments, tuple(declared)

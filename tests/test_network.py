@@ -167,7 +167,7 @@ def test_the_classifier_gradient_equals_a_hand_written_backprop(sizes: tuple[int
 def test_a_value_used_twice_collects_both_paths() -> None:
     result = jacobian("x: 2\nu = tanh(x)\nv = 2 * u\nL = sum(u * v)", chain=True, at={"x": [0.3, -0.4]})
     u = np.tanh([0.3, -0.4])
-    assert_close(result.gradient()["x"][:, 0], 4 * u * (1 - u**2), rel=1e-12)  # L = 2 sum(u^2)
+    assert_close(result.gradient()["x"], 4 * u * (1 - u**2), rel=1e-12)  # L = 2 sum(u^2)
     assert "(a second path)" in str(result)
 
 
@@ -411,8 +411,7 @@ def test_the_domain_decides_at_both_levels(cell: str, points: list[object]) -> N
         assert walked.agrees, walked.verdict
         assert ("no finite real value" in walked.verdict or "division by zero" in walked.verdict) == \
             bool(np.isnan(want).any())
-        assert_close(np.concatenate([g.reshape(g.shape[0], -1) for g in walked.gradients.values()], axis=1)[
-            np.isfinite(want)], want[np.isfinite(want)])
+        assert_close(walked.gradient[np.isfinite(want)], want[np.isfinite(want)])
 
 
 def test_a_vector_output_is_undefined_only_in_its_undefined_entries() -> None:
@@ -545,3 +544,110 @@ def test_the_memory_estimate_bounds_what_the_walkthrough_holds() -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak <= memory_needed(network, network.inputs), cell
+
+
+# -- shapes: every array comes back in the shape it was given or declared in -------------------------------------
+
+# (declaration, the value given in the call or None, the shape the gradient and the point come back in)
+SHAPES = [
+    ("x: 3", None, (3,)), ("x: 3", (3,), (3,)), ("x: 3", (3, 1), (3, 1)),
+    ("x: 3x1", None, (3, 1)), ("x: 3x1", (3,), (3,)), ("x: 3x1", (3, 1), (3, 1)),
+    ("x: 1x3", None, (1, 3)), ("x: 1x3", (3,), (3,)), ("x: 1x3", (1, 3), (1, 3)),
+    ("x: 2x3", None, (2, 3)), ("x: 2x3", (2, 3), (2, 3)),
+    ("", None, ()), ("", (), ()),  # x a number: not declared
+]
+
+
+@pytest.mark.parametrize("declared,given,want", SHAPES)
+@pytest.mark.parametrize("size", ["small", "large"])  # with and without the entry-level result beside it
+def test_gradients_and_the_walkthrough_keep_the_shape_given_or_declared(
+        declared: str, given: tuple[int, ...] | None, want: tuple[int, ...], size: str) -> None:
+    big = "V: 9x9\n" if size == "large" else ""
+    cell = f"{declared}\nk: 2\n{big}u = tanh(c * x)\nL = sum(u * u) + sum(k * k)" + (" + sum(V * V)" if big else "")
+    x = RNG.uniform(-1, 1, given if given is not None else want)
+    declared_shape = {"x: 3": (3,), "x: 3x1": (3, 1), "x: 1x3": (1, 3), "x: 2x3": (2, 3), "": ()}[declared]
+    at = {"c": 0.7, "k": [1.0, 2.0], "x": x.reshape(declared_shape), **({"V": np.eye(9)} if big else {})}
+    result = jacobian(cell.strip(), chain=True, at=at)
+    assert isinstance(result, NetworkResult) and (result.whole is None) == bool(big)
+    values = {"x": x} if given is not None else {}
+    gradient = result.gradient(**values)
+    u = np.tanh(0.7 * x)
+    assert gradient["x"].shape == want and gradient["c"].shape == () and gradient["k"].shape == (2,)
+    assert_close(gradient["x"], 2 * u * (1 - u**2) * 0.7)  # d sum(tanh(cx)^2) / dx by hand
+    walked = result.walkthrough(**values)
+    assert walked.point["x"].shape == want and walked.gradients["x"].shape == want
+    assert walked.values["u"].shape == want and walked.values["L"].shape == ()
+    assert result.at(**values).shape == (1, result.shape[1])
+    if result.whole is not None:  # the entry level gives the same shapes
+        entry = result.whole.gradient(**values)
+        assert entry["x"].shape == want and entry["c"].shape == ()
+        assert_close(entry["x"], gradient["x"])
+
+
+def test_b1_minus_lr_times_its_gradient_keeps_b1s_shape() -> None:
+    cell, point = classifier(64, 32, 10)
+    result = jacobian(cell, chain=True, at=point)
+    gradient = result.gradient()
+    b1 = point["b1"] - 0.1 * gradient["b1"]
+    assert b1.shape == (32,) and gradient["W1"].shape == (32, 64) and gradient["x"].shape == (64,)
+    assert_close(gradient["b1"], numpy_backprop(point)["b1"], rel=1e-10)
+
+
+def test_the_jacobian_of_a_vector_by_a_vector_is_one_matrix() -> None:
+    w = RNG.standard_normal((10, 64))
+    result = jacobian("W: 10x64\nx: 64\nz = W @ x", chain=True, wrt="x", at={"W": w, "x": np.ones(64)})
+    assert_close(result.gradient()["x"], w)  # (outputs x inputs), not (10, 64, 1)
+    assert_close(result.at(x=np.zeros(64)), w)
+
+
+def test_a_point_moves_one_array_at_a_time() -> None:
+    cell, point = classifier(64, 16, 10)
+    result = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at=point)
+    x5 = RNG.random(64)
+    moved = {**point, "x": x5}
+    want = numpy_backprop(moved)
+    got = result.gradient(x=x5)
+    for name in ("W1", "b1", "W2", "b2"):
+        assert_close(got[name], want[name], rel=1e-10)
+    assert_close(result.at(x=x5), result.at(**moved))
+    assert_close(result.walkthrough(x=x5).gradient, result.at(**moved))
+    bare = jacobian(cell, chain=True, wrt="W1,b1,W2,b2", at={"W1": point["W1"], "x": point["x"]})
+    with pytest.raises(OptionError, match=r"no value given for b1, W2, b2, y, and --at gives none"):
+        bare.gradient(x=x5)
+
+
+def test_an_entry_level_layer_cell_gives_gradients_in_the_declared_shapes() -> None:
+    at = {"c": 2.0, "x": [0.1, 0.2, 0.3], "W": [[1.0], [2.0], [3.0]]}
+    result = jacobian("x: 3\nW: 3x1\nu = tan(x) * c\nL = sum(u) + sum(W * x)", chain=True, at=at)
+    assert not isinstance(result, NetworkResult)  # tan: the array reader leaves it to the entry level
+    gradient = result.gradient()
+    assert {n: g.shape for n, g in gradient.items()} == {"x": (3,), "c": (), "W": (3, 1)}
+    x = np.array(at["x"])
+    assert_close(gradient["x"], 2 / np.cos(x) ** 2 + np.array([1.0, 2.0, 3.0]))
+    moved = result.gradient(x=np.ones((3, 1)), W=np.zeros(3))  # shapes as given; c keeps its --at value
+    assert moved["x"].shape == (3, 1) and moved["W"].shape == (3,)
+    assert_close(moved["x"][:, 0], 2 / np.cos(1.0) ** 2 * np.ones(3))
+
+
+def test_the_panel_holds_each_array_in_its_own_shape() -> None:
+    cell, point = classifier(8, 4, 3)
+    panel = jacobian(cell, chain=True, at=point).widget()
+    held = panel.point()
+    assert {n: v.shape for n, v in held.items()} == {n: np.shape(v) for n, v in point.items()}
+    assert panel.walk.gradients["b1"].shape == (4,) and panel.controls["b1"].value.shape == (4,)
+
+
+@pytest.mark.parametrize("x_shape,h_shape", [((4,), (3,)), ((4, 1), (3, 1))])
+def test_a_traced_def_keeps_the_shapes_of_its_point_and_a_number_parameter(x_shape: tuple[int, ...],
+                                                                             h_shape: tuple[int, ...]) -> None:
+    source = "def f(W, x, c):\n    h = np.tanh(W @ x) * c\n    return np.sum(h ** 2)"
+    w, x = RNG.uniform(-0.5, 0.5, (3, 4)), RNG.uniform(-1, 1, x_shape)
+    result = jacobian(source, chain=True, at={"W": w, "x": x, "c": 2.0})
+    assert isinstance(result, NetworkResult) and result.whole is not None  # small: checked by the entry level too
+    walked = result.walkthrough()
+    assert walked.agrees, walked.verdict
+    assert walked.values["h"].shape == h_shape and walked.values["f"].shape == ()
+    gradient = result.gradient()
+    h = np.tanh(w @ x) * 2.0
+    assert gradient["c"].shape == () and gradient["x"].shape == x_shape
+    assert_close(gradient["c"], np.sum(2 * h * h / 2.0))  # d sum((c t)^2) / dc = 2 c sum(t^2)
