@@ -97,11 +97,17 @@ class NetworkResult:
 
     def _entries(self, name: str) -> list[sp.Symbol]:
         """A name's entries as the entry-level reader names them: an array's from 1 (even 1 x 1), a number (a
-        name without axes: not declared, or a def's number parameter) as itself."""
-        shape = self.network.shape_of(name)
-        if shape == (1, 1) and self.dims.get(name, ()) == ():
+        layer cell's undeclared name, whatever shape its value came in, or a def's number parameter) as itself."""
+        if self._is_number(name):
             return [sp.Symbol(name, real=True)]
+        shape = self.network.shape_of(name)
         return list(element_symbols(name, *shape))
+
+    def _is_number(self, name: str) -> bool:
+        """One real number at the entry level: a layer cell's undeclared 1 x 1 name (whatever shape its value
+        came in), a def's number parameter."""
+        return self.network.shape_of(name) == (1, 1) and (name not in self.network.declared
+                                                          or self.dims.get(name, ()) == ())
 
     @property
     def chain(self) -> tuple[LineView, ...]:
@@ -217,7 +223,7 @@ class NetworkResult:
         """The walkthrough in the working layout: every array 2-D, every gradient (m, rows, cols)."""
         direct = None
         if self.whole is not None:
-            found = self.whole.at(**{n: float(v[0, 0]) if self.dims[n] == () else v for n, v in point.items()})
+            found = self.whole.at(**{n: float(v[0, 0]) if self._is_number(n) else v for n, v in point.items()})
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
         directions = self.directions if self.options.mode != "reverse" else None
