@@ -1,7 +1,7 @@
 """Image operations of a layer line: conv2d (one channel, valid, stride 1), maxpool2d and flatten.
 
 As the ML frameworks define it, conv2d(x, K) is a correlation (the kernel is not flipped): out[i, j] is the sum of
-K times the window of x at (i, j), so an H x W image and a k x l kernel give (H − k + 1) x (W − l + 1). Its local
+K times the window of x at (i, j), so an H x W image and a k x w kernel give (H − k + 1) x (W − w + 1). Its local
 Jacobian for x is the banded, weight-shared (Toeplitz) matrix of K, applied without being built: the upstream
 padded and correlated with the flipped kernel (a full convolution); for K it is the matrix of x's windows, applied
 as the correlation of x with the upstream. maxpool2d(x, s) keeps each s x s window's largest entry; its Jacobian
@@ -46,8 +46,8 @@ class Conv2d(Node):
 
     def __post_init__(self) -> None:
         self.children = (self.image, self.kernel)
-        (rows, cols), (k, l) = self.image.shape, self.kernel.shape
-        self.shape = (rows - k + 1, cols - l + 1)
+        (rows, cols), (k, w) = self.image.shape, self.kernel.shape
+        self.shape = (rows - k + 1, cols - w + 1)
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         x, kernel = operands
@@ -56,13 +56,13 @@ class Conv2d(Node):
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         x, kernel = operands
-        k, l = kernel.shape
+        k, w = kernel.shape
         to_x, to_kernel = np.zeros(()), np.zeros(())
         if wanted[0]:  # the full convolution: the padded upstream correlated with the flipped kernel
-            padded = np.pad(upstream, [(0, 0)] * (upstream.ndim - 2) + [(k - 1, k - 1), (l - 1, l - 1)])
-            to_x = np.einsum("...pqab,ab->...pq", _windows(padded, (k, l), (-2, -1)), kernel[::-1, ::-1])
+            padded = np.pad(upstream, [(0, 0)] * (upstream.ndim - 2) + [(k - 1, k - 1), (w - 1, w - 1)])
+            to_x = np.einsum("...pqab,ab->...pq", _windows(padded, (k, w), (-2, -1)), kernel[::-1, ::-1])
         if wanted[1]:  # the correlation of x with the upstream
-            to_kernel = np.einsum("...ij,ijab->...ab", upstream, _windows(x, (k, l), (0, 1)))
+            to_kernel = np.einsum("...ij,ijab->...ab", upstream, _windows(x, (k, w), (0, 1)))
         return [to_x, to_kernel]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -176,9 +176,9 @@ def image_operation(name: str, operands: Sequence[Node]) -> Node:
     image, other = operands
     rows, cols = image.shape
     if name == "conv2d":
-        k, l = other.shape
-        if k > rows or l > cols:
-            raise CellError(f"conv2d: the {k} x {l} kernel is larger than the {rows} x {cols} image (a valid "
+        k, w = other.shape
+        if k > rows or w > cols:
+            raise CellError(f"conv2d: the {k} x {w} kernel is larger than the {rows} x {cols} image (a valid "
                             "convolution needs the kernel to fit inside it)")
         return Conv2d(image, other)
     size = other.value if isinstance(other, Number) else None

@@ -25,11 +25,11 @@ def _result(cell: str, point: Mapping[str, Any], **options: Any) -> NetworkResul
 
 def _conv(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Valid correlation, one output entry at a time."""
-    k, l = kernel.shape
-    out = np.zeros((x.shape[0] - k + 1, x.shape[1] - l + 1))
+    k, w = kernel.shape
+    out = np.zeros((x.shape[0] - k + 1, x.shape[1] - w + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = np.sum(x[i:i + k, j:j + l] * kernel)
+            out[i, j] = np.sum(x[i:i + k, j:j + w] * kernel)
     return out
 
 
@@ -48,13 +48,13 @@ def _pool(x: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _toeplitz(kernel: np.ndarray, image: tuple[int, int]) -> np.ndarray:
     """The matrix of valid correlation with `kernel` on row-major images: row (i, j) holds K at (i + a, j + b)."""
-    (rows, cols), (k, l) = image, kernel.shape
-    out_rows, out_cols = rows - k + 1, cols - l + 1
+    (rows, cols), (k, w) = image, kernel.shape
+    out_rows, out_cols = rows - k + 1, cols - w + 1
     matrix = np.zeros((out_rows * out_cols, rows * cols))
     for i in range(out_rows):
         for j in range(out_cols):
             for a in range(k):
-                for b in range(l):
+                for b in range(w):
                     matrix[i * out_cols + j, (i + a) * cols + j + b] = kernel[a, b]
     return matrix
 
@@ -209,3 +209,39 @@ def test_conv_net_gradient_is_numpy_backprop(cell: str) -> None:
         np.testing.assert_allclose(gradients[name].reshape(want.shape), want, rtol=0, atol=1e-10)
     walked = result.walkthrough()
     assert walked.agrees and walked.forward_agrees, walked.verdict
+
+
+# -- pictures ---------------------------------------------------------------------------------------------------------
+
+def _drawn(fig: Any, gid: str) -> list[Any]:
+    return [image for axes in fig.axes for image in axes.images if image.get_gid() == gid]
+
+
+def test_class_probabilities_show_one_gradient_image_per_class_on_one_scale() -> None:
+    from jacmagic.network_view import image_figure, pictures
+
+    point = {k: v for k, v in _net_point().items() if k != "y"}
+    cell = NET.replace("y: 10\n", "").replace("z = W @ flatten(q) + b\nL = -sum(y * log(softmax(z)))\n",
+                                               "p = softmax(W @ flatten(q) + b)\n")
+    result = _result(cell, point)
+    by_x = result.at(**point)[:, :64].reshape(10, 8, 8)
+    drawn = _drawn(image_figure(result, result.walked, "x"), "jacmagic-image-gradient")
+    assert len(drawn) == 10
+    for k, image in enumerate(drawn):
+        np.testing.assert_allclose(image.get_array(), by_x[k], rtol=1e-12)
+        assert image.get_clim() == (-np.abs(by_x).max(), np.abs(by_x).max())
+    shown = pictures(result, result.walked)
+    assert len(shown) == 1 and shown[0]["image/png"].startswith(b"\x89PNG")
+    assert "∂p/∂x in the shape of x (8 x 8) as pictures, one picture per output entry (10)" in shown[0]["text/plain"]
+
+
+def test_a_loss_shows_its_gradient_image_beside_the_input_image() -> None:
+    from jacmagic.network_view import image_figure
+
+    point = {**_net_point(), "x": RNG.standard_normal((16, 16)), "W": RNG.standard_normal((10, 49))}
+    result = _result(NET.replace("8x8", "16x16").replace("10x9", "10x49"), point)
+    fig = image_figure(result, result.walked, "x")
+    np.testing.assert_array_equal(_drawn(fig, "jacmagic-image")[0].get_array(), point["x"])
+    np.testing.assert_allclose(_drawn(fig, "jacmagic-image-gradient")[0].get_array(), result.gradient()["x"])
+    shown = [d for d in result.displays if isinstance(d, dict) and "image/png" in d]
+    assert [d["text/plain"].split(" in ")[0] for d in shown] == ["∂L/∂x", "∂L/∂W"]  # x once, as images
