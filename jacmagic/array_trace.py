@@ -25,6 +25,7 @@ import numpy as np
 
 from .choices import Where, maximum, minimum
 from .errors import CellError
+from .images import USAGE, image_operation
 from .network import Line, Network
 from .operations import (
     CALLS,
@@ -342,6 +343,14 @@ def _softmax(log: bool) -> Callable[..., Tracer]:
     return softmax
 
 
+def _image(name: str) -> Callable[..., Tracer]:
+    """conv2d(x, K), maxpool2d(x, s) (a matrix) and flatten(q) (a vector, row-major)."""
+    def apply(*operands: Any) -> Tracer:
+        node = image_operation(name, [_operand(o).node for o in operands])
+        return Tracer(node, 1 if name == "flatten" else 2)
+    return apply
+
+
 def _entry(value: Tracer, index: Any) -> Tracer:
     """x[i] of a vector, W[i, j] of a matrix (negative indices count from the end); slices are not traced."""
     indices = index if isinstance(index, tuple) else (index,)
@@ -397,6 +406,7 @@ BUILTINS: dict[str, Callable[..., Tracer]] = {
     **{name: _elementwise(name) for name in ("sigmoid", "relu", "softplus", "gelu")},
     **{name: _called(name) for name in CALLS},
     "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _reducing("logsumexp"),
+    **{name: _image(name) for name in USAGE},
 }
 
 

@@ -20,6 +20,7 @@ from .choices import Where, maximum, minimum, shape_of_all
 from .errors import CellError
 from .formula import node_error, real_symbol, refuse_twins
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
+from .images import IMAGE_NODES, USAGE, image_operation
 from .operations import (
     CALLS,
     FUNCTIONS,
@@ -57,7 +58,7 @@ class NotStructured(Exception):
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
 # Every function the array reader takes, for the message that says what it covers.
 COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | frozenset(CALLS) | {"softmax", "log_softmax", "transpose", "dot",
-                                                                   "where"}
+                                                                   "where", *USAGE}
 _AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
@@ -131,6 +132,11 @@ class _Reader:
             return self._choice(node, name, *args)
         if name in FUNCTIONS and len(args) == 1:
             return Apply(name, args[0])
+        if name in USAGE:
+            try:
+                return image_operation(name, args)
+            except CellError as err:
+                raise self.error(node, err.message) from None
         if name in _REDUCTIONS and len(args) == 1:
             return Reduce(name, args[0], axis)
         if name in ("softmax", "log_softmax") and len(args) == 1:
@@ -349,9 +355,9 @@ class Network:
 
     @property
     def batched(self) -> bool:
-        """Does a line broadcast a column or a row over a matrix, or work along an axis? (The entry-level reader
-        does neither: such a cell is checked by central differences.)"""
-        return any(getattr(node, "axis", None) is not None or
+        """Does a line broadcast a column or a row over a matrix, work along an axis, or use an image operation?
+        (The entry-level reader does none of these: such a cell is checked by central differences.)"""
+        return any(getattr(node, "axis", None) is not None or isinstance(node, IMAGE_NODES) or
                    (isinstance(node, (Arithmetic, Where)) and any(c.size > 1 and c.shape != node.shape
                                                                   for c in node.children))
                    for node in self.nodes())

@@ -19,6 +19,7 @@ import sympy as sp
 from .backprop import Cost
 from .errors import OptionError, TooManyEntries
 from .formula import element_symbols, suggest
+from .images import Conv2d, Flatten, MaxPool2d
 from .model import Options
 from .network import Network
 from .network_walk import (
@@ -342,6 +343,10 @@ def _ndim(node: Node, ndims: Mapping[str, int]) -> int:
     if isinstance(node, Leaf):
         return ndims.get(node.name, 2)
     inner = [_ndim(child, ndims) for child in node.children]
+    if isinstance(node, (Conv2d, MaxPool2d)):
+        return 2  # an image stays an image
+    if isinstance(node, Flatten):
+        return 1
     if isinstance(node, MatMul):
         return max(sum(inner) - 2, 0)  # (m, n) @ (n,) is (m,), (n,) @ (n,) a number
     widest = max(inner, default=0)

@@ -222,14 +222,79 @@ def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
     return (str(result.whole) + "\n" + text) if result.whole is not None else text
 
 
+# An image's gradient is drawn once per output entry up to this many outputs (the classes of a classifier).
+MAX_IMAGE_PANELS = 32
+
+
+def images_read(result: NetworkResult) -> list[str]:
+    """The differentiated inputs a conv2d or maxpool2d reads as its image (a matrix, both sizes above 1)."""
+    from .images import Conv2d, MaxPool2d
+    from .operations import Leaf
+
+    read = [node.children[0] for node in result.network.nodes() if isinstance(node, (Conv2d, MaxPool2d))]
+    names = dict.fromkeys(leaf.name for leaf in read if isinstance(leaf, Leaf) and leaf.name in result.wrt)
+    return [name for name in names if min(result.network.shape_of(name)) > 1]
+
+
+def image_figure(result: NetworkResult, walked: NetworkWalk, name: str) -> Any:
+    """∂(outputs)/∂image in the image's shape: for one output (a loss) beside the image itself, for a few (class
+    probabilities) one small picture per output; diverging colours around 0, one scale for all (a matplotlib
+    Figure), None for more outputs than `MAX_IMAGE_PANELS`."""
+    from matplotlib.figure import Figure
+
+    gradient = walked.gradients[name]
+    m = gradient.shape[0]
+    if m > MAX_IMAGE_PANELS:
+        return None
+    scale = float(np.nanmax(np.abs(gradient), initial=0.0)) or 1.0
+    columns = 2 if m == 1 else min(m, 5)
+    rows = -(-m // columns) if m > 1 else 1
+    fig = Figure(figsize=(2.2 * columns + 0.8, 2.2 * rows + 0.4), layout="constrained")
+    panels = fig.subplots(rows, columns, squeeze=False).ravel()
+    outputs = [pretty(s) for s in result.outputs]
+    label = _of_outputs(result, name).text
+    if m == 1:
+        panels[0].imshow(walked.point[name], cmap="gray", gid="jacmagic-image")
+        panels[0].set_title(f"{name} (the point)", fontsize=9)
+    for k in range(m):
+        axes = panels[-1] if m == 1 else panels[k]
+        drawn = axes.imshow(gradient[k], cmap="RdBu_r", vmin=-scale, vmax=scale, gid="jacmagic-image-gradient")
+        axes.set_title(label if m == 1 else f"∂{outputs[k]}/∂{name}", fontsize=9)
+    for axes in panels:
+        axes.set_xticks([])
+        axes.set_yticks([])
+    for axes in panels[m if m > 1 else 2:]:
+        axes.set_visible(False)
+    fig.colorbar(drawn, ax=list(panels), shrink=0.8)
+    return fig
+
+
+def _image_pictures(result: NetworkResult, walked: NetworkWalk) -> dict[str, dict[str, Any]]:
+    """Each image's picture (its display bundle) by name."""
+    from .plot import png
+
+    shown = {}
+    for name in images_read(result):
+        fig = image_figure(result, walked, name)
+        if fig is None:
+            continue
+        m, shape = walked.gradients[name].shape[0], _shape_words(result.network.shape_of(name))
+        what = f"beside {name} itself" if m == 1 else f"one picture per output entry ({m})"
+        shown[name] = {"image/png": png(fig), "text/plain": f"{_of_outputs(result, name).text} in the shape of "
+                       f"{name} ({shape}) as pictures, {what}: red above 0, blue below, white at 0, one scale for all"}
+    return shown
+
+
 def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]:
-    """Each matrix's gradient beyond the window, as a picture in its own shape."""
+    """The gradient of an image a conv2d or maxpool2d reads as pictures in its shape, and each other matrix's
+    gradient beyond the window as a picture in its own shape."""
     from .graph import heatmap_png
 
-    shown = []
+    drawn = _image_pictures(result, walked)
+    shown = list(drawn.values())
     for name, gradient in walked.gradients.items():
         r, c = result.network.shape_of(name)
-        if gradient.shape[0] == 1 and min(r, c) > 1 and max(r, c) > SHOWN:
+        if name not in drawn and gradient.shape[0] == 1 and min(r, c) > 1 and max(r, c) > SHOWN:
             label = derivative_symbol(tuple(_symbol(o) for o in result.network.outputs), (_symbol(name),), "text")
             shown.append({"image/png": heatmap_png(gradient[0]),
                           "text/plain": f"{label} in the shape of {name} ({r} x {c}) as a picture: red above 0, "

@@ -1,0 +1,247 @@
+"""Images (issue 25): conv2d, maxpool2d and flatten as array operations, in layer lines and in a numpy def. Values
+against numpy loops written here, Jacobians against central differences and an explicit Toeplitz matrix built
+here, a small conv net's gradient against backprop written here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+from jacmagic import jacobian
+from jacmagic.errors import CellError
+from jacmagic.network_result import NetworkResult
+
+RNG = np.random.default_rng(25)
+
+
+def _result(cell: str, point: Mapping[str, Any], **options: Any) -> NetworkResult:
+    result = jacobian(cell, chain=True, at=dict(point), namespace={"np": np}, **options)
+    assert isinstance(result, NetworkResult)
+    return result
+
+
+def _conv(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Valid correlation, one output entry at a time."""
+    k, w = kernel.shape
+    out = np.zeros((x.shape[0] - k + 1, x.shape[1] - w + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(x[i:i + k, j:j + w] * kernel)
+    return out
+
+
+def _pool(x: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each s x s window's largest entry, and a mask of where it is (the first of equals, row-major)."""
+    out = np.zeros((x.shape[0] // s, x.shape[1] // s))
+    where = np.zeros_like(x)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            window = x[i * s:(i + 1) * s, j * s:(j + 1) * s]
+            out[i, j] = window.max()
+            a, b = divmod(int(np.argmax(window)), s)
+            where[i * s + a, j * s + b] = 1.0
+    return out, where
+
+
+def _toeplitz(kernel: np.ndarray, image: tuple[int, int]) -> np.ndarray:
+    """The matrix of valid correlation with `kernel` on row-major images: row (i, j) holds K at (i + a, j + b)."""
+    (rows, cols), (k, w) = image, kernel.shape
+    out_rows, out_cols = rows - k + 1, cols - w + 1
+    matrix = np.zeros((out_rows * out_cols, rows * cols))
+    for i in range(out_rows):
+        for j in range(out_cols):
+            for a in range(k):
+                for b in range(w):
+                    matrix[i * out_cols + j, (i + a) * cols + j + b] = kernel[a, b]
+    return matrix
+
+
+def _central(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """d f / d x (f's entries by x's entries, row-major) by central differences."""
+    columns = []
+    for k in range(x.size):
+        step = np.zeros(x.size)
+        step[k] = h
+        ends = [f((x.ravel() + sign * step).reshape(x.shape)).ravel() for sign in (1, -1)]
+        columns.append((ends[0] - ends[1]) / (2 * h))
+    return np.stack(columns, axis=1)
+
+
+SHAPES = [((5, 6), (2, 3)), ((4, 4), (3, 3)), ((3, 5), (3, 5)), ((6, 4), (1, 1)), ((5, 3), (2, 1)), ((7, 1), (3, 1))]
+
+
+@pytest.mark.parametrize(("image", "kernel"), SHAPES)
+def test_conv2d_values_are_the_valid_correlation(image: tuple[int, int], kernel: tuple[int, int]) -> None:
+    point = {"x": RNG.standard_normal(image), "K": RNG.standard_normal(kernel)}
+    result = _result(f"x: {image[0]}x{image[1]}\nK: {kernel[0]}x{kernel[1]}\nh = conv2d(x, K)", point)
+    np.testing.assert_allclose(result.walkthrough().values["h"], _conv(point["x"], point["K"]), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("image", "kernel"), SHAPES)
+def test_conv2d_jacobian_is_the_toeplitz_matrix_and_central_differences(image: tuple[int, int],
+                                                                       kernel: tuple[int, int]) -> None:
+    x, kernel_value = RNG.standard_normal(image), RNG.standard_normal(kernel)
+    result = _result(f"x: {image[0]}x{image[1]}\nK: {kernel[0]}x{kernel[1]}\nh = conv2d(x, K)",
+                     {"x": x, "K": kernel_value}, mode="both")
+    jacobian_ = result.at(x=x, K=kernel_value)
+    by_x, by_kernel = jacobian_[:, :x.size], jacobian_[:, x.size:]
+    np.testing.assert_allclose(by_x, _toeplitz(kernel_value, image), atol=1e-13)
+    np.testing.assert_allclose(by_x, _central(lambda v: _conv(v, kernel_value), x), atol=1e-8)
+    np.testing.assert_allclose(by_kernel, _central(lambda v: _conv(x, v), kernel_value), atol=1e-8)
+    walked = result.walkthrough()
+    assert walked.agrees and walked.forward_agrees, walked.verdict
+
+
+@pytest.mark.parametrize(("image", "size"), [((4, 4), 2), ((6, 9), 3), ((2, 6), 2), ((5, 5), 1), ((4, 4), 4)])
+def test_maxpool2d_values_and_jacobian(image: tuple[int, int], size: int) -> None:
+    x = RNG.standard_normal(image)  # no ties
+    result = _result(f"x: {image[0]}x{image[1]}\nq = maxpool2d(x, {size})", {"x": x}, mode="both")
+    want, _ = _pool(x, size)
+    np.testing.assert_allclose(result.walkthrough().values["q"], want, rtol=1e-15)
+    np.testing.assert_allclose(result.at(x=x), _central(lambda v: _pool(v, size)[0], x), atol=1e-8)
+    walked = result.walkthrough()
+    assert walked.agrees and walked.forward_agrees, walked.verdict
+
+
+def test_maxpool2d_tie_sends_the_gradient_to_the_first_largest_entry() -> None:
+    x = np.array([[1.0, 3.0, 0.0, 0.0], [3.0, 2.0, 0.0, 0.0]])  # 3 twice in the first window, 0 four times after
+    gradient = _result("x: 2x4\nL = sum(maxpool2d(x, 2))", {"x": x}).gradient()["x"]
+    np.testing.assert_array_equal(gradient, [[0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+
+
+def test_flatten_is_row_major_with_jacobian_identity() -> None:
+    q = RNG.standard_normal((2, 3))
+    result = _result("q: 2x3\nf = flatten(q)", {"q": q})
+    np.testing.assert_array_equal(result.walkthrough().values["f"], q.reshape(-1))  # numpy's flatten: a vector
+    np.testing.assert_array_equal(result.at(q=q), np.eye(6))
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("h = conv2d(x, K)", "the 5 x 5 kernel is larger than the 4 x 6 image"),
+    ("h = maxpool2d(x, 4)", "the 4 x 6 image does not split into 4 x 4 windows"),
+    ("h = maxpool2d(x, 1.5)", "a whole window size"),
+    ("h = maxpool2d(x, K)", "a whole window size"),
+    ("h = conv2d(x)", "conv2d(x, K) takes an image x and a kernel K, got 1 argument"),
+    ("h = flatten(x, K)", "flatten(q) takes one array"),
+])
+def test_image_mistakes_are_cell_errors_naming_the_line(line: str, words: str) -> None:
+    with pytest.raises(CellError, match="line 3") as caught:
+        jacobian(f"x: 4x6\nK: 5x5\n{line}", chain=True)
+    assert words in caught.value.message
+
+
+def test_a_def_with_a_kernel_larger_than_the_image_is_a_cell_error() -> None:
+    with pytest.raises(CellError, match="kernel is larger"):
+        jacobian("def f(x, K):\n    return np.sum(conv2d(x, K))", chain=True,
+                 at={"x": np.ones((2, 2)), "K": np.ones((3, 3))}, namespace={"np": np})
+
+
+def test_conv2d_local_jacobians_say_their_structure() -> None:
+    text = str(_result("x: 16x16\nK: 3x3\nL = sum(maxpool2d(conv2d(x, K), 2))", {"x": RNG.standard_normal((16, 16))}))
+    assert "T(K)" in text and "the banded, weight-shared (Toeplitz) matrix of K: its product is a correlation with " \
+                               "the flipped kernel" in text
+    assert "a selection of each 2 x 2 window's largest entry (at a tie the first, numpy's argmax)" in text
+
+
+def test_a_large_image_is_computed_with_numpy_not_entry_by_entry() -> None:
+    x, kernel = RNG.standard_normal((128, 128)), RNG.standard_normal((5, 5))
+    result = _result("x: 128x128\nK: 5x5\nL = sum(conv2d(x, K) ** 2)", {"x": x, "K": kernel})
+    gradient = result.gradient()
+    c = _conv(x, kernel)
+    np.testing.assert_allclose(gradient["K"], 2 * _conv(x, c), rtol=1e-10)  # dL/dK: x correlated with 2c
+    padded = np.pad(2 * c, 4)
+    np.testing.assert_allclose(gradient["x"], _conv(padded, kernel[::-1, ::-1]), rtol=1e-10, atol=1e-10)
+
+
+# -- a small conv net ---------------------------------------------------------------------------------------------
+
+NET = """x: 8x8
+K: 3x3
+W: 10x9
+b: 10
+y: 10
+h = relu(conv2d(x, K))
+q = maxpool2d(h, 2)
+z = W @ flatten(q) + b
+L = -sum(y * log(softmax(z)))
+"""
+NET_DEF = """x: 8x8
+K: 3x3
+W: 10x9
+def loss(x, K, W, b, y):
+    h = relu(conv2d(x, K))
+    q = maxpool2d(h, 2)
+    z = W @ flatten(q) + b
+    return -np.sum(y * np.log(softmax(z)))
+"""
+
+
+def _net_point() -> dict[str, np.ndarray]:
+    return {"x": RNG.standard_normal((8, 8)), "K": RNG.standard_normal((3, 3)), "W": RNG.standard_normal((10, 9)),
+            "b": RNG.standard_normal(10), "y": np.eye(10)[3]}
+
+
+def _backprop(x: np.ndarray, K: np.ndarray, W: np.ndarray, b: np.ndarray, y: np.ndarray  # noqa: N803
+              ) -> dict[str, np.ndarray]:
+    """The conv net's gradient by hand: softmax cross-entropy, the dense layer, pooling, ReLU, the correlation."""
+    c = _conv(x, K)
+    q, where = _pool(np.maximum(c, 0), 2)
+    f = q.ravel()
+    z = W @ f + b
+    s = np.exp(z - z.max())
+    s /= s.sum()
+    dz = s * y.sum() - y
+    dq = (W.T @ dz).reshape(q.shape)
+    dc = np.kron(dq, np.ones((2, 2))) * where * (c > 0)
+    dK = np.array([[np.sum(dc * x[a:a + 6, b_:b_ + 6]) for b_ in range(3)] for a in range(3)])  # noqa: N806
+    return {"K": dK, "W": np.outer(dz, f), "b": dz}
+
+
+@pytest.mark.parametrize("cell", [NET, NET_DEF], ids=["layer lines", "numpy def"])
+def test_conv_net_gradient_is_numpy_backprop(cell: str) -> None:
+    point = _net_point()
+    result = _result(cell, point, mode="both")
+    gradients = result.gradient()
+    for name, want in _backprop(**point).items():
+        np.testing.assert_allclose(gradients[name].reshape(want.shape), want, rtol=0, atol=1e-10)
+    walked = result.walkthrough()
+    assert walked.agrees and walked.forward_agrees, walked.verdict
+
+
+# -- pictures ---------------------------------------------------------------------------------------------------------
+
+def _drawn(fig: Any, gid: str) -> list[Any]:
+    return [image for axes in fig.axes for image in axes.images if image.get_gid() == gid]
+
+
+def test_class_probabilities_show_one_gradient_image_per_class_on_one_scale() -> None:
+    from jacmagic.network_view import image_figure, pictures
+
+    point = {k: v for k, v in _net_point().items() if k != "y"}
+    cell = NET.replace("y: 10\n", "").replace("z = W @ flatten(q) + b\nL = -sum(y * log(softmax(z)))\n",
+                                               "p = softmax(W @ flatten(q) + b)\n")
+    result = _result(cell, point)
+    by_x = result.at(**point)[:, :64].reshape(10, 8, 8)
+    drawn = _drawn(image_figure(result, result.walked, "x"), "jacmagic-image-gradient")
+    assert len(drawn) == 10
+    for k, image in enumerate(drawn):
+        np.testing.assert_allclose(image.get_array(), by_x[k], rtol=1e-12)
+        assert image.get_clim() == (-np.abs(by_x).max(), np.abs(by_x).max())
+    shown = pictures(result, result.walked)
+    assert len(shown) == 1 and shown[0]["image/png"].startswith(b"\x89PNG")
+    assert "∂p/∂x in the shape of x (8 x 8) as pictures, one picture per output entry (10)" in shown[0]["text/plain"]
+
+
+def test_a_loss_shows_its_gradient_image_beside_the_input_image() -> None:
+    from jacmagic.network_view import image_figure
+
+    point = {**_net_point(), "x": RNG.standard_normal((16, 16)), "W": RNG.standard_normal((10, 49))}
+    result = _result(NET.replace("8x8", "16x16").replace("10x9", "10x49"), point)
+    fig = image_figure(result, result.walked, "x")
+    np.testing.assert_array_equal(_drawn(fig, "jacmagic-image")[0].get_array(), point["x"])
+    np.testing.assert_allclose(_drawn(fig, "jacmagic-image-gradient")[0].get_array(), result.gradient()["x"])
+    shown = [d for d in result.displays if isinstance(d, dict) and "image/png" in d]
+    assert [d["text/plain"].split(" in ")[0] for d in shown] == ["∂L/∂x", "∂L/∂W"]  # x once, as images
