@@ -4,12 +4,13 @@ S = eᵃ + eᵇ + eᶜ).
 
 Only what repeats is named: an activation's value (σ = σ(u), t = tanh(u)) that occurs more than once, the sum it is
 applied to (a pre-activation u, v, w), a sum of exponentials (S), and any other sum of several terms that occurs
-more than once. A name the cell gave the same value (an assignment line `u = w0*x0 + ...`) is used as given. Pure
+in several entries. A name the cell gave the same value (an assignment line `u = w0*x0 + ...`) is used as given. Pure
 sympy; the names are checked by substituting them back, which must give the Jacobian exactly.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,14 +22,14 @@ import sympy as sp
 from .functions import relu, sigmoid
 from .model import CellModel, exceeds
 
-# Past this many nodes (written out without sharing) a matrix is not searched: the display elides it anyway.
-MAX_NODES = 5_000
-# A sum is worth a name from this many leaves (variables and numbers other than ±1, a named part counting one):
-# u = w₀x₀ + w₂ is, a + b and 1 - σ are not.
+# Past this many nodes (written out without sharing) a matrix is not searched (about 0.4 s at 20,000).
+MAX_NODES = 25_000
+# A sum is worth a name from this many variables (a named part counting one, numbers none): u = w₀x₀ + w₂ is,
+# a + b and 1 - σ are not; the sum an activation is applied to needs only two (u = 0.5x₁ - 1.2x₂).
 _SUM_LEAVES = 3
 # What an activation's value is called; each kind numbered (σ₁, σ₂) when it has several values.
 _VALUE_NAMES: dict[type, str] = {sigmoid: "sigma", sp.tanh: "t", relu: "r"}
-_SUM_NAMES = ("u", "v", "w", "p", "q")
+_SUM_NAMES = ("u", "v", "w")
 
 Abbreviations = tuple[tuple[sp.Symbol, sp.Expr], ...]
 
@@ -103,24 +104,29 @@ def _post_order(matrix: sp.ImmutableMatrix) -> Iterator[sp.Basic]:
 
 
 def _chosen(matrix: sp.ImmutableMatrix) -> list[sp.Basic]:
-    """The parts to name, inner first: repeated activation values, the sums they are applied to, and repeated sums
-    of several terms."""
+    """The parts to name, inner first: repeated activation values, the sums they are applied to, and sums of
+    several terms that recur in several entries."""
     occurrences = Counter(node for entry in matrix for node in sp.preorder_traversal(entry))
+    entries = Counter(node for entry in matrix for node in set(sp.preorder_traversal(entry)))
     order = list(_post_order(matrix))
-    applied = {node.args[0] for node in order if isinstance(node, sp.Function) and occurrences[node] > 1}
+    applied: dict[sp.Basic, float] = {}  # the argument of a repeated function: how many variables it needs
+    for node in order:
+        if isinstance(node, sp.Function) and occurrences[node] > 1:
+            bar = _SUM_LEAVES - 1 if _value_kind(node) else _SUM_LEAVES
+            applied[node.args[0]] = min(bar, applied.get(node.args[0], bar))
     chosen: list[sp.Basic] = []
     leaves: dict[sp.Basic, int] = {}
     for node in order:
         if node.is_Atom:
-            leaves[node] = 0 if node.is_Number and abs(node) == 1 else 1
+            leaves[node] = 0 if node.is_number else 1
             continue
         if _value_kind(node) is not None and occurrences[node] > 1 and not node.args[0].is_Atom:
             chosen.append(node)
             leaves[node] = 1
             continue
         leaves[node] = sum(leaves[a] for a in node.args)
-        if isinstance(node, sp.Add) and (_exponentials(node) and occurrences[node] > 1 or leaves[node] >= _SUM_LEAVES
-                                         and (node in applied or occurrences[node] > 1)):
+        needed = min(applied.get(node, math.inf), _SUM_LEAVES if entries[node] > 1 else math.inf)
+        if isinstance(node, sp.Add) and (_exponentials(node) and occurrences[node] > 1 or leaves[node] >= needed):
             chosen.append(node)
             leaves[node] = 1
     return chosen
@@ -152,7 +158,8 @@ def _names(chosen: list[sp.Basic], avoid: frozenset[str], given: Mapping[sp.Basi
 
 
 def _fresh(letter: str, wanted: int, avoid: frozenset[str]) -> Iterator[str]:
-    """Names for `wanted` parts of one kind: the letter alone for one; u, v, w, p, q for sums; else numbered."""
-    plain = _SUM_NAMES if letter == "u" else (letter,) if wanted == 1 else ()
+    """Names for `wanted` parts of one kind: the letter alone for one, u, v, w for up to three sums; else numbered
+    (u₁, σ₁ ...)."""
+    plain = _SUM_NAMES if letter == "u" and wanted <= len(_SUM_NAMES) else (letter,) if wanted == 1 else ()
     numbered = (f"{letter}_{k}" for k in count(1))
     return (name for name in chain(plain, numbered) if name not in avoid)

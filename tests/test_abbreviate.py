@@ -187,3 +187,13 @@ def test_random_maps_name_every_repeated_activation_and_give_the_jacobian_back(t
         return np.array([t.value(dict(zip(VARIABLES, p))) for t in terms])
     np.testing.assert_allclose(abbreviated_at(result, point), central_differences(function, point),
                                rtol=1e-5, atol=1e-7)
+
+
+def test_several_layers_of_units_are_numbered_alike() -> None:
+    """Four units: u₁ ... u₄ and σ₁ ... σ₄, each σₖ = σ(uₖ), not u, v, w, then something else."""
+    units = [f"sigmoid({k}*x*y + z + {k}*x)" for k in range(1, 5)]
+    result = jacobian(f"f(x, y, z) = [{', '.join(units)}]")
+    names = [s.name for s, _ in result.abbreviations]
+    assert names == [f"{kind}_{k}" for k in range(1, 5) for kind in ("u", "sigma")]
+    assert all(definition == sigmoid(sp.Symbol(f"u_{k}")) for k, (_, definition) in
+               enumerate(result.abbreviations[1::2], start=1))
