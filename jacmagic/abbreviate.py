@@ -1,5 +1,5 @@
 """Repeated parts of a Jacobian named, as a textbook writes them: the matrix stays a matrix, and a "where" line says
-what the names stand for ("where u = w₀x₀ + w₁x₁ + w₂ and σ = σ(u)": [x₀σ(1 − σ) ...]; a softmax with
+what the names stand for ("where u = w₀x₀ + w₁x₁ + w₂ and σ = σ(u)": [σx₀(1 − σ) ...]; a softmax with
 S = eᵃ + eᵇ + eᶜ).
 
 Only what repeats is named: an activation's value (σ = σ(u), t = tanh(u)) that occurs more than once, the sum it is
