@@ -26,6 +26,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
 from . import page
+from .abbreviate import Abbreviations, abbreviated
 from .model import exceeds
 
 if TYPE_CHECKING:
@@ -215,10 +216,9 @@ def _matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ..
     return tuple(tuple(row) for row in cells), elided
 
 
-def _entry_rows(result: JacobianResult) -> list[Row]:
-    """The shown entries of a wide Jacobian one per line, ∂f_i/∂x_j = ..., the identically zero ones left out
-    and said."""
-    matrix = sp.ImmutableMatrix(result.eager_matrix)
+def _entry_rows(result: JacobianResult, matrix: sp.ImmutableMatrix) -> list[Row]:
+    """The shown entries of a wide Jacobian (`matrix`, its repeated parts perhaps named) one per line,
+    ∂f_i/∂x_j = ..., the identically zero ones left out and said."""
     cells = _matrix_cells(matrix)[0]
     rows: list[Row] = []
     zeros = 0
@@ -235,6 +235,36 @@ def _entry_rows(result: JacobianResult) -> list[Row]:
     if zeros:
         rows.append((r"&" + text_latex(f"(the other {zeros} shown entries are 0)"), ""))
     return rows
+
+
+def _shown_matrix(result: JacobianResult, lead: str) -> tuple[sp.ImmutableMatrix, Abbreviations]:
+    """The Jacobian as shown after `lead`: whole where it fits the page, else with its repeated parts named
+    (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
+    assert result.eager_matrix is not None
+    if page.fits(lead + matrix_latex(result.eager_matrix)) or is_big(result.eager_matrix):
+        return result.eager_matrix, ()
+    short = abbreviated(result.eager_matrix, result.model)
+    return short.matrix, short.names
+
+
+def _where_rows(names: Abbreviations) -> list[Row]:
+    """"where u = ..., σ = σ(u)" under the matrix, in the order they build on each other, over as many lines as
+    the page needs; the text on one line."""
+    if not names:
+        return []
+    lines = page.packed([(r"\text{where}\ " if k == 0 else "") + rf"{latex(symbol)} = {latex(definition)}"
+                         for k, (symbol, definition) in enumerate(names)], r",\quad ")
+    lines = [part for line in lines for part in (_unaligned(line, names) if not page.fits(line) else [line])]
+    said = "where " + ", ".join(f"{inline(symbol)} = {inline(definition)}" for symbol, definition in names)
+    return [(r"&\phantom{=}\;" + line, said if k == 0 else "") for k, line in enumerate(lines)]
+
+
+def _unaligned(line: str, names: Abbreviations) -> list[str]:
+    """A definition too wide for the page alone on its line (as `packed` leaves it), continued over lines."""
+    symbol, definition = next((s, d) for s, d in names if line.endswith(latex(d)))
+    lead = line[:len(line) - len(latex(definition))].removesuffix(" = ")
+    return [part.replace(" &= ", " = ", 1).replace(r"&\quad ", r"\qquad ", 1)
+            for part in page.broken(lead, definition, latex)]
 
 
 def _broken_rows(lhs: str, expression: sp.Expr, whole: str | None = None) -> list[Row]:
@@ -525,20 +555,23 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
         text.append(_beside("J = ", _partials_text(result)))
     entries: list[Row] = []
     continued: list[Row] = []
+    names: Abbreviations = ()
     if result.eager_matrix is not None:
-        text.append(_beside("J = ", matrix_text(result.eager_matrix)))
-        shown = matrix_latex(result.eager_matrix)
+        matrix, names = _shown_matrix(result, first.replace("&", ""))
+        text.append(_beside("J = ", matrix_text(matrix)))
+        shown = matrix_latex(matrix)
         if page.fits(first.replace("&", "") + shown):
             first += shown
         elif max(result.eager_matrix.shape) > SHOWN and page.fits(shown):  # a window: a display of its own
             continued = [(rf"&{shown}", "")]
-        else:  # too wide for one line of the page: one entry per line
-            first += text_latex("(too wide for a line: entry by entry below)")
-            entries = _entry_rows(result)
+        else:  # too wide for one line of the page, even with its repeated parts named: one entry per line
+            named = " even with names" if names else ""
+            first += text_latex(f"(too wide for a line{named}: entry by entry below)")
+            entries = _entry_rows(result, matrix)
     else:
         first += text_latex("(too large to write out: built stage by stage below)")
         text.append("J = (too large to write out: built stage by stage below)")
-    header: list[Row] = [(first, "\n".join(text)),
+    header: list[Row] = [(first, "\n".join(text)), *_where_rows(names),
                          (r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})"), ""), *entries]
     if result.options.det:
         det = result.symbolic_det

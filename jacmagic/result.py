@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from . import calculus
+from .abbreviate import abbreviated
 from .backprop import CompiledChain, Cost, Walkthrough, cost
 from .budget import Budget
 from .check import AreaCheck, finite_difference_check, high_precision_chain, high_precision_jacobian, high_precision_map
@@ -57,6 +58,12 @@ class JacobianResult:
         if isinstance(matrix, CellError):
             raise matrix
         return matrix
+
+    @cached_property
+    def abbreviations(self) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+        """The names a display too wide for the page gives the matrix's repeated parts, inner first (u, then
+        σ = σ(u)); substituted back, the last first, they give `matrix`. None for a chain too large to compose."""
+        return abbreviated(self.eager_matrix, self.model).names if self.eager_matrix is not None else ()
 
     @property
     def expressions(self) -> tuple[sp.Expr, ...]:

@@ -68,17 +68,33 @@ def test_words_and_numbers_are_escaped() -> None:
     assert number_latex(float("nan")) == r"\text{undefined}"
 
 
-def test_a_jacobian_too_wide_for_a_line_is_written_entry_by_entry() -> None:
-    """A row of the matrix that would typeset wider than the page (about 900 px) becomes one line per entry,
-    ∂f_i/∂x_j = ..., the zeros left out and counted; narrow matrices stay matrices."""
+def test_a_jacobian_too_wide_for_a_line_even_with_names_is_written_entry_by_entry() -> None:
+    """A row of the matrix that would typeset wider than the page (about 900 px) even with its repeated parts
+    named becomes one line per entry, ∂f_i/∂x_j = ... in the names, the zeros left out and counted; narrow
+    matrices stay matrices."""
     from jacmagic import jacobian
 
-    wide = jacobian("n = x1*w1 + x2*w2 + b\no = tanh(n)").latex()
-    assert r"\frac{\partial o}{\partial x_{1}} &= w_{1} \left(1 - \tanh^{2}" in wide and r"\begin{matrix}" not in wide
+    weights = ", ".join(f"w{k}" for k in range(6))
+    wide = jacobian(f"f({weights}, x0, x1, x2, x3, x4, x5) = tanh({' + '.join(f'w{k}*x{k}' for k in range(6))})"
+                    ).latex()
+    assert r"\frac{\partial f}{\partial w_{0}} &= x_{0} \left(1 - t^{2}\right)" in wide
+    assert r"\begin{matrix}" not in wide
+    assert "too wide for a line even with names: entry by entry below" in wide and r"\text{where}\ u = " in wide
     sparse = jacobian("f(x, y, z) = [exp(sin(x*y + z**2 + y)) * cosh(x - y), z]").latex()
     assert "(the other 2 shown entries are 0)" in sparse
     assert r"\begin{matrix}" in jacobian("f(x, y) = [x*y, x + y]").latex()
-    assert max(len(row) for row in wide.split(r" \\ ")) < 300
+    assert max(len(row) for row in wide.split(r" \\ ") if r"\text{where}" not in row) < 300
+
+
+def test_a_wide_jacobian_with_repeated_parts_stays_a_matrix_in_the_cells_own_names() -> None:
+    """Issue 24: too wide written out, the tanh neuron's gradient is [w₁(1 - t²) ...] where n = ..., t = tanh(n),
+    the cell's own n."""
+    from jacmagic import jacobian
+
+    result = jacobian("n = x1*w1 + x2*w2 + b\no = tanh(n)")
+    assert r"&= \left[\begin{matrix}w_{1} \left(1 - t^{2}\right)" in result.latex()
+    assert r"\text{where}\ n = b + w_{1} x_{1} + w_{2} x_{2},\quad t = \tanh{\left(n \right)}" in result.latex()
+    assert "where n = b + w₁·x₁ + w₂·x₂, t = tanh(n)" in str(result)
 
 
 def test_lines_of_words_are_wrapped_to_the_page() -> None:
@@ -159,4 +175,5 @@ def test_a_determinant_that_is_symbolically_zero_is_zero_at_every_point() -> Non
 def test_piecewise_entries_read_as_cases_in_text() -> None:
     text = str(jacobian("W: 2x2\nb: 2\nx: 2\nh = where(W @ x + b > 0, W @ x + b, 0.01*(W @ x + b))\nL = sum(h)",
                         chain=True))
-    assert "Piecewise" not in text and "{x₁ if W₁,₁·x₁ + W₁,₂·x₂ + b₁ > 0; 0.01·x₁ otherwise}" in text
+    assert "Piecewise" not in text and "{x₁ if u > 0; 0.01·x₁ otherwise}" in text
+    assert "where u = W₁,₁·x₁ + W₁,₂·x₂ + b₁, v = W₂,₁·x₁ + W₂,₂·x₂ + b₂" in text
