@@ -39,6 +39,7 @@ _held: set[int] = set()  # signals that arrived inside one, raised as the outerm
 _interrupted = False  # Ctrl-C arrived while `interruptible` was open
 _nudge = threading.Lock()
 _nudging = False  # `interruptible` is open: a swallowed Ctrl-C may still be raised again
+_opened = 0  # how many times `interruptible` opened: a Ctrl-C is raised again only in the cell that swallowed it
 _outer_hook: Callable[[Any], object] = sys.unraisablehook  # what `_unraisable` passes other exceptions on to
 
 
@@ -107,9 +108,9 @@ def _deliver_held() -> None:
             handler(signum, None)
 
 
-def _interrupt_again() -> None:
+def _interrupt_again(opened: int) -> None:
     with _nudge:
-        if _nudging:
+        if _nudging and opened == _opened:  # on a busy machine the timer may fire after the next cell began
             _thread.interrupt_main()
 
 
@@ -117,7 +118,7 @@ def _unraisable(unraisable: Any) -> None:
     """Where Python cannot raise (a finalizer such as lambdify's, a __del__), our signals' exceptions are not
     printed as ignored: a budget's alarm repeats by itself, and Ctrl-C is raised again a moment later."""
     if issubclass(unraisable.exc_type, KeyboardInterrupt) and _nudging:
-        threading.Timer(_AGAIN, _interrupt_again).start()
+        threading.Timer(_AGAIN, _interrupt_again, (_opened,)).start()
     elif not issubclass(unraisable.exc_type, BudgetExceeded):
         _outer_hook(unraisable)
 
@@ -142,7 +143,7 @@ def interruptible() -> Iterator[None]:
     is raised on leaving; and a fresh KeyboardInterrupt replaces the one from deep inside sympy, whose traceback
     IPython took seconds to format. sympy's cache is cleared: the interrupt may have landed half-way through
     filling an entry."""
-    global _interrupted, _nudging
+    global _interrupted, _nudging, _opened
     if not _can_use_signals() or signal.getsignal(signal.SIGINT) is _on_interrupt:
         yield
         return
@@ -154,7 +155,8 @@ def interruptible() -> Iterator[None]:
 
     previous = signal.signal(signal.SIGINT, _on_interrupt)
     try:
-        _interrupted, _nudging = False, True
+        with _nudge:
+            _interrupted, _nudging, _opened = False, True, _opened + 1
         with _watching_unraisable():
             yield
         if _interrupted:

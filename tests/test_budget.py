@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
-from jacmagic import JacobianResult, jacobian
+from jacmagic import JacobianResult, budget, jacobian
 from jacmagic.budget import Budget, interruptible, time_limit, undisturbed
 from jacmagic.errors import BudgetExceeded, JacmagicError
 
@@ -170,6 +170,20 @@ def test_an_interrupt_swallowed_by_a_finalizer_is_raised_again_at_once(monkeypat
     assert not ignored
 
 
+def test_a_swallowed_interrupt_raised_again_late_never_reaches_the_next_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found under load (test_robustness, `A @ B @ A`): the cell ended with its own KeyboardInterrupt before the
+    timer that raises a swallowed one again had fired; it then fired in the next cell and interrupted it."""
+    monkeypatch.setattr(budget, "_AGAIN", 0.3)  # the timer fires only after this cell has ended
+    with pytest.raises(KeyboardInterrupt):
+        with interruptible():
+            box = _Box()
+            weakref.finalize(box, _interrupt_me)
+            del box
+            raise KeyboardInterrupt  # the cell's own interrupt ends it first
+    with interruptible():  # the next cell
+        spin(0.6)  # the late timer fires in here: it must not interrupt this cell
+
+
 def test_an_alarm_swallowed_by_a_finalizer_is_not_printed_and_still_stops_the_step(
         monkeypatch: pytest.MonkeyPatch) -> None:
     ignored: list[object] = []
@@ -198,9 +212,9 @@ def test_tiny_budgets_give_a_result_or_a_clear_error_never_another_exception() -
     ('sin' object has no attribute 'as_base_exp') or SystemError (... returned a result with an exception set)."""
     cell = "a0 = x\n" + "\n".join(f"a{k} = sin(a{k - 1}) + a{k - 1}" for k in range(1, 13))
     for options in ({"det": True, "simplify": "full"}, {"chain": True, "det": True}):
-        for budget in np.tile(np.linspace(0.001, 0.01, 10), 2):
+        for seconds in np.tile(np.linspace(0.001, 0.01, 10), 2):
             try:
-                jacobian(cell, budget=float(budget), **options).latex()
+                jacobian(cell, budget=float(seconds), **options).latex()
             except JacmagicError:
                 pass
     assert_close(jacobian("f(x) = sin(x)").at(x=0.0), [[1.0]])
