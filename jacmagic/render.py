@@ -8,7 +8,6 @@ the text form is sympy's pretty printing, for terminal IPython.
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import sys
@@ -608,7 +607,9 @@ def _beside(label: str, block: str) -> str:
 
 
 def _terminal_width() -> int | None:
-    if os.environ.get("COLUMNS", "").isdigit() or sys.__stdout__ is not None and sys.__stdout__.isatty():
+    """The terminal's width when the text goes to one (COLUMNS, else the terminal's own size), None for a file
+    or a pipe."""
+    if sys.__stdout__ is not None and sys.__stdout__.isatty():
         return shutil.get_terminal_size().columns
     return None
 
