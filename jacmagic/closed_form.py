@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import closed_form_tree as t
+from .errors import OptionError
 from .network import Line, Network
-from .operations import Apply, Arithmetic, Dot, Leaf, MatMul, Negate, Node, Number, Power, Transpose
+from .operations import Apply, Arithmetic, Dot, Leaf, MatMul, Negate, Node, Number, Power, Transpose, _sub
 from .reductions import Reduce, Softmax
 
 Expr = t.Expr
@@ -52,9 +53,13 @@ class _Composer:
         self.network, self.assume = network, assume
         self.steps: dict[str, None] = {}
         self.assumed: dict[Expr, None] = {}
+        self.index = {line.name: k for k, line in enumerate(network.lines)}
         self.named: dict[Expr, t.Name] = {}  # a line's expression -> its name
         for line in network.lines:
-            self.named[self.convert(line.root, line, top=True)] = t.Name(line.name, line.shape)
+            try:
+                self.named.setdefault(self.convert(line.root, line, top=True), t.Name(line.name, line.shape))
+            except NoRule:
+                continue  # a line with no rule has no formula to be recognised by
         self.steps.clear()  # reading the lines is no step of the gradient
 
     def rule(self, words: str) -> None:
@@ -130,7 +135,12 @@ class _Composer:
     def convert(self, node: Node, line: Line, top: bool = False) -> Expr:
         """An operation's value as a formula; a line's own expression by the line's name (unless `top`)."""
         found = self._convert(node, line)
-        return found if top else self.named.get(found, found)
+        return found if top else self.known(found, line)
+
+    def known(self, e: Expr, line: Line) -> Expr:
+        """A formula by the name of an earlier line with that expression, if there is one."""
+        name = self.named.get(e)
+        return name if name is not None and self.index[name.name] < self.index[line.name] else e
 
     def _convert(self, node: Node, line: Line) -> Expr:
         if isinstance(node, Leaf):
@@ -199,6 +209,8 @@ class _Composer:
         if isinstance(node, Power):
             self.rule("diag(v)u = v ⊙ u")
             u, n = self.convert(child, line), node.exponent
+            if n == 0:
+                raise NoRule(line, node)  # 0·u⁻¹ would be undefined at 0
             slope = t.Const(n) if n == 1 else self.scale(n, u if n == 2 else t.Power(u, n - 1))
             return self.hadamard(g, slope)
         if isinstance(node, Negate):
@@ -254,14 +266,15 @@ class _Composer:
             return self.hadamard(g, self.scale(1 / node.child.size, t.Ones(node.child.shape)))
         if node.kind == "logsumexp":
             self.rule("∂logsumexp(z)/∂z = softmax(z)ᵀ")
-            return self.hadamard(g, self.named.get(t.Function("softmax", u), t.Function("softmax", u)))
+            return self.hadamard(g, self.known(t.Function("softmax", u), line))
         if node.kind == "norm":
             return self.hadamard(g, self.quotient(u, t.Total("norm", u)))
         raise NoRule(line, node)
 
     def _softmax(self, line: Line, node: Softmax, g: Expr) -> Expr:
         z = self.convert(node.child, line)
-        s = self.named.get(t.Function("softmax", z), t.Function("softmax", z))
+        s = self.known(t.Function("softmax", z), line) if node.log or node is not line.root else \
+            t.Name(line.name, line.shape)
         label = _label(g, s, node.log)
         if label is not None:  # g = k·(−y/p) (softmax) or k·(−y) (log_softmax): the cross-entropy
             factor, y = label
@@ -297,7 +310,8 @@ def _label(g: Expr, s: Expr, log: bool) -> tuple[float, Expr] | None:
 
 
 def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Gradients:
-    """The gradient of the network's one scalar output with respect to each of `wrt`, in closed form."""
+    """The gradient of the network's one scalar output with respect to each of `wrt` (inputs or lines), in closed
+    form."""
     composer = _Composer(network, assume)
     wanted = set(wrt)
     for line in network.lines:  # the lines something differentiated flows into
@@ -316,7 +330,8 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
                 flows.add(id(node))
         for name, parts in composer.pullback(line, totals[line.name], flows).items():
             upstream.setdefault(name, []).extend(parts)
-    of = {name: composer.add(*upstream[name]) if name in upstream else t.Const(0.0) for name in wrt}
+    of = {name: totals.get(name) or composer.add(*upstream[name]) if name in upstream else t.Const(0.0)
+          for name in wrt}
     return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed))
 
 
@@ -325,7 +340,64 @@ def holds(gradients: Gradients, values: Mapping[str, np.ndarray]) -> bool:
     return all(abs(float(np.sum(y.evaluate(values))) - 1) < 1e-9 for y in gradients.assumed)
 
 
-def source(network: Network, wrt: tuple[str, ...]) -> str:
+@dataclass(frozen=True)
+class Formula:
+    """∂output/∂name in closed form: `.tree` the formula, `.steps` the rules that fired, `.assumptions` what it
+    takes for granted (a label summing to 1), `.latex` and `.text` the equation."""
+
+    name: str
+    output: str
+    tree: Expr
+    steps: tuple[str, ...]
+    assumptions: tuple[str, ...]
+
+    def _side(self, form: str) -> str:
+        out, by = (getattr(_sub(n), form) for n in (self.output, self.name))
+        return rf"\frac{{\partial {out}}}{{\partial {by}}}" if form == "latex" else f"∂{out}/∂{by}"
+
+    @property
+    def latex(self) -> str:
+        return f"{self._side('latex')} = {self.tree.latex()}"
+
+    @property
+    def text(self) -> str:
+        return f"{self._side('text')} = {self.tree.text()}"
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The formula's numbers at `values`: every input and every line's value, by name."""
+        return self.tree.evaluate(values)
+
+
+def closed_forms(network: Network, wrt: tuple[str, ...], assume: bool = True) -> dict[str, Formula]:
+    """Each of `wrt`'s gradient formula; an `OptionError` when the output is not one number or an operation on
+    the way has no rule yet."""
+    if len(network.outputs) != 1 or network.shape_of(network.outputs[0]) != (1, 1):
+        raise OptionError("a closed form is of the gradient of one number (a loss); this cell's outputs are "
+                          f"{', '.join(network.outputs)}")
+    try:
+        return {name: _formula(network, name, compose(network, (name,), assume)) for name in wrt}
+    except NoRule as err:
+        raise OptionError(f"{err}; the walkthrough and result.gradient() give its numbers") from None
+
+
+def _formula(network: Network, name: str, found: Gradients) -> Formula:
+    assumptions = tuple(f"{y.text()} sums to 1" for y in found.assumed)
+    return Formula(name, network.outputs[0], found.of[name], found.steps, assumptions)
+
+
+def shown_forms(network: Network, wrt: tuple[str, ...], values: Mapping[str, np.ndarray]) -> list[Formula]:
+    """What the walkthrough shows at `values`: every formula when each has a rule, the identity taken only where
+    its assumption holds there; nothing otherwise (never a wrong formula)."""
+    try:
+        forms = closed_forms(network, wrt)
+        if any(f.assumptions for f in forms.values()) and not holds(compose(network, wrt), values):
+            forms = closed_forms(network, wrt, assume=False)
+    except OptionError:
+        return []
+    return list(forms.values())
+
+
+def gradient_source(network: Network, wrt: tuple[str, ...]) -> str:
     """A readable numpy function `gradient(inputs...)`: the forward pass one line per stage, then each stage's
     gradient by name (d<L>_d<name>), returning the gradients of `wrt` in a dict."""
     composer = _Composer(network, assume=False)
