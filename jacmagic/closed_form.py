@@ -74,6 +74,9 @@ class _Composer:
 
     def add(self, *terms: Expr) -> Expr:
         flat = [part for term in terms for part in (term.terms if isinstance(term, t.Sum) else (term,))]
+        if len(set(flat)) < len(flat):
+            self.rule("like terms: u + u = 2u")
+            flat = [self.scale(flat.count(term), term) for term in dict.fromkeys(flat)]
         if len(flat) == 1:
             return flat[0]
         if all(isinstance(f, t.MatProduct) for f in flat) and len({f.right for f in flat}) == 1:  # type: ignore
