@@ -11,7 +11,7 @@ than a wrong one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,9 +205,9 @@ class _Composer:
             if node.name == "relu":
                 self.rule("H(z) for ReLU's derivative (the Heaviside step)")
             if node is line.root and node.name in _FROM_VALUE:
-                words, slope = _FROM_VALUE[node.name]
+                words, from_value = _FROM_VALUE[node.name]
                 self.rule(words.replace("@", line.name))
-                return self.hadamard(g, slope(t.Name(line.name, line.shape)))
+                return self.hadamard(g, from_value(t.Name(line.name, line.shape)))
             return self.hadamard(g, t.Function(node.name, u, derivative=True))
         if isinstance(node, Power):
             self.rule("diag(v)u = v ⊙ u")
@@ -295,7 +295,8 @@ class _Composer:
         return self.hadamard(s, self.add(g, self.scale(-1, self.matmul(self.transpose(s), g))))
 
 
-_FROM_VALUE = {  # derivatives a textbook writes with the function's value (@, the line's name)
+# The derivatives a textbook writes with the function's value (@, the line's name).
+_FROM_VALUE: dict[str, tuple[str, Callable[[Expr], Expr]]] = {
     "tanh": ("tanh′ = 1 − @², from the value @", lambda v: t.Sum((t.Const(1.0), t.Scale(-1, t.Power(v, 2))))),
     "sigmoid": ("σ′ = @ ⊙ (1 − @), from the value @", lambda v: t.Hadamard(v, t.Sum((t.Const(1.0), t.Scale(-1, v))))),
     "exp": ("exp′ = exp, the value @", lambda v: v),

@@ -9,9 +9,7 @@ pattern (the upstream −y/p meeting the softmax p) and a common factor.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
-
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -299,13 +297,14 @@ PYTHON = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed wh
     "exp": ("np.exp(@)", "np.exp(@)"), "log": ("np.log(@)", "(1 / #)"), "ln": ("np.log(@)", "(1 / #)"),
     "tanh": ("np.tanh(@)", "(1 - np.tanh(@)**2)"), "sigmoid": (_SIGMOID, f"({_SIGMOID} * (1 - {_SIGMOID}))"),
     "relu": ("np.maximum(@, 0)", "np.heaviside(@, 0.0)"), "softplus": ("np.logaddexp(0, @)", _SIGMOID),
-    "sin": ("np.sin(@)", "np.cos(@)"), "cos": ("np.cos(@)", "(-np.sin(@))"), "sqrt": ("np.sqrt(@)", "(0.5 / np.sqrt(@))"),
+    "sin": ("np.sin(@)", "np.cos(@)"), "cos": ("np.cos(@)", "(-np.sin(@))"),
+    "sqrt": ("np.sqrt(@)", "(0.5 / np.sqrt(@))"),
     "abs": ("np.abs(@)", "np.sign(@)"), "Abs": ("np.abs(@)", "np.sign(@)"), "sinh": ("np.sinh(@)", "np.cosh(@)"),
     "cosh": ("np.cosh(@)", "np.sinh(@)"), "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
     "arctan": ("np.arctan(@)", "(1 / (1 + #**2))"),
     "softmax": ("np.exp(# - logsumexp(@))", ""), "log_softmax": ("(# - logsumexp(@))", ""),
 }
-_VECTOR = {  # name: (value, latex, text) of the functions of a whole vector
+_VECTOR: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {  # name: (value, latex, text)
     "softmax": (_softmax, r"\operatorname{softmax}\left(@\right)", "softmax(@)"),
     "log_softmax": (lambda z: np.log(_softmax(z)), r"\operatorname{log\_softmax}\left(@\right)", "log_softmax(@)"),
 }
@@ -338,7 +337,7 @@ class Function(Expr):
             arg = self.arg.show(form, names)
             return PYTHON[self.name][self.derivative].replace("@", arg).replace("#", _bracket(self.arg, 9, form, names))
         if self.name in _VECTOR:
-            template = _VECTOR[self.name][1 if form == "latex" else 2]
+            template = str(_VECTOR[self.name][1 if form == "latex" else 2])
         else:
             shows = FUNCTIONS[self.name].derivative_show if self.derivative else FUNCTIONS[self.name].show
             template = shows[0 if form == "latex" else 1]
@@ -372,7 +371,7 @@ class Total(Expr):
         return (1, 1)
 
     def _show(self, form: str, names: Forms | None) -> str:
-        template = _TOTALS[self.kind][1 + FORMS.index(form)]
+        template = str(_TOTALS[self.kind][1 + FORMS.index(form)])
         return template.replace("@", self.arg.show(form, names))
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
