@@ -102,6 +102,8 @@ class _Composer:
     def quotient(self, a: Expr, b: Expr) -> Expr:
         if isinstance(a, t.Scale):
             return self.scale(a.factor, self.quotient(a.inner, b))
+        if isinstance(b, t.Const) and b.value != 0:
+            return self.scale(1 / b.value, a)
         return t.Quotient(a, b)
 
     def matmul(self, a: Expr, b: Expr) -> Expr:

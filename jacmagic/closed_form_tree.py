@@ -107,7 +107,8 @@ class Ones(Expr):
         return self.size
 
     def _show(self, form: str, names: Forms | None) -> str:
-        return {"latex": r"\mathbf{1}", "text": "𝟏", "python": f"np.ones({self.size})"}[form]
+        row = self.size[0] == 1 < self.size[1]  # 𝟏ᵀ: a row of ones
+        return {"latex": r"\mathbf{1}" + "^{T}" * row, "text": "𝟏" + "ᵀ" * row, "python": f"np.ones({self.size})"}[form]
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.ones(self.size)

@@ -169,6 +169,13 @@ def test_broadcast_numbers_and_divisions_have_their_rules() -> None:
     _checked("W: 3x4\nx: 4\nu = sin(W @ x / (c * c + 1) + c)\nL = sum(u**3) + norm(x) - sum(-x * 2)", by_hand)
 
 
+def test_a_column_or_row_broadcast_over_a_batch_gets_the_upstream_summed_by_ones() -> None:
+    def by_hand(W: np.ndarray, X: np.ndarray, b: np.ndarray, r: np.ndarray) -> float:  # noqa: N803
+        return float(np.sum(np.tanh(W @ X + b) * r))
+    result = _checked("W: 2x3\nX: 3x4\nb: 2\nr: 1x4\nL = sum(tanh(W @ X + b) * r)", by_hand)
+    assert result.formula("b").text.endswith("𝟏") and result.formula("r").text.startswith("∂L/∂r = 𝟏ᵀ")
+
+
 # -- the generated code -------------------------------------------------------------------------------------------
 
 def _run(source: str, point: Point) -> dict[str, np.ndarray]:
