@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .backprop import Cost
+from .closed_form import Formula, closed_forms, gradient_source
 from .errors import OptionError, TooManyEntries
 from .formula import element_symbols, suggest
 from .images import Conv2d, Flatten, MaxPool2d
@@ -272,6 +273,20 @@ class NetworkResult:
         from .network_panel import NetworkPanel
 
         return NetworkPanel(self, digits=digits)
+
+    # -- in closed form --------------------------------------------------------------------------------------------
+
+    def formula(self, name: str, general: bool = False) -> Formula:
+        """∂(the loss)/∂name (an input or a line) as a textbook writes it (`.latex`, `.text`, `.tree`, `.steps`);
+        the softmax + cross-entropy identity p − y takes the label to sum to 1 (said in `.assumptions`) unless
+        `general`."""
+        refuse_unknown([name], self.network.inputs + tuple(line.name for line in self.network.lines), "formula: ")
+        return closed_forms(self.network, (name,), assume=not general)[name]
+
+    def code(self) -> str:
+        """The source of a readable numpy function `gradient(inputs...)` computing the gradients in closed form."""
+        closed_forms(self.network, self.wrt)  # refuses a cell with no closed form
+        return gradient_source(self.network, self.wrt)
 
 
 def network_result(network: Network, text: str, options: Options, namespace: Mapping[str, Any] | None) -> NetworkResult:

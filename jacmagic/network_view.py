@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
+from .closed_form import shown_forms
 from .displays import blocks, bundle, static_displays
 from .network import Line
 from .operations import Shown, product
@@ -142,7 +143,18 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
     rows.append((r"&" + text_latex(f"(the product of the local Jacobians; {walked.verdict})"),
                  f"(the product of the local Jacobians; {walked.verdict})"))
-    return groups + [rows]
+    return groups + [rows + _closed_rows(result, walked)]
+
+
+def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+    """The gradients in closed form, when every operation on the way has a rule (otherwise nothing)."""
+    forms = shown_forms(result.network, result.wrt, walked.values)
+    if not forms:
+        return []
+    assumed = sorted({a for f in forms for a in f.assumptions})
+    said = "in closed form" + (f" ({', '.join(assumed)} here, as one-hot labels and probabilities do)" if assumed
+                               else "") + ":"
+    return [(r"&" + text_latex(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms]
 
 
 def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
