@@ -21,7 +21,7 @@ __all__ = ["JacmagicError", "JacobianResult", "NetworkResult", "jacobian", "load
 
 def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, ...] = (),
              at: Mapping[str, float] | None = None, simplify: SimplifyMode = "auto", partials: bool = False,
-             check: bool = False, chain: bool = False, budget: float = 2.0, plot: bool = False,
+             check: bool = False, chain: bool = False, budget: float = 2.0, memory: float = 1.0, plot: bool = False,
              domain: Mapping[str, tuple[float, float]] | None = None, hessian: bool = False,
              mode: Mode | None = None, direction: Mapping[str, Any] | None = None,
              namespace: Mapping[str, Any] | None = None) -> JacobianResult | NetworkResult:
@@ -31,7 +31,7 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
 
     names = (parse_names(wrt) if wrt else ()) if isinstance(wrt, str) else tuple(wrt)
     options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify, partials=partials,
-                      check=check, chain=chain, widgets=False, budget=budget, plot=plot,
+                      check=check, chain=chain, widgets=False, budget=budget, memory=memory, plot=plot,
                       domain=tuple((n, float(lo), float(hi)) for n, (lo, hi) in (domain or {}).items()),
                       hessian=hessian, mode=chain_mode(mode, tuple((direction or {}).items())),
                       direction=tuple((direction or {}).items()))

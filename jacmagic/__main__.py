@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --chain: reverse mode (default), forward mode, or both, with their costs")
     parser.add_argument("--direction", help="with --chain: forward mode along one direction, e.g. x=1")
     parser.add_argument("--budget", type=float, default=2.0)
+    parser.add_argument("--memory", type=float, default=1.0, metavar="GB",
+                        help="memory a --chain walkthrough may hold (estimated before anything is allocated)")
     parser.add_argument("--plot", metavar="PNG", help="also draw the --plot picture into this PNG file")
     parser.add_argument("--domain", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
     args = parser.parse_args(argv)
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(det=args.det, wrt=parse_names(args.wrt) if args.wrt else (),
                           at=parse_point(args.at) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
-                          budget=args.budget, plot=bool(args.plot),
+                          budget=args.budget, memory=args.memory, plot=bool(args.plot),
                           domain=parse_ranges(args.domain, "--domain") if args.domain else (),
                           hessian=args.hessian, mode=chain_mode(args.mode, direction),
                           direction=direction)

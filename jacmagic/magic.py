@@ -36,6 +36,7 @@ class JacobianMagic(Magics):
 
     budget = Float(2.0, help="Seconds that simplification and determinants may take before falling back.").tag(
         config=True)
+    memory = Float(1.0, help="Gigabytes a layer cell's walkthrough may hold before it is refused.").tag(config=True)
 
     @magic_arguments()
     @argument("name", nargs="?", help="line magic only: a Python function, sympy expression or sympy Matrix "
@@ -71,6 +72,8 @@ class JacobianMagic(Magics):
               help="with --chain: forward mode along one direction, e.g. --direction x=1 (other inputs 0)")
     @argument("--budget", type=float, metavar="SECONDS", help="time budget for simplification and determinants "
                                                               "(default: JacobianMagic.budget, 2 s)")
+    @argument("--memory", type=float, metavar="GB", help="memory a --chain walkthrough may hold, estimated before "
+                                                          "anything is allocated (default: JacobianMagic.memory, 1 GB)")
     @line_cell_magic
     def jacobian(self, line: str, cell: str | None = None) -> JacobianResult | NetworkResult:
         """Shows the Jacobian matrix (rows: outputs, columns: inputs) of the map the cell defines.
@@ -133,6 +136,7 @@ class JacobianMagic(Magics):
             chain=args.chain,
             widgets=not args.no_widgets,
             budget=self.budget if args.budget is None else args.budget,
+            memory=self.memory if args.memory is None else args.memory,
             ranges=parse_ranges(joined(args.range)) if args.range else (),
             continuous_update=not args.no_continuous_update,
             plot=args.plot,

@@ -264,6 +264,7 @@ class Options:
     chain: bool = False
     widgets: bool = True
     budget: float = 2.0
+    memory: float = 1.0  # gigabytes a layer cell's walkthrough may hold, estimated before anything is allocated
     ranges: tuple[tuple[str, float, float], ...] = ()
     continuous_update: bool = True
     plot: bool = False

@@ -321,7 +321,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
                            input_dims(network, text, dict(options.at)))
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
-    refuse_past_memory(network, wrt, 0 if options.mode == "reverse" else result.directions.shape[1])
+    refuse_past_memory(network, wrt, options.memory, 0 if options.mode == "reverse" else result.directions.shape[1])
     for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
         refuse_unknown([name for name, _, _ in ranges], result.names, option)
     return result

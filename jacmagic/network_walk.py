@@ -19,9 +19,6 @@ from .network import Line, Network, Values
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
 MAX_TANGENT_NUMBERS = 20_000_000
-# The most memory a layer cell's walkthrough may hold, in bytes, estimated before anything is allocated (set
-# `jacmagic.network_walk.MEMORY_LIMIT` to change it): past it the cell is refused, not the kernel killed.
-MEMORY_LIMIT = 1 << 30
 _SHOWN_ROWS = 12  # render.SHOWN: the most rows of a local Jacobian a view forms at once
 
 
@@ -182,16 +179,18 @@ def memory_needed(network: Network, wrt: Sequence[str], directions: int = 0) -> 
     return 10 * numbers  # 8 bytes each, and a quarter more for numpy's temporaries
 
 
-def refuse_past_memory(network: Network, wrt: Sequence[str], directions: int = 0) -> None:
-    """A clear error before any allocation when the walkthrough would hold more than `MEMORY_LIMIT`."""
+def refuse_past_memory(network: Network, wrt: Sequence[str], gigabytes: float, directions: int = 0) -> None:
+    """A clear error before any allocation when the walkthrough would hold more than `gigabytes` (--memory): the
+    cell is refused, the kernel never killed."""
     needed = memory_needed(network, wrt, directions)
-    if needed <= MEMORY_LIMIT:
+    limit = int(gigabytes * 2**30)
+    if needed <= limit:
         return
     outputs = cost(network, wrt).outputs
     why = (f"reverse mode carries one row per output entry ({outputs:,}) through every value; reduce the outputs "
            "(e.g. sum(...) to a loss) or use smaller shapes" if outputs > 1 else "use smaller shapes")
     raise OptionError(f"this walkthrough would hold about {_gigabytes(needed)} of numbers, over the "
-                      f"{_gigabytes(MEMORY_LIMIT)} limit: {why} (or raise jacmagic.network_walk.MEMORY_LIMIT)")
+                      f"{_gigabytes(limit)} limit: {why} (or allow more with --memory GB)")
 
 
 def _gigabytes(count: int) -> str:

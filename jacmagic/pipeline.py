@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
+# The most memory --memory may allow: more than one cell should ever take.
+MAX_MEMORY = 1024.0
 
 
 def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None = None) -> CellModel:
@@ -55,6 +57,9 @@ def compute(source: str | object, options: Options | None = None,
             namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult | NetworkResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
+    if not (0 < options.memory <= MAX_MEMORY):  # also refuses nan
+        raise OptionError(f"--memory takes a number of gigabytes above 0 and at most {MAX_MEMORY:g}, got "
+                          f"{options.memory!r}")
     if not (0 < options.budget <= MAX_BUDGET):  # also refuses nan
         raise OptionError(f"--budget takes a number of seconds above 0 and at most {MAX_BUDGET:g}, got "
                           f"{options.budget!r}")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from IPython.core.error import UsageError
 
 from jacmagic import NetworkResult, jacobian
 from jacmagic.errors import CellError, OptionError
@@ -519,6 +520,23 @@ def _capped(cell: str, megabytes: int = 2500) -> str:
 def test_a_walkthrough_past_the_memory_limit_is_refused_before_allocating(cell: str) -> None:
     said = _capped(cell)
     assert said.startswith("refused") and "GB of numbers, over the 1.0 GB limit" in said, said
+    assert "allow more with --memory GB" in said
+
+
+def test_the_memory_limit_is_an_option_and_a_setting(shell: Shell) -> None:
+    """Configurable like the budget: --memory on the cell, JacobianMagic.memory for the session."""
+    cell = "x: 3000\nh = tanh(x)\ny = h * 2"  # 3,000 gradient rows through every value: about 0.5 GB
+    said = shell.run(f"%%jacobian --chain --memory 0.1 --no-widgets\n{cell}").error
+    assert isinstance(said, UsageError) and "over the 102 MB limit" in str(said)
+    shell.ok("%config JacobianMagic.memory = 0.1")
+    try:
+        said = shell.run(f"%%jacobian --chain --no-widgets\n{cell}").error
+        assert isinstance(said, UsageError) and "over the 102 MB limit" in str(said)
+    finally:
+        shell.ok("%config JacobianMagic.memory = 1.0")
+    for bad in ("0", "-1", "nan", "5000"):
+        said = shell.run(f"%%jacobian --chain --memory {bad} --no-widgets\nx: 2\nL = sum(x)").error
+        assert type(said) is UsageError and "--memory takes a number of gigabytes above 0" in str(said), said
 
 
 @pytest.mark.parametrize("cell", [
