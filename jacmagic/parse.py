@@ -16,7 +16,7 @@ import sympy as sp
 
 from . import calculus
 from .budget import Budget
-from .errors import CellError
+from .errors import CellError, TooManyEntries
 from .formula import (
     CellFunction,
     ExpressionBuilder,
@@ -143,7 +143,7 @@ def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel
             return _function_form(statements, prepared, chain, budget)
         return _assignment_form(statements, prepared, chain)
     except RecursionError:
-        raise CellError("an expression is nested too deeply to differentiate") from None
+        raise TooManyEntries("an expression is nested too deeply to differentiate") from None
 
 
 def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool, budget: float) -> CellModel:

@@ -117,7 +117,7 @@ def compute_entries(source: str | object, options: Options, namespace: Mapping[s
     try:
         return _analyse(model, options)
     except RecursionError:
-        raise CellError("an expression is nested too deeply to differentiate") from None
+        raise TooManyEntries("an expression is nested too deeply to differentiate") from None
 
 
 def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:

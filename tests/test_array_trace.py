@@ -163,3 +163,23 @@ def test_a_small_network_whose_entries_cannot_be_written_in_time_is_still_walked
     assert any("within the time budget" in note for note in result.notes)
     for name, expected in _backprop(point, "tanh").items():
         np.testing.assert_allclose(result.gradient()[name].reshape(expected.shape), expected, atol=1e-10)
+
+
+def test_a_small_network_too_deep_to_write_out_is_still_walked() -> None:
+    """Found on a fresh machine (IPython 9): the 200-line chain's optional entry-by-entry view hit Python's
+    recursion limit and took the walkthrough with it."""
+    import sys
+
+    cell = "x: 2x3\na1 = tanh(x)*2\n" + "\n".join(f"a{i} = tanh(a{i - 1})*2" for i in range(2, 41))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(250)  # deep enough for the array walk, not for sympy's 40 nested tanh
+    try:
+        result = jacobian(cell, chain=True)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert isinstance(result, NetworkResult) and result.whole is None
+    value, slope = np.full(6, 1.0), np.ones(6)  # the default point: every entry 1
+    for _ in range(40):
+        slope *= 2 * (1 - np.tanh(value) ** 2)
+        value = 2 * np.tanh(value)
+    np.testing.assert_allclose(result.at(), np.diag(slope), rtol=1e-12)
