@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbformat import NotebookNode
 
 pytestmark = pytest.mark.slow  # a real kernel or browser: seconds per test
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "demo_notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path) -> None:
+@cache
+def _executed(path: Path) -> NotebookNode:
+    """The notebook run in a real kernel, once per session: the tests reading its outputs share one execution."""
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, kernel_name="python3", timeout=120, store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path: Path) -> None:
+    nb = _executed(path)
     mimes: set[str] = set()
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -46,6 +55,17 @@ def test_notebook_executes(path: Path) -> None:
     if "backprop" in path.stem or "classifier" in path.stem:
         assert any("jacmagic-step" in str(m["state"].get("value", "")) for m in state.values())
         assert any("<svg" in str(m["state"].get("value", "")) for m in state.values())
+
+
+def test_demo_06_trains_the_digits_classifier() -> None:
+    """Training with jacmagic's gradients lifts the held-out accuracy from chance (about 10%) to well above 50%
+    (89% with the notebook's seed)."""
+    nb = _executed(next(p for p in NOTEBOOKS if p.stem == "06_digits_convnet"))
+    printed = "".join(o.text for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
+                      if o.output_type == "stream" and o.name == "stdout")
+    before, after = (float(re.findall(rf"test accuracy {when} training: ([\d.]+)%", printed)[0])
+                     for when in ("before", "after"))
+    assert before < 25 and after > 75, printed
 
 
 def test_the_readme_lists_exactly_the_demo_notebooks() -> None:
