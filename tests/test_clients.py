@@ -420,7 +420,7 @@ def _overflowing_outputs(page: object, cells: object) -> list[tuple[int, int, st
     for k in range(cells.count()):  # type: ignore[attr-defined]
         cell = cells.nth(k)  # type: ignore[attr-defined]
         cell.scroll_into_view_if_needed()
-        for title in cell.get_by_text("the whole derivation").all():
+        for title in cell.locator(".jp-OutputArea").get_by_text("the whole derivation").all():  # not a markdown
             title.click()
         page.wait_for_timeout(300)  # type: ignore[attr-defined]
         found += [tuple(x) for x in page.evaluate(_OVERFLOWING)]  # type: ignore[attr-defined]

@@ -202,13 +202,14 @@ def run_in_a_shell(cases: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def test_a_point_of_ten_million_entries_is_refused_at_once_naming_the_parameter() -> None:
-    """Used to trace 10^7 symbols: past 31 s and 719 MB. Idle now: 0.1 s, and the process peaks at about 200 MB
-    with the 80 MB array; the bounds below are 100x and well under what copying the array to objects takes."""
+    """Used to trace 10^7 symbols: past 31 s and 719 MB. Idle now: 0.05 s, and the process peaks at 290 MB with the
+    80 MB array (470 MB seen in a CI run on a busy machine, with the suite's other imports); the time bound is 200x,
+    the memory bound under what the old tracing took before it was even a tenth done."""
     [report] = run_in_a_shell([("import numpy as np\nzbig = np.ones(10**7)",
                                 "%%jacobian --at z=zbig\nimport numpy as np\ndef f(z): return np.sum(z)\n")])
     assert report["error"] == "UsageError", report
     assert "parameter z has 10,000,000 entries" in report["message"] and "at most 10,000" in report["message"]
-    assert report["seconds"] < 10 and report["peak_mb"] < 450, report
+    assert report["seconds"] < 10 and report["peak_mb"] < 650, report
 
 
 SOFTMAX_3000 = ("%%jacobian\nimport numpy as np\nz: 3000\ndef f(z):\n    e = np.exp(z - np.max(z))\n"
