@@ -204,9 +204,9 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     if batch is not None:
         rows.append((r"&" + text_latex(f"({batch})"), f"({batch})"))
     if result.whole is None:
-        rows.append((rf"J = {head.latex} &\quad" + text_latex(f"({layout}; computed with numpy below, never "
-                                                              "written out entry by entry)"),
-                     f"J = {head.text}   ({layout}; computed with numpy below, never written out entry by entry)"))
+        said = f"({layout}; computed with numpy below, never written out entry by entry)"
+        rows.append((rf"J &= {head.latex}", f"J = {head.text}   {said}"))
+        rows.append((r"&" + text_latex(said), ""))  # words on a row of their own: a paragraph that wraps
         shown = Shown(array_latex(walked.gradient), array_text(walked.gradient))
         rows.append((rf"J &= {shown.latex}", f"J = {shown.text}"))
     return rows
@@ -230,7 +230,7 @@ def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
 
 
 def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
-    text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group))
+    text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group if r[1]))
     return (str(result.whole) + "\n" + text) if result.whole is not None else text
 
 
