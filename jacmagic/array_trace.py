@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .choices import Where, maximum, minimum
+from .choices import Where, chosen
 from .errors import CellError
 from .images import USAGE, image_operation
 from .network import Line, Network
@@ -279,15 +279,10 @@ def _where(condition: Any, then: Any, otherwise: Any) -> Tracer:
     return Tracer(Where(condition.op, left, right, picked, other), ndim)
 
 
-def _choose(pick: Callable[[Node, Node], Where]) -> Callable[[Any, Any], Tracer]:
+def _choose(kind: str) -> Callable[[Any, Any], Tracer]:
     def choose(a: Any, b: Any) -> Tracer:
-        left, right = _operand(a), _operand(b)
-        nodes, ndim = _broadcast(f"np.{'maximum' if pick is maximum else 'minimum'}", left, right)
-        zero = [t for t in (left, right) if isinstance(t.node, Number) and t.node.value == 0]
-        if pick is maximum and zero:  # max(z, 0) is ReLU, shown as such
-            other = right if zero[0] is left else left
-            return Tracer(Apply("relu", other.node), other.ndim)
-        return Tracer(pick(*nodes), ndim)
+        nodes, ndim = _broadcast(f"np.{'maximum' if kind == 'max' else 'minimum'}", _operand(a), _operand(b))
+        return Tracer(chosen(kind, *nodes), ndim)
     return choose
 
 
@@ -373,14 +368,14 @@ _UFUNCS: dict[str, Callable[..., Tracer | _Condition]] = {
     "multiply": lambda a, b: _arithmetic("*", a, b), "divide": lambda a, b: _arithmetic("/", a, b),
     "negative": lambda a: -_operand(a), "positive": _operand, "power": _power,
     "square": lambda a: _power(a, 2), "matmul": _matmul,
-    "maximum": _choose(maximum), "minimum": _choose(minimum),
+    "maximum": _choose("max"), "minimum": _choose("min"),
     **{numpy_name: partial(_compare, op)
        for numpy_name, op in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="))},
 }
 _FUNCTIONS: dict[str, Callable[..., Tracer]] = {
     "sum": _reducing("sum"), "mean": _reducing("mean"), "max": _reducing("max"), "amax": _reducing("max"),
     "min": _reducing("min"), "amin": _reducing("min"), "where": _where, "dot": _matmul,
-    "transpose": lambda a: _operand(a).T, "clip": lambda a, low, high: _choose(minimum)(_choose(maximum)(a, low), high),
+    "transpose": lambda a: _operand(a).T, "clip": lambda a, low, high: _choose("min")(_choose("max")(a, low), high),
 }
 def _called(name: str) -> Callable[..., Tracer]:
     """One of `operations.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b)) on traced arrays: the value
@@ -491,12 +486,11 @@ class _Instrument(ast.NodeTransformer):
 
 def _parameter(name: str, value: Any, declared: tuple[int, ...] | None) -> Tracer:
     """A parameter's tracer, shaped as declared in the cell or as its value at the point."""
-    array = np.empty(declared) if declared is not None else \
-        np.asarray(value, dtype=object) if value is not None else np.zeros(())
-    if array.ndim > 2:
-        raise Untraceable(f"{name} has {array.ndim} axes; arrays of one or two are traced")
-    shape = (1, 1) if array.ndim == 0 else (array.shape[0], 1) if array.ndim == 1 else array.shape
-    return Tracer(Leaf(name, (int(shape[0]), int(shape[1]))), array.ndim)
+    dims = declared if declared is not None else np.shape(value) if value is not None else ()  # never copied
+    if len(dims) > 2:
+        raise Untraceable(f"{name} has {len(dims)} axes; arrays of one or two are traced")
+    rows, cols = (*dims, 1, 1)[:2]
+    return Tracer(Leaf(name, (int(rows), int(cols))), len(dims))
 
 
 def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, Any]) -> Network:
@@ -515,7 +509,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     name = defs[-1].name
     tree = ast.fix_missing_locations(_Instrument(name).visit(tree))
     parameters = [a.arg for a in defs[-1].args.args]
-    lines = _Lines({*parameters, name} - {name})
+    lines = _Lines(set(parameters))
     scope: dict[str, Any] = {**BUILTINS, **namespace, "np": np, "numpy": np, "math": math, _LINE: lines}
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .operations import (
+    Apply,
     Factor,
     Node,
+    Number,
     Shape,
     Shown,
     _bracket,
@@ -105,3 +107,14 @@ def maximum(a: Node, b: Node) -> Where:
 
 def minimum(a: Node, b: Node) -> Where:
     return Where("<", a, b, a, b)
+
+
+def chosen(kind: str, a: Node, b: Node) -> Node:
+    """max(a, b) or min(a, b) entry by entry, as the layer reader and the def tracer both write them: max(z, 0) is
+    ReLU, shown as such."""
+    if kind == "max":
+        for zero, other in ((b, a), (a, b)):
+            if isinstance(zero, Number) and zero.value == 0:
+                return Apply("relu", other)
+        return maximum(a, b)
+    return minimum(a, b)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .choices import Where, maximum, minimum, shape_of_all
+from .choices import Where, chosen, shape_of_all
 from .errors import CellError
 from .formula import node_error, real_symbol, refuse_twins
 from .functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
@@ -201,11 +201,7 @@ class _Reader:
     def _choice(self, node: ast.Call, name: str, a: Node, b: Node) -> Node:
         """max(a, b) and min(a, b) entry by entry; max(z, 0) is ReLU."""
         self._fitting(node, f"{name}(...)", a, b)
-        if name == "max" and isinstance(b, Number) and b.value == 0:
-            return Apply("relu", a)
-        if name == "max" and isinstance(a, Number) and a.value == 0:
-            return Apply("relu", b)
-        return maximum(a, b) if name == "max" else minimum(a, b)
+        return chosen(name, a, b)
 
     def _entry(self, node: ast.Subscript) -> Node:
         inner = self.read(node.value)
