@@ -49,6 +49,9 @@ class Conv2d(Node):
         (rows, cols), (k, w) = self.image.shape, self.kernel.shape
         self.shape = (rows - k + 1, cols - w + 1)
 
+    def axes(self, inner: Sequence[int]) -> int:
+        return 2  # an image stays an image
+
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         x, kernel = operands
         return np.einsum("ijab,ab->ij", _windows(x, kernel.shape, (0, 1)), kernel)
@@ -112,6 +115,9 @@ class MaxPool2d(Node):
         """Each window's chosen entry (rows, cols): its largest, the first of equals (numpy's argmax)."""
         return np.argmax(self._blocks(x, 0), axis=-1)
 
+    def axes(self, inner: Sequence[int]) -> int:
+        return 2  # an image stays an image
+
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return self._blocks(operands[0], 0).max(axis=-1)
 
@@ -145,6 +151,9 @@ class Flatten(Node):
     def __post_init__(self) -> None:
         self.children = (self.child,)
         self.shape = (self.child.size, 1)
+
+    def axes(self, inner: Sequence[int]) -> int:
+        return 1  # a vector
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return operands[0].reshape(self.shape)

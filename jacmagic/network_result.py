@@ -20,7 +20,6 @@ from .backprop import Cost
 from .closed_form import Formula, closed_forms, gradient_source
 from .errors import OptionError, TooManyEntries
 from .formula import element_symbols, suggest
-from .images import Conv2d, Flatten, MaxPool2d
 from .model import Options
 from .network import Network
 from .network_walk import (
@@ -33,7 +32,7 @@ from .network_walk import (
     tangent_numbers,
     walk,
 )
-from .operations import Leaf, MatMul, Node
+from .operations import Leaf, Node
 from .options import naming, shaped_array
 from .result import own_shape
 
@@ -373,17 +372,7 @@ def _ndim(node: Node, ndims: Mapping[str, int]) -> int:
     """numpy's number of axes of an operation's value (checked against its 2-D shape by `_numpy_shape`)."""
     if isinstance(node, Leaf):
         return ndims.get(node.name, 2)
-    inner = [_ndim(child, ndims) for child in node.children]
-    if isinstance(node, (Conv2d, MaxPool2d)):
-        return 2  # an image stays an image
-    if isinstance(node, Flatten):
-        return 1
-    if isinstance(node, MatMul):
-        return max(sum(inner) - 2, 0)  # (m, n) @ (n,) is (m,), (n,) @ (n,) a number
-    widest = max(inner, default=0)
-    if any(node.size < child.size for child in node.children):  # a reduction or an entry loses an axis
-        return 0 if node.size == 1 else max(widest - 1, 1)
-    return widest
+    return node.axes([_ndim(child, ndims) for child in node.children])
 
 
 def _numpy_shape(shape: tuple[int, int], ndim: int) -> tuple[int, ...]:

@@ -151,6 +151,14 @@ class Node:
         """Does the gradient flow to operand k? (Not to the operands of a comparison, which only decide.)"""
         return True
 
+    def axes(self, inner: Sequence[int]) -> int:
+        """numpy's number of axes of the value, from the operands': entry by entry the most of them; a reduction
+        or an entry loses one."""
+        widest = max(inner, default=0)
+        if any(self.size < child.size for child in self.children):
+            return 0 if self.size == 1 else max(widest - 1, 1)
+        return widest
+
     def show(self) -> Shown:
         raise NotImplementedError
 
@@ -475,6 +483,9 @@ class MatMul(Node):
     def __post_init__(self) -> None:
         self.children = (self.left, self.right)
         self.shape = (self.left.shape[0], self.right.shape[1])
+
+    def axes(self, inner: Sequence[int]) -> int:
+        return max(sum(inner) - 2, 0)  # (m, n) @ (n,) is (m,), (n,) @ (n,) a number
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return operands[0] @ operands[1]
