@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from interrupts import budget_rows, interrupt_rows  # noqa: E402 - benchmarks/, beside this script
 
 from jacmagic import jacobian  # noqa: E402
-from jacmagic.evaluate import Evaluator  # noqa: E402
+from jacmagic.chain.evaluate import Evaluator  # noqa: E402
 
 _fresh = itertools.count()
 SHELL = InteractiveShell.instance()  # display() goes through a real shell's formatter and publisher
@@ -328,7 +328,7 @@ POLAR_CELL = "x = r*cos(theta)\ny = r*sin(theta)"
 
 
 def plot_rows(row: Callable[..., None]) -> None:
-    from jacmagic.plot import png
+    from jacmagic.views.plot import png
 
     polar = jacobian("x = r*cos(theta)\ny = r*sin(theta)", at={"r": 1.0, "theta": 0.7})
     png(polar.plot())  # warm-up: matplotlib's first figure loads fonts
@@ -340,7 +340,7 @@ def plot_rows(row: Callable[..., None]) -> None:
 
     row("--plot: 200x200 change-of-variables picture to PNG", median(picture, 3), 1.0, "the 1 s target",
         "<= 1 (1 s)")
-    from jacmagic.widgets import JacobianPanel
+    from jacmagic.panels.widgets import JacobianPanel
 
     for cell, name, label in ((POLAR_CELL, "r", "change of variables"), ("f(x, y) = x**2 - y**2", "x", "contours")):
         panel = JacobianPanel(jacobian(cell, plot=True))

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .budget import interruptible
-from .errors import JacmagicError
-from .model import Mode, Options, SimplifyMode
-from .network_result import NetworkResult
-from .result import JacobianResult
+from jacmagic.budget import interruptible
+from jacmagic.errors import JacmagicError
+from jacmagic.model import Mode, Options, SimplifyMode
+from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 
 __version__ = "0.1.0"
 __all__ = ["JacmagicError", "JacobianResult", "NetworkResult", "jacobian", "load_ipython_extension",
@@ -26,8 +26,8 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
              mode: Mode | None = None, direction: Mapping[str, Any] | None = None,
              namespace: Mapping[str, Any] | None = None) -> JacobianResult | NetworkResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
-    from .options import chain_mode, parse_names
-    from .pipeline import compute
+    from jacmagic.options import chain_mode, parse_names
+    from jacmagic.pipeline import compute
 
     names = (parse_names(wrt) if wrt else ()) if isinstance(wrt, str) else tuple(wrt)
     options = Options(det=det, wrt=names, at=tuple((at or {}).items()), simplify=simplify, partials=partials,
@@ -42,7 +42,7 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext jacmagic`."""
-    from .magic import JacobianMagic
+    from jacmagic.magic import JacobianMagic
 
     ipython.register_magics(JacobianMagic)
 

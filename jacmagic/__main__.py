@@ -7,10 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import JacmagicError
-from .model import Options
-from .options import chain_mode, parse_names, parse_point, parse_ranges
-from .pipeline import compute
+from jacmagic.errors import JacmagicError
+from jacmagic.model import Options
+from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
+from jacmagic.pipeline import compute
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print(result.latex())
         if args.plot:
-            from .plot import png
+            from jacmagic.views.plot import png
 
             picture = png(result.plot(), dpi=100)
             try:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sympy.core.cache import clear_cache
 
-from .errors import BudgetExceeded
+from jacmagic.errors import BudgetExceeded
 
 T = TypeVar("T")
 # After the first alarm, keep nudging: library code may swallow one exception in a broad `except BaseException`.

@@ -21,13 +21,13 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float
 
-from .budget import interruptible
-from .errors import JacmagicError
-from .model import Options
-from .network_result import NetworkResult
-from .options import chain_mode, parse_names, parse_point, parse_ranges
-from .pipeline import compute
-from .result import JacobianResult
+from jacmagic.budget import interruptible
+from jacmagic.errors import JacmagicError
+from jacmagic.model import Options
+from jacmagic.network_result import NetworkResult
+from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
+from jacmagic.pipeline import compute
+from jacmagic.result import JacobianResult
 
 
 @magics_class

@@ -16,13 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from .backprop import Cost
-from .closed_form import Formula, closed_forms, gradient_source
-from .errors import OptionError, TooManyEntries
-from .formula import element_symbols, suggest
-from .model import Options
-from .network import Network
-from .network_walk import (
+from jacmagic.chain.backprop import Cost
+from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
+from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
     NetworkWalk,
     cost,
@@ -32,12 +28,16 @@ from .network_walk import (
     tangent_numbers,
     walk,
 )
-from .operations import Leaf, Node
-from .options import naming, shaped_array
-from .result import own_shape
+from jacmagic.chain.operations import Leaf, Node
+from jacmagic.errors import OptionError, TooManyEntries
+from jacmagic.model import Options
+from jacmagic.options import naming, shaped_array
+from jacmagic.read.formula import element_symbols, suggest
+from jacmagic.read.network import Network
+from jacmagic.result import own_shape
 
 if TYPE_CHECKING:
-    from .result import JacobianResult
+    from jacmagic.result import JacobianResult
 
 # A layer cell with at most this many entries in all is also written out entry by entry: its symbolic Jacobian is
 # shown first and checks the walkthrough exactly.
@@ -126,10 +126,10 @@ class NetworkResult:
         if self.whole is None:
             return None
         if len(self.network.lines) == 1:
-            from .model import Step
+            from jacmagic.model import Step
 
             return (Step(self.whole.model.stages[0], self.whole.inputs, self.whole.inputs, self.whole.matrix),)
-        from .pipeline import compute_entries
+        from jacmagic.pipeline import compute_entries
 
         return compute_entries(self.text, replace(self.options, mode="reverse", direction=())).steps
 
@@ -146,7 +146,7 @@ class NetworkResult:
         gradient in the image's shape, as the static output draws it, at a point given as to `gradient()` (by
         name or as a mapping; the rest keep their --at values). Otherwise the --plot picture of the map written
         out entry by entry (small networks only)."""
-        from .network_view import MAX_IMAGE_PANELS, image_figure, images_read
+        from jacmagic.views.network_view import MAX_IMAGE_PANELS, image_figure, images_read
 
         point = {**(point or {}), **values}
         images = images_read(self)
@@ -254,7 +254,7 @@ class NetworkResult:
         return self._walk(self.default_point())
 
     def latex(self) -> str:
-        from .network_view import to_latex
+        from jacmagic.views.network_view import to_latex
 
         return to_latex(self, self.walked)
 
@@ -262,7 +262,7 @@ class NetworkResult:
         return self.latex()
 
     def __str__(self) -> str:
-        from .network_view import to_text
+        from jacmagic.views.network_view import to_text
 
         return to_text(self, self.walked)
 
@@ -275,17 +275,17 @@ class NetworkResult:
 
     @cached_property
     def displays(self) -> list[Any]:
-        from .network_view import displays
+        from jacmagic.views.network_view import displays
 
         return displays(self)
 
     def _ipython_display_(self) -> None:
-        from .widgets import show
+        from jacmagic.panels.widgets import show
 
         show(self.displays)
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
-        from .network_panel import NetworkPanel
+        from jacmagic.panels.network_panel import NetworkPanel
 
         return NetworkPanel(self, digits=digits)
 
@@ -316,7 +316,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
                                       ("--partials", options.partials), ("--plot", options.plot)) if on]
     if entries <= WHOLE_ENTRIES and not network.batched:  # the entry level broadcasts numbers only, has no axis=
-        from .pipeline import compute_entries
+        from jacmagic.pipeline import compute_entries
 
         try:
             whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
@@ -345,8 +345,8 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
 def input_dims(network: Network, text: str, at: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """Each input's numpy shape: as declared (`x: 3` is (3,), `W: 3x1` is (3, 1)), else as its --at value,
     else a number's () or the working 2-D shape."""
-    from .source import prepare, python_declarations
-    from .trace import is_def_cell
+    from jacmagic.read.source import prepare, python_declarations
+    from jacmagic.read.trace import is_def_cell
 
     declarations = python_declarations(text)[1] if is_def_cell(text) else prepare(text).declarations
     declared = {d.name: d.dims for d in declarations.values()}

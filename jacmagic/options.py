@@ -14,12 +14,12 @@ import numpy as np
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from .budget import time_limit
-from .errors import BudgetExceeded, CellError, OptionError
-from .formula import ExpressionBuilder
-from .functions import KNOWN_CONSTANTS
-from .model import Mode
-from .source import prepare
+from jacmagic.budget import time_limit
+from jacmagic.chain.functions import KNOWN_CONSTANTS
+from jacmagic.errors import BudgetExceeded, CellError, OptionError
+from jacmagic.model import Mode
+from jacmagic.read.formula import ExpressionBuilder
+from jacmagic.read.source import prepare
 
 # Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
 # with its millions of digits).

@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import calculus
-from .array_trace import Untraceable
-from .budget import Budget
-from .errors import CellError, OptionError, TooManyEntries
-from .formula import refuse_twins, suggest
-from .model import CellModel, Options, Step
-from .network import Network, NotStructured, read_network
-from .options import naming
-from .parse import parse_cell
-from .result import JacobianResult, expand_matrices, not_square
+from jacmagic.budget import Budget
+from jacmagic.chain import calculus
+from jacmagic.errors import CellError, OptionError, TooManyEntries
+from jacmagic.model import CellModel, Options, Step
+from jacmagic.options import naming
+from jacmagic.read.array_trace import Untraceable
+from jacmagic.read.formula import refuse_twins, suggest
+from jacmagic.read.network import Network, NotStructured, read_network
+from jacmagic.read.parse import parse_cell
+from jacmagic.result import JacobianResult, expand_matrices, not_square
 
 if TYPE_CHECKING:
-    from .network_result import NetworkResult
+    from jacmagic.network_result import NetworkResult
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
@@ -33,7 +33,7 @@ MAX_MEMORY = 1024.0
 
 def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None = None) -> CellModel:
     """The model of a cell, whichever of the three forms it is written in."""
-    from .trace import is_def_cell, trace_cell
+    from jacmagic.read.trace import is_def_cell, trace_cell
 
     if is_def_cell(text):
         return trace_cell(text, namespace or {}, typed_shapes(options.at), options.budget)
@@ -76,7 +76,7 @@ def compute(source: str | object, options: Options | None = None,
             raise CellError(f"--chain follows a def through its numpy operations, and cannot follow this line: "
                             f"{why.reason}", why.line) from None
         if network is not None:
-            from .network_result import network_result
+            from jacmagic.network_result import network_result
 
             return network_result(network, source, options, namespace)
     try:
@@ -84,7 +84,7 @@ def compute(source: str | object, options: Options | None = None,
     except TooManyEntries as err:
         if uncovered is None:
             raise
-        from .network import COVERED
+        from jacmagic.read.network import COVERED
 
         covered = ", ".join(sorted(COVERED))
         raise CellError("this line uses something the array-level walkthrough does not cover (a bracketed list, "
@@ -96,8 +96,8 @@ def compute(source: str | object, options: Options | None = None,
 def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None) -> Network:
     """A layer cell or a def cell as array operations; `NotStructured` for a cell (or a line) only the
     entry-level reader covers, `Untraceable` for a def the tracer cannot follow."""
-    from .array_trace import trace_network
-    from .trace import is_def_cell
+    from jacmagic.read.array_trace import trace_network
+    from jacmagic.read.trace import is_def_cell
 
     if is_def_cell(text):
         return trace_network(text, namespace or {}, dict(options.at))
@@ -111,7 +111,7 @@ def compute_entries(source: str | object, options: Options, namespace: Mapping[s
     if isinstance(source, str):
         model = read_cell(source, options, namespace)
     else:
-        from .trace import trace_object
+        from jacmagic.read.trace import trace_object
 
         model = trace_object(source, name, typed_shapes(options.at), options.budget)
     try:

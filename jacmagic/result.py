@@ -13,16 +13,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import calculus
-from .abbreviate import abbreviated
-from .backprop import CompiledChain, Cost, Walkthrough, cost
-from .budget import Budget
-from .check import AreaCheck, finite_difference_check, high_precision_chain, high_precision_jacobian, high_precision_map
-from .errors import CellError, OptionError
-from .evaluate import Domain, Evaluator, determinant_at
-from .formula import suggest
-from .model import CellModel, Options, Shape, Step
-from .options import naming, point_value, shaped_array
+from jacmagic.budget import Budget
+from jacmagic.chain import calculus
+from jacmagic.chain.abbreviate import abbreviated
+from jacmagic.chain.backprop import CompiledChain, Cost, Walkthrough, cost
+from jacmagic.chain.check import (
+    AreaCheck,
+    finite_difference_check,
+    high_precision_chain,
+    high_precision_jacobian,
+    high_precision_map,
+)
+from jacmagic.chain.evaluate import Domain, Evaluator, determinant_at
+from jacmagic.errors import CellError, OptionError
+from jacmagic.model import CellModel, Options, Shape, Step
+from jacmagic.options import naming, point_value, shaped_array
+from jacmagic.read.formula import suggest
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -326,19 +332,19 @@ class JacobianResult:
 
     @cached_property
     def _latex(self) -> str:
-        from .displays import to_latex
+        from jacmagic.views.displays import to_latex
 
         return to_latex(self)
 
     @cached_property
     def _text(self) -> str:
-        from .render import to_text
+        from jacmagic.views.render import to_text
 
         return to_text(self)
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
         """The evaluation panel (an ipywidgets VBox), for placing it yourself; with `--chain`, the walkthrough."""
-        from .widgets import ChainPanel, JacobianPanel
+        from jacmagic.panels.widgets import ChainPanel, JacobianPanel
 
         live = self.options.continuous_update if continuous_update is None else continuous_update
         return (ChainPanel if self.chain else JacobianPanel)(self, continuous_update=live, digits=digits)
@@ -347,26 +353,26 @@ class JacobianResult:
              domain: Mapping[str, tuple[float, float]] | None = None) -> Figure:
         """The `--plot` picture as a matplotlib Figure, to style or save: at `point` (default: the `--at` point
         or 1.0 each), over `domain` (default: `--domain`, else around the point)."""
-        from .plot import figure
+        from jacmagic.views.plot import figure
 
         return figure(self, point, domain)
 
     def area(self, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None) -> AreaCheck:
         """The change-of-variables formula checked: the integral of |det J| over a rectangle of inputs against
         the area of its image (maps of the plane)."""
-        from .plot import area
+        from jacmagic.views.plot import area
 
         return area(self, domain, point)
 
     @cached_property
     def displays(self) -> list[Any]:
         """What displaying this result shows, built once (the magic builds it before binding --out)."""
-        from .widgets import displays
+        from jacmagic.panels.widgets import displays
 
         return displays(self)
 
     def _ipython_display_(self) -> None:
-        from .widgets import show
+        from jacmagic.panels.widgets import show
 
         show(self.displays)
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
-from jacmagic.abbreviate import abbreviated
-from jacmagic.functions import sigmoid
+from jacmagic.chain.abbreviate import abbreviated
+from jacmagic.chain.functions import sigmoid
 from jacmagic.result import JacobianResult
 
 NEURON = "f(w0, w1, w2, x0, x1) = sigmoid(w0*x0 + w1*x1 + w2)"

@@ -12,7 +12,7 @@ import sympy as sp
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
-from jacmagic.widgets import ChainPanel
+from jacmagic.panels.widgets import ChainPanel
 
 from .helpers import assert_close, numeric_jacobian, read_aloud
 

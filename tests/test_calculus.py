@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian as compute
 from jacmagic.budget import Budget
-from jacmagic.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
-from jacmagic.functions import relu, sigmoid, softplus
+from jacmagic.chain.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
+from jacmagic.chain.functions import relu, sigmoid, softplus
 
 from .helpers import assert_close
 

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from jacmagic import jacobian
-from jacmagic.check import (
+from jacmagic.chain.check import (
     AreaCheck,
     finite_difference_check,
     high_precision_chain,
@@ -75,7 +75,7 @@ def test_area_check_reads_relative_difference() -> None:
 
 
 def test_the_reference_map_uses_the_activations_own_definitions() -> None:
-    from jacmagic.functions import relu, sigmoid, softplus
+    from jacmagic.chain.functions import relu, sigmoid, softplus
 
     function = high_precision_map([sigmoid(x), relu(x), softplus(x)], (x,))
     with mpmath.workdps(30):

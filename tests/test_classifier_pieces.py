@@ -10,9 +10,9 @@ import pytest
 
 from jacmagic import NetworkResult, jacobian
 from jacmagic.errors import CellError
-from jacmagic.mathml import formula
 from jacmagic.model import Options
 from jacmagic.pipeline import compute_entries
+from jacmagic.views.mathml import formula
 
 from .helpers import assert_close
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from jacmagic.evaluate import Evaluator, curvature, determinant_at
+from jacmagic.chain.evaluate import Evaluator, curvature, determinant_at
 
 x, y = sp.symbols("x y", real=True)
 

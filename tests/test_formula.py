@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from jacmagic.errors import CellError
-from jacmagic.formula import ExpressionBuilder, display_key, element_symbols, real_symbol, refuse_twins, suggest
+from jacmagic.read.formula import ExpressionBuilder, display_key, element_symbols, real_symbol, refuse_twins, suggest
 
 
 def build(text: str, shapes: dict[str, tuple[int, int]] | None = None) -> tuple[ExpressionBuilder, object]:

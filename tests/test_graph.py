@@ -7,7 +7,7 @@ import re
 import sympy as sp
 
 from jacmagic import jacobian
-from jacmagic.graph import layout, sparsity_svg, svg
+from jacmagic.views.graph import layout, sparsity_svg, svg
 
 BRANCH = "u = x*y\nv = sin(u)\nw = u + x\nL = v*w"
 

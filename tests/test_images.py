@@ -218,7 +218,7 @@ def _drawn(fig: Any, gid: str) -> list[Any]:
 
 
 def test_class_probabilities_show_one_gradient_image_per_class_on_one_scale() -> None:
-    from jacmagic.network_view import image_figure, pictures
+    from jacmagic.views.network_view import image_figure, pictures
 
     point = {k: v for k, v in _net_point().items() if k != "y"}
     cell = NET.replace("y: 10\n", "").replace("z = W @ flatten(q) + b\nL = -sum(y * log(softmax(z)))\n",
@@ -236,7 +236,7 @@ def test_class_probabilities_show_one_gradient_image_per_class_on_one_scale() ->
 
 
 def test_a_loss_shows_its_gradient_image_beside_the_input_image() -> None:
-    from jacmagic.network_view import image_figure
+    from jacmagic.views.network_view import image_figure
 
     point = {**_net_point(), "x": RNG.standard_normal((16, 16)), "W": RNG.standard_normal((10, 49))}
     result = _result(NET.replace("8x8", "16x16").replace("10x9", "10x49"), point)

@@ -198,6 +198,6 @@ def test_hessian_through_the_magic(shell: Shell, monkeypatch: pytest.MonkeyPatch
     assert r"\nabla^2 f" in latex and "saddle" in words  # the Hessian's display, its reading in words outside it
     assert "∇²f" in text and "symmetric" in text
     assert shell.ip.user_ns["H"].hessian == sp.Matrix([[2, 0], [0, -2]])
-    monkeypatch.setattr("jacmagic.widgets.has_widget_frontend", lambda: True)
+    monkeypatch.setattr("jacmagic.panels.widgets.has_widget_frontend", lambda: True)
     panel = shell.ok("%%jacobian --hessian --at x=1,y=1\nf(x, y) = x**2 + y**2").result.widget()
     assert "convex here" in panel.output.value

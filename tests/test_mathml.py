@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import NetworkResult, jacobian
-from jacmagic.displays import words
 from jacmagic.errors import CellError
-from jacmagic.mathml import derivation, formula
-from jacmagic.network_view import walkthrough_groups
-from jacmagic.page import columns
-from jacmagic.render import chain_groups, result_groups, text_latex
+from jacmagic.views.displays import words
+from jacmagic.views.mathml import derivation, formula
+from jacmagic.views.network_view import walkthrough_groups
+from jacmagic.views.page import columns
+from jacmagic.views.render import chain_groups, result_groups, text_latex
 
 from .helpers import read_aloud
 from .test_modes import CASES

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, JacmagicError
-from jacmagic.widgets import ChainPanel
+from jacmagic.panels.widgets import ChainPanel
 
 from .conftest import Shell
 from .helpers import assert_close, numeric_jacobian

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from jacmagic import NetworkResult, jacobian
+from jacmagic.chain.network_walk import outputs_at
 from jacmagic.errors import CellError, OptionError
-from jacmagic.mathml import formula
 from jacmagic.model import Options
-from jacmagic.network import read_network
-from jacmagic.network_walk import outputs_at
 from jacmagic.pipeline import compute_entries
+from jacmagic.read.network import read_network
+from jacmagic.views.mathml import formula
 
 from .conftest import Shell
 from .helpers import assert_close, read_aloud
@@ -551,7 +551,7 @@ def test_a_walkthrough_within_the_memory_limit_runs_under_a_capped_address_space
 def test_the_memory_estimate_bounds_what_the_walkthrough_holds() -> None:
     import tracemalloc
 
-    from jacmagic.network_walk import memory_needed
+    from jacmagic.chain.network_walk import memory_needed
 
     for cell in ("x: 600\nh = tanh(x)\ny = h * 2", "W: 30x40\nx: 40\nb: 30\nh = relu(W @ x + b)\ny = softmax(h)",
                  "u: 300\nv: 1x300\nM = u @ v\nL = sum(M)"):

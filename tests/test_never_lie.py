@@ -15,7 +15,7 @@ import sympy as sp
 from IPython.core.error import UsageError
 
 from jacmagic import JacmagicError, jacobian
-from jacmagic.formula import display_key
+from jacmagic.read.formula import display_key
 
 from .conftest import Shell
 from .helpers import assert_close, numeric_jacobian
@@ -267,7 +267,7 @@ def test_out_takes_the_name_python_reads(shell: Shell) -> None:
 
 
 def test_out_is_not_bound_when_the_display_fails(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jacmagic import widgets
+    from jacmagic.panels import widgets
 
     def broken(result: object) -> list[object]:
         raise RuntimeError("display failed")

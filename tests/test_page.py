@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
-from jacmagic.displays import blocks, to_latex
-from jacmagic.mathml import formula
-from jacmagic.page import MAX_EMS, broken, cell_widths, columns, fits, width
-from jacmagic.render import latex, result_groups
+from jacmagic.views.displays import blocks, to_latex
+from jacmagic.views.mathml import formula
+from jacmagic.views.page import MAX_EMS, broken, cell_widths, columns, fits, width
+from jacmagic.views.render import latex, result_groups
 
 from .test_properties import VARIABLES, Formula, formulas, points
 

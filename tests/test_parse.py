@@ -11,7 +11,7 @@ import sympy as sp
 from jacmagic import JacobianResult, jacobian
 from jacmagic.errors import CellError
 from jacmagic.options import parse_names, parse_number, parse_point
-from jacmagic.parse import parse_cell
+from jacmagic.read.parse import parse_cell
 
 r, theta, phi, x, y, z, a, b, c = sp.symbols("r theta phi x y z a b c", real=True)
 

@@ -20,7 +20,7 @@ from matplotlib.contour import ContourSet
 
 from jacmagic import jacobian
 from jacmagic.errors import OptionError
-from jacmagic.plot import LARGEST, polygon_area
+from jacmagic.views.plot import LARGEST, polygon_area
 
 from .conftest import Shell
 from .helpers import numeric_jacobian
@@ -165,7 +165,7 @@ def _pixels(picture: bytes) -> np.ndarray:
 def test_a_moving_picture_matches_the_picture_drawn_afresh(cell: str, moved: str, still: str | None) -> None:
     """Moving a variable redraws only the square, its image, the parallelogram and the arrow over the kept
     background; what the panel shows is the picture drawn from scratch at the new point."""
-    from jacmagic.plot import MovingPicture, default_domain
+    from jacmagic.views.plot import MovingPicture, default_domain
 
     result = jacobian(cell, wrt="r,theta" if still else ())
     start = result.default_point()
@@ -192,7 +192,7 @@ def _no_warning() -> Iterator[None]:
 
 
 def _drawn_cleanly(fig: object) -> bytes:
-    from jacmagic.plot import png
+    from jacmagic.views.plot import png
 
     with _no_warning():
         return png(fig)  # type: ignore[arg-type]
@@ -253,7 +253,7 @@ def test_any_point_draws_the_map_where_it_can_and_says_where_it_overflows(cell: 
     drawn whole (no warning, no NaN limits) or refused with a message; the overflow note exactly when the test's
     own numpy overflows on the plotted grid; the gradient arrow at the point as mpmath differentiates the twin,
     hidden where it is undefined or too long; the panel's moving picture moves over it too."""
-    from jacmagic.plot import MovingPicture, default_domain
+    from jacmagic.views.plot import MovingPicture, default_domain
 
     result, point, twin = jacobian(cell), {"x": x, "y": y}, _KINDS[cell]
     domain = default_domain(result, point)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, JacmagicError
-from jacmagic.parse import parse_cell
+from jacmagic.read.parse import parse_cell
 
 from .helpers import numeric_jacobian
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from jacmagic import jacobian
-from jacmagic.render import number_latex, text_latex, wrapped
+from jacmagic.views.render import number_latex, text_latex, wrapped
 
 FORBIDDEN = [r"\eqnarray", r"\tag", r"\newcommand", r"\DeclareMathOperator", r"\begin{equation", r"\label"]
 ALLOWED_ENVIRONMENTS = {"matrix", "bmatrix", "pmatrix", "array", "aligned"}
@@ -120,8 +120,8 @@ def test_a_long_sum_continues_over_lines() -> None:
 def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     """Prose at the left margin becomes an HTML paragraph that wraps with the page; an annotation indented under a
     formula stays beside it; the text a terminal prints is unchanged."""
-    from jacmagic.displays import static_displays
-    from jacmagic.render import result_groups, to_text
+    from jacmagic.views.displays import static_displays
+    from jacmagic.views.render import result_groups, to_text
 
     result = jacobian("g(x) = [x, x**2]\nh(u, v) = [u*v]", chain=True, at={"x": 0.5})
     shown = static_displays(result_groups(result))
@@ -157,7 +157,7 @@ def test_entries_of_arrays_with_digits_in_their_names_are_written_as_textbooks_d
 
 
 def test_a_zero_is_never_shown_with_a_sign() -> None:
-    from jacmagic.render import number, number_latex
+    from jacmagic.views.render import number, number_latex
 
     assert number(-0.0) == "0" and number_latex(-0.0) == "0" and number(-1e-300) == "-1e-300"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jacmagic.errors import CellError
-from jacmagic.source import prepare, python_declarations
+from jacmagic.read.source import prepare, python_declarations
 
 
 def test_carets_become_powers_and_columns_map_back() -> None:

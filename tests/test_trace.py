@@ -16,7 +16,7 @@ import pytest
 import sympy as sp
 
 from jacmagic.errors import CellError
-from jacmagic.trace import is_def_cell, trace_cell, trace_function, trace_object
+from jacmagic.read.trace import is_def_cell, trace_cell, trace_function, trace_object
 
 from .helpers import assert_close, numeric_jacobian
 
@@ -284,7 +284,7 @@ POINTS = {"arccosh": [1.3, 2.0, 1.7], "relu": [-0.7, 0.4, 1.3], "sign": [-0.7, 0
 
 
 def test_every_twin_has_a_reference() -> None:
-    from jacmagic.numpy_twins import ELEMENTWISE
+    from jacmagic.read.numpy_twins import ELEMENTWISE
 
     assert {name for name, f in ELEMENTWISE.items() if callable(f)} == set(NUMPY_REFERENCE)
 
@@ -302,7 +302,7 @@ def test_activations_in_a_def_act_entry_by_entry_on_a_vector() -> None:
 @pytest.mark.parametrize("name", sorted(NUMPY_REFERENCE))
 def test_each_function_offered_to_a_def_acts_on_a_vector_as_numpy_does(name: str) -> None:
     from jacmagic import jacobian
-    from jacmagic.numpy_twins import ACTIVATIONS
+    from jacmagic.read.numpy_twins import ACTIVATIONS
 
     z = POINTS.get(name, Z)
     calls = [f"np.{name}"] + ([name] if name in ACTIVATIONS else [])

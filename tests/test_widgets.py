@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from jacmagic import jacobian
-from jacmagic.widgets import JacobianPanel
+from jacmagic.panels.widgets import JacobianPanel
 
 from .conftest import Shell
 
@@ -89,7 +89,7 @@ def test_precision_and_continuous_update_options() -> None:
 
 
 def test_ranges_from_the_magic_option(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jacmagic.widgets.has_widget_frontend", lambda: True)
+    monkeypatch.setattr("jacmagic.panels.widgets.has_widget_frontend", lambda: True)
     ran = shell.ok("%%jacobian --range r=0:5,theta=-pi:pi\nx = r*cos(theta)\ny = r*sin(theta)")
     shown = next(o for o in ran.outputs if "application/vnd.jupyter.widget-view+json" in o)
     model = ran.result.displays[-1]  # the panel the cell displayed
@@ -123,7 +123,7 @@ def test_an_update_calls_no_sympy() -> None:
 def test_values_stay_as_typed_when_the_browser_slider_snaps_them() -> None:
     """A browser's slider reports min + k*step in floating point (0.3999999999 for 0.4) and snaps a typed value
     to its nearest step: neither reaches the number box; a real drag does, rounded to the step's digits."""
-    from jacmagic.widgets import Variable
+    from jacmagic.panels.widgets import Variable
 
     variable = Variable("x", 0.4, (-1.6, 2.4), True, False)
     variable.slider.value = -1.6 + 100 * 0.02  # 0.3999999999999999: the slider echoing 0.4

@@ -1,0 +1,251 @@
+"""Model -> derivatives: the Jacobian matrix, its determinant, and their tidying under a time budget.
+
+Differentiation and determinants go through symengine (about 100x faster than sympy) when every function in the
+map is one whose symengine derivative matches sympy's exactly; anything else (the activations, Abs, Piecewise, ...)
+goes through sympy. symengine forgets sympy's assumptions, so results are mapped back onto the cell's real symbols.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import symengine as se  # imported with the module, never inside a budget: an alarm must not land in an import
+import sympy as sp
+
+from jacmagic.budget import Budget, undisturbed
+from jacmagic.chain.evaluate import Evaluator
+from jacmagic.errors import CellError, TooManyEntries
+from jacmagic.model import distinct_nodes, symbols_in, tree_size
+
+# Points at which a simplified form must give the same numbers as the original to be shown instead.
+_SAMPLES = 40
+
+# Functions whose symengine derivative and round trip to sympy equal sympy's own, checked in tests/test_calculus.py.
+_SYMENGINE_SAFE = frozenset({
+    sp.Add, sp.Mul, sp.Pow, sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.asin, sp.acos, sp.atan,
+    sp.sinh, sp.cosh, sp.tanh, sp.asinh, sp.atanh, sp.exp, sp.log, sp.erf,
+})
+# A symbolic determinant beyond this size is not expanded: it is shown unevaluated and computed at points.
+MAX_SYMBOLIC_DET = 8
+# The largest Jacobian built symbolically, as `jacobian_size` estimates it; measured at 0.3 to 3 microseconds per
+# unit on a 2-core machine (a 100 x 100 tanh layer by W is 3 million: 9 s), so about 3 s at most. Larger maps go
+# stage by stage, or are refused before any work starts; so no call into symengine's C++ code, which neither a
+# budget nor Ctrl-C can interrupt, gets a term larger than this.
+MAX_SYMBOLIC_SIZE = 1_000_000
+
+
+def _terms(expression: Any) -> tuple[Any, ...]:
+    return expression.args if expression.is_Add else (expression,)
+
+
+def jacobian_size(expressions: Iterable[sp.Expr], variables: Iterable[sp.Symbol],
+                  limit: int = MAX_SYMBOLIC_SIZE) -> int:
+    """What building the Jacobian costs, estimated before starting: each term's size (written out without
+    sharing) times the variables it contains, and times a quarter of its depth (the chain rule through a deep
+    nesting repeats the inner derivative at every level), summed; counted up to just past `limit`."""
+    wanted = set(variables)
+    total = 0
+    for expression in expressions:
+        for term in _terms(expression):
+            count = len(symbols_in((term,)) & wanted)
+            if count:
+                nodes, depth = tree_size((term,), limit // count + 1)
+                total += nodes * count * max(1, depth // 4)
+            if total > limit:
+                return total
+    return total
+
+
+def symengine_safe(expressions: Iterable[sp.Basic]) -> bool:
+    """True when every node of every expression is a number, a symbol or a function in `_SYMENGINE_SAFE`."""
+    for node in distinct_nodes(expressions):
+        if not node.args:
+            if not (node.is_Symbol or node.is_Number or node in (sp.pi, sp.E)):
+                return False
+            if node.is_Float and not math.isfinite(float(node)):  # symengine's floats overflow to Inf
+                return False
+        elif node.func not in _SYMENGINE_SAFE:
+            return False
+    return True
+
+
+def fits(expressions: Sequence[sp.Expr], variables: Iterable[sp.Symbol]) -> bool:
+    """Is the Jacobian small enough to build symbolically?"""
+    return jacobian_size(expressions, variables) <= MAX_SYMBOLIC_SIZE
+
+
+# Differentiating may take this many budgets before it is given up as too large: it has no cheaper fallback.
+DIFFERENTIATION_BUDGETS = 5
+
+
+def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
+                    budget: float) -> sp.ImmutableMatrix | CellError:
+    """The Jacobian, or the error saying why it was not built: estimated too large before starting, or its time
+    allowance (several budgets: there is no cheaper fallback) ran out."""
+    if not fits(expressions, variables):
+        return too_large(len(expressions), len(variables))
+    found: sp.ImmutableMatrix | None = Budget(DIFFERENTIATION_BUDGETS * budget).run(
+        lambda: jacobian(expressions, variables), None, optional=False)
+    return out_of_time(budget) if found is None else found
+
+
+def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
+             budget: float) -> tuple[sp.ImmutableMatrix, ...]:
+    """The Hessian of each output: the Jacobian of its gradient (row i of `matrix`), n x n with entry (j, k) =
+    d^2 f_i / dx_j dx_k; refused when they are too large to build within the allowance."""
+    if not fits(list(matrix), variables):  # all of them together, before the first is started
+        raise too_large(matrix.rows * len(variables), len(variables))
+    found = []
+    for i in range(matrix.rows):
+        hessian = jacobian_within(list(matrix.row(i)), variables, budget)
+        if isinstance(hessian, CellError):
+            raise hessian
+        found.append(hessian)
+    return tuple(found)
+
+
+def is_symmetric(hessian: sp.MatrixBase) -> bool:
+    """d^2 f / dx dy = d^2 f / dy dx (Schwarz), checked entry by entry: equal as written, or giving the same
+    numbers (defined and undefined alike) at the sample points."""
+    entries = hessian.todok()  # the nonzero entries: a sparse map's Hessian is mostly zeros
+    zero = sp.S.Zero
+    return all(entry == entries.get((k, j), zero) or same_numbers(entry, entries.get((k, j), zero))
+               for (j, k), entry in entries.items() if j != k)
+
+
+def too_large(outputs: int, variables: int) -> TooManyEntries:
+    return TooManyEntries(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build "
+                          f"symbolically (estimated before starting: more than {MAX_SYMBOLIC_SIZE:,} terms); its "
+                          "values at points are still computed (R.at); to see it, differentiate by fewer variables "
+                          "with --wrt, or write the map in smaller steps")
+
+
+def out_of_time(budget: float) -> TooManyEntries:
+    return TooManyEntries(f"the time budget ran out while differentiating symbolically (it gets "
+                          f"{DIFFERENTIATION_BUDGETS} x --budget {budget:g} = {DIFFERENTIATION_BUDGETS * budget:g} s); "
+                          f"give it more time with a larger --budget, e.g. --budget {max(2.0, 10 * budget):g}")
+
+
+def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
+    """The derivatives sympy could only leave unevaluated (of floor, Mod, ...)."""
+    return [node for node in distinct_nodes(matrix) if isinstance(node, (sp.Derivative, sp.Subs))]
+
+
+def _to_sympy(value: Any, real: dict[sp.Symbol, sp.Symbol]) -> sp.Basic:
+    """A symengine object back in sympy, on the cell's own (real) symbols `real` maps to. Interruptible: the work
+    is sympy's, building the expression (seconds for a 5000-term sum), and an exception raised in it propagates."""
+    return se.sympify(value)._sympy_().xreplace(real)
+
+
+def _to_symengine(expression: sp.Expr) -> Any:
+    """`expression` in symengine, converted `undisturbed`: symengine reads sympy objects through Python calls
+    whose exceptions it does not all check, so an alarm or Ctrl-C raised in one left it half-way (AttributeError:
+    'sin' object has no attribute 'as_base_exp'; SystemError: ... returned a result with an exception set)."""
+    with undisturbed():
+        return se.sympify(expression)
+
+
+def _real(symbols: Iterable[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
+    """What symengine's assumption-free symbols become again in sympy."""
+    return {sp.Symbol(s.name): s for s in symbols}
+
+
+def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
+             use_symengine: bool | None = None) -> sp.ImmutableMatrix:
+    """d expressions / d variables: rows are outputs, columns are variables (numerator layout). Callers bound
+    the size first (`fits`): nothing can interrupt symengine's own work, so a budget or Ctrl-C stops it between
+    two small calls."""
+    if not variables:  # a stage of constants: no columns
+        return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
+    if use_symengine is None:
+        use_symengine = symengine_safe(expressions)
+    if not use_symengine:
+        return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
+    rows = _sparse_jacobian([_to_symengine(e) for e in expressions], [se.Symbol(v.name) for v in variables],
+                            se.Add, lambda t, v: t.diff(v))
+    real = _real(set(variables) | symbols_in(expressions))
+    nonzero = {(i, j): _to_sympy(entry, real) for i, row in enumerate(rows) for j, entry in enumerate(row)
+               if entry != 0}  # only these are converted: a sparse Jacobian is mostly zeros
+    return from_entries(len(rows), len(variables), nonzero)
+
+
+def from_entries(rows: int, cols: int, nonzero: Mapping[tuple[int, int], sp.Basic]) -> sp.ImmutableMatrix:
+    """A matrix of zeros but for `nonzero`, built without sympy's slow general constructor (a 100 x 100 takes
+    it 30 ms, and a Hessian per output makes that seconds)."""
+    matrix = sp.zeros(rows, cols)
+    for (i, j), entry in nonzero.items():
+        matrix[i, j] = entry
+    return matrix.as_immutable()
+
+
+def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: Any,
+                     diff: Callable[[Any, Any], Any]) -> list[list[Any]]:
+    """d expressions / d variables, one small derivative at a time: each term of a sum is differentiated only
+    by the variables it contains. The cost follows the size of the map, not size x variables (a loss summed over
+    10,000 weights is 10,000 small derivatives, not 10,000 walks over the whole sum), and every call into
+    compiled code is small, so a time budget or Ctrl-C can stop it between two of them."""
+    column = {v: j for j, v in enumerate(variables)}
+    rows = []
+    for expression in expressions:
+        terms = _terms(expression)
+        by_variable: dict[Any, list[Any]] = {}
+        for term in terms:
+            for symbol in symbols_in((term,)):
+                if symbol in column:
+                    by_variable.setdefault(symbol, []).append(term)
+        row: list[Any] = [0] * len(variables)
+        for symbol, containing in by_variable.items():
+            row[column[symbol]] = add(*(diff(t, symbol) for t in containing))
+        rows.append(row)
+    return rows
+
+
+def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | None = None) -> sp.Expr | None:
+    """The expanded determinant, or None when it is too big to expand within the budget."""
+    n = matrix.shape[0]
+    if n > MAX_SYMBOLIC_DET:
+        return None
+    if use_symengine is None:
+        use_symengine = symengine_safe(matrix)
+    if use_symengine:
+        entries = [[_to_symengine(entry) for entry in row] for row in matrix.tolist()]
+        return _to_sympy(se.DenseMatrix(entries).det(), _real(symbols_in(matrix)))
+    found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
+    return found
+
+
+def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
+    """`simplify` within the budget, kept only when it is no longer than what we had and computes the same
+    numbers: simplify assumes what it likes (100**v*log(100) may become an overflowing power, sqrt(|y|)'s
+    derivative may lose its sign), so a form that differs anywhere on the sample points is not shown."""
+    simpler: sp.Expr = budget.run(lambda: sp.simplify(expression), expression)
+    if simpler == expression or sp.count_ops(simpler) > sp.count_ops(expression):
+        return expression
+    return simpler if budget.run(lambda: same_numbers(expression, simpler), False) else expression
+
+
+def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:
+    """Do two expressions give the same numbers, defined and undefined alike, at seeded sample points of both
+    signs and several scales?"""
+    symbols = sorted(symbols_in((a, b)), key=lambda s: s.name)
+    rng = np.random.default_rng(0)
+    magnitudes = np.array([0.1, 0.5, 1.0, 1.81, 2.0, 3.0, 7.5, 30.0])
+    points = rng.choice(magnitudes, size=(_SAMPLES, len(symbols))) * rng.choice([-1.0, 1.0], size=(_SAMPLES,
+                                                                                                    len(symbols)))
+    values = [Evaluator(sp.Matrix([e]), symbols)(*points.T)[..., 0, 0] for e in (a, b)]
+    defined = [np.isfinite(v) for v in values]
+    if not (defined[0] == defined[1]).all():
+        return False
+    x, y = values[0][defined[0]], values[1][defined[0]]
+    return bool(np.allclose(x, y, rtol=1e-9, atol=1e-12 * max(1.0, float(np.max(np.abs(x), initial=0.0)))))
+
+
+def tidy_matrix(matrix: sp.ImmutableMatrix, budget: Budget) -> sp.ImmutableMatrix:
+    """Simplifies each entry in turn while the budget lasts (`--simplify full`)."""
+    entries = []
+    for entry in matrix:
+        entries.append(tidy(entry, budget) if budget.remaining() > 0 and not budget.exceeded else entry)
+    return sp.ImmutableMatrix(matrix.rows, matrix.cols, entries)

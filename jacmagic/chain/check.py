@@ -1,0 +1,178 @@
+"""`--check`: compares the symbolic Jacobian with central finite differences of the map itself.
+
+The finite differences use only the map's own expressions, compiled separately, so a wrong derivative cannot agree
+with itself. Points: the `--at` point if given, then random points (seeded, so a cell shows the same check every
+time) where the map and its Jacobian are defined.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from jacmagic.budget import Budget
+from jacmagic.chain.evaluate import anonymous
+from jacmagic.model import Step, symbols_in
+
+POINTS = 3
+# Finite differences at 50 digits with this relative step are accurate to far below the float64 result they check,
+# even for a steep map: the step's error grows with the third derivative times 1e-40, rounding's as 1e-50 / 1e-20
+# (30 digits and 1e-12 call sin(50 u), seven times over, wrong).
+_DIGITS, _STEP = 50, 1e-20
+_RELATIVE, _ABSOLUTE = 1e-6, 1e-9
+
+
+def _real_cbrt(z: mpmath.mpf) -> mpmath.mpf:
+    return mpmath.sign(z) * mpmath.cbrt(abs(z))
+
+
+# The activations and the real cube root, for mpmath: the map is evaluated with its own definitions.
+_MPMATH_FUNCTIONS = {
+    "sigmoid": lambda z: 1 / (1 + mpmath.exp(-z)), "relu": lambda z: max(0, z),
+    "softplus": lambda z: mpmath.log1p(mpmath.exp(z)), "cbrt": _real_cbrt, "sign": mpmath.sign,
+}
+
+
+def high_precision_map(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
+    """The map itself at mpmath precision, compiled apart from any derivative."""
+    renamed, names = anonymous(expressions, arguments)
+    function = sp.lambdify(names, renamed, modules=[_MPMATH_FUNCTIONS, "mpmath"])
+    return function  # type: ignore[no-any-return]
+
+
+def high_precision_chain(steps: Sequence[Step], arguments: Sequence[sp.Symbol],
+                         outputs: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
+    """The map of a chain too large to compose, at mpmath precision: its stages, each compiled apart from any
+    derivative, evaluated in turn (as the forward pass does in floats)."""
+    compiled = []
+    for step in steps:
+        names = tuple(step.inputs) + tuple(sorted(symbols_in(step.expressions) - set(step.inputs),
+                                                  key=lambda s: s.name))
+        compiled.append((step, names, high_precision_map(step.expressions, names)))
+
+    def function(*values: Any) -> list[Any]:
+        known: dict[sp.Symbol, Any] = dict(zip(arguments, values))
+        for step, names, stage in compiled:
+            fed = {**known, **{p: known[source] for p, source in zip(step.inputs, step.sources)}}
+            known.update(zip(step.outputs, stage(*(fed[n] for n in names))))
+        return [known[o] for o in outputs]
+    return function
+
+
+def high_precision_jacobian(function: Callable[..., list[Any]], point: Sequence[float],
+                            columns: int) -> np.ndarray:
+    """d function / d (first `columns` arguments) at `point` by central differences at 50 digits: nan where
+    the map has no real value near the point."""
+    with mpmath.workdps(_DIGITS):
+        base = [mpmath.mpf(float(v)) for v in point]
+        rows: list[list[float]] = []
+        for j in range(columns):
+            step = mpmath.mpf(_STEP) * max(1, abs(base[j]))
+            up, down = list(base), list(base)
+            up[j] += step
+            down[j] -= step
+            try:
+                pairs = zip(function(*up), function(*down))
+                rows.append([_real_float((a - b) / (2 * step)) for a, b in pairs])
+            except (ArithmeticError, ValueError, TypeError, AttributeError):  # mpmath's atan2 of a complex
+                return np.full((len(rows[0]) if rows else 1, columns), np.nan)
+    return np.array(rows, dtype=float).T
+
+
+def sample_points(count: int, dimension: int, seed: int = 0) -> np.ndarray:
+    """Points away from the usual trouble spots (0, 1, the axes), both signs."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.2, 1.6, size=(count, dimension)) * rng.choice([1.0, 1.0, -1.0], size=(count, dimension))
+
+
+def _real_float(value: Any) -> float:
+    if isinstance(value, mpmath.mpc):
+        return float(value.real) if value.imag == 0 else math.nan
+    return float(value)
+
+
+def rounding(jacobian: np.ndarray, point: np.ndarray, values: np.ndarray) -> float:
+    """The relative error that rounding to doubles alone may leave in a float Jacobian: a double's precision
+    times the map's condition number (how much a relative change of the point is magnified in its values). A
+    steep chain (sin(50 u) seven times over) has 1e14 and keeps only a few digits, right as they are."""
+    with np.errstate(all="ignore"):
+        condition = (float(np.max(np.abs(jacobian), initial=0.0)) * float(np.max(np.abs(point), initial=0.0))
+                     / max(float(np.max(np.abs(values), initial=0.0)), np.finfo(float).tiny))
+    return float(np.finfo(float).eps * condition) if math.isfinite(condition) else math.inf
+
+
+def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], function: Callable[..., list[Any]],
+                            arguments: Sequence[sp.Symbol], columns: int, first: np.ndarray | None = None,
+                            budget: float = 2.0) -> str:
+    """One sentence: at how many points the Jacobian (`jacobian_at`, of a point: a value per argument) matched
+    central differences, at 50 digits, of the map (`function`, in mpmath: `high_precision_map` or
+    `high_precision_chain`), and the largest deviation. Allowed: 1e-6 relative, or what rounding to doubles
+    leaves in the Jacobian where that is more, so that right numbers of a steep map are never called wrong.
+    Points: `first` if given, then seeded random points where both are defined; all within `budget` seconds
+    (mpmath never overflows: exp(exp(...)) nested deeply takes it ever more digits)."""
+    candidates = list(sample_points(40, len(arguments)))
+    if first is not None:
+        candidates.insert(0, first)
+    worst, checked, failures = 0.0, 0, list[np.ndarray]()
+    clock = Budget(budget)
+    for point in candidates:
+        exact = jacobian_at(point)
+        if not np.isfinite(exact).all():
+            continue
+        approx = clock.run(lambda: high_precision_jacobian(function, point, columns), None)  # noqa: B023
+        if approx is None:
+            return (f"check stopped at the {budget:g} s time budget after {checked} of {POINTS} points: the map's "
+                    f"values grow too large to compute at 50 digits" +
+                    (f"; those checked {'FAILED' if failures else 'passed'}" if checked else ""))
+        if not np.isfinite(approx).all():
+            continue
+        scale = max(1.0, float(np.max(np.abs(exact))))
+        error = float(np.max(np.abs(exact - approx) / np.maximum(np.abs(exact), scale * _ABSOLUTE / _RELATIVE)))
+        allowed = max(_RELATIVE, rounding(exact, point[:columns], _values(function, point)))
+        worst = max(worst, error)
+        checked += 1
+        if error > allowed:
+            failures.append(point)
+        if checked == POINTS:
+            break
+    if checked == 0:
+        return "check: no point was found where the map is defined, so nothing was compared"
+    if failures:
+        return (f"check FAILED: the Jacobian differs from central finite differences by {worst:.2g} "
+                f"(relative) at {len(failures)} of {checked} points")
+    return f"check passed: matches central finite differences at {checked} points (largest deviation {worst:.1g})"
+
+
+def _values(function: Callable[..., list[Any]], point: np.ndarray) -> np.ndarray:
+    """The map at `point`, in floats; nan where mpmath finds no real value."""
+    with mpmath.workdps(_DIGITS):
+        try:
+            return np.array([_real_float(v) for v in function(*(mpmath.mpf(float(p)) for p in point))])
+        except (ArithmeticError, ValueError, TypeError, AttributeError):
+            return np.array([math.nan])
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """The change-of-variables formula checked numerically: the integral of |det J| over the input rectangle
+    against the area of its image, measured as a polygon from the mapped boundary (valid for a one-to-one map)."""
+
+    integral: float
+    image_area: float
+
+    @property
+    def relative_difference(self) -> float:
+        return abs(self.integral - self.image_area) / max(abs(self.image_area), 1e-300)
+
+    def __str__(self) -> str:
+        return (f"integral of |det J| over the region = {self.integral:.6g}; area of the image = "
+                f"{self.image_area:.6g} (relative difference {self.relative_difference:.1e})")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))

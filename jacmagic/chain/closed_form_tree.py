@@ -1,0 +1,392 @@
+"""The expression tree of the closed forms (`closed_form`): small frozen formulas of matrix calculus, no sympy.
+
+Each node is shown as LaTeX, as text and as numpy source (`show`), with a name in place of any subexpression the
+caller names (the generated code's stages), and evaluated with numpy at named values, so a formula is checked
+against the walkthrough's numbers. Frozen dataclasses compare by structure: that is how a rule recognises a
+pattern (the upstream −y/p meeting the softmax p) and a common factor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from jacmagic.chain.operations import FUNCTIONS, _sub
+
+Forms = Mapping["Expr", str]  # subexpressions written as a name instead (the generated code's stages)
+FORMS = ("latex", "text", "python")
+
+
+# -- the expression tree ----------------------------------------------------------------------------------------
+
+class Expr:
+    """A formula: shown as LaTeX, text or numpy source (`show`), evaluated at named values (`evaluate`)."""
+
+    precedence = 9  # 1 sums, 2 element-wise products and quotients, 3 matrix products, 4 powers, 9 atoms
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def show(self, form: str, names: Forms | None = None) -> str:
+        if names and self in names:
+            return names[self]
+        return self._show(form, names)
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        raise NotImplementedError
+
+    def latex(self) -> str:
+        return self.show("latex")
+
+    def text(self) -> str:
+        return self.show("text")
+
+    def python(self, names: Forms | None = None) -> str:
+        return self.show("python", names)
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def scalar(self) -> bool:
+        return self.shape == (1, 1)
+
+
+def _bracket(expr: Expr, above: int, form: str, names: Forms | None) -> str:
+    shown = expr.show(form, names)
+    if expr.precedence >= above or (names and expr in names):
+        return shown
+    return rf"\left({shown}\right)" if form == "latex" else f"({shown})"
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    """An input or a line's value, by its name."""
+
+    name: str
+    size: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.size
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        return self.name if form == "python" else getattr(_sub(self.name), form)
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(values[self.name], dtype=float).reshape(self.size)
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: float
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, 1)
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        return repr(self.value) if form == "python" else f"{self.value:g}".replace("-", "−" if form == "text" else "-")
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.full((1, 1), self.value)
+
+
+@dataclass(frozen=True)
+class Ones(Expr):
+    """𝟏: a vector (or matrix) of ones, what a sum's gradient is."""
+
+    size: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.size
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        row = self.size[0] == 1 < self.size[1]  # 𝟏ᵀ: a row of ones
+        return {"latex": r"\mathbf{1}" + "^{T}" * row, "text": "𝟏" + "ᵀ" * row, "python": f"np.ones({self.size})"}[form]
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.ones(self.size)
+
+
+@dataclass(frozen=True)
+class Flip(Expr):
+    """Aᵀ (of a name or a function: transposes of products and sums are pushed inward when built)."""
+
+    inner: Expr
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.inner.shape[::-1]
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        inner = _bracket(self.inner, 9, form, names)
+        return inner + {"latex": "^{T}", "text": "ᵀ", "python": ".T"}[form]
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.inner.evaluate(values).T
+
+
+@dataclass(frozen=True)
+class MatProduct(Expr):
+    """A B; an outer product u vᵀ when a column meets a row."""
+
+    left: Expr
+    right: Expr
+    precedence = 3
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.left.shape[0], self.right.shape[1])
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        a, b = _bracket(self.left, 3, form, names), _bracket(self.right, 4, form, names)
+        return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" else a + b
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.left.evaluate(values) @ self.right.evaluate(values)
+
+
+def _broadcast(*parts: Expr) -> tuple[int, ...]:
+    return tuple(np.broadcast_shapes(*(p.shape for p in parts)))
+
+
+@dataclass(frozen=True)
+class Hadamard(Expr):
+    """u ⊙ v entry by entry (a number times an array when one is 1 x 1)."""
+
+    left: Expr
+    right: Expr
+    precedence = 2
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast(self.left, self.right)
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        a, b = (p.show(form, names) if isinstance(p, Hadamard) and form != "python" else _bracket(p, 4, form, names)
+                for p in (self.left, self.right))  # u ⊙ v ⊙ w: associative
+        if form == "python":
+            return f"{a} * {b}"
+        if self.left.scalar or self.right.scalar:
+            return f"{a} \\, {b}" if form == "latex" else f"{a}·{b}"
+        return f"{a} \\odot {b}" if form == "latex" else f"{a} ⊙ {b}"
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.left.evaluate(values) * self.right.evaluate(values)
+
+
+@dataclass(frozen=True)
+class Quotient(Expr):
+    """u / v entry by entry."""
+
+    left: Expr
+    right: Expr
+    precedence = 2
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast(self.left, self.right)
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        if form == "latex":
+            return rf"\frac{{{self.left.latex()}}}{{{self.right.latex()}}}"
+        a, b = _bracket(self.left, 4, form, names), _bracket(self.right, 4, form, names)
+        return f"{a} / {b}" if form == "python" else f"{a}/{b}"
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.left.evaluate(values) / self.right.evaluate(values)
+
+
+@dataclass(frozen=True)
+class Scale(Expr):
+    """c u for a number c (−u for −1)."""
+
+    factor: float
+    inner: Expr
+
+    @property
+    def precedence(self) -> int:  # type: ignore[override]
+        return 1 if self.factor < 0 else 3
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.inner.shape
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        inner = _bracket(self.inner, 3 if form != "python" else 4, form, names)
+        if form == "python":
+            return f"-{inner}" if self.factor == -1 else f"{self.factor!r} * {inner}"
+        minus = "-" if form == "latex" else "−"
+        size = abs(self.factor)
+        ratio = Fraction(size).limit_denominator(1000)
+        number = "" if size == 1 else f"{size:g}" if ratio.denominator == 1 or abs(ratio - size) > 1e-12 else \
+            rf"\tfrac{{{ratio.numerator}}}{{{ratio.denominator}}}" if form == "latex" else f"({ratio})"
+        return (minus if self.factor < 0 else "") + number + (" " if number and form == "latex" else "") + inner
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.factor * self.inner.evaluate(values)
+
+
+@dataclass(frozen=True)
+class Sum(Expr):
+    terms: tuple[Expr, ...]
+    precedence = 1
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast(*self.terms)
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        minus = {"latex": " - ", "text": " − ", "python": " - "}[form]
+        shown = self.terms[0].show(form, names)
+        for term in self.terms[1:]:
+            if isinstance(term, Scale) and term.factor < 0 and not (names and term in names):
+                positive = term.inner if term.factor == -1 else Scale(-term.factor, term.inner)
+                shown += minus + _bracket(positive, 2, form, names)
+            else:
+                shown += " + " + _bracket(term, 2, form, names)
+        return shown
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return sum((t.evaluate(values) for t in self.terms[1:]), self.terms[0].evaluate(values))
+
+
+@dataclass(frozen=True)
+class Power(Expr):
+    """uᵏ entry by entry."""
+
+    base: Expr
+    exponent: float
+    precedence = 4
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.base.shape
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        base = _bracket(self.base, 9, form, names)
+        if form == "python":
+            return f"{base}**{self.exponent:g}"
+        if form == "latex":
+            return f"{base}^{{{self.exponent:g}}}"
+        return base + f"{self.exponent:g}".translate(str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·"))
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.power(self.base.evaluate(values), self.exponent)
+
+
+# -- functions: element-wise ones (and their derivatives) from `operations`, softmax and reductions here ---------
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    top = z.max()
+    return np.reshape(top + np.log(np.exp(z - top).sum()), (1, 1))
+
+
+_SIGMOID = "(0.5 * (1 + np.tanh(0.5 * #)))"
+PYTHON = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed when it is not an atom
+    "exp": ("np.exp(@)", "np.exp(@)"), "log": ("np.log(@)", "(1 / #)"), "ln": ("np.log(@)", "(1 / #)"),
+    "tanh": ("np.tanh(@)", "(1 - np.tanh(@)**2)"), "sigmoid": (_SIGMOID, f"({_SIGMOID} * (1 - {_SIGMOID}))"),
+    "relu": ("np.maximum(@, 0)", "np.heaviside(@, 0.0)"), "softplus": ("np.logaddexp(0, @)", _SIGMOID),
+    "sin": ("np.sin(@)", "np.cos(@)"), "cos": ("np.cos(@)", "(-np.sin(@))"),
+    "sqrt": ("np.sqrt(@)", "(0.5 / np.sqrt(@))"),
+    "abs": ("np.abs(@)", "np.sign(@)"), "Abs": ("np.abs(@)", "np.sign(@)"), "sinh": ("np.sinh(@)", "np.cosh(@)"),
+    "cosh": ("np.cosh(@)", "np.sinh(@)"), "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
+    "arctan": ("np.arctan(@)", "(1 / (1 + #**2))"),
+    "softmax": ("np.exp(# - logsumexp(@))", ""), "log_softmax": ("(# - logsumexp(@))", ""),
+}
+_VECTOR: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {  # name: (value, latex, text)
+    "softmax": (_softmax, r"\operatorname{softmax}\left(@\right)", "softmax(@)"),
+    "log_softmax": (lambda z: np.log(_softmax(z)), r"\operatorname{log\_softmax}\left(@\right)", "log_softmax(@)"),
+}
+# What numpy source needs defined before `gradient` when it uses softmax or logsumexp.
+LOGSUMEXP = "def logsumexp(z):\n    top = z.max()\n    return top + np.log(np.exp(z - top).sum())\n"
+
+
+# The derivatives shown as a sum or product: bracketed inside a product.
+_COMPOUND = {"tanh": 1, "cos": 1, "sigmoid": 3, "log": 2, "ln": 2, "sqrt": 2, "atan": 2, "arctan": 2}
+
+
+@dataclass(frozen=True)
+class Function(Expr):
+    """f(u) entry by entry, or its derivative f'(u) (relu' is H, the Heaviside step); softmax of a vector."""
+
+    name: str
+    arg: Expr
+    derivative: bool = False
+
+    @property
+    def precedence(self) -> int:  # type: ignore[override]
+        return _COMPOUND.get(self.name, 9) if self.derivative else 9
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.arg.shape
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        if form == "python":
+            arg = self.arg.show(form, names)
+            return PYTHON[self.name][self.derivative].replace("@", arg).replace("#", _bracket(self.arg, 9, form, names))
+        if self.name in _VECTOR:
+            template = str(_VECTOR[self.name][1 if form == "latex" else 2])
+        else:
+            shows = FUNCTIONS[self.name].derivative_show if self.derivative else FUNCTIONS[self.name].show
+            template = shows[0 if form == "latex" else 1]
+        return template.replace("@", self.arg.show(form, names))
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        z = self.arg.evaluate(values)
+        if self.name in _VECTOR:
+            return _VECTOR[self.name][0](z)
+        function = FUNCTIONS[self.name]
+        return (function.derivative if self.derivative else function.value)(z)
+
+
+_TOTALS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str, str]] = {  # value, latex, text, python
+    "sum": (lambda z: np.sum(z, keepdims=True), r"\operatorname{sum}\left(@\right)", "sum(@)", "np.sum(@)"),
+    "mean": (lambda z: np.mean(z, keepdims=True), r"\operatorname{mean}\left(@\right)", "mean(@)", "np.mean(@)"),
+    "norm": (lambda z: np.reshape(np.linalg.norm(z), (1, 1)), r"\lVert @ \rVert", "‖@‖", "np.linalg.norm(@)"),
+    "logsumexp": (_logsumexp, r"\operatorname{logsumexp}\left(@\right)", "logsumexp(@)", "logsumexp(@)"),
+}
+
+
+@dataclass(frozen=True)
+class Total(Expr):
+    """A number from all the entries: sum(u), mean(u), ‖u‖, logsumexp(u)."""
+
+    kind: str
+    arg: Expr
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, 1)
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        template = str(_TOTALS[self.kind][1 + FORMS.index(form)])
+        return template.replace("@", self.arg.show(form, names))
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return _TOTALS[self.kind][0](self.arg.evaluate(values))
+
+
+def uses(expr: Expr) -> set[str]:
+    """The function names a formula calls (for the helpers its source needs)."""
+    found = {expr.kind} if isinstance(expr, Total) else \
+        {expr.name} if isinstance(expr, Function) and not expr.derivative else set()
+    for part in vars(expr).values():
+        if isinstance(part, Expr):
+            found |= uses(part)
+        elif isinstance(part, tuple):
+            for item in part:
+                found |= uses(item) if isinstance(item, Expr) else set()
+    return found

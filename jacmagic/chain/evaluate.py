@@ -1,0 +1,296 @@
+"""Result -> compiled numeric evaluator: built once per cell, shared by `.at()`, `--at`, `--check` and widgets.
+
+`lambdify` with common-subexpression elimination to numpy. Inputs are always float arrays, so a negative base or a
+division by zero gives nan or inf (never a Python complex or ZeroDivisionError), and every entry is broadcast to
+the points' shape: lambdify returns a bare scalar for a constant entry (sympy #5642), which would break a grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from jacmagic.chain.functions import stable
+from jacmagic.model import Guard, postorder
+
+# Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
+_EXACT_INTEGER = 2**53
+
+
+class _Printer(NumPyPrinter):
+    """sympy's numpy code, made total over what a cell can contain: huge integers and rationals become floats
+    (inf past a double), the infinities and nan become numpy's, and the Dirac delta (the derivative of a step)
+    is 0 away from its jump and undefined at it, as is the derivative of max and min where the maximum is tied."""
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return str(expr.p) if abs(expr.p) < _EXACT_INTEGER else _float_literal(expr)
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        if abs(expr.p) < _EXACT_INTEGER and expr.q < _EXACT_INTEGER:
+            return f"{expr.p}/{expr.q}"
+        return _float_literal(expr)
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return _float_literal(expr)
+
+    def _print_ComplexInfinity(self, expr: sp.Basic) -> str:
+        return "numpy.nan"
+
+    def _print_NaN(self, expr: sp.Basic) -> str:
+        return "numpy.nan"
+
+    def _print_Infinity(self, expr: sp.Basic) -> str:
+        return "numpy.inf"
+
+    def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
+        return "(-numpy.inf)"
+
+    def _print_DiracDelta(self, expr: sp.Basic) -> str:
+        argument = self._print(expr.args[0])
+        return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"
+
+    def _print_Heaviside(self, expr: sp.Basic) -> str:
+        """A step the user wrote says its value at 0 (heaviside(z) and ReLU's derivative take 0); the half-valued
+        step sympy writes for the derivative of max and min stands where the maximum is tied, where there is no
+        derivative: undefined there."""
+        argument, at_zero = self._print(expr.args[0]), expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        if at_zero == sp.S.Half:
+            return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, numpy.heaviside({argument}, 0.5))"
+        return f"numpy.heaviside({argument}, {self._print(at_zero)})"
+
+    def _print_Max(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.minimum", expr.args)
+
+    def _pairwise(self, function: str, args: tuple[sp.Basic, ...]) -> str:
+        """max/min of many as nested pairs (sympy writes functools.reduce, a module the code does not import),
+        halved at each level: a chain of 300 would pass Python's limit of nested brackets."""
+        if len(args) == 1:
+            return self._print(args[0])
+        half = len(args) // 2
+        return f"{function}({self._pairwise(function, args[:half])}, {self._pairwise(function, args[half:])})"
+
+    def _print_erf(self, expr: sp.Basic) -> str:
+        return f"jacmagic_erf({self._print(expr.args[0])})"
+
+
+def _float_literal(number: sp.Expr) -> str:
+    """A number as a float literal that reads back exactly, inf where it passes a double."""
+    try:
+        value = float(number)
+    except (OverflowError, ValueError):
+        value = math.inf if number > 0 else -math.inf
+    if math.isinf(value):
+        return "numpy.inf" if value > 0 else "(-numpy.inf)"
+    if math.isnan(value):
+        return "numpy.nan"
+    return f"({value!r})"
+
+
+_erf_vector = np.vectorize(math.erf, otypes=[float])
+
+
+def jacmagic_erf(values: Any) -> Any:
+    """erf on floats or arrays of floats, as numpy floats (math.erf returns Python floats, whose negative
+    fractional powers turn complex instead of nan)."""
+    result = _erf_vector(values)
+    return result[()] if result.ndim == 0 else result
+
+
+def anonymous(expressions: Sequence[sp.Expr],
+              arguments: Sequence[sp.Symbol]) -> tuple[list[sp.Expr], tuple[sp.Symbol, ...]]:
+    """The expressions on arguments named _0, _1, ..., so that no name a user may choose (numpy, self, math,
+    x0 beside lambdify's own x0 = ... lines) can shadow a module or a generated name in compiled code. Not
+    sympy's Dummy: lambdify substitutes all of an expression once per Dummy argument. Substituted once per
+    distinct subexpression: a composition shares its subtrees."""
+    renamed = tuple(sp.Symbol(f"_{k}", **a.assumptions0) for k, a in enumerate(arguments))
+    done: dict[sp.Basic, sp.Basic] = dict(zip(arguments, renamed))
+    for node in postorder(expressions, done):
+        args = [done.get(a, a) for a in node.args]
+        done[node] = node.func(*args) if any(a is not b for a, b in zip(args, node.args)) else node
+    return [done.get(e, e) for e in expressions], renamed
+
+
+def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
+    """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared),
+    softmax and logsumexp max-shifted (`stable`)."""
+    renamed, names = anonymous([stable(e) for e in expressions], arguments)
+    return sp.lambdify(names, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+                       printer=_Printer({"fully_qualified_modules": True, "inline": True,
+                                         "allow_unknown_functions": True, "user_functions": {}}), cse=True)
+
+
+class Evaluator:
+    """A matrix of expressions compiled to numpy; call it with one value (or array) per argument. Only the
+    entries not identically 0 are compiled: a sparse map's Jacobian or Hessians (100 outputs of 100 x 100 with
+    three entries each) compile and evaluate at the cost of their nonzero entries."""
+
+    def __init__(self, matrix: sp.MatrixBase, arguments: Sequence[sp.Symbol]) -> None:
+        self.shape: tuple[int, int] = (matrix.rows, matrix.cols)
+        self.arguments = tuple(arguments)
+        nonzero = sorted((i * matrix.cols + j, e) for (i, j), e in matrix.todok().items())
+        self._nonzero = np.array([k for k, _ in nonzero], dtype=int)
+        self._function = compile_numeric([e for _, e in nonzero], self.arguments)
+        # Undefined points give nan/inf silently; as a decorator errstate costs half of a `with` block.
+        self._quiet = np.errstate(all="ignore")(self._function)
+        self._size = matrix.rows * matrix.cols
+
+    def __call__(self, *values: object) -> np.ndarray:
+        """The matrix at the points: shape (m, n) for scalars, (..., m, n) for arrays of one shape."""
+        if all(isinstance(v, (float, int)) for v in values):
+            return self.point(*values)  # type: ignore[arg-type]
+        return self._general(values)
+
+    def point(self, *values: float) -> np.ndarray:
+        """The matrix at one point, shape (m, n): the hot path of a slider update. numpy scalars are 4x faster
+        than 0-d arrays and, unlike Python floats, give inf/nan instead of raising or turning complex."""
+        try:
+            entries = np.asarray(self._quiet(*map(np.float64, values)))
+        except (ArithmeticError, ValueError, TypeError):  # e.g. a power too large for a float
+            return self._general(values)
+        if entries.dtype.kind == "c":  # a complex entry: a real map has no value there
+            entries = _real_part(entries)
+        elif entries.dtype.kind == "O":
+            return self._general(values)
+        return self._placed(np.asarray(entries, dtype=float))
+
+    def _general(self, values: Sequence[object]) -> np.ndarray:
+        arrays = [np.asarray(v, dtype=float) for v in values]
+        entries = self._entries(arrays)
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+        out = np.empty(shape + (len(entries),), dtype=float)
+        for k, entry in enumerate(entries):
+            out[..., k] = _real_part(entry)
+        return self._placed(out)
+
+    def _placed(self, entries: np.ndarray) -> np.ndarray:
+        """The compiled entries (..., k) put in their places of the matrix (..., m, n), zeros elsewhere."""
+        if len(self._nonzero) == self._size:
+            return entries.reshape(entries.shape[:-1] + self.shape)
+        full = np.zeros(entries.shape[:-1] + (self._size,))
+        full[..., self._nonzero] = entries
+        return full.reshape(entries.shape[:-1] + self.shape)
+
+    def _entries(self, values: Sequence[Any]) -> list[Any]:
+        try:
+            return list(self._quiet(*values))
+        except (ArithmeticError, ValueError, TypeError):
+            # e.g. an exact integer power too large for a float: the whole point is undefined
+            return [np.nan] * len(self._nonzero)
+
+
+def _real_part(entry: Any) -> Any:
+    """A complex value is not a value of a real map: nan, unless its imaginary part is exactly zero."""
+    if np.iscomplexobj(entry):
+        array = np.asarray(entry)
+        return np.where(array.imag == 0, array.real, np.nan)
+    return entry
+
+
+def determinant_at(matrices: np.ndarray) -> np.ndarray:
+    """det of the numeric Jacobian at each point; nan where any entry is undefined."""
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(matrices).all(axis=(-2, -1))
+        safe = np.where(finite[..., None, None], matrices, 0.0)
+        return np.where(finite, np.linalg.det(safe), np.nan)
+
+
+class Domain:
+    """Where each output of a map is defined: all of its guards (what the user wrote, e.g. `log(x)`, before any
+    simplification) have finite real values there, and its divisors are not 0."""
+
+    def __init__(self, guards: Sequence[Sequence[Guard]], arguments: Sequence[sp.Symbol]) -> None:
+        unique = list(dict.fromkeys(g for output in guards for g in output))
+        index = {g: k for k, g in enumerate(unique)}
+        self.guards = tuple(unique)
+        self._rows = [np.array([index[g] for g in output], dtype=int) for output in guards]
+        self._divisor = np.array([g.divisor for g in unique], dtype=bool)
+        self._values = Evaluator(sp.Matrix([g.expression for g in unique]), arguments) if unique else None
+
+    def passed(self, *values: Any) -> np.ndarray:
+        """For each guard, at the points (..., k): does it hold?"""
+        if self._values is None:
+            return np.ones((0,), dtype=bool)
+        found = self._values(*values)[..., 0]
+        return np.isfinite(found) & ~(self._divisor & (found == 0))
+
+    def defined(self, *values: Any) -> np.ndarray | None:
+        """For each output, at the points (..., m); None when every output is defined everywhere."""
+        if self._values is None:
+            return None
+        passed = self.passed(*values)
+        return np.stack([passed[..., rows].all(axis=-1) for rows in self._rows], axis=-1)
+
+    def failures(self, *values: float) -> list[Guard | None]:
+        """For each output, the first of its guards that does not hold at one point (None: it is defined)."""
+        if self._values is None:
+            return [None] * len(self._rows)
+        passed = self.passed(*values)
+        return [next((self.guards[k] for k in rows if not passed[k]), None) for rows in self._rows]
+
+    def mask(self, matrices: np.ndarray, *values: Any) -> np.ndarray:
+        """The Jacobian(s) with the rows of undefined outputs set to nan."""
+        defined = self.defined(*values)
+        if defined is None or defined.all():
+            return matrices
+        return np.where(defined[..., :, None], matrices, np.nan)
+
+
+def is_singular(matrix: np.ndarray) -> bool:
+    """Is a square numeric Jacobian singular up to rounding? Each row is scaled to unit size first, so that
+    neither a huge determinant (1e308) nor a tiny row (1e-200) decides it: singularity does not depend on scale."""
+    sizes = np.abs(matrix).max(axis=1)
+    if not np.isfinite(matrix).all() or (sizes == 0).any():
+        return bool((sizes == 0).any())
+    with np.errstate(all="ignore"):
+        return bool(abs(np.linalg.det(matrix / sizes[:, None])) <= 1e-12)
+
+
+# Relative to its scale, a number this small is rounding: 0.
+_TINY = 1e-9
+# What the Hessian's eigenvalues say, by whether the gradient is 0 there and by their signs.
+_READINGS = {
+    (True, "zero"): "a critical point, and inconclusive: an eigenvalue is 0, so the second-derivative test says "
+                    "nothing",
+    (True, "positive"): "a critical point: a local minimum (all eigenvalues positive)",
+    (True, "negative"): "a critical point: a local maximum (all eigenvalues negative)",
+    (True, "mixed"): "a critical point: a saddle (eigenvalues of both signs)",
+    (False, "zero"): "flat along an eigenvector (an eigenvalue is 0)",
+    (False, "positive"): "curving up in every direction (convex here)",
+    (False, "negative"): "curving down in every direction (concave here)",
+    (False, "mixed"): "curving up along some directions, down along others",
+}
+
+
+def curvature(hessian: np.ndarray, gradient: np.ndarray, point: Sequence[float]) -> tuple[np.ndarray, str]:
+    """The eigenvalues of a symmetric Hessian at a point (ascending), and what they say: the second-derivative
+    test where the gradient is zero, the shape of the surface elsewhere. Judged by scale alone, so that the same
+    map times 10^k, or at a point 10^k times closer, reads the same: an eigenvalue is 0 when tiny beside the
+    largest, and the gradient is 0 when tiny beside how much the Hessian changes it across the point's scale
+    (x*y at (1e-10, 0) has gradient 1e-10, as large as the Hessian moves it there: not a critical point)."""
+    if not (np.isfinite(hessian).all() and np.isfinite(gradient).all()):
+        return np.full(hessian.shape[0], np.nan), "undefined here"
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    zero = np.abs(eigenvalues) <= _TINY * float(np.max(np.abs(eigenvalues)))
+    reach = float(np.max(np.abs(hessian))) * float(np.max(np.abs(np.asarray(point, dtype=float)), initial=0.0))
+    critical = bool(np.max(np.abs(gradient), initial=0.0) <= _TINY * reach)
+    signs = ("zero" if zero.any() else "positive" if (eigenvalues > 0).all() else
+             "negative" if (eigenvalues < 0).all() else "mixed")
+    reading = _READINGS[critical, signs]
+    return eigenvalues, reading if critical else f"not a critical point (the gradient is not 0); {reading}"
+
+
+def orientation(matrix: np.ndarray) -> str:
+    """What the determinant's sign says at a point, in words shared by the panel and the pictures."""
+    if not np.isfinite(matrix).all():
+        return "undefined here"
+    if is_singular(matrix):
+        return "singular here: the map squashes volume flat"
+    return "orientation kept" if np.linalg.det(matrix) > 0 else "orientation flipped"

@@ -1,0 +1,255 @@
+"""Network + point -> the numbers of its walkthrough: the forward pass, reverse mode line by line (vector-Jacobian
+products applied from each operation's structure), forward mode on request, the gradients in each array's own
+shape, and a check against the Jacobian computed another way.
+
+Rows of every gradient are the outputs' entries (one row for a loss); an array's gradient keeps the array's
+shape behind that axis: (m, rows, cols).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from jacmagic.chain.backprop import Cost
+from jacmagic.errors import OptionError
+from jacmagic.read.network import Line, Network, Values
+
+# Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
+MAX_TANGENT_NUMBERS = 20_000_000
+_SHOWN_ROWS = 12  # render.SHOWN: the most rows of a local Jacobian a view forms at once
+
+
+@dataclass(frozen=True, eq=False)
+class LineStep:
+    """One line seen from the output: the upstream gradient, and per operand what the product adds to it."""
+
+    line: Line
+    values: Values
+    upstream: np.ndarray  # (m, r, c)
+    products: dict[str, np.ndarray]  # operand -> (m, r', c') (0 for a constant: no gradient is needed)
+    before: dict[str, np.ndarray | float]  # operand -> its gradient before this step (0 if none yet)
+
+    def local_rows(self, operand: str, rows: Sequence[int]) -> np.ndarray:
+        """These rows of the local Jacobian with respect to `operand` (one row per entry of the line's value,
+        row-major): the line applied to unit rows, so the matrix is never built whole."""
+        units = np.zeros((len(rows), self.line.root.size))
+        units[np.arange(len(rows)), list(rows)] = 1.0
+        local = self.line.pullback(units.reshape(len(rows), *self.line.shape), self.values)[operand]
+        return local.reshape(len(rows), -1)
+
+
+@dataclass(frozen=True, eq=False)
+class ForwardLineStep:
+    line: Line
+    incoming: dict[str, np.ndarray]  # operand -> its tangents (r', c', p)
+    product: np.ndarray  # (r, c, p): the tangents of the line's value
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkForward:
+    directions: np.ndarray  # (n, p)
+    steps: tuple[ForwardLineStep, ...]
+    tangent: np.ndarray  # (m, p)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkWalk:
+    point: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+    backward: tuple[LineStep, ...]
+    gradients: dict[str, np.ndarray]  # per differentiated input: (m, r, c)
+    gradient: np.ndarray  # the Jacobian of the chain (m, n), inputs row-major in order
+    verdict: str
+    agrees: bool
+    forward_pass: NetworkForward | None = None
+    forward_agrees: bool | None = None
+
+
+def _outputs_eye(network: Network) -> dict[str, np.ndarray]:
+    """The seed of reverse mode: each output entry's gradient of itself, one row per output entry."""
+    sizes = [network.shape_of(o) for o in network.outputs]
+    m = sum(r * c for r, c in sizes)
+    eye, seeds, start = np.eye(m), {}, 0
+    for name, (r, c) in zip(network.outputs, sizes):
+        seeds[name] = eye[:, start:start + r * c].reshape(m, r, c)
+        start += r * c
+    return seeds
+
+
+def outputs_at(network: Network, point: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The outputs' entries, flattened in order: the map itself."""
+    known, _ = network.forward(point)
+    return np.concatenate([known[o].ravel() for o in network.outputs])
+
+
+def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
+            ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
+    known, per_line = network.forward(point)
+    gradients = _outputs_eye(network)
+    m = next(iter(gradients.values())).shape[0]
+    flowing = set(wrt) | {line.name for line in network.lines}  # constants need no gradient
+    steps = []
+    for line, values in zip(reversed(network.lines), reversed(per_line)):
+        upstream = gradients.get(line.name, np.zeros((m, *line.shape)))
+        products = line.pullback(upstream, values, flowing)
+        before = {name: gradients.get(name, 0.0) for name in products}
+        for name, part in products.items():
+            gradients[name] = part if name not in gradients else gradients[name] + part
+        steps.append(LineStep(line, values, upstream, products, before))
+    undefined = np.isnan(np.concatenate([known[o].ravel() for o in network.outputs]))
+    by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
+                for name in wrt}
+    return known, per_line, steps, by_input
+
+
+def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
+    """An output entry with no value has no derivative either: its rows undefined, as the entry level says."""
+    return np.where(undefined[:, None, None], np.nan, gradient) if undefined.any() else gradient
+
+
+def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool, str | None]:
+    """Do two Jacobians agree? Undefined entries (nan, inf) must be undefined in both and are not compared; the
+    defined ones must be close. The words say how many were judged when some were not (None: not one)."""
+    defined = np.isfinite(want)
+    same = bool((np.isfinite(got) == defined).all())
+    magnitude = max(1.0, float(np.abs(want[defined]).max(initial=0.0)))
+    agrees = same and bool(np.allclose(got[defined], want[defined], rtol=rtol, atol=atol * magnitude))
+    count = int(defined.sum())
+    if count == defined.size:
+        return agrees, ""
+    if count == 0 and same:
+        return agrees, None
+    return agrees, f" on its {count:,} defined entr{'y' if count == 1 else 'ies'}"
+
+
+def jacobian_at(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]) -> np.ndarray:
+    """J (m x n) at a point by reverse mode."""
+    gradients = reverse(network, point, wrt)[3]
+    return np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
+
+
+def forward_mode(network: Network, per_line: Sequence[Values], wrt: Sequence[str],
+                 directions: np.ndarray) -> NetworkForward:
+    """Tangents from the inputs on: each line's local Jacobians times its operands' tangents."""
+    p = directions.shape[1]
+    tangents: dict[str, np.ndarray] = {}
+    start = 0
+    for name in wrt:
+        r, c = network.shape_of(name)
+        tangents[name] = directions[start:start + r * c].reshape(r, c, p)
+        start += r * c
+    steps = []
+    for line, values in zip(network.lines, per_line):
+        incoming = {leaf.name: tangents.get(leaf.name, np.zeros((*leaf.shape, p))) for leaf in line.leaves}
+        product = line.pushforward(tangents, values, p)
+        tangents[line.name] = product
+        steps.append(ForwardLineStep(line, incoming, product))
+    tangent = np.concatenate([tangents[o].reshape(-1, p) for o in network.outputs], axis=0)
+    return NetworkForward(directions, tuple(steps), tangent)
+
+
+def tangent_numbers(network: Network, directions: int) -> int:
+    """How many numbers forward mode carries: every value's entries, once per direction."""
+    sizes = list(network.declared.values()) + [line.shape for line in network.lines]
+    return directions * sum(r * c for r, c in sizes)
+
+
+def cost(network: Network, wrt: Sequence[str]) -> Cost:
+    """Passes and multiply-adds of each mode for the whole Jacobian, from the lines' local Jacobians' shapes."""
+    outputs = sum(network.shape_of(o)[0] * network.shape_of(o)[1] for o in network.outputs)
+    inputs = sum(network.shape_of(n)[0] * network.shape_of(n)[1] for n in wrt)
+    per_pass = sum(line.root.size * leaf.size for line in network.lines for leaf in line.leaves)
+    return Cost(outputs, inputs, per_pass)
+
+
+def memory_needed(network: Network, wrt: Sequence[str], directions: int = 0) -> int:
+    """Bytes the walkthrough holds at its largest, from the shapes alone: every operation's value; in reverse mode
+    one row per output entry of what each line keeps (its upstream, its products, the sums per name) and of what
+    the line being pulled back forms, the seed and the Jacobian; the rows of a local Jacobian a view forms;
+    forward mode's tangents."""
+    c = cost(network, wrt)
+    formed = max(sum(node.size for node in line.order()) for line in network.lines)
+    kept = sum(line.root.size + 2 * sum(leaf.size for leaf in line.leaves) for line in network.lines)
+    values = sum(node.size for line in network.lines for node in line.order())
+    tangents = 2 * tangent_numbers(network, directions) if directions else 0
+    numbers = 2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+    return 10 * numbers  # 8 bytes each, and a quarter more for numpy's temporaries
+
+
+def refuse_past_memory(network: Network, wrt: Sequence[str], gigabytes: float, directions: int = 0) -> None:
+    """A clear error before any allocation when the walkthrough would hold more than `gigabytes` (--memory): the
+    cell is refused, the kernel never killed."""
+    needed = memory_needed(network, wrt, directions)
+    limit = int(gigabytes * 2**30)
+    if needed <= limit:
+        return
+    outputs = cost(network, wrt).outputs
+    why = (f"reverse mode carries one row per output entry ({outputs:,}) through every value; reduce the outputs "
+           "(e.g. sum(...) to a loss) or use smaller shapes" if outputs > 1 else "use smaller shapes")
+    raise OptionError(f"this walkthrough would hold about {_gigabytes(needed)} of numbers, over the "
+                      f"{_gigabytes(limit)} limit: {why} (or allow more with --memory GB)")
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
+
+
+def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
+                       jacobian: np.ndarray) -> tuple[bool, str]:
+    """J v against central differences of the map along three random directions (seeded): a check of every
+    column at the cost of six forward passes."""
+    rng = np.random.default_rng(0)
+    flat = np.concatenate([np.asarray(point[n], dtype=float).ravel() for n in wrt])
+    scale = max(1.0, float(np.abs(flat).max(initial=0.0)))
+    agrees = True
+    for _ in range(3):
+        v = rng.standard_normal(flat.size)
+        v /= np.linalg.norm(v)
+        step = 1e-6 * scale
+        shifted = []
+        for sign in (1.0, -1.0):
+            moved, start = dict(point), 0
+            for name in wrt:
+                size = int(np.prod(network.shape_of(name)))
+                moved[name] = (flat[start:start + size] + sign * step * v[start:start + size]).reshape(
+                    network.shape_of(name))
+                start += size
+            shifted.append(outputs_at(network, moved))
+        with np.errstate(all="ignore"):
+            numeric = (shifted[0] - shifted[1]) / (2 * step)
+            exact = jacobian @ v
+        agrees_here, judged = _compare(numeric, exact, 1e-4, 1e-6)
+        agrees &= agrees_here
+    return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
+
+
+def _verdict(agrees: bool, how: str, judged: str | None) -> str:
+    if judged is None:
+        return "nothing to compare: every entry is undefined here"
+    return f"it {'matches' if agrees else 'DOES NOT match'} {how}{judged}"
+
+
+def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
+         direct: np.ndarray | None = None, directions: np.ndarray | None = None) -> NetworkWalk:
+    """The walkthrough's numbers at `point` (every input by name, as 2-D arrays), checked against `direct` (the
+    entry-level symbolic Jacobian there, when the cell is small enough to have one) or central differences."""
+    known, per_line, steps, gradients = reverse(network, point, wrt)
+    jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
+    if direct is not None:
+        agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+        verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
+    else:
+        agrees, verdict = _directional_check(network, point, wrt, jacobian)
+    reasons = [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
+    if reasons:
+        verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
+    ahead, ahead_agrees = None, None
+    if directions is not None:
+        ahead = forward_mode(network, per_line, wrt, directions)
+        with np.errstate(all="ignore"):
+            expected = jacobian @ directions
+        ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
+    return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, verdict, agrees, ahead, ahead_agrees)

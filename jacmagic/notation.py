@@ -1,0 +1,126 @@
+"""How names and expressions are typeset, shared by the stages (each says how it is written) and the views:
+sympy's LaTeX, Unicode art and one-line math, with the Heaviside step as H and array entries as W₁,₂ and (b₁)₂."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
+from sympy.printing.str import StrPrinter
+
+# An entry of a declared array: W_1,2 (row 1, column 2 of W), b1_2 (entry 2 of b1).
+_ENTRY = re.compile(r"^(?P<base>.+?)_(?P<index>\d+(?:,\d+)?)$")
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def entry_of(symbol: sp.Symbol) -> tuple[sp.Symbol, str] | None:
+    """The array and the index of an entry's symbol, where sympy's own printing would garble it (W_1,1 as is,
+    b1_1 as b₁ ₁): an index with a comma, or an array whose name ends in a digit."""
+    match = _ENTRY.match(symbol.name)
+    if match is None or not ("," in match["index"] or match["base"][-1].isdigit()):
+        return None
+    return sp.Symbol(match["base"]), match["index"]
+
+
+def _subscripted(array: sp.Symbol) -> bool:
+    """b1 is shown b₁: its entries get brackets around it, (b₁)₂."""
+    return array.name[-1].isdigit() or "_" in array.name
+
+
+class _Latex(LatexPrinter):
+    """sympy's LaTeX, except that the Heaviside step is not written as theta (a variable name here), and an
+    array's entries are W_{1,2} and (b_{1})_{2}."""
+
+    def _print_Heaviside(self, expr: Any, exp: str | None = None) -> str:
+        head = r"\operatorname{H}" if exp is None else rf"\operatorname{{H}}^{{{exp}}}"
+        return rf"{head}\left({self._print(expr.args[0])}\right)"
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        entry = entry_of(expr)
+        if entry is None:
+            return super()._print_Symbol(expr, style)
+        base = super()._print_Symbol(entry[0], style)
+        return (rf"\left({base}\right)" if _subscripted(entry[0]) else base) + f"_{{{entry[1]}}}"
+
+
+class _Pretty(PrettyPrinter):
+    """sympy's Unicode art, with H for the Heaviside step and entries written W₁,₂ and (b₁)₂."""
+
+    def _print_Heaviside(self, expr: Any) -> prettyForm:
+        return self._print_Function(sp.Function("H")(expr.args[0]))
+
+    def _print_Symbol(self, e: sp.Symbol, bold_name: bool = False) -> prettyForm:
+        entry = entry_of(e)
+        if entry is None:
+            return super()._print_Symbol(e, bold_name)
+        base = str(super()._print_Symbol(entry[0], bold_name))
+        index = entry[1].translate(_SUBSCRIPTS)
+        return prettyForm((f"({base})" if _subscripted(entry[0]) else base) + index)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class _Inline(StrPrinter):
+    """One line of math as people write it, for text and HTML: x₁, θ, x², tanh²(n), √x, a·b, H(z), σ(z), |x|;
+    never Python's ** or Heaviside(...)."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return pretty(expr)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.as_base_exp()
+        if exponent == sp.S.Half:
+            return "√" + self.parenthesize(base, PRECEDENCE["Atom"])
+        if exponent.is_Integer and exponent > 0:
+            power = str(exponent).translate(_SUPERSCRIPTS)
+            if isinstance(base, sp.Function) and len(base.args) == 1:  # tanh²(n), as written by hand
+                head = self._print(base)
+                name, _, rest = head.partition("(")
+                return f"{name}{power}({rest}" if rest else head + power
+            return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + power
+        if exponent == -1:
+            return "1/" + self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + "^" + self.parenthesize(
+            exponent, PRECEDENCE["Atom"])
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Heaviside(self, expr: sp.Basic) -> str:
+        return f"H({self._print(expr.args[0])})"
+
+    def _print_Abs(self, expr: sp.Basic) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Function(self, expr: sp.Function) -> str:
+        name = getattr(expr, "text_name", "") or expr.func.__name__
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """{x if x > 0; 0.01·x otherwise}, as a textbook's cases."""
+        parts = [f"{self._print(value)} otherwise" if condition == sp.true else
+                 f"{self._print(value)} if {self._print(condition)}" for value, condition in expr.args]
+        return "{" + "; ".join(parts) + "}"
+
+    def _print_Relational(self, expr: sp.Basic) -> str:
+        op = {">=": "≥", "<=": "≤", "!=": "≠", "==": "="}.get(expr.rel_op, expr.rel_op)  # type: ignore[attr-defined]
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"  # type: ignore[attr-defined]
+
+
+def inline(expr: sp.Basic) -> str:
+    """`_Inline`: an expression on one line, in Unicode math."""
+    return _Inline().doprint(expr)
+
+
+def latex(expr: sp.Basic) -> str:
+    return _Latex({"mat_delim": "["}).doprint(expr)
+
+
+def pretty(expr: sp.Basic) -> str:
+    return _Pretty({"use_unicode": True, "wrap_line": False}).doprint(expr)

@@ -1,0 +1,447 @@
+"""Layer cell text -> a chain of array operations: the walkthrough at the level of matrix calculus, any size.
+
+A cell of shape declarations (`W: 32x64`, `x: 64`) and assignment lines (`h = relu(W @ x + b)`) is read a second
+way beside the entry-level reader: each line becomes a small tree of `operations` whose values and derivatives
+are computed with numpy, never by writing out one sympy expression per entry.
+
+A line the array reader does not cover (a bracketed list, a function it does not know) raises `NotStructured`,
+and the cell goes the entry-level way.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from jacmagic.chain.choices import Where, chosen, shape_of_all
+from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
+from jacmagic.chain.images import IMAGE_NODES, USAGE, image_operation
+from jacmagic.chain.operations import (
+    CALLS,
+    FUNCTIONS,
+    Apply,
+    Arithmetic,
+    Dot,
+    Entry,
+    Factor,
+    Leaf,
+    MatMul,
+    Negate,
+    Node,
+    Number,
+    Power,
+    Shape,
+    Transpose,
+    Values,
+)
+from jacmagic.chain.reductions import Axis, Reduce, Softmax
+from jacmagic.errors import CellError
+from jacmagic.read.formula import node_error, real_symbol, refuse_twins
+from jacmagic.read.parse import refuse_lookalikes
+from jacmagic.read.source import Prepared, parse_deep, prepare, syntax_error
+
+
+class NotStructured(Exception):
+    """The cell uses something the array reader does not cover (on `line`, when known); the entry-level reader
+    takes it."""
+
+    def __init__(self, line: int | None = None) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+# -- reading a line -----------------------------------------------------------------------------------------------
+
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
+# Every function the array reader takes, for the message that says what it covers.
+COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | frozenset(CALLS) | {"softmax", "log_softmax", "transpose", "dot",
+                                                                   "where", *USAGE}
+_AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
+
+
+class _Reader:
+    """One line's whitelisted `ast` -> array operations, with shapes checked where they meet."""
+
+    def __init__(self, line: int, shapes: Mapping[str, Shape], prepared: Prepared) -> None:
+        self.line, self.shapes, self.prepared = line, shapes, prepared
+        self.leaves: dict[str, Leaf] = {}
+
+    def error(self, node: ast.AST, message: str) -> CellError:
+        return node_error(node, message, self.line, self.prepared.original_column)
+
+    def read(self, node: ast.expr) -> Node:
+        if isinstance(node, ast.Name):
+            return self._name(node)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return Number(float(node.value))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = self.read(node.operand)
+            return Negate(inner) if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            return self._binary(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return self._call(node, node.func.id)
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            return Transpose(self.read(node.value))
+        if isinstance(node, ast.Subscript):
+            return self._entry(node)
+        raise NotStructured(self.line)
+
+    def _name(self, node: ast.Name) -> Node:
+        name = node.id
+        if name in KNOWN_CONSTANTS:
+            return Number(float(KNOWN_CONSTANTS[name]))
+        if name in KNOWN_FUNCTIONS or name.startswith("__"):
+            raise NotStructured(self.line)  # the entry-level reader words the error
+        leaf = self.leaves.setdefault(name, Leaf(name, self.shapes.get(name, (1, 1))))
+        return leaf
+
+    def _binary(self, node: ast.BinOp) -> Node:
+        if isinstance(node.op, ast.MatMult):
+            a, b = self.read(node.left), self.read(node.right)
+            if a.shape[1] != b.shape[0]:
+                raise self.error(node, f"@ needs the columns of the left ({a.shape[0]} x {a.shape[1]}) to match "
+                                       f"the rows of the right ({b.shape[0]} x {b.shape[1]})")
+            return MatMul(a, b)
+        if isinstance(node.op, ast.Pow):
+            exponent = node.right
+            negative = isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub)
+            number = exponent.operand if negative else exponent  # type: ignore[attr-defined]
+            if not (isinstance(number, ast.Constant) and isinstance(number.value, (int, float))
+                    and not isinstance(number.value, bool)):
+                raise NotStructured(self.line)
+            return Power(self.read(node.left), -float(number.value) if negative else float(number.value))
+        op = _OPERATORS.get(type(node.op))
+        if op is None:
+            raise NotStructured(self.line)
+        a, b = self.read(node.left), self.read(node.right)
+        self._fitting(node, op, a, b, hint="; use @ for the matrix product" if op == "*" else "")
+        return Arithmetic(op, a, b)
+
+    def _call(self, node: ast.Call, name: str) -> Node:
+        axis = self._axis(node, name)
+        if name == "where" and len(node.args) == 3:
+            return self._where(node)
+        args = [self.read(a) for a in node.args]
+        if name in ("max", "min") and len(args) == 2 and not node.keywords:
+            return self._choice(node, name, *args)
+        if name in FUNCTIONS and len(args) == 1:
+            return Apply(name, args[0])
+        if name in USAGE:
+            try:
+                return image_operation(name, args)
+            except CellError as err:
+                raise self.error(node, err.message) from None
+        if name in _REDUCTIONS and len(args) == 1:
+            return Reduce(name, args[0], axis)
+        if name in ("softmax", "log_softmax") and len(args) == 1:
+            if axis is None and min(args[0].shape) > 1:
+                rows, cols = args[0].shape
+                raise self.error(node, f"{name}() of a {rows} x {cols} matrix needs an axis: axis=0 normalises each "
+                                       "column (a batch with one example per column), axis=1 each row")
+            return Softmax(args[0], log=name == "log_softmax", axis=axis)
+        if name == "transpose" and len(args) == 1:
+            return Transpose(args[0])
+        if name == "dot" and len(args) == 2:
+            a, b = args
+            if 1 not in a.shape or 1 not in b.shape or a.size != b.size:
+                raise self.error(node, f"dot() takes two vectors of the same length, got {a.shape[0]} x {a.shape[1]} "
+                                       f"and {b.shape[0]} x {b.shape[1]}; use @ for matrices")
+            return Dot(a, b)
+        if name in CALLS and len(args) in CALLS[name][0]:
+            try:
+                built = CALLS[name][1](*args)
+            except ValueError as why:
+                raise self.error(node, str(why)) from None
+            if built is not None:
+                return built
+        raise NotStructured(self.line)
+
+    def _axis(self, node: ast.Call, name: str) -> Axis:
+        """The `axis=` of a reduction or softmax (0 per column, 1 per row; -1 and -2 as numpy counts them)."""
+        if not node.keywords:
+            return None
+        if name not in COVERED:
+            raise NotStructured(self.line)
+        keyword = node.keywords[0]
+        takes = name in _AXIS_TAKERS and len(node.args) == 1
+        if not takes or len(node.keywords) > 1 or keyword.arg != "axis":
+            raise self.error(node, f"{name}() takes no {keyword.arg or '**'}= here; axis= (0 per column, 1 per row) "
+                                   f"goes with one array in {', '.join(sorted(_AXIS_TAKERS))}")
+        value = keyword.value
+        negative = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+        number = value.operand if negative else value  # type: ignore[attr-defined]
+        if not (isinstance(number, ast.Constant) and type(number.value) is int
+                and -2 <= (axis := -number.value if negative else number.value) <= 1):
+            raise self.error(node, f"{name}(): axis= is 0 (per column) or 1 (per row)")
+        return axis % 2
+
+    def _fitting(self, node: ast.AST, what: str, *nodes: Node, hint: str = "") -> None:
+        if shape_of_all(*nodes) is None:
+            shapes = " and ".join(f"{n.shape[0]} x {n.shape[1]}" for n in nodes)
+            raise self.error(node, f"{what} needs equal shapes, got {shapes}{hint} (or shapes that broadcast, as in "
+                                   "numpy: a number goes with every entry, a column n x 1 with every column of an "
+                                   "n x k matrix, a row 1 x k with every row)")
+
+    def _where(self, node: ast.Call) -> Node:
+        """where(a > b, p, q): a comparison of two operands as the condition."""
+        test = node.args[0]
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARISONS):
+            raise NotStructured(self.line)
+        left, right = self.read(test.left), self.read(test.comparators[0])
+        then, otherwise = self.read(node.args[1]), self.read(node.args[2])
+        self._fitting(node, "where(...)", left, right, then, otherwise)
+        return Where(_COMPARISONS[type(test.ops[0])], left, right, then, otherwise)
+
+    def _choice(self, node: ast.Call, name: str, a: Node, b: Node) -> Node:
+        """max(a, b) and min(a, b) entry by entry; max(z, 0) is ReLU."""
+        self._fitting(node, f"{name}(...)", a, b)
+        return chosen(name, a, b)
+
+    def _entry(self, node: ast.Subscript) -> Node:
+        inner = self.read(node.value)
+        indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        numbers = []
+        for index in indices:
+            negative = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+            value = index.operand if negative else index  # type: ignore[attr-defined]
+            if not (isinstance(value, ast.Constant) and type(value.value) is int):
+                raise NotStructured(self.line)
+            numbers.append(-value.value if negative else value.value)
+        rows, cols = inner.shape
+        vector = 1 in inner.shape and len(numbers) == 1  # an n x 1 matrix also takes W[i, 0]
+        if inner.size == 1 or len(numbers) != (1 if vector else 2):
+            raise NotStructured(self.line)
+        sizes = [rows * cols] if vector else [rows, cols]
+        if any(not -size <= n < size for n, size in zip(numbers, sizes)):
+            raise NotStructured(self.line)
+        place = numbers[0] % sizes[0] if vector else (numbers[0] % rows) * cols + numbers[1] % cols
+        return Entry(inner, place, ", ".join(str(n) for n in numbers))
+
+
+# -- a line, and the cell ------------------------------------------------------------------------------------------
+
+def _undefined_where(flow: np.ndarray, value: np.ndarray, flow_axis: bool) -> np.ndarray:
+    """A gradient (..., r, c) or tangents (r, c, p) at an operation: undefined where its value is undefined and
+    something flows through it (a 0 flowing stays 0: what does not depend on the value is not made undefined)."""
+    missing = np.isnan(value)
+    if not missing.any():
+        return flow
+    return np.where((missing[..., None] if flow_axis else missing) & (flow != 0), np.nan, flow)
+
+
+@dataclass(eq=False)
+class Line:
+    """One assignment line: its name, its operation tree, and its operands (the leaves), in first-use order."""
+
+    name: str
+    number: int
+    root: Node
+    leaves: tuple[Leaf, ...]
+
+    @property
+    def shape(self) -> Shape:
+        return self.root.shape
+
+    def order(self) -> list[Node]:
+        """The nodes, operands before what uses them."""
+        seen: dict[int, Node] = {}
+
+        def visit(node: Node) -> None:
+            if id(node) in seen:
+                return
+            for child in node.children:
+                visit(child)
+            seen[id(node)] = node
+        visit(self.root)
+        return list(seen.values())
+
+    def evaluate(self, known: Mapping[str, np.ndarray]) -> Values:
+        values: Values = {}
+        for node in self.order():
+            if isinstance(node, Leaf):
+                values[id(node)] = known[node.name]
+            else:
+                with np.errstate(all="ignore"):
+                    value = node.evaluate([values[id(c)] for c in node.children])
+                # No finite value (log(-1), 1/0, overflow) is undefined, nan, whatever follows: exp(log(0)) is not 0.
+                values[id(node)] = value if np.isfinite(value).all() else np.where(np.isfinite(value), value, np.nan)
+        return values
+
+    def undefined(self, values: Values) -> str | None:
+        """Why this line's value is undefined at the point (the first operation with no finite value from finite
+        operands), None if it is defined everywhere."""
+        for node in self.order():
+            operands = [values[id(c)] for c in node.children]
+            if operands and np.isnan(values[id(node)]).any() and all(np.isfinite(o).all() for o in operands):
+                return f"{node.undefined(operands)} (line {self.number})"
+        return None
+
+    def pullback(self, upstream: np.ndarray, values: Values,
+                 wanted: Collection[str] | None = None) -> dict[str, np.ndarray]:
+        """The vector-Jacobian product: upstream (..., r, c) times this line's local Jacobian, per operand name
+        (only the `wanted` operands, when given: the rest get 0 without their products being formed)."""
+        order = self.order()
+        flows = {id(leaf) for leaf in self.leaves if wanted is None or leaf.name in wanted}
+        for node in order:
+            if any(id(child) in flows for child in node.children):
+                flows.add(id(node))
+        gradients: dict[int, np.ndarray] = {id(self.root): upstream}
+        for node in reversed(order):
+            if not node.children or id(node) not in gradients:
+                continue
+            mask = [id(child) in flows for child in node.children]
+            flow = _undefined_where(gradients[id(node)], values[id(node)], flow_axis=False)
+            with np.errstate(all="ignore"):
+                parts = node.pullback(flow, [values[id(c)] for c in node.children], values[id(node)], mask)
+            for child, part, needed in zip(node.children, parts, mask):
+                if needed:
+                    gradients[id(child)] = gradients[id(child)] + part if id(child) in gradients else part
+        batch = upstream.shape[:-2]
+        return {leaf.name: gradients[id(leaf)] if id(leaf) in gradients else np.zeros(batch + leaf.shape)
+                for leaf in self.leaves}
+
+    def pushforward(self, tangents: Mapping[str, np.ndarray], values: Values, directions: int) -> np.ndarray:
+        """The Jacobian-vector product: this line's local Jacobians times its operands' tangents (r', c', p)."""
+        found: dict[int, np.ndarray] = {}
+        for node in self.order():
+            if isinstance(node, Leaf):
+                found[id(node)] = tangents.get(node.name, np.zeros((*node.shape, directions)))
+            elif isinstance(node, Number):
+                found[id(node)] = np.zeros((1, 1, directions))
+            else:
+                with np.errstate(all="ignore"):
+                    pushed = node.pushforward([found[id(c)] for c in node.children],
+                                              [values[id(c)] for c in node.children], values[id(node)])
+                found[id(node)] = _undefined_where(pushed, values[id(node)], flow_axis=True)
+        return found[id(self.root)]
+
+    def factors(self, leaf: Leaf) -> list[list[Factor]]:
+        """The local Jacobian with respect to one operand, as products of factors from the output down, one
+        product per place the operand is used (they add up)."""
+        paths: list[list[Factor]] = []
+
+        def walk(node: Node, above: list[Factor]) -> None:
+            if node is leaf:
+                paths.append(above)
+            for k, child in enumerate(node.children):
+                if node.flows(k):
+                    walk(child, above + [node.factor(k)])
+        walk(self.root, [])
+        return paths
+
+
+@dataclass(eq=False)
+class Network:
+    """A layer cell read as array operations: its declared arrays, its lines, and the names the lines leave
+    unused (the outputs)."""
+
+    declared: dict[str, Shape]
+    lines: tuple[Line, ...]
+    inputs: tuple[str, ...]  # every operand name that is not computed, in first-use order
+    outputs: tuple[str, ...]
+
+    def nodes(self) -> list[Node]:
+        return [node for line in self.lines for node in line.order()]
+
+    @property
+    def batched(self) -> bool:
+        """Does a line broadcast a column or a row over a matrix, work along an axis, or use an image operation?
+        (The entry-level reader does none of these: such a cell is checked by central differences.)"""
+        return any(getattr(node, "axis", None) is not None or isinstance(node, IMAGE_NODES) or
+                   (isinstance(node, (Arithmetic, Where)) and any(c.size > 1 and c.shape != node.shape
+                                                                  for c in node.children))
+                   for node in self.nodes())
+
+    def batch_words(self) -> str | None:
+        """What the walkthrough says when the lines work on a batch in the columns (a column added to every
+        column, a softmax or sum per column), None otherwise."""
+        widths: set[int] = set()
+        spread: dict[str, None] = {}
+        along = [node for node in self.nodes() if isinstance(node, (Reduce, Softmax)) and node.axis == 0]
+        widths.update(node.child.shape[1] for node in along)
+        for node in self.nodes():
+            if isinstance(node, (Arithmetic, Where)) and node.shape[1] > 1:
+                for child in node.children:
+                    if child.shape[1] == 1 and child.shape[0] > 1:
+                        widths.add(node.shape[1])
+                        if isinstance(child, Leaf):
+                            spread[child.name] = None
+        if len(widths) != 1:
+            return None
+        said = f"a batch: each of the {widths.pop()} columns is one example"
+        if spread:
+            names, one = ", ".join(spread), len(spread) == 1
+            said += (f"; {names} ({'a column' if one else 'columns'}) {'goes' if one else 'go'} with every column, "
+                     f"so {'its gradient sums' if one else 'their gradients sum'} over the examples")
+        return said + ("; axis=0 works example by example" if along else "")
+
+    def shape_of(self, name: str) -> Shape:
+        computed = {line.name: line.shape for line in self.lines}
+        return computed.get(name) or self.declared.get(name, (1, 1))
+
+    def forward(self, point: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[Values]]:
+        """Every value by name, and every line's operation values."""
+        known = dict(point)
+        per_line = []
+        for line in self.lines:
+            values = line.evaluate(known)
+            known[line.name] = values[id(line.root)]
+            per_line.append(values)
+        return known, per_line
+
+
+def _target(statement: ast.stmt) -> str:
+    if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)):
+        raise NotStructured
+    return statement.targets[0].id
+
+
+def read_network(text: str) -> Network:
+    """A layer cell as array operations; `NotStructured` if it is not a layer cell this reader covers, a
+    `CellError` (with the line) for a mistake such as shapes that do not fit."""
+    prepared = prepare(text)
+    if not prepared.declarations or prepared.heads:
+        raise NotStructured
+    try:
+        module = parse_deep(prepared.source)
+    except SyntaxError as err:
+        raise syntax_error(err, prepared, text) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise NotStructured from None
+    refuse_lookalikes(module, prepared)  # as the entry-level reader does: х (Cyrillic) is not x
+    shapes: dict[str, Shape] = {d.name: (d.rows, d.cols) for d in prepared.declarations.values()}
+    declared = dict(shapes)
+    targets = [_target(statement) for statement in module.body]
+    if len(set(targets)) != len(targets) or any(t in shapes or t in KNOWN_FUNCTIONS or t in KNOWN_CONSTANTS
+                                                for t in targets):
+        raise NotStructured  # the entry-level reader words these mistakes
+    lines: list[Line] = []
+    for statement, name in zip(module.body, targets):
+        reader = _Reader(statement.lineno, shapes, prepared)
+        try:
+            root = reader.read(statement.value)  # type: ignore[attr-defined]
+        except RecursionError:
+            raise NotStructured from None
+        if any(leaf.name in targets and leaf.name not in shapes for leaf in reader.leaves.values()):
+            raise NotStructured  # used before it is assigned
+        shapes[name] = root.shape
+        lines.append(Line(name, statement.lineno, root, tuple(reader.leaves.values())))
+    if not lines:
+        raise NotStructured
+    computed = set(targets)
+    used = [leaf.name for line in lines for leaf in line.leaves]
+    inputs = tuple(dict.fromkeys(n for n in used if n not in computed))
+    unused = [n for n in declared if n not in inputs]
+    if unused:
+        raise CellError(f"{unused[0]} is declared but never used", prepared.declarations[unused[0]].line)
+    outputs = tuple(line.name for line in lines if line.name not in used)
+    refuse_twins(real_symbol(name) for name in (*inputs, *targets))  # theta and θ, x1 and x_1 are one name shown
+    return Network(declared, tuple(lines), inputs, outputs)
+

@@ -1,0 +1,240 @@
+"""The symbolic twins of numpy and math that a traced Python function sees: `np.sin`, `numpy.exp`, `math.sqrt`
+and names imported from them map to sympy, numpy's element-wise functions act entry by entry on arrays of symbols,
+and its reductions (np.sum, np.max) combine the entries into one expression."""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from jacmagic.chain.functions import KNOWN_FUNCTIONS, Abs, relu, sigmoid, softplus
+from jacmagic.errors import CellError
+
+
+class SymbolicArray(np.ndarray):
+    """A numpy array of sympy expressions whose comparisons give arrays of conditions (plain object arrays ask
+    each condition for True or False), so `np.where(z > 0, z, 0)` traces entry by entry."""
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        """A result with no axes left (`z @ z`, `z.sum()`) is the sympy expression itself, as numpy's own
+        scalars are for numbers."""
+        wrapped = super().__array_wrap__(array, context, return_scalar)
+        return wrapped.item() if isinstance(wrapped, np.ndarray) and wrapped.ndim == 0 else wrapped
+
+    def _compare(self, other: Any, ufunc: np.ufunc) -> SymbolicArray:
+        return ufunc(np.asarray(self), np.asarray(other, dtype=object), dtype=object).view(SymbolicArray)
+
+    def __gt__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.greater_equal)
+
+    def __lt__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, np.less_equal)
+
+
+def symbolic_array(values: Any, *args: Any, **kwargs: Any) -> SymbolicArray:
+    """`np.array` while tracing: whatever dtype was asked for, the entries stay symbolic."""
+    return np.asarray(values, dtype=object).view(SymbolicArray)
+
+
+def entries_of(value: Any) -> list[Any]:
+    """A number, or the entries of an array row by row."""
+    return list(np.asarray(value, dtype=object).ravel())
+
+
+class _Extreme:
+    """np.max / np.min of traced entries, built as written: sympy's own Max compares every two arguments with an
+    assumption query each, minutes for a few hundred entries. Numbers alone still reduce to the largest.
+
+    The derivative by an argument is 1 where it is the extreme one and 0 where another is; where several tie,
+    the first of them takes it all, as np.argmax picks one (sympy's own is undefined there). So a shift that
+    cancels, as in the stable softmax exp(z - max z) / sum(...), leaves the Jacobian defined at ties too: any
+    weights summing to 1 give the same, true, Jacobian."""
+
+    args: tuple[sp.Expr, ...]
+    direction = 1  # Max: the largest; Min: -1, the smallest
+
+    def __new__(cls, *args: Any, **assumptions: Any) -> Any:
+        assumptions.setdefault("evaluate", all(sp.sympify(a).is_number for a in args))
+        return super().__new__(cls, *args, **assumptions)  # type: ignore[misc]
+
+    def _eval_derivative(self, symbol: sp.Symbol) -> sp.Expr:
+        """The chain rule through the arguments that contain `symbol` only (sympy's own differentiates all)."""
+        return sp.Add(*(self.fdiff(i) * a.diff(symbol) for i, a in enumerate(self.args, start=1)
+                        if symbol in a.free_symbols))
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        """1 where this argument is beyond every earlier one and at least every later one, else 0; the steps are
+        left unevaluated, as asking the sign of z_1 - max(...) queries every argument."""
+        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
+
+        def beats(others: tuple[sp.Expr, ...], at_tie: int) -> sp.Expr:
+            if not others:
+                return sp.S.One
+            return sp.Heaviside(self.direction * (argument - type(self)(*others)), at_tie, evaluate=False)
+        return beats(earlier, 0) * beats(later, 1)
+
+
+class Max(_Extreme, sp.Max):  # type: ignore[misc]
+    pass
+
+
+class Min(_Extreme, sp.Min):  # type: ignore[misc]
+    direction = -1
+
+
+def _entries(values: Any, function: str) -> list[Any]:
+    """The entries a reducing numpy function (np.sum, np.max) runs over; one bare number means an input that
+    should have been a vector, whose shape the cell did not give."""
+    if isinstance(values, sp.Expr) and values.free_symbols:
+        name = sorted(values.free_symbols, key=lambda s: s.name)[0].name
+        raise CellError(f"np.{function} got a single number, {sp.sstr(values)[:40]}; if {name} is a vector, give "
+                        f"its shape: a line `{name}: 3` in the cell, or --at {name}=[1, 2, 3]")
+    return entries_of(values)
+
+
+def _reducing(function: str, combine: Callable[..., Any]) -> Callable[..., Any]:
+    def reduce(values: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            raise CellError(f"np.{function} over a whole array only: axis and other options are not traced")
+        return combine(*_entries(values, function))
+    return reduce
+
+
+def _elementwise(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A symbolic function that also applies entry by entry to numpy arrays of symbols, as numpy's ufuncs do."""
+    def apply(*args: Any) -> Any:
+        if any(isinstance(a, np.ndarray) for a in args):
+            return symbolic_array(np.frompyfunc(function, len(args), 1)(*args))
+        return function(*args)
+    return apply
+
+
+def _numbers_only(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A math function: of numbers only, as Python's own math module (which refuses an array)."""
+    def apply(*args: Any) -> Any:
+        if any(isinstance(a, (np.ndarray, list, tuple)) for a in args):
+            raise CellError(f"math.{name} takes numbers, not an array, as in Python; use np.{name} for an array")
+        return function(*args)
+    return apply
+
+
+def _native(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A numpy function that works on arrays of sympy objects as it is (np.dot, @, transpose)."""
+    def apply(*args: Any, **kwargs: Any) -> Any:
+        result = function(*(np.asarray(a, dtype=object) if isinstance(a, (list, tuple)) else a for a in args),
+                          **kwargs)
+        return symbolic_array(result) if isinstance(result, np.ndarray) else result
+    return apply
+
+
+def _heaviside(z: Any, at_zero: Any = sp.S.Half) -> sp.Expr:
+    """np.heaviside(z, value at 0): the value at 0 is a number, which has no derivative to take."""
+    if sp.sympify(at_zero).free_symbols:
+        raise CellError(f"np.heaviside's second argument is its value at 0, a number; got {sp.sstr(at_zero)[:40]}")
+    return sp.Heaviside(z, at_zero)
+
+
+def _known(*names: str) -> dict[str, Any]:
+    """The formula functions of these names: a def's np.sin is the math form's sin, one definition of each."""
+    return {name: KNOWN_FUNCTIONS[name][0] for name in names}
+
+
+# numpy and math spellings with the same meaning as in a formula, then their own additions
+_SHARED: dict[str, Any] = {
+    **_known("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "sqrt", "log2", "log10", "erf", "hypot"),
+    "pi": sp.pi, "e": sp.E, "fabs": Abs, "expm1": lambda z: sp.exp(z) - 1, "log1p": lambda z: sp.log(1 + z),
+}
+ELEMENTWISE: dict[str, Any] = {
+    **_SHARED,
+    **_known("arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "abs", "sign", "cbrt",
+             "where", "sigmoid", "relu", "softplus"),
+    "absolute": Abs, "maximum": Max, "minimum": Min, "heaviside": _heaviside, "square": lambda z: z**2,
+    "power": sp.Pow, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "float64": lambda z: z,
+}
+_NUMPY: dict[str, Any] = {
+    **{name: _elementwise(f) if callable(f) else f for name, f in ELEMENTWISE.items()},
+    "sum": _reducing("sum", sp.Add), "max": _reducing("max", Max), "amax": _reducing("amax", Max),
+    "min": _reducing("min", Min), "amin": _reducing("amin", Min),
+    "mean": _reducing("mean", lambda *v: sp.Add(*v) / len(v)),
+    "array": symbolic_array, "asarray": symbolic_array,
+    **{name: _native(getattr(np, name)) for name in ("dot", "matmul", "outer", "transpose", "stack", "hstack",
+                                                     "vstack", "concatenate", "diag", "reshape", "zeros_like",
+                                                     "ones_like")},
+    "zeros": lambda shape, *a, **k: symbolic_array(np.zeros(shape, dtype=object)),
+    "ones": lambda shape, *a, **k: symbolic_array(np.ones(shape, dtype=object)),
+    "newaxis": None,
+}
+_MATH: dict[str, Any] = {
+    name: _numbers_only(name, f) if callable(f) else f
+    for name, f in {**_SHARED, **_known("asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh"), "pow": sp.Pow,
+                    "tau": 2 * sp.pi}.items()
+}
+# jacmagic's activations, offered to def cells by their bare names: element-wise on arrays as numpy's ufuncs are
+def _of_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A formula function of whole arrays (cross_entropy, mse) called with the tracer's arrays of symbols."""
+    def apply(*args: Any) -> Any:
+        return function(*(sp.ImmutableMatrix(np.asarray(a, dtype=object).tolist()) if np.ndim(a) else a
+                          for a in args))
+    return apply
+
+
+# jacmagic's own functions, offered to a def as to every other cell form: activations entry by entry, the
+# classifier's losses of whole arrays
+ACTIVATIONS: dict[str, Any] = {
+    **{f.__name__: _elementwise(f) for f in (sigmoid, relu, softplus)},
+    **{name: _elementwise(KNOWN_FUNCTIONS[name][0]) for name in ("gelu", "leaky_relu")},
+    **{name: _of_arrays(KNOWN_FUNCTIONS[name][0]) for name in ("cross_entropy", "mse")},
+}
+
+
+class _SymbolicModule(types.SimpleNamespace):
+    """Stands in for numpy or math while a function is traced; unknown attributes get a clear error."""
+
+    def __init__(self, label: str, table: Mapping[str, Any]) -> None:
+        super().__init__(**table)
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise CellError(f"{self._label}.{name} has no symbolic twin known to jacmagic; use a function such as "
+                        f"{self._label}.sin, {self._label}.exp, {self._label}.where")
+
+
+NUMPY_SHIM = _SymbolicModule("np", _NUMPY)
+MATH_SHIM = _SymbolicModule("math", _MATH)
+
+
+def symbolic_twin(value: Any) -> Any:
+    """The stand-in for a numpy/math module or a function taken from one; anything else unchanged."""
+    if isinstance(value, types.ModuleType):
+        if value.__name__ == "numpy":
+            return NUMPY_SHIM
+        if value is math:
+            return MATH_SHIM
+        return value
+    try:
+        module = getattr(value, "__module__", None) or ""
+        name = getattr(value, "__name__", None)
+    except Exception:  # noqa: BLE001 - a namespace object whose __getattr__ raises is simply left alone
+        return value
+    if not isinstance(module, str) or not isinstance(name, (str, type(None))):
+        return value
+    if name and callable(value) and not isinstance(value, (types.FunctionType, type)):
+        if module == "math" and name in _MATH:
+            return _MATH[name]
+        if (module.startswith("numpy") or type(value).__name__ == "ufunc") and name in _NUMPY:
+            return _NUMPY[name]
+    return value

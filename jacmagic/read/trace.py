@@ -1,0 +1,280 @@
+"""Python functions and sympy objects -> model, by calling the function with real symbols.
+
+A `def` cell is Python and runs as the user's own code would (in a copy of the user namespace, so nothing there is
+changed). Before tracing, a function sees symbolic twins instead of numpy and math: `np.sin`, `numpy.exp`,
+`math.sqrt` and names imported from them map to sympy (numpy_twins.py), so a function written for real numpy
+traces unchanged; so do helpers defined in an earlier cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from jacmagic.budget import Budget
+from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
+from jacmagic.chain.functions import Abs, sign
+from jacmagic.errors import CellError, TooManyEntries
+from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
+from jacmagic.read.formula import element_symbols, real_symbol, refuse_twins
+from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
+from jacmagic.read.parse import output_symbols
+from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
+
+CELL_FILENAME = "<jacobian cell>"
+_ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
+                   "for any size")
+_UNFINISHED = object()
+
+
+class _Rebinder:
+    """Copies of functions whose globals hold the symbolic twins. The user's own functions (those whose globals
+    are one of `homes`: the namespace and the cell) are rebound too, so a helper defined in an earlier cell traces
+    as one defined in the same cell; library functions are left alone. Functions sharing globals share one copy
+    of them, made once."""
+
+    def __init__(self, homes: tuple[Mapping[str, Any], ...] = ()) -> None:
+        self.homes = {id(home) for home in homes}
+        self.functions: dict[int, types.FunctionType] = {}
+        self.scopes: dict[int, dict[str, Any]] = {}
+
+    def function(self, function: types.FunctionType) -> types.FunctionType:
+        if id(function) in self.functions:
+            return self.functions[id(function)]
+        original = function.__globals__
+        self.homes.add(id(original))
+        fresh = id(original) not in self.scopes
+        scope = self.scopes.setdefault(id(original), {})
+        cells = tuple(types.CellType() for _ in function.__closure__ or ()) or None
+        copy = types.FunctionType(function.__code__, scope, function.__name__, None, cells)
+        self.functions[id(function)] = copy  # before its globals are filled: a recursive function calls its copy
+        if fresh:
+            scope.update((key, self.value(value)) for key, value in original.items())
+            scope.setdefault("__builtins__", original.get("__builtins__", __builtins__))
+        copy.__defaults__ = tuple(map(self.value, function.__defaults__ or ())) or None
+        copy.__kwdefaults__ = function.__kwdefaults__
+        for cell, given in zip(cells or (), function.__closure__ or ()):
+            try:
+                cell.cell_contents = self.value(given.cell_contents)
+            except ValueError:  # a cell not filled yet (a name its scope assigns after the def)
+                continue
+        return copy
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, types.FunctionType) and id(value.__globals__) in self.homes:
+            return self.function(value)
+        return symbolic_twin(value)
+
+
+def is_def_cell(text: str) -> bool:
+    """A cell is Python when any top-level line starts a def or an import (a decorator alone is not: a line
+    continuing a formula may start with @, the matrix product)."""
+    return any(line.startswith(("def ", "async def ", "import ", "from ")) for line in text.split("\n"))
+
+
+def _error_line(tb: Any, filename: str) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _explain(err: BaseException) -> str:
+    text = str(err)
+    if isinstance(err, TypeError) and ("truth value" in text or "relational" in text.lower()):
+        return ("the control flow depends on a symbolic value (an if, max() or comparison on an input); "
+                "write it with np.where(cond, a, b) or sympy.Piecewise so it can be differentiated")
+    if isinstance(err, TypeError) and "convert expression to float" in text.lower():
+        return "float() or a math function got a symbolic value; use np. or math. functions, which are traced"
+    if isinstance(err, NameError):
+        return f"{text}"
+    if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or "dimension" in text):
+        return (f"{text}: an input is used as a vector or matrix but was traced as one number; give its shape "
+                "with a line `z: 3` (or `W: 2x3`) in the cell, or with the point: --at z=[1, 2, 3]")
+    return f"{type(err).__name__}: {text}"
+
+
+def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
+               budget: float = Options.budget) -> CellModel:
+    """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
+    and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
+    text, declared = python_declarations(text)
+    refuse_entry_level(declared, _ENTRY_BY_ENTRY)
+    try:
+        tree = ast.parse(text, CELL_FILENAME)
+    except SyntaxError as err:
+        raise CellError(f"{err.msg}: {(err.text or '').strip()[:80]}", err.lineno, err.offset) from None
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not defs:
+        raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)
+    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM}
+    try:
+        exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
+    except CellError:
+        raise
+    except Exception as err:  # the user's code failed: say where, as their own code would
+        raise CellError(_explain(err), _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
+    target = scope[defs[-1].name]
+    params = set(inspect.signature(target).parameters)
+    for declaration in declared.values():
+        if declaration.name not in params:
+            raise CellError(f"{declaration.name} is declared but is not a parameter of {defs[-1].name}",
+                            declaration.line)
+    given = {**(shapes or {}), **{d.name: d.dims for d in declared.values()}}
+    return trace_function(target, defs[-1].name, CELL_FILENAME, given, budget, homes=(namespace,))
+
+
+def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None,
+                   shapes: Mapping[str, tuple[int, ...]] | None = None, budget: float = Options.budget,
+                   homes: tuple[Mapping[str, Any], ...] = ()) -> CellModel:
+    """Calls `function` with one real symbol per parameter without a default (an array of them for a
+    parameter with a shape: a vector for n x 1, a matrix otherwise) and reads what it returns. The call has the
+    differentiation's allowance of time: it has no cheaper fallback either."""
+    name = name or getattr(function, "__name__", "f")
+    if isinstance(function, types.FunctionType):
+        function = _Rebinder(homes).function(function)
+        filename = filename or function.__code__.co_filename
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        raise CellError(f"{name} has no signature to read its inputs from") from None
+    names = [p.name for p in signature.parameters.values()
+             if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not names:
+        raise CellError(f"{name} takes no inputs: give it parameters, e.g. def {name}(x, y)")
+    arguments, declared = _arguments(names, shapes or {})
+    params = tuple(s for argument in arguments for s in entries_of(argument))
+    allowance = DIFFERENTIATION_BUDGETS * budget
+    try:
+        value = Budget(allowance).run(lambda: function(*arguments), _UNFINISHED, optional=False)
+    except CellError as err:
+        if err.line is None and filename:
+            err = CellError(err.message, _error_line(sys.exc_info()[2], filename))
+        raise err from None
+    except Exception as err:
+        line = _error_line(sys.exc_info()[2], filename) if filename else None
+        raise CellError(f"in {name}: {_explain(err)}", line) from None
+    if value is _UNFINISHED:
+        raise TooManyEntries(f"calling {name} with symbols ({len(params):,} inputs) did not finish within "
+                             f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
+                             "--chain for any size")
+    expressions = tuple(_as_expression(v, name) for v in _flatten(value))
+    if not expressions:
+        raise CellError(f"{name} returns nothing to differentiate")
+    _refuse_oversized(name, expressions, declared)
+    outputs = output_symbols(name, len(expressions))
+    stage = Stage(name, params, outputs, expressions, 1, params)
+    return CellModel("def", params, outputs, expressions, (stage,), name, declared)
+
+
+def _arguments(names: list[str], shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[Any], tuple[Shape, ...]]:
+    """What the function is called with: a real symbol per scalar parameter, an array of entry symbols
+    (named as declared matrices' entries are) per parameter with a shape. Too many entries in all are refused
+    before any symbol is made."""
+    sized = {name: (*shapes[name], 1)[:2] for name in names if name in shapes}  # (n,) is n x 1
+    total = sum(rows * cols for rows, cols in sized.values())
+    if total > MAX_ENTRY_LEVEL_ENTRIES:
+        biggest = max(sized, key=lambda n: sized[n][0] * sized[n][1])
+        rows, cols = sized[biggest]
+        shape = f" ({rows} x {cols})" if cols > 1 else ""
+        others = f", {total:,} with the other parameters" if total > rows * cols else ""
+        raise TooManyEntries(f"the parameter {biggest} has {rows * cols:,} entries{shape}{others}; jacmagic writes at "
+                             f"most {MAX_ENTRY_LEVEL_ENTRIES:,} out symbol by symbol: {_ENTRY_BY_ENTRY}")
+    arguments: list[Any] = []
+    declared: list[Shape] = []
+    for name in names:
+        if name not in sized:
+            arguments.append(real_symbol(name))
+            continue
+        rows, cols = sized[name]
+        entries = element_symbols(name, rows, cols)
+        declared.append(Shape(name, rows, cols, tuple(entries), len(shapes[name]) == 2))
+        array = symbolic_array(entries.tolist())
+        arguments.append(array.reshape(rows) if len(shapes[name]) == 1 else array)
+    return arguments, tuple(declared)
+
+
+def _refuse_oversized(name: str, expressions: tuple[sp.Expr, ...], shapes: tuple[Shape, ...]) -> None:
+    """Outputs too large to write out are refused at once: every later step (the inputs each uses, the size of
+    the Jacobian, differentiating) walks them written out, and could not be stopped inside sympy's walks."""
+    if exceeds(expressions, MAX_SYMBOLIC_SIZE):
+        sizes = " (from " + ", ".join(f"{s.name}: {s.rows}" + (f"x{s.cols}" if s.cols > 1 else "")
+                                      for s in shapes) + ")" if shapes else ""
+        raise CellError(f"{name} returns {len(expressions):,} outputs that, written out, have more than "
+                        f"{MAX_SYMBOLIC_SIZE:,} terms{sizes}, too large to differentiate symbolically: use smaller "
+                        "shapes, or write the layers as assignment lines with --chain for any size")
+
+
+def trace_object(value: object, name: str, shapes: Mapping[str, tuple[int, ...]] | None = None,
+                 budget: float = Options.budget) -> CellModel:
+    """A function, sympy expression or sympy Matrix from the user namespace."""
+    if isinstance(value, (sp.MatrixBase, sp.Expr)):
+        expressions = _as_real_map(tuple(_flatten(value)), name)
+        symbols = sorted(symbols_in(expressions), key=lambda s: s.name)
+        if not symbols:
+            raise CellError(f"{name} has no symbols to differentiate by")
+        outputs = output_symbols(name or "f", len(expressions))
+        stage = Stage(name, tuple(symbols), outputs, expressions, 1, tuple(symbols))
+        return CellModel("object", tuple(symbols), outputs, expressions, (stage,), name)
+    if callable(value):
+        return trace_function(value, name, shapes=shapes, budget=budget)
+    raise CellError(f"{name} is a {type(value).__name__}; %jacobian takes a function, a sympy expression or "
+                    "a sympy Matrix")
+
+
+def _as_real_map(expressions: tuple[sp.Expr, ...], name: str) -> tuple[sp.Expr, ...]:
+    """A sympy object as a map of real variables, as cells are: its symbols made real (two different symbols of
+    one name are refused), |.| and sign with the derivatives of real functions; unevaluated integrals,
+    derivatives and undefined functions are refused, having no formula to differentiate."""
+    symbols = symbols_in(expressions)
+    refuse_twins(symbols)
+    for expression in expressions:
+        unknown = [n for n in distinct_nodes((expression,))
+                   if isinstance(n, (AppliedUndef, sp.Integral, sp.Derivative, sp.Sum, sp.Product))]
+        if unknown:
+            shown = sp.sstr(sorted(unknown, key=sp.default_sort_key)[0])[:60]
+            raise CellError(f"{name} contains {shown}, which has no explicit formula to differentiate; call .doit() "
+                            "or write the function out")
+    real = {s: real_symbol(s.name) for s in symbols}
+    return tuple(e.xreplace(real).replace(sp.Abs, Abs).replace(sp.sign, sign) for e in expressions)
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, sp.MatrixBase):
+        if value.rows != 1 and value.cols != 1:
+            raise CellError(f"the function returns a {value.rows} x {value.cols} matrix; return a vector")
+        return list(value)
+    if isinstance(value, (list, tuple)):
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, (list, tuple, sp.MatrixBase, np.ndarray)):
+                raise CellError("the function returns a nested list; return a flat list of outputs")
+            out.append(item)
+        return out
+    if isinstance(value, np.ndarray) and value.ndim > 1 and sorted(value.shape)[-2] > 1:
+        raise CellError(f"the function returns a {' x '.join(map(str, value.shape))} array; return a vector")
+    if hasattr(value, "tolist") and not isinstance(value, sp.Basic):
+        return entries_of(value) if isinstance(value, np.ndarray) else _flatten(value.tolist())
+    return [value]
+
+
+def _as_expression(value: Any, name: str) -> sp.Expr:
+    if isinstance(value, sp.Expr):
+        return value
+    if isinstance(value, (bool, sp.logic.boolalg.Boolean)):
+        raise CellError(f"{name} returns a condition, not a number")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    raise CellError(f"{name} returns a {type(value).__name__}, not a number or expression")

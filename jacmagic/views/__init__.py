@@ -1,0 +1,1 @@
+"""How results are written: LaTeX, text, MathML, HTML pages and pictures; never computes a derivative."""

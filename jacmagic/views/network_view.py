@@ -1,0 +1,332 @@
+"""NetworkResult -> what a cell shows: the walkthrough as matrix calculus, each local Jacobian in the form
+textbooks write it and its numbers cut to the window, as LaTeX and as text built from the same lines; the
+gradients of large matrices as pictures in their own shape.
+
+Every array shown says its shape when it is cut (first 8 and last 2 rows and columns); nothing is printed whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+
+from jacmagic.chain.closed_form import shown_forms
+from jacmagic.chain.operations import Shown, product
+from jacmagic.read.network import Line
+from jacmagic.views.displays import blocks, bundle, static_displays
+from jacmagic.views.render import (
+    DIRECTION,
+    FORWARD,
+    SHOWN,
+    Row,
+    _grid,
+    array_latex,
+    array_text,
+    cost_words,
+    derivative_symbol,
+    latex,
+    number,
+    number_latex,
+    pretty,
+    result_groups,
+    text_latex,
+    window,
+    wrapped,
+)
+
+if TYPE_CHECKING:
+    from jacmagic.chain.network_walk import LineStep, NetworkWalk
+    from jacmagic.network_result import NetworkResult
+
+def _symbol(name: str) -> sp.Symbol:
+    return sp.Symbol(name)
+
+
+def _of_outputs(result: NetworkResult, name: str) -> Shown:
+    """∂(outputs)/∂name."""
+    outputs = tuple(_symbol(o) for o in result.network.outputs)
+    return Shown(derivative_symbol(outputs, (_symbol(name),)), derivative_symbol(outputs, (_symbol(name),), "text"))
+
+
+def _shape_words(shape: tuple[int, ...]) -> str:
+    return " x ".join(f"{n:,}" for n in shape)
+
+
+def _gradient(values: np.ndarray) -> Shown:
+    """A gradient (m, r, c): in its array's shape for one output, one row per output otherwise."""
+    shown = values[0] if values.shape[0] == 1 else values.reshape(values.shape[0], -1)
+    return Shown(array_latex(shown), array_text(shown))
+
+
+def _local(step: LineStep, operand: str, size: int) -> Shown:
+    """The shown window of the local Jacobian's numbers, built from the rows `local_rows` computes."""
+    picked = [i for i in window(step.line.root.size) if i is not None]
+    local = step.local_rows(operand, picked)
+    position = {i: k for k, i in enumerate(picked)}
+    count = step.line.root.size
+
+    def cell(form: Callable[[float], str]) -> Callable[[int, int], str]:
+        return lambda i, j: form(float(local[position[i], j]))
+    grid = _grid(count, size, cell(number_latex), (r"\vdots", r"\cdots", r"\ddots"))
+    latex_ = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in grid) + r"\end{matrix}\right]"
+    text_grid = _grid(count, size, cell(number), ("⋮", "…", "⋱"))
+    text = "[" + ", ".join("[" + ", ".join(row) + "]" for row in text_grid) + "]" if count > 1 else \
+        "[" + ", ".join(text_grid[0]) + "]"
+    cut = max(count, size) > SHOWN
+    return Shown(latex_ + (rf"_{{{count} \times {size}}}" if cut else ""),
+                 text + (f" ({_shape_words((count, size))})" if cut else ""))
+
+
+def _point_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+    rows: list[Row] = [(r"&" + text_latex("forward pass, at"), "forward pass, at")]
+    for name in result.names:
+        value = walked.point[name]
+        rows.append((rf"&\quad {latex(_symbol(name))} = {array_latex(value)}", f"  {pretty(_symbol(name))} = "
+                                                                             f"{array_text(value)}"))
+    rows.append((r"&" + text_latex("every value:"), "every value:"))
+    for line in result.network.lines:
+        value = walked.values[line.name]
+        rows.append((rf"&\quad {latex(_symbol(line.name))} = {line.root.show().latex} = {array_latex(value)}",
+                     f"  {pretty(_symbol(line.name))} = {line.root.show().text} = {array_text(value)}"))
+    return rows
+
+
+def _flows(result: NetworkResult, line: Line) -> list[str]:
+    """The operands a derivative flows back into: differentiated inputs and earlier values, not constants."""
+    return [leaf.name for leaf in line.leaves if leaf.name not in result.constants]
+
+
+def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+    groups: list[list[Row]] = [[(r"&" + text_latex(part), part) for part in DIRECTION]]
+    total = len(walked.backward)
+    for k, step in enumerate(walked.backward, start=1):
+        rows: list[Row] = []
+        groups.append(rows)
+        line = step.line
+        upstream = _of_outputs(result, line.name)
+        here = f"step {k} of {total}: {line.name} (line {line.number}), {_shape_words(line.shape)}"
+        up = _gradient(step.upstream)
+        rows.append((rf"\text{{{here}}} &\quad \text{{upstream }} {upstream.latex} = {up.latex}",
+                     f"  {here}: upstream {upstream.text} = {up.text}"))
+        for operand in _flows(result, line):
+            leaf = next(leaf for leaf in line.leaves if leaf.name == operand)
+            paths = line.factors(leaf)
+            formula = [product(path) for path in paths]
+            shown = Shown(" + ".join(f.latex for f in formula), " + ".join(f.text for f in formula))
+            local = Shown(derivative_symbol((_symbol(line.name),), (_symbol(operand),)),
+                          derivative_symbol((_symbol(line.name),), (_symbol(operand),), "text"))
+            structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
+            said = f" ({'; '.join(structures)})" if structures else ""
+            numbers = _local(step, operand, leaf.size)
+            shape = _shape_words((line.root.size, leaf.size))
+            rows.append((rf"&\qquad {local.latex} = {shown.latex}\ ({shape}) = {numbers.latex}",
+                         f"    local Jacobian {local.text} = {shown.text} ({shape}) = {numbers.text}"))
+            if said:
+                rows.append((r"&\qquad" + text_latex(said.strip()), f"      {said.strip()}"))
+            target = _of_outputs(result, operand)
+            added = _gradient(step.products[operand])
+            earlier = step.before[operand]
+            if isinstance(earlier, np.ndarray) and earlier.any():
+                before, after = _gradient(earlier), _gradient(earlier + step.products[operand])
+                rows.append((rf"&\qquad {target.latex} = {before.latex} + {added.latex} = {after.latex}",
+                             f"    {target.text} = {before.text} + {added.text} = {after.text}  (a second path)"))
+            else:
+                rows.append((rf"&\qquad {target.latex} = \text{{upstream}} \cdot {local.latex} = {added.latex}",
+                             f"    {target.text} = upstream · {local.text} = {added.text}"))
+    rows = [(r"&" + text_latex("the gradients, each in its array's own shape:"),
+             "the gradients, each in its array's own shape:")]
+    for name, gradient in walked.gradients.items():
+        target, shown = _of_outputs(result, name), _gradient(gradient)
+        rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
+    rows.append((r"&" + text_latex(f"(the product of the local Jacobians; {walked.verdict})"),
+                 f"(the product of the local Jacobians; {walked.verdict})"))
+    return groups + [rows + _closed_rows(result, walked)]
+
+
+def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+    """The gradients in closed form, when every operation on the way has a rule (otherwise nothing)."""
+    forms = shown_forms(result.network, result.wrt, walked.values)
+    if not forms:
+        return []
+    assumed = sorted({a for f in forms for a in f.assumptions})
+    said = "in closed form" + (f" ({', '.join(assumed)} here, as one-hot labels and probabilities do)" if assumed
+                               else "") + ":"
+    return [(r"&" + text_latex(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms]
+
+
+def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+    from jacmagic.views.render import directions_words
+
+    ahead = walked.forward_pass
+    assert ahead is not None
+    words, said = " ".join(FORWARD), f"({directions_words(result)})"  # type: ignore[arg-type]
+    rows: list[Row] = [(r"&" + text_latex(words), words), (r"&" + text_latex(said), said)]
+    for k, step in enumerate(ahead.steps, start=1):
+        line = step.line
+        terms = [(rf"\frac{{\partial {latex(_symbol(line.name))}}}{{\partial {latex(_symbol(o))}}}\,"
+                  rf"\dot{{{latex(_symbol(o))}}}",
+                  f"∂{pretty(_symbol(line.name))}/∂{pretty(_symbol(o))}·{_dotted(o)}")
+                 for o in _flows(result, line)]
+        tangents = step.product.reshape(line.root.size, -1)
+        value = Shown(array_latex(tangents), array_text(tangents))
+        here = f"step {k} of {len(ahead.steps)}: {line.name} (line {line.number})"
+        rows.append((rf"\text{{{here}}} &\quad \dot{{{latex(_symbol(line.name))}}} = "
+                     + " + ".join(t[0] for t in terms) + f" = {value.latex}",
+                     f"  {here}: {_dotted(line.name)} = " + " + ".join(t[1] for t in terms) + f" = {value.text}"))
+    outputs = Shown(array_latex(ahead.tangent), array_text(ahead.tangent))
+    verdict = ("it matches" if walked.forward_agrees else "it DOES NOT match") + " the reverse-mode Jacobian" + \
+        ("" if not result.options.direction else " times the direction")
+    lhs = Shown(r"J\,v", "J·v") if result.options.direction else Shown("J", "J")
+    rows.append((rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"))
+    rows.append((r"&" + text_latex(f"(the tangents of the outputs; {verdict})"),
+                 f"(the tangents of the outputs; {verdict})"))
+    return [[row] for row in rows]
+
+
+def _dotted(name: str) -> str:
+    from jacmagic.views.render import tangent_text
+
+    return tangent_text((_symbol(name),))
+
+
+def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+    m, n = result.shape
+    outputs = tuple(_symbol(o) for o in result.network.outputs)
+    wrt = tuple(_symbol(w) for w in result.wrt)
+    head = Shown(derivative_symbol(outputs, wrt), derivative_symbol(outputs, wrt, "text"))
+    layout = f"{m:,} x {n:,}: one row per output entry, one column per entry of " + ", ".join(result.wrt) + \
+        " (a matrix's entries row-major)"
+    rows: list[Row] = []
+    batch = result.network.batch_words()
+    if batch is not None:
+        rows.append((r"&" + text_latex(f"({batch})"), f"({batch})"))
+    if result.whole is None:
+        said = f"({layout}; computed with numpy below, never written out entry by entry)"
+        rows.append((rf"J &= {head.latex}", f"J = {head.text}   {said}"))
+        rows.append((r"&" + text_latex(said), ""))  # words on a row of their own: a paragraph that wraps
+        shown = Shown(array_latex(walked.gradient), array_text(walked.gradient))
+        rows.append((rf"J &= {shown.latex}", f"J = {shown.text}"))
+    return rows
+
+
+def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+    """The derivation in groups: the point and values, each step of each mode, the gradients, the cost."""
+    groups = [_header_rows(result, walked) + _point_rows(result, walked)]
+    if result.options.mode != "forward":
+        groups += _reverse_groups(result, walked)
+    if walked.forward_pass is not None:
+        groups += _forward_groups(result, walked)
+    said = f"cost: {cost_words(result)}"  # type: ignore[arg-type]
+    groups.append([(r"&" + text_latex(f"({said})"), said)] +
+                  [(r"&" + text_latex(note), f"note: {note}") for note in result.notes if result.whole is None])
+    return groups
+
+
+def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
+    return "\n".join(bundle(rows)["text/latex"] for rows in blocks(walkthrough_groups(result, walked)))
+
+
+def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
+    text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group if r[1]))
+    return (str(result.whole) + "\n" + text) if result.whole is not None else text
+
+
+# An image's gradient is drawn once per output entry up to this many outputs (the classes of a classifier).
+MAX_IMAGE_PANELS = 32
+
+
+def images_read(result: NetworkResult) -> list[str]:
+    """The differentiated inputs a conv2d or maxpool2d reads as its image (a matrix, both sizes above 1)."""
+    from jacmagic.chain.images import Conv2d, MaxPool2d
+    from jacmagic.chain.operations import Leaf
+
+    read = [node.children[0] for node in result.network.nodes() if isinstance(node, (Conv2d, MaxPool2d))]
+    names = dict.fromkeys(leaf.name for leaf in read if isinstance(leaf, Leaf) and leaf.name in result.wrt)
+    return [name for name in names if min(result.network.shape_of(name)) > 1]
+
+
+def image_figure(result: NetworkResult, walked: NetworkWalk, name: str) -> Any:
+    """∂(outputs)/∂image in the image's shape: for one output (a loss) beside the image itself, for a few (class
+    probabilities) one small picture per output; diverging colours around 0, one scale for all (a matplotlib
+    Figure), None for more outputs than `MAX_IMAGE_PANELS`."""
+    from matplotlib.figure import Figure
+
+    gradient = walked.gradients[name]
+    m = gradient.shape[0]
+    if m > MAX_IMAGE_PANELS:
+        return None
+    scale = float(np.nanmax(np.abs(gradient), initial=0.0)) or 1.0
+    columns = 2 if m == 1 else min(m, 5)
+    rows = -(-m // columns) if m > 1 else 1
+    fig = Figure(figsize=(2.2 * columns + 0.8, 2.2 * rows + 0.4), layout="constrained")
+    panels = fig.subplots(rows, columns, squeeze=False).ravel()
+    outputs = [pretty(s) for s in result.outputs]
+    label = _of_outputs(result, name).text
+    if m == 1:
+        panels[0].imshow(walked.point[name], cmap="gray", gid="jacmagic-image")
+        panels[0].set_title(f"{name} (the point)", fontsize=9)
+    for k in range(m):
+        axes = panels[-1] if m == 1 else panels[k]
+        drawn = axes.imshow(gradient[k], cmap="RdBu_r", vmin=-scale, vmax=scale, gid="jacmagic-image-gradient")
+        axes.set_title(label if m == 1 else f"∂{outputs[k]}/∂{name}", fontsize=9)
+    for axes in panels:
+        axes.set_xticks([])
+        axes.set_yticks([])
+    for axes in panels[m if m > 1 else 2:]:
+        axes.set_visible(False)
+    fig.colorbar(drawn, ax=list(panels), shrink=0.8)
+    return fig
+
+
+def _image_pictures(result: NetworkResult, walked: NetworkWalk) -> dict[str, dict[str, Any]]:
+    """Each image's picture (its display bundle) by name."""
+    from jacmagic.views.plot import png
+
+    shown = {}
+    for name in images_read(result):
+        fig = image_figure(result, walked, name)
+        if fig is None:
+            continue
+        m, shape = walked.gradients[name].shape[0], _shape_words(result.network.shape_of(name))
+        what = f"beside {name} itself" if m == 1 else f"one picture per output entry ({m})"
+        shown[name] = {"image/png": png(fig), "text/plain": f"{_of_outputs(result, name).text} in the shape of "
+                       f"{name} ({shape}) as pictures, {what}: red above 0, blue below, white at 0, one scale for all"}
+    return shown
+
+
+def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]:
+    """The gradient of an image a conv2d or maxpool2d reads as pictures in its shape, and each other matrix's
+    gradient beyond the window as a picture in its own shape."""
+    from jacmagic.views.graph import heatmap_png
+
+    drawn = _image_pictures(result, walked)
+    shown = list(drawn.values())
+    for name, gradient in walked.gradients.items():
+        r, c = result.network.shape_of(name)
+        if name not in drawn and gradient.shape[0] == 1 and min(r, c) > 1 and max(r, c) > SHOWN:
+            label = derivative_symbol(tuple(_symbol(o) for o in result.network.outputs), (_symbol(name),), "text")
+            shown.append({"image/png": heatmap_png(gradient[0]),
+                          "text/plain": f"{label} in the shape of {name} ({r} x {c}) as a picture: red above 0, "
+                                        "blue below, white at 0, scaled to the largest magnitude"})
+    return shown
+
+
+def displays(result: NetworkResult) -> list[Any]:
+    """The entry-level result when there is one, the walkthrough (inside the panel where widgets render: shown
+    once), the pictures, the panel."""
+    from jacmagic.panels.widgets import has_widget_frontend
+
+    walked = result.walked  # the working layout the views read
+    panel = result.options.widgets and has_widget_frontend()
+    shown: list[Any] = []
+    if result.whole is not None:
+        shown += static_displays(result_groups(result.whole, walkthrough=False))
+    if not panel:
+        shown += static_displays(walkthrough_groups(result, walked))
+    shown += pictures(result, walked)
+    if panel:
+        shown.append(result.widget())
+    return shown
