@@ -21,8 +21,9 @@ def test_edges_follow_the_data_and_columns_its_depth() -> None:
 
 
 def test_a_matrix_is_one_node_named_after_it() -> None:
-    """In the entry-level chain (a bracketed vector keeps this cell there) and in the array-level one."""
-    result = jacobian("W: 2x2\nx: 2\nz = W @ x + [1, 2]\nL = sum(tanh(z))", chain=True, wrt="W")
+    """In the entry-level chain (sign, which the array level leaves to it, keeps this cell there) and in the
+    array-level one."""
+    result = jacobian("W: 2x2\nx: 2\nz = W @ x + sign(x[0])\nL = sum(tanh(z))", chain=True, wrt="W")
     graph = layout(result.chain, result.shapes)  # type: ignore[union-attr]
     assert {"W", "x", "z", "L"} <= set(graph.positions) and not any("W_1" in n for n in graph.positions)
     panel = jacobian("W: 2x2\nx: 2\nz = W @ x\nL = sum(tanh(z))", chain=True, wrt="W").widget()

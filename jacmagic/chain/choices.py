@@ -13,21 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.operations import (
-    Apply,
     Factor,
     Node,
     Number,
     Shape,
     Shown,
-    _bracket,
     _broadcast_back,
-    _diagonal,
     _tangent_to,
-    _times,
+    bracket,
     broadcast_shape,
+    diagonal,
     repeated,
     spread,
+    times,
 )
 
 COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
@@ -69,18 +69,18 @@ class Where(Node):
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         mask = self._mask(operands)
-        picked = [_broadcast_back(_times(upstream, m), child.shape)
+        picked = [_broadcast_back(times(upstream, m), child.shape)
                   for m, child in ((mask, self.then), (1 - mask, self.otherwise))]
         return picked + [np.zeros(upstream.shape[:-2] + child.shape) for child in (self.left, self.right)]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
         mask = self._mask(operands)[..., None]
-        return (_times(_tangent_to(tangents[0], self.shape), mask)
-                + _times(_tangent_to(tangents[1], self.shape), 1 - mask))
+        return (times(_tangent_to(tangents[0], self.shape), mask)
+                + times(_tangent_to(tangents[1], self.shape), 1 - mask))
 
     def _condition(self, op: str) -> Shown:
-        a, b = _bracket(self.left, 2), _bracket(self.right, 2)
+        a, b = bracket(self.left, 2), bracket(self.right, 2)
         return Shown(rf"{a.latex} {_LATEX[op]} {b.latex}", f"{a.text} {op.replace('>=', '≥').replace('<=', '≤')} "
                                                              f"{b.text}")
 
@@ -90,7 +90,7 @@ class Where(Node):
         mask = Shown(rf"\mathbb{{1}}\left[{condition.latex}\right]", f"𝟙[{condition.text}]")
         if self.size == 1 or chosen.size == 1:
             return Factor(mask, "")
-        kept = Factor(_diagonal(mask).shown, "diagonal: a mask that keeps the chosen entries")
+        kept = Factor(diagonal(mask).shown, "diagonal: a mask that keeps the chosen entries")
         return repeated(kept, spread(chosen.shape, self.shape))
 
     def show(self) -> Shown:

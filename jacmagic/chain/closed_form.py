@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain import closed_form_tree as t
-from jacmagic.chain.operations import Apply, Arithmetic, Dot, Leaf, MatMul, Negate, Node, Number, Power, Transpose, _sub
+from jacmagic.chain.elementwise import Apply
+from jacmagic.chain.linear import Dot, MatMul, Transpose
+from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Power, named
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import OptionError
 from jacmagic.read.network import Line, Network
@@ -358,7 +360,7 @@ class Formula:
     assumptions: tuple[str, ...]
 
     def _side(self, form: str) -> str:
-        out, by = (getattr(_sub(n), form) for n in (self.output, self.name))
+        out, by = (getattr(named(n), form) for n in (self.output, self.name))
         return rf"\frac{{\partial {out}}}{{\partial {by}}}" if form == "latex" else f"∂{out}/∂{by}"
 
     @property

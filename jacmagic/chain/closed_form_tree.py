@@ -14,7 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from jacmagic.chain.operations import FUNCTIONS, _sub
+from jacmagic.chain.elementwise import FUNCTIONS
+from jacmagic.chain.operations import named
 
 Forms = Mapping["Expr", str]  # subexpressions written as a name instead (the generated code's stages)
 FORMS = ("latex", "text", "python")
@@ -75,7 +76,7 @@ class Name(Expr):
         return self.size
 
     def _show(self, form: str, names: Forms | None) -> str:
-        return self.name if form == "python" else getattr(_sub(self.name), form)
+        return self.name if form == "python" else getattr(named(self.name), form)
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.asarray(values[self.name], dtype=float).reshape(self.size)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jacmagic.chain.operations import Factor, Node, Shape, Shown, _times
+from jacmagic.chain.operations import Factor, Node, Shape, Shown, times
 
 Axis = int | None  # None: all entries; 0: per column; 1: per row
 
@@ -95,7 +95,7 @@ class Reduce(Node):
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
-        return [_times(upstream, self.row(operands[0], value))]
+        return [times(upstream, self.row(operands[0], value))]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:

@@ -24,20 +24,10 @@ from typing import Any
 import numpy as np
 
 from jacmagic.chain.choices import Where, chosen
+from jacmagic.chain.elementwise import CALLS, Apply
 from jacmagic.chain.images import USAGE, image_operation
-from jacmagic.chain.operations import (
-    CALLS,
-    Apply,
-    Arithmetic,
-    Entry,
-    Leaf,
-    MatMul,
-    Negate,
-    Node,
-    Number,
-    Power,
-    Transpose,
-)
+from jacmagic.chain.linear import Entry, MatMul, Transpose
+from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import CellError
 from jacmagic.read.network import Line, Network

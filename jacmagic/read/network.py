@@ -17,27 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain.choices import Where, chosen, shape_of_all
+from jacmagic.chain.elementwise import CALLS, FUNCTIONS, Apply
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.chain.images import IMAGE_NODES, USAGE, image_operation
-from jacmagic.chain.operations import (
-    CALLS,
-    FUNCTIONS,
-    Apply,
-    Arithmetic,
-    Dot,
-    Entry,
-    Factor,
-    Leaf,
-    MatMul,
-    Negate,
-    Node,
-    Number,
-    Power,
-    Shape,
-    Transpose,
-    Values,
-)
+from jacmagic.chain.linear import Dot, Entry, MatMul, Transpose
+from jacmagic.chain.operations import Arithmetic, Factor, Leaf, Negate, Node, Number, Power, Shape, Values
 from jacmagic.chain.reductions import Axis, Reduce, Softmax
+from jacmagic.chain.stacking import Stack
 from jacmagic.errors import CellError
 from jacmagic.read.formula import node_error, real_symbol, refuse_twins
 from jacmagic.read.parse import refuse_lookalikes
@@ -90,6 +76,8 @@ class _Reader:
             return Transpose(self.read(node.value))
         if isinstance(node, ast.Subscript):
             return self._entry(node)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return self._stack(node)
         raise NotStructured(self.line)
 
     def _name(self, node: ast.Name) -> Node:
@@ -202,6 +190,18 @@ class _Reader:
         """max(a, b) and min(a, b) entry by entry; max(z, 0) is ReLU."""
         self._fitting(node, f"{name}(...)", a, b)
         return chosen(name, a, b)
+
+    def _stack(self, node: ast.List | ast.Tuple) -> Node:
+        """[a, b, c] is a column, [[a, b], [c, d]] a matrix (rows of one length), each item a number."""
+        rows = [row.elts if isinstance(row, (ast.List, ast.Tuple)) else None for row in node.elts]
+        matrix = bool(rows) and all(row is not None for row in rows)
+        cells = [e for row in rows for e in row or ()] if matrix else list(node.elts)
+        if not cells or (matrix and len({len(row or ()) for row in rows}) != 1):
+            raise NotStructured(self.line)  # the entry-level reader words the error
+        items = tuple(self.read(e) for e in cells)
+        if any(item.size != 1 for item in items):
+            raise NotStructured(self.line)
+        return Stack(items, (len(rows), len(rows[0] or ())) if matrix else (len(items), 1), matrix)
 
     def _entry(self, node: ast.Subscript) -> Node:
         inner = self.read(node.value)
