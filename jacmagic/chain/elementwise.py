@@ -68,6 +68,46 @@ FUNCTIONS["Abs"] = FUNCTIONS["abs"]
 FUNCTIONS["arctan"] = FUNCTIONS["atan"]
 
 
+def _function(latex: str, text: str) -> tuple[str, str]:
+    return rf"\operatorname{{{latex}}}\left(@\right)", f"{text}(@)"
+
+
+# The rest of the entry level's functions, so that no line needs the entry level for one of them.
+FUNCTIONS.update({
+    "tan": Elementwise(np.tan, lambda z: 1 / np.cos(z) ** 2, (r"\tan\left(@\right)", "tan(@)"),
+                       (r"\sec^{2}\left(@\right)", "sec²(@)")),
+    "sec": Elementwise(lambda z: 1 / np.cos(z), lambda z: np.sin(z) / np.cos(z) ** 2, (r"\sec\left(@\right)",
+                                                                                    "sec(@)"),
+                       (r"\sec\left(@\right)\tan\left(@\right)", "sec(@)tan(@)")),
+    "csc": Elementwise(lambda z: 1 / np.sin(z), lambda z: -np.cos(z) / np.sin(z) ** 2, (r"\csc\left(@\right)",
+                                                                                     "csc(@)"),
+                       (r"-\csc\left(@\right)\cot\left(@\right)", "−csc(@)cot(@)")),
+    "cot": Elementwise(lambda z: np.cos(z) / np.sin(z), lambda z: -1 / np.sin(z) ** 2, (r"\cot\left(@\right)",
+                                                                                     "cot(@)"),
+                       (r"-\csc^{2}\left(@\right)", "−csc²(@)")),
+    "asin": Elementwise(np.arcsin, lambda z: 1 / np.sqrt(1 - z * z), _function("asin", "asin"),
+                        (r"\frac{1}{\sqrt{1 - \left(@\right)^{2}}}", "1/√(1 − (@)²)")),
+    "acos": Elementwise(np.arccos, lambda z: -1 / np.sqrt(1 - z * z), _function("acos", "acos"),
+                        (r"-\frac{1}{\sqrt{1 - \left(@\right)^{2}}}", "−1/√(1 − (@)²)")),
+    "asinh": Elementwise(np.arcsinh, lambda z: 1 / np.sqrt(z * z + 1), _function("asinh", "asinh"),
+                         (r"\frac{1}{\sqrt{\left(@\right)^{2} + 1}}", "1/√((@)² + 1)")),
+    "acosh": Elementwise(np.arccosh, lambda z: 1 / np.sqrt(z * z - 1), _function("acosh", "acosh"),
+                         (r"\frac{1}{\sqrt{\left(@\right)^{2} - 1}}", "1/√((@)² − 1)")),
+    "atanh": Elementwise(np.arctanh, lambda z: 1 / (1 - z * z), _function("atanh", "atanh"),
+                         (r"\frac{1}{1 - \left(@\right)^{2}}", "1/(1 − (@)²)")),
+    "log2": Elementwise(np.log2, lambda z: 1 / (z * np.log(2)), (r"\log_{2}\left(@\right)", "log₂(@)"),
+                        (r"\frac{1}{@ \log 2}", "1/((@)·log 2)")),
+    "log10": Elementwise(np.log10, lambda z: 1 / (z * np.log(10)), (r"\log_{10}\left(@\right)", "log₁₀(@)"),
+                         (r"\frac{1}{@ \log 10}", "1/((@)·log 10)")),
+    "cbrt": Elementwise(np.cbrt, lambda z: 1 / (3 * np.cbrt(z) ** 2), (r"\sqrt[3]{@}", "∛(@)"),
+                        (r"\frac{1}{3\sqrt[3]{@}^{2}}", "1/(3∛(@)²)")),
+    "erf": Elementwise(lambda z: _erf(z), lambda z: 2 / np.sqrt(np.pi) * np.exp(-z * z),
+                       (r"\operatorname{erf}\left(@\right)", "erf(@)"),
+                       (r"\frac{2}{\sqrt{\pi}} e^{-\left(@\right)^{2}}", "2/√π·exp(−(@)²)")),
+})
+FUNCTIONS.update({"arc" + name[1:]: FUNCTIONS[name] for name in ("asin", "acos", "asinh", "acosh", "atanh")})
+
+
 
 @dataclass(eq=False)
 class Apply(Node):
@@ -102,7 +142,9 @@ class Apply(Node):
         return no_real_value(self) if self.name in _WITH_DOMAIN else super().undefined(operands)
 
 
-_WITH_DOMAIN = frozenset({"log", "ln", "sqrt"})  # finite operands outside their domain: no real value
+# Finite operands outside their domain: no real value.
+_WITH_DOMAIN = frozenset({"log", "ln", "sqrt", "log2", "log10", "asin", "acos", "acosh", "atanh", "arcsin", "arccos",
+                          "arccosh", "arctanh"})
 
 
 

@@ -352,7 +352,9 @@ def _entry(value: Tracer, index: Any) -> Tracer:
 
 
 _UFUNCS: dict[str, Callable[..., Tracer | _Condition]] = {
-    **{name: _elementwise(name) for name in ("exp", "log", "tanh", "sin", "cos", "sqrt", "sinh", "cosh", "arctan")},
+    **{name: _elementwise(name) for name in ("exp", "log", "log2", "log10", "tanh", "sin", "cos", "tan", "sqrt",
+                                             "cbrt", "sinh", "cosh", "arctan", "arcsin", "arccos", "arcsinh",
+                                             "arccosh", "arctanh")},
     "absolute": _elementwise("abs"), "fabs": _elementwise("abs"),
     "add": lambda a, b: _arithmetic("+", a, b), "subtract": lambda a, b: _arithmetic("-", a, b),
     "multiply": lambda a, b: _arithmetic("*", a, b), "divide": lambda a, b: _arithmetic("/", a, b),
