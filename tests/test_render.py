@@ -7,7 +7,9 @@ import re
 import pytest
 
 from jacmagic import jacobian
-from jacmagic.views.render import number_latex, text_latex, wrapped
+from jacmagic.views.formulas import text_latex
+from jacmagic.views.numbers import number_latex
+from jacmagic.views.render import wrapped
 
 FORBIDDEN = [r"\eqnarray", r"\tag", r"\newcommand", r"\DeclareMathOperator", r"\begin{equation", r"\label"]
 ALLOWED_ENVIRONMENTS = {"matrix", "bmatrix", "pmatrix", "array", "aligned"}
@@ -157,7 +159,7 @@ def test_entries_of_arrays_with_digits_in_their_names_are_written_as_textbooks_d
 
 
 def test_a_zero_is_never_shown_with_a_sign() -> None:
-    from jacmagic.views.render import number, number_latex
+    from jacmagic.views.numbers import number, number_latex
 
     assert number(-0.0) == "0" and number_latex(-0.0) == "0" and number(-1e-300) == "-1e-300"
 

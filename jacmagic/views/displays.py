@@ -13,7 +13,8 @@ from itertools import groupby, zip_longest
 from typing import TYPE_CHECKING
 
 from jacmagic.views import page
-from jacmagic.views.render import MAX_LATEX, TEXT_ESCAPES, Row, result_groups
+from jacmagic.views.formulas import MAX_LATEX, TEXT_ESCAPES, Row
+from jacmagic.views.render import result_groups
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult

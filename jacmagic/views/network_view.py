@@ -15,27 +15,13 @@ import sympy as sp
 
 from jacmagic.chain.closed_form import shown_forms
 from jacmagic.chain.operations import Shown, product
+from jacmagic.notation import latex, pretty
 from jacmagic.read.network import Line
 from jacmagic.views.displays import blocks, bundle, static_displays
-from jacmagic.views.render import (
-    DIRECTION,
-    FORWARD,
-    SHOWN,
-    Row,
-    _grid,
-    array_latex,
-    array_text,
-    cost_words,
-    derivative_symbol,
-    latex,
-    number,
-    number_latex,
-    pretty,
-    result_groups,
-    text_latex,
-    window,
-    wrapped,
-)
+from jacmagic.views.formulas import Row, derivative_symbol, text_latex
+from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
+from jacmagic.views.render import result_groups, wrapped
+from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, directions_words, tangent_text
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import LineStep, NetworkWalk
@@ -70,9 +56,9 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
 
     def cell(form: Callable[[float], str]) -> Callable[[int, int], str]:
         return lambda i, j: form(float(local[position[i], j]))
-    grid = _grid(count, size, cell(number_latex), (r"\vdots", r"\cdots", r"\ddots"))
-    latex_ = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in grid) + r"\end{matrix}\right]"
-    text_grid = _grid(count, size, cell(number), ("⋮", "…", "⋱"))
+    cells = grid(count, size, cell(number_latex), (r"\vdots", r"\cdots", r"\ddots"))
+    latex_ = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    text_grid = grid(count, size, cell(number), ("⋮", "…", "⋱"))
     text = "[" + ", ".join("[" + ", ".join(row) + "]" for row in text_grid) + "]" if count > 1 else \
         "[" + ", ".join(text_grid[0]) + "]"
     cut = max(count, size) > SHOWN
@@ -158,8 +144,6 @@ def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
 
 
 def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
-    from jacmagic.views.render import directions_words
-
     ahead = walked.forward_pass
     assert ahead is not None
     words, said = " ".join(FORWARD), f"({directions_words(result)})"  # type: ignore[arg-type]
@@ -187,8 +171,6 @@ def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
 
 
 def _dotted(name: str) -> str:
-    from jacmagic.views.render import tangent_text
-
     return tangent_text((_symbol(name),))
 
 
