@@ -141,16 +141,27 @@ def _names_text(symbols: Sequence[sp.Symbol]) -> str:
     return _shown_names(symbols, pretty, "…")
 
 
+Row = tuple[str, str]  # one line of a derivation, as (LaTeX, text); text "" when the LaTeX line has no own text
+
+
 # LaTeX's special characters and how `\\text{...}` writes them.
 TEXT_ESCAPES = (("\\", r"\backslash "), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
                 ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}"))
 
 
 def text_latex(text: str) -> str:
-    """Plain words inside math: `\\text{...}` with LaTeX's special characters escaped."""
+    """Plain words as `\\text{...}`, LaTeX's special characters escaped: a row of words (`words_line`), or a one-word
+    label inside a formula ("upstream" under a brace); never a sentence inside a formula."""
     for char, escaped in TEXT_ESCAPES:
         text = text.replace(char, escaped)
     return rf"\text{{{text}}}"
+
+
+def words_line(words: str, indent: bool = False) -> str:
+    """The LaTeX of a row that is only words (a note, a size, a reading): every view shows such a row outside the
+    math, as text that wraps with the page (displays.words reads it back); `indent` places it under the formula
+    above it."""
+    return (r"&\phantom{=}\;" if indent else "&") + text_latex(words)
 
 
 def derivative_symbol(outputs: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol], form: str = "latex") -> str:
@@ -162,9 +173,6 @@ def derivative_symbol(outputs: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol],
     top = pretty(outputs[0]) if len(outputs) == 1 else f"({_names_text(outputs)})"
     bottom = pretty(inputs[0]) if len(inputs) == 1 else f"({_names_text(inputs)})"
     return f"∂{top}/∂{bottom}"
-
-
-Row = tuple[str, str]  # one line of a derivation, as (LaTeX, text); text "" when the LaTeX line has no own text
 
 
 def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tuple[str, Any]]:
@@ -188,11 +196,11 @@ def point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
     return r",\ ".join(_point_items(result, point))
 
 
-def point_rows(lead: str, result: JacobianResult, point: Mapping[str, float]) -> list[str]:
-    """Words, then the point's values, over as many lines of the page as they need."""
-    lines = page.packed([text_latex(lead) + item if k == 0 else item
-                         for k, item in enumerate(_point_items(result, point))])
-    return [r"&" + lines[0], *(rf"&\quad {line}" for line in lines[1:])]
+def point_rows(lead: str, result: JacobianResult, point: Mapping[str, float], text: str = "") -> list[Row]:
+    """The words `lead` (the terminal's `text`) on a row of their own, then the point's values, over as many lines
+    of the page as they need."""
+    lines = page.packed(_point_items(result, point))
+    return [(words_line(lead), text), *((rf"&\quad {line}", "") for line in lines)]
 
 
 def at_point(symbol: str, where: str, values: np.ndarray, before: str = "") -> list[str]:

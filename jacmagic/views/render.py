@@ -30,7 +30,7 @@ from jacmagic.views.formulas import (
     point_rows,
     point_text,
     rows_said,
-    text_latex,
+    words_line,
 )
 from jacmagic.views.numbers import HEAD, SHOWN, TAIL, grid, number_text, numeric_text, vector_latex, vector_text, window
 
@@ -64,7 +64,7 @@ def _entry_rows(result: JacobianResult, matrix: sp.ImmutableMatrix) -> list[Row]
             rows += ([(rf"{symbol} &= {cells[a][b]}", "")] if cells[a][b] == r"\cdots"
                      else _broken_rows(symbol, matrix[i, j], cells[a][b]))
     if zeros:
-        rows.append((r"&" + text_latex(f"(the other {zeros} shown entries are 0)"), ""))
+        rows.append((words_line(f"(the other {zeros} shown entries are 0)"), ""))
     return rows
 
 
@@ -142,11 +142,15 @@ def _partials_text(result: JacobianResult) -> str:
     return "\n".join("[" + ", ".join(row) + "]" for row in cells)
 
 
-def _det_latex(result: JacobianResult) -> str:
+def _det_rows(result: JacobianResult) -> list[Row]:
+    """det J written out, continued over lines where it is wide; where it is too large to expand or too long to
+    typeset, elided as in a matrix and said in words below."""
     det = result.symbolic_det
-    if det is None:
-        return r"\det\left(J\right) \text{ (too large to expand)}"
-    return text_latex("(too long to typeset: see result.det)") if is_long(det) else latex(det)
+    if det is not None and not is_long(det):
+        rows = _broken_rows(r"\det J", det)
+        return [(rows[0][0], _beside("det J = ", pretty(det))), *rows[1:]]
+    said = "(too large to expand)" if det is None else "(too long to typeset: see result.det)"
+    return [(r"\det J &= \cdots", f"det J = {said}"), (words_line(said, indent=True), "")]
 
 
 def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list[Row]]:
@@ -161,6 +165,7 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
         text.append(_beside("J = ", _partials_text(result)))
     entries: list[Row] = []
     continued: list[Row] = []
+    said = ""
     names: Abbreviations = ()
     if result.eager_matrix is not None:
         matrix, names = _shown_matrix(result, first.replace("&", ""))
@@ -172,26 +177,23 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
             continued = [(rf"&{shown}", "")]
         else:  # too wide for one line of the page, even with its repeated parts named: one entry per line
             named = " even with names" if names else ""
-            first += text_latex(f"(too wide for a line{named}: entry by entry below)")
+            said = f"(too wide for a line{named}: entry by entry below)"
             entries = _entry_rows(result, matrix)
     else:
-        first += text_latex("(too large to write out: built stage by stage below)")
-        text.append("J = (too large to write out: built stage by stage below)")
-    header: list[Row] = [(first, "\n".join(text)), *_where_rows(names),
-                         (r"&\phantom{=}\;" + text_latex(f"({layout_words(result)})"), ""), *entries]
+        said = "(too large to write out: built stage by stage below)"
+        text.append(f"J = {said}")
+    if said:  # the formula stops at the symbol, the words go on a row of their own
+        first = first.removesuffix(" &= ").removesuffix(" = ")
+    header: list[Row] = [(first, "\n".join(text)), *([(words_line(said, indent=True), "")] if said else []),
+                         *_where_rows(names), (words_line(f"({layout_words(result)})", indent=True), ""), *entries]
     if result.options.det:
-        det = result.symbolic_det
-        shown_det = ("det(J) (too large to expand)" if det is None
-                     else "(too long to print: see result.det)" if is_long(det) else pretty(det))
-        det_rows = (_broken_rows(r"\det J", det) if det is not None and not is_long(det)
-                    else [(rf"\det J &= {_det_latex(result)}", "")])
-        header += [(det_rows[0][0], _beside("det J = ", shown_det)), *det_rows[1:]]
+        header += _det_rows(result)
     if result.point:
         where, spoken = point_latex(result, dict(result.point)), point_text(result, dict(result.point))
         values = result.shown_at_point
         rows = at_point("J", where, values)
         if r"\Big|" not in rows[0]:
-            header += [(line, "") for line in point_rows("at ", result, dict(result.point))]
+            header += point_rows("at the point", result, dict(result.point))
         header += rows_said(rows, _beside(f"J at {spoken} = ", numeric_text(values)))
         if result.options.det:
             det_value = float(result.det_at(values))
@@ -201,7 +203,7 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
               list(zip(hessian_latex(result), hessian_text(result)))]
     if result.chain and walkthrough:
         groups += chain_groups(result)
-    groups.append([(r"&" + text_latex(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
+    groups.append([(words_line(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
     return [group for group in groups if group]
 
 
@@ -286,13 +288,13 @@ def hessian_latex(result: JacobianResult) -> list[str]:
     lines = []
     for output, hessian, reading in _hessians(result):
         symbol = rf"\nabla^2 {latex(output)}"
-        lines += [rf"{symbol} &= {matrix_latex(hessian)}", r"&\phantom{=}\;" + text_latex(_hessian_words(result))]
+        lines += [rf"{symbol} &= {matrix_latex(hessian)}", words_line(_hessian_words(result), indent=True)]
         if reading:
             values, eigenvalues, words = reading
             lines += [*at_point(symbol, where, values),
-                      rf"&\lambda = {vector_latex(eigenvalues)}:", r"&" + text_latex(words)]
+                      rf"&\lambda = {vector_latex(eigenvalues)}:", words_line(words, indent=True)]
     if elided := _hessians_elided(result):
-        lines.append(r"&" + text_latex(elided))
+        lines.append(words_line(elided))
     return lines
 
 
