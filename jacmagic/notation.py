@@ -18,6 +18,12 @@ _ENTRY = re.compile(r"^(?P<base>.+?)_(?P<index>\d+(?:,\d+)?)$")
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun, in the plural unless the count is one: 1 output, 0 outputs, 1,024 entries (`plural`
+    where adding an s is wrong: "entry", "entries")."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def entry_of(symbol: sp.Symbol) -> tuple[sp.Symbol, str] | None:
     """The array and the index of an entry's symbol, where sympy's own printing would garble it (W_1,1 as is,
     b1_1 as b₁ ₁): an index with a comma, or an array whose name ends in a digit."""

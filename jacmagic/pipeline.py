@@ -15,6 +15,7 @@ from jacmagic.budget import Budget
 from jacmagic.chain import calculus
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import CellModel, Options, Step
+from jacmagic.notation import counted
 from jacmagic.options import naming
 from jacmagic.read.array_trace import Untraceable
 from jacmagic.read.formula import refuse_twins, suggest
@@ -151,8 +152,8 @@ def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str
     for name, given in expanded.items():
         values = np.asarray(given)  # a float, or an array of them
         if values.size != 1:
-            raise OptionError(f"--at {name}: one number (it is not declared as an array), got {values.size} values "
-                              f"in the shape {values.shape}")
+            raise OptionError(f"--at {name}: one number (it is not declared as an array), got "
+                              f"{counted(values.size, 'value')} in the shape {values.shape}")
         value = float(values.reshape(-1)[0])
         if not np.isfinite(value):
             raise OptionError(f"--at {name}: {value} is not a finite number")
@@ -220,9 +221,10 @@ def _refuse_oversized_stages(model: CellModel) -> None:
     for stage in model.stages:
         symbols = set().union(*(e.free_symbols for e in stage.expressions))
         if not calculus.fits(stage.expressions, symbols):
-            raise CellError(f"{stage.name} is too large to differentiate symbolically ({len(stage.outputs)} outputs "
-                            f"of {len(symbols)} variables, more than {calculus.MAX_SYMBOLIC_SIZE:,} terms to "
-                            "build); split it into smaller steps, one per line, or use smaller shapes", stage.line)
+            raise CellError(f"{stage.name} is too large to differentiate symbolically "
+                            f"({counted(len(stage.outputs), 'output')} of {counted(len(symbols), 'variable')}, more "
+                            f"than {calculus.MAX_SYMBOLIC_SIZE:,} terms to build); split it into smaller steps, one "
+                            "per line, or use smaller shapes", stage.line)
 
 
 def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],

@@ -27,6 +27,7 @@ from jacmagic.chain.check import (
 from jacmagic.chain.evaluate import Domain, Evaluator, determinant_at
 from jacmagic.errors import CellError, OptionError
 from jacmagic.model import CellModel, Options, Shape, Step
+from jacmagic.notation import counted
 from jacmagic.options import naming, point_value, shaped_array
 from jacmagic.read.formula import suggest
 
@@ -398,13 +399,14 @@ class JacobianResult:
 def not_square(m: int, variables: Sequence[sp.Symbol], names: Sequence[sp.Symbol]) -> str:
     """Why a Jacobian has no determinant, and what would make it square."""
     n = len(variables)
-    said = f"needs a square Jacobian, but this one is {m} x {n} ({m} outputs, {n} variables)"
+    said = f"needs a square Jacobian, but this one is {m} x {n} ({counted(m, 'output')}, {counted(n, 'variable')})"
     if m < n:
         return said + f"; pick {m} of the variables with --wrt, e.g. --wrt {','.join(s.name for s in variables[:m])}"
     if len(names) >= m:
         chosen = list(variables) + [s for s in names if s not in set(variables)]
-        return said + f"; differentiate by {m} names with --wrt, e.g. --wrt {','.join(s.name for s in chosen[:m])}"
-    return said + f"; the map has only {len(names)} names, so no choice of variables makes it square"
+        example = ",".join(s.name for s in chosen[:m])
+        return said + f"; differentiate by {counted(m, 'name')} with --wrt, e.g. --wrt {example}"
+    return said + f"; the map has only {counted(len(names), 'name')}, so no choice of variables makes it square"
 
 
 _MAX_POINT_NOTES = 8

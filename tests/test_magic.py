@@ -39,12 +39,12 @@ def test_every_form_gives_the_polar_jacobian(shell: Shell, cell: str) -> None:
 
 def test_displayed_once_as_latex_with_a_text_fallback(shell: Shell) -> None:
     ran = shell.ok("%%jacobian --det\nx = r*cos(theta)\ny = r*sin(theta)")
-    assert len(ran.outputs) == 1  # no kernel here, so no panel
-    (bundle,) = ran.outputs
-    assert set(bundle) == {"text/plain", "text/latex"}
-    assert bundle["text/latex"].startswith(r"$\displaystyle")
-    assert r"\det J &= r" in bundle["text/latex"]
-    assert "det J = r" in bundle["text/plain"]
+    # no kernel here, so no panel: the formulas as LaTeX, the words between them as HTML
+    assert [set(b) for b in ran.outputs] == [{"text/plain", "text/latex"}, {"text/plain", "text/html"},
+                                             {"text/plain", "text/latex"}]
+    assert all(b["text/latex"].startswith(r"$\displaystyle") for b in ran.outputs if "text/latex" in b)
+    assert r"\det J &= r" in ran.outputs[2]["text/latex"] and "rows: outputs" in ran.outputs[1]["text/html"]
+    assert "det J = r" in ran.outputs[2]["text/plain"]
     assert re.fullmatch(r"(Out\[\d+\]:)?", ran.stdout.strip())
 
 
@@ -55,7 +55,7 @@ def test_with_a_kernel_the_panel_follows_the_result(shell: Shell, monkeypatch: p
     ran = shell.ok(f"%%jacobian --det {options}\nx = r*cos(theta)\ny = r*sin(theta)")
     assert "text/latex" in ran.outputs[0]
     widget_views = [o for o in ran.outputs if "application/vnd.jupyter.widget-view+json" in o]
-    assert len(widget_views) == panels and len(ran.outputs) == 1 + panels
+    assert len(widget_views) == panels and len(ran.outputs) == 3 + panels  # J, its reading in words, det J
 
 
 def test_line_magic_takes_functions_expressions_and_matrices(shell: Shell) -> None:

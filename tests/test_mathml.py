@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 from jacmagic import NetworkResult, jacobian
 from jacmagic.errors import CellError
 from jacmagic.views.displays import words
+from jacmagic.views.formulas import text_latex
 from jacmagic.views.mathml import derivation, formula
 from jacmagic.views.network_view import walkthrough_groups
 from jacmagic.views.page import columns
-from jacmagic.views.render import chain_groups, result_groups, text_latex
+from jacmagic.views.render import result_groups
+from jacmagic.views.walkthrough import chain_groups
 
 from .helpers import read_aloud
 from .test_modes import CASES

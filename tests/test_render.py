@@ -7,14 +7,20 @@ import re
 import pytest
 
 from jacmagic import jacobian
-from jacmagic.views.render import number_latex, text_latex, wrapped
+from jacmagic.views.formulas import text_latex
+from jacmagic.views.numbers import number_latex
+from jacmagic.views.render import wrapped
 
 FORBIDDEN = [r"\eqnarray", r"\tag", r"\newcommand", r"\DeclareMathOperator", r"\begin{equation", r"\label"]
 ALLOWED_ENVIRONMENTS = {"matrix", "bmatrix", "pmatrix", "array", "aligned"}
 
 
 def check_portable(latex: str) -> None:
-    assert latex.startswith(r"$\displaystyle ") and latex.endswith("$")
+    """Each line a formula `$\\displaystyle ...$` or a line of words (LaTeX text, no math in it)."""
+    lines = latex.split("\n")
+    formulas = [line for line in lines if line.startswith("$")]
+    assert formulas and all(f.startswith(r"$\displaystyle ") and f.endswith("$") for f in formulas)
+    assert not any(re.search(r"(?<!\\)\$", line) for line in lines if not line.startswith("$"))
     assert not any(bad in latex for bad in FORBIDDEN)
     assert set(re.findall(r"\\begin\{(\w+)\}", latex)) <= ALLOWED_ENVIRONMENTS
     assert latex.count("{") == latex.count("}")
@@ -97,13 +103,19 @@ def test_a_wide_jacobian_with_repeated_parts_stays_a_matrix_in_the_cells_own_nam
     assert "where n = b + w₁·x₁ + w₂·x₂, t = tanh(n)" in str(result)
 
 
-def test_lines_of_words_are_wrapped_to_the_page() -> None:
+def test_lines_of_words_are_text_between_the_formulas_of_the_latex() -> None:
+    """The Hessian's reading is a line of LaTeX text, whole (it wraps where it is typeset), not \\text in a formula."""
     from jacmagic import jacobian
 
     latex = jacobian("f(x, y) = x**2 - y**2", hessian=True, at={"x": 0, "y": 0}).latex()
-    words = [row for row in latex.replace("\n", r" \\ ").split(r" \\ ") if r"\text{" in row and "=" not in row[:3]]
-    assert words and all(len(row) < 120 for row in words)
-    assert r"\text{symmetric: the mixed partials agree, checked)}" in latex  # the sentence goes on, on a new line
+    said = [line for line in latex.split("\n") if not line.startswith("$")]
+    assert any(line.startswith("(2 x 2, entry (j, k)") and line.endswith("mixed partials agree, checked)")
+               for line in said)
+    assert r"\text{" not in "".join(said) and "mixed partials" not in "".join(_formulas(latex))
+
+
+def _formulas(latex: str) -> list[str]:
+    return [line for line in latex.split("\n") if line.startswith("$")]
 
 
 def test_a_long_sum_continues_over_lines() -> None:
@@ -118,8 +130,8 @@ def test_a_long_sum_continues_over_lines() -> None:
 
 
 def test_static_displays_put_lines_of_words_outside_the_math() -> None:
-    """Prose at the left margin becomes an HTML paragraph that wraps with the page; an annotation indented under a
-    formula stays beside it; the text a terminal prints is unchanged."""
+    """Every row of words becomes an HTML paragraph that wraps with the page (an annotation under a formula
+    indented); the text a terminal prints is unchanged."""
     from jacmagic.views.displays import static_displays
     from jacmagic.views.render import result_groups, to_text
 
@@ -131,7 +143,8 @@ def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     assert any("reverse mode, from the output back: each step multiplies the upstream gradient" in d["text/html"]
                for d in prose)  # the lines of one sentence are one paragraph again
     assert not any(r"\text{reverse mode" in d["text/latex"] for d in formulas)
-    assert any(r"\phantom{=}\;\text{(the gradient as a row" in d["text/latex"] for d in formulas)
+    assert any("(the gradient as a row" in d["text/html"] for d in prose)
+    assert not any(r"\text{(the gradient" in d["text/latex"] for d in formulas)
     assert "\n".join(d["text/plain"] for d in shown if d["text/plain"]) == to_text(result)
 
 
@@ -157,7 +170,7 @@ def test_entries_of_arrays_with_digits_in_their_names_are_written_as_textbooks_d
 
 
 def test_a_zero_is_never_shown_with_a_sign() -> None:
-    from jacmagic.views.render import number, number_latex
+    from jacmagic.views.numbers import number, number_latex
 
     assert number(-0.0) == "0" and number_latex(-0.0) == "0" and number(-1e-300) == "-1e-300"
 

@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 
 from jacmagic import jacobian
 from jacmagic.errors import JacmagicError
-from jacmagic.views.render import number_latex
+from jacmagic.views.numbers import number_latex
 
 from .conftest import Shell
 from .helpers import run_isolated

@@ -24,6 +24,7 @@ import sympy as sp
 
 from jacmagic.chain.check import rounding
 from jacmagic.chain.evaluate import Domain, Evaluator
+from jacmagic.notation import counted
 
 if TYPE_CHECKING:
     from jacmagic.model import Shape, Step
@@ -98,19 +99,15 @@ class Cost:
 
     def words(self, directions: int = 0) -> str:
         """The counts side by side, in every view; with `directions`, what forward mode needs for just those."""
-        said = (f"for the whole {self.outputs:,} x {self.inputs:,} Jacobian, reverse mode needs {self.outputs:,} "
-                f"{_passes(self.outputs)} (one per output), {self.reverse:,} multiply-adds; forward mode "
-                f"{self.inputs:,} {_passes(self.inputs)} (one per input), {self.forward:,} multiply-adds; cheaper: "
-                f"{self.cheaper}")
+        said = (f"for the whole {self.outputs:,} x {self.inputs:,} Jacobian, reverse mode needs "
+                f"{counted(self.outputs, 'pass', 'passes')} (one per output), {self.reverse:,} multiply-adds; forward "
+                f"mode {counted(self.inputs, 'pass', 'passes')} (one per input), {self.forward:,} multiply-adds; "
+                f"cheaper: {self.cheaper}")
         if directions:
-            said += (f"; J times the {'direction' if directions == 1 else f'{directions} directions'} alone takes "
-                     f"forward mode {directions:,} {_passes(directions)}, {directions * self.per_pass:,} "
+            said += (f"; J times the {'direction' if directions == 1 else counted(directions, 'direction')} alone "
+                     f"takes forward mode {counted(directions, 'pass', 'passes')}, {directions * self.per_pass:,} "
                      "multiply-adds")
         return said
-
-
-def _passes(count: int) -> str:
-    return "pass" if count == 1 else "passes"
 
 
 def cost(steps: Sequence[Step], outputs: int, inputs: int) -> Cost:

@@ -19,6 +19,7 @@ from jacmagic.budget import Budget, undisturbed
 from jacmagic.chain.evaluate import Evaluator
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import distinct_nodes, symbols_in, tree_size
+from jacmagic.notation import counted
 
 # Points at which a simplified form must give the same numbers as the original to be shown instead.
 _SAMPLES = 40
@@ -117,10 +118,10 @@ def is_symmetric(hessian: sp.MatrixBase) -> bool:
 
 
 def too_large(outputs: int, variables: int) -> TooManyEntries:
-    return TooManyEntries(f"the Jacobian ({outputs} outputs x {variables} variables) is too large to build "
-                          f"symbolically (estimated before starting: more than {MAX_SYMBOLIC_SIZE:,} terms); its "
-                          "values at points are still computed (R.at); to see it, differentiate by fewer variables "
-                          "with --wrt, or write the map in smaller steps")
+    return TooManyEntries(f"the Jacobian ({counted(outputs, 'output')} x {counted(variables, 'variable')}) is too "
+                          f"large to build symbolically (estimated before starting: more than {MAX_SYMBOLIC_SIZE:,} "
+                          "terms); its values at points are still computed (R.at); to see it, differentiate by fewer "
+                          "variables with --wrt, or write the map in smaller steps")
 
 
 def out_of_time(budget: float) -> TooManyEntries:

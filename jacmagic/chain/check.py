@@ -19,6 +19,7 @@ import sympy as sp
 from jacmagic.budget import Budget
 from jacmagic.chain.evaluate import anonymous
 from jacmagic.model import Step, symbols_in
+from jacmagic.notation import counted
 
 POINTS = 3
 # Finite differences at 50 digits with this relative step are accurate to far below the float64 result they check,
@@ -127,8 +128,8 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
             continue
         approx = clock.run(lambda: high_precision_jacobian(function, point, columns), None)  # noqa: B023
         if approx is None:
-            return (f"check stopped at the {budget:g} s time budget after {checked} of {POINTS} points: the map's "
-                    f"values grow too large to compute at 50 digits" +
+            return (f"check stopped at the {budget:g} s time budget after {checked} of {counted(POINTS, 'point')}: "
+                    f"the map's values grow too large to compute at 50 digits" +
                     (f"; those checked {'FAILED' if failures else 'passed'}" if checked else ""))
         if not np.isfinite(approx).all():
             continue
@@ -145,8 +146,9 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
         return "check: no point was found where the map is defined, so nothing was compared"
     if failures:
         return (f"check FAILED: the Jacobian differs from central finite differences by {worst:.2g} "
-                f"(relative) at {len(failures)} of {checked} points")
-    return f"check passed: matches central finite differences at {checked} points (largest deviation {worst:.1g})"
+                f"(relative) at {len(failures)} of {counted(checked, 'point')}")
+    return f"check passed: matches central finite differences at {counted(checked, 'point')} (largest deviation " \
+        f"{worst:.1g})"
 
 
 def _values(function: Callable[..., list[Any]], point: np.ndarray) -> np.ndarray:

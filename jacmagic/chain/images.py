@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from jacmagic.chain.operations import Factor, Node, Number, Shape, Shown
 from jacmagic.errors import CellError
+from jacmagic.notation import counted
 
 # The image functions a layer line or a def cell may call, and how they are called (for the messages).
 USAGE = {"conv2d": "conv2d(x, K) takes an image x and a kernel K",
@@ -179,7 +180,7 @@ IMAGE_NODES = (Conv2d, MaxPool2d, Flatten)  # none of them known to the entry-le
 def image_operation(name: str, operands: Sequence[Node]) -> Node:
     """One of the `USAGE` functions on read or traced operands; a `CellError` (no line) says what does not fit."""
     if len(operands) != (1 if name == "flatten" else 2):
-        raise CellError(f"{USAGE[name]}, got {len(operands)} argument{'s' if len(operands) != 1 else ''}")
+        raise CellError(f"{USAGE[name]}, got {counted(len(operands), 'argument')}")
     if name == "flatten":
         return Flatten(operands[0])
     image, other = operands

@@ -15,6 +15,7 @@ import numpy as np
 
 from jacmagic.chain.backprop import Cost
 from jacmagic.errors import OptionError
+from jacmagic.notation import counted
 from jacmagic.read.network import Line, Network, Values
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
@@ -122,7 +123,7 @@ def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tup
         return agrees, ""
     if count == 0 and same:
         return agrees, None
-    return agrees, f" on its {count:,} defined entr{'y' if count == 1 else 'ies'}"
+    return agrees, f" on its {counted(count, 'defined entry', 'defined entries')}"
 
 
 def jacobian_at(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]) -> np.ndarray:

@@ -21,6 +21,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 from jacmagic.chain.functions import KNOWN_FUNCTIONS, WHOLE_ARRAY
 from jacmagic.errors import CellError
 from jacmagic.model import Guard, distinct_nodes, exceeds, node_count, tree_size
+from jacmagic.notation import counted
 
 # An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
 # not even print an integer of over 4,300 digits).
@@ -526,8 +527,8 @@ class ExpressionBuilder:
         if name in self.functions:
             values, guards = self._call_cell_function(node, name)
             if len(values) != 1:
-                raise self.error(node, f"{name} returns {len(values)} values (line {self.functions[name].line}); "
-                                       "a vector can only be the whole right side")
+                raise self.error(node, f"{name} returns {counted(len(values), 'value')} "
+                                       f"(line {self.functions[name].line}); a vector can only be the whole right side")
             if self.calls is not None:  # its guards go with it
                 return self.calls(name, values, guards)[0]
             self.guards.extend(guards[0])

@@ -19,6 +19,7 @@ from jacmagic.chain import calculus
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Guard, Shape, Stage, compose, symbols_in
+from jacmagic.notation import counted
 from jacmagic.read.formula import (
     CellFunction,
     ExpressionBuilder,
@@ -287,8 +288,9 @@ def _compose_functions(stages: list[Stage], written: tuple[sp.Symbol, ...]) -> C
     """h(g(x)): each stage's outputs feed the next stage's parameters, in cell order."""
     for before, after in zip(stages, stages[1:]):
         if len(before.expressions) != len(after.params):
-            raise CellError(f"{before.name} (line {before.line}) has {len(before.expressions)} outputs but "
-                            f"{after.name} (line {after.line}) takes {len(after.params)} inputs", after.line)
+            raise CellError(f"{before.name} (line {before.line}) has {counted(len(before.expressions), 'output')} "
+                            f"but {after.name} (line {after.line}) takes {counted(len(after.params), 'input')}",
+                            after.line)
     fed = [stages[0]] + [replace(after, sources=before.outputs) for before, after in zip(stages, stages[1:])]
     values = compose(fed, CHAIN_COMPOSE_LIMIT)
     composed = None if values is None else tuple(values[o] for o in fed[-1].outputs)

@@ -24,6 +24,7 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.chain.functions import Abs, sign
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
+from jacmagic.notation import counted
 from jacmagic.read.formula import element_symbols, real_symbol, refuse_twins
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
@@ -165,7 +166,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
         line = _error_line(sys.exc_info()[2], filename) if filename else None
         raise CellError(f"in {name}: {_explain(err)}", line) from None
     if value is _UNFINISHED:
-        raise TooManyEntries(f"calling {name} with symbols ({len(params):,} inputs) did not finish within "
+        raise TooManyEntries(f"calling {name} with symbols ({counted(len(params), 'input')}) did not finish within "
                              f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
                              "--chain for any size")
     expressions = tuple(_as_expression(v, name) for v in _flatten(value))
@@ -210,7 +211,7 @@ def _refuse_oversized(name: str, expressions: tuple[sp.Expr, ...], shapes: tuple
     if exceeds(expressions, MAX_SYMBOLIC_SIZE):
         sizes = " (from " + ", ".join(f"{s.name}: {s.rows}" + (f"x{s.cols}" if s.cols > 1 else "")
                                       for s in shapes) + ")" if shapes else ""
-        raise CellError(f"{name} returns {len(expressions):,} outputs that, written out, have more than "
+        raise CellError(f"{name} returns {counted(len(expressions), 'output')} that, written out, have more than "
                         f"{MAX_SYMBOLIC_SIZE:,} terms{sizes}, too large to differentiate symbolically: use smaller "
                         "shapes, or write the layers as assignment lines with --chain for any size")
 

@@ -1,27 +1,28 @@
 """Rows -> displays: what a notebook receives. The rows that render.py writes (each a LaTeX line and its text) are
-cut into displays MathJax accepts (under MAX_LATEX characters) and no wider than the page once aligned; lines of
-words go outside the math as HTML paragraphs where the cell shows them, and stay in the LaTeX where one bundle must
-carry everything (a panel's fallback, `result.latex()`).
+cut into displays MathJax accepts (under MAX_LATEX characters) and no wider than the page once aligned. Rows of words
+(notes, sizes, readings: `formulas.words_line`) never go inside the math: a cell shows them as HTML paragraphs that
+wrap with the page, and where one LaTeX string must carry everything (`result.latex()`, a panel's fallback) they are
+paragraphs of text between the `$...$` formulas.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import textwrap
 from itertools import groupby, zip_longest
 from typing import TYPE_CHECKING
 
 from jacmagic.views import page
-from jacmagic.views.render import MAX_LATEX, TEXT_ESCAPES, Row, result_groups
+from jacmagic.views.formulas import MAX_LATEX, TEXT_ESCAPES, Row
+from jacmagic.views.render import result_groups
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
 
 
-# A line of words in a derivation is wrapped past this many characters (about 550 px of text).
-WORDS_PER_LINE = 80
 _WORDS = re.compile(r"^(&(?:\\phantom\{=\}\\;|\\qquad|\\quad)?\s*)\\text\{(.*)\}$")
+# How LaTeX's text mode writes its special characters (math's \backslash is no text command).
+_PROSE_ESCAPES = {**dict(TEXT_ESCAPES), "\\": r"\textbackslash{}"}
 
 
 def words(latex: str) -> tuple[bool, str] | None:
@@ -35,24 +36,29 @@ def words(latex: str) -> tuple[bool, str] | None:
     return match.group(1).strip() != "&", text
 
 
-def _wrapped(row: Row) -> list[Row]:
-    """A row that is only words, as several rows of at most WORDS_PER_LINE characters."""
-    match = _WORDS.match(row[0])
-    if not match or words(row[0]) is None or len(match.group(2)) <= WORDS_PER_LINE:
-        return [row]
-    lines = textwrap.wrap(match.group(2), WORDS_PER_LINE, break_long_words=False, break_on_hyphens=False)
-    return [(match.group(1) + rf"\text{{{line}}}", row[1] if k == 0 else "") for k, line in enumerate(lines)]
+def _is_words(row: Row) -> bool:
+    return words(row[0]) is not None
+
+
+def _words_of(latex: str) -> tuple[bool, str]:
+    """`words` of a row known to be words."""
+    said = words(latex)
+    assert said is not None
+    return said
 
 
 def blocks(groups: list[list[Row]]) -> list[list[Row]]:
     """The groups cut into displays of at most MAX_LATEX characters of LaTeX each and no wider than the page once
     aligned (each column as wide as its widest cell: a row with a wide left side and one with a wide right side go
-    to different displays); a row is never cut, lines of words are wrapped to the page."""
+    to different displays); a row is never cut, and rows of words, outside the math, count for neither."""
     out: list[list[Row]] = []
     for group in groups:
         current: list[Row] = []
         size, widths = 0, [0.0]
-        for row in (part for whole in group for part in _wrapped(whole)):
+        for row in group:
+            if _is_words(row):
+                current.append(row)
+                continue
             cells = page.cell_widths(row[0])
             merged = [max(a, b) for a, b in zip_longest(widths, cells, fillvalue=0.0)]
             if current and (size + len(row[0]) > MAX_LATEX or sum(merged) > page.MAX_EMS):
@@ -64,45 +70,53 @@ def blocks(groups: list[list[Row]]) -> list[list[Row]]:
     return out
 
 
+def _prose_latex(text: str) -> str:
+    """Words as LaTeX text (outside math), its special characters escaped (in one pass: an escape's own braces
+    stay)."""
+    return re.sub("|".join(map(re.escape, _PROSE_ESCAPES)), lambda found: _PROSE_ESCAPES[found.group()], text)
+
+
 def bundle(rows: list[Row]) -> dict[str, str]:
-    """One display: the rows as an aligned LaTeX derivation and as text."""
-    return {"text/plain": "\n".join(r[1] for r in rows if r[1]),
-            "text/latex": r"$\displaystyle \begin{aligned}" + r" \\ ".join(r[0] for r in rows) + r"\end{aligned}$"}
+    """One display: the formula rows as aligned LaTeX derivations with the rows of words as text between them (one
+    line each), and everything as text."""
+    parts = []
+    for said, run in groupby(rows, key=_is_words):
+        shown = [row[0] for row in run]
+        parts += ([_prose_latex(_words_of(latex)[1]) for latex in shown] if said
+                  else [r"$\displaystyle \begin{aligned}" + r" \\ ".join(shown) + r"\end{aligned}$"])
+    return {"text/plain": "\n".join(r[1] for r in rows if r[1]), "text/latex": "\n".join(parts)}
 
 
 def bundles(groups: list[list[Row]]) -> list[dict[str, str]]:
     return [bundle(rows) for rows in blocks(groups)]
 
 
-def _prose(row: Row) -> bool:
-    """A line of words at the left margin (not an annotation indented under a formula)."""
-    said = words(row[0])
-    return said is not None and not said[0]
-
-
 def _paragraphs(rows: list[Row]) -> dict[str, str]:
-    """Lines of words as one HTML display: a row with its own text starts a paragraph, one without continues it."""
-    paragraphs: list[list[str]] = []
+    """Rows of words as one HTML display: a row with its own text starts a paragraph, one without continues it; a
+    paragraph under a formula is indented like the formula's right side."""
+    paragraphs: list[tuple[bool, list[str]]] = []
     for latex, text in rows:
-        said = words(latex)
+        indent, said = _words_of(latex)
         if text or not paragraphs:
-            paragraphs.append([])
-        paragraphs[-1].append(said[1] if said else text)
+            paragraphs.append((indent, []))
+        paragraphs[-1][1].append(said)
     return {"text/plain": "\n".join(text for _, text in rows if text),
-            "text/html": "".join(f'<p style="margin:0.3em 0">{html.escape(" ".join(p))}</p>' for p in paragraphs)}
+            "text/html": "".join(f'<p style="margin:0.3em 0 0.3em {1.5 if indent else 0}em">{html.escape(" ".join(p))}'
+                                 "</p>" for indent, p in paragraphs)}
 
 
 def static_displays(groups: list[list[Row]]) -> list[dict[str, str]]:
-    """What a cell shows without a panel: the formula rows as aligned LaTeX displays, and the lines of words
-    between them as HTML paragraphs outside the math, which wrap with the page in every front end."""
+    """What a cell shows without a panel: the formula rows as aligned LaTeX displays, and the rows of words between
+    them as HTML paragraphs outside the math, which wrap with the page in every front end."""
     shown: list[dict[str, str]] = []
     for group in groups:
-        for prose, run in groupby(group, key=_prose):
+        for said, run in groupby(group, key=_is_words):
             rows = list(run)
-            shown += [_paragraphs(rows)] if prose else bundles([rows])
+            shown += [_paragraphs(rows)] if said else bundles([rows])
     return shown
 
 
 def to_latex(result: JacobianResult) -> str:
-    r"""The whole result as `$\displaystyle ...$` blocks, one per line, each short enough for MathJax."""
+    r"""The whole result as `$\displaystyle ...$` blocks, one per line, each short enough for MathJax, with its words
+    as lines of text between them."""
     return "\n".join(b["text/latex"] for b in bundles(result_groups(result)))

@@ -21,8 +21,8 @@ from xml.etree.ElementTree import Element
 from latex2mathml.converter import convert_to_element
 
 from jacmagic.views.displays import words
+from jacmagic.views.formulas import Row
 from jacmagic.views.page import columns
-from jacmagic.views.render import Row
 
 # The elements latex2mathml writes; any other (a future version's) is written as <mrow>, its content kept.
 _TAGS = frozenset("menclose mfrac mi mn mo mover mpadded mphantom mroot mrow mspace msqrt mstyle msub msubsup msup "

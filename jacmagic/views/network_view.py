@@ -15,27 +15,13 @@ import sympy as sp
 
 from jacmagic.chain.closed_form import shown_forms
 from jacmagic.chain.operations import Shown, product
+from jacmagic.notation import latex, pretty
 from jacmagic.read.network import Line
 from jacmagic.views.displays import blocks, bundle, static_displays
-from jacmagic.views.render import (
-    DIRECTION,
-    FORWARD,
-    SHOWN,
-    Row,
-    _grid,
-    array_latex,
-    array_text,
-    cost_words,
-    derivative_symbol,
-    latex,
-    number,
-    number_latex,
-    pretty,
-    result_groups,
-    text_latex,
-    window,
-    wrapped,
-)
+from jacmagic.views.formulas import Row, derivative_symbol, words_line
+from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
+from jacmagic.views.render import result_groups, wrapped
+from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, directions_words, tangent_text
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import LineStep, NetworkWalk
@@ -70,9 +56,9 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
 
     def cell(form: Callable[[float], str]) -> Callable[[int, int], str]:
         return lambda i, j: form(float(local[position[i], j]))
-    grid = _grid(count, size, cell(number_latex), (r"\vdots", r"\cdots", r"\ddots"))
-    latex_ = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in grid) + r"\end{matrix}\right]"
-    text_grid = _grid(count, size, cell(number), ("⋮", "…", "⋱"))
+    cells = grid(count, size, cell(number_latex), (r"\vdots", r"\cdots", r"\ddots"))
+    latex_ = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    text_grid = grid(count, size, cell(number), ("⋮", "…", "⋱"))
     text = "[" + ", ".join("[" + ", ".join(row) + "]" for row in text_grid) + "]" if count > 1 else \
         "[" + ", ".join(text_grid[0]) + "]"
     cut = max(count, size) > SHOWN
@@ -81,12 +67,12 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
 
 
 def _point_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
-    rows: list[Row] = [(r"&" + text_latex("forward pass, at"), "forward pass, at")]
+    rows: list[Row] = [(words_line("forward pass, at"), "forward pass, at")]
     for name in result.names:
         value = walked.point[name]
         rows.append((rf"&\quad {latex(_symbol(name))} = {array_latex(value)}", f"  {pretty(_symbol(name))} = "
                                                                              f"{array_text(value)}"))
-    rows.append((r"&" + text_latex("every value:"), "every value:"))
+    rows.append((words_line("every value:"), "every value:"))
     for line in result.network.lines:
         value = walked.values[line.name]
         rows.append((rf"&\quad {latex(_symbol(line.name))} = {line.root.show().latex} = {array_latex(value)}",
@@ -100,7 +86,7 @@ def _flows(result: NetworkResult, line: Line) -> list[str]:
 
 
 def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
-    groups: list[list[Row]] = [[(r"&" + text_latex(part), part) for part in DIRECTION]]
+    groups: list[list[Row]] = [[(words_line(DIRECTION), DIRECTION)]]
     total = len(walked.backward)
     for k, step in enumerate(walked.backward, start=1):
         rows: list[Row] = []
@@ -109,8 +95,8 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
         upstream = _of_outputs(result, line.name)
         here = f"step {k} of {total}: {line.name} (line {line.number}), {_shape_words(line.shape)}"
         up = _gradient(step.upstream)
-        rows.append((rf"\text{{{here}}} &\quad \text{{upstream }} {upstream.latex} = {up.latex}",
-                     f"  {here}: upstream {upstream.text} = {up.text}"))
+        rows += [(words_line(f"{here}:"), f"  {here}: upstream {upstream.text} = {up.text}"),
+                 (rf"&\quad \text{{upstream}}\ {upstream.latex} = {up.latex}", "")]
         for operand in _flows(result, line):
             leaf = next(leaf for leaf in line.leaves if leaf.name == operand)
             paths = line.factors(leaf)
@@ -119,13 +105,13 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
             local = Shown(derivative_symbol((_symbol(line.name),), (_symbol(operand),)),
                           derivative_symbol((_symbol(line.name),), (_symbol(operand),), "text"))
             structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
-            said = f" ({'; '.join(structures)})" if structures else ""
+            said = "; ".join(structures)
             numbers = _local(step, operand, leaf.size)
             shape = _shape_words((line.root.size, leaf.size))
-            rows.append((rf"&\qquad {local.latex} = {shown.latex}\ ({shape}) = {numbers.latex}",
-                         f"    local Jacobian {local.text} = {shown.text} ({shape}) = {numbers.text}"))
-            if said:
-                rows.append((r"&\qquad" + text_latex(said.strip()), f"      {said.strip()}"))
+            rows += [(rf"&\qquad {local.latex} = {shown.latex} = {numbers.latex}",
+                      f"    local Jacobian {local.text} = {shown.text} ({shape}) = {numbers.text}"),
+                     (words_line(f"(local Jacobian, {shape}" + (f"; {said})" if said else ")"), indent=True),
+                      f"      ({said})" if said else "")]
             target = _of_outputs(result, operand)
             added = _gradient(step.products[operand])
             earlier = step.before[operand]
@@ -136,12 +122,12 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
             else:
                 rows.append((rf"&\qquad {target.latex} = \text{{upstream}} \cdot {local.latex} = {added.latex}",
                              f"    {target.text} = upstream · {local.text} = {added.text}"))
-    rows = [(r"&" + text_latex("the gradients, each in its array's own shape:"),
+    rows = [(words_line("the gradients, each in its array's own shape:"),
              "the gradients, each in its array's own shape:")]
     for name, gradient in walked.gradients.items():
         target, shown = _of_outputs(result, name), _gradient(gradient)
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
-    rows.append((r"&" + text_latex(f"(the product of the local Jacobians; {walked.verdict})"),
+    rows.append((words_line(f"(the product of the local Jacobians; {walked.verdict})"),
                  f"(the product of the local Jacobians; {walked.verdict})"))
     return groups + [rows + _closed_rows(result, walked)]
 
@@ -154,16 +140,14 @@ def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     assumed = sorted({a for f in forms for a in f.assumptions})
     said = "in closed form" + (f" ({', '.join(assumed)} here, as one-hot labels and probabilities do)" if assumed
                                else "") + ":"
-    return [(r"&" + text_latex(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms]
+    return [(words_line(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms]
 
 
 def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
-    from jacmagic.views.render import directions_words
-
     ahead = walked.forward_pass
     assert ahead is not None
-    words, said = " ".join(FORWARD), f"({directions_words(result)})"  # type: ignore[arg-type]
-    rows: list[Row] = [(r"&" + text_latex(words), words), (r"&" + text_latex(said), said)]
+    said = f"({directions_words(result)})"  # type: ignore[arg-type]
+    rows: list[Row] = [(words_line(FORWARD), FORWARD), (words_line(said), said)]
     for k, step in enumerate(ahead.steps, start=1):
         line = step.line
         terms = [(rf"\frac{{\partial {latex(_symbol(line.name))}}}{{\partial {latex(_symbol(o))}}}\,"
@@ -173,22 +157,21 @@ def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
         tangents = step.product.reshape(line.root.size, -1)
         value = Shown(array_latex(tangents), array_text(tangents))
         here = f"step {k} of {len(ahead.steps)}: {line.name} (line {line.number})"
-        rows.append((rf"\text{{{here}}} &\quad \dot{{{latex(_symbol(line.name))}}} = "
-                     + " + ".join(t[0] for t in terms) + f" = {value.latex}",
-                     f"  {here}: {_dotted(line.name)} = " + " + ".join(t[1] for t in terms) + f" = {value.text}"))
+        rows += [(words_line(f"{here}:"),
+                  f"  {here}: {_dotted(line.name)} = " + " + ".join(t[1] for t in terms) + f" = {value.text}"),
+                 (rf"&\quad \dot{{{latex(_symbol(line.name))}}} = " + " + ".join(t[0] for t in terms)
+                  + f" = {value.latex}", "")]
     outputs = Shown(array_latex(ahead.tangent), array_text(ahead.tangent))
     verdict = ("it matches" if walked.forward_agrees else "it DOES NOT match") + " the reverse-mode Jacobian" + \
         ("" if not result.options.direction else " times the direction")
     lhs = Shown(r"J\,v", "J·v") if result.options.direction else Shown("J", "J")
     rows.append((rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"))
-    rows.append((r"&" + text_latex(f"(the tangents of the outputs; {verdict})"),
+    rows.append((words_line(f"(the tangents of the outputs; {verdict})"),
                  f"(the tangents of the outputs; {verdict})"))
     return [[row] for row in rows]
 
 
 def _dotted(name: str) -> str:
-    from jacmagic.views.render import tangent_text
-
     return tangent_text((_symbol(name),))
 
 
@@ -202,11 +185,11 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     rows: list[Row] = []
     batch = result.network.batch_words()
     if batch is not None:
-        rows.append((r"&" + text_latex(f"({batch})"), f"({batch})"))
+        rows.append((words_line(f"({batch})"), f"({batch})"))
     if result.whole is None:
         said = f"({layout}; computed with numpy below, never written out entry by entry)"
         rows.append((rf"J &= {head.latex}", f"J = {head.text}   {said}"))
-        rows.append((r"&" + text_latex(said), ""))  # words on a row of their own: a paragraph that wraps
+        rows.append((words_line(said), ""))  # words on a row of their own: a paragraph that wraps
         shown = Shown(array_latex(walked.gradient), array_text(walked.gradient))
         rows.append((rf"J &= {shown.latex}", f"J = {shown.text}"))
     return rows
@@ -220,8 +203,8 @@ def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[
     if walked.forward_pass is not None:
         groups += _forward_groups(result, walked)
     said = f"cost: {cost_words(result)}"  # type: ignore[arg-type]
-    groups.append([(r"&" + text_latex(f"({said})"), said)] +
-                  [(r"&" + text_latex(note), f"note: {note}") for note in result.notes if result.whole is None])
+    groups.append([(words_line(f"({said})"), said)] +
+                  [(words_line(note), f"note: {note}") for note in result.notes if result.whole is None])
     return groups
 
 

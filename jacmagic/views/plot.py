@@ -214,6 +214,7 @@ def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str
             right.plot(folded[:, 0], folded[:, 1], color="crimson", lw=1.5, gid="jacmagic-fold")
     _small_square(left, right, result, point, domain)
     left.set(xlabel=ins[0], ylabel=ins[1], title="inputs")
+    left.set_aspect("equal", adjustable="box")  # one scale on both axes: the small square is drawn square
     right.set(xlabel=outs[0], ylabel=outs[1], title="image, coloured by |det J|")
     right.set_aspect("equal", adjustable="datalim")
 
@@ -308,6 +309,7 @@ def _contours(fig: Figure, result: JacobianResult, point: Mapping[str, float],
     _place_arrow(axes.quiver([0.0], [0.0], [0.0], [0.0], color="crimson", scale=scale,
                              gid="jacmagic-gradient-at-point"), result, point)
     axes.set(xlabel=ins[0], ylabel=ins[1], title=f"{outs[0]}: contours and gradient arrows (J is the gradient)")
+    axes.set_aspect("equal", adjustable="box")  # one scale on both axes: the gradient is drawn normal to the contours
 
 
 def _arrow_scale(grad: np.ndarray) -> float:

@@ -1,0 +1,248 @@
+"""Symbolic matrices, derivative symbols and points as LaTeX and text, and the rows (a LaTeX line and its text)
+that every derivation is made of.
+
+The LaTeX uses only what both MathJax 3 and KaTeX typeset (`matrix`, `\\frac`, `\\partial`, `\\left...\\right`,
+`aligned`, `\\operatorname`, `\\text`), so the same output reads right in JupyterLab, Notebook 7, VS Code and Colab;
+the text form is sympy's pretty printing, for terminal IPython.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+
+from jacmagic.model import exceeds
+from jacmagic.notation import inline, latex, pretty
+from jacmagic.views import page
+from jacmagic.views.numbers import (
+    SHOWN,
+    grid,
+    number_cells,
+    number_latex,
+    number_text,
+    numeric_matrix_latex,
+    vector_text,
+    window,
+)
+
+if TYPE_CHECKING:
+    from jacmagic.result import JacobianResult
+
+
+# Wider than this, a 2-D pretty matrix wraps into an unreadable mess (and costs most of the render time).
+_PRETTY_WIDTH = 100
+
+
+# An entry of more than ENTRY_NODES expression nodes is elided, and a matrix is only searched for such entries when
+# the whole of it passes TOTAL_NODES; a text entry is cut after _TEXT_ENTRY characters.
+ENTRY_NODES, TOTAL_NODES = 400, 3_000
+_TEXT_ENTRY = 60
+
+
+def is_long(entry: sp.Basic) -> bool:
+    return exceeds((entry,), ENTRY_NODES)
+
+
+def is_big(matrix: sp.MatrixBase) -> bool:
+    """Too big to show whole: more than SHOWN rows or columns, or an entry too long to typeset."""
+    if matrix.rows > SHOWN or matrix.cols > SHOWN:
+        return True
+    return exceeds(matrix, TOTAL_NODES) and any(is_long(e) for e in matrix)
+
+
+# MathJax 3 refuses an expression whose TeX passes 5 KB when a macro expands in it ("internal buffer size
+# exceeded"; \operatorname is one): every display is cut into blocks below MAX_LATEX, and a matrix is shown in at
+# most MAX_MATRIX_LATEX, its longest entries elided first.
+MAX_LATEX = 4_000
+
+
+MAX_MATRIX_LATEX = 3_000
+
+
+@lru_cache(maxsize=16)
+def matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ...], int]:
+    r"""The LaTeX of each shown entry (the window; entries of over ENTRY_NODES nodes as \cdots; then the longest
+    entries as \cdots until the whole fits MAX_MATRIX_LATEX), and how many entries were elided. Printed once
+    per matrix: the display and its notes both ask."""
+    big = is_big(matrix)
+    elided = 0
+
+    def cell(i: int, j: int) -> str:
+        nonlocal elided
+        if big and is_long(matrix[i, j]):
+            elided += 1
+            return r"\cdots"
+        return latex(matrix[i, j])
+    cells = grid(matrix.rows, matrix.cols, cell, (r"\vdots", r"\cdots", r"\ddots"))
+    entries = [(a, b) for a, i in enumerate(window(matrix.rows)) if i is not None
+               for b, j in enumerate(window(matrix.cols)) if j is not None]
+    total = sum(len(c) for row in cells for c in row)
+    for size, a, b in sorted(((len(cells[a][b]), a, b) for a, b in entries), reverse=True):
+        if total <= MAX_MATRIX_LATEX:
+            break
+        if cells[a][b] != r"\cdots":
+            elided += 1
+        cells[a][b] = r"\cdots"
+        total -= size - len(r"\cdots")
+    return tuple(tuple(row) for row in cells), elided
+
+
+def elided_entries(matrix: sp.MatrixBase) -> int:
+    """How many shown entries `matrix_latex` elides (too many terms, or too long to typeset together)."""
+    return matrix_cells(sp.ImmutableMatrix(matrix))[1]
+
+
+def matrix_latex(matrix: sp.MatrixBase) -> str:
+    """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing."""
+    cells = matrix_cells(sp.ImmutableMatrix(matrix))[0]
+    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+
+
+def matrix_text(matrix: sp.MatrixBase) -> str:
+    """2-D pretty printing where it fits a terminal, else one line per shown row."""
+    if is_big(matrix):
+        def cell(i: int, j: int) -> str:
+            text = "…" if is_long(matrix[i, j]) else inline(matrix[i, j])
+            return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+        cells = grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
+        labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
+        return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
+    entries = [[inline(e) for e in row] for row in matrix.tolist()]
+    if max(sum(len(e) + 2 for e in row) for row in entries) <= _PRETTY_WIDTH:
+        return pretty(matrix)
+    return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
+
+
+def matrix_line(matrix: sp.MatrixBase) -> str:
+    """A symbolic matrix on one line of text, cut to the window, long entries shortened."""
+    def cell(i: int, j: int) -> str:
+        text = "…" if is_long(matrix[i, j]) else inline(matrix[i, j])
+        return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+    rows = grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
+    return "[" + ", ".join("[" + ", ".join(row) + "]" for row in rows) + "]"
+
+
+def _shown_names(symbols: Sequence[sp.Symbol], show: Callable[[sp.Symbol], str], dots: str) -> str:
+    """All the names, or for long lists the first three and the last."""
+    if len(symbols) <= SHOWN:
+        return ", ".join(show(s) for s in symbols)
+    return ", ".join([*(show(s) for s in symbols[:3]), dots, show(symbols[-1])])
+
+
+def _names_latex(symbols: Sequence[sp.Symbol]) -> str:
+    return _shown_names(symbols, latex, r"\ldots")
+
+
+def _names_text(symbols: Sequence[sp.Symbol]) -> str:
+    return _shown_names(symbols, pretty, "…")
+
+
+Row = tuple[str, str]  # one line of a derivation, as (LaTeX, text); text "" when the LaTeX line has no own text
+
+
+# LaTeX's special characters and how `\\text{...}` writes them.
+TEXT_ESCAPES = (("\\", r"\backslash "), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
+                ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}"))
+
+
+def text_latex(text: str) -> str:
+    """Plain words as `\\text{...}`, LaTeX's special characters escaped: a row of words (`words_line`), or a one-word
+    label inside a formula ("upstream" under a brace); never a sentence inside a formula."""
+    for char, escaped in TEXT_ESCAPES:
+        text = text.replace(char, escaped)
+    return rf"\text{{{text}}}"
+
+
+def words_line(words: str, indent: bool = False) -> str:
+    """The LaTeX of a row that is only words (a note, a size, a reading): every view shows such a row outside the
+    math, as text that wraps with the page (displays.words reads it back); `indent` places it under the formula
+    above it."""
+    return (r"&\phantom{=}\;" if indent else "&") + text_latex(words)
+
+
+def derivative_symbol(outputs: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol], form: str = "latex") -> str:
+    """d(outputs)/d(inputs), as LaTeX (a fraction) or text (∂f/∂x): of a result, a stage, or one variable."""
+    if form == "latex":
+        top = latex(outputs[0]) if len(outputs) == 1 else rf"\left({_names_latex(outputs)}\right)"
+        bottom = latex(inputs[0]) if len(inputs) == 1 else rf"\left({_names_latex(inputs)}\right)"
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+    top = pretty(outputs[0]) if len(outputs) == 1 else f"({_names_text(outputs)})"
+    bottom = pretty(inputs[0]) if len(inputs) == 1 else f"({_names_text(inputs)})"
+    return f"∂{top}/∂{bottom}"
+
+
+def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tuple[str, Any]]:
+    """The point as the user typed it (pi/2 stays pi/2, a matrix stays one value) when it is the --at point."""
+    if result.options.at and dict(result.point) == dict(point):
+        return list(result.options.at)
+    return list(point.items())
+
+
+def _point_items(result: JacobianResult, point: Mapping[str, float]) -> list[str]:
+    def shown(value: Any) -> str:
+        if isinstance(value, sp.Basic) and not value.is_Float:
+            return latex(value)
+        if np.ndim(value) > 0:
+            return numeric_matrix_latex(np.asarray(value, dtype=float))
+        return number_latex(float(value))
+    return [f"{latex(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point)]
+
+
+def point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
+    return r",\ ".join(_point_items(result, point))
+
+
+def point_rows(lead: str, result: JacobianResult, point: Mapping[str, float], text: str = "") -> list[Row]:
+    """The words `lead` (the terminal's `text`) on a row of their own, then the point's values, over as many lines
+    of the page as they need."""
+    lines = page.packed(_point_items(result, point))
+    return [(words_line(lead), text), *((rf"&\quad {line}", "") for line in lines)]
+
+
+def at_point(symbol: str, where: str, values: np.ndarray, before: str = "") -> list[str]:
+    """symbol|_point = before [values]; where the point makes the line too wide for the page, the symbol alone (the
+    point is then said on lines of its own above), and where the numbers are, their columns continued below."""
+    shown = number_latex(float(values)) if np.ndim(values) == 0 else numeric_matrix_latex(values)
+    row = rf"{symbol}\,\Big|_{{{where}}} &= {before}{shown}"
+    if page.fits(row):
+        return [row]
+    if np.ndim(values) == 0:
+        return [rf"{symbol} &= {before}{shown}"]
+    return _wide_numbers(rf"{symbol} &= {before}", values)
+
+
+def point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
+    def shown(value: Any) -> str:
+        if isinstance(value, sp.Basic) and not value.is_Float:
+            return inline(value)
+        return vector_text(np.asarray(value, dtype=float)) if np.ndim(value) > 0 else number_text(float(value))
+    return ", ".join(f"{pretty(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point))
+
+
+def rows_said(lines: list[str], text: str) -> list[Row]:
+    """LaTeX lines as rows, the text said once, with the first."""
+    return [(line, text if k == 0 else "") for k, line in enumerate(lines)]
+
+
+def _wide_numbers(lead: str, values: np.ndarray) -> list[str]:
+    """lead [numbers], the shown columns split over as many lines as the page needs, the brackets left open
+    between them (a matrix continued on the next line)."""
+    columns = list(zip(*number_cells(values)))
+
+    def body(chunk: list[tuple[str, ...]]) -> str:
+        return r"\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in zip(*chunk)) + r"\end{matrix}"
+    chunks: list[list[tuple[str, ...]]] = []
+    for column in columns:
+        opening = lead.replace("&", "") if len(chunks) <= 1 else r"\quad"
+        if chunks and page.fits(rf"{opening} \left[{body([*chunks[-1], column])}\right."):
+            chunks[-1].append(column)
+        else:
+            chunks.append([column])
+    last = len(chunks) - 1
+    lines = [(r"\left[" if k == 0 else r"\left.") + body(chunk) + (r"\right]" if k == last else r"\right.")
+             for k, chunk in enumerate(chunks)]
+    return [lead + lines[0], *(rf"&\quad {line}" for line in lines[1:])]
