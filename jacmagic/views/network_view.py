@@ -202,6 +202,7 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     rows: list[Row] = []
     batch = result.network.batch_words()
     if batch is not None:
+        batch += _batch_total(result)
         rows.append((r"&" + text_latex(f"({batch})"), f"({batch})"))
     if result.whole is None:
         said = f"({layout}; computed with numpy below, never written out entry by entry)"
@@ -210,6 +211,41 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
         shown = Shown(array_latex(walked.gradient), array_text(walked.gradient))
         rows.append((rf"J &= {shown.latex}", f"J = {shown.text}"))
     return rows
+
+
+def _batch_total(result: NetworkResult) -> str:
+    """How a batch's loss, as written, totals its examples (the columns): a sum gives the per-example gradients
+    summed, a mean or a sum divided by the batch size gives them averaged; nothing for another form."""
+    from jacmagic.chain.operations import Arithmetic, Negate, Number
+    from jacmagic.chain.reductions import Reduce
+
+    (output,) = result.network.outputs if len(result.network.outputs) == 1 else ("",)
+    node = next((line.root for line in result.network.lines if line.name == output and line.root.size == 1), None)
+    scale = 1.0
+    while isinstance(node, (Negate, Arithmetic)):
+        if isinstance(node, Arithmetic) and node.op in "*/" and isinstance(node.right, Number):
+            scale *= node.right.value if node.op == "*" else 1 / node.right.value
+            node = node.left
+        elif isinstance(node, Arithmetic) and node.op == "*" and isinstance(node.left, Number):
+            scale, node = scale * node.left.value, node.right
+        else:
+            node = node.children[0] if isinstance(node, Negate) else None
+    if not (isinstance(node, Reduce) and node.axis is None and node.kind in ("sum", "mean")):
+        return ""
+    rows, width = node.child.shape
+    if node.kind == "mean":
+        scale /= rows * width
+    if width == 1:
+        return ""
+    if np.isclose(scale, 1.0):
+        return f"; the loss sums the {width} per-example losses, so each gradient is the per-example gradients summed"
+    if np.isclose(scale, 1 / width):
+        return (f"; the loss averages the {width} per-example losses, so each gradient is the per-example gradients "
+                "averaged")
+    if rows > 1 and np.isclose(scale, 1 / (rows * width)):
+        return (f"; the loss is the mean of all {rows} x {width} entries, so each gradient is the per-example "
+                f"gradients averaged and divided by {rows}")
+    return ""
 
 
 def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
