@@ -147,7 +147,7 @@ class NetworkResult:
         the image's shape, as the static output draws it, the predicted class and the true one (`true_class`, else
         the one-hot label in the point) marked. Otherwise the --plot picture of the map written out entry by entry
         when it is small, else each gradient as a heat map (a matrix) or bars (a vector)."""
-        from jacmagic.views.network_view import MAX_IMAGE_PANELS, gradient_figure, image_figure, images_read
+        from jacmagic.views.network_pictures import MAX_IMAGE_PANELS, gradient_figure, image_figure, images_read
 
         point = {**(point or {}), **values}
         images = images_read(self)
@@ -396,7 +396,8 @@ def arrays_by_name(network: Network, names: Sequence[str], values: Mapping[str, 
                    complete: bool) -> dict[str, np.ndarray]:
     """A point by name, each value in its array's shape; every one of `names` needed when `complete`."""
     refuse_unknown(list(values), names)
-    arrays = {name: shaped_array(name, value, network.shape_of(name)) for name, value in values.items()}
+    arrays = {name: shaped_array(name, value, network.shape_of(name), network.stack_of(name))
+              for name, value in values.items()}
     missing = [n for n in names if n not in arrays]
     if complete and missing:
         raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")

@@ -91,7 +91,7 @@ def test_a_loss_picture_says_the_one_hot_label_and_the_predicted_class() -> None
 
 
 def test_the_static_pictures_say_which_classes_are_marked() -> None:
-    from jacmagic.views.network_view import pictures
+    from jacmagic.views.network_pictures import pictures
 
     result = _result(PROBABILITIES)
     [shown] = pictures(result, result.walked)
@@ -101,7 +101,7 @@ def test_the_static_pictures_say_which_classes_are_marked() -> None:
 
 def test_the_panel_picks_a_class_and_draws_its_gradient_beside_the_image() -> None:
     from jacmagic.panels.pictures import ImagePictures
-    from jacmagic.views.network_view import image_figure
+    from jacmagic.views.network_pictures import image_figure
 
     panel = _result(PROBABILITIES).widget()
     pictures = panel.pictures

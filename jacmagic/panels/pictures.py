@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 
-from jacmagic.views.network_view import class_marks, image_figure, images_read
+from jacmagic.views.network_pictures import class_marks, image_figure, images_read
 from jacmagic.views.plot import png
 
 if TYPE_CHECKING:
