@@ -140,25 +140,26 @@ class NetworkResult:
                               "out symbolically; result.at(...) gives its numbers")
         return self.whole.matrix
 
-    def plot(self, point: Mapping[str, Any] | None = None,
-             domain: Mapping[str, tuple[float, float]] | None = None, **values: Any) -> Any:
-        """A matplotlib Figure. For a network differentiated by an image a conv2d or maxpool2d reads: the
-        gradient in the image's shape, as the static output draws it, at a point given as to `gradient()` (by
-        name or as a mapping; the rest keep their --at values). Otherwise the --plot picture of the map written
-        out entry by entry (small networks only)."""
-        from jacmagic.views.network_view import MAX_IMAGE_PANELS, image_figure, images_read
+    def plot(self, point: Mapping[str, Any] | None = None, domain: Mapping[str, tuple[float, float]] | None = None,
+             true_class: int | None = None, **values: Any) -> Any:
+        """A matplotlib Figure at a point given as to `gradient()` (by name or as a mapping; the rest keep their
+        --at values), for every network. Differentiated by an image a conv2d or maxpool2d reads: the gradient in
+        the image's shape, as the static output draws it, the predicted class and the true one (`true_class`, else
+        the one-hot label in the point) marked. Otherwise the --plot picture of the map written out entry by entry
+        when it is small, else each gradient as a heat map (a matrix) or bars (a vector)."""
+        from jacmagic.views.network_pictures import MAX_IMAGE_PANELS, gradient_figure, image_figure, images_read
 
         point = {**(point or {}), **values}
         images = images_read(self)
-        if not images:
-            if self.whole is None:
-                _ = self.matrix  # raises the explanatory error
-            assert self.whole is not None
+        if not images and self.whole is not None:
             return self.whole.plot(point or None, domain)
         if domain is not None:
-            raise OptionError("plot: a domain is for the picture of a map of the plane; a network reading an image "
-                              f"draws ∂/∂{images[0]} in the image's shape at one point")
-        figure = image_figure(self, self._walk(self._located(point)[0]), images[0])
+            raise OptionError("plot: a domain is for the picture of a small map written out entry by entry; this "
+                              "network draws its gradients at one point (give the point's arrays instead)")
+        walked = self._walk(self._located(point)[0])
+        if not images:
+            return gradient_figure(self, walked)
+        figure = image_figure(self, walked, images[0], true_class)
         if figure is None:
             raise OptionError(f"plot: ∂/∂{images[0]} has {self.shape[0]:,} output entries, one picture each; at "
                               f"most {MAX_IMAGE_PANELS} are drawn (sum the outputs to a loss)")
@@ -395,7 +396,8 @@ def arrays_by_name(network: Network, names: Sequence[str], values: Mapping[str, 
                    complete: bool) -> dict[str, np.ndarray]:
     """A point by name, each value in its array's shape; every one of `names` needed when `complete`."""
     refuse_unknown(list(values), names)
-    arrays = {name: shaped_array(name, value, network.shape_of(name)) for name, value in values.items()}
+    arrays = {name: shaped_array(name, value, network.shape_of(name), network.stack_of(name))
+              for name, value in values.items()}
     missing = [n for n in names if n not in arrays]
     if complete and missing:
         raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")

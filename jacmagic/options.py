@@ -152,13 +152,20 @@ def naming(option: str) -> Iterator[None]:
         raise OptionError(f"{option} {err.message}") from None
 
 
-def shaped_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:
+def shaped_array(name: str, value: Any, shape: tuple[int, int], stack: int = 1) -> np.ndarray:
     """A whole declared array given by `name` (a number, a nested list, a numpy array) in its declared shape,
     finite. Another shape is refused, never reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A
-    vector of n values fits n x 1 and 1 x n."""
+    vector of n values fits n x 1 and 1 x n; a batch of `stack` images (`x: 32x8x8`) is given in numpy's 3-axis
+    shape and worked on as its stack along the rows."""
     array = real_array(value, name)
     rows, cols = shape
     count = rows * cols
+    if stack > 1:
+        if array.shape != (stack, rows // stack, cols):
+            got = " x ".join(map(str, array.shape)) or "one number"
+            raise OptionError(f"{name} is {stack} x {rows // stack} x {cols} (a batch of {stack} images), so it needs "
+                              f"{count:,} values in that shape, got {got}")
+        return array.reshape(shape)
     if not (array.shape == shape or (array.ndim < 2 and array.size == count and 1 in shape)):
         raise OptionError(f"{name} is {rows} x {cols}, so it needs {count:,} value{'s' * (count != 1)} in that "
                           f"shape, got {' x '.join(map(str, array.shape)) or 'one number'}")

@@ -216,11 +216,20 @@ LOSS = "-sum(Y * log_softmax(W2 @ relu(W1 @ X + b1) + b2, axis=0))"
 BATCH_CELL = f"W1: {HIDDEN}x{N}\nb1: {HIDDEN}\nW2: {M}x{HIDDEN}\nb2: {M}\nX: {N}x{BATCH}\nY: {M}x{BATCH}\nL = "
 
 
-@pytest.mark.parametrize(("loss", "scale"), [
-    (LOSS, 1.0), (f"{LOSS} / {BATCH}", 1 / BATCH),
-    ("mean(-sum(Y * log_softmax(W2 @ relu(W1 @ X + b1) + b2, axis=0), axis=0))", 1 / BATCH),
-], ids=["sum", "divided by the batch", "mean of the per-example losses"])
-def test_a_batch_gradient_is_the_per_example_gradients_summed_or_averaged(loss: str, scale: float) -> None:
+SUMMED = "the loss sums the 32 per-example losses, so each gradient is the per-example gradients summed"
+AVERAGED = "the loss averages the 32 per-example losses, so each gradient is the per-example gradients averaged"
+
+
+@pytest.mark.parametrize(("loss", "scale", "said"), [
+    (LOSS, 1.0, SUMMED), (f"{LOSS} / {BATCH}", 1 / BATCH, AVERAGED), (f"{LOSS} * {1 / BATCH}", 1 / BATCH, AVERAGED),
+    ("mean(-sum(Y * log_softmax(W2 @ relu(W1 @ X + b1) + b2, axis=0), axis=0))", 1 / BATCH, AVERAGED),
+    ("-mean(Y * log_softmax(W2 @ relu(W1 @ X + b1) + b2, axis=0))", 1 / (BATCH * M),
+     "the loss is the mean of all 10 x 32 entries, so each gradient is the per-example gradients averaged and "
+     "divided by 10"),
+], ids=["sum", "divided by the batch", "times one over the batch", "mean of the per-example losses",
+        "mean of every entry"])
+def test_a_batch_gradient_is_the_per_example_gradients_summed_or_averaged_and_the_walkthrough_says_which(
+        loss: str, scale: float, said: str) -> None:
     point = _batch_point(np.random.default_rng(3))
     result = _result(BATCH_CELL + loss, point, wrt="W1,b1,W2,b2")
     expected = _per_example(point)
@@ -229,6 +238,13 @@ def test_a_batch_gradient_is_the_per_example_gradients_summed_or_averaged(loss: 
     text = str(result)
     assert "a batch: each of the 32 columns is one example; b1, b2 (columns) go with every column" in text
     assert "it matches central differences" in text
+    assert said in " ".join(text.split())
+
+
+def test_a_batch_loss_of_another_form_says_nothing_about_summing_or_averaging() -> None:
+    text = " ".join(str(_result(BATCH_CELL + f"0.5 * {LOSS}", _batch_point(np.random.default_rng(6)))).split())
+    assert "a batch: each of the 32 columns is one example" in text
+    assert "the loss sums" not in text and "the loss averages" not in text
 
 
 BATCH_DEF = """def loss(W1, b1, W2, b2, X, Y):

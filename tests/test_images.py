@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jacmagic import jacobian
-from jacmagic.errors import CellError
+from jacmagic.errors import CellError, OptionError
 from jacmagic.network_result import NetworkResult
 
 RNG = np.random.default_rng(25)
@@ -197,7 +197,11 @@ def _backprop(x: np.ndarray, K: np.ndarray, W: np.ndarray, b: np.ndarray, y: np.
     dq = (W.T @ dz).reshape(q.shape)
     dc = np.kron(dq, np.ones((2, 2))) * where * (c > 0)
     dK = np.array([[np.sum(dc * x[a:a + 6, b_:b_ + 6]) for b_ in range(3)] for a in range(3)])  # noqa: N806
-    return {"K": dK, "W": np.outer(dz, f), "b": dz}
+    dx = np.zeros_like(x)
+    for a in range(3):
+        for b_ in range(3):
+            dx[a:a + 6, b_:b_ + 6] += K[a, b_] * dc
+    return {"K": dK, "W": np.outer(dz, f), "b": dz, "x": dx}
 
 
 @pytest.mark.parametrize("cell", [NET, NET_DEF], ids=["layer lines", "numpy def"])
@@ -206,9 +210,143 @@ def test_conv_net_gradient_is_numpy_backprop(cell: str) -> None:
     result = _result(cell, point, mode="both")
     gradients = result.gradient()
     for name, want in _backprop(**point).items():
-        np.testing.assert_allclose(gradients[name].reshape(want.shape), want, rtol=0, atol=1e-10)
+        if name in gradients:
+            np.testing.assert_allclose(gradients[name].reshape(want.shape), want, rtol=0, atol=1e-10)
     walked = result.walkthrough()
     assert walked.agrees and walked.forward_agrees, walked.verdict
+
+
+# -- a batch of images ---------------------------------------------------------------------------------------------
+
+BATCH = 32
+BATCH_NET = f"""X: {BATCH}x8x8
+K: 3x3
+W: 10x9
+b: 10
+Y: 10x{BATCH}
+H = relu(conv2d(X, K))
+Q = maxpool2d(H, 2)
+Z = W @ flatten(Q) + b
+L = -sum(Y * log_softmax(Z, axis=0))
+"""
+
+
+def _batch_point(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {"X": rng.standard_normal((BATCH, 8, 8)), "K": rng.standard_normal((3, 3)),
+            "W": rng.standard_normal((10, 9)), "b": rng.standard_normal(10),
+            "Y": np.eye(10)[:, rng.integers(10, size=BATCH)]}
+
+
+@pytest.mark.parametrize(("divided", "scale"), [("", 1.0), (f" / {BATCH}", 1 / BATCH)], ids=["sum", "mean"])
+def test_a_batch_of_images_through_the_conv_net_gives_the_per_example_gradients_summed_or_averaged(
+        divided: str, scale: float) -> None:
+    """32 digits in numpy's (32, 8, 8): every gradient the per-example numpy backprop summed (or averaged), 1e-10."""
+    point = _batch_point(np.random.default_rng(32))
+    result = _result(BATCH_NET.replace("axis=0))\n", f"axis=0)){divided}\n"), point)
+    gradients = result.gradient()
+    each = [_backprop(point["X"][j], point["K"], point["W"], point["b"], point["Y"][:, j]) for j in range(BATCH)]
+    for name, part in (("K", "K"), ("W", "W"), ("b", "b")):
+        want = scale * sum(e[part] for e in each)
+        np.testing.assert_allclose(gradients[name].reshape(want.shape), want, rtol=0, atol=1e-10)
+    assert gradients["X"].shape == (BATCH, 8, 8)  # in the shape given
+    np.testing.assert_allclose(gradients["X"], scale * np.stack([e["x"] for e in each]), rtol=0, atol=1e-10)
+    values = result.walkthrough().values
+    np.testing.assert_allclose(values["Q"].reshape(BATCH, 3, 3),
+                               [_pool(np.maximum(_conv(x, point["K"]), 0), 2)[0] for x in point["X"]], rtol=1e-13)
+    text = " ".join(str(result).split())
+    assert "(Toeplitz) matrix of K for each of the 32 images (block-diagonal, one block per image)" in text
+    assert "a reordering: image j's entries, row-major, become column j" in text
+    assert f"the per-example gradients {'summed' if scale == 1 else 'averaged'}" in text
+
+
+def test_a_batch_walkthrough_checks_itself_in_both_modes() -> None:
+    point = {**_batch_point(np.random.default_rng(33)), "X": np.random.default_rng(33).standard_normal((4, 8, 8)),
+             "Y": np.eye(10)[:, :4]}
+    result = _result(BATCH_NET.replace("32", "4"), point, mode="both", wrt="X,K,b")
+    walked = result.walkthrough()
+    assert walked.agrees and walked.forward_agrees, walked.verdict
+
+
+@pytest.mark.parametrize(("stack", "image", "kernel"), [(3, (5, 6), (2, 3)), (2, (4, 4), (3, 3)), (4, (3, 3), (1, 1))])
+def test_the_batch_conv2d_jacobian_is_one_toeplitz_block_per_image(stack: int, image: tuple[int, int],
+                                                                    kernel: tuple[int, int]) -> None:
+    x, kernel_value = RNG.standard_normal((stack, *image)), RNG.standard_normal(kernel)
+    result = _result(f"x: {stack}x{image[0]}x{image[1]}\nK: {kernel[0]}x{kernel[1]}\nh = conv2d(x, K)",
+                     {"x": x, "K": kernel_value})
+    jacobian_ = result.at(x=x, K=kernel_value)
+    by_x = jacobian_[:, :x.size]
+    np.testing.assert_allclose(by_x, np.kron(np.eye(stack), _toeplitz(kernel_value, image)), atol=1e-13)
+    per_image = lambda v: np.stack([_conv(one, kernel_value) for one in v])  # noqa: E731
+    np.testing.assert_allclose(by_x, _central(per_image, x), atol=1e-8)
+    np.testing.assert_allclose(jacobian_[:, x.size:], _central(lambda v: np.stack([_conv(one, v) for one in x]),
+                                                                 kernel_value), atol=1e-8)
+
+
+def test_the_batch_maxpool2d_jacobian_is_central_differences_image_by_image() -> None:
+    x = RNG.standard_normal((3, 4, 6))
+    result = _result("x: 3x4x6\nq = maxpool2d(x, 2)", {"x": x})
+    pooled = lambda v: np.stack([_pool(one, 2)[0] for one in v])  # noqa: E731
+    np.testing.assert_allclose(result.walkthrough().values["q"].reshape(3, 2, 3), pooled(x), rtol=1e-15)
+    np.testing.assert_allclose(result.at(x=x), _central(pooled, x), atol=1e-8)
+
+
+def test_flatten_of_a_batch_gives_each_image_as_a_column() -> None:
+    q = RNG.standard_normal((5, 2, 3))
+    result = _result("q: 5x2x3\nf = flatten(q)", {"q": q})
+    np.testing.assert_array_equal(result.walkthrough().values["f"], q.reshape(5, -1).T)
+    np.testing.assert_allclose(result.at(q=q), _central(lambda v: v.reshape(5, -1).T, q), atol=1e-8)
+
+
+def test_a_window_that_would_span_two_images_of_a_batch_is_refused() -> None:
+    """A 2 x 6 x 4 batch stacks to 12 x 4, which 4 x 4 windows split; each 6 x 4 image does not."""
+    with pytest.raises(CellError, match="the 6 x 4 image does not split into 4 x 4 windows"):
+        jacobian("x: 2x6x4\nq = maxpool2d(x, 4)", chain=True)
+    with pytest.raises(CellError, match="the 3 x 3 kernel is larger than the 2 x 4 image"):
+        jacobian("x: 5x2x4\nK: 3x3\nh = conv2d(x, K)", chain=True)
+
+
+def test_a_batch_of_images_given_in_another_shape_is_refused_naming_its_shape() -> None:
+    with pytest.raises(OptionError, match=r"x is 2 x 3 x 3 \(a batch of 2 images\), so it needs 18 values in that "
+                                          "shape, got 6 x 3"):
+        jacobian("x: 2x3x3\nL = sum(maxpool2d(x, 3))", chain=True, at={"x": np.ones((6, 3))})
+
+
+def test_a_short_training_run_on_the_shipped_digits_reaches_a_fixed_accuracy() -> None:
+    """scikit-learn's 1,797 8 x 8 digits (in its package, nothing downloaded): 150 steps of mini-batch gradient
+    descent with the batch gradient of the two-kernel conv net take the held-out accuracy from chance to 85% with
+    this seed (about 0.7 s idle); asserted above 75%."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images, labels = digits.images / 16, digits.target
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(images))
+    train, test = order[:1400], order[1400:]
+    cell = f"""X: {BATCH}x8x8\nK1: 3x3\nK2: 3x3\nW1: 10x9\nW2: 10x9\nb: 10\nY: 10x{BATCH}
+Q1 = maxpool2d(relu(conv2d(X, K1)), 2)
+Q2 = maxpool2d(relu(conv2d(X, K2)), 2)
+Z = W1 @ flatten(Q1) + W2 @ flatten(Q2) + b
+L = -sum(Y * log_softmax(Z, axis=0)) / {BATCH}"""
+    weights = {"K1": rng.normal(0, 0.5, (3, 3)), "K2": rng.normal(0, 0.5, (3, 3)), "W1": rng.normal(0, 0.3, (10, 9)),
+               "W2": rng.normal(0, 0.3, (10, 9)), "b": np.zeros(10)}
+
+    def accuracy(w: dict[str, np.ndarray]) -> float:  # the forward pass in numpy, every held-out image at once
+        windows = sliding_window_view(images[test], (3, 3), axis=(1, 2))
+        z = w["b"][None]
+        for kernel, dense in ((w["K1"], w["W1"]), (w["K2"], w["W2"])):
+            h = np.maximum(np.einsum("nijab,ab->nij", windows, kernel), 0)
+            z = z + h.reshape(-1, 3, 2, 3, 2).max(axis=(2, 4)).reshape(-1, 9) @ dense.T
+        return float(np.mean(z.argmax(axis=1) == labels[test]))
+
+    net = _result(cell, {**weights, "X": images[train[:BATCH]], "Y": np.eye(10)[labels[train[:BATCH]]].T},
+                  wrt="K1,K2,W1,W2,b")
+    assert accuracy(weights) < 0.25
+    for _ in range(150):
+        batch = rng.choice(train, BATCH, replace=False)
+        gradients = net.gradient(X=images[batch], Y=np.eye(10)[labels[batch]].T, **weights)
+        weights = {name: value - 0.5 * gradients[name] for name, value in weights.items()}
+    assert accuracy(weights) > 0.75
 
 
 # -- pictures ---------------------------------------------------------------------------------------------------------
@@ -218,7 +356,7 @@ def _drawn(fig: Any, gid: str) -> list[Any]:
 
 
 def test_class_probabilities_show_one_gradient_image_per_class_on_one_scale() -> None:
-    from jacmagic.views.network_view import image_figure, pictures
+    from jacmagic.views.network_pictures import image_figure, pictures
 
     point = {k: v for k, v in _net_point().items() if k != "y"}
     cell = NET.replace("y: 10\n", "").replace("z = W @ flatten(q) + b\nL = -sum(y * log(softmax(z)))\n",
@@ -236,7 +374,7 @@ def test_class_probabilities_show_one_gradient_image_per_class_on_one_scale() ->
 
 
 def test_a_loss_shows_its_gradient_image_beside_the_input_image() -> None:
-    from jacmagic.views.network_view import image_figure
+    from jacmagic.views.network_pictures import image_figure
 
     point = {**_net_point(), "x": RNG.standard_normal((16, 16)), "W": RNG.standard_normal((10, 49))}
     result = _result(NET.replace("8x8", "16x16").replace("10x9", "10x49"), point)

@@ -7,6 +7,11 @@ padded and correlated with the flipped kernel (a full convolution); for K it is 
 as the correlation of x with the upstream. maxpool2d(x, s) keeps each s x s window's largest entry; its Jacobian
 selects that entry (at a tie the first in row-major order, numpy's argmax, as the frameworks pick one). Everything
 is numpy on whole arrays (sliding windows and einsum), never entry by entry.
+
+A batch of images (`x: 32x8x8`, numpy's (32, 8, 8)) is worked on as its stack along the rows (256 x 8, the same
+entries row-major): conv2d and maxpool2d act on each image on its own (the trailing two axes, as numpy users write
+them; the local Jacobian block-diagonal, one block per image), and flatten gives each image's entries as its column:
+the batch in the columns, so `W @ flatten(q) + b` is the usual batch layer.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from jacmagic.chain.operations import Factor, Node, Number, Shape, Shown
+from jacmagic.chain.operations import Factor, Leaf, Node, Number, Shape, Shown
 from jacmagic.errors import CellError
 from jacmagic.notation import counted
 
@@ -38,6 +43,14 @@ def _windows(image: np.ndarray, kernel: Shape, axes: tuple[int, int]) -> np.ndar
     return sliding_window_view(image, kernel, axis=axes)
 
 
+def stack_of(node: Node) -> int:
+    """How many images a value holds, stacked along its rows: a batch's leaf says, an image operation keeps it, an
+    operation keeping its operand's shape (ReLU, + b) too; 1 for everything else."""
+    if isinstance(node, (Leaf, Conv2d, MaxPool2d)):
+        return node.stack
+    return max((stack_of(child) for child in node.children if child.shape == node.shape), default=1)
+
+
 @dataclass(eq=False)
 class Conv2d(Node):
     """conv2d(x, K): local Jacobians T(K) (banded Toeplitz, weight-shared) for x and the windows of x for K."""
@@ -47,46 +60,64 @@ class Conv2d(Node):
 
     def __post_init__(self) -> None:
         self.children = (self.image, self.kernel)
+        self.stack = stack_of(self.image)
         (rows, cols), (k, w) = self.image.shape, self.kernel.shape
-        self.shape = (rows - k + 1, cols - w + 1)
+        self.size_in = (rows // self.stack, cols)  # one image's
+        self.shape = (self.stack * (self.size_in[0] - k + 1), cols - w + 1)
+
+    def _images(self, array: np.ndarray, rows: int, lead: int = 0) -> np.ndarray:
+        """(lead..., stack * rows, cols, rest...) -> (lead..., stack, rows, cols, rest...): each image apart."""
+        return array.reshape(*array.shape[:lead], self.stack, rows, *array.shape[lead + 1:])
+
+    def _stacked(self, array: np.ndarray, lead: int = 0) -> np.ndarray:
+        """The inverse of `_images`: the images stacked along the rows again."""
+        return array.reshape(*array.shape[:lead], -1, *array.shape[lead + 2:])
 
     def axes(self, inner: Sequence[int]) -> int:
         return 2  # an image stays an image
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         x, kernel = operands
-        return np.einsum("ijab,ab->ij", _windows(x, kernel.shape, (0, 1)), kernel)
+        images = self._images(x, self.size_in[0])
+        return self._stacked(np.einsum("nijab,ab->nij", _windows(images, kernel.shape, (1, 2)), kernel))
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         x, kernel = operands
         k, w = kernel.shape
+        lead = upstream.ndim - 2
+        up = self._images(upstream, self.shape[0] // self.stack, lead)  # (..., stack, rows, cols)
         to_x, to_kernel = np.zeros(()), np.zeros(())
         if wanted[0]:  # the full convolution: the padded upstream correlated with the flipped kernel
-            padded = np.pad(upstream, [(0, 0)] * (upstream.ndim - 2) + [(k - 1, k - 1), (w - 1, w - 1)])
-            to_x = np.einsum("...pqab,ab->...pq", _windows(padded, (k, w), (-2, -1)), kernel[::-1, ::-1])
-        if wanted[1]:  # the correlation of x with the upstream
-            to_kernel = np.einsum("...ij,ijab->...ab", upstream, _windows(x, (k, w), (0, 1)))
+            padded = np.pad(up, [(0, 0)] * (lead + 1) + [(k - 1, k - 1), (w - 1, w - 1)])
+            to_x = self._stacked(np.einsum("...pqab,ab->...pq", _windows(padded, (k, w), (-2, -1)),
+                                           kernel[::-1, ::-1]), lead)
+        if wanted[1]:  # the correlation of x with the upstream, summed over the images
+            images = self._images(x, self.size_in[0])
+            to_kernel = np.einsum("...nij,nijab->...ab", up, _windows(images, (k, w), (1, 2)))
         return [to_x, to_kernel]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
         x, kernel = operands
         moved_x, moved_kernel = tangents
-        shape = kernel.shape
-        return (np.einsum("ijpab,ab->ijp", _windows(moved_x, shape, (0, 1)), kernel)
-                + np.einsum("ijab,abp->ijp", _windows(x, shape, (0, 1)), moved_kernel))
+        shape, rows = kernel.shape, self.size_in[0]
+        images, moved = self._images(x, rows), self._images(moved_x, rows)
+        return self._stacked(np.einsum("nijpab,ab->nijp", _windows(moved, shape, (1, 2)), kernel)
+                             + np.einsum("nijab,abp->nijp", _windows(images, shape, (1, 2)), moved_kernel))
 
     def factor(self, k: int) -> Factor:
+        each = f" for each of the {self.stack} images (block-diagonal, one block per image)" if self.stack > 1 else ""
         if k == 0:
             kernel = self.kernel.show()
             return Factor(Shown(rf"T\left({kernel.latex}\right)", f"T({kernel.text})"),
-                          f"the banded, weight-shared (Toeplitz) matrix of {kernel.text}: its product is a "
+                          f"the banded, weight-shared (Toeplitz) matrix of {kernel.text}{each}: its product is a "
                           "correlation with the flipped kernel (the padded upstream, a full convolution)")
         image = self.image.show()
+        summed = ", summed over the images" if self.stack > 1 else ""
         return Factor(Shown(rf"\operatorname{{windows}}\left({image.latex}\right)", f"windows({image.text})"),
                       f"one row per output entry, the window of {image.text} it sees (im2col): its product is the "
-                      f"correlation of {image.text} with the upstream")
+                      f"correlation of {image.text} with the upstream{summed}")
 
     def show(self) -> Shown:
         return _call("conv2d", self.image, self.kernel)
@@ -101,6 +132,7 @@ class MaxPool2d(Node):
 
     def __post_init__(self) -> None:
         self.children = (self.child,)
+        self.stack = stack_of(self.child)  # each image's rows a multiple of s: no window spans two images
         rows, cols = self.child.shape
         self.shape = (rows // self.window, cols // self.window)
 
@@ -145,30 +177,35 @@ class MaxPool2d(Node):
 
 @dataclass(eq=False)
 class Flatten(Node):
-    """flatten(q): the entries row-major as a column; local Jacobian I (the layout is already row-major)."""
+    """flatten(q): the entries row-major as a column, local Jacobian I (the layout is already row-major); of a batch
+    of images each image's entries as its column (the batch in the columns), local Jacobian a reordering."""
 
     child: Node
 
     def __post_init__(self) -> None:
         self.children = (self.child,)
-        self.shape = (self.child.size, 1)
+        self.stack = stack_of(self.child)
+        self.shape = (self.child.size // self.stack, self.stack)
 
     def axes(self, inner: Sequence[int]) -> int:
-        return 1  # a vector
+        return 1 if self.stack == 1 else 2  # a vector; a batch's matrix
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        return operands[0].reshape(self.shape)
+        return operands[0].reshape(self.stack, -1).T
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
-        return [upstream.reshape(*upstream.shape[:-2], *self.child.shape)]
+        return [np.swapaxes(upstream, -1, -2).reshape(*upstream.shape[:-2], *self.child.shape)]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
-        return tangents[0].reshape(*self.shape, -1)
+        return np.swapaxes(tangents[0].reshape(self.stack, self.shape[0], -1), 0, 1)
 
     def factor(self, k: int) -> Factor:
-        return Factor(Shown("I", "I"), identity=True)
+        if self.stack == 1:
+            return Factor(Shown("I", "I"), identity=True)
+        return Factor(Shown("P", "P"), f"a reordering: image j's entries, row-major, become column j (the "
+                                       f"{self.stack} images of the batch in the columns)")
 
     def show(self) -> Shown:
         return _call("flatten", self.child)
@@ -184,7 +221,8 @@ def image_operation(name: str, operands: Sequence[Node]) -> Node:
     if name == "flatten":
         return Flatten(operands[0])
     image, other = operands
-    rows, cols = image.shape
+    stack = stack_of(image)
+    rows, cols = image.shape[0] // stack, image.shape[1]  # one image's
     if name == "conv2d":
         k, w = other.shape
         if k > rows or w > cols:

@@ -155,6 +155,7 @@ class Leaf(Node):
 
     name: str
     shape: Shape
+    stack: int = 1  # a batch of images (`x: 32x8x8`): this many, stacked along the rows (numpy's row-major layout)
 
     def show(self) -> Shown:
         return named(self.name)

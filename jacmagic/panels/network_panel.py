@@ -17,6 +17,7 @@ import sympy as sp
 import traitlets
 
 from jacmagic.chain.operations import product
+from jacmagic.panels.pictures import attach
 from jacmagic.panels.widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
 from jacmagic.views import mathml
 from jacmagic.views.graph import layout
@@ -107,6 +108,7 @@ class NetworkPanel(StepPanel):
         derivation = Derivation(walkthrough_groups(result, result.walked))
         self._assemble(result, graph, [line.name for line in lines], [*self.controls.values(), digits_box],
                        digits_box, derivation)
+        self.pictures = attach(self)  # an image's gradient as pictures (panels/pictures.py), when one is read
         for control in self.controls.values():
             if isinstance(control, ArrayControl):
                 control.observe(self._recompute, names="edits")
@@ -121,6 +123,8 @@ class NetworkPanel(StepPanel):
 
     def _recompute(self, change: object = None) -> None:
         self.walk = self.result.walkthrough(**self.point())
+        if self.pictures is not None:
+            self.pictures.update(self.walk)
         self._show()
 
     def _values_page(self, digits: int) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 from jacmagic.chain.choices import Where, chosen, shape_of_all
 from jacmagic.chain.elementwise import CALLS, FUNCTIONS, Apply
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
-from jacmagic.chain.images import IMAGE_NODES, USAGE, image_operation
+from jacmagic.chain.images import IMAGE_NODES, USAGE, image_operation, stack_of
 from jacmagic.chain.linear import Dot, Entry, MatMul, Transpose
 from jacmagic.chain.operations import Arithmetic, Factor, Leaf, Negate, Node, Number, Power, Shape, Values
 from jacmagic.chain.reductions import Axis, Reduce, Softmax
@@ -53,8 +53,9 @@ _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 class _Reader:
     """One line's whitelisted `ast` -> array operations, with shapes checked where they meet."""
 
-    def __init__(self, line: int, shapes: Mapping[str, Shape], prepared: Prepared) -> None:
-        self.line, self.shapes, self.prepared = line, shapes, prepared
+    def __init__(self, line: int, shapes: Mapping[str, Shape], prepared: Prepared,
+                 stacks: Mapping[str, int]) -> None:
+        self.line, self.shapes, self.prepared, self.stacks = line, shapes, prepared, stacks
         self.leaves: dict[str, Leaf] = {}
 
     def error(self, node: ast.AST, message: str) -> CellError:
@@ -86,7 +87,7 @@ class _Reader:
             return Number(float(KNOWN_CONSTANTS[name]))
         if name in KNOWN_FUNCTIONS or name.startswith("__"):
             raise NotStructured(self.line)  # the entry-level reader words the error
-        leaf = self.leaves.setdefault(name, Leaf(name, self.shapes.get(name, (1, 1))))
+        leaf = self.leaves.setdefault(name, Leaf(name, self.shapes.get(name, (1, 1)), self.stacks.get(name, 1)))
         return leaf
 
     def _binary(self, node: ast.BinOp) -> Node:
@@ -381,6 +382,10 @@ class Network:
                      f"so {'its gradient sums' if one else 'their gradients sum'} over the examples")
         return said + ("; axis=0 works example by example" if along else "")
 
+    def stack_of(self, name: str) -> int:
+        """How many images an input holds (a batch `x: 32x8x8`), stacked along its rows; 1 for any other."""
+        return next((leaf.stack for line in self.lines for leaf in line.leaves if leaf.name == name), 1)
+
     def shape_of(self, name: str) -> Shape:
         computed = {line.name: line.shape for line in self.lines}
         return computed.get(name) or self.declared.get(name, (1, 1))
@@ -418,20 +423,21 @@ def read_network(text: str) -> Network:
     refuse_lookalikes(module, prepared)  # as the entry-level reader does: х (Cyrillic) is not x
     shapes: dict[str, Shape] = {d.name: (d.rows, d.cols) for d in prepared.declarations.values()}
     declared = dict(shapes)
+    stacks = {d.name: d.stack for d in prepared.declarations.values()}  # batches of images
     targets = [_target(statement) for statement in module.body]
     if len(set(targets)) != len(targets) or any(t in shapes or t in KNOWN_FUNCTIONS or t in KNOWN_CONSTANTS
                                                 for t in targets):
         raise NotStructured  # the entry-level reader words these mistakes
     lines: list[Line] = []
     for statement, name in zip(module.body, targets):
-        reader = _Reader(statement.lineno, shapes, prepared)
+        reader = _Reader(statement.lineno, shapes, prepared, stacks)
         try:
             root = reader.read(statement.value)  # type: ignore[attr-defined]
         except RecursionError:
             raise NotStructured from None
         if any(leaf.name in targets and leaf.name not in shapes for leaf in reader.leaves.values()):
             raise NotStructured  # used before it is assigned
-        shapes[name] = root.shape
+        shapes[name], stacks[name] = root.shape, stack_of(root)
         lines.append(Line(name, statement.lineno, root, tuple(reader.leaves.values())))
     if not lines:
         raise NotStructured

@@ -17,7 +17,7 @@ from jacmagic.errors import CellError, TooManyEntries
 
 _PARSE_RECURSION_LIMIT = 25_000
 _HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
-_DECLARATION = re.compile(r"\s*([^\W\d]\w*)\s*:\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*(?:#.*)?$")
+_DECLARATION = re.compile(r"\s*([^\W\d]\w*)\s*:\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*(?:[x×*]\s*(\d+))?\s*(?:#.*)?$")
 _MAX_DECLARED_ENTRIES = 1_000_000
 # The entry-level readers write one symbol per entry and one expression per value entry: past this many entries
 # in all, only the array-level walkthrough (--chain) works with a layer cell.
@@ -34,17 +34,21 @@ class Head:
 
 @dataclass(frozen=True)
 class Declaration:
-    """`W: 2x3` (a matrix) or `x: 3` (a column vector) on a line of its own."""
+    """`W: 2x3` (a matrix), `x: 3` (a column vector) or `X: 32x8x8` (a batch of 32 images, 8 x 8, worked on as
+    their 256 x 8 stack: numpy's row-major layout) on a line of its own."""
 
     name: str
     rows: int
     cols: int
     line: int
     matrix: bool = False  # written rows x cols: `W: 3x1` is a matrix of one column, `x: 3` a vector
+    stack: int = 1  # images in a batch of images, stacked along the rows
 
     @property
     def dims(self) -> tuple[int, ...]:
-        """The shape as numpy has it: (3,) for `x: 3`, (3, 1) for `W: 3x1`."""
+        """The shape as numpy has it: (3,) for `x: 3`, (3, 1) for `W: 3x1`, (32, 8, 8) for `X: 32x8x8`."""
+        if self.stack > 1:
+            return (self.stack, self.rows // self.stack, self.cols)
         return (self.rows, self.cols) if self.matrix else (self.rows,)
 
 
@@ -118,11 +122,14 @@ def python_declarations(text: str) -> tuple[str, dict[str, Declaration]]:
 def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
     name = unicodedata.normalize("NFKC", match.group(1))
     rows, cols = int(match.group(2)), int(match.group(3) or 1)
+    stack = 1
+    if match.group(4) is not None:  # a batch of `rows` images, each cols x group(4)
+        stack, rows, cols = rows, rows * cols, int(match.group(4))
     if name in prepared.declarations:
         raise CellError(f"{name} is already declared on line {prepared.declarations[name].line}", line)
     if not (0 < rows * cols <= _MAX_DECLARED_ENTRIES):
         raise CellError(f"{name}: a shape needs 1 to {_MAX_DECLARED_ENTRIES:,} entries, got {rows} x {cols}", line)
-    prepared.declarations[name] = Declaration(name, rows, cols, line, match.group(3) is not None)
+    prepared.declarations[name] = Declaration(name, rows, cols, line, match.group(3) is not None, stack)
 
 
 def refuse_entry_level(declarations: dict[str, Declaration], remedy: str) -> None:

@@ -19,6 +19,7 @@ from jacmagic.notation import latex, pretty
 from jacmagic.read.network import Line
 from jacmagic.views.displays import blocks, bundle, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
+from jacmagic.views.network_pictures import pictures, shape_words
 from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
 from jacmagic.views.render import result_groups, wrapped
 from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, directions_words, tangent_text
@@ -35,10 +36,6 @@ def _of_outputs(result: NetworkResult, name: str) -> Shown:
     """∂(outputs)/∂name."""
     outputs = tuple(_symbol(o) for o in result.network.outputs)
     return Shown(derivative_symbol(outputs, (_symbol(name),)), derivative_symbol(outputs, (_symbol(name),), "text"))
-
-
-def _shape_words(shape: tuple[int, ...]) -> str:
-    return " x ".join(f"{n:,}" for n in shape)
 
 
 def _gradient(values: np.ndarray) -> Shown:
@@ -63,7 +60,7 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
         "[" + ", ".join(text_grid[0]) + "]"
     cut = max(count, size) > SHOWN
     return Shown(latex_ + (rf"_{{{count} \times {size}}}" if cut else ""),
-                 text + (f" ({_shape_words((count, size))})" if cut else ""))
+                 text + (f" ({shape_words((count, size))})" if cut else ""))
 
 
 def _point_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
@@ -93,7 +90,7 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
         groups.append(rows)
         line = step.line
         upstream = _of_outputs(result, line.name)
-        here = f"step {k} of {total}: {line.name} (line {line.number}), {_shape_words(line.shape)}"
+        here = f"step {k} of {total}: {line.name} (line {line.number}), {shape_words(line.shape)}"
         up = _gradient(step.upstream)
         rows += [(words_line(f"{here}:"), f"  {here}: upstream {upstream.text} = {up.text}"),
                  (rf"&\quad \text{{upstream}}\ {upstream.latex} = {up.latex}", "")]
@@ -107,7 +104,7 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
             structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
             said = "; ".join(structures)
             numbers = _local(step, operand, leaf.size)
-            shape = _shape_words((line.root.size, leaf.size))
+            shape = shape_words((line.root.size, leaf.size))
             rows += [(rf"&\qquad {local.latex} = {shown.latex} = {numbers.latex}",
                       f"    local Jacobian {local.text} = {shown.text} ({shape}) = {numbers.text}"),
                      (words_line(f"(local Jacobian, {shape}" + (f"; {said})" if said else ")"), indent=True),
@@ -185,6 +182,7 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     rows: list[Row] = []
     batch = result.network.batch_words()
     if batch is not None:
+        batch += _batch_total(result)
         rows.append((words_line(f"({batch})"), f"({batch})"))
     if result.whole is None:
         said = f"({layout}; computed with numpy below, never written out entry by entry)"
@@ -193,6 +191,41 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
         shown = Shown(array_latex(walked.gradient), array_text(walked.gradient))
         rows.append((rf"J &= {shown.latex}", f"J = {shown.text}"))
     return rows
+
+
+def _batch_total(result: NetworkResult) -> str:
+    """How a batch's loss, as written, totals its examples (the columns): a sum gives the per-example gradients
+    summed, a mean or a sum divided by the batch size gives them averaged; nothing for another form."""
+    from jacmagic.chain.operations import Arithmetic, Negate, Number
+    from jacmagic.chain.reductions import Reduce
+
+    (output,) = result.network.outputs if len(result.network.outputs) == 1 else ("",)
+    node = next((line.root for line in result.network.lines if line.name == output and line.root.size == 1), None)
+    scale = 1.0
+    while isinstance(node, (Negate, Arithmetic)):
+        if isinstance(node, Arithmetic) and node.op in "*/" and isinstance(node.right, Number):
+            scale *= node.right.value if node.op == "*" else 1 / node.right.value
+            node = node.left
+        elif isinstance(node, Arithmetic) and node.op == "*" and isinstance(node.left, Number):
+            scale, node = scale * node.left.value, node.right
+        else:
+            node = node.children[0] if isinstance(node, Negate) else None
+    if not (isinstance(node, Reduce) and node.axis is None and node.kind in ("sum", "mean")):
+        return ""
+    rows, width = node.child.shape
+    if node.kind == "mean":
+        scale /= rows * width
+    if width == 1:
+        return ""
+    if np.isclose(scale, 1.0):
+        return f"; the loss sums the {width} per-example losses, so each gradient is the per-example gradients summed"
+    if np.isclose(scale, 1 / width):
+        return (f"; the loss averages the {width} per-example losses, so each gradient is the per-example gradients "
+                "averaged")
+    if rows > 1 and np.isclose(scale, 1 / (rows * width)):
+        return (f"; the loss is the mean of all {rows} x {width} entries, so each gradient is the per-example "
+                f"gradients averaged and divided by {rows}")
+    return ""
 
 
 def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
@@ -215,86 +248,6 @@ def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
 def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
     text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group if r[1]))
     return (str(result.whole) + "\n" + text) if result.whole is not None else text
-
-
-# An image's gradient is drawn once per output entry up to this many outputs (the classes of a classifier).
-MAX_IMAGE_PANELS = 32
-
-
-def images_read(result: NetworkResult) -> list[str]:
-    """The differentiated inputs a conv2d or maxpool2d reads as its image (a matrix, both sizes above 1)."""
-    from jacmagic.chain.images import Conv2d, MaxPool2d
-    from jacmagic.chain.operations import Leaf
-
-    read = [node.children[0] for node in result.network.nodes() if isinstance(node, (Conv2d, MaxPool2d))]
-    names = dict.fromkeys(leaf.name for leaf in read if isinstance(leaf, Leaf) and leaf.name in result.wrt)
-    return [name for name in names if min(result.network.shape_of(name)) > 1]
-
-
-def image_figure(result: NetworkResult, walked: NetworkWalk, name: str) -> Any:
-    """∂(outputs)/∂image in the image's shape: for one output (a loss) beside the image itself, for a few (class
-    probabilities) one small picture per output; diverging colours around 0, one scale for all (a matplotlib
-    Figure), None for more outputs than `MAX_IMAGE_PANELS`."""
-    from matplotlib.figure import Figure
-
-    gradient = walked.gradients[name]
-    m = gradient.shape[0]
-    if m > MAX_IMAGE_PANELS:
-        return None
-    scale = float(np.nanmax(np.abs(gradient), initial=0.0)) or 1.0
-    columns = 2 if m == 1 else min(m, 5)
-    rows = -(-m // columns) if m > 1 else 1
-    fig = Figure(figsize=(2.2 * columns + 0.8, 2.2 * rows + 0.4), layout="constrained")
-    panels = fig.subplots(rows, columns, squeeze=False).ravel()
-    outputs = [pretty(s) for s in result.outputs]
-    label = _of_outputs(result, name).text
-    if m == 1:
-        panels[0].imshow(walked.point[name], cmap="gray", gid="jacmagic-image")
-        panels[0].set_title(f"{name} (the point)", fontsize=9)
-    for k in range(m):
-        axes = panels[-1] if m == 1 else panels[k]
-        drawn = axes.imshow(gradient[k], cmap="RdBu_r", vmin=-scale, vmax=scale, gid="jacmagic-image-gradient")
-        axes.set_title(label if m == 1 else f"∂{outputs[k]}/∂{name}", fontsize=9)
-    for axes in panels:
-        axes.set_xticks([])
-        axes.set_yticks([])
-    for axes in panels[m if m > 1 else 2:]:
-        axes.set_visible(False)
-    fig.colorbar(drawn, ax=list(panels), shrink=0.8)
-    return fig
-
-
-def _image_pictures(result: NetworkResult, walked: NetworkWalk) -> dict[str, dict[str, Any]]:
-    """Each image's picture (its display bundle) by name."""
-    from jacmagic.views.plot import png
-
-    shown = {}
-    for name in images_read(result):
-        fig = image_figure(result, walked, name)
-        if fig is None:
-            continue
-        m, shape = walked.gradients[name].shape[0], _shape_words(result.network.shape_of(name))
-        what = f"beside {name} itself" if m == 1 else f"one picture per output entry ({m})"
-        shown[name] = {"image/png": png(fig), "text/plain": f"{_of_outputs(result, name).text} in the shape of "
-                       f"{name} ({shape}) as pictures, {what}: red above 0, blue below, white at 0, one scale for all"}
-    return shown
-
-
-def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]:
-    """The gradient of an image a conv2d or maxpool2d reads as pictures in its shape, and each other matrix's
-    gradient beyond the window as a picture in its own shape."""
-    from jacmagic.views.graph import heatmap_png
-
-    drawn = _image_pictures(result, walked)
-    shown = list(drawn.values())
-    for name, gradient in walked.gradients.items():
-        r, c = result.network.shape_of(name)
-        if name not in drawn and gradient.shape[0] == 1 and min(r, c) > 1 and max(r, c) > SHOWN:
-            label = derivative_symbol(tuple(_symbol(o) for o in result.network.outputs), (_symbol(name),), "text")
-            shown.append({"image/png": heatmap_png(gradient[0]),
-                          "text/plain": f"{label} in the shape of {name} ({r} x {c}) as a picture: red above 0, "
-                                        "blue below, white at 0, scaled to the largest magnitude"})
-    return shown
 
 
 def displays(result: NetworkResult) -> list[Any]:
