@@ -383,3 +383,17 @@ def test_a_loss_shows_its_gradient_image_beside_the_input_image() -> None:
     np.testing.assert_allclose(_drawn(fig, "jacmagic-image-gradient")[0].get_array(), result.gradient()["x"])
     shown = [d for d in result.displays if isinstance(d, dict) and "image/png" in d]
     assert [d["text/plain"].split(" in ")[0] for d in shown] == ["∂L/∂x", "∂L/∂W"]  # x once, as images
+
+
+@pytest.mark.parametrize("cell", ["X: 2x2x2\nL = sum(X**2)", "X: 3x2x2\nh = tanh(X)\nL = sum(h)"])
+def test_a_three_axis_declaration_without_chain_is_refused_not_laid_out_as_a_matrix(cell: str) -> None:
+    """Found by the images helper: without --chain, X: 2x2x2 was read as a 4 x 2 matrix named X_3,1 ..."""
+    with pytest.raises(CellError, match=r"line 1: X has three axes .* add --chain"):
+        jacobian(cell)
+    stacked = np.arange(float(np.prod(_declared(cell)))).reshape(_declared(cell)) / 10
+    result = jacobian(cell, chain=True, at={"X": stacked})
+    assert result.gradient()["X"].shape == stacked.shape
+
+
+def _declared(cell: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in cell.split("\n")[0].split(": ")[1].split("x"))

@@ -352,8 +352,11 @@ class Network:
 
     @property
     def batched(self) -> bool:
-        """Does a line broadcast a column or a row over a matrix, work along an axis, or use an image operation?
-        (The entry-level reader does none of these: such a cell is checked by central differences.)"""
+        """Does a line broadcast a column or a row over a matrix, work along an axis, use an image operation, or
+        read a batch of images? (The entry-level reader does none of these: such a cell is checked by central
+        differences.)"""
+        if any(self.stack_of(name) > 1 for name in self.inputs):
+            return True
         return any(getattr(node, "axis", None) is not None or isinstance(node, IMAGE_NODES) or
                    (isinstance(node, (Arithmetic, Where)) and any(c.size > 1 and c.shape != node.shape
                                                                   for c in node.children))

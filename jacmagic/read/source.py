@@ -133,7 +133,13 @@ def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
 
 
 def refuse_entry_level(declarations: dict[str, Declaration], remedy: str) -> None:
-    """Declared arrays too large to write out entry by entry are refused, with what to do instead."""
+    """Declared arrays too large to write out entry by entry, or with three axes, are refused, with what to do
+    instead."""
+    for d in declarations.values():
+        if d.stack > 1:
+            rows, cols = d.rows // d.stack, d.cols
+            raise CellError(f"{d.name} has three axes ({d.stack} arrays of {rows} x {cols}); such a batch is read at "
+                            "the level of arrays: add --chain", d.line)
     total = sum(d.rows * d.cols for d in declarations.values())
     if total > MAX_ENTRY_LEVEL_ENTRIES:
         biggest = max(declarations.values(), key=lambda d: d.rows * d.cols)
