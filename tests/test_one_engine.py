@@ -23,6 +23,7 @@ ACTIVATIONS: dict[str, tuple[str, str, str, Callable[[np.ndarray], np.ndarray], 
                 lambda a: np.exp(-a) / (1 + np.exp(-a)) ** 2),
     "softplus": ("softplus(a)", "np.log(1 + np.exp(a))", "softplus({})", lambda a: np.log1p(np.exp(a)),
                  lambda a: 1 / (1 + np.exp(-a))),
+    "relu": ("relu(a)", "np.maximum(a, 0)", "relu({})", lambda a: np.maximum(a, 0), lambda a: (a > 0) * 1.0),
 }
 
 
@@ -165,18 +166,7 @@ def test_the_split_softmax_classifier_at_784_128_10_gives_its_walkthrough_throug
     result = shell.ip.user_ns["R"]
     assert isinstance(result, NetworkResult)
     gradients = result.gradient()
-    for name, expected in _backprop_relu(point).items():
+    for name, expected in _backprop(point, "relu").items():
         np.testing.assert_allclose(gradients[name], expected, atol=1e-10)
     shown = " ".join(str(bundle.get("text/plain", "")) for bundle in ran.outputs)
     assert "matches" in shown and "DOES NOT" not in shown
-
-
-def _backprop_relu(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    a = p["W1"] @ p["x"] + p["b1"]
-    h = np.maximum(a, 0)
-    z = p["W2"] @ h + p["b2"]
-    q = np.exp(z - z.max())
-    q /= q.sum()
-    dz = q - p["y"]
-    da = (p["W2"].T @ dz) * (a > 0)
-    return {"W1": np.outer(da, p["x"]), "b1": da, "W2": np.outer(dz, h), "b2": dz}
