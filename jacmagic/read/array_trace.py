@@ -25,8 +25,8 @@ import numpy as np
 
 from jacmagic.chain.choices import Where, chosen
 from jacmagic.chain.images import USAGE, image_operation
+from jacmagic.chain.matrix_functions import CALLS
 from jacmagic.chain.operations import (
-    CALLS,
     Apply,
     Arithmetic,
     Entry,
@@ -378,8 +378,8 @@ _FUNCTIONS: dict[str, Callable[..., Tracer]] = {
     "transpose": lambda a: _operand(a).T, "clip": lambda a, low, high: _choose("min")(_choose("max")(a, low), high),
 }
 def _called(name: str) -> Callable[..., Tracer]:
-    """One of `operations.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b)) on traced arrays: the value
-    keeps the first argument's axes when it keeps its shape, else is a number."""
+    """One of `matrix_functions.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b), det(X)) on traced
+    arrays: the value keeps the first argument's axes when it keeps its shape, else is a number."""
     counts, build = CALLS[name]
 
     def call(*values: Any) -> Tracer:
@@ -403,6 +403,8 @@ BUILTINS: dict[str, Callable[..., Tracer]] = {
     "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _reducing("logsumexp"),
     **{name: _image(name) for name in USAGE},
 }
+_FUNCTIONS.update({"trace": BUILTINS["trace"], "det": BUILTINS["det"], "inv": BUILTINS["inv"],  # np.linalg's too
+                   "norm": _reducing("norm")})
 
 
 def _covered() -> str:

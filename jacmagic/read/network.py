@@ -19,8 +19,8 @@ import numpy as np
 from jacmagic.chain.choices import Where, chosen, shape_of_all
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.chain.images import IMAGE_NODES, USAGE, image_operation
+from jacmagic.chain.matrix_functions import CALLS
 from jacmagic.chain.operations import (
-    CALLS,
     FUNCTIONS,
     Apply,
     Arithmetic,
