@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.operations import Apply, Arithmetic, Dot, Leaf, MatMul, Negate, Node, Number, Power, Transpose, _sub
 from jacmagic.chain.reductions import Reduce, Softmax
@@ -79,6 +80,9 @@ class _Composer:
             flat = [self.scale(flat.count(term), term) for term in dict.fromkeys(flat)]
         if len(flat) == 1:
             return flat[0]
+        factors = {f.factor if isinstance(f, t.Scale) else 1.0 for f in flat}
+        if len(factors) == 1 and factors != {1.0} and factors != {-1.0}:
+            return self.scale(factors.pop(), self.add(*(f.inner for f in flat)))  # type: ignore[attr-defined]
         if all(isinstance(f, t.MatProduct) for f in flat) and len({f.right for f in flat}) == 1:  # type: ignore
             self.rule("common factor: Ax + Bx = (A + B)x")
             lefts = sorted((f.left for f in flat), key=lambda e: isinstance(e, t.Flip))  # type: ignore[attr-defined]
@@ -86,6 +90,8 @@ class _Composer:
         return t.Sum(tuple(sorted(flat, key=lambda e: isinstance(e, t.Scale) and e.factor < 0)))  # p − y
 
     def hadamard(self, a: Expr, b: Expr) -> Expr:
+        if (sigmoid := m.logistic(a, b, self.rule)) is not None:
+            return self.hadamard(*sigmoid)
         for x, y in ((a, b), (b, a)):
             if isinstance(x, t.Ones) and (x.scalar or x.shape == y.shape):
                 if not x.scalar:
@@ -115,13 +121,15 @@ class _Composer:
             return self.scale(a.factor, self.matmul(a.inner, b))
         if isinstance(b, t.Scale):
             return self.scale(b.factor, self.matmul(a, b.inner))
-        return t.MatProduct(a, b)
+        return m.product(a, b, self.rule) or t.MatProduct(a, b)
 
     def transpose(self, e: Expr) -> Expr:
         if e.scalar:
             return e
         if isinstance(e, t.Flip):
             return e.inner
+        if (flipped := m.flipped(e)) is not None:
+            return flipped
         if isinstance(e, t.Ones):
             return t.Ones((e.size[1], e.size[0]))
         if isinstance(e, t.MatProduct):
@@ -158,7 +166,7 @@ class _Composer:
         if isinstance(node, Arithmetic):
             a, b = parts
             return {"+": lambda: t.Sum((a, b)), "-": lambda: t.Sum((a, self.scale(-1, b))),
-                    "*": lambda: t.Hadamard(a, b), "/": lambda: t.Quotient(a, b)}[node.op]()
+                    "*": lambda: self.hadamard(a, b), "/": lambda: t.Quotient(a, b)}[node.op]()
         if isinstance(node, MatMul):
             return t.MatProduct(*parts)
         if isinstance(node, Transpose):
@@ -170,6 +178,8 @@ class _Composer:
         if isinstance(node, Dot):
             a, b = parts
             return t.Total("sum", t.Hadamard(a, b if a.shape == b.shape else self.transpose(b)))
+        if isinstance(node, m.MATRIX_NODES):
+            return m.convert(node, parts[0])
         if isinstance(node, Softmax) and node.axis is None:
             return t.Function("log_softmax" if node.log else "softmax", parts[0])
         if isinstance(node, Reduce) and node.axis is None and node.kind in t._TOTALS:
@@ -234,6 +244,8 @@ class _Composer:
         if isinstance(node, Dot):
             other = self.convert(node.children[1 - k], line)
             return self.hadamard(g, other if other.shape == child.shape else self.transpose(other))
+        if isinstance(node, m.MATRIX_NODES):
+            return m.back(self, node, self.convert(child, line), g)
         if isinstance(node, Softmax) and node.axis is None:
             return self._softmax(line, node, g)
         if isinstance(node, Reduce) and node.axis is None:
@@ -273,7 +285,7 @@ class _Composer:
             self.rule("∂logsumexp(z)/∂z = softmax(z)ᵀ")
             return self.hadamard(g, self.known(t.Function("softmax", u), line))
         if node.kind == "norm":
-            return self.hadamard(g, self.quotient(u, t.Total("norm", u)))
+            return m.norm_back(g, u, self.rule, self.hadamard, self.quotient, self.scale)
         raise NoRule(line, node)
 
     def _softmax(self, line: Line, node: Softmax, g: Expr) -> Expr:

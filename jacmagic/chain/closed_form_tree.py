@@ -145,7 +145,8 @@ class MatProduct(Expr):
         return (self.left.shape[0], self.right.shape[1])
 
     def _show(self, form: str, names: Forms | None) -> str:
-        a, b = _bracket(self.left, 3, form, names), _bracket(self.right, 4, form, names)
+        right = 3 if isinstance(self.right, MatProduct) and form != "python" else 4  # A(BC) = ABC
+        a, b = _bracket(self.left, 3, form, names), _bracket(self.right, right, form, names)
         return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" else a + b
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
