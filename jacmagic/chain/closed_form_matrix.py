@@ -153,6 +153,11 @@ def product(a: Expr, b: Expr, rule: Rule) -> Expr | None:
         return b
     if isinstance(b, Identity) and not a.scalar:
         return a
+    if isinstance(a, Diagonal) and isinstance(b, Diagonal):
+        rule("diag(u)diag(v) = diag(u ⊙ v)")
+        return Diagonal(t.Hadamard(a.vector, b.vector))
+    if isinstance(a, Diagonal) and isinstance(b, t.MatProduct) and isinstance(b.left, Diagonal):
+        return t.MatProduct(product(a, b.left, rule), b.right)  # type: ignore[arg-type]
     if _cancels(a, b):
         rule("X⁻¹X = I")
         return Identity(int(a.shape[0]))

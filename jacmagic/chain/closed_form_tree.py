@@ -147,7 +147,8 @@ class MatProduct(Expr):
     def _show(self, form: str, names: Forms | None) -> str:
         right = 3 if isinstance(self.right, MatProduct) and form != "python" else 4  # A(BC) = ABC
         a, b = _bracket(self.left, 3, form, names), _bracket(self.right, right, form, names)
-        return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" else a + b
+        spaced = b[:1].islower() and b.split("(")[0].isalpha() and len(b.split("(")[0]) > 1  # A diag(v), Xᵀ σ(z)
+        return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" or spaced else a + b
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.left.evaluate(values) @ self.right.evaluate(values)
