@@ -136,7 +136,8 @@ class _Forward:
             if a.shape[0] != 1:
                 return self._refuse(e, f"so does the matrix {a.text()}: ∂(Au)/∂x is no matrix product then")
             self.c.rule("∂(aᵀu)/∂x = uᵀ ∂a/∂x + aᵀ ∂u/∂x")
-            terms.append(self.c.matmul(self.c.transpose(u), self(self.c.transpose(a))))
+            left = self(self.c.transpose(a))
+            terms.append(None if left is None else self.c.matmul(self.c.transpose(u), left))
         inner = self(u)
         if inner is not None:
             self.c.rule("∂(Au)/∂x = A ∂u/∂x")

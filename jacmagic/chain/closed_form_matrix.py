@@ -92,7 +92,7 @@ class MatrixOf(Expr):
         return self.arg.shape[::-1] if self.kind == "invT" else self.arg.shape
 
     def _show(self, form: str, names: t.Forms | None) -> str:
-        template = _KINDS[self.kind][1 + t.FORMS.index(form)]
+        template = str(_KINDS[self.kind][1 + t.FORMS.index(form)])
         return template.replace("@", self.arg.show(form, names)).replace("#", t._bracket(self.arg, 9, form, names))
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:

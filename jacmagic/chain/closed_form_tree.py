@@ -8,6 +8,7 @@ pattern (the upstream −y/p meeting the softmax p) and a common factor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -147,7 +148,7 @@ class MatProduct(Expr):
     def _show(self, form: str, names: Forms | None) -> str:
         right = 3 if isinstance(self.right, MatProduct) and form != "python" else 4  # A(BC) = ABC
         a, b = _bracket(self.left, 3, form, names), _bracket(self.right, right, form, names)
-        spaced = b[:1].islower() and b.split("(")[0].isalpha() and len(b.split("(")[0]) > 1  # A diag(v), Xᵀ σ(z)
+        spaced = re.match(r"[a-z]{2,}\(", b) is not None  # A diag(v): a function's name apart from the matrix
         return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" or spaced else a + b
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
