@@ -5,11 +5,14 @@ points against central differences of the map written here in numpy."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
@@ -18,6 +21,7 @@ from jacmagic.network_result import NetworkResult
 from .helpers import assert_close
 
 RNG = np.random.default_rng(2026)
+SCALE = int(os.environ.get("JACMAGIC_FUZZ", "1"))
 Point = dict[str, np.ndarray]
 # N803: the tests name their arrays as the cells do (A, X, W).
 
@@ -275,3 +279,55 @@ def test_a_def_with_numpys_matrix_functions_is_traced_to_the_same_closed_forms()
     assert_close(result.gradient(**point)["X"], want, rel=1e-6)
     assert_close(result.formula("X").evaluate(result.network.forward(point)[0]), want, rel=1e-6)
     assert "Aᵀ − X⁻ᵀ" in result.formula("X").text
+
+
+def test_a_defs_quadratic_form_of_a_1d_vector_gives_a_plus_a_transposed_times_x() -> None:
+    result = _result("x: 3\nA: 3x3\ndef f(x, A):\n    return x @ A @ x\n", "x")
+    assert result.formula("x").text == "∂f/∂x = (A + Aᵀ)x"
+    assert result.hessian_formula("x").text == "∂²f/∂x∂xᵀ = A + Aᵀ"
+
+
+def test_a_vector_output_through_softmax_says_it_has_no_jacobian_rule_yet() -> None:
+    with pytest.raises(OptionError, match="has no rule here yet"):
+        _result("x: 3\nA: 3x3\nf = softmax(A @ x)", "x").formula("x")
+
+
+# -- random compositions ------------------------------------------------------------------------------------------
+
+def _matrix(draw: Any, depth: int) -> tuple[str, Callable[..., np.ndarray]]:
+    """A random 3 x 3 matrix expression of X and A, as cell text and as numpy."""
+    kinds = ["X", "A", "invX"] + (["@", "+", ".T", "2*"] if depth < 3 else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("X", "A"):
+        return kind, lambda X, A, k=kind: X if k == "X" else A  # noqa: N803
+    if kind == "invX":
+        return "inv(X)", lambda X, A: np.linalg.inv(X)  # noqa: N803
+    a, fa = _matrix(draw, depth + 1)
+    if kind == ".T":
+        return f"({a}).T", lambda X, A: fa(X, A).T  # noqa: N803
+    if kind == "2*":
+        return f"2 * ({a})", lambda X, A: 2 * fa(X, A)  # noqa: N803
+    b, fb = _matrix(draw, depth + 1)
+    if kind == "@":
+        return f"({a}) @ ({b})", lambda X, A: fa(X, A) @ fb(X, A)  # noqa: N803
+    return f"({a}) + ({b})", lambda X, A: fa(X, A) + fb(X, A)  # noqa: N803
+
+
+SCALARS: dict[str, tuple[str, Callable[[np.ndarray], float]]] = {
+    "tr": ("tr({})", np.trace), "sum": ("sum({})", np.sum), "norm²": ("norm({})**2", lambda m: np.sum(m * m)),
+    "det": ("det({})", np.linalg.det), "mean": ("mean({})", np.mean),
+}
+
+
+@settings(max_examples=20 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.sampled_from(sorted(SCALARS)), st.integers(0, 2**32 - 1))
+def test_random_matrix_expressions_closed_forms_equal_central_differences(data: Any, scalar: str, seed: int) -> None:
+    text, by_hand = _matrix(data.draw, 0)
+    template, reduce = SCALARS[scalar]
+    result = _result(f"X: 3x3\nA: 3x3\nf = {template.format(text)} + 0 * sum(A) + 0 * sum(X)", "X")
+    rng = np.random.default_rng(seed)
+    point = {"X": 2 * np.eye(3) + 0.3 * rng.normal(size=(3, 3)), "A": rng.normal(size=(3, 3))}
+    want = _central(lambda X, A: reduce(by_hand(X, A)), point, "X")  # noqa: N803
+    got = result.formula("X").evaluate(result.network.forward(point)[0])
+    assert_close(got, want, rel=1e-5)
+    assert_close(result.gradient(**point)["X"], want, rel=1e-5)
