@@ -293,9 +293,9 @@ class NetworkResult:
     # -- in closed form --------------------------------------------------------------------------------------------
 
     def formula(self, name: str, general: bool = False) -> Formula:
-        """∂(the loss)/∂name (an input or a line) as a textbook writes it (`.latex`, `.text`, `.tree`, `.steps`);
-        the softmax + cross-entropy identity p − y takes the label to sum to 1 (said in `.assumptions`) unless
-        `general`."""
+        """∂(the loss)/∂name (an input or a line) as a textbook writes it (`.latex`, `.text`, `.tree`, `.steps`),
+        or of a vector output its Jacobian by a vector (numerator layout); the softmax + cross-entropy identity
+        p − y takes the label to sum to 1 (said in `.assumptions`) unless `general`."""
         refuse_unknown([name], self.network.inputs + tuple(line.name for line in self.network.lines), "formula: ")
         if self._vector_output:  # ∂f/∂x of a vector f: the Jacobian in matrix form (numerator layout)
             return jacobian_form(self.network, name)

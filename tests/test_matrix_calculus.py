@@ -176,6 +176,26 @@ def test_a_hessian_that_is_a_matrix_has_its_closed_form(case: str) -> None:
         assert_close(got, _hessian(by_hand, point, wrt), rel=1e-5)
 
 
+LEAST_SQUARES: dict[str, tuple[str, Callable[..., float], str | None]] = {
+    "sum of squares": ("sum((X @ w - y)**2)", lambda X, w, y: np.sum((X @ w - y) ** 2),  # noqa: N803
+                       "∂²L/∂w∂wᵀ = 2XᵀX"),
+    "mean of squares": ("mean((X @ w - y)**2)", lambda X, w, y: np.mean((X @ w - y) ** 2),  # noqa: N803
+                        "∂²L/∂w∂wᵀ = (2/5)XᵀX"),
+    "norm": ("norm(X @ w - y)", lambda X, w, y: np.linalg.norm(X @ w - y), None),  # noqa: N803
+}
+
+
+@pytest.mark.parametrize("case", sorted(LEAST_SQUARES))
+def test_a_least_squares_hessian_is_x_transposed_x(case: str) -> None:
+    loss, by_hand, textbook = LEAST_SQUARES[case]
+    result = _result(f"X: 5x3\nw: 3\ny: 5\nL = {loss}", "w")
+    hessian = result.hessian_formula("w")
+    if textbook is not None:
+        assert hessian.text == textbook
+    point = {"X": RNG.normal(size=(5, 3)), "w": RNG.normal(size=(3, 1)), "y": RNG.normal(size=(5, 1))}
+    assert_close(hessian.evaluate(result.network.forward(point)[0]), _hessian(by_hand, point, "w"), rel=1e-5)
+
+
 def test_a_hessian_through_a_hidden_tanh_layer_equals_second_differences() -> None:
     def by_hand(W: np.ndarray, x: np.ndarray) -> float:  # noqa: N803
         return float(np.sum(np.tanh(W @ x) ** 2))

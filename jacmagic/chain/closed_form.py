@@ -3,10 +3,10 @@
 Reverse mode done symbolically: from the loss back, each operation's rule is applied to the upstream formula, the
 values of the forward pass kept by their line names (h, z, p) rather than expanded, and the identities a textbook
 uses applied and named as they fire (softmax followed by cross-entropy gives p − y; diag(v)u = v ⊙ u; the product
-with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward). The formulas
-are `closed_form_tree` expressions, evaluated with numpy, so each is checked against the walkthrough's numbers. An
-operation with no rule yet (where, an entry, a reduction along an axis, max) raises `NoRule`: no formula rather
-than a wrong one.
+with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward; tr, det,
+inv and their identities in `closed_form_matrix`). The formulas are `closed_form_tree` expressions, evaluated with
+numpy, so each is checked against the walkthrough's numbers. An operation with no rule yet (where, an entry, a
+reduction along an axis, max) raises `NoRule`: no formula rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_tree as t
+from jacmagic.chain.matrix_functions import MATRIX_NODES
 from jacmagic.chain.operations import Apply, Arithmetic, Dot, Leaf, MatMul, Negate, Node, Number, Power, Transpose, _sub
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import OptionError
@@ -178,7 +179,7 @@ class _Composer:
         if isinstance(node, Dot):
             a, b = parts
             return t.Total("sum", t.Hadamard(a, b if a.shape == b.shape else self.transpose(b)))
-        if isinstance(node, m.MATRIX_NODES):
+        if isinstance(node, MATRIX_NODES):
             return m.convert(node, parts[0])
         if isinstance(node, Softmax) and node.axis is None:
             return t.Function("log_softmax" if node.log else "softmax", parts[0])
@@ -244,7 +245,7 @@ class _Composer:
         if isinstance(node, Dot):
             other = self.convert(node.children[1 - k], line)
             return self.hadamard(g, other if other.shape == child.shape else self.transpose(other))
-        if isinstance(node, m.MATRIX_NODES):
+        if isinstance(node, MATRIX_NODES):
             return m.back(self, node, self.convert(child, line), g)
         if isinstance(node, Softmax) and node.axis is None:
             return self._softmax(line, node, g)

@@ -19,7 +19,6 @@ from jacmagic.chain.operations import Node
 
 Expr = t.Expr
 Rule = Callable[[str], None]
-MATRIX_NODES = (Trace, Determinant, Inverse)
 
 
 @dataclass(frozen=True)
@@ -59,18 +58,14 @@ class Diagonal(Expr):
         return np.diag(np.ravel(self.vector.evaluate(values)))
 
 
-def _inverse(x: np.ndarray) -> np.ndarray:
-    return np.linalg.inv(x)
-
-
 # kind: (value, latex, text, python, is a number); # is the operand bracketed as a power's base
 _KINDS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str, str, bool]] = {
     "tr": (np.trace, r"\operatorname{tr}\left(@\right)", "tr(@)", "np.trace(@)", True),
     "det": (np.linalg.det, r"\det\left(@\right)", "det(@)", "np.linalg.det(@)", True),
     "logdet": (lambda x: np.linalg.slogdet(x)[1], r"\log\det\left(@\right)", "log det(@)",
                "np.linalg.slogdet(@)[1]", True),
-    "inv": (_inverse, "#^{-1}", "#⁻¹", "np.linalg.inv(@)", False),
-    "invT": (lambda x: _inverse(x).T, "#^{-T}", "#⁻ᵀ", "np.linalg.inv(@).T", False),
+    "inv": (np.linalg.inv, "#^{-1}", "#⁻¹", "np.linalg.inv(@)", False),
+    "invT": (lambda x: np.linalg.inv(x).T, "#^{-T}", "#⁻ᵀ", "np.linalg.inv(@).T", False),
 }
 
 
@@ -224,5 +219,3 @@ def back(c: Composer, node: Node, u: Expr, g: Expr) -> Expr:
     c.rule("Jacobi's formula: ∂det(X)/∂X = det(X) X⁻ᵀ")
     return c.hadamard(g, c.hadamard(MatrixOf("det", u), x_t))
 
-
-MATRIX_EXPRS = (Identity, MatrixOf, Diagonal)
