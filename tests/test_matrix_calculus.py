@@ -144,9 +144,12 @@ def test_the_identities_are_named_as_they_fire() -> None:
     assert "eᶻ/(eᶻ + 1) = σ(z)" in _result(*EXAMPLES["sum(log(exp(-y.*(X*w)) + vector(1)))"][:2]).formula("w").steps
 
 
-def test_the_walkthrough_lists_the_rules_under_the_closed_form() -> None:
+def test_the_walkthrough_lists_the_rules_stage_by_stage_under_the_closed_form() -> None:
     shown = str(_result(*EXAMPLES["tr(A*X'*B*X*C)"][:2]))
-    assert "∂f/∂X = BᵀXAᵀCᵀ + BXCA" in shown and "∂tr(X)/∂X = I" in shown
+    assert "∂f/∂X = BᵀXAᵀCᵀ + BXCA" in shown and "stage by stage from the output back: at f: ∂tr(X)/∂X = I" in shown
+    two = _result("X: 3x3\nA: 3x3\nM = inv(X) @ A\nf = logdet(M)", "X")
+    assert "at f: ∂log det X/∂X = X⁻ᵀ — at M: ∂(AB)/∂A: g Bᵀ; ∂(X⁻¹)" in str(two)
+    assert dict(two.formula("X").stages)["f"] == ("∂log det X/∂X = X⁻ᵀ",)
 
 
 def test_a_vector_outputs_walkthrough_shows_its_jacobian_in_matrix_form() -> None:

@@ -40,12 +40,13 @@ class NoRule(Exception):
 @dataclass(frozen=True)
 class Gradients:
     """What the composition found: each variable's gradient, each line's upstream (∂L/∂line), the rules that fired
-    in order, and the labels assumed to sum to 1 (softmax + cross-entropy)."""
+    in order (and by the line they fired at), and the labels assumed to sum to 1 (softmax + cross-entropy)."""
 
     of: dict[str, Expr]
     upstream: dict[str, Expr]
     steps: tuple[str, ...]
     assumed: tuple[Expr, ...]
+    stages: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class _Composer:
@@ -54,6 +55,8 @@ class _Composer:
     def __init__(self, network: Network, assume: bool) -> None:
         self.network, self.assume = network, assume
         self.steps: dict[str, None] = {}
+        self.at = ""  # the line whose operations the rules now fire at
+        self.fired: dict[str, dict[str, None]] = {}
         self.assumed: dict[Expr, None] = {}
         self.index = {line.name: k for k, line in enumerate(network.lines)}
         self.named: dict[Expr, t.Name] = {}  # a line's expression -> its name
@@ -63,9 +66,11 @@ class _Composer:
             except NoRule:
                 continue  # a line with no rule has no formula to be recognised by
         self.steps.clear()  # reading the lines is no step of the gradient
+        self.fired.clear()
 
     def rule(self, words: str) -> None:
         self.steps[words] = None
+        self.fired.setdefault(self.at, {})[words] = None
 
     # -- building with the identities ---------------------------------------------------------------------------
 
@@ -343,6 +348,7 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
         if line.name not in upstream or line.name not in wanted:
             continue
         totals[line.name] = composer.add(*upstream[line.name])
+        composer.at = line.name
         flows = {id(leaf) for leaf in line.leaves if leaf.name in wanted}
         for node in line.order():
             if any(id(c) in flows for c in node.children):
@@ -351,7 +357,8 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
             upstream.setdefault(name, []).extend(parts)
     of = {name: totals.get(name) or composer.add(*upstream[name]) if name in upstream else t.Const(0.0)
           for name in wrt}
-    return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed))
+    return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed),
+                     tuple((at, tuple(rules)) for at, rules in composer.fired.items()))
 
 
 def holds(gradients: Gradients, values: Mapping[str, np.ndarray]) -> bool:
@@ -361,14 +368,15 @@ def holds(gradients: Gradients, values: Mapping[str, np.ndarray]) -> bool:
 
 @dataclass(frozen=True)
 class Formula:
-    """∂output/∂name in closed form: `.tree` the formula, `.steps` the rules that fired, `.assumptions` what it
-    takes for granted (a label summing to 1), `.latex` and `.text` the equation."""
+    """∂output/∂name in closed form: `.tree` the formula, `.steps` the rules that fired (`.stages`: by the line, from
+    the output back), `.assumptions` what it takes for granted (a label summing to 1), `.latex` and `.text`."""
 
     name: str
     output: str
     tree: Expr
     steps: tuple[str, ...]
     assumptions: tuple[str, ...]
+    stages: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def _side(self, form: str) -> str:
         out, by = (getattr(_sub(n), form) for n in (self.output, self.name))
@@ -401,7 +409,7 @@ def closed_forms(network: Network, wrt: tuple[str, ...], assume: bool = True) ->
 
 def _formula(network: Network, name: str, found: Gradients) -> Formula:
     assumptions = tuple(f"{y.text()} sums to 1" for y in found.assumed)
-    return Formula(name, network.outputs[0], found.of[name], found.steps, assumptions)
+    return Formula(name, network.outputs[0], found.of[name], found.steps, assumptions, found.stages)
 
 
 def shown_forms(network: Network, wrt: tuple[str, ...], values: Mapping[str, np.ndarray]) -> list[Formula]:

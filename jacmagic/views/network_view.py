@@ -156,6 +156,12 @@ def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     said = "in closed form" + (f" ({', '.join(assumed)} here, as one-hot labels and probabilities do)" if assumed
                                else "") + ":"
     rules = "(the rules applied: " + "; ".join(dict.fromkeys(s for f in forms for s in f.steps)) + ")"
+    if all(f.stages for f in forms):  # line by line, from the output back
+        stages: dict[str, dict[str, None]] = {}
+        for at, fired in (stage for f in forms for stage in f.stages):
+            stages.setdefault(at, {}).update(dict.fromkeys(fired))
+        rules = "(the rules applied, stage by stage from the output back: " + " — ".join(
+            f"at {at}: " + "; ".join(fired) for at, fired in stages.items()) + ")"
     return [(r"&" + text_latex(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms] \
         + [(r"&" + text_latex(rules), rules)]
 
