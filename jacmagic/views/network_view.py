@@ -160,7 +160,7 @@ def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
         stages: dict[str, dict[str, None]] = {}
         for at, fired in (stage for f in forms for stage in f.stages):
             stages.setdefault(at, {}).update(dict.fromkeys(fired))
-        rules = "(the rules applied, stage by stage from the output back: " + " — ".join(
+        rules = "(the rules applied, line by line, the last line first: " + " — ".join(
             f"at {at}: " + "; ".join(fired) for at, fired in stages.items()) + ")"
     return [(r"&" + text_latex(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms] \
         + [(r"&" + text_latex(rules), rules)]
