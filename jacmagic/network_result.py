@@ -18,6 +18,7 @@ import sympy as sp
 
 from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
+from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
     NetworkWalk,
@@ -293,14 +294,29 @@ class NetworkResult:
     # -- in closed form --------------------------------------------------------------------------------------------
 
     def formula(self, name: str, general: bool = False) -> Formula:
-        """∂(the loss)/∂name (an input or a line) as a textbook writes it (`.latex`, `.text`, `.tree`, `.steps`);
-        the softmax + cross-entropy identity p − y takes the label to sum to 1 (said in `.assumptions`) unless
-        `general`."""
+        """∂(the loss)/∂name (an input or a line) as a textbook writes it (`.latex`, `.text`, `.tree`, `.steps`),
+        or of a vector output its Jacobian by a vector (numerator layout); the softmax + cross-entropy identity
+        p − y takes the label to sum to 1 (said in `.assumptions`) unless `general`."""
         refuse_unknown([name], self.network.inputs + tuple(line.name for line in self.network.lines), "formula: ")
+        if self._vector_output:  # ∂f/∂x of a vector f: the Jacobian in matrix form (numerator layout)
+            return jacobian_form(self.network, name)
         return closed_forms(self.network, (name,), assume=not general)[name]
 
+    def hessian_formula(self, name: str) -> Formula:
+        """∂²L/∂x∂xᵀ in matrix form (A + Aᵀ for xᵀAx, 2AᵀA for ‖Ax − y‖²): of the loss by a vector input, where the
+        Hessian is a matrix; an OptionError says why not otherwise."""
+        refuse_unknown([name], self.network.inputs, "hessian_formula: ")
+        return hessian_form(self.network, name)
+
+    @property
+    def _vector_output(self) -> bool:
+        return len(self.network.outputs) == 1 and self.network.shape_of(self.network.outputs[0])[0] > 1
+
     def code(self) -> str:
-        """The source of a readable numpy function `gradient(inputs...)` computing the gradients in closed form."""
+        """The source of a readable numpy function computing in closed form the gradients, `gradient(inputs...)`,
+        or for a vector output the Jacobians, `jacobian(inputs...)`."""
+        if self._vector_output:
+            return jacobian_source(self.network, self.wrt)
         closed_forms(self.network, self.wrt)  # refuses a cell with no closed form
         return gradient_source(self.network, self.wrt)
 

@@ -261,10 +261,11 @@ def test_a_reduction_along_an_axis_has_no_rule_yet() -> None:
         result.formula("W")
 
 
-def test_a_vector_output_has_no_closed_form_gradient() -> None:
+def test_a_vector_output_by_a_matrix_has_no_closed_form() -> None:
+    """A vector's Jacobian by a vector is a matrix (test_matrix_calculus); by a matrix it is not, and none is shown."""
     result = jacobian("W: 2x3\nx: 3\nz = tanh(W @ x)", chain=True)
     assert isinstance(result, NetworkResult)
-    with pytest.raises(OptionError, match="one number"):
+    with pytest.raises(OptionError, match="the Jacobian by W \\(2 x 3\\) has no matrix form"):
         result.formula("W")
     assert "in closed form" not in str(result)
 

@@ -3,10 +3,10 @@
 Reverse mode done symbolically: from the loss back, each operation's rule is applied to the upstream formula, the
 values of the forward pass kept by their line names (h, z, p) rather than expanded, and the identities a textbook
 uses applied and named as they fire (softmax followed by cross-entropy gives p − y; diag(v)u = v ⊙ u; the product
-with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward). The formulas
-are `closed_form_tree` expressions, evaluated with numpy, so each is checked against the walkthrough's numbers. An
-operation with no rule yet (where, an entry, a reduction along an axis, max) raises `NoRule`: no formula rather
-than a wrong one.
+with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward; tr, det,
+inv and their identities in `closed_form_matrix`). The formulas are `closed_form_tree` expressions, evaluated with
+numpy, so each is checked against the walkthrough's numbers. An operation with no rule yet (where, an entry, a
+reduction along an axis, max) raises `NoRule`: no formula rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.linear import Dot, MatMul, Transpose
+from jacmagic.chain.matrix_functions import MATRIX_NODES
 from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Power, named
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import OptionError
@@ -40,12 +42,13 @@ class NoRule(Exception):
 @dataclass(frozen=True)
 class Gradients:
     """What the composition found: each variable's gradient, each line's upstream (∂L/∂line), the rules that fired
-    in order, and the labels assumed to sum to 1 (softmax + cross-entropy)."""
+    in order (and by the line they fired at), and the labels assumed to sum to 1 (softmax + cross-entropy)."""
 
     of: dict[str, Expr]
     upstream: dict[str, Expr]
     steps: tuple[str, ...]
     assumed: tuple[Expr, ...]
+    stages: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class _Composer:
@@ -54,6 +57,8 @@ class _Composer:
     def __init__(self, network: Network, assume: bool) -> None:
         self.network, self.assume = network, assume
         self.steps: dict[str, None] = {}
+        self.at = ""  # the line whose operations the rules now fire at
+        self.fired: dict[str, dict[str, None]] = {}
         self.assumed: dict[Expr, None] = {}
         self.index = {line.name: k for k, line in enumerate(network.lines)}
         self.named: dict[Expr, t.Name] = {}  # a line's expression -> its name
@@ -63,9 +68,11 @@ class _Composer:
             except NoRule:
                 continue  # a line with no rule has no formula to be recognised by
         self.steps.clear()  # reading the lines is no step of the gradient
+        self.fired.clear()
 
     def rule(self, words: str) -> None:
         self.steps[words] = None
+        self.fired.setdefault(self.at, {})[words] = None
 
     # -- building with the identities ---------------------------------------------------------------------------
 
@@ -81,6 +88,9 @@ class _Composer:
             flat = [self.scale(flat.count(term), term) for term in dict.fromkeys(flat)]
         if len(flat) == 1:
             return flat[0]
+        factors = {f.factor if isinstance(f, t.Scale) else 1.0 for f in flat}
+        if len(factors) == 1 and factors != {1.0} and factors != {-1.0}:
+            return self.scale(factors.pop(), self.add(*(f.inner for f in flat)))  # type: ignore[attr-defined]
         if all(isinstance(f, t.MatProduct) for f in flat) and len({f.right for f in flat}) == 1:  # type: ignore
             self.rule("common factor: Ax + Bx = (A + B)x")
             lefts = sorted((f.left for f in flat), key=lambda e: isinstance(e, t.Flip))  # type: ignore[attr-defined]
@@ -88,6 +98,8 @@ class _Composer:
         return t.Sum(tuple(sorted(flat, key=lambda e: isinstance(e, t.Scale) and e.factor < 0)))  # p − y
 
     def hadamard(self, a: Expr, b: Expr) -> Expr:
+        if (sigmoid := m.logistic(a, b, self.rule)) is not None:
+            return self.hadamard(*sigmoid)
         for x, y in ((a, b), (b, a)):
             if isinstance(x, t.Ones) and (x.scalar or x.shape == y.shape):
                 if not x.scalar:
@@ -117,13 +129,15 @@ class _Composer:
             return self.scale(a.factor, self.matmul(a.inner, b))
         if isinstance(b, t.Scale):
             return self.scale(b.factor, self.matmul(a, b.inner))
-        return t.MatProduct(a, b)
+        return m.product(a, b, self.rule) or t.MatProduct(a, b)
 
     def transpose(self, e: Expr) -> Expr:
         if e.scalar:
             return e
         if isinstance(e, t.Flip):
             return e.inner
+        if (flipped := m.flipped(e)) is not None:
+            return flipped
         if isinstance(e, t.Ones):
             return t.Ones((e.size[1], e.size[0]))
         if isinstance(e, t.MatProduct):
@@ -160,7 +174,7 @@ class _Composer:
         if isinstance(node, Arithmetic):
             a, b = parts
             return {"+": lambda: t.Sum((a, b)), "-": lambda: t.Sum((a, self.scale(-1, b))),
-                    "*": lambda: t.Hadamard(a, b), "/": lambda: t.Quotient(a, b)}[node.op]()
+                    "*": lambda: self.hadamard(a, b), "/": lambda: t.Quotient(a, b)}[node.op]()
         if isinstance(node, MatMul):
             return t.MatProduct(*parts)
         if isinstance(node, Transpose):
@@ -172,6 +186,8 @@ class _Composer:
         if isinstance(node, Dot):
             a, b = parts
             return t.Total("sum", t.Hadamard(a, b if a.shape == b.shape else self.transpose(b)))
+        if isinstance(node, MATRIX_NODES):
+            return m.convert(node, parts[0])
         if isinstance(node, Softmax) and node.axis is None:
             return t.Function("log_softmax" if node.log else "softmax", parts[0])
         if isinstance(node, Reduce) and node.axis is None and node.kind in t._TOTALS:
@@ -236,6 +252,8 @@ class _Composer:
         if isinstance(node, Dot):
             other = self.convert(node.children[1 - k], line)
             return self.hadamard(g, other if other.shape == child.shape else self.transpose(other))
+        if isinstance(node, MATRIX_NODES):
+            return m.back(self, node, self.convert(child, line), g)
         if isinstance(node, Softmax) and node.axis is None:
             return self._softmax(line, node, g)
         if isinstance(node, Reduce) and node.axis is None:
@@ -275,7 +293,7 @@ class _Composer:
             self.rule("∂logsumexp(z)/∂z = softmax(z)ᵀ")
             return self.hadamard(g, self.known(t.Function("softmax", u), line))
         if node.kind == "norm":
-            return self.hadamard(g, self.quotient(u, t.Total("norm", u)))
+            return m.norm_back(g, u, self.rule, self.hadamard, self.quotient, self.scale)
         raise NoRule(line, node)
 
     def _softmax(self, line: Line, node: Softmax, g: Expr) -> Expr:
@@ -332,6 +350,7 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
         if line.name not in upstream or line.name not in wanted:
             continue
         totals[line.name] = composer.add(*upstream[line.name])
+        composer.at = line.name
         flows = {id(leaf) for leaf in line.leaves if leaf.name in wanted}
         for node in line.order():
             if any(id(c) in flows for c in node.children):
@@ -340,7 +359,8 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
             upstream.setdefault(name, []).extend(parts)
     of = {name: totals.get(name) or composer.add(*upstream[name]) if name in upstream else t.Const(0.0)
           for name in wrt}
-    return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed))
+    return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed),
+                     tuple((at, tuple(rules)) for at, rules in composer.fired.items()))
 
 
 def holds(gradients: Gradients, values: Mapping[str, np.ndarray]) -> bool:
@@ -350,14 +370,15 @@ def holds(gradients: Gradients, values: Mapping[str, np.ndarray]) -> bool:
 
 @dataclass(frozen=True)
 class Formula:
-    """∂output/∂name in closed form: `.tree` the formula, `.steps` the rules that fired, `.assumptions` what it
-    takes for granted (a label summing to 1), `.latex` and `.text` the equation."""
+    """∂output/∂name in closed form: `.tree` the formula, `.steps` the rules that fired (`.stages`: by the line, from
+    the output back), `.assumptions` what it takes for granted (a label summing to 1), `.latex` and `.text`."""
 
     name: str
     output: str
     tree: Expr
     steps: tuple[str, ...]
     assumptions: tuple[str, ...]
+    stages: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def _side(self, form: str) -> str:
         out, by = (getattr(named(n), form) for n in (self.output, self.name))
@@ -390,7 +411,7 @@ def closed_forms(network: Network, wrt: tuple[str, ...], assume: bool = True) ->
 
 def _formula(network: Network, name: str, found: Gradients) -> Formula:
     assumptions = tuple(f"{y.text()} sums to 1" for y in found.assumed)
-    return Formula(name, network.outputs[0], found.of[name], found.steps, assumptions)
+    return Formula(name, network.outputs[0], found.of[name], found.steps, assumptions, found.stages)
 
 
 def shown_forms(network: Network, wrt: tuple[str, ...], values: Mapping[str, np.ndarray]) -> list[Formula]:

@@ -8,6 +8,7 @@ pattern (the upstream −y/p meeting the softmax p) and a common factor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -146,8 +147,10 @@ class MatProduct(Expr):
         return (self.left.shape[0], self.right.shape[1])
 
     def _show(self, form: str, names: Forms | None) -> str:
-        a, b = _bracket(self.left, 3, form, names), _bracket(self.right, 4, form, names)
-        return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" else a + b
+        right = 3 if isinstance(self.right, MatProduct) and form != "python" else 4  # A(BC) = ABC
+        a, b = _bracket(self.left, 3, form, names), _bracket(self.right, right, form, names)
+        spaced = re.match(r"[a-z]{2,}\(", b) is not None  # A diag(v): a function's name apart from the matrix
+        return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" or spaced else a + b
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.left.evaluate(values) @ self.right.evaluate(values)

@@ -203,7 +203,7 @@ def _pair(what: str, a: Node, b: Node) -> tuple[Node, Node]:
     return a, b
 
 
-def _row(slopes: Sequence[np.ndarray], tangents: Sequence[np.ndarray]) -> np.ndarray:
+def row(slopes: Sequence[np.ndarray], tangents: Sequence[np.ndarray]) -> np.ndarray:
     """A number's tangents (1, 1, p): its local Jacobian rows (in the operands' shapes) times their tangents."""
     return sum(np.einsum("ij,ijp->p", s, t) for s, t in zip(slopes, tangents)).reshape(1, 1, -1)  # type: ignore[union-attr]
 
@@ -234,7 +234,7 @@ class CrossEntropy(Node):
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
-        return _row(self._slopes(*operands), tangents)
+        return row(self._slopes(*operands), tangents)
 
     def factor(self, k: int) -> Factor:
         z, y = self.logits.show(), bracket(self.targets, 9)
@@ -276,7 +276,7 @@ class MeanSquaredError(Node):
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
-        return _row(self._slopes(*operands), tangents)
+        return row(self._slopes(*operands), tangents)
 
     def factor(self, k: int) -> Factor:
         a, b = self.left.show(), bracket(self.right, 2)

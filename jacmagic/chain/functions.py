@@ -300,6 +300,31 @@ def _norm(value: Any) -> sp.Expr:
     return sp.sqrt(sp.Add(*(e**2 for e in _entries(value))))
 
 
+def _square(name: str, value: Any) -> sp.MatrixBase:
+    """A square matrix (a number as 1 x 1) for tr, det, logdet and inv; another shape is the user's mistake."""
+    from jacmagic.errors import CellError
+
+    matrix = value if isinstance(value, sp.MatrixBase) else sp.ImmutableMatrix([[value]])
+    if matrix.rows != matrix.cols:
+        raise CellError(f"{name}(X) needs a square matrix, got {matrix.rows} x {matrix.cols}")
+    return matrix
+
+
+def _det(value: Any) -> sp.Expr:
+    """det(X); up to 4 x 4 as the sum over permutations written out, unsimplified: sympy's own det cancels
+    rational entries (of an inverse) for seconds."""
+    matrix = _square("det", value)
+    n = matrix.rows
+    if n > 4:
+        return matrix.det()
+    from itertools import permutations
+
+    from sympy.combinatorics import Permutation
+
+    return sp.Add(*(Permutation(list(p)).signature() * sp.Mul(*(matrix[i, p[i]] for i in range(n)))
+                    for p in permutations(range(n))))
+
+
 def _dot(left: Any, right: Any) -> sp.Expr:
     """The sum of the products of matching entries (the caller checks that the shapes match)."""
     return sp.Add(*(a * b for a, b in zip(_entries(left), _entries(right))))
@@ -390,9 +415,13 @@ KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = 
     "logsumexp": (_logsumexp, (1,)),
     "norm": (_norm, (1,)),
     "dot": (_dot, (2,)),
+    "tr": (lambda x: _square("tr", x).trace(), (1,)),
+    "det": (_det, (1,)),
+    "logdet": (lambda x: sp.log(_det(_square("logdet", x))), (1,)),
+    "inv": (lambda x: sp.ImmutableMatrix(_square("inv", x).adjugate() / _det(x)), (1,)),
 }
 # Functions of a whole vector or matrix (the rest apply entry by entry); max and min of one argument too.
 WHOLE_ARRAY = frozenset({"sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp", "norm", "dot",
-                         "cross_entropy", "mse"})
+                         "cross_entropy", "mse", "tr", "det", "logdet", "inv"})
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from jacmagic.chain.choices import Where, chosen
-from jacmagic.chain.elementwise import CALLS, Apply
+from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.images import USAGE, image_operation
 from jacmagic.chain.linear import Entry, MatMul, Transpose
+from jacmagic.chain.matrix_functions import CALLS
 from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import CellError
@@ -370,8 +371,8 @@ _FUNCTIONS: dict[str, Callable[..., Tracer]] = {
     "transpose": lambda a: _operand(a).T, "clip": lambda a, low, high: _choose("min")(_choose("max")(a, low), high),
 }
 def _called(name: str) -> Callable[..., Tracer]:
-    """One of `operations.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b)) on traced arrays: the value
-    keeps the first argument's axes when it keeps its shape, else is a number."""
+    """One of `matrix_functions.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b), det(X)) on traced
+    arrays: the value keeps the first argument's axes when it keeps its shape, else is a number."""
     counts, build = CALLS[name]
 
     def call(*values: Any) -> Tracer:
@@ -395,6 +396,8 @@ BUILTINS: dict[str, Callable[..., Tracer]] = {
     "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _reducing("logsumexp"),
     **{name: _image(name) for name in USAGE},
 }
+_FUNCTIONS.update({"trace": BUILTINS["trace"], "det": BUILTINS["det"], "inv": BUILTINS["inv"],  # np.linalg's too
+                   "norm": _reducing("norm")})
 
 
 def _covered() -> str:

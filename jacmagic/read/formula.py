@@ -28,7 +28,7 @@ from jacmagic.notation import counted
 _MAX_EXACT_BITS = 10_000
 # Functions defined only on part of the real line: where they are called, the map's domain is checked.
 _RESTRICTED = frozenset({"log", "ln", "log2", "log10", "sqrt", "asin", "acos", "arcsin", "arccos", "acosh",
-                         "arccosh", "atanh", "arctanh", "tan", "sec", "csc", "cot"})
+                         "arccosh", "atanh", "arctanh", "tan", "sec", "csc", "cot", "logdet", "inv"})
 
 
 def real_symbol(name: str) -> sp.Symbol:

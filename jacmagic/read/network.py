@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain.choices import Where, chosen, shape_of_all
-from jacmagic.chain.elementwise import CALLS, FUNCTIONS, Apply
+from jacmagic.chain.elementwise import FUNCTIONS, Apply
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.chain.images import IMAGE_NODES, USAGE, image_operation, stack_of
 from jacmagic.chain.linear import Dot, Entry, MatMul, Transpose
+from jacmagic.chain.matrix_functions import CALLS
 from jacmagic.chain.operations import Arithmetic, Factor, Leaf, Negate, Node, Number, Power, Shape, Values
 from jacmagic.chain.reductions import Axis, Reduce, Softmax
 from jacmagic.chain.stacking import Stack

@@ -199,6 +199,14 @@ ACTIVATIONS: dict[str, Any] = {
 }
 
 
+def _of_matrix(name: str) -> Callable[..., Any]:
+    """tr, det, inv, norm of an array of symbols: a number, or (inv) an array again."""
+    def apply(a: Any) -> Any:
+        value = KNOWN_FUNCTIONS[name][0](sp.ImmutableMatrix(np.asarray(a, dtype=object).tolist()))
+        return symbolic_array(value.tolist()) if isinstance(value, sp.MatrixBase) else value
+    return apply
+
+
 class _SymbolicModule(types.SimpleNamespace):
     """Stands in for numpy or math while a function is traced; unknown attributes get a clear error."""
 
@@ -213,6 +221,9 @@ class _SymbolicModule(types.SimpleNamespace):
                         f"{self._label}.sin, {self._label}.exp, {self._label}.where")
 
 
+_NUMPY["trace"] = _of_matrix("tr")
+_NUMPY["linalg"] = _SymbolicModule("np.linalg", {"det": _of_matrix("det"), "inv": _of_matrix("inv"),
+                                                 "norm": _of_matrix("norm")})
 NUMPY_SHIM = _SymbolicModule("np", _NUMPY)
 MATH_SHIM = _SymbolicModule("math", _MATH)
 

@@ -130,14 +130,35 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
 
 
 def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
-    """The gradients in closed form, when every operation on the way has a rule (otherwise nothing)."""
-    forms = shown_forms(result.network, result.wrt, walked.values)
+    """The gradients (a vector output's Jacobians) in closed form, when every operation on the way has a rule
+    (otherwise nothing), and the rules that fired, in order."""
+    forms = shown_forms(result.network, result.wrt, walked.values) or _jacobian_forms(result)
     if not forms:
         return []
     assumed = sorted({a for f in forms for a in f.assumptions})
     said = "in closed form" + (f" ({', '.join(assumed)} here, as one-hot labels and probabilities do)" if assumed
                                else "") + ":"
-    return [(words_line(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms]
+    rules = "(the rules applied: " + "; ".join(dict.fromkeys(s for f in forms for s in f.steps)) + ")"
+    if all(f.stages for f in forms):  # line by line, from the output back
+        stages: dict[str, dict[str, None]] = {}
+        for at, fired in (stage for f in forms for stage in f.stages):
+            stages.setdefault(at, {}).update(dict.fromkeys(fired))
+        rules = "(the rules applied, line by line, the last line first: " + " — ".join(
+            f"at {at}: " + "; ".join(fired) for at, fired in stages.items()) + ")"
+    return [(words_line(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms] \
+        + [(words_line(rules), rules)]
+
+
+def _jacobian_forms(result: NetworkResult) -> list[Any]:
+    """A vector output's Jacobians in matrix form, when each by a vector has one."""
+    from jacmagic.errors import OptionError
+
+    if result.shape[0] == 1:
+        return []
+    try:
+        return [result.formula(name) for name in result.wrt]
+    except OptionError:
+        return []
 
 
 def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
