@@ -162,13 +162,17 @@ class Evaluator:
         return self._placed(np.asarray(entries, dtype=float))
 
     def _general(self, values: Sequence[object]) -> np.ndarray:
+        """The matrices at arrays of points, (..., m, n): each entry written whole into its own contiguous block
+        of an entry-major array (zeros left as calloc's untouched pages), returned as a view with the points'
+        axes first. Writing entry k into (..., k) of a points-major array instead strides across all of memory
+        once per entry, and placing the nonzero entries afterwards copies everything once more (issue 27)."""
         arrays = [np.asarray(v, dtype=float) for v in values]
         entries = self._entries(arrays)
         shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-        out = np.empty(shape + (len(entries),), dtype=float)
-        for k, entry in enumerate(entries):
-            out[..., k] = _real_part(entry)
-        return self._placed(out)
+        out = np.zeros((self._size,) + shape, dtype=float)
+        for k, entry in zip(self._nonzero, entries):
+            out[k] = _real_part(entry)
+        return np.moveaxis(out.reshape(self.shape + shape), (0, 1), (-2, -1))
 
     def _placed(self, entries: np.ndarray) -> np.ndarray:
         """The compiled entries (..., k) put in their places of the matrix (..., m, n), zeros elsewhere."""

@@ -78,7 +78,7 @@ def displays(result: JacobianResult) -> list[Any]:
                       "it as a matplotlib Figure)"})
     matrix = result.eager_matrix
     if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
-        nonzero = sum(1 for e in matrix if e != 0)
+        nonzero = len(matrix.todok())  # a dict of the nonzero entries, not a walk over all of them
         shown.append({"image/svg+xml": sparsity_svg(matrix),
                       "text/plain": f"sparsity: {nonzero} of {matrix.rows * matrix.cols} entries are not "
                                     "identically zero"})

@@ -111,7 +111,7 @@ def sparsity_svg(matrix: sp.MatrixBase, size: int = 360) -> str:
     rows, cols = matrix.shape
     cell = max(1.0, min(8.0, size / max(rows, cols)))
     marks = "".join(f'<rect x="{j * cell:.1f}" y="{i * cell:.1f}" width="{cell:.1f}" height="{cell:.1f}"/>'
-                    for i in range(rows) for j in range(cols) if matrix[i, j] != 0)
+                    for i, j in sorted(sp.ImmutableMatrix(matrix).todok()))  # the nonzero entries only
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * cell + 2:.0f}" height="{rows * cell + 2:.0f}">'
             f'<rect x="0" y="0" width="{cols * cell:.1f}" height="{rows * cell:.1f}" fill="#f8f9fa" '
             f'stroke="#adb5bd"/><g fill="#343a40">{marks}</g></svg>')
