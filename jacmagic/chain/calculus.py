@@ -187,7 +187,8 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
     rows = _sparse_jacobian([_to_symengine(e) for e in expressions], [se.Symbol(v.name) for v in variables],
                             se.Add, lambda t, v: t.diff(v))
-    real, seen = _real(set(variables) | symbols_in(expressions)), {}
+    real = _real(set(variables) | symbols_in(expressions))
+    seen: dict[Any, sp.Basic] = {}
     nonzero = {(i, j): _to_sympy(entry, real, seen) for i, row in enumerate(rows) for j, entry in enumerate(row)
                if entry != 0}  # only these are converted: a sparse Jacobian is mostly zeros
     return from_entries(len(rows), len(variables), nonzero)
