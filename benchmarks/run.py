@@ -397,6 +397,9 @@ def main() -> None:
     sympy_import = statistics.median(import_time("sympy") for _ in range(3))
     ours_import = statistics.median(import_time("jacmagic") for _ in range(3))
     row("import", ours_import, sympy_import, "import sympy", "<= sympy + 0.5 s")
+    from symbolic import symbolic_rows  # issue 27's symbolic rows; symbolic.py reads this module's helpers
+
+    symbolic_rows(row, args.repeats)
 
     width = max(len(str(r["benchmark"])) for r in rows)
     print(f"{'benchmark':<{width}}  {'jacmagic':>12}  {'reference':>12}  {'ratio':>6}  reference / target")

@@ -6,17 +6,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jacmagic.budget import interruptible
 from jacmagic.errors import JacmagicError
-from jacmagic.model import Mode, Options, SimplifyMode
-from jacmagic.network_result import NetworkResult
-from jacmagic.result import JacobianResult
+
+if TYPE_CHECKING:
+    from jacmagic.model import Mode, SimplifyMode
+    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 __version__ = "0.1.0"
 __all__ = ["JacmagicError", "JacobianResult", "NetworkResult", "jacobian", "load_ipython_extension",
            "unload_ipython_extension"]
+
+
+def __getattr__(name: str) -> object:
+    """The result types are imported on first use, so `import jacmagic` costs little more than sympy."""
+    if name == "JacobianResult":
+        from jacmagic.result import JacobianResult
+
+        return JacobianResult
+    if name == "NetworkResult":
+        from jacmagic.network_result import NetworkResult
+
+        return NetworkResult
+    raise AttributeError(f"module 'jacmagic' has no attribute {name!r}")
 
 
 def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, ...] = (),
@@ -26,6 +40,8 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
              mode: Mode | None = None, direction: Mapping[str, Any] | None = None,
              namespace: Mapping[str, Any] | None = None) -> JacobianResult | NetworkResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
+    from jacmagic.budget import interruptible
+    from jacmagic.model import Options
     from jacmagic.options import chain_mode, parse_names
     from jacmagic.pipeline import compute
 

@@ -12,7 +12,7 @@ import re
 import types
 import unicodedata
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 from IPython.core.error import UsageError
@@ -24,10 +24,11 @@ from traitlets import Float
 from jacmagic.budget import interruptible
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
-from jacmagic.network_result import NetworkResult
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
-from jacmagic.pipeline import compute
-from jacmagic.result import JacobianResult
+
+if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
+    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 
 @magics_class
@@ -95,6 +96,8 @@ class JacobianMagic(Magics):
         The result is returned (and bound with ``--out NAME``): ``.matrix``, ``.inputs``, ``.outputs``,
         ``.det``, ``.at(x=1, y=2)``, ``.latex()``.
         """
+        from jacmagic.pipeline import compute
+
         args = parse_argstring(self.jacobian, pasted_values(line))
         if cell is None and not args.name:
             raise UsageError("%jacobian needs a name from the namespace, e.g. %jacobian f --det; "

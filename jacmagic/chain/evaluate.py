@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -118,11 +119,25 @@ def anonymous(expressions: Sequence[sp.Expr],
     return [done.get(e, e) for e in expressions], renamed
 
 
+@cache
+def _numpy_namespace() -> dict[str, Any]:
+    """What lambdify's "numpy" module gives the compiled code (numpy's names, sympy's names for them), read from
+    the names numpy has already loaded: lambdify's own `from numpy import *` also loads the submodules numpy
+    imports lazily (f2py, testing, ...), a quarter of a second in every process's first compile (issue 27)."""
+    from sympy.utilities.lambdify import NUMPY_DEFAULT, NUMPY_TRANSLATIONS
+
+    names: dict[str, Any] = {name: value for name, value in vars(np).items() if not name.startswith("_")}
+    names.update(NUMPY_DEFAULT)
+    names.update({ours: names[theirs] for ours, theirs in NUMPY_TRANSLATIONS.items() if theirs in names})
+    names["numpy"] = np
+    return names
+
+
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared),
     softmax and logsumexp max-shifted (`stable`)."""
     renamed, names = anonymous([stable(e) for e in expressions], arguments)
-    return sp.lambdify(names, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, "numpy"],
+    return sp.lambdify(names, renamed, modules=[{"jacmagic_erf": jacmagic_erf}, _numpy_namespace()],
                        printer=_Printer({"fully_qualified_modules": True, "inline": True,
                                          "allow_unknown_functions": True, "user_functions": {}}), cse=True)
 
@@ -162,13 +177,17 @@ class Evaluator:
         return self._placed(np.asarray(entries, dtype=float))
 
     def _general(self, values: Sequence[object]) -> np.ndarray:
+        """The matrices at arrays of points, (..., m, n): each entry written whole into its own contiguous block
+        of an entry-major array (zeros left as calloc's untouched pages), returned as a view with the points'
+        axes first. Writing entry k into (..., k) of a points-major array instead strides across all of memory
+        once per entry, and placing the nonzero entries afterwards copies everything once more (issue 27)."""
         arrays = [np.asarray(v, dtype=float) for v in values]
         entries = self._entries(arrays)
         shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-        out = np.empty(shape + (len(entries),), dtype=float)
-        for k, entry in enumerate(entries):
-            out[..., k] = _real_part(entry)
-        return self._placed(out)
+        out = np.zeros((self._size,) + shape, dtype=float)
+        for k, entry in zip(self._nonzero, entries):
+            out[k] = _real_part(entry)
+        return np.moveaxis(out.reshape(self.shape + shape), (0, 1), (-2, -1))
 
     def _placed(self, entries: np.ndarray) -> np.ndarray:
         """The compiled entries (..., k) put in their places of the matrix (..., m, n), zeros elsewhere."""

@@ -351,6 +351,19 @@ def _heat_map(fig: Figure, result: JacobianResult, point: Mapping[str, float]) -
         axes[1].set_title("entries not identically zero")
 
 
+def _colours(artists: list[Any]) -> np.ndarray:
+    """The colours the moving artists draw with (RGB in 0..1, translucent ones over white), for the palette."""
+    from matplotlib.colors import to_rgba_array
+
+    found = []
+    for artist in artists:
+        for name in ("get_facecolor", "get_edgecolor", "get_color"):
+            if hasattr(artist, name):
+                found.append(to_rgba_array(getattr(artist, name)()))
+    rgba = np.unique(np.concatenate(found or [np.zeros((0, 4))]), axis=0)
+    return rgba[:, :3] * rgba[:, 3:] + (1 - rgba[:, 3:])
+
+
 # The artists that follow the point; everything else is drawn once per background.
 _MOVING = frozenset({"jacmagic-square", "jacmagic-square-image", "jacmagic-parallelogram", "jacmagic-ratio",
                      "jacmagic-gradient-at-point"})
@@ -367,6 +380,7 @@ class MovingPicture:
         self.result, self.domain, self.grid, self.dpi = result, dict(domain), grid, dpi
         self._key: tuple[float, ...] | None = None
         self._background: Any = None
+        self._palette: Any = None
 
     def png(self, point: Mapping[str, float]) -> bytes:
         point = {**self.result.default_point(), **point}
@@ -378,7 +392,7 @@ class MovingPicture:
             self._move(point)
         from jacmagic.views.graph import encode_png
 
-        return encode_png(np.asarray(self._canvas.buffer_rgba())[..., :3], level=1)
+        return encode_png(np.asarray(self._canvas.buffer_rgba())[..., :3], level=6, palette=self._palette)
 
     def _background_key(self, point: Mapping[str, float]) -> tuple[float, ...]:
         m, n = self.result.shape
@@ -399,6 +413,10 @@ class MovingPicture:
             artist.set_visible(False)
         self._canvas.draw()
         self._background = self._canvas.copy_from_bbox(fig.bbox)
+        from jacmagic.views.graph import palette_of
+
+        self._palette = palette_of(np.asarray(self._canvas.buffer_rgba())[::2, ::2, :3],
+                                   _colours(self._artists))
         for artist, visible in zip(self._artists, shown):
             artist.set_visible(visible)
         self._blit()
