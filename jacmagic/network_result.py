@@ -19,6 +19,7 @@ import sympy as sp
 from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
 from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
+from jacmagic.chain.network import Network
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
     NetworkWalk,
@@ -33,8 +34,7 @@ from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import OptionError, TooManyEntries
 from jacmagic.model import Options
 from jacmagic.options import naming, shaped_array
-from jacmagic.read.formula import element_symbols, suggest
-from jacmagic.read.network import Network
+from jacmagic.read.names import element_symbols, suggest
 from jacmagic.result import own_shape
 
 if TYPE_CHECKING:

@@ -13,13 +13,14 @@ import sympy as sp
 
 from jacmagic.budget import Budget
 from jacmagic.chain import calculus
+from jacmagic.chain.network import Network
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
 from jacmagic.options import naming
 from jacmagic.read.array_trace import Untraceable
-from jacmagic.read.formula import refuse_twins, suggest
-from jacmagic.read.network import Network, NotStructured, read_network
+from jacmagic.read.names import refuse_twins, suggest
+from jacmagic.read.network import NotStructured, read_network
 from jacmagic.read.parse import parse_cell
 from jacmagic.result import JacobianResult, expand_matrices, not_square
 

@@ -29,7 +29,7 @@ from jacmagic.errors import CellError, OptionError
 from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
 from jacmagic.options import naming, point_value, shaped_array
-from jacmagic.read.formula import suggest
+from jacmagic.read.names import suggest
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

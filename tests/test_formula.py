@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 from jacmagic.errors import CellError
-from jacmagic.read.formula import ExpressionBuilder, display_key, element_symbols, real_symbol, refuse_twins, suggest
+from jacmagic.read.formula import ExpressionBuilder
+from jacmagic.read.names import display_key, element_symbols, real_symbol, refuse_twins, suggest
 
 
 def build(text: str, shapes: dict[str, tuple[int, int]] | None = None) -> tuple[ExpressionBuilder, object]:

@@ -15,7 +15,7 @@ import sympy as sp
 from IPython.core.error import UsageError
 
 from jacmagic import JacmagicError, jacobian
-from jacmagic.read.formula import display_key
+from jacmagic.read.names import display_key
 
 from .conftest import Shell
 from .helpers import assert_close, numeric_jacobian

@@ -21,10 +21,10 @@ from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.linear import Dot, MatMul, Transpose
 from jacmagic.chain.matrix_functions import MATRIX_NODES
+from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Power, named
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import OptionError
-from jacmagic.read.network import Line, Network
 
 Expr = t.Expr
 ONE = t.Ones((1, 1))

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.closed_form import Formula, NoRule, _Composer, compose
+from jacmagic.chain.network import Network
 from jacmagic.chain.operations import named
 from jacmagic.errors import OptionError
-from jacmagic.read.network import Network
 
 Expr = t.Expr
 Jacobian = Expr | None  # None: 0, nothing depends on the variable

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain.backprop import Cost
+from jacmagic.chain.network import Line, Network, Values
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
-from jacmagic.read.network import Line, Network, Values
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
 MAX_TANGENT_NUMBERS = 20_000_000

@@ -28,10 +28,10 @@ from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.images import USAGE, image_operation
 from jacmagic.chain.linear import Entry, MatMul, Transpose
 from jacmagic.chain.matrix_functions import CALLS
+from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import CellError
-from jacmagic.read.network import Line, Network
 from jacmagic.read.source import python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line, is_def_cell
 

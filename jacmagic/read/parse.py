@@ -20,17 +20,11 @@ from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Guard, Shape, Stage, compose, symbols_in
 from jacmagic.notation import counted
-from jacmagic.read.formula import (
-    CellFunction,
-    ExpressionBuilder,
-    NestedCalls,
-    Value,
-    describe,
-    element_symbols,
-    node_error,
-    real_symbol,
-)
-from jacmagic.read.source import Head, Prepared, parse_deep, prepare, refuse_entry_level, syntax_error
+from jacmagic.read.cell_functions import CellFunction, NestedCalls
+from jacmagic.read.formula import ExpressionBuilder, describe
+from jacmagic.read.matrix_values import Value
+from jacmagic.read.names import element_symbols, real_symbol, refuse_lookalikes
+from jacmagic.read.source import Head, Prepared, node_error, parse_deep, prepare, refuse_entry_level, syntax_error
 
 
 @dataclass
@@ -99,26 +93,6 @@ def _statements(module: ast.Module, prepared: Prepared) -> list[_Statement]:
         raise CellError(f"{describe(stmt).lower()} is not allowed here: write name = expression or "
                         "f(x, y) = expression", stmt.lineno)
     return out
-
-
-# Letters from other scripts that look like Latin ones: a Cyrillic х is a different symbol from x, and a map written
-# with both would be differentiated by the wrong one without a word.
-_LOOKALIKES = str.maketrans("аеорсухіјѕАВЕКМНОРСТХΑΒΕΖΗΙΚΜΝΟΡΤΥΧονі", "aeopcyxijsABEKMHOPCTXABEZHIKMNOPTYXovi")
-
-
-def refuse_lookalikes(module: ast.Module, prepared: Prepared) -> None:
-    seen: dict[str, tuple[str, int]] = {}
-    names = [(n.id, n.lineno) for n in ast.walk(module) if isinstance(n, ast.Name)]
-    names += [(p.strip(), line) for line, head in prepared.heads.items() for p in head.params.split(",")]
-    names += [(d.name, d.line) for d in prepared.declarations.values()]
-    for name, line in sorted(names, key=lambda item: item[1]):
-        skeleton = name.translate(_LOOKALIKES)
-        other = seen.setdefault(skeleton, (name, line))
-        if other[0] != name:
-            raise CellError(f"{name} and {other[0]} (line {other[1]}) look alike but are different names (one "
-                            "uses a letter from another alphabet); type them the same way", line)
-        if skeleton != name and skeleton.isascii() and (skeleton in KNOWN_FUNCTIONS or skeleton in KNOWN_CONSTANTS):
-            raise CellError(f"{name} looks like {skeleton} but uses a letter from another alphabet", line)
 
 
 def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel:

@@ -11,6 +11,7 @@ import ast
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jacmagic.errors import CellError, TooManyEntries
@@ -160,6 +161,13 @@ def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:
     elif "never closed" in message or "unmatched" in message or "does not match" in message:
         message += " (unbalanced brackets)"
     return CellError(f"{message}: {source_line.strip()[:80]}", line, column)
+
+
+def node_error(node: ast.AST, message: str, line: int, column: Callable[[int, int], int]) -> CellError:
+    """An error located at `node`, in the user's own columns."""
+    line = getattr(node, "lineno", line)
+    col = getattr(node, "col_offset", None)
+    return CellError(message, line, column(line, col + 1) if col is not None else None)
 
 
 def parse_deep(source: str) -> ast.Module:

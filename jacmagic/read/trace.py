@@ -25,7 +25,7 @@ from jacmagic.chain.functions import Abs, sign
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
-from jacmagic.read.formula import element_symbols, real_symbol, refuse_twins
+from jacmagic.read.names import element_symbols, real_symbol, refuse_twins
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level

@@ -14,9 +14,9 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.closed_form import shown_forms
+from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Shown, product
 from jacmagic.notation import latex, pretty
-from jacmagic.read.network import Line
 from jacmagic.views.displays import blocks, bundle, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
 from jacmagic.views.network_pictures import pictures, shape_words

@@ -1,0 +1,66 @@
+"""Where a formula must be defined, decided as it is read: the guards kept as the user wrote them (sympy would
+simplify log(x) - log(x) away), and what is refused at once because it is undefined for every input or too large
+to compute exactly.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from jacmagic.model import Guard, distinct_nodes
+from jacmagic.read.matrix_values import Fail, Value
+
+# An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
+# not even print an integer of over 4,300 digits).
+_MAX_EXACT_BITS = 10_000
+
+
+def _entries(value: Value) -> sp.MatrixBase | tuple[sp.Expr]:
+    return value if isinstance(value, sp.MatrixBase) else (value,)
+
+
+def refuse_undefined(entry: sp.Expr, fail: Fail) -> None:
+    """Refuses what has no real value for any input: a division by zero, the log of 0, a complex constant."""
+    atoms = {n for n in distinct_nodes((entry,)) if not n.args}  # sympy's has() visits shared parts repeatedly
+    if atoms & {sp.zoo, sp.nan, sp.oo, -sp.oo}:
+        raise fail("this is undefined for every input: it divides by zero or takes the log of 0")
+    if sp.I in atoms or (entry.is_number and entry.is_extended_real is False):
+        raise fail(f"{sp.sstr(entry)[:40]} has no real value for any input (e.g. the log or square root of a "
+                   "negative constant)")
+
+
+def refuse_unusable(value: Value, fail: Fail) -> None:
+    """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""
+    for entry in _entries(value):
+        refuse_undefined(entry, fail)
+        if any(n.is_Rational and max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS
+               for n in distinct_nodes((entry,))):
+            raise fail(f"a number here has over {_MAX_EXACT_BITS * 3 // 10:,} digits; jacmagic computes with "
+                       "numbers up to that size")
+
+
+def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
+    """Refuses an exact power too large to compute (2**10**100 would hang)."""
+    if base.is_Rational and exponent.is_Rational and abs(base) not in (0, 1):
+        bits = abs(float(exponent)) * max(abs(base.p).bit_length(), abs(base.q).bit_length())
+        if bits > _MAX_EXACT_BITS:
+            shown = str(exponent) if len(str(exponent)) < 20 else f"(a {len(str(exponent))}-digit number)"
+            raise fail(f"the number {base}**{shown} is too large to compute exactly")
+
+
+def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]:
+    """Where `value` (what the user wrote, before sympy simplifies it away) must be defined; a constant that is
+    not is refused here."""
+    guards = []
+    for entry in _entries(value):
+        if entry.is_number and divisor and entry.is_zero is not None:
+            if entry.is_zero:
+                raise fail("division by zero")
+            continue
+        if entry.is_number and not divisor:
+            refuse_undefined(entry, fail)
+            if entry.is_extended_real:  # proven real: nothing to check at a point
+                continue
+        # a constant sympy cannot decide ((-0.32)**atan(2)) is left to the numbers, as a variable part is
+        guards.append(Guard(entry, line, divisor))
+    return guards
