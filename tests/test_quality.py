@@ -89,3 +89,13 @@ def test_the_result_loads_no_view_until_one_is_asked_for() -> None:
     loaded = {m for m in out.stdout.strip()[1:-1].replace("'", "").split(", ") if m.startswith("jacmagic.")}
     views = {m for m in loaded if m.startswith(("jacmagic.views", "jacmagic.panels"))}
     assert not views, views
+
+
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_over_450_lines() -> None:
+    """A module past this length holds more than one responsibility: split it along its seams (docs/layout.md)."""
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    offenders = {path: n for path, n in sorted(lengths.items()) if n > MAX_MODULE_LINES}
+    assert not offenders, offenders
