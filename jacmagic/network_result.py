@@ -19,6 +19,7 @@ import sympy as sp
 from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
 from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
+from jacmagic.chain.images import stack_of
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
     NetworkWalk,
@@ -381,7 +382,7 @@ def value_dims(network: Network, dims: Mapping[str, tuple[int, ...]]) -> dict[st
     found = {}
     for line in network.lines:
         ndims[line.name] = _ndim(line.root, ndims)
-        found[line.name] = _numpy_shape(line.shape, ndims[line.name])
+        found[line.name] = _numpy_shape(line.shape, ndims[line.name], stack_of(line.root))
     return found
 
 
@@ -392,7 +393,9 @@ def _ndim(node: Node, ndims: Mapping[str, int]) -> int:
     return node.axes([_ndim(child, ndims) for child in node.children])
 
 
-def _numpy_shape(shape: tuple[int, int], ndim: int) -> tuple[int, ...]:
+def _numpy_shape(shape: tuple[int, int], ndim: int, stack: int) -> tuple[int, ...]:
+    if ndim == 3:  # a batch of images, stacked along the rows
+        return (stack, shape[0] // stack, shape[1])
     if ndim == 0 and shape == (1, 1):
         return ()
     if ndim == 1 and 1 in shape:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from jacmagic.chain.images import stack_of
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import CellError
 from jacmagic.read.network import Line, Network
@@ -55,7 +56,7 @@ class _Lines:
             unique = f"{name}_{k}"
         self.taken.add(unique)
         self.lines.append(Line(unique, number, value.node, _leaves(value.node)))
-        return Tracer(Leaf(unique, value.node.shape), value.ndim)
+        return Tracer(Leaf(unique, value.node.shape, stack_of(value.node)), value.ndim)
 
 
 def _leaves(root: Node) -> tuple[Leaf, ...]:
@@ -108,10 +109,18 @@ class _Instrument(ast.NodeTransformer):
 # -- the cell ---------------------------------------------------------------------------------------------------------
 
 def _parameter(name: str, value: Any, declared: tuple[int, ...] | None) -> Tracer:
-    """A parameter's tracer, shaped as declared in the cell or as its value at the point."""
+    """A parameter's tracer, shaped as declared in the cell or as its value at the point; three axes are a batch of
+    images, (k, h, w), worked on as their kh x w stack as in a layer cell."""
     dims = declared if declared is not None else np.shape(value) if value is not None else ()  # never copied
-    if len(dims) > 2:
-        raise Untraceable(f"{name} has {len(dims)} axes; arrays of one or two are traced")
+    if len(dims) > 3:
+        raise Untraceable(f"{name} has {len(dims)} axes; arrays of one or two, and batches of images (three), are "
+                          "traced")
+    if len(dims) == 3:
+        stack, rows, cols = map(int, dims)
+        if stack == 1:
+            raise CellError(f"{name} has shape {tuple(dims)}: a batch of one image; give it as ({rows}, {cols}), or "
+                            "give two or more images")
+        return Tracer(Leaf(name, (stack * rows, cols), stack), 3)
     rows, cols = (*dims, 1, 1)[:2]
     return Tracer(Leaf(name, (int(rows), int(cols))), len(dims))
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from jacmagic.chain import elementwise
 from jacmagic.chain.choices import Where, chosen
 from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.images import USAGE, image_operation
@@ -27,6 +28,7 @@ from jacmagic.read.tracer import (
     operand,
     raised,
     reduction,
+    refuse_batch,
 )
 
 
@@ -62,6 +64,7 @@ def _softmax(log: bool) -> Callable[..., Tracer]:
     def softmax(value: Any, axis: Any = None) -> Tracer:
         traced = operand(value)
         name = "log_softmax" if log else "softmax"
+        refuse_batch(f"{name} of", traced)
         if axis is None and traced.ndim == 2 and min(traced.node.shape) > 1:
             raise CellError(f"{name} of a matrix of shape {traced.shape} needs an axis: axis=0 normalises each "
                             "column (a batch with one example per column), axis=1 each row")
@@ -70,10 +73,13 @@ def _softmax(log: bool) -> Callable[..., Tracer]:
 
 
 def _image(name: str) -> Callable[..., Tracer]:
-    """conv2d(x, K), maxpool2d(x, s) (a matrix) and flatten(q) (a vector, row-major)."""
+    """conv2d(x, K), maxpool2d(x, s) (a matrix, of a batch (k, h, w) a batch) and flatten(q) (a vector, row-major;
+    of a batch the matrix of its images as columns)."""
     def apply(*operands: Any) -> Tracer:
-        node = image_operation(name, [operand(o).node for o in operands])
-        return Tracer(node, 1 if name == "flatten" else 2)
+        traced = [operand(o) for o in operands]
+        node = image_operation(name, [t.node for t in traced])
+        batch = bool(traced) and traced[0].ndim == 3
+        return Tracer(node, (1 if name == "flatten" else 2) + batch)
     return apply
 
 
@@ -84,6 +90,8 @@ def _called(name: str) -> Callable[..., Tracer]:
 
     def call(*values: Any) -> Tracer:
         traced = [operand(v) for v in values]
+        if name not in elementwise.CALLS:  # tr, det, inv: of one matrix
+            refuse_batch(f"{name} of", *traced)
         if len(traced) not in counts:
             raise Untraceable(f"{name} takes {' or '.join(map(str, counts))} arguments, got {len(traced)}")
         try:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from jacmagic.chain.images import stack_of
 from jacmagic.chain.linear import Entry, MatMul, Transpose
 from jacmagic.chain.operations import Arithmetic, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce
@@ -52,7 +53,8 @@ class Condition:
 
 class Tracer:
     """A traced array: the operation that computes it, and its numpy number of dimensions (a vector (n,) is kept
-    as an n x 1 column, a number as 1 x 1)."""
+    as an n x 1 column, a number as 1 x 1, a batch of images (k, h, w) as their stack along the rows, kh x w, as a
+    layer cell's `X: kxhxw`)."""
 
     __array_priority__ = 1000
 
@@ -64,6 +66,9 @@ class Tracer:
     @property
     def shape(self) -> tuple[int, ...]:
         rows, cols = self.node.shape
+        if self.ndim == 3:
+            stack = stack_of(self.node)
+            return (stack, rows // stack, cols)
         return ((), (rows,), (rows, cols))[self.ndim]
 
     @property
@@ -73,10 +78,11 @@ class Tracer:
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a number")
-        return self.node.shape[0]
+        return self.shape[0]
 
     @property
     def T(self) -> Tracer:  # noqa: N802 - numpy's name
+        refuse_batch("transposing", self)
         return Tracer(Transpose(self.node), 2) if self.ndim == 2 else self
 
     def __bool__(self) -> bool:
@@ -206,10 +212,22 @@ def operand(value: Any) -> Tracer:
                       "pass arrays as parameters (the point gives their values), numbers may stay as they are")
 
 
+def refuse_batch(what: str, *operands: Tracer) -> None:
+    """A batch of images is worked on image by image (conv2d, maxpool2d, flatten, entry by entry, a sum or mean of
+    every entry): what would mix its images or axes is refused, naming the shape."""
+    batch = next((t for t in operands if t.ndim == 3), None)
+    if batch is not None:
+        raise CellError(f"{what} a batch of images of shape {batch.shape} is not traced: a batch goes through "
+                        "conv2d, maxpool2d and flatten image by image (flatten gives each image as a column, for "
+                        "W @ flatten(q)), entry-by-entry functions and arithmetic with numbers or batches of its "
+                        "shape, and sums or means of all its entries")
+
+
 def broadcast(what: str, *operands: Tracer) -> tuple[list[Node], int]:
     """Operands of an entry-by-entry operation as numpy broadcasts them, and the result's number of dimensions.
     numpy aligns shapes from the right, so a vector (n,) beside a matrix (k, n) is a ROW used in every row: it
-    becomes xᵀ (1 x n) here; a column (n, 1) goes with every column, a number with every entry."""
+    becomes xᵀ (1 x n) here; a column (n, 1) goes with every column, a number with every entry. A batch of images
+    goes with numbers and batches of its shape."""
     shapes = [t.shape for t in operands]
     try:
         ndim = len(np.broadcast_shapes(*shapes))
@@ -217,6 +235,8 @@ def broadcast(what: str, *operands: Tracer) -> tuple[list[Node], int]:
         raise CellError(f"{what} of shapes {' and '.join(map(str, shapes))}: numpy cannot broadcast them (each "
                         "dimension, counted from the right, must be equal or 1; a vector (n,) goes with every row "
                         "of a (k, n) matrix, a column (n, 1) with every column of an (n, k) one)") from None
+    if ndim == 3 and len({s for s in shapes if s}) > 1:
+        refuse_batch(f"{what} of shapes {' and '.join(map(str, shapes))}: broadcasting", *operands)
     return [Transpose(t.node) if ndim == 2 and t.ndim == 1 and t.size > 1 else t.node for t in operands], ndim
 
 
@@ -236,6 +256,7 @@ def raised(base: Any, exponent: Any) -> Tracer:
 def matmul(a: Any, b: Any) -> Tracer:
     """@ with numpy's rules for vectors: (m, n) @ (n,) is (m,), (n,) @ (n, k) is (k,), (n,) @ (n,) a number."""
     left, right = operand(a), operand(b)
+    refuse_batch("@ of", left, right)
     if 0 in (left.ndim, right.ndim):
         raise CellError("@ needs arrays on both sides, not a number; use * to scale")
     inner_left = left.node.shape[1] if left.ndim == 2 else left.node.shape[0]
@@ -260,6 +281,7 @@ def axis_of(kind: str, value: Tracer, axis: Any) -> int | None:
     one axis, so axis=0 of a vector is all of it."""
     if axis is None or (value.ndim == 1 and axis in (0, -1)):
         return None
+    refuse_batch(f"{kind} along axis={axis!r} of", value)
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -value.ndim <= axis < value.ndim:
         raise CellError(f"{kind}: axis={axis!r} does not fit an array of shape {value.shape} (axis=0 works per "
                         "column, axis=1 per row)")
@@ -284,7 +306,8 @@ def reduction(kind: str, value: Any, axis: Any = None, options: Mapping[str, Any
 
 
 def entry(value: Tracer, index: Any) -> Tracer:
-    """x[i] of a vector, W[i, j] of a matrix (negative indices count from the end); slices are not traced."""
+    """x[i] of a vector, W[i, j] of a matrix, X[k, i, j] of a batch of images (negative indices count from the
+    end); slices are not traced."""
     indices = index if isinstance(index, tuple) else (index,)
     if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in indices) or \
             len(indices) != value.ndim:
@@ -293,6 +316,5 @@ def entry(value: Tracer, index: Any) -> Tracer:
     numbers = [int(i) for i in indices]
     if any(not -size <= n < size for n, size in zip(numbers, sizes)):
         raise CellError(f"index {', '.join(map(str, numbers))} is out of range for the shape {sizes}")
-    rows, cols = value.node.shape
-    place = numbers[0] % rows if value.ndim == 1 else (numbers[0] % rows) * cols + numbers[1] % cols
+    place = int(np.ravel_multi_index([n % size for n, size in zip(numbers, sizes)], sizes))  # row-major, as stored
     return Tracer(Entry(value.node, place, ", ".join(map(str, numbers))), 0)
