@@ -31,7 +31,7 @@ from jacmagic.chain.network_walk import (
     walk,
 )
 from jacmagic.chain.operations import Leaf, Node
-from jacmagic.errors import OptionError, TooManyEntries
+from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import Options
 from jacmagic.options import naming, shaped_array
 from jacmagic.read.formula import element_symbols, suggest
@@ -338,11 +338,12 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
 
         try:
             whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
-        except TooManyEntries:
+        except CellError as err:  # too slow, or a form only the array level reads (a def returning a matrix)
             if symbolic:
                 raise
-            unwritten = ("the Jacobian could not be written out entry by entry within the time budget; the "
-                            "walkthrough is checked by central differences",)
+            why = "within the time budget" if isinstance(err, TooManyEntries) else f"({err.message})"
+            unwritten = (f"the Jacobian could not be written out entry by entry {why}; the walkthrough is checked "
+                         "by central differences",)
     elif symbolic:
         why = "broadcasts a column or row, or works along an axis" if network.batched else \
             f"has {entries:,} entries (at most {WHOLE_ENTRIES:,})"
