@@ -19,6 +19,7 @@ import sympy as sp
 from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
 from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
+from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Network
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
@@ -31,7 +32,7 @@ from jacmagic.chain.network_walk import (
     walk,
 )
 from jacmagic.chain.operations import Leaf, Node
-from jacmagic.errors import OptionError, TooManyEntries
+from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import Options
 from jacmagic.options import naming, shaped_array
 from jacmagic.read.names import element_symbols, suggest
@@ -337,11 +338,12 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
 
         try:
             whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
-        except TooManyEntries:
+        except CellError as err:  # too slow, or a form only the array level reads (a def returning a matrix)
             if symbolic:
                 raise
-            unwritten = ("the Jacobian could not be written out entry by entry within the time budget; the "
-                            "walkthrough is checked by central differences",)
+            why = "within the time budget" if isinstance(err, TooManyEntries) else f"({err.message})"
+            unwritten = (f"the Jacobian could not be written out entry by entry {why}; the walkthrough is checked "
+                         "by central differences",)
     elif symbolic:
         why = "broadcasts a column or row, or works along an axis" if network.batched else \
             f"has {entries:,} entries (at most {WHOLE_ENTRIES:,})"
@@ -381,7 +383,7 @@ def value_dims(network: Network, dims: Mapping[str, tuple[int, ...]]) -> dict[st
     found = {}
     for line in network.lines:
         ndims[line.name] = _ndim(line.root, ndims)
-        found[line.name] = _numpy_shape(line.shape, ndims[line.name])
+        found[line.name] = _numpy_shape(line.shape, ndims[line.name], stack_of(line.root))
     return found
 
 
@@ -392,7 +394,9 @@ def _ndim(node: Node, ndims: Mapping[str, int]) -> int:
     return node.axes([_ndim(child, ndims) for child in node.children])
 
 
-def _numpy_shape(shape: tuple[int, int], ndim: int) -> tuple[int, ...]:
+def _numpy_shape(shape: tuple[int, int], ndim: int, stack: int) -> tuple[int, ...]:
+    if ndim == 3:  # a batch of images, stacked along the rows
+        return (stack, shape[0] // stack, shape[1])
     if ndim == 0 and shape == (1, 1):
         return ()
     if ndim == 1 and 1 in shape:

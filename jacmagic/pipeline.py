@@ -18,10 +18,10 @@ from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
 from jacmagic.options import naming
-from jacmagic.read.array_trace import Untraceable
 from jacmagic.read.names import refuse_twins, suggest
 from jacmagic.read.network import NotStructured, read_network
 from jacmagic.read.parse import parse_cell
+from jacmagic.read.tracer import Untraceable
 from jacmagic.result import JacobianResult, expand_matrices, not_square
 
 if TYPE_CHECKING:

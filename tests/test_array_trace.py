@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from jacmagic import jacobian
 from jacmagic.errors import CellError
 from jacmagic.network_result import NetworkResult
-from jacmagic.read.array_trace import Untraceable, trace_network
+from jacmagic.read.array_trace import trace_network
+from jacmagic.read.tracer import Untraceable
 
 NUMPY_DEF = """def loss(W1, b1, W2, b2, x, y):
     h = np.maximum(W1 @ x + b1, 0)

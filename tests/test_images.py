@@ -267,6 +267,51 @@ def test_a_batch_walkthrough_checks_itself_in_both_modes() -> None:
     assert walked.agrees and walked.forward_agrees, walked.verdict
 
 
+BATCH_DEF = """def loss(X, K, W, b, Y):
+    H = relu(conv2d(X, K))
+    Q = maxpool2d(H, 2)
+    Z = W @ flatten(Q) + b
+    return LOSS
+"""
+
+
+@pytest.mark.parametrize(("loss", "scale"), [("-np.sum(Y * log_softmax(Z, axis=0))", 1.0),
+                                             (f"-np.sum(Y * log_softmax(Z, axis=0)) / {BATCH}", 1 / BATCH),
+                                             ("-np.mean(np.sum(Y * log_softmax(Z, axis=0), axis=0))", 1 / BATCH)],
+                         ids=["sum", "divided", "mean"])
+def test_a_numpy_def_takes_a_batch_of_images_given_with_three_axes(loss: str, scale: float) -> None:
+    """X of shape (32, 8, 8) in --at, as `X: 32x8x8` in a layer cell: per image, gradients in the given shapes."""
+    point = {**_batch_point(np.random.default_rng(34)), "b": np.random.default_rng(35).standard_normal((10, 1))}
+    result = _result(BATCH_DEF.replace("LOSS", loss), point)
+    gradients = result.gradient()
+    each = [_backprop(point["X"][j], point["K"], point["W"], point["b"][:, 0], point["Y"][:, j]) for j in range(BATCH)]
+    for name in ("X", "K", "W", "b"):
+        want = scale * (np.stack([e["x"] for e in each]) if name == "X" else sum(e[name] for e in each))
+        assert gradients[name].shape == point[name].shape, name
+        np.testing.assert_allclose(gradients[name], want.reshape(point[name].shape), rtol=0, atol=1e-10)
+    values = result.walkthrough().values
+    pooled = [_pool(np.maximum(_conv(x, point["K"]), 0), 2)[0] for x in point["X"]]
+    assert values["H"].shape == (BATCH, 6, 6) and values["Q"].shape == (BATCH, 3, 3)
+    np.testing.assert_allclose(values["Q"], pooled, rtol=1e-13)
+
+
+@pytest.mark.parametrize(("line", "words"), [("Z = X.T", "transposing a batch of images of shape (2, 4, 4)"),
+                                             ("Z = X @ K", "@ of a batch of images of shape (2, 4, 4)"),
+                                             ("Z = X + K", "broadcasting a batch of images of shape (2, 4, 4)"),
+                                             ("Z = np.sum(X, axis=0)", "sum along axis=0 of a batch")])
+def test_a_def_mixing_the_images_of_a_batch_is_refused_naming_the_line(line: str, words: str) -> None:
+    with pytest.raises(CellError, match="line 2") as caught:
+        jacobian(f"def f(X, K):\n    {line}\n    return np.sum(Z)", chain=True,
+                 at={"X": np.ones((2, 4, 4)), "K": np.ones((4, 4))}, namespace={"np": np})
+    assert words in caught.value.message
+
+
+def test_a_def_given_a_batch_of_one_image_says_how_to_give_it() -> None:
+    with pytest.raises(CellError, match=r"X has shape \(1, 4, 4\): a batch of one image; give it as \(4, 4\)"):
+        jacobian("def f(X):\n    return np.sum(X ** 2)", chain=True, at={"X": np.ones((1, 4, 4))},
+                 namespace={"np": np})
+
+
 @pytest.mark.parametrize(("stack", "image", "kernel"), [(3, (5, 6), (2, 3)), (2, (4, 4), (3, 3)), (4, (3, 3), (1, 1))])
 def test_the_batch_conv2d_jacobian_is_one_toeplitz_block_per_image(stack: int, image: tuple[int, int],
                                                                     kernel: tuple[int, int]) -> None:

@@ -393,8 +393,10 @@ class Formula:
         return f"{self._side('text')} = {self.tree.text()}"
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The formula's numbers at `values`: every input and every line's value, by name."""
-        return self.tree.evaluate(values)
+        """The numbers at `values` (each input's and line's, by name); a gradient in its array's shape there."""
+        found = self.tree.evaluate(values)
+        given = np.shape(values.get(self.name, found))
+        return found.reshape(given) if found.size == int(np.prod(given)) else found
 
 
 def closed_forms(network: Network, wrt: tuple[str, ...], assume: bool = True) -> dict[str, Formula]:

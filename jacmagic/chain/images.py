@@ -74,7 +74,7 @@ class Conv2d(Node):
         return array.reshape(*array.shape[:lead], -1, *array.shape[lead + 2:])
 
     def axes(self, inner: Sequence[int]) -> int:
-        return 2  # an image stays an image
+        return inner[0]  # an image stays an image, a batch of images (three axes) a batch
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         x, kernel = operands
@@ -149,7 +149,7 @@ class MaxPool2d(Node):
         return np.argmax(self._blocks(x, 0), axis=-1)
 
     def axes(self, inner: Sequence[int]) -> int:
-        return 2  # an image stays an image
+        return inner[0]  # an image stays an image, a batch of images (three axes) a batch
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return self._blocks(operands[0], 0).max(axis=-1)
@@ -188,7 +188,7 @@ class Flatten(Node):
         self.shape = (self.child.size // self.stack, self.stack)
 
     def axes(self, inner: Sequence[int]) -> int:
-        return 1 if self.stack == 1 else 2  # a vector; a batch's matrix
+        return inner[0] - 1  # an image's vector; a batch's matrix
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return operands[0].reshape(self.stack, -1).T

@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.closed_form import shown_forms
+from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Shown, product
 from jacmagic.notation import latex, pretty
@@ -38,10 +39,31 @@ def _of_outputs(result: NetworkResult, name: str) -> Shown:
     return Shown(derivative_symbol(outputs, (_symbol(name),)), derivative_symbol(outputs, (_symbol(name),), "text"))
 
 
-def _gradient(values: np.ndarray) -> Shown:
-    """A gradient (m, r, c): in its array's shape for one output, one row per output otherwise."""
-    shown = values[0] if values.shape[0] == 1 else values.reshape(values.shape[0], -1)
-    return Shown(array_latex(shown), array_text(shown))
+def _batch_dims(shape: tuple[int, int], stack: int) -> tuple[int, ...]:
+    """A value's shape as numpy has it: a batch of `stack` images, stacked along the rows, as (k, h, w)."""
+    return (stack, shape[0] // stack, shape[1]) if stack > 1 else shape
+
+
+def _value(value: np.ndarray, stack: int = 1) -> Shown:
+    """A value in its shape; a batch of images (stacked along the rows) in numpy's (k, h, w): its first two
+    images and its last, each h x w, and the batch's shape."""
+    if stack == 1:
+        return Shown(array_latex(value), array_text(value))
+    images = value.reshape(stack, -1, value.shape[-1])
+    k, h, w = images.shape
+    picked = [0, 1, None, k - 1] if k > 3 else list(range(k))
+    each = [None if i is None else (array_latex(images[i]).removesuffix(rf"_{{{h:,} \times {w:,}}}"),
+                                    array_text(images[i]).removesuffix(f" ({h:,} x {w:,})")) for i in picked]
+    latex_ = r",\ ".join(r"\ldots" if e is None else e[0] for e in each)
+    text = ", ".join("⋮" if e is None else e[1] for e in each)
+    return Shown(rf"\left[{latex_}\right]_{{{k:,} \times {h:,} \times {w:,}}}",
+                 f"[{text}] ({shape_words((k, h, w))})")
+
+
+def _gradient(values: np.ndarray, stack: int = 1) -> Shown:
+    """A gradient (m, r, c): in its array's shape for one output (a batch of images as one), one row per output
+    otherwise."""
+    return _value(values[0], stack) if values.shape[0] == 1 else _value(values.reshape(values.shape[0], -1))
 
 
 def _local(step: LineStep, operand: str, size: int) -> Shown:
@@ -66,14 +88,13 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
 def _point_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     rows: list[Row] = [(words_line("forward pass, at"), "forward pass, at")]
     for name in result.names:
-        value = walked.point[name]
-        rows.append((rf"&\quad {latex(_symbol(name))} = {array_latex(value)}", f"  {pretty(_symbol(name))} = "
-                                                                             f"{array_text(value)}"))
+        value = _value(walked.point[name], result.network.stack_of(name))
+        rows.append((rf"&\quad {latex(_symbol(name))} = {value.latex}", f"  {pretty(_symbol(name))} = {value.text}"))
     rows.append((words_line("every value:"), "every value:"))
     for line in result.network.lines:
-        value = walked.values[line.name]
-        rows.append((rf"&\quad {latex(_symbol(line.name))} = {line.root.show().latex} = {array_latex(value)}",
-                     f"  {pretty(_symbol(line.name))} = {line.root.show().text} = {array_text(value)}"))
+        value = _value(walked.values[line.name], stack_of(line.root))
+        rows.append((rf"&\quad {latex(_symbol(line.name))} = {line.root.show().latex} = {value.latex}",
+                     f"  {pretty(_symbol(line.name))} = {line.root.show().text} = {value.text}"))
     return rows
 
 
@@ -90,8 +111,9 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
         groups.append(rows)
         line = step.line
         upstream = _of_outputs(result, line.name)
-        here = f"step {k} of {total}: {line.name} (line {line.number}), {shape_words(line.shape)}"
-        up = _gradient(step.upstream)
+        stack = stack_of(line.root)
+        here = f"step {k} of {total}: {line.name} (line {line.number}), {shape_words(_batch_dims(line.shape, stack))}"
+        up = _gradient(step.upstream, stack)
         rows += [(words_line(f"{here}:"), f"  {here}: upstream {upstream.text} = {up.text}"),
                  (rf"&\quad \text{{upstream}}\ {upstream.latex} = {up.latex}", "")]
         for operand in _flows(result, line):
@@ -110,10 +132,10 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
                      (words_line(f"(local Jacobian, {shape}" + (f"; {said})" if said else ")"), indent=True),
                       f"      ({said})" if said else "")]
             target = _of_outputs(result, operand)
-            added = _gradient(step.products[operand])
+            added = _gradient(step.products[operand], leaf.stack)
             earlier = step.before[operand]
             if isinstance(earlier, np.ndarray) and earlier.any():
-                before, after = _gradient(earlier), _gradient(earlier + step.products[operand])
+                before, after = (_gradient(g, leaf.stack) for g in (earlier, earlier + step.products[operand]))
                 rows.append((rf"&\qquad {target.latex} = {before.latex} + {added.latex} = {after.latex}",
                              f"    {target.text} = {before.text} + {added.text} = {after.text}  (a second path)"))
             else:
@@ -122,7 +144,7 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
     rows = [(words_line("the gradients, each in its array's own shape:"),
              "the gradients, each in its array's own shape:")]
     for name, gradient in walked.gradients.items():
-        target, shown = _of_outputs(result, name), _gradient(gradient)
+        target, shown = _of_outputs(result, name), _gradient(gradient, result.network.stack_of(name))
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
     rows.append((words_line(f"(the product of the local Jacobians; {walked.verdict})"),
                  f"(the product of the local Jacobians; {walked.verdict})"))

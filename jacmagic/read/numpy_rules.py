@@ -1,0 +1,135 @@
+"""numpy's functions and jacmagic's own (sigmoid, softmax, conv2d, det...) as rules on tracers: each builds the
+array operation of a call, with numpy's result shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from jacmagic.chain import elementwise
+from jacmagic.chain.choices import Where, chosen
+from jacmagic.chain.elementwise import Apply
+from jacmagic.chain.images import USAGE, image_operation
+from jacmagic.chain.matrix_functions import CALLS
+from jacmagic.chain.reductions import Softmax
+from jacmagic.errors import CellError
+from jacmagic.read.tracer import (
+    FUNCTIONS,
+    UFUNCS,
+    Condition,
+    Tracer,
+    Untraceable,
+    arithmetic,
+    axis_of,
+    broadcast,
+    compare,
+    matmul,
+    operand,
+    raised,
+    reduction,
+    refuse_batch,
+)
+
+
+def _where(condition: Any, then: Any, otherwise: Any) -> Tracer:
+    if not isinstance(condition, Condition):
+        raise Untraceable("np.where traces a comparison of traced arrays as its condition (z > 0, a <= b)")
+    nodes, ndim = broadcast("np.where", condition.left, condition.right, operand(then), operand(otherwise))
+    left, right, picked, other = nodes
+    return Tracer(Where(condition.op, left, right, picked, other), ndim)
+
+
+def _choose(kind: str) -> Callable[[Any, Any], Tracer]:
+    def choose(a: Any, b: Any) -> Tracer:
+        nodes, ndim = broadcast(f"np.{'maximum' if kind == 'max' else 'minimum'}", operand(a), operand(b))
+        return Tracer(chosen(kind, *nodes), ndim)
+    return choose
+
+
+def _reducing(kind: str) -> Callable[..., Tracer]:
+    def reduced(value: Any, axis: Any = None, **options: Any) -> Tracer:
+        return reduction(kind, value, axis, options)
+    return reduced
+
+
+def _elementwise(name: str) -> Callable[[Any], Tracer]:
+    def apply(value: Any) -> Tracer:
+        traced = operand(value)
+        return Tracer(Apply(name, traced.node), traced.ndim)
+    return apply
+
+
+def _softmax(log: bool) -> Callable[..., Tracer]:
+    def softmax(value: Any, axis: Any = None) -> Tracer:
+        traced = operand(value)
+        name = "log_softmax" if log else "softmax"
+        refuse_batch(f"{name} of", traced)
+        if axis is None and traced.ndim == 2 and min(traced.node.shape) > 1:
+            raise CellError(f"{name} of a matrix of shape {traced.shape} needs an axis: axis=0 normalises each "
+                            "column (a batch with one example per column), axis=1 each row")
+        return Tracer(Softmax(traced.node, log=log, axis=axis_of(name, traced, axis)), traced.ndim)
+    return softmax
+
+
+def _image(name: str) -> Callable[..., Tracer]:
+    """conv2d(x, K), maxpool2d(x, s) (a matrix, of a batch (k, h, w) a batch) and flatten(q) (a vector, row-major;
+    of a batch the matrix of its images as columns)."""
+    def apply(*operands: Any) -> Tracer:
+        traced = [operand(o) for o in operands]
+        node = image_operation(name, [t.node for t in traced])
+        batch = bool(traced) and traced[0].ndim == 3
+        return Tracer(node, (1 if name == "flatten" else 2) + batch)
+    return apply
+
+
+def _called(name: str) -> Callable[..., Tracer]:
+    """One of `matrix_functions.CALLS` (leaky_relu(z, a), cross_entropy(z, y), mse(a, b), det(X)) on traced
+    arrays: the value keeps the first argument's axes when it keeps its shape, else is a number."""
+    counts, build = CALLS[name]
+
+    def call(*values: Any) -> Tracer:
+        traced = [operand(v) for v in values]
+        if name not in elementwise.CALLS:  # tr, det, inv: of one matrix
+            refuse_batch(f"{name} of", *traced)
+        if len(traced) not in counts:
+            raise Untraceable(f"{name} takes {' or '.join(map(str, counts))} arguments, got {len(traced)}")
+        try:
+            node = build(*(t.node for t in traced))
+        except ValueError as why:
+            raise CellError(str(why)) from None
+        if node is None:
+            raise Untraceable(f"{name}: its second argument is traced here; the array level takes a number")
+        return Tracer(node, traced[0].ndim if node.shape == traced[0].node.shape else 0)
+    return call
+
+
+# numpy's names
+UFUNCS.update({
+    **{name: _elementwise(name) for name in ("exp", "log", "log2", "log10", "tanh", "sin", "cos", "tan", "sqrt",
+                                             "cbrt", "sinh", "cosh", "arctan", "arcsin", "arccos", "arcsinh",
+                                             "arccosh", "arctanh")},
+    "absolute": _elementwise("abs"), "fabs": _elementwise("abs"),
+    "add": lambda a, b: arithmetic("+", a, b), "subtract": lambda a, b: arithmetic("-", a, b),
+    "multiply": lambda a, b: arithmetic("*", a, b), "divide": lambda a, b: arithmetic("/", a, b),
+    "negative": lambda a: -operand(a), "positive": operand, "power": raised,
+    "square": lambda a: raised(a, 2), "matmul": matmul,
+    "maximum": _choose("max"), "minimum": _choose("min"),
+    **{numpy_name: partial(compare, op)
+       for numpy_name, op in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="))},
+})
+FUNCTIONS.update({
+    "sum": _reducing("sum"), "mean": _reducing("mean"), "max": _reducing("max"), "amax": _reducing("max"),
+    "min": _reducing("min"), "amin": _reducing("min"), "where": _where, "dot": matmul,
+    "transpose": lambda a: operand(a).T, "clip": lambda a, low, high: _choose("min")(_choose("max")(a, low), high),
+})
+
+# jacmagic's own functions, offered to a def cell as in every other cell form
+BUILTINS: dict[str, Callable[..., Tracer]] = {
+    **{name: _elementwise(name) for name in ("sigmoid", "relu", "softplus", "gelu")},
+    **{name: _called(name) for name in CALLS},
+    "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _reducing("logsumexp"),
+    **{name: _image(name) for name in USAGE},
+}
+FUNCTIONS.update({"trace": BUILTINS["trace"], "det": BUILTINS["det"], "inv": BUILTINS["inv"],  # np.linalg's too
+                  "norm": _reducing("norm")})
