@@ -108,10 +108,21 @@ def point_value(value: Any, what: str, finite: bool = True) -> Any:
     return float(array) if array.ndim == 0 else array
 
 
-def real_array(value: Any, what: str, finite: bool = True) -> np.ndarray:
+def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) -> np.ndarray:
     """`value` as an array of doubles, finite ones if `finite`: a complex value is refused (a cast would drop its
-    imaginary part), and so is a number a double cannot hold (10**400)."""
-    too_large = OptionError(f"{what} holds a number too large for a floating-point number (at most about 1.8e308)")
+    imaginary part), and so is a number a double cannot hold (10**400). An array of doubles is taken as it is
+    (copied only if `copy`: a value kept must not change with the notebook's array)."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        converted = value.copy() if copy else value
+    else:
+        converted = _converted(value, what)
+    if finite and not np.isfinite(converted).all():
+        raise OptionError(f"{what} holds a value that is not a finite number")
+    return converted
+
+
+def _converted(value: Any, what: str) -> np.ndarray:
+    too_large = f"{what} holds a number too large for a floating-point number (at most about 1.8e308)"
     if isinstance(value, sp.Basic):
         value = _sympy_number(value, what)
     try:
@@ -128,11 +139,9 @@ def real_array(value: Any, what: str, finite: bool = True) -> np.ndarray:
         with np.errstate(over="ignore"):
             converted = array.astype(float)
     except OverflowError:  # a Python int beyond a double
-        raise too_large from None
+        raise OptionError(too_large) from None
     if array.dtype.kind == "f" and (np.isinf(converted) & np.isfinite(array)).any():  # a long double beyond it
-        raise too_large
-    if finite and not np.isfinite(converted).all():
-        raise OptionError(f"{what} holds a value that is not a finite number")
+        raise OptionError(too_large)
     return converted
 
 
@@ -152,11 +161,11 @@ def naming(option: str) -> Iterator[None]:
         raise OptionError(f"{option} {err.message}") from None
 
 
-def shaped_array(name: str, value: Any, shape: tuple[int, int]) -> np.ndarray:
+def shaped_array(name: str, value: Any, shape: tuple[int, int], copy: bool = True) -> np.ndarray:
     """A whole declared array given by `name` (a number, a nested list, a numpy array) in its declared shape,
     finite. Another shape is refused, never reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A
     vector of n values fits n x 1 and 1 x n."""
-    array = real_array(value, name)
+    array = real_array(value, name, copy=copy)
     rows, cols = shape
     count = rows * cols
     if not (array.shape == shape or (array.ndim < 2 and array.size == count and 1 in shape)):

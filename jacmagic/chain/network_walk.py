@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain.backprop import Cost
+from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, directions, seeds
 from jacmagic.errors import OptionError
 from jacmagic.read.network import Line, Network, Values
 
@@ -68,28 +69,31 @@ class NetworkWalk:
     forward_agrees: bool | None = None
 
 
-def _outputs_eye(network: Network) -> dict[str, np.ndarray]:
-    """The seed of reverse mode: each output entry's gradient of itself, one row per output entry."""
-    sizes = [network.shape_of(o) for o in network.outputs]
-    m = sum(r * c for r, c in sizes)
-    eye, seeds, start = np.eye(m), {}, 0
-    for name, (r, c) in zip(network.outputs, sizes):
-        seeds[name] = eye[:, start:start + r * c].reshape(m, r, c)
-        start += r * c
-    return seeds
-
-
 def outputs_at(network: Network, point: Mapping[str, np.ndarray]) -> np.ndarray:
     """The outputs' entries, flattened in order: the map itself."""
     known, _ = network.forward(point)
     return np.concatenate([known[o].ravel() for o in network.outputs])
 
 
-def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
-            ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
+def reverse(plan: CompiledNetwork, point: Mapping[str, np.ndarray]
+              ) -> tuple[tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]], bool]:
+    """Every value by name, each line's operation values, each line's step (output first), the gradients of the
+    differentiated inputs (m, rows, cols); and whether every number was finite (the compiled walk ran: the exact
+    walk runs where something is not finite, and says where)."""
+    try:
+        known, per_line, records, gradients = plan.reverse(point)
+    except Undefined:
+        return exact_reverse(plan.network, point, plan.wrt), False
+    return (known, per_line, [LineStep(*record) for record in records], gradients), True
+
+
+def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
+                  ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
+    """Reverse mode operation by operation, each value and slope guarded: an undefined value (nan) makes what
+    flows through it undefined, and an output entry with no value has no gradient."""
     known, per_line = network.forward(point)
-    gradients = _outputs_eye(network)
-    m = next(iter(gradients.values())).shape[0]
+    m = cost(network, wrt).outputs
+    gradients = seeds(network, m)
     flowing = set(wrt) | {line.name for line in network.lines}  # constants need no gradient
     steps = []
     for line, values in zip(reversed(network.lines), reversed(per_line)):
@@ -103,6 +107,14 @@ def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str
     by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
                 for name in wrt}
     return known, per_line, steps, by_input
+
+
+def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The gradients of the differentiated inputs (m, rows, cols) alone, without the walkthrough's records."""
+    try:
+        return plan.gradients(point)
+    except Undefined:
+        return exact_reverse(plan.network, point, plan.wrt)[3]
 
 
 def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
@@ -125,9 +137,9 @@ def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tup
     return agrees, f" on its {count:,} defined entr{'y' if count == 1 else 'ies'}"
 
 
-def jacobian_at(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]) -> np.ndarray:
+def jacobian_at(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
     """J (m x n) at a point by reverse mode."""
-    gradients = reverse(network, point, wrt)[3]
+    gradients = gradient(plan, point)
     return np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
 
 
@@ -197,33 +209,35 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
-def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
-                       jacobian: np.ndarray) -> tuple[bool, str]:
-    """J v against central differences of the map along three random directions (seeded): a check of every
-    column at the cost of six forward passes."""
-    rng = np.random.default_rng(0)
-    flat = np.concatenate([np.asarray(point[n], dtype=float).ravel() for n in wrt])
-    scale = max(1.0, float(np.abs(flat).max(initial=0.0)))
+def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray
+                       ) -> tuple[bool, str]:
+    """J v against central differences of the map along three random directions (seeded, drawn once per cell
+    when small enough to keep): a check of every column at the cost of six forward passes."""
+    wrt, shapes = plan.wrt, plan.shapes
+    sizes = [shapes[n][0] * shapes[n][1] for n in wrt]
+    kept = plan.kept_directions
+    scale = max(1.0, *(float(np.abs(point[n]).max()) for n in wrt))
+    step = 1e-6 * scale
     agrees = True
-    for _ in range(3):
-        v = rng.standard_normal(flat.size)
-        v /= np.linalg.norm(v)
-        step = 1e-6 * scale
-        shifted = []
-        for sign in (1.0, -1.0):
-            moved, start = dict(point), 0
-            for name in wrt:
-                size = int(np.prod(network.shape_of(name)))
-                moved[name] = (flat[start:start + size] + sign * step * v[start:start + size]).reshape(
-                    network.shape_of(name))
-                start += size
-            shifted.append(outputs_at(network, moved))
+    for v in kept if kept is not None else directions(sum(sizes)):
+        moves, start = {}, 0
+        for name, size in zip(wrt, sizes):
+            moves[name] = (step * v[start:start + size]).reshape(shapes[name])
+            start += size
+        shifted = [_outputs(plan, {**point, **{n: point[n] + sign * moves[n] for n in wrt}}) for sign in (1, -1)]
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
-            exact = jacobian @ v
+            exact = np.einsum("ij,j->i", jacobian, v)  # not BLAS: waking its threads for one long row costs more
         agrees_here, judged = _compare(numeric, exact, 1e-4, 1e-6)
         agrees &= agrees_here
     return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
+
+
+def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
+    try:
+        return plan.outputs_at(point)
+    except Undefined:
+        return outputs_at(plan.network, point)
 
 
 def _verdict(agrees: bool, how: str, judged: str | None) -> str:
@@ -232,18 +246,19 @@ def _verdict(agrees: bool, how: str, judged: str | None) -> str:
     return f"it {'matches' if agrees else 'DOES NOT match'} {how}{judged}"
 
 
-def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
-         direct: np.ndarray | None = None, directions: np.ndarray | None = None) -> NetworkWalk:
+def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndarray | None = None,
+         directions: np.ndarray | None = None) -> NetworkWalk:
     """The walkthrough's numbers at `point` (every input by name, as 2-D arrays), checked against `direct` (the
     entry-level symbolic Jacobian there, when the cell is small enough to have one) or central differences."""
-    known, per_line, steps, gradients = reverse(network, point, wrt)
+    network, wrt = plan.network, plan.wrt
+    (known, per_line, steps, gradients), finite = reverse(plan, point)
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
     if direct is not None:
         agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
         verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
     else:
-        agrees, verdict = _directional_check(network, point, wrt, jacobian)
-    reasons = [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
+        agrees, verdict = _directional_check(plan, point, jacobian)
+    reasons = [] if finite else [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
     if reasons:
         verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
     ahead, ahead_agrees = None, None
