@@ -120,7 +120,7 @@ def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) ->
         converted = value.copy() if copy else value
     else:
         converted = _converted(value, what)
-    if finite and not np.isfinite(converted).all():
+    if finite and not np.logical_and.reduce(np.isfinite(converted), axis=None):
         raise OptionError(f"{what} holds a value that is not a finite number")
     return converted
 
@@ -170,6 +170,8 @@ def shaped_array(name: str, value: Any, shape: tuple[int, int], copy: bool = Tru
     finite. Another shape is refused, never reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A
     vector of n values fits n x 1 and 1 x n."""
     array = real_array(value, name, copy=copy)
+    if array.shape == shape:
+        return array
     rows, cols = shape
     count = rows * cols
     if not (array.shape == shape or (array.ndim < 2 and array.size == count and 1 in shape)):

@@ -18,26 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from jacmagic.chain.operations import Apply, Arithmetic, Leaf, MatMul, Negate, Node, Number, Transpose, Values
-from jacmagic.chain.reductions import Reduce, Softmax, _along
+from jacmagic.chain.array_code import Pull, Template, Undefined, compiled, evaluator, finite, pullback_code, puller, written
+from jacmagic.chain.operations import Leaf, Node, Number, Values
 from jacmagic.read.network import Line, Network
 
-Part = np.ndarray | None
-Pull = Callable[[np.ndarray, Sequence[np.ndarray], np.ndarray], Sequence[Part]]
 # A line's record for the walkthrough: the line, its operation values, the upstream, the products per operand and
 # each operand's gradient before them (0.0 if none yet).
 Record = tuple[Line, Values, np.ndarray, dict[str, np.ndarray], dict[str, Any]]
 
-# The random directions of the check are drawn once per cell when they hold at most this many numbers in all.
-KEPT_DIRECTION_NUMBERS = 3_000_000
-_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
-# Element-wise functions whose value and slope are plain numpy calls (no errstate of their own hides an overflow).
-_PLAIN = frozenset({"exp", "log", "ln", "tanh", "sigmoid", "relu", "softplus", "sin", "cos", "sqrt", "abs", "Abs",
-                    "sinh", "cosh", "atan", "arctan"})
-
-
-class Undefined(Exception):
-    """A value or gradient is not finite here: the exact walk finds where and says why."""
+# The check's random directions and its buffers are kept with the cell when they hold at most this many numbers.
+KEPT_DIRECTION_NUMBERS = 6_000_000
 
 
 def seeds(network: Network, m: int) -> dict[str, np.ndarray]:
@@ -48,130 +38,6 @@ def seeds(network: Network, m: int) -> dict[str, np.ndarray]:
         found[name] = eye[:, start:start + r * c].reshape(m, r, c)
         start += r * c
     return found
-
-
-# -- an operation's value and pullback as plain numpy calls --------------------------------------------------------
-
-def _plain(node: Node) -> bool:
-    """Is the operation computed here by numpy calls whose overflow numpy reports (not hidden by an errstate)?"""
-    kind = type(node)
-    if kind is Apply:
-        return node.name in _PLAIN  # type: ignore[attr-defined]
-    if kind is Reduce:
-        return node.kind in ("sum", "mean")  # type: ignore[attr-defined]
-    return kind in (Arithmetic, MatMul, Negate, Transpose) or (kind is Softmax and not node.log)  # type: ignore
-
-
-def _evaluator(node: Node) -> Callable[..., np.ndarray]:
-    if not _plain(node):
-        return lambda *operands: _finite(node.evaluate(operands))
-    if isinstance(node, Arithmetic):
-        return _ARITHMETIC[node.op]  # type: ignore[return-value]
-    if isinstance(node, MatMul):
-        return np.matmul  # type: ignore[return-value]
-    if isinstance(node, Apply):
-        return node.function.value
-    if isinstance(node, Negate):
-        return np.negative  # type: ignore[return-value]
-    if isinstance(node, Transpose):
-        return np.transpose
-    return lambda z: node.evaluate((z,))  # sum, mean, softmax: numpy reports their overflow
-
-
-def _finite(value: np.ndarray) -> np.ndarray:
-    """An operation's own value or product, checked: its errstate may hide an overflow."""
-    if not np.isfinite(value).all():
-        raise Undefined
-    return value
-
-
-def _summed_back(child: Node, node: Node) -> tuple[int, ...]:
-    """The axes (from the end) an operand broadcast over `node`'s shape has its gradient summed over."""
-    return tuple(axis for axis, size, full in zip((-2, -1), child.shape, node.shape) if size == 1 and full != 1)
-
-
-def _arithmetic_pull(node: Arithmetic, mask: Sequence[bool]) -> Pull:
-    axes = [_summed_back(child, node) for child in node.children]
-    op = node.op
-
-    def back(part: np.ndarray, k: int) -> Part:
-        if not mask[k]:
-            return None
-        return part.sum(axis=axes[k], keepdims=True) if axes[k] else part
-
-    def pull(up: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> Sequence[Part]:
-        a, b = operands
-        if op == "+":
-            return back(up, 0), back(up, 1)
-        if op == "-":
-            return back(up, 0), back(-up, 1) if mask[1] else None
-        if op == "*":
-            return back(up * b, 0) if mask[0] else None, back(up * a, 1) if mask[1] else None
-        return back(up / b, 0) if mask[0] else None, back(-up * a / (b * b), 1) if mask[1] else None
-    return pull
-
-
-def _matmul_pull(node: MatMul, mask: Sequence[bool]) -> Pull:
-    outer = node.right.shape[1] == 1  # U bᵀ for a column b: an outer product, not a matrix product with k = 1
-
-    def pull(up: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> Sequence[Part]:
-        a, b = operands
-        left = (up * b.T if outer else up @ b.T) if mask[0] else None
-        return left, a.T @ up if mask[1] else None
-    return pull
-
-
-def _reduce_pull(node: Reduce) -> Pull:
-    slope = np.full(node.child.shape, 1.0 if node.kind == "sum" else node.size / node.child.size)  # mean: 1/n
-    return lambda up, operands, value: (up * slope,)
-
-
-def _apply_pull(name: str, derivative: Callable[[np.ndarray], np.ndarray]) -> Pull:
-    """U ⊙ f'(z), the slope from the value where that saves numpy calls."""
-    if name in ("log", "ln"):
-        return lambda up, operands, value: (up / operands[0],)
-    if name == "exp":
-        return lambda up, operands, value: (up * value,)
-    if name == "tanh":
-        return lambda up, operands, value: (up * (1 - value * value),)
-    if name == "relu":
-        return lambda up, operands, value: (up * (operands[0] > 0),)
-    return lambda up, operands, value: (up * derivative(operands[0]),)
-
-
-def _softmax_pull(node: Softmax) -> Pull:
-    axes = _along(node.axis)
-
-    def pull(up: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> Sequence[Part]:
-        return (value * (up - (up * value).sum(axis=axes, keepdims=True)),)
-    return pull
-
-
-def _checked_pull(node: Node, mask: Sequence[bool]) -> Pull:
-    """An operation's own pullback, its products checked (its errstate may hide an overflow)."""
-    def pull(up: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> Sequence[Part]:
-        parts = node.pullback(up, operands, value, mask)
-        return [_finite(part) if wanted else None for part, wanted in zip(parts, mask)]
-    return pull
-
-
-def _puller(node: Node, mask: Sequence[bool]) -> Pull:
-    if not _plain(node):
-        return _checked_pull(node, mask)
-    if isinstance(node, Arithmetic):
-        return _arithmetic_pull(node, mask)
-    if isinstance(node, MatMul):
-        return _matmul_pull(node, mask)
-    if isinstance(node, Apply):
-        return _apply_pull(node.name, node.function.derivative)
-    if isinstance(node, Negate):
-        return lambda up, operands, value: (-up,)
-    if isinstance(node, Transpose):
-        return lambda up, operands, value: (np.swapaxes(up, -1, -2),)
-    if isinstance(node, Reduce):
-        return _reduce_pull(node)
-    assert isinstance(node, Softmax)
-    return _softmax_pull(node)
 
 
 # -- the plan -------------------------------------------------------------------------------------------------------
@@ -185,6 +51,8 @@ class _Step:
     children: tuple[int, ...]
     operands: tuple[int, ...]  # value slots
     value: int
+    wanted: tuple[bool, ...]  # which operands get a part (the rest: None)
+    code: Template | None  # the pullback as code, for a plain operation
 
     def run(self, gradients: list[Any], values: list[Any]) -> None:
         flow = gradients[self.at]
@@ -225,6 +93,9 @@ class CompiledNetwork:
         self.lines = tuple(self._line(line, template) for line in network.lines)
         self.template = template
         self.output_slots = tuple(self.slots[o] for o in network.outputs)
+        self.one = self.outputs == 1  # one output entry: its gradients without the leading axis until the end
+        start = [self.network.outputs[0]] if self.one else list(network.outputs)
+        self.flat_function = flat_function(self, template, [self.slots[name] for name in start])
 
     def _line(self, line: Line, template: list[Any]) -> _LinePlan:
         order = line.order()
@@ -237,7 +108,7 @@ class CompiledNetwork:
             slot[id(node)] = len(template)
             template.append(np.full((1, 1), node.value) if isinstance(node, Number) else None)
             if node.children:
-                self.forward_steps.append((_evaluator(node), tuple(slot[id(c)] for c in node.children),
+                self.forward_steps.append((evaluator(node), tuple(slot[id(c)] for c in node.children),
                                            slot[id(node)]))
         self.slots[line.name] = slot[id(line.root)]
         wanted = set(self.wrt) | {other.name for other in self.network.lines}
@@ -248,11 +119,12 @@ class CompiledNetwork:
         steps, flat = [], []
         for node in reversed(order):
             if id(node) in flows and node.children:
-                pull = _puller(node, tuple(id(child) in flows for child in node.children))
+                mask = tuple(id(child) in flows for child in node.children)
+                pull, code = puller(node, mask), pullback_code(node, mask)
                 operands = tuple(slot[id(c)] for c in node.children)
                 steps.append(_Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
-                                   slot[id(node)]))
-                flat.append(_Step(pull, slot[id(node)], operands, operands, slot[id(node)]))
+                                   slot[id(node)], mask, code))
+                flat.append(_Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
         self.flat[:0] = flat  # the lines from the output back
         leaves = tuple((leaf.name, place[id(leaf)], leaf.shape) for leaf in line.leaves)
         return _LinePlan(line, tuple(order), tuple(slot[id(n)] for n in order), place[id(line.root)], tuple(steps),
@@ -279,31 +151,25 @@ class CompiledNetwork:
 
     def _outputs(self, values: list[Any]) -> np.ndarray:
         """The outputs' entries, checked once: nothing undefined reached them."""
-        return _finite(np.concatenate([values[k].ravel() for k in self.output_slots]))
+        return finite(np.concatenate([values[k].ravel() for k in self.output_slots]))
 
     def gradients(self, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The gradient of every output entry with respect to each differentiated input, (m, rows, cols)."""
-        values = self.forward(point)
-        self._outputs(values)
-        one = self.outputs == 1  # one output entry: its gradients without the leading axis until the end
-        gradients: list[Any] = [None] * len(values)
-        start = {self.network.outputs[0]: np.ones((1, 1))} if one else seeds(self.network, self.outputs)
-        for name, seed in start.items():
-            k = self.slots[name]
-            gradients[k] = seed if gradients[k] is None else gradients[k] + seed
+        values = self.template.copy()
+        for k, name in self.inputs:
+            values[k] = point[name]
+        start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
         with np.errstate(all="raise", under="ignore"):
             try:
-                for step in self.flat:
-                    step.run(gradients, values)
+                gradients = self.flat_function(values, start)
             except (FloatingPointError, ZeroDivisionError):
                 raise Undefined from None
         found: dict[str, np.ndarray] = {}
         memory: set[int] = set()
-        for name in self.wrt:
-            gradient = gradients[self.slots[name]]
+        for name, gradient in zip(self.wrt, gradients):
             if gradient is None:
                 gradient = np.zeros((self.outputs, *self.shapes[name]))
-            elif one:
+            elif self.one:
                 gradient = gradient.reshape(1, *gradient.shape)
             if id(gradient.base) in memory or id(gradient) in memory:
                 gradient = gradient.copy()  # one array reached two names
@@ -359,8 +225,71 @@ class CompiledNetwork:
     @cached_property
     def kept_directions(self) -> np.ndarray | None:
         """The check's three random unit directions (seeded), drawn once per cell when small enough to keep."""
-        count = sum(self.shapes[n][0] * self.shapes[n][1] for n in self.wrt)
-        return directions(count) if 3 * count <= KEPT_DIRECTION_NUMBERS else None
+        return directions(self._count) if self._kept else None
+
+    @property
+    def check_buffers(self) -> tuple[dict[str, np.ndarray], ...]:
+        """Two arrays per differentiated input that the check fills in place (the point ahead and behind): kept
+        with the directions, since a fresh large array costs more to allocate (page faults) than to
+        fill. (One walkthrough at a time per cell: a kernel runs one cell at a time.)"""
+        return self._buffers if self._kept else self._new_buffers()
+
+    @cached_property
+    def _buffers(self) -> tuple[dict[str, np.ndarray], ...]:
+        return self._new_buffers()
+
+    def _new_buffers(self) -> tuple[dict[str, np.ndarray], ...]:
+        return tuple({name: np.empty(self.shapes[name]) for name in self.wrt} for _ in range(2))
+
+    @property
+    def _count(self) -> int:
+        return sum(self.shapes[n][0] * self.shapes[n][1] for n in self.wrt)
+
+    @property
+    def _kept(self) -> bool:
+        return 5 * self._count <= KEPT_DIRECTION_NUMBERS
+
+
+def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
+                  ) -> Callable[[list[Any], tuple[np.ndarray, ...]], tuple[np.ndarray | None, ...]]:
+    """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls:
+    `(values, seeds) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
+    `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line."""
+    bound: dict[str, Any] = {"check": _finite_outputs}
+    body = [f"    v{k} = x[{k}]" for k, value in enumerate(template) if k < len(plan.inputs) or value is not None]
+    for j, (call, operands, out) in enumerate(plan.forward_steps):
+        bound[f"f{j}"] = call
+        body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
+    body.append(f"    check({', '.join(f'v{k}' for k in plan.output_slots)})")
+    reached: set[int] = set()
+
+    def add(slot: int, part: str) -> None:
+        body.append(f"    g{slot} = g{slot} + {part}" if slot in reached else f"    g{slot} = {part}")
+        reached.add(slot)
+    for j, slot in enumerate(seeded):
+        add(slot, f"s[{j}]")
+    for j, step in enumerate(plan.flat):
+        if step.at not in reached:
+            continue  # nothing flows into this operation
+        if step.code is None:
+            bound[f"b{j}"] = step.pull
+            body.append(f"    p = b{j}(g{step.at}, ({''.join(f'v{k}, ' for k in step.operands)}), v{step.value})")
+        forms, constants = step.code or ((None,) * len(step.children), {})
+        names = {name: f"c{j}_{name}" for name in constants}
+        bound.update({names[name]: value for name, value in constants.items()})
+        for i, (child, wanted, form) in enumerate(zip(step.children, step.wanted, forms)):
+            if wanted:
+                add(child, f"p[{i}]" if form is None else
+                    f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})")
+    slots = [plan.slots[name] for name in plan.wrt]
+    body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
+    return compiled("def flat(x, s):\n" + "\n".join(body) + "\n", bound)["flat"]  # type: ignore[no-any-return]
+
+
+def _finite_outputs(*outputs: np.ndarray) -> None:
+    """The one check of the outputs: nothing undefined reached them."""
+    for output in outputs:
+        finite(output)
 
 
 def directions(count: int) -> np.ndarray:

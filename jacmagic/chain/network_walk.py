@@ -216,15 +216,18 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     wrt, shapes = plan.wrt, plan.shapes
     sizes = [shapes[n][0] * shapes[n][1] for n in wrt]
     kept = plan.kept_directions
-    scale = max(1.0, *(float(np.abs(point[n]).max()) for n in wrt))
+    scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
     agrees = True
+    ahead, behind = plan.check_buffers
     for v in kept if kept is not None else directions(sum(sizes)):
-        moves, start = {}, 0
+        start = 0
         for name, size in zip(wrt, sizes):
-            moves[name] = (step * v[start:start + size]).reshape(shapes[name])
+            np.multiply(v[start:start + size].reshape(shapes[name]), step, out=ahead[name])  # the move
+            np.subtract(point[name], ahead[name], out=behind[name])
+            ahead[name] += point[name]
             start += size
-        shifted = [_outputs(plan, {**point, **{n: point[n] + sign * moves[n] for n in wrt}}) for sign in (1, -1)]
+        shifted = [_outputs(plan, {**point, **ahead}), _outputs(plan, {**point, **behind})]
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
             exact = np.einsum("ij,j->i", jacobian, v)  # not BLAS: waking its threads for one long row costs more
