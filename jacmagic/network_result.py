@@ -32,7 +32,7 @@ from jacmagic.chain.network_walk import (
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import OptionError, TooManyEntries
 from jacmagic.model import Options
-from jacmagic.options import naming, shaped_array
+from jacmagic.options import naming, refuse_not_finite, shaped_array
 from jacmagic.read.formula import element_symbols, suggest
 from jacmagic.read.network import Network
 from jacmagic.result import own_shape
@@ -191,7 +191,8 @@ class NetworkResult:
         if missing:
             raise OptionError(f"no value given for {', '.join(missing)}, and --at gives none (a point needs "
                               f"{', '.join(self.names)})")
-        dims = {**self.dims, **{name: np.shape(value) for name, value in values.items()}}
+        dims = {**self.dims, **{name: value.shape if isinstance(value, np.ndarray) else np.shape(value)
+                                for name, value in values.items()}}
         return {name: given[name] if name in given else self.given[name] for name in self.names}, dims
 
     def at(self, /, **values: Any) -> np.ndarray:
@@ -405,7 +406,8 @@ def arrays_by_name(shapes: Mapping[str, tuple[int, int]], names: Sequence[str], 
     """A point by name, each value in its array's shape (`shapes`: each name's); every one of `names` needed when
     `complete`; a numpy array of doubles copied only if `copy` (a point kept must not change with the notebook)."""
     refuse_unknown(list(values), names)
-    arrays = {name: shaped_array(name, value, shapes[name], copy) for name, value in values.items()}
+    arrays = {name: shaped_array(name, value, shapes[name], copy, finite=False) for name, value in values.items()}
+    refuse_not_finite(arrays)
     missing = [n for n in names if n not in arrays]
     if complete and missing:
         raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")

@@ -120,9 +120,27 @@ def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) ->
         converted = value.copy() if copy else value
     else:
         converted = _converted(value, what)
-    if finite and not np.logical_and.reduce(np.isfinite(converted), axis=None):
-        raise OptionError(f"{what} holds a value that is not a finite number")
+    if finite:
+        refuse_not_finite({what: converted})
     return converted
+
+
+_TOGETHER = 10_000  # arrays up to this size are checked in one numpy call: a call costs more than their numbers
+
+
+def refuse_not_finite(arrays: Mapping[str, np.ndarray]) -> None:
+    """An error naming the first array holding a value that is not a finite number; small arrays are checked
+    together."""
+    small = [array.ravel() for array in arrays.values() if array.size <= _TOGETHER]
+    if (not small or _all_finite(np.concatenate(small))) and all(
+            _all_finite(array) for array in arrays.values() if array.size > _TOGETHER):
+        return
+    what = next(what for what, array in arrays.items() if not _all_finite(array))
+    raise OptionError(f"{what} holds a value that is not a finite number")
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    return bool(np.logical_and.reduce(np.isfinite(array), axis=None))
 
 
 def _converted(value: Any, what: str) -> np.ndarray:
@@ -165,11 +183,12 @@ def naming(option: str) -> Iterator[None]:
         raise OptionError(f"{option} {err.message}") from None
 
 
-def shaped_array(name: str, value: Any, shape: tuple[int, int], copy: bool = True) -> np.ndarray:
+def shaped_array(name: str, value: Any, shape: tuple[int, int], copy: bool = True, finite: bool = True
+                 ) -> np.ndarray:
     """A whole declared array given by `name` (a number, a nested list, a numpy array) in its declared shape,
-    finite. Another shape is refused, never reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A
-    vector of n values fits n x 1 and 1 x n."""
-    array = real_array(value, name, copy=copy)
+    finite (unless `finite` is False: `refuse_not_finite` checks many at once). Another shape is refused, never
+    reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A vector of n values fits n x 1 and 1 x n."""
+    array = real_array(value, name, finite, copy)
     if array.shape == shape:
         return array
     rows, cols = shape

@@ -27,7 +27,7 @@ from jacmagic.read.network import Line, Network
 Record = tuple[Line, Values, np.ndarray, dict[str, np.ndarray], dict[str, Any]]
 
 # The check's random directions and its buffers are kept with the cell when they hold at most this many numbers.
-KEPT_DIRECTION_NUMBERS = 6_000_000
+KEPT_DIRECTION_NUMBERS = 8_000_000
 
 
 def seeds(network: Network, m: int) -> dict[str, np.ndarray]:
@@ -155,13 +155,10 @@ class CompiledNetwork:
 
     def gradients(self, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The gradient of every output entry with respect to each differentiated input, (m, rows, cols)."""
-        values = self.template.copy()
-        for k, name in self.inputs:
-            values[k] = point[name]
         start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
         with np.errstate(all="raise", under="ignore"):
             try:
-                gradients = self.flat_function(values, start)
+                gradients = self.flat_function(start, *[point[name] for name in self.network.inputs])
             except (FloatingPointError, ZeroDivisionError):
                 raise Undefined from None
         found: dict[str, np.ndarray] = {}
@@ -169,12 +166,11 @@ class CompiledNetwork:
         for name, gradient in zip(self.wrt, gradients):
             if gradient is None:
                 gradient = np.zeros((self.outputs, *self.shapes[name]))
-            elif self.one:
-                gradient = gradient.reshape(1, *gradient.shape)
-            if id(gradient.base) in memory or id(gradient) in memory:
+            held = id(gradient if gradient.base is None else gradient.base)
+            if held in memory:
                 gradient = gradient.copy()  # one array reached two names
-            memory.update((id(gradient), id(gradient.base)) if gradient.base is not None else (id(gradient),))
-            found[name] = gradient
+            memory.add(held)
+            found[name] = gradient.reshape(1, *gradient.shape) if self.one else gradient
         return found
 
     def reverse(self, point: Mapping[str, np.ndarray]
@@ -222,10 +218,24 @@ class CompiledNetwork:
 
     # -- the check's directions -------------------------------------------------------------------------------------
 
+    def moves(self, step: float) -> np.ndarray:
+        """The check's three random unit directions (seeded) times `step`, (3, n): kept with the cell when small
+        enough, and scaled again only when the step changes (it follows the size of the point's entries)."""
+        if not self._kept:
+            return directions(self._count) * step
+        kept = self._moves
+        if kept[0] != step:
+            np.multiply(self._directions, step, out=kept[1])
+            self._moves = (step, kept[1])
+        return kept[1]
+
     @cached_property
-    def kept_directions(self) -> np.ndarray | None:
-        """The check's three random unit directions (seeded), drawn once per cell when small enough to keep."""
-        return directions(self._count) if self._kept else None
+    def _directions(self) -> np.ndarray:
+        return directions(self._count)
+
+    @cached_property
+    def _moves(self) -> tuple[float, np.ndarray]:
+        return (0.0, np.empty((3, self._count)))
 
     @property
     def check_buffers(self) -> tuple[dict[str, np.ndarray], ...]:
@@ -247,16 +257,20 @@ class CompiledNetwork:
 
     @property
     def _kept(self) -> bool:
-        return 5 * self._count <= KEPT_DIRECTION_NUMBERS
+        return 8 * self._count <= KEPT_DIRECTION_NUMBERS
 
 
 def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
-                  ) -> Callable[[list[Any], tuple[np.ndarray, ...]], tuple[np.ndarray | None, ...]]:
+                  ) -> Callable[..., tuple[np.ndarray | None, ...]]:
     """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls:
-    `(values, seeds) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
+    `(seeds, *inputs) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
     `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line."""
     bound: dict[str, Any] = {"check": _finite_outputs}
-    body = [f"    v{k} = x[{k}]" for k, value in enumerate(template) if k < len(plan.inputs) or value is not None]
+    body = []
+    for k, value in enumerate(template):
+        if value is not None:  # a number of the cell
+            bound[f"n{k}"] = value
+            body.append(f"    v{k} = n{k}")
     for j, (call, operands, out) in enumerate(plan.forward_steps):
         bound[f"f{j}"] = call
         body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
@@ -283,7 +297,8 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
                     f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})")
     slots = [plan.slots[name] for name in plan.wrt]
     body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
-    return compiled("def flat(x, s):\n" + "\n".join(body) + "\n", bound)["flat"]  # type: ignore[no-any-return]
+    head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
+    return compiled(head + "\n".join(body) + "\n", bound)["flat"]  # type: ignore[no-any-return]
 
 
 def _finite_outputs(*outputs: np.ndarray) -> None:

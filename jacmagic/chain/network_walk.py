@@ -214,24 +214,25 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
     when small enough to keep): a check of every column at the cost of six forward passes."""
     wrt, shapes = plan.wrt, plan.shapes
-    sizes = [shapes[n][0] * shapes[n][1] for n in wrt]
-    kept = plan.kept_directions
     scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
-    agrees = True
+    moves = plan.moves(step)  # (3, n): each direction times the step
     ahead, behind = plan.check_buffers
-    for v in kept if kept is not None else directions(sum(sizes)):
+    with np.errstate(all="ignore"):
+        exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
+    agrees, judged = True, None
+    for move, along in zip(moves, exact):
         start = 0
-        for name, size in zip(wrt, sizes):
-            np.multiply(v[start:start + size].reshape(shapes[name]), step, out=ahead[name])  # the move
-            np.subtract(point[name], ahead[name], out=behind[name])
-            ahead[name] += point[name]
+        for name in wrt:
+            size = shapes[name][0] * shapes[name][1]
+            part = move[start:start + size].reshape(shapes[name])
+            np.subtract(point[name], part, out=behind[name])
+            np.add(point[name], part, out=ahead[name])
             start += size
         shifted = [_outputs(plan, {**point, **ahead}), _outputs(plan, {**point, **behind})]
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
-            exact = np.einsum("ij,j->i", jacobian, v)  # not BLAS: waking its threads for one long row costs more
-        agrees_here, judged = _compare(numeric, exact, 1e-4, 1e-6)
+        agrees_here, judged = _compare(numeric, along, 1e-4, 1e-6)
         agrees &= agrees_here
     return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
 
