@@ -227,7 +227,7 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
 
 def _bracketed(text: str, what: str) -> tuple[Any, ...]:
     """A bracketed list whose parts are numbers, formulas or bracketed lists, part by part."""
-    parts = []
+    parts: list[Any] = []
     for part in _split_top_level(text[1:-1]):
         number = float(part) if _NUMBER.fullmatch(part) else math.nan
         if math.isfinite(number):
@@ -278,7 +278,8 @@ def set_aside(line: str) -> tuple[str, list[str]]:
     """The option line with each bracketed value replaced by a placeholder, and those values (spaces dropped).
     IPython's argument splitter reads a line character by character: a pasted 784 x 128 matrix took it a minute,
     set aside it takes none of its time."""
-    kept, values = [], []
+    kept: list[str] = []
+    values: list[str] = []
     depth = start = last = 0
     for match in _BRACKETS.finditer(line):
         if match.group() == "[":

@@ -18,7 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from jacmagic.chain.array_code import Pull, Template, Undefined, compiled, evaluator, finite, pullback_code, puller, written
+from jacmagic.chain.array_code import (
+    Pull,
+    Template,
+    Undefined,
+    compiled,
+    evaluator,
+    finite,
+    pullback_code,
+    puller,
+    written,
+)
 from jacmagic.chain.operations import Leaf, Node, Number, Values
 from jacmagic.read.network import Line, Network
 
@@ -83,7 +93,8 @@ class CompiledNetwork:
 
     def __init__(self, network: Network, wrt: Sequence[str]) -> None:
         self.network, self.wrt = network, tuple(wrt)
-        self.shapes = {name: network.shape_of(name) for name in (*network.inputs, *(l.name for l in network.lines))}
+        names = (*network.inputs, *(line.name for line in network.lines))
+        self.shapes = {name: network.shape_of(name) for name in names}
         self.outputs = sum(self.shapes[o][0] * self.shapes[o][1] for o in network.outputs)
         self.slots = {name: k for k, name in enumerate(network.inputs)}
         self.inputs = tuple(enumerate(network.inputs))

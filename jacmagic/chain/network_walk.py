@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain.backprop import Cost
-from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, directions, seeds
+from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.errors import OptionError
 from jacmagic.read.network import Line, Network, Values
 
@@ -262,7 +262,8 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
         verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
     else:
         agrees, verdict = _directional_check(plan, point, jacobian)
-    reasons = [] if finite else [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
+    reasons = [] if finite else [why for line, values in zip(network.lines, per_line)
+                                 if (why := line.undefined(values))]
     if reasons:
         verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
     ahead, ahead_agrees = None, None
