@@ -180,13 +180,14 @@ class NetworkResult:
         """A point by name, each value in its array's shape; every name needed when `complete`."""
         return arrays_by_name(self.compiled.shapes, self.names, values, complete, copy)
 
-    def _located(self, values: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    def _located(self, values: Mapping[str, Any], copy: bool = True
+                 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
         """The point from any of the arrays (the rest keep their `--at` values; none given: `default_point()`),
         and the shape each comes back in: as given here, else as declared or given to `--at`. A numpy array given
-        is used as it is, not copied: what is computed from it is new."""
+        is copied only if `copy`: a walkthrough keeps its point (its check runs later), a gradient does not."""
         if not values:
             return self.default_point(), dict(self.dims)
-        given = self.point_arrays(values, complete=False, copy=False)
+        given = self.point_arrays(values, complete=False, copy=copy)
         missing = [n for n in self.names if n not in given and n not in self.given]
         if missing:
             raise OptionError(f"no value given for {', '.join(missing)}, and --at gives none (a point needs "
@@ -198,12 +199,12 @@ class NetworkResult:
     def at(self, /, **values: Any) -> np.ndarray:
         """The numeric Jacobian matrix at a point (default: `default_point()`), (m, n): a row per output entry, a
         column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value."""
-        return jacobian_at(self.compiled, self._located(values)[0])
+        return jacobian_at(self.compiled, self._located(values, copy=False)[0])
 
     def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
         """The gradient with respect to each differentiated array, in that array's own shape (`dims`), with a
         leading axis per output entry when there are several (a vector by a vector: the Jacobian matrix)."""
-        point, dims = self._located(values)
+        point, dims = self._located(values, copy=False)
         gradients = gradient(self.compiled, point)
         return {name: own_shape(g, dims[name]) for name, g in gradients.items()}
 

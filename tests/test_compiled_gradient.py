@@ -190,3 +190,13 @@ def test_a_pasted_matrix_reaches_the_magic_whole_with_its_spaces_and_negative_nu
     assert np.array_equal(dict(point)["W"], matrix)
     assert dict(point)["x"].tolist() == [1.0, -2.0]
     assert args.wrt == [["W"]]
+
+
+def test_a_walkthroughs_check_runs_at_its_own_point_even_when_the_array_given_changes_after() -> None:
+    """The check runs when the verdict is first read: the walk keeps a copy of the point it was given."""
+    cell, point = _classifier(6, 5, 3)
+    result = _result(cell, point)
+    walked = result.walkthrough(**point)
+    point["W1"] += 1.0
+    assert walked.agrees, walked.verdict
+    assert "matches central differences" in walked.verdict

@@ -8,8 +8,9 @@ shape behind that axis: (m, rows, cols).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -63,10 +64,20 @@ class NetworkWalk:
     backward: tuple[LineStep, ...]
     gradients: dict[str, np.ndarray]  # per differentiated input: (m, r, c)
     gradient: np.ndarray  # the Jacobian of the chain (m, n), inputs row-major in order
-    verdict: str
-    agrees: bool
+    judge: Callable[[], tuple[bool, str]] = field(repr=False)  # the check: run once, when first asked
     forward_pass: NetworkForward | None = None
     forward_agrees: bool | None = None
+
+    @property
+    def agrees(self) -> bool:
+        """Does the walk match the Jacobian computed another way? The check runs when this or `verdict` is
+        first read: the numbers alone do not wait for its six forward passes."""
+        return self.judge()[0]
+
+    @property
+    def verdict(self) -> str:
+        """The check's sentence (with why the value is undefined, where it is)."""
+        return self.judge()[1]
 
 
 def outputs_at(network: Network, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -252,24 +263,27 @@ def _verdict(agrees: bool, how: str, judged: str | None) -> str:
 
 def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndarray | None = None,
          directions: np.ndarray | None = None) -> NetworkWalk:
-    """The walkthrough's numbers at `point` (every input by name, as 2-D arrays), checked against `direct` (the
-    entry-level symbolic Jacobian there, when the cell is small enough to have one) or central differences."""
+    """The walkthrough's numbers at `point` (every input by name, as 2-D arrays the walk may keep: the check runs
+    there when its verdict is first read), checked against `direct` (the entry-level symbolic Jacobian there, when
+    the cell is small enough to have one) or central differences."""
     network, wrt = plan.network, plan.wrt
     (known, per_line, steps, gradients), finite = reverse(plan, point)
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
-    if direct is not None:
-        agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
-        verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
-    else:
-        agrees, verdict = _directional_check(plan, point, jacobian)
-    reasons = [] if finite else [why for line, values in zip(network.lines, per_line)
-                                 if (why := line.undefined(values))]
-    if reasons:
-        verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
+
+    @cache
+    def judge() -> tuple[bool, str]:
+        if direct is not None:
+            agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+            verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
+        else:
+            agrees, verdict = _directional_check(plan, point, jacobian)
+        reasons = [] if finite else [why for line, values in zip(network.lines, per_line)
+                                     if (why := line.undefined(values))]
+        return agrees, f"undefined here: {'; '.join(reasons[:3])}; {verdict}" if reasons else verdict
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
         with np.errstate(all="ignore"):
             expected = jacobian @ directions
         ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
-    return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, verdict, agrees, ahead, ahead_agrees)
+    return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, judge, ahead, ahead_agrees)
