@@ -167,11 +167,10 @@ class CompiledNetwork:
     def gradients(self, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The gradient of every output entry with respect to each differentiated input, (m, rows, cols)."""
         start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
-        with np.errstate(all="raise", under="ignore"):
-            try:
-                gradients = self.flat_function(start, *[point[name] for name in self.network.inputs])
-            except (FloatingPointError, ZeroDivisionError):
-                raise Undefined from None
+        try:
+            gradients = self.flat_function(start, *[point[name] for name in self.network.inputs])
+        except (FloatingPointError, ZeroDivisionError):
+            raise Undefined from None
         found: dict[str, np.ndarray] = {}
         memory: set[int] = set()
         for name, gradient in zip(self.wrt, gradients):
@@ -273,7 +272,8 @@ class CompiledNetwork:
 
 def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
                   ) -> Callable[..., tuple[np.ndarray | None, ...]]:
-    """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls:
+    """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls, run
+    under errstate(all="raise"):
     `(seeds, *inputs) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
     `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line."""
     bound: dict[str, Any] = {"check": _finite_outputs}
@@ -309,7 +309,8 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
     slots = [plan.slots[name] for name in plan.wrt]
     body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
     head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
-    return compiled(head + "\n".join(body) + "\n", bound)["flat"]  # type: ignore[no-any-return]
+    flat = compiled(head + "\n".join(body) + "\n", bound)["flat"]
+    return np.errstate(all="raise", under="ignore")(flat)  # type: ignore[no-any-return]  # per call, thread-safe
 
 
 def _finite_outputs(*outputs: np.ndarray) -> None:
