@@ -192,13 +192,15 @@ def memory_needed(network: Network, wrt: Sequence[str], directions: int = 0) -> 
     """Bytes the walkthrough holds at its largest, from the shapes alone: every operation's value; in reverse mode
     one row per output entry of what each line keeps (its upstream, its products, the sums per name) and of what
     the line being pulled back forms, the seed and the Jacobian; the rows of a local Jacobian a view forms;
-    forward mode's tangents."""
+    forward mode's tangents; the check's three directions, scaled, and the two points it moves to (8 numbers an
+    input)."""
     c = cost(network, wrt)
     formed = max(sum(node.size for node in line.order()) for line in network.lines)
     kept = sum(line.root.size + 2 * sum(leaf.size for leaf in line.leaves) for line in network.lines)
     values = sum(node.size for line in network.lines for node in line.order())
     tangents = 2 * tangent_numbers(network, directions) if directions else 0
-    numbers = 2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+    numbers = (2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+               + 8 * c.inputs)
     return 10 * numbers  # 8 bytes each, and a quarter more for numpy's temporaries
 
 
