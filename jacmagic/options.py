@@ -116,7 +116,7 @@ def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) ->
     """`value` as an array of doubles, finite ones if `finite`: a complex value is refused (a cast would drop its
     imaginary part), and so is a number a double cannot hold (10**400). An array of doubles is taken as it is
     (copied only if `copy`: a value kept must not change with the notebook's array)."""
-    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+    if type(value) is np.ndarray and value.dtype == np.float64:  # not a subclass: np.matrix's * is @
         converted = value.copy() if copy else value
     else:
         converted = _converted(value, what)

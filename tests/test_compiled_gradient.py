@@ -200,3 +200,12 @@ def test_a_walkthroughs_check_runs_at_its_own_point_even_when_the_array_given_ch
     point["W1"] += 1.0
     assert walked.agrees, walked.verdict
     assert "matches central differences" in walked.verdict
+
+
+def test_a_numpy_matrix_given_to_gradient_is_read_as_a_plain_array() -> None:
+    """np.matrix's * is the matrix product: the point is taken as a plain array, as numpy.asarray does."""
+    result = _result("a: 2x2\nb: 2x2\nL = sum(a * b)", {"a": np.ones((2, 2)), "b": np.ones((2, 2))})
+    b = np.array([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.warns(PendingDeprecationWarning):
+        matrix = np.matrix(b)
+    assert_close(result.gradient(a=np.ones((2, 2)), b=matrix)["a"], b)
