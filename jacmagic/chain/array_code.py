@@ -69,7 +69,8 @@ def evaluator(node: Node) -> Callable[..., np.ndarray]:
         return np.negative  # type: ignore[return-value]
     if isinstance(node, Transpose):
         return np.transpose
-    axes = _along(node.axis)  # type: ignore[attr-defined]
+    # Values have no leading axis: over all entries is axis=None (numpy's max over a tuple of axes is slower).
+    axes = None if node.axis is None else _along(node.axis)  # type: ignore[attr-defined]
     if isinstance(node, Softmax):
         def softmax(z: np.ndarray) -> np.ndarray:
             e = np.exp(z - z.max(axis=axes, keepdims=True))
