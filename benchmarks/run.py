@@ -1,6 +1,6 @@
 """Benchmarks: jacmagic against the same work written by hand, measured side by side in one run.
 
-    python benchmarks/run.py [--repeats N] [--json PATH]
+    python benchmarks/run.py [--repeats N] [--json PATH] [--only GROUP,...]
 
 Each row: jacmagic's median, the reference's median measured in the same run, and their ratio (lower is better).
 Timings on a shared 2-core machine are noisy: read ratios, not absolute numbers. The promises that CI only checks
@@ -31,7 +31,8 @@ from sympy.printing.numpy import NumPyPrinter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from interrupts import budget_rows, interrupt_rows  # noqa: E402 - benchmarks/, beside this script
+from arrays import array_rows, classifier, hand_backprop  # noqa: E402 - benchmarks/, beside this script
+from interrupts import budget_rows, interrupt_rows  # noqa: E402
 
 from jacmagic import jacobian  # noqa: E402
 from jacmagic.chain.evaluate import Evaluator  # noqa: E402
@@ -247,28 +248,6 @@ def big_rows(row: Callable[..., None]) -> None:
         "<= 1 (2 s)")
 
 
-def classifier(inputs: int, hidden: int, classes: int) -> tuple[str, dict[str, np.ndarray]]:
-    """The issue's softmax classifier with cross-entropy, and a point (weights, an input, a one-hot label)."""
-    cell = (f"W1: {hidden}x{inputs}\nb1: {hidden}\nW2: {classes}x{hidden}\nb2: {classes}\nx: {inputs}\n"
-            f"y: {classes}\nh = relu(W1 @ x + b1)\nz = W2 @ h + b2\nL = -sum(y * log(softmax(z)))")
-    rng = np.random.default_rng(0)
-    point = {"W1": rng.standard_normal((hidden, inputs)) * 0.1, "b1": np.zeros(hidden),
-             "W2": rng.standard_normal((classes, hidden)) * 0.1, "b2": np.zeros(classes), "x": rng.random(inputs),
-             "y": np.eye(classes)[3]}
-    return cell, point
-
-
-def hand_backprop(p: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """The classifier's gradient as a person writes it in numpy."""
-    a = p["W1"] @ p["x"] + p["b1"]
-    h = np.maximum(a, 0)
-    z = p["W2"] @ h + p["b2"]
-    s = np.exp(z - z.max())
-    dz = s / s.sum() - p["y"]
-    da = (p["W2"].T @ dz) * (a > 0)
-    return [np.outer(da, p["x"]), da, np.outer(dz, h), dz]
-
-
 def displayed_bytes(shown_items: list[object]) -> int:
     return sum(len(v) for item in shown_items if isinstance(item, dict) for v in item.values())
 
@@ -364,10 +343,40 @@ def median(measure: Callable[[], float], repeats: int) -> float:
     return statistics.median(measure() for _ in range(repeats))
 
 
+def end_to_end_rows(row: Callable[..., None], repeats: int) -> None:
+    for n in (2, 5, 10, 20, 50):
+        row(f"end to end {n}x{n} (parse+jacobian+latex+display)",
+            median(lambda n=n: jacmagic_end_to_end(n), repeats),
+            median(lambda n=n: by_hand_end_to_end(n), repeats), "Matrix.jacobian+latex+display(Math)",
+            "<= 1.0 (aim 0.5) at 10x10")
+    row("end to end 10x10 with the panel attached", median(lambda: jacmagic_end_to_end_with_panel(10), repeats),
+        median(lambda: by_hand_end_to_end(10), repeats), "Matrix.jacobian+latex+display(Math)", "<= 2x")
+
+
+def det_rows(row: Callable[..., None]) -> None:
+    for n in (4, 6):
+        row(f"dense symbolic det {n}x{n}", median(lambda n=n: dense_det_jacmagic(n), 3),
+            median(lambda n=n: dense_det_by_hand(n), 3), "sympy berkowitz det + latex", "faster than by hand")
+
+
+def symbolic_rows(row: Callable[..., None], repeats: int) -> None:
+    """Issue 27's symbolic rows (benchmarks/symbolic.py reads this module's helpers, so it is imported here)."""
+    from symbolic import symbolic_rows as rows
+
+    rows(row, repeats)
+
+
+def import_rows(row: Callable[..., None]) -> None:
+    sympy_import = statistics.median(import_time("sympy") for _ in range(3))
+    ours_import = statistics.median(import_time("jacmagic") for _ in range(3))
+    row("import", ours_import, sympy_import, "import sympy", "<= sympy + 0.5 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "latest.json")
+    parser.add_argument("--only", help="comma-separated groups to run (all by default), e.g. --only arrays,classifier")
     args = parser.parse_args()
     rows: list[dict[str, object]] = []
 
@@ -377,29 +386,26 @@ def main() -> None:
                      "unit": "ms" if unit == "s" else unit, "reference": reference_name, "ratio": ours / reference,
                      "target": target})
 
-    for n in (2, 5, 10, 20, 50):
-        row(f"end to end {n}x{n} (parse+jacobian+latex+display)",
-            median(lambda n=n: jacmagic_end_to_end(n), args.repeats),
-            median(lambda n=n: by_hand_end_to_end(n), args.repeats), "Matrix.jacobian+latex+display(Math)",
-            "<= 1.0 (aim 0.5) at 10x10")
-    row("end to end 10x10 with the panel attached", median(lambda: jacmagic_end_to_end_with_panel(10), args.repeats),
-        median(lambda: by_hand_end_to_end(10), args.repeats), "Matrix.jacobian+latex+display(Math)", "<= 2x")
-    big_rows(row)
-    for n in (4, 6):
-        row(f"dense symbolic det {n}x{n}", median(lambda n=n: dense_det_jacmagic(n), 3),
-            median(lambda n=n: dense_det_by_hand(n), 3), "sympy berkowitz det + latex", "faster than by hand")
-    widget_rows(row, args.repeats)
-    chain_rows(row, args.repeats)
-    classifier_rows(row, args.repeats)
-    plot_rows(row)
-    interrupt_rows(row, args.repeats)
-    budget_rows(row, args.repeats)
-    sympy_import = statistics.median(import_time("sympy") for _ in range(3))
-    ours_import = statistics.median(import_time("jacmagic") for _ in range(3))
-    row("import", ours_import, sympy_import, "import sympy", "<= sympy + 0.5 s")
-    from symbolic import symbolic_rows  # issue 27's symbolic rows; symbolic.py reads this module's helpers
-
-    symbolic_rows(row, args.repeats)
+    groups: dict[str, Callable[[], None]] = {
+        "end-to-end": lambda: end_to_end_rows(row, args.repeats),
+        "big": lambda: big_rows(row),
+        "det": lambda: det_rows(row),
+        "widgets": lambda: widget_rows(row, args.repeats),
+        "chain": lambda: chain_rows(row, args.repeats),
+        "classifier": lambda: classifier_rows(row, args.repeats),
+        "arrays": lambda: array_rows(row, args.repeats, SHELL),
+        "plot": lambda: plot_rows(row),
+        "interrupts": lambda: interrupt_rows(row, args.repeats),
+        "budget": lambda: budget_rows(row, args.repeats),
+        "import": lambda: import_rows(row),
+        "symbolic": lambda: symbolic_rows(row, args.repeats),
+    }
+    chosen = args.only.split(",") if args.only else list(groups)
+    unknown = [name for name in chosen if name not in groups]
+    if unknown:
+        parser.error(f"--only: no group {', '.join(unknown)}; the groups are {', '.join(groups)}")
+    for name in chosen:
+        groups[name]()
 
     width = max(len(str(r["benchmark"])) for r in rows)
     print(f"{'benchmark':<{width}}  {'jacmagic':>12}  {'reference':>12}  {'ratio':>6}  reference / target")

@@ -24,7 +24,7 @@ from traitlets import Float
 from jacmagic.budget import interruptible
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
-from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
+from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, put_back, set_aside
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
     from jacmagic.network_result import NetworkResult
@@ -98,7 +98,7 @@ class JacobianMagic(Magics):
         """
         from jacmagic.pipeline import compute
 
-        args = parse_argstring(self.jacobian, pasted_values(line))
+        args = parse_line(self.jacobian, line)
         if cell is None and not args.name:
             raise UsageError("%jacobian needs a name from the namespace, e.g. %jacobian f --det; "
                              "or write the map in a %%jacobian cell")
@@ -172,6 +172,20 @@ def namespace_object(name: str, value: object) -> object:
         return value
     raise UsageError(f"%jacobian {name}: {name} is a {type(value).__name__}; %jacobian takes a Python function "
                      "(def or lambda), a sympy expression or a sympy Matrix")
+
+
+def parse_line(magic: Any, line: str) -> Any:
+    """The magic's arguments from its line, bracketed values set aside while IPython splits the line and put
+    back in each option's text."""
+    short, values = set_aside(line)
+    args = parse_argstring(magic, pasted_values(short))
+    for option, given in vars(args).items():
+        if isinstance(given, list):
+            setattr(args, option, [[put_back(v, values) for v in group] if isinstance(group, list)
+                                   else put_back(group, values) for group in given])
+        elif isinstance(given, str):
+            setattr(args, option, put_back(given, values))
+    return args
 
 
 def pasted_values(line: str) -> str:

@@ -19,22 +19,23 @@ import sympy as sp
 from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
 from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
+from jacmagic.chain.compiled_walk import CompiledNetwork
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Network
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
     NetworkWalk,
     cost,
+    gradient,
     jacobian_at,
     refuse_past_memory,
-    reverse,
     tangent_numbers,
     walk,
 )
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import Options
-from jacmagic.options import naming, shaped_array
+from jacmagic.options import naming, refuse_not_finite, shaped_array
 from jacmagic.read.names import element_symbols, suggest
 from jacmagic.result import own_shape
 
@@ -177,33 +178,37 @@ class NetworkResult:
         """The `--at` point, 1.0 for every entry not given: where the walkthrough and the panel start."""
         return {name: self.given.get(name, np.ones(self.network.shape_of(name))) for name in self.names}
 
-    def point_arrays(self, values: Mapping[str, Any], complete: bool = True) -> dict[str, np.ndarray]:
+    def point_arrays(self, values: Mapping[str, Any], complete: bool = True, copy: bool = True
+                     ) -> dict[str, np.ndarray]:
         """A point by name, each value in its array's shape; every name needed when `complete`."""
-        return arrays_by_name(self.network, self.names, values, complete)
+        return arrays_by_name(self.compiled.shapes, self.names, values, complete, copy, self.stacks)
 
-    def _located(self, values: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    def _located(self, values: Mapping[str, Any], copy: bool = True
+                 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
         """The point from any of the arrays (the rest keep their `--at` values; none given: `default_point()`),
-        and the shape each comes back in: as given here, else as declared or given to `--at`."""
+        and the shape each comes back in: as given here, else as declared or given to `--at`. A numpy array given
+        is copied only if `copy`: a walkthrough keeps its point (its check runs later), a gradient does not."""
         if not values:
             return self.default_point(), dict(self.dims)
-        given = self.point_arrays(values, complete=False)
+        given = self.point_arrays(values, complete=False, copy=copy)
         missing = [n for n in self.names if n not in given and n not in self.given]
         if missing:
             raise OptionError(f"no value given for {', '.join(missing)}, and --at gives none (a point needs "
                               f"{', '.join(self.names)})")
-        dims = {**self.dims, **{name: np.shape(value) for name, value in values.items()}}
+        dims = {**self.dims, **{name: value.shape if isinstance(value, np.ndarray) else np.shape(value)
+                                for name, value in values.items()}}
         return {name: given[name] if name in given else self.given[name] for name in self.names}, dims
 
     def at(self, /, **values: Any) -> np.ndarray:
         """The numeric Jacobian matrix at a point (default: `default_point()`), (m, n): a row per output entry, a
         column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value."""
-        return jacobian_at(self.network, self._located(values)[0], self.wrt)
+        return jacobian_at(self.compiled, self._located(values, copy=False)[0])
 
     def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
         """The gradient with respect to each differentiated array, in that array's own shape (`dims`), with a
         leading axis per output entry when there are several (a vector by a vector: the Jacobian matrix)."""
-        point, dims = self._located(values)
-        gradients = reverse(self.network, point, self.wrt)[3]
+        point, dims = self._located(values, copy=False)
+        gradients = gradient(self.compiled, point)
         return {name: own_shape(g, dims[name]) for name, g in gradients.items()}
 
     @cached_property
@@ -247,7 +252,16 @@ class NetworkResult:
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
         directions = self.directions if self.options.mode != "reverse" else None
-        return walk(self.network, point, self.wrt, direct, directions)
+        return walk(self.compiled, point, direct, directions)
+
+    @cached_property
+    def stacks(self) -> dict[str, int]:
+        return batches_of_images(self.network)
+
+    @cached_property
+    def compiled(self) -> CompiledNetwork:
+        """The walk with its order, shapes and slots resolved once for this cell (gradient, at, walkthrough)."""
+        return CompiledNetwork(self.network, self.wrt)
 
     # -- views -------------------------------------------------------------------------------------------------
 
@@ -327,7 +341,8 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     wrt = _chosen(network, options.wrt)
     constants = tuple(n for n in network.inputs if n not in wrt)
     with naming("--at"):
-        given = arrays_by_name(network, wrt + constants, dict(options.at), complete=False)
+        given = arrays_by_name({n: network.shape_of(n) for n in network.inputs}, wrt + constants, dict(options.at),
+                               complete=False, stacks=batches_of_images(network))
     entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
     whole = None
     unwritten: tuple[str, ...] = ()
@@ -412,12 +427,21 @@ def refuse_unknown(names: Sequence[str], known: Sequence[str], what: str = "") -
                               f"; its names are {', '.join(known)}")
 
 
-def arrays_by_name(network: Network, names: Sequence[str], values: Mapping[str, Any],
-                   complete: bool) -> dict[str, np.ndarray]:
-    """A point by name, each value in its array's shape; every one of `names` needed when `complete`."""
+def batches_of_images(network: Network) -> dict[str, int]:
+    """The inputs that are batches of images, with how many images each holds."""
+    return {name: count for name in network.inputs if (count := network.stack_of(name)) > 1}
+
+
+def arrays_by_name(shapes: Mapping[str, tuple[int, int]], names: Sequence[str], values: Mapping[str, Any],
+                   complete: bool, copy: bool = True, stacks: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """A point by name, each value in its array's shape (`shapes`: each name's; `stacks`: the images of a batch,
+    where more than one); every one of `names` needed when `complete`; a numpy array of doubles copied only if
+    `copy` (a point kept must not change with the notebook)."""
+    stacks = stacks or {}
     refuse_unknown(list(values), names)
-    arrays = {name: shaped_array(name, value, network.shape_of(name), network.stack_of(name))
+    arrays = {name: shaped_array(name, value, shapes[name], stacks.get(name, 1), copy, finite=False)
               for name, value in values.items()}
+    refuse_not_finite(arrays)
     missing = [n for n in names if n not in arrays]
     if complete and missing:
         raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")

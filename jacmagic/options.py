@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from jacmagic.chain.functions import KNOWN_CONSTANTS
 from jacmagic.errors import BudgetExceeded, CellError, OptionError
 from jacmagic.model import Mode
 from jacmagic.read.formula import ExpressionBuilder
-from jacmagic.read.source import prepare
+from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
 
 # Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
 # with its millions of digits).
@@ -27,20 +28,23 @@ _EVALUATION_SECONDS = 1.0
 _SHOWN = 60  # characters of a value quoted in a message
 
 
+_BRACKETS = re.compile(r"[()\[\]{}]")
+_SPLITTERS = re.compile(r"[()\[\]{},]")
+
+
 def _split_top_level(text: str) -> list[str]:
-    """Splits at commas outside brackets: `r=1, theta=atan2(1, 2)` has two parts."""
+    """Splits at commas outside brackets: `r=1, theta=atan2(1, 2)` has two parts. (Only the brackets and commas
+    are looked at: a pasted matrix is split in one pass of the regex engine.)"""
     parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in text:
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
+    depth = start = 0
+    for match in _SPLITTERS.finditer(text):
+        ch = match.group()
+        if ch != ",":
+            depth += 1 if ch in "([{" else -1
+        elif depth == 0:
+            parts.append(text[start:match.start()])
+            start = match.end()
+    parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
@@ -108,10 +112,39 @@ def point_value(value: Any, what: str, finite: bool = True) -> Any:
     return float(array) if array.ndim == 0 else array
 
 
-def real_array(value: Any, what: str, finite: bool = True) -> np.ndarray:
+def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) -> np.ndarray:
     """`value` as an array of doubles, finite ones if `finite`: a complex value is refused (a cast would drop its
-    imaginary part), and so is a number a double cannot hold (10**400)."""
-    too_large = OptionError(f"{what} holds a number too large for a floating-point number (at most about 1.8e308)")
+    imaginary part), and so is a number a double cannot hold (10**400). An array of doubles is taken as it is
+    (copied only if `copy`: a value kept must not change with the notebook's array)."""
+    if type(value) is np.ndarray and value.dtype == np.float64:  # not a subclass: np.matrix's * is @
+        converted = value.copy() if copy else value
+    else:
+        converted = _converted(value, what)
+    if finite:
+        refuse_not_finite({what: converted})
+    return converted
+
+
+_TOGETHER = 10_000  # arrays up to this size are checked in one numpy call: a call costs more than their numbers
+
+
+def refuse_not_finite(arrays: Mapping[str, np.ndarray]) -> None:
+    """An error naming the first array holding a value that is not a finite number; small arrays are checked
+    together."""
+    small = [array.ravel() for array in arrays.values() if array.size <= _TOGETHER]
+    if (not small or _all_finite(np.concatenate(small))) and all(
+            _all_finite(array) for array in arrays.values() if array.size > _TOGETHER):
+        return
+    what = next(what for what, array in arrays.items() if not _all_finite(array))
+    raise OptionError(f"{what} holds a value that is not a finite number")
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    return bool(np.logical_and.reduce(np.isfinite(array), axis=None))
+
+
+def _converted(value: Any, what: str) -> np.ndarray:
+    too_large = f"{what} holds a number too large for a floating-point number (at most about 1.8e308)"
     if isinstance(value, sp.Basic):
         value = _sympy_number(value, what)
     try:
@@ -128,11 +161,9 @@ def real_array(value: Any, what: str, finite: bool = True) -> np.ndarray:
         with np.errstate(over="ignore"):
             converted = array.astype(float)
     except OverflowError:  # a Python int beyond a double
-        raise too_large from None
+        raise OptionError(too_large) from None
     if array.dtype.kind == "f" and (np.isinf(converted) & np.isfinite(array)).any():  # a long double beyond it
-        raise too_large
-    if finite and not np.isfinite(converted).all():
-        raise OptionError(f"{what} holds a value that is not a finite number")
+        raise OptionError(too_large)
     return converted
 
 
@@ -152,12 +183,15 @@ def naming(option: str) -> Iterator[None]:
         raise OptionError(f"{option} {err.message}") from None
 
 
-def shaped_array(name: str, value: Any, shape: tuple[int, int], stack: int = 1) -> np.ndarray:
+def shaped_array(name: str, value: Any, shape: tuple[int, int], stack: int = 1, copy: bool = True,
+                 finite: bool = True) -> np.ndarray:
     """A whole declared array given by `name` (a number, a nested list, a numpy array) in its declared shape,
-    finite. Another shape is refused, never reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A
-    vector of n values fits n x 1 and 1 x n; a batch of `stack` images (`x: 32x8x8`) is given in numpy's 3-axis
-    shape and worked on as its stack along the rows."""
-    array = real_array(value, name)
+    finite (unless `finite` is False: `refuse_not_finite` checks many at once). Another shape is refused, never
+    reshaped: a 3 x 2 matrix is not a 2 x 3 one read row by row. A vector of n values fits n x 1 and 1 x n; a batch
+    of `stack` images (`x: 32x8x8`) is given in numpy's 3-axis shape and worked on as its stack along the rows."""
+    array = real_array(value, name, finite, copy)
+    if array.shape == shape and stack == 1:
+        return array
     rows, cols = shape
     count = rows * cols
     if stack > 1:
@@ -174,28 +208,102 @@ def shaped_array(name: str, value: Any, shape: tuple[int, int], stack: int = 1) 
 
 def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = None) -> Any:
     """A number, for a declared matrix a bracketed (nested) list of numbers (`[[1, 2], [3, pi]]`), or the name
-    of a number, list or array in the notebook."""
+    of a number, list or array in the notebook. A pasted array of plain numbers is read by a tokenizer (a pasted
+    784 x 128 matrix in a second, not one sympy formula per number); one with formulas (pi/4) number by number."""
     text = text.strip()
-    name = unicodedata.normalize("NFKC", text)
-    if namespace is not None and name.isidentifier() and name not in KNOWN_CONSTANTS and name in namespace:
-        return namespace_value(name, namespace[name], what)
     if not text.startswith("["):
+        name = unicodedata.normalize("NFKC", text)
+        if namespace is not None and name.isidentifier() and name not in KNOWN_CONSTANTS and name in namespace:
+            return namespace_value(name, namespace[name], what)
         return parse_exact(text, what)
     if not text.endswith("]"):
         raise CellError(f"{what}: {_shown(text)} has an unclosed bracket")
-    if _bracket_depth(text) > 2:
-        raise CellError(f"{what}: {_shown(text)} nests brackets {_bracket_depth(text)} deep; a value is a number, "
+    entries = text.count(",") + 1  # the size, estimated before anything is built
+    if entries > MAX_DECLARED_ENTRIES:
+        raise CellError(f"{what}: about {entries:,} numbers pasted, over the {MAX_DECLARED_ENTRIES:,} an array may "
+                        "hold")
+    depth = _bracket_depth(text)
+    if depth > 2:
+        raise CellError(f"{what}: {_shown(text)} nests brackets {depth} deep; a value is a number, "
                         "a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
-    parts = tuple(parse_values(part, what) for part in _split_top_level(text[1:-1]))
-    return tuple(p if isinstance(p, tuple) else float(p) for p in parts)
+    plain = plain_array(text)
+    if plain is not None:
+        return plain
+    return _bracketed(text, what)
+
+
+def _bracketed(text: str, what: str) -> tuple[Any, ...]:
+    """A bracketed list whose parts are numbers, formulas or bracketed lists, part by part."""
+    parts: list[Any] = []
+    for part in _split_top_level(text[1:-1]):
+        number = float(part) if _NUMBER.fullmatch(part) else math.nan
+        if math.isfinite(number):
+            parts.append(number)
+        elif part.startswith("["):
+            parts.append(_bracketed(part, what) if part.endswith("]") else parse_values(part, what))
+        else:
+            parts.append(float(parse_exact(part, what)))
+    return tuple(parts)
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_VECTOR = r"\[0(?:,0)*,?\]"
+_PLAIN = re.compile(rf"{_VECTOR}|\[{_VECTOR}(?:,{_VECTOR})*,?\]")
+
+
+def plain_array(text: str) -> np.ndarray | None:
+    """A vector `[1, -2.5e3]` or a matrix with rows of one length, of plain finite numbers only, read by a
+    tokenizer (never evaluated); None for anything else (a formula, a ragged or empty row), which the reader
+    part by part takes or words."""
+    skeleton = "".join(_NUMBER.sub("0", text).split())
+    if not _PLAIN.fullmatch(skeleton):
+        return None
+    rows = skeleton[1:-1].rstrip(",").split("],[") if skeleton.startswith("[[") else [skeleton]
+    if len({row.count("0") for row in rows}) != 1:
+        return None
+    with np.errstate(over="ignore"):
+        numbers = np.array(_NUMBER.findall(text), dtype=float)
+    if not np.isfinite(numbers).all():
+        return None
+    return numbers.reshape(len(rows), -1) if skeleton.startswith("[[") else numbers
 
 
 def _bracket_depth(text: str) -> int:
     depth = deepest = 0
-    for ch in text:
-        depth += (ch == "[") - (ch == "]")
-        deepest = max(deepest, depth)
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[]":
+            depth += 1 if match.group() == "[" else -1
+            deepest = max(deepest, depth)
     return deepest
+
+
+_ASIDE = "\ue000{}\ue001"  # private-use characters: a placeholder no option text contains
+_ASIDE_FOUND = re.compile("\ue000(\\d+)\ue001")
+
+
+def set_aside(line: str) -> tuple[str, list[str]]:
+    """The option line with each bracketed value replaced by a placeholder, and those values (spaces dropped).
+    IPython's argument splitter reads a line character by character: a pasted 784 x 128 matrix took it a minute,
+    set aside it takes none of its time."""
+    kept: list[str] = []
+    values: list[str] = []
+    depth = start = last = 0
+    for match in _BRACKETS.finditer(line):
+        if match.group() == "[":
+            start = match.start() if depth == 0 else start
+            depth += 1
+        elif match.group() == "]" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                kept += [line[last:start], _ASIDE.format(len(values))]
+                values.append("".join(line[start:match.end()].split()))
+                last = match.end()
+    return "".join(kept) + line[last:], values
+
+
+def put_back(text: str, values: list[str]) -> str:
+    """An option's text with the values `set_aside` took out back in place."""
+    return _ASIDE_FOUND.sub(lambda found: values[int(found.group(1))], text)
 
 
 def parse_point(text: str, namespace: Mapping[str, Any] | None = None,

@@ -209,7 +209,7 @@ def test_counts_make_the_point_for_the_64_32_10_classifier() -> None:
     ("x: 3\ny: 4\nL = sum(x * y)", r"line 3.*\* needs equal shapes, got 3 x 1 and 4 x 1; use @"),
     ("x: 3\nW: 2x2\nL = dot(x, W)", r"dot\(\) takes two vectors of the same length"),
     ("x: 3\nW: 2x2\nL = sum(x)", r"line 2: W is declared but never used"),
-    ("W: 2000x2000\nL = sum(W)", r"a shape needs 1 to 1,000,000 entries"),
+    ("W: 4000x4000\nL = sum(W)", r"a shape needs 1 to 10,000,000 entries"),
 ])
 def test_shape_mistakes_name_the_line_and_both_shapes(cell: str, match: str) -> None:
     with pytest.raises(CellError, match=match):

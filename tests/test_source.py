@@ -25,8 +25,8 @@ def test_function_heads_and_declarations_are_blanked_out_in_place() -> None:
 
 @pytest.mark.parametrize("text, message", [
     ("W: 2x3\nW: 3", "W is already declared on line 1"),
-    ("W: 0x3", "a shape needs 1 to 1,000,000 entries"),
-    ("W: 2000x2000", "a shape needs 1 to 1,000,000 entries"),
+    ("W: 0x3", "a shape needs 1 to 10,000,000 entries"),
+    ("W: 4000x4000", "a shape needs 1 to 10,000,000 entries"),
 ])
 def test_bad_declarations_name_their_line(text: str, message: str) -> None:
     with pytest.raises(CellError, match=message):

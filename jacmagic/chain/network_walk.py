@@ -8,12 +8,14 @@ shape behind that axis: (m, rows, cols).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
 from jacmagic.chain.backprop import Cost
+from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
@@ -63,21 +65,20 @@ class NetworkWalk:
     backward: tuple[LineStep, ...]
     gradients: dict[str, np.ndarray]  # per differentiated input: (m, r, c)
     gradient: np.ndarray  # the Jacobian of the chain (m, n), inputs row-major in order
-    verdict: str
-    agrees: bool
+    judge: Callable[[], tuple[bool, str]] = field(repr=False)  # the check: run once, when first asked
     forward_pass: NetworkForward | None = None
     forward_agrees: bool | None = None
 
+    @property
+    def agrees(self) -> bool:
+        """Does the walk match the Jacobian computed another way? The check runs when this or `verdict` is
+        first read: the numbers alone do not wait for its six forward passes."""
+        return self.judge()[0]
 
-def _outputs_eye(network: Network) -> dict[str, np.ndarray]:
-    """The seed of reverse mode: each output entry's gradient of itself, one row per output entry."""
-    sizes = [network.shape_of(o) for o in network.outputs]
-    m = sum(r * c for r, c in sizes)
-    eye, seeds, start = np.eye(m), {}, 0
-    for name, (r, c) in zip(network.outputs, sizes):
-        seeds[name] = eye[:, start:start + r * c].reshape(m, r, c)
-        start += r * c
-    return seeds
+    @property
+    def verdict(self) -> str:
+        """The check's sentence (with why the value is undefined, where it is)."""
+        return self.judge()[1]
 
 
 def outputs_at(network: Network, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -86,11 +87,25 @@ def outputs_at(network: Network, point: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([known[o].ravel() for o in network.outputs])
 
 
-def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
-            ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
+def reverse(plan: CompiledNetwork, point: Mapping[str, np.ndarray]
+              ) -> tuple[tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]], bool]:
+    """Every value by name, each line's operation values, each line's step (output first), the gradients of the
+    differentiated inputs (m, rows, cols); and whether every number was finite (the compiled walk ran: the exact
+    walk runs where something is not finite, and says where)."""
+    try:
+        known, per_line, records, gradients = plan.reverse(point)
+    except Undefined:
+        return exact_reverse(plan.network, point, plan.wrt), False
+    return (known, per_line, [LineStep(*record) for record in records], gradients), True
+
+
+def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
+                  ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
+    """Reverse mode operation by operation, each value and slope guarded: an undefined value (nan) makes what
+    flows through it undefined, and an output entry with no value has no gradient."""
     known, per_line = network.forward(point)
-    gradients = _outputs_eye(network)
-    m = next(iter(gradients.values())).shape[0]
+    m = cost(network, wrt).outputs
+    gradients = seeds(network, m)
     flowing = set(wrt) | {line.name for line in network.lines}  # constants need no gradient
     steps = []
     for line, values in zip(reversed(network.lines), reversed(per_line)):
@@ -104,6 +119,14 @@ def reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str
     by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
                 for name in wrt}
     return known, per_line, steps, by_input
+
+
+def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The gradients of the differentiated inputs (m, rows, cols) alone, without the walkthrough's records."""
+    try:
+        return plan.gradients(point)
+    except Undefined:
+        return exact_reverse(plan.network, point, plan.wrt)[3]
 
 
 def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
@@ -126,9 +149,9 @@ def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tup
     return agrees, f" on its {counted(count, 'defined entry', 'defined entries')}"
 
 
-def jacobian_at(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]) -> np.ndarray:
+def jacobian_at(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
     """J (m x n) at a point by reverse mode."""
-    gradients = reverse(network, point, wrt)[3]
+    gradients = gradient(plan, point)
     return np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
 
 
@@ -170,13 +193,15 @@ def memory_needed(network: Network, wrt: Sequence[str], directions: int = 0) -> 
     """Bytes the walkthrough holds at its largest, from the shapes alone: every operation's value; in reverse mode
     one row per output entry of what each line keeps (its upstream, its products, the sums per name) and of what
     the line being pulled back forms, the seed and the Jacobian; the rows of a local Jacobian a view forms;
-    forward mode's tangents."""
+    forward mode's tangents; the check's three directions, scaled, and the two points it moves to (8 numbers an
+    input)."""
     c = cost(network, wrt)
     formed = max(sum(node.size for node in line.order()) for line in network.lines)
     kept = sum(line.root.size + 2 * sum(leaf.size for leaf in line.leaves) for line in network.lines)
     values = sum(node.size for line in network.lines for node in line.order())
     tangents = 2 * tangent_numbers(network, directions) if directions else 0
-    numbers = 2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+    numbers = (2 * values + c.outputs * (kept + formed + c.outputs + c.inputs) + _SHOWN_ROWS * formed + tangents
+               + 8 * c.inputs)
     return 10 * numbers  # 8 bytes each, and a quarter more for numpy's temporaries
 
 
@@ -198,33 +223,39 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
-def _directional_check(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
-                       jacobian: np.ndarray) -> tuple[bool, str]:
-    """J v against central differences of the map along three random directions (seeded): a check of every
-    column at the cost of six forward passes."""
-    rng = np.random.default_rng(0)
-    flat = np.concatenate([np.asarray(point[n], dtype=float).ravel() for n in wrt])
-    scale = max(1.0, float(np.abs(flat).max(initial=0.0)))
-    agrees = True
-    for _ in range(3):
-        v = rng.standard_normal(flat.size)
-        v /= np.linalg.norm(v)
-        step = 1e-6 * scale
-        shifted = []
-        for sign in (1.0, -1.0):
-            moved, start = dict(point), 0
-            for name in wrt:
-                size = int(np.prod(network.shape_of(name)))
-                moved[name] = (flat[start:start + size] + sign * step * v[start:start + size]).reshape(
-                    network.shape_of(name))
-                start += size
-            shifted.append(outputs_at(network, moved))
+def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray
+                       ) -> tuple[bool, str]:
+    """J v against central differences of the map along three random directions (seeded, drawn once per cell
+    when small enough to keep): a check of every column at the cost of six forward passes."""
+    wrt, shapes = plan.wrt, plan.shapes
+    scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
+    step = 1e-6 * scale
+    moves = plan.moves(step)  # (3, n): each direction times the step
+    ahead, behind = plan.check_buffers
+    with np.errstate(all="ignore"):
+        exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
+    agrees, judged = True, None
+    for move, along in zip(moves, exact):
+        start = 0
+        for name in wrt:
+            size = shapes[name][0] * shapes[name][1]
+            part = move[start:start + size].reshape(shapes[name])
+            np.subtract(point[name], part, out=behind[name])
+            np.add(point[name], part, out=ahead[name])
+            start += size
+        shifted = [_outputs(plan, {**point, **ahead}), _outputs(plan, {**point, **behind})]
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
-            exact = jacobian @ v
-        agrees_here, judged = _compare(numeric, exact, 1e-4, 1e-6)
+        agrees_here, judged = _compare(numeric, along, 1e-4, 1e-6)
         agrees &= agrees_here
     return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
+
+
+def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
+    try:
+        return plan.outputs_at(point)
+    except Undefined:
+        return outputs_at(plan.network, point)
 
 
 def _verdict(agrees: bool, how: str, judged: str | None) -> str:
@@ -233,24 +264,29 @@ def _verdict(agrees: bool, how: str, judged: str | None) -> str:
     return f"it {'matches' if agrees else 'DOES NOT match'} {how}{judged}"
 
 
-def walk(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str],
-         direct: np.ndarray | None = None, directions: np.ndarray | None = None) -> NetworkWalk:
-    """The walkthrough's numbers at `point` (every input by name, as 2-D arrays), checked against `direct` (the
-    entry-level symbolic Jacobian there, when the cell is small enough to have one) or central differences."""
-    known, per_line, steps, gradients = reverse(network, point, wrt)
+def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndarray | None = None,
+         directions: np.ndarray | None = None) -> NetworkWalk:
+    """The walkthrough's numbers at `point` (every input by name, as 2-D arrays the walk may keep: the check runs
+    there when its verdict is first read), checked against `direct` (the entry-level symbolic Jacobian there, when
+    the cell is small enough to have one) or central differences."""
+    network, wrt = plan.network, plan.wrt
+    (known, per_line, steps, gradients), finite = reverse(plan, point)
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
-    if direct is not None:
-        agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
-        verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
-    else:
-        agrees, verdict = _directional_check(network, point, wrt, jacobian)
-    reasons = [why for line, values in zip(network.lines, per_line) if (why := line.undefined(values))]
-    if reasons:
-        verdict = f"undefined here: {'; '.join(reasons[:3])}; {verdict}"
+
+    @cache
+    def judge() -> tuple[bool, str]:
+        if direct is not None:
+            agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+            verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
+        else:
+            agrees, verdict = _directional_check(plan, point, jacobian)
+        reasons = [] if finite else [why for line, values in zip(network.lines, per_line)
+                                     if (why := line.undefined(values))]
+        return agrees, f"undefined here: {'; '.join(reasons[:3])}; {verdict}" if reasons else verdict
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
         with np.errstate(all="ignore"):
             expected = jacobian @ directions
         ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
-    return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, verdict, agrees, ahead, ahead_agrees)
+    return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, judge, ahead, ahead_agrees)

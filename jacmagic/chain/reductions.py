@@ -19,7 +19,7 @@ from jacmagic.chain.operations import Factor, Node, Shape, Shown, times
 Axis = int | None  # None: all entries; 0: per column; 1: per row
 
 
-def _along(axis: Axis, tangents: bool = False) -> tuple[int, ...]:
+def along(axis: Axis, tangents: bool = False) -> tuple[int, ...]:
     """The axes a reduction along `axis` runs over: of values and gradients (..., r, c), counted from the end, or
     of tangents (r, c, p), from the start."""
     axes = (0, 1) if axis is None else (axis,)
@@ -70,7 +70,7 @@ class Reduce(Node):
         self.shape = reduced(self.child.shape, self.axis)
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        z, axes = operands[0], _along(self.axis)
+        z, axes = operands[0], along(self.axis)
         if self.kind == "logsumexp":
             top = z.max(axis=axes, keepdims=True)
             return top + np.log(np.exp(z - top).sum(axis=axes, keepdims=True))
@@ -86,7 +86,7 @@ class Reduce(Node):
             return np.full_like(z, self.shape[0] * self.shape[1] / z.size)
         if self.kind in ("max", "min"):
             hits = z == value
-            tied = hits.sum(axis=_along(self.axis), keepdims=True) > 1
+            tied = hits.sum(axis=along(self.axis), keepdims=True) > 1
             return np.where(hits, np.where(tied, np.nan, 1.0), 0.0)  # tied: no derivative
         if self.kind == "norm":
             with np.errstate(all="ignore"):
@@ -100,7 +100,7 @@ class Reduce(Node):
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
         slopes = self.row(operands[0], value)[..., None]
-        return (slopes * tangents[0]).sum(axis=_along(self.axis, tangents=True), keepdims=True)
+        return (slopes * tangents[0]).sum(axis=along(self.axis, tangents=True), keepdims=True)
 
     def factor(self, k: int) -> Factor:
         z = _slice(self.child.show(), self.axis)
@@ -142,12 +142,12 @@ class Softmax(Node):
         self.shape, self.children = self.child.shape, (self.child,)
 
     def probabilities(self, z: np.ndarray) -> np.ndarray:
-        axes = _along(self.axis)
+        axes = along(self.axis)
         e = np.exp(z - z.max(axis=axes, keepdims=True))
         return e / e.sum(axis=axes, keepdims=True)
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        z, axes = operands[0], _along(self.axis)
+        z, axes = operands[0], along(self.axis)
         if self.log:
             top = z.max(axis=axes, keepdims=True)
             return z - top - np.log(np.exp(z - top).sum(axis=axes, keepdims=True))
@@ -156,13 +156,13 @@ class Softmax(Node):
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         s = self.probabilities(operands[0])
-        total = (upstream * (1.0 if self.log else s)).sum(axis=_along(self.axis), keepdims=True)
+        total = (upstream * (1.0 if self.log else s)).sum(axis=along(self.axis), keepdims=True)
         return [upstream - s * total if self.log else s * (upstream - total)]
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
         s = self.probabilities(operands[0])[..., None]
-        mean = (s * tangents[0]).sum(axis=_along(self.axis, tangents=True), keepdims=True)
+        mean = (s * tangents[0]).sum(axis=along(self.axis, tangents=True), keepdims=True)
         return tangents[0] - mean if self.log else s * (tangents[0] - mean)
 
     def factor(self, k: int) -> Factor:

@@ -19,7 +19,9 @@ from jacmagic.errors import CellError, TooManyEntries
 _PARSE_RECURSION_LIMIT = 25_000
 _HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
 _DECLARATION = re.compile(r"\s*([^\W\d]\w*)\s*:\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*(?:[x×*]\s*(\d+))?\s*(?:#.*)?$")
-_MAX_DECLARED_ENTRIES = 1_000_000
+# The most entries a declared shape may have (784 x 4096 is 3.2 million); the walkthrough's memory estimate
+# (--memory) still guards what is allocated.
+MAX_DECLARED_ENTRIES = 10_000_000
 # The entry-level readers write one symbol per entry and one expression per value entry: past this many entries
 # in all, only the array-level walkthrough (--chain) works with a layer cell.
 MAX_ENTRY_LEVEL_ENTRIES = 10_000
@@ -128,8 +130,8 @@ def _declare(prepared: Prepared, match: re.Match[str], line: int) -> None:
         stack, rows, cols = rows, rows * cols, int(match.group(4))
     if name in prepared.declarations:
         raise CellError(f"{name} is already declared on line {prepared.declarations[name].line}", line)
-    if not (0 < rows * cols <= _MAX_DECLARED_ENTRIES):
-        raise CellError(f"{name}: a shape needs 1 to {_MAX_DECLARED_ENTRIES:,} entries, got {rows} x {cols}", line)
+    if not (0 < rows * cols <= MAX_DECLARED_ENTRIES):
+        raise CellError(f"{name}: a shape needs 1 to {MAX_DECLARED_ENTRIES:,} entries, got {rows} x {cols}", line)
     prepared.declarations[name] = Declaration(name, rows, cols, line, match.group(3) is not None, stack)
 
 

@@ -1,0 +1,148 @@
+"""Each plain array operation's value and pullback as numpy code, for the compiled walk.
+
+A plain operation (+ - * /, @, .T, negation, the element-wise functions numpy computes alone, sum, mean,
+softmax) has its pullback written once as numpy expressions of the upstream `{up}`, its operands `{a}`, `{b}` and
+its value `{value}`: the compiled gradient inlines them into one function, and the walkthrough's line-by-line
+records call a small function made from the same expressions. Every other operation runs its own `evaluate` and
+`pullback`, whose results are checked (its own errstate may hide an overflow). The code is assembled from these
+templates and slot numbers alone: no text of the cell reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from jacmagic.chain.elementwise import Apply
+from jacmagic.chain.linear import MatMul, Transpose
+from jacmagic.chain.operations import Arithmetic, Negate, Node
+from jacmagic.chain.reductions import Reduce, Softmax, along
+
+Part = np.ndarray | None
+Pull = Callable[[np.ndarray, Sequence[np.ndarray], np.ndarray], Sequence[Part]]
+# A pullback as code: one expression per operand (None where no gradient is wanted), and the constants it names.
+Template = tuple[tuple[str | None, ...], dict[str, Any]]
+
+_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+_ARITHMETIC_BACK = {"+": ("{up}", "{up}"), "-": ("{up}", "-{up}"), "*": ("{up} * {b}", "{up} * {a}"),
+                    "/": ("{up} / {b}", "-{up} * {a} / ({b} * {b})")}
+# Element-wise functions numpy computes alone (no errstate of their own hides an overflow), and U ⊙ f'(z) from the
+# operand or the value where that saves numpy calls.
+_PLAIN = frozenset({"exp", "log", "ln", "tanh", "sigmoid", "relu", "softplus", "sin", "cos", "sqrt", "abs", "Abs",
+                    "sinh", "cosh", "atan", "arctan"})
+_SLOPES = {"log": "{up} / {a}", "ln": "{up} / {a}", "exp": "{up} * {value}", "tanh": "{up} * (1 - {value} * {value})",
+           "relu": "{up} * ({a} > 0)"}
+
+
+class Undefined(Exception):
+    """A value or gradient is not finite here: the exact walk finds where and says why."""
+
+
+def finite(value: np.ndarray) -> np.ndarray:
+    """A value or product checked: not finite raises `Undefined`."""
+    if not np.logical_and.reduce(np.isfinite(value), axis=None):
+        raise Undefined
+    return value
+
+
+def plain(node: Node) -> bool:
+    """Is the operation computed here by numpy calls whose overflow numpy reports (not hidden by an errstate)?"""
+    kind = type(node)
+    if kind is Apply:
+        return node.name in _PLAIN  # type: ignore[attr-defined]
+    if kind is Reduce:
+        return node.kind in ("sum", "mean")  # type: ignore[attr-defined]
+    return kind in (Arithmetic, MatMul, Negate, Transpose) or (kind is Softmax and not node.log)  # type: ignore
+
+
+def evaluator(node: Node) -> Callable[..., np.ndarray]:
+    """The operation's value from its operands' as one callable."""
+    if not plain(node):
+        return lambda *operands: finite(node.evaluate(operands))
+    if isinstance(node, Arithmetic):
+        return _ARITHMETIC[node.op]  # type: ignore[return-value]
+    if isinstance(node, MatMul):
+        return np.matmul  # type: ignore[return-value]
+    if isinstance(node, Apply):
+        return node.function.value
+    if isinstance(node, Negate):
+        return np.negative  # type: ignore[return-value]
+    if isinstance(node, Transpose):
+        return np.transpose
+    # Values have no leading axis: over all entries is axis=None (numpy's max over a tuple of axes is slower).
+    axes = None if node.axis is None else along(node.axis)  # type: ignore[attr-defined]
+    if isinstance(node, Softmax):
+        def softmax(z: np.ndarray) -> np.ndarray:
+            e = np.exp(z - z.max(axis=axes, keepdims=True))
+            return e / e.sum(axis=axes, keepdims=True)
+        return softmax
+    if node.kind == "sum":  # type: ignore[attr-defined]
+        return lambda z: z.sum(axis=axes, keepdims=True)
+    return lambda z: z.mean(axis=axes, keepdims=True)
+
+
+def _summed_back(child: Node, node: Node) -> tuple[int, ...]:
+    """The axes (from the end) an operand broadcast over `node`'s shape has its gradient summed over."""
+    return tuple(axis for axis, size, full in zip((-2, -1), child.shape, node.shape) if size == 1 and full != 1)
+
+
+def pullback_code(node: Node, mask: Sequence[bool]) -> Template | None:
+    """The pullback of a plain operation as code (None for any other operation)."""
+    if not plain(node):
+        return None
+    parts: tuple[str, ...]
+    constants: dict[str, Any] = {}
+    if isinstance(node, Arithmetic):
+        axes = [_summed_back(child, node) for child in node.children]
+        parts = tuple(f"({form}).sum(axis={axes[k]}, keepdims=True)" if axes[k] else form
+                      for k, form in enumerate(_ARITHMETIC_BACK[node.op]))
+    elif isinstance(node, MatMul):
+        outer = node.right.shape[1] == 1  # U bᵀ for a column b: an outer product, not a matrix product with k = 1
+        parts = ("{up} * {b}.T" if outer else "{up} @ {b}.T", "{a}.T @ {up}")
+    elif isinstance(node, Apply):
+        parts = (_SLOPES.get(node.name, "{up} * {slope}({a})"),)
+        constants["slope"] = node.function.derivative
+    elif isinstance(node, Negate):
+        parts = ("-{up}",)
+    elif isinstance(node, Transpose):
+        parts = ("{swapaxes}({up}, -1, -2)",)
+        constants["swapaxes"] = np.swapaxes
+    elif isinstance(node, Softmax):
+        parts = (f"{{value}} * ({{up}} - ({{up}} * {{value}}).sum(axis={along(node.axis)}, keepdims=True))",)
+    else:
+        assert isinstance(node, Reduce)
+        parts = ("{up} * {slope}",)  # every entry's slope: 1 for sum, 1/n for mean
+        constants["slope"] = np.full(node.child.shape, 1.0 if node.kind == "sum" else node.size / node.child.size)
+    return tuple(part if wanted else None for part, wanted in zip(parts, mask)), constants
+
+
+def written(form: str, up: str, operands: Sequence[str], value: str, constants: dict[str, str]) -> str:
+    """One part of a template with the names of its upstream, operands, value and constants filled in."""
+    a, b = (*operands, "", "")[:2]
+    return form.format(up=up, a=a, b=b, value=value, **constants)
+
+
+def puller(node: Node, mask: Sequence[bool]) -> Pull:
+    """The pullback as one callable `(up, operands, value) -> parts`: a plain operation's from its template, any
+    other's own, its parts checked."""
+    made = pullback_code(node, mask)
+    if made is None:
+        def pull(up: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray) -> Sequence[Part]:
+            parts = node.pullback(up, operands, value, mask)
+            return [finite(part) if wanted else None for part, wanted in zip(parts, mask)]
+        return pull
+    forms, constants = made
+    names = {name: name for name in constants}
+    parts = ", ".join(written(f, "up", ("a", "b")[:len(forms)], "value", names) if f else "None" for f in forms)
+    source = (f"def pull(up, operands, value):\n    {', '.join(('a', 'b')[:len(forms)])}, = operands\n"
+              f"    return ({parts},)\n")
+    return compiled(source, dict(constants))["pull"]  # type: ignore[no-any-return]
+
+
+def compiled(source: str, bound: dict[str, Any]) -> dict[str, Any]:
+    """The functions `source` defines, with `bound` as their globals. The source is assembled from this module's
+    templates and slot numbers only: compiling it evaluates nothing a user wrote."""
+    exec(compile(source, "<jacmagic: compiled gradient>", "exec"), bound)  # noqa: S102 - templates and slot numbers
+    return bound
