@@ -32,8 +32,8 @@ from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Po
 from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import CellError
 from jacmagic.read.network import Line, Network
-from jacmagic.read.source import python_declarations
-from jacmagic.read.trace import CELL_FILENAME, _error_line, is_def_cell
+from jacmagic.read.source import is_def_cell, python_declarations
+from jacmagic.read.trace import CELL_FILENAME, _error_line
 
 _LINE = "__jacmagic_line__"
 
