@@ -178,9 +178,12 @@ def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol],
     for stage in stages:
         binding = _binding(stage, values)
         own = stage.guards or tuple(() for _ in stage.outputs)
+        # the parameters that bring guards along: a stage of the map's own variables has none, and then no
+        # expression's symbols are collected (free_symbols walks the whole tree at each call, issue 27)
+        guarded = [(p, guards[source]) for p, source in zip(stage.params, stage.sources) if guards.get(source)]
         for output, expression, output_guards in zip(stage.outputs, stage.expressions, own):
-            inherited = [g for p, source in zip(stage.params, stage.sources) if p in expression.free_symbols
-                         for g in guards.get(source, ())]
+            used = expression.free_symbols if guarded else frozenset()
+            inherited = [g for p, inherited_guards in guarded if p in used for g in inherited_guards]
             composed = [Guard(g.expression.xreplace(binding), g.line, g.divisor) for g in output_guards]
             guards[output] = tuple(dict.fromkeys(inherited + composed))
     return tuple(guards.get(o, ()) for o in outputs)

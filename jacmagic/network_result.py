@@ -379,8 +379,7 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
 def input_dims(network: Network, text: str, at: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """Each input's numpy shape: as declared (`x: 3` is (3,), `W: 3x1` is (3, 1)), else as its --at value,
     else a number's () or the working 2-D shape."""
-    from jacmagic.read.source import prepare, python_declarations
-    from jacmagic.read.trace import is_def_cell
+    from jacmagic.read.source import is_def_cell, prepare, python_declarations
 
     declarations = python_declarations(text)[1] if is_def_cell(text) else prepare(text).declarations
     declared = {d.name: d.dims for d in declarations.values()}

@@ -4,6 +4,8 @@ sympy's LaTeX, Unicode art and one-line math, with the Heaviside step as H and a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache, wraps
 from typing import Any
 
 import sympy as sp
@@ -119,14 +121,30 @@ class _Inline(StrPrinter):
         return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"  # type: ignore[attr-defined]
 
 
+def _remembered(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`show` printing each sympy expression once: a display asks for the same entry's LaTeX or text several times
+    (the width fitting, each line break, the window, the notes), and sympy's printers cost about a millisecond an
+    entry (issue 27). sympy's equality is structural (2 and 2.0, 1.0 at two precisions differ), so an equal
+    expression prints the same; anything else (a Python number, a mutable matrix) is printed each time."""
+    remembered = lru_cache(maxsize=4096)(show)
+
+    @wraps(show)
+    def shown(expr: Any) -> str:
+        return remembered(expr) if isinstance(expr, sp.Basic) else show(expr)
+    return shown
+
+
+@_remembered
 def inline(expr: sp.Basic) -> str:
     """`_Inline`: an expression on one line, in Unicode math."""
     return _Inline().doprint(expr)
 
 
+@_remembered
 def latex(expr: sp.Basic) -> str:
     return _Latex({"mat_delim": "["}).doprint(expr)
 
 
+@_remembered
 def pretty(expr: sp.Basic) -> str:
     return _Pretty({"use_unicode": True, "wrap_line": False}).doprint(expr)

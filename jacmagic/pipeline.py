@@ -13,18 +13,17 @@ import sympy as sp
 
 from jacmagic.budget import Budget
 from jacmagic.chain import calculus
-from jacmagic.chain.network import Network
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
 from jacmagic.options import naming
 from jacmagic.read.names import refuse_twins, suggest
-from jacmagic.read.network import NotStructured, read_network
 from jacmagic.read.parse import parse_cell
-from jacmagic.read.tracer import Untraceable
+from jacmagic.read.source import is_def_cell
 from jacmagic.result import JacobianResult, expand_matrices, not_square
 
 if TYPE_CHECKING:
+    from jacmagic.chain.network import Network
     from jacmagic.network_result import NetworkResult
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
@@ -35,9 +34,9 @@ MAX_MEMORY = 1024.0
 
 def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None = None) -> CellModel:
     """The model of a cell, whichever of the three forms it is written in."""
-    from jacmagic.read.trace import is_def_cell, trace_cell
-
     if is_def_cell(text):
+        from jacmagic.read.trace import trace_cell
+
         return trace_cell(text, namespace or {}, typed_shapes(options.at), options.budget)
     return parse_cell(text, chain=options.chain, budget=options.budget)
 
@@ -70,6 +69,11 @@ def compute(source: str | object, options: Options | None = None,
                           "stages' local Jacobians; add --chain")
     uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str) and options.chain:
+        # the array-level readers (and the operations they build) are loaded only for --chain: a plain cell, and
+        # the command line's whole process, skip them (issue 27)
+        from jacmagic.read.network import NotStructured
+        from jacmagic.read.tracer import Untraceable
+
         try:
             network = read_arrays(source, options, namespace)
         except NotStructured as why:
@@ -100,7 +104,7 @@ def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None
     """A layer cell or a def cell as array operations; `NotStructured` for a cell (or a line) only the
     entry-level reader covers, `Untraceable` for a def the tracer cannot follow."""
     from jacmagic.read.array_trace import trace_network
-    from jacmagic.read.trace import is_def_cell
+    from jacmagic.read.network import read_network
 
     if is_def_cell(text):
         return trace_network(text, namespace or {}, dict(options.at))

@@ -72,3 +72,84 @@ def test_import_jacmagic_loads_no_engine_and_the_first_compile_no_lazy_numpy_mod
             "assert isinstance(r, jacmagic.JacobianResult); assert 'numpy.f2py' not in sys.modules, 'f2py'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_plain_cells_whole_computation_loads_no_array_level_reader() -> None:
+    """The command line's process pays only for what a plain cell uses (issue 27): the layer and def readers,
+    and the operations they build, load for --chain or a def cell alone."""
+    code = ("import sys, jacmagic; r = jacmagic.jacobian('f(x, y) = [x**2*y, 5*x + sin(y)]', det=True); str(r); "
+            "loaded = [m for m in ('jacmagic.read.network', 'jacmagic.read.array_trace', 'jacmagic.read.trace') "
+            "if m in sys.modules]; assert not loaded, loaded")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("names", [("numpy", "x0"), ("x0", "x1"), ("math", "self")])
+@pytest.mark.parametrize("shared", [True, False])
+def test_arguments_named_like_modules_or_cse_temporaries_evaluate_right_with_and_without_sharing(
+        names: tuple[str, str], shared: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The printer renames the arguments _0, _1 (no expression is rebuilt): a name such as numpy or x0 cannot
+    shadow a module or one of lambdify's common-subexpression lines, whether or not they are shared."""
+    from jacmagic.chain import evaluate
+
+    monkeypatch.setattr(evaluate, "_worth_sharing", lambda expressions: shared)
+    a, b = sp.symbols(names, real=True)
+    common = sp.sin(a * b) + 1
+    evaluator = evaluate.Evaluator(sp.Matrix([[common**2, a / common], [sp.exp(b) * common, 0]]), (a, b))
+    p, q = 0.7, -1.3
+    c = np.sin(p * q) + 1
+    assert_close(evaluator(p, q), np.array([[c**2, p / c], [np.exp(q) * c, 0.0]]))
+    assert_close(evaluator(np.array([p, q]), np.array([q, p]))[1], evaluator(q, p))
+
+
+def test_common_subexpressions_are_eliminated_where_entries_repeat_their_parts_and_not_where_they_do_not() -> None:
+    from jacmagic.chain.evaluate import _worth_sharing
+
+    layered = sp.tanh(x * y + 1)
+    for _ in range(6):
+        layered = sp.tanh(layered**2 + layered)
+    assert _worth_sharing(sp.Matrix([layered]).jacobian([x, y]))
+    separate = [sp.sin(s) * t**2 + sp.exp(u / 10) for s, t, u in zip(*(sp.symbols(f"{c}:9", real=True)
+                                                                        for c in "abc"))]
+    assert not _worth_sharing(separate)
+
+
+def test_a_deep_composition_compiled_with_shared_parts_matches_central_differences() -> None:
+    result = compute("h1 = tanh(x*y + 1)\nh2 = tanh(h1**2 + h1)\nh3 = tanh(h2**2 + h2)\nu = h3*x\nv = h3 + y")
+
+    def f(p: np.ndarray) -> np.ndarray:
+        h = np.tanh(p[0] * p[1] + 1)
+        for _ in range(2):
+            h = np.tanh(h**2 + h)
+        return np.array([h * p[0], h + p[1]])
+    p, e = np.array([0.3, -0.8]), 1e-6
+    numeric = np.column_stack([(f(p + e * d) - f(p - e * d)) / (2 * e) for d in np.eye(2)])
+    assert_close(result.at(x=p[0], y=p[1]), numeric, rel=1e-6)
+
+
+def test_remembered_printing_tells_equal_looking_numbers_apart() -> None:
+    """Printing is remembered per expression: sympy's equality is structural, so 2 and 2.0 (and a float at two
+    precisions) stay apart, and a Python number is printed as itself."""
+    from jacmagic.notation import inline, latex
+
+    assert latex(sp.Integer(2) * x) == "2 x" and latex(sp.Float(2.0) * x) == "2.0 x"
+    assert inline(sp.Integer(2)) == "2" and inline(sp.Float(2.0)) == "2.00000000000000"
+    assert latex(sp.Float(1.0, 30)) == sp.latex(sp.Float(1.0, 30))
+
+
+def test_the_plot_panels_moves_compile_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each move of the --plot panel once compiled the map afresh (result.map_function), 7 ms a move."""
+    from jacmagic import result as result_module
+    from jacmagic.views.plot import MovingPicture, default_domain
+
+    result = compute("x = r*cos(theta)\ny = r*sin(theta)", plot=True)
+    point = result.default_point()
+    moving = MovingPicture(result, default_domain(result, point))
+    moving.png(point)
+    built: list[object] = []
+    original = result_module.Evaluator.__init__
+    monkeypatch.setattr(result_module.Evaluator, "__init__", lambda self, *a: built.append(a) or original(self, *a))
+    for r in (1.1, 1.2, 0.9):
+        moving.png({**point, "r": r})
+    assert built == []
+    assert_close(result.map_function()(np.array(2.0), np.array(0.5)), [2 * np.cos(0.5), 2 * np.sin(0.5)])

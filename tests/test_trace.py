@@ -16,7 +16,8 @@ import pytest
 import sympy as sp
 
 from jacmagic.errors import CellError
-from jacmagic.read.trace import is_def_cell, trace_cell, trace_function, trace_object
+from jacmagic.read.source import is_def_cell
+from jacmagic.read.trace import trace_cell, trace_function, trace_object
 
 from .helpers import assert_close, numeric_jacobian
 

@@ -27,8 +27,8 @@ from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import CellError
 from jacmagic.read.numpy_rules import BUILTINS
-from jacmagic.read.source import python_declarations
-from jacmagic.read.trace import CELL_FILENAME, _error_line, is_def_cell
+from jacmagic.read.source import is_def_cell, python_declarations
+from jacmagic.read.trace import CELL_FILENAME, _error_line
 from jacmagic.read.tracer import Tracer, Untraceable
 
 _LINE = "__jacmagic_line__"

@@ -180,3 +180,9 @@ def parse_deep(source: str) -> ast.Module:
         return ast.parse(source)
     finally:
         sys.setrecursionlimit(limit)
+
+
+def is_def_cell(text: str) -> bool:
+    """A cell is Python when any top-level line starts a def or an import (a decorator alone is not: a line
+    continuing a formula may start with @, the matrix product)."""
+    return any(line.startswith(("def ", "async def ", "import ", "from ")) for line in text.split("\n"))

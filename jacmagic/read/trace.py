@@ -75,12 +75,6 @@ class _Rebinder:
         return symbolic_twin(value)
 
 
-def is_def_cell(text: str) -> bool:
-    """A cell is Python when any top-level line starts a def or an import (a decorator alone is not: a line
-    continuing a formula may start with @, the matrix product)."""
-    return any(line.startswith(("def ", "async def ", "import ", "from ")) for line in text.split("\n"))
-
-
 def _error_line(tb: Any, filename: str) -> int | None:
     line = None
     while tb is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -129,8 +130,10 @@ class _Reader:
         return total
 
 
+@lru_cache(maxsize=4096)
 def width(latex: str) -> float:
-    """How wide `latex` typesets, in estimated em."""
+    """How wide `latex` typesets, in estimated em (remembered: a display measures an entry for the matrix, its
+    line breaks and its block, issue 27)."""
     return _Reader(latex).run()
 
 
