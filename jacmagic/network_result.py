@@ -8,7 +8,7 @@ otherwise the walkthrough is checked by central differences along random directi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,6 @@ from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
 from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
 from jacmagic.chain.compiled_walk import CompiledNetwork
-from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Network
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
@@ -28,24 +27,18 @@ from jacmagic.chain.network_walk import (
     cost,
     gradient,
     jacobian_at,
-    refuse_past_memory,
     tangent_numbers,
     walk,
 )
-from jacmagic.chain.operations import Leaf, Node
-from jacmagic.errors import CellError, OptionError, TooManyEntries
+from jacmagic.errors import OptionError
 from jacmagic.model import Options
-from jacmagic.options import naming, refuse_not_finite, shaped_array
-from jacmagic.read.names import element_symbols, suggest
+from jacmagic.options import naming
+from jacmagic.points import arrays_by_name, batches_of_images, refuse_unknown, value_dims
+from jacmagic.read.names import element_symbols
 from jacmagic.result import own_shape
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
-
-# A layer cell with at most this many entries in all is also written out entry by entry: its symbolic Jacobian is
-# shown first and checks the walkthrough exactly.
-WHOLE_ENTRIES = 40
-
 
 @dataclass(frozen=True)
 class LineView:
@@ -78,6 +71,8 @@ class NetworkResult:
     whole: JacobianResult | None = None
     notes: tuple[str, ...] = ()
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # each input's numpy shape, as declared or given
+    # The entry-level chain of a small cell of several lines, built on request (by the pipeline, which reads cells).
+    entry_chain: Callable[[], Any] | None = field(default=None, repr=False)
 
     # -- shapes and names ------------------------------------------------------------------------------------------
 
@@ -132,9 +127,7 @@ class NetworkResult:
             from jacmagic.model import Step
 
             return (Step(self.whole.model.stages[0], self.whole.inputs, self.whole.inputs, self.whole.matrix),)
-        from jacmagic.pipeline import compute_entries
-
-        return compute_entries(self.text, replace(self.options, mode="reverse", direction=())).steps
+        return self.entry_chain() if self.entry_chain is not None else None
 
     @property
     def matrix(self) -> sp.ImmutableMatrix:
@@ -334,130 +327,3 @@ class NetworkResult:
             return jacobian_source(self.network, self.wrt)
         closed_forms(self.network, self.wrt)  # refuses a cell with no closed form
         return gradient_source(self.network, self.wrt)
-
-
-def network_result(network: Network, text: str, options: Options, namespace: Mapping[str, Any] | None) -> NetworkResult:
-    """Checks the options against the network and builds the result (and the entry-level one when small)."""
-    wrt = _chosen(network, options.wrt)
-    constants = tuple(n for n in network.inputs if n not in wrt)
-    with naming("--at"):
-        given = arrays_by_name({n: network.shape_of(n) for n in network.inputs}, wrt + constants, dict(options.at),
-                               complete=False, stacks=batches_of_images(network))
-    entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
-    whole = None
-    unwritten: tuple[str, ...] = ()
-    symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
-                                      ("--partials", options.partials), ("--plot", options.plot)) if on]
-    if entries <= WHOLE_ENTRIES and not network.batched:  # the entry level broadcasts numbers only, has no axis=
-        from jacmagic.pipeline import compute_entries
-
-        try:
-            whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
-        except CellError as err:  # too slow, or a form only the array level reads (a def returning a matrix)
-            if symbolic:
-                raise
-            why = "within the time budget" if isinstance(err, TooManyEntries) else f"({err.message})"
-            unwritten = (f"the Jacobian could not be written out entry by entry {why}; the walkthrough is checked "
-                         "by central differences",)
-    elif symbolic:
-        why = "broadcasts a column or row, or works along an axis" if network.batched else \
-            f"has {entries:,} entries (at most {WHOLE_ENTRIES:,})"
-        raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network {why}; the "
-                          "walkthrough works at any size")
-    notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
-                            else ())
-    result = NetworkResult(network, text, options, wrt, constants, given, whole, notes,
-                           input_dims(network, text, dict(options.at)))
-    if options.mode != "reverse":
-        _ = result.directions  # refused now if too many
-    refuse_past_memory(network, wrt, options.memory, 0 if options.mode == "reverse" else result.directions.shape[1])
-    for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
-        refuse_unknown([name for name, _, _ in ranges], result.names, option)
-    return result
-
-
-def input_dims(network: Network, text: str, at: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Each input's numpy shape: as declared (`x: 3` is (3,), `W: 3x1` is (3, 1)), else as its --at value,
-    else a number's () or the working 2-D shape."""
-    from jacmagic.read.source import is_def_cell, prepare, python_declarations
-
-    declarations = python_declarations(text)[1] if is_def_cell(text) else prepare(text).declarations
-    declared = {d.name: d.dims for d in declarations.values()}
-    dims = {}
-    for name in network.inputs:
-        shape = network.shape_of(name)
-        dims[name] = declared.get(name) or (np.shape(at[name]) if name in at else () if shape == (1, 1) else shape)
-    return dims
-
-
-def value_dims(network: Network, dims: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-    """Each line's value in the shape numpy gives it from the inputs' shapes: an operation on vectors gives a
-    vector, W @ x of a vector x a vector, a reduction or an entry a number."""
-    ndims = {name: len(d) for name, d in dims.items()}
-    found = {}
-    for line in network.lines:
-        ndims[line.name] = _ndim(line.root, ndims)
-        found[line.name] = _numpy_shape(line.shape, ndims[line.name], stack_of(line.root))
-    return found
-
-
-def _ndim(node: Node, ndims: Mapping[str, int]) -> int:
-    """numpy's number of axes of an operation's value (checked against its 2-D shape by `_numpy_shape`)."""
-    if isinstance(node, Leaf):
-        return ndims.get(node.name, 2)
-    return node.axes([_ndim(child, ndims) for child in node.children])
-
-
-def _numpy_shape(shape: tuple[int, int], ndim: int, stack: int) -> tuple[int, ...]:
-    if ndim == 3:  # a batch of images, stacked along the rows
-        return (stack, shape[0] // stack, shape[1])
-    if ndim == 0 and shape == (1, 1):
-        return ()
-    if ndim == 1 and 1 in shape:
-        return (shape[0] * shape[1],)
-    return shape
-
-
-def refuse_unknown(names: Sequence[str], known: Sequence[str], what: str = "") -> None:
-    """A clear error for the first of `names` that is not a variable or constant of the map."""
-    for name in names:
-        if name not in known:
-            raise OptionError(f"{what}{name} is not a variable of this map" + suggest(name, list(known)) +
-                              f"; its names are {', '.join(known)}")
-
-
-def batches_of_images(network: Network) -> dict[str, int]:
-    """The inputs that are batches of images, with how many images each holds."""
-    return {name: count for name in network.inputs if (count := network.stack_of(name)) > 1}
-
-
-def arrays_by_name(shapes: Mapping[str, tuple[int, int]], names: Sequence[str], values: Mapping[str, Any],
-                   complete: bool, copy: bool = True, stacks: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
-    """A point by name, each value in its array's shape (`shapes`: each name's; `stacks`: the images of a batch,
-    where more than one); every one of `names` needed when `complete`; a numpy array of doubles copied only if
-    `copy` (a point kept must not change with the notebook)."""
-    stacks = stacks or {}
-    refuse_unknown(list(values), names)
-    arrays = {name: shaped_array(name, value, shapes[name], stacks.get(name, 1), copy, finite=False)
-              for name, value in values.items()}
-    refuse_not_finite(arrays)
-    missing = [n for n in names if n not in arrays]
-    if complete and missing:
-        raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")
-    return arrays
-
-
-def _chosen(network: Network, wrt: Sequence[str]) -> tuple[str, ...]:
-    """The arrays and numbers differentiated by: --wrt, else every input."""
-    if not wrt:
-        return network.inputs
-    computed = {line.name for line in network.lines}
-    for name in wrt:
-        if name not in network.inputs:
-            why = " is computed in the cell, not an input;" if name in computed else " is not a variable of this map"
-            raise OptionError(f"--wrt: {name}{why}" + suggest(name, list(network.inputs)) +
-                              f"; the variables are {', '.join(network.inputs)}")
-    if len(set(wrt)) != len(wrt):
-        raise OptionError("--wrt names a variable twice")
-    return tuple(wrt)
-

@@ -7,7 +7,7 @@ import ast
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from jacmagic.chain.functions import KNOWN_CONSTANTS
 from jacmagic.errors import BudgetExceeded, CellError, OptionError
 from jacmagic.model import Mode
 from jacmagic.read.formula import ExpressionBuilder
+from jacmagic.read.names import suggest
 from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
 
 # Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
@@ -378,3 +379,16 @@ def refuse_undrawable(name: str, lo: float, hi: float) -> None:
     if not (_WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))):
         raise CellError(f"--domain {name}={lo:g}:{hi:g} cannot be drawn: a plotted range needs a width between "
                         f"{_WIDTH[0]:g} and {_WIDTH[1]:g} and above a billionth of its ends' size")
+
+
+def unknown_wrt(name: str, variables: Sequence[str], computed: Sequence[str]) -> OptionError:
+    """--wrt names something that is not a variable: say what it is, the nearest name, and the variables."""
+    why = " is computed in the cell, not an input;" if name in computed else " is not a variable of this map"
+    return OptionError(f"--wrt: {name}{why}" + suggest(name, list(variables)) +
+                       f"; the variables are {', '.join(variables)}")
+
+
+def refuse_repeated_wrt(wrt: Sequence[str]) -> None:
+    repeated = next((name for k, name in enumerate(wrt) if name in wrt[:k]), None)
+    if repeated is not None:
+        raise OptionError(f"--wrt names {repeated} twice")

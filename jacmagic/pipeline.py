@@ -6,6 +6,7 @@ Used by the magic, the command line and the Python API alike, so all three show 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from jacmagic.chain import calculus
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
-from jacmagic.options import naming
+from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
 from jacmagic.read.names import refuse_twins, suggest
 from jacmagic.read.parse import parse_cell
 from jacmagic.read.source import is_def_cell
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
+# A cell read as array operations with at most this many entries in all is also written out entry by entry: its
+# symbolic Jacobian is shown first and checks the walkthrough exactly.
+WHOLE_ENTRIES = 40
 # The most memory --memory may allow: more than one cell should ever take.
 MAX_MEMORY = 1024.0
 
@@ -82,8 +86,6 @@ def compute(source: str | object, options: Options | None = None,
             raise CellError(f"--chain follows a def through its numpy operations, and cannot follow this line: "
                             f"{why.reason}", why.line) from None
         if network is not None:
-            from jacmagic.network_result import network_result
-
             return network_result(network, source, options, namespace)
     try:
         return compute_entries(source, options, namespace, name)
@@ -98,6 +100,52 @@ def compute(source: str | object, options: Options | None = None,
                         f"entry-level one "
                         f"({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing and {covered}, or "
                         "use smaller shapes", uncovered) from None
+
+
+def network_result(network: Network, text: str, options: Options, namespace: Mapping[str, Any] | None
+                   ) -> NetworkResult:
+    """Checks the options against the network and builds the result (and the entry-level one when small)."""
+    from jacmagic.chain.network_walk import refuse_past_memory
+    from jacmagic.network_result import NetworkResult
+    from jacmagic.points import arrays_by_name, batches_of_images, chosen_wrt, input_dims, refuse_unknown
+
+    wrt = chosen_wrt(network, options.wrt)
+    constants = tuple(n for n in network.inputs if n not in wrt)
+    with naming("--at"):
+        given = arrays_by_name({n: network.shape_of(n) for n in network.inputs}, wrt + constants, dict(options.at),
+                               complete=False, stacks=batches_of_images(network))
+    entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
+    whole = None
+    unwritten: tuple[str, ...] = ()
+    symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
+                                      ("--partials", options.partials), ("--plot", options.plot)) if on]
+    if entries <= WHOLE_ENTRIES and not network.batched:  # the entry level broadcasts numbers only, has no axis=
+        try:
+            whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
+        except CellError as err:  # too slow, or a form only the array level reads (a def returning a matrix)
+            if symbolic:
+                raise
+            why = "within the time budget" if isinstance(err, TooManyEntries) else f"({err.message})"
+            unwritten = (f"the Jacobian could not be written out entry by entry {why}; the walkthrough is checked "
+                         "by central differences",)
+    elif symbolic:
+        why = "broadcasts a column or row, or works along an axis" if network.batched else \
+            f"has {entries:,} entries (at most {WHOLE_ENTRIES:,})"
+        raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network {why}; the "
+                          "walkthrough works at any size")
+    notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
+                            else ())
+    def entry_chain() -> tuple[Step, ...]:
+        return compute_entries(text, replace(options, mode="reverse", direction=()), namespace).steps
+
+    result = NetworkResult(network, text, options, wrt, constants, given, whole, notes,
+                           input_dims(network, text, dict(options.at)), entry_chain)
+    if options.mode != "reverse":
+        _ = result.directions  # refused now if too many
+    refuse_past_memory(network, wrt, options.memory, 0 if options.mode == "reverse" else result.directions.shape[1])
+    for option, ranges in (("--range: ", options.ranges), ("--domain: ", options.domain)):
+        refuse_unknown([name for name, _, _ in ranges], result.names, option)
+    return result
 
 
 def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None) -> Network:
@@ -136,15 +184,12 @@ def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
     by_name = {shape.name: shape.symbols for shape in model.shapes}
     by_name.update({s.name: (s,) for s in model.free_names})
     chosen: list[sp.Symbol] = []
+    refuse_repeated_wrt(wrt)
     for name in wrt:
         if name not in by_name:
-            computed = {o.name for s in model.stages for o in s.outputs} | {s.name for s in model.stages}
-            why = " is computed in the cell, not an input;" if name in computed else " is not a variable of this map"
+            computed = [o.name for s in model.stages for o in s.outputs] + [s.name for s in model.stages]
             names = [n for n, symbols in by_name.items() if len(symbols) > 1 or symbols[0] not in in_shapes]
-            raise OptionError(f"--wrt: {name}{why}" + suggest(name, list(by_name)) +
-                              f"; the variables are {', '.join(names)}")
-        if any(s in chosen for s in by_name[name]):
-            raise OptionError(f"--wrt names {name} twice")
+            raise unknown_wrt(name, names, computed)
         chosen.extend(by_name[name])
     return tuple(chosen)
 

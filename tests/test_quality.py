@@ -30,18 +30,21 @@ def _name(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """The package modules `path` imports, type-only ones included; the results' display methods, which import
-    their views inside the method, are the one exemption."""
+    """The package modules `path` imports, type-only ones included; the one exemption: a result's methods (its
+    display methods) import their views and panels when called."""
     tree = ast.parse(path.read_text())
-    exempt = set()
+    in_methods = set()
     if path.stem in ("result", "network_result"):
-        exempt = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) for n in ast.walk(f)}
+        in_methods = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) for n in ast.walk(f)}
     modules = {_name(p) for p in PACKAGE.rglob("*.py")}
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and id(node) not in exempt:
+        if isinstance(node, ast.ImportFrom) and node.module:
             named = {f"{node.module}.{a.name}" for a in node.names}
-            found.update((named & modules) or ({node.module} & modules))
+            imported = (named & modules) or ({node.module} & modules)
+            if id(node) in in_methods:
+                imported = {m for m in imported if not m.startswith(("jacmagic.views", "jacmagic.panels"))}
+            found.update(imported)
     found.discard("jacmagic")
     return found
 
