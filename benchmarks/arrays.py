@@ -128,8 +128,8 @@ def walkthrough_row(row: Row, repeats: int) -> None:
     row("784->128->10 walkthrough's numbers (R.walkthrough)",
         *turn_about(lambda: result.walkthrough(**point), lambda: hand_backprop(point), repeats, 3),
         "hand-written numpy backprop", "<= 5x")
-    row("784->128->10 walkthrough with its check read (.verdict)",
-        *turn_about(lambda: result.walkthrough(**point).verdict, lambda: hand_backprop(point), repeats, 3),
+    row("784->128->10 walkthrough with its check read (.check)",
+        *turn_about(lambda: result.walkthrough(**point).check, lambda: hand_backprop(point), repeats, 3),
         "hand-written numpy backprop", "(the check: 6 forward passes, 3 directions)")
 
 

@@ -13,6 +13,7 @@ import sympy as sp
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
 from jacmagic.panels.widgets import ChainPanel
+from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close, numeric_jacobian, read_aloud
 
@@ -197,9 +198,10 @@ def test_the_walkthrough_says_when_the_chain_does_not_match_or_cannot_be_compare
     from dataclasses import replace
 
     walk = jacobian("u = x*y\nL = sin(u) + x", chain=True, at={"x": 0.4, "y": 1.2}).walkthrough()
-    assert walk.agrees and walk.verdict.startswith("it matches the Jacobian of the composed map computed directly")
+    said = verdict_words(walk.check)
+    assert walk.agrees and said.startswith("it matches the Jacobian of the composed map computed directly")
     off = replace(walk, direct=walk.direct * 1.001)
-    assert off.agrees is False and "DOES NOT match" in off.verdict
+    assert off.agrees is False and "DOES NOT match" in verdict_words(off.check)
     overflowed = replace(walk, direct=np.full_like(walk.direct, np.inf), direct_by="finite differences")
-    assert overflowed.agrees is None and "could not be compared" in overflowed.verdict
-    assert "DOES NOT match" in replace(walk, direct=np.full_like(walk.direct, np.nan)).verdict
+    assert overflowed.agrees is None and "could not be compared" in verdict_words(overflowed.check)
+    assert "DOES NOT match" in verdict_words(replace(walk, direct=np.full_like(walk.direct, np.nan)).check)

@@ -14,6 +14,7 @@ import pytest
 from jacmagic import jacobian
 from jacmagic.errors import CellError
 from jacmagic.network_result import NetworkResult
+from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close
 
@@ -47,7 +48,7 @@ def _checked(cell: str, point: Point, by_hand: Callable[..., float], rel: float 
     for name in result.wrt:
         assert_close(gradients[name].reshape(np.shape(point[name])), _central(by_hand, point, name), rel=rel)
     walked = result.walkthrough()
-    assert walked.agrees and walked.forward_agrees, walked.verdict
+    assert walked.agrees and walked.forward_agrees, verdict_words(walked.check)
     return result
 
 

@@ -15,6 +15,7 @@ from jacmagic.errors import CellError, OptionError
 from jacmagic.magic import JacobianMagic, parse_line
 from jacmagic.network_result import NetworkResult
 from jacmagic.options import parse_point
+from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close
 
@@ -110,7 +111,7 @@ def test_where_a_value_is_not_finite_the_exact_walk_gives_the_gradient_and_says_
     for name in result.wrt:
         np.testing.assert_allclose(gradients[name], exact[name][0].reshape(gradients[name].shape), rtol=1e-12)
         assert np.isnan(gradients[name]).any()
-    assert why in result.walkthrough(**point).verdict
+    assert why in verdict_words(result.walkthrough(**point).check)
 
 
 def test_the_walkthrough_records_of_the_compiled_walk_match_the_exact_walk_line_by_line() -> None:
@@ -198,8 +199,8 @@ def test_a_walkthroughs_check_runs_at_its_own_point_even_when_the_array_given_ch
     result = _result(cell, point)
     walked = result.walkthrough(**point)
     point["W1"] += 1.0
-    assert walked.agrees, walked.verdict
-    assert "matches central differences" in walked.verdict
+    assert walked.agrees, verdict_words(walked.check)
+    assert "matches central differences" in verdict_words(walked.check)
 
 
 def test_a_numpy_matrix_given_to_gradient_is_read_as_a_plain_array() -> None:

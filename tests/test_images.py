@@ -13,6 +13,7 @@ import pytest
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
 from jacmagic.network_result import NetworkResult
+from jacmagic.views.verdicts import verdict_words
 
 RNG = np.random.default_rng(25)
 
@@ -92,7 +93,7 @@ def test_conv2d_jacobian_is_the_toeplitz_matrix_and_central_differences(image: t
     np.testing.assert_allclose(by_x, _central(lambda v: _conv(v, kernel_value), x), atol=1e-8)
     np.testing.assert_allclose(by_kernel, _central(lambda v: _conv(x, v), kernel_value), atol=1e-8)
     walked = result.walkthrough()
-    assert walked.agrees and walked.forward_agrees, walked.verdict
+    assert walked.agrees and walked.forward_agrees, verdict_words(walked.check)
 
 
 @pytest.mark.parametrize(("image", "size"), [((4, 4), 2), ((6, 9), 3), ((2, 6), 2), ((5, 5), 1), ((4, 4), 4)])
@@ -103,7 +104,7 @@ def test_maxpool2d_values_and_jacobian(image: tuple[int, int], size: int) -> Non
     np.testing.assert_allclose(result.walkthrough().values["q"], want, rtol=1e-15)
     np.testing.assert_allclose(result.at(x=x), _central(lambda v: _pool(v, size)[0], x), atol=1e-8)
     walked = result.walkthrough()
-    assert walked.agrees and walked.forward_agrees, walked.verdict
+    assert walked.agrees and walked.forward_agrees, verdict_words(walked.check)
 
 
 def test_maxpool2d_tie_sends_the_gradient_to_the_first_largest_entry() -> None:
@@ -213,7 +214,7 @@ def test_conv_net_gradient_is_numpy_backprop(cell: str) -> None:
         if name in gradients:
             np.testing.assert_allclose(gradients[name].reshape(want.shape), want, rtol=0, atol=1e-10)
     walked = result.walkthrough()
-    assert walked.agrees and walked.forward_agrees, walked.verdict
+    assert walked.agrees and walked.forward_agrees, verdict_words(walked.check)
 
 
 # -- a batch of images ---------------------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_a_batch_walkthrough_checks_itself_in_both_modes() -> None:
              "Y": np.eye(10)[:, :4]}
     result = _result(BATCH_NET.replace("32", "4"), point, mode="both", wrt="X,K,b")
     walked = result.walkthrough()
-    assert walked.agrees and walked.forward_agrees, walked.verdict
+    assert walked.agrees and walked.forward_agrees, verdict_words(walked.check)
 
 
 BATCH_DEF = """def loss(X, K, W, b, Y):

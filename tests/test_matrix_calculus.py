@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
 from jacmagic.network_result import NetworkResult
+from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close
 
@@ -248,7 +249,7 @@ def test_matrix_functions_formula_walk_forward_mode_and_code_equal_central_diffe
     point = {"X": _invertible(3), "A": RNG.normal(size=(3, 3))}
     want = _central(by_hand, point, "X")
     walked = result.walkthrough(**point)
-    assert walked.agrees and walked.forward_agrees, walked.verdict
+    assert walked.agrees and walked.forward_agrees, verdict_words(walked.check)
     assert_close(result.gradient(**point)["X"], want, rel=1e-6)
     assert_close(result.formula("X").evaluate(result.network.forward(point)[0]), want, rel=1e-6)
     assert_close(_run(result.code(), "gradient", point)["X"], want, rel=1e-6)
@@ -269,7 +270,7 @@ def test_a_matrix_function_outside_its_domain_says_why_rather_than_giving_number
     at = np.diag([1.0, 1.0, -1.0]) if "logdet" in line else np.ones((3, 3))
     result = _result(f"X: 3x3\nf = {line}", "X", at={"X": at})
     walked = result.walkthrough()
-    assert words in walked.verdict
+    assert words in verdict_words(walked.check)
     assert np.isnan(result.gradient()["X"]).all()
 
 

@@ -20,6 +20,7 @@ from jacmagic.model import Options
 from jacmagic.pipeline import compute_entries
 from jacmagic.read.network import read_network
 from jacmagic.views.mathml import formula
+from jacmagic.views.verdicts import verdict_words
 
 from .conftest import Shell
 from .helpers import assert_close, read_aloud
@@ -59,7 +60,7 @@ def test_every_operation_matches_the_entry_level_jacobian_and_central_difference
         want = entries.at(**_numbers_as_floats(result, point))[:, [order[s.name] for s in result.inputs]]
         assert_close(got, want, rel=1e-9)
         walked = result.walkthrough(**point)
-        assert walked.agrees and "computed directly" in walked.verdict
+        assert walked.agrees and "computed directly" in verdict_words(walked.check)
         assert_close(_central(result, point), got, rel=1e-5)
 
 
@@ -160,7 +161,7 @@ def test_the_classifier_gradient_equals_a_hand_written_backprop(sizes: tuple[int
         assert np.allclose(got, want[name], rtol=1e-10, atol=1e-12 * np.abs(want[name]).max()), name
     assert result.shape == (1, sum(int(np.prod(np.shape(point[n]))) for n in ("W1", "b1", "W2", "b2")))
     walked = result.walkthrough()
-    assert walked.agrees and "random directions" in walked.verdict
+    assert walked.agrees and "random directions" in verdict_words(walked.check)
     step_l = walked.backward[0]
     assert_close(step_l.products["z"][0, :, 0], want["dz"], rel=1e-12)  # dL/dz = p - y, shown at the L step
 
@@ -375,7 +376,8 @@ def test_chain_log_of_a_negative_sum_is_undefined_with_its_reason_not_minus_one(
     assert np.isnan(want).all() and np.isnan(got).all()
     assert np.isnan(result.gradient(x=[-3, 2])["x"]).all()
     walked = result.walkthrough(x=[-3, 2])
-    assert "log(sum(x)) has no finite real value here (line 2)" in walked.verdict and "DOES NOT" not in walked.verdict
+    said = verdict_words(walked.check)
+    assert "log(sum(x)) has no finite real value here (line 2)" in said and "DOES NOT" not in said
     shown = str(result)
     assert "has no finite real value" in shown and "-1" not in shown.split("every value")[1]
     panel = result.widget()
@@ -387,7 +389,7 @@ def test_chain_sum_of_reciprocals_at_zero_is_undefined_not_minus_infinity() -> N
     result, got, want = _both_levels("x: 2\nL = sum(1/x)", {"x": [0, 2]})
     _same(got, want)
     assert np.isnan(result.gradient(x=[0, 2])["x"]).all()
-    assert "division by zero: it divides by x, which is 0 here (line 2)" in result.walkthrough().verdict
+    assert "division by zero: it divides by x, which is 0 here (line 2)" in verdict_words(result.walkthrough().check)
 
 
 # Cells and points on the edge of the domain (and just inside it): both levels give the same numbers and the
@@ -409,8 +411,9 @@ def test_the_domain_decides_at_both_levels(cell: str, points: list[object]) -> N
         result, got, want = _both_levels(cell, point)
         _same(got, want)
         walked = result.walkthrough(**point)
-        assert walked.agrees, walked.verdict
-        assert ("no finite real value" in walked.verdict or "division by zero" in walked.verdict) == \
+        assert walked.agrees, verdict_words(walked.check)
+        said = verdict_words(walked.check)
+        assert ("no finite real value" in said or "division by zero" in said) == \
             bool(np.isnan(want).any())
         assert_close(walked.gradient[np.isfinite(want)], want[np.isfinite(want)])
 
@@ -426,7 +429,7 @@ def test_chain_abs_at_its_kink_is_zero_as_in_the_frameworks_and_the_check_matche
     result, got, want = _both_levels("b: 2\nL = sum(abs(b))", {"b": [0, 1]})
     assert_close(got, [[0, 1]])
     assert_close(want, [[0, 1]])
-    assert result.walkthrough().verdict.startswith("it matches")
+    assert verdict_words(result.walkthrough().check).startswith("it matches")
 
 
 # Points exactly on a kink or a tie: abs, relu and a bare max(z, 0) have derivative 0 there (the frameworks'
@@ -663,7 +666,7 @@ def test_a_traced_def_keeps_the_shapes_of_its_point_and_a_number_parameter(x_sha
     result = jacobian(source, chain=True, at={"W": w, "x": x, "c": 2.0})
     assert isinstance(result, NetworkResult) and result.whole is not None  # small: checked by the entry level too
     walked = result.walkthrough()
-    assert walked.agrees, walked.verdict
+    assert walked.agrees, verdict_words(walked.check)
     assert walked.values["h"].shape == h_shape and walked.values["f"].shape == ()
     gradient = result.gradient()
     h = np.tanh(w @ x) * 2.0

@@ -8,12 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
+from jacmagic.chain.verdict import Verdict
 from jacmagic.network_result import NetworkResult
 from jacmagic.result import JacobianResult
+from jacmagic.views.verdicts import verdict_words
 
 WRT = ("W1", "b1", "W2", "b2")
 # activation: (layer line, numpy def, scalar math form, value, derivative)
@@ -101,7 +104,7 @@ def test_a_network_written_three_ways_gives_numpys_gradient_and_one_verdict(
         np.testing.assert_allclose(_flat(result.gradient()), expected, rtol=1e-9, atol=1e-10)
         walk = result.walkthrough()
         np.testing.assert_allclose(walk.gradient.ravel(), expected, rtol=1e-9, atol=1e-10)
-        assert walk.agrees and "matches" in walk.verdict
+        assert walk.agrees and "matches" in verdict_words(walk.check)
     written_out = jacobian(_math_cell(n, hidden, m, activation), at=_math_point(point),
                            wrt=tuple(f"{k}_{'_'.join(map(str, i))}" for name, k in
                                      (("W1", "w1"), ("b1", "c1"), ("W2", "w2"), ("b2", "c2"))
@@ -170,3 +173,17 @@ def test_the_split_softmax_classifier_at_784_128_10_gives_its_walkthrough_throug
         np.testing.assert_allclose(gradients[name], expected, atol=1e-10)
     shown = " ".join(str(bundle.get("text/plain", "")) for bundle in ran.outputs)
     assert "matches" in shown and "DOES NOT" not in shown
+
+
+@pytest.mark.parametrize("chain", ["layer", "def", "entry"])
+def test_both_walks_say_their_check_in_the_same_words(chain: str) -> None:
+    """One wording: the entry-level walk and the array-level walk record facts (`Verdict`), one view says them."""
+    point = _point(3, 2, 2, 2)
+    if chain == "entry":  # sign keeps the cell at the entry level
+        cell = _layer_cell(2, 2, 2, "tanh").replace("z = W2 @ h + b2", "z = W2 @ h + b2 + 0 * sign(b2[0])")
+    else:
+        cell = _layer_cell(2, 2, 2, "tanh") if chain == "layer" else _def_cell("tanh")
+    walk = jacobian(cell, at=point, chain=True, wrt=WRT, namespace={"np": np}).walkthrough()
+    assert isinstance(walk.check, Verdict) and walk.check.agrees
+    assert verdict_words(walk.check).startswith("it matches the Jacobian of the composed map computed directly")
+    assert not any(isinstance(value, str) and " " in value for value in vars(walk).values())  # no sentence kept

@@ -24,6 +24,7 @@ import sympy as sp
 
 from jacmagic.chain.check import rounding
 from jacmagic.chain.evaluate import Domain, Evaluator
+from jacmagic.chain.verdict import Verdict
 from jacmagic.notation import counted
 
 if TYPE_CHECKING:
@@ -156,23 +157,17 @@ class Walkthrough:
                     and (np.isfinite(computed) == np.isfinite(direct)).all())
 
     @property
-    def verdict(self) -> str:
-        """The check of reverse mode in words, for every rendering."""
-        return self._verdict(self.agrees, "")
+    def check(self) -> Verdict:
+        """The check of reverse mode against the composed map's Jacobian, computed directly or by differences."""
+        return Verdict(self.agrees, "direct" if self.direct_by == "symbolic" else "central")
 
     @property
-    def forward_verdict(self) -> str:
+    def forward_check(self) -> Verdict:
         assert self.forward_pass is not None
         directions = self.forward_pass.directions
         whole = directions.shape[0] == directions.shape[1] and bool((directions == np.eye(len(directions))).all())
-        return self._verdict(self.forward_agrees, "" if whole else " times the direction")
-
-    def _verdict(self, agrees: bool | None, times: str) -> str:
-        how = ("the Jacobian of the composed map computed directly" if self.direct_by == "symbolic"
-               else "central finite differences of the composed map") + times
-        if agrees is None:
-            return f"it could not be compared with {how} at this point (they overflow)"
-        return f"it {'matches' if agrees else 'DOES NOT match'} {how}"
+        return Verdict(self.forward_agrees, "direct" if self.direct_by == "symbolic" else "central",
+                       times_direction=not whole)
 
 
 class CompiledChain:

@@ -17,8 +17,8 @@ import numpy as np
 from jacmagic.chain.backprop import Cost
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
+from jacmagic.chain.verdict import Verdict
 from jacmagic.errors import OptionError
-from jacmagic.notation import counted
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
 MAX_TANGENT_NUMBERS = 20_000_000
@@ -65,20 +65,28 @@ class NetworkWalk:
     backward: tuple[LineStep, ...]
     gradients: dict[str, np.ndarray]  # per differentiated input: (m, r, c)
     gradient: np.ndarray  # the Jacobian of the chain (m, n), inputs row-major in order
-    judge: Callable[[], tuple[bool, str]] = field(repr=False)  # the check: run once, when first asked
+    judge: Callable[[], Verdict] = field(repr=False)  # the check: run once, when first asked
     forward_pass: NetworkForward | None = None
     forward_agrees: bool | None = None
 
     @property
     def agrees(self) -> bool:
-        """Does the walk match the Jacobian computed another way? The check runs when this or `verdict` is
-        first read: the numbers alone do not wait for its six forward passes."""
-        return self.judge()[0]
+        """Does the walk match the Jacobian computed another way? The check runs when this or `check` is first
+        read: the numbers alone do not wait for its six forward passes."""
+        return bool(self.judge().agrees)
 
     @property
-    def verdict(self) -> str:
-        """The check's sentence (with why the value is undefined, where it is)."""
-        return self.judge()[1]
+    def check(self) -> Verdict:
+        """The check (with why the value is undefined, where it is)."""
+        return self.judge()
+
+    @property
+    def forward_check(self) -> Verdict:
+        """Forward mode's tangents against the reverse-mode Jacobian (times the directions)."""
+        assert self.forward_pass is not None
+        directions = self.forward_pass.directions
+        whole = directions.shape[0] == directions.shape[1] and bool((directions == np.eye(len(directions))).all())
+        return Verdict(self.forward_agrees, "reverse", times_direction=not whole)
 
 
 def outputs_at(network: Network, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -134,19 +142,15 @@ def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
     return np.where(undefined[:, None, None], np.nan, gradient) if undefined.any() else gradient
 
 
-def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool, str | None]:
+def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool, int | None]:
     """Do two Jacobians agree? Undefined entries (nan, inf) must be undefined in both and are not compared; the
-    defined ones must be close. The words say how many were judged when some were not (None: not one)."""
+    defined ones must be close. Also how many were judged when some were not (None: all of them)."""
     defined = np.isfinite(want)
     same = bool((np.isfinite(got) == defined).all())
     magnitude = max(1.0, float(np.abs(want[defined]).max(initial=0.0)))
     agrees = same and bool(np.allclose(got[defined], want[defined], rtol=rtol, atol=atol * magnitude))
     count = int(defined.sum())
-    if count == defined.size:
-        return agrees, ""
-    if count == 0 and same:
-        return agrees, None
-    return agrees, f" on its {counted(count, 'defined entry', 'defined entries')}"
+    return agrees, None if count == defined.size else count
 
 
 def jacobian_at(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -224,7 +228,7 @@ def _gigabytes(count: int) -> str:
 
 
 def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray
-                       ) -> tuple[bool, str]:
+                       ) -> tuple[bool, int | None]:
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
     when small enough to keep): a check of every column at the cost of six forward passes."""
     wrt, shapes = plan.wrt, plan.shapes
@@ -234,7 +238,8 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     ahead, behind = plan.check_buffers
     with np.errstate(all="ignore"):
         exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
-    agrees, judged = True, None
+    agrees = True
+    judged: int | None = None
     for move, along in zip(moves, exact):
         start = 0
         for name in wrt:
@@ -248,7 +253,7 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
             numeric = (shifted[0] - shifted[1]) / (2 * step)
         agrees_here, judged = _compare(numeric, along, 1e-4, 1e-6)
         agrees &= agrees_here
-    return agrees, _verdict(agrees, "central differences of the map along 3 random directions (J v)", judged)
+    return agrees, judged
 
 
 def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -256,12 +261,6 @@ def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarr
         return plan.outputs_at(point)
     except Undefined:
         return outputs_at(plan.network, point)
-
-
-def _verdict(agrees: bool, how: str, judged: str | None) -> str:
-    if judged is None:
-        return "nothing to compare: every entry is undefined here"
-    return f"it {'matches' if agrees else 'DOES NOT match'} {how}{judged}"
 
 
 def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndarray | None = None,
@@ -274,15 +273,14 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
 
     @cache
-    def judge() -> tuple[bool, str]:
+    def judge() -> Verdict:
         if direct is not None:
             agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
-            verdict = _verdict(agrees, "the Jacobian of the composed map computed directly", judged)
         else:
-            agrees, verdict = _directional_check(plan, point, jacobian)
-        reasons = [] if finite else [why for line, values in zip(network.lines, per_line)
-                                     if (why := line.undefined(values))]
-        return agrees, f"undefined here: {'; '.join(reasons[:3])}; {verdict}" if reasons else verdict
+            agrees, judged = _directional_check(plan, point, jacobian)
+        reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
+                                          if (why := line.undefined(values)))
+        return Verdict(agrees, "direct" if direct is not None else "directions", judged, undefined=reasons)
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)

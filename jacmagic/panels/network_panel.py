@@ -23,6 +23,7 @@ from jacmagic.views import mathml
 from jacmagic.views.graph import layout
 from jacmagic.views.network_view import walkthrough_groups
 from jacmagic.views.render import derivative_symbol, directions_words, latex, number, pretty, tangent_latex, window
+from jacmagic.views.verdicts import verdict_words
 
 if TYPE_CHECKING:
     from jacmagic.network_result import NetworkResult
@@ -178,15 +179,14 @@ class NetworkPanel(StepPanel):
         m = self.walk.gradient.shape[0]
         shown += [mathml.formula(derivative_symbol(outputs, (sp.Symbol(name),))) + ":"
                   + _shaped(g if m == 1 else g.reshape(m, -1), digits) for name, g in self.walk.gradients.items()]
-        return shown + [html.escape(self.walk.verdict)]
+        return shown + [html.escape(verdict_words(self.walk.check))]
 
     def _forward_result(self, digits: int) -> list[str]:
         assert self.walk.forward_pass is not None
         tangent = self.walk.forward_pass.tangent
-        agrees = "it matches" if self.walk.forward_agrees else "it DOES NOT match"
         return [f"<b>Result</b>: the tangents of the outputs; {html.escape(directions_words(self.result))}",  # type: ignore[arg-type]
                 _table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits),
-                f"{agrees} the reverse-mode Jacobian"]
+                html.escape(verdict_words(self.walk.forward_check))]
 
     def _directions(self) -> Sequence[str]:
         """Column heads of tangents: v for one --direction, else the input each column moves."""

@@ -39,6 +39,7 @@ from jacmagic.views.render import (
     tangent_latex,
     window,
 )
+from jacmagic.views.verdicts import verdict_words
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
@@ -441,7 +442,8 @@ class ChainPanel(StepPanel):
 
     def _backward_result(self, digits: int) -> list[str]:
         lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
-                 _table(self.walk.gradient, self._outputs, self._inputs, digits), html.escape(self.walk.verdict)]
+                 _table(self.walk.gradient, self._outputs, self._inputs, digits),
+                 html.escape(verdict_words(self.walk.check))]
         return lines + [mathml.formula(derivative_symbol((output,), (sp.Symbol(shape.name),)))
                         + f" in the shape of {html.escape(shape.name)}:"
                         + _table(grid, [str(i + 1) for i in range(shape.rows)],
@@ -453,7 +455,7 @@ class ChainPanel(StepPanel):
         return [f"<b>Result</b>: the tangents of the outputs {mathml.formula(tangent_latex(self.result.outputs))}; "
                 + html.escape(directions_words(self.result)),
                 _table(self.walk.forward_pass.tangent, self._outputs, self._directions, digits),
-                html.escape(self.walk.forward_verdict)]
+                html.escape(verdict_words(self.walk.forward_check))]
 
     @property
     def _directions(self) -> list[str]:

@@ -23,6 +23,7 @@ from jacmagic.views.formulas import Row, derivative_symbol, words_line
 from jacmagic.views.network_pictures import pictures, shape_words
 from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
 from jacmagic.views.render import result_groups, wrapped
+from jacmagic.views.verdicts import verdict_words
 from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, directions_words, tangent_text
 
 if TYPE_CHECKING:
@@ -146,8 +147,8 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
     for name, gradient in walked.gradients.items():
         target, shown = _of_outputs(result, name), _gradient(gradient, result.network.stack_of(name))
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
-    rows.append((words_line(f"(the product of the local Jacobians; {walked.verdict})"),
-                 f"(the product of the local Jacobians; {walked.verdict})"))
+    rows.append((words_line(f"(the product of the local Jacobians; {verdict_words(walked.check)})"),
+                 f"(the product of the local Jacobians; {verdict_words(walked.check)})"))
     return groups + [rows + _closed_rows(result, walked)]
 
 
@@ -202,8 +203,7 @@ def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
                  (rf"&\quad \dot{{{latex(_symbol(line.name))}}} = " + " + ".join(t[0] for t in terms)
                   + f" = {value.latex}", "")]
     outputs = Shown(array_latex(ahead.tangent), array_text(ahead.tangent))
-    verdict = ("it matches" if walked.forward_agrees else "it DOES NOT match") + " the reverse-mode Jacobian" + \
-        ("" if not result.options.direction else " times the direction")
+    verdict = verdict_words(walked.forward_check)
     lhs = Shown(r"J\,v", "J·v") if result.options.direction else Shown("J", "J")
     rows.append((rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"))
     rows.append((words_line(f"(the tangents of the outputs; {verdict})"),

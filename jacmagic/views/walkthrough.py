@@ -24,6 +24,7 @@ from jacmagic.views.formulas import (
     words_line,
 )
 from jacmagic.views.numbers import bracketed, numeric_matrix_latex, vector_latex, vector_text
+from jacmagic.views.verdicts import verdict_words
 
 if TYPE_CHECKING:
     from jacmagic.chain.backprop import Contribution, Walkthrough
@@ -92,8 +93,8 @@ def _reverse_groups(result: JacobianResult, walk: Walkthrough, where: str) -> li
         groups.append(rows)
     done: list[Row] = [
         *rows_said(at_point("J", where, walk.gradient),
-                 f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {walk.verdict}"),
-        (words_line(f"(the product of the local Jacobians; {walk.verdict})", indent=True), "")]
+                 f"J = {vector_text(walk.gradient)}: the product of the local Jacobians; {verdict_words(walk.check)}"),
+        (words_line(f"(the product of the local Jacobians; {verdict_words(walk.check)})", indent=True), "")]
     for output, shape, grid in walk.shaped:
         size = f"(in the shape of {shape.name}, {shape.rows} x {shape.cols})"
         done += [(rf"{derivative_symbol((output,), (sp.Symbol(shape.name),))} &= {numeric_matrix_latex(grid)}",
@@ -141,6 +142,6 @@ def _forward_groups(result: JacobianResult, walk: Walkthrough, where: str, spoke
     return groups + [[
         *rows_said(at_point(lhs[0], where, tangent, f"{tangent_latex(result.outputs)} = "),
                  f"{lhs[1]} at {spoken} = {tangent_text(result.outputs)} = {vector_text(tangent)}: the local "
-                 f"Jacobians times the tangents, from the inputs on; {walk.forward_verdict}"),
-        (words_line(f"(the local Jacobians times the tangents, from the inputs on; {walk.forward_verdict})",
-                    indent=True), "")]]
+                 f"Jacobians times the tangents, from the inputs on; {verdict_words(walk.forward_check)}"),
+        (words_line("(the local Jacobians times the tangents, from the inputs on; "
+                    f"{verdict_words(walk.forward_check)})", indent=True), "")]]
