@@ -193,3 +193,23 @@ def test_plot_of_a_small_network_draws_the_map_written_out() -> None:
 def test_plot_of_a_large_network_refuses_a_domain() -> None:
     with pytest.raises(OptionError, match="domain is for the picture of a small map"):
         jacobian(BATCH, chain=True).plot(domain={"b": (0.0, 1.0)})
+
+
+def test_an_image_flattened_into_a_dense_layer_gets_one_picture_per_class_too() -> None:
+    """Any input with an image shape is drawn as pictures, not only one a convolution reads: x: 6x6 through
+    flatten and a dense layer (the classic MLP on images)."""
+    w = RNG.standard_normal((3, 36))
+
+    def probabilities(x: np.ndarray) -> np.ndarray:
+        z = w @ x.ravel()
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    result = jacobian("x: 6x6\nW: 3x36\np = softmax(W @ flatten(x))", chain=True, wrt=("x",),
+                      at={"x": POINT["x"], "W": w})
+    drawn = _drawn(result.plot(), "jacmagic-image-gradient")
+    want = _central(probabilities, POINT["x"])
+    assert len(drawn) == 3
+    for k, picture in enumerate(drawn):
+        np.testing.assert_allclose(picture, want[k].reshape(6, 6), atol=1e-7)
+    assert any("image/png" in bundle for bundle in result.displays)

@@ -31,12 +31,12 @@ MAX_IMAGE_PANELS = 32
 
 
 def images_read(result: NetworkResult) -> list[str]:
-    """The differentiated inputs a conv2d or maxpool2d reads as its image (a matrix, both sizes above 1; not a batch
-    of images, whose gradient is drawn as its stack)."""
-    from jacmagic.chain.images import Conv2d, MaxPool2d
+    """The differentiated inputs a conv2d, maxpool2d or flatten reads as its image (a matrix, both sizes above 1;
+    not a batch of images, whose gradient is drawn as its stack)."""
+    from jacmagic.chain.images import Conv2d, Flatten, MaxPool2d
     from jacmagic.chain.operations import Leaf
 
-    read = [node.children[0] for node in result.network.nodes() if isinstance(node, (Conv2d, MaxPool2d))]
+    read = [node.children[0] for node in result.network.nodes() if isinstance(node, (Conv2d, MaxPool2d, Flatten))]
     names = dict.fromkeys(leaf.name for leaf in read if isinstance(leaf, Leaf) and leaf.name in result.wrt)
     return [name for name in names if min(result.network.shape_of(name)) > 1 and result.network.stack_of(name) == 1]
 
