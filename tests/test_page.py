@@ -77,8 +77,8 @@ def test_the_demo_results_fit_the_page() -> None:
 
 
 def test_a_wide_left_side_and_a_wide_right_side_go_to_different_displays() -> None:
-    wide_left = (r"J\,\Big|_{" + r",\ ".join(f"w_{{{k}}} = 0.{k}" for k in range(9)) + r"} &= 1", "")
-    wide_right = (r"\det J &= " + " + ".join(rf"\tanh{{\left(x_{{{k}}} \right)}}" for k in range(6)), "")
+    wide_left = (r"J\,\Big|_{" + r",\ ".join(f"w_{{{k}}} = 0.{k}" for k in range(7)) + r"} &= 1", "")
+    wide_right = (r"\det J &= " + " + ".join(rf"\tanh{{\left(x_{{{k}}} \right)}}" for k in range(4)), "")
     assert fits(wide_left[0]) and fits(wide_right[0])
     assert len(blocks([[wide_left, wide_right]])) == 2
     assert len(blocks([[wide_left, ("y &= 2", "")]])) == 1

@@ -42,11 +42,19 @@ from jacmagic.views.render import (
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
 
-# One style block per panel value, so each cell is a bare <td>: formatting stays a few f-strings per update.
+# One style block per panel value, so each cell is a bare <td>: formatting stays a few f-strings per update. Nothing
+# is ever cut in a narrow output area (560 px: JupyterLab at 1000 px with its file browser open): a panel's HTML may
+# shrink to the area (a flex item is otherwise as wide as its widest table), its lines of words wrap, and a table,
+# a picture or a formula wider than the area scrolls sideways in its own box, with a scroll bar.
 _STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px solid currentColor;"
           "border-right:2px solid currentColor;border-radius:6px;padding:2px 4px;font-family:monospace}"
           ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
-          ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}</style>")
+          ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}"
+          ".jacmagic-html,.jacmagic-html>.widget-html-content,.jacmagic-html>.jupyter-widget-html-content"
+          "{min-width:0;max-width:100%;white-space:normal}"
+          ".jacmagic-scroll{overflow-x:auto;max-width:100%}</style>")
+# A number box wide enough for any float as Python writes it (pi/4 is 0.7853981633974483) or 15 digits: never cut.
+NUMBER_BOX = "13em"
 # Beyond this magnitude a typed value stays in the number box and the slider keeps its range.
 _SLIDER_LIMIT = 1e12
 
@@ -55,6 +63,19 @@ def default_range(value: float) -> tuple[float, float]:
     """A slider range around the starting value, wide enough to explore."""
     span = 2.0 * max(1.0, abs(value))
     return value - span, value + span
+
+
+def scrolling(inner: str) -> str:
+    """`inner` (a table, a picture, a line holding a formula) in a box of its own that scrolls sideways, with a
+    scroll bar, where it is wider than the output area: never cut, and nothing around it moves."""
+    return f'<div class="jacmagic-scroll">{inner}</div>'
+
+
+def html_box(value: str = "") -> widgets.HTML:
+    """An HTML widget that shrinks to the output area (its `_STYLE` wraps words and scrolls wide parts)."""
+    box = widgets.HTML(value)
+    box.add_class("jacmagic-html")
+    return box
 
 
 def has_widget_frontend() -> bool:
@@ -104,10 +125,10 @@ class Variable(widgets.HBox):
         self.slider = widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 200,
                                           description=label, readout=False, continuous_update=continuous_update,
                                           style={"description_width": "initial"})
-        self.box = widgets.FloatText(value=value, layout=widgets.Layout(width="8em"),
+        self.box = widgets.FloatText(value=value, layout=widgets.Layout(width=NUMBER_BOX),
                                      continuous_update=False)
         note = widgets.HTML('<span style="opacity:0.6">constant</span>' if constant else "")
-        super().__init__([self.slider, self.box, note])
+        super().__init__([self.slider, self.box, note], layout=widgets.Layout(flex_flow="row wrap"))
         self.slider.observe(self._from_slider, names="value")
         self.box.observe(self._from_box, names="value")
 
@@ -159,7 +180,7 @@ class JacobianPanel(widgets.VBox):
         self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
                                              layout=widgets.Layout(width="12em"),
                                              style={"description_width": "initial"})
-        self.output = widgets.HTML()
+        self.output = html_box()
         self.picture = widgets.Image(format="png") if result.options.plot else None
         # the plotted region stays where the panel opened: the square and arrows move across a still picture
         self._domain = default_domain(result, start) if result.options.plot else None
@@ -173,7 +194,8 @@ class JacobianPanel(widgets.VBox):
         self._window = None if None not in rows + cols else (np.array([i for i in rows if i is not None]),
                                                                np.array([j for j in cols if j is not None]))
         self._row_heads = [f"<tr><th>{self._rows[i]}</th>" for i in rows if i is not None]
-        self._head = (f'{_STYLE}<div class="jacmagic-panel"><div><table class="jacmagic-matrix"><tr><th></th>'
+        self._head = (f'{_STYLE}<div class="jacmagic-panel"><div class="jacmagic-scroll">'
+                      '<table class="jacmagic-matrix"><tr><th></th>'
                       + "".join(f"<th>{html.escape(pretty(result.inputs[j]))}</th>" for j in cols if j is not None)
                       + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
@@ -270,7 +292,7 @@ def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digi
         for i in shown_rows)
     cut = count_rows > SHOWN or count_cols > SHOWN
     shape = f'<div style="opacity:0.6">{count_rows:,} x {count_cols:,}</div>' if cut else ""
-    return f'<table class="jacmagic-matrix">{head}{body}</table>{shape}'
+    return scrolling(f'<table class="jacmagic-matrix">{head}{body}</table>') + shape
 
 
 class Derivation(widgets.Accordion):
@@ -282,7 +304,7 @@ class Derivation(widgets.Accordion):
         shown = bundles([list(group) for group in groups])
         self.latex = "\n".join(b["text/latex"] for b in shown)
         self.text = "\n".join(b["text/plain"] for b in shown)
-        super().__init__([widgets.HTML(value=mathml.derivation(groups))], selected_index=None)
+        super().__init__([html_box(_STYLE + mathml.derivation(groups))], selected_index=None)
         self.set_title(0, "the whole derivation")
 
     def fallback(self, bundle: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -312,7 +334,7 @@ class StepPanel(widgets.VBox):
         mode = result.options.mode
         self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
                                           value="forward" if mode == "forward" else "reverse")
-        self.picture, self.detail = widgets.HTML(), widgets.HTML()
+        self.picture, self.detail = html_box(), html_box()
         controls = wrapping([self.previous, self.next, self.play, self.position])
         widgets.VBox.__init__(self, [*above, *([self.mode] if mode == "both" else []), controls,
                                      beside(self.picture, self.detail), derivation])
@@ -342,9 +364,8 @@ class StepPanel(widgets.VBox):
             current, done = None, self.names
             lines = self._forward_result(digits) if forward else self._backward_result(digits)
         lines.append(html.escape(f"cost: {cost_words(self.result)}"))
-        self.picture.value = svg(self.graph, current, "forward" if forward else "reverse", done)
-        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
-            "</div>"
+        self.picture.value = scrolling(svg(self.graph, current, "forward" if forward else "reverse", done))
+        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(map(scrolling, lines)) + "</div>"
 
     def _values_page(self, digits: int) -> list[str]:
         raise NotImplementedError

@@ -13,14 +13,13 @@ from itertools import groupby, zip_longest
 from typing import TYPE_CHECKING
 
 from jacmagic.views import page
+from jacmagic.views.page import WORDS_PER_LINE
 from jacmagic.views.render import MAX_LATEX, TEXT_ESCAPES, Row, result_groups
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
 
 
-# A line of words in a derivation is wrapped past this many characters (about 550 px of text).
-WORDS_PER_LINE = 80
 _WORDS = re.compile(r"^(&(?:\\phantom\{=\}\\;|\\qquad|\\quad)?\s*)\\text\{(.*)\}$")
 
 
@@ -35,9 +34,17 @@ def words(latex: str) -> tuple[bool, str] | None:
     return match.group(1).strip() != "&", text
 
 
+# A formula that ends in words: J = ... = \text{(too wide for a line: entry by entry below)}.
+_TRAILING_WORDS = re.compile(r"^(.*\S)\s*(\\text\{[^{}]*\})$", re.S)
+
+
 def _wrapped(row: Row) -> list[Row]:
-    """A row that is only words, as several rows of at most WORDS_PER_LINE characters."""
+    """A row that is only words, as several rows of at most WORDS_PER_LINE characters; a formula ending in words
+    too wide for the page, with its words on rows of their own under it."""
     match = _WORDS.match(row[0])
+    trailing = _TRAILING_WORDS.match(row[0])
+    if not match and trailing and not page.fits("".join(page.columns(row[0]))):
+        return [(trailing.group(1), row[1]), *_wrapped((r"&\phantom{=}\;" + trailing.group(2), ""))]
     if not match or words(row[0]) is None or len(match.group(2)) <= WORDS_PER_LINE:
         return [row]
     lines = textwrap.wrap(match.group(2), WORDS_PER_LINE, break_long_words=False, break_on_hyphens=False)
