@@ -76,13 +76,21 @@ def offline_page(html_file: Path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--allow-file-access-from-files"])
+        browser = launch(p, "--allow-file-access-from-files")
         view = browser.new_page(viewport={"width": 1200, "height": 1600})
         try:
             view.goto(f"file://{html_file}")
             yield view
         finally:
             browser.close()
+
+
+def launch(playwright: object, *args: str) -> object:
+    """Debian's Chromium, headless, its scroll bars drawn as a user sees them (headless hides them by default: a
+    scroll bar then has no height to measure, and screenshots would not show it)."""
+    return playwright.chromium.launch(  # type: ignore[attr-defined]
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args], ignore_default_args=["--hide-scrollbars"])
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, ROOT, run_all, screenshot, server
+from .browser import ROOT, exported, launch, offline_page, run_all, screenshot, server
 
 pytestmark = pytest.mark.slow  # a real browser: about a minute per demo and app
 
@@ -44,6 +44,7 @@ CUT = r"""(visible) => {
   const look = e => {
     if (!e || e.getClientRects().length === 0 || e.scrollWidth <= e.clientWidth + 1) return;
     if (e.closest('.slider-container') || (e.parentElement && e.parentElement.closest('mjx-container'))) return;
+    if (e.parentElement && e.parentElement.closest('.MathJax_CHTML')) return;  // MathJax 2, in an exported page
     if (e.matches('.widget-slider') && e.scrollWidth <= e.clientWidth + 10) return;  // a handle at the end
     if (owned(e)) return;
     const style = getComputedStyle(e).overflowX;
@@ -75,31 +76,31 @@ def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     yield from server("notebook", tmp_path_factory.mktemp("notebook7"))
 
 
-def output_width(page: object) -> int:
+def output_width(page: object, scope: str) -> int:
     return int(page.evaluate(  # type: ignore[attr-defined]
-        f"() => document.querySelector('{VISIBLE} .jp-OutputArea-output').clientWidth"))
+        f"() => document.querySelector('{scope} .jp-OutputArea-output').clientWidth"))
 
 
-def at_width(page: object, target: int) -> int:
+def at_width(page: object, target: int, scope: str = VISIBLE) -> int:
     """The window resized until the output area is `target` px wide (what lies beside it, the file browser, the
     prompts, stays as wide): the width reached, which a capped layout (Notebook 7) may keep below the target."""
-    reached = output_width(page)
+    reached = output_width(page, scope)
     for _ in range(4):
         if abs(reached - target) <= 2:
             break
         size = page.viewport_size  # type: ignore[attr-defined]
         page.set_viewport_size({"width": size["width"] + target - reached, "height": size["height"]})  # type: ignore[attr-defined]
         page.wait_for_timeout(600)  # type: ignore[attr-defined]
-        before, reached = reached, output_width(page)
+        before, reached = reached, output_width(page, scope)
         if reached == before:
             break  # capped
     page.wait_for_timeout(400)  # type: ignore[attr-defined]
     return reached
 
 
-def cut(page: object, where: str) -> dict[str, str]:
+def cut(page: object, where: str, scope: str = VISIBLE) -> dict[str, str]:
     """What is cut or scrolls, each with where it was first seen."""
-    return {c: where for c in page.evaluate(CUT, VISIBLE)}  # type: ignore[attr-defined]
+    return {c: where for c in page.evaluate(CUT, scope)}  # type: ignore[attr-defined]
 
 
 def every_step(page: object, where: str) -> dict[str, str]:
@@ -125,18 +126,25 @@ def every_step(page: object, where: str) -> dict[str, str]:
     return found
 
 
-def panel_shot(page: object, name: str) -> None:
-    """The first walkthrough panel at its first backward step (demo 05: the loss's local Jacobian, its tables and
-    the cost line), in view, for docs/."""
+def panel_shot(page: object, app: str) -> None:
+    """For docs/: the first walkthrough panel at its first backward step (demo 05: the loss's local Jacobian, its
+    tables and the cost line), the window with the step's start in view, and the whole step."""
+    from playwright.sync_api import expect
+
     panel = page.locator(VISIBLE)  # type: ignore[attr-defined]
-    for _ in range(3):
+    detail = panel.locator(".jacmagic-html:has(.jacmagic-step)").first  # its HTML is replaced at every step
+    for _ in range(12):
+        if "Forward pass" in (detail.text_content() or ""):
+            break
         panel.get_by_role("button", name="◀ Previous").first.click()
+        page.wait_for_timeout(300)  # type: ignore[attr-defined]
     panel.get_by_role("button", name="Next ▶").first.click()
-    step = panel.locator(".jacmagic-step").first
-    step.scroll_into_view_if_needed()
+    expect(detail).to_contain_text("Backward step 1 of", timeout=20_000)
+    detail.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(500)  # type: ignore[attr-defined]
-    step.evaluate("e => e.scrollIntoView({block: 'center'})")
-    screenshot(page, name)
+    screenshot(page, f"{app}_560px_classifier_panel")
+    if app == "jupyterlab":
+        screenshot(detail, f"{app}_560px_classifier_step")
 
 
 def open_notebook(page: object, url: str, root: Path, demo: str, app: str) -> None:
@@ -166,9 +174,7 @@ def test_no_output_of_a_demo_is_cut_at_any_width(app: str, demo: str, request: p
     layouts = ["file browser open", "file browser closed"] if app == "jupyterlab" else ["notebook 7"]
     found: dict[str, str] = {}
     with sync_playwright() as p:
-        # scroll bars drawn as a user sees them (headless Chromium hides them by default)
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                    ignore_default_args=["--hide-scrollbars"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1000, "height": 900})
         try:
             open_notebook(page, url, root, demo, app)
@@ -183,10 +189,33 @@ def test_no_output_of_a_demo_is_cut_at_any_width(app: str, demo: str, request: p
                         found = every_step(page, where) | found
                         screenshot(page, f"cut_{app}_{demo[:2]}_{layout.replace(' ', '_')}", for_readme=False)
                         if demo.startswith("05") and layout != "file browser closed":
-                            panel_shot(page, f"{app}_560px_classifier_panel")
+                            panel_shot(page, app)
         except Exception:
             print(f"screenshot: {screenshot(page, f'cut_{app}_failure', for_readme=False)}")
             raise
         finally:
             browser.close()
     assert not found, "\n".join(f"{where}: {what}" for what, where in found.items())  # each once
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_no_output_of_an_exported_demo_is_cut_at_any_width(demo: str, tmp_path: Path) -> None:
+    """The demo executed with its widget state, exported with nbconvert and opened offline: its typeset result
+    (MathJax 2 here) and its panels as the page first shows them, with every derivation opened."""
+    from playwright.sync_api import expect
+
+    html_file = exported(demo, tmp_path)
+    for page in offline_page(html_file):
+        found: dict[str, str] = {}
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "() => !document.querySelector('.jp-RenderedLatex:not(:has(.MathJax_CHTML))')", timeout=60_000)
+        if "application/vnd.jupyter.widget-view+json" in html_file.read_text():
+            expect(page.locator(".jacmagic-html").first).to_be_visible(timeout=60_000)  # type: ignore[attr-defined]
+        for title in page.get_by_text("the whole derivation").all():  # type: ignore[attr-defined]
+            title.click()
+        page.wait_for_timeout(1000)  # type: ignore[attr-defined]
+        for target in WIDTHS:
+            reached = at_width(page, target, "body")
+            found = cut(page, f"{demo}, exported, {reached} px", "body") | found
+        screenshot(page, f"cut_exported_{demo[:2]}", for_readme=False)
+        assert not found, "\n".join(f"{where}: {what}" for what, where in found.items())
