@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from jacmagic import jacobian
 from jacmagic.views.displays import blocks, to_latex
 from jacmagic.views.mathml import formula
-from jacmagic.views.page import MAX_EMS, broken, cell_widths, columns, fits, width
+from jacmagic.views.page import MAX_EMS, broken, cell_widths, columns, equalities, fits, width
 from jacmagic.views.render import latex, result_groups
 
+from .helpers import joined_words
 from .test_properties import VARIABLES, Formula, formulas, points
 
 x, y, w1, w2, b = sp.symbols("x y w1 w2 b")
@@ -126,3 +127,48 @@ def test_any_latex_is_measured_cut_and_converted_without_an_error(tokens: list[s
     latex = "".join(tokens)
     assert width(latex) >= -1 and "".join(columns(latex)).count("&") <= latex.count("&")
     assert formula(latex).startswith("<math")
+
+
+def _rows(groups: list[list[tuple[str, str]]]) -> list[str]:
+    return [latex for display in blocks(groups) for latex, _ in display]
+
+
+def test_a_chain_of_equalities_too_wide_for_the_page_continues_an_equality_a_line() -> None:
+    """Demo 01's gradient at a 560 px output area: J = ∂g/∂(x, y, z) = [∂g/∂x ...] = [yz + ze^(xz) ...] typeset
+    616 px wide; the matrix of entries goes on the next line, the text stays with the first."""
+    row = (r"J = \frac{\partial g}{\partial \left(x, y, z\right)} &= \left[\begin{matrix}\frac{\partial g}{\partial x}"
+           r" & \frac{\partial g}{\partial y} & \frac{\partial g}{\partial z}\end{matrix}\right] = \left[\begin{matrix}"
+           r"y z + z e^{x z} & x z & x y + x e^{x z}\end{matrix}\right]", "J = ...")
+    shown = blocks([[row]])
+    rows = [r for display in shown for r in display]
+    assert [r[1] for r in rows] == ["J = ...", ""] and rows[1][0].startswith(r"&= \left[\begin{matrix}y z")
+    assert all(fits("".join(columns(r[0]))) for r in rows)
+
+
+def test_a_formula_ending_in_words_too_wide_for_the_page_has_its_words_under_it() -> None:
+    """Demo 03 at 560 px: "J = ∂o/∂(x₁, w₁, x₂, w₂) = (too wide for a line even with names: ...)" typeset 666 px."""
+    words = r"\text{(too wide for a line even with names: entry by entry below)}"
+    rows = _rows([[(r"J = \frac{\partial o}{\partial \left(x_{1}, w_{1}, x_{2}, w_{2}\right)} &= " + words, "")]])
+    assert rows[0].endswith("&=") and all(r.startswith(r"&\phantom{=}\;\text{") for r in rows[1:])
+    assert joined_words(" \\\\ ".join(rows[1:])) == r"&\phantom{=}\;" + words and all(fits(r) for r in rows)
+
+
+def test_only_top_level_marks_cut_a_row() -> None:
+    chain = r"= \left[\begin{matrix}a = b & c\end{matrix}\right] = \text{x = y} = c_{i=1} \ne d"
+    assert [p.strip() for p in equalities(chain)] == ["", r"\left[\begin{matrix}a = b & c\end{matrix}\right]",
+                                                      r"\text{x = y}", r"c_{i=1} \ne d"]
+    assert columns(r"x &= \left[\begin{matrix}a & b\end{matrix}\right]") == ["x ", r"= \left[\begin{matrix}a & b"
+                                                                                   r"\end{matrix}\right]"]
+
+
+def test_every_table_and_line_of_a_panel_may_scroll_in_its_own_box() -> None:
+    """A panel's numbers never need more width than the output area: each table and each step line is a box of its
+    own that scrolls sideways where it is wider, and the panel's HTML widgets may shrink (min-width 0)."""
+    chain = jacobian("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", chain=True).widget()
+    tables = re.findall(r"(.{0,40})<table", chain.detail.value + chain.evaluation.output.value)
+    assert tables and all(t.endswith('<div class="jacmagic-scroll">') for t in tables), tables
+    lines = re.sub(r"^.*?<div class=\"jacmagic-step\">", "", chain.detail.value, flags=re.S)
+    assert lines.startswith('<div class="jacmagic-scroll">')
+    for html_part in (chain.detail, chain.picture, chain.evaluation.output):
+        assert "jacmagic-html" in html_part._dom_classes
+    assert ".jacmagic-scroll{overflow-x:auto" in chain.detail.value and "min-width:0" in chain.detail.value

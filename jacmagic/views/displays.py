@@ -39,12 +39,18 @@ _TRAILING_WORDS = re.compile(r"^(.*\S)\s*(\\text\{[^{}]*\})$", re.S)
 
 
 def _wrapped(row: Row) -> list[Row]:
-    """A row that is only words, as several rows of at most WORDS_PER_LINE characters; a formula ending in words
-    too wide for the page, with its words on rows of their own under it."""
+    """A row that is only words, as several rows of at most WORDS_PER_LINE characters. Too wide for the page, a
+    formula ending in words has its words on rows of their own under it, and a chain of equalities continues with an
+    equality a row."""
     match = _WORDS.match(row[0])
     trailing = _TRAILING_WORDS.match(row[0])
-    if not match and trailing and not page.fits("".join(page.columns(row[0]))):
+    cells = page.columns(row[0])
+    if not match and trailing and not page.fits("".join(cells)):
         return [(trailing.group(1), row[1]), *_wrapped((r"&\phantom{=}\;" + trailing.group(2), ""))]
+    chain = page.equalities(cells[-1])
+    if len(cells) == 2 and len(chain) > 2 and not chain[0].strip() and all(p.strip() for p in chain[1:]) \
+            and not page.fits("".join(cells)):  # lhs &= A = B too wide: lhs &= A, then &= B under it
+        return [(f"{cells[0]}&= {chain[1].strip()}", row[1]), *((f"&= {p.strip()}", "") for p in chain[2:])]
     if not match or words(row[0]) is None or len(match.group(2)) <= WORDS_PER_LINE:
         return [row]
     lines = textwrap.wrap(match.group(2), WORDS_PER_LINE, break_long_words=False, break_on_hyphens=False)

@@ -213,23 +213,33 @@ def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
     return lines
 
 
-# A top-level `&` splits an aligned row into its columns; those inside a matrix environment or braces do not.
-_ALIGNMENT = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&]")
+# A top-level `&` splits an aligned row into its columns, a top-level `=` a chain of equalities; those inside a
+# matrix environment or braces do not.
+_TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
 
 
-def columns(latex: str) -> list[str]:
-    """An aligned row cut at its top-level `&`s."""
+def _cut(latex: str, mark: str) -> list[str]:
     depth, start, cells = 0, 0, []
-    for found in _ALIGNMENT.finditer(latex):
+    for found in _TOP_LEVEL.finditer(latex):
         text = found.group()
         if text == "{" or text.startswith(r"\begin"):
             depth += 1
         elif text == "}" or text.startswith(r"\end"):
             depth -= 1
-        elif text == "&" and depth == 0:
+        elif text == mark and depth == 0:
             cells.append(latex[start:found.start()])
             start = found.end()
     return [*cells, latex[start:]]
+
+
+def columns(latex: str) -> list[str]:
+    """An aligned row cut at its top-level `&`s."""
+    return _cut(latex, "&")
+
+
+def equalities(latex: str) -> list[str]:
+    """A chain A = B = C cut at its top-level `=`s."""
+    return _cut(latex, "=")
 
 
 def cell_widths(row: str) -> list[float]:
