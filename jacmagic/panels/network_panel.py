@@ -17,7 +17,8 @@ import sympy as sp
 import traitlets
 
 from jacmagic.chain.operations import product
-from jacmagic.panels.widgets import NUMBER_BOX, Derivation, StepPanel, Variable, _table, _vector, default_range
+from jacmagic.panels.layout import NUMBER_BOX
+from jacmagic.panels.widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
 from jacmagic.views import mathml
 from jacmagic.views.graph import layout
 from jacmagic.views.network_view import walkthrough_groups

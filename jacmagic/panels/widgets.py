@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.evaluate import curvature, orientation
+from jacmagic.panels.layout import NUMBER_BOX, STYLE, beside, html_box, scrolling, wrapping
 from jacmagic.views import mathml
 from jacmagic.views.displays import bundles, static_displays
 from jacmagic.views.graph import Layout, sparsity_svg, svg
@@ -42,19 +43,6 @@ from jacmagic.views.render import (
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
 
-# One style block per panel value, so each cell is a bare <td>: formatting stays a few f-strings per update. Nothing
-# is ever cut in a narrow output area (560 px: JupyterLab at 1000 px with its file browser open): a panel's HTML may
-# shrink to the area (a flex item is otherwise as wide as its widest table), its lines of words wrap, and a table,
-# a picture or a formula wider than the area scrolls sideways in its own box, with a scroll bar.
-_STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px solid currentColor;"
-          "border-right:2px solid currentColor;border-radius:6px;padding:2px 4px;font-family:monospace}"
-          ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
-          ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}"
-          ".jacmagic-html,.jacmagic-html>.widget-html-content,.jacmagic-html>.jupyter-widget-html-content"
-          "{min-width:0;max-width:100%;white-space:normal}"
-          ".jacmagic-scroll{overflow-x:auto;max-width:100%}</style>")
-# A number box wide enough for any float as Python writes it (pi/4 is 0.7853981633974483) or 15 digits: never cut.
-NUMBER_BOX = "13em"
 # Beyond this magnitude a typed value stays in the number box and the slider keeps its range.
 _SLIDER_LIMIT = 1e12
 
@@ -63,19 +51,6 @@ def default_range(value: float) -> tuple[float, float]:
     """A slider range around the starting value, wide enough to explore."""
     span = 2.0 * max(1.0, abs(value))
     return value - span, value + span
-
-
-def scrolling(inner: str) -> str:
-    """`inner` (a table, a picture, a line holding a formula) in a box of its own that scrolls sideways, with a
-    scroll bar, where it is wider than the output area: never cut, and nothing around it moves."""
-    return f'<div class="jacmagic-scroll">{inner}</div>'
-
-
-def html_box(value: str = "") -> widgets.HTML:
-    """An HTML widget that shrinks to the output area (its `_STYLE` wraps words and scrolls wide parts)."""
-    box = widgets.HTML(value)
-    box.add_class("jacmagic-html")
-    return box
 
 
 def has_widget_frontend() -> bool:
@@ -194,7 +169,7 @@ class JacobianPanel(widgets.VBox):
         self._window = None if None not in rows + cols else (np.array([i for i in rows if i is not None]),
                                                                np.array([j for j in cols if j is not None]))
         self._row_heads = [f"<tr><th>{self._rows[i]}</th>" for i in rows if i is not None]
-        self._head = (f'{_STYLE}<div class="jacmagic-panel"><div class="jacmagic-scroll">'
+        self._head = (f'{STYLE}<div class="jacmagic-panel"><div class="jacmagic-scroll">'
                       '<table class="jacmagic-matrix"><tr><th></th>'
                       + "".join(f"<th>{html.escape(pretty(result.inputs[j]))}</th>" for j in cols if j is not None)
                       + "</tr>")
@@ -252,17 +227,6 @@ class JacobianPanel(widgets.VBox):
         return lines
 
 
-def wrapping(children: Sequence[widgets.Widget]) -> widgets.HBox:
-    """Side by side where they fit, the next line where they do not (a narrow output area): nothing is pushed past
-    the right edge."""
-    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
-
-
-def beside(picture: widgets.Widget, detail: widgets.Widget) -> widgets.HBox:
-    """The graph and the step's numbers side by side where they fit, the numbers under the graph where not."""
-    return wrapping([picture, detail])
-
-
 def _number(value: float, digits: int) -> str:
     """`render.number` as HTML: undefined and infinite values marked in red."""
     text = number(value, digits)
@@ -304,7 +268,7 @@ class Derivation(widgets.Accordion):
         shown = bundles([list(group) for group in groups])
         self.latex = "\n".join(b["text/latex"] for b in shown)
         self.text = "\n".join(b["text/plain"] for b in shown)
-        super().__init__([html_box(_STYLE + mathml.derivation(groups))], selected_index=None)
+        super().__init__([html_box(STYLE + mathml.derivation(groups))], selected_index=None)
         self.set_title(0, "the whole derivation")
 
     def fallback(self, bundle: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -365,7 +329,7 @@ class StepPanel(widgets.VBox):
             lines = self._forward_result(digits) if forward else self._backward_result(digits)
         lines.append(html.escape(f"cost: {cost_words(self.result)}"))
         self.picture.value = scrolling(svg(self.graph, current, "forward" if forward else "reverse", done))
-        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(map(scrolling, lines)) + "</div>"
+        self.detail.value = STYLE + '<div class="jacmagic-step">' + "".join(map(scrolling, lines)) + "</div>"
 
     def _values_page(self, digits: int) -> list[str]:
         raise NotImplementedError
