@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import mpmath
@@ -51,3 +52,12 @@ def run_isolated(code: str, timeout: float) -> object:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_WRAPPED = re.compile(r"\}(?:\s*\\\\\s*|\\end\{aligned\}\$\n\$\\displaystyle \\begin\{aligned\})&(?:\\phantom\{=\}\\;)?"
+                      r"\\text\{")
+
+
+def joined_words(latex: str) -> str:
+    """A LaTeX result with its lines of words joined again: they are wrapped to the page, anywhere."""
+    return _WRAPPED.sub(" ", latex)

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
-from jacmagic.views.displays import blocks, to_latex
+from jacmagic.views.displays import blocks, to_latex, words
 from jacmagic.views.mathml import formula
-from jacmagic.views.page import MAX_EMS, broken, cell_widths, columns, fits, width
+from jacmagic.views.page import MAX_EMS, broken, cell_widths, columns, equalities, fits, width
 from jacmagic.views.render import latex, result_groups
 
 from .test_properties import VARIABLES, Formula, formulas, points
@@ -78,8 +78,8 @@ def test_the_demo_results_fit_the_page() -> None:
 
 
 def test_a_wide_left_side_and_a_wide_right_side_go_to_different_displays() -> None:
-    wide_left = (r"J\,\Big|_{" + r",\ ".join(f"w_{{{k}}} = 0.{k}" for k in range(9)) + r"} &= 1", "")
-    wide_right = (r"\det J &= " + " + ".join(rf"\tanh{{\left(x_{{{k}}} \right)}}" for k in range(6)), "")
+    wide_left = (r"J\,\Big|_{" + r",\ ".join(f"w_{{{k}}} = 0.{k}" for k in range(7)) + r"} &= 1", "")
+    wide_right = (r"\det J &= " + " + ".join(rf"\tanh{{\left(x_{{{k}}} \right)}}" for k in range(4)), "")
     assert fits(wide_left[0]) and fits(wide_right[0])
     assert len(blocks([[wide_left, wide_right]])) == 2
     assert len(blocks([[wide_left, ("y &= 2", "")]])) == 1
@@ -99,8 +99,9 @@ def test_a_row_of_numbers_too_wide_for_the_page_continues_its_columns_below() ->
 
 
 def _displays(result: object) -> list[list[str]]:
-    """Each display's aligned rows, as the notebook receives them."""
-    return [[latex for latex, _ in rows] for rows in blocks(result_groups(result))]  # type: ignore[arg-type]
+    """Each display's aligned formula rows, as the notebook receives them (rows of words are text outside them)."""
+    return [[latex for latex, _ in rows if words(latex) is None]
+            for rows in blocks(result_groups(result))]  # type: ignore[arg-type]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -127,3 +128,40 @@ def test_any_latex_is_measured_cut_and_converted_without_an_error(tokens: list[s
     latex = "".join(tokens)
     assert width(latex) >= -1 and "".join(columns(latex)).count("&") <= latex.count("&")
     assert formula(latex).startswith("<math")
+
+
+def _rows(groups: list[list[tuple[str, str]]]) -> list[str]:
+    return [latex for display in blocks(groups) for latex, _ in display]
+
+
+def test_a_chain_of_equalities_too_wide_for_the_page_continues_an_equality_a_line() -> None:
+    """Demo 01's gradient at a 560 px output area: J = ∂g/∂(x, y, z) = [∂g/∂x ...] = [yz + ze^(xz) ...] typeset
+    616 px wide; the matrix of entries goes on the next line, the text stays with the first."""
+    row = (r"J = \frac{\partial g}{\partial \left(x, y, z\right)} &= \left[\begin{matrix}\frac{\partial g}{\partial x}"
+           r" & \frac{\partial g}{\partial y} & \frac{\partial g}{\partial z}\end{matrix}\right] = \left[\begin{matrix}"
+           r"y z + z e^{x z} & x z & x y + x e^{x z}\end{matrix}\right]", "J = ...")
+    shown = blocks([[row]])
+    rows = [r for display in shown for r in display]
+    assert [r[1] for r in rows] == ["J = ...", ""] and rows[1][0].startswith(r"&= \left[\begin{matrix}y z")
+    assert all(fits("".join(columns(r[0]))) for r in rows)
+
+
+def test_only_top_level_marks_cut_a_row() -> None:
+    chain = r"= \left[\begin{matrix}a = b & c\end{matrix}\right] = \text{x = y} = c_{i=1} \ne d"
+    assert [p.strip() for p in equalities(chain)] == ["", r"\left[\begin{matrix}a = b & c\end{matrix}\right]",
+                                                      r"\text{x = y}", r"c_{i=1} \ne d"]
+    assert columns(r"x &= \left[\begin{matrix}a & b\end{matrix}\right]") == ["x ", r"= \left[\begin{matrix}a & b"
+                                                                                   r"\end{matrix}\right]"]
+
+
+def test_every_table_and_line_of_a_panel_may_scroll_in_its_own_box() -> None:
+    """A panel's numbers never need more width than the output area: each table and each step line is a box of its
+    own that scrolls sideways where it is wider, and the panel's HTML widgets may shrink (min-width 0)."""
+    chain = jacobian("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", chain=True).widget()
+    tables = re.findall(r"(.{0,40})<table", chain.detail.value + chain.evaluation.output.value)
+    assert tables and all(t.endswith('<div class="jacmagic-scroll">') for t in tables), tables
+    lines = re.sub(r"^.*?<div class=\"jacmagic-step\">", "", chain.detail.value, flags=re.S)
+    assert lines.startswith('<div class="jacmagic-scroll">')
+    for html_part in (chain.detail, chain.picture, chain.evaluation.output):
+        assert "jacmagic-html" in html_part._dom_classes
+    assert ".jacmagic-scroll{overflow-x:auto" in chain.detail.value and "min-width:0" in chain.detail.value

@@ -17,6 +17,7 @@ import sympy as sp
 import traitlets
 
 from jacmagic.chain.operations import product
+from jacmagic.panels.layout import NUMBER_BOX
 from jacmagic.panels.pictures import attach
 from jacmagic.panels.widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
 from jacmagic.views import mathml
@@ -52,13 +53,13 @@ class ArrayControl(widgets.HBox):
         self.row = widgets.BoundedIntText(value=0, min=0, max=rows - 1, description="entry",
                                           layout=widgets.Layout(width="9em"), style={"description_width": "initial"})
         self.col = widgets.BoundedIntText(value=0, min=0, max=cols - 1, layout=widgets.Layout(width="5em"))
-        self.box = widgets.Text(layout=widgets.Layout(width="8em"), continuous_update=False)
+        self.box = widgets.Text(layout=widgets.Layout(width=NUMBER_BOX), continuous_update=False)
         self._shown = ""
         self._show_entry()
         label = widgets.HTML(f"<b>{html.escape(pretty(sp.Symbol(name)))}</b> ({' x '.join(map(str, dims))})"
                              + (' <span style="opacity:0.6">constant</span>' if constant else ""))
         indices = [self.row, self.col] if cols > 1 and rows > 1 else [self.row if rows > 1 else self.col]
-        super().__init__([label, *indices, self.box])
+        super().__init__([label, *indices, self.box], layout=widgets.Layout(flex_flow="row wrap"))
         for picked in (self.row, self.col, digits):
             picked.observe(self._show_entry, names="value")
         self.box.observe(self._typed, names="value")

@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.evaluate import curvature, orientation
+from jacmagic.panels.layout import NUMBER_BOX, STYLE, beside, html_box, scrolling, wrapping
 from jacmagic.views import mathml
 from jacmagic.views.displays import bundles, static_displays
 from jacmagic.views.graph import Layout, sparsity_svg, svg
@@ -44,11 +45,6 @@ from jacmagic.views.verdicts import verdict_words
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
 
-# One style block per panel value, so each cell is a bare <td>: formatting stays a few f-strings per update.
-_STYLE = ("<style>.jacmagic-matrix{border-collapse:separate;border-left:2px solid currentColor;"
-          "border-right:2px solid currentColor;border-radius:6px;padding:2px 4px;font-family:monospace}"
-          ".jacmagic-matrix td,.jacmagic-matrix th{padding:2px 8px;text-align:right}"
-          ".jacmagic-matrix th{opacity:0.6;font-weight:normal}.jacmagic-undefined{color:#b00}</style>")
 # Beyond this magnitude a typed value stays in the number box and the slider keeps its range.
 _SLIDER_LIMIT = 1e12
 
@@ -104,7 +100,8 @@ def _shared_looks() -> dict[str, widgets.Widget]:
     from ipywidgets.widgets.widget_description import DescriptionStyle
 
     return {"slider": widgets.SliderStyle(description_width="initial"), "slider_layout": widgets.Layout(),
-            "box": DescriptionStyle(), "box_layout": widgets.Layout(width="8em"), "row_layout": widgets.Layout()}
+            "box": DescriptionStyle(), "box_layout": widgets.Layout(width=NUMBER_BOX),
+            "row_layout": widgets.Layout(flex_flow="row wrap")}
 
 
 class Variable(widgets.HBox):
@@ -172,7 +169,7 @@ class JacobianPanel(widgets.VBox):
         self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
                                              layout=widgets.Layout(width="12em"),
                                              style={"description_width": "initial"})
-        self.output = widgets.HTML()
+        self.output = html_box()
         self.picture = widgets.Image(format="png") if result.options.plot else None
         # the plotted region stays where the panel opened: the square and arrows move across a still picture
         self._domain = default_domain(result, start) if result.options.plot else None
@@ -186,7 +183,8 @@ class JacobianPanel(widgets.VBox):
         self._window = None if None not in rows + cols else (np.array([i for i in rows if i is not None]),
                                                                np.array([j for j in cols if j is not None]))
         self._row_heads = [f"<tr><th>{self._rows[i]}</th>" for i in rows if i is not None]
-        self._head = (f'{_STYLE}<div class="jacmagic-panel"><div><table class="jacmagic-matrix"><tr><th></th>'
+        self._head = (f'{STYLE}<div class="jacmagic-panel"><div class="jacmagic-scroll">'
+                      '<table class="jacmagic-matrix"><tr><th></th>'
                       + "".join(f"<th>{html.escape(pretty(result.inputs[j]))}</th>" for j in cols if j is not None)
                       + "</tr>")
         self._order = [self.variables[s.name] for s in result.arguments]
@@ -243,17 +241,6 @@ class JacobianPanel(widgets.VBox):
         return lines
 
 
-def wrapping(children: Sequence[widgets.Widget]) -> widgets.HBox:
-    """Side by side where they fit, the next line where they do not (a narrow output area): nothing is pushed past
-    the right edge."""
-    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
-
-
-def beside(picture: widgets.Widget, detail: widgets.Widget) -> widgets.HBox:
-    """The graph and the step's numbers side by side where they fit, the numbers under the graph where not."""
-    return wrapping([picture, detail])
-
-
 def _number(value: float, digits: int) -> str:
     """`render.number` as HTML: undefined and infinite values marked in red."""
     text = number(value, digits)
@@ -283,7 +270,7 @@ def _table(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], digi
         for i in shown_rows)
     cut = count_rows > SHOWN or count_cols > SHOWN
     shape = f'<div style="opacity:0.6">{count_rows:,} x {count_cols:,}</div>' if cut else ""
-    return f'<table class="jacmagic-matrix">{head}{body}</table>{shape}'
+    return scrolling(f'<table class="jacmagic-matrix">{head}{body}</table>') + shape
 
 
 class Derivation(widgets.Accordion):
@@ -295,7 +282,7 @@ class Derivation(widgets.Accordion):
         shown = bundles([list(group) for group in groups])
         self.latex = "\n".join(b["text/latex"] for b in shown)
         self.text = "\n".join(b["text/plain"] for b in shown)
-        super().__init__([widgets.HTML(value=mathml.derivation(groups))], selected_index=None)
+        super().__init__([html_box(STYLE + mathml.derivation(groups))], selected_index=None)
         self.set_title(0, "the whole derivation")
 
     def fallback(self, bundle: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -325,7 +312,7 @@ class StepPanel(widgets.VBox):
         mode = result.options.mode
         self.mode = widgets.ToggleButtons(options=[("reverse mode", "reverse"), ("forward mode", "forward")],
                                           value="forward" if mode == "forward" else "reverse")
-        self.picture, self.detail = widgets.HTML(), widgets.HTML()
+        self.picture, self.detail = html_box(), html_box()
         controls = wrapping([self.previous, self.next, self.play, self.position])
         widgets.VBox.__init__(self, [*above, *([self.mode] if mode == "both" else []), controls,
                                      beside(self.picture, self.detail), derivation])
@@ -355,9 +342,8 @@ class StepPanel(widgets.VBox):
             current, done = None, self.names
             lines = self._forward_result(digits) if forward else self._backward_result(digits)
         lines.append(html.escape(f"cost: {cost_words(self.result)}"))
-        self.picture.value = svg(self.graph, current, "forward" if forward else "reverse", done)
-        self.detail.value = _STYLE + '<div class="jacmagic-step">' + "".join(f"<div>{x}</div>" for x in lines) + \
-            "</div>"
+        self.picture.value = scrolling(svg(self.graph, current, "forward" if forward else "reverse", done))
+        self.detail.value = STYLE + '<div class="jacmagic-step">' + "".join(map(scrolling, lines)) + "</div>"
 
     def _values_page(self, digits: int) -> list[str]:
         raise NotImplementedError

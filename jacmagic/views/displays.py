@@ -47,6 +47,18 @@ def _words_of(latex: str) -> tuple[bool, str]:
     return said
 
 
+def _continued(row: Row) -> list[Row]:
+    """A chain of equalities too wide for the page, `lhs &= A = B`, continues with an equality a row: `lhs &= A`,
+    then `&= B` under it."""
+    cells = page.columns(row[0])
+    if len(cells) != 2 or page.fits("".join(cells)):
+        return [row]
+    chain = page.equalities(cells[-1])
+    if len(chain) <= 2 or chain[0].strip() or not all(p.strip() for p in chain[1:]):
+        return [row]
+    return [(f"{cells[0]}&= {chain[1].strip()}", row[1]), *((f"&= {p.strip()}", "") for p in chain[2:])]
+
+
 def blocks(groups: list[list[Row]]) -> list[list[Row]]:
     """The groups cut into displays of at most MAX_LATEX characters of LaTeX each and no wider than the page once
     aligned (each column as wide as its widest cell: a row with a wide left side and one with a wide right side go
@@ -55,7 +67,7 @@ def blocks(groups: list[list[Row]]) -> list[list[Row]]:
     for group in groups:
         current: list[Row] = []
         size, widths = 0, [0.0]
-        for row in group:
+        for row in (part for whole in group for part in ([whole] if _is_words(whole) else _continued(whole))):
             if _is_words(row):
                 current.append(row)
                 continue

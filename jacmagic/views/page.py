@@ -4,8 +4,10 @@ MathJax 3 (and MathML) have no automatic line breaking, so a formula wider than 
 The width is estimated from the LaTeX the way a typesetter lays it out (glyph widths in em, scripts at 71 %, a
 fraction as wide as its wider part, a matrix as its columns side by side, operator spacing), not from its length:
 `\\left(` is six characters and one narrow glyph. Calibrated in JupyterLab 4 (MathJax 3) on wide formulas of every
-kind (a matrix window, a long product, a row of numbers, a point, words): one estimated em typeset as 17 to 19 px,
-words 0.43 em a character; the browser test of every demo at 1000 px checks the result.
+kind (a matrix window, a long product, a row of numbers, a point, words): one estimated em typeset as 17 to 19.5 px,
+words 0.43 em a character. The page is the narrowest output area in common use, about 550 px: JupyterLab at 1000 px
+with its file browser open (its default layout) gives 560. tests/test_clipping.py checks every demo there, at 820 and
+at 1400 px, in JupyterLab and Notebook 7.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from functools import lru_cache
 
 import sympy as sp
 
-# The widest line, in estimated em: about 42 x 19 px = 800 px, inside the 820 px output area of a 1000 px JupyterLab
-# window with the file browser closed (Notebook 7's is 898 px).
-MAX_EMS = 42.0
+# The widest line, in estimated em: 28 x 19.5 px = 546 px, inside the 560 px output area of a 1000 px JupyterLab
+# window with its file browser open (the default layout; closed, 820 px; Notebook 7's, 898 px).
+MAX_EMS = 28.0
+# A character of text (a name in \operatorname or \text), in estimated em.
+CHARACTER_EMS = 0.43
 
 _TOKENS = re.compile(r"\\[A-Za-z]+|\\.|[{}^_&]|\s+|.", re.S)
 _WIDE = {"w": 0.72, "W": 1.05, "m": 0.88, "M": 1.05, "N": 0.9, "H": 0.9, "K": 0.9}
@@ -82,7 +86,7 @@ class _Reader:
         if part in (r"\frac", r"\tfrac", r"\dfrac"):
             return max(self._argument(), self._argument()) + 0.3
         if part in _WORDS:
-            return 0.43 * len(self._raw()) + 0.3 * (part == r"\operatorname")
+            return CHARACTER_EMS * len(self._raw()) + 0.3 * (part == r"\operatorname")
         if part == r"\sqrt":
             return self._argument() + 0.9
         if part in _ACCENTS:
@@ -210,23 +214,33 @@ def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
     return lines
 
 
-# A top-level `&` splits an aligned row into its columns; those inside a matrix environment or braces do not.
-_ALIGNMENT = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&]")
+# A top-level `&` splits an aligned row into its columns, a top-level `=` a chain of equalities; those inside a
+# matrix environment or braces do not.
+_TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
 
 
-def columns(latex: str) -> list[str]:
-    """An aligned row cut at its top-level `&`s."""
+def _cut(latex: str, mark: str) -> list[str]:
     depth, start, cells = 0, 0, []
-    for found in _ALIGNMENT.finditer(latex):
+    for found in _TOP_LEVEL.finditer(latex):
         text = found.group()
         if text == "{" or text.startswith(r"\begin"):
             depth += 1
         elif text == "}" or text.startswith(r"\end"):
             depth -= 1
-        elif text == "&" and depth == 0:
+        elif text == mark and depth == 0:
             cells.append(latex[start:found.start()])
             start = found.end()
     return [*cells, latex[start:]]
+
+
+def columns(latex: str) -> list[str]:
+    """An aligned row cut at its top-level `&`s."""
+    return _cut(latex, "&")
+
+
+def equalities(latex: str) -> list[str]:
+    """A chain A = B = C cut at its top-level `=`s."""
+    return _cut(latex, "=")
 
 
 def cell_widths(row: str) -> list[float]:

@@ -69,10 +69,11 @@ def _entry_rows(result: JacobianResult, matrix: sp.ImmutableMatrix) -> list[Row]
 
 
 def _shown_matrix(result: JacobianResult, lead: str) -> tuple[sp.ImmutableMatrix, Abbreviations]:
-    """The Jacobian as shown after `lead`: whole where it fits the page, else with its repeated parts named
-    (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
+    """The Jacobian as shown after `lead` (or on a row of its own under it): whole where it fits the page, else
+    with its repeated parts named (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
     assert result.eager_matrix is not None
-    if page.fits(lead + matrix_latex(result.eager_matrix)) or is_big(result.eager_matrix):
+    whole = matrix_latex(result.eager_matrix)
+    if page.fits(lead + whole) or page.fits(whole) or is_big(result.eager_matrix):
         return result.eager_matrix, ()
     short = abbreviated(result.eager_matrix, result.model)
     return short.matrix, short.names
@@ -168,12 +169,13 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
     said = ""
     names: Abbreviations = ()
     if result.eager_matrix is not None:
-        matrix, names = _shown_matrix(result, first.replace("&", ""))
+        lead = "".join(page.columns(first))
+        matrix, names = _shown_matrix(result, lead)
         text.append(_beside("J = ", matrix_text(matrix)))
         shown = matrix_latex(matrix)
-        if page.fits(first.replace("&", "") + shown):
+        if page.fits(lead + shown):
             first += shown
-        elif max(result.eager_matrix.shape) > SHOWN and page.fits(shown):  # a window: a display of its own
+        elif page.fits(shown):  # a row of its own under J = ∂f/∂x
             continued = [(rf"&{shown}", "")]
         else:  # too wide for one line of the page, even with its repeated parts named: one entry per line
             named = " even with names" if names else ""
