@@ -12,6 +12,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
@@ -147,4 +148,10 @@ def latex(expr: sp.Basic) -> str:
 
 @_remembered
 def pretty(expr: sp.Basic) -> str:
-    return _Pretty({"use_unicode": True, "wrap_line": False}).doprint(expr)
+    """Unicode art whatever sympy decided on its first print (its glyphs follow a global switch, set off when that
+    print went to a stream without an encoding, such as a captured cell's)."""
+    before = pretty_use_unicode(True)
+    try:
+        return _Pretty({"use_unicode": True, "wrap_line": False}).doprint(expr)
+    finally:
+        pretty_use_unicode(before)

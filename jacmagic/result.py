@@ -349,7 +349,8 @@ class JacobianResult:
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
         """The evaluation panel (an ipywidgets VBox), for placing it yourself; with `--chain`, the walkthrough."""
-        from jacmagic.panels.widgets import ChainPanel, JacobianPanel
+        from jacmagic.panels.steps import ChainPanel
+        from jacmagic.panels.widgets import JacobianPanel
 
         live = self.options.continuous_update if continuous_update is None else continuous_update
         return (ChainPanel if self.chain else JacobianPanel)(self, continuous_update=live, digits=digits)

@@ -12,7 +12,7 @@ import sympy as sp
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
-from jacmagic.panels.widgets import ChainPanel
+from jacmagic.panels.steps import ChainPanel
 from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close, numeric_jacobian, read_aloud

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, JacmagicError
-from jacmagic.panels.widgets import ChainPanel
+from jacmagic.panels.steps import ChainPanel
 from jacmagic.views.verdicts import verdict_words
 
 from .conftest import Shell

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
+from jacmagic.notation import latex
 from jacmagic.views.displays import blocks, to_latex, words
 from jacmagic.views.mathml import formula
 from jacmagic.views.page import MAX_EMS, broken, cell_widths, columns, equalities, fits, width
-from jacmagic.views.render import latex, result_groups
+from jacmagic.views.render import result_groups
 
 from .test_properties import VARIABLES, Formula, formulas, points
 

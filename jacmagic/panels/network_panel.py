@@ -17,14 +17,19 @@ import sympy as sp
 import traitlets
 
 from jacmagic.chain.operations import product
+from jacmagic.notation import latex, pretty
 from jacmagic.panels.layout import NUMBER_BOX
+from jacmagic.panels.numbers import table, vector
 from jacmagic.panels.pictures import attach
-from jacmagic.panels.widgets import Derivation, StepPanel, Variable, _table, _vector, default_range
+from jacmagic.panels.steps import Derivation, StepPanel
+from jacmagic.panels.widgets import Variable, default_range
 from jacmagic.views import mathml
+from jacmagic.views.formulas import derivative_symbol
 from jacmagic.views.graph import layout
 from jacmagic.views.network_view import walkthrough_groups
-from jacmagic.views.render import derivative_symbol, directions_words, latex, number, pretty, tangent_latex, window
+from jacmagic.views.numbers import number, window
 from jacmagic.views.verdicts import verdict_words
+from jacmagic.views.walkthrough import directions_words, tangent_latex
 
 if TYPE_CHECKING:
     from jacmagic.network_result import NetworkResult
@@ -156,7 +161,7 @@ class NetworkPanel(StepPanel):
             picked_cols = [j for j in window(leaf.size) if j is not None]
             shown.append(f"local Jacobian {mathml.formula(f'{local} = {formula}')} ({line.root.size} x "
                          f"{leaf.size})" + (f" <i>{html.escape('; '.join(structures))}</i>" if structures else "")
-                         + _table(numbers[:, picked_cols], [str(i) for i in picked_rows], [str(j) for j in picked_cols],
+                         + table(numbers[:, picked_cols], [str(i) for i in picked_rows], [str(j) for j in picked_cols],
                                   digits, total=(line.root.size, leaf.size)))
             target = derivative_symbol(outputs, (sp.Symbol(leaf.name),))
             shown.append(mathml.formula(rf"{target} = \text{{upstream}} \cdot {local}") + ":"
@@ -172,7 +177,7 @@ class NetworkPanel(StepPanel):
                 f"(line {line.number}): the local Jacobians times the tangents of its operands",
                 f"tangents {mathml.formula(tangent_latex((sp.Symbol(line.name),)))} of {_name(line.name)} (a row per "
                 "entry, a column per direction):"
-                + _table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits)]
+                + table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits)]
 
     def _backward_result(self, digits: int) -> list[str]:
         outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
@@ -186,7 +191,7 @@ class NetworkPanel(StepPanel):
         assert self.walk.forward_pass is not None
         tangent = self.walk.forward_pass.tangent
         return [f"<b>Result</b>: the tangents of the outputs; {html.escape(directions_words(self.result))}",  # type: ignore[arg-type]
-                _table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits),
+                table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits),
                 html.escape(verdict_words(self.walk.forward_check))]
 
     def _directions(self) -> Sequence[str]:
@@ -218,8 +223,8 @@ def _shaped(values: np.ndarray, digits: int) -> str:
     values = np.atleast_2d(values)
     shown = values.T if values.shape[1] == 1 and values.shape[0] > 1 else values
     if shown.size == 1:
-        return f" = <b>{_vector(shown, digits)}</b>"
-    return _table(shown, [str(i) for i in range(shown.shape[0])], [str(j) for j in range(shown.shape[1])], digits)
+        return f" = <b>{vector(shown, digits)}</b>"
+    return table(shown, [str(i) for i in range(shown.shape[0])], [str(j) for j in range(shown.shape[1])], digits)
 
 
 def _gradient(values: np.ndarray, digits: int) -> str:

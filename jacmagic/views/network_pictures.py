@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from jacmagic.views.render import SHOWN, derivative_symbol, pretty
+from jacmagic.notation import pretty
+from jacmagic.views.formulas import derivative_symbol
+from jacmagic.views.render import SHOWN
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import NetworkWalk

@@ -33,15 +33,7 @@ from jacmagic.views.formulas import (
     words_line,
 )
 from jacmagic.views.numbers import HEAD, SHOWN, TAIL, grid, number_text, numeric_text, vector_latex, vector_text, window
-
-# panels/ import these from here (they moved to numbers.py and walkthrough.py when render.py was split)
-from jacmagic.views.numbers import bracketed as bracketed
-from jacmagic.views.numbers import number as number
 from jacmagic.views.walkthrough import chain_groups
-from jacmagic.views.walkthrough import contribution as contribution
-from jacmagic.views.walkthrough import cost_words as cost_words
-from jacmagic.views.walkthrough import directions_words as directions_words
-from jacmagic.views.walkthrough import tangent_latex as tangent_latex
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
