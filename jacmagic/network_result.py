@@ -32,7 +32,7 @@ from jacmagic.chain.network_walk import (
 )
 from jacmagic.errors import OptionError
 from jacmagic.model import Options
-from jacmagic.options import naming
+from jacmagic.options import direction_column, naming
 from jacmagic.points import arrays_by_name, batches_of_images, refuse_unknown, value_dims
 from jacmagic.read.names import element_symbols
 from jacmagic.result import own_shape
@@ -216,14 +216,7 @@ class NetworkResult:
             return np.eye(n)
         with naming("--direction"):
             given = self.point_arrays(dict(self.options.direction), complete=False)
-        for name in given:
-            if name not in self.wrt:
-                raise OptionError(f"--direction: {name} is a constant: only the variables differentiated by move; "
-                                  f"the variables are {', '.join(self.wrt)}")
-        column = np.concatenate([given.get(n, np.zeros(self.network.shape_of(n))).ravel() for n in self.wrt])
-        if not np.isfinite(column).all() or not column.any():
-            raise OptionError("--direction needs finite numbers, not all 0 (the direction to move the inputs in)")
-        return column[:, None]
+        return direction_column(given, self.wrt, self.constants, lambda name: np.zeros(self.network.shape_of(name)))
 
     def walkthrough(self, /, **values: Any) -> NetworkWalk:
         """The forward pass, reverse mode line by line and (with --mode forward or both) forward mode, at a

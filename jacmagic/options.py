@@ -7,7 +7,7 @@ import ast
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -392,3 +392,19 @@ def refuse_repeated_wrt(wrt: Sequence[str]) -> None:
     repeated = next((name for k, name in enumerate(wrt) if name in wrt[:k]), None)
     if repeated is not None:
         raise OptionError(f"--wrt names {repeated} twice")
+
+
+def direction_column(given: Mapping[str, Any], variables: Sequence[str], constants: Sequence[str],
+                     zero: Callable[[str], Any]) -> np.ndarray:
+    """--direction as one column over the variables (in order, arrays row-major), for both kinds of result: a
+    variable not given moves by `zero(name)`; a constant or an unknown name, and a direction that is not finite or
+    is all 0, are refused."""
+    for name in given:
+        if name not in variables:
+            why = " is a constant: only the variables differentiated by move" if name in constants else \
+                " is not a variable of this map" + suggest(name, list(variables))
+            raise OptionError(f"--direction: {name}{why}; the variables are {', '.join(variables)}")
+    column = np.concatenate([np.ravel(given.get(name, zero(name))).astype(float) for name in variables])
+    if not np.isfinite(column).all() or not column.any():
+        raise OptionError("--direction needs finite numbers, not all 0 (the direction to move the inputs in)")
+    return column[:, None]

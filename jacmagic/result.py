@@ -28,7 +28,7 @@ from jacmagic.chain.evaluate import Domain, Evaluator, determinant_at
 from jacmagic.errors import CellError, OptionError
 from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
-from jacmagic.options import naming, point_value, shaped_array
+from jacmagic.options import direction_column, naming, point_value, shaped_array
 from jacmagic.read.names import suggest
 
 if TYPE_CHECKING:
@@ -159,16 +159,8 @@ class JacobianResult:
             return np.eye(len(self.inputs))
         with naming("--direction"):
             given = expand_matrices(self.shapes, dict(self.options.direction))
-        names = [s.name for s in self.inputs]
-        for name in given:
-            if name not in names:
-                why = " is a constant: only the variables differentiated by move" if name in (
-                    s.name for s in self.constants) else " is not a variable of this map" + suggest(name, names)
-                raise OptionError(f"--direction: {name}{why}; the variables are {', '.join(names)}")
-        column = np.array([[float(given.get(name, 0.0))] for name in names])
-        if not np.isfinite(column).all() or not column.any():
-            raise OptionError("--direction needs finite numbers, not all 0 (the direction to move the inputs in)")
-        return column
+        return direction_column(given, [s.name for s in self.inputs], [s.name for s in self.constants],
+                                lambda name: 0.0)
 
     @property
     def cost(self) -> Cost:
