@@ -1,4 +1,5 @@
-"""The one orchestrator: cell text (or a Python object) + options -> `JacobianResult`.
+"""The one orchestrator: cell text (or a Python object) + options -> a result (`JacobianResult`, or `NetworkResult`
+for a cell read as array operations).
 
 Used by the magic, the command line and the Python API alike, so all three show the same thing.
 """
