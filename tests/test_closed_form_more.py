@@ -141,6 +141,14 @@ def test_the_batch_classifier_gets_p_minus_y_per_column_in_closed_form() -> None
     assert "(1/32)" in result.formula("b2").text and result.formula("b2").text.endswith("𝟏")
 
 
+def test_the_batch_classifier_with_named_stages_reads_as_the_textbook() -> None:
+    stages = "H = relu(W1 @ X + b1)\nZ = W2 @ H + b2\nP = softmax(Z, axis=0)\nL = -sum(Y * log(P)) / 32"
+    result = _result(BATCH.rsplit("\n", 1)[0] + "\n" + stages)
+    _check(result, _batch_loss)
+    assert result.formula("W2").text == "∂L/∂W₂ = (1/32)(P − Y)Hᵀ"
+    assert result.formula("W1").text == "∂L/∂W₁ = (1/32)((W₂ᵀ(P − Y)) ⊙ H(W₁X + b₁))Xᵀ"
+
+
 def test_the_batch_walkthrough_takes_p_minus_y_only_where_each_column_sums_to_1() -> None:
     result = _result(BATCH)
     found = compose(result.network, ("W1",))
