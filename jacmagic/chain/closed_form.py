@@ -5,8 +5,9 @@ values of the forward pass kept by their line names (h, z, p) rather than expand
 uses applied and named as they fire (softmax followed by cross-entropy gives p − y; diag(v)u = v ⊙ u; the product
 with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward; tr, det,
 inv and their identities in `closed_form_matrix`). The formulas are `closed_form_tree` expressions, evaluated with
-numpy, so each is checked against the walkthrough's numbers. An operation with no rule yet (where, an entry, a
-reduction along an axis, max) raises `NoRule`: no formula rather than a wrong one.
+numpy, so each is checked against the walkthrough's numbers. where/max/min, entries, reductions and softmax along an
+axis, leaky ReLU, GELU, mse and cross_entropy have their rules in `closed_form_more`. An operation with no rule yet
+(conv2d, max of all entries) raises `NoRule`: no formula rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain import closed_form_matrix as m
+from jacmagic.chain import closed_form_more as more
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.linear import Dot, MatMul, Transpose
@@ -28,15 +30,7 @@ from jacmagic.errors import OptionError
 
 Expr = t.Expr
 ONE = t.Ones((1, 1))
-
-
-class NoRule(Exception):
-    """An operation on the way from the output back to a variable has no closed-form rule yet."""
-
-    def __init__(self, line: Line, node: Node) -> None:
-        super().__init__(f"line {line.number} ({line.name} = {line.root.show().text}): "
-                         f"{node.show().text} has no closed-form rule yet")
-        self.line, self.node = line, node
+NoRule = more.NoRule
 
 
 @dataclass(frozen=True)
@@ -169,6 +163,8 @@ class _Composer:
         if isinstance(node, Number):
             return t.Const(node.value)
         parts = [self.convert(child, line) for child in node.children]
+        if (found := more.convert(self, node, parts)) is not None:
+            return found
         if isinstance(node, Apply):
             return t.Function(node.name, parts[0])
         if isinstance(node, Arithmetic):
@@ -209,12 +205,14 @@ class _Composer:
                 found.setdefault(node.name, []).append(g)
                 continue
             for k, child in enumerate(node.children):
-                if id(child) in flows:
+                if id(child) in flows and node.flows(k):
                     gradients.setdefault(id(child), []).append(self.back(line, node, k, g))
         return found
 
     def back(self, line: Line, node: Node, k: int, g: Expr) -> Expr:
         """The upstream g times the local Jacobian of `node` with respect to its operand k."""
+        if (found := more.back(self, line, node, k, g)) is not None:
+            return found
         child = node.children[k]
         if isinstance(node, Apply):
             u = self.convert(child, line)
@@ -300,7 +298,7 @@ class _Composer:
         z = self.convert(node.child, line)
         s = self.known(t.Function("softmax", z), line) if node.log or node is not line.root else \
             t.Name(line.name, line.shape)
-        label = _label(g, s, node.log)
+        label = more.label(g, s, node.log)
         if label is not None:  # g = k·(−y/p) (softmax) or k·(−y) (log_softmax): the cross-entropy
             factor, y = label
             general = self.add(self.hadamard(s, t.Total("sum", y)), self.scale(-1, y))
@@ -323,16 +321,6 @@ _FROM_VALUE: dict[str, tuple[str, Callable[[Expr], Expr]]] = {
     "sigmoid": ("σ′ = @ ⊙ (1 − @), from the value @", lambda v: t.Hadamard(v, t.Sum((t.Const(1.0), t.Scale(-1, v))))),
     "exp": ("exp′ = exp, the value @", lambda v: v),
 }
-
-
-def _label(g: Expr, s: Expr, log: bool) -> tuple[float, Expr] | None:
-    """(−k, y) when the upstream is k·y/s into a softmax s, or k·y into a log_softmax: k = −1 is cross-entropy."""
-    factor, inner = (g.factor, g.inner) if isinstance(g, t.Scale) else (1.0, g)
-    if log:
-        return (-factor, inner) if isinstance(inner, t.Name) else None
-    if isinstance(inner, t.Quotient) and inner.right == s and isinstance(inner.left, t.Name):
-        return (-factor, inner.left)
-    return None
 
 
 def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Gradients:
@@ -442,8 +430,6 @@ def gradient_source(network: Network, wrt: tuple[str, ...]) -> str:
             names[found.upstream[line.name]] = f"d{out}_d{line.name}"
     body += [f"    d{out}_d{name} = {found.of[name].python(names)}" for name in wrt]
     body.append("    return {" + ", ".join(f"{name!r}: d{out}_d{name}" for name in wrt) + "}")
-    used = set().union(*(t.uses(composer.convert(line.root, line, top=True)) for line in network.lines),
-                       *(t.uses(e) for e in (*found.upstream.values(), *found.of.values())))
-    helper = t.LOGSUMEXP + "\n\n" if used & {"softmax", "log_softmax", "logsumexp"} else ""
+    helper = t.helpers("\n".join(body))
     return (f"{helper}def gradient({', '.join(network.inputs)}):\n"
             f'    """The gradient of {out} by {", ".join(wrt)}, in closed form."""\n' + "\n".join(body) + "\n")

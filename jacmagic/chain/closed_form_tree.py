@@ -307,18 +307,31 @@ PYTHON = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed wh
     "abs": ("np.abs(@)", "np.sign(@)"), "Abs": ("np.abs(@)", "np.sign(@)"), "sinh": ("np.sinh(@)", "np.cosh(@)"),
     "cosh": ("np.cosh(@)", "np.sinh(@)"), "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
     "arctan": ("np.arctan(@)", "(1 / (1 + #**2))"),
+    "gelu": ("(0.5 * # * (1 + erf(# / np.sqrt(2))))",
+             "(0.5 * (1 + erf(# / np.sqrt(2))) + # * np.exp(-0.5 * #**2) / np.sqrt(2 * np.pi))"),
     "softmax": ("np.exp(# - logsumexp(@))", ""), "log_softmax": ("(# - logsumexp(@))", ""),
 }
 _VECTOR: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {  # name: (value, latex, text)
     "softmax": (_softmax, r"\operatorname{softmax}\left(@\right)", "softmax(@)"),
     "log_softmax": (lambda z: np.log(_softmax(z)), r"\operatorname{log\_softmax}\left(@\right)", "log_softmax(@)"),
 }
-# What numpy source needs defined before `gradient` when it uses softmax or logsumexp.
-LOGSUMEXP = "def logsumexp(z):\n    top = z.max()\n    return top + np.log(np.exp(z - top).sum())\n"
+# What numpy source needs defined before `gradient` when it calls them (softmax, GELU).
+_HELPERS = {
+    "logsumexp": "def logsumexp(z):\n    top = z.max()\n    return top + np.log(np.exp(z - top).sum())\n",
+    "logsumexp_along": "def logsumexp_along(z, axis):\n    top = z.max(axis=axis, keepdims=True)\n"
+                       "    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))\n",
+    "erf": "def erf(z):\n    return np.vectorize(math.erf, otypes=[float])(z)\n",
+}
+
+
+def helpers(body: str) -> str:
+    """The helper functions `body` calls, each followed by two blank lines (erf with its import)."""
+    called = [name for name in _HELPERS if re.search(rf"\b{name}\(", body)]
+    return "import math\n\n\n" * ("erf" in called) + "".join(_HELPERS[name] + "\n\n" for name in called)
 
 
 # The derivatives shown as a sum or product: bracketed inside a product.
-_COMPOUND = {"tanh": 1, "cos": 1, "sigmoid": 3, "log": 2, "ln": 2, "sqrt": 2, "atan": 2, "arctan": 2}
+_COMPOUND = {"gelu": 1, "tanh": 1, "cos": 1, "sigmoid": 3, "log": 2, "ln": 2, "sqrt": 2, "atan": 2, "arctan": 2}
 
 
 @dataclass(frozen=True)
@@ -381,16 +394,3 @@ class Total(Expr):
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return _TOTALS[self.kind][0](self.arg.evaluate(values))
-
-
-def uses(expr: Expr) -> set[str]:
-    """The function names a formula calls (for the helpers its source needs)."""
-    found = {expr.kind} if isinstance(expr, Total) else \
-        {expr.name} if isinstance(expr, Function) and not expr.derivative else set()
-    for part in vars(expr).values():
-        if isinstance(part, Expr):
-            found |= uses(part)
-        elif isinstance(part, tuple):
-            for item in part:
-                found |= uses(item) if isinstance(item, Expr) else set()
-    return found
