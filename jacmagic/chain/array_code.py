@@ -200,8 +200,7 @@ def fused_forward(loss: FusedLoss) -> Callable[[np.ndarray, np.ndarray], tuple[n
     """`(z, y) -> (the loss (1 x 1), softmax(z), log_softmax(z))`: the value once, shifted by the largest entry;
     the log of softmax's value as written raises where it underflows to 0, as the exact walk says undefined. A
     value that is not finite raises (numpy's dot reports no floating-point error)."""
-    axes = None if loss.axis is None else along(loss.axis)
-    scale, stable = loss.scale, loss.stable
+    axes, scale, stable = loss.axis, loss.scale, loss.stable  # values are 2-D: no leading axis
 
     def forward(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         shifted = z - z.max(axis=axes, keepdims=True)
@@ -219,7 +218,7 @@ def fused_forward(loss: FusedLoss) -> Callable[[np.ndarray, np.ndarray], tuple[n
 def fused_pullback(loss: FusedLoss, unit: bool) -> tuple[str, str]:
     """The fused gradients by z and by y as code of the upstream `{up}`, `{y}`, softmax `{s}` and log_softmax
     `{logs}`; `unit`: the upstream is the seed 1 (the loss is the one output), not multiplied."""
-    axis = "" if loss.axis is None else f"axis={along(loss.axis)}, keepdims=True"
+    axis = "" if loss.axis is None else f"axis={loss.axis}, keepdims=True"  # values have no leading axis
     up = "" if unit else "{up} * "
     scaled = "" if loss.scale == 1 else f"{loss.scale!r} * "
     return (f"{up}{scaled}({{s}} * {{y}}.sum({axis}) - {{y}})", f"{up}{-loss.scale!r} * {{logs}}")

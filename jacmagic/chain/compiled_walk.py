@@ -330,7 +330,9 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
         elif out not in skipped:
             bound[f"f{j}"] = call
             body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
-    body.append(f"    check({', '.join(f'v{k}' for k in plan.output_slots)})")
+    unchecked = [k for k in plan.output_slots if k not in fused]  # a fused loss checks its own value
+    if unchecked:
+        body.append(f"    check({', '.join(f'v{k}' for k in unchecked)})")
     reached: set[int] = set()
     unit = set(seeded) if plan.one else set()  # gradients that are the seed 1 alone
 
