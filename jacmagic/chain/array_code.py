@@ -187,7 +187,7 @@ def fused_loss(top: Node, parents: Mapping[int, int]) -> FusedLoss | None:
         written_log = type(logs) is Apply and logs.name in ("log", "ln") and type(logs.child) is Softmax \
             and not logs.child.log  # type: ignore[attr-defined]
         if (stable or written_log) and labels.shape == logs.shape:
-            softmax = logs if stable else logs.child  # type: ignore[attr-defined]
+            softmax: Softmax = logs if stable else logs.child  # type: ignore[assignment,attr-defined]
             inner += [total, product, logs] if stable else [total, product, logs, softmax]
             if any(parents.get(id(n), 0) != 1 for n in inner[1:]):
                 return None
