@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jacmagic import jacobian
+from jacmagic.chain.array_code import Undefined
 from jacmagic.chain.network_walk import exact_reverse, reverse
 from jacmagic.errors import CellError, OptionError
 from jacmagic.magic import JacobianMagic, parse_line
@@ -210,3 +211,87 @@ def test_a_numpy_matrix_given_to_gradient_is_read_as_a_plain_array() -> None:
     with pytest.warns(PendingDeprecationWarning):
         matrix = np.matrix(b)
     assert_close(result.gradient(a=np.ones((2, 2)), b=matrix)["a"], b)
+
+
+# -- the fused softmax cross-entropy ------------------------------------------------------------------------------
+
+def _labels(kind: str, shape: tuple[int, int]) -> np.ndarray:
+    """One-hot labels (one per column), or general ones that do not sum to 1 (the gradient is s·sum(y) − y)."""
+    if kind == "one-hot":
+        return np.eye(shape[0])[:, RNG.integers(0, shape[0], shape[1])]
+    return RNG.random(shape) * 2.0
+
+
+def _softmax_backprop(z: np.ndarray, y: np.ndarray, axis: int | None, scale: float) -> dict[str, np.ndarray]:
+    """∂L/∂z and ∂L/∂y of L = -scale·sum(y ⊙ log_softmax(z)), written here: s·sum(y) − y per softmax's part."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    logs = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return {"z": scale * (np.exp(logs) * y.sum(axis=axis, keepdims=True) - y), "y": -scale * logs}
+
+
+@pytest.mark.parametrize("labels", ["one-hot", "general"])
+@pytest.mark.parametrize(("loss", "axis", "scale"), [
+    ("-sum(y * log(softmax(z)))", None, 1.0), ("-sum(y * log_softmax(z))", None, 1.0),
+    ("cross_entropy(z, y)", None, 1.0), ("-sum(log(softmax(z)) * y) / 4", None, 0.25),
+    ("-sum(y * log(softmax(z, axis=0)))", 0, 1.0), ("-mean(y * log_softmax(z, axis=0))", 0, 1 / 40),
+    ("-sum(y * log_softmax(z, axis=0)) / 8", 0, 1 / 8), ("-mean(y * log(softmax(z, axis=1)))", 1, 1 / 40),
+])
+def test_the_fused_softmax_cross_entropy_gradient_equals_numpy_backprop(loss: str, axis: int | None, scale: float,
+                                                                         labels: str) -> None:
+    shape = (5, 1) if axis is None else (5, 8)
+    point = {"z": RNG.standard_normal(shape) * 3, "y": _labels(labels, shape)}
+    result = _result(f"z: {shape[0]}x{shape[1]}\ny: {shape[0]}x{shape[1]}\nL = {loss}", point, wrt="z,y")
+    assert result.compiled.fused, "the loss is recognised"
+    compiled = result.compiled.gradients(point)  # the compiled path itself, no fallback
+    for name, want in _softmax_backprop(point["z"], point["y"], axis, scale).items():
+        assert_close(compiled[name][0], want, rel=1e-10)
+        assert_close(result.gradient(**point)[name], want, rel=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["sum", "mean"])
+def test_a_batch_classifier_with_general_labels_gets_the_fused_gradient_of_numpy_backprop(loss: str) -> None:
+    """Labels that do not sum to 1 in a column: ∂L/∂Z = S ⊙ sum(Y, axis=0) − Y, not S − Y."""
+    cell = ("W1: 8x6\nb1: 8x1\nW2: 4x8\nb2: 4x1\nX: 6x5\nY: 4x5\nH = relu(W1 @ X + b1)\n"
+            f"Z = W2 @ H + b2\nL = -{loss}(Y * log(softmax(Z, axis=0)))")
+    point = {"W1": RNG.standard_normal((8, 6)), "b1": RNG.standard_normal((8, 1)), "W2": RNG.standard_normal((4, 8)),
+             "b2": RNG.standard_normal((4, 1)), "X": RNG.random((6, 5)), "Y": RNG.random((4, 5)) * 3}
+    result = _result(cell, point, wrt="W1,b1,W2,b2")
+    assert result.compiled.fused
+    a = point["W1"] @ point["X"] + point["b1"]
+    h = np.maximum(a, 0)
+    dz = _softmax_backprop(point["W2"] @ h + point["b2"], point["Y"], 0, 1 / 20 if loss == "mean" else 1.0)["z"]
+    da = (point["W2"].T @ dz) * (a > 0)
+    want = {"W1": da @ point["X"].T, "b1": da.sum(axis=1, keepdims=True), "W2": dz @ h.T,
+            "b2": dz.sum(axis=1, keepdims=True)}
+    gradients = result.gradient(**point)
+    for name, value in want.items():
+        assert_close(gradients[name], value, rel=1e-10)
+    assert result.walkthrough(**point).agrees
+
+
+def test_a_softmax_named_on_a_line_of_its_own_and_used_twice_is_pulled_back_as_written() -> None:
+    """p = softmax(z) feeding the loss and p ⊙ p: p's gradient adds from both, so nothing is fused."""
+    point = {"z": RNG.standard_normal((4, 1)), "y": np.eye(4)[:, [1]]}
+    result = _result("z: 4\ny: 4\np = softmax(z)\nL = -sum(y * log(p)) + sum(p * p)", point, wrt="z")
+    assert not result.compiled.fused
+    s = np.exp(point["z"]) / np.exp(point["z"]).sum()
+    want = _softmax_backprop(point["z"], point["y"], None, 1.0)["z"] + s * (2 * s - (2 * s * s).sum())
+    assert_close(result.gradient(**point)["z"], want, rel=1e-9)
+
+
+@pytest.mark.parametrize(("loss", "point", "why"), [
+    ("-sum(y * log(softmax(z)))", {"z": [0.0, 1000.0, 1.0], "y": [0.0, 1.0, 0.0]}, "no finite real value"),
+    ("cross_entropy(exp(z), y)", {"z": [0.0, 1000.0, 1.0], "y": [0.0, 1.0, 0.0]}, "overflow"),
+])
+def test_a_fused_loss_that_is_undefined_falls_back_to_the_exact_walk_which_says_why(
+        loss: str, point: dict[str, Any], why: str) -> None:
+    """softmax(z) underflows to 0 at z = 1000, so log(softmax(z)) as written is log 0: undefined, as the exact walk
+    says (log_softmax is not); exp(1000) has no value."""
+    result = _result(f"z: 3\ny: 3\nL = {loss}", point, wrt="z")
+    assert result.compiled.fused
+    working = _working(result, point)
+    with pytest.raises(Undefined):
+        result.compiled.gradients(working)
+    exact = exact_reverse(result.network, working, result.wrt)[3]
+    np.testing.assert_allclose(result.gradient(**point)["z"], exact["z"][0].reshape(3), rtol=1e-12)
+    assert why in verdict_words(result.walkthrough(**point).check)

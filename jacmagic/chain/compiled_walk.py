@@ -19,12 +19,16 @@ from typing import Any
 import numpy as np
 
 from jacmagic.chain.array_code import (
+    FusedLoss,
     Pull,
     Template,
     Undefined,
     compiled,
     evaluator,
     finite,
+    fused_forward,
+    fused_loss,
+    fused_pullback,
     pullback_code,
     puller,
     written,
@@ -74,6 +78,20 @@ class _Step:
 
 
 @dataclass(frozen=True)
+class _Fused:
+    """A softmax cross-entropy the flat gradient computes and pulls back in one piece: its slots."""
+
+    loss: FusedLoss
+    top: int
+    logits: int
+    labels: int
+    s: int  # softmax(z), a slot of its own
+    logs: int  # log_softmax(z)
+    inner: frozenset[int]  # the values the flat gradient does not compute
+    wanted: tuple[bool, bool]  # gradients by z, by y
+
+
+@dataclass(frozen=True)
 class _LinePlan:
     """One line's pullbacks with gradients by place in the line (for the walkthrough's records)."""
 
@@ -101,6 +119,7 @@ class CompiledNetwork:
         template: list[Any] = [None] * len(network.inputs)
         self.forward_steps: list[tuple[Callable[..., np.ndarray], tuple[int, ...], int]] = []
         self.flat: list[_Step] = []
+        self.fused: list[_Fused] = []
         self.lines = tuple(self._line(line, template) for line in network.lines)
         self.template = template
         self.output_slots = tuple(self.slots[o] for o in network.outputs)
@@ -137,9 +156,28 @@ class CompiledNetwork:
                                    slot[id(node)], mask, code))
                 flat.append(_Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
         self.flat[:0] = flat  # the lines from the output back
+        self._fuse(order, slot, flows, template)
         leaves = tuple((leaf.name, place[id(leaf)], leaf.shape) for leaf in line.leaves)
         return _LinePlan(line, tuple(order), tuple(slot[id(n)] for n in order), place[id(line.root)], tuple(steps),
                          leaves)
+
+    def _fuse(self, order: list[Node], slot: dict[int, int], flows: set[int], template: list[Any]) -> None:
+        """Find the line's softmax cross-entropies (`array_code.fused_loss`) for the flat gradient."""
+        parents: dict[int, int] = {}
+        for node in order:
+            for child in node.children:
+                parents[id(child)] = parents.get(id(child), 0) + 1
+        inside: set[int] = set()
+        for node in reversed(order):
+            found = None if id(node) in inside else fused_loss(node, parents)
+            if found is None:
+                continue
+            inside.update(id(n) for n in found.inner)
+            template += [None, None]
+            self.fused.append(_Fused(found, slot[id(node)], slot[id(found.logits)], slot[id(found.labels)],
+                                     len(template) - 2, len(template) - 1,
+                                     frozenset(slot[id(n)] for n in found.inner),
+                                     (id(found.logits) in flows, id(found.labels) in flows)))
 
     # -- calls ---------------------------------------------------------------------------------------------------
 
@@ -282,20 +320,34 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
         if value is not None:  # a number of the cell
             bound[f"n{k}"] = value
             body.append(f"    v{k} = n{k}")
+    fused = {f.top: f for f in plan.fused}
+    skipped = set().union(*(f.inner for f in plan.fused)) - set(fused)
     for j, (call, operands, out) in enumerate(plan.forward_steps):
-        bound[f"f{j}"] = call
-        body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
-    body.append(f"    check({', '.join(f'v{k}' for k in plan.output_slots)})")
+        if out in fused:
+            bound[f"f{j}"] = fused_forward(fused[out].loss)
+            body.append(f"    v{out}, v{fused[out].s}, v{fused[out].logs} = f{j}(v{fused[out].logits}, "
+                        f"v{fused[out].labels})")
+        elif out not in skipped:
+            bound[f"f{j}"] = call
+            body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
+    unchecked = [k for k in plan.output_slots if k not in fused]  # a fused loss checks its own value
+    if unchecked:
+        body.append(f"    check({', '.join(f'v{k}' for k in unchecked)})")
     reached: set[int] = set()
+    unit = set(seeded) if plan.one else set()  # gradients that are the seed 1 alone
 
     def add(slot: int, part: str) -> None:
         body.append(f"    g{slot} = g{slot} + {part}" if slot in reached else f"    g{slot} = {part}")
+        unit.difference_update({slot} if slot in reached else set())
         reached.add(slot)
     for j, slot in enumerate(seeded):
         add(slot, f"s[{j}]")
     for j, step in enumerate(plan.flat):
-        if step.at not in reached:
-            continue  # nothing flows into this operation
+        if step.at not in reached or step.at in skipped:
+            continue  # nothing flows into this operation, or it is inside a fused loss
+        if step.at in fused:
+            _pull_fused(fused[step.at], step.at in unit, add)
+            continue
         if step.code is None:
             bound[f"b{j}"] = step.pull
             body.append(f"    p = b{j}(g{step.at}, ({''.join(f'v{k}, ' for k in step.operands)}), v{step.value})")
@@ -311,6 +363,14 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
     head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
     flat = compiled(head + "\n".join(body) + "\n", bound)["flat"]
     return np.errstate(all="raise", under="ignore")(flat)  # type: ignore[no-any-return]  # per call, thread-safe
+
+
+def _pull_fused(loss: _Fused, unit: bool, add: Callable[[int, str], None]) -> None:
+    """A fused softmax cross-entropy's gradients by its logits and labels, added to theirs."""
+    for slot, wanted, form in zip((loss.logits, loss.labels), loss.wanted, fused_pullback(loss.loss, unit)):
+        if wanted:
+            add(slot, "(" + form.format(up=f"g{loss.top}", y=f"v{loss.labels}", s=f"v{loss.s}",
+                                        logs=f"v{loss.logs}") + ")")
 
 
 def _finite_outputs(*outputs: np.ndarray) -> None:
