@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,3 +45,18 @@ class Shell:
 @pytest.fixture(scope="session")
 def shell() -> Iterator[Shell]:
     yield Shell()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server in a temporary home, for a browser test module (tests/browser.py)."""
+    from tests.browser import server
+
+    yield from server("jupyterlab", tmp_path_factory.mktemp("lab"))
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    from tests.browser import server
+
+    yield from server("notebook", tmp_path_factory.mktemp("notebook7"))

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from .browser import (
     offline_page,
     run_all,
     screenshot,
-    server,
     typeset_text,
 )
 
@@ -105,16 +103,6 @@ def test_exported_html_shows_the_walkthrough_and_its_typeset_derivation_offline(
         derivation.scroll_into_view_if_needed()
         screenshot(view, "exported_html_walkthrough")
 
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    yield from server("jupyterlab", tmp_path_factory.mktemp("lab"))
-
-
-@pytest.fixture(scope="module")
-def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    yield from server("notebook", tmp_path_factory.mktemp("notebook7"))
 
 
 def test_jupyterlab_typesets_the_result_and_the_panels_follow_the_user(lab: tuple[str, Path]) -> None:

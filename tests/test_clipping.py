@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .browser import ROOT, assert_native_mathml, exported, launch, offline_page, run_all, screenshot, server
+from .browser import ROOT, assert_native_mathml, exported, launch, offline_page, run_all, screenshot
 
 pytestmark = pytest.mark.slow  # a real browser: about a minute per demo and app
 
@@ -65,16 +64,6 @@ CUT = r"""(visible) => {
   return wrong.filter(([e]) => !found.some(o => o !== e && e.contains(o)))
     .map(([e, how]) => `${how}: ${name(e)} ${e.scrollWidth} > ${e.clientWidth} px: ${said(e)}`);
 }"""
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    yield from server("jupyterlab", tmp_path_factory.mktemp("lab"))
-
-
-@pytest.fixture(scope="module")
-def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    yield from server("notebook", tmp_path_factory.mktemp("notebook7"))
 
 
 def output_width(page: object, scope: str) -> int:
