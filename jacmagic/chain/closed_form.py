@@ -6,8 +6,9 @@ uses applied and named as they fire (softmax followed by cross-entropy gives p �
 with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward; tr, det,
 inv and their identities in `closed_form_matrix`). The formulas are `closed_form_tree` expressions, evaluated with
 numpy, so each is checked against the walkthrough's numbers. where/max/min, entries, reductions and softmax along an
-axis, leaky ReLU, GELU, mse and cross_entropy have their rules in `closed_form_more`. An operation with no rule yet
-(conv2d, max of all entries) raises `NoRule`: no formula rather than a wrong one.
+axis, leaky ReLU, GELU, mse and cross_entropy have their rules in `closed_form_more`, conv2d, maxpool2d and flatten of
+one image in `closed_form_images`. An operation with no rule yet (max of all entries, a batch of images) raises
+`NoRule`: no formula rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jacmagic.chain import closed_form_images as images
 from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_more as more
 from jacmagic.chain import closed_form_tree as t
@@ -163,7 +165,7 @@ class _Composer:
         if isinstance(node, Number):
             return t.Const(node.value)
         parts = [self.convert(child, line) for child in node.children]
-        if (found := more.convert(self, node, parts)) is not None:
+        if (found := more.convert(self, node, parts) or images.convert(node, parts)) is not None:
             return found
         if isinstance(node, Apply):
             return t.Function(node.name, parts[0])
@@ -211,7 +213,7 @@ class _Composer:
 
     def back(self, line: Line, node: Node, k: int, g: Expr) -> Expr:
         """The upstream g times the local Jacobian of `node` with respect to its operand k."""
-        if (found := more.back(self, line, node, k, g)) is not None:
+        if (found := more.back(self, line, node, k, g) or images.back(self, line, node, k, g)) is not None:
             return found
         child = node.children[k]
         if isinstance(node, Apply):
@@ -430,6 +432,6 @@ def gradient_source(network: Network, wrt: tuple[str, ...]) -> str:
             names[found.upstream[line.name]] = f"d{out}_d{line.name}"
     body += [f"    d{out}_d{name} = {found.of[name].python(names)}" for name in wrt]
     body.append("    return {" + ", ".join(f"{name!r}: d{out}_d{name}" for name in wrt) + "}")
-    helper = t.helpers("\n".join(body))
+    helper = t.helpers("\n".join(body)) + images.helpers("\n".join(body))
     return (f"{helper}def gradient({', '.join(network.inputs)}):\n"
             f'    """The gradient of {out} by {", ".join(wrt)}, in closed form."""\n' + "\n".join(body) + "\n")
