@@ -23,43 +23,30 @@ from pathlib import Path
 
 import numpy as np
 import sympy as sp
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.display import Math, display
-from IPython.utils.capture import capture_output
+from IPython.display import Math
 from sympy.core.cache import clear_cache
 from sympy.printing.numpy import NumPyPrinter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from arrays import array_rows, classifier, hand_backprop  # noqa: E402 - benchmarks/, beside this script
+from common import (  # noqa: E402
+    SHELL,
+    by_hand_end_to_end,
+    fresh,
+    median,
+    mixed_map_text,
+    shown,
+    timed,
+)
 from interrupts import budget_rows, interrupt_rows  # noqa: E402
 
 from jacmagic import jacobian  # noqa: E402
 from jacmagic.chain.evaluate import Evaluator  # noqa: E402
 
-_fresh = itertools.count()
-SHELL = InteractiveShell.instance()  # display() goes through a real shell's formatter and publisher
-
-
-def shown(value: object) -> None:
-    with capture_output():
-        display(value)
-
-
-def mixed_map_text(n: int, prefix: str) -> tuple[str, list[str]]:
-    """The issue's map: f_i = sin(x_i)*x_(i+1)**2 + exp(x_(i-1)/10) + x_i*x_(i+3) - cos(x_(i+5))*x_i, cyclic."""
-    names = [f"{prefix}{i}" for i in range(n)]
-
-    def v(i: int) -> str:
-        return names[i % n]
-
-    rows = [f"sin({v(i)})*{v(i + 1)}**2 + exp({v(i - 1)}/10) + {v(i)}*{v(i + 3)} - cos({v(i + 5)})*{v(i)}"
-            for i in range(n)]
-    return f"f({', '.join(names)}) = [" + ", ".join(rows) + "]", names
-
 
 def jacmagic_end_to_end(n: int) -> float:
-    cell, _ = mixed_map_text(n, f"a{next(_fresh)}_")
+    cell, _ = mixed_map_text(n, f"a{next(fresh)}_")
     clear_cache()
     start = time.perf_counter()
     shown(jacobian(cell, simplify="auto"))
@@ -67,7 +54,7 @@ def jacmagic_end_to_end(n: int) -> float:
 
 
 def jacmagic_end_to_end_with_panel(n: int) -> float:
-    cell, _ = mixed_map_text(n, f"p{next(_fresh)}_")
+    cell, _ = mixed_map_text(n, f"p{next(fresh)}_")
     clear_cache()
     start = time.perf_counter()
     result = jacobian(cell, simplify="auto")
@@ -76,20 +63,9 @@ def jacmagic_end_to_end_with_panel(n: int) -> float:
     return time.perf_counter() - start
 
 
-def by_hand_end_to_end(n: int) -> float:
-    """What a user writes without jacmagic: symbols, the map, Matrix.jacobian, latex, display(Math(...))."""
-    _, names = mixed_map_text(n, f"b{next(_fresh)}_")
-    clear_cache()
-    start = time.perf_counter()
-    xs = sp.symbols(names, real=True)
-    f = sp.Matrix([sp.sin(xs[i]) * xs[(i + 1) % n] ** 2 + sp.exp(xs[(i - 1) % n] / 10) + xs[i] * xs[(i + 3) % n]
-                   - sp.cos(xs[(i + 5) % n]) * xs[i] for i in range(n)])
-    shown(Math(sp.latex(f.jacobian(xs))))
-    return time.perf_counter() - start
-
 
 def dense_det_jacmagic(n: int) -> float:
-    names = [f"d{next(_fresh)}_{i}" for i in range(n)]
+    names = [f"d{next(fresh)}_{i}" for i in range(n)]
     rows = [" + ".join(f"sin({names[j]})*{names[(i + j) % n]}" for j in range(n)) for i in range(n)]
     cell = f"f({', '.join(names)}) = [" + ", ".join(rows) + "]"
     clear_cache()
@@ -99,7 +75,7 @@ def dense_det_jacmagic(n: int) -> float:
 
 
 def dense_det_by_hand(n: int) -> float:
-    xs = sp.symbols([f"e{next(_fresh)}_{i}" for i in range(n)], real=True)
+    xs = sp.symbols([f"e{next(fresh)}_{i}" for i in range(n)], real=True)
     clear_cache()
     start = time.perf_counter()
     f = sp.Matrix([sum(sp.sin(xs[j]) * xs[(i + j) % n] for j in range(n)) for i in range(n)])
@@ -116,12 +92,6 @@ def hand_numpy(matrix: sp.MatrixBase, names: list[str]) -> Callable[..., np.ndar
     exec(source, scope)  # noqa: S102 - our own generated benchmark reference
     return scope["hand"]  # type: ignore[return-value]
 
-
-def timed(call: Callable[[], object], inner: int) -> float:
-    start = time.perf_counter()
-    for _ in range(inner):
-        call()
-    return (time.perf_counter() - start) / inner
 
 
 def widget_rows(row: Callable[..., None], repeats: int) -> None:
@@ -225,7 +195,7 @@ def big_rows(row: Callable[..., None]) -> None:
         return time.perf_counter() - start
 
     def layer_by_hand() -> float:
-        k = next(_fresh)
+        k = next(fresh)
         weights = sp.Matrix(16, 16, lambda i, j: sp.Symbol(f"h{k}_{i}_{j}", real=True))
         x = sp.Matrix(16, 1, lambda i, j: sp.Symbol(f"g{k}_{i}", real=True))
         clear_cache()
@@ -235,7 +205,7 @@ def big_rows(row: Callable[..., None]) -> None:
 
     def laplacian() -> float:
         n = 100
-        names = [f"q{next(_fresh)}_{i}" for i in range(n)]
+        names = [f"q{next(fresh)}_{i}" for i in range(n)]
         rows = [f"{names[i - 1]} - 2*{names[i]} + {names[(i + 1) % n]} + {names[i]}**3" for i in range(n)]
         clear_cache()
         start = time.perf_counter()
@@ -337,10 +307,6 @@ def import_time(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
-
-def median(measure: Callable[[], float], repeats: int) -> float:
-    measure()  # warm-up: imports and first-call setup are not what we compare
-    return statistics.median(measure() for _ in range(repeats))
 
 
 def end_to_end_rows(row: Callable[..., None], repeats: int) -> None:

@@ -24,13 +24,12 @@ from sympy.core.cache import clear_cache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from run import by_hand_end_to_end, median, mixed_map_text, shown, timed  # noqa: E402 - benchmarks/, beside this script
+from common import by_hand_end_to_end, fresh, median, mixed_map_text, shown, timed  # noqa: E402 - benchmarks/, beside this script
 from sympy.printing.numpy import NumPyPrinter  # noqa: E402
 
 from jacmagic import jacobian  # noqa: E402
 
 Row = Callable[..., None]
-_fresh = itertools.count()
 CLI_CELL = "f(x, y) = [x**2*y, 5*x + sin(y)]"
 # What a person writes for CLI_CELL --det with sympy: the Jacobian, its determinant simplified, printed.
 HAND_SCRIPT = ("import sympy as sp\nx, y = sp.symbols('x y', real=True)\n"
@@ -39,7 +38,7 @@ HAND_SCRIPT = ("import sympy as sp\nx, y = sp.symbols('x y', real=True)\n"
 
 
 def ours_shown(n: int, panel: bool = False) -> float:
-    cell, _ = mixed_map_text(n, f"s{next(_fresh)}_")
+    cell, _ = mixed_map_text(n, f"s{next(fresh)}_")
     clear_cache()
     start = time.perf_counter()
     result = jacobian(cell)
@@ -51,7 +50,7 @@ def ours_shown(n: int, panel: bool = False) -> float:
 
 def symengine_by_hand(n: int) -> float:
     """symengine's symbols, Matrix.jacobian and latex, shown with display(Math(...))."""
-    _, names = mixed_map_text(n, f"h{next(_fresh)}_")
+    _, names = mixed_map_text(n, f"h{next(fresh)}_")
     start = time.perf_counter()
     xs = se.symbols(names)
     f = se.DenseMatrix([se.sin(xs[i]) * xs[(i + 1) % n] ** 2 + se.exp(xs[(i - 1) % n] / 10) + xs[i] * xs[(i + 3) % n]
