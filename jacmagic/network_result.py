@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from jacmagic.chain.backprop import Cost
 from jacmagic.chain.closed_form import Formula, closed_forms, gradient_source
 from jacmagic.chain.closed_form_jacobian import hessian_form, jacobian_form, jacobian_source
 from jacmagic.chain.compiled_walk import CompiledNetwork
 from jacmagic.chain.network import Network
 from jacmagic.chain.network_walk import (
     MAX_TANGENT_NUMBERS,
+    Cost,
     NetworkWalk,
     cost,
     gradient,
@@ -290,7 +290,8 @@ class NetworkResult:
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
         from jacmagic.panels.network_panel import NetworkPanel
 
-        return NetworkPanel(self, digits=digits)
+        live = self.options.continuous_update if continuous_update is None else continuous_update
+        return NetworkPanel(self, continuous_update=live, digits=digits)
 
     # -- in closed form --------------------------------------------------------------------------------------------
 

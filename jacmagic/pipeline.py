@@ -72,24 +72,33 @@ def compute(source: str | object, options: Options | None = None,
     if not options.chain and (options.mode != "reverse" or options.direction):
         raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
                           "stages' local Jacobians; add --chain")
-    uncovered: int | None = None  # the line the array-level reader left to the entry-level one
-    if isinstance(source, str) and options.chain:
-        # the array-level readers (and the operations they build) are loaded only for --chain: a plain cell, and
-        # the command line's whole process, skip them (issue 27)
-        from jacmagic.read.network import NotStructured
-        from jacmagic.read.tracer import Untraceable
+    if options.chain:
+        return _chain_result(source, options, namespace, name)
+    return compute_entries(source, options, namespace, name)
 
+
+def _chain_result(source: str | object, options: Options, namespace: Mapping[str, Any] | None, name: str
+                  ) -> NetworkResult:
+    """Every `--chain` cell walked on one graph: read as array operations line by line where the array reader
+    covers it, else read entry by entry into stages that become the graph's lines."""
+    # the array-level readers (and the operations they build) are loaded only for --chain: a plain cell, and
+    # the command line's whole process, skip them (issue 27)
+    from jacmagic.read.network import NotStructured
+    from jacmagic.read.stages import network_of_stages
+    from jacmagic.read.tracer import Untraceable
+
+    uncovered: int | None = None  # the line the array-level reader left to the entry-level one
+    if isinstance(source, str):
         try:
-            network = read_arrays(source, options, namespace)
+            return network_result(read_arrays(source, options, namespace), source, options, namespace)
         except NotStructured as why:
-            network, uncovered = None, why.line
+            uncovered = why.line
         except Untraceable as why:  # the entry-level tracer has no walkthrough of a def: say what stopped this one
             raise CellError(f"--chain follows a def through its numpy operations, and cannot follow this line: "
                             f"{why.reason}", why.line) from None
-        if network is not None:
-            return network_result(network, source, options, namespace)
     try:
-        return compute_entries(source, options, namespace, name)
+        model = _entry_model(source, options, namespace, name)
+        refuse_twins(model.free_names + model.outputs + tuple(o for s in model.stages for o in s.outputs))
     except TooManyEntries as err:
         if uncovered is None:
             raise
@@ -101,11 +110,20 @@ def compute(source: str | object, options: Options | None = None,
                         f"entry-level one "
                         f"({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing and {covered}, or "
                         "use smaller shapes", uncovered) from None
+    if len(model.stages) < 2:
+        raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
+                          "each other")
+    _refuse_oversized_stages(model)
+    if not options.wrt:  # the entry level's variables (a function's parameters), the rest constants
+        owners = {s: shape.name for shape in model.shapes for s in shape.symbols}
+        options = replace(options, wrt=tuple(dict.fromkeys(owners.get(s, s.name) for s in model.inputs)))
+    return network_result(network_of_stages(model), source, options, namespace, model)
 
 
-def network_result(network: Network, text: str, options: Options, namespace: Mapping[str, Any] | None
-                   ) -> NetworkResult:
-    """Checks the options against the network and builds the result (and the entry-level one when small)."""
+def network_result(network: Network, source: str | object, options: Options, namespace: Mapping[str, Any] | None,
+                   model: CellModel | None = None) -> NetworkResult:
+    """Checks the options against the network and builds the result, and the entry-level one from the stages
+    `model` the network was made of, else when the network is small enough to write out."""
     from jacmagic.chain.network_walk import refuse_past_memory
     from jacmagic.network_result import NetworkResult
     from jacmagic.points import arrays_by_name, batches_of_images, chosen_wrt, input_dims, refuse_unknown
@@ -120,9 +138,13 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     unwritten: tuple[str, ...] = ()
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
                                       ("--partials", options.partials), ("--plot", options.plot)) if on]
-    if entries <= WHOLE_ENTRIES and not network.batched:  # the entry level broadcasts numbers only, has no axis=
+    plain = replace(options, chain=False, mode="reverse", direction=())
+    text = source if isinstance(source, str) else ""
+    if model is not None:
+        whole = _analyse(model, plain)
+    elif entries <= WHOLE_ENTRIES and not network.batched:  # the entry level broadcasts numbers only, has no axis=
         try:
-            whole = compute_entries(text, replace(options, chain=False, mode="reverse", direction=()), namespace)
+            whole = compute_entries(text, plain, namespace)
         except CellError as err:  # too slow, or a form only the array level reads (a def returning a matrix)
             if symbolic:
                 raise
@@ -137,7 +159,8 @@ def network_result(network: Network, text: str, options: Options, namespace: Map
     notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
                             else ())
     def entry_chain() -> tuple[Step, ...]:
-        return compute_entries(text, replace(options, mode="reverse", direction=()), namespace).steps
+        stages = model or read_cell(text, options, namespace)
+        return _steps(stages, _variables(stages, wrt))
 
     result = NetworkResult(network, text, options, wrt, constants, given, whole, notes,
                            input_dims(network, text, dict(options.at)), entry_chain)
@@ -164,16 +187,20 @@ def compute_entries(source: str | object, options: Options, namespace: Mapping[s
                     name: str = "") -> JacobianResult:
     """The entry-level result: every entry of every value a sympy expression (a layer cell's symbolic Jacobian,
     and its local Jacobians entry by entry)."""
-    if isinstance(source, str):
-        model = read_cell(source, options, namespace)
-    else:
-        from jacmagic.read.trace import trace_object
-
-        model = trace_object(source, name, typed_shapes(options.at), options.budget)
     try:
-        return _analyse(model, options)
+        return _analyse(_entry_model(source, options, namespace, name), options)
     except RecursionError:
         raise TooManyEntries("an expression is nested too deeply to differentiate") from None
+
+
+def _entry_model(source: str | object, options: Options, namespace: Mapping[str, Any] | None, name: str
+                 ) -> CellModel:
+    """The entry-level reading: every value a sympy expression, in stages."""
+    if isinstance(source, str):
+        return read_cell(source, options, namespace)
+    from jacmagic.read.trace import trace_object
+
+    return trace_object(source, name, typed_shapes(options.at), options.budget)
 
 
 def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
@@ -219,14 +246,11 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     chosen = set(variables)
     constants = tuple(s for s in model.free_names if s not in chosen)
     notes: list[str] = [note] if (note := constants_note(variables, constants)) else []
-    if options.chain:
-        _refuse_oversized_stages(model)
-    steps = _steps(model, variables) if options.chain else ()
     if options.det and len(model.outputs) != len(variables):
         raise OptionError("--det " + not_square(len(model.outputs), variables, model.free_names))
     matrix = None if model.composed is None else _differentiate(model, variables, options.budget)
     if matrix is None:
-        return _through_stages(model, options, variables, constants, steps, point, notes)
+        return _through_stages(model, options, variables, constants, point, notes)
     budget = Budget(options.budget)  # started after differentiation, which has its own allowance
     if options.simplify == "full":
         matrix = calculus.tidy_matrix(matrix, budget)
@@ -247,7 +271,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     if budget.exceeded:
         notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
                      "some entries are shown unsimplified")
-    return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, steps,
+    return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, (),
                                    tuple(notes), point, hessians))
 
 
@@ -279,16 +303,15 @@ def _refuse_oversized_stages(model: CellModel) -> None:
 
 
 def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
-                    constants: tuple[sp.Symbol, ...], steps: tuple[Step, ...], point: tuple[tuple[str, float], ...],
+                    constants: tuple[sp.Symbol, ...], point: tuple[tuple[str, float], ...],
                     notes: list[str]) -> JacobianResult:
     """A map whose composition is too large to write out or to differentiate as a whole: its Jacobian comes
     through the stages, each small enough to differentiate (else it is refused before any work starts)."""
     if options.hessian:
         raise OptionError("--hessian needs the Jacobian written out symbolically, and this map is too large for "
                           "that; differentiate by fewer variables with --wrt")
-    if not steps:  # with --chain the stages were checked and built already
-        _refuse_oversized_stages(model)
-        steps = _steps(model, variables)
+    _refuse_oversized_stages(model)
+    steps = _steps(model, variables)
     notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "
                  "stage; result.matrix composes it on request")
     return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps,
@@ -310,8 +333,6 @@ def _checked(result: JacobianResult) -> JacobianResult:
     """A wrong --at or --range is the user's mistake: say so now, not when the panel opens."""
     if result.point:
         result.point_values(dict(result.point))
-    if result.options.direction:
-        _ = result.directions  # names and numbers checked now
     result.check_names((name for name, _, _ in result.options.ranges), "--range: ")
     result.check_names((name for name, _, _ in result.options.domain), "--domain: ")
     return result
@@ -321,9 +342,6 @@ def _steps(model: CellModel, variables: Sequence[sp.Symbol]) -> tuple[Step, ...]
     """The local Jacobian of each stage, in forward order. A stage's inputs are its parameters and any variable
     or earlier value it uses directly (h(u) = [u*x] after g(x) uses x both through u and as itself): the
     gradient flows back along each of them."""
-    if len(model.stages) < 2:
-        raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
-                          "each other")
     flowing = set(variables)
     steps = []
     for s in model.stages:

@@ -6,29 +6,27 @@ Everything expensive is computed at most once per result (LaTeX, text, the compi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
-from jacmagic.budget import Budget
 from jacmagic.chain import calculus
 from jacmagic.chain.abbreviate import abbreviated
-from jacmagic.chain.backprop import CompiledChain, Cost, Walkthrough, cost
 from jacmagic.chain.check import (
     AreaCheck,
     finite_difference_check,
     high_precision_chain,
-    high_precision_jacobian,
     high_precision_map,
 )
 from jacmagic.chain.evaluate import Domain, Evaluator, determinant_at
+from jacmagic.chain.staged import CompiledChain
 from jacmagic.errors import CellError, OptionError
 from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
-from jacmagic.options import direction_column, naming, point_value, shaped_array
+from jacmagic.options import point_value, shaped_array
 from jacmagic.read.names import suggest
 
 if TYPE_CHECKING:
@@ -50,7 +48,7 @@ class JacobianResult:
     constants: tuple[sp.Symbol, ...]
     options: Options = Options()
     symbolic_det: sp.Expr | None = None
-    stages: tuple[Step, ...] = ()  # with --chain, or when the map is too large to differentiate whole
+    stages: tuple[Step, ...] = ()  # when the map is too large to differentiate whole: its numbers go stage by stage
     base_notes: tuple[str, ...] = ()
     point: tuple[tuple[str, float], ...] = ()  # the --at point, one float per argument (matrices expanded)
     hessians: tuple[sp.ImmutableMatrix, ...] = ()  # with --hessian: one n x n matrix per output
@@ -116,56 +114,10 @@ class JacobianResult:
     def compiled_chain(self) -> CompiledChain:
         return CompiledChain(self.stages, self.arguments, self.outputs)
 
-    @property
-    def chain(self) -> tuple[Step, ...]:
-        """The stages to walk through and show (`--chain`)."""
-        return self.stages if self.options.chain else ()
-
-    @cached_property
-    def steps(self) -> tuple[Step, ...]:
-        """The chain's stages in forward order (`--chain`), with their values at the `--at` point."""
-        if not self.point or not self.chain:
-            return self.chain
-        forward = self.walkthrough(**dict(self.point)).forward
-        return tuple(replace(step, value=value) for step, value in zip(self.chain, forward))
-
     def default_point(self) -> dict[str, float]:
         """The `--at` point, or 1.0 for every name: where the panel starts and the walkthrough shows numbers."""
         given = dict(self.point)
         return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
-
-    def walkthrough(self, /, **point: float) -> Walkthrough:
-        """The forward pass and the backward pass, stage by stage, at a point (default: `default_point()`)."""
-        if not self.chain:
-            raise OptionError("a walkthrough needs --chain")
-        point = expand_matrices(self.shapes, point) if point else self.default_point()  # arrays given whole
-        values = self.point_values(point)
-        if self.eager_matrix is not None:
-            direct, by = self.evaluator.point(*values), "symbolic"
-        else:
-            # mpmath never overflows, and may take ever more digits where floats give up: within the budget
-            undecided = np.full((len(self.outputs), len(self.inputs)), np.nan)
-            direct = Budget(self.options.budget).run(
-                lambda: high_precision_jacobian(self.precise_map, values, len(self.inputs)), undecided)
-            by = "finite differences"
-        directions = self.directions if self.options.mode != "reverse" else None
-        return self.compiled_chain.walk(point, self.inputs, direct, by, self.shapes, directions)
-
-    @cached_property
-    def directions(self) -> np.ndarray:
-        """Forward mode's directions, one column each (n x p): `--direction`, else one per input (the identity,
-        so the forward pass gives the whole Jacobian)."""
-        if not self.options.direction:
-            return np.eye(len(self.inputs))
-        with naming("--direction"):
-            given = expand_matrices(self.shapes, dict(self.options.direction))
-        return direction_column(given, [s.name for s in self.inputs], [s.name for s in self.constants],
-                                lambda name: 0.0)
-
-    @property
-    def cost(self) -> Cost:
-        """What reverse and forward mode each need for the whole Jacobian of the chain (`--chain`)."""
-        return cost(self.stages, len(self.outputs), len(self.inputs))
 
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""
@@ -340,12 +292,11 @@ class JacobianResult:
         return to_text(self)
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
-        """The evaluation panel (an ipywidgets VBox), for placing it yourself; with `--chain`, the walkthrough."""
-        from jacmagic.panels.steps import ChainPanel
+        """The evaluation panel (an ipywidgets VBox), for placing it yourself."""
         from jacmagic.panels.widgets import JacobianPanel
 
         live = self.options.continuous_update if continuous_update is None else continuous_update
-        return (ChainPanel if self.chain else JacobianPanel)(self, continuous_update=live, digits=digits)
+        return JacobianPanel(self, continuous_update=live, digits=digits)
 
     def plot(self, point: Mapping[str, float] | None = None,
              domain: Mapping[str, tuple[float, float]] | None = None) -> Figure:

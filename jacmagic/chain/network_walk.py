@@ -14,15 +14,54 @@ from functools import cache
 
 import numpy as np
 
-from jacmagic.chain.backprop import Cost
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
 from jacmagic.chain.verdict import Verdict
 from jacmagic.errors import OptionError
+from jacmagic.notation import counted
 
 # Forward mode along every input carries this many tangent numbers at most (one per value entry and direction).
 MAX_TANGENT_NUMBERS = 20_000_000
 _SHOWN_ROWS = 12  # render.SHOWN: the most rows of a local Jacobian a view forms at once
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What each mode needs for the whole Jacobian (m x n): reverse mode one pass per output, forward mode one
+    per input, and each pass multiplies a vector by every stage's local Jacobian (rows x columns multiply-adds)."""
+
+    outputs: int
+    inputs: int
+    per_pass: int
+
+    @property
+    def reverse(self) -> int:
+        return self.outputs * self.per_pass
+
+    @property
+    def forward(self) -> int:
+        return self.inputs * self.per_pass
+
+    @property
+    def cheaper(self) -> str:
+        if self.outputs == self.inputs:
+            return "neither: as many outputs as inputs, so both modes cost the same"
+        ratio = max(self.outputs, self.inputs) / min(self.outputs, self.inputs)
+        factor = f"{ratio:,.0f}" if ratio == round(ratio) else f"{ratio:,.3g}"
+        return ("reverse mode" if self.outputs < self.inputs else "forward mode") + f", by a factor of {factor}"
+
+    def words(self, directions: int = 0) -> str:
+        """The counts side by side, in every view; with `directions`, what forward mode needs for just those."""
+        said = (f"for the whole {self.outputs:,} x {self.inputs:,} Jacobian, reverse mode needs "
+                f"{counted(self.outputs, 'pass', 'passes')} (one per output), {self.reverse:,} multiply-adds; forward "
+                f"mode {counted(self.inputs, 'pass', 'passes')} (one per input), {self.forward:,} multiply-adds; "
+                f"cheaper: {self.cheaper}")
+        if directions:
+            said += (f"; J times the {'direction' if directions == 1 else counted(directions, 'direction')} alone "
+                     f"takes forward mode {counted(directions, 'pass', 'passes')}, {directions * self.per_pass:,} "
+                     "multiply-adds")
+        return said
+
 
 
 @dataclass(frozen=True, eq=False)

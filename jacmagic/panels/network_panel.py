@@ -97,8 +97,9 @@ class ArrayControl(widgets.HBox):
 class NetworkPanel(StepPanel):
     """The array-level walkthrough's panel: a control per number and per array, then the steps."""
 
-    def __init__(self, result: NetworkResult, digits: int = 4) -> None:
+    def __init__(self, result: NetworkResult, continuous_update: bool = True, digits: int = 4) -> None:
         start = result.default_point()
+        ranges = {name: (low, high) for name, low, high in result.options.ranges}
         digits_box = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
                                             layout=widgets.Layout(width="12em"), style={"description_width": "initial"})
         self.controls: dict[str, Any] = {}
@@ -106,7 +107,8 @@ class NetworkPanel(StepPanel):
             constant = name in result.constants
             if start[name].size == 1:
                 value = float(start[name][0, 0])
-                self.controls[name] = Variable(pretty(sp.Symbol(name)), value, default_range(value), True, constant)
+                self.controls[name] = Variable(pretty(sp.Symbol(name)), value, ranges.get(name, default_range(value)),
+                                               continuous_update, constant)
             else:
                 self.controls[name] = ArrayControl(name, start[name], constant, digits_box, result.dims[name])
         lines = result.network.lines
@@ -190,7 +192,7 @@ class NetworkPanel(StepPanel):
     def _forward_result(self, digits: int) -> list[str]:
         assert self.walk.forward_pass is not None
         tangent = self.walk.forward_pass.tangent
-        return [f"<b>Result</b>: the tangents of the outputs; {html.escape(directions_words(self.result))}",  # type: ignore[arg-type]
+        return [f"<b>Result</b>: the tangents of the outputs; {html.escape(directions_words(self.result))}",
                 table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits),
                 html.escape(verdict_words(self.walk.forward_check))]
 

@@ -1,28 +1,23 @@
-"""The walkthrough panels: the static derivation inside a panel, what every step-through panel shares, and the
-entry-level chain's panel (the array level's is `network_panel`)."""
+"""The walkthrough panel's frame: the static derivation inside it, and stepping through the stages (what each page
+shows is `network_panel`'s)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import sympy as sp
 
-from jacmagic.notation import pretty
 from jacmagic.panels.layout import STYLE, beside, html_box, scrolling, wrapping
-from jacmagic.panels.numbers import table, vector
-from jacmagic.panels.widgets import JacobianPanel
 from jacmagic.views import mathml
 from jacmagic.views.displays import bundles
-from jacmagic.views.formulas import Row, derivative_symbol, matrix_latex
+from jacmagic.views.formulas import Row
 from jacmagic.views.graph import Layout, svg
-from jacmagic.views.verdicts import verdict_words
-from jacmagic.views.walkthrough import chain_groups, contribution, cost_words, directions_words, tangent_latex
+from jacmagic.views.walkthrough import cost_words
 
 if TYPE_CHECKING:
-    from jacmagic.result import JacobianResult
+    pass
 
 
 class Derivation(widgets.Accordion):
@@ -111,91 +106,3 @@ class StepPanel(widgets.VBox):
 
     def _backward_result(self, digits: int) -> list[str]:
         raise NotImplementedError
-
-
-class _StepText(NamedTuple):
-    """A stage's labels and its local Jacobian formula (MathML), made once per panel."""
-
-    inputs: list[str]
-    outputs: list[str]
-    local: str
-
-
-class ChainPanel(StepPanel):
-    """Steps through the backward pass (or, with --mode forward, the forward-mode pass; with --mode both, a
-    toggle picks), the current stage highlighted in the graph, the numbers of that step at the point the
-    evaluation panel's controls set."""
-
-    def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
-        from jacmagic.views.graph import layout
-
-        self.evaluation = JacobianPanel(result, continuous_update=continuous_update, digits=digits)
-        self._outputs = [html.escape(pretty(o)) for o in result.outputs]
-        self._inputs = [html.escape(pretty(s)) for s in result.inputs]
-        self._texts = {step.name: _StepText([html.escape(pretty(s)) for s in step.inputs],
-                                            [html.escape(pretty(s)) for s in step.outputs],
-                                            mathml.formula(f"{derivative_symbol(step.outputs, step.inputs)} = "
-                                                           f"{matrix_latex(step.matrix)}"))
-                       for step in result.chain}
-        self._assemble(result, layout(result.chain, result.shapes), [step.name for step in result.chain],
-                       [self.evaluation], self.evaluation.digits, Derivation(chain_groups(result)))
-        for variable in self.evaluation.variables.values():
-            variable.box.observe(self._recompute, names="value")
-        self._recompute()
-
-    def _recompute(self, change: object = None) -> None:
-        self.walk = self.result.walkthrough(**self.evaluation.point())
-        self._show()
-
-    def _values_page(self, digits: int) -> list[str]:
-        return ["<b>Forward pass</b>: every value at this point"] + [
-            f"{html.escape(step.name)} = " + table(value[None, :], [""], self._texts[step.name].outputs, digits)
-            for step, value in zip(self.result.chain, self.walk.forward)]
-
-    def _backward_page(self, position: int, digits: int) -> list[str]:
-        back = self.walk.backward[position - 1]
-        inputs, outputs, local = self._texts[back.step.name]
-        lines = [f"<b>Backward step {position} of {len(self.result.chain)}</b>: {html.escape(back.step.name)} "
-                 f"(line {back.step.line}), reverse mode: upstream row(s) · local J",
-                 "upstream gradient:" + table(back.upstream, self._outputs, outputs, digits),
-                 f"local Jacobian {local}, at this point:" + table(back.local, outputs, inputs, digits),
-                 "their product, the vector-Jacobian product:" + table(back.product, self._outputs, inputs, digits)]
-        return lines + [mathml.formula(derivative_symbol(self.result.outputs, (c.symbol,))) + " = "
-                        + contribution(c, lambda v: vector(v, digits)) for c in back.contributions]
-
-    def _forward_page(self, position: int, digits: int) -> list[str]:
-        assert self.walk.forward_pass is not None
-        ahead = self.walk.forward_pass.steps[position - 1]
-        step = ahead.step
-        inputs, outputs, local = self._texts[step.name]
-        directions = self._directions
-        return [f"<b>Forward-mode step {position} of {len(self.result.chain)}</b>: {html.escape(step.name)} "
-                f"(line {step.line}): local J · tangents of its inputs",
-                f"local Jacobian {local}, at this point:" + table(ahead.local, outputs, inputs, digits),
-                "tangents of its inputs " + mathml.formula(tangent_latex(step.sources)) + ":"
-                + table(ahead.incoming, inputs, directions, digits),
-                "their product, the Jacobian-vector product: the tangents of its outputs "
-                + mathml.formula(tangent_latex(step.outputs)) + ":"
-                + table(ahead.product, outputs, directions, digits)]
-
-    def _backward_result(self, digits: int) -> list[str]:
-        lines = ["<b>Result</b>: the accumulated gradient, i.e. the Jacobian of the whole chain",
-                 table(self.walk.gradient, self._outputs, self._inputs, digits),
-                 html.escape(verdict_words(self.walk.check))]
-        return lines + [mathml.formula(derivative_symbol((output,), (sp.Symbol(shape.name),)))
-                        + f" in the shape of {html.escape(shape.name)}:"
-                        + table(grid, [str(i + 1) for i in range(shape.rows)],
-                                 [str(j + 1) for j in range(shape.cols)], digits)
-                        for output, shape, grid in self.walk.shaped]
-
-    def _forward_result(self, digits: int) -> list[str]:
-        assert self.walk.forward_pass is not None
-        return [f"<b>Result</b>: the tangents of the outputs {mathml.formula(tangent_latex(self.result.outputs))}; "
-                + html.escape(directions_words(self.result)),
-                table(self.walk.forward_pass.tangent, self._outputs, self._directions, digits),
-                html.escape(verdict_words(self.walk.forward_check))]
-
-    @property
-    def _directions(self) -> list[str]:
-        """Column heads of tangents: the input moved (one pass per input) or v (one --direction)."""
-        return ["v"] if self.result.options.direction else self._inputs

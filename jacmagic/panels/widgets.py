@@ -49,11 +49,9 @@ def has_widget_frontend() -> bool:
 
 def displays(result: JacobianResult) -> list[Any]:
     """Everything a cell shows, built before anything is shown (so that a failure shows nothing and binds
-    nothing): the typeset result, where a widget front end exists the panel under it (holding the walkthrough),
-    and the pictures."""
+    nothing): the typeset result, where a widget front end exists the panel under it, and the pictures."""
     panel = result.options.widgets and has_widget_frontend()
-    # with a panel, the walkthrough is shown once: in the panel, which carries it for viewers without widgets
-    shown: list[Any] = list(static_displays(result_groups(result, walkthrough=not panel)))
+    shown: list[Any] = list(static_displays(result_groups(result)))
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
         from jacmagic.views.plot import png
 

@@ -236,7 +236,7 @@ def read_network(text: str) -> Network:
     """A layer cell as array operations; `NotStructured` if it is not a layer cell this reader covers, a
     `CellError` (with the line) for a mistake such as shapes that do not fit."""
     prepared = prepare(text)
-    if not prepared.declarations or prepared.heads:
+    if prepared.heads:
         raise NotStructured
     try:
         module = parse_deep(prepared.source)

@@ -187,7 +187,7 @@ def _jacobian_forms(result: NetworkResult) -> list[Any]:
 def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
     ahead = walked.forward_pass
     assert ahead is not None
-    said = f"({directions_words(result)})"  # type: ignore[arg-type]
+    said = f"({directions_words(result)})"
     rows: list[Row] = [(words_line(FORWARD), FORWARD), (words_line(said), said)]
     for k, step in enumerate(ahead.steps, start=1):
         line = step.line
@@ -278,14 +278,15 @@ def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[
         groups += _reverse_groups(result, walked)
     if walked.forward_pass is not None:
         groups += _forward_groups(result, walked)
-    said = f"cost: {cost_words(result)}"  # type: ignore[arg-type]
+    said = f"cost: {cost_words(result)}"
     groups.append([(words_line(f"({said})"), said)] +
                   [(words_line(note), f"note: {note}") for note in result.notes if result.whole is None])
     return groups
 
 
 def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
-    return "\n".join(bundle(rows)["text/latex"] for rows in blocks(walkthrough_groups(result, walked)))
+    latex = "\n".join(bundle(rows)["text/latex"] for rows in blocks(walkthrough_groups(result, walked)))
+    return (result.whole.latex() + "\n" + latex) if result.whole is not None else latex
 
 
 def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
@@ -302,7 +303,7 @@ def displays(result: NetworkResult) -> list[Any]:
     panel = result.options.widgets and has_widget_frontend()
     shown: list[Any] = []
     if result.whole is not None:
-        shown += static_displays(result_groups(result.whole, walkthrough=False))
+        shown += static_displays(result_groups(result.whole))
     if not panel:
         shown += static_displays(walkthrough_groups(result, walked))
     shown += pictures(result, walked)

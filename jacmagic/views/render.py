@@ -1,5 +1,5 @@
 """Result -> rows of LaTeX and text: the Jacobian (whole, windowed, with its repeated parts named, or entry by
-entry), its layout, determinant and value at a point, the Hessians, the walkthrough (walkthrough.py) and the notes;
+entry), its layout, determinant and value at a point, the Hessians and the notes;
 and the whole as text for a terminal. Pure functions of their inputs.
 """
 
@@ -33,7 +33,6 @@ from jacmagic.views.formulas import (
     words_line,
 )
 from jacmagic.views.numbers import HEAD, SHOWN, TAIL, grid, number_text, numeric_text, vector_latex, vector_text, window
-from jacmagic.views.walkthrough import chain_groups
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
@@ -146,9 +145,9 @@ def _det_rows(result: JacobianResult) -> list[Row]:
     return [(r"\det J &= \cdots", f"det J = {said}"), (words_line(said, indent=True), "")]
 
 
-def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list[Row]]:
-    """Everything a result shows, as groups of rows: the Jacobian and what goes with it, the Hessians, each
-    step of the walkthrough (unless a panel holds it), the notes. Each group becomes one display (or several,
+def result_groups(result: JacobianResult) -> list[list[Row]]:
+    """Everything a result shows, as groups of rows: the Jacobian and what goes with it, the Hessians, the
+    notes. Each group becomes one display (or several,
     cut to MAX_LATEX)."""
     symbol, words = derivative_symbol(result.outputs, result.inputs), derivative_symbol(result.outputs,
                                                                                          result.inputs, "text")
@@ -195,8 +194,6 @@ def result_groups(result: JacobianResult, walkthrough: bool = True) -> list[list
                               f"det J at {spoken} = {number_text(det_value)}")
     groups = [*([header[:1], continued, header[1:]] if continued else [header]),
               list(zip(hessian_latex(result), hessian_text(result)))]
-    if result.chain and walkthrough:
-        groups += chain_groups(result)
     groups.append([(words_line(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
     return [group for group in groups if group]
 
