@@ -142,6 +142,7 @@ def test_hypot_at_the_origin_has_no_derivative_there_and_the_rest_is_defined() -
     got = result.at().ravel()
     assert np.isnan(got[[0, 3]]).all()
     assert_close(got[[1, 2, 4, 5]], [0.6, 1 / np.sqrt(2), 0.8, 1 / np.sqrt(2)])
+    assert any("no derivative where both arguments are 0" in why for why in result.walkthrough().check.undefined)
     assert str(result) and result.latex()
 
 
@@ -157,7 +158,9 @@ def test_sign_and_heaviside_have_no_derivative_at_their_jump_as_the_entry_level_
         result = compute(f"x: 3\ny = {name}(x) + x\nL = sum(y)", Options(chain=True, at=(("x", [0.0, 1, -1]),)))
         assert_close(result.at().ravel()[1:], [1.0, 1.0])
         assert np.isnan(result.at().ravel()[0])
-        assert result.walkthrough().check.agrees  # against the entry level's Jacobian, nan at 0 too
+        check = result.walkthrough().check
+        assert check.agrees  # against the entry level's Jacobian, nan at 0 too
+        assert any("jumps at 0" in why for why in check.undefined)
 
 
 def test_heaviside_is_0_at_0_and_sign_of_0_is_0() -> None:

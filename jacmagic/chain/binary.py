@@ -148,3 +148,9 @@ class Binary(Node):
         if self.name == "**" and ((a < 0) & (b != np.round(b))).any():
             return f"{no_real_value(self)}: a negative base to a power that is not a whole number"
         return super().undefined(operands)
+
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        a, b = (np.broadcast_to(o, self.shape) for o in operands)
+        if self.name == "hypot" and ((a == 0) & (b == 0)).any():
+            return f"{short(self.show().text)} has no derivative where both arguments are 0 (a cone's tip)"
+        return None

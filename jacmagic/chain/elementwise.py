@@ -19,6 +19,7 @@ from jacmagic.chain.operations import (
     bracket,
     diagonal,
     no_real_value,
+    short,
     times,
     wrap,
 )
@@ -162,6 +163,11 @@ class Apply(Node):
 
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         return no_real_value(self) if self.name in _WITH_DOMAIN else super().undefined(operands)
+
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        if self.name in FLAT and (operands[0] == 0).any():
+            return f"{short(self.show().text)} jumps at 0 and has no derivative there"
+        return None
 
 
 # Finite operands outside their domain: no real value.
