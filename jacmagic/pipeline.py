@@ -105,9 +105,8 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
         from jacmagic.read.network import COVERED
 
         covered = ", ".join(sorted(COVERED))
-        raise CellError("this line uses something the array-level walkthrough does not cover (a function of "
-                        "several values, a power with a variable exponent), and the cell is too large for the "
-                        f"entry-level one "
+        raise CellError("this line uses something the array-level walkthrough does not cover (a condition "
+                        "that is a constant), and the cell is too large for the entry-level one "
                         f"({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing and {covered}, or "
                         "use smaller shapes", uncovered) from None
     if len(model.stages) < 2:

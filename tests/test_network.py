@@ -232,7 +232,7 @@ def test_a_large_cell_beyond_the_array_reader_says_which_line_and_why() -> None:
     with pytest.raises(CellError, match=r"line 3: this line uses something the array-level walkthrough does not "
                                         r"cover .* too large for the entry-level one \(the declared shapes have "
                                         r"20,000 entries .*softmax"):
-        jacobian("x: 20000\nh = tanh(x)\nL = hypot(h[0], h[1])", chain=True)
+        jacobian("x: 20000\nh = tanh(x)\nL = sum(where(True, h, 2 * h))", chain=True)
 
 
 def test_without_chain_a_large_network_says_to_add_it() -> None:
@@ -331,8 +331,9 @@ def test_a_network_through_the_magic_and_the_terminal(shell: Shell) -> None:
 
 
 def test_the_reader_leaves_what_it_does_not_cover_to_the_entry_level_reader() -> None:
-    """A sign, a conditional expression: the entry-level chain takes them, with the same numbers."""
-    for cell in ("x: 2\nu = x + sign(x[0])\nL = sum(tanh(u))", "x: 2\nu = 2 * x\nL = sum(u) if x[0] > 0 else 0"):
+    """A condition that is a constant (every other function and form is covered since issue 23): the entry-level
+    chain takes it, with the same numbers."""
+    for cell in ("x: 2\nu = x + where(True, x[0], 1)\nL = sum(tanh(u))", "x: 2\nu = 2 * x\nL = sum(u) if True else 0"):
         with pytest.raises(Exception) as caught:
             read_network(cell)
         assert caught.type.__name__ == "NotStructured"
@@ -459,11 +460,12 @@ def test_relu_and_abs_have_derivative_zero_at_the_kink_at_the_entry_level() -> N
 
 # -- a layer cell the array reader leaves to the entry level keeps the layer cell's API -----------------------------
 
-FALLEN_BACK = [  # (cell, point, the map by hand in numpy); hypot is not among the array operations
-    ("x: 2\nh = hypot(x[0], x[1])\nL = h**2", {"x": [1.0, -2.0]}, lambda x: [np.hypot(x[0], x[1]) ** 2]),
-    ("x: 2\nW: 2x2\nh = W @ x\nL = hypot(h[0], h[1])", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
+FALLEN_BACK = [  # (cell, point, the map by hand in numpy); a constant condition is not among the array operations
+    ("x: 2\nh = where(True, hypot(x[0], x[1]), 0)\nL = h**2", {"x": [1.0, -2.0]},
+     lambda x: [np.hypot(x[0], x[1]) ** 2]),
+    ("x: 2\nW: 2x2\nh = W @ x\nL = where(True, hypot(h[0], h[1]), 0)", {"x": [1.0, 2.0], "W": [[1, 2], [3, 4]]},
      lambda x, w: [np.hypot(*(w @ x))]),
-    ("x: 2\nh = hypot(x[0], x[1]) * x\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
+    ("x: 2\nh = where(True, hypot(x[0], x[1]), 0) * x\ny = tanh(h)", {"x": [0.5, -1.5]},  # a vector output
      lambda x: np.tanh(np.hypot(x[0], x[1]) * x)),
 ]
 
@@ -639,8 +641,9 @@ def test_a_point_moves_one_array_at_a_time() -> None:
 
 def test_an_entry_level_layer_cell_gives_gradients_in_the_declared_shapes() -> None:
     at = {"c": 2.0, "x": [0.1, 0.2, 0.3], "W": [[1.0], [2.0], [3.0]]}
-    result = jacobian("x: 3\nW: 3x1\nu = tan(x) * c + 0 * sign(c)\nL = sum(u) + sum(W * x)", chain=True, at=at)
-    assert not isinstance(result, NetworkResult)  # sign: the array reader leaves it to the entry level
+    result = jacobian("x: 3\nW: 3x1\nu = tan(x) * c + where(False, c, 0)\nL = sum(u) + sum(W * x)", chain=True,
+                      at=at)
+    assert not isinstance(result, NetworkResult)  # a constant condition: the array reader leaves it to the entry level
     gradient = result.gradient()
     assert {n: g.shape for n, g in gradient.items()} == {"x": (3,), "c": (), "W": (3, 1)}
     x = np.array(at["x"])

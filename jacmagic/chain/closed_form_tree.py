@@ -307,6 +307,8 @@ PYTHON = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed wh
     "abs": ("np.abs(@)", "np.sign(@)"), "Abs": ("np.abs(@)", "np.sign(@)"), "sinh": ("np.sinh(@)", "np.cosh(@)"),
     "cosh": ("np.cosh(@)", "np.sinh(@)"), "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
     "arctan": ("np.arctan(@)", "(1 / (1 + #**2))"),
+    **{step: (value, "np.where(# == 0, np.nan, 0.0)") for step, value in (
+        ("sign", "np.sign(@)"), ("heaviside", "np.heaviside(@, 0.0)"), ("step", "np.heaviside(@, 0.0)"))},
     "gelu": ("(0.5 * # * (1 + erf(# / np.sqrt(2))))",
              "(0.5 * (1 + erf(# / np.sqrt(2))) + # * np.exp(-0.5 * #**2) / np.sqrt(2 * np.pi))"),
     "softmax": ("np.exp(# - logsumexp(@))", ""), "log_softmax": ("(# - logsumexp(@))", ""),

@@ -19,6 +19,7 @@ from jacmagic.chain.operations import (
     bracket,
     diagonal,
     no_real_value,
+    short,
     times,
     wrap,
 )
@@ -108,6 +109,25 @@ FUNCTIONS.update({
 FUNCTIONS.update({"arc" + name[1:]: FUNCTIONS[name] for name in ("asin", "acos", "asinh", "acosh", "atanh")})
 
 
+def _jump(z: np.ndarray) -> np.ndarray:
+    """The slope of a step: 0 on each side, none at 0 itself, where it jumps (the entry level's Dirac delta)."""
+    return np.where(z == 0, np.nan, 0.0)
+
+
+def _heaviside(z: np.ndarray) -> np.ndarray:
+    return np.heaviside(z, 0.0)  # H(0) = 0, as the entry level's Heaviside(z, 0)
+
+
+_STEP_SHOW = (r"\operatorname{H}\left(@\right)", "H(@)")
+FUNCTIONS.update({
+    "sign": Elementwise(np.sign, _jump, (r"\operatorname{sign}\left(@\right)", "sign(@)"), ("0", "0")),
+    "heaviside": Elementwise(_heaviside, _jump, _STEP_SHOW, ("0", "0")),
+    "step": Elementwise(_heaviside, _jump, _STEP_SHOW, ("0", "0")),
+})
+# Steps: flat on each side of 0, jumping at 0. Their local Jacobian is 0 there, and undefined at the jump.
+FLAT = frozenset({"sign", "heaviside", "step"})
+
+
 
 @dataclass(eq=False)
 class Apply(Node):
@@ -132,6 +152,9 @@ class Apply(Node):
         return times(tangents[0], self.function.derivative(operands[0])[..., None])
 
     def factor(self, k: int) -> Factor:
+        if self.name in FLAT:
+            return Factor(Shown("0", "0"), f"zero: {self.name} is flat on each side of 0 (at 0 it jumps and has no "
+                                           "derivative: undefined there)")
         inner = wrap(self.child.show(), self.function.derivative_show)
         return diagonal(inner)
 
@@ -140,6 +163,11 @@ class Apply(Node):
 
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         return no_real_value(self) if self.name in _WITH_DOMAIN else super().undefined(operands)
+
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        if self.name in FLAT and (operands[0] == 0).any():
+            return f"{short(self.show().text)} jumps at 0 and has no derivative there"
+        return None
 
 
 # Finite operands outside their domain: no real value.
@@ -189,6 +217,19 @@ class LeakyApply(Apply):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.function = _leaky(self.slope)
+
+
+@dataclass(eq=False)
+class StepApply(Apply):
+    """np.heaviside(z, h) for a number h, its value at 0 (heaviside(z) takes h = 0): flat on each side, as H."""
+
+    at_zero: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        h, at_zero = f"{self.at_zero:g}", self.at_zero
+        self.function = Elementwise(lambda z: np.heaviside(z, at_zero), _jump,
+                                    (rf"\operatorname{{H}}\left(@, {h}\right)", f"H(@, {h})"), ("0", "0"))
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

@@ -66,12 +66,15 @@ class Line:
         return values
 
     def undefined(self, values: Values) -> str | None:
-        """Why this line's value is undefined at the point (the first operation with no finite value from finite
-        operands), None if it is defined everywhere."""
+        """Why this line's value (or, where the value is finite, its derivative) is undefined at the point: the
+        first operation with no finite value, or no derivative, from finite operands; None if there is none."""
         for node in self.order():
             operands = [values[id(c)] for c in node.children]
-            if operands and np.isnan(values[id(node)]).any() and all(np.isfinite(o).all() for o in operands):
-                return f"{node.undefined(operands)} (line {self.number})"
+            if not operands or not all(np.isfinite(o).all() for o in operands):
+                continue
+            why = node.undefined(operands) if np.isnan(values[id(node)]).any() else node.unsloped(operands)
+            if why:
+                return f"{why} (line {self.number})"
         return None
 
     def pullback(self, upstream: np.ndarray, values: Values,

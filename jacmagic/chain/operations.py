@@ -121,6 +121,11 @@ class Node:
         because double precision overflows; operations with a domain say which of its limits is crossed."""
         return f"{short(self.show().text)} is too large for double precision here (overflow)"
 
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        """Why this operation has no derivative here though its value is finite (a step's jump, a cone's tip), or
+        None: said where a gradient through it is undefined."""
+        return None
+
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]

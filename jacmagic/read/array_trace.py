@@ -25,11 +25,12 @@ import numpy as np
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node
+from jacmagic.chain.stacking import Stack
 from jacmagic.errors import CellError
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line
-from jacmagic.read.tracer import Tracer, Untraceable
+from jacmagic.read.tracer import Tracer, Untraceable, operand
 
 _LINE = "__jacmagic_line__"
 
@@ -44,10 +45,12 @@ class _Lines:
         self.taken = set(names)
         self.last = 0  # the line of the latest assignment or return
 
-    def __call__(self, name: str, value: Any, number: int) -> Any:
+    def __call__(self, name: str, value: Any, number: int, returned: bool = False) -> Any:
         """Called with each assignment's value: a traced computation becomes a line named as assigned, and the
-        name stands for its value from then on."""
+        name stands for its value from then on. A returned list of traced numbers is their column."""
         self.last = number
+        if returned and isinstance(value, (list, tuple)):
+            value = _column(name, value)
         if not isinstance(value, Tracer) or isinstance(value.node, Leaf):
             return value
         unique, k = name, 1
@@ -57,6 +60,22 @@ class _Lines:
         self.taken.add(unique)
         self.lines.append(Line(unique, number, value.node, _leaves(value.node)))
         return Tracer(Leaf(unique, value.node.shape, stack_of(value.node)), value.ndim)
+
+
+def _column(name: str, items: list[Any] | tuple[Any, ...]) -> Any:
+    """`return [u, x + y]`: the traced numbers as a column of outputs (rows of them, [[a, b], [c, d]], a matrix),
+    as the entry-level form reads a returned list; a list of anything else is left to be refused."""
+    rows = [item if isinstance(item, (list, tuple)) else None for item in items]
+    matrix = bool(rows) and all(row is not None for row in rows)
+    cells = [cell for row in rows for cell in row or ()] if matrix else list(items)
+    if not any(isinstance(cell, Tracer) for cell in cells) or (matrix and len({len(r or ()) for r in rows}) != 1):
+        return items
+    traced = [operand(cell) for cell in cells]
+    if any(t.node.size != 1 for t in traced):
+        raise Untraceable(f"{name} returns a list holding an array; each item must be one traced number (the list "
+                          "is the column of outputs), or return one array")
+    shape = (len(rows), len(rows[0] or ())) if matrix else (len(cells), 1)
+    return Tracer(Stack(tuple(t.node for t in traced), shape, matrix), 2 if matrix else 1)
 
 
 def _leaves(root: Node) -> tuple[Leaf, ...]:
@@ -78,8 +97,9 @@ class _Instrument(ast.NodeTransformer):
     def __init__(self, function: str) -> None:
         self.function = function
 
-    def _wrapped(self, name: str, value: ast.expr, line: int) -> ast.expr:
-        call = ast.Call(ast.Name(_LINE, ast.Load()), [ast.Constant(name), value, ast.Constant(line)], [])
+    def _wrapped(self, name: str, value: ast.expr, line: int, returned: bool = False) -> ast.expr:
+        call = ast.Call(ast.Name(_LINE, ast.Load()), [ast.Constant(name), value, ast.Constant(line),
+                                                      ast.Constant(returned)], [])
         return ast.copy_location(call, value)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:  # noqa: N802 - ast's name
@@ -102,7 +122,7 @@ class _Instrument(ast.NodeTransformer):
 
     def visit_Return(self, node: ast.Return) -> ast.AST:  # noqa: N802
         if node.value is not None:
-            node.value = self._wrapped(self.function, node.value, node.lineno)
+            node.value = self._wrapped(self.function, node.value, node.lineno, returned=True)
         return node
 
 

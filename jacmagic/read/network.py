@@ -11,8 +11,12 @@ and the cell goes the entry-level way. What is read is a `chain.network.Network`
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Mapping
 
+import numpy as np
+
+from jacmagic.chain.binary import TWO_PLACE, Binary
 from jacmagic.chain.choices import Where, chosen, shape_of_all
 from jacmagic.chain.elementwise import FUNCTIONS, Apply
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
@@ -41,11 +45,25 @@ class NotStructured(Exception):
 
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
 # Every function the array reader takes, for the message that says what it covers.
-COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | frozenset(CALLS) | {"softmax", "log_softmax", "transpose", "dot",
-                                                                   "where", *USAGE}
+COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | frozenset(CALLS) | frozenset(TWO_PLACE) | {
+    "softmax", "log_softmax", "transpose", "dot", "where", *USAGE}
 _AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
+
+
+def _constant(node: Node) -> float | None:
+    """The number a part without arrays computes (the exponent 2**2 or -1/2), None if it uses one."""
+    if isinstance(node, Leaf) or node.size != 1:
+        return None
+    if isinstance(node, Number):
+        return node.value
+    values = [_constant(child) for child in node.children]
+    if any(v is None for v in values):
+        return None
+    with np.errstate(all="ignore"):
+        value = float(node.evaluate([np.full((1, 1), v) for v in values]).reshape(-1)[0])
+    return value if math.isfinite(value) else None
 
 
 class LineReader:
@@ -77,6 +95,8 @@ class LineReader:
             return self._entry(node)
         if isinstance(node, (ast.List, ast.Tuple)):
             return self._stack(node)
+        if isinstance(node, ast.IfExp):  # `a if x > 0 else b`: where(x > 0, a, b), entry by entry
+            return self._decide(node, node.test, self.read(node.body), self.read(node.orelse))
         raise NotStructured(self.line)
 
     def _name(self, node: ast.Name) -> Node:
@@ -96,13 +116,11 @@ class LineReader:
                                        f"the rows of the right ({b.shape[0]} x {b.shape[1]})")
             return MatMul(a, b)
         if isinstance(node.op, ast.Pow):
-            exponent = node.right
-            negative = isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub)
-            number = exponent.operand if negative else exponent  # type: ignore[attr-defined]
-            if not (isinstance(number, ast.Constant) and isinstance(number.value, (int, float))
-                    and not isinstance(number.value, bool)):
-                raise NotStructured(self.line)
-            return Power(self.read(node.left), -float(number.value) if negative else float(number.value))
+            base, exponent = self.read(node.left), self.read(node.right)
+            number = _constant(exponent)
+            if number is not None:
+                return Power(base, number)
+            return self._two("**", node, base, exponent)  # a variable exponent: x ** y, 2 ** x
         op = _OPERATORS.get(type(node.op))
         if op is None:
             raise NotStructured(self.line)
@@ -115,8 +133,13 @@ class LineReader:
         if name == "where" and len(node.args) == 3:
             return self._where(node)
         args = [self.read(a) for a in node.args]
-        if name in ("max", "min") and len(args) == 2 and not node.keywords:
+        if name in ("max", "min") and len(args) >= 2 and not node.keywords:
             return self._choice(node, name, *args)
+        if name in TWO_PLACE and len(args) == 2:
+            return self._two(name, node, *args)
+        if name == "log" and len(args) == 2:  # log(x, base) = log(x) / log(base), as the entry level reads it
+            self._fitting(node, "log(x, base)", *args)
+            return Arithmetic("/", Apply("log", args[0]), Apply("log", args[1]))
         if name in FUNCTIONS and len(args) == 1:
             return Apply(name, args[0])
         if name in USAGE:
@@ -176,19 +199,56 @@ class LineReader:
                                    "n x k matrix, a row 1 x k with every row)")
 
     def _where(self, node: ast.Call) -> Node:
-        """where(a > b, p, q): a comparison of two operands as the condition."""
-        test = node.args[0]
-        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARISONS):
-            raise NotStructured(self.line)
-        left, right = self.read(test.left), self.read(test.comparators[0])
-        then, otherwise = self.read(node.args[1]), self.read(node.args[2])
-        self._fitting(node, "where(...)", left, right, then, otherwise)
-        return Where(_COMPARISONS[type(test.ops[0])], left, right, then, otherwise)
+        """where(cond, p, q)."""
+        return self._decide(node, node.args[0], self.read(node.args[1]), self.read(node.args[2]))
 
-    def _choice(self, node: ast.Call, name: str, a: Node, b: Node) -> Node:
-        """max(a, b) and min(a, b) entry by entry; max(z, 0) is ReLU."""
-        self._fitting(node, f"{name}(...)", a, b)
-        return chosen(name, a, b)
+    def _decide(self, node: ast.expr, test: ast.expr, then: Node, otherwise: Node) -> Node:
+        """where(test, then, otherwise) for every condition the entry level reads: a comparison (chained, == and !=
+        too), and/or, & and |, not and ~, as choices on one comparison each, nested: where(a and b, p, q) is
+        where(a, where(b, p, q), q)."""
+        if isinstance(test, ast.Compare):
+            sides = [self.read(test.left), *(self.read(c) for c in test.comparators)]
+            for op, left, right in reversed(list(zip(test.ops, sides, sides[1:]))):  # a < b < c: both hold
+                then = self._compared(node, op, left, right, then, otherwise)
+            return then
+        parts: list[ast.expr] = []
+        both = isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) or \
+            isinstance(test, ast.BinOp) and isinstance(test.op, ast.BitAnd)
+        if isinstance(test, ast.BoolOp):
+            parts = test.values
+        elif isinstance(test, ast.BinOp) and isinstance(test.op, (ast.BitAnd, ast.BitOr)):
+            parts = [test.left, test.right]
+        elif isinstance(test, ast.UnaryOp) and isinstance(test.op, (ast.Not, ast.Invert)):
+            return self._decide(node, test.operand, otherwise, then)
+        else:
+            raise NotStructured(self.line)
+        for part in reversed(parts):
+            then, otherwise = (self._decide(node, part, then, otherwise), otherwise) if both else \
+                (then, self._decide(node, part, then, otherwise))
+        return then if both else otherwise
+
+    def _compared(self, node: ast.expr, op: ast.cmpop, left: Node, right: Node, then: Node, otherwise: Node) -> Node:
+        """One comparison's choice; a == b as neither a < b nor a > b."""
+        self._fitting(node, "where(...)", left, right, then, otherwise)
+        if type(op) in _COMPARISONS:
+            return Where(_COMPARISONS[type(op)], left, right, then, otherwise)
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            equal, unequal = (then, otherwise) if isinstance(op, ast.Eq) else (otherwise, then)
+            return Where("<", left, right, unequal, Where(">", left, right, unequal, equal))
+        raise NotStructured(self.line)
+
+    def _choice(self, node: ast.Call, name: str, *values: Node) -> Node:
+        """max(a, b, ...) and min(a, b, ...) entry by entry, pairwise; max(z, 0) is ReLU."""
+        self._fitting(node, f"{name}(...)", *values)
+        found = values[0]
+        for value in values[1:]:
+            found = chosen(name, found, value)
+        return found
+
+    def _two(self, name: str, node: ast.AST, a: Node, b: Node) -> Node:
+        """atan2(y, x), hypot(a, b), a ** b: a function of two arrays entry by entry, broadcast."""
+        self._fitting(node, "**" if name == "**" else f"{name}(...)", a, b)
+        return Binary(name, a, b)
 
     def _stack(self, node: ast.List | ast.Tuple) -> Node:
         """[a, b, c] is a column, [[a, b], [c, d]] a matrix (rows of one length), each item a number."""

@@ -9,9 +9,10 @@ from typing import Any
 
 from jacmagic.chain import elementwise
 from jacmagic.chain.choices import Where, chosen
-from jacmagic.chain.elementwise import Apply
+from jacmagic.chain.elementwise import Apply, StepApply
 from jacmagic.chain.images import USAGE, image_operation
 from jacmagic.chain.matrix_functions import CALLS
+from jacmagic.chain.operations import Number
 from jacmagic.chain.reductions import Softmax
 from jacmagic.errors import CellError
 from jacmagic.read.tracer import (
@@ -29,6 +30,7 @@ from jacmagic.read.tracer import (
     raised,
     reduction,
     refuse_batch,
+    two_place,
 )
 
 
@@ -58,6 +60,15 @@ def _elementwise(name: str) -> Callable[[Any], Tracer]:
         traced = operand(value)
         return Tracer(Apply(name, traced.node), traced.ndim)
     return apply
+
+
+def _heaviside(value: Any, at_zero: Any) -> Tracer:
+    """np.heaviside(z, h): h, the value at 0, is a number (0 gives heaviside(z), as a layer line writes it)."""
+    traced, given = operand(value), operand(at_zero)
+    if not isinstance(given.node, Number):
+        raise CellError("np.heaviside's second argument is its value at 0, a number; got a traced array")
+    h = given.node.value
+    return Tracer(Apply("heaviside", traced.node) if h == 0 else StepApply("heaviside", traced.node, h), traced.ndim)
 
 
 def _softmax(log: bool) -> Callable[..., Tracer]:
@@ -109,7 +120,9 @@ UFUNCS.update({
     **{name: _elementwise(name) for name in ("exp", "log", "log2", "log10", "tanh", "sin", "cos", "tan", "sqrt",
                                              "cbrt", "sinh", "cosh", "arctan", "arcsin", "arccos", "arcsinh",
                                              "arccosh", "arctanh")},
-    "absolute": _elementwise("abs"), "fabs": _elementwise("abs"),
+    "absolute": _elementwise("abs"), "fabs": _elementwise("abs"), "sign": _elementwise("sign"),
+    "heaviside": _heaviside, "arctan2": partial(two_place, "atan2", "np.arctan2"),
+    "hypot": partial(two_place, "hypot", "np.hypot"),
     "add": lambda a, b: arithmetic("+", a, b), "subtract": lambda a, b: arithmetic("-", a, b),
     "multiply": lambda a, b: arithmetic("*", a, b), "divide": lambda a, b: arithmetic("/", a, b),
     "negative": lambda a: -operand(a), "positive": operand, "power": raised,

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from jacmagic.chain.binary import Binary
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.linear import Entry, MatMul, Transpose
 from jacmagic.chain.operations import Arithmetic, Negate, Node, Number, Power
@@ -137,6 +138,9 @@ class Tracer:
     def __pow__(self, exponent: Any) -> Tracer:
         return raised(self, exponent)
 
+    def __rpow__(self, base: Any) -> Tracer:
+        return raised(base, self)
+
     def __matmul__(self, other: Any) -> Tracer:
         return matmul(self, other)
 
@@ -246,11 +250,17 @@ def arithmetic(op: str, a: Any, b: Any) -> Tracer:
 
 
 def raised(base: Any, exponent: Any) -> Tracer:
-    power = operand(exponent)
-    if not isinstance(power.node, Number):
-        raise Untraceable("a power whose exponent is traced; only a number as exponent is traced")
-    traced = operand(base)
-    return Tracer(Power(traced.node, power.node.value), traced.ndim)
+    """a ** k for a number k; a ** b (2 ** x, x ** y) with a traced exponent entry by entry, broadcast."""
+    traced, power = operand(base), operand(exponent)
+    if isinstance(power.node, Number):
+        return Tracer(Power(traced.node, power.node.value), traced.ndim)
+    return two_place("**", "np.power", traced, power)
+
+
+def two_place(name: str, what: str, a: Any, b: Any) -> Tracer:
+    """atan2, hypot or a power of two arrays entry by entry (`binary`), broadcast as numpy does."""
+    nodes, ndim = broadcast(what, operand(a), operand(b))
+    return Tracer(Binary(name, *nodes), ndim)
 
 
 def matmul(a: Any, b: Any) -> Tracer:
