@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from jacmagic import NetworkResult, jacobian
+from jacmagic.chain.formulas import Formulas
 from jacmagic.chain.network_walk import outputs_at
 from jacmagic.errors import CellError, OptionError
 from jacmagic.model import Options
@@ -332,13 +333,15 @@ def test_a_network_through_the_magic_and_the_terminal(shell: Shell) -> None:
 
 def test_the_reader_leaves_what_it_does_not_cover_to_the_entry_level_reader() -> None:
     """A condition that is a constant (every other function and form is covered since issue 23): the entry-level
-    chain takes it, with the same numbers."""
+    reader reads it into stages, and the one walk walks them (each stage a line of formulas), with the same
+    numbers."""
     for cell in ("x: 2\nu = x + where(True, x[0], 1)\nL = sum(tanh(u))", "x: 2\nu = 2 * x\nL = sum(u) if True else 0"):
         with pytest.raises(Exception) as caught:
             read_network(cell)
         assert caught.type.__name__ == "NotStructured"
         result = jacobian(cell, chain=True, at={"x": [0.5, -0.25]})
-        assert result.__class__.__name__ == "JacobianResult" and result.walkthrough().agrees
+        assert isinstance(result, NetworkResult) and result.walkthrough().agrees
+        assert any(isinstance(line.root, Formulas) for line in result.network.lines)
 
 
 def test_a_number_beside_arrays_may_be_given_as_a_one_entry_array() -> None:
@@ -471,10 +474,10 @@ FALLEN_BACK = [  # (cell, point, the map by hand in numpy); a constant condition
 
 
 @pytest.mark.parametrize("cell,point,by_hand", FALLEN_BACK, ids=[c.split("\n")[-1][:30] for c, _, _ in FALLEN_BACK])
-def test_a_layer_cell_on_the_entry_level_has_gradient_and_walkthrough_with_arrays(
+def test_a_layer_cell_read_into_stages_has_gradient_and_walkthrough_with_arrays(
         cell: str, point: dict[str, list[object]], by_hand: Callable[..., object]) -> None:
     result = jacobian(cell, chain=True, at=point)
-    assert not isinstance(result, NetworkResult)
+    assert any(isinstance(line.root, Formulas) for line in result.network.lines)  # read into stages, walked as one
     gradients = result.gradient(**point)
     arrays = {name: np.asarray(value, dtype=float) for name, value in point.items()}
     for name, value in arrays.items():
@@ -639,11 +642,12 @@ def test_a_point_moves_one_array_at_a_time() -> None:
         bare.gradient(x=x5)
 
 
-def test_an_entry_level_layer_cell_gives_gradients_in_the_declared_shapes() -> None:
+def test_a_layer_cell_read_into_stages_gives_gradients_in_the_declared_shapes() -> None:
     at = {"c": 2.0, "x": [0.1, 0.2, 0.3], "W": [[1.0], [2.0], [3.0]]}
     result = jacobian("x: 3\nW: 3x1\nu = tan(x) * c + where(False, c, 0)\nL = sum(u) + sum(W * x)", chain=True,
                       at=at)
-    assert not isinstance(result, NetworkResult)  # a constant condition: the array reader leaves it to the entry level
+    # a constant condition: the array reader leaves it to the entry-level reader, whose stages are walked as lines
+    assert any(isinstance(line.root, Formulas) for line in result.network.lines)
     gradient = result.gradient()
     assert {n: g.shape for n, g in gradient.items()} == {"x": (3,), "c": (), "W": (3, 1)}
     x = np.array(at["x"])
