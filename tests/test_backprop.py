@@ -12,8 +12,8 @@ import pytest
 import sympy as sp
 
 from jacmagic import jacobian
-from jacmagic.errors import CellError, OptionError
 from jacmagic.chain.network_walk import LineStep, walk
+from jacmagic.errors import CellError, OptionError
 from jacmagic.panels.network_panel import NetworkPanel
 from jacmagic.views.verdicts import verdict_words
 

@@ -14,6 +14,7 @@ from functools import cache
 
 import numpy as np
 
+from jacmagic.chain.check import rounding
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
 from jacmagic.chain.verdict import Verdict
@@ -273,10 +274,11 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
-def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray
-                       ) -> tuple[bool | None, int | None]:
+def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray,
+                       error: float) -> tuple[bool | None, int | None]:
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
-    when small enough to keep): a check of every column at the cost of six forward passes."""
+    when small enough to keep): a check of every column at the cost of six forward passes, allowing 1e-4
+    relative or what rounding leaves in J (`error`), where that is more."""
     wrt, shapes = plan.wrt, plan.shapes
     scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
@@ -300,7 +302,7 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
         # A neighbour past the largest double (nan in the guarded forward pass) leaves no difference to take: the
         # comparison sets it aside as an overflow, where the walk's own number is finite, never a mismatch.
         numeric[~np.isfinite(numeric)] = np.inf
-        agrees_here, judged = _compare(along, numeric, 1e-4, 1e-6)
+        agrees_here, judged = _compare(along, numeric, max(1e-4, error), 1e-6)
         agrees = False if False in (agrees, agrees_here) else agrees and agrees_here
     return agrees, judged
 
@@ -322,11 +324,20 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
 
     @cache
+    def error() -> float:
+        """What rounding to doubles alone may leave in the walk's numbers: a steep chain (sin(50 u) seven times
+        over) keeps only a few digits, right as they are, and is not called wrong for the rest; none at all (an
+        infinite condition number) allows 100%. Undefined entries are not judged, so they do not count here."""
+        values = np.concatenate([known[o].ravel() for o in network.outputs])
+        return min(1.0, rounding(jacobian[np.isfinite(jacobian)], np.concatenate([point[n].ravel() for n in wrt]),
+                                 values[np.isfinite(values)]))
+
+    @cache
     def judge() -> Verdict:
         if direct is not None:
-            agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+            agrees, judged = _compare(jacobian, direct, max(1e-8, error()), 1e-10)
         else:
-            agrees, judged = _directional_check(plan, point, jacobian)
+            agrees, judged = _directional_check(plan, point, jacobian, error())
         reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
                                           if (why := line.undefined(values)))
         return Verdict(agrees, "direct" if direct is not None else "directions", judged, undefined=reasons)
@@ -335,5 +346,5 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
         ahead = forward_mode(network, per_line, wrt, directions)
         with np.errstate(all="ignore"):
             expected = jacobian @ directions
-        ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
+        ahead_agrees = _compare(ahead.tangent, expected, max(1e-8, error()), 1e-10)[0]
     return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, judge, ahead, ahead_agrees)
