@@ -14,6 +14,7 @@ from functools import cache
 
 import numpy as np
 
+from jacmagic.chain.check import rounding
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
 from jacmagic.chain.verdict import Verdict
@@ -109,10 +110,11 @@ class NetworkWalk:
     forward_agrees: bool | None = None
 
     @property
-    def agrees(self) -> bool:
-        """Does the walk match the Jacobian computed another way? The check runs when this or `check` is first
-        read: the numbers alone do not wait for its six forward passes."""
-        return bool(self.judge().agrees)
+    def agrees(self) -> bool | None:
+        """Does the walk match the Jacobian computed another way (None: that one overflowed here, so nothing can
+        be said)? The check runs when this or `check` is first read: the numbers alone do not wait for its six
+        forward passes."""
+        return self.judge().agrees
 
     @property
     def check(self) -> Verdict:
@@ -181,9 +183,15 @@ def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
     return np.where(undefined[:, None, None], np.nan, gradient) if undefined.any() else gradient
 
 
-def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool, int | None]:
-    """Do two Jacobians agree? Undefined entries (nan, inf) must be undefined in both and are not compared; the
-    defined ones must be close. Also how many were judged when some were not (None: all of them)."""
+def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool | None, int | None]:
+    """Does the walk's Jacobian (`got`) agree with the one computed another way (`want`)? Undefined entries (nan,
+    inf) must be undefined in both and are not compared; the defined ones must be close. Where only `want`
+    overflowed (inf beside a finite number) nothing can be said: None if the rest agree, not a false alarm. Also
+    how many were judged when some were not (None: all of them)."""
+    overflowed = np.isinf(want) & np.isfinite(got)
+    if overflowed.any():
+        agrees, judged = _compare(got, np.where(overflowed, got, want), rtol, atol)
+        return (None if agrees else False), judged
     defined = np.isfinite(want)
     same = bool((np.isfinite(got) == defined).all())
     magnitude = max(1.0, float(np.abs(want[defined]).max(initial=0.0)))
@@ -266,10 +274,11 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
-def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray
-                       ) -> tuple[bool, int | None]:
+def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray,
+                       error: float) -> tuple[bool | None, int | None]:
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
-    when small enough to keep): a check of every column at the cost of six forward passes."""
+    when small enough to keep): a check of every column at the cost of six forward passes, allowing 1e-4
+    relative or what rounding leaves in J (`error`), where that is more."""
     wrt, shapes = plan.wrt, plan.shapes
     scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
@@ -277,7 +286,7 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     ahead, behind = plan.check_buffers
     with np.errstate(all="ignore"):
         exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
-    agrees = True
+    agrees: bool | None = True
     judged: int | None = None
     for move, along in zip(moves, exact):
         start = 0
@@ -290,8 +299,11 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
         shifted = [_outputs(plan, {**point, **ahead}), _outputs(plan, {**point, **behind})]
         with np.errstate(all="ignore"):
             numeric = (shifted[0] - shifted[1]) / (2 * step)
-        agrees_here, judged = _compare(numeric, along, 1e-4, 1e-6)
-        agrees &= agrees_here
+        # A neighbour past the largest double (nan in the guarded forward pass) leaves no difference to take: the
+        # comparison sets it aside as an overflow, where the walk's own number is finite, never a mismatch.
+        numeric[~np.isfinite(numeric)] = np.inf
+        agrees_here, judged = _compare(along, numeric, max(1e-4, error), 1e-6)
+        agrees = False if False in (agrees, agrees_here) else agrees and agrees_here
     return agrees, judged
 
 
@@ -312,11 +324,20 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
 
     @cache
+    def error() -> float:
+        """What rounding to doubles alone may leave in the walk's numbers: a steep chain (sin(50 u) seven times
+        over) keeps only a few digits, right as they are, and is not called wrong for the rest; none at all (an
+        infinite condition number) allows 100%. Undefined entries are not judged, so they do not count here."""
+        values = np.concatenate([known[o].ravel() for o in network.outputs])
+        return min(1.0, rounding(jacobian[np.isfinite(jacobian)], np.concatenate([point[n].ravel() for n in wrt]),
+                                 values[np.isfinite(values)]))
+
+    @cache
     def judge() -> Verdict:
         if direct is not None:
-            agrees, judged = _compare(jacobian, direct, 1e-8, 1e-10)
+            agrees, judged = _compare(jacobian, direct, max(1e-8, error()), 1e-10)
         else:
-            agrees, judged = _directional_check(plan, point, jacobian)
+            agrees, judged = _directional_check(plan, point, jacobian, error())
         reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
                                           if (why := line.undefined(values)))
         return Verdict(agrees, "direct" if direct is not None else "directions", judged, undefined=reasons)
@@ -325,5 +346,5 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
         ahead = forward_mode(network, per_line, wrt, directions)
         with np.errstate(all="ignore"):
             expected = jacobian @ directions
-        ahead_agrees = _compare(ahead.tangent, expected, 1e-8, 1e-10)[0]
+        ahead_agrees = _compare(ahead.tangent, expected, max(1e-8, error()), 1e-10)[0]
     return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, judge, ahead, ahead_agrees)
