@@ -20,7 +20,7 @@ from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
 from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
 from jacmagic.read.names import refuse_twins, suggest
-from jacmagic.read.parse import parse_cell
+from jacmagic.read.parse import NO_VARIABLES, parse_cell
 from jacmagic.read.source import is_def_cell
 from jacmagic.result import JacobianResult, expand_matrices, not_square
 
@@ -127,6 +127,8 @@ def network_result(network: Network, source: str | object, options: Options, nam
     from jacmagic.network_result import NetworkResult
     from jacmagic.points import arrays_by_name, batches_of_images, chosen_wrt, input_dims, refuse_unknown
 
+    if not network.inputs:
+        raise CellError(NO_VARIABLES)
     wrt = chosen_wrt(network, options.wrt)
     constants = tuple(n for n in network.inputs if n not in wrt)
     with naming("--at"):

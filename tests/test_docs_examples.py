@@ -80,7 +80,8 @@ CLASSIFIER_CLOSED_FORM = ["∂L/∂b₂ = softmax(z) − y", "∂L/∂W₂ = (so
                           "∂L/∂W₁ = ((W₂ᵀ(softmax(z) − y)) ⊙ H(W₁x + b₁))xᵀ"]
 CLAIMS = {
     "README.md#3": ["det J = r"],
-    "README.md#8": ["forward pass", "reverse mode, from the output back", "it matches the Jacobian of the composed map", "cost:"],
+    "README.md#8": ["forward pass", "reverse mode, from the output back", "it matches the Jacobian of the composed map",
+                    "cost:"],
     "README.md#9": [*CLASSIFIER_CLOSED_FORM, "diag(H(W₁x + b₁))", "⊗ xᵀ", "diag(s) − s sᵀ"],
     "README.md#10": ["∂loss/∂W₁ = [[", "it matches"],
     "README.md#11": ["det J = r"],

@@ -262,9 +262,6 @@ def test_forward_mode_keeps_a_value_independent_of_the_inputs_so_beside_an_overf
     assert_close(forward.tangent, [[1.0], [0.0]])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="regression of the one walk: an assignment cell with "
-                   "--chain and no input variable is read as a 1 x 0 network (mode both: numpy's 'need at least one "
-                   "array to concatenate'), not refused as without --chain")
 @pytest.mark.parametrize("mode", ["reverse", "both"])
 def test_a_chain_of_constants_is_refused(mode: str) -> None:
     with pytest.raises(CellError, match="no input variables"):

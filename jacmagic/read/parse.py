@@ -44,6 +44,10 @@ class _Names:
         return tuple(real_symbol(n) for n in names if not exclude or n not in exclude)
 
 
+# Said by every reader of a cell whose formulas read no input at all.
+NO_VARIABLES = "nothing to differentiate by: the formulas use no input variables"
+
+
 def _check_new_name(name: str, line: int, what: str) -> None:
     if name.startswith("__"):
         raise CellError(f"the name {name} is not allowed", line)
@@ -332,7 +336,7 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
     by_name = {shape.name: shape.symbols for shape in shapes}
     inputs = tuple(s for n in names.in_order() for s in by_name.get(n.name, (n,)))
     if not inputs:
-        raise CellError("nothing to differentiate by: the formulas use no input variables")
+        raise CellError(NO_VARIABLES)
     finals = [s for s in stages if s.name not in used_later]
     outputs = tuple(o for s in finals for o in s.outputs)
     values = compose(stages, CHAIN_COMPOSE_LIMIT if chain else None)
