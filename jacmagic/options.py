@@ -146,7 +146,7 @@ def refuse_not_finite(arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def _all_finite(array: np.ndarray) -> bool:
-    return int(np.count_nonzero(np.isfinite(array))) == array.size
+    return bool(np.logical_and.reduce(np.isfinite(array), axis=None))
 
 
 def _converted(value: Any, what: str) -> np.ndarray:
