@@ -40,6 +40,7 @@ Z = W @ flatten(H) + b
 L = -sum(Y * log_softmax(Z, axis=0))"""
 
 WIDE = "W: 101x100\nx: 100\nL = sum(tanh(W @ x))"  # W holds over 10,000 numbers: checked finite on its own
+NUMBER = "x: 3\nL = sum(c * tanh(x))"  # c: a number of the cell, undeclared
 
 
 def _point(cell: str) -> dict[str, np.ndarray]:
@@ -49,6 +50,8 @@ def _point(cell: str) -> dict[str, np.ndarray]:
     if cell == IMAGES:
         return {"X": RNG.standard_normal((2, 4, 4)), "K": RNG.standard_normal((3, 3)),
                 "W": RNG.standard_normal((2, 4)), "b": RNG.standard_normal(2), "Y": np.eye(2)}
+    if cell == NUMBER:
+        return {"x": RNG.standard_normal(3), "c": np.array(1.5)}
     return {"W": RNG.standard_normal((101, 100)) * 0.1, "x": RNG.standard_normal(100)}
 
 
@@ -99,6 +102,13 @@ VARIANTS: list[tuple[str, str, Callable[[np.ndarray], Any], bool]] = [
     (IMAGES, "X", lambda v: v.reshape(2, 16), False),
     (IMAGES, "X", lambda v: _with(v, (1, 2, 3), np.nan), False),
     (IMAGES, "X", lambda v: v.tolist(), False),
+    (NUMBER, "c", lambda v: v, True),  # a number as a 0-d array
+    (NUMBER, "c", lambda v: v.reshape(1), True),
+    (NUMBER, "c", lambda v: v.reshape(1, 1), True),
+    (NUMBER, "c", lambda v: float(v), False),
+    (NUMBER, "c", lambda v: np.float64(v), False),  # a numpy scalar, not an array
+    (NUMBER, "c", lambda v: np.array(np.nan), False),
+    (NUMBER, "c", lambda v: np.ones(2), False),
     (WIDE, "W", lambda v: v, True),
     (WIDE, "W", lambda v: _with(v, (100, 99), np.nan), False),
     (WIDE, "x", lambda v: _with(v, (0,), np.inf), False),
