@@ -32,8 +32,8 @@ from jacmagic.chain.network_walk import (
 )
 from jacmagic.errors import OptionError
 from jacmagic.model import Options
-from jacmagic.options import direction_column, naming
-from jacmagic.points import arrays_by_name, batches_of_images, refuse_unknown, value_dims
+from jacmagic.options import direction_column, naming, shapes_taken
+from jacmagic.points import arrays_as_given, arrays_by_name, batches_of_images, refuse_unknown, value_dims
 from jacmagic.read.names import element_symbols
 from jacmagic.result import own_shape
 
@@ -173,8 +173,18 @@ class NetworkResult:
 
     def point_arrays(self, values: Mapping[str, Any], complete: bool = True, copy: bool = True
                      ) -> dict[str, np.ndarray]:
-        """A point by name, each value in its array's shape; every name needed when `complete`."""
-        return arrays_by_name(self.compiled.shapes, self.names, values, complete, copy, self.stacks)
+        """A point by name, each value in its array's shape; every name needed when `complete`. Arrays of doubles
+        in a shape their names take are read directly (`arrays_as_given`); anything else is read and checked value
+        by value, with the same result or refusal."""
+        found = arrays_as_given(self._shapes_taken, values, copy)
+        if found is None or (complete and len(found) < len(self.names)):
+            found = arrays_by_name(self.compiled.shapes, self.names, values, complete, copy, self.stacks)
+        return found
+
+    @cached_property
+    def _shapes_taken(self) -> dict[str, dict[tuple[int, ...], tuple[int, int]]]:
+        """The numpy shapes each name's value may come in, each to its working shape (once per cell)."""
+        return {name: shapes_taken(self.compiled.shapes[name], self.stacks.get(name, 1)) for name in self.names}
 
     def _located(self, values: Mapping[str, Any], copy: bool = True
                  ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
@@ -184,12 +194,14 @@ class NetworkResult:
         if not values:
             return self.default_point(), dict(self.dims)
         given = self.point_arrays(values, complete=False, copy=copy)
+        dims = {**self.dims, **{name: value.shape if isinstance(value, np.ndarray) else np.shape(value)
+                                for name, value in values.items()}}
+        if len(given) == len(self.names):  # every name given (only names of the point are read)
+            return {name: given[name] for name in self.names}, dims
         missing = [n for n in self.names if n not in given and n not in self.given]
         if missing:
             raise OptionError(f"no value given for {', '.join(missing)}, and --at gives none (a point needs "
                               f"{', '.join(self.names)})")
-        dims = {**self.dims, **{name: value.shape if isinstance(value, np.ndarray) else np.shape(value)
-                                for name, value in values.items()}}
         return {name: given[name] if name in given else self.given[name] for name in self.names}, dims
 
     def at(self, /, **values: Any) -> np.ndarray:
@@ -200,9 +212,7 @@ class NetworkResult:
     def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
         """The gradient with respect to each differentiated array, in that array's own shape (`dims`), with a
         leading axis per output entry when there are several (a vector by a vector: the Jacobian matrix)."""
-        point, dims = self._located(values, copy=False)
-        gradients = gradient(self.compiled, point)
-        return {name: own_shape(g, dims[name]) for name, g in gradients.items()}
+        return gradient(self.compiled, *self._located(values, copy=False))
 
     @cached_property
     def directions(self) -> np.ndarray:

@@ -7,7 +7,7 @@ import ast
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -129,12 +129,17 @@ def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) ->
 _TOGETHER = 10_000  # arrays up to this size are checked in one numpy call: a call costs more than their numbers
 
 
+def all_finite(arrays: Collection[np.ndarray]) -> bool:
+    """Does every array hold finite numbers only? Small arrays are checked together (one numpy call costs more
+    than their numbers)."""
+    small = [array for array in arrays if array.size <= _TOGETHER]
+    return (not small or _all_finite(np.concatenate(small, axis=None))) and all(
+        _all_finite(array) for array in arrays if array.size > _TOGETHER)
+
+
 def refuse_not_finite(arrays: Mapping[str, np.ndarray]) -> None:
-    """An error naming the first array holding a value that is not a finite number; small arrays are checked
-    together."""
-    small = [array.ravel() for array in arrays.values() if array.size <= _TOGETHER]
-    if (not small or _all_finite(np.concatenate(small))) and all(
-            _all_finite(array) for array in arrays.values() if array.size > _TOGETHER):
+    """An error naming the first array holding a value that is not a finite number."""
+    if all_finite(arrays.values()):
         return
     what = next(what for what, array in arrays.items() if not _all_finite(array))
     raise OptionError(f"{what} holds a value that is not a finite number")
@@ -205,6 +210,20 @@ def shaped_array(name: str, value: Any, shape: tuple[int, int], stack: int = 1, 
         raise OptionError(f"{name} is {rows} x {cols}, so it needs {count:,} value{'s' * (count != 1)} in that "
                           f"shape, got {' x '.join(map(str, array.shape)) or 'one number'}")
     return array.reshape(shape)
+
+
+def shapes_taken(shape: tuple[int, int], stack: int = 1) -> dict[tuple[int, ...], tuple[int, int]]:
+    """The numpy shapes `shaped_array` takes for an array of `shape` (and `stack` images), each to `shape`: for
+    reading a point without its checks when every value is already an array of doubles in one of them."""
+    rows, cols = shape
+    if stack > 1:
+        return {(stack, rows // stack, cols): shape}
+    taken: dict[tuple[int, ...], tuple[int, int]] = {shape: shape}
+    if 1 in shape:
+        taken[(rows * cols,)] = shape
+    if rows * cols == 1:
+        taken[()] = shape
+    return taken
 
 
 def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = None) -> Any:

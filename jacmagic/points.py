@@ -12,7 +12,7 @@ from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Network
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import OptionError
-from jacmagic.options import refuse_not_finite, refuse_repeated_wrt, shaped_array, unknown_wrt
+from jacmagic.options import all_finite, refuse_not_finite, refuse_repeated_wrt, shaped_array, unknown_wrt
 from jacmagic.read.names import suggest
 
 
@@ -98,3 +98,23 @@ def arrays_by_name(shapes: Mapping[str, tuple[int, int]], names: Sequence[str], 
         raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(names)})")
     return arrays
 
+
+_DOUBLE = np.dtype(np.float64)  # compared as a dtype: against the type np.float64, a comparison costs twice as much
+
+
+def arrays_as_given(taken: Mapping[str, Mapping[tuple[int, ...], tuple[int, int]]], values: Mapping[str, Any],
+                    copy: bool) -> dict[str, np.ndarray] | None:
+    """`arrays_by_name`'s point when every value is a numpy array of doubles (not a subclass) in a shape its name
+    takes (`taken`: `options.shapes_taken` by name) and all are finite, read at the cost of a look-up per array and
+    one finiteness check; None for anything else, which `arrays_by_name` then reads or refuses, saying why."""
+    arrays = {}
+    for name, value in values.items():
+        shapes = taken.get(name)
+        if shapes is None or type(value) is not np.ndarray or value.dtype != _DOUBLE:
+            return None
+        shape = shapes.get(value.shape)
+        if shape is None:
+            return None
+        array = value.copy() if copy else value
+        arrays[name] = array if value.shape == shape else array.reshape(shape)
+    return arrays if all_finite(arrays.values()) else None

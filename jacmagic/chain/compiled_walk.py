@@ -11,7 +11,7 @@ floating-point status check instead of an `isfinite` per operation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -202,23 +202,41 @@ class CompiledNetwork:
         """The outputs' entries, checked once: nothing undefined reached them."""
         return finite(np.concatenate([values[k].ravel() for k in self.output_slots]))
 
-    def gradients(self, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The gradient of every output entry with respect to each differentiated input, (m, rows, cols)."""
+    def gradients(self, point: Mapping[str, np.ndarray], dims: Mapping[str, tuple[int, ...]] | None = None
+                  ) -> dict[str, np.ndarray]:
+        """The gradient of every output entry with respect to each differentiated input, (m, rows, cols), or in
+        the inputs' numpy shapes `dims` (`laid_out`), each in memory of its own."""
         start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
         try:
             gradients = self.flat_function(start, *[point[name] for name in self.network.inputs])
         except (FloatingPointError, ZeroDivisionError):
             raise Undefined from None
-        found: dict[str, np.ndarray] = {}
+        memory = {id(g if g.base is None else g.base) for g in gradients if g is not None}
+        # one array reached two names, or a name has no gradient
+        return self.laid_out(self._apart(gradients) if len(memory) < len(gradients) else gradients, dims)
+
+    def laid_out(self, gradients: Iterable[Any], dims: Mapping[str, tuple[int, ...]] | None = None
+                 ) -> dict[str, np.ndarray]:
+        """The differentiated inputs' gradients in order, each (rows, cols) or (m, rows, cols), by name as
+        (m, rows, cols), or with `dims` each in its input's numpy shape with the leading axis only for several
+        output entries (as `result.own_shape`): one reshape each, no copy."""
+        if dims is None:
+            return {name: g.reshape(self.outputs, *self.shapes[name]) for name, g in zip(self.wrt, gradients)}
+        if self.one:
+            return {name: g.reshape(dims[name]) for name, g in zip(self.wrt, gradients)}
+        return {name: g.reshape(self.outputs, *dims[name]) for name, g in zip(self.wrt, gradients)}
+
+    def _apart(self, gradients: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """The gradients each in memory of its own (a copy where one array reached two names), zeros for a name
+        nothing reaches."""
+        found: list[np.ndarray] = []
         memory: set[int] = set()
         for name, gradient in zip(self.wrt, gradients):
             if gradient is None:
                 gradient = np.zeros((self.outputs, *self.shapes[name]))
             held = id(gradient if gradient.base is None else gradient.base)
-            if held in memory:
-                gradient = gradient.copy()  # one array reached two names
+            found.append(gradient.copy() if held in memory else gradient)
             memory.add(held)
-            found[name] = gradient.reshape(1, *gradient.shape) if self.one else gradient
         return found
 
     def reverse(self, point: Mapping[str, np.ndarray]

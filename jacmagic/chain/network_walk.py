@@ -170,12 +170,14 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
     return known, per_line, steps, by_input
 
 
-def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The gradients of the differentiated inputs (m, rows, cols) alone, without the walkthrough's records."""
+def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray], dims: Mapping[str, tuple[int, ...]] | None = None
+             ) -> dict[str, np.ndarray]:
+    """The gradients of the differentiated inputs (m, rows, cols), or in the inputs' numpy shapes `dims`
+    (`CompiledNetwork.laid_out`), alone, without the walkthrough's records."""
     try:
-        return plan.gradients(point)
+        return plan.gradients(point, dims)
     except Undefined:
-        return exact_reverse(plan.network, point, plan.wrt)[3]
+        return plan.laid_out(exact_reverse(plan.network, point, plan.wrt)[3].values(), dims)
 
 
 def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
