@@ -53,14 +53,16 @@ def test_terminal_ipython_shows_both_modes_and_the_hessian_as_text() -> None:
     out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--simple-prompt", "-i"],
                          input=script, capture_output=True, text=True, timeout=120)
     text = out.stdout + out.stderr
-    for expected in ["reverse mode, from the output back", "forward mode, from the inputs on", "(g\u0307₁, g\u0307₂)",
+    # h(g(x)) = (x³, x + x²): forward mode's last tangent is J = (3x², 1 + 2x) = (0.75, 2) at x = 0.5
+    for expected in ["reverse mode, from the output back", "forward mode, from the inputs on", "g\u0307 = ∂g/∂x·x\u0307",
+                     "h\u0307 = ∂h/∂g·g\u0307 = [0.75, 2]ᵀ (2 x 1)",
                      "cost: for the whole 2 x 1 Jacobian, reverse mode needs 2 passes", "cheaper: forward mode",
                      "∇²f", "saddle", "local Jacobian ∂L/∂W = −1 · 1ᵀ · diag(y) · diag(1/(softmax(Wx))) · "
                      "(diag(s) − s sᵀ) · (I₃₀ ⊗ xᵀ) (1 x 1,200)", "(1 x 1,200)"]:
         assert expected in text, text
     for stray in ["VBox", "Widget", "Traceback", "Error", "<jacmagic", "object at 0x", "**", "Heaviside("]:
         assert stray not in text, text  # Unicode math, never Python syntax
-    assert "∂a/∂z = -1 · [[H(z)]]" in text and "z/√(z² + 1)" in text
+    assert "∂a/∂z = diag(H(z))" in text and "z/√(z² + 1)" in text
 
 
 

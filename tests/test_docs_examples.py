@@ -80,11 +80,13 @@ CLASSIFIER_CLOSED_FORM = ["∂L/∂b₂ = softmax(z) − y", "∂L/∂W₂ = (so
                           "∂L/∂W₁ = ((W₂ᵀ(softmax(z) − y)) ⊙ H(W₁x + b₁))xᵀ"]
 CLAIMS = {
     "README.md#3": ["det J = r"],
-    "README.md#8": ["forward pass", "backward pass", "it matches the Jacobian of the composed map", "cost:"],
+    "README.md#8": ["forward pass", "reverse mode, from the output back", "it matches the Jacobian of the composed map",
+                    "cost:"],
     "README.md#9": [*CLASSIFIER_CLOSED_FORM, "diag(H(W₁x + b₁))", "⊗ xᵀ", "diag(s) − s sᵀ"],
     "README.md#10": ["∂loss/∂W₁ = [[", "it matches"],
     "README.md#11": ["det J = r"],
-    "docs/chain.md#0": ["forward pass", "it matches the Jacobian of the composed map"],
+    "docs/chain.md#0": ["forward pass", "reverse mode, from the output back", "∂L/∂z = upstream · ∂a/∂z",
+                        "it matches the Jacobian of the composed map", "cost:"],
     "docs/chain.md#2": ["∂loss/∂W₁ = [[", "it matches"],
     "docs/arrays.md#0": ["a batch", "averages"],
 }
