@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -24,12 +25,22 @@ def test_prints_text_and_latex_only_when_asked() -> None:
 
 
 def test_forward_mode_along_a_direction() -> None:
+    """The walk ends with J·v, the directional derivative: here along x, so ∂w/∂x by central differences."""
     out = run("u = x*y; v = u + x; w = u*v", "--chain", "--direction", "x=1", "--at", "x=0.4,y=1.7")
     assert out.returncode == 0, out.stderr
-    assert "J·v at x = 0.4, y = 1.7" in out.stdout and "J times the direction alone takes forward mode 1 pass" \
-        in out.stdout
+    shown = re.search(r"^J·v = (\S+)$", out.stdout, re.M)
+    assert shown, out.stdout
+    h = 1e-6
+    assert float(shown.group(1)) == pytest.approx((_w(0.4 + h, 1.7) - _w(0.4 - h, 1.7)) / (2 * h), rel=1e-5)
+    assert "forward pass, at\n  x = 0.4\n  y = 1.7" in out.stdout
+    assert "J times the direction alone takes forward mode 1 pass" in out.stdout
     bad = run("u = x*y; v = u + x", "--direction", "x=1")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --direction is how --chain multiplies")
+
+
+def _w(x: float, y: float) -> float:
+    u = x * y
+    return u * (u + x)
 
 
 def test_mistakes_exit_2_with_one_line() -> None:

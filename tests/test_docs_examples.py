@@ -85,7 +85,8 @@ CLAIMS = {
     "README.md#9": [*CLASSIFIER_CLOSED_FORM, "diag(H(W₁x + b₁))", "⊗ xᵀ", "diag(s) − s sᵀ"],
     "README.md#10": ["∂loss/∂W₁ = [[", "it matches"],
     "README.md#11": ["det J = r"],
-    "docs/chain.md#0": ["forward pass", "it matches the Jacobian of the composed map"],
+    "docs/chain.md#0": ["forward pass", "reverse mode, from the output back", "∂L/∂z = upstream · ∂a/∂z",
+                        "it matches the Jacobian of the composed map", "cost:"],
     "docs/chain.md#2": ["∂loss/∂W₁ = [[", "it matches"],
     "docs/arrays.md#0": ["a batch", "averages"],
 }
