@@ -241,9 +241,11 @@ class NetworkResult:
                        gradients={n: own_shape(g, dims[n]) for n, g in walked.gradients.items()})
 
     def _walk(self, point: Mapping[str, np.ndarray]) -> NetworkWalk:
-        """The walkthrough in the working layout: every array 2-D, every gradient (m, rows, cols)."""
+        """The walkthrough in the working layout: every array 2-D, every gradient (m, rows, cols). Checked against
+        the composed map's symbolic Jacobian when there is one; a map too large to compose is checked by central
+        differences (its stage-by-stage numbers would be the walk's own product again, no check at all)."""
         direct = None
-        if self.whole is not None:
+        if self.whole is not None and self.whole.eager_matrix is not None:
             found = self.whole.at(**{n: float(v[0, 0]) if self._is_number(n) else v for n, v in point.items()})
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
