@@ -58,29 +58,30 @@ class Factor:
 
     def as_number(self) -> Factor:
         """The factor when it is 1 x 1: its entry (2(a − t), not diag(2(a − t)); 1, not I), with no structure,
-        which only says what a matrix's shape saves; bracketed in a product when signed or a sum."""
+        which only says what a matrix's shape saves; bracketed in a product when it is a sum."""
         shown = self.entry or self.shown
-        return Factor(shown, identity=self.identity, compound=self.compound or _signed(shown.text), entry=self.entry)
+        return Factor(shown, identity=self.identity, compound=self.compound or _sum(shown.text), entry=self.entry)
 
 
-def _signed(text: str) -> bool:
-    """Does `text` start with a sign or add or subtract at its top level (outside every bracket)? x · (−1),
-    x · (1 − a), never x · −1 or x · 1 − a."""
+def _sum(text: str) -> bool:
+    """Does `text` add or subtract at its top level (outside every bracket)? x · (1 − a), never x · 1 − a."""
     depth = 0
     for k, character in enumerate(text):
         depth += (character in "([{") - (character in ")]}")
-        if depth == 0 and character in "+-−" and (k == 0 or text[k - 1] == " "):
+        if depth == 0 and k > 0 and character in "+-−" and text[k - 1] == " ":
             return True
     return False
 
 
 def product(factors: Sequence[Factor]) -> Shown:
-    """A product of local Jacobians as written, identities left out ("I" if nothing else is left)."""
+    """A product of local Jacobians as written, identities left out ("I", or "1" between numbers, if nothing else
+    is left)."""
     kept = [f for f in factors if not f.identity]
     if not kept:
         return factors[0].shown if factors else IDENTITY.shown  # I, or 1 for a number
-    parts = [Shown(rf"\left({f.shown.latex}\right)", f"({f.shown.text})") if f.compound and len(kept) > 1
-             else f.shown for f in kept]
+    parts = [Shown(rf"\left({f.shown.latex}\right)", f"({f.shown.text})")
+             if len(kept) > 1 and (f.compound or (k > 0 and f.shown.text.startswith(("-", "−")))) else f.shown
+             for k, f in enumerate(kept)]  # x · (−1), never x · −1; a leading sign stays: −1 · x
     return Shown(r" \cdot ".join(p.latex for p in parts), " · ".join(p.text for p in parts))
 
 
