@@ -83,6 +83,16 @@ def test_every_derivation_converts_every_formula_and_keeps_words_outside_the_mat
         assert not any(mode in "".join(t.itertext()) for t in tables)
 
 
+@pytest.mark.parametrize("cell", ["u = x\nw = u*(exp(x))**2 + sin(u)", "x: 3\nL = sum(exp(x)**3 * x)",
+                                  "x: 3\nL = sum((x.T)**2)", "A: 2x2\nL = sum((A.T)**2 @ A)"])
+def test_a_power_of_a_superscript_is_bracketed_and_converts(cell: str) -> None:
+    """Found by the MathML test: (exp(x))**2 was written e^{x}^{2} in the walkthrough and in the closed form, a
+    double superscript no converter reads (the reader saw LaTeX source); xᵀ squared likewise."""
+    result = jacobian(cell, chain=True, mode="both")
+    _check_markup(_formula_rows(result))
+    assert not re.search(r"\^\{[^{}]*\}\^\{", result.latex())  # no superscript raised again
+
+
 def test_the_result_views_convert_too() -> None:
     for options in ({"det": True, "at": {"r": 1.0, "theta": 0.5}}, {"hessian": True}, {"partials": True}):
         result = jacobian("x = r*cos(theta)\ny = r*sin(theta)", **options)  # type: ignore[arg-type]
