@@ -1,6 +1,6 @@
 """How a chain of numbers shows its steps: a 1 x 1 local Jacobian is the number's formula (2(a − t), not
-diag(2(a − t)); 1, not I), with no word on a structure a number does not have, and its value equals central
-differences of the line written here in numpy."""
+diag(2(a − t)); 1, not I), with no word on a structure a number does not have, every value a number (not a 1 x 1
+matrix or table), and the local Jacobian's value equals central differences of the line written here in numpy."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def test_a_number_s_local_jacobian_is_its_formula_without_diag_or_a_structure(
         assert float(number or formula) == pytest.approx(want, rel=1e-5, abs=1e-6)  # 6 digits shown
     assert not any(words in text or words in result.latex() for words in _STRUCTURE)
     assert r"\operatorname{diag}" not in result.latex()
+    assert r"\begin{matrix}" not in result.latex().split("forward pass", 1)[1]  # 0.7, never [0.7]: a 1 x 1 matrix
     panel = result.widget()
     for position in range(1, panel.position.max):
         panel.position.value = position
