@@ -28,6 +28,13 @@ def numeric_jacobian(function: Callable[..., Sequence[float]], point: Sequence[f
     return np.array(rows)
 
 
+def long_chain(stages: int) -> str:
+    """A chain of `stages` math-form functions of three numbers, each fed by the one before: read entry by entry,
+    each a stage of formulas of the one walk."""
+    return "\n".join(f"f{k}(a{k}, b{k}, c{k}) = [sin(a{k})*b{k} + c{k}, tanh(b{k} + c{k}), a{k}*c{k} - exp(b{k}/10)]"
+                     for k in range(stages))
+
+
 def assert_close(got: np.ndarray, want: np.ndarray, rel: float = 1e-7) -> None:
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     assert got.shape == want.shape, (got.shape, want.shape)

@@ -7,6 +7,7 @@ import re
 from itertools import zip_longest
 
 import numpy as np
+import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -155,14 +156,22 @@ def test_only_top_level_marks_cut_a_row() -> None:
                                                                                    r"\end{matrix}\right]"]
 
 
-def test_every_table_and_line_of_a_panel_may_scroll_in_its_own_box() -> None:
-    """A panel's numbers never need more width than the output area: each table and each step line is a box of its
-    own that scrolls sideways where it is wider, and the panel's HTML widgets may shrink (min-width 0)."""
-    chain = jacobian("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", chain=True).widget()
-    tables = re.findall(r"(.{0,40})<table", chain.detail.value + chain.evaluation.output.value)
+@pytest.mark.parametrize("cell", ["z = w*x + b\na = sigmoid(z)\nL = (a - t)**2",
+                                  "g(x1, x2) = [x1*x2, x1 + x2]\nh(u, v) = [sin(u)*v]",
+                                  "W: 2x2\nx: 2\nh = tanh(W @ x)\nL = sum(h**2)"])
+def test_every_table_and_line_of_a_panel_may_scroll_in_its_own_box(cell: str) -> None:
+    """A panel's numbers never need more width than the output area: on every page, in each mode, each table and
+    each step line is a box of its own that scrolls sideways where it is wider, and the panel's HTML widgets may
+    shrink (min-width 0)."""
+    panel = jacobian(cell, chain=True, mode="both").widget()
+    tables: list[str] = []
+    for position in range(panel.position.max + 1):
+        for mode in ("reverse", "forward"):
+            panel.position.value, panel.mode.value = position, mode
+            tables += re.findall(r"(.{0,40})<table", panel.detail.value)
+            lines = re.sub(r"^.*?<div class=\"jacmagic-step\">", "", panel.detail.value, flags=re.S)
+            assert lines.startswith('<div class="jacmagic-scroll">')
+            assert ".jacmagic-scroll{overflow-x:auto" in panel.detail.value and "min-width:0" in panel.detail.value
     assert tables and all(t.endswith('<div class="jacmagic-scroll">') for t in tables), tables
-    lines = re.sub(r"^.*?<div class=\"jacmagic-step\">", "", chain.detail.value, flags=re.S)
-    assert lines.startswith('<div class="jacmagic-scroll">')
-    for html_part in (chain.detail, chain.picture, chain.evaluation.output):
+    for html_part in (panel.detail, panel.picture):
         assert "jacmagic-html" in html_part._dom_classes
-    assert ".jacmagic-scroll{overflow-x:auto" in chain.detail.value and "min-width:0" in chain.detail.value

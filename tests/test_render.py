@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from jacmagic import jacobian
+from jacmagic import NetworkResult, jacobian
 from jacmagic.views.formulas import text_latex
 from jacmagic.views.numbers import number_latex
 from jacmagic.views.render import wrapped
@@ -136,10 +136,12 @@ def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     """Every row of words becomes an HTML paragraph that wraps with the page (an annotation under a formula
     indented); the text a terminal prints is unchanged."""
     from jacmagic.views.displays import static_displays
-    from jacmagic.views.render import result_groups, to_text
+    from jacmagic.views.network_view import walkthrough_groups
+    from jacmagic.views.render import result_groups
 
     result = jacobian("g(x) = [x, x**2]\nh(u, v) = [u*v]", chain=True, at={"x": 0.5})
-    shown = static_displays(result_groups(result))
+    assert isinstance(result, NetworkResult) and result.whole is not None
+    shown = static_displays(result_groups(result.whole)) + static_displays(walkthrough_groups(result, result.walked))
     prose = [d for d in shown if "text/html" in d]
     formulas = [d for d in shown if "text/latex" in d]
     assert prose and formulas and all("text/latex" not in d for d in prose)
@@ -148,7 +150,7 @@ def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     assert not any(r"\text{reverse mode" in d["text/latex"] for d in formulas)
     assert any("(the gradient as a row" in d["text/html"] for d in prose)
     assert not any(r"\text{(the gradient" in d["text/latex"] for d in formulas)
-    assert "\n".join(d["text/plain"] for d in shown if d["text/plain"]) == to_text(result)
+    assert "\n".join(d["text/plain"] for d in shown if d["text/plain"]) == str(result)
 
 
 def test_terminal_text_is_wrapped_to_the_terminal_width_and_left_whole_for_a_pipe() -> None:

@@ -18,7 +18,7 @@ from jacmagic.views.mathml import derivation
 from jacmagic.views.network_view import walkthrough_groups
 from jacmagic.views.render import result_groups
 
-from .test_backprop import long_chain
+from .helpers import long_chain
 from .test_batches import BATCH_CELL, LOSS, _batch_point
 
 POLAR = "x = r*cos(theta)\ny = r*sin(theta)"
@@ -47,6 +47,14 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("f(x) = [" + ", ".join(f"x**{k}" for k in range(1, 15)) + "]", {}),
     (NEURON, {"chain": True, "wrt": "x1,w1,x2,w2", "at": {"x1": 2, "x2": 0, "w1": -3, "w2": 1, "b": 6.88}}),
     ("u = x*y\nv = u + x\nw = u*v", {"chain": True, "at": {"x": 0.4, "y": 1.7}}),
+    # entry-level chains, now walked by the graph as stages of formulas, and a chain of numbers
+    ("g(x1, x2) = [x1*x2, x1 + x2]\nh(u, v) = [sin(u)*v]",
+     {"chain": True, "mode": "both", "at": {"x1": 0.4, "x2": 1.7}}),
+    ("f(a, b) = [a + b, a*b, exp(a)]\ng(p, q, r) = [p*q, q + r, r]\nh(s, t, u) = [s*t*u, s - u]\n"
+     "k(m, n) = [tanh(m) + n]", {"chain": True, "check": True, "at": {"a": 0.3, "b": -0.8}}),
+    ("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2",
+     {"chain": True, "mode": "both", "wrt": "w,b", "at": {"w": 0.7, "b": -0.2, "x": 1.5, "t": 1.0}}),
+    ("W: 2x2\nx: 2\nz = W @ x\nL = where(True, hypot(z[0], z[1]), 0)", {"chain": True, "mode": "both", "wrt": "W"}),
     ("u = x*y\nv = u + x\nw = u*v", {"chain": True, "direction": {"x": 1, "y": -1}, "at": {"x": 0.4, "y": 1.7}}),
     ("g(t) = [cos(t), sin(t), t]\nh(a, b, c) = [a*b*c, a + b + c, exp(a - c), b**2]",
      {"chain": True, "mode": "both", "at": {"t": 0.7}}),
@@ -66,7 +74,8 @@ def _sentences(latex: str) -> list[str]:
     return [text for text in re.findall(r"\\text\{([^{}]*)\}", latex) if len(text.split()) > 1]
 
 
-def _groups(result: Any) -> list[list[Row]]:
+def groups_of(result: Any) -> list[list[Row]]:
+    """Every row a result shows: a chain's composed map (when it has one) and its walkthrough."""
     if isinstance(result, NetworkResult):
         whole = result_groups(result.whole) if result.whole is not None else []
         return whole + walkthrough_groups(result, result.walked)
@@ -78,7 +87,7 @@ def _formulas_of(latex: str) -> list[str]:
 
 
 def _assert_words_outside_the_math(result: Any) -> None:
-    groups = _groups(result)
+    groups = groups_of(result)
     rows = [row for group in groups for row in group]
     assert any(words(latex) for latex, _ in rows), "no words at all: the test would pass vacuously"
     sentences = [latex for latex, _ in rows if words(latex) is None and _sentences(latex)]

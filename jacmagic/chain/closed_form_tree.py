@@ -121,6 +121,7 @@ class Flip(Expr):
     """Aᵀ (of a name or a function: transposes of products and sums are pushed inward when built)."""
 
     inner: Expr
+    precedence = 4  # a superscript, as a power: (Aᵀ)², never A^{T}^{2}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -346,6 +347,8 @@ class Function(Expr):
 
     @property
     def precedence(self) -> int:  # type: ignore[override]
+        if self.name == "exp":  # e^{u} is a power: (e^{u})^{2}, never e^{u}^{2}
+            return Power.precedence
         return _COMPOUND.get(self.name, 9) if self.derivative else 9
 
     @property

@@ -139,6 +139,8 @@ class Apply(Node):
     def __post_init__(self) -> None:
         self.shape, self.children = self.child.shape, (self.child,)
         self.function = FUNCTIONS[self.name]
+        if self.function.show[0].startswith("e^"):  # e^{x} is a power: (e^{x})^{2}, never e^{x}^{2}
+            self.precedence = 3
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         return self.function.value(operands[0])

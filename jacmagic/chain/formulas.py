@@ -40,6 +40,12 @@ def _product(flow: np.ndarray, slopes: np.ndarray, axis: int) -> np.ndarray:
         return terms.sum(axis=axis)
 
 
+def _entries_of(feed: Node, params: Sequence[sp.Symbol]) -> bool:
+    """Are the parameters an array's own entries (W_1,1 ... fed by W), which their names already say?"""
+    name = getattr(feed, "name", None)
+    return len(params) > 1 and name is not None and all(p.name.startswith(f"{name}_") for p in params)
+
+
 @dataclass(eq=False)
 class Formulas(Node):
     """outputs = formulas(params), the parameters bound in order to the entries of the operands (`feeds`: an
@@ -107,7 +113,7 @@ class Formulas(Node):
         renamed = []
         for feed, columns in zip(self.feeds, self._columns):
             params, shown = self.params[columns], feed.show()
-            if len(params) == 1 and inline(params[0]) == shown.text:
+            if len(params) == 1 and inline(params[0]) == shown.text or _entries_of(feed, params):
                 continue
             text, tex = ", ".join(inline(p) for p in params), ", ".join(latex(p) for p in params)
             renamed.append((tex if len(params) == 1 else rf"\left({tex}\right)", text if len(params) == 1 else

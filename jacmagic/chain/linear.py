@@ -62,6 +62,7 @@ class MatMul(Node):
 @dataclass(eq=False)
 class Transpose(Node):
     child: Node
+    precedence = 3  # xᵀ is a superscript: (xᵀ)², never x^{T}^{2}
 
     def __post_init__(self) -> None:
         self.shape, self.children = (self.child.shape[1], self.child.shape[0]), (self.child,)

@@ -118,7 +118,7 @@ class Line:
 
     def factors(self, leaf: Leaf) -> list[list[Factor]]:
         """The local Jacobian with respect to one operand, as products of factors from the output down, one
-        product per place the operand is used (they add up)."""
+        product per place the operand is used (they add up). A factor between two numbers is shown as one."""
         paths: list[list[Factor]] = []
 
         def walk(node: Node, above: list[Factor]) -> None:
@@ -126,7 +126,8 @@ class Line:
                 paths.append(above)
             for k, child in enumerate(node.children):
                 if node.flows(k):
-                    walk(child, above + [node.factor(k)])
+                    factor = node.factor(k)
+                    walk(child, above + [factor.as_number() if node.size == child.size == 1 else factor])
         walk(self.root, [])
         return paths
 

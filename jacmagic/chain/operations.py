@@ -54,24 +54,43 @@ class Factor:
     structure: str = ""
     identity: bool = False  # I: left out of a product
     compound: bool = False  # bracketed inside a product: (I ⊗ xᵀ), (diag(s) − s sᵀ)
+    entry: Shown | None = None  # what a diagonal holds: the factor's one entry when it is 1 x 1
+
+    def as_number(self) -> Factor:
+        """The factor when it is 1 x 1: its entry (2(a − t), not diag(2(a − t)); 1, not I), with no structure,
+        which only says what a matrix's shape saves; bracketed in a product when it is a sum."""
+        shown = self.entry or self.shown
+        return Factor(shown, identity=self.identity, compound=self.compound or _sum(shown.text), entry=self.entry)
+
+
+def _sum(text: str) -> bool:
+    """Does `text` add or subtract at its top level (outside every bracket)? x · (1 − a), never x · 1 − a."""
+    depth = 0
+    for k, character in enumerate(text):
+        depth += (character in "([{") - (character in ")]}")
+        if depth == 0 and k > 0 and character in "+-−" and text[k - 1] == " ":
+            return True
+    return False
 
 
 def product(factors: Sequence[Factor]) -> Shown:
-    """A product of local Jacobians as written, identities left out ("I" if nothing else is left)."""
+    """A product of local Jacobians as written, identities left out ("I", or "1" between numbers, if nothing else
+    is left)."""
     kept = [f for f in factors if not f.identity]
     if not kept:
-        return Shown("I", "I")
-    parts = [Shown(rf"\left({f.shown.latex}\right)", f"({f.shown.text})") if f.compound and len(kept) > 1
-             else f.shown for f in kept]
+        return factors[0].shown if factors else IDENTITY.shown  # I, or 1 for a number
+    parts = [Shown(rf"\left({f.shown.latex}\right)", f"({f.shown.text})")
+             if len(kept) > 1 and (f.compound or (k > 0 and f.shown.text.startswith(("-", "−")))) else f.shown
+             for k, f in enumerate(kept)]  # x · (−1), never x · −1; a leading sign stays: −1 · x
     return Shown(r" \cdot ".join(p.latex for p in parts), " · ".join(p.text for p in parts))
 
 
-IDENTITY = Factor(Shown("I", "I"), identity=True)
+IDENTITY = Factor(Shown("I", "I"), identity=True, entry=Shown("1", "1"))
 
 
 def diagonal(inner: Shown) -> Factor:
     return Factor(Shown(rf"\operatorname{{diag}}\left({inner.latex}\right)", f"diag({inner.text})"),
-                  "diagonal: the product is element-wise")
+                  "diagonal: the product is element-wise", entry=inner)
 
 
 # -- the operations ------------------------------------------------------------------------------------------------
@@ -344,7 +363,7 @@ class Arithmetic(Node):
             if number:
                 return Factor(Shown(rf"{sign}\mathbf{{1}}", f"{sign}1"), "a column of ones: the number moves every "
                                                                            "entry")
-            return Factor(Shown("-I", "−I"), "") if sign else IDENTITY
+            return Factor(Shown("-I", "−I"), entry=Shown("-1", "−1")) if sign else IDENTITY
         if self.op == "*":
             shown = other.show()
             if number or other.size == 1:

@@ -16,7 +16,6 @@ import numpy as np
 import sympy as sp
 import traitlets
 
-from jacmagic.chain.operations import product
 from jacmagic.notation import latex, pretty
 from jacmagic.panels.layout import NUMBER_BOX
 from jacmagic.panels.numbers import table, vector
@@ -26,7 +25,7 @@ from jacmagic.panels.widgets import Variable, default_range
 from jacmagic.views import mathml
 from jacmagic.views.formulas import derivative_symbol
 from jacmagic.views.graph import layout
-from jacmagic.views.network_view import walkthrough_groups
+from jacmagic.views.network_view import local_formula, walkthrough_groups
 from jacmagic.views.numbers import number, window
 from jacmagic.views.verdicts import verdict_words
 from jacmagic.views.walkthrough import directions_words, tangent_latex
@@ -154,17 +153,16 @@ class NetworkPanel(StepPanel):
         for leaf in line.leaves:
             if leaf.name in self.result.constants:
                 continue
-            paths = line.factors(leaf)
-            formula = " + ".join(product(path).latex for path in paths)
-            structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
+            formula, said = local_formula(line, leaf)
             local = derivative_symbol((sp.Symbol(line.name),), (sp.Symbol(leaf.name),))
             picked_rows = [i for i in window(line.root.size) if i is not None]
             numbers = step.local_rows(leaf.name, picked_rows)
             picked_cols = [j for j in window(leaf.size) if j is not None]
-            shown.append(f"local Jacobian {mathml.formula(f'{local} = {formula}')} ({line.root.size} x "
-                         f"{leaf.size})" + (f" <i>{html.escape('; '.join(structures))}</i>" if structures else "")
-                         + table(numbers[:, picked_cols], [str(i) for i in picked_rows], [str(j) for j in picked_cols],
-                                  digits, total=(line.root.size, leaf.size)))
+            numbers_shown = _shaped(numbers, digits) if numbers.size == 1 else \
+                table(numbers[:, picked_cols], [str(i) for i in picked_rows], [str(j) for j in picked_cols], digits,
+                      total=(line.root.size, leaf.size))  # a number as a number, not a 1 x 1 table
+            shown.append(f"local Jacobian {mathml.formula(f'{local} = {formula.latex}')} ({line.root.size} x "
+                         f"{leaf.size})" + (f" <i>{html.escape(said)}</i>" if said else "") + numbers_shown)
             target = derivative_symbol(outputs, (sp.Symbol(leaf.name),))
             shown.append(mathml.formula(rf"{target} = \text{{upstream}} \cdot {local}") + ":"
                          + _gradient(step.products[leaf.name], digits))

@@ -10,6 +10,7 @@ comes from.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import groupby
 
 import sympy as sp
 
@@ -26,6 +27,8 @@ def network_of_stages(model: CellModel) -> Network:
     places: dict[sp.Symbol, tuple[str, int, tuple[int, int]]] = {}
     for shape in model.shapes:
         places.update({s: (shape.name, k, (shape.rows, shape.cols)) for k, s in enumerate(shape.symbols)})
+    arrays = {shape.name: shape.symbols for shape in model.shapes}  # each declared array's entries, row-major
+    order = {s: (name, k) for name, symbols in arrays.items() for k, s in enumerate(symbols)}
     outputs: dict[str, tuple[sp.Symbol, ...]] = {}  # each earlier stage's outputs, in order
     lines: list[Line] = []
     for stage in model.stages:
@@ -36,8 +39,8 @@ def network_of_stages(model: CellModel) -> Network:
             leaf = leaves.setdefault(name, Leaf(name, shape))
             return leaf if place < 0 else Entry(leaf, place, str(place))
 
-        params, sources = _operands(stage)
-        root = Formulas(params, stage.expressions, _feeds(sources, fed, outputs), stage.guards)
+        params, sources = _operands(stage, order)
+        root = Formulas(params, stage.expressions, _feeds(sources, fed, {**arrays, **outputs}), stage.guards)
         lines.append(Line(stage.name, stage.line, root, tuple(leaves.values())))
         outputs[stage.name] = stage.outputs
         places.update({o: (stage.name, k if len(stage.outputs) > 1 else -1, (len(stage.outputs), 1))
@@ -51,8 +54,9 @@ def network_of_stages(model: CellModel) -> Network:
 
 def _feeds(sources: tuple[sp.Symbol, ...], fed: Callable[[sp.Symbol], Node],
            outputs: dict[str, tuple[sp.Symbol, ...]]) -> tuple[Node, ...]:
-    """One operand per source, except that all the outputs of an earlier stage feeding consecutive parameters in
-    order (g's two outputs feeding h(u, v)) are that stage's value whole: ∂h/∂g is then one block."""
+    """One operand per source, except that all the outputs of an earlier stage (or all the entries of a declared
+    array) feeding consecutive parameters in order (g's two outputs feeding h(u, v), W's entries in W @ x) are that
+    value whole: ∂h/∂g, ∂h/∂W are then one block, not a sum over entries."""
     feeds: list[Node] = []
     k = 0
     while k < len(sources):
@@ -69,10 +73,16 @@ def _feeds(sources: tuple[sp.Symbol, ...], fed: Callable[[sp.Symbol], Node],
     return tuple(feeds)
 
 
-def _operands(stage: Stage) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Symbol, ...]]:
+def _operands(stage: Stage, order: dict[sp.Symbol, tuple[str, int]]) -> tuple[tuple[sp.Symbol, ...],
+                                                                             tuple[sp.Symbol, ...]]:
     """The stage's parameters and what feeds each, then every other name its formulas read (a variable or an
-    earlier value used directly, a constant), fed by itself: the gradient flows back along each of them."""
+    earlier value used directly, a constant), fed by itself: the gradient flows back along each of them. Entries
+    of one array next to each other come in its row-major `order` (W_2,1 before W_10,1), so they can feed as the
+    array whole."""
     used = set().union(*(e.free_symbols for e in stage.expressions), *(g.expression.free_symbols
                                                                          for output in stage.guards for g in output))
     direct = tuple(sorted(used - set(stage.params), key=lambda s: s.name))
-    return stage.params + direct, stage.sources + direct
+    pairs = list(zip(stage.params + direct, stage.sources + direct))
+    ordered = [pair for _, run in groupby(pairs, key=lambda pair: order.get(pair[1], ("", 0))[0])
+               for pair in sorted(run, key=lambda pair: order.get(pair[1], ("", 0))[1])]
+    return tuple(p for p, _ in ordered), tuple(s for _, s in ordered)

@@ -16,7 +16,7 @@ import sympy as sp
 from jacmagic.chain.closed_form import shown_forms
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line
-from jacmagic.chain.operations import Shown, product
+from jacmagic.chain.operations import Leaf, Shown, product
 from jacmagic.notation import latex, pretty
 from jacmagic.views.displays import blocks, bundle, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
@@ -76,6 +76,8 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
 
     def cell(form: Callable[[float], str]) -> Callable[[int, int], str]:
         return lambda i, j: form(float(local[position[i], j]))
+    if count == size == 1:  # a number, as the formula beside it
+        return Shown(number_latex(float(local[0, 0])), number(float(local[0, 0])))
     cells = grid(count, size, cell(number_latex), (r"\vdots", r"\cdots", r"\ddots"))
     latex_ = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
     text_grid = grid(count, size, cell(number), ("⋮", "…", "⋱"))
@@ -84,6 +86,15 @@ def _local(step: LineStep, operand: str, size: int) -> Shown:
     cut = max(count, size) > SHOWN
     return Shown(latex_ + (rf"_{{{count} \times {size}}}" if cut else ""),
                  text + (f" ({shape_words((count, size))})" if cut else ""))
+
+
+def local_formula(line: Line, leaf: Leaf) -> tuple[Shown, str]:
+    """A line's local Jacobian by one operand as written (a sum over the places it is used) and what its
+    structure saves, in words ("" when nothing: a number, a dense block)."""
+    paths = line.factors(leaf)
+    formula = [product(path) for path in paths]
+    structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
+    return Shown(" + ".join(f.latex for f in formula), " + ".join(f.text for f in formula)), "; ".join(structures)
 
 
 def _point_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
@@ -119,17 +130,16 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
                  (rf"&\quad \text{{upstream}}\ {upstream.latex} = {up.latex}", "")]
         for operand in _flows(result, line):
             leaf = next(leaf for leaf in line.leaves if leaf.name == operand)
-            paths = line.factors(leaf)
-            formula = [product(path) for path in paths]
-            shown = Shown(" + ".join(f.latex for f in formula), " + ".join(f.text for f in formula))
+            shown, said = local_formula(line, leaf)
             local = Shown(derivative_symbol((_symbol(line.name),), (_symbol(operand),)),
                           derivative_symbol((_symbol(line.name),), (_symbol(operand),), "text"))
-            structures = sorted({f.structure for path in paths for f in path if f.structure and not f.identity})
-            said = "; ".join(structures)
             numbers = _local(step, operand, leaf.size)
             shape = shape_words((line.root.size, leaf.size))
-            rows += [(rf"&\qquad {local.latex} = {shown.latex} = {numbers.latex}",
-                      f"    local Jacobian {local.text} = {shown.text} ({shape}) = {numbers.text}"),
+            if numbers.text == shown.text:  # a number written as itself (1, not 1 = 1)
+                numbers = Shown("", "")
+            rows += [(rf"&\qquad {local.latex} = {shown.latex}" + (f" = {numbers.latex}" if numbers.latex else ""),
+                      f"    local Jacobian {local.text} = {shown.text} ({shape})"
+                      + (f" = {numbers.text}" if numbers.text else "")),
                      (words_line(f"(local Jacobian, {shape}" + (f"; {said})" if said else ")"), indent=True),
                       f"      ({said})" if said else "")]
             target = _of_outputs(result, operand)

@@ -64,9 +64,11 @@ def bracketed(items: Sequence[str], open_: str = "[", close: str = "]", separato
 
 def array_latex(values: np.ndarray, digits: int = 6) -> str:
     """Numbers in their shape, cut to the window (first 8, last 2 rows and columns), the shape said for every
-    vector and matrix; a column vector is written as a transposed row, so that it reads across."""
+    vector and matrix; a column vector is written as a transposed row, so that it reads across; a number alone."""
     values = np.atleast_2d(values)
     rows, cols = values.shape
+    if rows == cols == 1:  # a number, as `array_text` writes it: 0.7, not [0.7]
+        return number_latex(float(values[0, 0]), digits)
     column = cols == 1 and rows > 1
     shown = values.T if column else values
     cells = grid(shown.shape[0], shown.shape[1], lambda i, j: number_latex(float(shown[i, j]), digits),
