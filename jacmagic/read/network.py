@@ -328,8 +328,6 @@ def read_network(text: str) -> Network:
     computed = set(targets)
     used = [leaf.name for line in lines for leaf in line.leaves]
     inputs = tuple(dict.fromkeys(n for n in used if n not in computed))
-    if not inputs:
-        raise NotStructured  # only numbers: the entry-level reader says there is nothing to differentiate by
     unused = [n for n in declared if n not in inputs]
     if unused:
         raise CellError(f"{unused[0]} is declared but never used", prepared.declarations[unused[0]].line)
