@@ -8,13 +8,23 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
+import symengine as se
 import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian as compute
 from jacmagic.budget import Budget
-from jacmagic.chain.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
+from jacmagic.chain.calculus import (
+    _real,
+    _to_symengine_known,
+    _to_sympy,
+    determinant,
+    jacobian,
+    symengine_safe,
+    tidy,
+    tidy_matrix,
+)
 from jacmagic.chain.functions import relu, sigmoid, softplus
 
 from .helpers import assert_close
@@ -67,6 +77,22 @@ def test_symengine_and_sympy_paths_agree(outputs: list[sp.Expr]) -> None:
             gaps = [complex(d.evalf(30, subs=at)) for d in difference]
             sizes = [complex(e.evalf(30, subs=at)) for e in slow]
             assert all(abs(g) < 1e-9 * (1 + abs(s)) for g, s in zip(gaps, sizes))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(expressions() | st.builds(lambda e, c: c * e, expressions(), st.sampled_from([2.5, 1e-3, -1.0])),
+                min_size=1, max_size=3))
+def test_parts_shared_with_the_map_come_back_as_a_fresh_rebuild_would(outputs: list[sp.Expr]) -> None:
+    """The way back from symengine reuses the map's own sympy parts (sin(x), exp(x/10)) instead of rebuilding
+    them (issue 27): the symengine forms are those symengine's own conversion gives, and the Jacobian equals,
+    entry for entry, the one rebuilt from nothing."""
+    assume(symengine_safe(outputs))
+    converted, _ = _to_symengine_known(outputs)
+    assert converted == [se.sympify(o) for o in outputs]
+    variables = [x, y, z]
+    rebuilt = [[_to_sympy(se.sympify(o).diff(se.Symbol(v.name)), _real(variables), {}) for v in variables]
+               for o in outputs]
+    assert jacobian(outputs, variables, use_symengine=True) == sp.ImmutableMatrix(rebuilt)
 
 
 def test_symengine_and_sympy_paths_are_identical_on_common_maps() -> None:
