@@ -16,6 +16,7 @@ import symengine as se  # imported with the module, never inside a budget: an al
 import sympy as sp
 
 from jacmagic.budget import Budget, undisturbed
+from jacmagic.chain import canonical
 from jacmagic.chain.evaluate import Evaluator
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import distinct_nodes, postorder, symbols_in, tree_size
@@ -138,7 +139,8 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
 
 # How each symengine node with arguments is built again in sympy (exp(x) is symengine's E**x), and each sympy one
 # in symengine.
-_REBUILT: dict[str, Any] = {f.__name__: f for f in _SYMENGINE_SAFE}
+_REBUILT: dict[str, Any] = {**{f.__name__: f for f in _SYMENGINE_SAFE}, "Add": canonical.total,
+                            "Mul": canonical.product}
 _SYMENGINE_BUILD: dict[Any, Any] = {f: getattr(se, f.__name__) for f in _SYMENGINE_SAFE}
 
 
@@ -177,24 +179,35 @@ def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict
     """`expressions` (all `symengine_safe`) in symengine, built bottom-up once per distinct part, and each
     compound part's sympy original by its symengine form: what a derivative shares with the map (sin(x), exp(x/10),
     x**2) is taken back as it was instead of being built and evaluated again in sympy, the larger part of the way
-    back (issue 27). Parts with a float are left out: sympy floats of two precisions are one symengine float."""
+    back (issue 27). Only parts that symengine kept as they were, all the way down, are taken back so: it writes
+    sqrt(1/x) as x**(-1/2), which sympy builds again as 1/sqrt(x); and sympy floats of two precisions are one
+    symengine float."""
     converted: dict[sp.Basic, Any] = {}
     known: dict[Any, sp.Basic] = {}
-    floating: set[sp.Basic] = set()
+    altered: set[sp.Basic] = set()
     with undisturbed():
         for node in postorder(expressions):
             if not node.args:
                 converted[node] = se.Symbol(node.name) if node.is_Symbol else se.sympify(node)
                 if node.is_Float:
-                    floating.add(node)
+                    altered.add(node)
                 continue
             args = [converted[a] for a in node.args]
-            converted[node] = _SYMENGINE_BUILD[node.func](*args)
-            if any(a in floating for a in node.args):
-                floating.add(node)
+            converted[node] = built = _SYMENGINE_BUILD[node.func](*args)
+            if any(a in altered for a in node.args) or not _kept(node, built, args):
+                altered.add(node)
             else:
-                known[converted[node]] = node
+                known[built] = node
     return [converted[e] for e in expressions], known
+
+
+def _kept(node: sp.Basic, built: Any, args: list[Any]) -> bool:
+    """Did symengine build `node` as it was given, the same operation on the same arguments (exp(a) is its
+    E**a)?"""
+    if node.func is sp.exp:
+        return type(built).__name__ == "Pow" and built.args == (se.E, args[0])
+    return type(built).__name__ == node.func.__name__ and len(built.args) == len(args) and \
+        set(built.args) == set(args)
 
 
 def _real(symbols: Iterable[sp.Symbol]) -> dict[str, sp.Symbol]:
