@@ -28,13 +28,15 @@ def _coefficient(args: Sequence[sp.Basic]) -> tuple[list[sp.Basic], list[sp.Basi
 
 
 def _base(factor: sp.Basic, with_number: bool) -> sp.Basic | None:
-    """The base a factor gathers under in a product; None where sympy's product might rewrite it (exp(a) is a
-    power of E, a power of a number is folded into the coefficient, a number distributes over a sum)."""
+    """The base a factor gathers under in a product (E for exp(a)); None where sympy's product might rewrite it
+    (a power of a number is folded into the coefficient, a number distributes over a sum)."""
     if factor.is_Pow:
         base = factor.base
         return None if base.is_Number or not (base.is_Symbol or base.is_Function or base.is_Add) or \
             isinstance(base, sp.exp) or (with_number and base.is_Add) else base
-    if factor.is_Symbol or (factor.is_Function and not isinstance(factor, sp.exp)):
+    if isinstance(factor, sp.exp):
+        return sp.E
+    if factor.is_Symbol or factor.is_Function:
         return factor
     return None
 
