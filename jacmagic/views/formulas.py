@@ -43,7 +43,9 @@ ENTRY_NODES, TOTAL_NODES = 400, 3_000
 _TEXT_ENTRY = 60
 
 
+@lru_cache(maxsize=4096)
 def is_long(entry: sp.Basic) -> bool:
+    """Remembered: a big matrix's shown entries are asked about for the LaTeX, the text and the line (issue 27)."""
     return exceeds((entry,), ENTRY_NODES)
 
 
