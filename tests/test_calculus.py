@@ -112,9 +112,11 @@ FACTORS = [(2, x), (x, y), (-1, x, sp.sin(y)), (sp.Rational(1, 3), x**2, sp.exp(
            (sp.exp(x), sp.exp(y)), (sp.exp(x), sp.E), (2, x + y), (-1, (x + y)**2), (x + 1, y + 2), (x + 1, (x + 1)**2),
            (2, sp.sqrt(2), x), (sp.sqrt(2), x), (sp.sin(x), sp.sin(x)**-1), (2.5, x), (x**y, y), (x**y, x), (0, x),
            (1, x), (sp.Integer(2)**sp.Rational(1, 3), x), ((x * y)**sp.Rational(1, 2), x), (x, y, z, sp.cos(x)),
-           (sp.Rational(1, 10), sp.exp(x / 10)), (-2, sp.exp(x), sp.sin(y)), (sp.exp(x), sp.E**y), (sp.exp(x), x**sp.E)]
+           (sp.Rational(1, 10), sp.exp(x / 10)), (-2, sp.exp(x), sp.sin(y)), (sp.exp(x), sp.E**y), (sp.exp(x), x**sp.E),
+           (2 * x, y), (x * y, 3 * z), (-x, -y), (2 * x, x), (x * y, x + 1), (sp.sin(x), 2 * x * y)]
 TERMS = [(x, 2 * x), (2 * x, 3 * x * y), (1, x, 2), (0, x), (x, -x), (3, 2 * (x + y)), (x + y, z), (sp.sqrt(2), x),
-         (sp.Integer(2)**-1 * x, y), (2.5, x), (sp.pi, 1, x), (x * sp.sin(y), -x * sp.sin(y) / 3, z), (x**2, x, 7)]
+         (sp.Integer(2)**-1 * x, y), (2.5, x), (sp.pi, 1, x), (x * sp.sin(y), -x * sp.sin(y) / 3, z), (x**2, x, 7),
+         (x + y, z + 1), (x + y, -x), (2, x + 1), (x + 2 * y, 3 * y + z)]
 
 
 @pytest.mark.parametrize("args", FACTORS + TERMS)

@@ -164,4 +164,5 @@ def test_a_function_of_a_lone_symbol_is_built_as_sympys_evaluation_builds_it(
     """sin(x) is read without asking sympy's rules (issue 27): what they would give, exactly, at every kind of
     real symbol (exp(x) of a symbol known to be 0 is 1: evaluated)."""
     x = sp.Symbol("x", **assumptions)
-    assert sp.srepr(applier(function)(x)) == sp.srepr(function(x))
+    for argument in (x, x / 10, -2 * x, sp.Rational(3, 7) * x, 2.5 * x, x * sp.Symbol("y")):
+        assert sp.srepr(applier(function)(argument)) == sp.srepr(function(argument))

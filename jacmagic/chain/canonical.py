@@ -42,8 +42,9 @@ def _base(factor: sp.Basic, with_number: bool) -> sp.Basic | None:
 
 
 def product(*args: sp.Basic) -> sp.Basic:
-    """`sp.Mul(*args)` for arguments already evaluated."""
-    split = _coefficient(args) if global_parameters.evaluate and len(args) > 1 else None
+    """`sp.Mul(*args)` for arguments already evaluated (a product among them taken apart, as sympy does)."""
+    flat = [f for a in args for f in (a.args if a.is_Mul else (a,))]
+    split = _coefficient(flat) if global_parameters.evaluate and len(flat) > 1 else None
     if split is not None:
         numbers, factors = split
         bases = [_base(f, bool(numbers)) for f in factors]
@@ -54,8 +55,9 @@ def product(*args: sp.Basic) -> sp.Basic:
 
 
 def total(*args: sp.Basic) -> sp.Basic:
-    """`sp.Add(*args)` for arguments already evaluated."""
-    split = _coefficient(args) if global_parameters.evaluate and len(args) > 1 else None
+    """`sp.Add(*args)` for arguments already evaluated (a sum among them taken apart, as sympy does)."""
+    flat = [t for a in args for t in (a.args if a.is_Add else (a,))]
+    split = _coefficient(flat) if global_parameters.evaluate and len(flat) > 1 else None
     if split is not None:
         numbers, terms = split
         parts = [t.as_coeff_Mul()[1] for t in terms]
