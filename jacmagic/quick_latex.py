@@ -1,5 +1,5 @@
 """sympy's LaTeX of the plainest expressions, written without sympy's printer: sums and products of symbols,
-integer powers of them and of functions such as sin, with integer coefficients; None for anything else.
+integer powers of them and of functions such as sin and exp, with rational coefficients; None for anything else.
 
 The Jacobian of a map is mostly such entries (cos(x_0)*x_1**2 + x_3, 2*x_1*sin(x_0)), and sympy's printer spends
 most of its time on what they do not have: looking for fractions, brackets, units and the printing method of each
@@ -54,7 +54,8 @@ def _sum(expr: sp.Add, symbol: Symbols) -> str | None:
 
 
 def _product(expr: sp.Basic, symbol: Symbols) -> str | None:
-    """A product with an integer coefficient and no denominator (sympy writes those as fractions)."""
+    """A product with a rational coefficient and no other denominator: `p x y` or sympy's fraction
+    \\frac{p x y}{q}, its numerator's factors in the product's order."""
     if expr.is_Mul and (expr.args[0] is sp.S.One or any(a.is_Number for a in expr.args[1:])):
         return None  # an unevaluated product, which sympy writes factor by factor
     tex = ""
@@ -64,21 +65,21 @@ def _product(expr: sp.Basic, symbol: Symbols) -> str | None:
     if not expr.is_Mul:
         alone = _factor(expr, symbol)
         return None if alone is None else tex + alone
-    written = []
-    for i, factor in enumerate(expr.as_ordered_factors()):
-        if factor.is_Number:
-            if i != 0 or not factor.is_Integer:
-                return None
-            printed: str | None = str(factor.p)
-        elif isinstance(factor, sp.exp):  # exp(-x) may be a denominator to sympy's fraction()
-            return None
-        else:
-            printed = _factor(factor, symbol)
+    factors = expr.as_ordered_factors()
+    coefficient = factors[0] if factors[0].is_Number else sp.S.One
+    if not coefficient.is_Rational:
+        return None
+    written = [str(coefficient.p)] if coefficient.p != 1 else []
+    for factor in factors[1:] if coefficient is not sp.S.One else factors:
+        if isinstance(factor, sp.exp) and factor.args[0].is_negative:
+            return None  # sympy's fraction() may put it in the denominator
+        printed = _factor(factor, symbol)
         if printed is None:
             return None
         written.append(printed)
     # one space between factors: sympy writes \cdot only between two numbers, and a number comes only first
-    return tex + " ".join(written)
+    numerator = " ".join(written)
+    return tex + (numerator if coefficient.q == 1 else rf"\frac{{{numerator}}}{{{coefficient.q}}}")
 
 
 def _factor(expr: sp.Basic, symbol: Symbols) -> str | None:
