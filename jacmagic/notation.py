@@ -16,6 +16,8 @@ from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
+from jacmagic.quick_latex import quick_latex
+
 # An entry of a declared array: W_1,2 (row 1, column 2 of W), b1_2 (entry 2 of b1).
 _ENTRY = re.compile(r"^(?P<base>.+?)_(?P<index>\d+(?:,\d+)?)$")
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -141,9 +143,15 @@ def inline(expr: sp.Basic) -> str:
     return _Inline().doprint(expr)
 
 
+@lru_cache(maxsize=4096)
+def _symbol_latex(symbol: sp.Symbol) -> str:
+    return _Latex({"mat_delim": "["})._print(symbol)
+
+
 @_remembered
 def latex(expr: sp.Basic) -> str:
-    return _Latex({"mat_delim": "["}).doprint(expr)
+    """`_Latex`'s LaTeX; the plainest forms (sums of products of symbols and sines) written directly, the same."""
+    return quick_latex(expr, _symbol_latex) or _Latex({"mat_delim": "["}).doprint(expr)
 
 
 @_remembered

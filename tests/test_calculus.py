@@ -8,13 +8,23 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
+import symengine as se
 import sympy as sp
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian as compute
 from jacmagic.budget import Budget
-from jacmagic.chain.calculus import determinant, jacobian, symengine_safe, tidy, tidy_matrix
+from jacmagic.chain import canonical
+from jacmagic.chain.calculus import (
+    _to_symengine_known,
+    determinant,
+    from_entries,
+    jacobian,
+    symengine_safe,
+    tidy,
+    tidy_matrix,
+)
 from jacmagic.chain.functions import relu, sigmoid, softplus
 
 from .helpers import assert_close
@@ -67,6 +77,56 @@ def test_symengine_and_sympy_paths_agree(outputs: list[sp.Expr]) -> None:
             gaps = [complex(d.evalf(30, subs=at)) for d in difference]
             sizes = [complex(e.evalf(30, subs=at)) for e in slow]
             assert all(abs(g) < 1e-9 * (1 + abs(s)) for g, s in zip(gaps, sizes))
+
+
+def scaled_expressions() -> st.SearchStrategy[sp.Expr]:
+    """The family above, some of it times a float or a rational, some of it a sum with a number."""
+    numbers = st.sampled_from([2.5, 1e-3, -1.0, sp.Rational(-2, 3), sp.Integer(4)])
+    return st.one_of(expressions(), st.builds(lambda e, c: c * e, expressions(), numbers),
+                     st.builds(lambda e, c: c + e, expressions(), numbers))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(scaled_expressions(), min_size=1, max_size=3))
+@example([sp.sqrt(1 / x) * sp.atan(x) - 1.0])  # symengine writes sqrt(1/x) as x**(-1/2): rebuilt, not taken back
+@example([x * sp.sqrt(1 / x), sp.exp(sp.log(y) + x) * sp.sin(z)])
+def test_the_way_back_from_symengine_builds_what_sympys_evaluation_builds(outputs: list[sp.Expr]) -> None:
+    """The way back reuses the map's own sympy parts (sin(x), exp(x/10)) and builds sums and products straight
+    in canonical order where nothing combines (issue 27): the symengine forms are those symengine's own
+    conversion gives, and every derivative equals, as a sympy object, symengine's own conversion (sympy's
+    evaluation of every node), so that what is shown never changes."""
+    assume(symengine_safe(outputs))
+    converted, _ = _to_symengine_known(outputs)
+    assert converted == [se.sympify(o) for o in outputs]
+    variables = [x, y, z]
+    real = {se.Symbol(v.name)._sympy_(): v for v in variables}
+    evaluated = {(i, j): se.sympify(o).diff(se.Symbol(v.name))._sympy_().xreplace(real)
+                 for i, o in enumerate(outputs) for j, v in enumerate(variables)}
+    # placed in a matrix the same way: sympy's matrix constructors may rewrite an entry (1/(2*sqrt(x)) becomes
+    # sqrt(1/x)/2 in one of them, not in the other)
+    expected = from_entries(len(outputs), len(variables), {k: e for k, e in evaluated.items() if e != 0})
+    assert jacobian(outputs, variables, use_symengine=True) == expected
+
+
+FACTORS = [(2, x), (x, y), (-1, x, sp.sin(y)), (sp.Rational(1, 3), x**2, sp.exp(y)), (x, x**2), (sp.exp(x),) * 2,
+           (sp.exp(x), sp.exp(y)), (sp.exp(x), sp.E), (2, x + y), (-1, (x + y)**2), (x + 1, y + 2), (x + 1, (x + 1)**2),
+           (2, sp.sqrt(2), x), (sp.sqrt(2), x), (sp.sin(x), sp.sin(x)**-1), (2.5, x), (x**y, y), (x**y, x), (0, x),
+           (1, x), (sp.Integer(2)**sp.Rational(1, 3), x), ((x * y)**sp.Rational(1, 2), x), (x, y, z, sp.cos(x)),
+           (sp.Rational(1, 10), sp.exp(x / 10)), (-2, sp.exp(x), sp.sin(y)), (sp.exp(x), sp.E**y), (sp.exp(x), x**sp.E),
+           (2 * x, y), (x * y, 3 * z), (-x, -y), (2 * x, x), (x * y, x + 1), (sp.sin(x), 2 * x * y)]
+TERMS = [(x, 2 * x), (2 * x, 3 * x * y), (1, x, 2), (0, x), (x, -x), (3, 2 * (x + y)), (x + y, z), (sp.sqrt(2), x),
+         (sp.Integer(2)**-1 * x, y), (2.5, x), (sp.pi, 1, x), (x * sp.sin(y), -x * sp.sin(y) / 3, z), (x**2, x, 7),
+         (x + y, z + 1), (x + y, -x), (2, x + 1), (x + 2 * y, 3 * y + z)]
+
+
+@pytest.mark.parametrize("args", FACTORS + TERMS)
+def test_canonical_sums_and_products_equal_sympys_evaluation(args: tuple[Any, ...]) -> None:
+    """Each shortcut against sympy's own evaluation, where it applies and where it must step aside (two factors
+    of one base, a number times a sum, like terms, two numbers), in both orders."""
+    args = tuple(sp.sympify(a) for a in args)
+    for ordered in (args, args[::-1]):
+        assert canonical.product(*ordered) == sp.Mul(*args)
+        assert canonical.total(*ordered) == sp.Add(*args)
 
 
 def test_symengine_and_sympy_paths_are_identical_on_common_maps() -> None:

@@ -13,6 +13,7 @@ import sympy as sp
 
 from jacmagic import jacobian as compute
 from jacmagic.chain.calculus import jacobian
+from jacmagic.read.matrix_values import _KEPT_AT_A_SYMBOL, applier
 
 from .helpers import assert_close
 
@@ -153,3 +154,15 @@ def test_the_plot_panels_moves_compile_nothing(monkeypatch: pytest.MonkeyPatch) 
         moving.png({**point, "r": r})
     assert built == []
     assert_close(result.map_function()(np.array(2.0), np.array(0.5)), [2 * np.cos(0.5), 2 * np.sin(0.5)])
+
+
+@pytest.mark.parametrize("assumptions", [{"real": True}, {"positive": True}, {"negative": True},
+                                         {"real": True, "nonzero": True}, {"integer": True}, {"zero": True}])
+@pytest.mark.parametrize("function", sorted(_KEPT_AT_A_SYMBOL, key=lambda f: f.__name__))
+def test_a_function_of_a_lone_symbol_is_built_as_sympys_evaluation_builds_it(
+        function: type[sp.Function], assumptions: dict[str, bool]) -> None:
+    """sin(x) is read without asking sympy's rules (issue 27): what they would give, exactly, at every kind of
+    real symbol (exp(x) of a symbol known to be 0 is 1: evaluated)."""
+    x = sp.Symbol("x", **assumptions)
+    for argument in (x, x / 10, -2 * x, sp.Rational(3, 7) * x, 2.5 * x, x * sp.Symbol("y")):
+        assert sp.srepr(applier(function)(argument)) == sp.srepr(function(argument))

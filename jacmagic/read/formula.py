@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 import sympy as sp
 
+from jacmagic.chain import canonical
 from jacmagic.chain.functions import KNOWN_FUNCTIONS, WHOLE_ARRAY
 from jacmagic.errors import CellError
 from jacmagic.model import Guard
@@ -282,9 +283,10 @@ class ExpressionBuilder:
                 self._guard(term, value, divisor=True)
         if isinstance(first, sp.MatrixBase) or any(isinstance(v, sp.MatrixBase) for _, v in rest):
             return entrywise_chain(first, [(_BINOPS[o], v) for o, v in rest], self._fail(node))
+        # built straight in sympy's canonical form where nothing combines (issue 27)
         if family[0] is ast.Add:
-            return sp.Add(first, *(v if o is ast.Add else -v for o, v in rest))
-        return sp.Mul(first, *(v if o is ast.Mult else sp.Pow(v, -1) for o, v in rest))
+            return canonical.total(first, *(v if o is ast.Add else -v for o, v in rest))
+        return canonical.product(first, *(v if o is ast.Mult else sp.Pow(v, -1) for o, v in rest))
 
     def _matmul(self, node: ast.BinOp) -> Value:
         self._product_estimate(node)  # a chain of products too large is refused before its first factor is built

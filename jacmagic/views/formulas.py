@@ -43,7 +43,9 @@ ENTRY_NODES, TOTAL_NODES = 400, 3_000
 _TEXT_ENTRY = 60
 
 
+@lru_cache(maxsize=4096)
 def is_long(entry: sp.Basic) -> bool:
+    """Remembered: a big matrix's shown entries are asked about for the LaTeX, the text and the line (issue 27)."""
     return exceeds((entry,), ENTRY_NODES)
 
 
@@ -51,6 +53,12 @@ def is_big(matrix: sp.MatrixBase) -> bool:
     """Too big to show whole: more than SHOWN rows or columns, or an entry too long to typeset."""
     if matrix.rows > SHOWN or matrix.cols > SHOWN:
         return True
+    return _has_long_entries(sp.ImmutableMatrix(matrix))
+
+
+@lru_cache(maxsize=16)
+def _has_long_entries(matrix: sp.ImmutableMatrix) -> bool:
+    """Remembered: a display asks for the LaTeX, the text and the fitting of the same matrix (issue 27)."""
     return exceeds(matrix, TOTAL_NODES) and any(is_long(e) for e in matrix)
 
 

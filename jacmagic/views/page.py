@@ -25,7 +25,8 @@ MAX_EMS = 28.0
 # A character of text (a name in \operatorname or \text), in estimated em.
 CHARACTER_EMS = 0.43
 
-_TOKENS = re.compile(r"\\[A-Za-z]+|\\.|[{}^_&]|\s+|.", re.S)
+# A token and the spaces before it, which the width walk skips (a control space `\ ` is a token).
+_TOKENS = re.compile(r"\s*(\\[A-Za-z]+|\\.|[{}^_&]|\S)", re.S)
 _WIDE = {"w": 0.72, "W": 1.05, "m": 0.88, "M": 1.05, "N": 0.9, "H": 0.9, "K": 0.9}
 _OPERATORS = {"+": 1.22, "-": 1.22, "=": 1.33, "<": 1.33, ">": 1.33, ",": 0.45, r"\cdot": 0.72, r"\times": 1.22,
               r"\otimes": 1.22, r"\odot": 1.22, r"\approx": 1.33, r"\ne": 1.33, r"\le": 1.33, r"\ge": 1.33}
@@ -38,24 +39,22 @@ _SCRIPT = 0.71
 
 
 class _Reader:
-    """A left-to-right walk over LaTeX tokens that adds up widths."""
+    """A left-to-right walk over LaTeX tokens that adds up widths. Spaces are dropped as the LaTeX is cut into
+    tokens (skipping them token by token was a third of a display's measuring, issue 27); a braced argument's text,
+    spaces and all, is cut from the LaTeX by the tokens' offsets, found when first needed."""
 
     def __init__(self, latex: str) -> None:
+        self.latex = latex
         self.tokens = _TOKENS.findall(latex)
         self.at = 0
-
-    def _skip_spaces(self) -> None:
-        while self.at < len(self.tokens) and self.tokens[self.at].isspace():
-            self.at += 1
+        self._spans: list[tuple[int, int]] | None = None
 
     def _take(self) -> str | None:
-        self._skip_spaces()
-        part = self.tokens[self.at] if self.at < len(self.tokens) else None
+        at = self.at
         self.at += 1
-        return part
+        return self.tokens[at] if at < len(self.tokens) else None
 
     def _peek(self) -> str | None:
-        self._skip_spaces()
         return self.tokens[self.at] if self.at < len(self.tokens) else None
 
     def _argument(self) -> float:
@@ -63,26 +62,28 @@ class _Reader:
         return self.run("}") if part == "{" else self._atom(part)
 
     def _raw(self) -> str:
-        """A braced argument's text, unmeasured (a \\text{...}, an environment's name)."""
+        """A braced argument's text, unmeasured (a \\text{...}, an environment's name), its spaces kept."""
         if self._peek() != "{":
             return self._take() or ""
-        depth, parts = 0, []
-        while self.at < len(self.tokens):  # spaces count here: they are part of the words
+        if self._spans is None:
+            self._spans = [m.span(1) for m in _TOKENS.finditer(self.latex)]
+        opened, depth = self._spans[self.at][1], 0
+        while self.at < len(self.tokens):
             part = self.tokens[self.at]
             self.at += 1
             depth += (part == "{") - (part == "}")
-            parts.append(part)
             if depth == 0:
-                break
-        return "".join(parts[1:-1])
+                return self.latex[opened:self._spans[self.at - 1][0]]
+        # unclosed: all but the last token, which is the spaces after the last one if any
+        end = self._spans[-1][1]
+        return self.latex[opened:end if end < len(self.latex) else self._spans[-1][0]]
 
     def _atom(self, part: str | None) -> float:
-        if part is None or part in _SILENT:
+        if part is None:
             return 0.0
-        if part in _SPACES:
-            return _SPACES[part]
-        if part in _OPERATORS:
-            return _OPERATORS[part]
+        width = _FIXED.get(part)
+        if width is not None:
+            return width
         if part in (r"\frac", r"\tfrac", r"\dfrac"):
             return max(self._argument(), self._argument()) + 0.3
         if part in _WORDS:
@@ -96,10 +97,8 @@ class _Reader:
             return self._matrix()
         if part == "{":
             return self.run("}")
-        if part.startswith("\\"):
-            return 0.5 * len(part) + 0.17 if part[1:] in _NAMES else 0.6  # \tanh; a Greek letter, \partial
-        return 0.5 if part.isdigit() else 0.28 if part == "." else 0.39 if part in "()[]|" else \
-            _WIDE.get(part, 0.55)
+        _FIXED[part] = width = _fixed_width(part)
+        return width
 
     def _matrix(self) -> float:
         """Columns side by side, each as wide as its widest entry, a quad apart."""
@@ -132,6 +131,24 @@ class _Reader:
         while (part := self._take()) is not None and part != until:
             total += self._scripted(part)
         return total
+
+
+def _fixed_width(part: str) -> float:
+    """The width of a token that takes no argument: a glyph, an operator, a space, a name."""
+    if part in _SILENT:
+        return 0.0
+    if part in _SPACES:
+        return _SPACES[part]
+    if part in _OPERATORS:
+        return _OPERATORS[part]
+    if part.startswith("\\"):
+        return 0.5 * len(part) + 0.17 if part[1:] in _NAMES else 0.6  # \tanh; a Greek letter, \partial
+    return 0.5 if part.isdigit() else 0.28 if part == "." else 0.39 if part in "()[]|" else _WIDE.get(part, 0.55)
+
+
+# The widths of the tokens that take no argument, as they are met: a token's width is looked up, not worked out
+# again (a display measures thousands of tokens, issue 27). Tokens are single characters and command names.
+_FIXED: dict[str, float] = {}
 
 
 @lru_cache(maxsize=4096)

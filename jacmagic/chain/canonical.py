@@ -1,0 +1,72 @@
+"""Sums and products built straight in sympy's canonical form, where nothing in them can combine.
+
+Coming back from symengine, a Jacobian's entries are already simplified as far as sympy's automatic evaluation
+goes: each factor of a product has its own base, each term of a sum its own non-numeric part. sympy's `Mul(*args)`
+and `Add(*args)` would still ask every factor's assumptions while flattening (the larger part of the way back for
+the issue 27 maps); here the arguments are only put in sympy's canonical order (its own sort), which is all its
+evaluation would do to them. Anything that could combine, distribute or absorb (a second number, two factors of
+one base, a number times a sum, exp(a)*exp(b), a power of a number) goes through sympy's evaluation as before.
+tests/test_calculus.py compares both ways on a generated family of expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy as sp
+from sympy.core.add import _addsort
+from sympy.core.mul import _mulsort
+from sympy.core.parameters import global_parameters
+
+
+def _coefficient(args: Sequence[sp.Basic]) -> tuple[list[sp.Basic], list[sp.Basic]] | None:
+    """The numbers (at most one, a rational other than 0 and 1) and the rest; None past one number."""
+    numbers = [a for a in args if a.is_Number]
+    if len(numbers) > 1 or (numbers and (not numbers[0].is_Rational or numbers[0] in (0, 1))):
+        return None
+    return numbers, [a for a in args if not a.is_Number]
+
+
+def _base(factor: sp.Basic, with_number: bool) -> sp.Basic | None:
+    """The base a factor gathers under in a product (E for exp(a)); None where sympy's product might rewrite it
+    (a power of a number is folded into the coefficient, a number distributes over a sum)."""
+    if factor.is_Pow:
+        base = factor.base
+        return None if base.is_Number or not (base.is_Symbol or base.is_Function or base.is_Add) or \
+            isinstance(base, sp.exp) or (with_number and base.is_Add) else base
+    if isinstance(factor, sp.exp):
+        return sp.E
+    if factor.is_Symbol or factor.is_Function:
+        return factor
+    return None
+
+
+def product(*args: sp.Basic) -> sp.Basic:
+    """`sp.Mul(*args)` for arguments already evaluated (a product among them taken apart, as sympy does)."""
+    flat = [f for a in args for f in (a.args if a.is_Mul else (a,))]
+    split = _coefficient(flat) if global_parameters.evaluate and len(flat) > 1 else None
+    if split is not None:
+        numbers, factors = split
+        bases = [_base(f, bool(numbers)) for f in factors]
+        if None not in bases and len(set(bases)) == len(bases):
+            _mulsort(factors)
+            return sp.Mul._from_args(numbers + factors)
+    return sp.Mul(*args)
+
+
+def total(*args: sp.Basic) -> sp.Basic:
+    """`sp.Add(*args)` for arguments already evaluated (a sum among them taken apart, as sympy does)."""
+    flat = [t for a in args for t in (a.args if a.is_Add else (a,))]
+    split = _coefficient(flat) if global_parameters.evaluate and len(flat) > 1 else None
+    if split is not None:
+        numbers, terms = split
+        parts = [t.as_coeff_Mul()[1] for t in terms]
+        if all(_term(t, p) for t, p in zip(terms, parts)) and len(set(parts)) == len(parts):
+            _addsort(terms)
+            return sp.Add._from_args(numbers + terms)
+    return sp.Add(*args)
+
+
+def _term(term: sp.Basic, part: sp.Basic) -> bool:
+    """Is `term` a term sympy's sum keeps as it is: not a sum, a number's power or a number times a sum?"""
+    return not (term.is_Add or part.is_Add or part.is_Number or (term.is_Pow and term.base.is_Number))

@@ -1,0 +1,71 @@
+"""The quick LaTeX of plain expressions (issue 27) is byte for byte what sympy's printer (`_Latex`) writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jacmagic.notation import _Latex, _symbol_latex, latex
+from jacmagic.quick_latex import quick_latex
+
+NAMES = ["x", "y", "theta", "x_1", "s12_3", "W_1,2", "b1_2", "alpha_2", "lambda", "x__2", "Delta", "longname", "z0"]
+SYMBOLS = [sp.Symbol(n, real=True) for n in NAMES]
+FUNCTIONS = [sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.exp, sp.log,
+             sp.asin, sp.Heaviside, sp.Abs, sp.sqrt]
+NUMBERS = [sp.Integer(2), sp.Integer(-1), sp.Integer(-3), sp.Integer(10), sp.Rational(1, 10), sp.Rational(-2, 3),
+           sp.Float(2.5), sp.pi]
+
+
+def _applied(function: Any, argument: sp.Expr) -> sp.Expr:
+    """function(argument), or the argument where sympy refuses it (Heaviside of an imaginary number)."""
+    try:
+        return function(argument)
+    except ValueError:
+        return argument
+
+
+def expressions() -> st.SearchStrategy[sp.Expr]:
+    leaves = st.sampled_from(SYMBOLS + NUMBERS)
+
+    def extend(children: st.SearchStrategy[sp.Expr]) -> st.SearchStrategy[sp.Expr]:
+        return st.one_of(
+            st.builds(_applied, st.sampled_from(FUNCTIONS), children),
+            st.builds(lambda a, b: a + b, children, children),
+            st.builds(lambda a, b: a - b, children, children),
+            st.builds(lambda a, b: a * b, children, children),
+            st.builds(lambda a, b, c: a * b * c, children, children, children),
+            st.builds(lambda a, k: a**k, children, st.sampled_from([2, 3, -1, -2, sp.Rational(1, 2)])),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=10)
+
+
+def sympys(expr: sp.Basic) -> str:
+    return _Latex({"mat_delim": "["}).doprint(expr)
+
+
+@settings(max_examples=600, deadline=None)
+@given(expressions())
+def test_the_quick_latex_of_an_expression_is_sympys_or_nothing(expr: sp.Expr) -> None:
+    quick = quick_latex(expr, _symbol_latex)
+    assert quick is None or quick == sympys(expr)
+
+
+def test_the_quick_latex_covers_the_entries_of_a_jacobian_like_the_issues_map() -> None:
+    """Not only correct where it answers: it answers for the plain entries (else it saves nothing)."""
+    x, y, z = SYMBOLS[:3]
+    entries = [y**2 * sp.cos(x) + z - sp.cos(y), 2 * y * sp.sin(x), -x * sp.sin(z), x, -sp.cos(y),
+               sp.sin(x)**2 * y - 3 * x * z, sp.exp(x) + y, sp.tanh(x * y)**2, sp.exp(x / 10) / 10,
+               -3 * x * sp.cos(y) / 7, x * sp.exp(-y)]
+    for entry in entries:
+        assert quick_latex(entry, _symbol_latex) == sympys(entry)
+
+
+def test_latex_of_anything_else_is_still_sympys() -> None:
+    x, y = SYMBOLS[:2]
+    for value in [x / y, 2.5 * x, sp.Matrix([[x, y]]), sp.Heaviside(x), sp.sqrt(x), sp.Rational(1, 3), sp.log(x)]:
+        assert quick_latex(value, _symbol_latex) is None
+        assert latex(value) == sympys(value)
