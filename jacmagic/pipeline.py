@@ -1,4 +1,5 @@
-"""The one orchestrator: cell text (or a Python object) + options -> a result (`JacobianResult`, or `NetworkResult`
+"""The one orchestrator: cell text (or a Python object) + options -> a result (`JacobianResult`: its Jacobian entry by
+entry, and with --chain the graph its walkthrough runs on
 for a cell read as array operations).
 
 Used by the magic, the command line and the Python API alike, so all three show the same thing.
@@ -22,11 +23,11 @@ from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
 from jacmagic.read.names import refuse_twins, suggest
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
 from jacmagic.read.source import is_def_cell
-from jacmagic.result import JacobianResult, expand_matrices, not_square
+from jacmagic.symbolic import SymbolicJacobian, expand_matrices, not_square
 
 if TYPE_CHECKING:
     from jacmagic.chain.network import Network
-    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
@@ -60,7 +61,7 @@ def typed_shapes(at: Sequence[tuple[str, Any]]) -> dict[str, tuple[int, ...]]:
 
 
 def compute(source: str | object, options: Options | None = None,
-            namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult | NetworkResult:
+            namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
     if not (0 < options.memory <= MAX_MEMORY):  # also refuses nan
@@ -74,11 +75,21 @@ def compute(source: str | object, options: Options | None = None,
                           "stages' local Jacobians; add --chain")
     if options.chain:
         return _chain_result(source, options, namespace, name)
-    return compute_entries(source, options, namespace, name)
+    from jacmagic.result import JacobianResult
+
+    whole = compute_entries(source, options, namespace, name)
+    return JacobianResult(options, whole, constants=tuple(s.name for s in whole.constants),
+                          wrt=_names(whole.model, whole.inputs))
+
+
+def _names(model: CellModel, symbols: Sequence[sp.Symbol]) -> tuple[str, ...]:
+    """The names a user gives for these columns: each declared array's once, else each symbol's own."""
+    owners = {s: shape.name for shape in model.shapes for s in shape.symbols}
+    return tuple(dict.fromkeys(owners.get(s, s.name) for s in symbols))
 
 
 def _chain_result(source: str | object, options: Options, namespace: Mapping[str, Any] | None, name: str
-                  ) -> NetworkResult:
+                  ) -> JacobianResult:
     """Every `--chain` cell walked on one graph: read as array operations line by line where the array reader
     covers it, else read entry by entry into stages that become the graph's lines."""
     # the array-level readers (and the operations they build) are loaded only for --chain: a plain cell, and
@@ -114,18 +125,17 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
                           "each other")
     _refuse_oversized_stages(model)
     if not options.wrt:  # the entry level's variables (a function's parameters), the rest constants
-        owners = {s: shape.name for shape in model.shapes for s in shape.symbols}
-        options = replace(options, wrt=tuple(dict.fromkeys(owners.get(s, s.name) for s in model.inputs)))
+        options = replace(options, wrt=_names(model, model.inputs))
     return network_result(network_of_stages(model), source, options, namespace, model)
 
 
 def network_result(network: Network, source: str | object, options: Options, namespace: Mapping[str, Any] | None,
-                   model: CellModel | None = None) -> NetworkResult:
+                   model: CellModel | None = None) -> JacobianResult:
     """Checks the options against the network and builds the result, and the entry-level one from the stages
     `model` the network was made of, else when the network is small enough to write out."""
     from jacmagic.chain.network_walk import refuse_past_memory
-    from jacmagic.network_result import NetworkResult
     from jacmagic.points import arrays_by_name, batches_of_images, chosen_wrt, input_dims, refuse_unknown
+    from jacmagic.result import JacobianResult
 
     if not network.inputs:
         raise CellError(NO_VARIABLES)
@@ -163,7 +173,7 @@ def network_result(network: Network, source: str | object, options: Options, nam
         stages = model or read_cell(text, options, namespace)
         return _steps(stages, _variables(stages, wrt))
 
-    result = NetworkResult(network, text, options, wrt, constants, given, whole, notes,
+    result = JacobianResult(options, whole, network, text, wrt, constants, given, notes,
                            input_dims(network, text, dict(options.at)), entry_chain)
     if options.mode != "reverse":
         _ = result.directions  # refused now if too many
@@ -185,7 +195,7 @@ def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None
 
 
 def compute_entries(source: str | object, options: Options, namespace: Mapping[str, Any] | None = None,
-                    name: str = "") -> JacobianResult:
+                    name: str = "") -> SymbolicJacobian:
     """The entry-level result: every entry of every value a sympy expression (a layer cell's symbolic Jacobian,
     and its local Jacobians entry by entry)."""
     try:
@@ -240,7 +250,7 @@ def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str
     return tuple(point)
 
 
-def _analyse(model: CellModel, options: Options) -> JacobianResult:
+def _analyse(model: CellModel, options: Options) -> SymbolicJacobian:
     refuse_twins(model.free_names + model.outputs + tuple(o for s in model.stages for o in s.outputs))
     point = _point(model, options.at) if options.at else ()
     variables = _variables(model, options.wrt)
@@ -272,7 +282,7 @@ def _analyse(model: CellModel, options: Options) -> JacobianResult:
     if budget.exceeded:
         notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
                      "some entries are shown unsimplified")
-    return _checked(JacobianResult(matrix, variables, model.outputs, model, constants, options, det, (),
+    return _checked(SymbolicJacobian(matrix, variables, model.outputs, model, constants, options, det, (),
                                    tuple(notes), point, hessians))
 
 
@@ -305,7 +315,7 @@ def _refuse_oversized_stages(model: CellModel) -> None:
 
 def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
                     constants: tuple[sp.Symbol, ...], point: tuple[tuple[str, float], ...],
-                    notes: list[str]) -> JacobianResult:
+                    notes: list[str]) -> SymbolicJacobian:
     """A map whose composition is too large to write out or to differentiate as a whole: its Jacobian comes
     through the stages, each small enough to differentiate (else it is refused before any work starts)."""
     if options.hessian:
@@ -315,7 +325,7 @@ def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symb
     steps = _steps(model, variables)
     notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "
                  "stage; result.matrix composes it on request")
-    return _checked(JacobianResult(None, variables, model.outputs, model, constants, options, None, steps,
+    return _checked(SymbolicJacobian(None, variables, model.outputs, model, constants, options, None, steps,
                                    tuple(notes), point))
 
 
@@ -330,7 +340,7 @@ def constants_note(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol
     return f"constants (held fixed, not differentiated): {', '.join(shown)}{more}"
 
 
-def _checked(result: JacobianResult) -> JacobianResult:
+def _checked(result: SymbolicJacobian) -> SymbolicJacobian:
     """A wrong --at or --range is the user's mistake: say so now, not when the panel opens."""
     if result.point:
         result.point_values(dict(result.point))

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError
-from jacmagic.network_result import NetworkResult
 from jacmagic.read.array_trace import trace_network
 from jacmagic.read.tracer import Untraceable
+from jacmagic.result import JacobianResult
 
 NUMPY_DEF = """def loss(W1, b1, W2, b2, x, y):
     h = np.maximum(W1 @ x + b1, 0)
@@ -65,7 +65,7 @@ def _def_cell(activation: str) -> str:
 
 def _gradients(cell: str, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     result = jacobian(cell, at=point, chain=True, wrt=("W1", "b1", "W2", "b2"), namespace={"np": np})
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result.gradient()
 
 
@@ -73,7 +73,7 @@ def test_the_numpy_def_of_a_784_128_10_classifier_is_walked_at_array_level() -> 
     """The issue's reproducer: traced entry by entry, it did not finish in 90 s."""
     point = _point(np.random.default_rng(1), 784, 128, 10)
     result = jacobian(NUMPY_DEF, at=point, chain=True, wrt=("W1", "b1", "W2", "b2"))
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     assert [line.name for line in result.network.lines] == ["h", "z", "e", "loss"]
     expected = _backprop(point, "relu")
     for name, gradient in result.gradient().items():
@@ -162,7 +162,7 @@ def test_a_small_network_whose_entries_cannot_be_written_in_time_is_still_walked
     point = _point(np.random.default_rng(3), 2, 2, 2)
     result = jacobian(_def_cell("tanh"), at=point, chain=True, wrt=("W1", "b1", "W2", "b2"), budget=1e-4,
                       namespace={"np": np})
-    assert isinstance(result, NetworkResult) and result.whole is None
+    assert isinstance(result, JacobianResult) and result.whole is None
     assert any("within the time budget" in note for note in result.notes)
     for name, expected in _backprop(point, "tanh").items():
         np.testing.assert_allclose(result.gradient()[name].reshape(expected.shape), expected, atol=1e-10)
@@ -180,7 +180,7 @@ def test_a_small_network_too_deep_to_write_out_is_still_walked() -> None:
         result = jacobian(cell, chain=True)
     finally:
         sys.setrecursionlimit(limit)
-    assert isinstance(result, NetworkResult) and result.whole is None
+    assert isinstance(result, JacobianResult) and result.whole is None
     value, slope = np.full(6, 1.0), np.ones(6)  # the default point: every entry 1
     for _ in range(40):
         slope *= 2 * (1 - np.tanh(value) ** 2)

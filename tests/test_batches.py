@@ -13,7 +13,7 @@ import pytest
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close
@@ -34,13 +34,13 @@ def _central(f: Callable[..., float], point: Mapping[str, Any], name: str, h: fl
     return gradient.reshape(value.shape)
 
 
-def _result(cell: str, point: Mapping[str, Any], **options: Any) -> NetworkResult:
+def _result(cell: str, point: Mapping[str, Any], **options: Any) -> JacobianResult:
     result = jacobian(cell, chain=True, at=dict(point), namespace={"np": np}, **options)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 
-def _checked(cell: str, point: Point, by_hand: Callable[..., float], rel: float = 1e-6) -> NetworkResult:
+def _checked(cell: str, point: Point, by_hand: Callable[..., float], rel: float = 1e-6) -> JacobianResult:
     """The cell's gradient (each array in its own shape) against central differences of the map by hand, and the
     walkthrough's own checks (central differences, forward mode) agreeing."""
     result = _result(cell, point, mode="both")

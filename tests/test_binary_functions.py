@@ -12,9 +12,9 @@ import pytest
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
 from jacmagic.model import Options
-from jacmagic.network_result import NetworkResult
 from jacmagic.pipeline import compute
 from jacmagic.read.network import COVERED
+from jacmagic.result import JacobianResult
 from tests.helpers import assert_close
 
 RNG = np.random.default_rng(23)
@@ -81,9 +81,9 @@ def _central(value: Callable[[Arrays], np.ndarray], arrays: Arrays, name: str, h
     return gradient
 
 
-def _checked(cell: str, value: Callable[[Arrays], np.ndarray], arrays: Arrays) -> NetworkResult:
+def _checked(cell: str, value: Callable[[Arrays], np.ndarray], arrays: Arrays) -> JacobianResult:
     result = compute(cell, Options(chain=True, at=tuple(arrays.items())))
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     gradients = result.gradient()
     for name in result.wrt:
         assert_close(np.reshape(gradients[name], arrays[name].shape), _central(value, arrays, name), rel=1e-5)
@@ -122,7 +122,7 @@ def test_every_known_function_has_an_array_level_operation() -> None:
 def test_a_200_entry_cell_using_each_is_read_at_array_level(line: str) -> None:
     arrays = {"x": _positive((200,)), "z": _positive((200,))}
     result = compute(_cell(line, "200", "200"), Options(chain=True, at=tuple(arrays.items())))
-    assert isinstance(result, NetworkResult)  # not the entry level, which cannot finish at this size
+    assert isinstance(result, JacobianResult)  # not the entry level, which cannot finish at this size
     assert np.isfinite(result.at()).all()
 
 
@@ -227,7 +227,7 @@ def test_a_numpy_def_traces_the_new_operations_at_array_level(source: str) -> No
         arrays = {"x": _positive((3,)) * RNG.choice([-1, 1], 3) if "sign" in source else _positive((3,)),
                   "z": _away((3,)) if "sign" in source else _positive((3,))}
         result = compute(source, Options(chain=True, at=tuple(arrays.items())))
-        assert isinstance(result, NetworkResult)
+        assert isinstance(result, JacobianResult)
         gradients = result.gradient()
         for name in ("x", "z"):
             want = _central(lambda a: np.sqrt(function(a["x"], a["z"])), arrays, name)  # type: ignore[operator]
@@ -239,7 +239,7 @@ def test_a_def_with_a_traced_exponent_is_read_at_array_level_at_300_entries() ->
     source = "def f(x, z):\n    return np.sum(np.power(x, z) + np.arctan2(z, x) + np.hypot(x, z) + np.sign(x))"
     arrays = {"x": _positive((300,)), "z": _positive((300,))}
     result = compute(source, Options(chain=True, at=tuple(arrays.items())))
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     assert np.isfinite(result.at()).all()
 
 
@@ -248,7 +248,7 @@ def test_a_def_with_a_traced_exponent_is_read_at_array_level_at_300_entries() ->
 def test_a_def_returning_a_list_of_traced_numbers_is_a_column_of_outputs() -> None:
     source = "def f(x, y):\n    u = x*y\n    return [u, x + y]"
     result = compute(source, Options(chain=True, at=(("x", 0.7), ("y", -0.3))))
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     assert_close(result.at(), [[-0.3, 0.7], [1.0, 1.0]])  # ∂(xy, x + y)/∂(x, y) by hand
     assert result.walkthrough().check.agrees
     assert str(result) and result.latex()
@@ -264,7 +264,7 @@ def test_a_def_returning_a_list_of_sums_of_big_arrays_is_read_at_array_level() -
     source = "def f(x):\n    u = np.tanh(x)\n    return [np.sum(u), u[0]]"
     x = RNG.uniform(-1, 1, 300)
     result = compute(source, Options(chain=True, at=(("x", x),)))
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     want = np.zeros((2, 300))
     want[0] = 1 - np.tanh(x) ** 2
     want[1, 0] = 1 - np.tanh(x[0]) ** 2

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.errors import CellError
 from jacmagic.model import Options
 from jacmagic.pipeline import compute_entries
@@ -64,7 +64,7 @@ def _central(by_hand: Callable[..., object], point: dict[str, np.ndarray]) -> np
     return np.stack(columns, axis=1)
 
 
-def _point(result: NetworkResult) -> dict[str, np.ndarray]:
+def _point(result: JacobianResult) -> dict[str, np.ndarray]:
     """Away from leaky_relu's kink, so central differences are exact there."""
     values = {}
     for name in result.names:
@@ -77,7 +77,7 @@ def _point(result: NetworkResult) -> dict[str, np.ndarray]:
 def test_each_classifier_piece_matches_central_differences_at_both_levels(cell: str,
                                                                           by_hand: Callable[..., object]) -> None:
     result = jacobian(cell, chain=True)
-    assert isinstance(result, NetworkResult)  # the array level covers it
+    assert isinstance(result, JacobianResult)  # the array level covers it
     entries = compute_entries(cell, Options())
     for _ in range(3):
         point = _point(result)
@@ -119,7 +119,7 @@ def test_a_traced_def_uses_the_pieces_as_a_layer_cell_does() -> None:
     source = ("W: 3x4\nx: 4\ny: 3\ndef loss(W, x, y):\n    h = leaky_relu(W @ x, 0.1)\n"
               "    return cross_entropy(gelu(h), y) + mse(h, y)")
     result = jacobian(source, chain=True, wrt="W,x,y")
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     point = _point(result)
     want = _central(PIECES[-1][1], point)
     assert_close(result.at(**point), want, rel=1e-6)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import OptionError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 
 from .helpers import assert_close
 
@@ -59,7 +59,7 @@ def _central(f: Callable[..., float], point: Mapping[str, np.ndarray], name: str
     return gradient.reshape(value.shape)
 
 
-def _point(result: NetworkResult, label: bool = True) -> Point:
+def _point(result: JacobianResult, label: bool = True) -> Point:
     """A random point; the label y one-hot when `label` (it sums to 1, as cross-entropy's identity takes)."""
     point = {name: RNG.uniform(-1, 1, result.network.shape_of(name)) for name in result.names}
     if label and "y" in point:
@@ -67,14 +67,14 @@ def _point(result: NetworkResult, label: bool = True) -> Point:
     return point
 
 
-def _values(result: NetworkResult, point: Point) -> dict[str, np.ndarray]:
+def _values(result: JacobianResult, point: Point) -> dict[str, np.ndarray]:
     return result.network.forward(point)[0]
 
 
-def _checked(cell: str, by_hand: Callable[..., float], label: bool = True, **options: Any) -> NetworkResult:
+def _checked(cell: str, by_hand: Callable[..., float], label: bool = True, **options: Any) -> JacobianResult:
     """Every variable's formula at random points against central differences of `by_hand` and the walkthrough."""
     result = jacobian(cell, chain=True, **options)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     for _ in range(3):
         point = _point(result, label)
         gradients = result.gradient(**point)
@@ -89,7 +89,7 @@ def _checked(cell: str, by_hand: Callable[..., float], label: bool = True, **opt
 
 def test_the_classifier_gradients_read_as_a_textbook_writes_them() -> None:
     result = jacobian(CLASSIFIER, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     assert result.formula("z").text == "∂L/∂z = p − y"
     assert result.formula("b2").text.endswith("= p − y")
     assert "(p − y)hᵀ" in result.formula("W2").text
@@ -114,7 +114,7 @@ def test_a_line_naming_the_preactivation_keeps_its_name_in_the_formula() -> None
 
 def test_the_general_form_holds_for_a_label_that_does_not_sum_to_1() -> None:
     result = jacobian(CLASSIFIER, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     general = result.formula("z", general=True)
     assert general.text == "∂L/∂z = p·sum(y) − y" and not general.assumptions
     point = _point(result, label=False)  # y anywhere in [-1, 1]
@@ -191,7 +191,7 @@ CELLS = [CLASSIFIER, "W: 3x4\nx: 4\ny: 3\nz = W @ x\nL = -sum(y * log_softmax(z)
 @pytest.mark.parametrize("cell", CELLS, ids=["classifier", "log_softmax", "quadratic", "mlp"])
 def test_the_generated_code_computes_the_gradient(cell: str) -> None:
     result = jacobian(cell, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     source = result.code()
     assert source.count("def gradient(") == 1
     for label in (True, False):  # the code takes no label to sum to 1
@@ -204,7 +204,7 @@ def test_the_generated_code_computes_the_gradient(cell: str) -> None:
 
 def test_the_generated_code_names_each_stage_like_the_cell() -> None:
     result = jacobian(CLASSIFIER, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     lines = [line.strip() for line in result.code().splitlines()]
     for stage in ("h = ", "z = ", "p = ", "dL_dz = ", "dL_dh = ", "dL_dW1 = "):
         assert any(line.startswith(stage) for line in lines), stage
@@ -228,7 +228,7 @@ def test_random_networks_formulas_and_code_equal_the_walkthrough(
         previous, width = f"h{k}", size
     rows += [f"V: {outputs}x{width}", f"z = V @ {previous}", "L = " + LOSSES[loss].format(z="z")]
     result = jacobian("\n".join(rows), chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     rng = np.random.default_rng(seed)
     point = {name: rng.uniform(-1, 1, result.network.shape_of(name)) for name in result.names}
     point["y"] = np.eye(outputs)[:, [rng.integers(outputs)]]
@@ -247,7 +247,7 @@ def test_an_operation_with_no_rule_is_a_clear_error_naming_its_line(line: str) -
     """The largest entry of a vector has no rule yet (where, entries and choices entry by entry have theirs:
     test_closed_form_more)."""
     result = jacobian(f"W: 3x3\nx: 3\n{line}\nL = sum(u)", chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     with pytest.raises(OptionError, match=r"line 3 \(u = .*no closed-form rule yet"):
         result.formula("W")
     with pytest.raises(OptionError, match="no closed-form rule yet"):
@@ -258,7 +258,7 @@ def test_an_operation_with_no_rule_is_a_clear_error_naming_its_line(line: str) -
 def test_a_vector_output_by_a_matrix_has_no_closed_form() -> None:
     """A vector's Jacobian by a vector is a matrix (test_matrix_calculus); by a matrix it is not, and none is shown."""
     result = jacobian("W: 2x3\nx: 3\nz = tanh(W @ x)", chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     with pytest.raises(OptionError, match="the Jacobian by W \\(2 x 3\\) has no matrix form"):
         result.formula("W")
     assert "in closed form" not in str(result)
@@ -276,6 +276,6 @@ def test_the_walkthrough_shows_the_closed_forms_under_the_gradients() -> None:
 
 def test_formula_of_an_unknown_name_is_refused() -> None:
     result = jacobian(CLASSIFIER, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     with pytest.raises(OptionError, match="formula: q is not a variable"):
         result.formula("q")

@@ -12,7 +12,7 @@ import pytest
 
 from jacmagic import jacobian
 from jacmagic.errors import OptionError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 
 from .helpers import assert_close
 from .test_closed_form import _central, _run, _values
@@ -46,13 +46,13 @@ def _loss(x: np.ndarray, K: np.ndarray, W: np.ndarray, b: np.ndarray, y: np.ndar
     return float(-np.sum(y * (z - top - np.log(np.sum(np.exp(z - top))))))
 
 
-def _result() -> NetworkResult:
+def _result() -> JacobianResult:
     result = jacobian(CONV_NET, chain=True, wrt="K,W,b,x")
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 
-def _point(result: NetworkResult) -> dict[str, np.ndarray]:
+def _point(result: JacobianResult) -> dict[str, np.ndarray]:
     point = {name: RNG.uniform(-1, 1, result.network.shape_of(name)) for name in result.names}
     point["y"] = np.eye(3)[:, [RNG.integers(3)]]
     return point
@@ -96,7 +96,7 @@ def test_the_image_rules_are_named_as_they_fire_and_read_as_a_textbook_writes_th
 def test_a_tie_in_a_pooling_window_routes_the_gradient_to_the_first_largest_entry() -> None:
     """Every window all equal: its gradient goes to its first entry (numpy's argmax), as the walkthrough's."""
     result = jacobian("x: 4x4\nw: 4\nL = sum(tanh(w * flatten(maxpool2d(x, 2))))", chain=True, wrt="x")
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     point = {"x": np.ones((4, 4)), "w": RNG.uniform(-1, 1, (4, 1))}
     got = result.formula("x").evaluate(_values(result, point))
     assert_close(got, result.gradient(**point)["x"], rel=1e-9)
@@ -107,6 +107,6 @@ def test_a_tie_in_a_pooling_window_routes_the_gradient_to_the_first_largest_entr
 def test_a_batch_of_images_has_no_closed_form_rule_yet() -> None:
     cell = CONV_NET.replace("x: 6x6", "x: 2x6x6").replace("y: 3", "y: 3x2").replace("softmax(z)", "softmax(z, axis=0)")
     result = jacobian(cell, chain=True, wrt="K")
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     with pytest.raises(OptionError, match="no closed-form rule yet"):
         result.formula("K")

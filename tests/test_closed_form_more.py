@@ -15,7 +15,7 @@ import pytest
 from jacmagic import jacobian
 from jacmagic.chain.closed_form import compose, holds
 from jacmagic.errors import OptionError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 
 from .helpers import assert_close
 from .test_closed_form import Point, _central, _run, _values
@@ -86,13 +86,13 @@ def _batch_loss(W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, 
     return float(-np.sum(Y * _log_softmax(W2 @ np.maximum(W1 @ X + b1, 0) + b2, 0)) / 32)
 
 
-def _result(cell: str) -> NetworkResult:
+def _result(cell: str) -> JacobianResult:
     result = jacobian(cell, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 
-def _random(result: NetworkResult, one_hot: bool) -> Point:
+def _random(result: JacobianResult, one_hot: bool) -> Point:
     """A random point; each label column (y, Y) one-hot when `one_hot`."""
     point = {name: RNG.uniform(-1, 1, result.network.shape_of(name)) for name in result.names}
     for name in ("y", "Y"):
@@ -102,7 +102,7 @@ def _random(result: NetworkResult, one_hot: bool) -> Point:
     return point
 
 
-def _check(result: NetworkResult, by_hand: Callable[..., float], general: bool = False) -> None:
+def _check(result: JacobianResult, by_hand: Callable[..., float], general: bool = False) -> None:
     """Each formula against central differences and the walkthrough, and the generated code against both."""
     for _ in range(2):
         point = _random(result, one_hot=not general)

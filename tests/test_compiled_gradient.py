@@ -14,8 +14,8 @@ from jacmagic.chain.array_code import Undefined
 from jacmagic.chain.network_walk import exact_reverse, reverse
 from jacmagic.errors import CellError, OptionError
 from jacmagic.magic import JacobianMagic, parse_line
-from jacmagic.network_result import NetworkResult
 from jacmagic.options import parse_point
+from jacmagic.result import JacobianResult
 from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close
@@ -48,13 +48,13 @@ def _backprop(p: dict[str, np.ndarray], mean: bool = False) -> dict[str, np.ndar
     return {"W1": da @ x.T, "b1": da.sum(axis=1, keepdims=True), "W2": dz @ h.T, "b2": dz.sum(axis=1, keepdims=True)}
 
 
-def _result(cell: str, point: dict[str, Any], **options: Any) -> NetworkResult:
+def _result(cell: str, point: dict[str, Any], **options: Any) -> JacobianResult:
     result = jacobian(cell, chain=True, at=point, **options)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 
-def _working(result: NetworkResult, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _working(result: JacobianResult, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: np.asarray(value, dtype=float).reshape(result.network.shape_of(name))
             for name, value in point.items()}
 

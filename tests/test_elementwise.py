@@ -12,7 +12,7 @@ import pytest
 from jacmagic import jacobian
 from jacmagic.chain.elementwise import FUNCTIONS
 from jacmagic.chain.functions import KNOWN_FUNCTIONS, WHOLE_ARRAY
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 from jacmagic.views.verdicts import verdict_words
 
 # name: (numpy's function, a point inside the domain)
@@ -40,7 +40,7 @@ def test_an_element_wise_function_at_array_level_matches_central_differences_and
     numpy, at = REFERENCE[name]
     z = np.array(at)
     result = jacobian(f"z: 3\nL = sum(2 * {name}(z))", chain=True, at={"z": z})
-    assert isinstance(result, NetworkResult) and result.whole is not None
+    assert isinstance(result, JacobianResult) and result.whole is not None
     h = 1e-6
     central = np.array([(np.sum(2 * numpy(z + h * e)) - np.sum(2 * numpy(z - h * e))) / (2 * h) for e in np.eye(3)])
     np.testing.assert_allclose(result.gradient()["z"], central, rtol=1e-6)
@@ -63,7 +63,7 @@ def test_numpys_inverse_trigonometric_and_other_ufuncs_are_traced_in_a_def() -> 
     cell = ("def f(z):\n    return np.sum(np.arcsin(z) + np.arccos(z / 2) + np.arctanh(z) + np.tan(z) + np.cbrt(z)"
             " + np.log10(z + 2) + np.log2(z + 2) + np.arcsinh(z) + np.arccosh(z + 2))")
     result = jacobian(cell, chain=True, at={"z": z})
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
 
     def numpy(v: np.ndarray) -> float:
         return float(np.sum(np.arcsin(v) + np.arccos(v / 2) + np.arctanh(v) + np.tan(v) + np.cbrt(v)

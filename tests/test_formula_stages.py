@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 
 from .helpers import assert_close
 
@@ -33,7 +33,7 @@ def test_a_declared_matrix_feeds_a_stage_of_formulas_whole(rows: int) -> None:
     W, x = rng.uniform(-1, 1, (rows, 2)), rng.uniform(-1, 1, 2)
     cell = f"W: {rows}x2\nx: 2\nh = W @ x\nL = where(True, hypot(h[0], h[{rows - 1}]), 0)"
     result = jacobian(cell, chain=True, wrt="W,x", at={"W": W.tolist(), "x": x.tolist()})
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     text = str(result)
     (by_w,) = [line for line in text.split("\n") if "local Jacobian ∂h/∂W" in line]
     assert "e₁ᵀ" not in by_w and f"({rows} x {2 * rows})" in by_w and "W[0]" not in text

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from jacmagic import jacobian
 from jacmagic.errors import OptionError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 
 from .test_images import _central, _conv, _pool
 
@@ -35,10 +35,10 @@ def _drawn(fig: Figure, gid: str) -> list[np.ndarray]:
     return [np.asarray(image.get_array()) for axes in fig.axes for image in axes.get_images() if image.get_gid() == gid]
 
 
-def _result(cell: str, wrt: str = "x") -> NetworkResult:
+def _result(cell: str, wrt: str = "x") -> JacobianResult:
     names = ("x", "K", "W", "b", "y") if "y: 3" in cell else ("x", "K", "W", "b")
     result = jacobian(cell, chain=True, wrt=(wrt,), at={name: POINT[name] for name in names})
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 
@@ -163,7 +163,7 @@ BATCH = "W: 4x6\nb: 4\nX: 6x5\nL = sum(tanh(W @ X + b) ** 2)"
 def test_plot_of_a_large_network_draws_each_gradient_as_a_heat_map_or_bars() -> None:
     point = {"W": RNG.standard_normal((4, 6)), "b": RNG.standard_normal(4), "X": RNG.standard_normal((6, 5))}
     result = jacobian(BATCH, chain=True, wrt=("W", "b"), at=point)
-    assert isinstance(result, NetworkResult) and result.whole is None
+    assert isinstance(result, JacobianResult) and result.whole is None
 
     def loss(W: np.ndarray, b: np.ndarray) -> np.ndarray:  # noqa: N803
         return np.array([np.sum(np.tanh(W @ point["X"] + b[:, None]) ** 2)])
@@ -178,7 +178,7 @@ def test_plot_of_a_large_network_draws_each_gradient_as_a_heat_map_or_bars() -> 
 def test_plot_of_several_outputs_draws_each_jacobian_block_a_row_per_output() -> None:
     point = {"W": RNG.standard_normal((4, 6)), "b": RNG.standard_normal(4), "X": RNG.standard_normal((6, 5))}
     result = jacobian("W: 4x6\nb: 4\nX: 6x5\nH = tanh(W @ X + b)", chain=True, wrt=("b",), at=point)
-    assert isinstance(result, NetworkResult) and result.whole is None
+    assert isinstance(result, JacobianResult) and result.whole is None
     [block] = _drawn(result.plot(), "jacmagic-gradient")
     by_hand = lambda b: np.tanh(point["W"] @ point["X"] + b[:, None]).ravel()  # noqa: E731
     np.testing.assert_allclose(block, _central(by_hand, point["b"]), atol=1e-7)  # 20 x 4
@@ -186,7 +186,7 @@ def test_plot_of_several_outputs_draws_each_jacobian_block_a_row_per_output() ->
 
 def test_plot_of_a_small_network_draws_the_map_written_out() -> None:
     result = jacobian("W: 2x2\nx: 2\nz = tanh(W @ x)", chain=True)
-    assert isinstance(result, NetworkResult) and result.whole is not None
+    assert isinstance(result, JacobianResult) and result.whole is not None
     assert isinstance(result.plot(), Figure)
 
 

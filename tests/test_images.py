@@ -12,15 +12,15 @@ import pytest
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 from jacmagic.views.verdicts import verdict_words
 
 RNG = np.random.default_rng(25)
 
 
-def _result(cell: str, point: Mapping[str, Any], **options: Any) -> NetworkResult:
+def _result(cell: str, point: Mapping[str, Any], **options: Any) -> JacobianResult:
     result = jacobian(cell, chain=True, at=dict(point), namespace={"np": np}, **options)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.errors import CellError
 from jacmagic.views.displays import words
 from jacmagic.views.formulas import text_latex
@@ -54,7 +54,7 @@ def test_a_formula_row_is_not_words() -> None:
     assert words(r"J &= \text{(entry by entry)}") is None and words(r"&\text{a} + x") is None
 
 
-def _formula_rows(result: NetworkResult) -> str:
+def _formula_rows(result: JacobianResult) -> str:
     return derivation(groups_of(result))
 
 
@@ -73,7 +73,7 @@ def test_every_derivation_converts_every_formula_and_keeps_words_outside_the_mat
     if "at" not in options:
         options["at"] = _random_point(jacobian(cell, **options))  # type: ignore[arg-type]
     result = jacobian(cell, **options)  # type: ignore[arg-type]
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     root = _check_markup(_formula_rows(result))
     tables = root.findall(".//math")
     assert tables and all(t.find("mtable") is not None for t in tables)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError, OptionError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 from jacmagic.views.verdicts import verdict_words
 
 from .helpers import assert_close
@@ -58,9 +58,9 @@ def _hessian(f: Callable[..., Any], point: Mapping[str, np.ndarray], name: str, 
     return hessian
 
 
-def _result(cell: str, wrt: str, **options: Any) -> NetworkResult:
+def _result(cell: str, wrt: str, **options: Any) -> JacobianResult:
     result = jacobian(cell, chain=True, wrt=[wrt], **options)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 
@@ -101,7 +101,7 @@ EXAMPLES: dict[str, tuple[str, str, Callable[..., Any], str, Callable[[], Point]
 }
 
 
-def _example_point(result: NetworkResult, special: Callable[[], Point]) -> Point:
+def _example_point(result: JacobianResult, special: Callable[[], Point]) -> Point:
     point = {name: RNG.uniform(-1, 1, result.network.shape_of(name)) for name in result.names}
     return {**point, **special()}
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.chain.formulas import Formulas
 from jacmagic.chain.network_walk import outputs_at
 from jacmagic.errors import CellError, OptionError
@@ -45,14 +45,14 @@ CELLS = [
 ]
 
 
-def _random_point(result: NetworkResult) -> dict[str, np.ndarray]:
+def _random_point(result: JacobianResult) -> dict[str, np.ndarray]:
     return {name: RNG.uniform(-1.2, 1.2, result.network.shape_of(name)) + 0.1 for name in result.names}
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.split("\n")[-1][:40] for c in CELLS])
 def test_every_operation_matches_the_entry_level_jacobian_and_central_differences(cell: str) -> None:
     result = jacobian(cell, chain=True)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     entries = compute_entries(cell, Options())
     for _ in range(3):
         point = _random_point(result)
@@ -83,13 +83,13 @@ def test_forward_mode_matches_on_every_operation(cell: str) -> None:
     assert_close(along.walkthrough(**point).forward_pass.tangent[:, 0], want @ v, rel=1e-9)  # type: ignore[union-attr]
 
 
-def _numbers_as_floats(result: NetworkResult, point: dict[str, np.ndarray]) -> dict[str, object]:
+def _numbers_as_floats(result: JacobianResult, point: dict[str, np.ndarray]) -> dict[str, object]:
     """The point as the entry-level result takes it: arrays whole, a number as a float (an array there would be
     a grid of points)."""
     return {n: v if n in result.network.declared else float(v[0, 0]) for n, v in point.items()}
 
 
-def _central(result: NetworkResult, point: dict[str, np.ndarray]) -> np.ndarray:
+def _central(result: JacobianResult, point: dict[str, np.ndarray]) -> np.ndarray:
     """The Jacobian by central differences of the map, one input entry at a time."""
     columns = []
     for name in result.wrt:
@@ -325,10 +325,10 @@ def test_a_network_through_the_magic_and_the_terminal(shell: Shell) -> None:
     shell.ip.user_ns.update({"W0": np.full((3, 4), 0.1), "x0": np.arange(4.0)})
     ran = shell.ok("%%jacobian --chain --wrt W --at W=W0, x=x0 --out net\nW: 3x4\nx: 4\nL = sum(tanh(W @ x))")
     assert any("I₃ ⊗ xᵀ" in o.get("text/plain", "") for o in ran.outputs)
-    assert isinstance(shell.ip.user_ns["net"], NetworkResult)
+    assert isinstance(shell.ip.user_ns["net"], JacobianResult)
     bad = shell.run("%%jacobian --chain\nW: 3x4\nx: 3\nL = sum(W @ x)")
     assert type(bad.error).__name__ == "UsageError" and "line 3" in str(bad.error) and "3 x 4" in str(bad.error)
-    assert isinstance(shell.ip.user_ns["net"], NetworkResult)
+    assert isinstance(shell.ip.user_ns["net"], JacobianResult)
 
 
 def test_the_reader_leaves_what_it_does_not_cover_to_the_entry_level_reader() -> None:
@@ -340,7 +340,7 @@ def test_the_reader_leaves_what_it_does_not_cover_to_the_entry_level_reader() ->
             read_network(cell)
         assert caught.type.__name__ == "NotStructured"
         result = jacobian(cell, chain=True, at={"x": [0.5, -0.25]})
-        assert isinstance(result, NetworkResult) and result.walkthrough().agrees
+        assert isinstance(result, JacobianResult) and result.walkthrough().agrees
         assert any(isinstance(line.root, Formulas) for line in result.network.lines)
 
 
@@ -361,10 +361,10 @@ def test_a_number_beside_arrays_may_be_given_as_a_one_entry_array() -> None:
 
 # -- the domain, kinks and ties: the array level says what the entry level says ----------------------------------
 
-def _both_levels(cell: str, point: dict[str, object]) -> tuple[NetworkResult, np.ndarray, np.ndarray]:
+def _both_levels(cell: str, point: dict[str, object]) -> tuple[JacobianResult, np.ndarray, np.ndarray]:
     """The array-level result at `point`, its Jacobian, and the entry-level (no --chain) Jacobian in its columns."""
     result = jacobian(cell, chain=True, at=point)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     entries = jacobian(cell, at=point)
     order = {s.name: j for j, s in enumerate(entries.inputs)}
     return result, result.at(**point), entries.at(**point)[:, [order[s.name] for s in result.inputs]]
@@ -594,7 +594,7 @@ def test_gradients_and_the_walkthrough_keep_the_shape_given_or_declared(
     declared_shape = {"x: 3": (3,), "x: 3x1": (3, 1), "x: 1x3": (1, 3), "x: 2x3": (2, 3), "": ()}[declared]
     at = {"c": 0.7, "k": [1.0, 2.0], "x": x.reshape(declared_shape), **({"V": np.eye(9)} if big else {})}
     result = jacobian(cell.strip(), chain=True, at=at)
-    assert isinstance(result, NetworkResult) and (result.whole is None) == bool(big)
+    assert isinstance(result, JacobianResult) and (result.whole is None) == bool(big)
     values = {"x": x} if given is not None else {}
     gradient = result.gradient(**values)
     u = np.tanh(0.7 * x)
@@ -671,7 +671,7 @@ def test_a_traced_def_keeps_the_shapes_of_its_point_and_a_number_parameter(x_sha
     source = "def f(W, x, c):\n    h = np.tanh(W @ x) * c\n    return np.sum(h ** 2)"
     w, x = RNG.uniform(-0.5, 0.5, (3, 4)), RNG.uniform(-1, 1, x_shape)
     result = jacobian(source, chain=True, at={"W": w, "x": x, "c": 2.0})
-    assert isinstance(result, NetworkResult) and result.whole is not None  # small: checked by the entry level too
+    assert isinstance(result, JacobianResult) and result.whole is not None  # small: checked by the entry level too
     walked = result.walkthrough()
     assert walked.agrees, verdict_words(walked.check)
     assert walked.values["h"].shape == h_shape and walked.values["f"].shape == ()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pytest
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.errors import CellError
 
 from .helpers import read_aloud
@@ -45,7 +45,7 @@ def _central(line: Callable[[Values], float], values: Values, name: str, h: floa
 def test_a_number_s_local_jacobian_is_its_formula_without_diag_or_a_structure(
         cell: str, point: dict[str, float], lines: dict[str, Callable[[Values], float]]) -> None:
     result = jacobian(cell, chain=True, at=point)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     walked = result.walkthrough()
     values = {**point, **{name: float(v.reshape(-1)[0]) for name, v in walked.values.items()}}
     text = str(result)

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from jacmagic import jacobian
 from jacmagic.chain.verdict import Verdict
-from jacmagic.network_result import NetworkResult
 from jacmagic.result import JacobianResult
 from jacmagic.views.verdicts import verdict_words
 
@@ -100,7 +99,7 @@ def test_a_network_written_three_ways_gives_numpys_gradient_and_one_verdict(
     expected = _flat(_backprop(point, activation))
     for cell in (_layer_cell(n, hidden, m, activation), _def_cell(activation)):
         result = jacobian(cell, at=point, chain=True, wrt=WRT, namespace={"np": np})
-        assert isinstance(result, NetworkResult)
+        assert isinstance(result, JacobianResult)
         np.testing.assert_allclose(_flat(result.gradient()), expected, rtol=1e-9, atol=1e-10)
         walk = result.walkthrough()
         np.testing.assert_allclose(walk.gradient.ravel(), expected, rtol=1e-9, atol=1e-10)
@@ -113,7 +112,7 @@ def test_a_network_written_three_ways_gives_numpys_gradient_and_one_verdict(
     np.testing.assert_allclose(written_out.at(**_math_point(point)).ravel(), expected, rtol=1e-9, atol=1e-10)
 
 
-def _multiplied_out(result: NetworkResult) -> np.ndarray:
+def _multiplied_out(result: JacobianResult) -> np.ndarray:
     """The Jacobian of the chain from each line's structured local Jacobians, made dense one row at a time by
     the operations themselves and multiplied in forward order: J(line) = sum over operands of local · J(operand)."""
     walk = result.walkthrough()
@@ -140,7 +139,7 @@ def test_the_entry_level_jacobian_is_the_structured_local_jacobians_multiplied_o
         n: int, hidden: int, m: int, activation: str, seed: int) -> None:
     point = _point(seed, n, hidden, m)
     result = jacobian(_layer_cell(n, hidden, m, activation), at=point, chain=True, wrt=WRT)
-    assert isinstance(result, NetworkResult) and result.whole is not None
+    assert isinstance(result, JacobianResult) and result.whole is not None
     entry_level = result.whole.at(**{k: v for k, v in point.items()})
     np.testing.assert_allclose(_multiplied_out(result), entry_level.reshape(1, -1), rtol=1e-9, atol=1e-10)
 
@@ -167,7 +166,7 @@ def test_the_split_softmax_classifier_at_784_128_10_gives_its_walkthrough_throug
                              "x0": point["x"], "y0": point["y"]})
     ran = shell.ok(SPLIT_SOFTMAX)
     result = shell.ip.user_ns["R"]
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     gradients = result.gradient()
     for name, expected in _backprop(point, "relu").items():
         np.testing.assert_allclose(gradients[name], expected, atol=1e-10)

@@ -13,8 +13,8 @@ import pytest
 from jacmagic import jacobian
 from jacmagic import network_result as network_result_module
 from jacmagic.errors import JacmagicError
-from jacmagic.network_result import NetworkResult
 from jacmagic.options import shaped_array, shapes_taken
+from jacmagic.result import JacobianResult
 
 from .helpers import assert_close
 
@@ -55,9 +55,9 @@ def _point(cell: str) -> dict[str, np.ndarray]:
     return {"W": RNG.standard_normal((101, 100)) * 0.1, "x": RNG.standard_normal(100)}
 
 
-def _result(cell: str) -> NetworkResult:
+def _result(cell: str) -> JacobianResult:
     result = jacobian(cell, chain=True, at=_point(cell))
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     return result
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.views.formulas import text_latex
 from jacmagic.views.numbers import number_latex
 from jacmagic.views.render import wrapped
@@ -140,7 +140,7 @@ def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     from jacmagic.views.render import result_groups
 
     result = jacobian("g(x) = [x, x**2]\nh(u, v) = [u*v]", chain=True, at={"x": 0.5})
-    assert isinstance(result, NetworkResult) and result.whole is not None
+    assert isinstance(result, JacobianResult) and result.whole is not None
     shown = static_displays(result_groups(result.whole)) + static_displays(walkthrough_groups(result, result.walked))
     prose = [d for d in shown if "text/html" in d]
     formulas = [d for d in shown if "text/latex" in d]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from jacmagic import jacobian
-from jacmagic.network_result import NetworkResult
 from jacmagic.result import JacobianResult
 
 RNG = np.random.default_rng(2025)
@@ -80,7 +79,7 @@ def test_every_public_method_returns_arrays_in_the_shapes_given(kind: str, form:
         for gradients in (entry_level.gradient(), entry_level.gradient(**point)):
             assert {n: g.shape for n, g in gradients.items()} == {n: lead + s for n, s in given.items()}
     result = jacobian(cell, chain=True, at=point, namespace={"np": np})
-    assert isinstance(result, NetworkResult)  # every --chain cell, numbers only too, is walked as one graph
+    assert isinstance(result, JacobianResult)  # every --chain cell, numbers only too, is walked as one graph
     entries = sum(int(np.prod(s)) for s in given.values())
     other = {name: np.asarray(value) * 1.5 for name, value in point.items()}
 
@@ -108,7 +107,7 @@ def test_a_def_returning_a_matrix_gets_its_array_result_though_the_entry_level_w
     """Found by the test above: the entry-level cross-check's 'return a vector' refused the whole cell."""
     x = RNG.standard_normal((2, 3))
     result = jacobian("def f(x):\n    return np.tanh(x) * 2.0\n", chain=True, at={"x": x}, namespace={"np": np})
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     assert result.gradient()["x"].shape == (6, 2, 3)
     np.testing.assert_allclose(result.at(x=x), np.diag(2 * (1 - np.tanh(x.ravel()) ** 2)), atol=1e-12)
 

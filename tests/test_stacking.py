@@ -10,7 +10,7 @@ import pytest
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError
-from jacmagic.network_result import NetworkResult
+from jacmagic.result import JacobianResult
 
 X = np.array([0.3, -0.7, 1.1])
 W = np.array([[0.5, -1.0], [2.0, 0.1]])
@@ -42,7 +42,7 @@ def test_a_bracketed_list_is_walked_at_array_level_and_matches_central_differenc
         line: str, numpy: Callable[[np.ndarray, np.ndarray], float], mode: str) -> None:
     cell = f"x: 3\nW: 2x2\n{line}"
     result = jacobian(cell, chain=True, wrt=("x", "W"), at={"x": X, "W": W}, mode=mode)
-    assert isinstance(result, NetworkResult)
+    assert isinstance(result, JacobianResult)
     want = _central(numpy)
     walk = result.walkthrough()
     np.testing.assert_allclose(walk.gradient, want, atol=1e-7)
@@ -56,7 +56,7 @@ def test_a_bracketed_list_beside_a_large_array_stays_at_array_level() -> None:
     x = np.linspace(-1, 1, 3000)
     result = jacobian("x: 3000\nW: 2x2\nv = tanh(W @ [x[0]*x[1], sin(x[2])])\nL = sum(v**2) + sum(x**2)",
                       chain=True, wrt=("x", "W"), at={"x": x, "W": W})
-    assert isinstance(result, NetworkResult) and result.whole is None
+    assert isinstance(result, JacobianResult) and result.whole is None
     gradient = result.gradient()["x"]
     v = np.tanh(W @ np.array([x[0] * x[1], np.sin(x[2])]))
     upstream = (2 * v * (1 - v ** 2)) @ W

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jacmagic import NetworkResult, jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.views.displays import static_displays, words
 from jacmagic.views.formulas import Row
 from jacmagic.views.mathml import derivation
@@ -76,7 +76,7 @@ def _sentences(latex: str) -> list[str]:
 
 def groups_of(result: Any) -> list[list[Row]]:
     """Every row a result shows: a chain's composed map (when it has one) and its walkthrough."""
-    if isinstance(result, NetworkResult):
+    if isinstance(result, JacobianResult):
         whole = result_groups(result.whole) if result.whole is not None else []
         return whole + walkthrough_groups(result, result.walked)
     return result_groups(result)

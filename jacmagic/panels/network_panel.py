@@ -31,7 +31,7 @@ from jacmagic.views.verdicts import verdict_words
 from jacmagic.views.walkthrough import directions_words, tangent_latex
 
 if TYPE_CHECKING:
-    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class ArrayControl(widgets.HBox):
 class NetworkPanel(StepPanel):
     """The array-level walkthrough's panel: a control per number and per array, then the steps."""
 
-    def __init__(self, result: NetworkResult, continuous_update: bool = True, digits: int = 4) -> None:
+    def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
         start = result.default_point()
         ranges = {name: (low, high) for name, low, high in result.options.ranges}
         digits_box = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
@@ -110,7 +110,7 @@ class NetworkPanel(StepPanel):
                                                continuous_update, constant)
             else:
                 self.controls[name] = ArrayControl(name, start[name], constant, digits_box, result.dims[name])
-        lines = result.network.lines
+        lines = result.graph.lines
         graph = layout([_GraphStep(line.name, tuple(sp.Symbol(leaf.name) for leaf in line.leaves),
                                    (sp.Symbol(line.name),)) for line in lines])
         derivation = Derivation(walkthrough_groups(result, result.walked))
@@ -139,13 +139,13 @@ class NetworkPanel(StepPanel):
         return ["<b>Forward pass</b>: every value at this point"] + [
             mathml.formula(f"{latex(sp.Symbol(line.name))} = {line.root.show().latex}")
             + _shaped(self.walk.values[line.name], digits)
-            for line in self.result.network.lines]
+            for line in self.result.graph.lines]
 
     def _backward_page(self, position: int, digits: int) -> list[str]:
 
         step = self.walk.backward[position - 1]
         line = step.line
-        outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
+        outputs = tuple(sp.Symbol(o) for o in self.result.graph.outputs)
         shown = [f"<b>Backward step {position} of {len(self.walk.backward)}</b>: {_name(line.name)} (line "
                  f"{line.number}), reverse mode: upstream · local J",
                  "upstream " + mathml.formula(derivative_symbol(outputs, (sp.Symbol(line.name),))) + ":"
@@ -180,7 +180,7 @@ class NetworkPanel(StepPanel):
                 + table(tangent, [str(i) for i in range(tangent.shape[0])], self._directions(), digits)]
 
     def _backward_result(self, digits: int) -> list[str]:
-        outputs = tuple(sp.Symbol(o) for o in self.result.network.outputs)
+        outputs = tuple(sp.Symbol(o) for o in self.result.graph.outputs)
         shown = ["<b>Result</b>: the gradients, each in its array's own shape"]
         m = self.walk.gradient.shape[0]
         shown += [mathml.formula(derivative_symbol(outputs, (sp.Symbol(name),))) + ":"

@@ -15,7 +15,7 @@ from jacmagic.views.plot import png
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import NetworkWalk
-    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 # Up to this many classes the picker is a row of buttons (one per class); past it a drop-down list.
 MAX_BUTTONS = 10
@@ -25,7 +25,7 @@ class ImagePictures(widgets.VBox):
     """∂(outputs)/∂name in the image's shape at the panel's point: `update` with each new walkthrough; picking a
     class only redraws (no evaluation)."""
 
-    def __init__(self, result: NetworkResult, name: str) -> None:
+    def __init__(self, result: JacobianResult, name: str) -> None:
         self.result, self.name, self.walk = result, name, result.walked
         m = result.shape[0]
         self.image = widgets.Image(format="png")
@@ -45,7 +45,7 @@ class ImagePictures(widgets.VBox):
         predicted, true = class_marks(self.result, walk)
         said = [f"{w} class {k}" for w, k in (("predicted", predicted), ("true", true)) if k is not None]
         if isinstance(self.picker, widgets.ToggleButtons):
-            outputs = np.concatenate([np.asarray(walk.values[o]).ravel() for o in self.result.network.outputs])
+            outputs = np.concatenate([np.asarray(walk.values[o]).ravel() for o in self.result.graph.outputs])
             self.picker.tooltips = [f"output entry {k + 1}: {v:.4g}" for k, v in enumerate(outputs)]
         self.caption.value = (f"∂/∂{html.escape(self.name)} in the image's shape at this point"
                               + (f" ({', '.join(said)})" if said else "") + ": red above 0, blue below, white at 0"

@@ -28,7 +28,7 @@ from jacmagic.views.plot import default_domain
 from jacmagic.views.render import SHOWN, result_groups
 
 if TYPE_CHECKING:
-    from jacmagic.result import JacobianResult
+    from jacmagic.symbolic import SymbolicJacobian
 
 # Beyond this magnitude a typed value stays in the number box and the slider keeps its range.
 _SLIDER_LIMIT = 1e12
@@ -47,7 +47,7 @@ def has_widget_frontend() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
-def displays(result: JacobianResult) -> list[Any]:
+def displays(result: SymbolicJacobian) -> list[Any]:
     """Everything a cell shows, built before anything is shown (so that a failure shows nothing and binds
     nothing): the typeset result, where a widget front end exists the panel under it, and the pictures."""
     panel = result.options.widgets and has_widget_frontend()
@@ -137,7 +137,7 @@ class Variable(widgets.HBox):
 class JacobianPanel(widgets.VBox):
     """Controls for every variable and constant, and the numeric Jacobian at their values, updated live."""
 
-    def __init__(self, result: JacobianResult, ranges: Mapping[str, tuple[float, float]] | None = None,
+    def __init__(self, result: SymbolicJacobian, ranges: Mapping[str, tuple[float, float]] | None = None,
                  continuous_update: bool = True, digits: int = 4) -> None:
         self.result = result
         start = result.default_point()

@@ -17,7 +17,7 @@ from jacmagic.views.formulas import MAX_LATEX, TEXT_ESCAPES, Row
 from jacmagic.views.render import result_groups
 
 if TYPE_CHECKING:
-    from jacmagic.result import JacobianResult
+    from jacmagic.symbolic import SymbolicJacobian
 
 
 _WORDS = re.compile(r"^(&(?:\\phantom\{=\}\\;|\\qquad|\\quad)?\s*)\\text\{(.*)\}$")
@@ -128,7 +128,7 @@ def static_displays(groups: list[list[Row]]) -> list[dict[str, str]]:
     return shown
 
 
-def to_latex(result: JacobianResult) -> str:
+def to_latex(result: SymbolicJacobian) -> str:
     r"""The whole result as `$\displaystyle ...$` blocks, one per line, each short enough for MathJax, with its words
     as lines of text between them."""
     return "\n".join(b["text/latex"] for b in bundles(result_groups(result)))

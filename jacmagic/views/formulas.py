@@ -30,7 +30,7 @@ from jacmagic.views.numbers import (
 )
 
 if TYPE_CHECKING:
-    from jacmagic.result import JacobianResult
+    from jacmagic.symbolic import SymbolicJacobian
 
 
 # Wider than this, a 2-D pretty matrix wraps into an unreadable mess (and costs most of the render time).
@@ -183,14 +183,14 @@ def derivative_symbol(outputs: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol],
     return f"∂{top}/∂{bottom}"
 
 
-def _given_point(result: JacobianResult, point: Mapping[str, float]) -> list[tuple[str, Any]]:
+def _given_point(result: SymbolicJacobian, point: Mapping[str, float]) -> list[tuple[str, Any]]:
     """The point as the user typed it (pi/2 stays pi/2, a matrix stays one value) when it is the --at point."""
     if result.options.at and dict(result.point) == dict(point):
         return list(result.options.at)
     return list(point.items())
 
 
-def _point_items(result: JacobianResult, point: Mapping[str, float]) -> list[str]:
+def _point_items(result: SymbolicJacobian, point: Mapping[str, float]) -> list[str]:
     def shown(value: Any) -> str:
         if isinstance(value, sp.Basic) and not value.is_Float:
             return latex(value)
@@ -200,11 +200,11 @@ def _point_items(result: JacobianResult, point: Mapping[str, float]) -> list[str
     return [f"{latex(sp.Symbol(name))} = {shown(value)}" for name, value in _given_point(result, point)]
 
 
-def point_latex(result: JacobianResult, point: Mapping[str, float]) -> str:
+def point_latex(result: SymbolicJacobian, point: Mapping[str, float]) -> str:
     return r",\ ".join(_point_items(result, point))
 
 
-def point_rows(lead: str, result: JacobianResult, point: Mapping[str, float], text: str = "") -> list[Row]:
+def point_rows(lead: str, result: SymbolicJacobian, point: Mapping[str, float], text: str = "") -> list[Row]:
     """The words `lead` (the terminal's `text`) on a row of their own, then the point's values, over as many lines
     of the page as they need."""
     lines = page.packed(_point_items(result, point))
@@ -223,7 +223,7 @@ def at_point(symbol: str, where: str, values: np.ndarray, before: str = "") -> l
     return _wide_numbers(rf"{symbol} &= {before}", values)
 
 
-def point_text(result: JacobianResult, point: Mapping[str, float]) -> str:
+def point_text(result: SymbolicJacobian, point: Mapping[str, float]) -> str:
     def shown(value: Any) -> str:
         if isinstance(value, sp.Basic) and not value.is_Float:
             return inline(value)

@@ -1,4 +1,4 @@
-"""NetworkResult -> its pictures: the gradient of an image a conv2d, maxpool2d or flatten reads in the image's shape
+"""JacobianResult -> its pictures: the gradient of an image a conv2d, maxpool2d or flatten reads in the image's shape
 (one picture per class of a classifier, the predicted and true classes marked; a loss's beside the image), a large
 matrix's gradient in its own shape, and what `plot()` draws for a network that reads no image.
 """
@@ -16,39 +16,39 @@ from jacmagic.views.render import SHOWN
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import NetworkWalk
-    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 
 def shape_words(shape: tuple[int, ...]) -> str:
     return " x ".join(f"{n:,}" for n in shape)
 
 
-def _label(result: NetworkResult, name: str) -> str:
+def _label(result: JacobianResult, name: str) -> str:
     """∂(outputs)/∂name, as text."""
-    return derivative_symbol(tuple(sp.Symbol(o) for o in result.network.outputs), (sp.Symbol(name),), "text")
+    return derivative_symbol(tuple(sp.Symbol(o) for o in result.graph.outputs), (sp.Symbol(name),), "text")
 
 
 # An image's gradient is drawn once per output entry up to this many outputs (the classes of a classifier).
 MAX_IMAGE_PANELS = 32
 
 
-def images_read(result: NetworkResult) -> list[str]:
+def images_read(result: JacobianResult) -> list[str]:
     """The differentiated inputs a conv2d, maxpool2d or flatten reads as its image (a matrix, both sizes above 1;
     not a batch of images, whose gradient is drawn as its stack)."""
     from jacmagic.chain.images import Conv2d, Flatten, MaxPool2d
     from jacmagic.chain.operations import Leaf
 
-    read = [node.children[0] for node in result.network.nodes() if isinstance(node, (Conv2d, MaxPool2d, Flatten))]
+    read = [node.children[0] for node in result.graph.nodes() if isinstance(node, (Conv2d, MaxPool2d, Flatten))]
     names = dict.fromkeys(leaf.name for leaf in read if isinstance(leaf, Leaf) and leaf.name in result.wrt)
-    return [name for name in names if min(result.network.shape_of(name)) > 1 and result.network.stack_of(name) == 1]
+    return [name for name in names if min(result.graph.shape_of(name)) > 1 and result.graph.stack_of(name) == 1]
 
 
-def image_gradient(result: NetworkResult, walked: NetworkWalk, name: str) -> np.ndarray:
+def image_gradient(result: JacobianResult, walked: NetworkWalk, name: str) -> np.ndarray:
     """∂(outputs)/∂image as (m, rows, cols), from a walkthrough in the working layout or in the arrays' shapes."""
-    return np.asarray(walked.gradients[name]).reshape(result.shape[0], *result.network.shape_of(name))
+    return np.asarray(walked.gradients[name]).reshape(result.shape[0], *result.graph.shape_of(name))
 
 
-def class_marks(result: NetworkResult, walked: NetworkWalk, label: int | None = None) -> tuple[int | None,
+def class_marks(result: JacobianResult, walked: NetworkWalk, label: int | None = None) -> tuple[int | None,
                                                                                                 int | None]:
     """(predicted, true) classes, counted from 0: predicted the largest output entry (of the scores feeding a
     loss), true `label` or the one-hot label in the point; None where the cell has none."""
@@ -56,14 +56,14 @@ def class_marks(result: NetworkResult, walked: NetworkWalk, label: int | None = 
     onehot = [v for v in (np.asarray(walked.point[n]).ravel() for n in result.names)
               if v.size > 1 and np.isin(v, (0.0, 1.0)).all() and v.sum() == 1]
     if m > 1:
-        scores = np.concatenate([np.asarray(walked.values[o]).ravel() for o in result.network.outputs])
+        scores = np.concatenate([np.asarray(walked.values[o]).ravel() for o in result.graph.outputs])
         true = label if label is not None else next((int(v.argmax()) for v in onehot if v.size == m), None)
         return int(scores.argmax()), true
     if not onehot:
         return None, label
     k = onehot[0].size
-    fed = [np.asarray(walked.values[line.name]).ravel() for line in result.network.lines
-           if line.root.size == k and line.name not in result.network.outputs]
+    fed = [np.asarray(walked.values[line.name]).ravel() for line in result.graph.lines
+           if line.root.size == k and line.name not in result.graph.outputs]
     return (int(fed[-1].argmax()) if fed else None), (label if label is not None else int(onehot[0].argmax()))
 
 
@@ -77,7 +77,7 @@ def _marked(axes: Any, title: str, k: int, marks: tuple[int | None, int | None])
             spine.set(color="tab:green" if k == true else "tab:orange", linewidth=3)
 
 
-def image_figure(result: NetworkResult, walked: NetworkWalk, name: str, label: int | None = None,
+def image_figure(result: JacobianResult, walked: NetworkWalk, name: str, label: int | None = None,
                  picked: int | None = None) -> Any:
     """∂(outputs)/∂image in the image's shape: for one output (a loss), or the `picked` output, beside the image
     itself; for a few (class probabilities) one small picture per output, the predicted and true classes marked;
@@ -129,7 +129,7 @@ def _marks_words(marks: tuple[int | None, int | None]) -> str:
     return f"; {', '.join(said)}" if said else ""
 
 
-def _image_pictures(result: NetworkResult, walked: NetworkWalk) -> dict[str, dict[str, Any]]:
+def _image_pictures(result: JacobianResult, walked: NetworkWalk) -> dict[str, dict[str, Any]]:
     """Each image's picture (its display bundle) by name."""
     from jacmagic.views.plot import png
 
@@ -138,7 +138,7 @@ def _image_pictures(result: NetworkResult, walked: NetworkWalk) -> dict[str, dic
         fig = image_figure(result, walked, name)
         if fig is None:
             continue
-        m, shape = walked.gradients[name].shape[0], shape_words(result.network.shape_of(name))
+        m, shape = walked.gradients[name].shape[0], shape_words(result.graph.shape_of(name))
         what = f"beside {name} itself" if m == 1 else f"one picture per output entry ({m})"
         shown[name] = {"image/png": png(fig), "text/plain": f"{_label(result, name)} in the shape of "
                        f"{name} ({shape}) as pictures, {what}: red above 0, blue below, white at 0, one scale for all"
@@ -146,13 +146,13 @@ def _image_pictures(result: NetworkResult, walked: NetworkWalk) -> dict[str, dic
     return shown
 
 
-def _stacked_words(result: NetworkResult, name: str) -> str:
+def _stacked_words(result: JacobianResult, name: str) -> str:
     """An array's shape as drawn: a batch of images as its stack."""
-    (r, c), stack = result.network.shape_of(name), result.network.stack_of(name)
+    (r, c), stack = result.graph.shape_of(name), result.graph.stack_of(name)
     return f"{r} x {c}" if stack == 1 else f"{stack} images of {r // stack} x {c}, stacked: {r} x {c}"
 
 
-def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]:
+def pictures(result: JacobianResult, walked: NetworkWalk) -> list[dict[str, Any]]:
     """The gradient of an image a conv2d or maxpool2d reads as pictures in its shape, and each other matrix's
     gradient beyond the window as a picture in its own shape."""
     from jacmagic.views.graph import heatmap_png
@@ -160,7 +160,7 @@ def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]
     drawn = _image_pictures(result, walked)
     shown = list(drawn.values())
     for name, gradient in walked.gradients.items():
-        r, c = result.network.shape_of(name)
+        r, c = result.graph.shape_of(name)
         if name not in drawn and gradient.shape[0] == 1 and min(r, c) > 1 and max(r, c) > SHOWN:
             shown.append({"image/png": heatmap_png(gradient[0]),
                           "text/plain": f"{_label(result, name)} in the shape of {name} "
@@ -169,7 +169,7 @@ def pictures(result: NetworkResult, walked: NetworkWalk) -> list[dict[str, Any]]
     return shown
 
 
-def gradient_figure(result: NetworkResult, walked: NetworkWalk) -> Any:
+def gradient_figure(result: JacobianResult, walked: NetworkWalk) -> Any:
     """Each differentiated array's gradient as a picture, what `plot()` draws when no image is read: a matrix in
     its own shape as a heat map, a vector or a number as bars; with several outputs the Jacobian block (a row per
     output entry) as a heat map. Diverging colours around 0, each scaled to its own largest magnitude."""
@@ -181,7 +181,7 @@ def gradient_figure(result: NetworkResult, walked: NetworkWalk) -> Any:
     fig = Figure(figsize=(3.2 * columns + 0.4, 2.8 * rows + 0.4), layout="constrained")
     panels = fig.subplots(rows, columns, squeeze=False).ravel()
     for axes, name in zip(panels, names):
-        r, c = result.network.shape_of(name)
+        r, c = result.graph.shape_of(name)
         gradient = np.asarray(walked.gradients[name]).reshape(m, r, c)
         values = gradient[0] if m == 1 else gradient.reshape(m, r * c)
         scale = float(np.nanmax(np.abs(values), initial=0.0)) or 1.0

@@ -1,4 +1,4 @@
-"""NetworkResult -> what a cell shows: the walkthrough as matrix calculus, each local Jacobian in the form
+"""JacobianResult -> what a cell shows: the walkthrough as matrix calculus, each local Jacobian in the form
 textbooks write it and its numbers cut to the window, as LaTeX and as text built from the same lines; the
 gradients of large matrices as pictures in their own shape.
 
@@ -28,15 +28,15 @@ from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, direction
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import LineStep, NetworkWalk
-    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 def _symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name)
 
 
-def _of_outputs(result: NetworkResult, name: str) -> Shown:
+def _of_outputs(result: JacobianResult, name: str) -> Shown:
     """∂(outputs)/∂name."""
-    outputs = tuple(_symbol(o) for o in result.network.outputs)
+    outputs = tuple(_symbol(o) for o in result.graph.outputs)
     return Shown(derivative_symbol(outputs, (_symbol(name),)), derivative_symbol(outputs, (_symbol(name),), "text"))
 
 
@@ -97,25 +97,25 @@ def local_formula(line: Line, leaf: Leaf) -> tuple[Shown, str]:
     return Shown(" + ".join(f.latex for f in formula), " + ".join(f.text for f in formula)), "; ".join(structures)
 
 
-def _point_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+def _point_rows(result: JacobianResult, walked: NetworkWalk) -> list[Row]:
     rows: list[Row] = [(words_line("forward pass, at"), "forward pass, at")]
     for name in result.names:
-        value = _value(walked.point[name], result.network.stack_of(name))
+        value = _value(walked.point[name], result.graph.stack_of(name))
         rows.append((rf"&\quad {latex(_symbol(name))} = {value.latex}", f"  {pretty(_symbol(name))} = {value.text}"))
     rows.append((words_line("every value:"), "every value:"))
-    for line in result.network.lines:
+    for line in result.graph.lines:
         value = _value(walked.values[line.name], stack_of(line.root))
         rows.append((rf"&\quad {latex(_symbol(line.name))} = {line.root.show().latex} = {value.latex}",
                      f"  {pretty(_symbol(line.name))} = {line.root.show().text} = {value.text}"))
     return rows
 
 
-def _flows(result: NetworkResult, line: Line) -> list[str]:
+def _flows(result: JacobianResult, line: Line) -> list[str]:
     """The operands a derivative flows back into: differentiated inputs and earlier values, not constants."""
     return [leaf.name for leaf in line.leaves if leaf.name not in result.constants]
 
 
-def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+def _reverse_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Row]]:
     groups: list[list[Row]] = [[(words_line(DIRECTION), DIRECTION)]]
     total = len(walked.backward)
     for k, step in enumerate(walked.backward, start=1):
@@ -155,17 +155,17 @@ def _reverse_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row
     rows = [(words_line("the gradients, each in its array's own shape:"),
              "the gradients, each in its array's own shape:")]
     for name, gradient in walked.gradients.items():
-        target, shown = _of_outputs(result, name), _gradient(gradient, result.network.stack_of(name))
+        target, shown = _of_outputs(result, name), _gradient(gradient, result.graph.stack_of(name))
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
     rows.append((words_line(f"(the product of the local Jacobians; {verdict_words(walked.check)})"),
                  f"(the product of the local Jacobians; {verdict_words(walked.check)})"))
     return groups + [rows + _closed_rows(result, walked)]
 
 
-def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+def _closed_rows(result: JacobianResult, walked: NetworkWalk) -> list[Row]:
     """The gradients (a vector output's Jacobians) in closed form, when every operation on the way has a rule
     (otherwise nothing), and the rules that fired, in order."""
-    forms = shown_forms(result.network, result.wrt, walked.values) or _jacobian_forms(result)
+    forms = shown_forms(result.graph, result.wrt, walked.values) or _jacobian_forms(result)
     if not forms:
         return []
     assumed = sorted({a for f in forms for a in f.assumptions})
@@ -182,7 +182,7 @@ def _closed_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
         + [(words_line(rules), rules)]
 
 
-def _jacobian_forms(result: NetworkResult) -> list[Any]:
+def _jacobian_forms(result: JacobianResult) -> list[Any]:
     """A vector output's Jacobians in matrix form, when each by a vector has one."""
     from jacmagic.errors import OptionError
 
@@ -194,7 +194,7 @@ def _jacobian_forms(result: NetworkResult) -> list[Any]:
         return []
 
 
-def _forward_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+def _forward_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Row]]:
     ahead = walked.forward_pass
     assert ahead is not None
     said = f"({directions_words(result)})"
@@ -225,15 +225,15 @@ def _dotted(name: str) -> str:
     return tangent_text((_symbol(name),))
 
 
-def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
+def _header_rows(result: JacobianResult, walked: NetworkWalk) -> list[Row]:
     m, n = result.shape
-    outputs = tuple(_symbol(o) for o in result.network.outputs)
+    outputs = tuple(_symbol(o) for o in result.graph.outputs)
     wrt = tuple(_symbol(w) for w in result.wrt)
     head = Shown(derivative_symbol(outputs, wrt), derivative_symbol(outputs, wrt, "text"))
     layout = f"{m:,} x {n:,}: one row per output entry, one column per entry of " + ", ".join(result.wrt) + \
         " (a matrix's entries row-major)"
     rows: list[Row] = []
-    batch = result.network.batch_words()
+    batch = result.graph.batch_words()
     if batch is not None:
         batch += _batch_total(result)
         rows.append((words_line(f"({batch})"), f"({batch})"))
@@ -246,14 +246,14 @@ def _header_rows(result: NetworkResult, walked: NetworkWalk) -> list[Row]:
     return rows
 
 
-def _batch_total(result: NetworkResult) -> str:
+def _batch_total(result: JacobianResult) -> str:
     """How a batch's loss, as written, totals its examples (the columns): a sum gives the per-example gradients
     summed, a mean or a sum divided by the batch size gives them averaged; nothing for another form."""
     from jacmagic.chain.operations import Arithmetic, Negate, Number
     from jacmagic.chain.reductions import Reduce
 
-    (output,) = result.network.outputs if len(result.network.outputs) == 1 else ("",)
-    node = next((line.root for line in result.network.lines if line.name == output and line.root.size == 1), None)
+    (output,) = result.graph.outputs if len(result.graph.outputs) == 1 else ("",)
+    node = next((line.root for line in result.graph.lines if line.name == output and line.root.size == 1), None)
     scale = 1.0
     while isinstance(node, (Negate, Arithmetic)):
         if isinstance(node, Arithmetic) and node.op in "*/" and isinstance(node.right, Number):
@@ -281,7 +281,7 @@ def _batch_total(result: NetworkResult) -> str:
     return ""
 
 
-def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[Row]]:
+def walkthrough_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Row]]:
     """The derivation in groups: the point and values, each step of each mode, the gradients, the cost."""
     groups = [_header_rows(result, walked) + _point_rows(result, walked)]
     if result.options.mode != "forward":
@@ -294,17 +294,17 @@ def walkthrough_groups(result: NetworkResult, walked: NetworkWalk) -> list[list[
     return groups
 
 
-def to_latex(result: NetworkResult, walked: NetworkWalk) -> str:
+def to_latex(result: JacobianResult, walked: NetworkWalk) -> str:
     latex = "\n".join(bundle(rows)["text/latex"] for rows in blocks(walkthrough_groups(result, walked)))
     return (result.whole.latex() + "\n" + latex) if result.whole is not None else latex
 
 
-def to_text(result: NetworkResult, walked: NetworkWalk) -> str:
+def to_text(result: JacobianResult, walked: NetworkWalk) -> str:
     text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group if r[1]))
     return (str(result.whole) + "\n" + text) if result.whole is not None else text
 
 
-def displays(result: NetworkResult) -> list[Any]:
+def displays(result: JacobianResult) -> list[Any]:
     """The entry-level result when there is one, the walkthrough (inside the panel where widgets render: shown
     once), the pictures, the panel."""
     from jacmagic.panels.widgets import has_widget_frontend

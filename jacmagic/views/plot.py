@@ -23,7 +23,7 @@ from jacmagic.options import refuse_undrawable
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from jacmagic.result import JacobianResult
+    from jacmagic.symbolic import SymbolicJacobian
 
 GRID = 200  # points per side of the coloured grid: 200 x 200 draws in well under a second
 PANEL_GRID = 80  # coarser in the panel, where the picture is redrawn as the point moves
@@ -34,7 +34,7 @@ _BOUNDARY = 400  # points per side when a boundary is mapped
 LARGEST = 1e150
 
 
-def default_domain(result: JacobianResult, point: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+def default_domain(result: SymbolicJacobian, point: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     """The plotted region: the `--domain` ranges, else the point plus or minus max(1, |value|)."""
     given = {name: (lo, hi) for name, lo, hi in result.options.domain}
     result.check_names(given, "--domain: ")
@@ -55,7 +55,7 @@ class Plane:
     arguments: list[Any]
 
 
-def _plane(result: JacobianResult, point: Mapping[str, float], domain: Mapping[str, tuple[float, float]],
+def _plane(result: SymbolicJacobian, point: Mapping[str, float], domain: Mapping[str, tuple[float, float]],
            count: int, axes: tuple[int, int] = (0, 1)) -> Plane:
     names = [s.name for s in result.inputs]
     first, second = names[axes[0]], names[axes[1]]
@@ -63,17 +63,17 @@ def _plane(result: JacobianResult, point: Mapping[str, float], domain: Mapping[s
     return Plane(u, v, _arguments(result, point, {first: u, second: v}))
 
 
-def _arguments(result: JacobianResult, point: Mapping[str, float], varying: Mapping[str, Any]) -> list[Any]:
+def _arguments(result: SymbolicJacobian, point: Mapping[str, float], varying: Mapping[str, Any]) -> list[Any]:
     """The evaluators' arguments: the `varying` inputs' arrays, every other argument held at the point."""
     return [varying.get(s.name, point[s.name]) for s in result.arguments]
 
 
-def _image(result: JacobianResult, arguments: list[Any]) -> np.ndarray:
+def _image(result: SymbolicJacobian, arguments: list[Any]) -> np.ndarray:
     """The map at the points, (..., m)."""
     return result.map_function()(*[np.asarray(a, dtype=float) for a in arguments])
 
 
-def _jacobians(result: JacobianResult, arguments: list[Any]) -> np.ndarray:
+def _jacobians(result: SymbolicJacobian, arguments: list[Any]) -> np.ndarray:
     """J at the points, (..., m, n)."""
     return result.at(**dict(zip((s.name for s in result.arguments), np.broadcast_arrays(*arguments))))
 
@@ -134,7 +134,7 @@ def _rectangle(lo: tuple[float, float], hi: tuple[float, float], per_side: int) 
     return u, v
 
 
-def area(result: JacobianResult, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None,
+def area(result: SymbolicJacobian, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None,
          count: int = 400) -> AreaCheck:
     """`result.area(...)`: the integral of |det J| by the midpoint rule, and the image's area by the shoelace
     formula on the mapped boundary, for a map of the plane."""
@@ -160,7 +160,7 @@ def png(fig: Figure, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def figure(result: JacobianResult, point: Mapping[str, float] | None = None,
+def figure(result: SymbolicJacobian, point: Mapping[str, float] | None = None,
            domain: Mapping[str, tuple[float, float]] | None = None, grid: int = GRID) -> Figure:
     """The picture that fits the map: change of variables for R^2 -> R^2, a slice for R^3 -> R^3, contours and
     gradient arrows for a scalar function of two variables, else a heat map of J at the point."""
@@ -183,11 +183,11 @@ def figure(result: JacobianResult, point: Mapping[str, float] | None = None,
     return fig
 
 
-def _labels(result: JacobianResult) -> tuple[list[str], list[str]]:
+def _labels(result: SymbolicJacobian) -> tuple[list[str], list[str]]:
     return [pretty(s) for s in result.inputs], [pretty(s) for s in result.outputs]
 
 
-def _change_of_variables(fig: Figure, result: JacobianResult, point: Mapping[str, float],
+def _change_of_variables(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float],
                          domain: Mapping[str, tuple[float, float]], grid: int) -> None:
     ins, outs = _labels(result)
     left, right = fig.subplots(1, 2)
@@ -231,7 +231,7 @@ class Square:
     reading: str
 
 
-def small_square(result: JacobianResult, point: Mapping[str, float],
+def small_square(result: SymbolicJacobian, point: Mapping[str, float],
                  domain: Mapping[str, tuple[float, float]]) -> Square:
     first, second = (s.name for s in result.inputs)
     side = 0.06 * min(domain[first][1] - domain[first][0], domain[second][1] - domain[second][0])
@@ -251,7 +251,7 @@ def small_square(result: JacobianResult, point: Mapping[str, float],
                   f"area(image of square) / area(square) = {ratio:.4g}")
 
 
-def _small_square(left: Any, right: Any, result: JacobianResult, point: Mapping[str, float],
+def _small_square(left: Any, right: Any, result: SymbolicJacobian, point: Mapping[str, float],
                   domain: Mapping[str, tuple[float, float]]) -> None:
     """The square, its image and the parallelogram as artists that a moving picture updates in place."""
     square = small_square(result, point, domain)
@@ -269,7 +269,7 @@ def _closed(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.append(x, x[0]), np.append(y, y[0])
 
 
-def _slice(fig: Figure, result: JacobianResult, point: Mapping[str, float],
+def _slice(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float],
            domain: Mapping[str, tuple[float, float]], grid: int) -> None:
     """R^3 -> R^3: the plane of the first two inputs through the point, and its image in space."""
     ins, outs = _labels(result)
@@ -291,7 +291,7 @@ def _slice(fig: Figure, result: JacobianResult, point: Mapping[str, float],
     right.set(xlabel=outs[0], ylabel=outs[1], zlabel=outs[2], title="its image, coloured by |det J|")
 
 
-def _contours(fig: Figure, result: JacobianResult, point: Mapping[str, float],
+def _contours(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float],
               domain: Mapping[str, tuple[float, float]], grid: int) -> None:
     """A scalar function of two variables: contours, and the gradient (the 1 x 2 Jacobian) as arrows."""
     ins, outs = _labels(result)
@@ -321,7 +321,7 @@ def _arrow_scale(grad: np.ndarray) -> float:
     return 1.8 * max(10.0, math.sqrt(lengths.size)) * (mean if mean > 0 else 1.0)
 
 
-def _place_arrow(arrow: Any, result: JacobianResult, point: Mapping[str, float]) -> None:
+def _place_arrow(arrow: Any, result: SymbolicJacobian, point: Mapping[str, float]) -> None:
     """The gradient arrow at the point; hidden where the gradient is undefined or too long to draw."""
     first, second = (s.name for s in result.inputs)
     at = _drawable(result.at(**dict(point)))[0]
@@ -331,7 +331,7 @@ def _place_arrow(arrow: Any, result: JacobianResult, point: Mapping[str, float])
     arrow.set_visible(shown)
 
 
-def _heat_map(fig: Figure, result: JacobianResult, point: Mapping[str, float]) -> None:
+def _heat_map(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float]) -> None:
     """Any other shape: J at the point as a heat map, and which entries are identically zero."""
     ins, outs = _labels(result)
     values = result.at(**dict(point))
@@ -375,7 +375,7 @@ class MovingPicture:
     drawing the whole figure again; a change that moves the map itself (a constant, the held input of a slice,
     any value for a heat map) draws everything once more."""
 
-    def __init__(self, result: JacobianResult, domain: Mapping[str, tuple[float, float]], grid: int = PANEL_GRID,
+    def __init__(self, result: SymbolicJacobian, domain: Mapping[str, tuple[float, float]], grid: int = PANEL_GRID,
                  dpi: int = 80) -> None:
         self.result, self.domain, self.grid, self.dpi = result, dict(domain), grid, dpi
         self._key: tuple[float, ...] | None = None

@@ -35,10 +35,10 @@ from jacmagic.views.formulas import (
 from jacmagic.views.numbers import HEAD, SHOWN, TAIL, grid, number_text, numeric_text, vector_latex, vector_text, window
 
 if TYPE_CHECKING:
-    from jacmagic.result import JacobianResult
+    from jacmagic.symbolic import SymbolicJacobian
 
 
-def _entry_rows(result: JacobianResult, matrix: sp.ImmutableMatrix) -> list[Row]:
+def _entry_rows(result: SymbolicJacobian, matrix: sp.ImmutableMatrix) -> list[Row]:
     """The shown entries of a wide Jacobian (`matrix`, its repeated parts perhaps named) one per line,
     ∂f_i/∂x_j = ..., the identically zero ones left out and said."""
     cells = matrix_cells(matrix)[0]
@@ -59,7 +59,7 @@ def _entry_rows(result: JacobianResult, matrix: sp.ImmutableMatrix) -> list[Row]
     return rows
 
 
-def _shown_matrix(result: JacobianResult, lead: str) -> tuple[sp.ImmutableMatrix, Abbreviations]:
+def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatrix, Abbreviations]:
     """The Jacobian as shown after `lead` (or on a row of its own under it): whole where it fits the page, else
     with its repeated parts named (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
     assert result.eager_matrix is not None
@@ -95,7 +95,7 @@ def _broken_rows(lhs: str, expression: sp.Expr, whole: str | None = None) -> lis
     return [(line, "") for line in page.broken(lhs, expression, latex, whole)]
 
 
-def view_notes(result: JacobianResult) -> list[str]:
+def view_notes(result: SymbolicJacobian) -> list[str]:
     """What the display leaves out, said once, in the LaTeX and the text alike."""
     matrix = result.eager_matrix
     if matrix is None:
@@ -112,7 +112,7 @@ def view_notes(result: JacobianResult) -> list[str]:
     return notes
 
 
-def layout_words(result: JacobianResult) -> str:
+def layout_words(result: SymbolicJacobian) -> str:
     """The layout said in words once, because texts disagree on it."""
     m, n = result.shape
     if m == 1:
@@ -120,7 +120,7 @@ def layout_words(result: JacobianResult) -> str:
     return f"{m} x {n}, rows: outputs, columns: inputs"
 
 
-def _partials_latex(result: JacobianResult) -> str:
+def _partials_latex(result: SymbolicJacobian) -> str:
     """The textbook definition: entry (i, j) is the symbol d f_i / d x_j (cut to the window like the rest)."""
     outs, ins = result.outputs, result.inputs
     cells = grid(len(outs), len(ins), lambda i, j: rf"\frac{{\partial {latex(outs[i])}}}{{\partial {latex(ins[j])}}}",
@@ -128,13 +128,13 @@ def _partials_latex(result: JacobianResult) -> str:
     return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
 
 
-def _partials_text(result: JacobianResult) -> str:
+def _partials_text(result: SymbolicJacobian) -> str:
     outs, ins = result.outputs, result.inputs
     cells = grid(len(outs), len(ins), lambda i, j: f"∂{pretty(outs[i])}/∂{pretty(ins[j])}", ("⋮", "…", "⋱"))
     return "\n".join("[" + ", ".join(row) + "]" for row in cells)
 
 
-def _det_rows(result: JacobianResult) -> list[Row]:
+def _det_rows(result: SymbolicJacobian) -> list[Row]:
     """det J written out, continued over lines where it is wide; where it is too large to expand or too long to
     typeset, elided as in a matrix and said in words below."""
     det = result.symbolic_det
@@ -145,7 +145,7 @@ def _det_rows(result: JacobianResult) -> list[Row]:
     return [(r"\det J &= \cdots", f"det J = {said}"), (words_line(said, indent=True), "")]
 
 
-def result_groups(result: JacobianResult) -> list[list[Row]]:
+def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     """Everything a result shows, as groups of rows: the Jacobian and what goes with it, the Hessians, the
     notes. Each group becomes one display (or several,
     cut to MAX_LATEX)."""
@@ -214,7 +214,7 @@ def _terminal_width() -> int | None:
     return None
 
 
-def to_text(result: JacobianResult) -> str:
+def to_text(result: SymbolicJacobian) -> str:
     """The whole result as readable text for a terminal: sympy's pretty printing."""
     return wrapped("\n".join(text for group in result_groups(result) for _, text in group if text))
 
@@ -238,7 +238,7 @@ def wrapped(text: str, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _hessian_words(result: JacobianResult) -> str:
+def _hessian_words(result: SymbolicJacobian) -> str:
     n = len(result.inputs)
     symmetric = ("symmetric: the mixed partials agree, checked" if result.hessians_symmetric else
                  "NOT symmetric: a second derivative is discontinuous somewhere (a kink or a step)")
@@ -248,7 +248,7 @@ def _hessian_words(result: JacobianResult) -> str:
 Reading = tuple[np.ndarray, np.ndarray, str]  # a Hessian's values at a point, its eigenvalues, what they say
 
 
-def _hessians(result: JacobianResult) -> list[tuple[sp.Symbol, sp.ImmutableMatrix, Reading | None]]:
+def _hessians(result: SymbolicJacobian) -> list[tuple[sp.Symbol, sp.ImmutableMatrix, Reading | None]]:
     """Per output in the window (as rows of a matrix are), its Hessian and, at the --at point, its values,
     eigenvalues and what they say (none without --hessian)."""
     shown = [k for k in window(len(result.hessians)) if k is not None]
@@ -264,7 +264,7 @@ def _hessians(result: JacobianResult) -> list[tuple[sp.Symbol, sp.ImmutableMatri
             for k in shown]
 
 
-def _hessians_elided(result: JacobianResult) -> str:
+def _hessians_elided(result: SymbolicJacobian) -> str:
     """Which Hessians are left out of a long list, in words ("" when all are shown)."""
     count = len(result.hessians)
     if count <= SHOWN:
@@ -273,7 +273,7 @@ def _hessians_elided(result: JacobianResult) -> str:
             "result.hessian and result.hessian_at give them all")
 
 
-def hessian_latex(result: JacobianResult) -> list[str]:
+def hessian_latex(result: SymbolicJacobian) -> list[str]:
     """`--hessian`: each output's Hessian, and at the point its values, eigenvalues and reading."""
     where = point_latex(result, dict(result.point))
     lines = []
@@ -289,7 +289,7 @@ def hessian_latex(result: JacobianResult) -> list[str]:
     return lines
 
 
-def hessian_text(result: JacobianResult) -> list[str]:
+def hessian_text(result: SymbolicJacobian) -> list[str]:
     where = point_text(result, dict(result.point))
     parts = []
     for output, hessian, reading in _hessians(result):

@@ -13,7 +13,7 @@ from jacmagic.notation import counted, latex, pretty
 from jacmagic.views.numbers import bracketed, vector_text
 
 if TYPE_CHECKING:
-    from jacmagic.network_result import NetworkResult
+    from jacmagic.result import JacobianResult
 
 
 # What each mode's steps do, said once above them (a paragraph that wraps with the page).
@@ -25,7 +25,7 @@ FORWARD = ("forward mode, from the inputs on: each step multiplies the stage's l
            "inputs move along the direction)")
 
 
-def directions_words(result: NetworkResult) -> str:
+def directions_words(result: JacobianResult) -> str:
     """Which directions the forward pass follows, in words."""
     if not result.options.direction:
         return (f"one direction per input ({counted(result.shape[1], 'pass', 'passes')} side by side, the columns "
@@ -35,7 +35,7 @@ def directions_words(result: NetworkResult) -> str:
     return f"one direction, {given} (every other input 0): the tangents of the outputs are J times it"
 
 
-def cost_words(result: NetworkResult) -> str:
+def cost_words(result: JacobianResult) -> str:
     """What each mode costs for this chain, and for a --direction what forward mode needs for it alone."""
     return result.cost.words(result.directions.shape[1] if result.options.direction else 0)
 
