@@ -227,10 +227,10 @@ class _CallStages:
         return outputs
 
 
-# A chain whose composition passes this many nodes is kept as stages only: the walkthrough does not need it,
-# and the symbolic Jacobian of such a composition takes seconds to minutes (measured: 1,600 nodes 1.4 s,
+# Stages whose composition passes this many nodes are kept as stages only: the numbers and the walkthrough do not
+# need it, and the symbolic Jacobian of such a composition takes seconds to minutes (measured: 1,600 nodes 1.4 s,
 # 3,200 nodes 80 s) and tens of thousands of LaTeX characters.
-CHAIN_COMPOSE_LIMIT = 1_000
+COMPOSE_LIMIT = 1_000
 
 
 def _called_names(node: ast.AST) -> set[str]:
@@ -270,7 +270,7 @@ def _compose_functions(stages: list[Stage], written: tuple[sp.Symbol, ...]) -> C
                             f"but {after.name} (line {after.line}) takes {counted(len(after.params), 'input')}",
                             after.line)
     fed = [stages[0]] + [replace(after, sources=before.outputs) for before, after in zip(stages, stages[1:])]
-    values = compose(fed, CHAIN_COMPOSE_LIMIT)
+    values = compose(fed, COMPOSE_LIMIT)
     composed = None if values is None else tuple(values[o] for o in fed[-1].outputs)
     return CellModel("function", fed[0].params, fed[-1].outputs, composed, tuple(fed), fed[-1].name,
                      written=written)
@@ -339,7 +339,9 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bo
         raise CellError(NO_VARIABLES)
     finals = [s for s in stages if s.name not in used_later]
     outputs = tuple(o for s in finals for o in s.outputs)
-    values = compose(stages, CHAIN_COMPOSE_LIMIT if chain else None)
+    # with or without --chain: past the limit the composition itself can take minutes (sympy re-evaluates every
+    # function of a huge argument as it substitutes, tanh asking whether it is finite), and its Jacobian longer
+    values = compose(stages, COMPOSE_LIMIT)
     composed = None if values is None else tuple(values[o] for o in outputs)
     return CellModel("assignment", inputs, outputs, composed, tuple(stages), finals[-1].name, shapes,
                      written=names.in_order(exclude=set(declared)))
