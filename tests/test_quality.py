@@ -34,7 +34,7 @@ def _imports(path: Path) -> set[str]:
     display methods) import their views and panels when called."""
     tree = ast.parse(path.read_text())
     in_methods = set()
-    if path.stem in ("result", "network_result"):
+    if path.stem in ("result", "symbolic"):
         in_methods = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) for n in ast.walk(f)}
     modules = {_name(p) for p in PACKAGE.rglob("*.py")}
     found = set()
