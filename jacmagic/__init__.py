@@ -13,19 +13,13 @@ from jacmagic.errors import JacmagicError
 if TYPE_CHECKING:
     from jacmagic.model import Mode, SimplifyMode
     from jacmagic.result import JacobianResult
-    from jacmagic.symbolic import SymbolicJacobian
 
 __version__ = "0.1.0"
-__all__ = ["JacmagicError", "SymbolicJacobian", "JacobianResult", "jacobian", "load_ipython_extension",
-           "unload_ipython_extension"]
+__all__ = ["JacmagicError", "JacobianResult", "jacobian", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def __getattr__(name: str) -> object:
-    """The result types are imported on first use, so `import jacmagic` costs little more than sympy."""
-    if name == "SymbolicJacobian":
-        from jacmagic.symbolic import SymbolicJacobian
-
-        return SymbolicJacobian
+    """The result type is imported on first use, so `import jacmagic` costs little more than sympy."""
     if name == "JacobianResult":
         from jacmagic.result import JacobianResult
 
@@ -38,7 +32,7 @@ def jacobian(source: str | object, *, det: bool = False, wrt: str | tuple[str, .
              check: bool = False, chain: bool = False, budget: float = 2.0, memory: float = 1.0, plot: bool = False,
              domain: Mapping[str, tuple[float, float]] | None = None, hessian: bool = False,
              mode: Mode | None = None, direction: Mapping[str, Any] | None = None,
-             namespace: Mapping[str, Any] | None = None) -> SymbolicJacobian | JacobianResult:
+             namespace: Mapping[str, Any] | None = None) -> JacobianResult:
     """The Jacobian of a cell's text (any of the three forms), a Python function or a sympy object."""
     from jacmagic.budget import interruptible
     from jacmagic.model import Options

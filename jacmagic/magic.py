@@ -28,7 +28,6 @@ from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges,
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
     from jacmagic.result import JacobianResult
-    from jacmagic.symbolic import SymbolicJacobian
 
 
 @magics_class
@@ -76,7 +75,7 @@ class JacobianMagic(Magics):
     @argument("--memory", type=float, metavar="GB", help="memory a --chain walkthrough may hold, estimated before "
                                                           "anything is allocated (default: JacobianMagic.memory, 1 GB)")
     @line_cell_magic
-    def jacobian(self, line: str, cell: str | None = None) -> SymbolicJacobian | JacobianResult:
+    def jacobian(self, line: str, cell: str | None = None) -> JacobianResult:
         """Shows the Jacobian matrix (rows: outputs, columns: inputs) of the map the cell defines.
 
         Three ways to write the cell::

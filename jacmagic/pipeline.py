@@ -101,7 +101,7 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
     uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str):
         try:
-            return network_result(read_arrays(source, options, namespace), source, options, namespace)
+            return result_of_network(read_arrays(source, options, namespace), source, options, namespace)
         except NotStructured as why:
             uncovered = why.line
         except Untraceable as why:  # the entry-level tracer has no walkthrough of a def: say what stopped this one
@@ -126,10 +126,10 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
     _refuse_oversized_stages(model)
     if not options.wrt:  # the entry level's variables (a function's parameters), the rest constants
         options = replace(options, wrt=_names(model, model.inputs))
-    return network_result(network_of_stages(model), source, options, namespace, model)
+    return result_of_network(network_of_stages(model), source, options, namespace, model)
 
 
-def network_result(network: Network, source: str | object, options: Options, namespace: Mapping[str, Any] | None,
+def result_of_network(network: Network, source: str | object, options: Options, namespace: Mapping[str, Any] | None,
                    model: CellModel | None = None) -> JacobianResult:
     """Checks the options against the network and builds the result, and the entry-level one from the stages
     `model` the network was made of, else when the network is small enough to write out."""

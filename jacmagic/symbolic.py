@@ -1,6 +1,7 @@
-"""The result object a cell returns and `--out` binds: the data, its numeric evaluator, and its rich reprs.
+"""The Jacobian written out entry by entry (`JacobianResult.symbolic`): the sympy matrix, its numeric evaluator, the
+determinant, the Hessians, the notes, and how a plain cell shows them.
 
-Everything expensive is computed at most once per result (LaTeX, text, the compiled evaluator), on first use.
+Everything expensive is computed at most once (LaTeX, text, the compiled evaluator), on first use.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""JacobianResult -> its pictures: the gradient of an image a conv2d, maxpool2d or flatten reads in the image's shape
+"""A --chain result -> its pictures: the gradient of an image a conv2d, maxpool2d or flatten reads in the image's shape
 (one picture per class of a classifier, the predicted and true classes marked; a loss's beside the image), a large
 matrix's gradient in its own shape, and what `plot()` draws for a network that reads no image.
 """

@@ -1,4 +1,4 @@
-"""JacobianResult -> what a cell shows: the walkthrough as matrix calculus, each local Jacobian in the form
+"""A --chain result -> what it shows: the walkthrough as matrix calculus, each local Jacobian in the form
 textbooks write it and its numbers cut to the window, as LaTeX and as text built from the same lines; the
 gradients of large matrices as pictures in their own shape.
 
