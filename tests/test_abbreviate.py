@@ -55,7 +55,7 @@ def central_differences(function: Callable[[np.ndarray], np.ndarray], point: np.
 
 def abbreviated_at(result: JacobianResult, point: np.ndarray) -> np.ndarray:
     """The shown (abbreviated) matrix at a point: each name's value from the ones before it, then the entries."""
-    short = abbreviated(result.matrix, result.model)
+    short = abbreviated(result.matrix, result.symbolic.model)
     values: dict[sp.Symbol, sp.Expr] = dict(zip(result.inputs, (sp.Float(v) for v in point)))
     for symbol, definition in short.names:
         values[symbol] = definition.xreplace(values).evalf()
@@ -105,7 +105,7 @@ def test_names_never_clash_with_the_maps_own_names() -> None:
     result = jacobian("f(u, v, sigma, S, t) = [sigmoid(u*v + sigma*S + t), tanh(u*v + sigma*S + t)]")
     names = {s.name for s, _ in result.abbreviations}
     assert names and not names & {"u", "v", "sigma", "S", "t"}
-    assert abbreviated(result.matrix, result.model).expanded() == result.matrix
+    assert abbreviated(result.matrix, result.symbolic.model).expanded() == result.matrix
 
 
 def test_entry_by_entry_only_when_even_the_named_matrix_is_too_wide_and_it_says_why() -> None:
@@ -173,7 +173,7 @@ def _repeated_activations(matrix: sp.ImmutableMatrix) -> Counter[sp.Basic]:
 @given(st.lists(outputs(), min_size=1, max_size=3))
 def test_random_maps_name_every_repeated_activation_and_give_the_jacobian_back(terms: list[Term]) -> None:
     result = jacobian(f"f({', '.join(VARIABLES)}) = [{', '.join(t.text for t in terms)}]")
-    short = abbreviated(result.matrix, result.model)
+    short = abbreviated(result.matrix, result.symbolic.model)
     assert short.expanded() == result.matrix
     assert tuple(short.names) == result.abbreviations
     repeated = {node for node, seen in _repeated_activations(result.matrix).items() if seen > 1}

@@ -12,7 +12,7 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jacmagic import jacobian
+from jacmagic import JacobianResult, jacobian
 from jacmagic.notation import latex
 from jacmagic.views.displays import blocks, to_latex, words
 from jacmagic.views.mathml import formula
@@ -35,7 +35,7 @@ def test_width_follows_the_typeset_layout_not_the_length_of_the_source() -> None
 
 def test_a_long_determinant_breaks_between_terms_then_factors() -> None:
     result = jacobian("a1 = tanh(w11*x1 + w12*x2 + b1)\na2 = tanh(w21*x1 + w22*x2 + b2)", wrt="x1,x2", det=True)
-    lines = broken(r"\det J", result.symbolic_det, latex)
+    lines = broken(r"\det J", result.symbolic.symbolic_det, latex)
     assert len(lines) >= 2 and lines[0].startswith(r"\det J &= ") and all(ln.startswith(r"&\quad ") for ln in lines[1:])
     assert all(fits(ln) for ln in lines)
     assert sum(ln.count(r"\tanh") for ln in lines) == 4
@@ -72,7 +72,7 @@ def test_the_demo_results_fit_the_page() -> None:
     cells = ["a1 = tanh(w11*x1 + w12*x2 + b1)\na2 = tanh(w21*x1 + w22*x2 + b2)",
              "z = 0.5*x1 - 1.2*x2\nlayer1 = tanh(z)\nlayer2 = sigmoid(z)"]
     for cell in cells:
-        result = to_latex(jacobian(cell, wrt="x1,x2", det=True))
+        result = to_latex(jacobian(cell, wrt="x1,x2", det=True).symbolic)
         formulas = "\n".join(line for line in result.split("\n") if line.startswith("$"))  # not the lines of words
         shown = re.sub(r"\$\\displaystyle \\begin\{aligned\}|\\end\{aligned\}\$", "", formulas)
         rows = re.split(r" \\\\ |\n", shown)
@@ -91,7 +91,7 @@ def test_a_row_of_numbers_too_wide_for_the_page_continues_its_columns_below() ->
     values = np.linspace(-1.234567, 2.345678, 13)[None, :]
     result = jacobian("L = " + " + ".join(f"{v:.6f}*x{k}" for k, v in enumerate(values[0])),
                       at={f"x{k}": 1.0 for k in range(13)})
-    shown = to_latex(result)
+    shown = to_latex(result.symbolic)
     rows = [r for r in re.split(r" \\\\ |\n", shown) if "0.5" in r or r"\left." in r or r"\right." in r]
     assert any(r.startswith(r"&\quad \left.") for r in rows)  # continued
     assert all(width(re.sub(r"\$\\displaystyle \\begin\{aligned\}|\\end\{aligned\}\$", "", r)) <= MAX_EMS for r in rows)
@@ -100,10 +100,10 @@ def test_a_row_of_numbers_too_wide_for_the_page_continues_its_columns_below() ->
         assert f"{values[0, k]:.6g}" in written
 
 
-def _displays(result: object) -> list[list[str]]:
+def _displays(result: JacobianResult) -> list[list[str]]:
     """Each display's aligned formula rows, as the notebook receives them (rows of words are text outside them)."""
     return [[latex for latex, _ in rows if words(latex) is None]
-            for rows in blocks(result_groups(result))]  # type: ignore[arg-type]
+            for rows in blocks(result_groups(result.symbolic))]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -167,7 +167,7 @@ def test_a_moving_picture_matches_the_picture_drawn_afresh(cell: str, moved: str
     background; what the panel shows is the picture drawn from scratch at the new point."""
     from jacmagic.views.plot import MovingPicture, default_domain
 
-    result = jacobian(cell, wrt="r,theta" if still else ())
+    result = jacobian(cell, wrt="r,theta" if still else ()).symbolic
     start = result.default_point()
     domain = default_domain(result, start)
     moving = MovingPicture(result, domain)
@@ -255,7 +255,7 @@ def test_any_point_draws_the_map_where_it_can_and_says_where_it_overflows(cell: 
     hidden where it is undefined or too long; the panel's moving picture moves over it too."""
     from jacmagic.views.plot import MovingPicture, default_domain
 
-    result, point, twin = jacobian(cell), {"x": x, "y": y}, _KINDS[cell]
+    result, point, twin = jacobian(cell).symbolic, {"x": x, "y": y}, _KINDS[cell]
     domain = default_domain(result, point)
     with np.errstate(all="ignore"):
         values = np.stack(twin(np, *np.meshgrid(np.linspace(*domain["x"], _GRID), np.linspace(*domain["y"], _GRID))),

@@ -16,7 +16,7 @@ def _by_gid(fig: object, gid: str) -> object:
 
 def test_the_small_square_is_drawn_square_on_a_domain_of_unequal_sides() -> None:
     result = jacobian("x = r*cos(theta)\ny = r*sin(theta)")
-    fig = figure(result, {"r": 1.2, "theta": 0.8}, {"r": (0.2, 2.0), "theta": (0.0, 2 * np.pi)})
+    fig = figure(result.symbolic, {"r": 1.2, "theta": 0.8}, {"r": (0.2, 2.0), "theta": (0.0, 2 * np.pi)})
     fig.draw_without_rendering()  # lays the axes out: the aspect applied
     square = _by_gid(fig, "jacmagic-square")
     inputs = square.axes  # type: ignore[attr-defined]
@@ -27,7 +27,7 @@ def test_the_small_square_is_drawn_square_on_a_domain_of_unequal_sides() -> None
 
 def test_gradient_arrows_are_drawn_normal_to_the_contours_on_a_domain_of_unequal_sides() -> None:
     result = jacobian("f(x, y) = x**2 + 20*y**2")
-    fig = figure(result, {"x": 3.0, "y": 0.3}, {"x": (-10.0, 10.0), "y": (-1.0, 1.0)})
+    fig = figure(result.symbolic, {"x": 3.0, "y": 0.3}, {"x": (-10.0, 10.0), "y": (-1.0, 1.0)})
     fig.draw_without_rendering()  # lays the axes out: the aspect applied
     arrows = _by_gid(fig, "jacmagic-gradients")
     axes = arrows.axes  # type: ignore[attr-defined]

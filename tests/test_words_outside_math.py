@@ -74,19 +74,20 @@ def _sentences(latex: str) -> list[str]:
     return [text for text in re.findall(r"\\text\{([^{}]*)\}", latex) if len(text.split()) > 1]
 
 
-def groups_of(result: Any) -> list[list[Row]]:
-    """Every row a result shows: a chain's composed map (when it has one) and its walkthrough."""
-    if isinstance(result, JacobianResult):
+def groups_of(result: JacobianResult) -> list[list[Row]]:
+    """Every row a result shows: a chain's composed map (when it has one) and its walkthrough; a plain cell's
+    Jacobian entry by entry."""
+    if result.network is not None:
         whole = result_groups(result.whole) if result.whole is not None else []
         return whole + walkthrough_groups(result, result.walked)
-    return result_groups(result)
+    return result_groups(result.symbolic)
 
 
 def _formulas_of(latex: str) -> list[str]:
     return re.findall(r"\$\\displaystyle .*?\\end\{aligned\}\$", latex)
 
 
-def _assert_words_outside_the_math(result: Any) -> None:
+def _assert_words_outside_the_math(result: JacobianResult) -> None:
     groups = groups_of(result)
     rows = [row for group in groups for row in group]
     assert any(words(latex) for latex, _ in rows), "no words at all: the test would pass vacuously"
@@ -117,15 +118,16 @@ def test_a_batch_says_its_words_outside_the_math() -> None:
 
 
 def test_a_determinant_too_large_to_expand_is_elided_and_said_in_words() -> None:
-    result = dataclasses.replace(jacobian(POLAR, det=True), symbolic_det=None)
-    rows = [row for group in result_groups(result) for row in group]
+    polar = jacobian(POLAR, det=True)
+    result = dataclasses.replace(polar, whole=dataclasses.replace(polar.symbolic, symbolic_det=None))
+    rows = [row for group in result_groups(result.symbolic) for row in group]
     assert (r"\det J &= \cdots", "det J = (too large to expand)") in rows
     assert any(words(latex) == (True, "(too large to expand)") for latex, _ in rows)
     _assert_words_outside_the_math(result)
 
 
 def test_the_size_and_reading_of_a_result_are_html_text_under_its_formula() -> None:
-    shown = static_displays(result_groups(jacobian(POLAR, det=True)))
+    shown = static_displays(result_groups(jacobian(POLAR, det=True).symbolic))
     html = "".join(d.get("text/html", "") for d in shown)
     assert "(2 x 2, rows: outputs, columns: inputs)" in html and "margin:0.3em 0 0.3em 1.5em" in html
     assert "rows: outputs" not in "".join(d.get("text/latex", "") for d in shown)
