@@ -197,7 +197,8 @@ def test_check_does_not_cry_wolf_and_still_catches_a_wrong_jacobian() -> None:
 
     good = jacobian("f(x, y) = [x*y, sin(x)]", check=True)
     x, y = good.inputs
-    wrong = replace(good.symbolic, eager_matrix=sp.ImmutableMatrix([[y, x], [sp.sin(x), 0]]))  # d sin(x)/dx is not sin(x)
+    # d sin(x)/dx is not sin(x)
+    wrong = replace(good.symbolic, eager_matrix=sp.ImmutableMatrix([[y, x], [sp.sin(x), 0]]))
     assert any(note.startswith("check FAILED") for note in wrong.notes)
 
 
