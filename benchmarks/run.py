@@ -97,10 +97,10 @@ def hand_numpy(matrix: sp.MatrixBase, names: list[str]) -> Callable[..., np.ndar
 def widget_rows(row: Callable[..., None], repeats: int) -> None:
     import ipywidgets as widgets
 
-    polar = jacobian("x = r*cos(theta)\ny = r*sin(theta)")
+    polar = jacobian("x = r*cos(theta)\ny = r*sin(theta)").symbolic  # the evaluator is the entry-level view's
     polar_hand = hand_numpy(polar.matrix, ["r", "theta"])
     cell, names = mixed_map_text(10, "m_")
-    big = jacobian(cell)
+    big = jacobian(cell).symbolic
     big_hand = hand_numpy(big.matrix, names)
     point = [0.1 * (k + 1) for k in range(10)]
     polar.evaluator(1.0, 0.5)
@@ -292,7 +292,7 @@ def plot_rows(row: Callable[..., None]) -> None:
     from jacmagic.panels.widgets import JacobianPanel
 
     for cell, name, label in ((POLAR_CELL, "r", "change of variables"), ("f(x, y) = x**2 - y**2", "x", "contours")):
-        panel = JacobianPanel(jacobian(cell, plot=True))
+        panel = JacobianPanel(jacobian(cell, plot=True).symbolic)
         variable = panel.variables[name]
         values = itertools.cycle(np.linspace(0.6, 1.4, 9))
 

@@ -105,7 +105,7 @@ def test_a_jacobian_from_a_thread_says_what_it_skipped() -> None:
     assert isinstance(result, JacobianResult)
     assert any("outside the main thread" in note for note in result.notes)
     h = 1e-6
-    value = [float(result.map_function()(x, 0.2)[0]) for x in (0.3 - h, 0.3 + h)]
+    value = [float(result.symbolic.map_function()(x, 0.2)[0]) for x in (0.3 - h, 0.3 + h)]
     assert_close(result.at(x=0.3, y=0.2)[0, 0], (value[1] - value[0]) / (2 * h), rel=1e-5)
 
 
@@ -115,8 +115,9 @@ def test_the_determinant_budget_starts_after_differentiation() -> None:
     cell = "f(x, y) = [relu(x*y) + sin(x)*x, relu(x - y)*cos(y) + tanh(x*y)]"
     # The determinant alone takes 0.010-0.017 s at load 3.5 on 2 cores: the 0.2 s budget is over 10x.
     result = jacobian(cell, det=True, budget=0.2, at={"x": 0.7, "y": 0.3})
-    assert result.symbolic_det is not None and not any("too large" in note for note in result.notes)
-    assert_close(result.det_at(result.at(x=0.7, y=0.3)), float(result.symbolic_det.subs({s: v for s, v in zip(
+    whole = result.symbolic
+    assert whole.symbolic_det is not None and not any("too large" in note for note in result.notes)
+    assert_close(whole.det_at(result.at(x=0.7, y=0.3)), float(whole.symbolic_det.subs({s: v for s, v in zip(
         result.inputs, (0.7, 0.3))})))
 
 

@@ -190,7 +190,7 @@ def test_hessian_equals_sympys_and_second_differences(formula: str, reference: A
     result = jacobian(f"f(x, y, z) = {formula}", hessian=True)
     x, y, z = result.inputs
     assert sp.simplify(result.hessian - sp.hessian(result.expressions[0], (x, y, z))) == sp.zeros(3, 3)
-    assert result.hessians_symmetric
+    assert result.symbolic.hessians_symmetric
     for point in ([0.3, -0.7, 1.1], [-1.2, 0.4, 0.25]):
         want = np.array([[float(mpmath.diff(reference, point, tuple(int(k in (j, i)) + int(k == j == i)
                                                                      for k in range(3))))

@@ -83,10 +83,11 @@ def test_a_vector_function_takes_its_shape_from_the_point(shell: Shell) -> None:
 
 def test_wrt_reorders_and_makes_the_rest_constants(shell: Shell) -> None:
     R = shell.ok("%%jacobian --wrt z,x --det\nf(x, y, z) = [x*y*z, x + y + z]").result
-    assert [s.name for s in R.inputs] == ["z", "x"] and [s.name for s in R.constants] == ["y"]
+    assert [s.name for s in R.inputs] == ["z", "x"] and R.constants == ("y",)
+    assert [s.name for s in R.symbolic.constants] == ["y"]
     assert_close(R.at(x=1.1, y=2.0, z=-0.5), [[1.1 * 2.0, -0.5 * 2.0], [1, 1]])
     assert "0.5" not in str(R.det)  # symbolic: x*y - y*z
-    assert float(R.det.subs({s: v for s, v in zip(R.arguments, [-0.5, 1.1, 2.0])})) == pytest.approx(2.2 + 1.0)
+    assert float(R.det.subs({s: v for s, v in zip(R.symbolic.arguments, [-0.5, 1.1, 2.0])})) == pytest.approx(2.2 + 1.0)
 
 
 def test_at_shows_numbers_and_the_determinant(shell: Shell) -> None:

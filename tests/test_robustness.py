@@ -94,7 +94,7 @@ def test_a_jacobian_too_large_to_build_goes_stage_by_stage_within_its_allowance(
                   f"c{k + 1} = a{k}*c{k} - exp(b{k}/10)"]
     with hang_guard():  # composing it whole would take 0.5 s to minutes (the hash seed decides)
         result = jacobian("\n".join(lines), budget=0.01)
-    assert result.eager_matrix is None and result.shape == (3, 3)
+    assert result.symbolic.eager_matrix is None and result.shape == (3, 3)
     point = {"a0": 0.3, "b0": -0.4, "c0": 0.8}
 
     def step(v: list[float]) -> list[float]:
@@ -120,7 +120,7 @@ def test_a_determinant_past_the_budget_falls_back_to_numbers() -> None:
         result = jacobian(f"f({', '.join(names)}) = [" + ", ".join(rows) + "]", det=True,
                           at={v: 0.1 * (k + 1) for k, v in enumerate(names)})
         latex = result.latex()
-    assert result.symbolic_det is None and "too large to expand" in latex
+    assert result.symbolic.symbolic_det is None and "too large to expand" in latex
     values = result.at(**{v: 0.1 * (k + 1) for k, v in enumerate(names)})
     # at the point (written under |_{...}, or on lines of its own above where it is too wide for the page)
     assert re.search(r"\\det J(\\,\\Big\|_\{.*\})? &= " + re.escape(number_latex(np.linalg.det(values))), latex)

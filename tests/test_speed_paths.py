@@ -56,7 +56,7 @@ def test_the_plot_panels_picture_a_move_is_a_small_palette_png_that_looks_like_t
 
     from jacmagic.views.plot import MovingPicture, default_domain
 
-    result = compute("x = r*cos(theta)\ny = r*sin(theta)", plot=True)
+    result = compute("x = r*cos(theta)\ny = r*sin(theta)", plot=True).symbolic
     point = result.default_point()
     moving = MovingPicture(result, default_domain(result, point))
     moving.png(point)
@@ -140,10 +140,10 @@ def test_remembered_printing_tells_equal_looking_numbers_apart() -> None:
 
 def test_the_plot_panels_moves_compile_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each move of the --plot panel once compiled the map afresh (result.map_function), 7 ms a move."""
-    from jacmagic import result as result_module
+    from jacmagic import symbolic as result_module
     from jacmagic.views.plot import MovingPicture, default_domain
 
-    result = compute("x = r*cos(theta)\ny = r*sin(theta)", plot=True)
+    result = compute("x = r*cos(theta)\ny = r*sin(theta)", plot=True).symbolic
     point = result.default_point()
     moving = MovingPicture(result, default_domain(result, point))
     moving.png(point)

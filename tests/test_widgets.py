@@ -97,7 +97,7 @@ def test_ranges_from_the_magic_option(shell: Shell, monkeypatch: pytest.MonkeyPa
     assert shown["application/vnd.jupyter.widget-view+json"]["model_id"] == model.model_id
     assert (model.variables["r"].slider.min, model.variables["r"].slider.max) == (0.0, 5.0)
     assert model.variables["theta"].slider.min == pytest.approx(-math.pi)
-    explicit = JacobianPanel(jacobian("x = r*cos(theta)\ny = r*sin(theta)"), ranges={"r": (1.0, 2.0)})
+    explicit = JacobianPanel(jacobian("x = r*cos(theta)\ny = r*sin(theta)").symbolic, ranges={"r": (1.0, 2.0)})
     assert (explicit.variables["r"].slider.min, explicit.variables["r"].slider.max) == (1.0, 2.0)
 
 
