@@ -172,7 +172,7 @@ def chain_rows(row: Callable[..., None], repeats: int) -> None:
     panel = jacobian(cell, chain=True).widget()
     positions = itertools.cycle(range(panel.position.min, panel.position.max + 1))
     values = itertools.cycle(np.linspace(0.1, 0.9, 7))
-    variable = next(iter(panel.evaluation.variables.values()))
+    variable = next(iter(panel.controls.values()))
 
     def step() -> None:
         panel.position.value = next(positions)
