@@ -38,6 +38,7 @@ from jacmagic.symbolic import own_shape
 
 if TYPE_CHECKING:
     from jacmagic.chain.closed_form import Formula
+    from jacmagic.chain.verdict import Against
     from jacmagic.symbolic import SymbolicJacobian
 
 @dataclass(frozen=True)
@@ -309,14 +310,20 @@ class JacobianResult:
     def _walk(self, point: Mapping[str, np.ndarray]) -> NetworkWalk:
         """The walkthrough in the working layout: every array 2-D, every gradient (m, rows, cols). Checked against
         the composed map's symbolic Jacobian when there is one; a map too large to compose is checked by central
-        differences (its stage-by-stage numbers would be the walk's own product again, no check at all)."""
-        direct = None
-        if self.whole is not None and self.whole.eager_matrix is not None:
-            found = self.whole.at(**{n: float(v[0, 0]) if self._is_number(n) else v for n, v in point.items()})
+        differences at 50 digits (its numbers stage by stage would be the walk's own product again, no check at
+        all), and a map too large to write out along random directions."""
+        direct: np.ndarray | None = None
+        against: Against = "direct"
+        if self.whole is not None:
+            values = {n: float(v[0, 0]) if self._is_number(n) else v for n, v in point.items()}
+            if self.whole.eager_matrix is not None:
+                found = self.whole.at(**values)
+            else:
+                found, against = self.whole.precise_jacobian(values), "central"
             order = {s.name: j for j, s in enumerate(self.whole.inputs)}
             direct = found[:, [order[s.name] for s in self.inputs]]
         directions = self.directions if self.options.mode != "reverse" else None
-        return walk(self.compiled, point, direct, directions)
+        return walk(self.compiled, point, direct, directions, against)
 
     @cached_property
     def stacks(self) -> dict[str, int]:

@@ -17,7 +17,7 @@ import numpy as np
 from jacmagic.chain.check import rounding
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
-from jacmagic.chain.verdict import Verdict
+from jacmagic.chain.verdict import Against, Verdict
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
 
@@ -317,10 +317,11 @@ def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarr
 
 
 def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndarray | None = None,
-         directions: np.ndarray | None = None) -> NetworkWalk:
+         directions: np.ndarray | None = None, against: Against = "direct") -> NetworkWalk:
     """The walkthrough's numbers at `point` (every input by name, as 2-D arrays the walk may keep: the check runs
-    there when its verdict is first read), checked against `direct` (the entry-level symbolic Jacobian there, when
-    the cell is small enough to have one) or central differences."""
+    there when its verdict is first read), checked against `direct` (`against`: the entry-level symbolic Jacobian
+    there, or central differences of the composed map at 50 digits) or else central differences along random
+    directions."""
     network, wrt = plan.network, plan.wrt
     (known, per_line, steps, gradients), finite = reverse(plan, point)
     jacobian = np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
@@ -337,12 +338,13 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
     @cache
     def judge() -> Verdict:
         if direct is not None:
-            agrees, judged = _compare(jacobian, direct, max(1e-8, error()), 1e-10)
+            exact = against == "direct"  # else differences at 50 digits, to their step's truncation
+            agrees, judged = _compare(jacobian, direct, max(1e-8 if exact else 1e-6, error()), 1e-10 if exact else 1e-8)
         else:
             agrees, judged = _directional_check(plan, point, jacobian, error())
         reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
                                           if (why := line.undefined(values)))
-        return Verdict(agrees, "direct" if direct is not None else "directions", judged, undefined=reasons)
+        return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons)
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
