@@ -18,7 +18,9 @@ from jacmagic.chain.functions import ARRAY_LEVEL, ENTRY_LEVEL, TABLE, Elementwis
 from jacmagic.chain.images import USAGE
 from jacmagic.errors import CellError
 from jacmagic.read import network
+from jacmagic.read.array_trace import trace_network
 from jacmagic.read.network import read_network
+from jacmagic.read.numpy_rules import table_ufuncs
 
 Arrays = dict[str, np.ndarray]
 
@@ -183,3 +185,17 @@ def test_no_function_name_is_written_twice() -> None:
 def test_an_unknown_function_is_named_with_the_tables_nearest_name(cell: str) -> None:
     with pytest.raises(CellError, match=r"unknown function sinn \(did you mean sin\?\)"):
         jacobian(cell)
+
+
+@pytest.mark.parametrize("name", sorted(set(table_ufuncs()) - {"heaviside"}))  # np.heaviside(z, h): its own rule
+def test_numpys_function_of_a_table_name_is_the_tables_in_a_traced_def(name: str) -> None:
+    """np.sin, np.arctan, ... in a def traced at array level: numpy's own value and central differences."""
+    record = ARRAY_LEVEL[name]
+    f, at = ONE[next(p for p, r in TABLE.items() if r is record)]
+    cell = f"def L(z):\n    return np.sum(2 * np.{name}(z))\n"
+    trace_network(cell, {"np": np}, {"z": at})  # the array-level tracer takes it
+    result = jacobian(cell, at={"z": at}, chain=True, namespace={"np": np})
+    value = lambda a: float(np.sum(2 * f(a["z"])))  # noqa: E731
+    assert result.walkthrough().values["L"].item() == pytest.approx(value({"z": at}), rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(result.gradient()["z"].reshape(-1), _central(value, {"z": at})["z"], rtol=1e-6,
+                               atol=1e-8)
