@@ -19,7 +19,7 @@ from itertools import chain, count
 
 import sympy as sp
 
-from jacmagic.chain.functions import relu, sigmoid
+from jacmagic.chain.activations import relu, sigmoid
 from jacmagic.model import CellModel, exceeds
 
 # Past this many nodes (written out without sharing) a matrix is not searched (about 0.4 s at 20,000).

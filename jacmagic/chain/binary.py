@@ -10,11 +10,12 @@ either: atan2(0, 0), a^b of a negative base (its log), and the slopes of hypot a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from jacmagic.chain.functions import TWO_PLACE_FUNCTIONS, Pair, TwoPlace
 from jacmagic.chain.operations import (
     Factor,
     Node,
@@ -31,63 +32,19 @@ from jacmagic.chain.operations import (
     times,
 )
 
-Pair = tuple[np.ndarray, np.ndarray]
-
-
-def _atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """numpy's arctan2, undefined (nan) at y = x = 0 as sympy's atan2 and the entry level are."""
-    return np.where((y == 0) & (x == 0), np.nan, np.arctan2(y, x))
-
-
-def _atan2_slopes(y: np.ndarray, x: np.ndarray, value: np.ndarray) -> Pair:
-    squares = x * x + y * y
-    return x / squares, -y / squares
-
-
-def _hypot_slopes(a: np.ndarray, b: np.ndarray, value: np.ndarray) -> Pair:
-    return a / value, b / value  # 0/0 at the origin: no derivative there (a cone's tip)
-
 
 def _power_slopes(a: np.ndarray, b: np.ndarray, value: np.ndarray) -> Pair:
     return b * np.power(a, b - 1), value * np.log(a)
-
-
-@dataclass(frozen=True)
-class TwoPlace:
-    """One function of two arrays: its value, its two partial derivatives (from the operands and the value), and
-    how it and they are written (`a`, `b`: the operands as shown, bracketed where they are not atoms)."""
-
-    value: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    slopes: Callable[[np.ndarray, np.ndarray, np.ndarray], Pair]
-    show: Callable[[Shown, Shown, Shown, Shown], Shown]  # plain a, plain b, bracketed a, bracketed b
-    slope_shows: tuple[Callable[[Shown, Shown], Shown], Callable[[Shown, Shown], Shown]]  # bracketed a, b
-
-
-def _called(name: str) -> Callable[[Shown, Shown, Shown, Shown], Shown]:
-    return lambda a, b, _, __: Shown(rf"\operatorname{{{name}}}\left({a.latex}, {b.latex}\right)",
-                                     f"{name}({a.text}, {b.text})")
 
 
 def _power_show(a: Shown, b: Shown, bracketed_a: Shown, bracketed_b: Shown) -> Shown:
     return Shown(f"{bracketed_a.latex}^{{{b.latex}}}", f"{bracketed_a.text}^{bracketed_b.text}")
 
 
-TWO_PLACE: dict[str, TwoPlace] = {
-    "atan2": TwoPlace(_atan2, _atan2_slopes, _called("atan2"), (
-        lambda y, x: Shown(rf"\frac{{{x.latex}}}{{{x.latex}^{{2}} + {y.latex}^{{2}}}}",
-                           f"{x.text}/({x.text}² + {y.text}²)"),
-        lambda y, x: Shown(rf"-\frac{{{y.latex}}}{{{x.latex}^{{2}} + {y.latex}^{{2}}}}",
-                           f"−{y.text}/({x.text}² + {y.text}²)"))),
-    "hypot": TwoPlace(np.hypot, _hypot_slopes, _called("hypot"), (
-        lambda a, b: Shown(rf"\frac{{{a.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",
-                           f"{a.text}/hypot({a.text}, {b.text})"),
-        lambda a, b: Shown(rf"\frac{{{b.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",
-                           f"{b.text}/hypot({a.text}, {b.text})"))),
-    "**": TwoPlace(np.power, _power_slopes, _power_show, (
-        lambda a, b: Shown(f"{b.latex} {a.latex}^{{{b.latex} - 1}}", f"{b.text}·{a.text}^({b.text} − 1)"),
-        lambda a, b: Shown(rf"{a.latex}^{{{b.latex}}} \log {a.latex}", f"{a.text}^{b.text}·log {a.text}"))),
-}
-TWO_PLACE["arctan2"] = TWO_PLACE["atan2"]
+# atan2 and hypot from the function table (arctan2 too), and the power
+TWO_PLACE: dict[str, TwoPlace] = {**TWO_PLACE_FUNCTIONS, "**": TwoPlace(np.power, _power_slopes, _power_show, (
+    lambda a, b: Shown(f"{b.latex} {a.latex}^{{{b.latex} - 1}}", f"{b.text}·{a.text}^({b.text} − 1)"),
+    lambda a, b: Shown(rf"{a.latex}^{{{b.latex}}} \log {a.latex}", f"{a.text}^{b.text}·log {a.text}")))}
 
 
 @dataclass(eq=False)

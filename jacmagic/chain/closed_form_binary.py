@@ -12,7 +12,8 @@ import numpy as np
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.binary import TWO_PLACE, Binary
 from jacmagic.chain.closed_form_more import Composer, NoRule
-from jacmagic.chain.elementwise import FLAT, Apply, StepApply
+from jacmagic.chain.elementwise import Apply, StepApply
+from jacmagic.chain.functions import FLAT
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Node
 

@@ -17,9 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from jacmagic.chain import closed_form_tree as t
+from jacmagic.chain.activations import LEAKY_SLOPE
 from jacmagic.chain.choices import COMPARISONS, Where
 from jacmagic.chain.elementwise import Apply, CrossEntropy, MeanSquaredError
-from jacmagic.chain.functions import LEAKY_SLOPE
 from jacmagic.chain.linear import Entry
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Node

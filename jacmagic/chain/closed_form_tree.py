@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from jacmagic.chain.elementwise import FUNCTIONS
+from jacmagic.chain.functions import FUNCTIONS
 from jacmagic.chain.operations import named
 
 Forms = Mapping["Expr", str]  # subexpressions written as a name instead (the generated code's stages)

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from jacmagic.chain.functions import stable
+from jacmagic.chain.activations import stable
 from jacmagic.model import Guard, postorder
 
 # Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).

@@ -1,427 +1,308 @@
-"""The functions a formula may call, and the ML activations sympy lacks.
+"""The one table of the functions a cell may call: one record per function, with what each level needs.
 
-The activations are sympy Functions with their own derivative, typesetting and numpy code, so that they stay
-readable (sigma, ReLU, softplus) instead of being expanded into exponentials.
+The entry level builds a sympy expression (`formula`); the array level applies numpy's value and slope entry by
+entry (`numeric`: an `Elementwise`, or a `TwoPlace` for a function of two arrays) or builds the array operation
+named by `node`. Every other table (KNOWN_FUNCTIONS, FUNCTIONS, WHOLE_ARRAY, the array reader's COVERED and
+CALLS, the domains) is derived from `TABLE`, so that a function is added, renamed or aliased in one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sympy as sp
-from sympy.core.logic import fuzzy_and
 
+from jacmagic.chain import whole_formulas as whole
+from jacmagic.chain.activations import LEAKY_SLOPE, Abs, cbrt, gelu, leaky_relu, relu, sigmoid, sign, softplus
+from jacmagic.chain.operations import Shown
 
-class _Activation(sp.Function):
-    """An element-wise activation: one argument, a name for LaTeX and for text, numpy code for lambdify."""
+Pair = tuple[np.ndarray, np.ndarray]
 
-    nargs = 1
-    latex_name = ""
-    text_name = ""
 
-    def _latex(self, printer: Any, exp: str | None = None) -> str:
-        head = self.latex_name if exp is None else f"{self.latex_name}^{{{exp}}}"
-        return rf"{head}\left({printer._print(self.args[0])}\right)"
+@dataclass(frozen=True)
+class Elementwise:
+    """A function applied entry by entry at array level: numpy's value and slope, and both as written."""
 
-    def _pretty(self, printer: Any) -> Any:
-        return printer._print_Function(self, func_name=self.text_name)
+    value: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    show: tuple[str, str]  # f(@): LaTeX, text
+    derivative_show: tuple[str, str]  # f'(@)
 
-    def _eval_is_extended_real(self) -> bool | None:
-        return self.args[0].is_extended_real
 
+@dataclass(frozen=True)
+class TwoPlace:
+    """One function of two arrays: its value, its two partial derivatives (from the operands and the value), and
+    how it and they are written (`a`, `b`: the operands as shown, bracketed where they are not atoms)."""
 
-class sigmoid(_Activation):  # noqa: N801 - the name users type
-    """The logistic function 1 / (1 + e^-z); its derivative is sigma (1 - sigma)."""
+    value: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    slopes: Callable[[np.ndarray, np.ndarray, np.ndarray], Pair]
+    show: Callable[[Shown, Shown, Shown, Shown], Shown]  # plain a, plain b, bracketed a, bracketed b
+    slope_shows: tuple[Callable[[Shown, Shown], Shown], Callable[[Shown, Shown], Shown]]  # bracketed a, b
 
-    latex_name = r"\sigma"
-    text_name = "σ"
 
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+@dataclass(frozen=True)
+class Function:
+    """One function a cell may call, at both levels.
 
-    @classmethod
-    def eval(cls, z: sp.Expr) -> sp.Expr | None:
-        if z.is_zero:
-            return sp.Rational(1, 2)
-        return None
+    `arities`: the argument counts (None: one or more, as max and min). `node`: the array operation built when
+    `numeric` is not how the array level computes it (a reduction, a loss, a matrix function; for leaky_relu its
+    call with a slope). `domain`: "" defined on every real, "poles" undefined at points the entry level guards
+    (tan, inv), "part" real only on part of the line (log, sqrt, asin: no real value outside). `whole`: of a whole
+    array at the entry level, not entry by entry. `flat`: a step, with slope 0 on each side of its jump at 0."""
 
-    def _eval_rewrite_as_exp(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
-        return 1 / (1 + sp.exp(-z))
+    formula: Callable[..., Any]
+    arities: tuple[int, ...] | None
+    numeric: Elementwise | TwoPlace | None = None
+    node: str = ""
+    aliases: tuple[str, ...] = ()  # other names at both levels (arctan for atan, Abs for abs)
+    array_aliases: tuple[str, ...] = ()  # other names only the array level takes (trace for tr)
+    domain: str = ""
+    whole: bool = False
+    flat: bool = False
 
-    def _eval_evalf(self, prec: int) -> sp.Expr:
-        return self._eval_rewrite_as_exp(self.args[0])._eval_evalf(prec)
+    def names(self, name: str, array: bool) -> tuple[str, ...]:
+        return (name, *self.aliases, *(self.array_aliases if array else ()))
 
-    def _numpycode(self, printer: Any) -> str:
-        z = printer._print(self.args[0])
-        # 1/(1+exp(-z)) overflows harmlessly to 0 for very negative z; numpy's warning is silenced by the caller.
-        # The outer brackets keep it one operand wherever it stands (2*x/sigmoid(y), 2**sigmoid(3)).
-        return f"(1/(1 + numpy.exp(-({z}))))"
 
+# -- numpy's side ---------------------------------------------------------------------------------------------------
 
-class relu(_Activation):  # noqa: N801
-    """max(0, z); its derivative is the Heaviside step, taken as 0 at z = 0 as the ML frameworks do."""
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warning for large |z|
 
-    latex_name = r"\operatorname{ReLU}"
-    text_name = "ReLU"
 
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return sp.Heaviside(self.args[0], 0)
+def _erf(z: np.ndarray) -> np.ndarray:
+    from jacmagic.chain.evaluate import jacmagic_erf
 
-    @classmethod
-    def eval(cls, z: sp.Expr) -> sp.Expr | None:
-        if z.is_number and z.is_extended_real:
-            return sp.Max(0, z)
-        return None
+    return np.asarray(jacmagic_erf(z), dtype=float)
 
-    def _eval_rewrite_as_Max(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
-        return sp.Max(0, z)
 
-    def _eval_evalf(self, prec: int) -> sp.Expr:
-        return sp.Max(0, self.args[0])._eval_evalf(prec)
+def _gelu(z: np.ndarray) -> np.ndarray:
+    return 0.5 * z * (1.0 + _erf(z / np.sqrt(2.0)))
 
-    def _numpycode(self, printer: Any) -> str:
-        return f"numpy.maximum(0, {printer._print(self.args[0])})"
 
+def _gelu_slope(z: np.ndarray) -> np.ndarray:
+    """Φ(z) + z φ(z)."""
+    with np.errstate(all="ignore"):
+        return 0.5 * (1.0 + _erf(z / np.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
 
-class softplus(_Activation):  # noqa: N801
-    """log(1 + e^z), the smooth ReLU; its derivative is sigmoid(z)."""
 
-    latex_name = r"\operatorname{softplus}"
-    text_name = "softplus"
+def jump(z: np.ndarray) -> np.ndarray:
+    """The slope of a step: 0 on each side, none at 0 itself, where it jumps (the entry level's Dirac delta)."""
+    return np.where(z == 0, np.nan, 0.0)
 
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return sigmoid(self.args[0])
 
-    @classmethod
-    def eval(cls, z: sp.Expr) -> sp.Expr | None:
-        if z.is_zero:
-            return sp.log(2)
-        return None
+def _heaviside(z: np.ndarray) -> np.ndarray:
+    return np.heaviside(z, 0.0)  # H(0) = 0, as the entry level's Heaviside(z, 0)
 
-    def _eval_rewrite_as_log(self, z: sp.Expr, **kwargs: Any) -> sp.Expr:
-        return sp.log(1 + sp.exp(z))
 
-    def _eval_evalf(self, prec: int) -> sp.Expr:
-        return self._eval_rewrite_as_log(self.args[0])._eval_evalf(prec)
+def leaky(slope: float) -> Elementwise:
+    """leaky_relu with slope a below 0: a at the kink itself, the left side, as ReLU's H(0) = 0."""
+    a = f"{slope:g}"
+    return Elementwise(lambda z: np.where(z > 0, z, slope * z), lambda z: np.where(z > 0, 1.0, slope),
+                       (rf"\operatorname{{leaky\_ReLU}}\left(@, {a}\right)", f"leaky_ReLU(@, {a})"),
+                       (rf"\operatorname{{H}}\left(@\right) + {a} \left(1 - \operatorname{{H}}\left(@\right)\right)",
+                        f"H(@) + {a}(1 − H(@))"))
 
-    def _numpycode(self, printer: Any) -> str:
-        return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
 
+def _atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """numpy's arctan2, undefined (nan) at y = x = 0 as sympy's atan2 and the entry level are."""
+    return np.where((y == 0) & (x == 0), np.nan, np.arctan2(y, x))
 
-class _Written(sp.Function):
-    """A function whose value is a formula sympy knows (`written`): numbers, numpy and mpmath code come from that
-    formula, so every evaluator computes it by its own definition."""
 
-    def written(self) -> sp.Expr:
-        raise NotImplementedError
-
-    def _eval_is_extended_real(self) -> bool | None:
-        return fuzzy_and(a.is_extended_real for a in self.args)
-
-    def _eval_evalf(self, prec: int) -> sp.Expr:
-        return self.written()._eval_evalf(prec)
-
-    def _numpycode(self, printer: Any) -> str:
-        return f"({printer._print(self.written())})"
-
-    def _mpmathcode(self, printer: Any) -> str:
-        return f"({printer._print(self.written())})"
-
-
-class gelu(_Written, _Activation):  # noqa: N801
-    """z Φ(z) = z (1 + erf(z/√2)) / 2, exactly (not the tanh approximation); its derivative is Φ(z) + z φ(z)."""
-
-    latex_name = r"\operatorname{GELU}"
-    text_name = "GELU"
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        z = self.args[0]
-        return (1 + sp.erf(z / sp.sqrt(2))) / 2 + z * sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
-
-    @classmethod
-    def eval(cls, z: sp.Expr) -> sp.Expr | None:
-        return sp.S.Zero if z.is_zero else None
-
-    def written(self) -> sp.Expr:
-        z = self.args[0]
-        return z * (1 + sp.erf(z / sp.sqrt(2))) / 2
-
-
-class leaky_relu(_Written):  # noqa: N801
-    """z above 0, a z below (a = 0.01 unless given); its derivative is a for z <= 0 and 1 above: the kink at 0
-    takes the left side, as ReLU's H(0) = 0 does."""
-
-    nargs = 2
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        z, a = self.args
-        if argindex == 1:
-            return a + (1 - a) * sp.Heaviside(z, 0)
-        return -relu(-z)
-
-    @classmethod
-    def eval(cls, z: sp.Expr, a: sp.Expr) -> sp.Expr | None:
-        if z.is_number and z.is_extended_real and a.is_number:
-            return sp.Max(z, 0) + a * sp.Min(z, 0)
-        return None
-
-    def written(self) -> sp.Expr:
-        z, a = self.args
-        return relu(z) - a * relu(-z)
-
-    def _latex(self, printer: Any, exp: str | None = None) -> str:
-        head = r"\operatorname{leaky\_ReLU}" + ("" if exp is None else f"^{{{exp}}}")
-        return rf"{head}\left({printer._print(self.args[0])}, {printer._print(self.args[1])}\right)"
-
-    def _pretty(self, printer: Any) -> Any:
-        return printer._print_Function(self, func_name="leaky_ReLU")
-
-
-LEAKY_SLOPE = 0.01  # leaky_relu's slope below 0 when called with one argument, as the ML frameworks
-
-
-class cbrt(_Activation):  # noqa: N801
-    """The real cube root, defined for negative numbers too (cbrt(-8) = -2), as numpy's cbrt; sympy's cbrt is
-    the principal complex root, which is not real for negative numbers."""
-
-    latex_name = ""
-    text_name = "cbrt"
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return 1 / (3 * cbrt(self.args[0]) ** 2)
-
-    @classmethod
-    def eval(cls, z: sp.Expr) -> sp.Expr | None:
-        if z.is_number and z.is_extended_real:
-            return sp.real_root(z, 3)
-        return None
-
-    def _latex(self, printer: Any, exp: str | None = None) -> str:
-        root = rf"\sqrt[3]{{{printer._print(self.args[0])}}}"
-        return root if exp is None else rf"\left({root}\right)^{{{exp}}}"
-
-    def _eval_evalf(self, prec: int) -> sp.Expr:
-        return sp.real_root(self.args[0], 3)._eval_evalf(prec)
-
-    def _numpycode(self, printer: Any) -> str:
-        return f"numpy.cbrt({printer._print(self.args[0])})"
-
-
-class Abs(sp.Abs):
-    """|z| of a real-valued expression: its derivative is sign(z) z' wherever z is real (sympy's own needs to
-    know that z is real, and otherwise leaves re/im derivatives that cannot be evaluated)."""
-
-    def _eval_derivative(self, x: sp.Symbol) -> sp.Expr:
-        return sign(self.args[0]) * sp.diff(self.args[0], x)
-
-
-class sign(sp.sign):  # noqa: N801
-    """The sign of a real-valued expression: its derivative is 0 away from 0, undefined at 0 (a Dirac delta)."""
-
-    def _eval_derivative(self, x: sp.Symbol) -> sp.Expr:
-        return 2 * sp.DiracDelta(self.args[0]) * sp.diff(self.args[0], x)
-
-
-class LogSumExp(sp.Function):
-    """log(exp(a) + exp(b) + ...) of real arguments, computed max-shifted (numpy's logaddexp, pairwise): it
-    overflows only where its own value does, not where the exponentials do."""
-
-    def _eval_is_extended_real(self) -> bool | None:
-        return fuzzy_and(a.is_extended_real for a in self.args)
-
-    def _numpycode(self, printer: Any) -> str:
-        printed = printer._print(self.args[0])
-        for argument in self.args[1:]:
-            printed = f"numpy.logaddexp({printed}, {printer._print(argument)})"
-        return printed
-
-
-def stable(expression: sp.Expr) -> sp.Expr:
-    """The same value for numeric code, with every sum of exponentials S (softmax, logsumexp, their derivatives)
-    written exp(logsumexp): sympy folds exp(x)/S**2 into exp(x - 2 logsumexp) and log(S) into logsumexp, which
-    stay in range at z = 1000 where exp(z) and S overflow. Nothing else changes."""
-    sums = [term for term in expression.atoms(sp.Add)
-            if len(term.args) > 1 and all(isinstance(t, sp.exp) for t in term.args)]
-    if not sums:
-        return expression
-    shifted = expression.xreplace({term: sp.exp(LogSumExp(*(t.args[0] for t in term.args))) for term in sums})
-    return shifted.replace(lambda e: e.is_Mul and sum(isinstance(a, sp.exp) for a in e.args) > 1, _one_exp)
-
-
-def _one_exp(product: sp.Mul) -> sp.Expr:
-    """exp(a) * exp(b) * c -> exp(a + b) * c: one exponential, whose argument stays in range."""
-    exponents = [a.args[0] for a in product.args if isinstance(a, sp.exp)]
-    return sp.Mul(*(a for a in product.args if not isinstance(a, sp.exp)), sp.exp(sp.Add(*exponents)))
-
-
-def _entries(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, sp.MatrixBase) else [value]
-
-
-def _sum(value: Any) -> sp.Expr:
-    """The sum of a matrix's entries (a number stays itself)."""
-    return sp.Add(*_entries(value))
-
-
-def _mean(value: Any) -> sp.Expr:
-    entries = _entries(value)
-    return sp.Add(*entries) / len(entries)
-
-
-def _transpose(value: Any) -> Any:
-    return value.T if isinstance(value, sp.MatrixBase) else value
-
-
-def _same_shape(value: Any, entries: list[Any]) -> Any:
-    return sp.ImmutableMatrix(value.rows, value.cols, entries) if isinstance(value, sp.MatrixBase) else entries[0]
-
-
-def _logsumexp(value: Any) -> sp.Expr:
-    """log(sum(exp(z))), the smooth maximum; its gradient is softmax(z)."""
-    return sp.log(sp.Add(*(sp.exp(e) for e in _entries(value))))
-
-
-def _softmax(value: Any) -> Any:
-    """exp(z_i) / sum_j exp(z_j), in the shape of z; its Jacobian is diag(s) - s s^T."""
-    entries = _entries(value)
-    total = sp.Add(*(sp.exp(e) for e in entries))
-    return _same_shape(value, [sp.exp(e) / total for e in entries])
-
-
-def _log_softmax(value: Any) -> Any:
-    """z_i - logsumexp(z), in the shape of z; its Jacobian is I - 1 s^T."""
-    lse = _logsumexp(value)
-    return _same_shape(value, [e - lse for e in _entries(value)])
-
-
-def _norm(value: Any) -> sp.Expr:
-    """The Euclidean norm of all entries (the Frobenius norm of a matrix); its gradient is x / |x|."""
-    return sp.sqrt(sp.Add(*(e**2 for e in _entries(value))))
-
-
-def _square(name: str, value: Any) -> sp.MatrixBase:
-    """A square matrix (a number as 1 x 1) for tr, det, logdet and inv; another shape is the user's mistake."""
-    from jacmagic.errors import CellError
-
-    matrix = value if isinstance(value, sp.MatrixBase) else sp.ImmutableMatrix([[value]])
-    if matrix.rows != matrix.cols:
-        raise CellError(f"{name}(X) needs a square matrix, got {matrix.rows} x {matrix.cols}")
-    return matrix
-
-
-def _det(value: Any) -> sp.Expr:
-    """det(X); up to 4 x 4 as the sum over permutations written out, unsimplified: sympy's own det cancels
-    rational entries (of an inverse) for seconds."""
-    matrix = _square("det", value)
-    n = matrix.rows
-    if n > 4:
-        return matrix.det()
-    from itertools import permutations
-
-    from sympy.combinatorics import Permutation
-
-    return sp.Add(*(Permutation(list(p)).signature() * sp.Mul(*(matrix[i, p[i]] for i in range(n)))
-                    for p in permutations(range(n))))
-
-
-def _dot(left: Any, right: Any) -> sp.Expr:
-    """The sum of the products of matching entries (the caller checks that the shapes match)."""
-    return sp.Add(*(a * b for a, b in zip(_entries(left), _entries(right))))
-
-
-def _where(condition: sp.Basic, then: sp.Expr, otherwise: sp.Expr) -> sp.Expr:
-    return sp.Piecewise((then, condition), (otherwise, True))
-
-
-def _matched(what: str, left: Any, right: Any) -> tuple[list[Any], list[Any]]:
-    """Two arrays' entries, refused unless they have one shape."""
-    shapes = [v.shape if isinstance(v, sp.MatrixBase) else (1, 1) for v in (left, right)]
-    if shapes[0] != shapes[1]:
-        from jacmagic.errors import CellError
-
-        raise CellError(f"{what} needs two arrays of one shape, got {' and '.join(f'{r} x {c}' for r, c in shapes)}")
-    return _entries(left), _entries(right)
-
-
-def _cross_entropy(z: Any, y: Any) -> sp.Expr:
-    """-sum(y * log_softmax(z)) of logits z: logsumexp(z) - yᵀz for one-hot or probability y; its gradient by
-    z is softmax(z) - y (times sum(y)), by y -log_softmax(z)."""
-    logits, targets = _matched("cross_entropy(z, y)", z, y)
-    lse = _logsumexp(z)
-    return sp.Add(*(t * (lse - e) for e, t in zip(logits, targets)))
-
-
-def _mse(a: Any, b: Any) -> sp.Expr:
-    """The mean of the squared differences of matching entries; its gradient by a is 2 (a - b) / n."""
-    left, right = _matched("mse(a, b)", a, b)
-    return sp.Add(*((p - q) ** 2 for p, q in zip(left, right))) / len(left)
-
-
-# name -> (sympy constructor, allowed argument counts; None means two or more)
-KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = {
-    "sin": (sp.sin, (1,)),
-    "cos": (sp.cos, (1,)),
-    "tan": (sp.tan, (1,)),
-    "sec": (sp.sec, (1,)),
-    "csc": (sp.csc, (1,)),
-    "cot": (sp.cot, (1,)),
-    "asin": (sp.asin, (1,)),
-    "acos": (sp.acos, (1,)),
-    "atan": (sp.atan, (1,)),
-    "arcsin": (sp.asin, (1,)),
-    "arccos": (sp.acos, (1,)),
-    "arctan": (sp.atan, (1,)),
-    "atan2": (sp.atan2, (2,)),
-    "arctan2": (sp.atan2, (2,)),
-    "sinh": (sp.sinh, (1,)),
-    "cosh": (sp.cosh, (1,)),
-    "tanh": (sp.tanh, (1,)),
-    "asinh": (sp.asinh, (1,)),
-    "acosh": (sp.acosh, (1,)),
-    "atanh": (sp.atanh, (1,)),
-    "arcsinh": (sp.asinh, (1,)),
-    "arccosh": (sp.acosh, (1,)),
-    "arctanh": (sp.atanh, (1,)),
-    "exp": (sp.exp, (1,)),
-    "log": (sp.log, (1, 2)),
-    "ln": (sp.log, (1,)),
-    "log2": (lambda z: sp.log(z, 2), (1,)),
-    "log10": (lambda z: sp.log(z, 10), (1,)),
-    "sqrt": (sp.sqrt, (1,)),
-    "cbrt": (cbrt, (1,)),
-    "abs": (Abs, (1,)),
-    "Abs": (Abs, (1,)),
-    "sign": (sign, (1,)),
-    "erf": (sp.erf, (1,)),
-    "hypot": (lambda a, b: sp.sqrt(a**2 + b**2), (2,)),
-    "min": (sp.Min, None),
-    "max": (sp.Max, None),
-    "heaviside": (lambda z: sp.Heaviside(z, 0), (1,)),
-    "step": (lambda z: sp.Heaviside(z, 0), (1,)),
-    "sigmoid": (sigmoid, (1,)),
-    "relu": (relu, (1,)),
-    "softplus": (softplus, (1,)),
-    "gelu": (gelu, (1,)),
-    "leaky_relu": (lambda z, a=LEAKY_SLOPE: leaky_relu(z, sp.sympify(a)), (1, 2)),
-    "cross_entropy": (_cross_entropy, (2,)),
-    "mse": (_mse, (2,)),
-    "where": (_where, (3,)),
-    "sum": (_sum, (1,)),
-    "mean": (_mean, (1,)),
-    "transpose": (_transpose, (1,)),
-    "softmax": (_softmax, (1,)),
-    "log_softmax": (_log_softmax, (1,)),
-    "logsumexp": (_logsumexp, (1,)),
-    "norm": (_norm, (1,)),
-    "dot": (_dot, (2,)),
-    "tr": (lambda x: _square("tr", x).trace(), (1,)),
-    "det": (_det, (1,)),
-    "logdet": (lambda x: sp.log(_det(_square("logdet", x))), (1,)),
-    "inv": (lambda x: sp.ImmutableMatrix(_square("inv", x).adjugate() / _det(x)), (1,)),
+def _atan2_slopes(y: np.ndarray, x: np.ndarray, value: np.ndarray) -> Pair:
+    squares = x * x + y * y
+    return x / squares, -y / squares
+
+
+def _hypot_slopes(a: np.ndarray, b: np.ndarray, value: np.ndarray) -> Pair:
+    return a / value, b / value  # 0/0 at the origin: no derivative there (a cone's tip)
+
+
+def called(name: str) -> Callable[[Shown, Shown, Shown, Shown], Shown]:
+    """name(a, b) as written."""
+    return lambda a, b, _, __: Shown(rf"\operatorname{{{name}}}\left({a.latex}, {b.latex}\right)",
+                                     f"{name}({a.text}, {b.text})")
+
+
+def _named(name: str) -> tuple[str, str]:
+    """A function LaTeX has a command for: \\sin\\left(@\\right), sin(@)."""
+    return rf"\{name}\left(@\right)", f"{name}(@)"
+
+
+def _operator(name: str) -> tuple[str, str]:
+    return rf"\operatorname{{{name}}}\left(@\right)", f"{name}(@)"
+
+
+def _minus(shown: tuple[str, str]) -> tuple[str, str]:
+    return f"-{shown[0]}", f"−{shown[1]}"
+
+
+_LOG = Elementwise(np.log, lambda z: 1 / z, _named("log"), (r"\frac{1}{@}", "1/(@)"))
+_STEP = Elementwise(_heaviside, jump, _operator("H"), ("0", "0"))
+_ONE, _TWO = (1,), (2,)
+
+
+def _step(z: sp.Expr) -> sp.Expr:
+    return sp.Heaviside(z, 0)
+
+
+def _log_base(base: int) -> Callable[[sp.Expr], sp.Expr]:
+    return lambda z: sp.log(z, base)
+
+
+def _leaky_relu(z: sp.Expr, a: Any = LEAKY_SLOPE) -> sp.Expr:
+    return leaky_relu(z, sp.sympify(a))
+
+
+def _reciprocal_root(inside: str, text: str, minus: str = "") -> tuple[str, str]:
+    """1/√(inside) of asin's, acosh's, ... slope."""
+    return rf"{minus}\frac{{1}}{{\sqrt{{{inside}}}}}", f"{'−' if minus else ''}1/√({text})"
+
+
+# -- the table ------------------------------------------------------------------------------------------------------
+
+TABLE: dict[str, Function] = {
+    "sin": Function(sp.sin, _ONE, Elementwise(np.sin, np.cos, _named("sin"), _named("cos"))),
+    "cos": Function(sp.cos, _ONE, Elementwise(np.cos, lambda z: -np.sin(z), _named("cos"), _minus(_named("sin")))),
+    "tan": Function(sp.tan, _ONE, Elementwise(np.tan, lambda z: 1 / np.cos(z) ** 2, _named("tan"),
+                                              (r"\sec^{2}\left(@\right)", "sec²(@)")), domain="poles"),
+    "sec": Function(sp.sec, _ONE, Elementwise(lambda z: 1 / np.cos(z), lambda z: np.sin(z) / np.cos(z) ** 2,
+                                              _named("sec"), (r"\sec\left(@\right)\tan\left(@\right)",
+                                                              "sec(@)tan(@)")), domain="poles"),
+    "csc": Function(sp.csc, _ONE, Elementwise(lambda z: 1 / np.sin(z), lambda z: -np.cos(z) / np.sin(z) ** 2,
+                                              _named("csc"), (r"-\csc\left(@\right)\cot\left(@\right)",
+                                                              "−csc(@)cot(@)")), domain="poles"),
+    "cot": Function(sp.cot, _ONE, Elementwise(lambda z: np.cos(z) / np.sin(z), lambda z: -1 / np.sin(z) ** 2,
+                                              _named("cot"), (r"-\csc^{2}\left(@\right)", "−csc²(@)")),
+                    domain="poles"),
+    "asin": Function(sp.asin, _ONE, Elementwise(np.arcsin, lambda z: 1 / np.sqrt(1 - z * z), _operator("asin"),
+                                                _reciprocal_root(r"1 - \left(@\right)^{2}", "1 − (@)²")),
+                     aliases=("arcsin",), domain="part"),
+    "acos": Function(sp.acos, _ONE, Elementwise(np.arccos, lambda z: -1 / np.sqrt(1 - z * z), _operator("acos"),
+                                                _reciprocal_root(r"1 - \left(@\right)^{2}", "1 − (@)²", "-")),
+                     aliases=("arccos",), domain="part"),
+    "atan": Function(sp.atan, _ONE, Elementwise(np.arctan, lambda z: 1 / (1 + z * z), _operator("atan"),
+                                                (r"\frac{1}{1 + \left(@\right)^{2}}", "1/(1 + (@)²)")),
+                     aliases=("arctan",)),
+    "atan2": Function(sp.atan2, _TWO, TwoPlace(_atan2, _atan2_slopes, called("atan2"), (
+        lambda y, x: Shown(rf"\frac{{{x.latex}}}{{{x.latex}^{{2}} + {y.latex}^{{2}}}}",
+                           f"{x.text}/({x.text}² + {y.text}²)"),
+        lambda y, x: Shown(rf"-\frac{{{y.latex}}}{{{x.latex}^{{2}} + {y.latex}^{{2}}}}",
+                           f"−{y.text}/({x.text}² + {y.text}²)"))), aliases=("arctan2",)),
+    "sinh": Function(sp.sinh, _ONE, Elementwise(np.sinh, np.cosh, _named("sinh"), _named("cosh"))),
+    "cosh": Function(sp.cosh, _ONE, Elementwise(np.cosh, np.sinh, _named("cosh"), _named("sinh"))),
+    "tanh": Function(sp.tanh, _ONE, Elementwise(np.tanh, lambda z: 1 - np.tanh(z) ** 2, _named("tanh"),
+                                                (r"1 - \tanh^{2}\left(@\right)", "1 − tanh²(@)"))),
+    "asinh": Function(sp.asinh, _ONE, Elementwise(np.arcsinh, lambda z: 1 / np.sqrt(z * z + 1), _operator("asinh"),
+                                                  _reciprocal_root(r"\left(@\right)^{2} + 1", "(@)² + 1")),
+                      aliases=("arcsinh",)),
+    "acosh": Function(sp.acosh, _ONE, Elementwise(np.arccosh, lambda z: 1 / np.sqrt(z * z - 1), _operator("acosh"),
+                                                  _reciprocal_root(r"\left(@\right)^{2} - 1", "(@)² − 1")),
+                      aliases=("arccosh",), domain="part"),
+    "atanh": Function(sp.atanh, _ONE, Elementwise(np.arctanh, lambda z: 1 / (1 - z * z), _operator("atanh"),
+                                                  (r"\frac{1}{1 - \left(@\right)^{2}}", "1/(1 − (@)²)")),
+                      aliases=("arctanh",), domain="part"),
+    "exp": Function(sp.exp, _ONE, Elementwise(np.exp, np.exp, (r"e^{@}", "exp(@)"), (r"e^{@}", "exp(@)"))),
+    "log": Function(sp.log, (1, 2), _LOG, domain="part"),  # log(x, base) too
+    "ln": Function(sp.log, _ONE, _LOG, domain="part"),  # not an alias of log: one argument only
+    "log2": Function(_log_base(2), _ONE, Elementwise(np.log2, lambda z: 1 / (z * np.log(2)),
+                                                     (r"\log_{2}\left(@\right)", "log₂(@)"),
+                                                     (r"\frac{1}{@ \log 2}", "1/((@)·log 2)")), domain="part"),
+    "log10": Function(_log_base(10), _ONE, Elementwise(np.log10, lambda z: 1 / (z * np.log(10)),
+                                                       (r"\log_{10}\left(@\right)", "log₁₀(@)"),
+                                                       (r"\frac{1}{@ \log 10}", "1/((@)·log 10)")), domain="part"),
+    "sqrt": Function(sp.sqrt, _ONE, Elementwise(np.sqrt, lambda z: 0.5 / np.sqrt(z), (r"\sqrt{@}", "√(@)"),
+                                                (r"\frac{1}{2\sqrt{@}}", "1/(2√(@))")), domain="part"),
+    "cbrt": Function(cbrt, _ONE, Elementwise(np.cbrt, lambda z: 1 / (3 * np.cbrt(z) ** 2), (r"\sqrt[3]{@}", "∛(@)"),
+                                             (r"\frac{1}{3\sqrt[3]{@}^{2}}", "1/(3∛(@)²)"))),
+    # |z|'s slope is 0 at the kink, as sign(0) and the frameworks
+    "abs": Function(Abs, _ONE, Elementwise(np.abs, np.sign, (r"\left|@\right|", "|@|"), _operator("sign")),
+                    aliases=("Abs",)),
+    "sign": Function(sign, _ONE, Elementwise(np.sign, jump, _operator("sign"), ("0", "0")), flat=True),
+    "erf": Function(sp.erf, _ONE, Elementwise(lambda z: _erf(z), lambda z: 2 / np.sqrt(np.pi) * np.exp(-z * z),
+                                              _operator("erf"),
+                                              (r"\frac{2}{\sqrt{\pi}} e^{-\left(@\right)^{2}}", "2/√π·exp(−(@)²)"))),
+    "hypot": Function(lambda a, b: sp.sqrt(a**2 + b**2), _TWO, TwoPlace(np.hypot, _hypot_slopes, called("hypot"), (
+        lambda a, b: Shown(rf"\frac{{{a.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",
+                           f"{a.text}/hypot({a.text}, {b.text})"),
+        lambda a, b: Shown(rf"\frac{{{b.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",
+                           f"{b.text}/hypot({a.text}, {b.text})")))),
+    # max(z) and min(z) reduce; with two or more arguments they choose entry by entry
+    "min": Function(sp.Min, None, node="Reduce"),
+    "max": Function(sp.Max, None, node="Reduce"),
+    "heaviside": Function(_step, _ONE, _STEP, aliases=("step",), flat=True),
+    "sigmoid": Function(sigmoid, _ONE, Elementwise(_sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
+                                                   (r"\sigma\left(@\right)", "σ(@)"),
+                                                   (r"\sigma\left(@\right)\left(1 - \sigma\left(@\right)\right)",
+                                                    "σ(@)(1 − σ(@))"))),
+    "relu": Function(relu, _ONE, Elementwise(lambda z: np.maximum(z, 0), lambda z: np.heaviside(z, 0.0),
+                                             _operator("ReLU"), _operator("H"))),
+    "softplus": Function(softplus, _ONE, Elementwise(lambda z: np.logaddexp(0, z), _sigmoid, _operator("softplus"),
+                                                     (r"\sigma\left(@\right)", "σ(@)"))),
+    "gelu": Function(gelu, _ONE, Elementwise(_gelu, _gelu_slope, _operator("GELU"),
+                                             (r"\Phi\left(@\right) + \left(@\right) \varphi\left(@\right)",
+                                              "Φ(@) + (@)·φ(@)"))),
+    # leaky_relu(z): the ML frameworks' default slope; leaky_relu(z, a) for a number a
+    "leaky_relu": Function(_leaky_relu, (1, 2), leaky(LEAKY_SLOPE), node="LeakyApply"),
+    "cross_entropy": Function(whole.cross_entropy, _TWO, node="CrossEntropy", whole=True),
+    "mse": Function(whole.mse, _TWO, node="MeanSquaredError", whole=True),
+    "where": Function(whole.where, (3,), node="Where"),
+    "sum": Function(whole.total, _ONE, node="Reduce", whole=True),
+    "mean": Function(whole.mean, _ONE, node="Reduce", whole=True),
+    "transpose": Function(whole.transposed, _ONE, node="Transpose", whole=True),
+    "softmax": Function(whole.softmax, _ONE, node="Softmax", whole=True),
+    "log_softmax": Function(whole.log_softmax, _ONE, node="Softmax", whole=True),
+    "logsumexp": Function(whole.logsumexp, _ONE, node="Reduce", whole=True),
+    "norm": Function(whole.norm, _ONE, node="Reduce", whole=True),
+    "dot": Function(whole.dot, _TWO, node="Dot", whole=True),
+    "tr": Function(whole.trace, _ONE, node="Trace", array_aliases=("trace",), whole=True),
+    "det": Function(whole.det, _ONE, node="Determinant", whole=True),
+    "logdet": Function(whole.logdet, _ONE, node="LogDeterminant", domain="poles", whole=True),
+    "inv": Function(whole.inverse, _ONE, node="Inverse", domain="poles", whole=True),
 }
-# Functions of a whole vector or matrix (the rest apply entry by entry); max and min of one argument too.
-WHOLE_ARRAY = frozenset({"sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp", "norm", "dot",
-                         "cross_entropy", "mse", "tr", "det", "logdet", "inv"})
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
+
+
+# -- derived: each level's names ------------------------------------------------------------------------------------
+
+def _named_records(array: bool) -> Iterator[tuple[str, Function]]:
+    for name, record in TABLE.items():
+        for spelled in record.names(name, array):
+            yield spelled, record
+
+
+ENTRY_LEVEL: dict[str, Function] = dict(_named_records(array=False))
+ARRAY_LEVEL: dict[str, Function] = dict(_named_records(array=True))
+
+# name -> (sympy constructor, allowed argument counts; None means one or more): the entry-level reader's
+KNOWN_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...] | None]] = {
+    name: (record.formula, record.arities) for name, record in ENTRY_LEVEL.items()}
+# Functions of a whole vector or matrix (the rest apply entry by entry); max and min of one argument too.
+WHOLE_ARRAY = frozenset(name for name, record in ENTRY_LEVEL.items() if record.whole)
+# Functions defined only on part of the real line: where they are called, the map's domain is checked.
+RESTRICTED = frozenset(name for name, record in ENTRY_LEVEL.items() if record.domain)
+
+# The array level's element-wise functions and functions of two arrays, by every name they go by
+FUNCTIONS: dict[str, Elementwise] = {
+    name: record.numeric for name, record in ARRAY_LEVEL.items() if isinstance(record.numeric, Elementwise)}
+TWO_PLACE_FUNCTIONS: dict[str, TwoPlace] = {
+    name: record.numeric for name, record in ARRAY_LEVEL.items() if isinstance(record.numeric, TwoPlace)}
+# Steps: flat on each side of 0, jumping at 0. Their local Jacobian is 0 there, and undefined at the jump.
+FLAT = frozenset(name for name, record in ARRAY_LEVEL.items() if record.flat)
+# Finite operands outside their domain: no real value.
+WITH_DOMAIN = frozenset(name for name, record in ARRAY_LEVEL.items() if record.domain == "part")
+
+
+def building(node: str) -> frozenset[str]:
+    """The array-level names whose call builds this array operation ("Reduce": sum, mean, max, ...)."""
+    return frozenset(name for name, record in ARRAY_LEVEL.items() if record.node == node)
+
+
+def calls(builders: Mapping[str, Callable[..., Any]]) -> dict[str, tuple[tuple[int, ...], Callable[..., Any]]]:
+    """name -> (argument counts, builder) of the array-level names whose `node` one of `builders` builds."""
+    return {name: (record.arities or (1,), builders[record.node]) for name, record in ARRAY_LEVEL.items()
+            if record.node in builders}

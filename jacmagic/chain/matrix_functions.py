@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jacmagic.chain import elementwise
+from jacmagic.chain.functions import calls
 from jacmagic.chain.operations import Factor, Node, Shown, bracket, short, times
 
 # An inverse is refused beyond this condition number: its entries would be mostly rounding error.
@@ -172,8 +173,6 @@ class Inverse(Node):
 
 MATRIX_NODES = (Trace, Determinant, Inverse)
 # The calls of the layer reader and the def tracer: the layer operations' and these (a ValueError: a shape mistake).
-CALLS: dict[str, tuple[tuple[int, ...], Callable[..., Node | None]]] = {
-    **elementwise.CALLS,
-    "tr": ((1,), Trace), "trace": ((1,), Trace), "det": ((1,), Determinant),
-    "logdet": ((1,), lambda x: Determinant(x, log=True)), "inv": ((1,), Inverse),
-}
+CALLS: dict[str, tuple[tuple[int, ...], Callable[..., Node | None]]] = {**elementwise.CALLS, **calls({
+    "Trace": Trace, "Determinant": Determinant, "LogDeterminant": lambda x: Determinant(x, log=True),
+    "Inverse": Inverse})}

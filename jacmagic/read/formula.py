@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 
 from jacmagic.chain import canonical
-from jacmagic.chain.functions import KNOWN_FUNCTIONS, WHOLE_ARRAY
+from jacmagic.chain.functions import KNOWN_FUNCTIONS, RESTRICTED, WHOLE_ARRAY
 from jacmagic.errors import CellError
 from jacmagic.model import Guard
 from jacmagic.notation import counted
@@ -38,10 +38,6 @@ from jacmagic.read.matrix_values import (
 )
 from jacmagic.read.names import suggest
 from jacmagic.read.source import node_error
-
-# Functions defined only on part of the real line: where they are called, the map's domain is checked.
-_RESTRICTED = frozenset({"log", "ln", "log2", "log10", "sqrt", "asin", "acos", "arcsin", "arccos", "acosh",
-                         "arccosh", "atanh", "arctanh", "tan", "sec", "csc", "cot", "logdet", "inv"})
 
 
 def describe(node: ast.AST) -> str:
@@ -366,7 +362,7 @@ class ExpressionBuilder:
             value = make(*arguments)
         else:
             value = entrywise(f"{name}()", applier(make), arguments, self._fail(node))
-        if name in _RESTRICTED:
+        if name in RESTRICTED:  # defined on part of the real line: the map's domain is checked
             self._guard(node, value)
         return value
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from jacmagic.chain.binary import TWO_PLACE, Binary
 from jacmagic.chain.choices import Where, chosen, shape_of_all
-from jacmagic.chain.elementwise import FUNCTIONS, Apply
-from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
+from jacmagic.chain.elementwise import Apply
+from jacmagic.chain.functions import ARRAY_LEVEL, FUNCTIONS, KNOWN_CONSTANTS, KNOWN_FUNCTIONS, building
 from jacmagic.chain.images import USAGE, image_operation, stack_of
 from jacmagic.chain.linear import Dot, Entry, MatMul, Transpose
 from jacmagic.chain.matrix_functions import CALLS
@@ -43,11 +43,10 @@ class NotStructured(Exception):
 
 # -- reading a line -----------------------------------------------------------------------------------------------
 
-_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "norm", "logsumexp"})
-# Every function the array reader takes, for the message that says what it covers.
-COVERED = frozenset(FUNCTIONS) | _REDUCTIONS | frozenset(CALLS) | frozenset(TWO_PLACE) | {
-    "softmax", "log_softmax", "transpose", "dot", "where", *USAGE}
-_AXIS_TAKERS = _REDUCTIONS | {"softmax", "log_softmax"}
+_REDUCTIONS = building("Reduce")  # sum, mean, max, min, norm, logsumexp
+# Every function the array reader takes, for the message that says what it covers: the table's, ** and the images'.
+COVERED = frozenset(ARRAY_LEVEL) | frozenset(TWO_PLACE) | frozenset(USAGE)
+_AXIS_TAKERS = _REDUCTIONS | building("Softmax")
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 

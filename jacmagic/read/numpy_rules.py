@@ -7,7 +7,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from jacmagic.chain import elementwise
+from jacmagic.chain import functions as table
 from jacmagic.chain.choices import Where, chosen
 from jacmagic.chain.elementwise import Apply, StepApply
 from jacmagic.chain.images import USAGE, image_operation
@@ -115,13 +118,19 @@ def _called(name: str) -> Callable[..., Tracer]:
     return call
 
 
+def table_ufuncs() -> dict[str, Callable[[Any], Tracer]]:
+    """numpy's ufuncs that are the function table's element-wise functions under their own name (np.sin, np.log,
+    np.arctan; not np.asin, numpy's second name of np.arcsin, whose __name__ the tracer looks up)."""
+    return {name: _elementwise(name) for name in table.FUNCTIONS
+            if isinstance(ufunc := getattr(np, name, None), np.ufunc) and ufunc.__name__ == name}
+
+
 # numpy's names
 UFUNCS.update({
-    **{name: _elementwise(name) for name in ("exp", "log", "log2", "log10", "tanh", "sin", "cos", "tan", "sqrt",
-                                             "cbrt", "sinh", "cosh", "arctan", "arcsin", "arccos", "arcsinh",
-                                             "arccosh", "arctanh")},
-    "absolute": _elementwise("abs"), "fabs": _elementwise("abs"), "sign": _elementwise("sign"),
-    "heaviside": _heaviside, "arctan2": partial(two_place, "atan2", "np.arctan2"),
+    **table_ufuncs(),
+    "absolute": _elementwise("abs"), "fabs": _elementwise("abs"),
+    "heaviside": _heaviside,  # np.heaviside(z, h) takes its value at 0, not the table's heaviside(z)
+    "arctan2": partial(two_place, "atan2", "np.arctan2"),
     "hypot": partial(two_place, "hypot", "np.hypot"),
     "add": lambda a, b: arithmetic("+", a, b), "subtract": lambda a, b: arithmetic("-", a, b),
     "multiply": lambda a, b: arithmetic("*", a, b), "divide": lambda a, b: arithmetic("/", a, b),

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from jacmagic.chain.functions import KNOWN_FUNCTIONS, Abs, relu, sigmoid, softplus
+from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
+from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
 
 

@@ -20,8 +20,8 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from jacmagic.budget import Budget
+from jacmagic.chain.activations import Abs, sign
 from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
-from jacmagic.chain.functions import Abs, sign
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
