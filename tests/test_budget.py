@@ -234,15 +234,17 @@ def test_a_budget_too_small_to_differentiate_says_the_time_ran_out(shell: Shell,
     assert "larger --budget" in message and "too large" not in message
 
 
-INTERRUPTED_CHAIN = """
+INTERRUPTED_CELL = """
 import json, os, signal, sys, threading, time
 from IPython.core.interactiveshell import InteractiveShell
 ip = InteractiveShell.instance()
 ip.run_line_magic("load_ext", "jacmagic")
 for run_number, delay in enumerate(map(float, sys.argv[1:])):
     a = "abcdefgh"[run_number]  # fresh names each run: nothing printed before may be remembered
-    cell = f"%%jacobian --chain --mode both --out R\\nx: 2x3\\n{a}1 = tanh(x)*2\\n" + "\\n".join(
-        f"{a}{i} = tanh({a}{i - 1})*2" for i in range(2, 121))
+    names = [f"{a}{i}" for i in range(6)]
+    rows = [" + ".join(f"sin({names[j]})*{names[(i + j) % 6]}/(1 + {names[(i * j) % 6]}**2)" for j in range(6))
+            for i in range(6)]
+    cell = f"%%jacobian --simplify full --budget 30 --out R\\nf({', '.join(names)}) = [{', '.join(rows)}]"
     sent = []
     timer = threading.Timer(delay, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
     timer.start()
@@ -256,14 +258,13 @@ print("@" + json.dumps({"after": after.success}), flush=True)
 
 @pytest.mark.slow
 def test_an_interrupted_cell_raises_keyboard_interrupt_and_binds_nothing() -> None:
-    """A 120-line layer chain (--mode both, written out entry by entry as well: 5-6 s of work measured, with fresh
-    names each run so that no printing is remembered from the one before, so every delay below lands inside it; at
-    200 lines the entry-by-entry view is too deep for Python's recursion on some machines and is skipped, leaving a
-    walk of a fraction of a second) interrupted at several moments, in a shell
-    of its own: each time KeyboardInterrupt reaches the caller, promptly, --out is not bound, and nothing says an
-    exception was ignored."""
+    """A 6 x 6 map of trigonometric fractions simplified in full within a 30 s budget (it takes all of it: every
+    delay below lands inside; fresh names each run, so that no printing is remembered from the one before; a chain
+    no longer serves, its walk takes a fraction of a second) interrupted at several moments, in a shell of its own:
+    each time KeyboardInterrupt reaches the caller, promptly, --out is not bound, and nothing says an exception was
+    ignored."""
     delays = ["0.3", "1", "2", "3"]
-    child = subprocess.run([sys.executable, "-c", INTERRUPTED_CHAIN, *delays], capture_output=True, text=True,
+    child = subprocess.run([sys.executable, "-c", INTERRUPTED_CELL, *delays], capture_output=True, text=True,
                            timeout=600)
     reports = [json.loads(line[1:]) for line in child.stdout.splitlines() if line.startswith("@")]
     assert reports[-1] == {"after": True}, child.stderr[-2000:]
