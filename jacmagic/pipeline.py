@@ -169,8 +169,8 @@ def result_of_network(network: Network, source: str | object, options: Options, 
                           "walkthrough works at any size")
     notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
                             else ())
-    def entry_chain() -> tuple[Step, ...]:
-        stages = model or read_cell(text, options, namespace)
+    def entry_chain() -> tuple[Step, ...]:  # the stages read once: the chain's own, else the whole's
+        stages = model or (whole.model if whole is not None else read_cell(text, options, namespace))
         return _steps(stages, _variables(stages, wrt))
 
     result = JacobianResult(options, whole, network, text, wrt, constants, given, notes,

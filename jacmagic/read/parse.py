@@ -120,7 +120,7 @@ def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel
                 first = min(d.line for d in prepared.declarations.values())
                 raise CellError("shape declarations go with assignment lines, not with functions", first)
             return _function_form(statements, prepared, chain, budget)
-        return _assignment_form(statements, prepared, chain)
+        return _assignment_form(statements, prepared)
     except RecursionError:
         raise TooManyEntries("an expression is nested too deeply to differentiate") from None
 
@@ -276,7 +276,7 @@ def _compose_functions(stages: list[Stage], written: tuple[sp.Symbol, ...]) -> C
                      written=written)
 
 
-def _assignment_form(statements: list[_Statement], prepared: Prepared, chain: bool) -> CellModel:
+def _assignment_form(statements: list[_Statement], prepared: Prepared) -> CellModel:
     declared = prepared.declarations
     refuse_entry_level(declared, "add --chain for the walkthrough at the level of arrays, which has no such limit")
     assigned_on: dict[str, int] = {}
