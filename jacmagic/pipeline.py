@@ -19,8 +19,17 @@ from jacmagic.chain import calculus
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
+from jacmagic.notes import (
+    BudgetStopped,
+    DeterminantTooLarge,
+    HeldConstant,
+    Note,
+    NotWrittenOut,
+    OffMainThread,
+    ThroughStages,
+)
 from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
-from jacmagic.read.names import refuse_twins, suggest
+from jacmagic.read.names import closest, refuse_twins
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
 from jacmagic.read.source import is_def_cell
 from jacmagic.symbolic import SymbolicJacobian, expand_matrices, not_square
@@ -146,7 +155,7 @@ def result_of_network(network: Network, source: str | object, options: Options, 
                                complete=False, stacks=batches_of_images(network))
     entries = sum(int(np.prod(network.shape_of(n))) for n in network.inputs)
     whole = None
-    unwritten: tuple[str, ...] = ()
+    unwritten: tuple[Note, ...] = ()
     symbolic = [flag for flag, on in (("--det", options.det), ("--hessian", options.hessian),
                                       ("--partials", options.partials), ("--plot", options.plot)) if on]
     plain = replace(options, chain=False, mode="reverse", direction=())
@@ -159,16 +168,14 @@ def result_of_network(network: Network, source: str | object, options: Options, 
         except CellError as err:  # too slow, or a form only the array level reads (a def returning a matrix)
             if symbolic:
                 raise
-            why = "within the time budget" if isinstance(err, TooManyEntries) else f"({err.message})"
-            unwritten = (f"the Jacobian could not be written out entry by entry {why}; the walkthrough is checked "
-                         "by central differences",)
+            unwritten = (NotWrittenOut("" if isinstance(err, TooManyEntries) else err.message),)
     elif symbolic:
         why = "broadcasts a column or row, or works along an axis" if network.batched else \
             f"has {entries:,} entries (at most {WHOLE_ENTRIES:,})"
         raise OptionError(f"{symbolic[0]} needs the Jacobian written out symbolically, and this network {why}; the "
                           "walkthrough works at any size")
-    notes = unwritten + ((f"constants (held fixed, not differentiated): {', '.join(constants)}",) if constants
-                            else ())
+    notes = unwritten + ((HeldConstant(constants),) if constants else ())
+
     def entry_chain() -> tuple[Step, ...]:  # the stages read once: the chain's own, else the whole's
         stages = model or (whole.model if whole is not None else read_cell(text, options, namespace))
         return _steps(stages, _variables(stages, wrt))
@@ -256,7 +263,7 @@ def _analyse(model: CellModel, options: Options) -> SymbolicJacobian:
     variables = _variables(model, options.wrt)
     chosen = set(variables)
     constants = tuple(s for s in model.free_names if s not in chosen)
-    notes: list[str] = [note] if (note := constants_note(variables, constants)) else []
+    notes: list[Note] = [held_constants(variables, constants)] if constants else []
     if options.det and len(model.outputs) != len(variables):
         raise OptionError("--det " + not_square(len(model.outputs), variables, model.free_names))
     matrix = None if model.composed is None else _differentiate(model, variables, options.budget)
@@ -269,19 +276,14 @@ def _analyse(model: CellModel, options: Options) -> SymbolicJacobian:
     if options.det:
         det = calculus.determinant(matrix, budget)
         if det is None and not budget.skipped:
-            notes.append("the determinant is too large to expand symbolically within the time budget; "
-                         "its value at a point is still computed")
+            notes.append(DeterminantTooLarge())
         elif det is not None and options.simplify != "none":
             det = calculus.tidy(det, budget)
     hessians = calculus.hessians(matrix, variables, options.budget) if options.hessian else ()
     if budget.skipped:
-        skipped = "simplification and the symbolic determinant were" if options.det and det is None else \
-            "simplification was"
-        notes.append("this ran outside the main thread, where time budgets cannot stop a step (they use SIGALRM): "
-                     f"{skipped} skipped so that nothing can hang; every number at a point is unaffected")
+        notes.append(OffMainThread(determinant_skipped=options.det and det is None))
     if budget.exceeded:
-        notes.append(f"simplification stopped at the {options.budget:g} s time budget; "
-                     "some entries are shown unsimplified")
+        notes.append(BudgetStopped(options.budget))
     return _checked(SymbolicJacobian(matrix, variables, model.outputs, model, constants, options, det, (),
                                    tuple(notes), point, hessians))
 
@@ -315,7 +317,7 @@ def _refuse_oversized_stages(model: CellModel) -> None:
 
 def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symbol, ...],
                     constants: tuple[sp.Symbol, ...], point: tuple[tuple[str, float], ...],
-                    notes: list[str]) -> SymbolicJacobian:
+                    notes: list[Note]) -> SymbolicJacobian:
     """A map whose composition is too large to write out or to differentiate as a whole: its Jacobian comes
     through the stages, each small enough to differentiate (else it is refused before any work starts)."""
     if options.hessian:
@@ -323,21 +325,16 @@ def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symb
                           "that; differentiate by fewer variables with --wrt")
     _refuse_oversized_stages(model)
     steps = _steps(model, variables)
-    notes.append("the composed map is too large to write out symbolically, so its Jacobian is built stage by "
-                 "stage; result.matrix composes it on request")
+    notes.append(ThroughStages())
     return _checked(SymbolicJacobian(None, variables, model.outputs, model, constants, options, None, steps,
                                    tuple(notes), point))
 
 
-def constants_note(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol]) -> str:
-    """Says which names were held constant, and which of them look like a typo of a variable."""
-    if not constants:
-        return ""
+def held_constants(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol]) -> HeldConstant:
+    """The names held constant, each with the variable it looks like a typo of."""
     names = [s.name for s in variables]
-    shown = [c.name + suggest(c.name, names, one_edit=True)
-             for c in constants[:12]]
-    more = f" and {len(constants) - 12} more" if len(constants) > 12 else ""
-    return f"constants (held fixed, not differentiated): {', '.join(shown)}{more}"
+    return HeldConstant(tuple(c.name for c in constants), tuple(closest(c.name, names, one_edit=True)
+                                                              for c in constants))
 
 
 def _checked(result: SymbolicJacobian) -> SymbolicJacobian:

@@ -31,6 +31,7 @@ from jacmagic.chain.network_walk import (
 )
 from jacmagic.errors import OptionError
 from jacmagic.model import Options
+from jacmagic.notes import Note
 from jacmagic.options import direction_column, naming, shapes_taken
 from jacmagic.points import arrays_as_given, arrays_by_name, batches_of_images, refuse_unknown, value_dims
 from jacmagic.read.names import element_symbols
@@ -70,7 +71,7 @@ class JacobianResult:
     wrt: tuple[str, ...] = ()  # the names differentiated by
     constants: tuple[str, ...] = ()  # the names held fixed
     given: dict[str, np.ndarray] = field(default_factory=dict)  # the --at point by name, each in its shape
-    chain_notes: tuple[str, ...] = ()
+    chain_facts: tuple[Note, ...] = ()  # what the pipeline noted of a --chain cell (views/notes.py words them)
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # each input's numpy shape, as declared or given
     # The entry-level chain of a small cell of several lines, built on request (by the pipeline, which reads cells).
     entry_chain: Callable[[], Any] | None = field(default=None, repr=False)
@@ -120,9 +121,16 @@ class JacobianResult:
         return tuple(s for name in self.network.outputs for s in self._entries(name))
 
     @property
+    def facts(self) -> tuple[Note, ...]:
+        """What the result says beside its numbers, as facts: the entry-level result's, else the walkthrough's."""
+        return self.whole.facts if self.whole is not None and self.network is None else self.chain_facts
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What the result says beside its numbers: the entry-level result's notes, else the walkthrough's."""
-        return self.whole.notes if self.whole is not None and self.network is None else self.chain_notes
+        """The notes in words, as every view says them."""
+        from jacmagic.views.notes import notes_words
+
+        return notes_words(self.facts)
 
     @property
     def point(self) -> tuple[tuple[str, float], ...]:

@@ -29,6 +29,7 @@ from jacmagic.chain.staged import CompiledChain
 from jacmagic.errors import CellError, OptionError
 from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
+from jacmagic.notes import MoreUndefined, Note, UndefinedEntry, UndefinedRow
 from jacmagic.options import point_value, shaped_array
 from jacmagic.read.names import suggest
 
@@ -52,7 +53,7 @@ class SymbolicJacobian:
     options: Options = Options()
     symbolic_det: sp.Expr | None = None
     stages: tuple[Step, ...] = ()  # when the map is too large to differentiate whole: its numbers go stage by stage
-    base_notes: tuple[str, ...] = ()
+    base_facts: tuple[Note, ...] = ()  # what the pipeline noted (views/notes.py words every note)
     point: tuple[tuple[str, float], ...] = ()  # the --at point, one float per argument (matrices expanded)
     hessians: tuple[sp.ImmutableMatrix, ...] = ()  # with --hessian: one n x n matrix per output
 
@@ -225,26 +226,26 @@ class SymbolicJacobian:
         return np.where(np.isnan(values), values, 0.0) if self.symbolic_det == 0 else values
 
     @cached_property
-    def point_notes(self) -> tuple[str, ...]:
-        """Why entries are undefined at the `--at` point, one line each."""
+    def point_facts(self) -> tuple[Note, ...]:
+        """Why entries are undefined at the `--at` point, one note each."""
         if not self.point:
             return ()
         point = dict(self.point)
-        return self.undefined_notes([point[s.name] for s in self.arguments], self.at(**point))
+        return self.undefined_facts([point[s.name] for s in self.arguments], self.at(**point))
 
-    def undefined_notes(self, ordered: list[float], values: np.ndarray) -> tuple[str, ...]:
-        """Why entries of the Jacobian `values` at one point are undefined, one line each (a few at most)."""
-        notes = []
+    def undefined_facts(self, ordered: list[float], values: np.ndarray) -> tuple[Note, ...]:
+        """Why entries of the Jacobian `values` at one point are undefined, one note each (a few at most)."""
+        facts: list[Note] = []
         failures = self.domain.failures(*ordered)
         for i in sorted(set(np.nonzero(~np.isfinite(values))[0].tolist())):
             guard = failures[i]
             if guard is not None:
-                notes.append(f"row {i + 1} is undefined at this point, because the map is: {guard.describe()}")
+                facts.append(UndefinedRow(i, guard))
                 continue
-            for j in np.nonzero(~np.isfinite(values[i]))[0].tolist():
-                notes.append(f"entry ({i + 1}, {j + 1}) is undefined at this point: {undefined_reason(values[i, j])}")
-        return tuple(notes[:_MAX_POINT_NOTES]) + ((f"(and {len(notes) - _MAX_POINT_NOTES} more undefined)",)
-                                                   if len(notes) > _MAX_POINT_NOTES else ())
+            facts += [UndefinedEntry(i, j, bool(np.isinf(values[i, j])))
+                      for j in np.nonzero(~np.isfinite(values[i]))[0].tolist()]
+        return tuple(facts[:_MAX_POINT_NOTES]) + ((MoreUndefined(len(facts) - _MAX_POINT_NOTES),)
+                                                  if len(facts) > _MAX_POINT_NOTES else ())
 
     @cached_property
     def shown_at_point(self) -> np.ndarray:
@@ -262,7 +263,7 @@ class SymbolicJacobian:
         return values
 
     @cached_property
-    def check_notes(self) -> tuple[str, ...]:
+    def check_facts(self) -> tuple[Note, ...]:
         if not self.options.check:
             return ()
         names = [s.name for s in self.arguments]
@@ -287,8 +288,16 @@ class SymbolicJacobian:
         return high_precision_chain(self.stages, self.arguments, self.outputs)
 
     @property
+    def facts(self) -> tuple[Note, ...]:
+        """What the result says beside its numbers, as facts."""
+        return self.base_facts + self.point_facts + self.check_facts
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        return self.base_notes + self.point_notes + self.check_notes
+        """The notes in words, as every view says them."""
+        from jacmagic.views.notes import notes_words
+
+        return notes_words(self.facts)
 
     @cached_property
     def _latex(self) -> str:
@@ -369,15 +378,6 @@ def not_square(m: int, variables: Sequence[sp.Symbol], names: Sequence[sp.Symbol
 
 
 _MAX_POINT_NOTES = 8
-
-
-def undefined_reason(value: float) -> str:
-    """Why a derivative has no value where the map itself is defined, from its number alone (no symbolic
-    evaluation: that can take unbounded time on expressions such as exp(exp(exp(x))))."""
-    if np.isinf(value):
-        return "the derivative is infinite or too large for a float here (e.g. a vertical tangent, or overflow)"
-    return ("the derivative has no real value here (e.g. 0/0, a kink, or the root or log of a negative number "
-            "in the derivative)")
 
 
 def own_shape(gradient: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:

@@ -17,6 +17,7 @@ from jacmagic.chain.check import (
     high_precision_map,
 )
 from jacmagic.chain.network_walk import walk
+from jacmagic.views.notes import words
 from jacmagic.views.verdicts import verdict_words
 
 from .helpers import numeric_jacobian
@@ -35,13 +36,13 @@ def map_at(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_a_right_jacobian_passes_and_a_wrong_one_fails() -> None:
-    passed = finite_difference_check(right, high_precision_map(MAP, (x, y)), (x, y), 2)
+    passed = words(finite_difference_check(right, high_precision_map(MAP, (x, y)), (x, y), 2))
     assert passed.startswith("check passed: matches central finite differences at 3 points")
 
     def wrong(point: np.ndarray) -> np.ndarray:
         return right(point) * np.array([[1, 1], [1, 1.01]])  # one entry off by 1%
 
-    assert finite_difference_check(wrong, high_precision_map(MAP, (x, y)), (x, y), 2).startswith("check FAILED")
+    assert words(finite_difference_check(wrong, high_precision_map(MAP, (x, y)), (x, y), 2)).startswith("check FAILED")
 
 
 def test_the_given_point_is_checked_first() -> None:
@@ -57,7 +58,7 @@ def test_the_given_point_is_checked_first() -> None:
 
 def test_nowhere_defined_says_nothing_was_compared() -> None:
     nowhere = high_precision_map([sp.log(-x**2 - 1)], (x,))
-    undefined = finite_difference_check(lambda p: np.full((1, 1), np.nan), nowhere, (x,), 1)
+    undefined = words(finite_difference_check(lambda p: np.full((1, 1), np.nan), nowhere, (x,), 1))
     assert undefined == "check: no point was found where the map is defined, so nothing was compared"
 
 
@@ -131,10 +132,10 @@ def test_a_steep_chain_with_a_wrong_local_jacobian_is_still_caught() -> None:
     whole = result.whole
     assert whole is not None
     function = whole.precise_map  # the map --check differences, at 50 digits
-    assert finite_difference_check(lambda p: result.at(x=p[0], y=p[1]), function, whole.arguments,
-                                   2).startswith("check passed")
-    assert finite_difference_check(lambda p: result.at(x=p[0], y=p[1]) * 1.001, function, whole.arguments,
-                                   2).startswith("check FAILED")
+    assert words(finite_difference_check(lambda p: result.at(x=p[0], y=p[1]), function, whole.arguments,
+                                         2)).startswith("check passed")
+    assert words(finite_difference_check(lambda p: result.at(x=p[0], y=p[1]) * 1.001, function, whole.arguments,
+                                         2)).startswith("check FAILED")
     point = result.default_point()  # the walk's own check: rounding allowed, a 0.1% error is not
     assert walk(result.compiled, point, whole.at(x=0.3, y=1.1)).agrees
     off = walk(result.compiled, point, whole.at(x=0.3, y=1.1) * 1.001)

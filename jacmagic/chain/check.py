@@ -19,7 +19,7 @@ import sympy as sp
 from jacmagic.budget import Budget
 from jacmagic.chain.evaluate import anonymous
 from jacmagic.model import Step, symbols_in
-from jacmagic.notation import counted
+from jacmagic.notes import CheckResult
 
 POINTS = 3
 # Finite differences at 50 digits with this relative step are accurate to far below the float64 result they check,
@@ -110,8 +110,8 @@ def rounding(jacobian: np.ndarray, point: np.ndarray, values: np.ndarray) -> flo
 
 def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], function: Callable[..., list[Any]],
                             arguments: Sequence[sp.Symbol], columns: int, first: np.ndarray | None = None,
-                            budget: float = 2.0) -> str:
-    """One sentence: at how many points the Jacobian (`jacobian_at`, of a point: a value per argument) matched
+                            budget: float = 2.0) -> CheckResult:
+    """At how many points the Jacobian (`jacobian_at`, of a point: a value per argument) matched
     central differences, at 50 digits, of the map (`function`, in mpmath: `high_precision_map` or
     `high_precision_chain`), and the largest deviation. Allowed: 1e-6 relative, or what rounding to doubles
     leaves in the Jacobian where that is more, so that right numbers of a steep map are never called wrong.
@@ -120,7 +120,7 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
     candidates = list(sample_points(40, len(arguments)))
     if first is not None:
         candidates.insert(0, first)
-    worst, checked, failures = 0.0, 0, list[np.ndarray]()
+    worst, checked, failed = 0.0, 0, 0
     clock = Budget(budget)
     for point in candidates:
         exact = jacobian_at(point)
@@ -128,9 +128,7 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
             continue
         approx = clock.run(lambda: high_precision_jacobian(function, point, columns), None)  # noqa: B023
         if approx is None:
-            return (f"check stopped at the {budget:g} s time budget after {checked} of {counted(POINTS, 'point')}: "
-                    f"the map's values grow too large to compute at 50 digits" +
-                    (f"; those checked {'FAILED' if failures else 'passed'}" if checked else ""))
+            return CheckResult(checked, failed, worst, POINTS, stopped_at=budget)
         if not np.isfinite(approx).all():
             continue
         scale = max(1.0, float(np.max(np.abs(exact))))
@@ -139,16 +137,10 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
         worst = max(worst, error)
         checked += 1
         if error > allowed:
-            failures.append(point)
+            failed += 1
         if checked == POINTS:
             break
-    if checked == 0:
-        return "check: no point was found where the map is defined, so nothing was compared"
-    if failures:
-        return (f"check FAILED: the Jacobian differs from central finite differences by {worst:.2g} "
-                f"(relative) at {len(failures)} of {counted(checked, 'point')}")
-    return f"check passed: matches central finite differences at {counted(checked, 'point')} (largest deviation " \
-        f"{worst:.1g})"
+    return CheckResult(checked, failed, worst, POINTS)
 
 
 def _values(function: Callable[..., list[Any]], point: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from jacmagic.panels.layout import NUMBER_BOX, STYLE, html_box
 from jacmagic.panels.numbers import number_cell, table, vector
 from jacmagic.views.displays import static_displays
 from jacmagic.views.graph import sparsity_svg
+from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import window
 from jacmagic.views.plot import default_domain
 from jacmagic.views.render import SHOWN, result_groups
@@ -195,7 +196,7 @@ class JacobianPanel(widgets.VBox):
         summary = "".join(f"<div>{line}</div>" for line in self._summary(matrix, digits, finite))
         notes = "" if finite else "".join(
             f'<div><span class="jacmagic-undefined">{html.escape(note)}</span></div>'
-            for note in self.result.undefined_notes([v.value for v in self._order], matrix))
+            for note in notes_words(self.result.undefined_facts([v.value for v in self._order], matrix)))
         if self._window is not None:
             matrix = matrix[np.ix_(*self._window)]
             notes += "<div>showing the corner rows and columns, as above; result.at(...) gives them all</div>"

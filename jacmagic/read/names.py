@@ -61,14 +61,24 @@ def refuse_twins(symbols: Iterable[sp.Symbol]) -> None:
 
 
 def suggest(name: str, candidates: Sequence[str], one_edit: bool = False) -> str:
-    """" (did you mean sin?)", or "" when nothing is close: the one way every message suggests a name. With
-    `one_edit`, only a name one insertion, deletion or substitution away counts (never for one-letter names: each
-    is one edit from every other), for hints given where nothing is wrong yet."""
+    """" (did you mean sin?)", or "" when nothing is close: the one way every message suggests a name."""
+    return did_you_mean(closest(name, candidates, one_edit))
+
+
+def closest(name: str, candidates: Sequence[str], one_edit: bool = False) -> str:
+    """The candidate `name` is likely a typo of, "" when nothing is close. With `one_edit`, only a name one
+    insertion, deletion or substitution away counts (never for one-letter names: each is one edit from every
+    other), for hints given where nothing is wrong yet."""
     if one_edit:
         close = [other for other in candidates if len(name) > 1 and _one_edit(name, other)][:1]
     else:
         close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return close[0] if close else ""
+
+
+def did_you_mean(close: str) -> str:
+    """" (did you mean sin?)" after a name, "" without a suggestion."""
+    return f" (did you mean {close}?)" if close else ""
 
 
 def _one_edit(a: str, b: str) -> bool:

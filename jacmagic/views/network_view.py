@@ -21,6 +21,7 @@ from jacmagic.notation import latex, pretty
 from jacmagic.views.displays import blocks, bundle, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
 from jacmagic.views.network_pictures import pictures, shape_words
+from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
 from jacmagic.views.render import result_groups, wrapped
 from jacmagic.views.verdicts import verdict_words
@@ -290,7 +291,7 @@ def walkthrough_groups(result: JacobianResult, walked: NetworkWalk) -> list[list
         groups += _forward_groups(result, walked)
     said = f"cost: {cost_words(result)}"
     groups.append([(words_line(f"({said})"), said)] +
-                  [(words_line(note), f"note: {note}") for note in result.notes if result.whole is None])
+                  [(words_line(note), f"note: {note}") for note in notes_words(result.facts) if result.whole is None])
     return groups
 
 

@@ -32,6 +32,7 @@ from jacmagic.views.formulas import (
     rows_said,
     words_line,
 )
+from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import HEAD, SHOWN, TAIL, grid, number_text, numeric_text, vector_latex, vector_text, window
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
                               f"det J at {spoken} = {number_text(det_value)}")
     groups = [*([header[:1], continued, header[1:]] if continued else [header]),
               list(zip(hessian_latex(result), hessian_text(result)))]
-    groups.append([(words_line(note), f"note: {note}") for note in [*view_notes(result), *result.notes]])
+    groups.append([(words_line(note), f"note: {note}") for note in [*view_notes(result), *notes_words(result.facts)]])
     return [group for group in groups if group]
 
 
