@@ -342,6 +342,8 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
     for line in reversed(network.lines):
         if line.name not in upstream or line.name not in wanted:
             continue
+        if t.written_size(upstream[line.name], more.MAX_WRITTEN) > more.MAX_WRITTEN:
+            raise more.TooLong(line)
         totals[line.name] = composer.add(*upstream[line.name])
         composer.at = line.name
         flows = {id(leaf) for leaf in line.leaves if leaf.name in wanted}

@@ -38,6 +38,20 @@ class NoRule(Exception):
         self.line, self.node = line, node
 
 
+# The most operations a closed form may hold written out: past it nobody reads it, and a value used twice on every
+# line (a = sin(a) + a, 35 times) doubles the formula each line, 2**35 operations to compare and print.
+MAX_WRITTEN = 500
+
+
+class TooLong(NoRule):
+    """The closed form would be too long to read: the walkthrough's numbers stand alone."""
+
+    def __init__(self, line: Line) -> None:
+        Exception.__init__(self, f"line {line.number} ({line.name}): the closed form is too long to write (over "
+                                 f"{MAX_WRITTEN} operations)")
+        self.line = line
+
+
 class Composer(Protocol):
     """What `closed_form._Composer` offers these rules (structural: no import of it here)."""
 

@@ -9,7 +9,7 @@ pattern (the upstream −y/p meeting the softmax p) and a common factor.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -56,6 +56,35 @@ class Expr:
     @property
     def scalar(self) -> bool:
         return self.shape == (1, 1)
+
+
+def children(expr: Expr) -> list[Expr]:
+    """The formulas a formula is made of: its fields that are formulas, or tuples of them."""
+    found: list[Expr] = []
+    for name in getattr(expr, "__dataclass_fields__", {}):
+        value = getattr(expr, name)
+        if isinstance(value, Expr):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found.extend(v for v in value if isinstance(v, Expr))
+    return found
+
+
+def written_size(parts: Sequence[Expr], limit: int) -> int:
+    """The operations of `parts` written out, a shared part once per use (counted once per part, so linear in the
+    parts however often they are shared), stopping just past `limit`."""
+    known: dict[int, int] = {}
+
+    def size(e: Expr) -> int:
+        if id(e) not in known:
+            total = 1
+            for child in children(e):
+                total += size(child)
+                if total > limit:
+                    break
+            known[id(e)] = min(total, limit + 1)
+        return known[id(e)]
+    return min(sum(size(p) for p in parts), limit + 1)
 
 
 def _bracket(expr: Expr, above: int, form: str, names: Forms | None) -> str:
