@@ -105,7 +105,7 @@ def grid_rows(row: Row, repeats: int) -> None:
 def plot_move_rows(row: Row, repeats: int) -> None:
     from jacmagic.panels.widgets import JacobianPanel
 
-    panel = JacobianPanel(jacobian("x = r*cos(theta)\ny = r*sin(theta)", plot=True))
+    panel = JacobianPanel(jacobian("x = r*cos(theta)\ny = r*sin(theta)", plot=True).symbolic)
     variable = panel.variables["r"]
     values = itertools.cycle(np.linspace(0.6, 1.4, 9))
 
