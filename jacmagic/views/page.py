@@ -282,7 +282,9 @@ def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
 _TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
 
 
-def _cut(latex: str, mark: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _cut(latex: str, mark: str) -> tuple[str, ...]:
+    """Remembered: displays.blocks cuts each row twice, to continue it and to measure its columns (issue 27)."""
     depth, start, cells = 0, 0, []
     for found in _TOP_LEVEL.finditer(latex):
         text = found.group()
@@ -293,17 +295,17 @@ def _cut(latex: str, mark: str) -> list[str]:
         elif text == mark and depth == 0:
             cells.append(latex[start:found.start()])
             start = found.end()
-    return [*cells, latex[start:]]
+    return (*cells, latex[start:])
 
 
 def columns(latex: str) -> list[str]:
     """An aligned row cut at its top-level `&`s."""
-    return _cut(latex, "&")
+    return list(_cut(latex, "&"))
 
 
 def equalities(latex: str) -> list[str]:
     """A chain A = B = C cut at its top-level `=`s."""
-    return _cut(latex, "=")
+    return list(_cut(latex, "="))
 
 
 def cell_widths(row: str) -> list[float]:
