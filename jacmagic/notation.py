@@ -16,6 +16,7 @@ from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
+from jacmagic.quick_inline import quick_inline
 from jacmagic.quick_latex import quick_latex
 
 # An entry of a declared array: W_1,2 (row 1, column 2 of W), b1_2 (entry 2 of b1).
@@ -139,8 +140,8 @@ def _remembered(show: Callable[[Any], str]) -> Callable[[Any], str]:
 
 @_remembered
 def inline(expr: sp.Basic) -> str:
-    """`_Inline`: an expression on one line, in Unicode math."""
-    return _Inline().doprint(expr)
+    """`_Inline`: an expression on one line, in Unicode math; the plainest forms written directly, the same."""
+    return quick_inline(expr, pretty) or _Inline().doprint(expr)
 
 
 @lru_cache(maxsize=4096)

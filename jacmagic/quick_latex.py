@@ -11,15 +11,22 @@ everything else with sympy. tests/test_notation_quick.py compares both on a gene
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 # The functions sympy's printer writes as \name{\left(argument \right)} (and \name^{n}{...} for a power).
-_NAMED = {f: LatexPrinter()._hprint_Function(f.__name__) for f in (
+NAMED = {f: LatexPrinter()._hprint_Function(f.__name__) for f in (
     sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.sinh, sp.cosh, sp.tanh, sp.coth)}
 
 Symbols = Callable[[sp.Symbol], str]
+
+
+@lru_cache(maxsize=4096)
+def ordered_terms(expr: sp.Add) -> tuple[sp.Expr, ...]:
+    """sympy's order of a sum's terms, as both printers write them: sorted once for the LaTeX and the text."""
+    return tuple(expr.as_ordered_terms())
 
 
 def quick_latex(expr: sp.Basic, symbol: Symbols) -> str | None:
@@ -36,7 +43,7 @@ def quick_latex(expr: sp.Basic, symbol: Symbols) -> str | None:
 
 def _sum(expr: sp.Add, symbol: Symbols) -> str | None:
     tex = ""
-    for i, term in enumerate(expr.as_ordered_terms()):
+    for i, term in enumerate(ordered_terms(expr)):
         if i == 0:
             pass
         elif term.could_extract_minus_sign():
@@ -87,18 +94,18 @@ def _factor(expr: sp.Basic, symbol: Symbols) -> str | None:
     named function."""
     if expr.is_Symbol:
         return symbol(expr)
-    if expr.func in _NAMED or isinstance(expr, sp.exp):
+    if expr.func in NAMED or isinstance(expr, sp.exp):
         argument = quick_latex(expr.args[0], symbol)
         if argument is None:
             return None
-        return rf"e^{{{argument}}}" if isinstance(expr, sp.exp) else rf"{_NAMED[expr.func]}{{\left({argument} \right)}}"
+        return rf"e^{{{argument}}}" if isinstance(expr, sp.exp) else rf"{NAMED[expr.func]}{{\left({argument} \right)}}"
     if expr.is_Pow and expr.exp.is_Integer and expr.exp > 1:
         base = expr.base
         if base.is_Symbol:
             printed = symbol(base)
             return None if "^" in printed else f"{printed}^{{{expr.exp.p}}}"
-        if base.func in _NAMED:
+        if base.func in NAMED:
             argument = quick_latex(base.args[0], symbol)
             return None if argument is None else \
-                rf"{_NAMED[base.func]}^{{{expr.exp.p}}}{{\left({argument} \right)}}"
+                rf"{NAMED[base.func]}^{{{expr.exp.p}}}{{\left({argument} \right)}}"
     return None

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacmagic import jacobian
-from jacmagic.chain.abbreviate import abbreviated
+from jacmagic.chain.abbreviate import _chosen, _repeats, abbreviated
 from jacmagic.chain.functions import sigmoid
 from jacmagic.result import JacobianResult
 
@@ -197,3 +197,25 @@ def test_several_layers_of_units_are_numbered_alike() -> None:
     assert names == [f"{kind}_{k}" for k in range(1, 5) for kind in ("u", "sigma")]
     assert all(definition == sigmoid(sp.Symbol(f"u_{k}")) for k, (_, definition) in
                enumerate(result.abbreviations[1::2], start=1))
+
+
+# The shortcut (issue 27): a matrix without a repeated sum or activation value is not searched. The search itself
+# must name nothing in every such matrix.
+
+MIXED_10 = ("f(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9) = [" + ", ".join(
+    f"sin(x{i})*x{(i + 1) % 10}**2 + exp(x{(i - 1) % 10}/10) + x{i}*x{(i + 3) % 10} - cos(x{(i + 5) % 10})*x{i}"
+    for i in range(10)) + "]")  # benchmarks/symbolic.py's 10 x 10 map
+
+
+@pytest.mark.parametrize("cell", [MIXED_10, NEURON, SOFTMAX, LAYER, "f(x, y) = [x**2*y, 5*x + sin(y)]",
+                                  "f(x, y) = [sin(x + y), cos(x + y)]", "f(x, y) = [x*y, x*y]"])
+def test_the_search_is_skipped_only_where_it_names_nothing(cell: str) -> None:
+    matrix = jacobian(cell).matrix
+    assert _repeats(matrix) or _chosen(matrix) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(outputs(), products(), activations()), min_size=1, max_size=3))
+def test_random_maps_skip_the_search_only_where_it_names_nothing(terms: list[Term]) -> None:
+    matrix = jacobian(f"f({', '.join(VARIABLES)}) = [{', '.join(t.text for t in terms)}]").matrix
+    assert _repeats(matrix) or _chosen(matrix) == []

@@ -1,4 +1,5 @@
-"""The quick LaTeX of plain expressions (issue 27) is byte for byte what sympy's printer (`_Latex`) writes."""
+"""The quick LaTeX and text of plain expressions (issue 27) are byte for byte what sympy's printers (`_Latex`,
+`_Inline`) write."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jacmagic.notation import _Latex, _symbol_latex, latex
+from jacmagic.notation import _Inline, _Latex, _symbol_latex, inline, latex, pretty
+from jacmagic.quick_inline import quick_inline
 from jacmagic.quick_latex import quick_latex
 
 NAMES = ["x", "y", "theta", "x_1", "s12_3", "W_1,2", "b1_2", "alpha_2", "lambda", "x__2", "Delta", "longname", "z0"]
@@ -62,6 +64,37 @@ def test_the_quick_latex_covers_the_entries_of_a_jacobian_like_the_issues_map() 
                -3 * x * sp.cos(y) / 7, x * sp.exp(-y)]
     for entry in entries:
         assert quick_latex(entry, _symbol_latex) == sympys(entry)
+
+
+ENTRIES = [
+    "y**2*cos(x) + z - cos(y)", "2*y*sin(x)", "-x*sin(z)", "x", "-cos(y)", "sin(x)**2*y - 3*x*z", "exp(x) + y",
+    "tanh(x*y)**2", "exp(x/10)/10", "-3*x*cos(y)/7", "x*exp(-y)", "0", "-4", "(x + y)*(1 - tanh(x)**2)",
+    "-2*(x - y)*sin(x + 2*y)/3", "cos(x)**3 - x**4*y**2"]
+
+
+def sympys_text(expr: sp.Basic) -> str:
+    return _Inline().doprint(expr)
+
+
+@settings(max_examples=800, deadline=None)
+@given(expressions())
+def test_the_quick_text_of_an_expression_is_sympys_or_nothing(expr: sp.Expr) -> None:
+    quick = quick_inline(expr, pretty)
+    assert quick is None or quick == sympys_text(expr)
+
+
+def test_the_quick_text_covers_the_entries_of_a_jacobian_like_the_issues_map() -> None:
+    """Not only correct where it answers: it answers for the plain entries (else it saves nothing)."""
+    for text in ENTRIES:
+        entry = sp.sympify(text, locals={n: s for n, s in zip("xyz", SYMBOLS)})
+        assert quick_inline(entry, pretty) == sympys_text(entry), text
+
+
+def test_text_of_anything_else_is_still_sympys() -> None:
+    x, y = SYMBOLS[:2]
+    for value in [x / y, 2.5 * x, sp.Heaviside(x), sp.sqrt(x), sp.Rational(1, 3), sp.log(x), sp.Abs(x), x**-2]:
+        assert quick_inline(value, pretty) is None
+        assert inline(value) == sympys_text(value)
 
 
 def test_latex_of_anything_else_is_still_sympys() -> None:

@@ -175,3 +175,32 @@ def test_every_table_and_line_of_a_panel_may_scroll_in_its_own_box(cell: str) ->
     assert tables and all(t.endswith('<div class="jacmagic-scroll">') for t in tables), tables
     for html_part in (panel.detail, panel.picture):
         assert "jacmagic-html" in html_part._dom_classes
+
+
+# The shortcut (issue 27): a line made of measured parts adds their widths where they join cleanly, instead of
+# walking the joined LaTeX. Each split of any LaTeX (unbalanced, scripts on the join, a command name running into
+# letters, a lone backslash) must give the joined LaTeX's width exactly.
+
+_JOIN_TOKENS = [*_LATEX_TOKENS, "\\", "a", r"\text{", "b}", r"x_{1}", "^{2}", r"\quad", " = ", "= "]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_JOIN_TOKENS), max_size=20), st.lists(st.integers(0, 20), max_size=3))
+def test_the_width_of_parts_is_the_width_of_the_joined_latex(tokens: list[str], cuts: list[int]) -> None:
+    latex = "".join(tokens)
+    at = sorted({min(c, len(tokens)) for c in cuts})
+    parts = ["".join(tokens[a:b]) for a, b in zip([0, *at], [*at, len(tokens)])]
+    assert width(*parts) == width(latex)
+    assert fits(*parts) == fits(latex)
+
+
+def test_the_width_of_the_rows_of_a_map_is_the_width_of_the_joined_latex() -> None:
+    """The rows of the benchmark's 10 x 10 map, each measured as displays.blocks cuts it."""
+    names = [f"x{i}" for i in range(10)]
+    rows = [f"sin(x{i})*x{(i + 1) % 10}**2 + exp(x{(i - 1) % 10}/10) + x{i}*x{(i + 3) % 10} - cos(x{(i + 5) % 10})*x{i}"
+            for i in range(10)]
+    groups = result_groups(jacobian(f"f({', '.join(names)}) = [{', '.join(rows)}]").symbolic)
+    lines = [line for group in groups for line, _ in group if "&=" in line]
+    assert len(lines) > 40
+    for line in lines:
+        assert width(*columns(line)) == width("".join(columns(line)))

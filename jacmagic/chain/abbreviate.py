@@ -30,6 +30,7 @@ _SUM_LEAVES = 3
 # What an activation's value is called; each kind numbered (σ₁, σ₂) when it has several values.
 _VALUE_NAMES: dict[type, str] = {sigmoid: "sigma", sp.tanh: "t", relu: "r"}
 _SUM_NAMES = ("u", "v", "w")
+_NAMEABLE = (sp.Add, *_VALUE_NAMES)  # the kinds of part `_chosen` may name
 
 Abbreviations = tuple[tuple[sp.Symbol, sp.Expr], ...]
 
@@ -76,6 +77,8 @@ def _abbreviated(matrix: sp.ImmutableMatrix, avoid: frozenset[str],
     unchanged = Abbreviated(matrix, ())
     if exceeds(matrix, MAX_NODES):
         return unchanged
+    if not _repeats(matrix):
+        return unchanged
     avoid = avoid | {s.name for s in matrix.free_symbols}
     chosen = _chosen(matrix)
     if not chosen:
@@ -86,6 +89,22 @@ def _abbreviated(matrix: sp.ImmutableMatrix, avoid: frozenset[str],
                         for node in chosen)
     result = Abbreviated(sp.ImmutableMatrix(matrix.xreplace(replacements)), definitions)
     return result if result.expanded() == matrix else unchanged  # never show names that do not give J back
+
+
+def _repeats(matrix: sp.ImmutableMatrix) -> bool:
+    """Whether a sum or an activation's value occurs twice in `matrix`. Without one `_chosen` names nothing (it
+    names only such parts, each occurring more than once or inside a function that does), and this walk costs a
+    fraction of its counting: most maps' Jacobians need no names (issue 27)."""
+    seen: set[sp.Basic] = set()
+    stack = list(matrix)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _NAMEABLE):
+            if node in seen:
+                return True
+            seen.add(node)
+        stack.extend(node.args)
+    return False
 
 
 def _post_order(matrix: sp.ImmutableMatrix) -> Iterator[sp.Basic]:

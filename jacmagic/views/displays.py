@@ -51,7 +51,7 @@ def _continued(row: Row) -> list[Row]:
     """A chain of equalities too wide for the page, `lhs &= A = B`, continues with an equality a row: `lhs &= A`,
     then `&= B` under it."""
     cells = page.columns(row[0])
-    if len(cells) != 2 or page.fits("".join(cells)):
+    if len(cells) != 2 or page.fits(*cells):
         return [row]
     chain = page.equalities(cells[-1])
     if len(chain) <= 2 or chain[0].strip() or not all(p.strip() for p in chain[1:]):

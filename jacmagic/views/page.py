@@ -48,6 +48,7 @@ class _Reader:
         self.tokens = _TOKENS.findall(latex)
         self.at = 0
         self._spans: list[tuple[int, int]] | None = None
+        self.unclosed = False  # a \text{... ran to the end of the LaTeX
 
     def _take(self) -> str | None:
         at = self.at
@@ -75,6 +76,7 @@ class _Reader:
             if depth == 0:
                 return self.latex[opened:self._spans[self.at - 1][0]]
         # unclosed: all but the last token, which is the spaces after the last one if any
+        self.unclosed = True
         end = self._spans[-1][1]
         return self.latex[opened:end if end < len(self.latex) else self._spans[-1][0]]
 
@@ -132,6 +134,16 @@ class _Reader:
             total += self._scripted(part)
         return total
 
+    def measure(self) -> _Measure:
+        """The widths that `run` adds up at the top level, and whether every group and argument closed: then the
+        walk took the end of the tokens once, at the top level."""
+        items = []
+        while (part := self._take()) is not None:
+            items.append(self._scripted(part))
+        closed = self.at == len(self.tokens) + 1 and not self.unclosed
+        return _Measure(tuple(items), closed, self.latex[:1], self.tokens[0] if self.tokens else "",
+                        self.tokens[-1] if self.tokens else "")
+
 
 def _fixed_width(part: str) -> float:
     """The width of a token that takes no argument: a glyph, an operator, a space, a name."""
@@ -151,15 +163,49 @@ def _fixed_width(part: str) -> float:
 _FIXED: dict[str, float] = {}
 
 
+@dataclass(frozen=True)
+class _Measure:
+    """A piece of LaTeX measured alone: the widths its top-level tokens add up to, whether all its groups and
+    arguments close, its first character and its first and last tokens."""
+
+    items: tuple[float, ...]
+    closed: bool
+    head: str
+    first: str
+    last: str
+
+
 @lru_cache(maxsize=4096)
-def width(latex: str) -> float:
-    """How wide `latex` typesets, in estimated em (remembered: a display measures an entry for the matrix, its
-    line breaks and its block, issue 27)."""
-    return _Reader(latex).run()
+def _measured(latex: str) -> _Measure:
+    return _Reader(latex).measure()
 
 
-def fits(latex: str) -> bool:
-    return width(latex) <= MAX_EMS
+def _joins(left: _Measure, right: _Measure) -> bool:
+    """Whether `right` written after `left` is read as the two are alone: `left` leaves no group or argument open,
+    no command name runs on into `right`'s letters (\\cdot x, not \\cdotx), and `right` puts no script on
+    `left`'s last token."""
+    return (left.closed and right.first not in ("^", "_") and left.last != "\\"
+            and not (left.last[:1] == "\\" and left.last[1:].isalpha() and right.head.isalpha()))
+
+
+def width(*parts: str) -> float:
+    """How wide `parts`, written one after the other, typeset, in estimated em. Each part is measured once
+    (remembered: a display measures an entry for the matrix, its line breaks and its block, issue 27); where they
+    join cleanly, their top-level widths are added in the order the walk of the joined LaTeX adds them, which
+    gives its width exactly, so a line made of measured parts is not walked again."""
+    pieces = [_measured(part) for part in parts if part]
+    if any(not _joins(left, right) for left, right in zip(pieces, pieces[1:])):
+        pieces = [_measured("".join(parts))]
+    total = 0.0
+    for piece in pieces:
+        for item in piece.items:
+            total += item
+    return total
+
+
+def fits(*parts: str) -> bool:
+    """Whether `parts`, written one after the other, fit a line of the page."""
+    return width(*parts) <= MAX_EMS
 
 
 @dataclass(frozen=True)
@@ -207,7 +253,7 @@ def broken(lhs: str, expression: sp.Expr, show: Callable[[sp.Basic], str], whole
     """`lhs &= expression` as aligned rows no wider than the page where the expression can be cut: the first
     `lhs &= ...`, the rest `&\\quad ...`. `whole` is show(expression) when the caller has it already."""
     whole = show(expression) if whole is None else whole
-    if fits(rf"{lhs} = {whole}"):
+    if fits(lhs + " ", "= " + whole):  # as displays.blocks cuts the row &= into columns: measured once
         return [rf"{lhs} &= {whole}"]
     lines: list[str] = []
     room = MAX_EMS - max(width(lhs) + 1.5, 2.5)  # what stands before a piece: the lhs, or \quad \cdot
@@ -236,7 +282,9 @@ def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
 _TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
 
 
-def _cut(latex: str, mark: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _cut(latex: str, mark: str) -> tuple[str, ...]:
+    """Remembered: displays.blocks cuts each row twice, to continue it and to measure its columns (issue 27)."""
     depth, start, cells = 0, 0, []
     for found in _TOP_LEVEL.finditer(latex):
         text = found.group()
@@ -247,17 +295,17 @@ def _cut(latex: str, mark: str) -> list[str]:
         elif text == mark and depth == 0:
             cells.append(latex[start:found.start()])
             start = found.end()
-    return [*cells, latex[start:]]
+    return (*cells, latex[start:])
 
 
 def columns(latex: str) -> list[str]:
     """An aligned row cut at its top-level `&`s."""
-    return _cut(latex, "&")
+    return list(_cut(latex, "&"))
 
 
 def equalities(latex: str) -> list[str]:
     """A chain A = B = C cut at its top-level `=`s."""
-    return _cut(latex, "=")
+    return list(_cut(latex, "="))
 
 
 def cell_widths(row: str) -> list[float]:

@@ -65,7 +65,7 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
     with its repeated parts named (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
     assert result.eager_matrix is not None
     whole = matrix_latex(result.eager_matrix)
-    if page.fits(lead + whole) or page.fits(whole) or is_big(result.eager_matrix):
+    if page.fits(lead, whole) or page.fits(whole) or is_big(result.eager_matrix):
         return result.eager_matrix, ()
     short = abbreviated(result.eager_matrix, result.model)
     return short.matrix, short.names
@@ -165,7 +165,7 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
         matrix, names = _shown_matrix(result, lead)
         text.append(_beside("J = ", matrix_text(matrix)))
         shown = matrix_latex(matrix)
-        if page.fits(lead + shown):
+        if page.fits(lead, shown):
             first += shown
         elif page.fits(shown):  # a row of its own under J = ∂f/∂x
             continued = [(rf"&{shown}", "")]
