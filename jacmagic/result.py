@@ -17,28 +17,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from jacmagic.chain.compiled_walk import CompiledNetwork
-from jacmagic.chain.network import Network
-from jacmagic.chain.network_walk import (
-    MAX_TANGENT_NUMBERS,
-    Cost,
-    NetworkWalk,
-    cost,
-    gradient,
-    jacobian_at,
-    tangent_numbers,
-    walk,
-)
 from jacmagic.errors import OptionError
 from jacmagic.model import Options
 from jacmagic.notes import Note
 from jacmagic.options import direction_column, naming, shapes_taken
-from jacmagic.points import arrays_as_given, arrays_by_name, batches_of_images, refuse_unknown, value_dims
 from jacmagic.read.names import element_symbols
 from jacmagic.symbolic import own_shape
 
 if TYPE_CHECKING:
     from jacmagic.chain.closed_form import Formula
+    from jacmagic.chain.compiled_walk import CompiledNetwork
+    from jacmagic.chain.network import Network
+    from jacmagic.chain.network_walk import Cost, NetworkWalk
     from jacmagic.chain.verdict import Against
     from jacmagic.symbolic import SymbolicJacobian
 
@@ -104,6 +94,8 @@ class JacobianResult:
     def shape(self) -> tuple[int, int]:
         if self.network is None:
             return self.symbolic.shape
+        from jacmagic.chain.network_walk import cost
+
         c = cost(self.network, self.wrt)
         return (c.outputs, c.inputs)
 
@@ -231,6 +223,8 @@ class JacobianResult:
 
     @property
     def cost(self) -> Cost:
+        from jacmagic.chain.network_walk import cost
+
         return cost(self.graph, self.wrt)
 
     # -- numbers -----------------------------------------------------------------------------------------------
@@ -246,6 +240,8 @@ class JacobianResult:
         """A point by name, each value in its array's shape; every name needed when `complete`. Arrays of doubles
         in a shape their names take are read directly (`arrays_as_given`); anything else is read and checked value
         by value, with the same result or refusal."""
+        from jacmagic.points import arrays_as_given, arrays_by_name
+
         found = arrays_as_given(self._shapes_taken, values, copy)
         if found is None or (complete and len(found) < len(self.names)):
             found = arrays_by_name(self.compiled.shapes, self.names, values, complete, copy, self.stacks)
@@ -280,6 +276,8 @@ class JacobianResult:
         plain cell takes arrays of points too, (..., m, n)."""
         if self.network is None:
             return self.symbolic.at(**values)
+        from jacmagic.chain.network_walk import jacobian_at
+
         return jacobian_at(self.compiled, self._located(values, copy=False)[0])
 
     def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
@@ -287,11 +285,15 @@ class JacobianResult:
         leading axis per output entry when there are several (a vector by a vector: the Jacobian matrix)."""
         if self.network is None:
             return self.symbolic.gradient(**values)
+        from jacmagic.chain.network_walk import gradient
+
         return gradient(self.compiled, *self._located(values, copy=False))
 
     @cached_property
     def directions(self) -> np.ndarray:
         """Forward mode's directions (n x p): `--direction`, else one per input."""
+        from jacmagic.chain.network_walk import MAX_TANGENT_NUMBERS, tangent_numbers
+
         n = self.shape[1]
         if not self.options.direction:
             if tangent_numbers(self.graph, n) > MAX_TANGENT_NUMBERS:
@@ -308,6 +310,8 @@ class JacobianResult:
         point (default: `default_point()`; the arrays not given keep their --at value), checked against the
         Jacobian computed another way. The point, the values and the gradients come in the arrays' own shapes
         (as `gradient()`); the steps keep the working layout: a vector a column, one row per output entry."""
+        from jacmagic.points import value_dims
+
         point, dims = self._located(values)
         walked = self._walk(point)
         dims.update(value_dims(self.graph, dims))
@@ -320,6 +324,8 @@ class JacobianResult:
         the composed map's symbolic Jacobian when there is one; a map too large to compose is checked by central
         differences at 50 digits (its numbers stage by stage would be the walk's own product again, no check at
         all), and a map too large to write out along random directions."""
+        from jacmagic.chain.network_walk import walk
+
         direct: np.ndarray | None = None
         against: Against = "direct"
         if self.whole is not None:
@@ -335,11 +341,15 @@ class JacobianResult:
 
     @cached_property
     def stacks(self) -> dict[str, int]:
+        from jacmagic.points import batches_of_images
+
         return batches_of_images(self.graph)
 
     @cached_property
     def compiled(self) -> CompiledNetwork:
         """The walk with its order, shapes and slots resolved once for this cell (gradient, at, walkthrough)."""
+        from jacmagic.chain.compiled_walk import CompiledNetwork
+
         return CompiledNetwork(self.graph, self.wrt)
 
     # -- views -------------------------------------------------------------------------------------------------
@@ -407,6 +417,7 @@ class JacobianResult:
         p − y takes the label to sum to 1 (said in `.assumptions`) unless `general`."""
         from jacmagic.chain.closed_form import closed_forms
         from jacmagic.chain.closed_form_jacobian import jacobian_form
+        from jacmagic.points import refuse_unknown
 
         refuse_unknown([name], self.graph.inputs + tuple(line.name for line in self.graph.lines), "formula: ")
         if self._vector_output:  # ∂f/∂x of a vector f: the Jacobian in matrix form (numerator layout)
@@ -417,6 +428,7 @@ class JacobianResult:
         """∂²L/∂x∂xᵀ in matrix form (A + Aᵀ for xᵀAx, 2AᵀA for ‖Ax − y‖²): of the loss by a vector input, where the
         Hessian is a matrix; an OptionError says why not otherwise."""
         from jacmagic.chain.closed_form_jacobian import hessian_form
+        from jacmagic.points import refuse_unknown
 
         refuse_unknown([name], self.graph.inputs, "hessian_formula: ")
         return hessian_form(self.graph, name)
