@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jacmagic import jacobian
-from jacmagic import result as result_module
+from jacmagic import points as points_module
 from jacmagic.errors import JacmagicError
 from jacmagic.options import shaped_array, shapes_taken
 from jacmagic.result import JacobianResult
@@ -147,14 +147,14 @@ def _same(direct: tuple[str, Any], slow: tuple[str, Any]) -> None:
 def read_directly(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], list[bool]]]:
     """Switch the direct reading on or off; the list records whether each reading was taken directly."""
     taken: list[bool] = []
-    direct = result_module.arrays_as_given
+    direct = points_module.arrays_as_given
 
     def choose(on: bool) -> list[bool]:
         def spy(*args: Any) -> Any:
             found = direct(*args) if on else None
             taken.append(found is not None)
             return found
-        monkeypatch.setattr(result_module, "arrays_as_given", spy)
+        monkeypatch.setattr(points_module, "arrays_as_given", spy)  # read when called
         taken.clear()
         return taken
     yield choose
