@@ -20,7 +20,7 @@ from jacmagic.errors import CellError
 from jacmagic.model import Guard
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CallStages, CellFunction
-from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_unusable
+from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_infinite, refuse_unusable
 from jacmagic.read.matrix_values import (
     Conditions,
     Fail,
@@ -245,6 +245,7 @@ class ExpressionBuilder:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "complex numbers" if isinstance(value, complex) else f"the constant {value!r}"
             raise self.error(node, f"{kind} cannot appear in a formula (symbols are real numbers)")
+        refuse_infinite(value, self._fail(node))
         return sp.Integer(value) if isinstance(value, int) else sp.Float(repr(value))
 
     def _binop(self, node: ast.BinOp) -> Value:

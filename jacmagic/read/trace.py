@@ -101,12 +101,8 @@ def _explain(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"
 
 
-def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
-               budget: float = Options.budget) -> CellModel:
-    """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
-    and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
-    text, declared = python_declarations(text)
-    refuse_entry_level(declared, _ENTRY_BY_ENTRY)
+def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """A def cell's syntax tree and its functions, or the refusal of either: the one wording of both readers."""
     try:
         tree = ast.parse(text, CELL_FILENAME)
     except SyntaxError as err:
@@ -114,6 +110,16 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
         raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)
+    return tree, defs
+
+
+def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
+               budget: float = Options.budget) -> CellModel:
+    """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
+    and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
+    text, declared = python_declarations(text)
+    refuse_entry_level(declared, _ENTRY_BY_ENTRY)
+    tree, defs = read_defs(text)
     scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM}
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
