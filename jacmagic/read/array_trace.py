@@ -29,7 +29,7 @@ from jacmagic.chain.stacking import Stack
 from jacmagic.errors import CellError
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
-from jacmagic.read.trace import CELL_FILENAME, _error_line
+from jacmagic.read.trace import CELL_FILENAME, _error_line, read_defs
 from jacmagic.read.tracer import Tracer, Untraceable, operand
 
 _LINE = "__jacmagic_line__"
@@ -151,13 +151,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     if not is_def_cell(text):
         raise Untraceable("not a def cell")
     source, declarations = python_declarations(text)
-    try:
-        tree = ast.parse(source, CELL_FILENAME)
-    except SyntaxError:
-        raise Untraceable("the entry-level reader words a syntax error") from None
-    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    if not defs:
-        raise Untraceable("no function")
+    tree, defs = read_defs(source)
     name = defs[-1].name
     tree = ast.fix_missing_locations(_Instrument(name).visit(tree))
     parameters = [a.arg for a in defs[-1].args.args]
@@ -172,7 +166,9 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
             defs[-1].args.kwarg or defs[-1].args.kwonlyargs:
         raise Untraceable("parameters beyond plain positional ones")
     declared = {d.name: d.dims for d in declarations.values()}
-    tracers = [_parameter(p, point.get(p), declared.get(p)) for p in parameters]
+    # parameters with defaults keep their values, as in the entry-level tracer: only the others are inputs
+    free = parameters[:len(parameters) - len(defs[-1].args.defaults)]
+    tracers = [_parameter(p, point.get(p), declared.get(p)) for p in free]
     try:
         value = function(*tracers)
     except Untraceable as why:

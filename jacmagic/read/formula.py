@@ -20,7 +20,7 @@ from jacmagic.errors import CellError
 from jacmagic.model import Guard
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CallStages, CellFunction
-from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_unusable
+from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_infinite, refuse_unusable
 from jacmagic.read.matrix_values import (
     Conditions,
     Fail,
@@ -36,7 +36,7 @@ from jacmagic.read.matrix_values import (
     refuse_large_product,
     refuse_undotted,
 )
-from jacmagic.read.names import suggest
+from jacmagic.read.names import STEP_FUNCTIONS, step_refusal, suggest
 from jacmagic.read.source import node_error
 
 
@@ -245,6 +245,7 @@ class ExpressionBuilder:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "complex numbers" if isinstance(value, complex) else f"the constant {value!r}"
             raise self.error(node, f"{kind} cannot appear in a formula (symbols are real numbers)")
+        refuse_infinite(value, self._fail(node))
         return sp.Integer(value) if isinstance(value, int) else sp.Float(repr(value))
 
     def _binop(self, node: ast.BinOp) -> Value:
@@ -255,6 +256,8 @@ class ExpressionBuilder:
             return self._matmul(node)
         if op not in _BINOPS:
             symbol = {ast.BitXor: "^", ast.Mod: "%", ast.FloorDiv: "//"}.get(op, op.__name__)
+            if symbol in STEP_FUNCTIONS:
+                raise self.error(node, step_refusal(symbol))
             raise self.error(node, f"the operator {symbol} is not supported in a formula")
         if op is ast.Pow:
             bases: list[ast.expr] = []
@@ -342,6 +345,8 @@ class ExpressionBuilder:
                 return self.calls(name, values, guards)[0]
             self.guards.extend(guards[0])
             return values[0]
+        if name in STEP_FUNCTIONS:
+            raise self.error(node, step_refusal(name))
         if name not in KNOWN_FUNCTIONS:
             known = sorted(KNOWN_FUNCTIONS) + sorted(self.functions)
             raise self.error(node, f"unknown function {name}{suggest(name, known)}")

@@ -15,6 +15,12 @@ from jacmagic.read.matrix_values import Fail, Value
 _MAX_EXACT_BITS = 10_000
 
 
+def refuse_infinite(number: float, fail: Fail) -> None:
+    """A literal Python reads as inf (1e400): refused as too large, before it is taken for "undefined"."""
+    if not abs(number) < float("inf"):
+        raise fail("this number is too large for a floating-point number (at most about 1.8e308)")
+
+
 def _entries(value: Value) -> sp.MatrixBase | tuple[sp.Expr]:
     return value if isinstance(value, sp.MatrixBase) else (value,)
 

@@ -60,6 +60,19 @@ def refuse_twins(symbols: Iterable[sp.Symbol]) -> None:
                             "they can be told apart")
 
 
+# Functions that jump: their derivative is 0 between the jumps and none at them, so a map using one has no
+# Jacobian worth showing. Refused by name in every form, saying why, rather than as an unknown function.
+STEP_FUNCTIONS = frozenset({"floor", "ceil", "ceiling", "round", "rint", "trunc", "fix", "int", "mod", "fmod",
+                            "remainder", "floor_divide", "frac", "%", "//"})
+
+
+def step_refusal(name: str) -> str:
+    """Why `name` (a step function or the operators // and %) is refused, in one sentence with the way out."""
+    what = f"the operator {name}" if name in ("%", "//") else name
+    return (f"{what} is a step function: its derivative is 0 between the jumps and does not exist at them, so "
+            "jacmagic does not differentiate it; write the map without it (where(cond, a, b) for a piecewise map)")
+
+
 def suggest(name: str, candidates: Sequence[str], one_edit: bool = False) -> str:
     """" (did you mean sin?)", or "" when nothing is close: the one way every message suggests a name."""
     return did_you_mean(closest(name, candidates, one_edit))

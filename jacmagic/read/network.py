@@ -28,6 +28,7 @@ from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number, Po
 from jacmagic.chain.reductions import Axis, Reduce, Softmax
 from jacmagic.chain.stacking import Stack
 from jacmagic.errors import CellError
+from jacmagic.read.guards import refuse_infinite
 from jacmagic.read.names import real_symbol, refuse_lookalikes, refuse_twins
 from jacmagic.read.source import Prepared, node_error, parse_deep, prepare, syntax_error
 
@@ -80,6 +81,7 @@ class LineReader:
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            refuse_infinite(node.value, lambda message: self.error(node, message))
             return Number(float(node.value))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = self.read(node.operand)

@@ -15,6 +15,7 @@ import sympy as sp
 from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
+from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
 
 
 class SymbolicArray(np.ndarray):
@@ -218,8 +219,12 @@ class _SymbolicModule(types.SimpleNamespace):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if name in STEP_FUNCTIONS:
+            raise CellError(step_refusal(f"{self._label}.{name}"))
+        known = [k for k in ("sin", "exp", "where") if k in vars(self)] or [k for k in vars(self) if k[0] != "_"][:3]
+        examples = ", ".join(f"{self._label}.{k}" for k in known)
         raise CellError(f"{self._label}.{name} has no symbolic twin known to jacmagic; use a function such as "
-                        f"{self._label}.sin, {self._label}.exp, {self._label}.where")
+                        f"{examples}")
 
 
 _NUMPY["trace"] = _of_matrix("tr")

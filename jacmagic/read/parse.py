@@ -94,9 +94,22 @@ def _statements(module: ast.Module, prepared: Prepared) -> list[_Statement]:
             raise CellError("a formula needs a name: write f(x, y) = ... or z = ...", stmt.lineno)
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             raise CellError("a Python def cannot be mixed with formulas in one cell", stmt.lineno)
-        raise CellError(f"{describe(stmt).lower()} is not allowed here: write name = expression or "
-                        "f(x, y) = expression", stmt.lineno)
+        if isinstance(stmt, ast.AnnAssign):  # a line `name: ...` that is not a shape (`x: -3`, `W: 2.5`)
+            raise CellError(f"{ast.unparse(stmt)[:40]} is not a shape: a shape line is a name and whole numbers "
+                            "of 1 or more, e.g. x: 3 or W: 2x3", stmt.lineno)
+        what = _STATEMENTS.get(type(stmt), describe(stmt))
+        raise CellError(f"{what} is not allowed here: write name = expression or f(x, y) = expression "
+                        "(or a Python def for Python)", stmt.lineno)
     return out
+
+
+# What each Python statement is called in a refusal (ast's own names, AugAssign and For, mean nothing to a user).
+_STATEMENTS = {ast.AugAssign: "an updating assignment (+=, *=, ...)", ast.For: "a for loop",
+               ast.While: "a while loop", ast.If: "an if statement (use where(cond, a, b))", ast.Return: "return",
+               ast.ClassDef: "a class", ast.With: "a with block", ast.Try: "a try block", ast.Assert: "assert",
+               ast.Delete: "del", ast.Pass: "pass", ast.Global: "global", ast.Nonlocal: "nonlocal",
+               ast.Raise: "raise", ast.Break: "break", ast.Continue: "continue", ast.Import: "import",
+               ast.ImportFrom: "import", ast.Match: "a match statement"}
 
 
 def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel:

@@ -25,7 +25,7 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
-from jacmagic.read.names import element_symbols, real_symbol, refuse_twins
+from jacmagic.read.names import element_symbols, real_symbol, refuse_twins, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
@@ -91,6 +91,8 @@ def _explain(err: BaseException) -> str:
                 "write it with np.where(cond, a, b) or sympy.Piecewise so it can be differentiated")
     if isinstance(err, TypeError) and "convert expression to float" in text.lower():
         return "float() or a math function got a symbolic value; use np. or math. functions, which are traced"
+    if isinstance(err, TypeError) and ("cannot round" in text.lower() or "convert symbols to int" in text.lower()):
+        return step_refusal("round() or int() of a traced value")
     if isinstance(err, NameError):
         return f"{text}"
     if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or "dimension" in text):
@@ -99,12 +101,8 @@ def _explain(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"
 
 
-def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
-               budget: float = Options.budget) -> CellModel:
-    """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
-    and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
-    text, declared = python_declarations(text)
-    refuse_entry_level(declared, _ENTRY_BY_ENTRY)
+def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """A def cell's syntax tree and its functions, or the refusal of either: the one wording of both readers."""
     try:
         tree = ast.parse(text, CELL_FILENAME)
     except SyntaxError as err:
@@ -112,6 +110,16 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
         raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)
+    return tree, defs
+
+
+def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
+               budget: float = Options.budget) -> CellModel:
+    """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
+    and matrix parameters take their shapes from the cell's shape lines (`z: 3`) or from `shapes` (the point)."""
+    text, declared = python_declarations(text)
+    refuse_entry_level(declared, _ENTRY_BY_ENTRY)
+    tree, defs = read_defs(text)
     scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM}
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
@@ -126,7 +134,23 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
             raise CellError(f"{declaration.name} is declared but is not a parameter of {defs[-1].name}",
                             declaration.line)
     given = {**(shapes or {}), **{d.name: d.dims for d in declared.values()}}
-    return trace_function(target, defs[-1].name, CELL_FILENAME, given, budget, homes=(namespace,))
+    model = trace_function(target, defs[-1].name, CELL_FILENAME, given, budget, homes=(namespace,))
+    _refuse_steps(model.expressions or (), tree)
+    return model
+
+
+_STEPS = {sp.floor: ast.FloorDiv, sp.ceiling: ast.FloorDiv, sp.Mod: ast.Mod, sp.frac: ast.Mod}
+
+
+def _refuse_steps(expressions: tuple[sp.Expr, ...], tree: ast.Module) -> None:
+    """`x // 2` and `x % 2` on a traced value run as Python (no error) and leave sympy's floor or Mod, which have
+    no derivative at their jumps: refused here, naming the line of the first such operator in the cell."""
+    step = next((n for n in distinct_nodes(expressions) if n.func in _STEPS and n.free_symbols), None)
+    if step is None:
+        return
+    op = _STEPS[step.func]
+    lines = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, op)]
+    raise CellError(step_refusal("//" if op is ast.FloorDiv else "%"), min(lines, default=None))
 
 
 def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None,

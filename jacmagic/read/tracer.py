@@ -19,6 +19,7 @@ from jacmagic.chain.linear import Entry, MatMul, Transpose
 from jacmagic.chain.operations import Arithmetic, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce
 from jacmagic.errors import CellError
+from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
 
 # numpy's ufuncs and array functions by name -> the rule that traces them: filled in by `numpy_rules` (imported by
 # the cell tracer), whose rules are built from the operations below
@@ -50,6 +51,13 @@ class Condition:
     def __bool__(self) -> bool:
         raise Untraceable("an if, while, and/or or Python max() on a comparison of traced arrays: its outcome "
                           "differs entry by entry; write it with np.where(cond, a, b) or np.maximum(a, b)")
+
+
+def _stepping(name: str) -> Callable[..., Any]:
+    """The method behind `x // 2`, `x % 2`, round(x) of a traced value: Python would run them, but they jump."""
+    def refuse(self: Tracer, *_: Any) -> Any:
+        raise Untraceable(step_refusal(name))
+    return refuse
 
 
 class Tracer:
@@ -95,6 +103,11 @@ class Tracer:
                           "traced")
 
     __int__ = __index__ = __float__  # type: ignore[assignment]
+
+    __floordiv__ = __rfloordiv__ = _stepping("//")
+    __mod__ = __rmod__ = _stepping("%")
+    __round__, __trunc__ = _stepping("round"), _stepping("trunc")
+    __floor__, __ceil__ = _stepping("floor"), _stepping("ceil")
 
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise Untraceable("a traced array was converted to plain numbers (np.array of it, or a library outside "
@@ -189,12 +202,16 @@ class Tracer:
             raise Untraceable(f"np.{ufunc.__name__}.{method} or its options ({', '.join(kwargs)}) are not traced"
                               if method != "__call__" else f"np.{ufunc.__name__} with {', '.join(kwargs)}=")
         rule = UFUNCS.get(ufunc.__name__)
+        if ufunc.__name__ in STEP_FUNCTIONS:
+            raise Untraceable(step_refusal(f"np.{ufunc.__name__}"))
         if rule is None:
             raise Untraceable(f"np.{ufunc.__name__} is not among the traced numpy functions ({covered()})")
         return rule(*inputs)
 
     def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
         rule = FUNCTIONS.get(function.__name__)
+        if function.__name__ in STEP_FUNCTIONS:
+            raise Untraceable(step_refusal(f"np.{function.__name__}"))
         if rule is None:
             raise Untraceable(f"np.{function.__name__} is not among the traced numpy functions ({covered()})")
         return rule(*args, **kwargs)
