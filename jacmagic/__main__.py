@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
@@ -112,5 +114,19 @@ def _writable(path: str) -> bool:
     return folder.is_dir() and os.access(folder, os.W_OK) and (not target.exists() or os.access(target, os.W_OK))
 
 
+def exit_now(run: Callable[[], int]) -> NoReturn:
+    """Runs the command line and ends the process as soon as its output is out: the interpreter's own ending
+    (freeing sympy's caches and every module, about 60 ms, as long as the whole Jacobian takes) shows the user
+    nothing (issue 27). Output cut short by its reader (`| head -1` closing the pipe) ends it with code 1, as
+    Python's own advice has it, not with a traceback."""
+    try:
+        code = run()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main)

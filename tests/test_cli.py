@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,31 @@ def test_a_point_beyond_a_double_is_refused_within_seconds() -> None:
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 2
     assert out.stderr.startswith("error: --at x: 'exp(exp(exp(exp(3))))' is too large for a floating-point number")
+
+
+def test_output_is_complete_through_a_pipe_and_into_a_file_when_the_process_skips_its_teardown(
+        tmp_path: Path) -> None:
+    """The command line ends with os._exit once its output is flushed (issue 27: the interpreter's teardown was
+    60 ms): nothing printed may be lost, whether stdout is a pipe or a block-buffered file."""
+    from jacmagic import jacobian
+
+    cell = "x = r*cos(theta); y = r*sin(theta)"
+    result = jacobian(cell, det=True)
+    wanted = f"{result}\n\n{result.latex()}\n"
+    assert run(cell, "--det", "--latex").stdout == wanted
+    target = tmp_path / "out.txt"
+    with target.open("w") as out:
+        done = subprocess.run([sys.executable, "-m", "jacmagic", cell, "--det", "--latex"], stdout=out, timeout=120)
+    assert done.returncode == 0 and target.read_text() == wanted
+    mistake = run("f(x, y) = [x*y, sin(", "--det")
+    assert mistake.returncode == 2 and mistake.stderr.startswith("error: ") and mistake.stderr.endswith("\n")
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_it_with_code_1_and_no_traceback() -> None:
+    """`python -m jacmagic ... | head -1` printed a BrokenPipeError traceback."""
+    child = subprocess.Popen([sys.executable, "-m", "jacmagic", "f(x, y) = [x**2*y, 5*x + sin(y)]", "--det",
+                              "--latex"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the child has printed anything: its first print meets a closed pipe
+    assert child.stderr.read() == ""
+    assert child.wait(timeout=120) == 1

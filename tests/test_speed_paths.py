@@ -87,6 +87,19 @@ def test_a_plain_cells_whole_computation_loads_no_array_level_reader() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_command_lines_text_run_loads_no_array_operation_and_builds_no_compiled_function() -> None:
+    """`python -m jacmagic CELL --det` (issue 27): the function table no longer loads the array operations
+    (jacmagic.chain.operations, 8 ms to compile in a process that writes no bytecode) for its `Shown`, and the
+    determinant's tidying proves simplify's form without compiling the map for sample points (11 ms)."""
+    code = ("import sys, io, contextlib; from jacmagic.__main__ import main; from jacmagic.chain import evaluate\n"
+            "evaluate.Evaluator.__init__ = lambda *a: sys.exit('compiled')\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['f(x, y) = [x**2*y, 5*x + sin(y)]', '--det']) == 0\n"
+            "assert 'jacmagic.chain.operations' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize("names", [("numpy", "x0"), ("x0", "x1"), ("math", "self")])
 @pytest.mark.parametrize("shared", [True, False])
 def test_arguments_named_like_modules_or_cse_temporaries_evaluate_right_with_and_without_sharing(

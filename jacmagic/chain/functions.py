@@ -17,7 +17,7 @@ import sympy as sp
 
 from jacmagic.chain import whole_formulas as whole
 from jacmagic.chain.activations import LEAKY_SLOPE, Abs, cbrt, gelu, leaky_relu, relu, sigmoid, sign, softplus
-from jacmagic.chain.operations import Shown
+from jacmagic.chain.shown import Shown
 
 Pair = tuple[np.ndarray, np.ndarray]
 

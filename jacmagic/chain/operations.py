@@ -17,19 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from jacmagic.chain.shown import Shown
+
 Shape = tuple[int, int]
 Values = dict[int, np.ndarray]  # node id -> its value at the point
 
 
 # -- how a node shows itself and its local Jacobians: one template per form ------------------------------------
-
-@dataclass(frozen=True)
-class Shown:
-    """The same piece of math as LaTeX and as Unicode text."""
-
-    latex: str
-    text: str
-
 
 def named(name: str) -> Shown:
     """W1 as W_{1} / W₁, theta as \\theta / θ: names typeset like the rest of jacmagic."""
