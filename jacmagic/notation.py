@@ -144,6 +144,12 @@ def inline(expr: sp.Basic) -> str:
     return quick_inline(expr, pretty) or _Inline().doprint(expr)
 
 
+def signed(text: str) -> str:
+    """One line of math with the minus sign (U+2212) the walkthrough's array operations write (x − 2, −x, −1),
+    where sympy's printers put a hyphen."""
+    return text.replace("-", "−")
+
+
 @lru_cache(maxsize=4096)
 def _symbol_latex(symbol: sp.Symbol) -> str:
     return _Latex({"mat_delim": "["})._print(symbol)
@@ -155,12 +161,30 @@ def latex(expr: sp.Basic) -> str:
     return quick_latex(expr, _symbol_latex) or _Latex({"mat_delim": "["}).doprint(expr)
 
 
-@_remembered
-def pretty(expr: sp.Basic) -> str:
+class _Verbatim(_Pretty):
+    """Each symbol's name as it is: the cells of `framed`, already typeset."""
+
+    def _print_Symbol(self, e: sp.Symbol, bold_name: bool = False) -> prettyForm:
+        return prettyForm(e.name)
+
+
+def _art(printer: type[_Pretty], expr: sp.Basic) -> str:
     """Unicode art whatever sympy decided on its first print (its glyphs follow a global switch, set off when that
     print went to a stream without an encoding, such as a captured cell's)."""
     before = pretty_use_unicode(True)
     try:
-        return _Pretty({"use_unicode": True, "wrap_line": False}).doprint(expr)
+        return printer({"use_unicode": True, "wrap_line": False}).doprint(expr)
     finally:
         pretty_use_unicode(before)
+
+
+@_remembered
+def pretty(expr: sp.Basic) -> str:
+    """`_Pretty`'s Unicode art."""
+    return _art(_Pretty, expr)
+
+
+def framed(cells: list[list[str]]) -> str:
+    """Rows of typeset text (∂f₁/∂x) framed as a matrix, as sympy's Unicode art frames the Jacobian's entries
+    (⎡ ⎤ over several rows, [ ] on one), aligned the same."""
+    return _art(_Verbatim, sp.Matrix([[sp.Symbol(cell) for cell in row] for row in cells]))

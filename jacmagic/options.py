@@ -113,6 +113,17 @@ def point_value(value: Any, what: str, finite: bool = True) -> Any:
     return float(array) if array.ndim == 0 else array
 
 
+def points_shape(values: Mapping[str, Any]) -> tuple[int, ...]:
+    """The shape the numpy arrays among `values` broadcast to (arrays of points), or a refusal naming them."""
+    arrays = {name: np.shape(v) for name, v in values.items() if isinstance(v, np.ndarray)}
+    try:
+        return np.broadcast_shapes(*arrays.values())
+    except ValueError:
+        raise OptionError("at: the arrays of points " + ", ".join(f"{n} ({' x '.join(map(str, s))})" for n, s in
+                                                                   arrays.items() if s)
+                          + " do not broadcast together: give them shapes numpy broadcasts") from None
+
+
 def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) -> np.ndarray:
     """`value` as an array of doubles, finite ones if `finite`: a complex value is refused (a cast would drop its
     imaginary part), and so is a number a double cannot hold (10**400). An array of doubles is taken as it is

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.errors import OptionError
+from jacmagic.many_points import jacobian_at_points, points_given, whole_columns
 from jacmagic.model import Options
 from jacmagic.notes import Note
 from jacmagic.options import direction_column, naming, shapes_taken
@@ -159,8 +160,7 @@ class JacobianResult:
         layer cell's undeclared name, whatever shape its value came in, or a def's number parameter) as itself."""
         if self._is_number(name):
             return [sp.Symbol(name, real=True)]
-        shape = self.graph.shape_of(name)
-        return list(element_symbols(name, *shape))
+        return list(element_symbols(name, *self.graph.shape_of(name)))
 
     def _is_number(self, name: str) -> bool:
         """One real number at the entry level: a layer cell's undeclared 1 x 1 name (whatever shape its value
@@ -272,12 +272,14 @@ class JacobianResult:
 
     def at(self, /, **values: Any) -> np.ndarray:
         """The numeric Jacobian matrix at a point (default: `default_point()`), (m, n): a row per output entry, a
-        column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value. A
-        plain cell takes arrays of points too, (..., m, n)."""
+        column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value.
+        Numbers given as numpy arrays of points give (..., m, n), in every cell (`many_points`)."""
         if self.network is None:
             return self.symbolic.at(**values)
         from jacmagic.chain.network_walk import jacobian_at
 
+        if many := points_given(self, values):
+            return jacobian_at_points(self, values, many)
         return jacobian_at(self.compiled, self._located(values, copy=False)[0])
 
     def gradient(self, /, **values: Any) -> dict[str, np.ndarray]:
@@ -334,8 +336,7 @@ class JacobianResult:
                 found = self.whole.at(**values)
             else:
                 found, against = self.whole.precise_jacobian(values), "central"
-            order = {s.name: j for j, s in enumerate(self.whole.inputs)}
-            direct = found[:, [order[s.name] for s in self.inputs]]
+            direct = found[:, whole_columns(self)]
         directions = self.directions if self.options.mode != "reverse" else None
         return walk(self.compiled, point, direct, directions, against)
 

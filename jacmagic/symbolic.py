@@ -30,7 +30,7 @@ from jacmagic.errors import CellError, OptionError
 from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
 from jacmagic.notes import MoreUndefined, Note, UndefinedEntry, UndefinedRow
-from jacmagic.options import point_value, shaped_array
+from jacmagic.options import point_value, points_shape, shaped_array
 from jacmagic.read.names import suggest
 
 if TYPE_CHECKING:
@@ -143,9 +143,11 @@ class SymbolicJacobian:
         return [values[n] for n in known]
 
     def at(self, /, **values: Any) -> np.ndarray:
-        """The numeric Jacobian at a point, shape (m, n); arrays of one shape give (..., m, n). Undefined
-        entries (division by zero, log of a negative number) are nan."""
-        ordered = self.point_values(values)
+        """The numeric Jacobian at a point (default: `default_point()`; the names not given keep their --at
+        values, as in a --chain cell), shape (m, n); arrays of one shape give (..., m, n). Undefined entries
+        (division by zero, log of a negative number) are nan."""
+        ordered = self.point_values({**dict(self.point), **values} if values else self.default_point())
+        points_shape({s.name: v for s, v in zip(self.arguments, ordered)})  # arrays of points must broadcast
         if self.eager_matrix is None:
             return self.compiled_chain.jacobian(self.inputs, *ordered)
         return self.domain.mask(self.evaluator(*ordered), *ordered)
@@ -155,7 +157,7 @@ class SymbolicJacobian:
         (3, 1)), a number's (); with a leading axis per output when there are several (a vector by a vector: the
         Jacobian matrix), as a layer cell's array-level result gives it (default: `default_point()`; the names not
         given keep their --at values)."""
-        matrix = self.at(**({**dict(self.point), **values} if values else self.default_point()))
+        matrix = self.at(**values)
         wanted = set(self.inputs)
         whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
         columns: dict[str, tuple[tuple[int, ...], list[int]]] = {}

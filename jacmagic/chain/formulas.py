@@ -22,12 +22,13 @@ from jacmagic.model import Guards
 
 
 def _shown(matrix: sp.MatrixBase) -> Shown:
-    """One entry as itself, several as a column (a row for a local Jacobian's row of partials)."""
-    from jacmagic.notation import inline, latex
+    """One entry as itself, several as a column (a row for a local Jacobian's row of partials); minus signs as
+    the array operations beside it write them (`signed`)."""
+    from jacmagic.notation import inline, latex, signed
 
     if matrix.shape == (1, 1):
-        return Shown(latex(matrix[0, 0]), inline(matrix[0, 0]))
-    rows = [", ".join(inline(e) for e in matrix.row(i)) for i in range(matrix.rows)]
+        return Shown(latex(matrix[0, 0]), signed(inline(matrix[0, 0])))
+    rows = [", ".join(signed(inline(e)) for e in matrix.row(i)) for i in range(matrix.rows)]
     return Shown(latex(sp.ImmutableMatrix(matrix)), "[" + "; ".join(rows) + "]")
 
 

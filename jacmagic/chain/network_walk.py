@@ -173,11 +173,13 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
 def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray], dims: Mapping[str, tuple[int, ...]] | None = None
              ) -> dict[str, np.ndarray]:
     """The gradients of the differentiated inputs (m, rows, cols), or in the inputs' numpy shapes `dims`
-    (`CompiledNetwork.laid_out`), alone, without the walkthrough's records."""
+    (`CompiledNetwork.laid_out`), alone, without the walkthrough's records. In numpy shapes a number's gradient
+    by one output is a number (np.float64), as the entry level and the walkthrough give it, not a 0-d array."""
     try:
-        return plan.gradients(point, dims)
+        found = plan.gradients(point, dims)
     except Undefined:
-        return plan.laid_out(exact_reverse(plan.network, point, plan.wrt)[3].values(), dims)
+        found = plan.laid_out(exact_reverse(plan.network, point, plan.wrt)[3].values(), dims)
+    return found if dims is None else {name: g[()] if g.ndim == 0 else g for name, g in found.items()}
 
 
 def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.abbreviate import Abbreviations, abbreviated
-from jacmagic.notation import inline, latex, pretty
+from jacmagic.notation import framed, inline, latex, pretty
 from jacmagic.views import page
 from jacmagic.views.formulas import (
     Row,
@@ -132,7 +132,7 @@ def _partials_latex(result: SymbolicJacobian) -> str:
 def _partials_text(result: SymbolicJacobian) -> str:
     outs, ins = result.outputs, result.inputs
     cells = grid(len(outs), len(ins), lambda i, j: f"∂{pretty(outs[i])}/∂{pretty(ins[j])}", ("⋮", "…", "⋱"))
-    return "\n".join("[" + ", ".join(row) + "]" for row in cells)
+    return framed(cells)
 
 
 def _det_rows(result: SymbolicJacobian) -> list[Row]:

@@ -30,7 +30,7 @@ def directions_words(result: JacobianResult) -> str:
     if not result.options.direction:
         return (f"one direction per input ({counted(result.shape[1], 'pass', 'passes')} side by side, the columns "
                 "of the identity), so the tangents of the outputs are the whole Jacobian")
-    given = ", ".join(f"{name} = {vector_text(np.asarray(value, dtype=float))}" for name, value in
+    given = ", ".join(f"{pretty(sp.Symbol(name))} = {vector_text(np.asarray(value, dtype=float))}" for name, value in
                       result.options.direction)
     return f"one direction, {given} (every other input 0): the tangents of the outputs are J times it"
 
