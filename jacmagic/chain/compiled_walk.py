@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from jacmagic import points
 from jacmagic.chain.array_code import (
     FusedLoss,
     Pull,
@@ -35,6 +36,7 @@ from jacmagic.chain.array_code import (
 )
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node, Number, Values
+from jacmagic.options import shapes_taken
 
 # A line's record for the walkthrough: the line, its operation values, the upstream, the products per operand and
 # each operand's gradient before them (0.0 if none yet).
@@ -206,14 +208,39 @@ class CompiledNetwork:
                   ) -> dict[str, np.ndarray]:
         """The gradient of every output entry with respect to each differentiated input, (m, rows, cols), or in
         the inputs' numpy shapes `dims` (`laid_out`), each in memory of its own."""
+        return self.laid_out(self._flat([point[name] for name in self.network.inputs]), dims)
+
+    def given_gradient(self, values: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """`gradients` in the shapes given, straight from `values` when they give every input as an array of
+        doubles in a shape its name takes, all finite (`points.arrays_in_order`: no dictionary of the point, no
+        copy); None for anything else or where a value is undefined: the caller reads the point, refuses it naming
+        the value, or walks exactly, saying where."""
+        arrays = points.arrays_in_order(self.taken, values)
+        if arrays is None:
+            return None
+        try:
+            found = self._flat(arrays)
+        except Undefined:
+            return None
+        return self._shaped(found, [values[name].shape for name in self.wrt])
+
+    @cached_property
+    def taken(self) -> dict[str, dict[tuple[int, ...], tuple[int, int]]]:
+        """The numpy shapes each input's value may come in, each to its working shape (`options.shapes_taken`),
+        in the network's order."""
+        return {name: shapes_taken(self.shapes[name], self.network.stack_of(name)) for name in self.network.inputs}
+
+    def _flat(self, arrays: Sequence[np.ndarray]) -> Sequence[Any]:
+        """The flat function on the inputs in order: the gradients (rows, cols) for one output entry, else
+        (m, rows, cols), each in memory of its own; `Undefined` where a value is not finite."""
         start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
         try:
-            gradients = self.flat_function(start, *[point[name] for name in self.network.inputs])
+            gradients = self.flat_function(start, *arrays)
         except (FloatingPointError, ZeroDivisionError):
             raise Undefined from None
         memory = {id(g if g.base is None else g.base) for g in gradients if g is not None}
         # one array reached two names, or a name has no gradient
-        return self.laid_out(self._apart(gradients) if len(memory) < len(gradients) else gradients, dims)
+        return self._apart(gradients) if len(memory) < len(gradients) else gradients
 
     def laid_out(self, gradients: Iterable[Any], dims: Mapping[str, tuple[int, ...]] | None = None
                  ) -> dict[str, np.ndarray]:
@@ -222,9 +249,13 @@ class CompiledNetwork:
         output entries (as `result.own_shape`): one reshape each, no copy."""
         if dims is None:
             return {name: g.reshape(self.outputs, *self.shapes[name]) for name, g in zip(self.wrt, gradients)}
+        return self._shaped(gradients, [dims[name] for name in self.wrt])
+
+    def _shaped(self, gradients: Iterable[Any], shapes: Sequence[tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """Each gradient in its input's numpy shape, behind a leading axis for several output entries."""
         if self.one:
-            return {name: g.reshape(dims[name]) for name, g in zip(self.wrt, gradients)}
-        return {name: g.reshape(self.outputs, *dims[name]) for name, g in zip(self.wrt, gradients)}
+            return {name: g.reshape(shape) for name, g, shape in zip(self.wrt, gradients, shapes)}
+        return {name: g.reshape(self.outputs, *shape) for name, g, shape in zip(self.wrt, gradients, shapes)}
 
     def _apart(self, gradients: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         """The gradients each in memory of its own (a copy where one array reached two names), zeros for a name
