@@ -127,7 +127,7 @@ class CompiledNetwork:
         self.output_slots = tuple(self.slots[o] for o in network.outputs)
         self.one = self.outputs == 1  # one output entry: its gradients without the leading axis until the end
         start = [self.network.outputs[0]] if self.one else list(network.outputs)
-        self.flat_function = flat_function(self, template, [self.slots[name] for name in start])
+        self.flat_function, self.fresh = flat_function(self, template, [self.slots[name] for name in start])
 
     def _line(self, line: Line, template: list[Any]) -> _LinePlan:
         order = line.order()
@@ -238,6 +238,8 @@ class CompiledNetwork:
             gradients = self.flat_function(start, *arrays)
         except (FloatingPointError, ZeroDivisionError):
             raise Undefined from None
+        if self.fresh:  # each a new array (`flat_function`)
+            return gradients
         memory = {id(g if g.base is None else g.base) for g in gradients if g is not None}
         # one array reached two names, or a name has no gradient
         return self._apart(gradients) if len(memory) < len(gradients) else gradients
@@ -358,11 +360,13 @@ class CompiledNetwork:
 
 
 def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
-                  ) -> Callable[..., tuple[np.ndarray | None, ...]]:
+                  ) -> tuple[Callable[..., tuple[np.ndarray | None, ...]], bool]:
     """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls, run
     under errstate(all="raise"):
     `(seeds, *inputs) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
-    `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line."""
+    `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line. Also
+    whether every gradient it returns is sure to be a new array of its own: none is the upstream passed on as it
+    is, a view of it (a transpose), a seed or another operation's part, and every one is reached."""
     bound: dict[str, Any] = {"check": _finite_outputs}
     body = []
     for k, value in enumerate(template):
@@ -371,9 +375,11 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
             body.append(f"    v{k} = n{k}")
     fused = {f.top: f for f in plan.fused}
     skipped = set().union(*(f.inner for f in plan.fused)) - set(fused)
+    used = {k for _, operands, out in plan.forward_steps if out not in skipped for k in operands} | {
+        k for step in plan.flat if step.at not in skipped and step.at not in fused for k in step.operands}
     for j, (call, operands, out) in enumerate(plan.forward_steps):
         if out in fused:
-            bound[f"f{j}"] = fused_forward(fused[out].loss)
+            bound[f"f{j}"] = fused_forward(fused[out].loss, out in used)
             body.append(f"    v{out}, v{fused[out].s}, v{fused[out].logs} = f{j}(v{fused[out].logits}, "
                         f"v{fused[out].labels})")
         elif out not in skipped:
@@ -383,14 +389,16 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
     if unchecked:
         body.append(f"    check({', '.join(f'v{k}' for k in unchecked)})")
     reached: set[int] = set()
+    shared: set[int] = set()  # gradients that may be an array another slot also holds
     unit = set(seeded) if plan.one else set()  # gradients that are the seed 1 alone
 
-    def add(slot: int, part: str) -> None:
+    def add(slot: int, part: str, new: bool = True) -> None:
         body.append(f"    g{slot} = g{slot} + {part}" if slot in reached else f"    g{slot} = {part}")
         unit.difference_update({slot} if slot in reached else set())
+        (shared.discard if slot in reached or new else shared.add)(slot)
         reached.add(slot)
     for j, slot in enumerate(seeded):
-        add(slot, f"s[{j}]")
+        add(slot, f"s[{j}]", new=False)
     for j, step in enumerate(plan.flat):
         if step.at not in reached or step.at in skipped:
             continue  # nothing flows into this operation, or it is inside a fused loss
@@ -406,12 +414,14 @@ def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
         for i, (child, wanted, form) in enumerate(zip(step.children, step.wanted, forms)):
             if wanted:
                 add(child, f"p[{i}]" if form is None else
-                    f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})")
+                    f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})",
+                    new=form is not None and form != "{up}" and not form.startswith("{swapaxes}"))
     slots = [plan.slots[name] for name in plan.wrt]
     body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
     head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
     flat = compiled(head + "\n".join(body) + "\n", bound)["flat"]
-    return np.errstate(all="raise", under="ignore")(flat)  # type: ignore[no-any-return]  # per call, thread-safe
+    fresh = len(set(slots)) == len(slots) and all(k in reached and k not in shared for k in slots)
+    return np.errstate(all="raise", under="ignore")(flat), fresh  # per call, thread-safe
 
 
 def _pull_fused(loss: _Fused, unit: bool, add: Callable[[int, str], None]) -> None:
