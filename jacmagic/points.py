@@ -109,37 +109,26 @@ def arrays_as_given(taken: Mapping[str, Taken], values: Mapping[str, Any], copy:
     """`arrays_by_name`'s point when every value is a numpy array of doubles (not a subclass) in a shape its name
     takes (`taken`: `options.shapes_taken` by name) and all are finite, read at the cost of a look-up per array and
     one finiteness check; None for anything else, which `arrays_by_name` then reads or refuses, saying why."""
-    arrays = {}
-    for name, value in values.items():
-        array = _as_given(taken.get(name), value)
-        if array is None:
-            return None
-        arrays[name] = array.copy() if copy else array
-    return arrays if all_finite(arrays.values()) else None
+    arrays = arrays_in_order({name: taken.get(name) for name in values}, values)
+    return None if arrays is None else {name: a.copy() if copy else a for name, a in zip(values, arrays)}
 
 
-def arrays_in_order(taken: Mapping[str, Taken], values: Mapping[str, Any]) -> list[np.ndarray] | None:
-    """`arrays_as_given` for a point that gives every input and nothing else (`taken`: each input's shapes, in the
-    network's order), as the list the compiled gradient takes; never copied. None for anything else."""
+def arrays_in_order(taken: Mapping[str, Taken | None], values: Mapping[str, Any]) -> list[np.ndarray] | None:
+    """`arrays_as_given` for a point that gives every name of `taken` (each name's shapes, None for a name that is
+    not a variable) and nothing else, as a list in its order (what the compiled gradient takes); never copied.
+    None for anything else."""
     if len(values) != len(taken):
         return None
     arrays = []
     for name, shapes in taken.items():
-        array = _as_given(shapes, values.get(name))
-        if array is None:
+        value = values.get(name)
+        if shapes is None or type(value) is not np.ndarray or value.dtype != _DOUBLE:
             return None
-        arrays.append(array)
+        shape = shapes.get(value.shape)
+        if shape is None:
+            return None
+        arrays.append(value if value.shape == shape else value.reshape(shape))
     return arrays if all_finite(arrays) else None
-
-
-def _as_given(shapes: Taken | None, value: Any) -> np.ndarray | None:
-    """The value in its working shape if it is an array of doubles in a shape its name takes, else None."""
-    if shapes is None or type(value) is not np.ndarray or value.dtype != _DOUBLE:
-        return None
-    shape = shapes.get(value.shape)
-    if shape is None:
-        return None
-    return value if value.shape == shape else value.reshape(shape)
 
 
 def all_finite(arrays: Collection[np.ndarray]) -> bool:

@@ -203,7 +203,7 @@ def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, n
     loss but its check): None for its value."""
     axes, scale, stable = loss.axis, loss.scale, loss.stable  # values are 2-D: no leading axis
 
-    def forward(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    def forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
         shifted = z - z.max(axis=axes, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=axes, keepdims=True)

@@ -255,8 +255,9 @@ class CompiledNetwork:
 
     def _shaped(self, gradients: Iterable[Any], shapes: Sequence[tuple[int, ...]]) -> dict[str, np.ndarray]:
         """Each gradient in its input's numpy shape, behind a leading axis for several output entries."""
-        if self.one:
-            return {name: g.reshape(shape) for name, g, shape in zip(self.wrt, gradients, shapes)}
+        if self.one:  # mostly in that shape already: a new view costs more than the comparison
+            return {name: g if g.shape == shape else g.reshape(shape)
+                    for name, g, shape in zip(self.wrt, gradients, shapes)}
         return {name: g.reshape(self.outputs, *shape) for name, g, shape in zip(self.wrt, gradients, shapes)}
 
     def _apart(self, gradients: Sequence[np.ndarray | None]) -> list[np.ndarray]:
