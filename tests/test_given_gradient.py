@@ -96,11 +96,21 @@ def test_huge_entries_whose_squares_overflow_are_still_accepted_with_the_gradien
     np.array(1.5), np.ones(3), np.array([1e154, -1e154]), np.array([1.4e154, 1.4e154]), np.array([np.nan, 1.0]),
     np.array([[np.inf]]), np.array([-np.inf, 0.0]), np.array([5e-324, 1e-310]), np.full(20_000, 1e300),
     np.arange(12.0).reshape(3, 4).T, np.arange(20.0)[::3], np.where(np.eye(4) > 0, np.nan, 1.0)[::2, 1:],
-    np.full((2, 3), 1.7e308),
+    np.full((2, 3), 1.7e308), np.where(np.arange(20_001) == 20_000, np.nan, 1.0),
 ])
 def test_the_sum_of_squares_says_finite_exactly_where_every_entry_is(array: np.ndarray) -> None:
     assert points.all_finite([array, np.ones(2)]) is options.all_finite([array, np.ones(2)])
     assert points.all_finite([array]) is bool(np.isfinite(array).all())
+
+
+def test_arrays_over_ten_thousand_numbers_are_tested_entry_by_entry_not_by_a_dot(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dot that long is shared among BLAS threads, whose waking cost milliseconds on a loaded machine."""
+    dotted: list[int] = []
+    vdot = np.vdot
+    monkeypatch.setattr(np, "vdot", lambda a, b: dotted.append(a.size) or vdot(a, b))
+    assert points.all_finite([np.ones(10_001), np.ones(10_000), np.ones((100, 101))])
+    assert dotted == [10_000]
 
 
 def test_gradients_handed_out_by_the_direct_way_are_not_overwritten_by_the_next_call() -> None:
