@@ -138,7 +138,12 @@ def all_finite(arrays: Collection[np.ndarray]) -> bool:
     squares are too large to add up (entries over about 1e154): only a total that is not finite sends every entry
     to the test. Larger arrays are tested entry by entry: BLAS shares a longer dot among threads, and waking them
     costs milliseconds on a loaded machine."""
-    small = [array for array in arrays if array.size <= _ONE_THREAD]
-    total = sum([float(np.vdot(array, array)) for array in small])  # Python floats: overflow to inf, no warning
-    return (math.isfinite(total) or options.all_finite(small)) and options.all_finite(
-        [array for array in arrays if array.size > _ONE_THREAD])
+    total, large = 0.0, []
+    for array in arrays:
+        if array.size > _ONE_THREAD:
+            large.append(array)
+        else:
+            total += float(np.vdot(array, array))  # Python floats: overflow to inf, no warning
+    if not math.isfinite(total):
+        return options.all_finite(arrays)
+    return not large or options.all_finite(large)

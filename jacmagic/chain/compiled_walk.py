@@ -19,21 +19,8 @@ from typing import Any
 import numpy as np
 
 from jacmagic import points
-from jacmagic.chain.array_code import (
-    FusedLoss,
-    Pull,
-    Template,
-    Undefined,
-    compiled,
-    evaluator,
-    finite,
-    fused_forward,
-    fused_loss,
-    fused_pullback,
-    pullback_code,
-    puller,
-    written,
-)
+from jacmagic.chain.array_code import Undefined, evaluator, finite, fused_loss, pullback_code, puller
+from jacmagic.chain.flat_code import Fused, Step, flat_function
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node, Number, Values
 from jacmagic.options import shapes_taken
@@ -59,41 +46,6 @@ def seeds(network: Network, m: int) -> dict[str, np.ndarray]:
 # -- the plan -------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Step:
-    """One operation's pullback: where its gradient is, where its operands' go, where their values are."""
-
-    pull: Pull
-    at: int
-    children: tuple[int, ...]
-    operands: tuple[int, ...]  # value slots
-    value: int
-    wanted: tuple[bool, ...]  # which operands get a part (the rest: None)
-    code: Template | None  # the pullback as code, for a plain operation
-
-    def run(self, gradients: list[Any], values: list[Any]) -> None:
-        flow = gradients[self.at]
-        if flow is None:
-            return
-        for k, part in zip(self.children, self.pull(flow, [values[i] for i in self.operands], values[self.value])):
-            if part is not None:
-                gradients[k] = part if gradients[k] is None else gradients[k] + part
-
-
-@dataclass(frozen=True)
-class _Fused:
-    """A softmax cross-entropy the flat gradient computes and pulls back in one piece: its slots."""
-
-    loss: FusedLoss
-    top: int
-    logits: int
-    labels: int
-    s: int  # softmax(z), a slot of its own
-    logs: int  # log_softmax(z)
-    inner: frozenset[int]  # the values the flat gradient does not compute
-    wanted: tuple[bool, bool]  # gradients by z, by y
-
-
-@dataclass(frozen=True)
 class _LinePlan:
     """One line's pullbacks with gradients by place in the line (for the walkthrough's records)."""
 
@@ -101,7 +53,7 @@ class _LinePlan:
     nodes: tuple[Node, ...]
     slots: tuple[int, ...]  # each node's value slot
     root: int
-    steps: tuple[_Step, ...]  # output first
+    steps: tuple[Step, ...]  # output first
     leaves: tuple[tuple[str, int, tuple[int, int]], ...]  # operand name, its place, its shape
 
 
@@ -120,8 +72,8 @@ class CompiledNetwork:
         self.inputs = tuple(enumerate(network.inputs))
         template: list[Any] = [None] * len(network.inputs)
         self.forward_steps: list[tuple[Callable[..., np.ndarray], tuple[int, ...], int]] = []
-        self.flat: list[_Step] = []
-        self.fused: list[_Fused] = []
+        self.flat: list[Step] = []
+        self.fused: list[Fused] = []
         self.lines = tuple(self._line(line, template) for line in network.lines)
         self.template = template
         self.output_slots = tuple(self.slots[o] for o in network.outputs)
@@ -154,9 +106,9 @@ class CompiledNetwork:
                 mask = tuple(id(child) in flows for child in node.children)
                 pull, code = puller(node, mask), pullback_code(node, mask)
                 operands = tuple(slot[id(c)] for c in node.children)
-                steps.append(_Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
+                steps.append(Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
                                    slot[id(node)], mask, code))
-                flat.append(_Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
+                flat.append(Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
         self.flat[:0] = flat  # the lines from the output back
         self._fuse(order, slot, flows, template)
         leaves = tuple((leaf.name, place[id(leaf)], leaf.shape) for leaf in line.leaves)
@@ -176,7 +128,7 @@ class CompiledNetwork:
                 continue
             inside.update(id(n) for n in found.inner)
             template += [None, None]
-            self.fused.append(_Fused(found, slot[id(node)], slot[id(found.logits)], slot[id(found.labels)],
+            self.fused.append(Fused(found, slot[id(node)], slot[id(found.logits)], slot[id(found.labels)],
                                      len(template) - 2, len(template) - 1,
                                      frozenset(slot[id(n)] for n in found.inner),
                                      (id(found.logits) in flows, id(found.labels) in flows)))
@@ -233,9 +185,8 @@ class CompiledNetwork:
     def _flat(self, arrays: Sequence[np.ndarray]) -> Sequence[Any]:
         """The flat function on the inputs in order: the gradients (rows, cols) for one output entry, else
         (m, rows, cols), each in memory of its own; `Undefined` where a value is not finite."""
-        start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
         try:
-            gradients = self.flat_function(start, *arrays)
+            gradients = self.flat_function(self._seeds if self.fresh else self._new_seeds(), *arrays)
         except (FloatingPointError, ZeroDivisionError):
             raise Undefined from None
         if self.fresh:  # each a new array (`flat_function`)
@@ -243,6 +194,17 @@ class CompiledNetwork:
         memory = {id(g if g.base is None else g.base) for g in gradients if g is not None}
         # one array reached two names, or a name has no gradient
         return self._apart(gradients) if len(memory) < len(gradients) else gradients
+
+    @cached_property
+    def _seeds(self) -> tuple[np.ndarray, ...]:
+        """The seeds kept, read-only, where no gradient handed out can be one of them or a view of one (`fresh`)."""
+        kept = self._new_seeds()
+        for seed in kept:
+            seed.flags.writeable = False
+        return kept
+
+    def _new_seeds(self) -> tuple[np.ndarray, ...]:
+        return (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
 
     def laid_out(self, gradients: Iterable[Any], dims: Mapping[str, tuple[int, ...]] | None = None
                  ) -> dict[str, np.ndarray]:
@@ -358,85 +320,6 @@ class CompiledNetwork:
     @property
     def _kept(self) -> bool:
         return 8 * self._count <= KEPT_DIRECTION_NUMBERS
-
-
-def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
-                  ) -> tuple[Callable[..., tuple[np.ndarray | None, ...]], bool]:
-    """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls, run
-    under errstate(all="raise"):
-    `(seeds, *inputs) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
-    `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line. Also
-    whether every gradient it returns is sure to be a new array of its own: none is the upstream passed on as it
-    is, a view of it (a transpose), a seed or another operation's part, and every one is reached."""
-    bound: dict[str, Any] = {"check": _finite_outputs}
-    body = []
-    for k, value in enumerate(template):
-        if value is not None:  # a number of the cell
-            bound[f"n{k}"] = value
-            body.append(f"    v{k} = n{k}")
-    fused = {f.top: f for f in plan.fused}
-    skipped = set().union(*(f.inner for f in plan.fused)) - set(fused)
-    used = {k for _, operands, out in plan.forward_steps if out not in skipped for k in operands} | {
-        k for step in plan.flat if step.at not in skipped and step.at not in fused for k in step.operands}
-    for j, (call, operands, out) in enumerate(plan.forward_steps):
-        if out in fused:
-            bound[f"f{j}"] = fused_forward(fused[out].loss, out in used)
-            body.append(f"    v{out}, v{fused[out].s}, v{fused[out].logs} = f{j}(v{fused[out].logits}, "
-                        f"v{fused[out].labels})")
-        elif out not in skipped:
-            bound[f"f{j}"] = call
-            body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
-    unchecked = [k for k in plan.output_slots if k not in fused]  # a fused loss checks its own value
-    if unchecked:
-        body.append(f"    check({', '.join(f'v{k}' for k in unchecked)})")
-    reached: set[int] = set()
-    shared: set[int] = set()  # gradients that may be an array another slot also holds
-    unit = set(seeded) if plan.one else set()  # gradients that are the seed 1 alone
-
-    def add(slot: int, part: str, new: bool = True) -> None:
-        body.append(f"    g{slot} = g{slot} + {part}" if slot in reached else f"    g{slot} = {part}")
-        unit.difference_update({slot} if slot in reached else set())
-        (shared.discard if slot in reached or new else shared.add)(slot)
-        reached.add(slot)
-    for j, slot in enumerate(seeded):
-        add(slot, f"s[{j}]", new=False)
-    for j, step in enumerate(plan.flat):
-        if step.at not in reached or step.at in skipped:
-            continue  # nothing flows into this operation, or it is inside a fused loss
-        if step.at in fused:
-            _pull_fused(fused[step.at], step.at in unit, add)
-            continue
-        if step.code is None:
-            bound[f"b{j}"] = step.pull
-            body.append(f"    p = b{j}(g{step.at}, ({''.join(f'v{k}, ' for k in step.operands)}), v{step.value})")
-        forms, constants = step.code or ((None,) * len(step.children), {})
-        names = {name: f"c{j}_{name}" for name in constants}
-        bound.update({names[name]: value for name, value in constants.items()})
-        for i, (child, wanted, form) in enumerate(zip(step.children, step.wanted, forms)):
-            if wanted:
-                add(child, f"p[{i}]" if form is None else
-                    f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})",
-                    new=form is not None and form != "{up}" and not form.startswith("{swapaxes}"))
-    slots = [plan.slots[name] for name in plan.wrt]
-    body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
-    head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
-    flat = compiled(head + "\n".join(body) + "\n", bound)["flat"]
-    fresh = len(set(slots)) == len(slots) and all(k in reached and k not in shared for k in slots)
-    return np.errstate(all="raise", under="ignore")(flat), fresh  # per call, thread-safe
-
-
-def _pull_fused(loss: _Fused, unit: bool, add: Callable[[int, str], None]) -> None:
-    """A fused softmax cross-entropy's gradients by its logits and labels, added to theirs."""
-    for slot, wanted, form in zip((loss.logits, loss.labels), loss.wanted, fused_pullback(loss.loss, unit)):
-        if wanted:
-            add(slot, "(" + form.format(up=f"g{loss.top}", y=f"v{loss.labels}", s=f"v{loss.s}",
-                                        logs=f"v{loss.logs}") + ")")
-
-
-def _finite_outputs(*outputs: np.ndarray) -> None:
-    """The one check of the outputs: nothing undefined reached them."""
-    for output in outputs:
-        finite(output)
 
 
 def directions(count: int) -> np.ndarray:
