@@ -21,7 +21,7 @@ from jacmagic.errors import OptionError
 from jacmagic.many_points import jacobian_at_points, points_given, whole_columns
 from jacmagic.model import Options
 from jacmagic.notes import Note
-from jacmagic.options import direction_column, naming, shapes_taken
+from jacmagic.options import direction_column, naming
 from jacmagic.read.names import element_symbols
 from jacmagic.symbolic import own_shape
 
@@ -242,15 +242,10 @@ class JacobianResult:
         by value, with the same result or refusal."""
         from jacmagic.points import arrays_as_given, arrays_by_name
 
-        found = arrays_as_given(self._shapes_taken, values, copy)
+        found = arrays_as_given(self.compiled.taken, values, copy)
         if found is None or (complete and len(found) < len(self.names)):
             found = arrays_by_name(self.compiled.shapes, self.names, values, complete, copy, self.stacks)
         return found
-
-    @cached_property
-    def _shapes_taken(self) -> dict[str, dict[tuple[int, ...], tuple[int, int]]]:
-        """The numpy shapes each name's value may come in, each to its working shape (once per cell)."""
-        return {name: shapes_taken(self.compiled.shapes[name], self.stacks.get(name, 1)) for name in self.names}
 
     def _located(self, values: Mapping[str, Any], copy: bool = True
                  ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
@@ -287,9 +282,11 @@ class JacobianResult:
         leading axis per output entry when there are several (a vector by a vector: the Jacobian matrix)."""
         if self.network is None:
             return self.symbolic.gradient(**values)
-        from jacmagic.chain.network_walk import gradient
-
-        return gradient(self.compiled, *self._located(values, copy=False))
+        found = self.compiled.given_gradient(values)  # every input an array of doubles as taken: read directly
+        if found is None:
+            from jacmagic.chain.network_walk import gradient
+            found = gradient(self.compiled, *self._located(values, copy=False))
+        return found
 
     @cached_property
     def directions(self) -> np.ndarray:

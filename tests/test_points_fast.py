@@ -1,6 +1,7 @@
 """Reading a point given to `R.gradient`, `R.at` and `R.walkthrough`: arrays of doubles in a shape their names take
-are read directly (`points.arrays_as_given`, issue 27's speed); every other value goes the way it always did. Both
-ways must give the same numbers in the same shapes, and the same refusal with the same words."""
+are read directly (`points.arrays_as_given`; `points.arrays_in_order` when a gradient is given every input, issue
+27's speed); every other value goes the way it always did. Both ways must give the same numbers in the same shapes,
+and the same refusal with the same words."""
 
 from __future__ import annotations
 
@@ -147,14 +148,15 @@ def _same(direct: tuple[str, Any], slow: tuple[str, Any]) -> None:
 def read_directly(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], list[bool]]]:
     """Switch the direct reading on or off; the list records whether each reading was taken directly."""
     taken: list[bool] = []
-    direct = points_module.arrays_as_given
+    readers = {name: getattr(points_module, name) for name in ("arrays_as_given", "arrays_in_order")}
 
     def choose(on: bool) -> list[bool]:
-        def spy(*args: Any) -> Any:
-            found = direct(*args) if on else None
-            taken.append(found is not None)
-            return found
-        monkeypatch.setattr(points_module, "arrays_as_given", spy)  # read when called
+        for name, direct in readers.items():
+            def spy(*args: Any, direct: Callable[..., Any] = direct) -> Any:
+                found = direct(*args) if on else None
+                taken.append(found is not None)
+                return found
+            monkeypatch.setattr(points_module, name, spy)  # read when called
         taken.clear()
         return taken
     yield choose

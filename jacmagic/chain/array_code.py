@@ -196,13 +196,14 @@ def fused_loss(top: Node, parents: Mapping[int, int]) -> FusedLoss | None:
     return None
 
 
-def fused_forward(loss: FusedLoss) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
+def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, np.ndarray], tuple[Any, ...]]:
     """`(z, y) -> (the loss (1 x 1), softmax(z), log_softmax(z))`: the value once, shifted by the largest entry;
     the log of softmax's value as written raises where it underflows to 0, as the exact walk says undefined. A
-    value that is not finite raises (numpy's dot reports no floating-point error)."""
+    value that is not finite raises (numpy's dot reports no floating-point error). Not `kept` (nothing uses the
+    loss but its check): None for its value."""
     axes, scale, stable = loss.axis, loss.scale, loss.stable  # values are 2-D: no leading axis
 
-    def forward(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    def forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
         shifted = z - z.max(axis=axes, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=axes, keepdims=True)
@@ -211,7 +212,7 @@ def fused_forward(loss: FusedLoss) -> Callable[[np.ndarray, np.ndarray], tuple[n
         value = -scale * float(np.vdot(y, logs))
         if not math.isfinite(value):
             raise FloatingPointError
-        return np.array([[value]]), s, logs
+        return np.array([[value]]) if kept else None, s, logs
     return forward
 
 

@@ -18,23 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from jacmagic.chain.array_code import (
-    FusedLoss,
-    Pull,
-    Template,
-    Undefined,
-    compiled,
-    evaluator,
-    finite,
-    fused_forward,
-    fused_loss,
-    fused_pullback,
-    pullback_code,
-    puller,
-    written,
-)
+from jacmagic import points
+from jacmagic.chain.array_code import Undefined, evaluator, finite, fused_loss, pullback_code, puller
+from jacmagic.chain.flat_code import Fused, Step, flat_function
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node, Number, Values
+from jacmagic.options import shapes_taken
 
 # A line's record for the walkthrough: the line, its operation values, the upstream, the products per operand and
 # each operand's gradient before them (0.0 if none yet).
@@ -57,41 +46,6 @@ def seeds(network: Network, m: int) -> dict[str, np.ndarray]:
 # -- the plan -------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Step:
-    """One operation's pullback: where its gradient is, where its operands' go, where their values are."""
-
-    pull: Pull
-    at: int
-    children: tuple[int, ...]
-    operands: tuple[int, ...]  # value slots
-    value: int
-    wanted: tuple[bool, ...]  # which operands get a part (the rest: None)
-    code: Template | None  # the pullback as code, for a plain operation
-
-    def run(self, gradients: list[Any], values: list[Any]) -> None:
-        flow = gradients[self.at]
-        if flow is None:
-            return
-        for k, part in zip(self.children, self.pull(flow, [values[i] for i in self.operands], values[self.value])):
-            if part is not None:
-                gradients[k] = part if gradients[k] is None else gradients[k] + part
-
-
-@dataclass(frozen=True)
-class _Fused:
-    """A softmax cross-entropy the flat gradient computes and pulls back in one piece: its slots."""
-
-    loss: FusedLoss
-    top: int
-    logits: int
-    labels: int
-    s: int  # softmax(z), a slot of its own
-    logs: int  # log_softmax(z)
-    inner: frozenset[int]  # the values the flat gradient does not compute
-    wanted: tuple[bool, bool]  # gradients by z, by y
-
-
-@dataclass(frozen=True)
 class _LinePlan:
     """One line's pullbacks with gradients by place in the line (for the walkthrough's records)."""
 
@@ -99,7 +53,7 @@ class _LinePlan:
     nodes: tuple[Node, ...]
     slots: tuple[int, ...]  # each node's value slot
     root: int
-    steps: tuple[_Step, ...]  # output first
+    steps: tuple[Step, ...]  # output first
     leaves: tuple[tuple[str, int, tuple[int, int]], ...]  # operand name, its place, its shape
 
 
@@ -118,14 +72,14 @@ class CompiledNetwork:
         self.inputs = tuple(enumerate(network.inputs))
         template: list[Any] = [None] * len(network.inputs)
         self.forward_steps: list[tuple[Callable[..., np.ndarray], tuple[int, ...], int]] = []
-        self.flat: list[_Step] = []
-        self.fused: list[_Fused] = []
+        self.flat: list[Step] = []
+        self.fused: list[Fused] = []
         self.lines = tuple(self._line(line, template) for line in network.lines)
         self.template = template
         self.output_slots = tuple(self.slots[o] for o in network.outputs)
         self.one = self.outputs == 1  # one output entry: its gradients without the leading axis until the end
         start = [self.network.outputs[0]] if self.one else list(network.outputs)
-        self.flat_function = flat_function(self, template, [self.slots[name] for name in start])
+        self.flat_function, self.fresh = flat_function(self, template, [self.slots[name] for name in start])
 
     def _line(self, line: Line, template: list[Any]) -> _LinePlan:
         order = line.order()
@@ -152,9 +106,9 @@ class CompiledNetwork:
                 mask = tuple(id(child) in flows for child in node.children)
                 pull, code = puller(node, mask), pullback_code(node, mask)
                 operands = tuple(slot[id(c)] for c in node.children)
-                steps.append(_Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
+                steps.append(Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
                                    slot[id(node)], mask, code))
-                flat.append(_Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
+                flat.append(Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
         self.flat[:0] = flat  # the lines from the output back
         self._fuse(order, slot, flows, template)
         leaves = tuple((leaf.name, place[id(leaf)], leaf.shape) for leaf in line.leaves)
@@ -174,7 +128,7 @@ class CompiledNetwork:
                 continue
             inside.update(id(n) for n in found.inner)
             template += [None, None]
-            self.fused.append(_Fused(found, slot[id(node)], slot[id(found.logits)], slot[id(found.labels)],
+            self.fused.append(Fused(found, slot[id(node)], slot[id(found.logits)], slot[id(found.labels)],
                                      len(template) - 2, len(template) - 1,
                                      frozenset(slot[id(n)] for n in found.inner),
                                      (id(found.logits) in flows, id(found.labels) in flows)))
@@ -206,14 +160,51 @@ class CompiledNetwork:
                   ) -> dict[str, np.ndarray]:
         """The gradient of every output entry with respect to each differentiated input, (m, rows, cols), or in
         the inputs' numpy shapes `dims` (`laid_out`), each in memory of its own."""
-        start = (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
+        return self.laid_out(self._flat([point[name] for name in self.network.inputs]), dims)
+
+    def given_gradient(self, values: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """`gradients` in the shapes given, straight from `values` when they give every input as an array of
+        doubles in a shape its name takes, all finite (`points.arrays_in_order`: no dictionary of the point, no
+        copy); None for anything else or where a value is undefined: the caller reads the point, refuses it naming
+        the value, or walks exactly, saying where."""
+        arrays = points.arrays_in_order(self.taken, values)
+        if arrays is None:
+            return None
         try:
-            gradients = self.flat_function(start, *[point[name] for name in self.network.inputs])
+            found = self._flat(arrays)
+        except Undefined:
+            return None
+        return self._shaped(found, [values[name].shape for name in self.wrt])
+
+    @cached_property
+    def taken(self) -> dict[str, dict[tuple[int, ...], tuple[int, int]]]:
+        """The numpy shapes each input's value may come in, each to its working shape (`options.shapes_taken`),
+        in the network's order."""
+        return {name: shapes_taken(self.shapes[name], self.network.stack_of(name)) for name in self.network.inputs}
+
+    def _flat(self, arrays: Sequence[np.ndarray]) -> Sequence[Any]:
+        """The flat function on the inputs in order: the gradients (rows, cols) for one output entry, else
+        (m, rows, cols), each in memory of its own; `Undefined` where a value is not finite."""
+        try:
+            gradients = self.flat_function(self._seeds if self.fresh else self._new_seeds(), *arrays)
         except (FloatingPointError, ZeroDivisionError):
             raise Undefined from None
+        if self.fresh:  # each a new array (`flat_function`)
+            return gradients
         memory = {id(g if g.base is None else g.base) for g in gradients if g is not None}
         # one array reached two names, or a name has no gradient
-        return self.laid_out(self._apart(gradients) if len(memory) < len(gradients) else gradients, dims)
+        return self._apart(gradients) if len(memory) < len(gradients) else gradients
+
+    @cached_property
+    def _seeds(self) -> tuple[np.ndarray, ...]:
+        """The seeds kept, read-only, where no gradient handed out can be one of them or a view of one (`fresh`)."""
+        kept = self._new_seeds()
+        for seed in kept:
+            seed.flags.writeable = False
+        return kept
+
+    def _new_seeds(self) -> tuple[np.ndarray, ...]:
+        return (np.ones((1, 1)),) if self.one else tuple(seeds(self.network, self.outputs).values())
 
     def laid_out(self, gradients: Iterable[Any], dims: Mapping[str, tuple[int, ...]] | None = None
                  ) -> dict[str, np.ndarray]:
@@ -222,9 +213,14 @@ class CompiledNetwork:
         output entries (as `result.own_shape`): one reshape each, no copy."""
         if dims is None:
             return {name: g.reshape(self.outputs, *self.shapes[name]) for name, g in zip(self.wrt, gradients)}
-        if self.one:
-            return {name: g.reshape(dims[name]) for name, g in zip(self.wrt, gradients)}
-        return {name: g.reshape(self.outputs, *dims[name]) for name, g in zip(self.wrt, gradients)}
+        return self._shaped(gradients, [dims[name] for name in self.wrt])
+
+    def _shaped(self, gradients: Iterable[Any], shapes: Sequence[tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """Each gradient in its input's numpy shape, behind a leading axis for several output entries."""
+        if self.one:  # mostly in that shape already: a new view costs more than the comparison
+            return {name: g if g.shape == shape else g.reshape(shape)
+                    for name, g, shape in zip(self.wrt, gradients, shapes)}
+        return {name: g.reshape(self.outputs, *shape) for name, g, shape in zip(self.wrt, gradients, shapes)}
 
     def _apart(self, gradients: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         """The gradients each in memory of its own (a copy where one array reached two names), zeros for a name
@@ -324,77 +320,6 @@ class CompiledNetwork:
     @property
     def _kept(self) -> bool:
         return 8 * self._count <= KEPT_DIRECTION_NUMBERS
-
-
-def flat_function(plan: CompiledNetwork, template: list[Any], seeded: list[int]
-                  ) -> Callable[..., tuple[np.ndarray | None, ...]]:
-    """The forward pass, the check of the outputs and every pullback as one Python function of numpy calls, run
-    under errstate(all="raise"):
-    `(seeds, *inputs) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
-    `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line."""
-    bound: dict[str, Any] = {"check": _finite_outputs}
-    body = []
-    for k, value in enumerate(template):
-        if value is not None:  # a number of the cell
-            bound[f"n{k}"] = value
-            body.append(f"    v{k} = n{k}")
-    fused = {f.top: f for f in plan.fused}
-    skipped = set().union(*(f.inner for f in plan.fused)) - set(fused)
-    for j, (call, operands, out) in enumerate(plan.forward_steps):
-        if out in fused:
-            bound[f"f{j}"] = fused_forward(fused[out].loss)
-            body.append(f"    v{out}, v{fused[out].s}, v{fused[out].logs} = f{j}(v{fused[out].logits}, "
-                        f"v{fused[out].labels})")
-        elif out not in skipped:
-            bound[f"f{j}"] = call
-            body.append(f"    v{out} = f{j}({', '.join(f'v{k}' for k in operands)})")
-    unchecked = [k for k in plan.output_slots if k not in fused]  # a fused loss checks its own value
-    if unchecked:
-        body.append(f"    check({', '.join(f'v{k}' for k in unchecked)})")
-    reached: set[int] = set()
-    unit = set(seeded) if plan.one else set()  # gradients that are the seed 1 alone
-
-    def add(slot: int, part: str) -> None:
-        body.append(f"    g{slot} = g{slot} + {part}" if slot in reached else f"    g{slot} = {part}")
-        unit.difference_update({slot} if slot in reached else set())
-        reached.add(slot)
-    for j, slot in enumerate(seeded):
-        add(slot, f"s[{j}]")
-    for j, step in enumerate(plan.flat):
-        if step.at not in reached or step.at in skipped:
-            continue  # nothing flows into this operation, or it is inside a fused loss
-        if step.at in fused:
-            _pull_fused(fused[step.at], step.at in unit, add)
-            continue
-        if step.code is None:
-            bound[f"b{j}"] = step.pull
-            body.append(f"    p = b{j}(g{step.at}, ({''.join(f'v{k}, ' for k in step.operands)}), v{step.value})")
-        forms, constants = step.code or ((None,) * len(step.children), {})
-        names = {name: f"c{j}_{name}" for name in constants}
-        bound.update({names[name]: value for name, value in constants.items()})
-        for i, (child, wanted, form) in enumerate(zip(step.children, step.wanted, forms)):
-            if wanted:
-                add(child, f"p[{i}]" if form is None else
-                    f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})")
-    slots = [plan.slots[name] for name in plan.wrt]
-    body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
-    head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
-    flat = compiled(head + "\n".join(body) + "\n", bound)["flat"]
-    return np.errstate(all="raise", under="ignore")(flat)  # type: ignore[no-any-return]  # per call, thread-safe
-
-
-def _pull_fused(loss: _Fused, unit: bool, add: Callable[[int, str], None]) -> None:
-    """A fused softmax cross-entropy's gradients by its logits and labels, added to theirs."""
-    for slot, wanted, form in zip((loss.logits, loss.labels), loss.wanted, fused_pullback(loss.loss, unit)):
-        if wanted:
-            add(slot, "(" + form.format(up=f"g{loss.top}", y=f"v{loss.labels}", s=f"v{loss.s}",
-                                        logs=f"v{loss.logs}") + ")")
-
-
-def _finite_outputs(*outputs: np.ndarray) -> None:
-    """The one check of the outputs: nothing undefined reached them."""
-    for output in outputs:
-        finite(output)
 
 
 def directions(count: int) -> np.ndarray:
