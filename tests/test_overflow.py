@@ -67,6 +67,26 @@ def test_a_domain_error_of_an_overflowed_value_is_undefined(mode: str) -> None:
         assert np.isnan(got).all(), got
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_entries_of_one_array_are_undefined_or_overflowed_each_on_its_own(mode: str) -> None:
+    """[log(y - 5), exp(1000 y), x] at y = 1: the first entry has no value (its row undefined), the second
+    overflowed (0 by x, which it does not depend on), the third is x (inputs in first-use order: y, x)."""
+    result = jacobian("v = [log(y - 5), exp(1000*y), x]", chain=True, mode=mode)
+    walk = result.walkthrough(x=0.5, y=1.0)
+    for got in (walk.gradient,) + ((walk.forward_pass.tangent,) if walk.forward_pass is not None else ()):
+        assert np.isnan(got[0]).all() and np.isnan(got[1, 0]), got
+        assert_close(got[1:, 1], [0.0, 1.0])
+        assert got[2, 0] == 0
+
+
+def test_an_overflow_the_entry_level_simplifies_away_is_not_called_a_mismatch() -> None:
+    """exp(1000 y) exp(-1000 y) x is x to sympy (d/dx = 1) but inf * 0 in doubles: the walk has no number for it,
+    and the check says it could not compare, not that the walk is wrong."""
+    walk = jacobian("a = x\nc = exp(1000*y)*exp(-1000*y)*x", chain=True).walkthrough(x=0.5, y=1.0)
+    assert walk.agrees is None and "DOES NOT" not in verdict_words(walk.check)
+    assert "could not be compared" in verdict_words(walk.check)
+
+
 # Pieces of a generated line, by what they are at the point x = 0.3, y = 1, z = 1 and b (an earlier line) as it
 # comes: {u} and {v} are inputs or the earlier line.
 OVERFLOWS = ["exp(1000*{u})", "cosh(1000*{u})", "{v}*exp(1000*{u})", "exp({u})**300"]
