@@ -240,9 +240,6 @@ def test_random_chains_agree_in_both_modes(first: Formula, second: Formula, thir
 OVERFLOW_BESIDE = "a = x\nb = exp(3)\nc = exp(y**3 + b**3)"
 
 
-@pytest.mark.xfail(strict=True, reason="regression of the one walk: the array walk's reverse mode makes every row "
-                   "of an output with no finite value undefined (network_walk._rows_undefined), an overflow as a "
-                   "domain error; the entry level (result.whole.at) and forward mode say 0")
 @pytest.mark.parametrize("mode", ["reverse", "forward", "both"])
 def test_a_value_independent_of_the_inputs_stays_so_beside_an_overflow(mode: str) -> None:
     """Found by the random chains: c = exp(b^3) overflows, b does not depend on x, so dc/dx is 0 exactly,

@@ -96,6 +96,10 @@ class Binary(Node):
         return self.function.show(self.left.show(), self.right.show(), bracket(self.left, 9),
                                   bracket(self.right, 9))
 
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        """A power of two arrays, or atan2, has a domain (the entry level guards it)."""
+        return ~np.isfinite(value) if self.name in ("**", "atan2", "arctan2") else False
+
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         a, b = (np.broadcast_to(o, self.shape) for o in operands)
         if self.name in ("atan2", "arctan2") and ((a == 0) & (b == 0)).any():

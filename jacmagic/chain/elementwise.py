@@ -60,6 +60,9 @@ class Apply(Node):
     def show(self) -> Shown:
         return wrap(self.child.show(), self.function.show)
 
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        return ~np.isfinite(value) if self.name in WITH_DOMAIN else False
+
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         return no_real_value(self) if self.name in WITH_DOMAIN else super().undefined(operands)
 

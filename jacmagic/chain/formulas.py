@@ -125,6 +125,11 @@ class Formulas(Node):
         where_text = ", ".join(f"{text} = {shown.text}" for _, text, shown in renamed)
         return Shown(rf"\left. {formulas.latex} \right|_{{{where_latex}}}", f"{formulas.text} at {where_text}")
 
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        """Where a guard of the stage (what the user wrote, before sympy simplified it) has no finite value."""
+        defined = self._domain.defined(*self._numbers(operands))
+        return False if defined is None else ~defined[:, None]
+
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         failed = next((g for g in self._domain.failures(*self._numbers(operands)) if g is not None), None)
         if failed is not None:

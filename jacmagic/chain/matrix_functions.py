@@ -129,6 +129,9 @@ class Determinant(Node):
         name = "logdet" if self.log else "det"
         return Shown(rf"\operatorname{{{name}}}\left({x.latex}\right)", f"{name}({x.text})")
 
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        return ~np.isfinite(value) if self.log else False
+
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         if self.log:
             det = float(np.linalg.det(operands[0]))
@@ -165,6 +168,9 @@ class Inverse(Node):
 
     def show(self) -> Shown:
         return _inverse_shown(self.child, transposed=False)
+
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        return ~np.isfinite(value)
 
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         return f"{short(self.child.show().text)} is singular here (its determinant is " \

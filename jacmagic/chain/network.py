@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,23 @@ def _undefined_where(flow: np.ndarray, value: np.ndarray, flow_axis: bool) -> np
     if not missing.any():
         return flow
     return np.where((missing[..., None] if flow_axis else missing) & (flow != 0), np.nan, flow)
+
+
+def _inherited(node: Node, operands: Sequence[np.ndarray], marks: Sequence[np.ndarray]) -> np.ndarray:
+    """Which entries of an operation's value are computed from an undefined entry of its operands (`marks`):
+    nan where the operation is applied with those entries nan (the rest as they are, and 1 for a value with no
+    finite number), beside the same with none nan. Where that stand-in alone leaves no value (1/(1 - 1), a
+    singular matrix), every such entry counts, as when the operation fails: undefined is never lost."""
+    if not any(mark.any() for mark in marks):
+        return np.zeros(node.shape, dtype=bool)
+    clean = [np.where(np.isfinite(o), o, 1.0) for o in operands]
+    try:
+        with np.errstate(all="ignore"):
+            alone = np.isnan(node.evaluate(clean))
+            spread = np.isnan(node.evaluate([np.where(m, np.nan, c) for m, c in zip(marks, clean)]))
+    except (ArithmeticError, ValueError):
+        return np.ones(node.shape, dtype=bool)
+    return np.broadcast_to(alone | spread, node.shape)
 
 
 @dataclass(eq=False)
@@ -61,9 +78,30 @@ class Line:
             else:
                 with np.errstate(all="ignore"):
                     value = node.evaluate([values[id(c)] for c in node.children])
-                # No finite value (log(-1), 1/0, overflow) is undefined, nan, whatever follows: exp(log(0)) is not 0.
+                # No finite value (log(-1), 1/0, overflow) is nan, whatever follows: exp(log(0)) is not 0. Which of
+                # them are undefined rather than overflowed, `Network.undefined_outputs` says where it matters.
                 values[id(node)] = value if np.isfinite(value).all() else np.where(np.isfinite(value), value, np.nan)
         return values
+
+    def undefined_entries(self, values: Values, earlier: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Which entries of this line's value are undefined (an operation applied outside its domain, here or in
+        what the entry is computed from: `earlier` says it for the lines before), rather than finite or merely
+        too large for a double. Both are nan in `values`; only an undefined entry has no derivative at all."""
+        marks: dict[int, np.ndarray] = {}
+        for node in self.order():
+            value = values[id(node)]
+            if isinstance(node, Leaf):
+                marks[id(node)] = np.asarray(earlier.get(node.name, np.zeros(value.shape, dtype=bool)))
+                continue
+            if np.isfinite(value).all():
+                marks[id(node)] = np.zeros(value.shape, dtype=bool)
+                continue
+            operands = [values[id(c)] for c in node.children]
+            with np.errstate(all="ignore"):
+                own = node.outside_domain(operands, value)
+            inherited = _inherited(node, operands, [marks[id(c)] for c in node.children])
+            marks[id(node)] = np.isnan(value) & (own | inherited)
+        return marks[id(self.root)]
 
     def undefined(self, values: Values) -> str | None:
         """Why this line's value (or, where the value is finite, its derivative) is undefined at the point: the
@@ -187,6 +225,17 @@ class Network:
     def shape_of(self, name: str) -> Shape:
         computed = {line.name: line.shape for line in self.lines}
         return computed.get(name) or self.declared.get(name, (1, 1))
+
+    def undefined_outputs(self, per_line: Sequence[Values]) -> np.ndarray:
+        """For each output entry, flattened in order: is its value undefined (a domain error, `Line.evaluate`'s
+        nan for log(-1), 0/0, ...), as the entry level's guards say, rather than finite or an overflow? An
+        undefined output has no derivative by any input; an overflowed one (exp(1000): a value, just too large
+        for a double) keeps the derivatives that are exactly 0, by the inputs it does not depend on."""
+        marks: dict[str, np.ndarray] = {}
+        for line, values in zip(self.lines, per_line):
+            if not np.isfinite(values[id(line.root)]).all():  # a finite value is never undefined
+                marks[line.name] = line.undefined_entries(values, marks)
+        return np.concatenate([marks.get(o, np.zeros(self.shape_of(o), dtype=bool)).ravel() for o in self.outputs])
 
     def forward(self, point: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[Values]]:
         """Every value by name, and every line's operation values."""

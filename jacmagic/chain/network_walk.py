@@ -17,6 +17,7 @@ import numpy as np
 from jacmagic.chain.check import rounding
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
+from jacmagic.chain.staged import chained
 from jacmagic.chain.verdict import Against, Verdict
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
@@ -156,8 +157,9 @@ def reverse(plan: CompiledNetwork, point: Mapping[str, np.ndarray]
 
 def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
                   ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
-    """Reverse mode operation by operation, each value and slope guarded: an undefined value (nan) makes what
-    flows through it undefined, and an output entry with no value has no gradient."""
+    """Reverse mode operation by operation, each value and slope guarded: a value with no finite number (nan)
+    makes what flows through it undefined (a 0 flowing stays 0), and an undefined output entry (a domain error,
+    not an overflow: `Network.undefined_outputs`) has no gradient at all."""
     known, per_line = network.forward(point)
     m = cost(network, wrt).outputs
     gradients = seeds(network, m)
@@ -170,7 +172,7 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
         for name, part in products.items():
             gradients[name] = part if name not in gradients else gradients[name] + part
         steps.append(LineStep(line, values, upstream, products, before))
-    undefined = np.isnan(np.concatenate([known[o].ravel() for o in network.outputs]))
+    undefined = network.undefined_outputs(per_line)
     by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
                 for name in wrt}
     return known, per_line, steps, by_input
@@ -189,16 +191,25 @@ def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray], dims: Mappi
 
 
 def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
-    """An output entry with no value has no derivative either: its rows undefined, as the entry level says."""
-    return np.where(undefined[:, None, None], np.nan, gradient) if undefined.any() else gradient
+    """An undefined output entry (log(-1), 0/0: no value at all) has no derivative either: its rows undefined
+    (the last axes: one row per output), as the entry level says. An overflowed one is not among them: exp(1000)
+    has a value, too large for a double, and its derivative by an input it does not depend on is exactly 0."""
+    if not undefined.any():
+        return gradient
+    return np.where(undefined.reshape(undefined.shape + (1,) * (gradient.ndim - 1)), np.nan, gradient)
 
 
-def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[bool | None, int | None]:
+def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float,
+             valueless: np.ndarray | None = None) -> tuple[bool | None, int | None]:
     """Does the walk's Jacobian (`got`) agree with the one computed another way (`want`)? Undefined entries (nan,
     inf) must be undefined in both and are not compared; the defined ones must be close. Where only `want`
-    overflowed (inf beside a finite number) nothing can be said: None if the rest agree, not a false alarm. Also
+    overflowed (inf beside a finite number) nothing can be said: None if the rest agree, not a false alarm; nor
+    where only `got` has no number in a row whose output the walk's doubles have no value for (`valueless`: an
+    overflow on the way, which the other computation may have simplified away, exp(u) * exp(-u) being 1). Also
     how many were judged when some were not (None: all of them)."""
     overflowed = np.isinf(want) & np.isfinite(got)
+    if valueless is not None and valueless.any():
+        overflowed |= valueless[:, None] & ~np.isfinite(got) & np.isfinite(want)
     if overflowed.any():
         agrees, judged = _compare(got, np.where(overflowed, got, want), rtol, atol)
         return (None if agrees else False), judged
@@ -233,6 +244,9 @@ def forward_mode(network: Network, per_line: Sequence[Values], wrt: Sequence[str
         tangents[line.name] = product
         steps.append(ForwardLineStep(line, incoming, product))
     tangent = np.concatenate([tangents[o].reshape(-1, p) for o in network.outputs], axis=0)
+    if not np.isfinite(tangent).all() or not all(np.isfinite(v[id(line.root)]).all()
+                                                  for line, v in zip(network.lines, per_line)):
+        tangent = _rows_undefined(tangent, network.undefined_outputs(per_line))
     return NetworkForward(directions, tuple(steps), tangent)
 
 
@@ -350,8 +364,9 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
     def judge() -> Verdict:
         if direct is not None:
             exact = against == "direct"  # else differences at 50 digits, to their step's truncation
+            valueless = ~np.isfinite(np.concatenate([known[o].ravel() for o in network.outputs]))
             agrees, judged = _compare(jacobian(), direct, max(1e-8 if exact else 1e-6, error()),
-                                      1e-10 if exact else 1e-8)
+                                      1e-10 if exact else 1e-8, valueless)
         else:
             agrees, judged = _directional_check(plan, point, jacobian(), error())
         reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
@@ -360,7 +375,6 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
-        with np.errstate(all="ignore"):
-            expected = jacobian() @ directions
+        expected = chained(jacobian(), directions)  # a 0 beside an overflow stays 0, as forward mode keeps it
         ahead_agrees = _compare(ahead.tangent, expected, max(1e-8, error()), 1e-10)[0]
     return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, judge, ahead, ahead_agrees)

@@ -134,6 +134,14 @@ class Node:
         because double precision overflows; operations with a domain say which of its limits is crossed."""
         return f"{short(self.show().text)} is too large for double precision here (overflow)"
 
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        """Which entries of the value (nan where not finite) are undefined because the operation is applied
+        outside its domain (the log of a negative, a division by 0: the entry level's guards, which must have a
+        finite value), not merely too large for a double. False here: an operation defined for every finite
+        operand (exp, +, @) that has no finite value has overflowed, and what does not depend on it keeps its
+        derivatives (`Network.undefined_outputs`)."""
+        return False
+
     def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
         """Why this operation has no derivative here though its value is finite (a step's jump, a cone's tip), or
         None: said where a gradient through it is undefined."""
@@ -300,6 +308,11 @@ class Power(Node):
         base = bracket(self.child, 9)
         return Shown(f"{base.latex}^{{{self.exponent:g}}}", f"{base.text}^{self.exponent:g}")
 
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        """A power that is not a whole number at least 0 has a domain (the entry level guards it)."""
+        natural = self.exponent >= 0 and self.exponent == int(self.exponent)
+        return False if natural else ~np.isfinite(value)
+
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         if self.exponent < 0 and (operands[0] == 0).any():
             return division_by_zero(self.child)
@@ -379,6 +392,13 @@ class Arithmetic(Node):
         if self.op == "*" and 1 in (self.left.size, self.right.size):
             latex_op, text_op = r" \, ", "·"
         return Shown(a.latex + latex_op + b.latex, a.text + text_op + b.text)
+
+    def outside_domain(self, operands: Sequence[np.ndarray], value: np.ndarray) -> np.ndarray | bool:
+        """A quotient is undefined where its divisor is 0 or has no finite value (the entry level's guard)."""
+        if self.op != "/":
+            return False
+        divisor = operands[1]
+        return np.broadcast_to((divisor == 0) | ~np.isfinite(divisor), self.shape)
 
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         if self.op == "/" and (operands[1] == 0).any():
