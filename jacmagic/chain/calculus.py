@@ -309,14 +309,23 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
         return None
     if use_symengine is None:
         use_symengine = symengine_safe(matrix)
-    if use_symengine and n <= 2 and not any(isinstance(node, sp.exp) or node.is_Float
-                                            for node in distinct_nodes(matrix.values())):
+    if use_symengine and n <= 2 and not any(_merged_by_symengine(node) for node in distinct_nodes(matrix.values())):
         return matrix[0, 0] if n == 1 else matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]  # as symengine's
     if use_symengine:
-        entries = [[_to_symengine(entry) for entry in row] for row in matrix.tolist()]
-        return _to_sympy(se.DenseMatrix(entries).det(), _real(symbols_in(matrix)), {})
+        return symengine_determinant(matrix)
     found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
     return found
+
+
+def _merged_by_symengine(node: sp.Basic) -> bool:
+    """A part symengine's product combines where sympy's does not: exp(a)*exp(b), x*x**(y - 1), floats of two
+    precisions; the 2 x 2 determinant a*d - b*c is sympy's own only without them (tests/test_speed_paths.py)."""
+    return isinstance(node, sp.exp) or bool(node.is_Float) or bool(node.is_Pow and not node.exp.is_Rational)
+
+
+def symengine_determinant(matrix: sp.MatrixBase) -> sp.Expr:
+    entries = [[_to_symengine(entry) for entry in row] for row in matrix.tolist()]
+    return _to_sympy(se.DenseMatrix(entries).det(), _real(symbols_in(matrix)), {})
 
 
 def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
