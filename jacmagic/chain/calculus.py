@@ -309,7 +309,7 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
         return None
     if use_symengine is None:
         use_symengine = symengine_safe(matrix)
-    if use_symengine and n <= 2 and not any(_merged_by_symengine(node) for node in distinct_nodes(matrix.values())):
+    if use_symengine and 0 < n <= 2 and not any(_merged_by_symengine(node) for node in distinct_nodes(matrix.values())):
         return matrix[0, 0] if n == 1 else matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]  # as symengine's
     if use_symengine:
         return symengine_determinant(matrix)
