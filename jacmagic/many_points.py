@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.errors import OptionError
+from jacmagic.lazy import np
 from jacmagic.options import points_shape
 
 if TYPE_CHECKING:

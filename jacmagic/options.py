@@ -11,13 +11,13 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-import numpy as np
 import sympy as sp
 from sympy.core.cache import clear_cache
 
 from jacmagic.budget import time_limit
 from jacmagic.chain.functions import KNOWN_CONSTANTS
 from jacmagic.errors import BudgetExceeded, CellError, OptionError
+from jacmagic.lazy import np
 from jacmagic.model import Mode
 from jacmagic.read.formula import ExpressionBuilder
 from jacmagic.read.names import suggest

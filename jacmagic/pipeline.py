@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.budget import Budget
 from jacmagic.chain import calculus
 from jacmagic.errors import CellError, OptionError, TooManyEntries
+from jacmagic.lazy import np
 from jacmagic.model import CellModel, Options, Step
 from jacmagic.notation import counted
 from jacmagic.notes import (

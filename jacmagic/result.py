@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.errors import OptionError
+from jacmagic.lazy import np
 from jacmagic.many_points import jacobian_at_points, points_given, whole_columns
 from jacmagic.model import Options
 from jacmagic.notes import Note

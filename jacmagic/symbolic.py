@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.budget import Budget
@@ -27,6 +26,7 @@ from jacmagic.chain.check import (
 from jacmagic.chain.evaluate import Domain, Evaluator, determinant_at
 from jacmagic.chain.staged import CompiledChain
 from jacmagic.errors import CellError, OptionError
+from jacmagic.lazy import np
 from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
 from jacmagic.notes import MoreUndefined, Note, UndefinedEntry, UndefinedRow

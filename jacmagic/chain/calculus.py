@@ -3,22 +3,24 @@
 Differentiation and determinants go through symengine (about 100x faster than sympy) when every function in the
 map is one whose symengine derivative matches sympy's exactly; anything else (the activations, Abs, Piecewise, ...)
 goes through sympy. symengine forgets sympy's assumptions, so results are mapped back onto the cell's real symbols.
+A small map whose sympy derivatives come out exactly as symengine's (`sympy_agrees`), and a 2 x 2 determinant,
+are computed by sympy itself: the command line's text then never imports symengine and numpy (46 ms; issue 27).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
-import numpy as np
-import symengine as se  # imported with the module, never inside a budget: an alarm must not land in an import
 import sympy as sp
 
 from jacmagic.budget import Budget, undisturbed
 from jacmagic.chain import canonical
 from jacmagic.chain.evaluate import Evaluator
 from jacmagic.errors import CellError, TooManyEntries
+from jacmagic.lazy import np, se
 from jacmagic.model import distinct_nodes, postorder, symbols_in, tree_size
 from jacmagic.notation import counted
 
@@ -30,6 +32,15 @@ _SYMENGINE_SAFE = frozenset({
     sp.Add, sp.Mul, sp.Pow, sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.asin, sp.acos, sp.atan,
     sp.sinh, sp.cosh, sp.tanh, sp.asinh, sp.atanh, sp.exp, sp.log, sp.erf,
 })
+# One-argument functions whose sympy derivative of a monomial argument (x, 2*x*y**2) is built exactly as
+# symengine's comes back; not tan and tanh (the 1 + tan(u)**2 of their derivative is distributed over differently),
+# nor exp (symengine merges a product of exponentials). Checked on a generated family in tests/test_speed_paths.py.
+_SAME_IN_SYMPY = frozenset({sp.sin, sp.cos, sp.sec, sp.csc, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh, sp.asinh,
+                            sp.atanh, sp.log, sp.erf})
+# At most this many distinct parts for `sympy_agrees`: sympy differentiates a small map 1.5 to 2x slower than
+# symengine's round trip (11 parts: 0.24 against 0.16 ms; 57 parts: 0.84 against 0.39 ms), a fraction of a
+# millisecond, where importing symengine and numpy costs 46 ms.
+SMALL_MAP = 40
 # A symbolic determinant beyond this size is not expanded: it is shown unevaluated and computed at points.
 MAX_SYMBOLIC_DET = 8
 # The largest Jacobian built symbolically, as `jacobian_size` estimates it; measured at 0.3 to 3 microseconds per
@@ -72,6 +83,28 @@ def symengine_safe(expressions: Iterable[sp.Basic]) -> bool:
         elif node.func not in _SYMENGINE_SAFE:
             return False
     return True
+
+
+def sympy_agrees(expressions: Iterable[sp.Basic]) -> bool:
+    """Is this a small map whose sympy Jacobian is exactly symengine's (entry by entry, as `==` and `srepr`)?
+    Sums and products of symbols, rationals, pi, whole powers of symbols and `_SAME_IN_SYMPY` functions of
+    monomials: the derivative of an argument that is a sum is a sum, which sympy and symengine group and sign
+    differently once it multiplies (cos(3*x*y - y)'s factor 3*x - 1 comes back as -(1 - 3*x))."""
+    for count, node in enumerate(distinct_nodes(expressions)):
+        if count >= SMALL_MAP or not _agreeing(node):
+            return False
+    return True
+
+
+def _agreeing(node: sp.Basic) -> bool:
+    if not node.args:
+        return bool(node.is_Symbol or node.is_Rational or node is sp.pi)
+    if node.is_Pow:
+        return bool(node.base.is_Symbol and node.exp.is_Integer)
+    if node.is_Add or node.is_Mul:
+        return True
+    return node.func in _SAME_IN_SYMPY and all(_agreeing(factor) and not factor.is_Add and
+                                               not factor.is_Function for factor in sp.Mul.make_args(node.args[0]))
 
 
 def fits(expressions: Sequence[sp.Expr], variables: Iterable[sp.Symbol]) -> bool:
@@ -141,7 +174,11 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
 # in symengine.
 _REBUILT: dict[str, Any] = {**{f.__name__: f for f in _SYMENGINE_SAFE}, "Add": canonical.total,
                             "Mul": canonical.product}
-_SYMENGINE_BUILD: dict[Any, Any] = {f: getattr(se, f.__name__) for f in _SYMENGINE_SAFE}
+
+
+@cache
+def _symengine_build() -> dict[Any, Any]:
+    return {f: getattr(se, f.__name__) for f in _SYMENGINE_SAFE}
 
 
 def _to_sympy(value: Any, real: Mapping[str, sp.Symbol], seen: dict[Any, sp.Basic]) -> sp.Basic:
@@ -193,7 +230,7 @@ def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict
                     altered.add(node)
                 continue
             args = [converted[a] for a in node.args]
-            converted[node] = built = _SYMENGINE_BUILD[node.func](*args)
+            converted[node] = built = _symengine_build()[node.func](*args)
             if any(a in altered for a in node.args) or not _kept(node, built, args):
                 altered.add(node)
             else:
@@ -223,7 +260,7 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
     if not variables:  # a stage of constants: no columns
         return sp.ImmutableMatrix(sp.zeros(len(expressions), 0))
     if use_symengine is None:
-        use_symengine = symengine_safe(expressions)
+        use_symengine = symengine_safe(expressions) and not sympy_agrees(expressions)
     if not use_symengine:
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
     converted, seen = _to_symengine_known(expressions)
@@ -272,11 +309,23 @@ def determinant(matrix: sp.MatrixBase, budget: Budget, use_symengine: bool | Non
         return None
     if use_symengine is None:
         use_symengine = symengine_safe(matrix)
+    if use_symengine and 0 < n <= 2 and not any(_merged_by_symengine(node) for node in distinct_nodes(matrix.values())):
+        return matrix[0, 0] if n == 1 else matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]  # as symengine's
     if use_symengine:
-        entries = [[_to_symengine(entry) for entry in row] for row in matrix.tolist()]
-        return _to_sympy(se.DenseMatrix(entries).det(), _real(symbols_in(matrix)), {})
+        return symengine_determinant(matrix)
     found: sp.Expr | None = budget.run(lambda: matrix.det(method="berkowitz"), None)
     return found
+
+
+def _merged_by_symengine(node: sp.Basic) -> bool:
+    """A part symengine's product combines where sympy's does not: exp(a)*exp(b), x*x**(y - 1), floats of two
+    precisions; the 2 x 2 determinant a*d - b*c is sympy's own only without them (tests/test_speed_paths.py)."""
+    return isinstance(node, sp.exp) or bool(node.is_Float) or bool(node.is_Pow and not node.exp.is_Rational)
+
+
+def symengine_determinant(matrix: sp.MatrixBase) -> sp.Expr:
+    entries = [[_to_symengine(entry) for entry in row] for row in matrix.tolist()]
+    return _to_sympy(se.DenseMatrix(entries).det(), _real(symbols_in(matrix)), {})
 
 
 def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from jacmagic.budget import Budget
 from jacmagic.chain.evaluate import anonymous
+from jacmagic.lazy import np
 from jacmagic.model import Step, symbols_in
 from jacmagic.notes import CheckResult
 

@@ -7,16 +7,17 @@ the points' shape: lambdify returns a bare scalar for a constant entry (sympy #5
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from jacmagic.chain.activations import stable
+from jacmagic.lazy import np
 from jacmagic.model import Guard, postorder
 
 # Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
@@ -105,13 +106,15 @@ def _float_literal(number: sp.Expr) -> str:
     return f"({value!r})"
 
 
-_erf_vector = np.vectorize(math.erf, otypes=[float])
+@cache
+def _erf_vector() -> Any:
+    return np.vectorize(math.erf, otypes=[float])
 
 
 def jacmagic_erf(values: Any) -> Any:
     """erf on floats or arrays of floats, as numpy floats (math.erf returns Python floats, whose negative
     fractional powers turn complex instead of nan)."""
-    result = _erf_vector(values)
+    result = _erf_vector()(values)
     return result[()] if result.ndim == 0 else result
 
 
@@ -139,7 +142,7 @@ def _numpy_namespace() -> dict[str, Any]:
     names: dict[str, Any] = {name: value for name, value in vars(np).items() if not name.startswith("_")}
     names.update(NUMPY_DEFAULT)
     names.update({ours: names[theirs] for ours, theirs in NUMPY_TRANSLATIONS.items() if theirs in names})
-    names["numpy"] = np
+    names["numpy"] = importlib.import_module("numpy")  # the module itself, not its lazy stand-in
     return names
 
 

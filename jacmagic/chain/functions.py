@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.chain import whole_formulas as whole
 from jacmagic.chain.activations import LEAKY_SLOPE, Abs, cbrt, gelu, leaky_relu, relu, sigmoid, sign, softplus
 from jacmagic.chain.shown import Shown
+from jacmagic.lazy import later, np
 
-Pair = tuple[np.ndarray, np.ndarray]
+Pair = tuple["np.ndarray", "np.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def _minus(shown: tuple[str, str]) -> tuple[str, str]:
     return f"-{shown[0]}", f"−{shown[1]}"
 
 
-_LOG = Elementwise(np.log, lambda z: 1 / z, _named("log"), (r"\frac{1}{@}", "1/(@)"))
+_LOG = Elementwise(later.log, lambda z: 1 / z, _named("log"), (r"\frac{1}{@}", "1/(@)"))
 _STEP = Elementwise(_heaviside, jump, _operator("H"), ("0", "0"))
 _ONE, _TWO = (1,), (2,)
 
@@ -165,9 +165,9 @@ def _reciprocal_root(inside: str, text: str, minus: str = "") -> tuple[str, str]
 # -- the table ------------------------------------------------------------------------------------------------------
 
 TABLE: dict[str, Function] = {
-    "sin": Function(sp.sin, _ONE, Elementwise(np.sin, np.cos, _named("sin"), _named("cos"))),
-    "cos": Function(sp.cos, _ONE, Elementwise(np.cos, lambda z: -np.sin(z), _named("cos"), _minus(_named("sin")))),
-    "tan": Function(sp.tan, _ONE, Elementwise(np.tan, lambda z: 1 / np.cos(z) ** 2, _named("tan"),
+    "sin": Function(sp.sin, _ONE, Elementwise(later.sin, later.cos, _named("sin"), _named("cos"))),
+    "cos": Function(sp.cos, _ONE, Elementwise(later.cos, lambda z: -np.sin(z), _named("cos"), _minus(_named("sin")))),
+    "tan": Function(sp.tan, _ONE, Elementwise(later.tan, lambda z: 1 / np.cos(z) ** 2, _named("tan"),
                                               (r"\sec^{2}\left(@\right)", "sec²(@)")), domain="poles"),
     "sec": Function(sp.sec, _ONE, Elementwise(lambda z: 1 / np.cos(z), lambda z: np.sin(z) / np.cos(z) ** 2,
                                               _named("sec"), (r"\sec\left(@\right)\tan\left(@\right)",
@@ -178,13 +178,13 @@ TABLE: dict[str, Function] = {
     "cot": Function(sp.cot, _ONE, Elementwise(lambda z: np.cos(z) / np.sin(z), lambda z: -1 / np.sin(z) ** 2,
                                               _named("cot"), (r"-\csc^{2}\left(@\right)", "−csc²(@)")),
                     domain="poles"),
-    "asin": Function(sp.asin, _ONE, Elementwise(np.arcsin, lambda z: 1 / np.sqrt(1 - z * z), _operator("asin"),
+    "asin": Function(sp.asin, _ONE, Elementwise(later.arcsin, lambda z: 1 / np.sqrt(1 - z * z), _operator("asin"),
                                                 _reciprocal_root(r"1 - \left(@\right)^{2}", "1 − (@)²")),
                      aliases=("arcsin",), domain="part"),
-    "acos": Function(sp.acos, _ONE, Elementwise(np.arccos, lambda z: -1 / np.sqrt(1 - z * z), _operator("acos"),
+    "acos": Function(sp.acos, _ONE, Elementwise(later.arccos, lambda z: -1 / np.sqrt(1 - z * z), _operator("acos"),
                                                 _reciprocal_root(r"1 - \left(@\right)^{2}", "1 − (@)²", "-")),
                      aliases=("arccos",), domain="part"),
-    "atan": Function(sp.atan, _ONE, Elementwise(np.arctan, lambda z: 1 / (1 + z * z), _operator("atan"),
+    "atan": Function(sp.atan, _ONE, Elementwise(later.arctan, lambda z: 1 / (1 + z * z), _operator("atan"),
                                                 (r"\frac{1}{1 + \left(@\right)^{2}}", "1/(1 + (@)²)")),
                      aliases=("arctan",)),
     "atan2": Function(sp.atan2, _TWO, TwoPlace(_atan2, _atan2_slopes, called("atan2"), (
@@ -192,40 +192,40 @@ TABLE: dict[str, Function] = {
                            f"{x.text}/({x.text}² + {y.text}²)"),
         lambda y, x: Shown(rf"-\frac{{{y.latex}}}{{{x.latex}^{{2}} + {y.latex}^{{2}}}}",
                            f"−{y.text}/({x.text}² + {y.text}²)"))), aliases=("arctan2",)),
-    "sinh": Function(sp.sinh, _ONE, Elementwise(np.sinh, np.cosh, _named("sinh"), _named("cosh"))),
-    "cosh": Function(sp.cosh, _ONE, Elementwise(np.cosh, np.sinh, _named("cosh"), _named("sinh"))),
-    "tanh": Function(sp.tanh, _ONE, Elementwise(np.tanh, lambda z: 1 - np.tanh(z) ** 2, _named("tanh"),
+    "sinh": Function(sp.sinh, _ONE, Elementwise(later.sinh, later.cosh, _named("sinh"), _named("cosh"))),
+    "cosh": Function(sp.cosh, _ONE, Elementwise(later.cosh, later.sinh, _named("cosh"), _named("sinh"))),
+    "tanh": Function(sp.tanh, _ONE, Elementwise(later.tanh, lambda z: 1 - np.tanh(z) ** 2, _named("tanh"),
                                                 (r"1 - \tanh^{2}\left(@\right)", "1 − tanh²(@)"))),
-    "asinh": Function(sp.asinh, _ONE, Elementwise(np.arcsinh, lambda z: 1 / np.sqrt(z * z + 1), _operator("asinh"),
+    "asinh": Function(sp.asinh, _ONE, Elementwise(later.arcsinh, lambda z: 1 / np.sqrt(z * z + 1), _operator("asinh"),
                                                   _reciprocal_root(r"\left(@\right)^{2} + 1", "(@)² + 1")),
                       aliases=("arcsinh",)),
-    "acosh": Function(sp.acosh, _ONE, Elementwise(np.arccosh, lambda z: 1 / np.sqrt(z * z - 1), _operator("acosh"),
+    "acosh": Function(sp.acosh, _ONE, Elementwise(later.arccosh, lambda z: 1 / np.sqrt(z * z - 1), _operator("acosh"),
                                                   _reciprocal_root(r"\left(@\right)^{2} - 1", "(@)² − 1")),
                       aliases=("arccosh",), domain="part"),
-    "atanh": Function(sp.atanh, _ONE, Elementwise(np.arctanh, lambda z: 1 / (1 - z * z), _operator("atanh"),
+    "atanh": Function(sp.atanh, _ONE, Elementwise(later.arctanh, lambda z: 1 / (1 - z * z), _operator("atanh"),
                                                   (r"\frac{1}{1 - \left(@\right)^{2}}", "1/(1 − (@)²)")),
                       aliases=("arctanh",), domain="part"),
-    "exp": Function(sp.exp, _ONE, Elementwise(np.exp, np.exp, (r"e^{@}", "exp(@)"), (r"e^{@}", "exp(@)"))),
+    "exp": Function(sp.exp, _ONE, Elementwise(later.exp, later.exp, (r"e^{@}", "exp(@)"), (r"e^{@}", "exp(@)"))),
     "log": Function(sp.log, (1, 2), _LOG, domain="part"),  # log(x, base) too
     "ln": Function(sp.log, _ONE, _LOG, domain="part"),  # not an alias of log: one argument only
-    "log2": Function(_log_base(2), _ONE, Elementwise(np.log2, lambda z: 1 / (z * np.log(2)),
+    "log2": Function(_log_base(2), _ONE, Elementwise(later.log2, lambda z: 1 / (z * np.log(2)),
                                                      (r"\log_{2}\left(@\right)", "log₂(@)"),
                                                      (r"\frac{1}{@ \log 2}", "1/((@)·log 2)")), domain="part"),
-    "log10": Function(_log_base(10), _ONE, Elementwise(np.log10, lambda z: 1 / (z * np.log(10)),
+    "log10": Function(_log_base(10), _ONE, Elementwise(later.log10, lambda z: 1 / (z * np.log(10)),
                                                        (r"\log_{10}\left(@\right)", "log₁₀(@)"),
                                                        (r"\frac{1}{@ \log 10}", "1/((@)·log 10)")), domain="part"),
-    "sqrt": Function(sp.sqrt, _ONE, Elementwise(np.sqrt, lambda z: 0.5 / np.sqrt(z), (r"\sqrt{@}", "√(@)"),
+    "sqrt": Function(sp.sqrt, _ONE, Elementwise(later.sqrt, lambda z: 0.5 / np.sqrt(z), (r"\sqrt{@}", "√(@)"),
                                                 (r"\frac{1}{2\sqrt{@}}", "1/(2√(@))")), domain="part"),
-    "cbrt": Function(cbrt, _ONE, Elementwise(np.cbrt, lambda z: 1 / (3 * np.cbrt(z) ** 2), (r"\sqrt[3]{@}", "∛(@)"),
+    "cbrt": Function(cbrt, _ONE, Elementwise(later.cbrt, lambda z: 1 / (3 * np.cbrt(z) ** 2), (r"\sqrt[3]{@}", "∛(@)"),
                                              (r"\frac{1}{3\sqrt[3]{@}^{2}}", "1/(3∛(@)²)"))),
     # |z|'s slope is 0 at the kink, as sign(0) and the frameworks
-    "abs": Function(Abs, _ONE, Elementwise(np.abs, np.sign, (r"\left|@\right|", "|@|"), _operator("sign")),
+    "abs": Function(Abs, _ONE, Elementwise(later.abs, later.sign, (r"\left|@\right|", "|@|"), _operator("sign")),
                     aliases=("Abs",)),
-    "sign": Function(sign, _ONE, Elementwise(np.sign, jump, _operator("sign"), ("0", "0")), flat=True),
+    "sign": Function(sign, _ONE, Elementwise(later.sign, jump, _operator("sign"), ("0", "0")), flat=True),
     "erf": Function(sp.erf, _ONE, Elementwise(lambda z: _erf(z), lambda z: 2 / np.sqrt(np.pi) * np.exp(-z * z),
                                               _operator("erf"),
                                               (r"\frac{2}{\sqrt{\pi}} e^{-\left(@\right)^{2}}", "2/√π·exp(−(@)²)"))),
-    "hypot": Function(lambda a, b: sp.sqrt(a**2 + b**2), _TWO, TwoPlace(np.hypot, _hypot_slopes, called("hypot"), (
+    "hypot": Function(lambda a, b: sp.sqrt(a**2 + b**2), _TWO, TwoPlace(later.hypot, _hypot_slopes, called("hypot"), (
         lambda a, b: Shown(rf"\frac{{{a.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",
                            f"{a.text}/hypot({a.text}, {b.text})"),
         lambda a, b: Shown(rf"\frac{{{b.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",

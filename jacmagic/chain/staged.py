@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.chain.evaluate import Domain, Evaluator
+from jacmagic.lazy import np
 
 if TYPE_CHECKING:
     from jacmagic.model import Step

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 
+from jacmagic.lazy import np
 from jacmagic.model import exceeds
 from jacmagic.notation import inline, latex, pretty
 from jacmagic.views import page

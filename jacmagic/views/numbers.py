@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import sympy as sp
 
+from jacmagic.lazy import np
 from jacmagic.notation import pretty
 
 # A matrix with more rows or columns than SHOWN shows its first HEAD and last TAIL of them, with ellipses: what

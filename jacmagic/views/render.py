@@ -10,10 +10,10 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING
 
-import numpy as np
 import sympy as sp
 
 from jacmagic.chain.abbreviate import Abbreviations, abbreviated
+from jacmagic.lazy import np
 from jacmagic.notation import framed, inline, latex, pretty
 from jacmagic.views import page
 from jacmagic.views.formulas import (
@@ -246,7 +246,7 @@ def _hessian_words(result: SymbolicJacobian) -> str:
     return f"({n} x {n}, entry (j, k) = the second derivative by the j-th and k-th variable; {symmetric})"
 
 
-Reading = tuple[np.ndarray, np.ndarray, str]  # a Hessian's values at a point, its eigenvalues, what they say
+Reading = tuple["np.ndarray", "np.ndarray", str]  # a Hessian's values at a point, its eigenvalues, what they say
 
 
 def _hessians(result: SymbolicJacobian) -> list[tuple[sp.Symbol, sp.ImmutableMatrix, Reading | None]]:
