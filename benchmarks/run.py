@@ -1,6 +1,6 @@
 """Benchmarks: jacmagic against the same work written by hand, measured side by side in one run.
 
-    python benchmarks/run.py [--repeats N] [--json PATH] [--only GROUP,...]
+    python benchmarks/run.py [--repeats N] [--json PATH] [--only GROUP,...] [--table PAGE]
 
 Each row: jacmagic's median, the reference's median measured in the same run, and their ratio (lower is better).
 Timings on a shared 2-core machine are noisy: read ratios, not absolute numbers. The promises that CI only checks
@@ -40,6 +40,7 @@ from common import (  # noqa: E402
     timed,
 )
 from interrupts import budget_rows, interrupt_rows  # noqa: E402
+from table import markdown, rewrite  # noqa: E402
 
 from jacmagic import jacobian  # noqa: E402
 from jacmagic.chain.evaluate import Evaluator  # noqa: E402
@@ -343,6 +344,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "latest.json")
     parser.add_argument("--only", help="comma-separated groups to run (all by default), e.g. --only arrays,classifier")
+    parser.add_argument("--table", type=Path, help="also write the rows as a table into this page's speed-table "
+                        "section, e.g. benchmarks/README.md")
     args = parser.parse_args()
     rows: list[dict[str, object]] = []
 
@@ -382,6 +385,9 @@ def main() -> None:
     machine = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.machine()}
     args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
     print(f"\nwritten to {args.json}")
+    if args.table:
+        rewrite(args.table, markdown(rows, machine, time.strftime("%Y-%m-%d")))
+        print(f"table written into {args.table}")
 
 
 if __name__ == "__main__":
