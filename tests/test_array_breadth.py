@@ -2,6 +2,7 @@
 gradient against central differences written here (numpy, random points, batches included), in each array's own
 shape; the walkthrough's verdict; the closed-form code run as printed on the arrays as the user holds them."""
 
+# ruff: noqa: N803 - the losses by hand take the arrays under the cells' names (W, X, Y)
 from __future__ import annotations
 
 from collections.abc import Callable

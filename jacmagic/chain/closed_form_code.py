@@ -20,7 +20,8 @@ def _taken_as(shape: tuple[int, ...]) -> str:
 def function_source(network: Network, signature: str, doc: str, body: Sequence[str], results: Mapping[str, str],
                     in_shape: bool) -> str:
     """`def signature:` documented by `doc`: the inputs reshaped, `body`, then `results` (name -> the variable
-    holding it) returned in a dict, each in the shape its input came in when `in_shape` (a gradient; a Jacobian is a matrix)."""
+    holding it) returned in a dict, each in the shape its input came in when `in_shape` (a gradient; a Jacobian
+    stays a matrix)."""
     loose = [name for name in network.inputs if len(network.shape_of(name)) == 2 and 1 in network.shape_of(name)]
     taken = {*network.inputs, *(line.name for line in network.lines)}
     given = next(f"given{'_' * k}" for k in range(len(taken) + 1) if f"given{'_' * k}" not in taken)
