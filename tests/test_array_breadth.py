@@ -176,3 +176,61 @@ def test_the_closed_form_code_runs_as_printed_on_the_arrays_in_either_shape(shel
         assert np.allclose(found, walked[array], rtol=1e-8, atol=1e-10)
         assert np.allclose(np.reshape(found, point[array].shape), central(reference, point, array),
                            rtol=1e-5, atol=1e-6)
+
+
+# -- a numpy def that flattens or reshapes -------------------------------------------------------------------------
+
+RESHAPES = {
+    "X.flatten()": lambda X: X.flatten(), "X.ravel()": lambda X: X.ravel(), "np.ravel(X)": np.ravel,
+    "X.reshape(-1, 1)": lambda X: X.reshape(-1, 1), "np.reshape(X, (12,))": lambda X: np.reshape(X, (12,)),
+    "X.reshape(12)": lambda X: X.reshape(12),
+}
+
+
+def test_a_def_that_flattens_an_image_into_a_layer_is_traced(shell: Shell) -> None:
+    """x.flatten() in a --chain def was refused as "AttributeError: 'Tracer' object has no attribute 'flatten'"."""
+    point = random_point({"W": (2, 12), "X": (3, 4)})
+    shell.ip.user_ns.update(W0=point["W"], X0=point["X"])
+    result = cell_result(shell, "def f(W, X):\n    return np.sum(np.tanh(W @ X.flatten()))", "--at W=W0,X=X0")
+    assert_gradients(result, lambda W, X: float(np.sum(np.tanh(W @ X.flatten()))), point)
+
+
+@pytest.mark.parametrize("written", sorted(RESHAPES))
+def test_every_flatten_and_reshape_to_a_vector_gives_central_differences_and_runnable_code(shell: Shell,
+                                                                                          written: str) -> None:
+    shape = RESHAPES[written]
+    point = random_point({"W": (2, 12), "X": (3, 4)})
+    shell.ip.user_ns.update(W0=point["W"], X0=point["X"])
+    result = cell_result(shell, f"def f(W, X):\n    return np.sum(np.tanh(W @ {written})**2)", "--at W=W0,X=X0")
+    reference = lambda W, X: float(np.sum(np.tanh(W @ shape(X)) ** 2))  # noqa: E731 - the def's loss by hand
+    for _ in range(2):
+        assert_gradients(result, reference, point)
+        ran = run_code(result.code(), point)
+        assert all(np.allclose(ran[name], central(reference, point, name), atol=1e-6) for name in point)
+        point = random_point({"W": (2, 12), "X": (3, 4)})
+
+
+def test_a_row_reshape_is_traced_as_the_transposed_column(shell: Shell) -> None:
+    point = random_point({"W": (2, 12), "X": (3, 4)})
+    shell.ip.user_ns.update(W0=point["W"], X0=point["X"])
+    result = cell_result(shell, "def f(W, X):\n    return np.sum(np.tanh(X.reshape(1, -1) @ W.T)**2)",
+                         "--at W=W0,X=X0")
+    assert_gradients(result, lambda W, X: float(np.sum(np.tanh(X.reshape(1, -1) @ W.T) ** 2)), point)
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ("np.sum(X.reshape(2, 6))", "reshaping (3, 4) into (2, 6) is not traced"),
+    ("np.sum(X.reshape(5, 6))", "cannot reshape an array of shape (3, 4) into (5, 6)"),
+    ("np.sum(X.reshape(12, order='F'))", "reshape with options"),
+    ("X.argmax() * np.sum(X)", "the array method .argmax is not traced"),
+    ("np.sum(X.cumsum())", "the array method .cumsum is not traced"),
+])
+def test_an_untraced_reshape_or_method_is_refused_naming_it_not_as_an_attribute_error(shell: Shell, body: str,
+                                                                                      said: str) -> None:
+    from IPython.core.error import UsageError
+
+    shell.ip.user_ns["X0"] = RNG.uniform(-1, 1, (3, 4))
+    ran = shell.run(f"%%jacobian --chain --no-widgets --at X=X0\ndef f(X):\n    return {body}")
+    assert type(ran.error) is UsageError
+    assert str(ran.error).startswith("line 2") and said in str(ran.error), str(ran.error)
+    assert "AttributeError" not in str(ran.error) and "Tracer" not in str(ran.error)
