@@ -234,3 +234,43 @@ def test_an_untraced_reshape_or_method_is_refused_naming_it_not_as_an_attribute_
     assert type(ran.error) is UsageError
     assert str(ran.error).startswith("line 2") and said in str(ran.error), str(ran.error)
     assert "AttributeError" not in str(ran.error) and "Tracer" not in str(ran.error)
+
+
+# -- shape lines ---------------------------------------------------------------------------------------------------
+
+def test_a_shape_line_with_four_sizes_is_refused_as_not_a_shape_not_a_decimal_literal(shell: Shell) -> None:
+    """`W: 3x4x5x6` was "invalid decimal literal; write products with *, e.g. 2*x"."""
+    from IPython.core.error import UsageError
+
+    ran = shell.run("%%jacobian --chain --no-widgets\nW: 3x4x5x6\nL = sum(W)")
+    assert type(ran.error) is UsageError
+    assert str(ran.error).startswith("line 1: W: 3x4x5x6 is not a shape"), str(ran.error)
+
+
+@pytest.mark.parametrize("line", ["W: 3x4x5x6", "W: 3x-4", "x: -3", "W: 2.5", "W: 3x4x", "X: 2x3x3x3  # images"])
+@pytest.mark.parametrize("options", ["--chain", ""])
+def test_every_malformed_shape_line_is_refused_naming_its_line(shell: Shell, line: str, options: str) -> None:
+    from IPython.core.error import UsageError
+
+    ran = shell.run(f"%%jacobian --no-widgets {options}\na = 1\n{line}\nL = sum(W) * a")
+    assert type(ran.error) is UsageError
+    message = str(ran.error)
+    assert message.startswith(f"line 2: {line.split('#')[0].strip()} is not a shape"), message
+    assert "decimal literal" not in message
+
+
+def test_the_walkthrough_shapes_and_text_of_a_batch_in_every_mode(shell: Shell) -> None:
+    """Forward, reverse and both: gradients and values in the arrays' shapes, no stray blank lines, both checks."""
+    point = random_point({"W": (3, 4), "b": (3,), "X": (4, 6)})
+    point["Y"] = np.eye(3)[:, RNG.integers(3, size=6)]
+    shell.ip.user_ns.update({f"{k}0": v for k, v in point.items()})
+    cell = "W: 3x4\nb: 3\nX: 4x6\nY: 3x6\nZ = W @ X + b\nL = -sum(Y * log_softmax(Z, axis=0)) / 6"
+    for mode in ("reverse", "forward", "both"):
+        result = cell_result(shell, cell, f"--mode {mode} --at W=W0,b=b0,X=X0,Y=Y0")
+        assert_gradients(result, lambda W, b, X, Y: float(-np.sum(Y * log_softmax(W @ X + b[:, None], axis=0)) / 6),
+                         point)
+        walked = result.walkthrough()
+        assert walked.values["Z"].shape == (3, 6) and walked.values["b"].shape == (3,)
+        assert "\n\n\n" not in str(result)
+        if mode != "reverse":
+            assert walked.forward_check.agrees is True
