@@ -274,3 +274,12 @@ def test_the_walkthrough_shapes_and_text_of_a_batch_in_every_mode(shell: Shell) 
         assert "\n\n\n" not in str(result)
         if mode != "reverse":
             assert walked.forward_check.agrees is True
+
+
+def test_the_forward_check_of_a_reverse_only_walk_says_forward_mode_did_not_run(shell: Shell) -> None:
+    """`walkthrough().forward_check` after a reverse-mode cell was a bare AssertionError."""
+    from jacmagic.errors import OptionError
+
+    result = cell_result(shell, "W: 3x4\nx: 4\nL = sum(tanh(W @ x))")
+    with pytest.raises(OptionError, match="forward mode did not run: add --mode forward"):
+        result.walkthrough().forward_check  # noqa: B018 - reading it is the test
