@@ -23,6 +23,7 @@ from jacmagic.chain import closed_form_images as images
 from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_more as more
 from jacmagic.chain import closed_form_tree as t
+from jacmagic.chain.closed_form_code import function_source
 from jacmagic.chain.elementwise import Apply
 from jacmagic.chain.linear import Dot, MatMul, Transpose
 from jacmagic.chain.matrix_functions import MATRIX_NODES
@@ -435,8 +436,7 @@ def gradient_source(network: Network, wrt: tuple[str, ...]) -> str:
         if line.name in found.upstream:
             body.append(f"    d{out}_d{line.name} = {found.upstream[line.name].python(names)}")
             names[found.upstream[line.name]] = f"d{out}_d{line.name}"
-    body += [f"    d{out}_d{name} = {found.of[name].python(names)}" for name in wrt]
-    body.append("    return {" + ", ".join(f"{name!r}: d{out}_d{name}" for name in wrt) + "}")
-    helper = t.helpers("\n".join(body)) + images.helpers("\n".join(body))
-    return (f"{helper}def gradient({', '.join(network.inputs)}):\n"
-            f'    """The gradient of {out} by {", ".join(wrt)}, in closed form."""\n' + "\n".join(body) + "\n")
+    return function_source(network, f"gradient({', '.join(network.inputs)})",
+                           f"The gradient of {out} by {', '.join(wrt)}, in closed form.",
+                           [*body, *(f"    d{out}_d{name} = {found.of[name].python(names)}" for name in wrt)],
+                           {name: f"d{out}_d{name}" for name in wrt}, in_shape=True)

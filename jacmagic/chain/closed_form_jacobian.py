@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.closed_form import Formula, NoRule, _Composer, compose
+from jacmagic.chain.closed_form_code import function_source
 from jacmagic.chain.network import Network
 from jacmagic.chain.operations import named
 from jacmagic.errors import OptionError
@@ -225,7 +226,7 @@ def jacobian_source(network: Network, wrt: tuple[str, ...]) -> str:
     forms = {name: jacobian_form(network, name) for name in wrt}
     out = network.outputs[0]
     body = [f"    {name} = {expr.python()}" for name, expr in _lines(composer, network).items()]
-    body += [f"    d{out}_d{name} = {forms[name].tree.python()}" for name in wrt]
-    body.append("    return {" + ", ".join(f"{name!r}: d{out}_d{name}" for name in wrt) + "}")
-    return (f"def jacobian({', '.join(network.inputs)}):\n"
-            f'    """The Jacobian of {out} by {", ".join(wrt)}, in closed form."""\n' + "\n".join(body) + "\n")
+    return function_source(network, f"jacobian({', '.join(network.inputs)})",
+                           f"The Jacobian of {out} by {', '.join(wrt)}, in closed form.",
+                           [*body, *(f"    d{out}_d{name} = {forms[name].tree.python()}" for name in wrt)],
+                           {name: f"d{out}_d{name}" for name in wrt}, in_shape=False)

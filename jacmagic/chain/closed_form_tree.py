@@ -357,9 +357,11 @@ _HELPERS = {
 
 
 def helpers(body: str) -> str:
-    """The helper functions `body` calls, each followed by two blank lines (erf with its import)."""
+    """The imports (numpy, and math for erf) and the helper functions `body` calls, each followed by two blank
+    lines: the code runs as printed."""
     called = [name for name in _HELPERS if re.search(rf"\b{name}\(", body)]
-    return "import math\n\n\n" * ("erf" in called) + "".join(_HELPERS[name] + "\n\n" for name in called)
+    return "import math\n" * ("erf" in called) + "import numpy as np\n\n\n" + \
+        "".join(_HELPERS[name] + "\n\n" for name in called)
 
 
 # The derivatives shown as a sum or product: bracketed inside a product.

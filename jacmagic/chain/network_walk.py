@@ -130,8 +130,10 @@ class NetworkWalk:
 
     @property
     def forward_check(self) -> Verdict:
-        """Forward mode's tangents against the reverse-mode Jacobian (times the directions)."""
-        assert self.forward_pass is not None
+        """Forward mode's tangents against the reverse-mode Jacobian (times the directions); an `OptionError` when
+        the cell ran reverse mode only (there is nothing to check)."""
+        if self.forward_pass is None:
+            raise OptionError("forward mode did not run: add --mode forward, --mode both or --direction to the cell")
         directions = self.forward_pass.directions
         whole = directions.shape[0] == directions.shape[1] and bool((directions == np.eye(len(directions))).all())
         return Verdict(self.forward_agrees, "reverse", times_direction=not whole)

@@ -33,6 +33,7 @@ from jacmagic.read.tracer import (
     raised,
     reduction,
     refuse_batch,
+    reshaped,
     two_place,
 )
 
@@ -144,6 +145,7 @@ FUNCTIONS.update({
     "sum": _reducing("sum"), "mean": _reducing("mean"), "max": _reducing("max"), "amax": _reducing("max"),
     "min": _reducing("min"), "amin": _reducing("min"), "where": _where, "dot": matmul,
     "transpose": lambda a: operand(a).T, "clip": lambda a, low, high: _choose("min")(_choose("max")(a, low), high),
+    "ravel": lambda a: reshaped(a, (-1,)), "reshape": lambda a, shape=None, **options: reshaped(a, shape, options),
 })
 
 # jacmagic's own functions, offered to a def cell as in every other cell form

@@ -24,7 +24,16 @@ from jacmagic.read.cell_functions import CellFunction, NestedCalls
 from jacmagic.read.formula import ExpressionBuilder, describe
 from jacmagic.read.matrix_values import Value
 from jacmagic.read.names import element_symbols, real_symbol, refuse_lookalikes
-from jacmagic.read.source import Head, Prepared, node_error, parse_deep, prepare, refuse_entry_level, syntax_error
+from jacmagic.read.source import (
+    Head,
+    Prepared,
+    node_error,
+    not_a_shape,
+    parse_deep,
+    prepare,
+    refuse_entry_level,
+    syntax_error,
+)
 
 
 @dataclass
@@ -95,8 +104,7 @@ def _statements(module: ast.Module, prepared: Prepared) -> list[_Statement]:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             raise CellError("a Python def cannot be mixed with formulas in one cell", stmt.lineno)
         if isinstance(stmt, ast.AnnAssign):  # a line `name: ...` that is not a shape (`x: -3`, `W: 2.5`)
-            raise CellError(f"{ast.unparse(stmt)[:40]} is not a shape: a shape line is a name and whole numbers "
-                            "of 1 or more, e.g. x: 3 or W: 2x3", stmt.lineno)
+            raise not_a_shape(ast.unparse(stmt), stmt.lineno)
         what = _STATEMENTS.get(type(stmt), describe(stmt))
         raise CellError(f"{what} is not allowed here: write name = expression or f(x, y) = expression "
                         "(or a Python def for Python)", stmt.lineno)

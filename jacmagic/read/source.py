@@ -19,6 +19,8 @@ from jacmagic.errors import CellError, TooManyEntries
 _PARSE_RECURSION_LIMIT = 25_000
 _HEAD = re.compile(r"(\s*)([^\W\d]\w*)\s*\(([^()]*)\)\s*=(?!=)")
 _DECLARATION = re.compile(r"\s*([^\W\d]\w*)\s*:\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*(?:[x×*]\s*(\d+))?\s*(?:#.*)?$")
+# A line that starts as a shape line (a name, a colon, a number) but is not one: `W: 3x4x5x6`, `W: 3x-4`
+_SHAPE_LIKE = re.compile(r"\s*[^\W\d]\w*\s*:\s*-?\d[^=#]*(?:#.*)?$")
 # The most entries a declared shape may have (784 x 4096 is 3.2 million); the walkthrough's memory estimate
 # (--memory) still guards what is allocated.
 MAX_DECLARED_ENTRIES = 10_000_000
@@ -68,6 +70,12 @@ class Prepared:
         return column - shift
 
 
+def not_a_shape(text: str, line: int) -> CellError:
+    """A line `name: ...` that is not a shape, said as such (not as Python's "invalid decimal literal")."""
+    return CellError(f"{text[:40]} is not a shape: a shape line is a name and one to three whole numbers of 1 or "
+                     "more, e.g. x: 3, W: 2x3 or X: 32x8x8 (a batch of images)", line)
+
+
 def prepare(text: str) -> Prepared:
     """Blanks out function heads and shape declarations and turns `^` into `**`, keeping every other character
     in its column."""
@@ -80,6 +88,8 @@ def prepare(text: str) -> Prepared:
             _declare(prepared, declared, lineno)
             lines_out.append("")
             continue
+        if depth == 0 and not continued and _SHAPE_LIKE.match(line):
+            raise not_a_shape(line.split("#")[0].strip(), lineno)
         if depth == 0 and not continued:
             match = _HEAD.match(line)
             if match:

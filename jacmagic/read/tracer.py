@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from jacmagic.chain.binary import Binary
-from jacmagic.chain.images import stack_of
+from jacmagic.chain.images import Flatten, stack_of
 from jacmagic.chain.linear import Entry, MatMul, Transpose
 from jacmagic.chain.operations import Arithmetic, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce
@@ -40,6 +40,10 @@ class Untraceable(Exception):
     def __init__(self, reason: str, line: int | None = None) -> None:
         super().__init__(reason)
         self.reason, self.line = reason, line
+
+
+class UntracedAttribute(Untraceable, AttributeError):
+    """A traced array's method that is not traced: refused naming it (hasattr still says False)."""
 
 
 class Condition:
@@ -195,6 +199,20 @@ class Tracer:
     def dot(self, other: Any) -> Tracer:
         return matmul(self, other)
 
+    def flatten(self) -> Tracer:
+        return reshaped(self, (-1,))
+
+    ravel = flatten
+
+    def reshape(self, *shape: Any, **options: Any) -> Tracer:
+        return reshaped(self, shape[0] if len(shape) == 1 else shape, options)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # numpy's protocols, asked with hasattr
+            raise AttributeError(name)
+        raise UntracedAttribute(f"the array method .{name} is not traced (.T, .sum, .mean, .max, .min, .dot, "
+                                ".transpose, .flatten, .ravel and .reshape to a vector, a column or a row are)")
+
     # -- numpy's dispatch -------------------------------------------------------------------------------------------
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -345,3 +363,26 @@ def entry(value: Tracer, index: Any) -> Tracer:
         raise CellError(f"index {', '.join(map(str, numbers))} is out of range for the shape {sizes}")
     place = int(np.ravel_multi_index([n % size for n, size in zip(numbers, sizes)], sizes))  # row-major, as stored
     return Tracer(Entry(value.node, place, ", ".join(map(str, numbers))), 0)
+
+
+def reshaped(value: Any, shape: Any, options: dict[str, Any] | None = None) -> Tracer:
+    """x.flatten(), x.ravel(), np.reshape(x, shape) to a vector (n,), a column (n, 1) or a row (1, n): the entries
+    row-major, as numpy's default order; other shapes (and order=) would mix axes and are refused."""
+    traced = operand(value)
+    refuse_batch("reshaping", traced)
+    sizes = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if options or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+        raise Untraceable("reshape with options beyond the shape, or a shape that is not whole numbers")
+    try:
+        target = np.empty(traced.shape).reshape(sizes).shape
+    except ValueError:
+        raise CellError(f"cannot reshape an array of shape {traced.shape} into {sizes}") from None
+    if target == traced.shape:
+        return traced
+    column = Flatten(traced.node) if traced.ndim == 2 else traced.node
+    if len(target) == 1 or target[1] == 1:
+        return Tracer(column, len(target))
+    if target[0] == 1:
+        return Tracer(Transpose(column), 2)
+    raise Untraceable(f"reshaping {traced.shape} into {target} is not traced: a reshape to a vector (n,), a column "
+                      "(n, 1) or a row (1, n) is (and .flatten(), .ravel())")
