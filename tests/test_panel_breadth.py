@@ -61,8 +61,10 @@ def central(function: Callable[[np.ndarray], float], point: np.ndarray, h: float
 
 FORMS = {  # a cell of each form, and its map written here with mpmath
     "math": ("f(x, y) = [x*sin(y), exp(x - y)]", lambda x, y: [x * mpmath.sin(y), mpmath.exp(x - y)]),
-    "assignment": ("u = x*y + log(x)\nv = sqrt(x + y**2)", lambda x, y: [x * y + mpmath.log(x), mpmath.sqrt(x + y**2)]),
-    "def": ("def f(x, y):\n    s = x + y\n    return [s**2, np.tanh(s)*x]", lambda x, y: [(x + y)**2, mpmath.tanh(x + y) * x]),
+    "assignment": ("u = x*y + log(x)\nv = sqrt(x + y**2)",
+                   lambda x, y: [x * y + mpmath.log(x), mpmath.sqrt(x + y**2)]),
+    "def": ("def f(x, y):\n    s = x + y\n    return [s**2, np.tanh(s)*x]",
+            lambda x, y: [(x + y)**2, mpmath.tanh(x + y) * x]),
     "matrix": ("A: 2x2\nL = det(A)", None),
 }
 
@@ -223,7 +225,7 @@ def test_an_image_stack_walkthrough_shows_every_page_with_its_gradient_in_numpy_
         panel.mode.value = mode
         for position in range(panel.position.max + 1):
             panel.position.value = position  # the forward values (Q and P are stacks of images) and the result
-            assert "Forward pass" in panel.detail.value or "step" in panel.detail.value or "Result" in panel.detail.value
+            assert any(said in panel.detail.value for said in ("Forward pass", "step", "Result"))
     panel.mode.value, panel.position.value = "reverse", panel.position.max
     point = panel.point()
     want = central(lambda x: _image_loss(x, point["K"]), point["X"])

@@ -162,7 +162,7 @@ class JacobianPanel(widgets.VBox):
             from jacmagic.views.plot import MovingPicture
 
             self._moving = MovingPicture(result, self._domain)
-            self._moving.png(start)  # a --domain where nothing can be drawn is refused with the cell, as without a panel
+            self._moving.png(start)  # a --domain where nothing can be drawn: refused with the cell, as without a panel
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
         # big Jacobians show the same window as the typeset result: the update stays cheap
         rows, cols = window(len(result.outputs)), window(len(result.inputs))
