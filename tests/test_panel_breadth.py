@@ -4,6 +4,7 @@ compared with derivatives computed here (mpmath or central differences in numpy)
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -288,3 +289,33 @@ def test_stepping_past_either_end_stays_on_the_ends_and_the_result_is_the_jacobi
         for _ in range(panel.position.max + 3):
             panel.previous.click()
         assert panel.position.value == 0 and "Forward pass" in panel.detail.value
+
+
+def _states(widget: Any) -> Iterator[dict[str, Any]]:
+    """Every widget's state in a panel, as the kernel sends it to the front end (binary buffers left out)."""
+    yield {k: v for k, v in widget.get_state().items() if not isinstance(v, (bytes, memoryview))}
+    for child in getattr(widget, "children", ()):
+        yield from _states(child)
+
+
+@pytest.mark.parametrize("start", [1e308, -1.7e308, 9e307, 1e200, -1e13, 5e-324])
+def test_a_start_near_the_largest_float_gives_controls_the_front_end_can_read(start: float) -> None:
+    """JSON has no Infinity: a slider spanning past 1e308 (its step infinite) cannot be sent; the box holds the
+    value and the slider a finite range."""
+    panel = jacobian("f(x, y) = [x*y, y]", at={"x": start, "y": 1.0}).widget()
+    for state in _states(panel):
+        json.dumps(state, allow_nan=False)
+    variable = panel.variables["x"]
+    assert variable.value == start and math.isfinite(variable.slider.step) and variable.slider.step > 0
+    assert shown(panel.output.value) == pytest.approx([1.0, start, 0.0, 1.0])
+
+
+@pytest.mark.parametrize(("low", "high"), [(-1e308, 1e308), (0.0, 1.7e308), (-1e-300, 1e-300)])
+def test_a_slider_range_of_any_span_is_one_the_front_end_can_read(low: float, high: float) -> None:
+    from jacmagic.panels.widgets import Variable
+
+    variable = Variable("x", 0.0, (low, high), True, False)
+    json.dumps(variable.slider.get_state(), allow_nan=False)
+    assert math.isfinite(variable.slider.step) and variable.slider.step > 0
+    variable.slider.value = variable.slider.max  # a drag to the end moves the box there
+    assert variable.value == pytest.approx(variable.slider.max)

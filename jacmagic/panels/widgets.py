@@ -95,6 +95,8 @@ class Variable(widgets.HBox):
     def __init__(self, label: str, value: float, bounds: tuple[float, float], continuous_update: bool,
                  constant: bool) -> None:
         low, high = min(bounds[0], value), max(bounds[1], value)
+        if not math.isfinite(high - low):  # a span past the largest double (a value near 1e308): no slider has a
+            low, high = default_range(min(max(value, -_SLIDER_LIMIT), _SLIDER_LIMIT))  # finite step; the box holds it
         shared = _shared_looks()
         self.slider = widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 200,
                                           description=label, readout=False, continuous_update=continuous_update,
