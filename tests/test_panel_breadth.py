@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from jacmagic import jacobian
+from jacmagic.panels.network_panel import NetworkPanel
 
-from .helpers import numeric_jacobian
+from .conftest import Shell
+from .helpers import numeric_jacobian, read_aloud
 
 CELL = re.compile(r"<td>(.*?)</td>")
 TABLE = re.compile(r'<table class="jacmagic-matrix">(.*?)</table>')
@@ -319,3 +321,26 @@ def test_a_slider_range_of_any_span_is_one_the_front_end_can_read(low: float, hi
     assert math.isfinite(variable.slider.step) and variable.slider.step > 0
     variable.slider.value = variable.slider.max  # a drag to the end moves the box there
     assert variable.value == pytest.approx(variable.slider.max)
+
+
+@pytest.mark.parametrize("widgets", [True, False])
+def test_a_chain_cell_with_plot_shows_the_picture_of_its_map(shell: Shell, monkeypatch: pytest.MonkeyPatch,
+                                                             widgets: bool) -> None:
+    """--plot was accepted with --chain and drew nothing, with or without the panel."""
+    monkeypatch.setattr("jacmagic.panels.widgets.has_widget_frontend", lambda: widgets)
+    ran = shell.ok("%%jacobian --chain --plot --at r=1.2,theta=0.8\nx = r*cos(theta)\ny = r*sin(theta)")
+    pictures = [o for o in ran.outputs if "image/png" in o]
+    assert len(pictures) == 1 and "result.plot()" in pictures[0]["text/plain"]
+    figure = ran.result.plot()  # the picture shown: the polar map's image coloured by |det J| = r = |(x, y)|
+    [mesh] = [c for ax in figure.axes for c in ax.collections if c.get_gid() == "jacmagic-det"]
+    xy = mesh.get_coordinates()
+    assert np.allclose(np.asarray(mesh.get_array()).reshape(xy.shape[:2]), np.hypot(xy[..., 0], xy[..., 1]))
+    assert any(isinstance(d, NetworkPanel) for d in ran.result.displays) == widgets
+
+
+def test_the_derivation_inside_a_walkthrough_panel_says_it_stays_at_the_opening_point() -> None:
+    panel = jacobian("z = w*x + b\na = sigmoid(z)\nL = (a - t)**2", chain=True, at={"w": 0.7, "b": -0.2, "x": 1.5,
+                                                                                      "t": 1.0}).widget()
+    panel.controls["w"].value = 2.0  # the steps follow the point; the derivation does not, and its title says so
+    assert "opened on" in panel.derivation.get_title(0)
+    assert "atw=0.7" in read_aloud(panel.derivation.children[0].value)

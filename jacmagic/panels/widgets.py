@@ -22,7 +22,7 @@ from jacmagic.errors import JacmagicError
 from jacmagic.notation import pretty
 from jacmagic.panels.layout import NUMBER_BOX, STYLE, html_box
 from jacmagic.panels.numbers import number_cell, table, vector
-from jacmagic.views.displays import static_displays
+from jacmagic.views.displays import plot_display, static_displays
 from jacmagic.views.graph import sparsity_svg
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import window
@@ -55,10 +55,7 @@ def displays(result: SymbolicJacobian) -> list[Any]:
     panel = result.options.widgets and has_widget_frontend()
     shown: list[Any] = list(static_displays(result_groups(result)))
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
-        from jacmagic.views.plot import png
-
-        shown.append({"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns "
-                      "it as a matplotlib Figure)"})
+        shown.append(plot_display(result))
     matrix = result.eager_matrix
     if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
         nonzero = len(matrix.todok())  # a dict of the nonzero entries, not a walk over all of them
