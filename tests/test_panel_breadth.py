@@ -167,7 +167,7 @@ EXTREMES = [1e300, -1e300, 800.0, -800.0, 0.0, -1.0, 1e-320, 1e12, -1e12, 1.0]
 
 
 @pytest.mark.parametrize("cell", ["f(x, y) = log(x) + y**2", "f(x, y) = x/y", "f(x, y) = [exp(x*y), sqrt(x)]",
-                                  "x = r*cos(theta)\ny = r*sin(theta)"])
+                                  "x = r*cos(theta)\ny = r*sin(theta)", "f(x, y) = [tanh(x)*exp(y), softplus(x*y)]"])
 @pytest.mark.parametrize("option", ["plot", "hessian", "det"])
 def test_no_value_typed_or_dragged_raises_or_warns_into_the_front_end(cell: str, option: str) -> None:
     try:
@@ -344,3 +344,14 @@ def test_the_derivation_inside_a_walkthrough_panel_says_it_stays_at_the_opening_
     panel.controls["w"].value = 2.0  # the steps follow the point; the derivation does not, and its title says so
     assert "opened on" in panel.derivation.get_title(0)
     assert "atw=0.7" in read_aloud(panel.derivation.children[0].value)
+
+
+def test_a_determinant_of_subnormal_entries_is_shown_without_a_warning() -> None:
+    panel = jacobian("f(x, y) = [x*y, x + y]").widget(digits=6)  # J = [[y, x], [1, 1]]: det = y - x
+    with silent():
+        panel.variables["x"].value = 3e-310
+        panel.variables["y"].value = 1e-310
+    assert float(bold(panel.output.value, "det J =")) == pytest.approx(-2e-310, rel=1e-5)
+    with silent():  # J = [[0, 1], [y/2, x/2]] (sech²(1e200) is 0): LU divides by the subnormal pivot y/2
+        panel = jacobian("f(x, y) = [tanh(x)*exp(y), softplus(x*y)]", at={"x": 1e200, "y": 1e-310}).widget()
+    assert float(bold(panel.output.value, "det J =")) == pytest.approx(-0.5e-310, rel=1e-5)

@@ -224,7 +224,7 @@ class JacobianPanel(widgets.VBox):
         rows, cols = matrix.shape
         lines: list[str] = []
         if rows == cols:
-            with np.errstate(over="ignore"):  # past the largest double: ∞, said as such, not a warning
+            with np.errstate(all="ignore"):  # past the largest double: ∞, said as such; subnormals: no warning
                 det = float(np.linalg.det(matrix)) if finite else math.nan
             past = "too large for a float, " if finite and math.isinf(det) else ""
             lines.append(f"det J = <b>{number_cell(det, digits)}</b> ({past}{html.escape(orientation(matrix))})")
