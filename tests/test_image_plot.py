@@ -126,7 +126,7 @@ def test_the_panel_pictures_follow_a_point_typed_in_the_panel() -> None:
     assert pictures is not None and pictures.picker is None  # a loss: one gradient, no classes to pick
     before = bytes(pictures.image.value)
     control = panel.controls["x"]
-    control.row.value, control.col.value = 2, 3
+    control.picks[0].value, control.picks[1].value = 2, 3
     control.box.value = "5.0"
     assert pictures.walk is panel.walk and bytes(pictures.image.value) != before
     moved = POINT["x"].copy()

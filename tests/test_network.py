@@ -299,16 +299,16 @@ def test_the_panel_steps_through_a_network_and_follows_an_edited_entry() -> None
     assert "(I64⊗xT)" not in read_aloud(panel.detail.value) and "(I32⊗xT)" in read_aloud(panel.detail.value)
     assert "32 x 2,048" in panel.detail.value  # the local Jacobian, cut to the window, says its shape
     control = panel.controls["W2"]
-    control.row.value, control.col.value = 3, 5
+    control.picks[0].value, control.picks[1].value = 3, 5
     assert float(control.box.value) == pytest.approx(point["W2"][3, 5], rel=1e-3)  # in the panel's 4 digits
     before = panel.walk.gradients["W2"].copy()
     panel.digits_box.value = 6  # showing more digits changes no value
     assert len(control.box.value.lstrip("-").replace(".", "").lstrip("0")) >= 5
     assert (panel.walk.gradients["W2"] == before).all() and control.value[3, 5] == point["W2"][3, 5]
     walk = panel.walk
-    control.col.value, panel.digits_box.value = 6, 7  # picking an entry or showing digits computes nothing again
+    control.picks[1].value, panel.digits_box.value = 6, 7  # picking an entry or showing digits computes nothing again
     assert panel.walk is walk
-    control.col.value, panel.digits_box.value = 5, 6
+    control.picks[1].value, panel.digits_box.value = 5, 6
     control.box.value = "not a number"  # refused: the entry's value comes back
     assert float(control.box.value) == pytest.approx(point["W2"][3, 5], rel=1e-5)
     control.box.value = "2.5"

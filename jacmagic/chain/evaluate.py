@@ -343,4 +343,4 @@ def orientation(matrix: np.ndarray) -> str:
         return "undefined here"
     if is_singular(matrix):
         return "singular here: the map squashes volume flat"
-    return "orientation kept" if np.linalg.det(matrix) > 0 else "orientation flipped"
+    return "orientation kept" if np.linalg.slogdet(matrix)[0] > 0 else "orientation flipped"  # no overflow

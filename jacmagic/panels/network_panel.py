@@ -44,32 +44,37 @@ class _GraphStep:
 
 
 class ArrayControl(widgets.HBox):
-    """One array of the point: pick an entry by its indices (from 0), see its value in the panel's digits, type a
-    new one (kept exactly as typed; showing a value never changes it). `edits` counts the values typed: the panel
+    """One array of the point: pick an entry by its indices (from 0, one per axis of the array's own shape, as numpy
+    indexes it: image, row, column for a stack of images), see its value in the panel's digits, type a new one
+    (kept exactly as typed; showing a value never changes it). `edits` counts the values typed: the panel
     recomputes on those, not on every entry picked or digit shown."""
 
     edits = traitlets.Int(0)
 
     def __init__(self, name: str, value: np.ndarray, constant: bool, digits: widgets.BoundedIntText,
                  dims: tuple[int, ...]) -> None:
-        self.name, self.array, self.digits, self.dims = name, np.array(value, dtype=float), digits, dims
-        rows, cols = self.array.shape
-        self.row = widgets.BoundedIntText(value=0, min=0, max=rows - 1, description="entry",
-                                          layout=widgets.Layout(width="9em"), style={"description_width": "initial"})
-        self.col = widgets.BoundedIntText(value=0, min=0, max=cols - 1, layout=widgets.Layout(width="5em"))
+        self.name, self.digits, self.dims = name, digits, dims
+        self.entries = np.array(value, dtype=float).reshape(dims)  # a copy: the result's --at values stay
+        self.picks = [widgets.BoundedIntText(value=0, min=0, max=n - 1, layout=widgets.Layout(width="5em"))
+                      for n in dims]
+        indices = [pick for pick, n in zip(self.picks, dims) if n > 1]
+        indices[0].description, indices[0].style.description_width = "entry", "initial"
+        indices[0].layout.width = "9em"
         self.box = widgets.Text(layout=widgets.Layout(width=NUMBER_BOX), continuous_update=False)
         self._shown = ""
         self._show_entry()
         label = widgets.HTML(f"<b>{html.escape(pretty(sp.Symbol(name)))}</b> ({' x '.join(map(str, dims))})"
                              + (' <span style="opacity:0.6">constant</span>' if constant else ""))
-        indices = [self.row, self.col] if cols > 1 and rows > 1 else [self.row if rows > 1 else self.col]
         super().__init__([label, *indices, self.box], layout=widgets.Layout(flex_flow="row wrap"))
-        for picked in (self.row, self.col, digits):
+        for picked in (*self.picks, digits):
             picked.observe(self._show_entry, names="value")
         self.box.observe(self._typed, names="value")
 
+    def _picked(self) -> tuple[int, ...]:
+        return tuple(int(pick.value) for pick in self.picks)
+
     def _show_entry(self, change: object = None) -> None:
-        self._shown = number(float(self.array[self.row.value, self.col.value]), int(self.digits.value))
+        self._shown = number(float(self.entries[self._picked()]), int(self.digits.value))
         self.box.value = self._shown
 
     def _typed(self, change: Mapping[str, Any]) -> None:
@@ -83,14 +88,14 @@ class ArrayControl(widgets.HBox):
         if not math.isfinite(typed):
             self._show_entry()
             return
-        self.array[self.row.value, self.col.value] = typed
+        self.entries[self._picked()] = typed
         self._shown = change["new"]
         self.edits += 1
 
     @property
     def value(self) -> np.ndarray:
         """The array in its own shape (as declared or given): the same numbers the control edits."""
-        return self.array.reshape(self.dims)
+        return self.entries
 
 
 class NetworkPanel(StepPanel):
@@ -219,12 +224,28 @@ def _name(name: str) -> str:
 
 
 def _shaped(values: np.ndarray, digits: int) -> str:
-    """An array in its own shape (a vector, or a column, as one row), cut to the window."""
+    """An array in its own shape (a vector, or a column, as one row), cut to the window; a stack of images
+    (k, h, w) as its images one under another, each row headed by its indices (image, row)."""
     values = np.atleast_2d(values)
-    shown = values.T if values.shape[1] == 1 and values.shape[0] > 1 else values
+    shown = values.T if values.ndim == 2 and values.shape[1] == 1 and values.shape[0] > 1 else values
     if shown.size == 1:
         return f" = <b>{vector(shown, digits)}</b>"
-    return table(shown, [str(i) for i in range(shown.shape[0])], [str(j) for j in range(shown.shape[1])], digits)
+    rows = _Indices(shown.shape[:-1])
+    return table(shown.reshape(len(rows), -1), rows, [str(j) for j in range(shown.shape[-1])], digits)
+
+
+class _Indices(Sequence[str]):
+    """Row heads of an array's leading axes ("2" for a matrix, "0, 2" for a stack), written only for the few a
+    window shows."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def __len__(self) -> int:
+        return math.prod(self.shape)
+
+    def __getitem__(self, index: Any) -> Any:
+        return ", ".join(map(str, np.unravel_index(index, self.shape)))
 
 
 def _gradient(values: np.ndarray, digits: int) -> str:

@@ -30,7 +30,7 @@ class Derivation(widgets.Accordion):
         self.latex = "\n".join(b["text/latex"] for b in shown)
         self.text = "\n".join(b["text/plain"] for b in shown)
         super().__init__([html_box(STYLE + mathml.derivation(groups))], selected_index=None)
-        self.set_title(0, "the whole derivation")
+        self.set_title(0, "the whole derivation, at the point the panel opened on")  # its numbers stay there
 
     def fallback(self, bundle: dict[str, Any] | None) -> dict[str, Any] | None:
         """A widget's mime bundle with the derivation beside the widget view."""

@@ -18,10 +18,11 @@ import ipywidgets as widgets
 import numpy as np
 
 from jacmagic.chain.evaluate import curvature, orientation
+from jacmagic.errors import JacmagicError
 from jacmagic.notation import pretty
 from jacmagic.panels.layout import NUMBER_BOX, STYLE, html_box
 from jacmagic.panels.numbers import number_cell, table, vector
-from jacmagic.views.displays import static_displays
+from jacmagic.views.displays import plot_display, static_displays
 from jacmagic.views.graph import sparsity_svg
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import window
@@ -54,10 +55,7 @@ def displays(result: SymbolicJacobian) -> list[Any]:
     panel = result.options.widgets and has_widget_frontend()
     shown: list[Any] = list(static_displays(result_groups(result)))
     if result.options.plot and not panel:  # with a panel, the picture lives in it and follows the point
-        from jacmagic.views.plot import png
-
-        shown.append({"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns "
-                      "it as a matplotlib Figure)"})
+        shown.append(plot_display(result))
     matrix = result.eager_matrix
     if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
         nonzero = len(matrix.todok())  # a dict of the nonzero entries, not a walk over all of them
@@ -94,6 +92,8 @@ class Variable(widgets.HBox):
     def __init__(self, label: str, value: float, bounds: tuple[float, float], continuous_update: bool,
                  constant: bool) -> None:
         low, high = min(bounds[0], value), max(bounds[1], value)
+        if not math.isfinite(high - low):  # a span past the largest double (a value near 1e308): no slider has a
+            low, high = default_range(min(max(value, -_SLIDER_LIMIT), _SLIDER_LIMIT))  # finite step; the box holds it
         shared = _shared_looks()
         self.slider = widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 200,
                                           description=label, readout=False, continuous_update=continuous_update,
@@ -161,6 +161,7 @@ class JacobianPanel(widgets.VBox):
             from jacmagic.views.plot import MovingPicture
 
             self._moving = MovingPicture(result, self._domain)
+            self._moving.png(start)  # a --domain where nothing can be drawn: refused with the cell, as without a panel
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
         # big Jacobians show the same window as the typeset result: the update stays cheap
         rows, cols = window(len(result.outputs)), window(len(result.inputs))
@@ -187,9 +188,21 @@ class JacobianPanel(widgets.VBox):
     def _update(self, change: object = None) -> None:
         """Evaluate, format, assign: synchronous, so it follows the slider in every front end and in tests."""
         matrix = self._jacobian(*[v.value for v in self._order])
-        self.output.value = self.render_html(matrix, int(self.digits.value))
-        if self.picture is not None:  # one PNG swapped in place: no flicker, no output history
+        drawn = self._draw() if self.picture is not None else ""
+        self.output.value = self.render_html(matrix, int(self.digits.value)) + drawn
+
+    def _draw(self) -> str:
+        """The picture at this point, one PNG swapped in place (no flicker, no output history); where it cannot be
+        drawn (the map undefined over the whole plotted slice) the picture is hidden and the panel says why, in
+        place of an exception raised into the front end, and it comes back when the point moves back."""
+        assert self.picture is not None
+        try:
             self.picture.value = self._moving.png(self.point())
+        except JacmagicError as refused:
+            self.picture.layout.display = "none"
+            return f'<div><span class="jacmagic-undefined">no picture here: {html.escape(str(refused))}</span></div>'
+        self.picture.layout.display = None
+        return ""
 
     def render_html(self, matrix: np.ndarray, digits: int) -> str:
         finite = bool(np.isfinite(matrix).all())
@@ -200,20 +213,23 @@ class JacobianPanel(widgets.VBox):
         if self._window is not None:
             matrix = matrix[np.ix_(*self._window)]
             notes += "<div>showing the corner rows and columns, as above; result.at(...) gives them all</div>"
-        spec = f".{digits}g"
+        spec = f".{digits}g"  # of v + 0.0 below: -0.0 is shown as 0, as in every view
         body = "".join(
-            head + "".join(f"<td>{v:{spec}}</td>" if finite else f"<td>{number_cell(v, digits)}</td>" for v in row)
+            head + "".join(f"<td>{v + 0.0:{spec}}</td>" if finite else f"<td>{number_cell(v, digits)}</td>"
+                           for v in row)
             + "</tr>" for head, row in zip(self._row_heads, matrix.tolist()))
         return f"{self._head}{body}</table></div>{summary}{notes}</div>"
 
     def _summary(self, matrix: np.ndarray, digits: int, finite: bool) -> Sequence[str]:
         rows, cols = matrix.shape
+        lines: list[str] = []
         if rows == cols:
-            det = float(np.linalg.det(matrix)) if finite else float("nan")
-            return [f"det J = <b>{number_cell(det, digits)}</b> ({html.escape(orientation(matrix))})"]
-        lines = []
-        if rows == 1:
-            norm = float(np.linalg.norm(matrix[0]))
+            with np.errstate(all="ignore"):  # past the largest double: ∞, said as such; subnormals: no warning
+                det = float(np.linalg.det(matrix)) if finite else math.nan
+            past = "too large for a float, " if finite and math.isinf(det) else ""
+            lines.append(f"det J = <b>{number_cell(det, digits)}</b> ({past}{html.escape(orientation(matrix))})")
+        elif rows == 1:
+            norm = math.nan if np.isnan(matrix[0]).any() else math.hypot(*matrix[0])  # hypot: no overflow
             lines.append(f"gradient norm |∇{self._rows[0]}| = <b>{number_cell(norm, digits)}</b>")
         if self.result.hessians:
             point = [v.value for v in self._order]

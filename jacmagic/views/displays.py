@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from itertools import groupby, zip_longest
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jacmagic.views import page
 from jacmagic.views.formulas import MAX_LATEX, TEXT_ESCAPES, Row
@@ -132,3 +132,11 @@ def to_latex(result: SymbolicJacobian) -> str:
     r"""The whole result as `$\displaystyle ...$` blocks, one per line, each short enough for MathJax, with its words
     as lines of text between them."""
     return "\n".join(b["text/latex"] for b in bundles(result_groups(result)))
+
+
+def plot_display(result: SymbolicJacobian) -> dict[str, Any]:
+    """The --plot picture at the point, as a static display (where no panel's picture follows the point)."""
+    from jacmagic.views.plot import png
+
+    return {"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns it as a "
+                                                           "matplotlib Figure)"}

@@ -18,9 +18,9 @@ from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Leaf, Shown, product
 from jacmagic.notation import latex, pretty
-from jacmagic.views.displays import blocks, bundle, static_displays
+from jacmagic.views.displays import blocks, bundle, plot_display, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
-from jacmagic.views.network_pictures import pictures, shape_words
+from jacmagic.views.network_pictures import images_read, pictures, shape_words
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
 from jacmagic.views.render import result_groups, wrapped
@@ -318,6 +318,8 @@ def displays(result: JacobianResult) -> list[Any]:
     if not panel:
         shown += static_displays(walkthrough_groups(result, walked))
     shown += pictures(result, walked)
+    if result.options.plot and result.whole is not None and not images_read(result):  # an image's are above
+        shown.append(plot_display(result.whole))  # at the --at point: the walkthrough panel has no picture of it
     if panel:
         shown.append(result.widget())
     return shown
