@@ -18,6 +18,7 @@ import sympy as sp
 
 from jacmagic.errors import OptionError
 from jacmagic.lazy import np
+from jacmagic.line_view import LineView
 from jacmagic.many_points import jacobian_at_points, points_given, whole_columns
 from jacmagic.model import Options
 from jacmagic.notes import Note
@@ -32,26 +33,6 @@ if TYPE_CHECKING:
     from jacmagic.chain.network_walk import Cost, NetworkWalk
     from jacmagic.chain.verdict import Against
     from jacmagic.symbolic import SymbolicJacobian
-
-@dataclass(frozen=True)
-class LineView:
-    """One line of the chain, as `result.steps` lists it: its value at the point, and on request its local
-    Jacobian entry by entry (`matrix`), when the cell is small enough to write out."""
-
-    name: str
-    line: int
-    shape: tuple[int, int]
-    value: np.ndarray | None
-    entry_steps: Any = field(repr=False, default=None)
-
-    @property
-    def matrix(self) -> sp.ImmutableMatrix:
-        steps = self.entry_steps()
-        if steps is None:
-            raise OptionError(f"{self.name}'s local Jacobian is too large to write out entry by entry; the "
-                              "walkthrough shows it in matrix form, and result.walkthrough() has its numbers")
-        return next(s.matrix for s in steps if s.name == self.name)
-
 
 @dataclass(frozen=True, eq=False)
 class JacobianResult:
@@ -230,9 +211,15 @@ class JacobianResult:
     # -- numbers -----------------------------------------------------------------------------------------------
 
     def default_point(self) -> dict[str, Any]:
-        """The `--at` point, 1.0 for every entry not given: where the walkthrough and the panel start."""
+        """The `--at` point, 1.0 for every entry not given: where the walkthrough and the panel start; each array
+        in its own numpy shape, as `gradient()` and `walkthrough().point` give it."""
         if self.network is None:
             return dict(self.symbolic.default_point())
+        return {name: value.reshape(self.dims.get(name, value.shape)) for name, value in self.start.items()}
+
+    @property
+    def start(self) -> dict[str, np.ndarray]:
+        """`default_point()` in the working layout (a vector a column, a stack of images their rows stacked)."""
         return {name: self.given.get(name, np.ones(self.graph.shape_of(name))) for name in self.names}
 
     def point_arrays(self, values: Mapping[str, Any], complete: bool = True, copy: bool = True
@@ -253,7 +240,7 @@ class JacobianResult:
         and the shape each comes back in: as given here, else as declared or given to `--at`. A numpy array given
         is copied only if `copy`: a walkthrough keeps its point (its check runs later), a gradient does not."""
         if not values:
-            return self.default_point(), dict(self.dims)
+            return self.start, dict(self.dims)
         given = self.point_arrays(values, complete=False, copy=copy)
         dims = {**self.dims, **{name: value.shape if isinstance(value, np.ndarray) else np.shape(value)
                                 for name, value in values.items()}}
@@ -355,7 +342,7 @@ class JacobianResult:
     @cached_property
     def walked(self) -> NetworkWalk:
         """The walkthrough at the default point, once, in the working layout: what the views show."""
-        return self._walk(self.default_point())
+        return self._walk(self.start)
 
     def latex(self) -> str:
         """The LaTeX source shown in notebooks, `$\\displaystyle ...$` blocks."""

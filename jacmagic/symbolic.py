@@ -139,7 +139,8 @@ class SymbolicJacobian:
         known = [s.name for s in self.arguments]
         missing = [n for n in known if n not in values]
         if missing:
-            raise OptionError(f"no value given for {', '.join(missing)} (a point needs {', '.join(known)})")
+            raise OptionError(f"no value given for {', '.join(by_array(missing, self.shapes))} (a point needs "
+                              f"{', '.join(by_array(known, self.shapes))})")
         return [values[n] for n in known]
 
     def at(self, /, **values: Any) -> np.ndarray:
@@ -387,6 +388,18 @@ def own_shape(gradient: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
     dropped for one output."""
     shaped = gradient.reshape(gradient.shape[0], *dims)
     return shaped[0] if shaped.shape[0] == 1 else shaped
+
+
+def by_array(names: list[str], shapes: Iterable[Shape]) -> list[str]:
+    """Entry names put back under their declared array where all of its entries are there (`W (2 x 3)`, `x (3)`, not
+    W_1,1 ... W_2,3): the names a person gave values to."""
+    for shape in shapes:
+        entries = {s.name for s in shape.symbols}
+        if entries and entries <= set(names):
+            first = min(names.index(name) for name in entries)
+            names = [n for n in names if n not in entries]
+            names.insert(first, f"{shape.name} ({' x '.join(map(str, shape.dims))})")
+    return names
 
 
 def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[str, Any]:

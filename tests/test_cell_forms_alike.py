@@ -185,3 +185,17 @@ def test_forward_pass_rows_of_formula_stages_write_the_minus_sign_as_the_array_l
     assert formula == "[cos(u), −1; v, u]", local
     array_line = str(jacobian("u = x - 2\nv = 3 - u", chain=True))
     assert "  u = x − 2 = " in array_line
+
+
+@pytest.mark.parametrize("cell", [
+    "X: 2x6x6\nK: 3x3\nW: 2x4\nb: 2\nH = maxpool2d(relu(conv2d(X, K)), 2)\nL = sum(W @ flatten(H) + b)",
+    "W: 2x3\nb: 2\nx: 3\nL = sum(tanh(W @ x + b))",
+])
+def test_the_default_point_is_in_each_arrays_own_shape_as_the_gradient_takes_it(cell: str) -> None:
+    """A panel hunt found R.default_point() of an image stack in the working layout (12 x 6 for 2 x 6 x 6, a vector
+    as a column) while gradient() and walkthrough().point give numpy's shapes."""
+    result = jacobian(cell, chain=True)
+    start = result.default_point()
+    assert {name: value.shape for name, value in start.items()} == dict(result.dims)
+    assert {name: g.shape for name, g in result.gradient(**start).items()} == dict(result.dims)
+    assert {name: v.shape for name, v in result.walkthrough().point.items()} == dict(result.dims)

@@ -102,7 +102,7 @@ class NetworkPanel(StepPanel):
     """The array-level walkthrough's panel: a control per number and per array, then the steps."""
 
     def __init__(self, result: JacobianResult, continuous_update: bool = True, digits: int = 4) -> None:
-        start = result.default_point()
+        start = result.start
         ranges = {name: (low, high) for name, low, high in result.options.ranges}
         digits_box = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",
                                             layout=widgets.Layout(width="12em"), style={"description_width": "initial"})

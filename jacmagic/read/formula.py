@@ -348,6 +348,11 @@ class ExpressionBuilder:
         if name in STEP_FUNCTIONS:
             raise self.error(node, step_refusal(name))
         if name not in KNOWN_FUNCTIONS:
+            from jacmagic.chain.images import USAGE  # the image operations, loaded only to word this mistake
+
+            if name in USAGE:
+                raise self.error(node, f"{name} works on whole arrays: it is read in a --chain cell, in a line "
+                                       f"such as H = {name}(...) below the arrays' declarations; add --chain")
             known = sorted(KNOWN_FUNCTIONS) + sorted(self.functions)
             raise self.error(node, f"unknown function {name}{suggest(name, known)}")
         make, arities = KNOWN_FUNCTIONS[name]
