@@ -1,11 +1,11 @@
-"""The closed forms of the layer operations that choose, pick, reduce along an axis or score a classifier.
+"""The closed forms of the layer operations that choose, pick, score a classifier or apply softmax along an axis.
 
 Beside `closed_form`'s rules: where(a > b, p, q) (and max, min) pulls back by masks, 𝟙[a > b] ⊙ g to p and
-𝟙[a ≤ b] ⊙ g to q; an entry x[i] by a unit array, e_k g; a sum along axis 0 copies the upstream row down every
-column, 𝟏g (along axis 1, g𝟏ᵀ; a mean divides by the count); softmax and log_softmax along an axis meeting
+𝟙[a ≤ b] ⊙ g to q; an entry x[i] by a unit array, e_k g; softmax and log_softmax along an axis meeting
 cross-entropy give P − Y column by column; leaky ReLU, GELU and |z| their textbook derivatives; mse and
 cross_entropy on logits 2(a − b)/n and softmax(z) − y; a bracketed list hands each item its own entry of the
-upstream. Each rule is named as it fires. Nodes with no rule here are left to `closed_form` (None).
+upstream. Each rule is named as it fires. Nodes with no rule here are left to `closed_form` (None); the reductions
+along an axis are `closed_form_axes`'s, with `Along`, their value, here.
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ _ALONG: dict[str, tuple[Callable[..., np.ndarray], str, str]] = {
     "max": (np.max, r"\max", "np.max(@, axis=A, keepdims=True)"),
     "min": (np.min, r"\min", "np.min(@, axis=A, keepdims=True)"),
     "norm": (np.linalg.norm, r"\operatorname{norm}", "np.linalg.norm(@, axis=A, keepdims=True)"),
-    "logsumexp": (lambda z, axis, keepdims: logsumexp_of(z, axis), r"\operatorname{logsumexp}", "logsumexp_along(@, A)"),
+    "logsumexp": (lambda z, axis, keepdims: logsumexp_of(z, axis), r"\operatorname{logsumexp}",
+                  "logsumexp_along(@, A)"),
 }
 
 
