@@ -119,6 +119,14 @@ def convert(node: Node, parts: Sequence[Expr]) -> Expr | None:
 _PER = {0: "per column", 1: "per row", None: "of all entries"}
 
 
+def _words(axis: int | None, slope: str) -> str:
+    """The rule as a textbook writes it for Z: the upstream spread (𝟏g, g𝟏ᵀ or the number g) times `slope`, whose @
+    is Z's reduction along the axis."""
+    along = "" if axis is None else f", axis={axis}"
+    spread = {0: "𝟏g ⊙ ", 1: "g𝟏ᵀ ⊙ ", None: "g·"}[axis]
+    return spread + slope.replace("@", f"Z{along}").replace("Z", "X" if axis is None else "Z")
+
+
 def back(c: Composer, line: Line, node: Node, g: Expr) -> Expr | None:
     """The upstream g through a reduction along an axis (or max / min of all entries), to its operand; None for
     anything else."""
@@ -128,23 +136,25 @@ def back(c: Composer, line: Line, node: Node, g: Expr) -> Expr | None:
     if node.kind in ("sum", "mean"):
         spread = _spread(c, g, node, f"{node.kind} along axis {axis}: ")
         return c.scale(1 / node.child.shape[axis or 0], spread) if node.kind == "mean" else spread
-    upstream = t.Ones(node.child.shape) if isinstance(g, t.Ones) else _spread(c, g, node)  # ⊙ 𝟏 left out
-    if node.kind in _TO:
-        shown = ToExtreme(upstream, Extreme(node.kind, z, axis))
-        which = "largest" if node.kind == "max" else "smallest"
-        c.rule(f"∂{node.kind}(z)/∂z = e_arg{node.kind}ᵀ {per}: {shown.text()} (undefined where the {which} entry "
-               "is tied)")
-        return shown
-    if node.kind == "logsumexp":
-        c.rule(f"∂logsumexp(z)/∂z = softmax(z)ᵀ {per}")
-        return c.hadamard(upstream, c.known(SoftmaxAlong(z, int(axis or 0), False), line))
-    value = t.Name(line.name, line.shape) if node is line.root else c.known(Along(node.kind, z, axis), line)
     factor, inner = (g.factor, g.inner) if isinstance(g, t.Scale) else (1.0, g)
-    if inner == value:
+    if node.kind == "norm" and inner == (value := t.Name(line.name, line.shape) if node is line.root else
+                                         c.known(Along(node.kind, z, axis), line)):
         c.rule(f"‖z‖ · z/‖z‖ = z {per}: ∂‖z‖²/∂z = 2z")
         return c.scale(factor, z)
-    c.rule(f"∂‖z‖/∂z = zᵀ/‖z‖ {per} (undefined at a zero {per.split()[1]})")
-    return c.hadamard(upstream, c.quotient(z, value))
+    if not isinstance(inner, t.Ones):
+        factor, upstream = 1.0, _spread(c, g, node)
+    else:  # ones spread are ones, which ⊙ leaves out
+        upstream = t.Ones(node.child.shape)
+    if node.kind in _TO:
+        which = "largest" if node.kind == "max" else "smallest"
+        c.rule(f"∂{node.kind}(z)/∂z = e_arg{node.kind}ᵀ {per}: {_words(axis, f'𝟙[Z = {node.kind}(@)]')} "
+               f"(undefined where the {which} entry is tied)")
+        return c.scale(factor, ToExtreme(upstream, Extreme(node.kind, z, axis)))
+    if node.kind == "logsumexp":
+        c.rule(f"∂logsumexp(z)/∂z = softmax(z)ᵀ {per}: {_words(axis, 'softmax(@)')}")
+        return c.scale(factor, c.hadamard(upstream, c.known(SoftmaxAlong(z, int(axis or 0), False), line)))
+    c.rule(f"∂‖z‖/∂z = zᵀ/‖z‖ {per}: {_words(axis, 'Z/norm(@)')} (undefined at a zero {per.split()[1]})")
+    return c.scale(factor, c.hadamard(upstream, c.quotient(z, value)))
 
 
 def _spread(c: Composer, g: Expr, node: Reduce, named: str = "") -> Expr:
