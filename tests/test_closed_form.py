@@ -243,10 +243,10 @@ def test_random_networks_formulas_and_code_equal_the_walkthrough(
 
 # -- what has no rule yet, and the walkthrough --------------------------------------------------------------------
 
-@pytest.mark.parametrize("line", ["u = max(W @ x) * x", "u = min(W @ x) + x"])
+@pytest.mark.parametrize("line", ["u = sign(W @ x) * x", "u = sign(sum(W @ x)) + x"])
 def test_an_operation_with_no_rule_is_a_clear_error_naming_its_line(line: str) -> None:
-    """The largest entry of a vector has no rule yet (where, entries and choices entry by entry have theirs:
-    test_closed_form_more)."""
+    """A step (sign: 0 away from its jump, undefined at it) has no rule (max and min of all entries have theirs
+    now: test_closed_form_axes)."""
     result = jacobian(f"W: 3x3\nx: 3\n{line}\nL = sum(u)", chain=True)
     assert isinstance(result, JacobianResult)
     with pytest.raises(OptionError, match=r"line 3 \(u = .*no closed-form rule yet"):

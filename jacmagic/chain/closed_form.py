@@ -6,9 +6,10 @@ uses applied and named as they fire (softmax followed by cross-entropy gives p �
 with I ⊗ xᵀ is the outer product g xᵀ; a sum's gradient is a vector of ones; transposes pushed inward; tr, det,
 inv and their identities in `closed_form_matrix`). The formulas are `closed_form_tree` expressions, evaluated with
 numpy, so each is checked against the walkthrough's numbers. where/max/min, entries, reductions and softmax along an
-axis, leaky ReLU, GELU, mse and cross_entropy have their rules in `closed_form_more`, conv2d, maxpool2d and flatten of
-one image in `closed_form_images`, atan2, hypot and a variable power in `closed_form_binary`. An operation with no
-rule yet (max of all entries, a batch of images, sign) raises `NoRule`: no formula rather than a wrong one.
+axis, leaky ReLU, GELU, mse and cross_entropy have their rules in `closed_form_more`, the reductions along an axis
+(sum, mean, logsumexp, norm, max, min) and max and min of all entries in `closed_form_axes`, conv2d, maxpool2d and
+flatten of one image in `closed_form_images`, atan2, hypot and a variable power in `closed_form_binary`. An
+operation with no rule yet (a batch of images, sign) raises `NoRule`: no formula rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jacmagic.chain import closed_form_axes as axes
 from jacmagic.chain import closed_form_binary as binary
 from jacmagic.chain import closed_form_images as images
 from jacmagic.chain import closed_form_matrix as m
@@ -167,7 +169,7 @@ class _Composer:
         if isinstance(node, Number):
             return t.Const(node.value)
         parts = [self.convert(child, line) for child in node.children]
-        if (found := more.convert(self, node, parts) or images.convert(node, parts)
+        if (found := more.convert(self, node, parts) or axes.convert(node, parts) or images.convert(node, parts)
                 or binary.convert(node, parts, line)) is not None:
             return found
         if isinstance(node, Apply):
@@ -216,8 +218,8 @@ class _Composer:
 
     def back(self, line: Line, node: Node, k: int, g: Expr) -> Expr:
         """The upstream g times the local Jacobian of `node` with respect to its operand k."""
-        if (found := more.back(self, line, node, k, g) or images.back(self, line, node, k, g)
-                or binary.back(self, line, node, k, g)) is not None:
+        if (found := more.back(self, line, node, k, g) or axes.back(self, line, node, g)
+                or images.back(self, line, node, k, g) or binary.back(self, line, node, k, g)) is not None:
             return found
         child = node.children[k]
         if isinstance(node, Apply):

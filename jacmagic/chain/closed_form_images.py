@@ -57,14 +57,15 @@ def unpool(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 _HELPERS = {f.__name__: inspect.getsource(f) for f in (conv2d, conv2d_full, maxpool2d, unpool)}
 
 
-def helpers(body: str) -> str:
-    """The helpers `body` calls (and the ones they call), each followed by two blank lines."""
+def helpers(body: str, table: Mapping[str, str] = _HELPERS) -> str:
+    """The helpers of `table` (name: source) that `body` calls (and the ones they call), each followed by two
+    blank lines."""
     called: dict[str, None] = {}
     text = body
-    while new := [n for n in _HELPERS if n not in called and re.search(rf"(?<![\w.]){n}\(", text)]:
+    while new := [n for n in table if n not in called and re.search(rf"(?<![\w.]){n}\(", text)]:
         called.update(dict.fromkeys(new))
-        text = "".join(_HELPERS[n] for n in called)
-    return "".join(_HELPERS[n] + "\n\n" for n in _HELPERS if n in called)
+        text = "".join(table[n] for n in called)
+    return "".join(table[n] + "\n\n" for n in table if n in called)
 
 
 # -- the formulas ---------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ refused with the reason (`NotMatrix`), never a wrong formula.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from jacmagic.chain import closed_form_matrix as m
 from jacmagic.chain import closed_form_tree as t
@@ -22,7 +22,17 @@ from jacmagic.errors import OptionError
 
 Expr = t.Expr
 Jacobian = Expr | None  # None: 0, nothing depends on the variable
-_SECOND = {"exp": lambda u: t.Function("exp", u)}  # f″ from f′, where a derivative is differentiated again
+# f″ from f′, where a derivative is differentiated again: σ″ = σ′ ⊙ (1 − 2σ), tanh″ = −2 tanh ⊙ tanh′, softplus″ = σ′
+_SECOND: dict[str, Callable[[Expr], Expr]] = {
+    "exp": lambda u: t.Function("exp", u),
+    "sigmoid": lambda u: t.Hadamard(t.Function("sigmoid", u, derivative=True),
+                                    t.Sum((t.Const(1.0), t.Scale(-2, t.Function("sigmoid", u))))),
+    "softplus": lambda u: t.Function("sigmoid", u, derivative=True),
+    "tanh": lambda u: t.Scale(-2, t.Hadamard(t.Function("tanh", u), t.Function("tanh", u, derivative=True))),
+    "sin": lambda u: t.Scale(-1, t.Function("sin", u)),
+    "cos": lambda u: t.Scale(-1, t.Function("cos", u)),
+    "sqrt": lambda u: t.Scale(-0.25, t.Power(u, -1.5)),
+}
 
 
 class NotMatrix(Exception):

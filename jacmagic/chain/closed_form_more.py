@@ -1,16 +1,16 @@
-"""The closed forms of the layer operations that choose, pick, reduce along an axis or score a classifier.
+"""The closed forms of the layer operations that choose, pick, score a classifier or apply softmax along an axis.
 
 Beside `closed_form`'s rules: where(a > b, p, q) (and max, min) pulls back by masks, 𝟙[a > b] ⊙ g to p and
-𝟙[a ≤ b] ⊙ g to q; an entry x[i] by a unit array, e_k g; a sum along axis 0 copies the upstream row down every
-column, 𝟏g (along axis 1, g𝟏ᵀ; a mean divides by the count); softmax and log_softmax along an axis meeting
+𝟙[a ≤ b] ⊙ g to q; an entry x[i] by a unit array, e_k g; softmax and log_softmax along an axis meeting
 cross-entropy give P − Y column by column; leaky ReLU, GELU and |z| their textbook derivatives; mse and
 cross_entropy on logits 2(a − b)/n and softmax(z) − y; a bracketed list hands each item its own entry of the
-upstream. Each rule is named as it fires. Nodes with no rule here are left to `closed_form` (None).
+upstream. Each rule is named as it fires. Nodes with no rule here are left to `closed_form` (None); the reductions
+along an axis are `closed_form_axes`'s, with `Along`, their value, here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,7 +23,7 @@ from jacmagic.chain.elementwise import Apply, CrossEntropy, MeanSquaredError
 from jacmagic.chain.linear import Entry
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Node
-from jacmagic.chain.reductions import Reduce, Softmax
+from jacmagic.chain.reductions import Softmax
 from jacmagic.chain.stacking import Stack
 
 Expr = t.Expr
@@ -62,6 +62,7 @@ class Composer(Protocol):
     def scale(self, factor: float, e: Expr) -> Expr: ...
     def add(self, *terms: Expr) -> Expr: ...
     def hadamard(self, a: Expr, b: Expr) -> Expr: ...
+    def quotient(self, a: Expr, b: Expr) -> Expr: ...
     def matmul(self, a: Expr, b: Expr) -> Expr: ...
     def unbroadcast(self, g: Expr, shape: tuple[int, int], full: tuple[int, int]) -> Expr: ...
     def convert(self, node: Node, line: Line, top: bool = False) -> Expr: ...
@@ -194,29 +195,50 @@ class Stacked(Expr):
         return np.array([float(item.evaluate(values).reshape(-1)[0]) for item in self.items]).reshape(self.size)
 
 
+def logsumexp_of(z: np.ndarray, axis: int | None) -> np.ndarray:
+    """log Σ exp(z) of each column (axis 0), row (1) or all entries, shifted by the largest (no overflow), with
+    numpy's keepdims."""
+    top = z.max(axis=axis, keepdims=True)
+    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))
+
+
+# kind: (its value, LaTeX name, numpy source: @ the operand, A the axis)
+_ALONG: dict[str, tuple[Callable[..., np.ndarray], str, str]] = {
+    "sum": (np.sum, r"\operatorname{sum}", "np.sum(@, axis=A, keepdims=True)"),
+    "mean": (np.mean, r"\operatorname{mean}", "np.mean(@, axis=A, keepdims=True)"),
+    "max": (np.max, r"\max", "np.max(@, axis=A, keepdims=True)"),
+    "min": (np.min, r"\min", "np.min(@, axis=A, keepdims=True)"),
+    "norm": (np.linalg.norm, r"\operatorname{norm}", "np.linalg.norm(@, axis=A, keepdims=True)"),
+    "logsumexp": (lambda z, axis, keepdims: logsumexp_of(z, axis), r"\operatorname{logsumexp}",
+                  "logsumexp_along(@, A)"),
+}
+
+
 @dataclass(frozen=True)
 class Along(Expr):
-    """sum(Z, axis=0) (a row: one number per column), mean(Z, axis=1) (a column, one per row)."""
+    """sum(Z, axis=0) (a row: one number per column), mean(Z, axis=1) (a column, one per row); also max, min,
+    norm and logsumexp, and max(Z) and min(Z) of all entries (axis None)."""
 
     kind: str
     arg: Expr
-    axis: int
+    axis: int | None
 
     @property
     def shape(self) -> tuple[int, ...]:
         rows, cols = self.arg.shape
-        return (1, cols) if self.axis == 0 else (rows, 1)
+        return (1, 1) if self.axis is None else (1, cols) if self.axis == 0 else (rows, 1)
 
     def _show(self, form: str, names: t.Forms | None) -> str:
         z = self.arg.show(form, names)
         if form == "python":
-            return f"np.{self.kind}({z}, axis={self.axis}, keepdims=True)"
-        name = r"\operatorname{sum}" if self.kind == "sum" else r"\operatorname{mean}"
-        return rf"{name}\left({z},\ \text{{axis}}={self.axis}\right)" if form == "latex" else \
+            return _ALONG[self.kind][2].replace("@", z).replace("A", str(self.axis))
+        if self.axis is None:
+            return rf"{_ALONG[self.kind][1]}\left({z}\right)" if form == "latex" else f"{self.kind}({z})"
+        return rf"{_ALONG[self.kind][1]}\left({z},\ \text{{axis}}={self.axis}\right)" if form == "latex" else \
             f"{self.kind}({z}, axis={self.axis})"
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(getattr(np, self.kind)(self.arg.evaluate(values), axis=self.axis, keepdims=True))
+        return np.asarray(_ALONG[self.kind][0](self.arg.evaluate(values), axis=self.axis, keepdims=True))
 
 
 @dataclass(frozen=True)
@@ -242,8 +264,7 @@ class SoftmaxAlong(Expr):
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         z = self.arg.evaluate(values)
-        top = z.max(axis=self.axis, keepdims=True)
-        log = z - top - np.log(np.exp(z - top).sum(axis=self.axis, keepdims=True))
+        log = z - logsumexp_of(z, self.axis)
         return log if self.log else np.exp(log)
 
 
@@ -307,8 +328,6 @@ def convert(c: Composer, node: Node, parts: Sequence[Expr]) -> Expr | None:
         return Pick(parts[0], node.place, node.label)
     if isinstance(node, Stack):
         return Stacked(tuple(parts), node.shape)
-    if isinstance(node, Reduce) and node.axis is not None and node.kind in ("sum", "mean"):
-        return Along(node.kind, parts[0], node.axis)
     if isinstance(node, Softmax) and node.axis is not None:
         return SoftmaxAlong(parts[0], node.axis, node.log)
     if isinstance(node, MeanSquaredError):
@@ -341,8 +360,6 @@ def back(c: Composer, line: Line, node: Node, k: int, g: Expr) -> Expr | None:
     if isinstance(node, Stack):
         c.rule("a bracketed list: each item gets its own entry of the upstream, g[k]")
         return Pick(g, k, str(k))
-    if isinstance(node, Reduce) and node.axis is not None and node.kind in ("sum", "mean"):
-        return _along_back(c, node, g)
     if isinstance(node, Softmax) and node.axis is not None:
         return _softmax_back(c, line, node, g)
     if isinstance(node, MeanSquaredError):
@@ -356,18 +373,6 @@ def back(c: Composer, line: Line, node: Node, k: int, g: Expr) -> Expr | None:
 
 _DERIVATIVES = {"leaky_relu": "leaky_ReLU′(z, a) = where(z > 0, 1, a)", "gelu": "GELU′(z) = Φ(z) + z φ(z)",
                 "abs": "|z|′ = sign(z)", "Abs": "|z|′ = sign(z)"}
-
-
-def _along_back(c: Composer, node: Reduce, g: Expr) -> Expr:
-    """sum along axis 0: the upstream row copied down every column, 𝟏g; along axis 1, g𝟏ᵀ; a mean by 1/count."""
-    rows, cols = node.child.shape
-    if node.axis == 0:
-        c.rule(f"{node.kind} along axis 0: the upstream row copied down each column, 𝟏g")
-        spread = c.matmul(t.Ones((rows, 1)), g)
-    else:
-        c.rule(f"{node.kind} along axis 1: the upstream column copied along each row, g𝟏ᵀ")
-        spread = c.matmul(g, t.Ones((1, cols)))
-    return c.scale(1 / node.child.shape[node.axis or 0], spread) if node.kind == "mean" else spread
 
 
 def label(g: Expr, s: Expr, log: bool) -> tuple[float, Expr] | None:

@@ -234,7 +234,8 @@ class Quotient(Expr):
         return f"{a} / {b}" if form == "python" else f"{a}/{b}"
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        return self.left.evaluate(values) / self.right.evaluate(values)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 (a zero column's z/‖z‖): undefined, nan
+            return self.left.evaluate(values) / self.right.evaluate(values)
 
 
 @dataclass(frozen=True)

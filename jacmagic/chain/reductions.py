@@ -122,10 +122,10 @@ class Reduce(Node):
     def show(self) -> Shown:
         z = self.child.show()
         axis = _axis_shown(self.axis)
-        if self.kind == "norm":
+        if self.kind == "norm" and self.axis is None:
             return Shown(rf"\lVert {z.latex} \rVert", f"‖{z.text}‖")
         name = {"sum": r"\sum", "mean": r"\operatorname{mean}", "max": r"\max", "min": r"\min",
-                "logsumexp": r"\operatorname{logsumexp}"}[self.kind]
+                "norm": r"\operatorname{norm}", "logsumexp": r"\operatorname{logsumexp}"}[self.kind]
         return Shown(rf"{name}\left({z.latex}{axis[0]}\right)", f"{self.kind}({z.text}{axis[1]})")
 
 
