@@ -15,7 +15,6 @@ from jacmagic.option_words import Once, joined, pairs_joined, unexpected
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
 from jacmagic.pipeline import compute
 
-
 _HELP_HINT = "python -m jacmagic --help lists the options"
 # Options of the %%jacobian magic that a user may bring to the command line.
 _ELSEWHERE = {option: "an option of the %%jacobian magic in IPython, not of the command line"

@@ -85,10 +85,11 @@ class JacobianMagic(Magics):
                    "pass per output), from the input side (forward: one pass per input), or show both")
     @argument("--direction", nargs="+", action="append", metavar="DIRECTION",
               help="with --chain: forward mode along one direction, e.g. --direction x=1 (other inputs 0)")
-    @argument("--budget", action=Once, type=float, metavar="SECONDS", help="time budget for simplification and determinants "
-                                                              "(default: JacobianMagic.budget, 2 s)")
-    @argument("--memory", action=Once, type=float, metavar="GB", help="memory a --chain walkthrough may hold, estimated before "
-                                                          "anything is allocated (default: JacobianMagic.memory, 1 GB)")
+    @argument("--budget", action=Once, type=float, metavar="SECONDS",
+              help="time budget for simplification and determinants (default: JacobianMagic.budget, 2 s)")
+    @argument("--memory", action=Once, type=float, metavar="GB",
+              help="memory a --chain walkthrough may hold, estimated before anything is allocated (default: "
+                   "JacobianMagic.memory, 1 GB)")
     @line_cell_magic
     def jacobian(self, line: str, cell: str | None = None) -> JacobianResult:
         """Shows the Jacobian matrix (rows: outputs, columns: inputs) of the map the cell defines.
@@ -112,12 +113,10 @@ class JacobianMagic(Magics):
         """
         from jacmagic.pipeline import compute
 
-        args = parse_line(self.jacobian, line)
+        args = parse_line(self.jacobian, line, cell_magic=cell is not None)
         if cell is None and not args.name:
             raise UsageError("%jacobian needs a name from the namespace, e.g. %jacobian f --det; "
                              "or write the map in a %%jacobian cell")
-        if cell is not None and args.name:
-            raise UsageError(unexpected_word(self.jacobian, args.name, "the map goes in the cell below"))
         if cell is None and not args.name.isidentifier():
             raise UsageError(f"%jacobian takes the name of a variable, got {args.name!r}: assign it first "
                              f"(f = {args.name}) or write the map in a %%jacobian cell")
@@ -187,16 +186,19 @@ def namespace_object(name: str, value: object) -> object:
                      "(def or lambda), a sympy expression or a sympy Matrix")
 
 
-def parse_line(magic: Any, line: str) -> Any:
+def parse_line(magic: Any, line: str, cell_magic: bool = False) -> Any:
     """The magic's arguments from its line, bracketed values set aside while IPython splits the line and put
-    back in each option's text."""
+    back in each option's text. A word that is no option is refused, the first on the line first (on the
+    %%jacobian line a name too: the map goes in the cell)."""
     short, values = set_aside(line)
     try:
         args, extra = magic.parser.parse_known_args(arg_split(pasted_values(short)))
     except UsageError as err:  # argparse's own message, about the line as typed
         raise UsageError(put_back(str(err), values)) from None
-    if extra:
-        raise UsageError(unexpected_word(magic, put_back(extra[0], values)))
+    stray = [args.name, *extra] if cell_magic and args.name else extra
+    if stray:
+        where = "the map goes in the cell below" if cell_magic else "%jacobian takes one name"
+        raise UsageError(unexpected_word(magic, put_back(stray[0], values), where))
     for option, given in vars(args).items():
         if isinstance(given, list):
             setattr(args, option, [[put_back(v, values) for v in group] if isinstance(group, list)
@@ -212,7 +214,7 @@ _ELSEWHERE = {"--latex": "an option of the command line; here the LaTeX source i
               "--help": "%%jacobian? shows the help", "-h": "%%jacobian? shows the help"}
 
 
-def unexpected_word(magic: Any, word: str, where: str = "%jacobian takes one name") -> str:
+def unexpected_word(magic: Any, word: str, where: str) -> str:
     """The message for a word on the magic's line that is no option: the option meant, where known."""
     known = [option for action in magic.parser._actions for option in action.option_strings]
     return unexpected(word, known, _ELSEWHERE, "%%jacobian? lists the options", f", and {where}")
@@ -230,4 +232,4 @@ def pasted_values(line: str) -> str:
         if depth > 0 and char.isspace():
             continue
         out.append(char)
-    return re.sub(r"(?<=\s)([\"'])([^\"'\s]*)\1(?=\s|$)", r"\2", "".join(out))
+    return re.sub(r"(?<=\s)([\"'])([^\"']*)\1(?=\s|$)", r"\2", "".join(out))

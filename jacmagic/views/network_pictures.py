@@ -169,6 +169,14 @@ def pictures(result: JacobianResult, walked: NetworkWalk) -> list[dict[str, Any]
     return shown
 
 
+def plot_picture(result: JacobianResult) -> dict[str, Any]:
+    """The --plot picture as a static display, where no panel holds it (a terminal, a script, --no-widgets)."""
+    from jacmagic.views.plot import png
+
+    return {"image/png": png(result.plot()),
+            "text/plain": "(the --plot picture: result.plot() returns it as a matplotlib Figure)"}
+
+
 def gradient_figure(result: JacobianResult, walked: NetworkWalk) -> Any:
     """Each differentiated array's gradient as a picture, what `plot()` draws when no image is read: a matrix in
     its own shape as a heat map, a vector or a number as bars; with several outputs the Jacobian block (a row per

@@ -20,7 +20,7 @@ from jacmagic.chain.operations import Leaf, Shown, product
 from jacmagic.notation import latex, pretty
 from jacmagic.views.displays import blocks, bundle, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
-from jacmagic.views.network_pictures import pictures, shape_words
+from jacmagic.views.network_pictures import images_read, pictures, plot_picture, shape_words
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
 from jacmagic.views.render import result_groups, wrapped
@@ -317,6 +317,8 @@ def displays(result: JacobianResult) -> list[Any]:
         shown += static_displays(result_groups(result.whole))
     if not panel:
         shown += static_displays(walkthrough_groups(result, walked))
+        if result.options.plot and not images_read(result):  # a gradient read as an image is drawn below anyway
+            shown.append(plot_picture(result))
     shown += pictures(result, walked)
     if panel:
         shown.append(result.widget())
