@@ -11,33 +11,51 @@ from typing import NoReturn
 
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
+from jacmagic.option_words import Once, joined, pairs_joined, unexpected
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
 from jacmagic.pipeline import compute
 
+_HELP_HINT = "python -m jacmagic --help lists the options"
+# Options of the %%jacobian magic that a user may bring to the command line.
+_ELSEWHERE = {option: "an option of the %%jacobian magic in IPython, not of the command line"
+              for option in ("--out", "--no-widgets", "--range", "--no-continuous-update")}
+_LISTS = ("--wrt", "--at", "--direction", "--domain")  # given several times, or split at spaces: joined
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, as every other mistake: argparse's usage block would bury it."""
+        print(f"error: {message}; {_HELP_HINT}", file=sys.stderr)
+        sys.exit(2)
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jacmagic", description="Print the Jacobian of a map, as "
-                                     "text and as LaTeX source. Lines of the map may also be separated by ';'.")
+    parser = _Parser(prog="python -m jacmagic", description="Print the Jacobian of a map, as "
+                     "text and as LaTeX source. Lines of the map may also be separated by ';'.")
     parser.add_argument("cell", help="the map, e.g. 'f(x, y) = [x**2*y, 5*x + sin(y)]' or "
                                      "'x = r*cos(theta); y = r*sin(theta)'; '-' reads it from standard input")
     parser.add_argument("--det", action="store_true", help="also show the determinant")
     parser.add_argument("--latex", action="store_true", help="also print the LaTeX source (for a paper or slides)")
     parser.add_argument("--hessian", action="store_true", help="also show the Hessian of each output")
-    parser.add_argument("--wrt", help="variables to differentiate by, comma separated")
-    parser.add_argument("--at", help="a point, e.g. r=1,theta=pi/4")
+    parser.add_argument("--wrt", action="append", help="variables to differentiate by, comma separated")
+    parser.add_argument("--at", action="append", help="a point, e.g. r=1,theta=pi/4")
     parser.add_argument("--partials", action="store_true")
-    parser.add_argument("--simplify", choices=["auto", "full", "none"], default="auto")
+    parser.add_argument("--simplify", action=Once, choices=["auto", "full", "none"], default="auto")
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--chain", action="store_true")
-    parser.add_argument("--mode", choices=["reverse", "forward", "both"],
+    parser.add_argument("--mode", action=Once, choices=["reverse", "forward", "both"],
                         help="with --chain: reverse mode (default), forward mode, or both, with their costs")
-    parser.add_argument("--direction", help="with --chain: forward mode along one direction, e.g. x=1")
-    parser.add_argument("--budget", type=float, default=2.0)
-    parser.add_argument("--memory", type=float, default=1.0, metavar="GB",
+    parser.add_argument("--direction", action="append", help="with --chain: forward mode along one direction, e.g. x=1")
+    parser.add_argument("--budget", action=Once, type=float, default=2.0)
+    parser.add_argument("--memory", action=Once, type=float, default=1.0, metavar="GB",
                         help="memory a --chain walkthrough may hold (estimated before anything is allocated)")
-    parser.add_argument("--plot", metavar="PNG", help="also draw the --plot picture into this PNG file")
-    parser.add_argument("--domain", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
-    args = parser.parse_args(argv)
+    parser.add_argument("--plot", action=Once, metavar="PNG", help="also draw the --plot picture into this PNG file")
+    parser.add_argument("--domain", action="append", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
+    args, extra = parser.parse_known_args(pairs_joined(sys.argv[1:] if argv is None else argv, _LISTS))
+    if extra:
+        known = [option for action in parser._actions for option in action.option_strings]
+        print(f"error: {unexpected(extra[0], known, _ELSEWHERE, _HELP_HINT)}", file=sys.stderr)
+        return 2
     try:
         cell = cell_lines(_stdin_text() if args.cell == "-" else _utf8(args.cell, "the cell"))
     except UnicodeError as err:
@@ -47,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --plot: cannot write {args.plot} (no such folder, or no permission)", file=sys.stderr)
         return 2
     try:
-        direction = parse_point(args.direction, option="--direction") if args.direction else ()
-        options = Options(det=args.det, wrt=parse_names(args.wrt) if args.wrt else (),
-                          at=parse_point(args.at) if args.at else (), simplify=args.simplify,
+        direction = parse_point(joined([args.direction]), option="--direction") if args.direction else ()
+        options = Options(det=args.det, wrt=parse_names(joined([args.wrt])) if args.wrt else (),
+                          at=parse_point(joined([args.at])) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
                           budget=args.budget, memory=args.memory, plot=bool(args.plot),
-                          domain=parse_ranges(args.domain, "--domain") if args.domain else (),
+                          domain=parse_ranges(joined([args.domain]), "--domain") if args.domain else (),
                           hessian=args.hessian, mode=chain_mode(args.mode, direction),
                           direction=direction)
         result = compute(cell, options)

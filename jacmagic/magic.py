@@ -18,12 +18,14 @@ import sympy as sp
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Float
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
+from traitlets import Float, TraitError, validate
 
 from jacmagic.budget import interruptible
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
+from jacmagic.option_words import Once, joined, unexpected
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, put_back, set_aside
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
@@ -38,6 +40,19 @@ class JacobianMagic(Magics):
         config=True)
     memory = Float(1.0, help="Gigabytes a layer cell's walkthrough may hold before it is refused.").tag(config=True)
 
+    @validate("budget", "memory")
+    def _within_limits(self, proposal: Any) -> float:
+        """Refused when set (`%config` keeps the old value and says why), not later in every cell under the name
+        of an option the user never typed."""
+        from jacmagic.pipeline import MAX_BUDGET, MAX_MEMORY
+
+        name, value = proposal["trait"].name, proposal["value"]
+        unit, top = ("seconds", MAX_BUDGET) if name == "budget" else ("gigabytes", MAX_MEMORY)
+        if not 0 < value <= top:  # also refuses nan
+            raise TraitError(f"JacobianMagic.{name} takes a number of {unit} above 0 and at most {top:g}, got "
+                             f"{value!r}; it is left as it was")
+        return float(value)
+
     @magic_arguments()
     @argument("name", nargs="?", help="line magic only: a Python function, sympy expression or sympy Matrix "
                                       "from the namespace")
@@ -50,7 +65,7 @@ class JacobianMagic(Magics):
     @argument("--at", nargs="+", action="append", metavar="POINT",
               help="also show the numeric Jacobian at a point, e.g. --at r=1,theta=pi/4 (every variable and "
                    "constant; a matrix as W=[[1, 2], [3, 4]] or the name of a numpy array)")
-    @argument("--out", metavar="NAME", help="bind the result object to this variable")
+    @argument("--out", action=Once, metavar="NAME", help="bind the result object to this variable")
     @argument("--no-widgets", action="store_true", help="show no interactive panel")
     @argument("--range", nargs="+", action="append", metavar="RANGES",
               help="slider ranges of the panel, e.g. --range r=0:5,theta=0:2*pi")
@@ -61,19 +76,20 @@ class JacobianMagic(Magics):
     @argument("--domain", nargs="+", action="append", metavar="RANGES",
               help="the plotted region, e.g. --domain r=0:2,theta=0:2*pi")
     @argument("--partials", action="store_true", help="also show the matrix of partial derivative symbols")
-    @argument("--simplify", choices=["auto", "full", "none"], default="auto",
+    @argument("--simplify", action=Once, choices=["auto", "full", "none"], default="auto",
               help="auto: simplify the determinant within the budget (default); full: every entry too; none: raw")
     @argument("--check", action="store_true", help="compare with central finite differences at a few points")
     @argument("--chain", action="store_true", help="keep each function or assignment as a stage of a chain")
-    @argument("--mode", choices=["reverse", "forward", "both"],
+    @argument("--mode", action=Once, choices=["reverse", "forward", "both"],
               help="with --chain: multiply the local Jacobians from the output side (reverse, the default: one "
                    "pass per output), from the input side (forward: one pass per input), or show both")
     @argument("--direction", nargs="+", action="append", metavar="DIRECTION",
               help="with --chain: forward mode along one direction, e.g. --direction x=1 (other inputs 0)")
-    @argument("--budget", type=float, metavar="SECONDS", help="time budget for simplification and determinants "
-                                                              "(default: JacobianMagic.budget, 2 s)")
-    @argument("--memory", type=float, metavar="GB", help="memory a --chain walkthrough may hold, estimated before "
-                                                          "anything is allocated (default: JacobianMagic.memory, 1 GB)")
+    @argument("--budget", action=Once, type=float, metavar="SECONDS",
+              help="time budget for simplification and determinants (default: JacobianMagic.budget, 2 s)")
+    @argument("--memory", action=Once, type=float, metavar="GB",
+              help="memory a --chain walkthrough may hold, estimated before anything is allocated (default: "
+                   "JacobianMagic.memory, 1 GB)")
     @line_cell_magic
     def jacobian(self, line: str, cell: str | None = None) -> JacobianResult:
         """Shows the Jacobian matrix (rows: outputs, columns: inputs) of the map the cell defines.
@@ -97,13 +113,13 @@ class JacobianMagic(Magics):
         """
         from jacmagic.pipeline import compute
 
-        args = parse_line(self.jacobian, line)
+        args = parse_line(self.jacobian, line, cell_magic=cell is not None)
         if cell is None and not args.name:
             raise UsageError("%jacobian needs a name from the namespace, e.g. %jacobian f --det; "
                              "or write the map in a %%jacobian cell")
-        if cell is not None and args.name:
-            raise UsageError(f"unexpected {args.name!r} on the %%jacobian line: options start with --, "
-                             "and the map goes in the cell below")
+        if cell is None and not args.name.isidentifier():
+            raise UsageError(f"%jacobian takes the name of a variable, got {args.name!r}: assign it first "
+                             f"(f = {args.name}) or write the map in a %%jacobian cell")
         out = None if args.out is None else output_name(args.out)
         # A registered magic always has its shell; IPython 8 annotates it as None, which hid the rest from mypy.
         namespace = cast(InteractiveShell, self.shell).user_ns
@@ -124,9 +140,6 @@ class JacobianMagic(Magics):
         return result
 
     def _options(self, args: Any, namespace: Mapping[str, Any]) -> Options:
-        def joined(values: list[list[str]] | None) -> str:
-            return ",".join(v for group in values or () for v in group)
-
         direction = parse_point(joined(args.direction), namespace, "--direction") if args.direction else ()
         return Options(
             det=args.det,
@@ -173,11 +186,19 @@ def namespace_object(name: str, value: object) -> object:
                      "(def or lambda), a sympy expression or a sympy Matrix")
 
 
-def parse_line(magic: Any, line: str) -> Any:
+def parse_line(magic: Any, line: str, cell_magic: bool = False) -> Any:
     """The magic's arguments from its line, bracketed values set aside while IPython splits the line and put
-    back in each option's text."""
+    back in each option's text. A word that is no option is refused, the first on the line first (on the
+    %%jacobian line a name too: the map goes in the cell)."""
     short, values = set_aside(line)
-    args = parse_argstring(magic, pasted_values(short))
+    try:
+        args, extra = magic.parser.parse_known_args(arg_split(pasted_values(short)))
+    except UsageError as err:  # argparse's own message, about the line as typed
+        raise UsageError(put_back(str(err), values)) from None
+    stray = [args.name, *extra] if cell_magic and args.name else extra
+    if stray:
+        where = "the map goes in the cell below" if cell_magic else "%jacobian takes one name"
+        raise UsageError(unexpected_word(magic, put_back(stray[0], values), where))
     for option, given in vars(args).items():
         if isinstance(given, list):
             setattr(args, option, [[put_back(v, values) for v in group] if isinstance(group, list)
@@ -185,6 +206,18 @@ def parse_line(magic: Any, line: str) -> Any:
         elif isinstance(given, str):
             setattr(args, option, put_back(given, values))
     return args
+
+
+# What a user may ask the magic for under another tool's option.
+_ELSEWHERE = {"--latex": "an option of the command line; here the LaTeX source is the result's .latex() (bind the "
+                         "result with --out R, then R.latex())",
+              "--help": "%%jacobian? shows the help", "-h": "%%jacobian? shows the help"}
+
+
+def unexpected_word(magic: Any, word: str, where: str) -> str:
+    """The message for a word on the magic's line that is no option: the option meant, where known."""
+    known = [option for action in magic.parser._actions for option in action.option_strings]
+    return unexpected(word, known, _ELSEWHERE, "%%jacobian? lists the options", f", and {where}")
 
 
 def pasted_values(line: str) -> str:
@@ -199,4 +232,4 @@ def pasted_values(line: str) -> str:
         if depth > 0 and char.isspace():
             continue
         out.append(char)
-    return re.sub(r"(?<=\s)([\"'])([^\"'\s]*)\1(?=\s|$)", r"\2", "".join(out))
+    return re.sub(r"(?<=\s)([\"'])([^\"']*)\1(?=\s|$)", r"\2", "".join(out))

@@ -309,7 +309,7 @@ def _bracket_depth(text: str) -> int:
 
 
 _ASIDE = "\ue000{}\ue001"  # private-use characters: a placeholder no option text contains
-_ASIDE_FOUND = re.compile("\ue000(\\d+)\ue001")
+_ASIDE_FOUND = re.compile(r"(?:\ue000|\\ue000)(\d+)(?:\ue001|\\ue001)")  # also as repr() escapes it in a message
 
 
 def set_aside(line: str) -> tuple[str, list[str]]:

@@ -136,8 +136,8 @@ BAD = [
     ("f(x, y) = x*y", "--at x=1,y=two", r"--at y: 'two' is not a number"),
     ("f(x, y) = x*y", "--at x=1,y=2,q=3", "q is not a variable"),
     ("f(x, y) = x*y", "--simplify sometimes", "invalid choice"),
-    ("f(x, y) = x*y", "--bogus", "unrecognized arguments"),
-    ("f(x, y) = x*y", "--out 1x", "--out needs a plain variable name"),
+    ("f(x, y) = x*y", "--bogus", "unknown option --bogus"),
+    ("f(x, y) = x*y", "--out 1x", r"--out: given twice \(kept and 1x\)"),
     ("f(x) = x", "--chain", "at least two stages"),
     ("f(x) = __import__('os').system('touch MARKER')", "", r"line 1\b.*quotes"),
     ("f(x) = x.__class__", "", r"line 1\b.*attribute"),
@@ -157,6 +157,19 @@ def test_mistakes_are_usage_errors_and_lose_nothing(shell: Shell, cell: str, opt
     assert shell.ip.user_ns["kept"] is keep
     assert not (tmp_path / "MARKER").exists()
     assert shell.ok("%%jacobian\nf(x) = x**2").result.matrix.tolist() == [[2 * sp.Symbol("x", real=True)]]
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("1x", "needs a plain variable name"), ("def", "needs a plain variable name"),
+    ("__class__", "needs a plain variable name"), ("print", "would replace a name"),
+    ("get_ipython", "would replace a name"), ("_i3", "would replace a name"), ("Out", "would replace a name")])
+def test_out_needs_a_plain_variable_name_of_the_users_own(shell: Shell, name: str, said: str) -> None:
+    """--out binds only a plain variable name: never a keyword, a dunder, a builtin or a name IPython relies on
+    (the row of the table above meets --out twice, so this is asked on its own)."""
+    ran = shell.run(f"%%jacobian --out {name}\nf(x) = x**2")
+    assert type(ran.error) is UsageError and f"--out {said}" in str(ran.error).replace(f"--out {name} ", "--out "), \
+        ran.error
+    assert name not in shell.ip.user_ns or not hasattr(shell.ip.user_ns[name], "walkthrough")
 
 
 def test_line_magic_mistakes(shell: Shell) -> None:

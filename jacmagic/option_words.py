@@ -1,0 +1,83 @@
+"""The option line as users type it, for the magic and the command line alike: values split at spaces
+(`--at x=1, y = 2`) or given in several options joined, a single-valued option given twice with two values
+refused, and an option that does not exist answered with the one that was meant."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from jacmagic.read.names import closest
+
+# Dashes a word processor or a web page puts where `--` was typed (em dash, en dash, minus sign).
+_LONG_DASHES = re.compile(r"^[-\u2010-\u2015\u2212]+")
+
+
+def continues(before: str, value: str) -> bool:
+    """Does `value` continue the name=value pair `before` began (`x =`, `= 1`), rather than start a new one?"""
+    return before.endswith("=") or value.startswith("=")
+
+
+def joined(groups: Iterable[Iterable[str]] | None) -> str:
+    """The values of an option given several times, each split at spaces by the shell or IPython, as one
+    comma-separated text: `--at x = 1, y=2 --at z=3` -> `x=1,y=2,z=3`."""
+    parts: list[str] = []
+    for value in (v for group in groups or () for v in group):
+        if parts and continues(parts[-1], value):
+            parts[-1] += value
+        else:
+            parts.append(value)
+    return ",".join(parts)
+
+
+def pairs_joined(argv: Sequence[str], options: Collection[str]) -> list[str]:
+    """The command line with a value of `options` the shell split at spaces joined again: `--at x=1, y=2` and
+    `--at x = 1` give one value each. Only words without spaces join (the shell splits pairs; a cell has
+    spaces)."""
+    out: list[str] = []
+    value_of = ""
+    for word in argv:
+        if (value_of and not word.startswith("--") and not any(c.isspace() for c in word)
+                and (out[-1].endswith(",") or continues(out[-1], word))):
+            out[-1] += word
+            continue
+        value_of = out[-1] if out and out[-1] in options else word.split("=", 1)[0]
+        value_of = value_of if value_of in options else ""
+        out.append(word)
+    return out
+
+
+class Once(argparse.Action):
+    """An option that holds one value: given twice with different values it is refused, since the last would
+    silently win (`--out A --out B` leaving A stale from an earlier run)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given = vars(namespace).setdefault("given_once", {})
+        if self.dest in given and given[self.dest] != values:
+            raise argparse.ArgumentError(self, f"given twice ({given[self.dest]} and {values}); give it once")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
+def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], help_hint: str,
+               other_words: str = "") -> str:
+    """What to say about a word on the option line that is no option: the option it most likely means (a typo,
+    another case, long dashes pasted for `--`), or where what it asks for lives; `other_words` says where words
+    that are not options belong."""
+    dashes = _LONG_DASHES.match(word)
+    if dashes is None:
+        meant = f" (did you mean --{word}?)" if f"--{word}" in known else ""
+        return f"unexpected {word!r}{meant}: options start with --{other_words}; {help_hint}"
+    typed = word.split("=", 1)[0]
+    typed = typed if typed in elsewhere else _LONG_DASHES.sub("--", typed)
+    if typed in elsewhere:
+        return f"{word}: {elsewhere[typed]}"
+    if dashes.group() != "--" and typed in known:
+        return (f"unknown option {word}: an option starts with two hyphens, --, not a dash (as a word processor "
+                f"or a web page writes --); did you mean {typed}?")
+    close = closest(typed.lower(), list(known))
+    meant = f" (did you mean {close}?)" if close else ""
+    return f"unknown option {word}{meant}; {help_hint}"
