@@ -104,10 +104,10 @@ class CompiledNetwork:
         for node in reversed(order):
             if id(node) in flows and node.children:
                 mask = tuple(id(child) in flows for child in node.children)
-                pull, code = puller(node, mask), pullback_code(node, mask)
+                pull, code = puller(node, mask), pullback_code(node, mask, self.outputs == 1)
                 operands = tuple(slot[id(c)] for c in node.children)
                 steps.append(Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
-                                   slot[id(node)], mask, code))
+                                   slot[id(node)], mask, None))  # the records call `pull`
                 flat.append(Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
         self.flat[:0] = flat  # the lines from the output back
         self._fuse(order, slot, flows, template)
