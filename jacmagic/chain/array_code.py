@@ -19,7 +19,7 @@ import numpy as np
 
 from jacmagic.chain.elementwise import Apply, CrossEntropy
 from jacmagic.chain.linear import MatMul, Transpose
-from jacmagic.chain.operations import Arithmetic, Negate, Node, Number
+from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number
 from jacmagic.chain.reductions import Reduce, Softmax, along
 
 Part = np.ndarray | None
@@ -239,6 +239,24 @@ def fused_loss(top: Node, parents: Mapping[int, int]) -> FusedLoss | None:
             mean = 1 / product.size if total.kind == "mean" else 1.0
             return FusedLoss(top, softmax.child, labels, tuple(inner), softmax.axis, scale * mean, stable)
     return None
+
+
+def proven_leaves(loss: FusedLoss, lines: Mapping[str, Node]) -> list[Leaf]:
+    """The leaves whose every entry reaches the fused loss's checked value: its labels (a nan or an infinity makes
+    `vdot(y, log_softmax(z))` not finite: the logs are finite and at most 0) and what reaches its logits through
+    + and - alone, across lines (`lines`: each line's root by name; an infinity in a column of z raises at
+    inf - inf or at the log of a softmax of 0, or makes the value not finite; a nan spreads through max, exp and
+    the sums to it)."""
+    found, todo = [], [loss.labels, loss.logits]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Leaf) and node.name in lines:
+            todo.append(lines[node.name])
+        elif isinstance(node, Leaf):
+            found.append(node)
+        elif type(node) is Arithmetic and node.op in "+-":  # type: ignore[attr-defined]
+            todo += node.children
+    return found
 
 
 def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, np.ndarray], tuple[Any, ...]]:
