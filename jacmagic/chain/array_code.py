@@ -281,7 +281,7 @@ def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, n
     return forward
 
 
-def fused_pullback(loss: FusedLoss, unit: bool) -> Template:
+def fused_pullback(loss: FusedLoss, unit: bool) -> tuple[tuple[str, str], dict[str, Any]]:
     """The fused gradients by z and by y as code of the upstream `{up}`, `{y}`, softmax `{s}`, log_softmax
     `{logs}` and a kept vector `{ones}` (the constants) that sums the labels along the axis as one matrix product
     (values have no leading axis; labels need not be one-hot); `unit`: the upstream is the seed 1 (the loss is the
