@@ -114,10 +114,12 @@ def arrays_as_given(taken: Mapping[str, Taken], values: Mapping[str, Any], copy:
     return None if arrays is None else {name: a.copy() if copy else a for name, a in zip(values, arrays)}
 
 
-def arrays_in_order(taken: Mapping[str, Taken | None], values: Mapping[str, Any]) -> list[np.ndarray] | None:
+def arrays_in_order(taken: Mapping[str, Taken | None], values: Mapping[str, Any],
+                    proven: Collection[int] = ()) -> list[np.ndarray] | None:
     """`arrays_as_given` for a point that gives every name of `taken` (each name's shapes, None for a name that is
     not a variable) and nothing else, as a list in its order (what the compiled gradient takes); never copied.
-    None for anything else."""
+    None for anything else. The arrays at the places `proven` are not checked finite here: the caller's
+    computation raises where one is not (`CompiledNetwork.proven`), and then reads the point, naming it."""
     if len(values) != len(taken):
         return None
     arrays = []
@@ -129,7 +131,7 @@ def arrays_in_order(taken: Mapping[str, Taken | None], values: Mapping[str, Any]
         if shape is None:
             return None
         arrays.append(value if value.shape == shape else value.reshape(shape))
-    return arrays if all_finite(arrays) else None
+    return arrays if all_finite([a for k, a in enumerate(arrays) if k not in proven] if proven else arrays) else None
 
 
 def all_finite(arrays: Collection[np.ndarray]) -> bool:

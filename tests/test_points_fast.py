@@ -174,6 +174,9 @@ def test_arrays_read_directly_give_the_same_numbers_shapes_and_refusals_as_value
     call = getattr(result, method)
     taken = read_directly(True)
     fast = _outcome(lambda: call(**values))
+    # The gradient does not dot the inputs the fused loss's checked value proves finite: their arrays are taken
+    # directly, the flat function raises, and the point is read and refused by name (`_same` below).
+    direct = direct or (method == "gradient" and result.compiled.network.inputs.index(name) in result.compiled.proven)
     assert taken[:1] == [direct], "the direct reading was taken" if not direct else "the direct reading was not taken"
     read_directly(False)
     _same(fast, _outcome(lambda: call(**values)))

@@ -19,7 +19,7 @@ import numpy as np
 
 from jacmagic.chain.elementwise import Apply, CrossEntropy
 from jacmagic.chain.linear import MatMul, Transpose
-from jacmagic.chain.operations import Arithmetic, Negate, Node, Number
+from jacmagic.chain.operations import Arithmetic, Leaf, Negate, Node, Number
 from jacmagic.chain.reductions import Reduce, Softmax, along
 
 Part = np.ndarray | None
@@ -66,7 +66,8 @@ def evaluator(node: Node) -> Callable[..., np.ndarray]:
     if isinstance(node, Arithmetic):
         return _ARITHMETIC[node.op]  # type: ignore[return-value]
     if isinstance(node, MatMul):
-        return np.matmul  # type: ignore[return-value]
+        (rows, inner), columns = node.left.shape, node.right.shape[1]
+        return (lambda a, b: finite(a @ b)) if threaded(rows, columns, inner) else np.matmul  # type: ignore
     if isinstance(node, Apply):
         return node.function.value
     if isinstance(node, Negate):
@@ -90,19 +91,23 @@ def _summed_back(child: Node, node: Node) -> tuple[int, ...]:
     return tuple(axis for axis, size, full in zip((-2, -1), child.shape, node.shape) if size == 1 and full != 1)
 
 
-def pullback_code(node: Node, mask: Sequence[bool]) -> Template | None:
-    """The pullback of a plain operation as code (None for any other operation)."""
+def pullback_code(node: Node, mask: Sequence[bool], single: bool = False) -> Template | None:
+    """The pullback of a plain operation as code (None for any other operation); `single`: the upstream has no
+    leading axis (one output entry), so an operand broadcast along one axis sums its gradient as a matrix product
+    with a kept vector of ones (one BLAS call, about half a numpy reduction along an axis; equal up to rounding,
+    and an overflow raises as any matrix product's does)."""
     if not plain(node):
         return None
     parts: tuple[str, ...]
     constants: dict[str, Any] = {}
     if isinstance(node, Arithmetic):
-        axes = [_summed_back(child, node) for child in node.children]
-        parts = tuple(f"({form}).sum(axis={axes[k]}, keepdims=True)" if axes[k] else form
-                      for k, form in enumerate(_ARITHMETIC_BACK[node.op]))
+        parts = tuple(_summed(form, _summed_back(child, node), node.shape, f"ones{k}", constants, single)
+                      for k, (form, child) in enumerate(zip(_ARITHMETIC_BACK[node.op], node.children)))
     elif isinstance(node, MatMul):
         outer = node.right.shape[1] == 1  # U bᵀ for a column b: an outer product, not a matrix product with k = 1
-        parts = ("{up} * {b}.T" if outer else "{up} @ {b}.T", "{a}.T @ {up}")
+        (rows, inner), columns = node.left.shape, node.right.shape[1]
+        parts = ("{up} * {b}.T" if outer else _checked("{up} @ {b}.T", rows, columns, inner, constants),
+                 _checked("{a}.T @ {up}", inner, rows, columns, constants))
     elif isinstance(node, Apply):
         parts = (_SLOPES.get(node.name, "{up} * {slope}({a})"),)
         constants["slope"] = node.function.derivative
@@ -118,6 +123,46 @@ def pullback_code(node: Node, mask: Sequence[bool]) -> Template | None:
         parts = ("{up} * {slope}",)  # every entry's slope: 1 for sum, 1/n for mean
         constants["slope"] = np.full(node.child.shape, 1.0 if node.kind == "sum" else node.size / node.child.size)
     return tuple(part if wanted else None for part, wanted in zip(parts, mask)), constants
+
+
+def _summed(form: str, axes: tuple[int, ...], shape: tuple[int, int], name: str, constants: dict[str, Any],
+            single: bool) -> str:
+    """An operand's part summed over the axes it was broadcast along (`_summed_back`): along one axis of a
+    gradient without a leading axis (`single`), a product with a kept vector of ones named `name`."""
+    if not axes:
+        return form
+    if not single or len(axes) == 2:
+        return f"({form}).sum(axis={axes}, keepdims=True)"
+    constants[name] = ones(shape[1], 1) if axes == (-1,) else ones(1, shape[0])
+    return f"({form}) @ {{{name}}}" if axes == (-1,) else f"{{{name}}} @ ({form})"
+
+
+def ones(rows: int, columns: int) -> np.ndarray:
+    """A kept vector of ones that sums by a matrix product: read-only, so nothing handed out can be it."""
+    kept = np.ones((rows, columns))
+    kept.flags.writeable = False
+    return kept
+
+
+# OpenBLAS (numpy's wheels) runs a matrix product of at most this many multiply-adds on the calling thread at any
+# GEMM_MULTITHREAD_THRESHOLD (its SMP_THRESHOLD_MIN; 2304 for a matrix times a vector). A product shared among its
+# threads sets their floating-point flags, not the caller's: an overflow there raises nothing under errstate and
+# comes back as inf, so such a product's value is checked.
+_ONE_THREAD_PRODUCT, _ONE_THREAD_VECTOR = 65_536, 2_304
+
+
+def threaded(rows: int, columns: int, inner: int) -> bool:
+    """May BLAS share this matrix product among threads (so an overflow in it raises nothing)?"""
+    work = rows * columns * inner
+    return work > (_ONE_THREAD_VECTOR if 1 in (rows, columns) else _ONE_THREAD_PRODUCT)
+
+
+def _checked(form: str, rows: int, columns: int, inner: int, constants: dict[str, Any]) -> str:
+    """A matrix product's code, checked finite where BLAS may compute it on several threads (`threaded`)."""
+    if not threaded(rows, columns, inner):
+        return form
+    constants["finite"] = finite
+    return f"{{finite}}({form})"
 
 
 def written(form: str, up: str, operands: Sequence[str], value: str, constants: dict[str, str]) -> str:
@@ -196,17 +241,37 @@ def fused_loss(top: Node, parents: Mapping[int, int]) -> FusedLoss | None:
     return None
 
 
+def proven_leaves(loss: FusedLoss, lines: Mapping[str, Node]) -> list[Leaf]:
+    """The leaves whose every entry reaches the fused loss's checked value: its labels (a nan or an infinity makes
+    `vdot(y, log_softmax(z))` not finite: the logs are finite and at most 0) and what reaches its logits through
+    + and - alone, across lines (`lines`: each line's root by name; an infinity in a column of z raises at
+    inf - inf or at the log of a softmax of 0, or makes the value not finite; a nan spreads through max, exp and
+    the sums to it)."""
+    found, todo = [], [loss.labels, loss.logits]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Leaf) and node.name in lines:
+            todo.append(lines[node.name])
+        elif isinstance(node, Leaf):
+            found.append(node)
+        elif type(node) is Arithmetic and node.op in "+-":  # type: ignore[attr-defined]
+            todo += node.children
+    return found
+
+
 def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, np.ndarray], tuple[Any, ...]]:
     """`(z, y) -> (the loss (1 x 1), softmax(z), log_softmax(z))`: the value once, shifted by the largest entry;
     the log of softmax's value as written raises where it underflows to 0, as the exact walk says undefined. A
     value that is not finite raises (numpy's dot reports no floating-point error). Not `kept` (nothing uses the
     loss but its check): None for its value."""
     axes, scale, stable = loss.axis, loss.scale, loss.stable  # values are 2-D: no leading axis
+    rows, columns = loss.logits.shape
+    by = None if axes is None else ones(1, rows) if axes == 0 else ones(columns, 1)
 
     def forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
         shifted = z - z.max(axis=axes, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=axes, keepdims=True)
+        e = np.exp(shifted)  # in [0, 1]: its sums as a product with ones cannot overflow
+        total = e.sum(axis=axes, keepdims=True) if by is None else by @ e if axes == 0 else e @ by
         s = e / total
         logs = shifted - np.log(total) if stable else np.log(s)
         value = -scale * float(np.vdot(y, logs))
@@ -216,13 +281,17 @@ def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, n
     return forward
 
 
-def fused_pullback(loss: FusedLoss, unit: bool) -> tuple[str, str]:
-    """The fused gradients by z and by y as code of the upstream `{up}`, `{y}`, softmax `{s}` and log_softmax
-    `{logs}`; `unit`: the upstream is the seed 1 (the loss is the one output), not multiplied."""
-    axis = "" if loss.axis is None else f"axis={loss.axis}, keepdims=True"  # values have no leading axis
+def fused_pullback(loss: FusedLoss, unit: bool) -> tuple[tuple[str, str], dict[str, Any]]:
+    """The fused gradients by z and by y as code of the upstream `{up}`, `{y}`, softmax `{s}`, log_softmax
+    `{logs}` and a kept vector `{ones}` (the constants) that sums the labels along the axis as one matrix product
+    (values have no leading axis; labels need not be one-hot); `unit`: the upstream is the seed 1 (the loss is the
+    one output), not multiplied."""
+    rows, columns = loss.labels.shape
+    sums, constants = ("{y}.sum()", {}) if loss.axis is None else (
+        ("{ones} @ {y}", {"ones": ones(1, rows)}) if loss.axis == 0 else ("{y} @ {ones}", {"ones": ones(columns, 1)}))
     up = "" if unit else "{up} * "
     scaled = "" if loss.scale == 1 else f"{loss.scale!r} * "
-    return (f"{up}{scaled}({{s}} * {{y}}.sum({axis}) - {{y}})", f"{up}{-loss.scale!r} * {{logs}}")
+    return (f"{up}{scaled}({{s}} * ({sums}) - {{y}})", f"{up}{-loss.scale!r} * {{logs}}"), constants
 
 
 def compiled(source: str, bound: dict[str, Any]) -> dict[str, Any]:

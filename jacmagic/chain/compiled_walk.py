@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from jacmagic import points
-from jacmagic.chain.array_code import Undefined, evaluator, finite, fused_loss, pullback_code, puller
+from jacmagic.chain.array_code import (
+    Undefined,
+    evaluator,
+    finite,
+    fused_loss,
+    proven_leaves,
+    pullback_code,
+    puller,
+)
 from jacmagic.chain.flat_code import Fused, Step, flat_function
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node, Number, Values
@@ -104,10 +112,10 @@ class CompiledNetwork:
         for node in reversed(order):
             if id(node) in flows and node.children:
                 mask = tuple(id(child) in flows for child in node.children)
-                pull, code = puller(node, mask), pullback_code(node, mask)
+                pull, code = puller(node, mask), pullback_code(node, mask, self.outputs == 1)
                 operands = tuple(slot[id(c)] for c in node.children)
                 steps.append(Step(pull, place[id(node)], tuple(place[id(c)] for c in node.children), operands,
-                                   slot[id(node)], mask, code))
+                                   slot[id(node)], mask, None))  # the records call `pull`
                 flat.append(Step(pull, slot[id(node)], operands, operands, slot[id(node)], mask, code))
         self.flat[:0] = flat  # the lines from the output back
         self._fuse(order, slot, flows, template)
@@ -167,7 +175,7 @@ class CompiledNetwork:
         doubles in a shape its name takes, all finite (`points.arrays_in_order`: no dictionary of the point, no
         copy); None for anything else or where a value is undefined: the caller reads the point, refuses it naming
         the value, or walks exactly, saying where."""
-        arrays = points.arrays_in_order(self.taken, values)
+        arrays = points.arrays_in_order(self.taken, values, self.proven)
         if arrays is None:
             return None
         try:
@@ -175,6 +183,15 @@ class CompiledNetwork:
         except Undefined:
             return None
         return self._shaped(found, [values[name].shape for name in self.wrt])
+
+    @cached_property
+    def proven(self) -> frozenset[int]:
+        """The inputs (places) a fused softmax cross-entropy's checked value proves finite: its labels, and what
+        reaches its logits only through + and - (`array_code.proven_leaves`). A nan or an infinity in one makes
+        the loss not finite or raises on the way, so the flat function raises and the point is read by name."""
+        lines = {line.name: line.root for line in self.network.lines}
+        return frozenset(self.slots[leaf.name] for fused in self.fused for leaf in proven_leaves(fused.loss, lines)
+                         if self.slots[leaf.name] < len(self.inputs))
 
     @cached_property
     def taken(self) -> dict[str, dict[tuple[int, ...], tuple[int, int]]]:

@@ -116,7 +116,7 @@ def flat_function(plan: Plan, template: list[Any], seeded: list[int]
         if step.at not in reached or step.at in skipped:
             continue  # nothing flows into this operation, or it is inside a fused loss
         if step.at in fused:
-            _pull_fused(fused[step.at], step.at in unit, add)
+            _pull_fused(fused[step.at], step.at in unit, add, bound)
             continue
         if step.code is None:
             bound[f"b{j}"] = step.pull
@@ -137,12 +137,15 @@ def flat_function(plan: Plan, template: list[Any], seeded: list[int]
     return np.errstate(all="raise", under="ignore")(flat), fresh  # per call, thread-safe
 
 
-def _pull_fused(loss: Fused, unit: bool, add: Callable[[int, str], None]) -> None:
-    """A fused softmax cross-entropy's gradients by its logits and labels, added to theirs."""
-    for slot, wanted, form in zip((loss.logits, loss.labels), loss.wanted, fused_pullback(loss.loss, unit)):
+def _pull_fused(loss: Fused, unit: bool, add: Callable[[int, str], None], bound: dict[str, Any]) -> None:
+    """A fused softmax cross-entropy's gradients by its logits and labels, added to theirs (its constants bound)."""
+    forms, constants = fused_pullback(loss.loss, unit)
+    names = {name: f"o{loss.top}_{name}" for name in constants}
+    bound.update({names[name]: value for name, value in constants.items()})
+    for slot, wanted, form in zip((loss.logits, loss.labels), loss.wanted, forms):
         if wanted:
             add(slot, "(" + form.format(up=f"g{loss.top}", y=f"v{loss.labels}", s=f"v{loss.s}",
-                                        logs=f"v{loss.logs}") + ")")
+                                        logs=f"v{loss.logs}", **names) + ")")
 
 
 def _finite_outputs(*outputs: np.ndarray) -> None:
