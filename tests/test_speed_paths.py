@@ -70,12 +70,17 @@ def test_the_plot_panels_picture_a_move_is_a_small_palette_png_that_looks_like_t
     assert np.abs(np.asarray(picture.convert("RGB"), dtype=float) - drawn).mean() < 3  # of 255
 
 
+def runs_in_a_new_process(code: str) -> None:
+    """`code` passes its own assertions in a fresh interpreter: what a module loads is only seen from the start."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
 def test_import_jacmagic_loads_no_engine_and_the_first_compile_no_lazy_numpy_module() -> None:
     code = ("import sys, jacmagic; assert 'sympy' not in sys.modules, 'engine loaded at import'; "
             "r = jacmagic.jacobian('f(x, y) = [x*y, sin(x)]'); r.at(x=1.0, y=2.0); "
             "assert isinstance(r, jacmagic.JacobianResult); assert 'numpy.f2py' not in sys.modules, 'f2py'")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    runs_in_a_new_process(code)
 
 
 def test_a_plain_cells_whole_computation_loads_no_array_level_reader() -> None:
@@ -86,8 +91,7 @@ def test_a_plain_cells_whole_computation_loads_no_array_level_reader() -> None:
             "loaded = [m for m in ('jacmagic.read.network', 'jacmagic.read.array_trace', 'jacmagic.read.trace', "
             "'jacmagic.chain.network', 'jacmagic.chain.network_walk', 'jacmagic.chain.compiled_walk', "
             "'jacmagic.points') if m in sys.modules]; assert not loaded, loaded")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    runs_in_a_new_process(code)
 
 
 def test_the_command_lines_text_run_loads_no_array_operation_and_builds_no_compiled_function() -> None:
@@ -99,8 +103,7 @@ def test_the_command_lines_text_run_loads_no_array_operation_and_builds_no_compi
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    assert main(['f(x, y) = [x**2*y, 5*x + sin(y)]', '--det']) == 0\n"
             "assert 'jacmagic.chain.operations' not in sys.modules")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    runs_in_a_new_process(code)
 
 
 def test_a_small_maps_text_imports_neither_numpy_nor_symengine() -> None:
@@ -112,8 +115,7 @@ def test_a_small_maps_text_imports_neither_numpy_nor_symengine() -> None:
             "    assert main(['f(x, y) = [x**2*y, 5*x + sin(y)]', '--det']) == 0\n"
             "str(jacmagic.jacobian('f(r, t) = [r*cos(t), r*sin(t), r**2/2]'))\n"
             "loaded = [m for m in ('numpy', 'symengine') if m in sys.modules]; assert not loaded, loaded")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    runs_in_a_new_process(code)
 
 
 def _random_map(rng: random.Random) -> list[sp.Expr]:
