@@ -21,6 +21,7 @@ from jacmagic.chain.operations import (
     diagonal,
     no_real_value,
     short,
+    steep,
     times,
     wrap,
 )
@@ -69,7 +70,8 @@ class Apply(Node):
     def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
         if self.name in FLAT and (operands[0] == 0).any():
             return f"{short(self.show().text)} jumps at 0 and has no derivative there"
-        return None
+        with np.errstate(all="ignore"):
+            return steep(self, operands[0], self.evaluate(operands), self.function.derivative(operands[0]))
 
 
 # -- classifier pieces: leaky ReLU with a slope, cross-entropy on logits, mean squared error ---------------------

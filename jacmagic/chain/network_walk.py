@@ -301,14 +301,26 @@ def _gigabytes(count: int) -> str:
 
 
 def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray,
-                       error: float) -> tuple[bool | None, int | None]:
+                       error: float, outputs: np.ndarray, explained: bool) -> tuple[bool | None, int | None]:
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
     when small enough to keep): a check of every column at the cost of six forward passes, allowing 1e-4
-    relative or what rounding leaves in J (`error`), where that is more."""
+    relative or what rounding leaves in J (`error`), where that is more.
+
+    A column the walk leaves undefined in a row whose output has a value (√x at 0, a norm at 0, a tied max: the
+    map is continuous there, its derivative does not exist) would make J v undefined along every direction,
+    while the map's differences are finite: not a mismatch, a place no difference can judge. When the walk
+    names why (`explained`: an operation's `unsloped` or `undefined` reason), the directions stay off those
+    inputs (their components 0), so J v is defined and still checks every other column, and the verdict says how
+    many entries were judged. Unexplained undefined entries are compared as they are: a walk that produces nan
+    where the derivative exists, with no operation saying why, DOES NOT match."""
     wrt, shapes = plan.wrt, plan.shapes
     scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
     moves = plan.moves(step)  # (3, n): each direction times the step
+    aside = (~np.isfinite(jacobian[np.isfinite(outputs)]).any(axis=0) if explained
+             else np.zeros(jacobian.shape[1], dtype=bool))
+    if aside.any():
+        moves, jacobian = np.where(aside, 0.0, moves), np.where(aside, 0.0, jacobian)
     ahead, behind = plan.check_buffers
     with np.errstate(all="ignore"):
         exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
@@ -330,6 +342,8 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
         numeric[~np.isfinite(numeric)] = np.inf
         agrees_here, judged = _compare(along, numeric, max(1e-4, error), 1e-6)
         agrees = False if False in (agrees, agrees_here) else agrees and agrees_here
+    if aside.any():  # the entries judged: the defined ones in the columns the directions moved along
+        judged = int(np.isfinite(jacobian[:, ~aside]).sum())
     return agrees, judged
 
 
@@ -364,15 +378,17 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
 
     @cache
     def judge() -> Verdict:
+        # The reasons are asked for wherever a number is missing: a value (the compiled walk gave up) or only a
+        # slope (√x at 0 has a value, and the compiled walk keeps the inf or nan it computes).
+        reasons = () if finite and np.isfinite(jacobian()).all() else tuple(
+            why for line, values in zip(network.lines, per_line) if (why := line.undefined(values)))
+        outputs = np.concatenate([known[o].ravel() for o in network.outputs])
         if direct is not None:
             exact = against == "direct"  # else differences at 50 digits, to their step's truncation
-            valueless = ~np.isfinite(np.concatenate([known[o].ravel() for o in network.outputs]))
             agrees, judged = _compare(jacobian(), direct, max(1e-8 if exact else 1e-6, error()),
-                                      1e-10 if exact else 1e-8, valueless)
+                                      1e-10 if exact else 1e-8, ~np.isfinite(outputs))
         else:
-            agrees, judged = _directional_check(plan, point, jacobian(), error())
-        reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
-                                          if (why := line.undefined(values)))
+            agrees, judged = _directional_check(plan, point, jacobian(), error(), outputs, bool(reasons))
         return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons)
     ahead, ahead_agrees = None, None
     if directions is not None:

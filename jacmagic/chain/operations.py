@@ -164,6 +164,16 @@ def no_real_value(node: Node) -> str:
     return f"{short(node.show().text)} has no finite real value here"
 
 
+def steep(node: Node, z: np.ndarray, value: np.ndarray, slope: np.ndarray) -> str | None:
+    """Why an entry-by-entry operation has no derivative where its value is finite but its slope is not (√z and
+    z^0.5 at 0, asin at 1: a vertical tangent), at the operand's value when every such entry has the same one."""
+    where = np.broadcast_to(np.isfinite(value) & ~np.isfinite(slope), np.shape(value))
+    if not where.any():
+        return None
+    at = np.unique(np.broadcast_to(z, where.shape)[where])
+    return f"{short(node.show().text)} has no derivative {f'at {at[0]:g}' if at.size == 1 else 'here'}"
+
+
 def division_by_zero(divisor: Node) -> str:
     return f"division by zero: it divides by {short(divisor.show().text)}, which is 0 here"
 
@@ -319,6 +329,9 @@ class Power(Node):
         if self.exponent != int(self.exponent) and (operands[0] < 0).any():
             return no_real_value(self)
         return super().undefined(operands)
+
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        return steep(self, operands[0], self.evaluate(operands), self._slope(operands[0]))
 
 
 @dataclass(eq=False)
