@@ -116,4 +116,6 @@ class Binary(Node):
         if self.name == "hypot" and ((a == 0) & (b == 0)).any():
             return f"{short(self.show().text)} has no derivative where both arguments are 0 (a cone's tip)"
         value = self.evaluate(operands)
-        return steep(self, a, value, self._slopes(operands, value)[0]) if self.name == "**" else None
+        if self.name != "**":
+            return None
+        return steep(self, a, value, self._slopes(operands, value)[0], lambda z: self.evaluate([z, operands[1]]))

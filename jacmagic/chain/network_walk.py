@@ -157,11 +157,12 @@ def reverse(plan: CompiledNetwork, point: Mapping[str, np.ndarray]
     return (known, per_line, [LineStep(*record) for record in records], gradients), True
 
 
-def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
+def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str], kinks: bool = False
                   ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
     """Reverse mode operation by operation, each value and slope guarded: a value with no finite number (nan)
     makes what flows through it undefined (a 0 flowing stays 0), and an undefined output entry (a domain error,
-    not an overflow: `Network.undefined_outputs`) has no gradient at all."""
+    not an overflow: `Network.undefined_outputs`) has no gradient at all. With `kinks`, so does what flows
+    through a kink (`Line.pullback`): the check's way to find the entries that depend on one."""
     known, per_line = network.forward(point)
     m = cost(network, wrt).outputs
     gradients = seeds(network, m)
@@ -169,7 +170,7 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
     steps = []
     for line, values in zip(reversed(network.lines), reversed(per_line)):
         upstream = gradients.get(line.name, np.zeros((m, *line.shape)))
-        products = line.pullback(upstream, values, flowing)
+        products = line.pullback(upstream, values, flowing, kinks)
         before = {name: gradients.get(name, 0.0) for name in products}
         for name, part in products.items():
             gradients[name] = part if name not in gradients else gradients[name] + part
@@ -300,8 +301,19 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
+def _kinked(plan: CompiledNetwork, point: Mapping[str, np.ndarray], per_line: Sequence[Values]) -> np.ndarray:
+    """Which columns of J (inputs) reach an output through a kink at this point (ReLU at 0, a tie of max(a, b):
+    `Node.kinks`): found by reverse mode again with the kinks undefined, only when there is one."""
+    if not any(np.any(node.kinks([values[id(c)] for c in node.children]))
+               for line, values in zip(plan.network.lines, per_line) for node in line.order() if node.children):
+        return np.zeros(sum(plan.shapes[n][0] * plan.shapes[n][1] for n in plan.wrt), dtype=bool)
+    strict = exact_reverse(plan.network, point, plan.wrt, kinks=True)[3].values()
+    return np.asarray(~np.isfinite(np.concatenate([g.reshape(g.shape[0], -1) for g in strict], axis=1)).all(axis=0))
+
+
 def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray,
-                       error: float, outputs: np.ndarray, explained: bool) -> tuple[bool | None, int | None]:
+                       error: float, outputs: np.ndarray, explained: bool, kinked: np.ndarray
+                       ) -> tuple[bool | None, int | None]:
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
     when small enough to keep): a check of every column at the cost of six forward passes, allowing 1e-4
     relative or what rounding leaves in J (`error`), where that is more.
@@ -312,13 +324,18 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     names why (`explained`: an operation's `unsloped` or `undefined` reason), the directions stay off those
     inputs (their components 0), so J v is defined and still checks every other column, and the verdict says how
     many entries were judged. Unexplained undefined entries are compared as they are: a walk that produces nan
-    where the derivative exists, with no operation saying why, DOES NOT match."""
+    where the derivative exists, with no operation saying why, DOES NOT match. (One wrong where another
+    operation has no derivative is judged on the columns left defined, not on the ones set aside.)
+
+    Likewise for the defined columns that reach an output through a kink (`kinked`: ReLU at 0 takes 0 as the ML
+    frameworks do, while a central difference there averages the two sides' slopes): neither number is a
+    derivative, so those columns are not judged either (and are not counted in `judged`)."""
     wrt, shapes = plan.wrt, plan.shapes
     scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
     moves = plan.moves(step)  # (3, n): each direction times the step
-    aside = (~np.isfinite(jacobian[np.isfinite(outputs)]).any(axis=0) if explained
-             else np.zeros(jacobian.shape[1], dtype=bool))
+    undefined = ~np.isfinite(jacobian[np.isfinite(outputs)]).all(axis=0)
+    aside = (undefined if explained else np.zeros_like(undefined)) | (kinked & ~undefined)
     if aside.any():
         moves, jacobian = np.where(aside, 0.0, moves), np.where(aside, 0.0, jacobian)
     ahead, behind = plan.check_buffers
@@ -388,7 +405,8 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
             agrees, judged = _compare(jacobian(), direct, max(1e-8 if exact else 1e-6, error()),
                                       1e-10 if exact else 1e-8, ~np.isfinite(outputs))
         else:
-            agrees, judged = _directional_check(plan, point, jacobian(), error(), outputs, bool(reasons))
+            agrees, judged = _directional_check(plan, point, jacobian(), error(), outputs, bool(reasons),
+                                                _kinked(plan, point, per_line))
         return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons)
     ahead, ahead_agrees = None, None
     if directions is not None:

@@ -11,7 +11,7 @@ vector is a column, a number 1 x 1); a matrix's entries are laid out row-major, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +147,11 @@ class Node:
         None: said where a gradient through it is undefined."""
         return None
 
+    def kinks(self, operands: Sequence[np.ndarray]) -> np.ndarray | bool:
+        """Which entries of the value sit on a kink whose slope the walk takes from one side by convention (ReLU at
+        0, a tie of max(a, b)): a derivative no central difference can confirm, as it averages the two sides."""
+        return False
+
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
@@ -164,10 +169,19 @@ def no_real_value(node: Node) -> str:
     return f"{short(node.show().text)} has no finite real value here"
 
 
-def steep(node: Node, z: np.ndarray, value: np.ndarray, slope: np.ndarray) -> str | None:
+def steep(node: Node, z: np.ndarray, value: np.ndarray, slope: np.ndarray,
+          moved: Callable[[np.ndarray], np.ndarray]) -> str | None:
     """Why an entry-by-entry operation has no derivative where its value is finite but its slope is not (√z and
-    z^0.5 at 0, asin at 1: a vertical tangent), at the operand's value when every such entry has the same one."""
+    z^0.5 at 0, asin at 1: a vertical tangent), at the operand's value when every such entry has the same one.
+    The map's own values decide, not the slope: a neighbour a hair away (`moved(z ± h)`) has no value (the edge of
+    the domain), or the difference quotient there is past 10⁶. A slope that is wrong where the values are smooth
+    gets no excuse, and the walk's check calls it wrong."""
     where = np.broadcast_to(np.isfinite(value) & ~np.isfinite(slope), np.shape(value))
+    if where.any():
+        h = 1e-12 * np.maximum(1.0, np.abs(z))
+        with np.errstate(all="ignore"):
+            ahead, behind = moved(z + h), moved(z - h)
+            where = where & (~np.isfinite(ahead) | ~np.isfinite(behind) | (np.abs(ahead - behind) > 2e6 * h))
     if not where.any():
         return None
     at = np.unique(np.broadcast_to(z, where.shape)[where])
@@ -331,7 +345,8 @@ class Power(Node):
         return super().undefined(operands)
 
     def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
-        return steep(self, operands[0], self.evaluate(operands), self._slope(operands[0]))
+        return steep(self, operands[0], self.evaluate(operands), self._slope(operands[0]),
+                     lambda z: self.evaluate([z]))
 
 
 @dataclass(eq=False)
