@@ -140,12 +140,17 @@ def test_no_derivative_is_never_called_a_mismatch_and_always_says_why(case: str,
     cell, name, f, place, undefined = FAMILY[case]
     x = place(np.random.default_rng(seed).normal(size=(3, 4)))
     own, forced, gradient = checks(cell, name, x)
-    for verdict in (own, forced):
-        assert_honest(verdict, gradient)
+    assert_honest(own, gradient)
+    if case == "a power 1.5 at 0 (a derivative)":  # every direction leaves the domain at 0: nothing to difference
+        assert forced.agrees is None and "DOES NOT" not in verdict_words(forced)
+    else:
+        assert_honest(forced, gradient)
     assert (not np.isfinite(gradient).all()) == undefined
     want = differences(f, x)
     kinks = (x == 0) if "relu" in case else np.zeros(x.shape, dtype=bool)
-    compared = np.isfinite(gradient) & ~kinks
+    compared = np.isfinite(gradient) & ~kinks & np.isfinite(want)  # a neighbour outside the domain: one side only
+    if case == "a power 1.5 at 0 (a derivative)":
+        assert (gradient[x == 0] == 0).all()  # 1.5 x^0.5 from the right, by hand
     np.testing.assert_allclose(gradient[compared], want[compared], rtol=1e-5, atol=1e-8)
     if "relu" in case and kinks.any() and "layer" not in case:
         assert (gradient[kinks] == 0).all()  # the convention, documented
@@ -191,12 +196,9 @@ def test_a_walk_wrong_where_the_derivative_exists_is_caught(monkeypatch: pytest.
     result = jacobian("X: 3x4\nL = sum(norm(X, axis=0))", chain=True)
     check = result.walkthrough(X=x).check
     said = verdict_words(check)
-    if factor == 0.0 and zero_column is not None:
-        # nan in column 2 beside column 1's real undefined: the reason there excuses both columns; the other
-        # columns are still judged (see _directional_check: one wrong where another has no derivative)
-        assert check.judged == 6 and check.agrees
-    else:
-        assert check.agrees is False and "DOES NOT match" in said, said
+    # nan in column 2 beside column 1's real undefined gets no excuse from column 1's reason: the map is smooth
+    # along column 2's inputs, so they are judged
+    assert check.agrees is False and "DOES NOT match" in said, said
 
 
 @pytest.mark.parametrize("point", [[[1.0], [2.0], [3.0]], [[0.0], [2.0], [3.0]]])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from jacmagic.chain.check import rounding
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
 from jacmagic.chain.staged import chained
+from jacmagic.chain.unjudged import smooth_columns
 from jacmagic.chain.verdict import Against, Verdict
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
@@ -321,11 +322,11 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     A column the walk leaves undefined in a row whose output has a value (√x at 0, a norm at 0, a tied max: the
     map is continuous there, its derivative does not exist) would make J v undefined along every direction,
     while the map's differences are finite: not a mismatch, a place no difference can judge. When the walk
-    names why (`explained`: an operation's `unsloped` or `undefined` reason), the directions stay off those
-    inputs (their components 0), so J v is defined and still checks every other column, and the verdict says how
-    many entries were judged. Unexplained undefined entries are compared as they are: a walk that produces nan
-    where the derivative exists, with no operation saying why, DOES NOT match. (One wrong where another
-    operation has no derivative is judged on the columns left defined, not on the ones set aside.)
+    names why (`explained`: an operation's `unsloped` or `undefined` reason) and the map's own values confirm it
+    along that input (`unjudged.smooth_columns`: a kink or a vertical tangent there), the directions stay off
+    those inputs (their components 0), so J v is defined and still checks every other column, and the verdict
+    says how many entries were judged. Any other undefined entry is compared as it is: a walk that produces nan
+    where the derivative exists DOES NOT match, even beside a real undefined one.
 
     Likewise for the defined columns that reach an output through a kink (`kinked`: ReLU at 0 takes 0 as the ML
     frameworks do, while a central difference there averages the two sides' slopes): neither number is a
@@ -335,6 +336,8 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
     step = 1e-6 * scale
     moves = plan.moves(step)  # (3, n): each direction times the step
     undefined = ~np.isfinite(jacobian[np.isfinite(outputs)]).all(axis=0)
+    if explained and undefined.any():
+        undefined &= ~smooth_columns(point, shapes, wrt, outputs, jacobian, undefined, partial(_outputs, plan))
     aside = (undefined if explained else np.zeros_like(undefined)) | (kinked & ~undefined)
     if aside.any():
         moves, jacobian = np.where(aside, 0.0, moves), np.where(aside, 0.0, jacobian)
