@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from jacmagic.chain.shown import Shown
+from jacmagic.chain.unjudged import vertical
 
 Shape = tuple[int, int]
 Values = dict[int, np.ndarray]  # node id -> its value at the point
@@ -171,21 +172,9 @@ def no_real_value(node: Node) -> str:
 
 def steep(node: Node, z: np.ndarray, value: np.ndarray, slope: np.ndarray,
           moved: Callable[[np.ndarray], np.ndarray]) -> str | None:
-    """Why an entry-by-entry operation has no derivative where its value is finite but its slope is not (√z and
-    z^0.5 at 0, asin at 1: a vertical tangent), at the operand's value when every such entry has the same one.
-    The map's own values decide, not the slope: a neighbour a hair away (`moved(z ± h)`) has no value (the edge of
-    the domain), or the difference quotient there is past 10⁶. A slope that is wrong where the values are smooth
-    gets no excuse, and the walk's check calls it wrong."""
-    where = np.broadcast_to(np.isfinite(value) & ~np.isfinite(slope), np.shape(value))
-    if where.any():
-        h = 1e-12 * np.maximum(1.0, np.abs(z))
-        with np.errstate(all="ignore"):
-            ahead, behind = moved(z + h), moved(z - h)
-            where = where & (~np.isfinite(ahead) | ~np.isfinite(behind) | (np.abs(ahead - behind) > 2e6 * h))
-    if not where.any():
-        return None
-    at = np.unique(np.broadcast_to(z, where.shape)[where])
-    return f"{short(node.show().text)} has no derivative {f'at {at[0]:g}' if at.size == 1 else 'here'}"
+    """Why an entry-by-entry operation has no derivative at a vertical tangent (`unjudged.vertical`)."""
+    at = vertical(z, value, slope, moved)
+    return None if at is None else f"{short(node.show().text)} has no derivative {at}"
 
 
 def division_by_zero(divisor: Node) -> str:

@@ -1,5 +1,6 @@
-"""Which undefined columns of a walk's Jacobian the map's own values confirm: the check along directions sets a
-column aside only where the map has no derivative, never where the walk merely failed to compute one."""
+"""Where the map's own values confirm that a derivative does not exist: the check along directions sets a column
+aside only there, never where the walk merely failed to compute one, and a vertical tangent is named only where
+the values show one."""
 
 from __future__ import annotations
 
@@ -41,6 +42,25 @@ def smooth_columns(point: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[i
             smooth[j] = bool(np.isfinite([*moved.values()]).all() and _close(ahead, behind) and
                              _close(central, finer))
     return smooth
+
+
+def vertical(z: np.ndarray, value: np.ndarray, slope: np.ndarray, moved: Callable[[np.ndarray], np.ndarray]
+             ) -> str | None:
+    """Where an entry-by-entry operation has no derivative though its value is finite and its slope is not (√z and
+    z^0.5 at 0, asin at 1: a vertical tangent): "at" the operand's value when every such entry has the same one,
+    else "here"; None if nowhere. The map's own values decide, not the slope: a neighbour a hair away
+    (`moved(z ± h)`) has no value (the edge of the domain), or the difference quotient there is past 10⁶. A
+    slope that is wrong where the values are smooth gets no excuse, and the walk's check calls it wrong."""
+    where = np.broadcast_to(np.isfinite(value) & ~np.isfinite(slope), np.shape(value))
+    if where.any():
+        h = 1e-12 * np.maximum(1.0, np.abs(z))
+        with np.errstate(all="ignore"):
+            ahead, behind = moved(z + h), moved(z - h)
+            where = where & (~np.isfinite(ahead) | ~np.isfinite(behind) | (np.abs(ahead - behind) > 2e6 * h))
+    if not where.any():
+        return None
+    at = np.unique(np.broadcast_to(z, where.shape)[where])
+    return f"at {at[0]:g}" if at.size == 1 else "here"
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
