@@ -20,7 +20,17 @@ class HeldConstant:
 
 @dataclass(frozen=True)
 class DeterminantTooLarge:
-    """The symbolic determinant did not fit in the time budget; its value at a point is still computed."""
+    """The symbolic determinant was not expanded; its value at a point is still computed. Either the Jacobian is
+    larger than `limit` x `limit` (`size` rows), so it is never tried, or the expansion did not fit in the time
+    budget (`seconds`): the note says which, as the two call for different remedies (a smaller map, --budget)."""
+
+    size: int
+    limit: int
+    seconds: float
+
+    @property
+    def over_limit(self) -> bool:
+        return self.size > self.limit
 
 
 @dataclass(frozen=True)

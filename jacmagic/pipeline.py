@@ -276,7 +276,7 @@ def _analyse(model: CellModel, options: Options) -> SymbolicJacobian:
     if options.det:
         det = calculus.determinant(matrix, budget)
         if det is None and not budget.skipped:
-            notes.append(DeterminantTooLarge())
+            notes.append(DeterminantTooLarge(matrix.shape[0], calculus.MAX_SYMBOLIC_DET, options.budget))
         elif det is not None and options.simplify != "none":
             det = calculus.tidy(det, budget)
     hessians = calculus.hessians(matrix, variables, options.budget) if options.hessian else ()

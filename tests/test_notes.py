@@ -36,8 +36,10 @@ SAID: list[tuple[Note, str]] = [
     (HeldConstant(("xx", "b"), ("x1", "")), "constants (held fixed, not differentiated): xx (did you mean x1?), b"),
     (HeldConstant(tuple(f"c{k}" for k in range(14))),
      "constants (held fixed, not differentiated): c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 and 2 more"),
-    (DeterminantTooLarge(), "the determinant is too large to expand symbolically within the time budget; its value "
-     "at a point is still computed"),
+    (DeterminantTooLarge(50, 8, 2.0), "determinants larger than 8 x 8 are not expanded symbolically (this one is 50 "
+     "x 50); its value at a point is still computed"),
+    (DeterminantTooLarge(8, 8, 0.3), "the determinant did not expand symbolically within the 0.3 s time budget "
+     "(--budget); its value at a point is still computed"),
     (OffMainThread(determinant_skipped=True), "this ran outside the main thread, where time budgets cannot stop a "
      "step (they use SIGALRM): simplification and the symbolic determinant were skipped so that nothing can hang; "
      "every number at a point is unaffected"),
@@ -66,6 +68,28 @@ SAID: list[tuple[Note, str]] = [
 @pytest.mark.parametrize(("fact", "sentence"), SAID, ids=[type(f).__name__ for f, _ in SAID])
 def test_every_kind_of_note_is_a_fact_worded_by_the_one_view(fact: Note, sentence: str) -> None:
     assert words(fact) == sentence
+
+
+def test_a_50_by_50_determinant_says_the_size_limit_not_the_time_budget() -> None:
+    """A 50 x 50 --det cell said "too large to expand symbolically within the time budget": it is never tried,
+    as determinants past 8 x 8 are not expanded (docs/guarantees.md); the number at the point is still right."""
+    result = jacobian("x: 50\ny = tanh(x)", det=True, at={"x": np.linspace(-1, 1, 50)})
+    assert DeterminantTooLarge(50, 8, 2.0) in result.facts
+    said = next(note for note in result.notes if "determinant" in note)
+    assert "larger than 8 x 8" in said and "50 x 50" in said and "time budget" not in said
+    assert result.symbolic.det_at(result.at()) == pytest.approx(np.prod(1 - np.tanh(np.linspace(-1, 1, 50)) ** 2))
+
+
+def test_an_8_by_8_determinant_past_its_budget_says_the_time_budget() -> None:
+    """Within the size limit, a determinant sympy cannot expand in --budget seconds says so, with the budget.
+    (The cell takes 0.6 s idle, the expansion stopped at the budget: no wall-clock assertion.)"""
+    names = [f"v{i}" for i in range(8)]
+    rows = [" + ".join(f"relu({names[j]})*{names[(i + j) % 8]}*sin({names[(i * j + 1) % 8]})" for j in range(8))
+            for i in range(8)]
+    result = jacobian(f"f({', '.join(names)}) = [" + ", ".join(rows) + "]", det=True, budget=0.3)
+    assert DeterminantTooLarge(8, 8, 0.3) in result.facts
+    said = next(note for note in result.notes if "determinant" in note)
+    assert "0.3 s time budget" in said and "larger than" not in said
 
 
 def test_every_kind_of_note_has_words() -> None:

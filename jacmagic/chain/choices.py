@@ -73,6 +73,10 @@ class Where(Node):
                   for m, child in ((mask, self.then), (1 - mask, self.otherwise))]
         return picked + [np.zeros(upstream.shape[:-2] + child.shape) for child in (self.left, self.right)]
 
+    def kinks(self, operands: Sequence[np.ndarray]) -> np.ndarray | bool:
+        """A tie of the condition: max(a, b) at a = b, where(x > 0, x, 0.01 x) at 0."""
+        return np.broadcast_to(operands[2] == operands[3], self.shape)
+
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:
         mask = self._mask(operands)[..., None]

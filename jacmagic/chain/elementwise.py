@@ -21,6 +21,7 @@ from jacmagic.chain.operations import (
     diagonal,
     no_real_value,
     short,
+    steep,
     times,
     wrap,
 )
@@ -66,10 +67,15 @@ class Apply(Node):
     def undefined(self, operands: Sequence[np.ndarray]) -> str:
         return no_real_value(self) if self.name in WITH_DOMAIN else super().undefined(operands)
 
+    def kinks(self, operands: Sequence[np.ndarray]) -> np.ndarray | bool:
+        return operands[0] == 0 if self.name in ("relu", "leaky_relu") else False
+
     def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
         if self.name in FLAT and (operands[0] == 0).any():
             return f"{short(self.show().text)} jumps at 0 and has no derivative there"
-        return None
+        with np.errstate(all="ignore"):
+            return steep(self, operands[0], self.evaluate(operands), self.function.derivative(operands[0]),
+                         lambda z: self.evaluate([z]))
 
 
 # -- classifier pieces: leaky ReLU with a slope, cross-entropy on logits, mean squared error ---------------------

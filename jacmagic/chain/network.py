@@ -115,10 +115,11 @@ class Line:
                 return f"{why} (line {self.number})"
         return None
 
-    def pullback(self, upstream: np.ndarray, values: Values,
-                 wanted: Collection[str] | None = None) -> dict[str, np.ndarray]:
+    def pullback(self, upstream: np.ndarray, values: Values, wanted: Collection[str] | None = None,
+                 kinks: bool = False) -> dict[str, np.ndarray]:
         """The vector-Jacobian product: upstream (..., r, c) times this line's local Jacobian, per operand name
-        (only the `wanted` operands, when given: the rest get 0 without their products being formed)."""
+        (only the `wanted` operands, when given: the rest get 0 without their products being formed). With
+        `kinks`, what flows through a kink (`Node.kinks`) is undefined: which gradients depend on one."""
         order = self.order()
         flows = {id(leaf) for leaf in self.leaves if wanted is None or leaf.name in wanted}
         for node in order:
@@ -129,9 +130,12 @@ class Line:
             if not node.children or id(node) not in gradients:
                 continue
             mask = [id(child) in flows for child in node.children]
+            operands = [values[id(c)] for c in node.children]
             flow = _undefined_where(gradients[id(node)], values[id(node)], flow_axis=False)
+            if kinks:
+                flow = _undefined_where(flow, np.where(node.kinks(operands), np.nan, 0.0), flow_axis=False)
             with np.errstate(all="ignore"):
-                parts = node.pullback(flow, [values[id(c)] for c in node.children], values[id(node)], mask)
+                parts = node.pullback(flow, operands, values[id(node)], mask)
             for child, part, needed in zip(node.children, parts, mask):
                 if needed:
                     gradients[id(child)] = gradients[id(child)] + part if id(child) in gradients else part

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from jacmagic.chain.check import rounding
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
 from jacmagic.chain.network import Line, Network, Values
 from jacmagic.chain.staged import chained
+from jacmagic.chain.unjudged import smooth_columns
 from jacmagic.chain.verdict import Against, Verdict
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
@@ -157,11 +158,12 @@ def reverse(plan: CompiledNetwork, point: Mapping[str, np.ndarray]
     return (known, per_line, [LineStep(*record) for record in records], gradients), True
 
 
-def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str]
+def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str], kinks: bool = False
                   ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
     """Reverse mode operation by operation, each value and slope guarded: a value with no finite number (nan)
     makes what flows through it undefined (a 0 flowing stays 0), and an undefined output entry (a domain error,
-    not an overflow: `Network.undefined_outputs`) has no gradient at all."""
+    not an overflow: `Network.undefined_outputs`) has no gradient at all. With `kinks`, so does what flows
+    through a kink (`Line.pullback`): the check's way to find the entries that depend on one."""
     known, per_line = network.forward(point)
     m = cost(network, wrt).outputs
     gradients = seeds(network, m)
@@ -169,7 +171,7 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
     steps = []
     for line, values in zip(reversed(network.lines), reversed(per_line)):
         upstream = gradients.get(line.name, np.zeros((m, *line.shape)))
-        products = line.pullback(upstream, values, flowing)
+        products = line.pullback(upstream, values, flowing, kinks)
         before = {name: gradients.get(name, 0.0) for name in products}
         for name, part in products.items():
             gradients[name] = part if name not in gradients else gradients[name] + part
@@ -300,15 +302,45 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
+def _kinked(plan: CompiledNetwork, point: Mapping[str, np.ndarray], per_line: Sequence[Values]) -> np.ndarray:
+    """Which columns of J (inputs) reach an output through a kink at this point (ReLU at 0, a tie of max(a, b):
+    `Node.kinks`): found by reverse mode again with the kinks undefined, only when there is one."""
+    if not any(np.any(node.kinks([values[id(c)] for c in node.children]))
+               for line, values in zip(plan.network.lines, per_line) for node in line.order() if node.children):
+        return np.zeros(sum(plan.shapes[n][0] * plan.shapes[n][1] for n in plan.wrt), dtype=bool)
+    strict = exact_reverse(plan.network, point, plan.wrt, kinks=True)[3].values()
+    return np.asarray(~np.isfinite(np.concatenate([g.reshape(g.shape[0], -1) for g in strict], axis=1)).all(axis=0))
+
+
 def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray,
-                       error: float) -> tuple[bool | None, int | None]:
+                       error: float, outputs: np.ndarray, explained: bool, kinked: np.ndarray
+                       ) -> tuple[bool | None, int | None]:
     """J v against central differences of the map along three random directions (seeded, drawn once per cell
     when small enough to keep): a check of every column at the cost of six forward passes, allowing 1e-4
-    relative or what rounding leaves in J (`error`), where that is more."""
+    relative or what rounding leaves in J (`error`), where that is more.
+
+    A column the walk leaves undefined in a row whose output has a value (√x at 0, a norm at 0, a tied max: the
+    map is continuous there, its derivative does not exist) would make J v undefined along every direction,
+    while the map's differences are finite: not a mismatch, a place no difference can judge. When the walk
+    names why (`explained`: an operation's `unsloped` or `undefined` reason) and the map's own values confirm it
+    along that input (`unjudged.smooth_columns`: a kink or a vertical tangent there), the directions stay off
+    those inputs (their components 0), so J v is defined and still checks every other column, and the verdict
+    says how many entries were judged. Any other undefined entry is compared as it is: a walk that produces nan
+    where the derivative exists DOES NOT match, even beside a real undefined one.
+
+    Likewise for the defined columns that reach an output through a kink (`kinked`: ReLU at 0 takes 0 as the ML
+    frameworks do, while a central difference there averages the two sides' slopes): neither number is a
+    derivative, so those columns are not judged either (and are not counted in `judged`)."""
     wrt, shapes = plan.wrt, plan.shapes
     scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
     step = 1e-6 * scale
     moves = plan.moves(step)  # (3, n): each direction times the step
+    undefined = ~np.isfinite(jacobian[np.isfinite(outputs)]).all(axis=0)
+    if explained and undefined.any():
+        undefined &= ~smooth_columns(point, shapes, wrt, outputs, jacobian, undefined, partial(_outputs, plan))
+    aside = (undefined if explained else np.zeros_like(undefined)) | (kinked & ~undefined)
+    if aside.any():
+        moves, jacobian = np.where(aside, 0.0, moves), np.where(aside, 0.0, jacobian)
     ahead, behind = plan.check_buffers
     with np.errstate(all="ignore"):
         exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
@@ -330,6 +362,8 @@ def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], j
         numeric[~np.isfinite(numeric)] = np.inf
         agrees_here, judged = _compare(along, numeric, max(1e-4, error), 1e-6)
         agrees = False if False in (agrees, agrees_here) else agrees and agrees_here
+    if aside.any():  # the entries judged: the defined ones in the columns the directions moved along
+        judged = int(np.isfinite(jacobian[:, ~aside]).sum())
     return agrees, judged
 
 
@@ -364,15 +398,18 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
 
     @cache
     def judge() -> Verdict:
+        # The reasons are asked for wherever a number is missing: a value (the compiled walk gave up) or only a
+        # slope (√x at 0 has a value, and the compiled walk keeps the inf or nan it computes).
+        reasons = () if finite and np.isfinite(jacobian()).all() else tuple(
+            why for line, values in zip(network.lines, per_line) if (why := line.undefined(values)))
+        outputs = np.concatenate([known[o].ravel() for o in network.outputs])
         if direct is not None:
             exact = against == "direct"  # else differences at 50 digits, to their step's truncation
-            valueless = ~np.isfinite(np.concatenate([known[o].ravel() for o in network.outputs]))
             agrees, judged = _compare(jacobian(), direct, max(1e-8 if exact else 1e-6, error()),
-                                      1e-10 if exact else 1e-8, valueless)
+                                      1e-10 if exact else 1e-8, ~np.isfinite(outputs))
         else:
-            agrees, judged = _directional_check(plan, point, jacobian(), error())
-        reasons = () if finite else tuple(why for line, values in zip(network.lines, per_line)
-                                          if (why := line.undefined(values)))
+            agrees, judged = _directional_check(plan, point, jacobian(), error(), outputs, bool(reasons),
+                                                _kinked(plan, point, per_line))
         return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons)
     ahead, ahead_agrees = None, None
     if directions is not None:

@@ -11,13 +11,14 @@ vector is a column, a number 1 x 1); a matrix's entries are laid out row-major, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from jacmagic.chain.shown import Shown
+from jacmagic.chain.unjudged import vertical
 
 Shape = tuple[int, int]
 Values = dict[int, np.ndarray]  # node id -> its value at the point
@@ -147,6 +148,11 @@ class Node:
         None: said where a gradient through it is undefined."""
         return None
 
+    def kinks(self, operands: Sequence[np.ndarray]) -> np.ndarray | bool:
+        """Which entries of the value sit on a kink whose slope the walk takes from one side by convention (ReLU at
+        0, a tie of max(a, b)): a derivative no central difference can confirm, as it averages the two sides."""
+        return False
+
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
@@ -162,6 +168,13 @@ def short(text: str) -> str:
 
 def no_real_value(node: Node) -> str:
     return f"{short(node.show().text)} has no finite real value here"
+
+
+def steep(node: Node, z: np.ndarray, value: np.ndarray, slope: np.ndarray,
+          moved: Callable[[np.ndarray], np.ndarray]) -> str | None:
+    """Why an entry-by-entry operation has no derivative at a vertical tangent (`unjudged.vertical`)."""
+    at = vertical(z, value, slope, moved)
+    return None if at is None else f"{short(node.show().text)} has no derivative {at}"
 
 
 def division_by_zero(divisor: Node) -> str:
@@ -319,6 +332,10 @@ class Power(Node):
         if self.exponent != int(self.exponent) and (operands[0] < 0).any():
             return no_real_value(self)
         return super().undefined(operands)
+
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        return steep(self, operands[0], self.evaluate(operands), self._slope(operands[0]),
+                     lambda z: self.evaluate([z]))
 
 
 @dataclass(eq=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jacmagic.chain.operations import Factor, Node, Shape, Shown, times
+from jacmagic.chain.operations import Factor, Node, Shape, Shown, short, times
 
 Axis = int | None  # None: all entries; 0: per column; 1: per row
 
@@ -86,8 +86,7 @@ class Reduce(Node):
             return np.full_like(z, self.shape[0] * self.shape[1] / z.size)
         if self.kind in ("max", "min"):
             hits = z == value
-            tied = hits.sum(axis=along(self.axis), keepdims=True) > 1
-            return np.where(hits, np.where(tied, np.nan, 1.0), 0.0)  # tied: no derivative
+            return np.where(hits, np.where(self._tied(hits), np.nan, 1.0), 0.0)  # tied: no derivative
         if self.kind == "norm":
             with np.errstate(all="ignore"):
                 return z / value
@@ -96,6 +95,24 @@ class Reduce(Node):
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         return [times(upstream, self.row(operands[0], value))]
+
+    def _tied(self, hits: np.ndarray) -> np.ndarray:
+        """Where the extreme entry is taken by more than one entry (per column, row or the whole)."""
+        return np.asarray(hits.sum(axis=along(self.axis), keepdims=True) > 1)
+
+    def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
+        """A norm has no derivative where what it measures is 0 (a cone's tip), a max or min where the extreme
+        entry is tied (found here from the values, not from the slopes: a wrong slope is never excused)."""
+        value = self.evaluate(operands)
+        if not ((self.kind == "norm" and (value == 0).any()) or
+                (self.kind in ("max", "min") and self._tied(operands[0] == value).any())):
+            return None
+        part = "" if self.axis is None else f" in a {_per(self.axis)}"
+        if self.kind == "norm":
+            where = "every entry is 0" if self.axis is None else f"a {_per(self.axis)} is 0"
+        else:
+            where = f"the {'largest' if self.kind == 'max' else 'smallest'} entry{part} is tied"
+        return f"{short(self.show().text)} has no derivative where {where}"
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
                     value: np.ndarray) -> np.ndarray:

@@ -48,8 +48,10 @@ def _(fact: HeldConstant) -> str:
 
 @words.register
 def _(fact: DeterminantTooLarge) -> str:
-    return "the determinant is too large to expand symbolically within the time budget; its value at a point is " \
-        "still computed"
+    why = (f"determinants larger than {fact.limit} x {fact.limit} are not expanded symbolically (this one is "
+           f"{fact.size} x {fact.size})" if fact.over_limit else
+           f"the determinant did not expand symbolically within the {fact.seconds:g} s time budget (--budget)")
+    return f"{why}; its value at a point is still computed"
 
 
 @words.register
