@@ -404,10 +404,11 @@ _WIDTH = (1e-100, 1e100)
 _RELATIVE_WIDTH = 1e-9
 
 
-def refuse_undrawable(name: str, lo: float, hi: float) -> None:
+def refuse_undrawable(name: str, lo: float, hi: float, what: str = "--domain ") -> None:
+    """A range a grid can be laid on (the pictures', the area check's), else refused naming `what` gave it."""
     width = hi - lo
     if not (_WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))):
-        raise CellError(f"--domain {name}={lo:g}:{hi:g} cannot be drawn: a plotted range needs a width between "
+        raise CellError(f"{what}{name}={lo:g}:{hi:g} cannot be used: a range needs low < high, a width between "
                         f"{_WIDTH[0]:g} and {_WIDTH[1]:g} and above a billionth of its ends' size")
 
 

@@ -332,7 +332,7 @@ class SymbolicJacobian:
     def area(self, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None) -> AreaCheck:
         """The change-of-variables formula checked: the integral of |det J| over a rectangle of inputs against
         the area of its image (maps of the plane)."""
-        from jacmagic.views.plot import area
+        from jacmagic.views.area import area
 
         return area(self, domain, point)
 

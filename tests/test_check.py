@@ -71,7 +71,7 @@ def test_high_precision_differences_resolve_a_steep_map() -> None:
 
 
 def test_area_check_reads_relative_difference() -> None:
-    check = AreaCheck(integral=2.0, image_area=2.02)
+    check = AreaCheck(integral=2.0, image_area=2.02, signed_integral=2.0, windings=1)
     assert check.relative_difference == pytest.approx(0.02 / 2.02)
     assert "relative difference 9.9e-03" in str(check)
 

@@ -20,7 +20,8 @@ from matplotlib.contour import ContourSet
 
 from jacmagic import jacobian
 from jacmagic.errors import OptionError
-from jacmagic.views.plot import LARGEST, polygon_area
+from jacmagic.views.grids import polygon_area
+from jacmagic.views.plot import LARGEST
 
 from .conftest import Shell
 from .helpers import numeric_jacobian

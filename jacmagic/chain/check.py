@@ -155,18 +155,44 @@ def _values(function: Callable[..., list[Any]], point: np.ndarray) -> np.ndarray
 @dataclass(frozen=True)
 class AreaCheck:
     """The change-of-variables formula checked numerically: the integral of |det J| over the input rectangle
-    against the area of its image, measured as a polygon from the mapped boundary (valid for a one-to-one map)."""
+    against the area of its image, measured as a polygon from the mapped boundary. The polygon measures area
+    counted with the boundary's winding (Green's theorem: the integral of det J with its sign), which is the image's
+    area only for a one-to-one map; where det J takes both signs (a fold) or the boundary winds around a point more
+    than once (an overlap) the map is not one-to-one, and the text says so."""
 
     integral: float
     image_area: float
+    signed_integral: float  # the integral of det J with its sign: what the boundary's polygon measures
+    windings: int  # the most times the mapped boundary winds around the image of an interior point
 
     @property
     def relative_difference(self) -> float:
         return abs(self.integral - self.image_area) / max(abs(self.image_area), 1e-300)
 
+    @property
+    def folds(self) -> bool:
+        """det J takes both signs in the region (each sign more than rounding's share of the integral)."""
+        flipped = (self.integral - self.signed_integral) / 2
+        return min(flipped, self.integral - flipped) > 1e-9 * self.integral
+
+    @property
+    def one_to_one(self) -> bool:
+        """No sign that the map is not one-to-one on the region: the formula compares the same two numbers."""
+        return not self.folds and self.windings <= 1
+
     def __str__(self) -> str:
-        return (f"integral of |det J| over the region = {self.integral:.6g}; area of the image = "
+        said = (f"integral of |det J| over the region = {self.integral:.6g}; area of the image = "
                 f"{self.image_area:.6g} (relative difference {self.relative_difference:.1e})")
+        if self.folds:
+            return (f"{said}; but det J takes both signs in this region, so the map folds and is not one-to-one "
+                    "there: the boundary's polygon measures the integral of det J with its sign "
+                    f"({self.signed_integral:.6g}, the parts of opposite orientation cancelling), and the "
+                    "change-of-variables formula, which needs a one-to-one map, does not apply")
+        if self.windings > 1:
+            return (f"{said}; but the image's boundary winds {self.windings} times around some of its points: the "
+                    f"map covers them {self.windings} times (not one-to-one), and both numbers count that area "
+                    f"{self.windings} times")
+        return said
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))

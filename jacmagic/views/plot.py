@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jacmagic.chain.check import AreaCheck
 from jacmagic.chain.evaluate import orientation
 from jacmagic.errors import OptionError
 from jacmagic.notation import pretty
 from jacmagic.options import refuse_undrawable
+from jacmagic.views import grids
+from jacmagic.views.area import domain_ranges
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 GRID = 200  # points per side of the coloured grid: 200 x 200 draws in well under a second
 PANEL_GRID = 80  # coarser in the panel, where the picture is redrawn as the point moves
 LINES = 11  # grid lines per direction drawn over it
-_BOUNDARY = 400  # points per side when a boundary is mapped
 # Values past this are not drawn: matplotlib sums and squares what it is given (limits, margins, colour scales, arrow
 # lengths), which overflows near the largest double (1.8e308). Above the widest drawable input range (options.py).
 LARGEST = 1e150
@@ -36,52 +36,13 @@ LARGEST = 1e150
 
 def default_domain(result: SymbolicJacobian, point: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     """The plotted region: the `--domain` ranges, else the point plus or minus max(1, |value|)."""
-    given = {name: (lo, hi) for name, lo, hi in result.options.domain}
-    result.check_names(given, "--domain: ")
+    given = domain_ranges(result, {name: (lo, hi) for name, lo, hi in result.options.domain}, "--domain: ")
     domain = {}
     for symbol in result.inputs:
         value = point[symbol.name]
         span = max(1.0, abs(value))
         domain[symbol.name] = given.get(symbol.name, (value - span, value + span))
     return domain
-
-
-@dataclass(frozen=True, eq=False)
-class Plane:
-    """A grid over two inputs, every other argument held at the point: arguments for the evaluators."""
-
-    u: np.ndarray
-    v: np.ndarray
-    arguments: list[Any]
-
-
-def _plane(result: SymbolicJacobian, point: Mapping[str, float], domain: Mapping[str, tuple[float, float]],
-           count: int, axes: tuple[int, int] = (0, 1)) -> Plane:
-    names = [s.name for s in result.inputs]
-    first, second = names[axes[0]], names[axes[1]]
-    u, v = np.meshgrid(np.linspace(*domain[first], count), np.linspace(*domain[second], count))
-    return Plane(u, v, _arguments(result, point, {first: u, second: v}))
-
-
-def _arguments(result: SymbolicJacobian, point: Mapping[str, float], varying: Mapping[str, Any]) -> list[Any]:
-    """The evaluators' arguments: the `varying` inputs' arrays, every other argument held at the point."""
-    return [varying.get(s.name, point[s.name]) for s in result.arguments]
-
-
-def _image(result: SymbolicJacobian, arguments: list[Any]) -> np.ndarray:
-    """The map at the points, (..., m)."""
-    return result.map_function()(*[np.asarray(a, dtype=float) for a in arguments])
-
-
-def _jacobians(result: SymbolicJacobian, arguments: list[Any]) -> np.ndarray:
-    """J at the points, (..., m, n)."""
-    return result.at(**dict(zip((s.name for s in result.arguments), np.broadcast_arrays(*arguments))))
-
-
-def _det(jacobians: np.ndarray) -> np.ndarray:
-    """det J at the points (square Jacobians); nan where J is undefined."""
-    with np.errstate(all="ignore"):
-        return np.linalg.det(np.nan_to_num(jacobians, nan=np.nan))
 
 
 def _coloured(axes: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, gid: str, **style: Any) -> Any:
@@ -119,38 +80,6 @@ def _drawn_image(fig: Figure, image: np.ndarray) -> np.ndarray:
     return drawable
 
 
-def polygon_area(x: np.ndarray, y: np.ndarray) -> float:
-    """The shoelace formula: the area inside a closed polyline (taken in either orientation)."""
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
-def _rectangle(lo: tuple[float, float], hi: tuple[float, float], per_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """The boundary of a rectangle, walked once around."""
-    t = np.linspace(0, 1, per_side, endpoint=False)
-    u = np.concatenate([lo[0] + t * (hi[0] - lo[0]), np.full_like(t, hi[0]), hi[0] - t * (hi[0] - lo[0]),
-                        np.full_like(t, lo[0])])
-    v = np.concatenate([np.full_like(t, lo[1]), lo[1] + t * (hi[1] - lo[1]), np.full_like(t, hi[1]),
-                        hi[1] - t * (hi[1] - lo[1])])
-    return u, v
-
-
-def area(result: SymbolicJacobian, domain: Mapping[str, tuple[float, float]], point: Mapping[str, float] | None = None,
-         count: int = 400) -> AreaCheck:
-    """`result.area(...)`: the integral of |det J| by the midpoint rule, and the image's area by the shoelace
-    formula on the mapped boundary, for a map of the plane."""
-    if result.shape != (2, 2):
-        raise OptionError("the area check is for maps of the plane (2 inputs, 2 outputs)")
-    point = {**result.default_point(), **(point or {})}
-    first, second = (s.name for s in result.inputs)
-    (a, b), (c, d) = domain[first], domain[second]
-    du, dv = (b - a) / count, (d - c) / count
-    centres = _plane(result, point, {first: (a + du / 2, b - du / 2), second: (c + dv / 2, d - dv / 2)}, count)
-    integral = float(np.nansum(np.abs(_det(_jacobians(result, centres.arguments)))) * du * dv)
-    u, v = _rectangle((a, c), (b, d), _BOUNDARY)
-    image = _image(result, _arguments(result, point, {first: u, second: v}))
-    return AreaCheck(integral, polygon_area(image[..., 0], image[..., 1]))
-
-
 def png(fig: Figure, dpi: int = 80) -> bytes:
     """The figure as PNG bytes, for a static display or an Image widget."""
     import io
@@ -167,8 +96,8 @@ def figure(result: SymbolicJacobian, point: Mapping[str, float] | None = None,
     from matplotlib.figure import Figure
 
     point = {**result.default_point(), **(point or {})}
-    domain = {**default_domain(result, point), **(domain or {})}
-    for name, (lo, hi) in domain.items():
+    domain = {**default_domain(result, point), **domain_ranges(result, domain or {}, "plot: domain: ")}
+    for name, (lo, hi) in domain.items():  # the point's own range too: plus or minus 1e300 cannot be drawn
         refuse_undrawable(name, lo, hi)
     m, n = result.shape
     fig = Figure(figsize=(11, 4.8), layout="constrained")
@@ -191,9 +120,9 @@ def _change_of_variables(fig: Figure, result: SymbolicJacobian, point: Mapping[s
                          domain: Mapping[str, tuple[float, float]], grid: int) -> None:
     ins, outs = _labels(result)
     left, right = fig.subplots(1, 2)
-    plane = _plane(result, point, domain, grid)
-    image = _drawn_image(fig, _image(result, plane.arguments))
-    signed = _drawable(_det(_jacobians(result, plane.arguments)))
+    plane = grids.plane(result, point, domain, grid)
+    image = _drawn_image(fig, grids.image(result, plane.arguments))
+    signed = _drawable(grids.det(grids.jacobians(result, plane.arguments)))
     det = np.abs(signed)
     mesh = _coloured(right, image[..., 0], image[..., 1], det, "jacmagic-det")
     left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", alpha=0.35)
@@ -209,7 +138,7 @@ def _change_of_variables(fig: Figure, result: SymbolicJacobian, point: Mapping[s
         left.contourf(plane.u, plane.v, signed, levels=[defined.min(), 0.0], colors="none", hatches=["//"])
         first, second = (s.name for s in result.inputs)
         for segment in curve.allsegs[0]:  # and where the map sends it: the fold line of the image
-            folded = _drawable(_image(result, _arguments(result, point, {first: segment[:, 0],
+            folded = _drawable(grids.image(result, grids.arguments(result, point, {first: segment[:, 0],
                                                                          second: segment[:, 1]})))
             right.plot(folded[:, 0], folded[:, 1], color="crimson", lw=1.5, gid="jacmagic-fold")
     _small_square(left, right, result, point, domain)
@@ -236,16 +165,17 @@ def small_square(result: SymbolicJacobian, point: Mapping[str, float],
     first, second = (s.name for s in result.inputs)
     side = 0.06 * min(domain[first][1] - domain[first][0], domain[second][1] - domain[second][0])
     p = np.array([point[first], point[second]])
-    u, v = _rectangle((p[0] - side / 2, p[1] - side / 2), (p[0] + side / 2, p[1] + side / 2), 50)
-    raw_image, raw_jac = _image(result, _arguments(result, point, {first: u, second: v})), result.at(**dict(point))
+    u, v = grids.rectangle((p[0] - side / 2, p[1] - side / 2), (p[0] + side / 2, p[1] + side / 2), 50)
+    raw_image = grids.image(result, grids.arguments(result, point, {first: u, second: v}))
+    raw_jac = result.at(**dict(point))
     image, jac = _drawable(raw_image), _drawable(raw_jac)
-    centre = _drawable(_image(result, _arguments(result, point, {})))
+    centre = _drawable(grids.image(result, grids.arguments(result, point, {})))
     if not (np.isfinite(jac).all() and np.isfinite(image).all() and np.isfinite(centre).all()):
         why = f"the map overflows (values past {LARGEST:g})" if _overflows(raw_image) or _overflows(raw_jac) \
             else "J is undefined"
         return Square(u, v, image, None, f"{why} at this point, so J does not say how a small square is changed")
     corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]) * side / 2
-    ratio = polygon_area(image[:, 0], image[:, 1]) / side**2
+    ratio = grids.polygon_area(image[:, 0], image[:, 1]) / side**2
     return Square(u, v, image, centre + corners @ jac.T,
                   f"det J = {float(np.linalg.det(jac)):.4g} ({orientation(jac)})\n"
                   f"area(image of square) / area(square) = {ratio:.4g}")
@@ -275,9 +205,9 @@ def _slice(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float],
     ins, outs = _labels(result)
     left = fig.add_subplot(1, 2, 1)
     right = fig.add_subplot(1, 2, 2, projection="3d")
-    plane = _plane(result, point, domain, grid // 4)
-    image = _drawn_image(fig, _image(result, plane.arguments))
-    det = np.abs(_drawable(_det(_jacobians(result, plane.arguments))))
+    plane = grids.plane(result, point, domain, grid // 4)
+    image = _drawn_image(fig, grids.image(result, plane.arguments))
+    det = np.abs(_drawable(grids.det(grids.jacobians(result, plane.arguments))))
     mesh = left.pcolormesh(plane.u, plane.v, det, shading="gouraud", cmap="viridis", gid="jacmagic-det")
     fig.colorbar(mesh, ax=left, label="|det J|")
     from matplotlib import cm
@@ -296,13 +226,13 @@ def _contours(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float],
     """A scalar function of two variables: contours, and the gradient (the 1 x 2 Jacobian) as arrows."""
     ins, outs = _labels(result)
     axes = fig.subplots(1, 1)
-    plane = _plane(result, point, domain, grid)
-    values = _drawn_image(fig, _image(result, plane.arguments))[..., 0]
+    plane = grids.plane(result, point, domain, grid)
+    values = _drawn_image(fig, grids.image(result, plane.arguments))[..., 0]
     filled = axes.contourf(plane.u, plane.v, values, levels=20, cmap="viridis")
     axes.contour(plane.u, plane.v, values, levels=20, colors="0.2", linewidths=0.4)
     fig.colorbar(filled, ax=axes, label=outs[0])
-    coarse = _plane(result, point, domain, 15)
-    grad = _drawable(_jacobians(result, coarse.arguments))[..., 0, :]
+    coarse = grids.plane(result, point, domain, 15)
+    grad = _drawable(grids.jacobians(result, coarse.arguments))[..., 0, :]
     scale = _arrow_scale(grad)
     axes.quiver(coarse.u, coarse.v, grad[..., 0], grad[..., 1], color="white", edgecolor="0.2", linewidth=0.4,
                 scale=scale, gid="jacmagic-gradients")
