@@ -108,3 +108,20 @@ def test_a_formula_of_thousands_of_terms_is_evaluated_at_a_point() -> None:
     result = jacobian("f(x) = [" + " + ".join(f"sin({k}*x)" for k in range(1, 4001)) + "]", at={"x": 0.5})
     # the derivative by hand: sum of k cos(k x)
     assert_close(result.at(x=0.5), [[sum(k * math.cos(k * 0.5) for k in range(1, 4001))]], rel=1e-9)
+
+
+# -- a huge array from the notebook ----------------------------------------------------------------------------------
+
+# A notebook array of 100 million doubles (800 MB) after --at was copied and checked (1.5 GB more) before being
+# refused as not of the declared shape; now refused by its size first. Measured: 0.0 s, no memory beyond the array.
+def test_a_notebook_array_beyond_any_declared_shape_is_refused_before_it_is_copied() -> None:
+    report = isolated('"%%jacobian --at W=big\\nW: 2x2\\nf = sum(W)"',
+                      setup="import numpy as np; big = np.ones(10**8)", timeout=120)
+    assert report["error"] == "UsageError" and "100,000,000 numbers" in str(report["message"]), report
+
+
+def test_a_pasted_value_is_read_with_its_spaces_dropped_whatever_they_are(shell: Shell) -> None:
+    """Spaces inside a pasted value are dropped by one translation (splitting at them took 700 MB of pieces for
+    10 million numbers): tabs, newlines of a pasted matrix and non-breaking spaces alike."""
+    result = shell.ok("%%jacobian --no-widgets --at W=[[1,\t2],\u00a0[3,\u3000 4]]\nW: 2x2\nf = sum(W*W)").result
+    assert_close(result.at(W=np.array([[1.0, 2.0], [3.0, 4.0]])), [[2.0, 4.0, 6.0, 8.0]])
