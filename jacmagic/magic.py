@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import sympy as sp
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 from traitlets import Float, TraitError, validate
@@ -25,7 +25,7 @@ from traitlets import Float, TraitError, validate
 from jacmagic.budget import interruptible
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
-from jacmagic.option_words import Once, joined, unexpected
+from jacmagic.option_words import SHOWN, Once, joined, quoted, unexpected
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, put_back, set_aside
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
@@ -91,6 +91,8 @@ class JacobianMagic(Magics):
               help="memory a --chain walkthrough may hold, estimated before anything is allocated (default: "
                    "JacobianMagic.memory, 1 GB)")
     @line_cell_magic
+    @no_var_expand  # IPython's $name/{expr} expansion takes quadratic time on a long line (10,000 pasted numbers:
+    # 11 s before the magic is called); notebook values are read by name (--at x=a) instead
     def jacobian(self, line: str, cell: str | None = None) -> JacobianResult:
         """Shows the Jacobian matrix (rows: outputs, columns: inputs) of the map the cell defines.
 
@@ -118,8 +120,9 @@ class JacobianMagic(Magics):
             raise UsageError("%jacobian needs a name from the namespace, e.g. %jacobian f --det; "
                              "or write the map in a %%jacobian cell")
         if cell is None and not args.name.isidentifier():
-            raise UsageError(f"%jacobian takes the name of a variable, got {args.name!r}: assign it first "
-                             f"(f = {args.name}) or write the map in a %%jacobian cell")
+            typed = args.name if len(args.name) <= SHOWN else "..."  # a pasted value: thousands of characters
+            raise UsageError(f"%jacobian takes the name of a variable, got {quoted(args.name)}: assign it first "
+                             f"(f = {typed}) or write the map in a %%jacobian cell")
         out = None if args.out is None else output_name(args.out)
         # A registered magic always has its shell; IPython 8 annotates it as None, which hid the rest from mypy.
         namespace = cast(InteractiveShell, self.shell).user_ns
@@ -171,7 +174,7 @@ def output_name(text: str) -> str:
     """The --out name, as Python reads it (NFKC), refused if it is not a plain variable name of the user's."""
     name = unicodedata.normalize("NFKC", text)
     if not name.isidentifier() or keyword.iskeyword(name) or (name.startswith("__") and name.endswith("__")):
-        raise UsageError(f"--out needs a plain variable name, got {text!r}")
+        raise UsageError(f"--out needs a plain variable name, got {quoted(text)}")
     if name in _RESERVED or _HISTORY.fullmatch(name) or name in dir(builtins):
         raise UsageError(f"--out {name} would replace a name that IPython or Python relies on; choose another")
     return name

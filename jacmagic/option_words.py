@@ -62,6 +62,14 @@ class Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+SHOWN = 60  # characters of a typed value quoted in a message
+
+
+def quoted(text: str) -> str:
+    """A typed value quoted in a message, cut short: a pasted value may be thousands of characters long."""
+    return repr(text if len(text) <= SHOWN else text[:SHOWN] + "...")
+
+
 def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], help_hint: str,
                other_words: str = "") -> str:
     """What to say about a word on the option line that is no option: the option it most likely means (a typo,
@@ -70,7 +78,7 @@ def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], he
     dashes = _LONG_DASHES.match(word)
     if dashes is None:
         meant = f" (did you mean --{word}?)" if f"--{word}" in known else ""
-        return f"unexpected {word!r}{meant}: options start with --{other_words}; {help_hint}"
+        return f"unexpected {quoted(word)}{meant}: options start with --{other_words}; {help_hint}"
     typed = word.split("=", 1)[0]
     typed = typed if typed in elsewhere else _LONG_DASHES.sub("--", typed)
     if typed in elsewhere:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import ast
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, cast
 
 import sympy as sp
@@ -19,6 +21,7 @@ from jacmagic.chain.functions import KNOWN_CONSTANTS
 from jacmagic.errors import BudgetExceeded, CellError, OptionError
 from jacmagic.lazy import np
 from jacmagic.model import Mode
+from jacmagic.option_words import quoted
 from jacmagic.read.formula import ExpressionBuilder
 from jacmagic.read.names import suggest
 from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
@@ -26,7 +29,6 @@ from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
 # Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
 # with its millions of digits).
 _EVALUATION_SECONDS = 1.0
-_SHOWN = 60  # characters of a value quoted in a message
 
 
 _BRACKETS = re.compile(r"[()\[\]{}]")
@@ -58,7 +60,7 @@ def parse_exact(text: str, what: str) -> sp.Expr:
     """Like `parse_number`, but kept exact as typed (pi/2 stays pi/2), for showing the point as the user wrote it.
     Building and evaluating it has a time limit: sympy evaluates exp(exp(exp(exp(3)))) digit by digit, without
     end, and a value beyond a double is refused anyway."""
-    shown = _shown(text)
+    shown = quoted(text)
     try:
         prepared = prepare(text)
         tree = ast.parse(prepared.source.strip(), mode="eval")
@@ -94,16 +96,14 @@ def parse_exact(text: str, what: str) -> sp.Expr:
     return exact
 
 
-def _shown(text: str) -> str:
-    """An option value quoted in a message, cut short: a pasted value may be thousands of characters long."""
-    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
-
-
 def namespace_value(name: str, value: Any, what: str) -> Any:
     """A point value taken from the notebook: a number, a list or a numpy array, converted by numpy alone (no
     method of an arbitrary object is called)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple, np.ndarray, np.number)):
         raise CellError(f"{what}: {name} is a {type(value).__name__}; give a number, a list or a numpy array")
+    if isinstance(value, np.ndarray) and value.size > MAX_DECLARED_ENTRIES:  # refused before it is copied
+        raise CellError(f"{what}: {name} holds {value.size:,} numbers, over the {MAX_DECLARED_ENTRIES:,} an array "
+                        "may hold")
     return point_value(value, f"{what}: {name}")
 
 
@@ -172,7 +172,7 @@ def _converted(value: Any, what: str) -> np.ndarray:
         raise OptionError(f"{what} holds complex numbers: a point has real numbers only")
     if array.dtype.kind not in "biufO" or (array.dtype.kind == "O" and not all(
             isinstance(v, (int, float, np.number)) for v in array.flat)):
-        raise OptionError(f"{what}: {_shown(str(value))} is not a number" if array.ndim == 0 else
+        raise OptionError(f"{what}: {quoted(str(value))} is not a number" if array.ndim == 0 else
                           f"{what} does not hold numbers only")
     try:
         with np.errstate(over="ignore"):
@@ -188,7 +188,7 @@ def _sympy_number(value: sp.Basic, what: str) -> float:
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise OptionError(f"{what}: {_shown(str(value))} is not a number") from None
+        raise OptionError(f"{what}: {quoted(str(value))} is not a number") from None
 
 
 @contextmanager
@@ -248,14 +248,14 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
             return namespace_value(name, namespace[name], what)
         return parse_exact(text, what)
     if not text.endswith("]"):
-        raise CellError(f"{what}: {_shown(text)} has an unclosed bracket")
+        raise CellError(f"{what}: {quoted(text)} has an unclosed bracket")
     entries = text.count(",") + 1  # the size, estimated before anything is built
     if entries > MAX_DECLARED_ENTRIES:
         raise CellError(f"{what}: about {entries:,} numbers pasted, over the {MAX_DECLARED_ENTRIES:,} an array may "
                         "hold")
     depth = _bracket_depth(text)
     if depth > 2:
-        raise CellError(f"{what}: {_shown(text)} nests brackets {depth} deep; a value is a number, "
+        raise CellError(f"{what}: {quoted(text)} nests brackets {depth} deep; a value is a number, "
                         "a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
     plain = plain_array(text)
     if plain is not None:
@@ -327,9 +327,16 @@ def set_aside(line: str) -> tuple[str, list[str]]:
             depth -= 1
             if depth == 0:
                 kept += [line[last:start], _ASIDE.format(len(values))]
-                values.append("".join(line[start:match.end()].split()))
+                values.append(line[start:match.end()].translate(_spaces()))
                 last = match.end()
     return "".join(kept) + line[last:], values
+
+
+@cache
+def _spaces() -> dict[int, None]:
+    """A table deleting every character Python counts as a space. Translating takes memory the size of the
+    text: splitting 10 million pasted numbers at their spaces took 700 MB of pieces."""
+    return {code: None for code in range(sys.maxunicode + 1) if chr(code).isspace()}
 
 
 def put_back(text: str, values: list[str]) -> str:
@@ -347,7 +354,7 @@ def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
         name = unicodedata.normalize("NFKC", name.strip())
         if not equals or not name.isidentifier():
             raise CellError(f"{option} takes name=value pairs separated by commas, e.g. {option} {example}; "
-                            f"got {part!r}")
+                            f"got {quoted(part)}")
         if name in point:
             raise CellError(f"{option} gives {name} twice")
         point[name] = parse_values(value, f"{option} {name}", namespace)
@@ -376,7 +383,7 @@ def parse_names(text: str) -> tuple[str, ...]:
     names = tuple(unicodedata.normalize("NFKC", n) for n in _split_top_level(text))
     bad = [n for n in names if not n.isidentifier()]
     if bad or not names:
-        raise CellError(f"--wrt takes variable names separated by commas, e.g. --wrt r,theta; got {text!r}")
+        raise CellError(f"--wrt takes variable names separated by commas, e.g. --wrt r,theta; got {quoted(text)}")
     return names
 
 
@@ -388,7 +395,7 @@ def parse_ranges(text: str, option: str = "--range") -> tuple[tuple[str, float, 
         low, colon, high = span.partition(":")
         name = unicodedata.normalize("NFKC", name.strip())
         if not (equals and colon and name.isidentifier()):
-            raise CellError(f"{option} takes name=low:high pairs, e.g. {option} r=0:5,theta=0:2*pi; got {part!r}")
+            raise CellError(f"{option} takes name=low:high pairs, e.g. {option} r=0:5,theta=0:2*pi; got {quoted(part)}")
         lo, hi = parse_number(low, f"{option} {name}"), parse_number(high, f"{option} {name}")
         if not lo < hi:
             raise CellError(f"{option} {name}: the low end must be below the high end")

@@ -22,6 +22,9 @@ from jacmagic.model import Guard, postorder
 
 # Integers beyond a double's exact range are written as floats (numpy cannot hold them as integers).
 _EXACT_INTEGER = 2**53
+# Terms of a sum (factors of a product) written flat in compiled code; longer ones are halved (Python's compiler
+# refuses a flat chain of about 3,000, less below a deep call stack).
+_FLAT = 200
 
 
 class _Printer(NumPyPrinter):
@@ -83,6 +86,21 @@ class _Printer(NumPyPrinter):
             return self._print(args[0])
         half = len(args) // 2
         return f"{function}({self._pairwise(function, args[:half])}, {self._pairwise(function, args[half:])})"
+
+    def _print_Add(self, expr: sp.Expr, order: str | None = None) -> str:
+        return self._halved(expr, "+") or super()._print_Add(expr, order)
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        return self._halved(expr, "*") or super()._print_Mul(expr)
+
+    def _halved(self, expr: sp.Expr, operator: str) -> str | None:
+        """A sum or product of many terms as two bracketed halves, each halved again: written flat, 3,000 terms
+        (the value of `sum(sin(x))` for x: 10000) pass the depth Python's compiler allows; None if it is short."""
+        if len(expr.args) <= _FLAT:
+            return None
+        half = len(expr.args) // 2
+        parts = (expr.func(*expr.args[:half], evaluate=False), expr.func(*expr.args[half:], evaluate=False))
+        return f" {operator} ".join(f"({self._print(part)})" for part in parts)
 
     def _print_erf(self, expr: sp.Basic) -> str:
         return f"jacmagic_erf({self._print(expr.args[0])})"
