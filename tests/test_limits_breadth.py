@@ -125,3 +125,45 @@ def test_a_pasted_value_is_read_with_its_spaces_dropped_whatever_they_are(shell:
     10 million numbers): tabs, newlines of a pasted matrix and non-breaking spaces alike."""
     result = shell.ok("%%jacobian --no-widgets --at W=[[1,\t2],\u00a0[3,\u3000 4]]\nW: 2x2\nf = sum(W*W)").result
     assert_close(result.at(W=np.array([[1.0, 2.0], [3.0, 4.0]])), [[2.0, 4.0, 6.0, 8.0]])
+
+
+# -- Hessians of big maps -------------------------------------------------------------------------------------------
+
+# The Hessians of a sparse 300 x 300 map took 31 s and of a 500-variable map 115 s and 1.1 GB: one allowance per
+# output, and a size estimate that counted terms but not the n x n entries (zeros included) of each of m matrices.
+# Refused now before any work (0.1 s idle); 120 s is over 1000x that.
+HESSIAN_CELLS = {
+    "300 x 300 sparse": '"%%jacobian --hessian\\nf(" + ", ".join(f"x{i}" for i in range(300)) + ") = [" + '
+                        '", ".join(f"x{i}*x{(i + 1) % 300}" for i in range(300)) + "]"',
+    "120 x 120 sparse": '"%%jacobian --hessian\\nf(" + ", ".join(f"x{i}" for i in range(120)) + ") = [" + '
+                        '", ".join(f"sin(x{i})*x{(i + 7) % 120}" for i in range(120)) + "]"',
+}
+
+
+@pytest.mark.parametrize("cell", list(HESSIAN_CELLS.values()), ids=list(HESSIAN_CELLS))
+def test_the_hessians_of_a_big_map_are_refused_before_they_are_built(cell: str) -> None:
+    report = isolated(cell)
+    assert report["error"] == "UsageError" and "second derivatives" in str(report["message"]), report
+    assert "--wrt" in str(report["message"]) and float(str(report["seconds"])) < 60, report
+
+
+@pytest.mark.parametrize(("outputs", "variables"), [(1, 40), (5, 20), (40, 12)])
+def test_hessians_within_the_limit_are_the_second_differences_of_the_map(outputs: int, variables: int) -> None:
+    """The refusal counts m n^2 entries: maps within it still get every Hessian, checked against second central
+    differences of the map written here."""
+    names = [f"x{j}" for j in range(variables)]
+    rows = [f"sin(x{i % variables})*x{(i + 1) % variables}**2 + x{(i + 2) % variables}*x{i % variables}"
+            for i in range(outputs)]
+    result = jacobian(f"f({', '.join(names)}) = [{', '.join(rows)}]", hessian=True)
+    point = np.random.default_rng(outputs).uniform(-1, 1, variables)
+
+    def f(v: np.ndarray) -> np.ndarray:
+        return np.array([np.sin(v[i % variables]) * v[(i + 1) % variables] ** 2
+                         + v[(i + 2) % variables] * v[i % variables] for i in range(outputs)])
+    h = 1e-4
+    steps = np.eye(variables) * h
+    want = np.array([[(f(point + steps[j] + steps[k]) - f(point + steps[j] - steps[k]) - f(point - steps[j] + steps[k])
+                       + f(point - steps[j] - steps[k])) / (4 * h * h) for k in range(variables)]
+                     for j in range(variables)])  # (n, n, m)
+    got = np.array(result.hessian_at(**dict(zip(names, point))))  # (m, n, n)
+    assert np.allclose(got, np.moveaxis(want, -1, 0), atol=1e-5)

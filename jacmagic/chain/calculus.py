@@ -130,16 +130,20 @@ def jacobian_within(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbo
 def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
              budget: float) -> tuple[sp.ImmutableMatrix, ...]:
     """The Hessian of each output: the Jacobian of its gradient (row i of `matrix`), n x n with entry (j, k) =
-    d^2 f_i / dx_j dx_k; refused when they are too large to build within the allowance."""
-    if not fits(list(matrix), variables):  # all of them together, before the first is started
-        raise too_large(matrix.rows * len(variables), len(variables))
-    found = []
-    for i in range(matrix.rows):
-        hessian = jacobian_within(list(matrix.row(i)), variables, budget)
-        if isinstance(hessian, CellError):
-            raise hessian
-        found.append(hessian)
-    return tuple(found)
+    d^2 f_i / dx_j dx_k; refused when they are too large to build (their m n^2 entries, zeros included, and
+    their terms, estimated before the first is started) or to build within one allowance for all of them (a
+    300 x 300 map's took 31 s, one allowance per output)."""
+    m, n = matrix.rows, len(variables)
+    if m * n * n > MAX_SYMBOLIC_SIZE or not fits(list(matrix), variables):
+        raise TooManyEntries(f"--hessian: the Hessians of {counted(m, 'output')} by {counted(n, 'variable')} "
+                             f"have {m * n * n:,} second derivatives, too many to build symbolically (more than "
+                             f"{MAX_SYMBOLIC_SIZE:,}, estimated before starting); take fewer variables with "
+                             "--wrt, or fewer outputs")
+    found: tuple[sp.ImmutableMatrix, ...] | None = Budget(DIFFERENTIATION_BUDGETS * budget).run(
+        lambda: tuple(jacobian(list(matrix.row(i)), variables) for i in range(m)), None, optional=False)
+    if found is None:
+        raise out_of_time(budget)
+    return found
 
 
 def is_symmetric(hessian: sp.MatrixBase) -> bool:
