@@ -76,10 +76,7 @@ class JacobianResult:
     def shape(self) -> tuple[int, int]:
         if self.network is None:
             return self.symbolic.shape
-        from jacmagic.chain.network_walk import cost
-
-        c = cost(self.network, self.wrt)
-        return (c.outputs, c.inputs)
+        return (self.cost.outputs, self.cost.inputs)
 
     @cached_property
     def inputs(self) -> tuple[sp.Symbol, ...]:
@@ -202,8 +199,9 @@ class JacobianResult:
                               f"most {MAX_IMAGE_PANELS} are drawn (sum the outputs to a loss)")
         return figure
 
-    @property
+    @cached_property
     def cost(self) -> Cost:
+        """The walk's cost in each mode (read by `shape` on every call of many methods: counted once)."""
         from jacmagic.chain.network_walk import cost
 
         return cost(self.graph, self.wrt)

@@ -166,14 +166,16 @@ def test_a_plot_that_cannot_be_drawn_at_a_moved_point_is_a_message_and_comes_bac
 EXTREMES = [1e300, -1e300, 800.0, -800.0, 0.0, -1.0, 1e-320, 1e12, -1e12, 1.0]
 
 
-@pytest.mark.parametrize("cell", ["f(x, y) = log(x) + y**2", "f(x, y) = x/y", "f(x, y) = [exp(x*y), sqrt(x)]",
-                                  "x = r*cos(theta)\ny = r*sin(theta)", "f(x, y) = [tanh(x)*exp(y), softplus(x*y)]"])
-@pytest.mark.parametrize("option", ["plot", "hessian", "det"])
+PANEL_CELLS = ["f(x, y) = log(x) + y**2", "f(x, y) = x/y", "f(x, y) = [exp(x*y), sqrt(x)]",
+               "x = r*cos(theta)\ny = r*sin(theta)", "f(x, y) = [tanh(x)*exp(y), softplus(x*y)]"]
+
+
+# --det of the two 1 x 2 cells is refused with the cell, not the panel's business: those pairs are left out.
+@pytest.mark.parametrize(("cell", "option"), [(cell, option) for cell in PANEL_CELLS
+                                              for option in ("plot", "hessian", "det")
+                                              if not (option == "det" and cell in PANEL_CELLS[:2])])
 def test_no_value_typed_or_dragged_raises_or_warns_into_the_front_end(cell: str, option: str) -> None:
-    try:
-        result = jacobian(cell, **{option: True})
-    except ValueError:  # --det on a non-square map: refused with the cell, not the panel's business
-        return
+    result = jacobian(cell, **{option: True})
     panel = result.widget()
     with silent():
         for value in EXTREMES:

@@ -115,7 +115,7 @@ class Binary(Node):
         a, b = (np.broadcast_to(o, self.shape) for o in operands)
         if self.name == "hypot" and ((a == 0) & (b == 0)).any():
             return f"{short(self.show().text)} has no derivative where both arguments are 0 (a cone's tip)"
-        value = self.evaluate(operands)
         if self.name != "**":
             return None
+        value = self.evaluate(operands)
         return steep(self, a, value, self._slopes(operands, value)[0], lambda z: self.evaluate([z, operands[1]]))
