@@ -382,9 +382,10 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
             agrees, judged = set_aside(jacobian(), direct, broken, max(1e-8 if exact else 1e-6, error()),
                                        1e-10 if exact else 1e-8, ~np.isfinite(outputs))
         else:
+            edges = partial(edge_columns, point, plan.shapes, wrt, np.isfinite(outputs),
+                            outside=partial(_outside, network))
             found = directional_check(plan, point, jacobian(), error(), outputs, bool(reasons), broken,
-                                      partial(_outputs, plan), partial(edge_columns, point, plan.shapes, wrt, np.isfinite(outputs),
-                                                                       outside=partial(_outside, network)))
+                                      partial(_outputs, plan), edges)
             agrees, judged, aside = found.agrees, found.judged, aside + found.aside
         return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons,
                        aside=aside)

@@ -1,7 +1,7 @@
 """Where the map's own values confirm that a derivative does not exist: the check along directions sets a column
 aside only there, never where the walk merely failed to compute one, and a vertical tangent is named only where
-the values show one. Also the columns at the edge of the domain, where the walk's number is defined (one-sided) but no central
-difference can confirm it."""
+the values show one. Also the columns at the edge of the domain, where the walk's number is defined (one-sided)
+but no central difference can confirm it."""
 
 from __future__ import annotations
 
@@ -69,9 +69,9 @@ def edge_columns(point: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int
                  outside: Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, str | None]]
                  ) -> tuple[np.ndarray, str | None]:
     """Which of the `candidates` columns a step of `step` along that input alone, one way or the other, leaves
-    the map's domain from (`outside`: which outputs have no value at a point, of those `defined` at this one, a domain error, not an overflow,
-    and the operation that has none): x^1.5 at 0, whose derivative is one-sided. And why, in words. At most
-    `CONFIRMED_COLUMNS` are tried (a seeded sample)."""
+    the map's domain from (`outside`: which outputs have no value at a point, a domain error, not an overflow,
+    and the operation that has none; of the outputs `defined` here): x^1.5 at 0, whose derivative is one-sided.
+    And why, in words. At most `CONFIRMED_COLUMNS` are tried (a seeded sample)."""
     columns = np.flatnonzero(candidates)
     if columns.size > CONFIRMED_COLUMNS:
         columns = np.random.default_rng(0).choice(columns, CONFIRMED_COLUMNS, replace=False)
