@@ -129,9 +129,8 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
                         "that is a constant), and the cell is too large for the entry-level one "
                         f"({err.message.split(';')[0]}); write it with + - * / ** @ .T, indexing and {covered}, or "
                         "use smaller shapes", uncovered) from None
-    if len(model.stages) < 2:
-        raise OptionError("--chain needs at least two stages: two functions, or assignment lines that build on "
-                          "each other")
+    if not model.stages:  # one stage is a walkthrough too: its local Jacobian is the whole
+        raise OptionError("--chain needs a stage to walk: a function, or assignment lines")
     _refuse_oversized_stages(model)
     if not options.wrt:  # the entry level's variables (a function's parameters), the rest constants
         options = replace(options, wrt=_names(model, model.inputs))

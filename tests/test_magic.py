@@ -138,7 +138,6 @@ BAD = [
     ("f(x, y) = x*y", "--simplify sometimes", "invalid choice"),
     ("f(x, y) = x*y", "--bogus", "unknown option --bogus"),
     ("f(x, y) = x*y", "--out 1x", r"--out: given twice \(kept and 1x\)"),
-    ("f(x) = x", "--chain", "at least two stages"),
     ("f(x) = __import__('os').system('touch MARKER')", "", r"line 1\b.*quotes"),
     ("f(x) = x.__class__", "", r"line 1\b.*attribute"),
 ]

@@ -70,20 +70,33 @@ def high_precision_jacobian(function: Callable[..., list[Any]], point: Sequence[
                             columns: int) -> np.ndarray:
     """d function / d (first `columns` arguments) at `point` by central differences at 50 digits: nan where
     the map has no real value near the point."""
+    return _differences(function, point, columns, sided=False)[0]
+
+
+def _differences(function: Callable[..., list[Any]], point: Sequence[float], columns: int,
+                 sided: bool = True) -> tuple[np.ndarray, bool]:
+    """`high_precision_jacobian`, and (`sided`) whether the map breaks at the point along some input: its
+    one-sided quotients differ (a kink, ReLU at 0; a step, where(x > 0, 1, 0) at 0), so the central one is no
+    derivative and the point cannot judge the Jacobian."""
+    broken = False
     with mpmath.workdps(_DIGITS):
         base = [mpmath.mpf(float(v)) for v in point]
         rows: list[list[float]] = []
-        for j in range(columns):
-            step = mpmath.mpf(_STEP) * max(1, abs(base[j]))
-            up, down = list(base), list(base)
-            up[j] += step
-            down[j] -= step
-            try:
-                pairs = zip(function(*up), function(*down))
-                rows.append([_real_float((a - b) / (2 * step)) for a, b in pairs])
-            except (ArithmeticError, ValueError, TypeError, AttributeError):  # mpmath's atan2 of a complex
-                return np.full((len(rows[0]) if rows else 1, columns), np.nan)
-    return np.array(rows, dtype=float).T
+        try:
+            here = function(*base) if sided else []
+            for j in range(columns):
+                step = mpmath.mpf(_STEP) * max(1, abs(base[j]))
+                up, down = list(base), list(base)
+                up[j] += step
+                down[j] -= step
+                ahead, behind = function(*up), function(*down)
+                rows.append([_real_float((a - b) / (2 * step)) for a, b in zip(ahead, behind)])
+                for a, b, h in zip(ahead, behind, here):
+                    sides = _real_float((a - h) / step), _real_float((h - b) / step)
+                    broken |= not math.isclose(*sides, rel_tol=_RELATIVE, abs_tol=_ABSOLUTE)
+        except (ArithmeticError, ValueError, TypeError, AttributeError):  # mpmath's atan2 of a complex
+            return np.full((len(rows[0]) if rows else 1, columns), np.nan), broken
+    return np.array(rows, dtype=float).T, broken
 
 
 def sample_points(count: int, dimension: int, seed: int = 0) -> np.ndarray:
@@ -115,8 +128,9 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
     central differences, at 50 digits, of the map (`function`, in mpmath: `high_precision_map` or
     `high_precision_chain`), and the largest deviation. Allowed: 1e-6 relative, or what rounding to doubles
     leaves in the Jacobian where that is more, so that right numbers of a steep map are never called wrong.
-    Points: `first` if given, then seeded random points where both are defined; all within `budget` seconds
-    (mpmath never overflows: exp(exp(...)) nested deeply takes it ever more digits)."""
+    Points: `first` if given, then seeded random points where both are defined and the map does not break (a
+    kink or a step at `first`: its one-sided differences differ, and neither is a derivative); all within
+    `budget` seconds (mpmath never overflows: exp(exp(...)) nested deeply takes it ever more digits)."""
     candidates = list(sample_points(40, len(arguments)))
     if first is not None:
         candidates.insert(0, first)
@@ -126,10 +140,11 @@ def finite_difference_check(jacobian_at: Callable[[np.ndarray], np.ndarray], fun
         exact = jacobian_at(point)
         if not np.isfinite(exact).all():
             continue
-        approx = clock.run(lambda: high_precision_jacobian(function, point, columns), None)  # noqa: B023
-        if approx is None:
+        found = clock.run(lambda: _differences(function, point, columns), None)  # noqa: B023
+        if found is None:
             return CheckResult(checked, failed, worst, POINTS, stopped_at=budget)
-        if not np.isfinite(approx).all():
+        approx, broken = found
+        if broken or not np.isfinite(approx).all():  # a kink or a step here: no difference can judge it
             continue
         scale = max(1.0, float(np.max(np.abs(exact))))
         error = float(np.max(np.abs(exact - approx) / np.maximum(np.abs(exact), scale * _ABSOLUTE / _RELATIVE)))

@@ -8,17 +8,20 @@ shape behind that axis: (m, rows, cols).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 
 import numpy as np
 
 from jacmagic.chain.check import rounding
+from jacmagic.chain.choices import Where
 from jacmagic.chain.compiled_walk import CompiledNetwork, Undefined, seeds
+from jacmagic.chain.directional import break_reason, compare, directional_check, outside_reason, set_aside
 from jacmagic.chain.network import Line, Network, Values
+from jacmagic.chain.operations import _broadcast_back
 from jacmagic.chain.staged import chained
-from jacmagic.chain.unjudged import smooth_columns
+from jacmagic.chain.unjudged import edge_columns
 from jacmagic.chain.verdict import Against, Verdict
 from jacmagic.errors import OptionError
 from jacmagic.notation import counted
@@ -167,19 +170,31 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
     known, per_line = network.forward(point)
     m = cost(network, wrt).outputs
     gradients = seeds(network, m)
-    flowing = set(wrt) | {line.name for line in network.lines}  # constants need no gradient
+    steps = _pull(list(zip(network.lines, per_line)), gradients, m, _flowing(network, wrt), kinks)
+    undefined = network.undefined_outputs(per_line)
+    by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
+                for name in wrt}
+    return known, per_line, steps, by_input
+
+
+def _pull(lines: Sequence[tuple[Line, Values]], gradients: dict[str, np.ndarray], m: int, flowing: Collection[str],
+          kinks: bool) -> list[LineStep]:
+    """Reverse mode through `lines` (each with its operation values), output first, adding into `gradients` (by
+    name, m rows); only the `flowing` names get a gradient (constants need none)."""
     steps = []
-    for line, values in zip(reversed(network.lines), reversed(per_line)):
+    for line, values in reversed(lines):
         upstream = gradients.get(line.name, np.zeros((m, *line.shape)))
         products = line.pullback(upstream, values, flowing, kinks)
         before = {name: gradients.get(name, 0.0) for name in products}
         for name, part in products.items():
             gradients[name] = part if name not in gradients else gradients[name] + part
         steps.append(LineStep(line, values, upstream, products, before))
-    undefined = network.undefined_outputs(per_line)
-    by_input = {name: _rows_undefined(gradients.get(name, np.zeros((m, *network.shape_of(name)))), undefined)
-                for name in wrt}
-    return known, per_line, steps, by_input
+    return steps
+
+
+def _flowing(network: Network, wrt: Sequence[str]) -> set[str]:
+    """The names a gradient flows to: the differentiated inputs and the lines (constants need none)."""
+    return set(wrt) | {line.name for line in network.lines}
 
 
 def gradient(plan: CompiledNetwork, point: Mapping[str, np.ndarray], dims: Mapping[str, tuple[int, ...]] | None = None
@@ -201,28 +216,6 @@ def _rows_undefined(gradient: np.ndarray, undefined: np.ndarray) -> np.ndarray:
     if not undefined.any():
         return gradient
     return np.where(undefined.reshape(undefined.shape + (1,) * (gradient.ndim - 1)), np.nan, gradient)
-
-
-def _compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float,
-             valueless: np.ndarray | None = None) -> tuple[bool | None, int | None]:
-    """Does the walk's Jacobian (`got`) agree with the one computed another way (`want`)? Undefined entries (nan,
-    inf) must be undefined in both and are not compared; the defined ones must be close. Where only `want`
-    overflowed (inf beside a finite number) nothing can be said: None if the rest agree, not a false alarm; nor
-    where only `got` has no number in a row whose output the walk's doubles have no value for (`valueless`: an
-    overflow on the way, which the other computation may have simplified away, exp(u) * exp(-u) being 1). Also
-    how many were judged when some were not (None: all of them)."""
-    overflowed = np.isinf(want) & np.isfinite(got)
-    if valueless is not None and valueless.any():
-        overflowed |= valueless[:, None] & ~np.isfinite(got) & np.isfinite(want)
-    if overflowed.any():
-        agrees, judged = _compare(got, np.where(overflowed, got, want), rtol, atol)
-        return (None if agrees else False), judged
-    defined = np.isfinite(want)
-    same = bool((np.isfinite(got) == defined).all())
-    magnitude = max(1.0, float(np.abs(want[defined]).max(initial=0.0)))
-    agrees = same and bool(np.allclose(got[defined], want[defined], rtol=rtol, atol=atol * magnitude))
-    count = int(defined.sum())
-    return agrees, None if count == defined.size else count
 
 
 def jacobian_at(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -302,69 +295,38 @@ def _gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
 
-def _kinked(plan: CompiledNetwork, point: Mapping[str, np.ndarray], per_line: Sequence[Values]) -> np.ndarray:
-    """Which columns of J (inputs) reach an output through a kink at this point (ReLU at 0, a tie of max(a, b):
-    `Node.kinks`): found by reverse mode again with the kinks undefined, only when there is one."""
-    if not any(np.any(node.kinks([values[id(c)] for c in node.children]))
-               for line, values in zip(plan.network.lines, per_line) for node in line.order() if node.children):
-        return np.zeros(sum(plan.shapes[n][0] * plan.shapes[n][1] for n in plan.wrt), dtype=bool)
-    strict = exact_reverse(plan.network, point, plan.wrt, kinks=True)[3].values()
-    return np.asarray(~np.isfinite(np.concatenate([g.reshape(g.shape[0], -1) for g in strict], axis=1)).all(axis=0))
-
-
-def _directional_check(plan: CompiledNetwork, point: Mapping[str, np.ndarray], jacobian: np.ndarray,
-                       error: float, outputs: np.ndarray, explained: bool, kinked: np.ndarray
-                       ) -> tuple[bool | None, int | None]:
-    """J v against central differences of the map along three random directions (seeded, drawn once per cell
-    when small enough to keep): a check of every column at the cost of six forward passes, allowing 1e-4
-    relative or what rounding leaves in J (`error`), where that is more.
-
-    A column the walk leaves undefined in a row whose output has a value (√x at 0, a norm at 0, a tied max: the
-    map is continuous there, its derivative does not exist) would make J v undefined along every direction,
-    while the map's differences are finite: not a mismatch, a place no difference can judge. When the walk
-    names why (`explained`: an operation's `unsloped` or `undefined` reason) and the map's own values confirm it
-    along that input (`unjudged.smooth_columns`: a kink or a vertical tangent there), the directions stay off
-    those inputs (their components 0), so J v is defined and still checks every other column, and the verdict
-    says how many entries were judged. Any other undefined entry is compared as it is: a walk that produces nan
-    where the derivative exists DOES NOT match, even beside a real undefined one.
-
-    Likewise for the defined columns that reach an output through a kink (`kinked`: ReLU at 0 takes 0 as the ML
-    frameworks do, while a central difference there averages the two sides' slopes): neither number is a
-    derivative, so those columns are not judged either (and are not counted in `judged`)."""
-    wrt, shapes = plan.wrt, plan.shapes
-    scale = max(1.0, *(max(float(point[n].max()), -float(point[n].min())) for n in wrt))
-    step = 1e-6 * scale
-    moves = plan.moves(step)  # (3, n): each direction times the step
-    undefined = ~np.isfinite(jacobian[np.isfinite(outputs)]).all(axis=0)
-    if explained and undefined.any():
-        undefined &= ~smooth_columns(point, shapes, wrt, outputs, jacobian, undefined, partial(_outputs, plan))
-    aside = (undefined if explained else np.zeros_like(undefined)) | (kinked & ~undefined)
-    if aside.any():
-        moves, jacobian = np.where(aside, 0.0, moves), np.where(aside, 0.0, jacobian)
-    ahead, behind = plan.check_buffers
-    with np.errstate(all="ignore"):
-        exact = np.einsum("ij,kj->ki", jacobian, moves) / step  # not BLAS: waking its threads costs more here
-    agrees: bool | None = True
-    judged: int | None = None
-    for move, along in zip(moves, exact):
-        start = 0
-        for name in wrt:
-            size = shapes[name][0] * shapes[name][1]
-            part = move[start:start + size].reshape(shapes[name])
-            np.subtract(point[name], part, out=behind[name])
-            np.add(point[name], part, out=ahead[name])
-            start += size
-        shifted = [_outputs(plan, {**point, **ahead}), _outputs(plan, {**point, **behind})]
-        with np.errstate(all="ignore"):
-            numeric = (shifted[0] - shifted[1]) / (2 * step)
-        # A neighbour past the largest double (nan in the guarded forward pass) leaves no difference to take: the
-        # comparison sets it aside as an overflow, where the walk's own number is finite, never a mismatch.
-        numeric[~np.isfinite(numeric)] = np.inf
-        agrees_here, judged = _compare(along, numeric, max(1e-4, error), 1e-6)
-        agrees = False if False in (agrees, agrees_here) else agrees and agrees_here
-    if aside.any():  # the entries judged: the defined ones in the columns the directions moved along
-        judged = int(np.isfinite(jacobian[:, ~aside]).sum())
-    return agrees, judged
+def breaks(network: Network, wrt: Sequence[str], per_line: Sequence[Values]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Which columns of J (inputs) reach an output through a break at this point, and why: a kink whose slope the
+    walk takes by convention (ReLU at 0, a tie of max(a, b): `Node.kinks`) or a step (a tie of where(x > 0, 1, 0),
+    whose branches differ: flat on each side, the derivative 0 there, while the map jumps). One reverse pass of
+    one row, from the operation values at hand, only when there is a break: nan flows from each kink (`kinks`)
+    and from the condition of each step, which no gradient flows to otherwise (a line of its own whose root is
+    the condition's operand), and marks the columns that depend on one."""
+    pairs: list[tuple[Line, Values]] = []
+    seeded: dict[str, np.ndarray] = {}
+    reasons: list[str] = []
+    for line, values in zip(network.lines, per_line):
+        pairs.append((line, values))
+        for node in line.order():
+            operands = [values[id(c)] for c in node.children]
+            tied = np.broadcast_to(node.kinks(operands), node.shape) if operands else np.zeros(node.shape, bool)
+            if not tied.any():
+                continue
+            jumps = tied & (np.broadcast_to(operands[0] != operands[1], node.shape) if isinstance(node, Where)
+                            else False)
+            reasons.append(break_reason(node, line, bool(jumps.any())))
+            for operand in node.children[2:] if jumps.any() else ():
+                condition = Line(f"{line.name} condition {len(seeded)}", line.number, operand, line.leaves)
+                seeded[condition.name] = _broadcast_back(np.where(jumps, np.nan, 0.0)[None], operand.shape)
+                pairs.append((condition, values))
+    columns = sum(network.shape_of(n)[0] * network.shape_of(n)[1] for n in wrt)
+    if not reasons:
+        return np.zeros(columns, dtype=bool), ()
+    gradients = {**{o: np.ones((1, *network.shape_of(o))) for o in network.outputs}, **seeded}
+    _pull(pairs, gradients, 1, _flowing(network, wrt), kinks=True)
+    marks = np.concatenate([gradients.get(n, np.zeros((1, *network.shape_of(n)))).ravel() for n in wrt])
+    found = ~np.isfinite(marks)
+    return found, tuple(dict.fromkeys(reasons)) if found.any() else ()
 
 
 def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -372,6 +334,13 @@ def _outputs(plan: CompiledNetwork, point: Mapping[str, np.ndarray]) -> np.ndarr
         return plan.outputs_at(point)
     except Undefined:
         return outputs_at(plan.network, point)
+
+
+def _outside(network: Network, point: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str | None]:
+    """Which outputs have no value at `point` because an operation is applied outside its domain (not an
+    overflow), and the first such operation in words."""
+    _, per_line = network.forward(point)
+    return network.undefined_outputs(per_line), outside_reason(network.lines, per_line)
 
 
 def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndarray | None = None,
@@ -388,13 +357,17 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
         return np.concatenate([g.reshape(g.shape[0], -1) for g in gradients.values()], axis=1)
 
     @cache
+    def values() -> np.ndarray:
+        return np.concatenate([known[o].ravel() for o in network.outputs])
+
+    @cache
     def error() -> float:
         """What rounding to doubles alone may leave in the walk's numbers: a steep chain (sin(50 u) seven times
         over) keeps only a few digits, right as they are, and is not called wrong for the rest; none at all (an
         infinite condition number) allows 100%. Undefined entries are not judged, so they do not count here."""
-        values = np.concatenate([known[o].ravel() for o in network.outputs])
+        found = values()
         return min(1.0, rounding(jacobian()[np.isfinite(jacobian())], np.concatenate([point[n].ravel() for n in wrt]),
-                                 values[np.isfinite(values)]))
+                                 found[np.isfinite(found)]))
 
     @cache
     def judge() -> Verdict:
@@ -402,18 +375,23 @@ def walk(plan: CompiledNetwork, point: Mapping[str, np.ndarray], direct: np.ndar
         # slope (√x at 0 has a value, and the compiled walk keeps the inf or nan it computes).
         reasons = () if finite and np.isfinite(jacobian()).all() else tuple(
             why for line, values in zip(network.lines, per_line) if (why := line.undefined(values)))
-        outputs = np.concatenate([known[o].ravel() for o in network.outputs])
+        broken, aside = breaks(network, wrt, per_line)
+        outputs = values()
         if direct is not None:
             exact = against == "direct"  # else differences at 50 digits, to their step's truncation
-            agrees, judged = _compare(jacobian(), direct, max(1e-8 if exact else 1e-6, error()),
-                                      1e-10 if exact else 1e-8, ~np.isfinite(outputs))
+            agrees, judged = set_aside(jacobian(), direct, broken, max(1e-8 if exact else 1e-6, error()),
+                                       1e-10 if exact else 1e-8, ~np.isfinite(outputs))
         else:
-            agrees, judged = _directional_check(plan, point, jacobian(), error(), outputs, bool(reasons),
-                                                _kinked(plan, point, per_line))
-        return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons)
+            edges = partial(edge_columns, point, plan.shapes, wrt, np.isfinite(outputs),
+                            outside=partial(_outside, network))
+            found = directional_check(plan, point, jacobian(), error(), outputs, bool(reasons), broken,
+                                      partial(_outputs, plan), edges)
+            agrees, judged, aside = found.agrees, found.judged, aside + found.aside
+        return Verdict(agrees, against if direct is not None else "directions", judged, undefined=reasons,
+                       aside=aside)
     ahead, ahead_agrees = None, None
     if directions is not None:
         ahead = forward_mode(network, per_line, wrt, directions)
         expected = chained(jacobian(), directions)  # a 0 beside an overflow stays 0, as forward mode keeps it
-        ahead_agrees = _compare(ahead.tangent, expected, max(1e-8, error()), 1e-10)[0]
+        ahead_agrees = compare(ahead.tangent, expected, max(1e-8, error()), 1e-10)[0]
     return NetworkWalk(dict(point), known, tuple(steps), gradients, jacobian, judge, ahead, ahead_agrees)

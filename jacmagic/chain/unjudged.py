@@ -1,6 +1,7 @@
 """Where the map's own values confirm that a derivative does not exist: the check along directions sets a column
 aside only there, never where the walk merely failed to compute one, and a vertical tangent is named only where
-the values show one."""
+the values show one. Also the columns at the edge of the domain, where the walk's number is defined (one-sided)
+but no central difference can confirm it."""
 
 from __future__ import annotations
 
@@ -61,6 +62,35 @@ def vertical(z: np.ndarray, value: np.ndarray, slope: np.ndarray, moved: Callabl
         return None
     at = np.unique(np.broadcast_to(z, where.shape)[where])
     return f"at {at[0]:g}" if at.size == 1 else "here"
+
+
+def edge_columns(point: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, int]], wrt: Sequence[str],
+                 defined: np.ndarray, candidates: np.ndarray, step: float,
+                 outside: Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, str | None]]
+                 ) -> tuple[np.ndarray, str | None]:
+    """Which of the `candidates` columns a step of `step` along that input alone, one way or the other, leaves
+    the map's domain from (`outside`: which outputs have no value at a point, a domain error, not an overflow,
+    and the operation that has none; of the outputs `defined` here): x^1.5 at 0, whose derivative is one-sided.
+    And why, in words. At most `CONFIRMED_COLUMNS` are tried (a seeded sample)."""
+    columns = np.flatnonzero(candidates)
+    if columns.size > CONFIRMED_COLUMNS:
+        columns = np.random.default_rng(0).choice(columns, CONFIRMED_COLUMNS, replace=False)
+    starts = np.cumsum([0] + [shapes[n][0] * shapes[n][1] for n in wrt])
+    edge = np.zeros(candidates.shape, dtype=bool)
+    why: str | None = None
+    for j in columns:
+        k = int(np.searchsorted(starts, j, side="right")) - 1
+        name, entry = wrt[k], np.unravel_index(j - starts[k], shapes[wrt[k]])
+        for sign in (1.0, -1.0):
+            array = point[name].copy()
+            array[entry] += sign * step
+            lost, named = outside({**point, name: array})
+            if (lost & defined).any():
+                edge[j] = True
+                why = why or named
+                break
+    return edge, why and (f"{why}: this point is at the edge of the domain, the derivative here is one-sided, "
+                          "and a central difference steps outside")
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:

@@ -19,3 +19,4 @@ class Verdict:
     judged: int | None = None  # how many entries were compared when some are undefined (0: not one); None: all
     times_direction: bool = False  # forward mode along given directions: J v, not J
     undefined: tuple[str, ...] = ()  # why values are undefined here, where they are
+    aside: tuple[str, ...] = ()  # why defined entries were not judged (a kink, a step, the edge of the domain)

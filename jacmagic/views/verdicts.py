@@ -14,13 +14,16 @@ _AGAINST = {"direct": "the Jacobian of the composed map computed directly",
 def verdict_words(verdict: Verdict) -> str:
     how = _AGAINST[verdict.against] + (" times the direction" if verdict.times_direction else "")
     if verdict.judged == 0 and verdict.agrees:
-        said = "nothing to compare: every entry is undefined here"
+        said = "nothing else to compare" if verdict.aside else "nothing to compare: every entry is undefined here"
     elif verdict.agrees is None:
         said = f"it could not be compared with {how} at this point (they overflow)"
     else:
         said = f"it {'matches' if verdict.agrees else 'DOES NOT match'} {how}"
         if verdict.judged is not None:
-            said += f" on its {counted(verdict.judged, 'defined entry', 'defined entries')}"
+            said += (f" on the {counted(verdict.judged, 'other entry', 'other entries')}" if verdict.aside else
+                     f" on its {counted(verdict.judged, 'defined entry', 'defined entries')}")
+    if verdict.aside:
+        said = f"not judged here: {'; '.join(verdict.aside[:3])}; {said}"
     if verdict.undefined:
         said = f"undefined here: {'; '.join(verdict.undefined[:3])}; {said}"
     return said
