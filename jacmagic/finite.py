@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from functools import cache
 
 from jacmagic.lazy import np
 
@@ -21,15 +22,22 @@ def all_finite(arrays: Collection[np.ndarray]) -> bool:
     array to the exact test. The rest is tested entry by entry: other types as numpy's isfinite answers for them
     (an integer's square may wrap around), and larger arrays because BLAS shares a longer dot among threads,
     whose waking costs milliseconds on a loaded machine."""
-    total, rest = 0.0, []
+    total, rest, double = 0.0, [], _double()
     for array in arrays:
-        if array.size <= _ONE_THREAD and array.dtype.char == "d":
+        if array.size <= _ONE_THREAD and array.dtype is double:  # the native dtype: `_double`
             total += float(np.vdot(array, array))  # Python floats: overflow to inf, no warning
         else:
             rest.append(array)
     if not math.isfinite(total):
         return entries_finite(arrays)
     return not rest or entries_finite(rest)
+
+
+@cache
+def _double() -> np.dtype:
+    """numpy's dtype of doubles, one object (compared by identity: the cheapest test), made on first use (numpy is
+    imported lazily)."""
+    return np.dtype(np.float64)
 
 
 def entries_finite(arrays: Collection[np.ndarray]) -> bool:
