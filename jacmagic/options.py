@@ -7,7 +7,7 @@ import ast
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ from sympy.core.cache import clear_cache
 from jacmagic.budget import time_limit
 from jacmagic.chain.functions import KNOWN_CONSTANTS
 from jacmagic.errors import BudgetExceeded, CellError, OptionError
+from jacmagic.finite import all_finite, finite_array
 from jacmagic.lazy import np
 from jacmagic.model import Mode
 from jacmagic.option_words import quoted
@@ -135,27 +136,12 @@ def real_array(value: Any, what: str, finite: bool = True, copy: bool = True) ->
     return converted
 
 
-_TOGETHER = 10_000  # arrays up to this size are checked in one numpy call: a call costs more than their numbers
-
-
-def all_finite(arrays: Collection[np.ndarray]) -> bool:
-    """Does every array hold finite numbers only? Small arrays are checked together (one numpy call costs more
-    than their numbers)."""
-    small = [array for array in arrays if array.size <= _TOGETHER]
-    return (not small or _all_finite(np.concatenate(small, axis=None))) and all(
-        _all_finite(array) for array in arrays if array.size > _TOGETHER)
-
-
 def refuse_not_finite(arrays: Mapping[str, np.ndarray]) -> None:
     """An error naming the first array holding a value that is not a finite number."""
     if all_finite(arrays.values()):
         return
-    what = next(what for what, array in arrays.items() if not _all_finite(array))
+    what = next(what for what, array in arrays.items() if not finite_array(array))
     raise OptionError(f"{what} holds a value that is not a finite number")
-
-
-def _all_finite(array: np.ndarray) -> bool:
-    return bool(np.logical_and.reduce(np.isfinite(array), axis=None))
 
 
 def _converted(value: Any, what: str) -> np.ndarray:

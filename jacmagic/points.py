@@ -3,17 +3,16 @@ operations (each array as it was given, else as declared), and --wrt checked aga
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from jacmagic import options
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Network
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.errors import OptionError
+from jacmagic.finite import all_finite
 from jacmagic.options import refuse_not_finite, refuse_repeated_wrt, shaped_array, unknown_wrt
 from jacmagic.read.names import suggest
 
@@ -102,14 +101,14 @@ def arrays_by_name(shapes: Mapping[str, tuple[int, int]], names: Sequence[str], 
 
 
 _DOUBLE = np.dtype(np.float64)  # compared as a dtype: against the type np.float64, a comparison costs twice as much
-_ONE_THREAD = 10_000  # OpenBLAS computes a dot of up to this many numbers on one thread
 Taken = Mapping[tuple[int, ...], tuple[int, int]]  # the numpy shapes a name's value may come in, to its working shape
 
 
 def arrays_as_given(taken: Mapping[str, Taken], values: Mapping[str, Any], copy: bool) -> dict[str, np.ndarray] | None:
     """`arrays_by_name`'s point when every value is a numpy array of doubles (not a subclass) in a shape its name
     takes (`taken`: `options.shapes_taken` by name) and all are finite, read at the cost of a look-up per array and
-    one finiteness check; None for anything else, which `arrays_by_name` then reads or refuses, saying why."""
+    one finiteness check (`finite.all_finite`); None for anything else, which `arrays_by_name` then reads or
+    refuses, saying why."""
     arrays = arrays_in_order({name: taken.get(name) for name in values}, values)
     return None if arrays is None else {name: a.copy() if copy else a for name, a in zip(values, arrays)}
 
@@ -132,20 +131,3 @@ def arrays_in_order(taken: Mapping[str, Taken | None], values: Mapping[str, Any]
             return None
         arrays.append(value if value.shape == shape else value.reshape(shape))
     return arrays if all_finite([a for k, a in enumerate(arrays) if k not in proven] if proven else arrays) else None
-
-
-def all_finite(arrays: Collection[np.ndarray]) -> bool:
-    """Does every array of doubles hold finite numbers only? The sum of the squares of arrays up to 10,000 numbers
-    (one BLAS dot each, half the time of testing every entry) is finite exactly when every entry is, unless the
-    squares are too large to add up (entries over about 1e154): only a total that is not finite sends every entry
-    to the test. Larger arrays are tested entry by entry: BLAS shares a longer dot among threads, and waking them
-    costs milliseconds on a loaded machine."""
-    total, large = 0.0, []
-    for array in arrays:
-        if array.size > _ONE_THREAD:
-            large.append(array)
-        else:
-            total += float(np.vdot(array, array))  # Python floats: overflow to inf, no warning
-    if not math.isfinite(total):
-        return options.all_finite(arrays)
-    return not large or options.all_finite(large)

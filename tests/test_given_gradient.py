@@ -1,6 +1,6 @@
 """`R.gradient` given every input as an array of doubles (issue 27's speed): read straight into the compiled
 gradient (`points.arrays_in_order`, `CompiledNetwork.given_gradient`), its finiteness decided by the sum of the
-squares (`points.all_finite`). Both ways must give the same numbers and the same refusals: a value that is not
+squares (`finite.all_finite`). Both ways must give the same numbers and the same refusals: a value that is not
 finite refused by name in each of the six arrays of a batch classifier, huge entries whose squares overflow still
 accepted, against numpy backprop written here."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jacmagic import jacobian, options, points
+from jacmagic import finite, jacobian, points
 from jacmagic.errors import OptionError
 from jacmagic.result import JacobianResult
 
@@ -86,7 +86,7 @@ def test_huge_entries_whose_squares_overflow_are_still_accepted_with_the_gradien
     result = _result(point)
     point[name][0, 0] = huge  # a hidden unit far below 0 (relu gives 0 there), or a label: the loss stays defined
     assert not np.isfinite(sum(float(np.vdot(v, v)) for v in point.values()))  # the one-sum test cannot decide
-    assert points.all_finite(list(point.values()))  # every entry is tested instead
+    assert finite.all_finite(list(point.values()))  # every entry is tested instead
     found = result.gradient(**point)
     for wrt, want in _backprop(point).items():
         assert_close(found[wrt], want, rel=1e-9)
@@ -99,8 +99,8 @@ def test_huge_entries_whose_squares_overflow_are_still_accepted_with_the_gradien
     np.full((2, 3), 1.7e308), np.where(np.arange(20_001) == 20_000, np.nan, 1.0),
 ])
 def test_the_sum_of_squares_says_finite_exactly_where_every_entry_is(array: np.ndarray) -> None:
-    assert points.all_finite([array, np.ones(2)]) is options.all_finite([array, np.ones(2)])
-    assert points.all_finite([array]) is bool(np.isfinite(array).all())
+    assert finite.all_finite([array, np.ones(2)]) is bool(np.isfinite(array).all())
+    assert finite.all_finite([array]) is bool(np.isfinite(array).all())
 
 
 def test_arrays_over_ten_thousand_numbers_are_tested_entry_by_entry_not_by_a_dot(
@@ -108,8 +108,8 @@ def test_arrays_over_ten_thousand_numbers_are_tested_entry_by_entry_not_by_a_dot
     """A dot that long is shared among BLAS threads, whose waking cost milliseconds on a loaded machine."""
     dotted: list[int] = []
     vdot = np.vdot
-    monkeypatch.setattr(np, "vdot", lambda a, b: dotted.append(a.size) or vdot(a, b))
-    assert points.all_finite([np.ones(10_001), np.ones(10_000), np.ones((100, 101))])
+    monkeypatch.setattr(finite.np, "vdot", lambda a, b: dotted.append(a.size) or vdot(a, b))
+    assert finite.all_finite([np.ones(10_001), np.ones(10_000), np.ones((100, 101))])
     assert dotted == [10_000]
 
 

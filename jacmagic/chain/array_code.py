@@ -24,12 +24,25 @@ from jacmagic.chain.reductions import Reduce, Softmax, along
 
 Part = np.ndarray | None
 Pull = Callable[[np.ndarray, Sequence[np.ndarray], np.ndarray], Sequence[Part]]
+
+
+@dataclass(frozen=True)
+class Code:
+    """One operand's pullback as a numpy expression, and whether its value is always a new array of its own
+    (`fresh`), or may be the upstream passed on as it is or a view of it (a transpose): the compiled gradient then
+    keeps the arrays it hands out apart."""
+
+    form: str
+    fresh: bool = True
+
+
 # A pullback as code: one expression per operand (None where no gradient is wanted), and the constants it names.
-Template = tuple[tuple[str | None, ...], dict[str, Any]]
+Template = tuple[tuple[Code | None, ...], dict[str, Any]]
 
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
-_ARITHMETIC_BACK = {"+": ("{up}", "{up}"), "-": ("{up}", "-{up}"), "*": ("{up} * {b}", "{up} * {a}"),
-                    "/": ("{up} / {b}", "-{up} * {a} / ({b} * {b})")}
+_UP = Code("{up}", fresh=False)  # the upstream itself
+_ARITHMETIC_BACK = {"+": (_UP, _UP), "-": (_UP, Code("-{up}")), "*": (Code("{up} * {b}"), Code("{up} * {a}")),
+                    "/": (Code("{up} / {b}"), Code("-{up} * {a} / ({b} * {b})"))}
 # Element-wise functions numpy computes alone (no errstate of their own hides an overflow), and U ⊙ f'(z) from the
 # operand or the value where that saves numpy calls.
 _PLAIN = frozenset({"exp", "log", "ln", "tanh", "sigmoid", "relu", "softplus", "sin", "cos", "sqrt", "abs", "Abs",
@@ -98,43 +111,43 @@ def pullback_code(node: Node, mask: Sequence[bool], single: bool = False) -> Tem
     and an overflow raises as any matrix product's does)."""
     if not plain(node):
         return None
-    parts: tuple[str, ...]
+    parts: tuple[Code, ...]
     constants: dict[str, Any] = {}
     if isinstance(node, Arithmetic):
-        parts = tuple(_summed(form, _summed_back(child, node), node.shape, f"ones{k}", constants, single)
-                      for k, (form, child) in enumerate(zip(_ARITHMETIC_BACK[node.op], node.children)))
+        parts = tuple(_summed(code, _summed_back(child, node), node.shape, f"ones{k}", constants, single)
+                      for k, (code, child) in enumerate(zip(_ARITHMETIC_BACK[node.op], node.children)))
     elif isinstance(node, MatMul):
         outer = node.right.shape[1] == 1  # U bᵀ for a column b: an outer product, not a matrix product with k = 1
         (rows, inner), columns = node.left.shape, node.right.shape[1]
-        parts = ("{up} * {b}.T" if outer else _checked("{up} @ {b}.T", rows, columns, inner, constants),
-                 _checked("{a}.T @ {up}", inner, rows, columns, constants))
+        parts = (Code("{up} * {b}.T" if outer else _checked("{up} @ {b}.T", rows, columns, inner, constants)),
+                 Code(_checked("{a}.T @ {up}", inner, rows, columns, constants)))
     elif isinstance(node, Apply):
-        parts = (_SLOPES.get(node.name, "{up} * {slope}({a})"),)
+        parts = (Code(_SLOPES.get(node.name, "{up} * {slope}({a})")),)
         constants["slope"] = node.function.derivative
     elif isinstance(node, Negate):
-        parts = ("-{up}",)
+        parts = (Code("-{up}"),)
     elif isinstance(node, Transpose):
-        parts = ("{swapaxes}({up}, -1, -2)",)
+        parts = (Code("{swapaxes}({up}, -1, -2)", fresh=False),)  # a view of the upstream
         constants["swapaxes"] = np.swapaxes
     elif isinstance(node, Softmax):
-        parts = (f"{{value}} * ({{up}} - ({{up}} * {{value}}).sum(axis={along(node.axis)}, keepdims=True))",)
+        parts = (Code(f"{{value}} * ({{up}} - ({{up}} * {{value}}).sum(axis={along(node.axis)}, keepdims=True))"),)
     else:
         assert isinstance(node, Reduce)
-        parts = ("{up} * {slope}",)  # every entry's slope: 1 for sum, 1/n for mean
+        parts = (Code("{up} * {slope}"),)  # every entry's slope: 1 for sum, 1/n for mean
         constants["slope"] = np.full(node.child.shape, 1.0 if node.kind == "sum" else node.size / node.child.size)
     return tuple(part if wanted else None for part, wanted in zip(parts, mask)), constants
 
 
-def _summed(form: str, axes: tuple[int, ...], shape: tuple[int, int], name: str, constants: dict[str, Any],
-            single: bool) -> str:
-    """An operand's part summed over the axes it was broadcast along (`_summed_back`): along one axis of a
-    gradient without a leading axis (`single`), a product with a kept vector of ones named `name`."""
+def _summed(code: Code, axes: tuple[int, ...], shape: tuple[int, int], name: str, constants: dict[str, Any],
+            single: bool) -> Code:
+    """An operand's part summed over the axes it was broadcast along (`_summed_back`), then a new array: along one
+    axis of a gradient without a leading axis (`single`), a product with a kept vector of ones named `name`."""
     if not axes:
-        return form
+        return code
     if not single or len(axes) == 2:
-        return f"({form}).sum(axis={axes}, keepdims=True)"
+        return Code(f"({code.form}).sum(axis={axes}, keepdims=True)")
     constants[name] = ones(shape[1], 1) if axes == (-1,) else ones(1, shape[0])
-    return f"({form}) @ {{{name}}}" if axes == (-1,) else f"{{{name}}} @ ({form})"
+    return Code(f"({code.form}) @ {{{name}}}" if axes == (-1,) else f"{{{name}}} @ ({code.form})")
 
 
 def ones(rows: int, columns: int) -> np.ndarray:
@@ -182,7 +195,7 @@ def puller(node: Node, mask: Sequence[bool]) -> Pull:
         return pull
     forms, constants = made
     names = {name: name for name in constants}
-    parts = ", ".join(written(f, "up", ("a", "b")[:len(forms)], "value", names) if f else "None" for f in forms)
+    parts = ", ".join(written(f.form, "up", ("a", "b")[:len(forms)], "value", names) if f else "None" for f in forms)
     source = (f"def pull(up, operands, value):\n    {', '.join(('a', 'b')[:len(forms)])}, = operands\n"
               f"    return ({parts},)\n")
     return compiled(source, dict(constants))["pull"]  # type: ignore[no-any-return]
@@ -281,17 +294,17 @@ def fused_forward(loss: FusedLoss, kept: bool = True) -> Callable[[np.ndarray, n
     return forward
 
 
-def fused_pullback(loss: FusedLoss, unit: bool) -> tuple[tuple[str, str], dict[str, Any]]:
+def fused_pullback(loss: FusedLoss, unit: bool) -> tuple[tuple[Code, Code], dict[str, Any]]:
     """The fused gradients by z and by y as code of the upstream `{up}`, `{y}`, softmax `{s}`, log_softmax
     `{logs}` and a kept vector `{ones}` (the constants) that sums the labels along the axis as one matrix product
     (values have no leading axis; labels need not be one-hot); `unit`: the upstream is the seed 1 (the loss is the
-    one output), not multiplied."""
+    one output), not multiplied. Both are new arrays (a product or a difference)."""
     rows, columns = loss.labels.shape
     sums, constants = ("{y}.sum()", {}) if loss.axis is None else (
         ("{ones} @ {y}", {"ones": ones(1, rows)}) if loss.axis == 0 else ("{y} @ {ones}", {"ones": ones(columns, 1)}))
     up = "" if unit else "{up} * "
     scaled = "" if loss.scale == 1 else f"{loss.scale!r} * "
-    return (f"{up}{scaled}({{s}} * ({sums}) - {{y}})", f"{up}{-loss.scale!r} * {{logs}}"), constants
+    return (Code(f"{up}{scaled}({{s}} * ({sums}) - {{y}})"), Code(f"{up}{-loss.scale!r} * {{logs}}")), constants
 
 
 def compiled(source: str, bound: dict[str, Any]) -> dict[str, Any]:

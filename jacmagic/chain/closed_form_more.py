@@ -10,7 +10,7 @@ along an axis are `closed_form_axes`'s, with `Along`, their value, here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,7 +23,7 @@ from jacmagic.chain.elementwise import Apply, CrossEntropy, MeanSquaredError
 from jacmagic.chain.linear import Entry
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Node
-from jacmagic.chain.reductions import Softmax
+from jacmagic.chain.reductions import Softmax, along_values
 from jacmagic.chain.stacking import Stack
 
 Expr = t.Expr
@@ -195,22 +195,14 @@ class Stacked(Expr):
         return np.array([float(item.evaluate(values).reshape(-1)[0]) for item in self.items]).reshape(self.size)
 
 
-def logsumexp_of(z: np.ndarray, axis: int | None) -> np.ndarray:
-    """log Σ exp(z) of each column (axis 0), row (1) or all entries, shifted by the largest (no overflow), with
-    numpy's keepdims."""
-    top = z.max(axis=axis, keepdims=True)
-    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))
-
-
-# kind: (its value, LaTeX name, numpy source: @ the operand, A the axis)
-_ALONG: dict[str, tuple[Callable[..., np.ndarray], str, str]] = {
-    "sum": (np.sum, r"\operatorname{sum}", "np.sum(@, axis=A, keepdims=True)"),
-    "mean": (np.mean, r"\operatorname{mean}", "np.mean(@, axis=A, keepdims=True)"),
-    "max": (np.max, r"\max", "np.max(@, axis=A, keepdims=True)"),
-    "min": (np.min, r"\min", "np.min(@, axis=A, keepdims=True)"),
-    "norm": (np.linalg.norm, r"\operatorname{norm}", "np.linalg.norm(@, axis=A, keepdims=True)"),
-    "logsumexp": (lambda z, axis, keepdims: logsumexp_of(z, axis), r"\operatorname{logsumexp}",
-                  "logsumexp_along(@, A)"),
+# kind: (LaTeX name, numpy source: @ the operand, A the axis); the value is the walk's (`reductions.along_values`)
+_ALONG: dict[str, tuple[str, str]] = {
+    "sum": (r"\operatorname{sum}", "np.sum(@, axis=A, keepdims=True)"),
+    "mean": (r"\operatorname{mean}", "np.mean(@, axis=A, keepdims=True)"),
+    "max": (r"\max", "np.max(@, axis=A, keepdims=True)"),
+    "min": (r"\min", "np.min(@, axis=A, keepdims=True)"),
+    "norm": (r"\operatorname{norm}", "np.linalg.norm(@, axis=A, keepdims=True)"),
+    "logsumexp": (r"\operatorname{logsumexp}", "logsumexp_along(@, A)"),
 }
 
 
@@ -231,14 +223,14 @@ class Along(Expr):
     def _show(self, form: str, names: t.Forms | None) -> str:
         z = self.arg.show(form, names)
         if form == "python":
-            return _ALONG[self.kind][2].replace("@", z).replace("A", str(self.axis))
+            return _ALONG[self.kind][1].replace("@", z).replace("A", str(self.axis))
         if self.axis is None:
-            return rf"{_ALONG[self.kind][1]}\left({z}\right)" if form == "latex" else f"{self.kind}({z})"
-        return rf"{_ALONG[self.kind][1]}\left({z},\ \text{{axis}}={self.axis}\right)" if form == "latex" else \
+            return rf"{_ALONG[self.kind][0]}\left({z}\right)" if form == "latex" else f"{self.kind}({z})"
+        return rf"{_ALONG[self.kind][0]}\left({z},\ \text{{axis}}={self.axis}\right)" if form == "latex" else \
             f"{self.kind}({z}, axis={self.axis})"
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(_ALONG[self.kind][0](self.arg.evaluate(values), axis=self.axis, keepdims=True))
+        return along_values(self.kind, self.arg.evaluate(values), self.axis)
 
 
 @dataclass(frozen=True)
@@ -263,9 +255,7 @@ class SoftmaxAlong(Expr):
             if form == "latex" else f"{name}({z}, axis={self.axis})"
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        z = self.arg.evaluate(values)
-        log = z - logsumexp_of(z, self.axis)
-        return log if self.log else np.exp(log)
+        return along_values("log_softmax" if self.log else "softmax", self.arg.evaluate(values), self.axis)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from jacmagic.chain.operations import (
     times,
     wrap,
 )
+from jacmagic.chain.reductions import along_values
 
 
 @dataclass(eq=False)
@@ -104,11 +105,6 @@ class StepApply(Apply):
                                     (rf"\operatorname{{H}}\left(@, {h}\right)", f"H(@, {h})"), ("0", "0"))
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    top = z.max()
-    return z - top - np.log(np.exp(z - top).sum())
-
-
 def _pair(what: str, a: Node, b: Node) -> tuple[Node, Node]:
     if a.shape != b.shape:
         raise ValueError(f"{what} needs two arrays of one shape, got {a.shape[0]} x {a.shape[1]} and {b.shape[0]} x "
@@ -136,10 +132,11 @@ class CrossEntropy(Node):
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
         z, y = operands
-        return np.reshape(-(y * _log_softmax(z)).sum(), (1, 1))
+        return np.reshape(-(y * along_values("log_softmax", z, None)).sum(), (1, 1))
 
     def _slopes(self, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.exp(_log_softmax(z)) * y.sum() - y, -_log_softmax(z)
+        logs = along_values("log_softmax", z, None)
+        return np.exp(logs) * y.sum() - y, -logs
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:

@@ -79,7 +79,8 @@ def flat_function(plan: Plan, template: list[Any], seeded: list[int]
     `(seeds, *inputs) -> the gradients of the differentiated inputs in order` (None for one nothing reaches), e.g.
     `v7 = f3(v2, v5)` forward and `g2 = g2 + g7 * v5` back, plain operations' pullbacks written in line. Also
     whether every gradient it returns is sure to be a new array of its own: none is the upstream passed on as it
-    is, a view of it (a transpose), a seed or another operation's part, and every one is reached."""
+    is, a view of it (a transpose: each template part says, `array_code.Code.fresh`), a seed or another operation's
+    part, and every one is reached."""
     bound: dict[str, Any] = {"check": _finite_outputs}
     body = []
     for k, value in enumerate(template):
@@ -105,7 +106,7 @@ def flat_function(plan: Plan, template: list[Any], seeded: list[int]
     shared: set[int] = set()  # gradients that may be an array another slot also holds
     unit = set(seeded) if plan.one else set()  # gradients that are the seed 1 alone
 
-    def add(slot: int, part: str, new: bool = True) -> None:
+    def add(slot: int, part: str, new: bool) -> None:
         body.append(f"    g{slot} = g{slot} + {part}" if slot in reached else f"    g{slot} = {part}")
         unit.difference_update({slot} if slot in reached else set())
         (shared.discard if slot in reached or new else shared.add)(slot)
@@ -124,11 +125,11 @@ def flat_function(plan: Plan, template: list[Any], seeded: list[int]
         forms, constants = step.code or ((None,) * len(step.children), {})
         names = {name: f"c{j}_{name}" for name in constants}
         bound.update({names[name]: value for name, value in constants.items()})
-        for i, (child, wanted, form) in enumerate(zip(step.children, step.wanted, forms)):
+        for i, (child, wanted, code) in enumerate(zip(step.children, step.wanted, forms)):
             if wanted:
-                add(child, f"p[{i}]" if form is None else
-                    f"({written(form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})",
-                    new=form is not None and form != "{up}" and not form.startswith("{swapaxes}"))
+                add(child, f"p[{i}]" if code is None else
+                    f"({written(code.form, f'g{step.at}', [f'v{k}' for k in step.operands], f'v{step.value}', names)})",
+                    new=code is not None and code.fresh)
     slots = [plan.slots[name] for name in plan.wrt]
     body.append(f"    return ({''.join(f'g{k}, ' if k in reached else 'None, ' for k in slots)})")
     head = f"def flat(s, {''.join(f'v{k}, ' for k in range(len(plan.inputs)))}):\n"
@@ -137,15 +138,15 @@ def flat_function(plan: Plan, template: list[Any], seeded: list[int]
     return np.errstate(all="raise", under="ignore")(flat), fresh  # per call, thread-safe
 
 
-def _pull_fused(loss: Fused, unit: bool, add: Callable[[int, str], None], bound: dict[str, Any]) -> None:
+def _pull_fused(loss: Fused, unit: bool, add: Callable[[int, str, bool], None], bound: dict[str, Any]) -> None:
     """A fused softmax cross-entropy's gradients by its logits and labels, added to theirs (its constants bound)."""
     forms, constants = fused_pullback(loss.loss, unit)
     names = {name: f"o{loss.top}_{name}" for name in constants}
     bound.update({names[name]: value for name, value in constants.items()})
-    for slot, wanted, form in zip((loss.logits, loss.labels), loss.wanted, forms):
+    for slot, wanted, code in zip((loss.logits, loss.labels), loss.wanted, forms):
         if wanted:
-            add(slot, "(" + form.format(up=f"g{loss.top}", y=f"v{loss.labels}", s=f"v{loss.s}",
-                                        logs=f"v{loss.logs}", **names) + ")")
+            add(slot, "(" + code.form.format(up=f"g{loss.top}", y=f"v{loss.labels}", s=f"v{loss.s}",
+                                             logs=f"v{loss.logs}", **names) + ")", code.fresh)
 
 
 def _finite_outputs(*outputs: np.ndarray) -> None:

@@ -31,6 +31,25 @@ def reduced(shape: Shape, axis: Axis) -> Shape:
     return (1, 1) if axis is None else (1, shape[1]) if axis == 0 else (shape[0], 1)
 
 
+_REDUCTIONS: dict[str, Callable[..., Any]] = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min,
+                                              "norm": np.linalg.norm}
+
+
+def along_values(kind: str, z: np.ndarray, axis: Axis) -> np.ndarray:
+    """The value of a reduction (`Reduce`'s kinds, with numpy's keepdims) or of softmax or log_softmax of z along
+    `axis`: the walk's and the closed form's (`closed_form_more.Along`, `SoftmaxAlong`) one computation. logsumexp
+    and the softmaxes are shifted by the largest entry (no overflow)."""
+    axes = along(axis)
+    if kind not in ("logsumexp", "softmax", "log_softmax"):
+        return np.asarray(_REDUCTIONS[kind](z, axis=axes, keepdims=True), dtype=float)
+    top = z.max(axis=axes, keepdims=True)
+    if kind == "softmax":
+        e = np.exp(z - top)
+        return e / e.sum(axis=axes, keepdims=True)
+    total = np.log(np.exp(z - top).sum(axis=axes, keepdims=True))
+    return top + total if kind == "logsumexp" else z - top - total
+
+
 def _per(axis: Axis) -> str:
     return "column" if axis == 0 else "row"
 
@@ -70,13 +89,7 @@ class Reduce(Node):
         self.shape = reduced(self.child.shape, self.axis)
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        z, axes = operands[0], along(self.axis)
-        if self.kind == "logsumexp":
-            top = z.max(axis=axes, keepdims=True)
-            return top + np.log(np.exp(z - top).sum(axis=axes, keepdims=True))
-        reductions: dict[str, Callable[..., Any]] = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min,
-                                                     "norm": np.linalg.norm}
-        return np.asarray(reductions[self.kind](z, axis=axes, keepdims=True), dtype=float)
+        return along_values(self.kind, operands[0], self.axis)
 
     def row(self, z: np.ndarray, value: np.ndarray) -> np.ndarray:
         """The local Jacobian, in the operand's shape: each entry's slope within its column, row or the whole."""
@@ -159,16 +172,10 @@ class Softmax(Node):
         self.shape, self.children = self.child.shape, (self.child,)
 
     def probabilities(self, z: np.ndarray) -> np.ndarray:
-        axes = along(self.axis)
-        e = np.exp(z - z.max(axis=axes, keepdims=True))
-        return e / e.sum(axis=axes, keepdims=True)
+        return along_values("softmax", z, self.axis)
 
     def evaluate(self, operands: Sequence[np.ndarray]) -> np.ndarray:
-        z, axes = operands[0], along(self.axis)
-        if self.log:
-            top = z.max(axis=axes, keepdims=True)
-            return z - top - np.log(np.exp(z - top).sum(axis=axes, keepdims=True))
-        return self.probabilities(z)
+        return along_values("log_softmax" if self.log else "softmax", operands[0], self.axis)
 
     def pullback(self, upstream: np.ndarray, operands: Sequence[np.ndarray], value: np.ndarray,
                  wanted: Sequence[bool]) -> list[np.ndarray]:
