@@ -70,11 +70,25 @@ def quoted(text: str) -> str:
     return repr(text if len(text) <= SHOWN else text[:SHOWN] + "...")
 
 
-def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], help_hint: str,
+def option_names(parser: argparse.ArgumentParser) -> list[str]:
+    """Every name of every option of `parser` (the magic's, the command line's): what a stray word is matched to."""
+    return [option for action in parser._actions for option in action.option_strings]
+
+
+def given_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the line, by their first name, with their values (one left at its default is not
+    told apart from one not given)."""
+    return {action.option_strings[0]: getattr(args, action.dest) for action in parser._actions
+            if action.option_strings and getattr(args, action.dest, action.default) != action.default}
+
+
+def unexpected(word: str, parser: argparse.ArgumentParser, elsewhere: Mapping[str, str], help_hint: str,
                other_words: str = "") -> str:
     """What to say about a word on the option line that is no option: the option it most likely means (a typo,
-    another case, long dashes pasted for `--`), or where what it asks for lives; `other_words` says where words
-    that are not options belong."""
+    another case, long dashes pasted for `--`, an abbreviation: options are never abbreviated, so that a new option
+    cannot make one in a notebook ambiguous), or where what it asks for lives; `other_words` says where words that
+    are not options belong."""
+    known = option_names(parser)
     dashes = _LONG_DASHES.match(word)
     if dashes is None:
         meant = f" (did you mean --{word}?)" if f"--{word}" in known else ""
@@ -86,6 +100,12 @@ def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], he
     if dashes.group() != "--" and typed in known:
         return (f"unknown option {word}: an option starts with two hyphens, --, not a dash (as a word processor "
                 f"or a web page writes --); did you mean {typed}?")
-    close = closest(typed.lower(), list(known))
+    longer = sorted(option for option in known if option.startswith(typed.lower()) and len(typed) > 2)
+    close = _either(longer) if longer else closest(typed.lower(), known)
     meant = f" (did you mean {close}?)" if close else ""
     return f"unknown option {word}{meant}; {help_hint}"
+
+
+def _either(options: Sequence[str]) -> str:
+    """`--det`, `--det or --domain`, `--det, --direction or --domain`."""
+    return " or ".join(filter(None, [", ".join(options[:-1]), options[-1]]))
