@@ -11,8 +11,8 @@ from typing import NoReturn
 
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
-from jacmagic.option_words import Once, given_options, joined, pairs_joined, unexpected
-from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, refuse_unused
+from jacmagic.option_words import Once, given_options, joined, pairs_joined, refuse_unused, unexpected
+from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
 from jacmagic.pipeline import compute
 
 _HELP_HINT = "python -m jacmagic --help lists the options"

@@ -25,17 +25,17 @@ from traitlets import Float, TraitError, validate
 from jacmagic.budget import interruptible
 from jacmagic.errors import JacmagicError, OptionError
 from jacmagic.model import Options
-from jacmagic.option_words import SHOWN, Once, given_options, joined, quoted, unexpected
-from jacmagic.options import (
-    chain_mode,
-    parse_names,
-    parse_point,
-    parse_ranges,
-    put_back,
+from jacmagic.option_words import (
+    SHOWN,
+    Once,
+    given_options,
+    joined,
+    quoted,
     refuse_unused,
-    set_aside,
+    unexpected,
     within_limit,
 )
+from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, put_back, set_aside
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
     from jacmagic.result import JacobianResult

@@ -359,44 +359,6 @@ def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
     return tuple(point.items())
 
 
-# The longest time budget: a whole hour for one step is already more than any notebook user waits.
-MAX_BUDGET = 3600.0
-# The most memory --memory may allow: more than one cell should ever take.
-MAX_MEMORY = 1024.0
-_LIMITS = {"budget": ("seconds", MAX_BUDGET), "memory": ("gigabytes", MAX_MEMORY)}
-
-
-def within_limit(name: str, value: float, what: str) -> float:
-    """The time budget or the memory allowance (`name`) as a float, refused under the name `what` set it by
-    (`--budget`, `JacobianMagic.budget`) unless above 0 and at most its top: a cell, the command line and `%config`
-    word it alike."""
-    unit, top = _LIMITS[name]
-    if not 0 < value <= top:  # also refuses nan
-        raise OptionError(f"{what} takes a number of {unit} above 0 and at most {top:g}, got {value!r}")
-    return float(value)
-
-
-# An option that does something only beside another: given without it (or with one that rules it out) it would do
-# nothing, silently, and a notebook would seem to ask for what it never shows. (option, unused when, why).
-_UNUSED: tuple[tuple[str, Callable[[Collection[str]], bool], str], ...] = (
-    ("--domain", lambda given: "--plot" not in given, "sets the region the --plot picture draws, and nothing is "
-                                                      "plotted: add --plot"),
-    ("--memory", lambda given: "--chain" not in given, "limits what a --chain walkthrough may hold, and there is "
-                                                       "none: add --chain"),
-    ("--range", lambda given: "--no-widgets" in given, "sets the panel's slider ranges, and --no-widgets shows no "
-                                                       "panel: leave one of them out"),
-    ("--no-continuous-update", lambda given: "--no-widgets" in given,
-     "is how the panel's sliders update, and --no-widgets shows no panel: leave one of them out"),
-)
-
-
-def refuse_unused(given: Collection[str]) -> None:
-    """Refuses an option that the others `given` (the option names on the line) leave without any use."""
-    for option, unused, why in _UNUSED:
-        if option in given and unused(given):
-            raise OptionError(f"{option} {why}")
-
-
 MODES = ("reverse", "forward", "both")
 
 

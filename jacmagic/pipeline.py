@@ -28,7 +28,8 @@ from jacmagic.notes import (
     OffMainThread,
     ThroughStages,
 )
-from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt, within_limit
+from jacmagic.option_words import within_limit
+from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
 from jacmagic.read.names import closest, refuse_twins, step_refusal
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
 from jacmagic.read.source import is_def_cell
