@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from jacmagic.errors import JacmagicError
 from jacmagic.model import Options
-from jacmagic.option_words import Once, joined, pairs_joined, unexpected
+from jacmagic.option_words import Once, given_options, joined, pairs_joined, refuse_unused, unexpected
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
 from jacmagic.pipeline import compute
 
@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m jacmagic", description="Print the Jacobian of a map, as "
+    parser = _Parser(prog="python -m jacmagic", allow_abbrev=False, description="Print the Jacobian of a map, as "
                      "text and as LaTeX source. Lines of the map may also be separated by ';'.")
     parser.add_argument("cell", help="the map, e.g. 'f(x, y) = [x**2*y, 5*x + sin(y)]' or "
                                      "'x = r*cos(theta); y = r*sin(theta)'; '-' reads it from standard input")
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", action="append", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
     args, extra = parser.parse_known_args(pairs_joined(sys.argv[1:] if argv is None else argv, _LISTS))
     if extra:
-        known = [option for action in parser._actions for option in action.option_strings]
-        print(f"error: {unexpected(extra[0], known, _ELSEWHERE, _HELP_HINT)}", file=sys.stderr)
+        print(f"error: {unexpected(extra[0], parser, _ELSEWHERE, _HELP_HINT)}", file=sys.stderr)
         return 2
     try:
         cell = cell_lines(_stdin_text() if args.cell == "-" else _utf8(args.cell, "the cell"))
@@ -65,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --plot: cannot write {args.plot} (no such folder, or no permission)", file=sys.stderr)
         return 2
     try:
+        refuse_unused(given_options(parser, args))
         direction = parse_point(joined([args.direction]), option="--direction") if args.direction else ()
         options = Options(det=args.det, wrt=parse_names(joined([args.wrt])) if args.wrt else (),
                           at=parse_point(joined([args.at])) if args.at else (), simplify=args.simplify,

@@ -23,9 +23,18 @@ from IPython.utils.process import arg_split
 from traitlets import Float, TraitError, validate
 
 from jacmagic.budget import interruptible
-from jacmagic.errors import JacmagicError
+from jacmagic.errors import JacmagicError, OptionError
 from jacmagic.model import Options
-from jacmagic.option_words import SHOWN, Once, joined, quoted, unexpected
+from jacmagic.option_words import (
+    SHOWN,
+    Once,
+    given_options,
+    joined,
+    quoted,
+    refuse_unused,
+    unexpected,
+    within_limit,
+)
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, put_back, set_aside
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
@@ -44,14 +53,11 @@ class JacobianMagic(Magics):
     def _within_limits(self, proposal: Any) -> float:
         """Refused when set (`%config` keeps the old value and says why), not later in every cell under the name
         of an option the user never typed."""
-        from jacmagic.pipeline import MAX_BUDGET, MAX_MEMORY
-
-        name, value = proposal["trait"].name, proposal["value"]
-        unit, top = ("seconds", MAX_BUDGET) if name == "budget" else ("gigabytes", MAX_MEMORY)
-        if not 0 < value <= top:  # also refuses nan
-            raise TraitError(f"JacobianMagic.{name} takes a number of {unit} above 0 and at most {top:g}, got "
-                             f"{value!r}; it is left as it was")
-        return float(value)
+        name = proposal["trait"].name
+        try:
+            return within_limit(name, proposal["value"], f"JacobianMagic.{name}")
+        except OptionError as err:
+            raise TraitError(f"{err.message}; it is left as it was") from None
 
     @magic_arguments()
     @argument("name", nargs="?", help="line magic only: a Python function, sympy expression or sympy Matrix "
@@ -143,6 +149,7 @@ class JacobianMagic(Magics):
         return result
 
     def _options(self, args: Any, namespace: Mapping[str, Any]) -> Options:
+        refuse_unused(given_options(self.jacobian.parser, args))
         direction = parse_point(joined(args.direction), namespace, "--direction") if args.direction else ()
         return Options(
             det=args.det,
@@ -164,6 +171,10 @@ class JacobianMagic(Magics):
             direction=direction,
         )
 
+
+# Options are written in full: `--de` for --det would break a saved notebook once another option began so.
+# (IPython's parser takes no allow_abbrev argument; argparse reads the attribute at each parse.)
+JacobianMagic.jacobian.parser.allow_abbrev = False
 
 # Names the session itself relies on: binding a result to one of them would break IPython or the kernel.
 _RESERVED = frozenset({"get_ipython", "In", "Out", "exit", "quit", "display"})
@@ -195,11 +206,13 @@ def parse_line(magic: Any, line: str, cell_magic: bool = False) -> Any:
     %%jacobian line a name too: the map goes in the cell)."""
     short, values = set_aside(line)
     try:
-        args, extra = magic.parser.parse_known_args(arg_split(pasted_values(short)))
+        words = arg_split(pasted_values(short))
+        args, extra = magic.parser.parse_known_args(words)
     except UsageError as err:  # argparse's own message, about the line as typed
         raise UsageError(put_back(str(err), values)) from None
     stray = [args.name, *extra] if cell_magic and args.name else extra
-    if stray:
+    if stray:  # in the order typed: `--wr r` is about --wr, though argparse takes r for the name first
+        stray.sort(key=words.index)
         where = "the map goes in the cell below" if cell_magic else "%jacobian takes one name"
         raise UsageError(unexpected_word(magic, put_back(stray[0], values), where))
     for option, given in vars(args).items():
@@ -219,8 +232,7 @@ _ELSEWHERE = {"--latex": "an option of the command line; here the LaTeX source i
 
 def unexpected_word(magic: Any, word: str, where: str) -> str:
     """The message for a word on the magic's line that is no option: the option meant, where known."""
-    known = [option for action in magic.parser._actions for option in action.option_strings]
-    return unexpected(word, known, _ELSEWHERE, "%%jacobian? lists the options", f", and {where}")
+    return unexpected(word, magic.parser, _ELSEWHERE, "%%jacobian? lists the options", f", and {where}")
 
 
 def pasted_values(line: str) -> str:

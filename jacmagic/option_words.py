@@ -1,14 +1,16 @@
 """The option line as users type it, for the magic and the command line alike: values split at spaces
 (`--at x=1, y = 2`) or given in several options joined, a single-valued option given twice with two values
-refused, and an option that does not exist answered with the one that was meant."""
+refused, an option that does not exist (or abbreviated) answered with the one that was meant, an option with no
+use beside the others refused, and the budget and memory ranges (also of `%config`)."""
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from jacmagic.errors import OptionError
 from jacmagic.read.names import closest
 
 # Dashes a word processor or a web page puts where `--` was typed (em dash, en dash, minus sign).
@@ -70,11 +72,25 @@ def quoted(text: str) -> str:
     return repr(text if len(text) <= SHOWN else text[:SHOWN] + "...")
 
 
-def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], help_hint: str,
+def option_names(parser: argparse.ArgumentParser) -> list[str]:
+    """Every name of every option of `parser` (the magic's, the command line's): what a stray word is matched to."""
+    return [option for action in parser._actions for option in action.option_strings]
+
+
+def given_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the line, by their first name, with their values (one left at its default is not
+    told apart from one not given)."""
+    return {action.option_strings[0]: getattr(args, action.dest) for action in parser._actions
+            if action.option_strings and getattr(args, action.dest, action.default) != action.default}
+
+
+def unexpected(word: str, parser: argparse.ArgumentParser, elsewhere: Mapping[str, str], help_hint: str,
                other_words: str = "") -> str:
     """What to say about a word on the option line that is no option: the option it most likely means (a typo,
-    another case, long dashes pasted for `--`), or where what it asks for lives; `other_words` says where words
-    that are not options belong."""
+    another case, long dashes pasted for `--`, an abbreviation: options are never abbreviated, so that a new option
+    cannot make one in a notebook ambiguous), or where what it asks for lives; `other_words` says where words that
+    are not options belong."""
+    known = option_names(parser)
     dashes = _LONG_DASHES.match(word)
     if dashes is None:
         meant = f" (did you mean --{word}?)" if f"--{word}" in known else ""
@@ -86,6 +102,50 @@ def unexpected(word: str, known: Sequence[str], elsewhere: Mapping[str, str], he
     if dashes.group() != "--" and typed in known:
         return (f"unknown option {word}: an option starts with two hyphens, --, not a dash (as a word processor "
                 f"or a web page writes --); did you mean {typed}?")
-    close = closest(typed.lower(), list(known))
+    longer = sorted(option for option in known if option.startswith(typed.lower()) and len(typed) > 2)
+    close = _either(longer) if longer else closest(typed.lower(), known)
     meant = f" (did you mean {close}?)" if close else ""
     return f"unknown option {word}{meant}; {help_hint}"
+
+
+def _either(options: Sequence[str]) -> str:
+    """`--det`, `--det or --domain`, `--det, --direction or --domain`."""
+    return " or ".join(filter(None, [", ".join(options[:-1]), options[-1]]))
+
+
+# The longest time budget: a whole hour for one step is already more than any notebook user waits.
+MAX_BUDGET = 3600.0
+# The most memory --memory may allow: more than one cell should ever take.
+MAX_MEMORY = 1024.0
+_LIMITS = {"budget": ("seconds", MAX_BUDGET), "memory": ("gigabytes", MAX_MEMORY)}
+
+
+def within_limit(name: str, value: float, what: str) -> float:
+    """The time budget or the memory allowance (`name`) as a float, refused under the name `what` set it by
+    (`--budget`, `JacobianMagic.budget`) unless above 0 and at most its top: a cell, the command line and `%config`
+    word it alike."""
+    unit, top = _LIMITS[name]
+    if not 0 < value <= top:  # also refuses nan
+        raise OptionError(f"{what} takes a number of {unit} above 0 and at most {top:g}, got {value!r}")
+    return float(value)
+
+
+# An option that does something only beside another: given without it (or with one that rules it out) it would do
+# nothing, silently, and a notebook would seem to ask for what it never shows. (option, unused when, why).
+_UNUSED: tuple[tuple[str, Callable[[Collection[str]], bool], str], ...] = (
+    ("--domain", lambda given: "--plot" not in given, "sets the region the --plot picture draws, and nothing is "
+                                                      "plotted: add --plot"),
+    ("--memory", lambda given: "--chain" not in given, "limits what a --chain walkthrough may hold, and there is "
+                                                       "none: add --chain"),
+    ("--range", lambda given: "--no-widgets" in given, "sets the panel's slider ranges, and --no-widgets shows no "
+                                                       "panel: leave one of them out"),
+    ("--no-continuous-update", lambda given: "--no-widgets" in given,
+     "is how the panel's sliders update, and --no-widgets shows no panel: leave one of them out"),
+)
+
+
+def refuse_unused(given: Collection[str]) -> None:
+    """Refuses an option that the others `given` (the option names on the line) leave without any use."""
+    for option, unused, why in _UNUSED:
+        if option in given and unused(given):
+            raise OptionError(f"{option} {why}")

@@ -28,6 +28,7 @@ from jacmagic.notes import (
     OffMainThread,
     ThroughStages,
 )
+from jacmagic.option_words import within_limit
 from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
 from jacmagic.read.names import closest, refuse_twins, step_refusal
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
@@ -38,13 +39,9 @@ if TYPE_CHECKING:
     from jacmagic.chain.network import Network
     from jacmagic.result import JacobianResult
 
-# The longest time budget: a whole hour for one step is already more than any notebook user waits.
-MAX_BUDGET = 3600.0
 # A cell read as array operations with at most this many entries in all is also written out entry by entry: its
 # symbolic Jacobian is shown first and checks the walkthrough exactly.
 WHOLE_ENTRIES = 40
-# The most memory --memory may allow: more than one cell should ever take.
-MAX_MEMORY = 1024.0
 
 
 def read_cell(text: str, options: Options, namespace: Mapping[str, Any] | None = None) -> CellModel:
@@ -73,12 +70,8 @@ def compute(source: str | object, options: Options | None = None,
             namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
-    if not (0 < options.memory <= MAX_MEMORY):  # also refuses nan
-        raise OptionError(f"--memory takes a number of gigabytes above 0 and at most {MAX_MEMORY:g}, got "
-                          f"{options.memory!r}")
-    if not (0 < options.budget <= MAX_BUDGET):  # also refuses nan
-        raise OptionError(f"--budget takes a number of seconds above 0 and at most {MAX_BUDGET:g}, got "
-                          f"{options.budget!r}")
+    within_limit("memory", options.memory, "--memory")
+    within_limit("budget", options.budget, "--budget")
     if not options.chain and (options.mode != "reverse" or options.direction):
         raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
                           "stages' local Jacobians; add --chain")

@@ -147,8 +147,18 @@ class SymbolicJacobian:
         """The numeric Jacobian at a point (default: `default_point()`; the names not given keep their --at
         values, as in a --chain cell), shape (m, n); arrays of one shape give (..., m, n). Undefined entries
         (division by zero, log of a negative number) are nan."""
+        return self._jacobian_at(self._ordered(values))
+
+    def _ordered(self, values: Mapping[str, Any]) -> list[Any]:
+        """The point's values in argument order (`values` over the --at point, else the default point), arrays of
+        points refused where they do not broadcast together (the evaluators would fill them with nan). Their
+        shapes are compared first: broadcasting them all, only to word the refusal, cost every call."""
         ordered = self.point_values({**dict(self.point), **values} if values else self.default_point())
-        points_shape({s.name: v for s, v in zip(self.arguments, ordered)})  # arrays of points must broadcast
+        if len({v.shape for v in ordered if isinstance(v, np.ndarray)}) > 1:
+            points_shape({s.name: v for s, v in zip(self.arguments, ordered)})
+        return ordered
+
+    def _jacobian_at(self, ordered: Sequence[Any]) -> np.ndarray:
         if self.eager_matrix is None:
             return self.compiled_chain.jacobian(self.inputs, *ordered)
         return self.domain.mask(self.evaluator(*ordered), *ordered)
@@ -207,10 +217,11 @@ class SymbolicJacobian:
         return Evaluator(sp.SparseMatrix(len(self.hessians) * n, n, stacked), self.arguments)
 
     def hessian_at(self, /, **values: Any) -> np.ndarray:
-        """The Hessians at a point, shape (m, n, n) (arrays of one shape give (..., m, n, n)); an output
-        undefined there has an undefined Hessian."""
+        """The Hessians at a point, taken as `at` takes it, shape (m, n, n) (arrays of one shape give
+        (..., m, n, n)); an output undefined there has an undefined Hessian."""
         _ = self.hessian  # raises the explanatory error without --hessian
-        return self.hessians_at(self.point_values(values), self.at(**values))
+        ordered = self._ordered(values)  # read once, for both
+        return self.hessians_at(ordered, self._jacobian_at(ordered))
 
     def hessians_at(self, ordered: Sequence[Any], jacobian: np.ndarray) -> np.ndarray:
         """`hessian_at` from values in argument order and the Jacobian there (the panel's path: no names to

@@ -9,6 +9,8 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import mpmath
@@ -59,6 +61,7 @@ for case, kind, args in json.loads(sys.argv[1]):
 # its digit count; 2.0**10**10 and 1e308*10: numbers sympy holds, but no double does.
 HUGE = ["exp(exp(exp(exp(3))))", "sinh(sinh(sinh(sinh(10))))", "2.0**10**10", "1e308*10"]
 CHAIN = "u = x*y\nv = u + x"
+UNWRITTEN = str(Path(tempfile.gettempdir()) / "jacmagic-never-written.png")  # the value is refused first
 
 
 def _uses(value: str) -> dict[str, tuple[str, Any]]:
@@ -66,11 +69,11 @@ def _uses(value: str) -> dict[str, tuple[str, Any]]:
     return {
         "magic --at": ("magic", f"%%jacobian --no-widgets --at x={value},y=1\n{CHAIN}"),
         "magic --direction": ("magic", f"%%jacobian --no-widgets --chain --direction x={value}\n{CHAIN}"),
-        "magic --domain": ("magic", f"%%jacobian --no-widgets --domain x=0:{value}\n{CHAIN}"),
-        "magic --range": ("magic", f"%%jacobian --no-widgets --range x=0:{value}\n{CHAIN}"),
+        "magic --domain": ("magic", f"%%jacobian --no-widgets --plot --domain x=0:{value}\n{CHAIN}"),
+        "magic --range": ("magic", f"%%jacobian --range x=0:{value}\n{CHAIN}"),  # no kernel here: no panel shown
         "cli --at": ("cli", [CHAIN, "--at", f"x={value},y=1"]),
         "cli --direction": ("cli", [CHAIN, "--chain", "--direction", f"x={value}"]),
-        "cli --domain": ("cli", [CHAIN, "--domain", f"x=0:{value}"]),
+        "cli --domain": ("cli", [CHAIN, "--domain", f"x=0:{value}", "--plot", UNWRITTEN]),
     }
 
 

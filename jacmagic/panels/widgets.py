@@ -155,13 +155,15 @@ class JacobianPanel(widgets.VBox):
                                              style={"description_width": "initial"})
         self.output = html_box()
         self.picture = widgets.Image(format="png") if result.options.plot else None
-        # the plotted region stays where the panel opened: the square and arrows move across a still picture
-        self._domain = default_domain(result, start) if result.options.plot else None
-        if self._domain is not None:
+        self._drawn = ""  # what the panel says about the picture at this point
+        if self.picture is not None:
             from jacmagic.views.plot import MovingPicture
 
-            self._moving = MovingPicture(result, self._domain)
-            self._moving.png(start)  # a --domain where nothing can be drawn: refused with the cell, as without a panel
+            # the plotted region stays where the panel opened: the square and arrows move across a still picture
+            self._moving = MovingPicture(result, default_domain(result, start))
+            # drawn once here, not again by the first update; where nothing can be drawn: refused with the cell,
+            # as without a panel
+            self.picture.value = self._moving.png(start)
         self._rows = [html.escape(pretty(s)) for s in result.outputs]
         # big Jacobians show the same window as the typeset result: the update stays cheap
         rows, cols = window(len(result.outputs)), window(len(result.inputs))
@@ -178,18 +180,23 @@ class JacobianPanel(widgets.VBox):
         pictures = [self.picture] if self.picture is not None else []
         super().__init__([*self.variables.values(), self.digits, self.output, *pictures])
         for variable in self.variables.values():
-            variable.box.observe(self._update, names="value")
-        self.digits.observe(self._update, names="value")
+            variable.box.observe(self._moved, names="value")
+        self.digits.observe(self._update, names="value")  # the numbers only: the picture has no digits
         self._update()
 
     def point(self) -> dict[str, float]:
         return {name: variable.value for name, variable in self.variables.items()}
 
+    def _moved(self, change: object = None) -> None:
+        """A new point: the picture follows it, then the numbers."""
+        if self.picture is not None:
+            self._drawn = self._draw()
+        self._update()
+
     def _update(self, change: object = None) -> None:
         """Evaluate, format, assign: synchronous, so it follows the slider in every front end and in tests."""
         matrix = self._jacobian(*[v.value for v in self._order])
-        drawn = self._draw() if self.picture is not None else ""
-        self.output.value = self.render_html(matrix, int(self.digits.value)) + drawn
+        self.output.value = self.render_html(matrix, int(self.digits.value)) + self._drawn
 
     def _draw(self) -> str:
         """The picture at this point, one PNG swapped in place (no flicker, no output history); where it cannot be

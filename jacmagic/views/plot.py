@@ -34,15 +34,19 @@ LINES = 11  # grid lines per direction drawn over it
 LARGEST = 1e150
 
 
-def default_domain(result: SymbolicJacobian, point: Mapping[str, float]) -> dict[str, tuple[float, float]]:
-    """The plotted region: the `--domain` ranges, else the point plus or minus max(1, |value|)."""
-    given = domain_ranges(result, {name: (lo, hi) for name, lo, hi in result.options.domain}, "--domain: ")
-    domain = {}
+def default_domain(result: SymbolicJacobian, point: Mapping[str, float],
+                   given: Mapping[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+    """The plotted region, each range checked once: `given` (`plot(domain=...)`), else `--domain`, else the point
+    plus or minus max(1, |value|) (a point at 1e300 gives a range no grid can be laid on: refused)."""
+    ranges = {**domain_ranges(result, {name: (lo, hi) for name, lo, hi in result.options.domain}, "--domain: "),
+              **domain_ranges(result, given or {}, "plot: domain: ")}
     for symbol in result.inputs:
-        value = point[symbol.name]
-        span = max(1.0, abs(value))
-        domain[symbol.name] = given.get(symbol.name, (value - span, value + span))
-    return domain
+        if symbol.name not in ranges:
+            value = point[symbol.name]
+            span = max(1.0, abs(value))
+            ranges[symbol.name] = (value - span, value + span)
+            refuse_undrawable(symbol.name, *ranges[symbol.name])
+    return {symbol.name: ranges[symbol.name] for symbol in result.inputs}
 
 
 def _coloured(axes: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, gid: str, **style: Any) -> Any:
@@ -93,12 +97,15 @@ def figure(result: SymbolicJacobian, point: Mapping[str, float] | None = None,
            domain: Mapping[str, tuple[float, float]] | None = None, grid: int = GRID) -> Figure:
     """The picture that fits the map: change of variables for R^2 -> R^2, a slice for R^3 -> R^3, contours and
     gradient arrows for a scalar function of two variables, else a heat map of J at the point."""
+    point = {**result.default_point(), **(point or {})}
+    return _figure(result, point, default_domain(result, point, domain), grid)
+
+
+def _figure(result: SymbolicJacobian, point: Mapping[str, float], domain: Mapping[str, tuple[float, float]],
+            grid: int) -> Figure:
+    """`figure` over a region `default_domain` has checked."""
     from matplotlib.figure import Figure
 
-    point = {**result.default_point(), **(point or {})}
-    domain = {**default_domain(result, point), **domain_ranges(result, domain or {}, "plot: domain: ")}
-    for name, (lo, hi) in domain.items():  # the point's own range too: plus or minus 1e300 cannot be drawn
-        refuse_undrawable(name, lo, hi)
     m, n = result.shape
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     if (m, n) == (2, 2):
@@ -307,6 +314,7 @@ class MovingPicture:
 
     def __init__(self, result: SymbolicJacobian, domain: Mapping[str, tuple[float, float]], grid: int = PANEL_GRID,
                  dpi: int = 80) -> None:
+        """`domain` as `default_domain` gives it, checked: a redraw checks nothing again."""
         self.result, self.domain, self.grid, self.dpi = result, dict(domain), grid, dpi
         self._key: tuple[float, ...] | None = None
         self._background: Any = None
@@ -334,7 +342,7 @@ class MovingPicture:
     def _draw_all(self, point: Mapping[str, float]) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        fig = figure(self.result, point, self.domain, grid=self.grid)
+        fig = _figure(self.result, point, self.domain, self.grid)
         fig.set_dpi(self.dpi)
         self._canvas = FigureCanvasAgg(fig)
         self._artists = fig.findobj(lambda artist: artist.get_gid() in _MOVING)
