@@ -30,7 +30,7 @@ from jacmagic.notes import (
 )
 from jacmagic.option_words import within_limit
 from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
-from jacmagic.read.names import closest, refuse_twins, step_refusal
+from jacmagic.read.names import STEP_NODES, closest, refuse_twins, step_in, step_refusal
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
 from jacmagic.read.source import is_def_cell
 from jacmagic.symbolic import SymbolicJacobian, expand_matrices, not_square
@@ -290,10 +290,10 @@ def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: f
         return None
     left = calculus.unevaluated(matrix)
     if left:
+        step = step_in(left)
+        if step is not None:  # sympy's own printing would show its dummy variables (Derivative(floor(_xi_1), _xi_1))
+            raise CellError(step_refusal(STEP_NODES[step.func][0]))
         inner = sorted(left, key=sp.default_sort_key)[0].args[0]
-        named = {sp.floor: "floor (//)", sp.ceiling: "ceil", sp.Mod: "mod (%)", sp.frac: "frac"}.get(inner.func)
-        if named:  # sympy's own printing would show its dummy variables (Derivative(floor(_xi_1), _xi_1))
-            raise CellError(step_refusal(named))
         raise CellError(f"jacmagic cannot write the derivative of {sp.sstr(inner)[:80]}: it has no derivative "
                         "formula; write the map without it")
     return matrix

@@ -10,8 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sympy as sp
 from IPython.core.error import UsageError
 
+from jacmagic import jacobian
+from jacmagic.errors import CellError
 from tests.conftest import Shell
 
 
@@ -57,12 +60,29 @@ _STEPS = [
     ("--chain", "def f(x):\n    return np.mod(x, 2)", 2, "np."),
     ("--chain", "def f(x):\n    return np.round(x*2)", 2, "np.round"),
     ("--chain", "def f(x):\n    return round(x*2)", 2, "round"),
+    ("", "def f(x):\n    y = -x\n    return y // 2", 3, "//"),  # sympy writes floor(-x/2) as -ceiling(x/2)
+    ("", "def f(x, y):\n    return [x, (x*y) % 1]", 2, "%"),
 ]
 
 
 def test_floor_is_refused_as_a_step_function_naming_the_line(shell: Shell) -> None:
     message = refused(shell, "", "u = x*y\nv = floor(u)")
     assert message.startswith("line 2") and "floor is a step function" in message
+
+
+_SYMPY_STEPS = [(sp.floor, "floor"), (sp.ceiling, "ceil"), (lambda u: sp.Mod(u, 2), "mod"), (sp.frac, "frac")]
+
+
+@pytest.mark.parametrize(("step", "name"), _SYMPY_STEPS, ids=[name for _, name in _SYMPY_STEPS])
+def test_a_step_function_in_a_sympy_map_is_refused_by_its_name_not_by_sympys_unevaluated_derivative(
+        step: Callable[[sp.Expr], sp.Expr], name: str) -> None:
+    """A map given as sympy objects reaches the differentiation itself: sympy leaves the derivative unevaluated
+    (y*Subs(Derivative(floor(_xi_1), _xi_1), _xi_1, x*y)), and the refusal names the step function instead."""
+    x, y = sp.symbols("x y", real=True)
+    with pytest.raises(CellError) as refusal:
+        jacobian(sp.Matrix([x + y, step(x * y)]))
+    message = str(refusal.value)
+    assert message.startswith(f"{name}") and "step function" in message and "_xi" not in message, message
 
 
 @pytest.mark.parametrize(("options", "cell", "line", "name"), _STEPS)

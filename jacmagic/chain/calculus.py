@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import sympy as sp
@@ -19,6 +19,7 @@ import sympy as sp
 from jacmagic.budget import Budget, undisturbed
 from jacmagic.chain import canonical
 from jacmagic.chain.evaluate import Evaluator
+from jacmagic.chain.polynomials import PYTHAGORAS, has_squares, pythagorean, same_polynomial
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.lazy import np, se
 from jacmagic.model import distinct_nodes, postorder, symbols_in, tree_size
@@ -139,11 +140,25 @@ def hessians(matrix: sp.MatrixBase, variables: Sequence[sp.Symbol],
                              f"have {m * n * n:,} second derivatives, too many to build symbolically (more than "
                              f"{MAX_SYMBOLIC_SIZE:,}, estimated before starting); take fewer variables with "
                              "--wrt, or fewer outputs")
-    found: tuple[sp.ImmutableMatrix, ...] | None = Budget(DIFFERENTIATION_BUDGETS * budget).run(
+    allowance = Budget(DIFFERENTIATION_BUDGETS * budget)
+    found: tuple[sp.ImmutableMatrix, ...] | None = allowance.run(
         lambda: tuple(jacobian(list(matrix.row(i)), variables) for i in range(m)), None, optional=False)
     if found is None:
         raise out_of_time(budget)
-    return found
+    return tuple(allowance.run(partial(_mirrored, h), h, optional=False) for h in found)
+
+
+def _mirrored(hessian: sp.ImmutableMatrix) -> sp.ImmutableMatrix:
+    """The Hessian with each pair of mixed partials that give the same numbers written alike, in the shorter of
+    their two forms (the upper on a tie): differentiated in two orders, they come out in different, equal forms
+    (atan2(y, x)'s 2*y**2/(x**2 + y**2)**2 - 1/(x**2 + y**2) and 1/(x**2 + y**2) - 2*x**2/(x**2 + y**2)**2),
+    which a student beside "symmetric" reads as not symmetric."""
+    entries = dict(hessian.todok())
+    for (j, k), upper in list(entries.items()):
+        lower = entries.get((k, j), sp.S.Zero)
+        if j < k and upper != lower and same_numbers(upper, lower):
+            entries[j, k] = entries[k, j] = min(upper, lower, key=sp.count_ops)
+    return from_entries(hessian.rows, hessian.cols, entries)
 
 
 def is_symmetric(hessian: sp.MatrixBase) -> bool:
@@ -335,11 +350,22 @@ def symengine_determinant(matrix: sp.MatrixBase) -> sp.Expr:
 def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
     """`simplify` within the budget, kept only when it is no longer than what we had and computes the same
     numbers: simplify assumes what it likes (100**v*log(100) may become an overflowing power, sqrt(|y|)'s
-    derivative may lose its sign), so a form that differs anywhere on the sample points is not shown."""
-    simpler: sp.Expr = budget.run(lambda: sp.simplify(expression), expression)
-    if simpler == expression or sp.count_ops(simpler) > sp.count_ops(expression):
-        return expression
-    return simpler if budget.run(lambda: same_numbers(expression, simpler), False) else expression
+    derivative may lose its sign), so a form that differs anywhere on the sample points is not shown. Where
+    squares of sin, cos, sinh or cosh are left, the shorter of their rewritings each way (`pythagorean`), which
+    simplify does not try, is kept on the same terms."""
+    simpler = _preferred(expression, budget.run(lambda: sp.simplify(expression), expression), budget, ties=True)
+    if not has_squares(simpler):
+        return simpler
+    rewritten = min((budget.run(partial(pythagorean, simpler, way), simpler) for way in PYTHAGORAS), key=sp.count_ops)
+    return _preferred(simpler, rewritten, budget, ties=False)
+
+
+def _preferred(original: sp.Expr, candidate: sp.Expr, budget: Budget, ties: bool) -> sp.Expr:
+    """`candidate` when it is shorter (or, with `ties`, as short) and gives the same numbers, else `original`."""
+    longer = sp.count_ops(candidate) - sp.count_ops(original)
+    if candidate == original or longer > 0 or (longer == 0 and not ties):
+        return original
+    return candidate if budget.run(lambda: same_numbers(original, candidate), False) else original
 
 
 def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:
@@ -358,34 +384,6 @@ def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:
         return False
     x, y = values[0][defined[0]], values[1][defined[0]]
     return bool(np.allclose(x, y, rtol=1e-9, atol=1e-12 * max(1.0, float(np.max(np.abs(x), initial=0.0)))))
-
-
-def same_polynomial(a: sp.Expr, b: sp.Expr) -> bool:
-    """Are `a` and `b` the same polynomial in the same parts (the symbols, function values and other powers
-    they combine by sums, products and whole powers)? Then they are equal wherever those parts are defined and
-    undefined alike elsewhere, with no point to evaluate: x*(2*y*cos(y) - 5*x), simplify's form of a command
-    line's determinant, is proved without building a compiled function for the sample points (issue 27).
-    False says only "not proved"."""
-    parts = _parts(a)
-    if parts != _parts(b):
-        return False
-    letters = {part: sp.Dummy() for part in parts}
-    return sp.expand(a.xreplace(letters) - b.xreplace(letters)) == 0
-
-
-def _parts(expression: sp.Expr) -> set[sp.Expr]:
-    """What `expression` is a polynomial in: everything below its sums, products and whole powers."""
-    found: set[sp.Expr] = set()
-    stack = [expression]
-    while stack:
-        node = stack.pop()
-        if node.is_Add or node.is_Mul:
-            stack.extend(node.args)
-        elif node.is_Pow and node.exp.is_Integer and node.exp > 0:
-            stack.append(node.base)
-        elif not node.is_Rational:
-            found.add(node)
-    return found
 
 
 def tidy_matrix(matrix: sp.ImmutableMatrix, budget: Budget) -> sp.ImmutableMatrix:

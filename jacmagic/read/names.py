@@ -15,6 +15,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
+from jacmagic.model import distinct_nodes
 from jacmagic.read.source import Prepared
 
 
@@ -64,6 +65,18 @@ def refuse_twins(symbols: Iterable[sp.Symbol]) -> None:
 # Jacobian worth showing. Refused by name in every form, saying why, rather than as an unknown function.
 STEP_FUNCTIONS = frozenset({"floor", "ceil", "ceiling", "round", "rint", "trunc", "fix", "int", "mod", "fmod",
                             "remainder", "floor_divide", "frac", "%", "//"})
+
+
+# The sympy functions a step leaves in a traced or given map, by the name its refusal gives and the operator of a
+# def cell that makes it: x // 2 is floor(x/2) (-x // 2 is -ceiling(x/2)), x % 2 is Mod(x, 2) (x % 1 is frac(x)).
+STEP_NODES: dict[type[sp.Basic], tuple[str, str]] = {sp.floor: ("floor (//)", "//"), sp.ceiling: ("ceil", "//"),
+                                                     sp.Mod: ("mod (%)", "%"), sp.frac: ("frac", "%")}
+
+
+def step_in(expressions: Iterable[sp.Basic]) -> sp.Basic | None:
+    """The first step function of a variable in `expressions` (one of `STEP_NODES`), None without one."""
+    return next((node for node in distinct_nodes(expressions) if node.func in STEP_NODES and node.free_symbols),
+                None)
 
 
 def step_refusal(name: str) -> str:

@@ -25,7 +25,7 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
-from jacmagic.read.names import element_symbols, real_symbol, refuse_twins, step_refusal
+from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
@@ -139,18 +139,19 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     return model
 
 
-_STEPS = {sp.floor: ast.FloorDiv, sp.ceiling: ast.FloorDiv, sp.Mod: ast.Mod, sp.frac: ast.Mod}
+_OPERATORS = {"//": ast.FloorDiv, "%": ast.Mod}
 
 
 def _refuse_steps(expressions: tuple[sp.Expr, ...], tree: ast.Module) -> None:
     """`x // 2` and `x % 2` on a traced value run as Python (no error) and leave sympy's floor or Mod, which have
-    no derivative at their jumps: refused here, naming the line of the first such operator in the cell."""
-    step = next((n for n in distinct_nodes(expressions) if n.func in _STEPS and n.free_symbols), None)
+    no derivative at their jumps: refused here, naming the line of the first such operator in the cell (or the
+    function, sympy's own floor called in the def)."""
+    step = step_in(expressions)
     if step is None:
         return
-    op = _STEPS[step.func]
-    lines = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, op)]
-    raise CellError(step_refusal("//" if op is ast.FloorDiv else "%"), min(lines, default=None))
+    name, operator = STEP_NODES[step.func]
+    lines = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, _OPERATORS[operator])]
+    raise CellError(step_refusal(operator if lines else name), min(lines, default=None))
 
 
 def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None,
