@@ -44,3 +44,16 @@ def test_a_branch_of_where_not_taken_does_not_make_the_map_undefined(formula: st
     result = jacobian(f"f(x, y) = [{formula}]")
     assert_close(result.at(**point), want, rel=1e-6)
     assert jacobian(f"f(x, y) = [{formula}]", at=point).notes == ()
+
+
+@pytest.mark.parametrize("code, function", [
+    ("x * np.maximum(np.maximum(0.5, 1e8), z)", lambda p: [p["x"] * max(0.5, 1e8, p["z"])]),
+    ("x * np.minimum(3, 1) + np.maximum(2, 7) * z", lambda p: [p["x"] * 1 + 7 * p["z"]]),
+    ("np.max(np.array([2.0, 7.0])) * x - z", lambda p: [7 * p["x"] - p["z"]]),
+])
+def test_numpys_max_and_min_of_numbers_alone_give_the_extreme_one_in_a_def(code: str, function) -> None:  # type: ignore[no-untyped-def]
+    """np.maximum(2, 7) traced to 2: sympy's Max of numbers, subclassed, kept the first number (its comparison of
+    two numbers names sympy's own Max, not the subclass), so x * np.maximum(0.5, 1e8) had the slope 0.5."""
+    point = {"x": 0.3, "z": -0.8}
+    result = jacobian(f"def f(x, z):\n    return [{code}]\n")
+    assert_close(result.at(**point), _central(function, point, ["x", "z"]), rel=1e-6)
