@@ -57,3 +57,22 @@ def test_numpys_max_and_min_of_numbers_alone_give_the_extreme_one_in_a_def(code:
     point = {"x": 0.3, "z": -0.8}
     result = jacobian(f"def f(x, z):\n    return [{code}]\n")
     assert_close(result.at(**point), _central(function, point, ["x", "z"]), rel=1e-6)
+
+
+def _nested_choice(p: dict[str, float]) -> list[float]:
+    x, y = p["x"], p["y"]
+    inner = x if y > x else 1.5
+    other = x if x > (7 if np.pi > y else y) else y
+    return [x if inner > other else y, x * y]
+
+
+@pytest.mark.parametrize("point", [{"x": 1.218, "y": 1.97}, {"x": 3.0, "y": 0.0}, {"x": -0.4, "y": 5.0}])
+def test_a_where_inside_a_where_condition_has_numbers_and_leaves_the_other_rows_alone(point: dict[str, float]) -> None:
+    """The condition where(...) > where(...) became sympy's ITE, compiled to np.select of floats (its nan default),
+    which np.select refuses: every entry of the Jacobian, of every row, was nan."""
+    cell = "f(x, y) = [where(where(y > x, x, 1.5) > where(x > where(pi > y, 7, y), x, y), x, y), x*y]"
+    want = _central(_nested_choice, point, ["x", "y"])
+    assert_close(jacobian(cell).at(**point), want, rel=1e-6)
+    code = ("def f(x, y):\n    return [np.where(np.where(y > x, x, 1.5) > np.where(x > np.where(np.pi > y, 7, y), "
+            "x, y), x, y), x*y]\n")
+    assert_close(jacobian(code).at(**point), want, rel=1e-6)

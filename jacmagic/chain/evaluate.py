@@ -60,6 +60,11 @@ class _Printer(NumPyPrinter):
     def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
         return "(-numpy.inf)"
 
+    def _print_ITE(self, expr: sp.Basic) -> str:
+        """A condition chosen by a condition (a where inside a where's comparison): numpy's where keeps it boolean;
+        sympy prints a Piecewise whose nan default makes it floats, which np.select refuses (every entry nan)."""
+        return "numpy.where({}, {}, {})".format(*(self._print(a) for a in expr.args))
+
     def _print_DiracDelta(self, expr: sp.Basic) -> str:
         argument = self._print(expr.args[0])
         return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"
