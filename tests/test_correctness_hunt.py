@@ -76,3 +76,15 @@ def test_a_where_inside_a_where_condition_has_numbers_and_leaves_the_other_rows_
     code = ("def f(x, y):\n    return [np.where(np.where(y > x, x, 1.5) > np.where(x > np.where(np.pi > y, 7, y), "
             "x, y), x, y), x*y]\n")
     assert_close(jacobian(code).at(**point), want, rel=1e-6)
+
+
+@pytest.mark.parametrize("point", [{"x": 2.0, "y": 30.0}, {"x": 2.0, "y": 0.25}, {"x": 0.5, "y": 3.0}])
+def test_a_where_in_a_condition_holding_a_max_of_a_quotient_has_numbers(point: dict[str, float]) -> None:
+    """R.at raised sympy's ValueError "The argument 'zoo' is not comparable": compiling the piecewise ran sympy's
+    simplify_logic on its condition, which puts 0 for y in max(1/y, 0.5)."""
+    def function(p: dict[str, float]) -> list[float]:
+        x, y = p["x"], p["y"]
+        return [x * y if (max(1 / y, 0.5) if x > 1 else x) > 1 else y]
+
+    want = _central(function, point, ["x", "y"])
+    assert_close(jacobian("f(x, y) = where(where(x > 1, max(1/y, 0.5), x) > 1, x*y, y)").at(**point), want, rel=1e-6)
