@@ -88,3 +88,17 @@ def test_a_where_in_a_condition_holding_a_max_of_a_quotient_has_numbers(point: d
 
     want = _central(function, point, ["x", "y"])
     assert_close(jacobian("f(x, y) = where(where(x > 1, max(1/y, 0.5), x) > 1, x*y, y)").at(**point), want, rel=1e-6)
+
+
+@pytest.mark.parametrize("point", [{"x": 0.9, "y": 0.2}, {"x": -0.3, "y": 1.4}])
+def test_the_determinant_of_a_map_with_max_of_a_trigonometric_constant_is_given_not_a_traceback(
+        point: dict[str, float]) -> None:
+    """--det raised sympy's ValueError (a rewritten -tan(E) "is not comparable"): simplifying the determinant
+    rewrote max(y, x, -tan(E)) with exponentials of i, which Max refuses."""
+    def function(p: dict[str, float]) -> list[float]:
+        return [np.hypot(max(p["y"], p["x"], -np.tan(np.e)), p["x"]), p["y"]]
+
+    result = jacobian("f(x, y) = [hypot(max(y, x, -tan(E)), x), y]", det=True)
+    symbols = {str(s): s for s in result.inputs}
+    determinant = float(result.det.subs({symbols[k]: v for k, v in point.items()}))
+    assert abs(determinant - np.linalg.det(_central(function, point, ["x", "y"]))) < 1e-6

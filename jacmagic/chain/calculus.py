@@ -336,10 +336,19 @@ def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
     """`simplify` within the budget, kept only when it is no longer than what we had and computes the same
     numbers: simplify assumes what it likes (100**v*log(100) may become an overflowing power, sqrt(|y|)'s
     derivative may lose its sign), so a form that differs anywhere on the sample points is not shown."""
-    simpler: sp.Expr = budget.run(lambda: sp.simplify(expression), expression)
+    simpler: sp.Expr = budget.run(lambda: _simplified(expression), expression)
     if simpler == expression or sp.count_ops(simpler) > sp.count_ops(expression):
         return expression
     return simpler if budget.run(lambda: same_numbers(expression, simpler), False) else expression
+
+
+def _simplified(expression: sp.Expr) -> sp.Expr:
+    """sympy's simplify, or the expression as it is where simplify fails inside: it rewrites max(y, -tan(E)) with
+    exponentials of i, which Max then refuses as not comparable (a ValueError traceback for a --det)."""
+    try:
+        return sp.simplify(expression)
+    except (ValueError, TypeError, NotImplementedError, sp.PolynomialError):
+        return expression
 
 
 def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:
