@@ -4,11 +4,16 @@ program's own output. Each bug found has a named test; the generated families ar
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from jacmagic import jacobian
+from jacmagic.errors import CellError
 from tests.helpers import assert_close
+from tests.hunt_maps import Grammar, Node, Undefined, Writer, reference_hessian, reference_jacobian
 
 STEP = 1e-6
 
@@ -102,3 +107,122 @@ def test_the_determinant_of_a_map_with_max_of_a_trigonometric_constant_is_given_
     symbols = {str(s): s for s in result.inputs}
     determinant = float(result.det.subs({symbols[k]: v for k, v in point.items()}))
     assert abs(determinant - np.linalg.det(_central(function, point, ["x", "y"]))) < 1e-6
+
+
+# -- generated: random maps over the whole grammar, in every cell form ----------------------------------------------
+
+NAMES = ("x", "y", "z")
+HELD = {"c": 0.7, "k": -1.3}  # constants: names not among the parameters
+
+
+@dataclass
+class Drawn:
+    """One random map: its outputs as trees, its parameters, and points where it is defined away from breaks,
+    each with the Jacobian by mpmath central differences."""
+
+    outputs: list[Node]
+    inputs: list[str]
+    points: list[tuple[dict[str, float], np.ndarray]]
+
+    def cell(self, form: str) -> str:
+        math, code = Writer(python=False), Writer(python=True)
+        if form == "math":
+            return f"f({', '.join(self.inputs)}) = [{', '.join(math(o) for o in self.outputs)}]"
+        if form == "def":
+            parameters = ", ".join([*self.inputs, *(f"{name}={value}" for name, value in HELD.items())])
+            return f"def f({parameters}):\n    return [{', '.join(code(o) for o in self.outputs)}]\n"
+        lines: list[str] = []
+        outputs = [_staged(o, lines, math) for o in self.outputs] if form == "chain" else self.outputs
+        return "\n".join(lines + [f"o{i} = {math(o)}" for i, o in enumerate(outputs)])
+
+
+def _staged(node: Node, lines: list[str], math: Writer, depth: int = 0) -> Node:
+    """The tree with its compound parts at odd depths named on lines of their own (at most four): stages."""
+    if node[0] in ("var", "name", "num"):
+        return node
+    node = tuple(_staged(part, lines, math, depth + 1) if isinstance(part, tuple) else part for part in node)
+    if depth % 2 == 0 or len(lines) >= 4:
+        return node
+    lines.append(f"t{len(lines)} = {math(node)}")
+    return ("name", f"t{len(lines) - 1}")
+
+
+def _names(node: Node) -> set[str]:
+    found = {node[1]} if node[0] == "var" else set()
+    return found.union(*(_names(part) for part in node[1:] if isinstance(part, tuple)))
+
+
+def _draw(seed: int, python: bool, depth: int = 3) -> Drawn | None:
+    rng = random.Random(seed)
+    inputs = list(NAMES[:rng.randint(1, 3)])
+    grammar = Grammar(rng, inputs, tuple(HELD), python=python)
+    outputs = [grammar.node(depth) for _ in range(rng.randint(1, 3))]
+    inputs = [name for name in inputs if name in set().union(*map(_names, outputs))]
+    points = []
+    for _ in range(6):
+        point = {name: round(rng.uniform(-2, 2), 3) for name in inputs}
+        try:
+            points.append((point, np.array(reference_jacobian(outputs, {**point, **HELD}, inputs))))
+        except (Undefined, ZeroDivisionError, ValueError, OverflowError):
+            continue
+        if len(points) == 2:
+            break
+    return Drawn(outputs, inputs, points) if inputs and points else None
+
+
+def _check_form(drawn: Drawn, form: str, **options: object) -> None:
+    """R.at (and the walkthrough's gradient under --chain) against the references; inputs are matched by name, a
+    cell of assignments ordering them by first use."""
+    if form != "math":
+        options["wrt"] = ",".join(drawn.inputs)
+    result = jacobian(drawn.cell(form), **options)  # type: ignore[arg-type]
+    order = [[str(s) for s in result.inputs].index(name) for name in drawn.inputs]
+    for point, want in drawn.points:
+        given = {**point, **{k: v for k, v in HELD.items() if k in result.constants}}
+        got = np.asarray(result.at(**given), dtype=float)[:, order]
+        assert np.all(np.abs(got - want) <= 1e-6 * np.maximum(1, np.abs(want))), (drawn.cell(form), point, got, want)
+        if options.get("chain") and len(want) == 1:
+            walked = result.walkthrough(**given).gradients
+            assert_close([walked[name] for name in drawn.inputs], want[0], rel=1e-6)
+
+
+def _check_hessians(drawn: Drawn) -> None:
+    result = jacobian(drawn.cell("math"), hessian=True)
+    order = [[str(s) for s in result.inputs].index(name) for name in drawn.inputs]
+    for point, _ in drawn.points:
+        given = {**point, **{k: v for k, v in HELD.items() if k in result.constants}}
+        hessians = np.asarray(result.hessian_at(**given), dtype=float)[:, order][:, :, order]
+        for output, got in zip(drawn.outputs, hessians):
+            try:
+                want = np.array(reference_hessian(output, {**point, **HELD}, drawn.inputs))
+            except (Undefined, ZeroDivisionError, ValueError):
+                continue
+            assert np.all(np.abs(got - want) <= 1e-5 * np.maximum(1, np.abs(want))), (drawn.cell("math"), got, want)
+
+
+def _generated(seeds: range, form: str) -> None:
+    for seed in seeds:
+        drawn = _draw(seed, python=form == "def")
+        if drawn is None:
+            continue
+        try:
+            if form == "hessian":
+                _check_hessians(drawn)
+            else:
+                _check_form(drawn, form, chain=form == "chain")
+        except CellError as error:  # a constant part with no real value (acos(1.5) in a branch) is refused
+            assert "for any input" in str(error) or "for every input" in str(error), error
+
+
+FORMS = ("math", "def", "assign", "chain", "hessian")
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_random_maps_have_the_jacobian_of_central_differences(form: str) -> None:
+    _generated(range(40), form)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", FORMS)
+def test_many_random_maps_have_the_jacobian_of_central_differences(form: str) -> None:
+    _generated(range(40, 600), form)
