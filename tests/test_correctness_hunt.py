@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from IPython.core.error import UsageError
 
 from jacmagic import jacobian
 from jacmagic.errors import CellError
+from tests.conftest import Shell
 from tests.helpers import assert_close
 from tests.hunt_maps import Grammar, Node, Undefined, Writer, reference_hessian, reference_jacobian
 
@@ -226,3 +228,13 @@ def test_random_maps_have_the_jacobian_of_central_differences(form: str) -> None
 @pytest.mark.parametrize("form", FORMS)
 def test_many_random_maps_have_the_jacobian_of_central_differences(form: str) -> None:
     _generated(range(40, 600), form)
+
+
+@pytest.mark.parametrize("code", ["y + math.log(x, 1.0)", "np.maximum(y, math.log(x, 1.0))", "y + x/0.0"])
+def test_a_def_returning_what_is_undefined_everywhere_is_a_usage_error_as_a_formula_is(shell: Shell,
+                                                                                       code: str) -> None:
+    """A def's output holding sympy's zoo (x/0.0, a log to base 1) went through, and --check raised KeyError
+    'ComplexInfinity' with a traceback; the same formula in the math form is refused as undefined everywhere."""
+    ran = shell.run(f"%%jacobian --check --no-widgets\ndef f(x, y):\n    return [{code}, x]\n")
+    assert type(ran.error) is UsageError and "undefined for every input" in str(ran.error), ran.error
+    assert "Traceback" not in ran.stdout

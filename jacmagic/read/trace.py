@@ -25,6 +25,7 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
+from jacmagic.read.guards import refuse_undefined
 from jacmagic.read.names import element_symbols, real_symbol, refuse_twins, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
@@ -190,6 +191,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     expressions = tuple(_as_expression(v, name) for v in _flatten(value))
     if not expressions:
         raise CellError(f"{name} returns nothing to differentiate")
+    for k, expression in enumerate(expressions, start=1):  # as a formula's are: x/0.0 or math.log(x, 1.0)
+        refuse_undefined(expression, lambda message, k=k: CellError(f"in {name}: output {k}: {message}"))
     _refuse_oversized(name, expressions, declared)
     outputs = output_symbols(name, len(expressions))
     stage = Stage(name, params, outputs, expressions, 1, params)
