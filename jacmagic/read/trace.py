@@ -13,6 +13,7 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -192,11 +193,15 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     if not expressions:
         raise CellError(f"{name} returns nothing to differentiate")
     for k, expression in enumerate(expressions, start=1):  # as a formula's are: x/0.0 or math.log(x, 1.0)
-        refuse_undefined(expression, lambda message, k=k: CellError(f"in {name}: output {k}: {message}"))
+        refuse_undefined(expression, partial(_output_error, f"in {name}: output {k}"))
     _refuse_oversized(name, expressions, declared)
     outputs = output_symbols(name, len(expressions))
     stage = Stage(name, params, outputs, expressions, 1, params)
     return CellModel("def", params, outputs, expressions, (stage,), name, declared)
+
+
+def _output_error(where: str, message: str) -> CellError:
+    return CellError(f"{where}: {message}")
 
 
 def _arguments(names: list[str], shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[Any], tuple[Shape, ...]]:
