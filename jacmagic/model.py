@@ -24,8 +24,22 @@ class Guard:
     line: int
     divisor: bool = False
 
+    @property
+    def written(self) -> sp.Expr:
+        """The part as written: a guard inside one branch of a choice is checked only where that branch is taken
+        (Piecewise((sqrt(x), x > 0), (0, True)) of `where(x > 0, sqrt(x), 0)`), and shown without the choice."""
+        expression = self.expression
+        while isinstance(expression, sp.Piecewise):
+            expression = next(e for e, _ in expression.args if e != self.safe)
+        return expression
+
+    @property
+    def safe(self) -> sp.Expr:
+        """A value that always holds: finite, and not 0 for a divisor."""
+        return sp.S.One if self.divisor else sp.S.Zero
+
     def describe(self) -> str:
-        shown = sp.sstr(self.expression)
+        shown = sp.sstr(self.written)
         shown = shown if len(shown) <= 60 else shown[:60] + "…"
         if self.divisor:
             return f"division by zero: it divides by {shown}, which is 0 here (line {self.line})"

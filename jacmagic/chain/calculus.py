@@ -353,7 +353,7 @@ def tidy(expression: sp.Expr, budget: Budget) -> sp.Expr:
     derivative may lose its sign), so a form that differs anywhere on the sample points is not shown. Where
     squares of sin, cos, sinh or cosh are left, the shorter of their rewritings each way (`pythagorean`), which
     simplify does not try, is kept on the same terms."""
-    simpler = _preferred(expression, budget.run(lambda: sp.simplify(expression), expression), budget, ties=True)
+    simpler = _preferred(expression, budget.run(lambda: _simplified(expression), expression), budget, ties=True)
     if not has_squares(simpler):
         return simpler
     rewritten = min((budget.run(partial(pythagorean, simpler, way), simpler) for way in PYTHAGORAS), key=sp.count_ops)
@@ -366,6 +366,15 @@ def _preferred(original: sp.Expr, candidate: sp.Expr, budget: Budget, ties: bool
     if candidate == original or longer > 0 or (longer == 0 and not ties):
         return original
     return candidate if budget.run(lambda: same_numbers(original, candidate), False) else original
+
+
+def _simplified(expression: sp.Expr) -> sp.Expr:
+    """sympy's simplify, or the expression as it is where simplify fails inside: it rewrites max(y, -tan(E)) with
+    exponentials of i, which Max then refuses as not comparable (a ValueError traceback for a --det)."""
+    try:
+        return sp.simplify(expression)
+    except (ValueError, TypeError, NotImplementedError, sp.PolynomialError):
+        return expression
 
 
 def same_numbers(a: sp.Expr, b: sp.Expr) -> bool:

@@ -60,6 +60,19 @@ class _Printer(NumPyPrinter):
     def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
         return "(-numpy.inf)"
 
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """numpy.select of the pieces with their conditions as they are: sympy's own first runs simplify_logic on
+        a condition holding an ITE, exponential in its comparisons, and raising on a zoo (log10(0) inside a max)
+        when it substitutes 0 for the symbols."""
+        values = ", ".join(self._print(piece.expr) for piece in expr.args)
+        conditions = ", ".join(self._print(piece.cond) for piece in expr.args)
+        return f"numpy.select([{conditions}], [{values}], default=numpy.nan)"
+
+    def _print_ITE(self, expr: sp.Basic) -> str:
+        """A condition chosen by a condition (a where inside a where's comparison): numpy's where keeps it boolean;
+        sympy prints a Piecewise whose nan default makes it floats, which np.select refuses (every entry nan)."""
+        return "numpy.where({}, {}, {})".format(*(self._print(a) for a in expr.args))
+
     def _print_DiracDelta(self, expr: sp.Basic) -> str:
         argument = self._print(expr.args[0])
         return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"

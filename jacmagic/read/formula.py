@@ -20,7 +20,7 @@ from jacmagic.errors import CellError
 from jacmagic.model import Guard
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CallStages, CellFunction
-from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_infinite, refuse_unusable
+from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_infinite, refuse_unusable, taken_only
 from jacmagic.read.matrix_values import (
     Conditions,
     Fail,
@@ -233,8 +233,12 @@ class ExpressionBuilder:
 
     def _choice(self, node: ast.AST, condition: ast.expr, then: ast.expr, otherwise: ast.expr) -> Value:
         """where(cond, a, b) and `a if cond else b`: a piecewise value, entry by entry for vectors."""
-        test, a, b = self.condition(condition), self.value(then), self.value(otherwise)
+        test, start = self.condition(condition), len(self.guards)
+        a, middle = self.value(then), len(self.guards)
+        b = self.value(otherwise)
         if not any(isinstance(v, (sp.MatrixBase, Conditions)) for v in (test, a, b)):
+            self.guards[start:] = [*taken_only(self.guards[start:middle], test, True),
+                                   *taken_only(self.guards[middle:], test, False)]
             return sp.Piecewise((a, test), (b, True))
         chosen = each("where()", lambda c, p, q: sp.Piecewise((p, c), (q, True)), (test, a, b), self._fail(node))
         assert isinstance(chosen, Conditions)

@@ -54,6 +54,17 @@ def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
             raise fail(f"the number {base}**{shown} is too large to compute exactly")
 
 
+def taken_only(guards: list[Guard], condition: sp.Basic, when: bool) -> list[Guard]:
+    """The guards of one branch of a choice, checked only where `condition` is `when`: the other branch's value
+    is the map's there (`where(x > 0, sqrt(x), 0)` is defined at x = -1, as numpy's np.where gives)."""
+    def checked(guard: Guard) -> sp.Expr:
+        pieces = ((guard.expression, condition), (guard.safe, True)) if when else \
+            ((guard.safe, condition), (guard.expression, True))
+        return sp.Piecewise(*pieces)
+
+    return [Guard(checked(g), g.line, g.divisor) for g in guards]
+
+
 def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]:
     """Where `value` (what the user wrote, before sympy simplifies it away) must be defined; a constant that is
     not is refused here."""

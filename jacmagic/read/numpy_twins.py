@@ -67,7 +67,9 @@ class _Extreme:
     direction = 1  # Max: the largest; Min: -1, the smallest
 
     def __new__(cls, *args: Any, **assumptions: Any) -> Any:
-        assumptions.setdefault("evaluate", all(sp.sympify(a).is_number for a in args))
+        if all(sp.sympify(a).is_number for a in args):  # sympy's own: this subclass would keep the first number
+            return cls.__bases__[-1](*args, **assumptions)
+        assumptions.setdefault("evaluate", False)
         return super().__new__(cls, *args, **assumptions)  # type: ignore[misc]
 
     def _eval_derivative(self, symbol: sp.Symbol) -> sp.Expr:

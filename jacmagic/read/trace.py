@@ -13,6 +13,7 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
+from jacmagic.read.guards import refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
@@ -191,10 +193,16 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     expressions = tuple(_as_expression(v, name) for v in _flatten(value))
     if not expressions:
         raise CellError(f"{name} returns nothing to differentiate")
+    for k, expression in enumerate(expressions, start=1):  # as a formula's are: x/0.0 or math.log(x, 1.0)
+        refuse_undefined(expression, partial(_output_error, f"in {name}: output {k}"))
     _refuse_oversized(name, expressions, declared)
     outputs = output_symbols(name, len(expressions))
     stage = Stage(name, params, outputs, expressions, 1, params)
     return CellModel("def", params, outputs, expressions, (stage,), name, declared)
+
+
+def _output_error(where: str, message: str) -> CellError:
+    return CellError(f"{where}: {message}")
 
 
 def _arguments(names: list[str], shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[Any], tuple[Shape, ...]]:
