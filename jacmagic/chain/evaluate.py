@@ -79,6 +79,12 @@ class _Printer(NumPyPrinter):
     def _print_Min(self, expr: sp.Basic) -> str:
         return self._pairwise("numpy.minimum", expr.args)
 
+    def _print_WrittenMax(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.maximum", expr.args)
+
+    def _print_WrittenMin(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.minimum", expr.args)
+
     def _pairwise(self, function: str, args: tuple[sp.Basic, ...]) -> str:
         """max/min of many as nested pairs (sympy writes functools.reduce, a module the code does not import),
         halved at each level: a chain of 300 would pass Python's limit of nested brackets."""
