@@ -47,11 +47,6 @@ class _Extreme(sp.Function):
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return self.lattice(*(a.evalf(prec) for a in self.args))._eval_evalf(prec)  # type: ignore[no-any-return]
 
-    def _eval_rewrite_as_Max(self, *args: sp.Expr, **kwargs: Any) -> sp.Expr:
-        return self.lattice(*args)  # type: ignore[no-any-return]
-
-    _eval_rewrite_as_Min = _eval_rewrite_as_Max
-
     def _latex(self, printer: Any, exp: str | None = None) -> str:
         head = rf"\{self.text_name}" if exp is None else rf"\{self.text_name}^{{{exp}}}"
         return rf"{head}\left({', '.join(printer._print(a) for a in self.args)}\right)"
