@@ -3,7 +3,8 @@ leaky ReLU.
 
 The local Jacobians are masks: diag(𝟙[a > b]) for the entries taken from p, diag(𝟙[a ≤ b]) for those from q; the
 operands of the comparison decide but get no gradient. At a tie the second branch is taken, so max(z, 0) has
-derivative 0 at z = 0, the README's convention (as the ML frameworks do).
+derivative 0 at z = 0, the README's convention (as the ML frameworks do); a number is put second (`chosen`), and
+the entry level breaks ties the same way (`chain.extremes`).
 """
 
 from __future__ import annotations
@@ -114,11 +115,11 @@ def minimum(a: Node, b: Node) -> Where:
 
 
 def chosen(kind: str, a: Node, b: Node) -> Node:
-    """max(a, b) or min(a, b) entry by entry, as the layer reader and the def tracer both write them: max(z, 0) is
-    ReLU, shown as such."""
+    """max(a, b) or min(a, b) entry by entry, as the layer reader and the def tracer both write them. A number
+    written first goes second, so that it takes a tie wherever it is written (max(0, z) is max(z, 0), ReLU, with
+    derivative 0 at 0, and so is min(0, z)'s), as the entry level's `extremes` does."""
+    if isinstance(a, Number) and not isinstance(b, Number):
+        a, b = b, a
     if kind == "max":
-        for zero, other in ((b, a), (a, b)):
-            if isinstance(zero, Number) and zero.value == 0:
-                return Apply("relu", other)
-        return maximum(a, b)
+        return Apply("relu", a) if isinstance(b, Number) and b.value == 0 else maximum(a, b)
     return minimum(a, b)

@@ -30,7 +30,8 @@ _FLAT = 200
 class _Printer(NumPyPrinter):
     """sympy's numpy code, made total over what a cell can contain: huge integers and rationals become floats
     (inf past a double), the infinities and nan become numpy's, and the Dirac delta (the derivative of a step)
-    is 0 away from its jump and undefined at it, as is the derivative of max and min where the maximum is tied."""
+    is 0 away from its jump and undefined at it, as is the derivative of max(z) of a vector where its largest entries
+    tie."""
 
     def __init__(self, arguments: Sequence[sp.Symbol]) -> None:
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": True,
@@ -78,9 +79,9 @@ class _Printer(NumPyPrinter):
         return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, 0.0)"
 
     def _print_Heaviside(self, expr: sp.Basic) -> str:
-        """A step the user wrote says its value at 0 (heaviside(z) and ReLU's derivative take 0); the half-valued
-        step sympy writes for the derivative of max and min stands where the maximum is tied, where there is no
-        derivative: undefined there."""
+        """A step the user wrote says its value at 0 (heaviside(z) and ReLU's derivative take 0, a tie of max(a, b)
+        its side: `extremes`); the half-valued step sympy writes for the derivative of max(z) of a whole vector
+        stands where its largest entries tie, where there is no derivative: undefined there."""
         argument, at_zero = self._print(expr.args[0]), expr.args[1] if len(expr.args) > 1 else sp.S.Half
         if at_zero == sp.S.Half:
             return f"numpy.where(numpy.equal({argument}, 0), numpy.nan, numpy.heaviside({argument}, 0.5))"
@@ -90,6 +91,12 @@ class _Printer(NumPyPrinter):
         return self._pairwise("numpy.maximum", expr.args)
 
     def _print_Min(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.minimum", expr.args)
+
+    def _print_WrittenMax(self, expr: sp.Basic) -> str:
+        return self._pairwise("numpy.maximum", expr.args)
+
+    def _print_WrittenMin(self, expr: sp.Basic) -> str:
         return self._pairwise("numpy.minimum", expr.args)
 
     def _pairwise(self, function: str, args: tuple[sp.Basic, ...]) -> str:

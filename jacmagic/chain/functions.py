@@ -16,6 +16,7 @@ import sympy as sp
 
 from jacmagic.chain import whole_formulas as whole
 from jacmagic.chain.activations import LEAKY_SLOPE, Abs, cbrt, gelu, leaky_relu, relu, sigmoid, sign, softplus
+from jacmagic.chain.extremes import maximum, minimum
 from jacmagic.chain.shown import Shown
 from jacmagic.lazy import later, np
 
@@ -230,9 +231,9 @@ TABLE: dict[str, Function] = {
                            f"{a.text}/hypot({a.text}, {b.text})"),
         lambda a, b: Shown(rf"\frac{{{b.latex}}}{{\operatorname{{hypot}}\left({a.latex}, {b.latex}\right)}}",
                            f"{b.text}/hypot({a.text}, {b.text})")))),
-    # max(z) and min(z) reduce; with two or more arguments they choose entry by entry
-    "min": Function(sp.Min, None, node="Reduce"),
-    "max": Function(sp.Max, None, node="Reduce"),
+    # max(z) and min(z) reduce (OVER_ENTRIES); with two or more arguments they choose entry by entry, as written
+    "min": Function(minimum, None, node="Reduce"),
+    "max": Function(maximum, None, node="Reduce"),
     "heaviside": Function(_step, _ONE, _STEP, aliases=("step",), flat=True),
     "sigmoid": Function(sigmoid, _ONE, Elementwise(_sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
                                                    (r"\sigma\left(@\right)", "σ(@)"),
@@ -265,6 +266,8 @@ TABLE: dict[str, Function] = {
 }
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
+# max(z) and min(z) of a whole vector at the entry level: sympy's, undefined at a tie as the walk's reduction is
+OVER_ENTRIES: dict[str, Callable[..., Any]] = {"max": sp.Max, "min": sp.Min}
 
 
 # -- derived: each level's names ------------------------------------------------------------------------------------

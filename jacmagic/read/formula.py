@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 
 from jacmagic.chain import canonical
-from jacmagic.chain.functions import KNOWN_FUNCTIONS, RESTRICTED, WHOLE_ARRAY
+from jacmagic.chain.functions import KNOWN_FUNCTIONS, OVER_ENTRIES, RESTRICTED, WHOLE_ARRAY
 from jacmagic.errors import CellError
 from jacmagic.model import Guard
 from jacmagic.notation import counted
@@ -369,7 +369,7 @@ class ExpressionBuilder:
         arguments = [self.value(a) for a in node.args]
         if arities is None and count == 1:  # max(z), min(z): over the entries
             entries = list(arguments[0]) if isinstance(arguments[0], sp.MatrixBase) else [arguments[0]]
-            return make(*entries)
+            return OVER_ENTRIES[name](*entries)
         if name in WHOLE_ARRAY:
             if name == "dot":
                 refuse_undotted(arguments, self._fail(node))

@@ -49,8 +49,15 @@ class UntracedAttribute(Untraceable, AttributeError):
 class Condition:
     """A comparison of traced values: only np.where can use it."""
 
+    __array_priority__ = 1000
+
     def __init__(self, op: str, left: Tracer, right: Tracer) -> None:
         self.op, self.left, self.right = op, left, right
+
+    def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """np.where(x > 0, 1.0, 0.0): numpy asks the condition when no branch is traced (it would otherwise
+        take the condition's truth, refused by __bool__ below)."""
+        return traced_call(function, args, kwargs)
 
     def __bool__(self) -> bool:
         raise Untraceable("an if, while, and/or or Python max() on a comparison of traced arrays: its outcome "
@@ -227,12 +234,17 @@ class Tracer:
         return rule(*inputs)
 
     def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        rule = FUNCTIONS.get(function.__name__)
-        if function.__name__ in STEP_FUNCTIONS:
-            raise Untraceable(step_refusal(f"np.{function.__name__}"))
-        if rule is None:
-            raise Untraceable(f"np.{function.__name__} is not among the traced numpy functions ({covered()})")
-        return rule(*args, **kwargs)
+        return traced_call(function, args, kwargs)
+
+
+def traced_call(function: Any, args: Any, kwargs: Any) -> Any:
+    """A numpy function (np.where, np.sum, ...) called on a traced array or condition: the rule that traces it."""
+    rule = FUNCTIONS.get(function.__name__)
+    if function.__name__ in STEP_FUNCTIONS:
+        raise Untraceable(step_refusal(f"np.{function.__name__}"))
+    if rule is None:
+        raise Untraceable(f"np.{function.__name__} is not among the traced numpy functions ({covered()})")
+    return rule(*args, **kwargs)
 
 
 # -- the operations --------------------------------------------------------------------------------------------------

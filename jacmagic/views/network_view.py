@@ -158,9 +158,16 @@ def _reverse_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Ro
     for name, gradient in walked.gradients.items():
         target, shown = _of_outputs(result, name), _gradient(gradient, result.graph.stack_of(name))
         rows.append((rf"{target.latex} &= {shown.latex}", f"  {target.text} = {shown.text}"))
-    rows.append((words_line(f"(the product of the local Jacobians; {verdict_words(walked.check)})"),
-                 f"(the product of the local Jacobians; {verdict_words(walked.check)})"))
+    said = f"({composed_words(total)}; {verdict_words(walked.check)})"
+    rows.append((words_line(said), said))
     return groups + [rows + _closed_rows(result, walked)]
+
+
+def composed_words(stages: int) -> str:
+    """What the gradients above are: a product of local Jacobians, or with one stage that stage's own."""
+    if stages == 1:
+        return "one stage: its local Jacobian is the whole Jacobian"
+    return "the product of the local Jacobians"
 
 
 def _closed_rows(result: JacobianResult, walked: NetworkWalk) -> list[Row]:
