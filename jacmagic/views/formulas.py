@@ -8,6 +8,7 @@ the text form is sympy's pretty printing, for terminal IPython.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,6 @@ from jacmagic.views.numbers import (
 
 if TYPE_CHECKING:
     from jacmagic.symbolic import SymbolicJacobian
-
-
-# Wider than this, a 2-D pretty matrix wraps into an unreadable mess (and costs most of the render time).
-_PRETTY_WIDTH = 100
 
 
 # An entry of more than ENTRY_NODES expression nodes is elided, and a matrix is only searched for such entries when
@@ -111,27 +108,135 @@ def matrix_latex(matrix: sp.MatrixBase) -> str:
 
 
 def matrix_text(matrix: sp.MatrixBase) -> str:
-    """2-D pretty printing where it fits a terminal, else one line per shown row."""
-    if is_big(matrix):
-        def cell(i: int, j: int) -> str:
-            text = "…" if is_long(matrix[i, j]) else inline(matrix[i, j])
-            return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
-        cells = grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
-        labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
-        return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
-    entries = [[inline(e) for e in row] for row in matrix.tolist()]
-    if max(sum(len(e) + 2 for e in row) for row in entries) <= _PRETTY_WIDTH:
+    """sympy's 2-D art of a matrix; one line per shown row for a big one (`text_block` decides whether it fits)."""
+    if not is_big(matrix):
         return pretty(matrix)
-    return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
+    cells = grid(matrix.rows, matrix.cols, lambda i, j: _entry_text(matrix[i, j]), ("⋮", "…", "⋱"))
+    labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
+    return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
 
 
-def matrix_line(matrix: sp.MatrixBase) -> str:
-    """A symbolic matrix on one line of text, cut to the window, long entries shortened."""
-    def cell(i: int, j: int) -> str:
-        text = "…" if is_long(matrix[i, j]) else inline(matrix[i, j])
-        return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
-    rows = grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
-    return "[" + ", ".join("[" + ", ".join(row) + "]" for row in rows) + "]"
+def _entry_text(entry: sp.Basic) -> str:
+    """An entry on one line of text, "…" when too long to typeset, cut after _TEXT_ENTRY characters."""
+    text = "…" if is_long(entry) else inline(entry)
+    return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+
+
+def matrix_entries(matrix: sp.MatrixBase, name: Callable[[int, int], str]) -> list[tuple[str, str]]:
+    """Each shown entry of a symbolic matrix, `name(i, j)` and its whole text ("…" when too long to typeset), for
+    `text_block`: a matrix too wide for the text is written entry by entry, each entry whole."""
+    return [(name(i, j), "…" if is_long(matrix[i, j]) else inline(matrix[i, j]))
+            for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
+
+
+def matrix_least(matrix: sp.MatrixBase) -> int:
+    """A lower bound of the width of `matrix_text` without drawing it (sympy's art of a 10 x 10 map costs tens of
+    ms): its columns, each as wide as its widest entry, two spaces apart, in brackets."""
+    if is_big(matrix):
+        return 0
+    return sum(max(art_least(matrix[i, j]) for i in range(matrix.rows)) for j in range(matrix.cols)) + \
+        2 * matrix.cols
+
+
+_FUNCTION_NAMES = {sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.log}
+
+
+@lru_cache(maxsize=4096)
+def art_least(expr: sp.Basic) -> int:
+    """A lower bound of the width of sympy's 2-D art of `expr`, found without drawing it: a sum's terms side by
+    side with their signs, a product's numerator and denominator factors side by side, a power's base with its
+    integer exponent, a named function's name and parentheses, ℯ and its exponent; anything else at least as wide as
+    its widest argument (a part drawn stacked, a fraction or cases, counts once)."""
+    if expr.is_Symbol:
+        return len(pretty(expr))
+    if expr.is_Integer:
+        return len(str(abs(expr.p)))
+    if expr.is_Rational:
+        return max(len(str(abs(expr.p))), len(str(expr.q)))
+    if expr.is_Add:
+        return sum(art_least(term) for term in expr.args) + 3 * (len(expr.args) - 1)
+    if expr.is_Mul:
+        top = bottom = 0
+        for factor in expr.args:
+            if factor.is_Rational:
+                top += len(str(abs(factor.p))) * (abs(factor.p) != 1)
+                bottom += len(str(factor.q)) * (factor.q != 1)
+            elif factor.is_Pow and factor.exp.is_Rational and factor.exp.is_negative:
+                bottom += art_least(factor.base)
+            else:
+                top += art_least(factor)
+        return max(top, bottom)
+    if expr.is_Pow:
+        raised = len(str(expr.exp.p)) if expr.exp.is_Integer and expr.exp > 0 else 0
+        return art_least(expr.base) + raised
+    if isinstance(expr, sp.exp):
+        return 1 + art_least(expr.args[0])
+    if expr.func in _FUNCTION_NAMES:
+        return len(expr.func.__name__) + 2 + art_least(expr.args[0])
+    if isinstance(expr, sp.Function):
+        return max(art_least(argument) for argument in expr.args)
+    return 1
+
+
+# The words of a matrix too wide for a line, in the LaTeX and the text alike.
+def too_wide(named: bool = False) -> str:
+    return f"(too wide for a line{' even with names' if named else ''}: entry by entry below)"
+
+
+def zeros_said(zeros: int) -> str:
+    return f"(the other {zeros} shown entries are 0)"
+
+
+def text_block(label: str, block: Callable[[], str], entries: Sequence[tuple[str, str]], width: int,
+               least: int = 0, named: bool = False) -> list[str]:
+    """The text of a 2-D block (a matrix, a determinant): `label` beside sympy's art where it fits `width` columns
+    (`least`: a lower bound of the art's width, known without drawing it), else, as the LaTeX writes a matrix too
+    wide for the page, the shown `entries` one a line, `name = text`, each continued under its indent, the zero
+    ones counted (`named`: the matrix has its repeated parts named). A terminal soft-wraps a wider art line by line
+    into garbage."""
+    if len(label) + least <= width:
+        drawn = beside(label, block())
+        if max(map(len, drawn.split("\n"))) <= width:
+            return [drawn]
+    shown = [(name, text) for name, text in entries if text != "0"]
+    lines = [label + too_wide(named)] if len(entries) > 1 else []
+    lines += [part for name, text in shown for part in text_lines(f"{name} = {text}", width)]
+    if len(shown) < len(entries):
+        lines.append(zeros_said(len(entries) - len(shown)))
+    return lines
+
+
+# Where a word of math longer than a line may be cut: after a product's dot, a comma or an opening parenthesis.
+_BREAKS = re.compile(r"(?<=[·,(])")
+
+
+def text_lines(line: str, width: int, indent: str = "    ") -> list[str]:
+    """`line` cut into lines of at most `width` characters, the later ones under `indent`: between words, a word
+    longer than a line after a product's dot, a comma or an opening parenthesis, and where nothing else helps,
+    where the width ends."""
+    lines: list[str] = []
+    current = ""
+    for word in re.split(r"(?<= )", line):
+        for piece in _BREAKS.split(word) if len(word.rstrip()) > width - len(indent) else [word]:
+            room = width - (len(indent) if lines else 0)
+            if current and len(current + piece.rstrip()) > room:
+                lines.append(current.rstrip())
+                current, room = piece.lstrip(), width - len(indent)
+            else:
+                current += piece
+            while len(current.rstrip()) > room:
+                lines.append(current[:room])
+                current, room = current[room:], width - len(indent)
+    lines.append(current.rstrip())
+    return [part if k == 0 else indent + part for k, part in enumerate(lines)]
+
+
+def beside(label: str, block: str) -> str:
+    """`label` to the left of a multi-line pretty block, on its middle line."""
+    rows = block.split("\n")
+    middle = len(rows) // 2
+    pad = " " * len(label)
+    return "\n".join((label if k == middle else pad) + row for k, row in enumerate(rows))
 
 
 def _shown_names(symbols: Sequence[sp.Symbol], show: Callable[[sp.Symbol], str], dots: str) -> str:
