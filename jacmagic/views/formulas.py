@@ -102,9 +102,9 @@ def elided_entries(matrix: sp.MatrixBase) -> int:
 
 
 def matrix_latex(matrix: sp.MatrixBase) -> str:
-    """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing."""
-    cells = matrix_cells(sp.ImmutableMatrix(matrix))[0]
-    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing; its width
+    known from its entries'."""
+    return page.matrix(matrix_cells(sp.ImmutableMatrix(matrix))[0])
 
 
 def matrix_text(matrix: sp.MatrixBase) -> str:
@@ -123,19 +123,29 @@ def _entry_text(entry: sp.Basic) -> str:
 
 
 def matrix_entries(matrix: sp.MatrixBase, name: Callable[[int, int], str]) -> list[tuple[str, str]]:
-    """Each shown entry of a symbolic matrix, `name(i, j)` and its whole text ("…" when too long to typeset), for
-    `text_block`: a matrix too wide for the text is written entry by entry, each entry whole."""
-    return [(name(i, j), "…" if is_long(matrix[i, j]) else inline(matrix[i, j]))
-            for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
+    """Each shown entry of a symbolic matrix, `name(i, j)` and its whole text ("…" when too long to typeset; a zero
+    one unnamed, since it is only counted), for `entry_lines`: a matrix too wide for the text is written entry by
+    entry, each entry whole."""
+    rows, big = matrix.tolist(), is_big(matrix)  # only a big matrix has entries too long to typeset
+
+    def entry(i: int, j: int) -> tuple[str, str]:
+        value = rows[i][j]
+        return ("", "0") if value == 0 else (name(i, j), "…" if big and is_long(value) else inline(value))
+    return [entry(i, j) for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
 
 
-def matrix_least(matrix: sp.MatrixBase) -> int:
+def matrix_least(matrix: sp.MatrixBase, limit: int) -> int:
     """A lower bound of the width of `matrix_text` without drawing it (sympy's art of a 10 x 10 map costs tens of
-    ms): its columns, each as wide as its widest entry, two spaces apart, in brackets."""
+    ms): its columns, each as wide as its widest entry, two spaces apart, in brackets; added up only until it
+    passes `limit`."""
     if is_big(matrix):
         return 0
-    return sum(max(art_least(matrix[i, j]) for i in range(matrix.rows)) for j in range(matrix.cols)) + \
-        2 * matrix.cols
+    least, rows = 2 * matrix.cols, matrix.tolist()
+    for j in range(matrix.cols):
+        if least > limit:
+            break
+        least += max(art_least(row[j]) for row in rows)
+    return least
 
 
 _FUNCTION_NAMES = {sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.log}
@@ -188,16 +198,24 @@ def zeros_said(zeros: int) -> str:
 
 
 def text_block(label: str, block: Callable[[], str], entries: Sequence[tuple[str, str]], width: int,
-               least: int = 0, named: bool = False) -> list[str]:
-    """The text of a 2-D block (a matrix, a determinant): `label` beside sympy's art where it fits `width` columns
-    (`least`: a lower bound of the art's width, known without drawing it), else, as the LaTeX writes a matrix too
-    wide for the page, the shown `entries` one a line, `name = text`, each continued under its indent, the zero
-    ones counted (`named`: the matrix has its repeated parts named). A terminal soft-wraps a wider art line by line
-    into garbage."""
-    if len(label) + least <= width:
-        drawn = beside(label, block())
-        if max(map(len, drawn.split("\n"))) <= width:
-            return [drawn]
+               least: int = 0) -> list[str]:
+    """The text of a 2-D block (a matrix, a determinant): `drawn` where it fits `width` columns, else `entry_lines`."""
+    drawn = fitted_art(label, block, width, least)
+    return [drawn] if drawn is not None else entry_lines(label, entries, width)
+
+
+def fitted_art(label: str, block: Callable[[], str], width: int, least: int = 0) -> str | None:
+    """`label` beside sympy's 2-D art `block` where it fits `width` columns (`least`: a lower bound of the art's
+    width, known without drawing it), else None: a terminal soft-wraps a wider art line by line into garbage."""
+    if len(label) + least > width:
+        return None
+    drawn = beside(label, block())
+    return drawn if max(map(len, drawn.split("\n"))) <= width else None
+
+
+def entry_lines(label: str, entries: Sequence[tuple[str, str]], width: int, named: bool = False) -> list[str]:
+    """As the LaTeX writes a matrix too wide for the page: the shown `entries` one a line, `name = text`, each
+    continued under its indent, the zero ones counted (`named`: the matrix has its repeated parts named)."""
     shown = [(name, text) for name, text in entries if text != "0"]
     lines = [label + too_wide(named)] if len(entries) > 1 else []
     lines += [part for name, text in shown for part in text_lines(f"{name} = {text}", width)]

@@ -24,6 +24,8 @@ from jacmagic.views.formulas import (
     at_point,
     derivative_symbol,
     elided_entries,
+    entry_lines,
+    fitted_art,
     is_big,
     is_long,
     matrix_cells,
@@ -82,7 +84,7 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
 
 def _where_rows(names: Abbreviations, after: list[str], width: int) -> list[Row]:
     """"where u = ..., σ = σ(u)" under the matrix, in the order they build on each other, over as many lines as
-    the page needs; the text over lines of `width`, the matrix's text `after` it (its entries use the names)."""
+    the page needs; the text over lines of `width`, the matrix's entries `after` it (they use the names)."""
     if not names:
         return []
     lines = page.packed([(r"\text{where}\ " if k == 0 else "") + rf"{latex(symbol)} = {latex(definition)}"
@@ -177,8 +179,10 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     if result.eager_matrix is not None:
         lead = "".join(page.columns(first))
         matrix, names = _shown_matrix(result, lead)
-        block = text_block("J = ", lambda: matrix_text(matrix), matrix_entries(matrix, _entry_name(result)), width,
-                           matrix_least(matrix), bool(names))
+        drawn = fitted_art("J = ", lambda: matrix_text(matrix), width, matrix_least(matrix, width))
+        text += [drawn] if drawn is not None else []
+        block = [] if drawn is not None else entry_lines("J = ", matrix_entries(matrix, _entry_name(result)), width,
+                                                         bool(names))
         shown = matrix_latex(matrix)
         if page.fits(lead, shown):
             first += shown
@@ -341,7 +345,7 @@ def hessian_text(result: SymbolicJacobian) -> list[str]:
     for output, hessian, reading in _hessians(result):
         symbol, name = f"∇²{pretty(output)}", _second_name(result, output)
         parts += ["\n".join(text_block(f"{symbol} = ", partial(matrix_text, hessian), matrix_entries(hessian, name),
-                                       width, matrix_least(hessian))), _hessian_words(result)]
+                                       width, matrix_least(hessian, width))), _hessian_words(result)]
         if reading:
             values, eigenvalues, words = reading
             parts += ["\n".join(numbers_block(f"{symbol} at {where} = ", values, name, width)),
