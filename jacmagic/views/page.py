@@ -328,7 +328,23 @@ _TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
 
 @lru_cache(maxsize=1024)
 def _cut(latex: str, mark: str) -> tuple[str, ...]:
-    """Remembered: displays.blocks cuts each row twice, to continue it and to measure its columns (issue 27)."""
+    """Remembered: displays.blocks cuts each row twice, to continue it and to measure its columns (issue 27). Where
+    `mark` occurs once (lhs &= [matrix]), only the text up to it is read: what follows cannot change the cut, and
+    reading the braces of a long right side was most of the cutting."""
+    at = latex.find(mark) + 1
+    if at and latex.count(mark) == 1 and not any(_open(latex[:at], name) for name in (r"\begin{", r"\end{")):
+        cells = _scanned(latex[:at], mark)
+        return (cells[0], latex[at:]) if len(cells) == 2 else (latex,)
+    return _scanned(latex, mark)
+
+
+def _open(text: str, name: str) -> bool:
+    """Whether `text` ends inside `name`'s braces (\\begin{a&...), which the mark then belongs to."""
+    start = text.rfind(name)
+    return start >= 0 and "}" not in text[start + len(name):]
+
+
+def _scanned(latex: str, mark: str) -> tuple[str, ...]:
     depth, start, cells = 0, 0, []
     for found in _TOP_LEVEL.finditer(latex):
         text = found.group()
