@@ -56,7 +56,8 @@ def is_big(matrix: sp.MatrixBase) -> bool:
 @lru_cache(maxsize=16)
 def _has_long_entries(matrix: sp.ImmutableMatrix) -> bool:
     """Remembered: a display asks for the LaTeX, the text and the fitting of the same matrix (issue 27)."""
-    return exceeds(matrix, TOTAL_NODES) and any(is_long(e) for e in matrix)
+    entries = [entry for row in matrix.tolist() for entry in row]  # at once: sympy indexes in microseconds an entry
+    return exceeds(entries, TOTAL_NODES) and any(is_long(e) for e in entries)
 
 
 # MathJax 3 refuses an expression whose TeX passes 5 KB when a macro expands in it ("internal buffer size
@@ -75,13 +76,14 @@ def matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ...
     per matrix: the display and its notes both ask."""
     big = is_big(matrix)
     elided = 0
+    rows = matrix.tolist()
 
     def cell(i: int, j: int) -> str:
         nonlocal elided
-        if big and is_long(matrix[i, j]):
+        if big and is_long(rows[i][j]):
             elided += 1
             return r"\cdots"
-        return latex(matrix[i, j])
+        return latex(rows[i][j])
     cells = grid(matrix.rows, matrix.cols, cell, (r"\vdots", r"\cdots", r"\ddots"))
     entries = [(a, b) for a, i in enumerate(window(matrix.rows)) if i is not None
                for b, j in enumerate(window(matrix.cols)) if j is not None]
@@ -111,7 +113,8 @@ def matrix_text(matrix: sp.MatrixBase) -> str:
     """sympy's 2-D art of a matrix; one line per shown row for a big one (`text_block` decides whether it fits)."""
     if not is_big(matrix):
         return pretty(matrix)
-    cells = grid(matrix.rows, matrix.cols, lambda i, j: _entry_text(matrix[i, j]), ("⋮", "…", "⋱"))
+    rows = matrix.tolist()
+    cells = grid(matrix.rows, matrix.cols, lambda i, j: _entry_text(rows[i][j]), ("⋮", "…", "⋱"))
     labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
     return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
 

@@ -53,19 +53,19 @@ if TYPE_CHECKING:
 def _entry_rows(result: SymbolicJacobian, matrix: sp.ImmutableMatrix) -> list[Row]:
     """The shown entries of a wide Jacobian (`matrix`, its repeated parts perhaps named) one per line,
     ∂f_i/∂x_j = ..., the identically zero ones left out and said."""
-    cells = matrix_cells(matrix)[0]
+    cells, entries = matrix_cells(matrix)[0], matrix.tolist()
     rows: list[Row] = []
     zeros = 0
     for a, i in enumerate(window(matrix.rows)):
         for b, j in enumerate(window(matrix.cols)):
             if i is None or j is None:
                 continue
-            if matrix[i, j] == 0:
+            if entries[i][j] == 0:
                 zeros += 1
                 continue
             symbol = derivative_symbol((result.outputs[i],), (result.inputs[j],))
             rows += ([(rf"{symbol} &= {cells[a][b]}", "")] if cells[a][b] == r"\cdots"
-                     else _broken_rows(symbol, matrix[i, j], cells[a][b]))
+                     else _broken_rows(symbol, entries[i][j], cells[a][b]))
     if zeros:
         rows.append((words_line(zeros_said(zeros)), ""))
     return rows
