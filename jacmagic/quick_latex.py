@@ -78,8 +78,8 @@ def _product(expr: sp.Basic, symbol: Symbols) -> str | None:
         return None
     written = [str(coefficient.p)] if coefficient.p != 1 else []
     for factor in factors[1:] if coefficient is not sp.S.One else factors:
-        if isinstance(factor, sp.exp) and factor.args[0].is_negative:
-            return None  # sympy's fraction() may put it in the denominator
+        if isinstance(factor, sp.exp) and _negative(factor.args[0]):
+            return None  # sympy's fraction() puts it in the denominator
         printed = _factor(factor, symbol)
         if printed is None:
             return None
@@ -87,6 +87,16 @@ def _product(expr: sp.Basic, symbol: Symbols) -> str | None:
     # one space between factors: sympy writes \cdot only between two numbers, and a number comes only first
     numerator = " ".join(written)
     return tex + (numerator if coefficient.q == 1 else rf"\frac{{{numerator}}}{{{coefficient.q}}}")
+
+
+def _negative(exponent: sp.Expr) -> bool:
+    """`exponent.is_negative`, which sympy's fraction() asks of exp's argument; for a rational multiple of a symbol
+    (exp(x/10)) answered from the symbol's own sign, known at once, where asking the product deduces all its facts
+    afresh (a tenth of showing a 10 x 10 map, issue 27): c x is negative exactly when x has the sign opposite to c's."""
+    if exponent.is_Mul and len(exponent.args) == 2 and exponent.args[0].is_Rational and exponent.args[1].is_Symbol:
+        coefficient, variable = exponent.args
+        return bool(variable.is_positive if coefficient.is_negative else variable.is_negative)
+    return bool(exponent.is_negative)
 
 
 def _factor(expr: sp.Basic, symbol: Symbols) -> str | None:

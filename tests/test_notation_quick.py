@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacmagic.notation import _Inline, _Latex, _symbol_latex, inline, latex, pretty
 from jacmagic.quick_inline import quick_inline
-from jacmagic.quick_latex import quick_latex
+from jacmagic.quick_latex import _negative, quick_latex
 
 NAMES = ["x", "y", "theta", "x_1", "s12_3", "W_1,2", "b1_2", "alpha_2", "lambda", "x__2", "Delta", "longname", "z0"]
 SYMBOLS = [sp.Symbol(n, real=True) for n in NAMES]
@@ -102,3 +103,21 @@ def test_latex_of_anything_else_is_still_sympys() -> None:
     for value in [x / y, 2.5 * x, sp.Matrix([[x, y]]), sp.Heaviside(x), sp.sqrt(x), sp.Rational(1, 3), sp.log(x)]:
         assert quick_latex(value, _symbol_latex) is None
         assert latex(value) == sympys(value)
+
+
+SIGNS = [{"real": True}, {"positive": True}, {"negative": True}, {"nonnegative": True}, {"nonpositive": True},
+         {"extended_real": True}, {"extended_negative": True}, {}, {"nonzero": True, "real": True}]
+
+
+@pytest.mark.parametrize("assumptions", SIGNS, ids=lambda a: ",".join(a) or "complex")
+@pytest.mark.parametrize("coefficient", [sp.Rational(1, 10), sp.Rational(-1, 10), sp.Integer(3), sp.Integer(-2)])
+def test_the_sign_of_exps_argument_is_sympys_for_every_sign_of_its_symbol(assumptions: dict[str, bool],
+                                                                         coefficient: sp.Rational) -> None:
+    """Read from the symbol's sign for c x, asked of the product otherwise (issue 27): what sympy's fraction() asks,
+    so the quick LaTeX steps aside where sympy's would; and the LaTeX still sympy's."""
+    x, y = sp.Symbol("x", **assumptions), sp.Symbol("y", real=True)
+    for argument in (coefficient * x, coefficient * x * y, x, coefficient * x + 1):
+        assert _negative(argument) == bool(argument.is_negative), argument
+    for expr in (y * sp.exp(coefficient * x), sp.exp(coefficient * x) / 10, -y**2 * sp.exp(coefficient * x)):
+        quick = quick_latex(expr, _symbol_latex)
+        assert quick is None or quick == sympys(expr), expr

@@ -204,3 +204,31 @@ def test_the_width_of_the_rows_of_a_map_is_the_width_of_the_joined_latex() -> No
     assert len(lines) > 40
     for line in lines:
         assert width(*columns(line)) == width("".join(columns(line)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.lists(st.sampled_from(_LATEX_TOKENS), max_size=6).map("".join), min_size=1,
+                         max_size=4), min_size=1, max_size=4),
+       st.sampled_from(["", "= ", r"\quad ", "J = "]))
+def test_a_matrix_measured_from_its_entries_is_as_wide_as_its_latex_walked_whole(cells: list[list[str]],
+                                                                                  lead: str) -> None:
+    """Issue 27: a matrix's width is added up from its entries' (each measured once, for the rows that show them
+    too), to the last bit the walk's of the whole LaTeX, or walked whole where an entry breaks rows or columns."""
+    from jacmagic.views.page import _Reader, matrix
+
+    whole = matrix(cells)
+    walked = _Reader(lead + whole).measure()
+    assert width(lead, whole) == width(lead + whole) == sum(walked.items, 0.0) or not walked.closed
+    assert width("= " + whole) == sum(_Reader("= " + whole).measure().items, 0.0)
+
+
+_CUT_TOKENS = ["&", "=", "{", "}", r"\begin{matrix}", r"\end{matrix}", r"\begin{a&b}", r"\&", "\\", "x", r"\frac", " "]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_CUT_TOKENS), max_size=14).map("".join), st.sampled_from(["&", "="]))
+def test_a_row_with_one_mark_is_cut_as_reading_it_all_cuts_it(latex: str, mark: str) -> None:
+    """Issue 27: where the mark occurs once, only the text before it is read, with the same cells."""
+    from jacmagic.views.page import _cut, _scanned
+
+    assert _cut(latex, mark) == _scanned(latex, mark)

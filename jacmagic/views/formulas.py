@@ -8,6 +8,7 @@ the text form is sympy's pretty printing, for terminal IPython.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
     from jacmagic.symbolic import SymbolicJacobian
 
 
-# Wider than this, a 2-D pretty matrix wraps into an unreadable mess (and costs most of the render time).
-_PRETTY_WIDTH = 100
-
-
 # An entry of more than ENTRY_NODES expression nodes is elided, and a matrix is only searched for such entries when
 # the whole of it passes TOTAL_NODES; a text entry is cut after _TEXT_ENTRY characters.
 ENTRY_NODES, TOTAL_NODES = 400, 3_000
@@ -59,7 +56,8 @@ def is_big(matrix: sp.MatrixBase) -> bool:
 @lru_cache(maxsize=16)
 def _has_long_entries(matrix: sp.ImmutableMatrix) -> bool:
     """Remembered: a display asks for the LaTeX, the text and the fitting of the same matrix (issue 27)."""
-    return exceeds(matrix, TOTAL_NODES) and any(is_long(e) for e in matrix)
+    entries = [entry for row in matrix.tolist() for entry in row]  # at once: sympy indexes in microseconds an entry
+    return exceeds(entries, TOTAL_NODES) and any(is_long(e) for e in entries)
 
 
 # MathJax 3 refuses an expression whose TeX passes 5 KB when a macro expands in it ("internal buffer size
@@ -78,13 +76,14 @@ def matrix_cells(matrix: sp.ImmutableMatrix) -> tuple[tuple[tuple[str, ...], ...
     per matrix: the display and its notes both ask."""
     big = is_big(matrix)
     elided = 0
+    rows = matrix.tolist()
 
     def cell(i: int, j: int) -> str:
         nonlocal elided
-        if big and is_long(matrix[i, j]):
+        if big and is_long(rows[i][j]):
             elided += 1
             return r"\cdots"
-        return latex(matrix[i, j])
+        return latex(rows[i][j])
     cells = grid(matrix.rows, matrix.cols, cell, (r"\vdots", r"\cdots", r"\ddots"))
     entries = [(a, b) for a, i in enumerate(window(matrix.rows)) if i is not None
                for b, j in enumerate(window(matrix.cols)) if j is not None]
@@ -105,33 +104,160 @@ def elided_entries(matrix: sp.MatrixBase) -> int:
 
 
 def matrix_latex(matrix: sp.MatrixBase) -> str:
-    """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing."""
-    cells = matrix_cells(sp.ImmutableMatrix(matrix))[0]
-    return r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    """sympy's LaTeX of a matrix, cut to the shown window and to a size MathJax typesets, before printing; its width
+    known from its entries'."""
+    return page.matrix(matrix_cells(sp.ImmutableMatrix(matrix))[0])
 
 
 def matrix_text(matrix: sp.MatrixBase) -> str:
-    """2-D pretty printing where it fits a terminal, else one line per shown row."""
-    if is_big(matrix):
-        def cell(i: int, j: int) -> str:
-            text = "…" if is_long(matrix[i, j]) else inline(matrix[i, j])
-            return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
-        cells = grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
-        labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
-        return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
-    entries = [[inline(e) for e in row] for row in matrix.tolist()]
-    if max(sum(len(e) + 2 for e in row) for row in entries) <= _PRETTY_WIDTH:
+    """sympy's 2-D art of a matrix; one line per shown row for a big one (`text_block` decides whether it fits)."""
+    if not is_big(matrix):
         return pretty(matrix)
-    return "\n".join(f"row {i + 1}: [" + ", ".join(row) + "]" for i, row in enumerate(entries))
+    rows = matrix.tolist()
+    cells = grid(matrix.rows, matrix.cols, lambda i, j: _entry_text(rows[i][j]), ("⋮", "…", "⋱"))
+    labels = [f"row {i + 1}" if i is not None else "⋮" for i in window(matrix.rows)]
+    return "\n".join(f"{label}: [" + ", ".join(row) + "]" for label, row in zip(labels, cells))
 
 
-def matrix_line(matrix: sp.MatrixBase) -> str:
-    """A symbolic matrix on one line of text, cut to the window, long entries shortened."""
-    def cell(i: int, j: int) -> str:
-        text = "…" if is_long(matrix[i, j]) else inline(matrix[i, j])
-        return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
-    rows = grid(matrix.rows, matrix.cols, cell, ("⋮", "…", "⋱"))
-    return "[" + ", ".join("[" + ", ".join(row) + "]" for row in rows) + "]"
+def _entry_text(entry: sp.Basic) -> str:
+    """An entry on one line of text, "…" when too long to typeset, cut after _TEXT_ENTRY characters."""
+    text = "…" if is_long(entry) else inline(entry)
+    return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+
+
+def matrix_entries(matrix: sp.MatrixBase, name: Callable[[int, int], str]) -> list[tuple[str, str]]:
+    """Each shown entry of a symbolic matrix, `name(i, j)` and its whole text ("…" when too long to typeset; a zero
+    one unnamed, since it is only counted), for `entry_lines`: a matrix too wide for the text is written entry by
+    entry, each entry whole."""
+    rows, big = matrix.tolist(), is_big(matrix)  # only a big matrix has entries too long to typeset
+
+    def entry(i: int, j: int) -> tuple[str, str]:
+        value = rows[i][j]
+        return ("", "0") if value == 0 else (name(i, j), "…" if big and is_long(value) else inline(value))
+    return [entry(i, j) for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
+
+
+def matrix_least(matrix: sp.MatrixBase, limit: int) -> int:
+    """A lower bound of the width of `matrix_text` without drawing it (sympy's art of a 10 x 10 map costs tens of
+    ms): its columns, each as wide as its widest entry, two spaces apart, in brackets; added up only until it
+    passes `limit`."""
+    if is_big(matrix):
+        return 0
+    least, rows = 2 * matrix.cols, matrix.tolist()
+    for j in range(matrix.cols):
+        if least > limit:
+            break
+        least += max(art_least(row[j]) for row in rows)
+    return least
+
+
+_FUNCTION_NAMES = {sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.log}
+
+
+@lru_cache(maxsize=4096)
+def art_least(expr: sp.Basic) -> int:
+    """A lower bound of the width of sympy's 2-D art of `expr`, found without drawing it: a sum's terms side by
+    side with their signs, a product's numerator and denominator factors side by side, a power's base with its
+    integer exponent, a named function's name and parentheses, ℯ and its exponent; anything else at least as wide as
+    its widest argument (a part drawn stacked, a fraction or cases, counts once)."""
+    if expr.is_Symbol:
+        return len(pretty(expr))
+    if expr.is_Integer:
+        return len(str(abs(expr.p)))
+    if expr.is_Rational:
+        return max(len(str(abs(expr.p))), len(str(expr.q)))
+    if expr.is_Add:
+        return sum(art_least(term) for term in expr.args) + 3 * (len(expr.args) - 1)
+    if expr.is_Mul:
+        top = bottom = 0
+        for factor in expr.args:
+            if factor.is_Rational:
+                top += len(str(abs(factor.p))) * (abs(factor.p) != 1)
+                bottom += len(str(factor.q)) * (factor.q != 1)
+            elif factor.is_Pow and factor.exp.is_Rational and factor.exp.is_negative:
+                bottom += art_least(factor.base)
+            else:
+                top += art_least(factor)
+        return max(top, bottom)
+    if expr.is_Pow:
+        raised = len(str(expr.exp.p)) if expr.exp.is_Integer and expr.exp > 0 else 0
+        return art_least(expr.base) + raised
+    if isinstance(expr, sp.exp):
+        return 1 + art_least(expr.args[0])
+    if expr.func in _FUNCTION_NAMES:
+        return len(expr.func.__name__) + 2 + art_least(expr.args[0])
+    if isinstance(expr, sp.Function):
+        return max(art_least(argument) for argument in expr.args)
+    return 1
+
+
+# The words of a matrix too wide for a line, in the LaTeX and the text alike.
+def too_wide(named: bool = False) -> str:
+    return f"(too wide for a line{' even with names' if named else ''}: entry by entry below)"
+
+
+def zeros_said(zeros: int) -> str:
+    return f"(the other {zeros} shown entries are 0)"
+
+
+def text_block(label: str, block: Callable[[], str], entries: Sequence[tuple[str, str]], width: int,
+               least: int = 0) -> list[str]:
+    """The text of a 2-D block (a matrix, a determinant): `drawn` where it fits `width` columns, else `entry_lines`."""
+    drawn = fitted_art(label, block, width, least)
+    return [drawn] if drawn is not None else entry_lines(label, entries, width)
+
+
+def fitted_art(label: str, block: Callable[[], str], width: int, least: int = 0) -> str | None:
+    """`label` beside sympy's 2-D art `block` where it fits `width` columns (`least`: a lower bound of the art's
+    width, known without drawing it), else None: a terminal soft-wraps a wider art line by line into garbage."""
+    if len(label) + least > width:
+        return None
+    drawn = beside(label, block())
+    return drawn if max(map(len, drawn.split("\n"))) <= width else None
+
+
+def entry_lines(label: str, entries: Sequence[tuple[str, str]], width: int, named: bool = False) -> list[str]:
+    """As the LaTeX writes a matrix too wide for the page: the shown `entries` one a line, `name = text`, each
+    continued under its indent, the zero ones counted (`named`: the matrix has its repeated parts named)."""
+    shown = [(name, text) for name, text in entries if text != "0"]
+    lines = [label + too_wide(named)] if len(entries) > 1 else []
+    lines += [part for name, text in shown for part in text_lines(f"{name} = {text}", width)]
+    if len(shown) < len(entries):
+        lines.append(zeros_said(len(entries) - len(shown)))
+    return lines
+
+
+# Where a word of math longer than a line may be cut: after a product's dot, a comma or an opening parenthesis.
+_BREAKS = re.compile(r"(?<=[·,(])")
+
+
+def text_lines(line: str, width: int, indent: str = "    ") -> list[str]:
+    """`line` cut into lines of at most `width` characters, the later ones under `indent`: between words, a word
+    longer than a line after a product's dot, a comma or an opening parenthesis, and where nothing else helps,
+    where the width ends."""
+    lines: list[str] = []
+    current = ""
+    for word in re.split(r"(?<= )", line):
+        for piece in _BREAKS.split(word) if len(word.rstrip()) > width - len(indent) else [word]:
+            room = width - (len(indent) if lines else 0)
+            if current and len(current + piece.rstrip()) > room:
+                lines.append(current.rstrip())
+                current, room = piece.lstrip(), width - len(indent)
+            else:
+                current += piece
+            while len(current.rstrip()) > room:
+                lines.append(current[:room])
+                current, room = current[room:], width - len(indent)
+    lines.append(current.rstrip())
+    return [part if k == 0 else indent + part for k, part in enumerate(lines)]
+
+
+def beside(label: str, block: str) -> str:
+    """`label` to the left of a multi-line pretty block, on its middle line."""
+    rows = block.split("\n")
+    middle = len(rows) // 2
+    pad = " " * len(label)
+    return "\n".join((label if k == middle else pad) + row for k, row in enumerate(rows))
 
 
 def _shown_names(symbols: Sequence[sp.Symbol], show: Callable[[sp.Symbol], str], dots: str) -> str:

@@ -115,9 +115,7 @@ class _Reader:
                 rows.append([0.0])
             else:
                 rows[-1][-1] += self._scripted(part)
-        columns = max(len(row) for row in rows)
-        widths = [max(row[j] for row in rows if j < len(row)) for j in range(columns)]
-        return sum(widths) + (columns - 1) + 0.4
+        return _columns_width(rows)
 
     def _scripted(self, part: str) -> float:
         if part not in ("^", "_"):
@@ -143,6 +141,13 @@ class _Reader:
         closed = self.at == len(self.tokens) + 1 and not self.unclosed
         return _Measure(tuple(items), closed, self.latex[:1], self.tokens[0] if self.tokens else "",
                         self.tokens[-1] if self.tokens else "")
+
+
+def _columns_width(rows: Sequence[Sequence[float]]) -> float:
+    """A matrix's width from its cells': columns side by side, each as wide as its widest cell, a quad apart."""
+    columns = max(len(row) for row in rows)
+    widths = [max(row[j] for row in rows if j < len(row)) for j in range(columns)]
+    return sum(widths) + (columns - 1) + 0.4
 
 
 def _fixed_width(part: str) -> float:
@@ -175,9 +180,50 @@ class _Measure:
     last: str
 
 
-@lru_cache(maxsize=4096)
+# Each piece of LaTeX measured once (a display measures an entry for the matrix, its line breaks and its block, issue
+# 27), the oldest forgotten first past _REMEMBERED; `matrix` puts a matrix in, measured from its cells.
+_MEASURES: dict[str, _Measure] = {}
+_REMEMBERED = 4096
+
+
+def _remember(latex: str, measure: _Measure) -> _Measure:
+    if len(_MEASURES) >= _REMEMBERED:
+        del _MEASURES[next(iter(_MEASURES))]
+    _MEASURES[latex] = measure
+    return measure
+
+
 def _measured(latex: str) -> _Measure:
-    return _Reader(latex).measure()
+    known = _MEASURES.get(latex)
+    return known if known is not None else _remember(latex, _Reader(latex).measure())
+
+
+# What no cell of a matrix measured alone may hold: a column or row break, or an environment's end.
+_CELL_BREAKS = ("&", r"\\", r"\end")
+
+
+def matrix(cells: Sequence[Sequence[str]]) -> str:
+    r"""`\left[\begin{matrix} ... \end{matrix}\right]` of the rows of `cells`, its width worked out from the
+    cells' (each measured once: the entry rows and the width decisions measure them again) as the walk of the
+    whole would add it up, where every cell closes its groups and holds no break."""
+    latex = r"\left[\begin{matrix}" + r" \\ ".join(" & ".join(row) for row in cells) + r"\end{matrix}\right]"
+    if latex in _MEASURES:
+        return latex
+    measures = [[_measured(cell) for cell in row] for row in cells]
+    if all(m.closed and m.items and not any(b in c for b in _CELL_BREAKS) for row, ms in zip(cells, measures)
+           for c, m in zip(row, ms)):
+        body = _columns_width([[_added(m.items) for m in row] for row in measures])
+        bracket = _fixed_width("[")
+        _remember(latex, _Measure((0.0, bracket, body, 0.0, _fixed_width("]")), True, "\\", r"\left", "]"))
+    return latex
+
+
+def _added(items: Sequence[float]) -> float:
+    """Widths added up in order, as the walk adds them."""
+    total = 0.0
+    for item in items:
+        total += item
+    return total
 
 
 def _joins(left: _Measure, right: _Measure) -> bool:
@@ -192,15 +238,13 @@ def width(*parts: str) -> float:
     """How wide `parts`, written one after the other, typeset, in estimated em. Each part is measured once
     (remembered: a display measures an entry for the matrix, its line breaks and its block, issue 27); where they
     join cleanly, their top-level widths are added in the order the walk of the joined LaTeX adds them, which
-    gives its width exactly, so a line made of measured parts is not walked again."""
+    gives its width exactly, so a line made of measured parts is not walked again (nor a right side `= ...`, whose
+    `= ` and formula are measured apart)."""
+    parts = tuple(cut for part in parts for cut in (("= ", part[2:]) if part.startswith("= ") else (part,)))
     pieces = [_measured(part) for part in parts if part]
     if any(not _joins(left, right) for left, right in zip(pieces, pieces[1:])):
         pieces = [_measured("".join(parts))]
-    total = 0.0
-    for piece in pieces:
-        for item in piece.items:
-            total += item
-    return total
+    return _added([item for piece in pieces for item in piece.items])
 
 
 def fits(*parts: str) -> bool:
@@ -284,7 +328,23 @@ _TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
 
 @lru_cache(maxsize=1024)
 def _cut(latex: str, mark: str) -> tuple[str, ...]:
-    """Remembered: displays.blocks cuts each row twice, to continue it and to measure its columns (issue 27)."""
+    """Remembered: displays.blocks cuts each row twice, to continue it and to measure its columns (issue 27). Where
+    `mark` occurs once (lhs &= [matrix]), only the text up to it is read: what follows cannot change the cut, and
+    reading the braces of a long right side was most of the cutting."""
+    at = latex.find(mark) + 1
+    if at and latex.count(mark) == 1 and not any(_open(latex[:at], name) for name in (r"\begin{", r"\end{")):
+        cells = _scanned(latex[:at], mark)
+        return (cells[0], latex[at:]) if len(cells) == 2 else (latex,)
+    return _scanned(latex, mark)
+
+
+def _open(text: str, name: str) -> bool:
+    """Whether `text` ends inside `name`'s braces (\\begin{a&...), which the mark then belongs to."""
+    start = text.rfind(name)
+    return start >= 0 and "}" not in text[start + len(name):]
+
+
+def _scanned(latex: str, mark: str) -> tuple[str, ...]:
     depth, start, cells = 0, 0, []
     for found in _TOP_LEVEL.finditer(latex):
         text = found.group()

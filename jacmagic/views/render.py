@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 import sys
 import textwrap
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -18,19 +20,28 @@ from jacmagic.notation import framed, inline, latex, pretty
 from jacmagic.views import page
 from jacmagic.views.formulas import (
     Row,
+    art_least,
     at_point,
     derivative_symbol,
     elided_entries,
+    entry_lines,
+    fitted_art,
     is_big,
     is_long,
     matrix_cells,
+    matrix_entries,
     matrix_latex,
+    matrix_least,
     matrix_text,
     point_latex,
     point_rows,
     point_text,
     rows_said,
+    text_block,
+    text_lines,
+    too_wide,
     words_line,
+    zeros_said,
 )
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import HEAD, SHOWN, TAIL, grid, number_text, numeric_text, vector_latex, vector_text, window
@@ -42,21 +53,21 @@ if TYPE_CHECKING:
 def _entry_rows(result: SymbolicJacobian, matrix: sp.ImmutableMatrix) -> list[Row]:
     """The shown entries of a wide Jacobian (`matrix`, its repeated parts perhaps named) one per line,
     ∂f_i/∂x_j = ..., the identically zero ones left out and said."""
-    cells = matrix_cells(matrix)[0]
+    cells, entries = matrix_cells(matrix)[0], matrix.tolist()
     rows: list[Row] = []
     zeros = 0
     for a, i in enumerate(window(matrix.rows)):
         for b, j in enumerate(window(matrix.cols)):
             if i is None or j is None:
                 continue
-            if matrix[i, j] == 0:
+            if entries[i][j] == 0:
                 zeros += 1
                 continue
             symbol = derivative_symbol((result.outputs[i],), (result.inputs[j],))
             rows += ([(rf"{symbol} &= {cells[a][b]}", "")] if cells[a][b] == r"\cdots"
-                     else _broken_rows(symbol, matrix[i, j], cells[a][b]))
+                     else _broken_rows(symbol, entries[i][j], cells[a][b]))
     if zeros:
-        rows.append((words_line(f"(the other {zeros} shown entries are 0)"), ""))
+        rows.append((words_line(zeros_said(zeros)), ""))
     return rows
 
 
@@ -71,15 +82,16 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
     return short.matrix, short.names
 
 
-def _where_rows(names: Abbreviations) -> list[Row]:
+def _where_rows(names: Abbreviations, after: list[str], width: int) -> list[Row]:
     """"where u = ..., σ = σ(u)" under the matrix, in the order they build on each other, over as many lines as
-    the page needs; the text on one line."""
+    the page needs; the text over lines of `width`, the matrix's entries `after` it (they use the names)."""
     if not names:
         return []
     lines = page.packed([(r"\text{where}\ " if k == 0 else "") + rf"{latex(symbol)} = {latex(definition)}"
                          for k, (symbol, definition) in enumerate(names)], r",\quad ")
     lines = [part for line in lines for part in (_unaligned(line, names) if not page.fits(line) else [line])]
-    said = "where " + ", ".join(f"{inline(symbol)} = {inline(definition)}" for symbol, definition in names)
+    said = "\n".join([*text_lines("where " + ", ".join(f"{inline(symbol)} = {inline(definition)}"
+                                                          for symbol, definition in names), width), *after])
     return [(r"&\phantom{=}\;" + line, said if k == 0 else "") for k, line in enumerate(lines)]
 
 
@@ -130,6 +142,7 @@ def _partials_latex(result: SymbolicJacobian) -> str:
 
 
 def _partials_text(result: SymbolicJacobian) -> str:
+    """The textbook definition as text, a 2-D block (left out where too wide: the entries name their partials)."""
     outs, ins = result.outputs, result.inputs
     cells = grid(len(outs), len(ins), lambda i, j: f"∂{pretty(outs[i])}/∂{pretty(ins[j])}", ("⋮", "…", "⋱"))
     return framed(cells)
@@ -141,7 +154,8 @@ def _det_rows(result: SymbolicJacobian) -> list[Row]:
     det = result.symbolic_det
     if det is not None and not is_long(det):
         rows = _broken_rows(r"\det J", det)
-        return [(rows[0][0], _beside("det J = ", pretty(det))), *rows[1:]]
+        text = text_block("det J = ", lambda: pretty(det), [("det J", inline(det))], text_width(), art_least(det))
+        return [(rows[0][0], "\n".join(text)), *rows[1:]]
     said = "(too large to expand)" if det is None else "(too long to typeset: see result.det)"
     return [(r"\det J &= \cdots", f"det J = {said}"), (words_line(said, indent=True), "")]
 
@@ -153,33 +167,39 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     symbol, words = derivative_symbol(result.outputs, result.inputs), derivative_symbol(result.outputs,
                                                                                          result.inputs, "text")
     first, text = rf"J = {symbol} &= ", [f"J = {words}   ({layout_words(result)})"]
+    width = text_width()
     if result.options.partials:
         first += _partials_latex(result) + " = "
-        text.append(_beside("J = ", _partials_text(result)))
+        text += text_block("J = ", lambda: _partials_text(result), [], width)
     entries: list[Row] = []
     continued: list[Row] = []
     said = ""
     names: Abbreviations = ()
+    block: list[str] = []
     if result.eager_matrix is not None:
         lead = "".join(page.columns(first))
         matrix, names = _shown_matrix(result, lead)
-        text.append(_beside("J = ", matrix_text(matrix)))
+        drawn = fitted_art("J = ", lambda: matrix_text(matrix), width, matrix_least(matrix, width))
+        text += [drawn] if drawn is not None else []
+        block = [] if drawn is not None else entry_lines("J = ", matrix_entries(matrix, _entry_name(result)), width,
+                                                         bool(names))
         shown = matrix_latex(matrix)
         if page.fits(lead, shown):
             first += shown
         elif page.fits(shown):  # a row of its own under J = ∂f/∂x
             continued = [(rf"&{shown}", "")]
         else:  # too wide for one line of the page, even with its repeated parts named: one entry per line
-            named = " even with names" if names else ""
-            said = f"(too wide for a line{named}: entry by entry below)"
+            said = too_wide(bool(names))
             entries = _entry_rows(result, matrix)
     else:
         said = "(too large to write out: built stage by stage below)"
         text.append(f"J = {said}")
     if said:  # the formula stops at the symbol, the words go on a row of their own
         first = first.removesuffix(" &= ").removesuffix(" = ")
+    defined = _where_rows(names, block, width)
+    text += [] if defined else block
     header: list[Row] = [(first, "\n".join(text)), *([(words_line(said, indent=True), "")] if said else []),
-                         *_where_rows(names), (words_line(f"({layout_words(result)})", indent=True), ""), *entries]
+                         *defined, (words_line(f"({layout_words(result)})", indent=True), ""), *entries]
     if result.options.det:
         header += _det_rows(result)
     if result.point:
@@ -188,7 +208,7 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
         rows = at_point("J", where, values)
         if r"\Big|" not in rows[0]:
             header += point_rows("at the point", result, dict(result.point))
-        header += rows_said(rows, _beside(f"J at {spoken} = ", numeric_text(values)))
+        header += rows_said(rows, "\n".join(numbers_block(f"J at {spoken} = ", values, _entry_name(result), width)))
         if result.options.det:
             det_value = float(result.det_at(values))
             header += rows_said(at_point(r"\det J", where, np.array(det_value)),
@@ -199,12 +219,32 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     return [group for group in groups if group]
 
 
-def _beside(label: str, block: str) -> str:
-    """`label` to the left of a multi-line pretty block, on its middle line."""
-    rows = block.split("\n")
-    middle = len(rows) // 2
-    pad = " " * len(label)
-    return "\n".join((label if k == middle else pad) + row for k, row in enumerate(rows))
+def _entry_name(result: SymbolicJacobian) -> Callable[[int, int], str]:
+    """The text of entry (i, j) of the Jacobian: ∂f₁/∂x₀."""
+    return lambda i, j: derivative_symbol((result.outputs[i],), (result.inputs[j],), "text")
+
+
+def numbers_block(label: str, values: np.ndarray, name: Callable[[int, int], str], width: int) -> list[str]:
+    """A matrix of numbers as `text_block` writes it: 2-D where it fits (its width known from its cells), else
+    entry by entry."""
+    rows, cols = values.shape
+    entries = [(name(i, j), number_text(float(values[i, j]))) for i in window(rows) if i is not None
+               for j in window(cols) if j is not None]
+    least = 0 if max(rows, cols) > SHOWN else sum(
+        max(len(text) for _, text in entries[j::cols]) for j in range(cols)) + 2 * cols
+    return text_block(label, partial(numeric_text, values), entries, width, least)
+
+
+# The width of the text where it goes to no terminal (a notebook's text/plain, an exported page, a file or a pipe):
+# 100 columns, what a terminal window, an editor pane or a notebook's text output shows in common use without
+# wrapping its lines (a 2-D matrix wider than its reader's window is soft-wrapped row by row into garbage).
+TEXT_WIDTH = 100
+
+
+def text_width() -> int:
+    """The width the text's 2-D blocks fit: the terminal's where the text goes to one, else TEXT_WIDTH; at least
+    40 columns, as `wrapped` keeps."""
+    return max(_terminal_width() or TEXT_WIDTH, 40)
 
 
 def _terminal_width() -> int | None:
@@ -290,14 +330,24 @@ def hessian_latex(result: SymbolicJacobian) -> list[str]:
     return lines
 
 
+def _second_name(result: SymbolicJacobian, output: sp.Symbol) -> Callable[[int, int], str]:
+    """The text of entry (j, k) of `output`'s Hessian: ∂²f/∂x∂y, ∂²f/∂x²."""
+    def name(j: int, k: int) -> str:
+        first, second = pretty(result.inputs[j]), pretty(result.inputs[k])
+        return f"∂²{pretty(output)}/∂{first}²" if j == k else f"∂²{pretty(output)}/∂{first}∂{second}"
+    return name
+
+
 def hessian_text(result: SymbolicJacobian) -> list[str]:
     where = point_text(result, dict(result.point))
     parts = []
+    width = text_width()
     for output, hessian, reading in _hessians(result):
-        symbol = f"∇²{pretty(output)}"
-        parts += [_beside(f"{symbol} = ", matrix_text(hessian)), _hessian_words(result)]
+        symbol, name = f"∇²{pretty(output)}", _second_name(result, output)
+        parts += ["\n".join(text_block(f"{symbol} = ", partial(matrix_text, hessian), matrix_entries(hessian, name),
+                                       width, matrix_least(hessian, width))), _hessian_words(result)]
         if reading:
             values, eigenvalues, words = reading
-            parts += [_beside(f"{symbol} at {where} = ", numeric_text(values)),
+            parts += ["\n".join(numbers_block(f"{symbol} at {where} = ", values, name, width)),
                       f"eigenvalues {vector_text(eigenvalues)}: {words}", ""]
     return parts + [elided] if (elided := _hessians_elided(result)) else parts
