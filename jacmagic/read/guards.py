@@ -80,7 +80,7 @@ def taken_only(guards: list[Guard], conditions: Sequence[sp.Basic], branch: Sequ
         test = (sp.Or if when else sp.And)(*(conditions[k] for k in entries))
         part = guard.expression
         pieces = ((part, test), (guard.safe, True)) if when else ((guard.safe, test), (part, True))
-        return Guard(sp.Piecewise(*pieces), guard.line, guard.divisor)
+        return Guard(sp.Piecewise(*pieces, evaluate=False), guard.line, guard.divisor)  # its rules cost 1 ms
 
     return [checked(g, users) for g, users in zip(guards, _users(guards, branch))]
 
