@@ -35,6 +35,8 @@ from jacmagic.read.matrix_values import (
     product,
     refuse_large_product,
     refuse_undotted,
+    singles_as_numbers,
+    spread,
 )
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal, suggest
 from jacmagic.read.source import node_error
@@ -229,20 +231,21 @@ class ExpressionBuilder:
             return each("not", sp.Not, [self.condition(node.operand)], self._fail(node))
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             return sp.true if node.value else sp.false
-        raise self.error(node, "a condition must be a comparison such as x > 0")
+        # a number as a condition holds where it is not 0, as numpy and Python read it (np.where(x, a, b))
+        return each("a condition", lambda e: sp.Ne(e, 0), [self.value(node)], self._fail(node))
 
     def _choice(self, node: ast.AST, condition: ast.expr, then: ast.expr, otherwise: ast.expr) -> Value:
-        """where(cond, a, b) and `a if cond else b`: a piecewise value, entry by entry for vectors."""
+        """where(cond, a, b) and `a if cond else b`: a piecewise value, entry by entry for vectors. A guard of a
+        branch is checked only where the branch is taken, entry by entry."""
         test, start = self.condition(condition), len(self.guards)
         a, middle = self.value(then), len(self.guards)
         b = self.value(otherwise)
-        if not any(isinstance(v, (sp.MatrixBase, Conditions)) for v in (test, a, b)):
-            self.guards[start:] = [*taken_only(self.guards[start:middle], test, True),
-                                   *taken_only(self.guards[middle:], test, False)]
-            return sp.Piecewise((a, test), (b, True))
         chosen = each("where()", lambda c, p, q: sp.Piecewise((p, c), (q, True)), (test, a, b), self._fail(node))
-        assert isinstance(chosen, Conditions)
-        return sp.ImmutableMatrix(*chosen.shape, chosen.entries)
+        size = len(chosen.entries) if isinstance(chosen, Conditions) else 1
+        tests, picked, other = (spread(v, size) for v in singles_as_numbers((test, a, b)))
+        self.guards[start:] = [*taken_only(self.guards[start:middle], tests, picked, True),
+                               *taken_only(self.guards[middle:], tests, other, False)]
+        return sp.ImmutableMatrix(*chosen.shape, chosen.entries) if isinstance(chosen, Conditions) else chosen
 
     def _constant(self, node: ast.Constant) -> sp.Expr:
         value = node.value

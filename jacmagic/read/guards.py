@@ -5,6 +5,8 @@ to compute exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sympy as sp
 
 from jacmagic.model import Guard, distinct_nodes
@@ -54,15 +56,33 @@ def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
             raise fail(f"the number {base}**{shown} is too large to compute exactly")
 
 
-def taken_only(guards: list[Guard], condition: sp.Basic, when: bool) -> list[Guard]:
-    """The guards of one branch of a choice, checked only where `condition` is `when`: the other branch's value
-    is the map's there (`where(x > 0, sqrt(x), 0)` is defined at x = -1, as numpy's np.where gives)."""
-    def checked(guard: Guard) -> sp.Expr:
-        pieces = ((guard.expression, condition), (guard.safe, True)) if when else \
-            ((guard.safe, condition), (guard.expression, True))
-        return sp.Piecewise(*pieces)
+def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[int]]:
+    """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v)), or, if
+    sympy simplified it away (sqrt(v_1)**2 is v_1), those holding all its symbols; failing both, every entry."""
+    uses: dict[sp.Basic, set[int]] = {}
+    for k, entry in enumerate(entries if guards else ()):
+        for node in distinct_nodes((entry,)):
+            uses.setdefault(node, set()).add(k)
+    every = set(range(len(entries)))
 
-    return [Guard(checked(g), g.line, g.divisor) for g in guards]
+    def users(part: sp.Expr) -> list[int]:
+        return sorted(uses.get(part) or every.intersection(*(uses.get(s, set()) for s in part.free_symbols))
+                      or every)
+    return [users(g.written) for g in guards]
+
+
+def taken_only(guards: list[Guard], conditions: Sequence[sp.Basic], branch: Sequence[sp.Expr],
+               when: bool) -> list[Guard]:
+    """The guards of one branch of a choice, checked only where it is taken: the other branch's value is the
+    map's there (`where(x > 0, sqrt(x), 0)` is defined at x = -1, as numpy's np.where gives). Entry k of the
+    branch is taken where `conditions[k]` is `when`."""
+    def checked(guard: Guard, entries: list[int]) -> Guard:
+        test = (sp.Or if when else sp.And)(*(conditions[k] for k in entries))
+        part = guard.expression
+        pieces = ((part, test), (guard.safe, True)) if when else ((guard.safe, test), (part, True))
+        return Guard(sp.Piecewise(*pieces, evaluate=False), guard.line, guard.divisor)  # its rules cost 1 ms
+
+    return [checked(g, users) for g, users in zip(guards, _users(guards, branch))]
 
 
 def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]:

@@ -44,6 +44,13 @@ def singles_as_numbers(parts: Sequence[Part]) -> list[Part]:
     return [p[0] if isinstance(p, (sp.MatrixBase, Conditions)) and p.shape == (1, 1) else p for p in parts]
 
 
+def spread(part: sp.Basic | Conditions | Value, size: int) -> list[sp.Basic]:
+    """The `size` entries of a part of an entry-by-entry operation: its own, or a number's, repeated."""
+    if isinstance(part, (sp.MatrixBase, Conditions)):
+        return [part[k] for k in range(size)]
+    return [part] * size
+
+
 def entrywise(what: str, operation: Callable[..., sp.Expr], values: Sequence[Value], fail: Fail) -> Value:
     """numpy's rule: equal shapes entry by entry, a number (or a 1 x 1 matrix, such as x.T @ x) with every
     entry."""

@@ -43,6 +43,29 @@ class SymbolicArray(np.ndarray):
     def __le__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
         return self._compare(other, np.less_equal)
 
+    def __eq__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        """An equation per entry: Python's == of sympy objects says whether they are written alike."""
+        return self._compare(other, _EQUAL)
+
+    def __ne__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
+        return self._compare(other, _UNEQUAL)
+
+
+_EQUAL = np.frompyfunc(lambda a, b: sp.Eq(a, b), 2, 1)
+_UNEQUAL = np.frompyfunc(lambda a, b: sp.Ne(a, b), 2, 1)
+
+
+def _condition(test: Any) -> Any:
+    """numpy's reading of a condition: a comparison as it is, a number or expression holds where it is not 0
+    (np.where(x, a, b) chooses a where x != 0)."""
+    if isinstance(test, (sp.Expr, int, float, np.number)) and not isinstance(test, (bool, np.bool_)):
+        return sp.Ne(test, 0)
+    return test
+
+
+def _choose(test: Any, then: Any, otherwise: Any) -> sp.Expr:
+    return KNOWN_FUNCTIONS["where"][0](_condition(test), then, otherwise)
+
 
 def symbolic_array(values: Any, *args: Any, **kwargs: Any) -> SymbolicArray:
     """`np.array` while tracing: whatever dtype was asked for, the entries stay symbolic."""
@@ -162,13 +185,18 @@ _SHARED: dict[str, Any] = {
 ELEMENTWISE: dict[str, Any] = {
     **_SHARED,
     **_known("arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "abs", "sign", "cbrt",
-             "where", "sigmoid", "relu", "softplus"),
+             "sigmoid", "relu", "softplus"),
+    "where": _choose,
     "absolute": Abs, "maximum": Max, "minimum": Min, "heaviside": _heaviside, "square": lambda z: z**2,
     "power": sp.Pow, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
     "float64": lambda z: z,
 }
+_LOGICAL: dict[str, Any] = {
+    "logical_not": lambda a: sp.Not(_condition(a)), "logical_and": lambda a, b: sp.And(_condition(a), _condition(b)),
+    "logical_or": lambda a, b: sp.Or(_condition(a), _condition(b)),
+}
 _NUMPY: dict[str, Any] = {
-    **{name: _elementwise(f) if callable(f) else f for name, f in ELEMENTWISE.items()},
+    **{name: _elementwise(f) if callable(f) else f for name, f in {**ELEMENTWISE, **_LOGICAL}.items()},
     "sum": _reducing("sum", sp.Add), "max": _reducing("max", Max), "amax": _reducing("amax", Max),
     "min": _reducing("min", Min), "amin": _reducing("amin", Min),
     "mean": _reducing("mean", lambda *v: sp.Add(*v) / len(v)),

@@ -115,6 +115,62 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     return tree, defs
 
 
+def _symbolic(value: Any) -> bool:
+    """Does `value` hold a traced symbol (a number of the map, or an array with one)?"""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return any(_symbolic(v) for v in value.flat)
+    return isinstance(value, sp.Basic) and bool(value.free_symbols)
+
+
+def _truth(value: Any) -> Any:
+    """An if, while, and/or or not asks a value for True or False: a traced one has no answer that holds for
+    every input (sympy would say True for any expression, so `a if x else b` always took a), so it is refused
+    as a comparison's is."""
+    if _symbolic(value):
+        raise TypeError("cannot determine truth value of a traced value")
+    return value
+
+
+_NUMBERS = (sp.Expr, int, float, np.number)
+
+
+def _equal(left: Any, right: Any, unequal: bool) -> Any:
+    """`a == b` and `a != b` of traced numbers: an equation, as numpy compares numbers (sympy's == says whether
+    two expressions are written alike, so np.where(x != 0, 1/x, 0) always took 1/x)."""
+    numbers = all(isinstance(v, _NUMBERS) and not isinstance(v, bool) for v in (left, right))
+    if numbers and (_symbolic(left) or _symbolic(right)):
+        return sp.Ne(left, right) if unequal else sp.Eq(left, right)
+    return left != right if unequal else left == right
+
+
+_TRUTH, _EQUALITY = "__jacmagic_truth__", "__jacmagic_equal__"
+
+
+class _Tests(ast.NodeTransformer):
+    """Rewrites the cell's code so that a test of a value (if, while, assert, `x if t else y`, and/or, not, a
+    comprehension's if) goes through `_truth` and an == or != through `_equal`, both of which behave as Python's
+    own for everything but a traced value."""
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        node = super().generic_visit(node)
+        if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
+            node.test = _called(_TRUTH, node.test)
+        elif isinstance(node, ast.BoolOp):  # every operand but the last, which it returns untested
+            node.values[:-1] = [_called(_TRUTH, v) for v in node.values[:-1]]
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            node.operand = _called(_TRUTH, node.operand)
+        elif isinstance(node, ast.comprehension):
+            node.ifs = [_called(_TRUTH, test) for test in node.ifs]
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+            return _called(_EQUALITY, node.left, node.comparators[0], ast.Constant(isinstance(node.ops[0], ast.NotEq)))
+        return node
+
+
+def _called(name: str, node: ast.expr, *more: ast.expr) -> ast.expr:
+    """`name(node, *more)`, placed where `node` is written."""
+    return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), [node, *more], []), node)
+
+
 def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
                budget: float = Options.budget) -> CellModel:
     """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
@@ -122,9 +178,11 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     text, declared = python_declarations(text)
     refuse_entry_level(declared, _ENTRY_BY_ENTRY)
     tree, defs = read_defs(text)
-    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM}
+    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM,
+             _TRUTH: _truth, _EQUALITY: _equal}
+    code = ast.fix_missing_locations(_Tests().visit(ast.parse(text, CELL_FILENAME)))
     try:
-        exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
+        exec(compile(code, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
     except CellError:
         raise
     except Exception as err:  # the user's code failed: say where, as their own code would
