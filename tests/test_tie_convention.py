@@ -64,10 +64,6 @@ KINKS: dict[str, Kink] = {
     "heaviside": Kink("heaviside(x)", "np.heaviside(x, 0.0)", _np(lambda x, y: np.heaviside(x, 0.0)), (0.0, 0.4),
                       (np.nan, 0)),
 }
-# A plain def's np.maximum is read by read/numpy_twins.py, whose Max sorts its arguments: a tie of two traced
-# arguments goes by sympy's order of their names, not as written (its "maximum"/"minimum" should be
-# chain.extremes.maximum/minimum; that module is another helper's).
-TWINS_SORTED = {"max(x, y)", "min(x, y)", "max(x, 2*y)"}
 
 
 def _forms(kink: Kink) -> dict[str, tuple[str, bool]]:
@@ -98,10 +94,7 @@ def _differences(f: Map, x: float, y: float, h: float = 1e-6) -> np.ndarray:
 
 
 def _cases() -> list[object]:
-    return [pytest.param(name, form, marks=pytest.mark.xfail(strict=True, reason="numpy_twins sorts max's "
-                                                                                 "arguments"))
-            if form == "numpy def" and name in TWINS_SORTED else pytest.param(name, form)
-            for name in KINKS for form in _forms(KINKS[name])]
+    return [pytest.param(name, form) for name in KINKS for form in _forms(KINKS[name])]
 
 
 @pytest.mark.parametrize(("name", "form"), _cases())

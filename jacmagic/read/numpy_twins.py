@@ -13,6 +13,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
+from jacmagic.chain.extremes import maximum, minimum
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
@@ -187,7 +188,7 @@ ELEMENTWISE: dict[str, Any] = {
     **_known("arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "abs", "sign", "cbrt",
              "sigmoid", "relu", "softplus"),
     "where": _choose,
-    "absolute": Abs, "maximum": Max, "minimum": Min, "heaviside": _heaviside, "square": lambda z: z**2,
+    "absolute": Abs, "maximum": maximum, "minimum": minimum, "heaviside": _heaviside, "square": lambda z: z**2,
     "power": sp.Pow, "exp2": lambda z: 2**z, "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
     "float64": lambda z: z,
 }
