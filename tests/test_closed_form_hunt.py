@@ -114,3 +114,19 @@ def test_the_printed_code_keeps_a_matrix_functions_number_a_1x1_array() -> None:
 def test_the_printed_code_multiplies_by_a_number_written_in_a_matrix_product() -> None:
     """x @ 0.5 and 2 @ xᵀ: a number in a product was printed `x @ 0.5`, which numpy refuses for a float."""
     _code_agrees("x: 3\nu = x @ 0.5\nL = sum((2 @ u.T) ** 2)", lambda x: float(np.sum((2 * 0.5 * x) ** 2)))
+
+
+def test_a_variable_only_in_a_condition_has_a_zero_gradient_in_its_own_shape() -> None:
+    """b only chooses (where(b > 0, ...)): ∂L/∂b was the number 0, 1 x 1, for a 3-vector b, and the printed code
+    raised reshaping it; its Hessian 0 was 1 x 1 too, not 3 x 3."""
+    result = _result("x: 3\nb: 3\nL = sum(where(b > 0, x, 2 * x) * x)")
+    point = {"x": np.array([[0.5], [1.0], [-0.3]]), "b": np.array([[1.0], [-1.0], [2.0]])}
+    values = {**point, **result.network.forward(point)[0]}
+    loss = lambda p: float(np.sum(np.where(p["b"] > 0, p["x"], 2 * p["x"]) * p["x"]))  # noqa: E731
+    for name in ("x", "b"):
+        want = central(loss, point, name)
+        assert_close(result.formula(name).evaluate(values), want)
+        assert_close(run_code(result, point)[name], want)
+    assert result.formula("b").text == "∂L/∂b = 𝟎"
+    hessian = result.hessian_formula("b").tree
+    assert_close(hessian.evaluate(values), np.zeros((3, 3)))

@@ -146,6 +146,23 @@ class Ones(Expr):
 
 
 @dataclass(frozen=True)
+class Zeros(Expr):
+    """𝟎 in an array's shape: the gradient of a variable nothing differentiable flows from (only a condition's)."""
+
+    size: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.size
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        return {"latex": r"\mathbf{0}", "text": "𝟎", "python": f"np.zeros({self.size})"}[form]
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.zeros(self.size)
+
+
+@dataclass(frozen=True)
 class Flip(Expr):
     """Aᵀ (of a name or a function: transposes of products and sums are pushed inward when built)."""
 
