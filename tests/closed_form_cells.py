@@ -121,11 +121,11 @@ class Maker:
             return f"{name}.T", f"{name}.T"
         if shape == (1, 1) and self.rng.random() < 0.3:
             number = self.rng.choice(["2", "0.5", "3"])
-            return number, f"np.array([[{number}]])"
+            return number, f"np.array([[{number}]], dtype=float)"
         return (name := self.fresh(shape)), name
 
     def fresh(self, shape: Shape) -> str:
-        letters = "ABCDEFGHKMNPQRSUV" if shape[0] > 1 and shape[1] > 1 else "abcdefghkmnpqrsuv"
+        letters = "ABCDFGKMNPQRSUV" if shape[0] > 1 and shape[1] > 1 else "abcdfgkmnpqrsuv"  # not E, h1, z
         name = next(f"{c}{k or ''}" for k in range(9) for c in letters if f"{c}{k or ''}" not in self.cell.declared)
         self.cell.declared[name] = shape
         return name

@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 
 from jacmagic import jacobian
+from jacmagic.chain import closed_form_tree as t
+from jacmagic.chain.closed_form import closed_forms, gradient_source
 from jacmagic.chain.functions import FUNCTIONS
+from jacmagic.errors import JacmagicError
+from jacmagic.read.network import read_network
 from jacmagic.result import JacobianResult
 
+from .closed_form_cells import Cell, random_cell, random_point
 from .helpers import assert_close
 
 Point = dict[str, np.ndarray]
@@ -130,3 +135,76 @@ def test_a_variable_only_in_a_condition_has_a_zero_gradient_in_its_own_shape() -
     assert result.formula("b").text == "∂L/∂b = 𝟎"
     hessian = result.hessian_formula("b").tree
     assert_close(hessian.evaluate(values), np.zeros((3, 3)))
+
+
+# -- random cells over the array grammar ----------------------------------------------------------------------------
+
+def _balanced(latex: str) -> bool:
+    depth = 0
+    for char in latex.replace(r"\{", "").replace(r"\}", ""):
+        depth += (char == "{") - (char == "}")
+        if depth < 0:
+            return False
+    return depth == 0 and latex.count(r"\left") == latex.count(r"\right")
+
+
+def _products_conform(expr: t.Expr) -> bool:
+    if isinstance(expr, t.MatProduct) and expr.left.shape[1] != expr.right.shape[0]:
+        return False
+    return all(_products_conform(child) for child in t.children(expr))
+
+
+def _smooth(loss: Callable[[Point], float], point: Point, name: str, h: float = 1e-5) -> bool:
+    """Do the one-sided differences agree at `point`? Not at a kink or a tie (max of equal entries, ‖0‖), where
+    there is no derivative for central differences to approach."""
+    at, value = loss(point), point[name]
+    for k in range(value.size):
+        step = np.zeros(value.size)
+        step[k] = h
+        ahead, behind = (loss({**point, name: value + sign * step.reshape(value.shape)}) for sign in (1, -1))
+        if not np.isclose((ahead - at) / h, (at - behind) / h, rtol=1e-3, atol=1e-3):
+            return False
+    return True
+
+
+def _cell_agrees(cell: Cell, seed: int) -> None:
+    """Each input's and line's formula, and the printed code, at a random point against central differences of the
+    cell's loss in numpy; each formula in its variable's shape, balanced LaTeX and conformable products. The cell is
+    read as R.formula and R.code read it (the network, without the entry-level Jacobian: seconds of sympy)."""
+    try:
+        network = read_network(cell.text)
+    except JacmagicError:
+        return  # a shape the grammar refuses (a kernel larger than its image): no cell
+    point = random_point(cell, np.random.default_rng(seed))
+    lines = [name for name, *_ in cell.lines]
+    values = cell.values(point)
+    scope: dict[str, Any] = {}
+    exec(gradient_source(network, network.inputs), scope)  # noqa: S102 - the test runs the code printed
+    printed = scope["gradient"](**point)
+    for name in [*network.inputs, *lines[:-1]]:
+        start = lines.index(name) + 1 if name in values else 0
+        at = {**point, **{n: values[n] for n in lines[:start]}}
+        loss = lambda p, start=start: cell.loss(p, start)  # noqa: E731
+        formula = closed_forms(network, (name,), assume=False)[name]
+        assert _balanced(formula.latex), formula.latex
+        assert _products_conform(formula.tree), formula.text
+        assert formula.tree.shape == network.shape_of(name), formula.text
+        with np.errstate(all="ignore"):
+            got = formula.evaluate({**point, **values})
+        if np.isnan(got).any() or not _smooth(loss, at, name):
+            continue  # undefined at a tie or a kink (test_closed_form_axes: exactly where the walk is)
+        want = central(loss, at, name)
+        assert_close(got, want, rel=1e-4)
+        if name in printed:
+            assert_close(printed[name], want, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_random_cells_formulas_and_code_equal_central_differences(seed: int) -> None:
+    _cell_agrees(random_cell(seed, lines=2 + seed % 2, depth=1 + seed % 3), seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1000, 4000))
+def test_many_random_cells_formulas_and_code_equal_central_differences(seed: int) -> None:
+    _cell_agrees(random_cell(seed, lines=2 + seed % 2, depth=1 + seed % 3), seed)
