@@ -137,15 +137,44 @@ def test_a_variable_only_in_a_condition_has_a_zero_gradient_in_its_own_shape() -
     assert_close(hessian.evaluate(values), np.zeros((3, 3)))
 
 
+
+def test_an_entry_of_a_named_line_is_no_double_subscript() -> None:
+    """h₁[1] was h_{1}_{[1]} in LaTeX, a double subscript LaTeX refuses."""
+    result = _result("W1: 2x3\nx1: 3\nh1 = W1 @ x1\nL = h1[1] * W1[0, 2] + sum(h1)")
+    for name in ("W1", "x1", "h1"):
+        latex = result.formula(name).latex
+        assert _balanced(latex) and not _double_script(latex), latex
+    assert _double_script("h_{1}_{[1]}") and _double_script("x^{T}^{2}") and not _double_script("x_{1}^{T}")
+
+
 # -- random cells over the array grammar ----------------------------------------------------------------------------
 
 def _balanced(latex: str) -> bool:
+    """Braces and \\left/\\right paired."""
     depth = 0
     for char in latex.replace(r"\{", "").replace(r"\}", ""):
         depth += (char == "{") - (char == "}")
         if depth < 0:
             return False
     return depth == 0 and latex.count(r"\left") == latex.count(r"\right")
+
+
+def _double_script(latex: str) -> bool:
+    """A subscript straight after a subscript (h_{1}_{[1]}), or a superscript after one: LaTeX refuses both."""
+    text, k = latex.replace(r"\{", "").replace(r"\}", ""), 0
+    while k < len(text):
+        if text[k] not in "_^":
+            k += 1
+            continue
+        script, k, depth = text[k], k + 1, 0
+        while k < len(text):  # past the script: one character or a braced group
+            depth += (text[k] == "{") - (text[k] == "}")
+            k += 1
+            if depth == 0:
+                break
+        if text[k:k + 1] == script:
+            return True
+    return False
 
 
 def _products_conform(expr: t.Expr) -> bool:
@@ -186,7 +215,7 @@ def _cell_agrees(cell: Cell, seed: int) -> None:
         at = {**point, **{n: values[n] for n in lines[:start]}}
         loss = lambda p, start=start: cell.loss(p, start)  # noqa: E731
         formula = closed_forms(network, (name,), assume=False)[name]
-        assert _balanced(formula.latex), formula.latex
+        assert _balanced(formula.latex) and not _double_script(formula.latex), formula.latex
         assert _products_conform(formula.tree), formula.text
         assert formula.tree.shape == network.shape_of(name), formula.text
         with np.errstate(all="ignore"):
@@ -208,3 +237,13 @@ def test_random_cells_formulas_and_code_equal_central_differences(seed: int) -> 
 @pytest.mark.parametrize("seed", range(1000, 4000))
 def test_many_random_cells_formulas_and_code_equal_central_differences(seed: int) -> None:
     _cell_agrees(random_cell(seed, lines=2 + seed % 2, depth=1 + seed % 3), seed)
+
+
+@pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - {"sign", "heaviside", "step", "leaky_relu"}))
+def test_a_compound_derivative_under_a_transpose_is_bracketed(name: str) -> None:
+    """erf′(u)ᵀ was 2/√π e^{−u²}^{T}: the transpose a second superscript on the exponential, and tan′, asin′, log2′,
+    ... unbracketed, as if only their last factor were transposed."""
+    shifted = " + 1" if name in ("acosh", "arccosh") else ""
+    result = _result(f"x: 3\nb: 1x3\nL = sum({name}(x.T / 4{shifted}) * b)")
+    latex = result.formula("x").latex
+    assert _balanced(latex) and not _double_script(latex), latex

@@ -145,7 +145,7 @@ class Pick(Expr):
 
     def _show(self, form: str, names: t.Forms | None) -> str:
         inner = t._bracket(self.arg, 9, form, names)
-        return {"latex": rf"{inner}_{{[{self.label}]}}", "text": f"{inner}[{self.label}]",
+        return {"latex": rf"{{{inner}}}_{{[{self.label}]}}", "text": f"{inner}[{self.label}]",
                 "python": f"{inner}.flat[{self.place}].reshape(1, 1)"}[form]
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -394,8 +394,21 @@ def helpers(body: str) -> str:
         "".join(_HELPERS[name] + "\n\n" for name in called)
 
 
-# The derivatives shown as a sum or product: bracketed inside a product.
-_COMPOUND = {"gelu": 1, "tanh": 1, "cos": 1, "sigmoid": 3, "log": 2, "ln": 2, "sqrt": 2, "atan": 2, "arctan": 2}
+def _precedence(shown: str) -> int:
+    """How a function's shown form binds, from its text (@ the operand): 9 a call (cos(@), sec²(@)), 3 calls side
+    by side (σ(@)(1 − σ(@))), 2 a quotient or a product with · (1/√(1 − (@)²)), 1 a sum or a minus sign (−sin(@)):
+    so that erf′(u)ᵀ is (2/√π·exp(−u²))ᵀ, never a second superscript on the exponential."""
+    while (flat := re.sub(r"\([^()]*\)", "§", shown)) != shown:  # each bracketed group one mark
+        shown = flat
+    if shown.startswith("−") or " + " in shown or " − " in shown:
+        return 1
+    if "/" in shown or "·" in shown:
+        return 2
+    return 9 if shown.count("§") <= 1 else 3
+
+
+# The derivatives' precedences: bracketed inside a product or under a transpose where they are compound.
+_COMPOUND = {name: _precedence(function.derivative_show[1]) for name, function in FUNCTIONS.items()}
 
 
 @dataclass(frozen=True)
