@@ -231,6 +231,9 @@ class Maker:
             if kind == "logdet":  # positive definite: A Aᵀ + n 𝟏𝟏ᵀ
                 return f"logdet({text} @ ({text}).T + {n})", \
                     f"np.reshape(np.linalg.slogdet({src} @ ({src}).T + {n})[1], (1, 1))"
+            if kind == "det":  # Jacobi's det(X) X⁻ᵀ needs X invertible: a square near 3I
+                text = src = self.fresh((n, n))
+                self.cell.conditioned.add(text)
             return f"{kind}({text})", f"np.reshape(np.{'trace' if kind == 'tr' else 'linalg.det'}({src}), (1, 1))"
         if shape[0] == shape[1]:
             name = self.fresh(shape)
