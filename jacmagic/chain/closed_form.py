@@ -355,8 +355,8 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
                 flows.add(id(node))
         for name, parts in composer.pullback(line, totals[line.name], flows).items():
             upstream.setdefault(name, []).extend(parts)
-    of = {name: totals.get(name) or composer.add(*upstream[name]) if name in upstream else t.Const(0.0)
-          for name in wrt}
+    of = {name: totals.get(name) or composer.add(*upstream[name]) if name in upstream else
+          t.Zeros(network.shape_of(name)) for name in wrt}
     return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed),
                      tuple((at, tuple(rules)) for at, rules in composer.fired.items()))
 

@@ -198,7 +198,8 @@ def jacobian_form(network: Network, name: str) -> Formula:
     try:
         composer = _Composer(network, assume=False)
         forward = _Forward(composer, x, _lines(composer, network))
-        found = forward(t.Name(output, network.shape_of(output))) or t.Const(0.0)
+        rows = network.shape_of(output)[0]
+        found = forward(t.Name(output, network.shape_of(output))) or t.Zeros((rows, x.size[0]))
     except (NotMatrix, NoRule) as why:
         raise OptionError(f"∂{output}/∂{name} in matrix form: {why}") from None
     return Formula(name, output, found, tuple(composer.steps), ())
@@ -223,7 +224,7 @@ def hessian_form(network: Network, name: str) -> Hessian:
     try:
         gradient = compose(network, (name,), assume=False)
         composer = _Composer(network, assume=False)
-        hessian = _Forward(composer, x, _lines(composer, network))(gradient.of[name]) or t.Const(0.0)
+        hessian = _Forward(composer, x, _lines(composer, network))(gradient.of[name]) or t.Zeros((x.size[0],) * 2)
     except (NotMatrix, NoRule) as why:
         raise OptionError(f"the Hessian by {name} in matrix form: {why}") from None
     return Hessian(name, output, hessian, gradient.steps + tuple(composer.steps), ())

@@ -60,10 +60,10 @@ class Diagonal(Expr):
 
 # kind: (value, latex, text, python, is a number); # is the operand bracketed as a power's base
 _KINDS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str, str, bool]] = {
-    "tr": (np.trace, r"\operatorname{tr}\left(@\right)", "tr(@)", "np.trace(@)", True),
-    "det": (np.linalg.det, r"\det\left(@\right)", "det(@)", "np.linalg.det(@)", True),
+    "tr": (np.trace, r"\operatorname{tr}\left(@\right)", "tr(@)", "np.trace(@).reshape(1, 1)", True),
+    "det": (np.linalg.det, r"\det\left(@\right)", "det(@)", "np.linalg.det(@).reshape(1, 1)", True),
     "logdet": (lambda x: np.linalg.slogdet(x)[1], r"\log\det\left(@\right)", "log det(@)",
-               "np.linalg.slogdet(@)[1]", True),
+               "np.linalg.slogdet(@)[1].reshape(1, 1)", True),
     "inv": (np.linalg.inv, "#^{-1}", "#⁻¹", "np.linalg.inv(@)", False),
     "invT": (lambda x: np.linalg.inv(x).T, "#^{-T}", "#⁻ᵀ", "np.linalg.inv(@).T", False),
 }

@@ -145,8 +145,8 @@ class Pick(Expr):
 
     def _show(self, form: str, names: t.Forms | None) -> str:
         inner = t._bracket(self.arg, 9, form, names)
-        return {"latex": rf"{inner}_{{[{self.label}]}}", "text": f"{inner}[{self.label}]",
-                "python": f"{inner}.flat[{self.place}]"}[form]
+        return {"latex": rf"{{{inner}}}_{{[{self.label}]}}", "text": f"{inner}[{self.label}]",
+                "python": f"{inner}.flat[{self.place}].reshape(1, 1)"}[form]
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.arg.evaluate(values).reshape(-1)[self.place].reshape(1, 1)
@@ -223,7 +223,7 @@ class Along(Expr):
     def _show(self, form: str, names: t.Forms | None) -> str:
         z = self.arg.show(form, names)
         if form == "python":
-            return _ALONG[self.kind][1].replace("@", z).replace("A", str(self.axis))
+            return _ALONG[self.kind][1].replace("A", str(self.axis)).replace("@", z)  # the axis first: A in z stays
         if self.axis is None:
             return rf"{_ALONG[self.kind][0]}\left({z}\right)" if form == "latex" else f"{self.kind}({z})"
         return rf"{_ALONG[self.kind][0]}\left({z},\ \text{{axis}}={self.axis}\right)" if form == "latex" else \

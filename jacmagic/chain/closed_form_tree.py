@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from jacmagic.chain.functions import FUNCTIONS
+from jacmagic.chain.functions import FUNCTIONS, TABLE
 from jacmagic.chain.operations import named
 
 Forms = Mapping["Expr", str]  # subexpressions written as a name instead (the generated code's stages)
@@ -146,6 +146,23 @@ class Ones(Expr):
 
 
 @dataclass(frozen=True)
+class Zeros(Expr):
+    """𝟎 in an array's shape: the gradient of a variable nothing differentiable flows from (only a condition's)."""
+
+    size: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.size
+
+    def _show(self, form: str, names: Forms | None) -> str:
+        return {"latex": r"\mathbf{0}", "text": "𝟎", "python": f"np.zeros({self.size})"}[form]
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.zeros(self.size)
+
+
+@dataclass(frozen=True)
 class Flip(Expr):
     """Aᵀ (of a name or a function: transposes of products and sums are pushed inward when built)."""
 
@@ -180,7 +197,9 @@ class MatProduct(Expr):
         right = 3 if isinstance(self.right, MatProduct) and form != "python" else 4  # A(BC) = ABC
         a, b = _bracket(self.left, 3, form, names), _bracket(self.right, right, form, names)
         spaced = re.match(r"[a-z]{2,}\(", b) is not None  # A diag(v): a function's name apart from the matrix
-        return f"{a} @ {b}" if form == "python" else f"{a} {b}" if form == "latex" or spaced else a + b
+        if form == "python":  # a number's product is numpy's *: the number may be a float (2 @ x fails)
+            return f"{a} * {b}" if self.left.scalar or self.right.scalar else f"{a} @ {b}"
+        return f"{a} {b}" if form == "latex" or spaced else a + b
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.left.evaluate(values) @ self.right.evaluate(values)
@@ -329,28 +348,38 @@ def _logsumexp(z: np.ndarray) -> np.ndarray:
 
 
 _SIGMOID = "(0.5 * (1 + np.tanh(0.5 * #)))"
-PYTHON = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed when it is not an atom
+_SOURCES = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed when it is not an atom
     "exp": ("np.exp(@)", "np.exp(@)"), "log": ("np.log(@)", "(1 / #)"), "ln": ("np.log(@)", "(1 / #)"),
+    "log2": ("np.log2(@)", "(1 / (# * np.log(2)))"), "log10": ("np.log10(@)", "(1 / (# * np.log(10)))"),
     "tanh": ("np.tanh(@)", "(1 - np.tanh(@)**2)"), "sigmoid": (_SIGMOID, f"({_SIGMOID} * (1 - {_SIGMOID}))"),
     "relu": ("np.maximum(@, 0)", "np.heaviside(@, 0.0)"), "softplus": ("np.logaddexp(0, @)", _SIGMOID),
     "sin": ("np.sin(@)", "np.cos(@)"), "cos": ("np.cos(@)", "(-np.sin(@))"),
-    "sqrt": ("np.sqrt(@)", "(0.5 / np.sqrt(@))"),
-    "abs": ("np.abs(@)", "np.sign(@)"), "Abs": ("np.abs(@)", "np.sign(@)"), "sinh": ("np.sinh(@)", "np.cosh(@)"),
-    "cosh": ("np.cosh(@)", "np.sinh(@)"), "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
-    "arctan": ("np.arctan(@)", "(1 / (1 + #**2))"),
+    "tan": ("np.tan(@)", "(1 / np.cos(@)**2)"), "sec": ("(1 / np.cos(@))", "(np.sin(@) / np.cos(@)**2)"),
+    "csc": ("(1 / np.sin(@))", "(-np.cos(@) / np.sin(@)**2)"), "cot": ("(1 / np.tan(@))", "(-1 / np.sin(@)**2)"),
+    "asin": ("np.arcsin(@)", "(1 / np.sqrt(1 - #**2))"), "acos": ("np.arccos(@)", "(-1 / np.sqrt(1 - #**2))"),
+    "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
+    "sinh": ("np.sinh(@)", "np.cosh(@)"), "cosh": ("np.cosh(@)", "np.sinh(@)"),
+    "asinh": ("np.arcsinh(@)", "(1 / np.sqrt(#**2 + 1))"), "acosh": ("np.arccosh(@)", "(1 / np.sqrt(#**2 - 1))"),
+    "atanh": ("np.arctanh(@)", "(1 / (1 - #**2))"),
+    "sqrt": ("np.sqrt(@)", "(0.5 / np.sqrt(@))"), "cbrt": ("np.cbrt(@)", "(1 / (3 * np.cbrt(@)**2))"),
+    "abs": ("np.abs(@)", "np.sign(@)"), "erf": ("erf(@)", "(2 / np.sqrt(np.pi) * np.exp(-#**2))"),
     **{step: (value, "np.where(# == 0, np.nan, 0.0)") for step, value in (
-        ("sign", "np.sign(@)"), ("heaviside", "np.heaviside(@, 0.0)"), ("step", "np.heaviside(@, 0.0)"))},
+        ("sign", "np.sign(@)"), ("heaviside", "np.heaviside(@, 0.0)"))},
     "gelu": ("(0.5 * # * (1 + erf(# / np.sqrt(2))))",
              "(0.5 * (1 + erf(# / np.sqrt(2))) + # * np.exp(-0.5 * #**2) / np.sqrt(2 * np.pi))"),
     "softmax": ("np.exp(# - logsumexp(@))", ""), "log_softmax": ("(# - logsumexp(@))", ""),
 }
+# Every name a function goes by at array level (ln and log, asin and arcsin, abs and Abs): one source each.
+PYTHON = {spelled: _SOURCES[name] for name, record in TABLE.items() if name in _SOURCES
+          for spelled in record.names(name, array=True)}
 _VECTOR: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {  # name: (value, latex, text)
     "softmax": (_softmax, r"\operatorname{softmax}\left(@\right)", "softmax(@)"),
     "log_softmax": (lambda z: np.log(_softmax(z)), r"\operatorname{log\_softmax}\left(@\right)", "log_softmax(@)"),
 }
 # What numpy source needs defined before `gradient` when it calls them (softmax, GELU).
 _HELPERS = {
-    "logsumexp": "def logsumexp(z):\n    top = z.max()\n    return top + np.log(np.exp(z - top).sum())\n",
+    "logsumexp": "def logsumexp(z):\n    top = z.max(keepdims=True)\n"
+                 "    return top + np.log(np.exp(z - top).sum(keepdims=True))\n",
     "logsumexp_along": "def logsumexp_along(z, axis):\n    top = z.max(axis=axis, keepdims=True)\n"
                        "    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))\n",
     "erf": "def erf(z):\n    return np.vectorize(math.erf, otypes=[float])(z)\n",
@@ -365,8 +394,21 @@ def helpers(body: str) -> str:
         "".join(_HELPERS[name] + "\n\n" for name in called)
 
 
-# The derivatives shown as a sum or product: bracketed inside a product.
-_COMPOUND = {"gelu": 1, "tanh": 1, "cos": 1, "sigmoid": 3, "log": 2, "ln": 2, "sqrt": 2, "atan": 2, "arctan": 2}
+def _precedence(shown: str) -> int:
+    """How a function's shown form binds, from its text (@ the operand): 9 a call (cos(@), sec²(@)), 3 calls side
+    by side (σ(@)(1 − σ(@))), 2 a quotient or a product with · (1/√(1 − (@)²)), 1 a sum or a minus sign (−sin(@)):
+    so that erf′(u)ᵀ is (2/√π·exp(−u²))ᵀ, never a second superscript on the exponential."""
+    while (flat := re.sub(r"\([^()]*\)", "§", shown)) != shown:  # each bracketed group one mark
+        shown = flat
+    if shown.startswith("−") or " + " in shown or " − " in shown:
+        return 1
+    if "/" in shown or "·" in shown:
+        return 2
+    return 9 if shown.count("§") <= 1 else 3
+
+
+# The derivatives' precedences: bracketed inside a product or under a transpose where they are compound.
+_COMPOUND = {name: _precedence(function.derivative_show[1]) for name, function in FUNCTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -406,10 +448,14 @@ class Function(Expr):
         return (function.derivative if self.derivative else function.value)(z)
 
 
-_TOTALS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str, str]] = {  # value, latex, text, python
-    "sum": (lambda z: np.sum(z, keepdims=True), r"\operatorname{sum}\left(@\right)", "sum(@)", "np.sum(@)"),
-    "mean": (lambda z: np.mean(z, keepdims=True), r"\operatorname{mean}\left(@\right)", "mean(@)", "np.mean(@)"),
-    "norm": (lambda z: np.reshape(np.linalg.norm(z), (1, 1)), r"\lVert @ \rVert", "‖@‖", "np.linalg.norm(@)"),
+# value, latex, text, python: a number 1 x 1 in the printed code too, so that it may stand in a product (c @ bᵀ)
+_TOTALS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str, str]] = {
+    "sum": (lambda z: np.sum(z, keepdims=True), r"\operatorname{sum}\left(@\right)", "sum(@)",
+            "np.sum(@, keepdims=True)"),
+    "mean": (lambda z: np.mean(z, keepdims=True), r"\operatorname{mean}\left(@\right)", "mean(@)",
+             "np.mean(@, keepdims=True)"),
+    "norm": (lambda z: np.reshape(np.linalg.norm(z), (1, 1)), r"\lVert @ \rVert", "‖@‖",
+             "np.linalg.norm(@, keepdims=True)"),
     "logsumexp": (_logsumexp, r"\operatorname{logsumexp}\left(@\right)", "logsumexp(@)", "logsumexp(@)"),
 }
 
