@@ -74,8 +74,11 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
 def by_entry(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> tuple[tuple[Guard, ...], ...]:
     """The guards each entry of a vector counts, as numpy computes entry by entry: `sqrt(v)` at v = (-1, 2, 3)
     is undefined in entry 1 only."""
-    users = _users(guards, entries)
-    return tuple(tuple(g for g, used in zip(guards, users) if k in used) for k in range(len(entries)))
+    counted: list[list[Guard]] = [[] for _ in entries]
+    for guard, users in zip(guards, _users(guards, entries)):
+        for k in users:
+            counted[k].append(guard)
+    return tuple(map(tuple, counted))
 
 
 def taken_only(guards: list[Guard], conditions: Sequence[sp.Basic], branch: Sequence[sp.Expr],
