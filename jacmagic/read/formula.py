@@ -20,7 +20,14 @@ from jacmagic.errors import CellError
 from jacmagic.model import Guard
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CallStages, CellFunction
-from jacmagic.read.guards import guards_of, refuse_huge_power, refuse_infinite, refuse_unusable, taken_only
+from jacmagic.read.guards import (
+    by_entry,
+    guards_of,
+    refuse_huge_power,
+    refuse_infinite,
+    refuse_unusable,
+    taken_only,
+)
 from jacmagic.read.matrix_values import (
     Conditions,
     Fail,
@@ -105,13 +112,13 @@ class ExpressionBuilder:
                 values, guards = self.calls(node.func.id, values, guards), tuple(() for _ in values)
             for value in values:
                 self.finished(node, value)
-            return values, tuple(tuple(self.guards[start:]) + g for g in guards)
+            return values, tuple(a + g for a, g in zip(by_entry(self.guards[start:], values), guards))
         if isinstance(node, (ast.List, ast.Tuple)) and not node.elts:
             raise self.error(node, "the list of outputs is empty")
         if not isinstance(node, (ast.List, ast.Tuple)):  # one expression: a number, or a vector of outputs
             value = self.finished(node, self.value(node))
             entries = tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
-            return entries, tuple(tuple(self.guards) for _ in entries)
+            return entries, by_entry(self.guards, entries)
         scalars: list[sp.Expr] = []
         checks: list[tuple[Guard, ...]] = []
         for element in node.elts:

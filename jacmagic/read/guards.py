@@ -71,6 +71,16 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
     return [users(g.written) for g in guards]
 
 
+def by_entry(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> tuple[tuple[Guard, ...], ...]:
+    """The guards each entry of a vector counts, as numpy computes entry by entry: `sqrt(v)` at v = (-1, 2, 3)
+    is undefined in entry 1 only."""
+    counted: list[list[Guard]] = [[] for _ in entries]
+    for guard, users in zip(guards, _users(guards, entries)):
+        for k in users:
+            counted[k].append(guard)
+    return tuple(map(tuple, counted))
+
+
 def taken_only(guards: list[Guard], conditions: Sequence[sp.Basic], branch: Sequence[sp.Expr],
                when: bool) -> list[Guard]:
     """The guards of one branch of a choice, checked only where it is taken: the other branch's value is the

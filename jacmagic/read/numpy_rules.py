@@ -15,7 +15,7 @@ from jacmagic.chain.choices import Where, chosen
 from jacmagic.chain.elementwise import Apply, StepApply
 from jacmagic.chain.images import USAGE, image_operation
 from jacmagic.chain.matrix_functions import CALLS
-from jacmagic.chain.operations import Number
+from jacmagic.chain.operations import Node, Number
 from jacmagic.chain.reductions import Softmax
 from jacmagic.errors import CellError
 from jacmagic.read.tracer import (
@@ -34,16 +34,46 @@ from jacmagic.read.tracer import (
     reduction,
     refuse_batch,
     reshaped,
+    truth,
     two_place,
 )
 
 
 def _where(condition: Any, then: Any, otherwise: Any) -> Tracer:
-    if not isinstance(condition, Condition):
-        raise Untraceable("np.where traces a comparison of traced arrays as its condition (z > 0, a <= b)")
-    nodes, ndim = broadcast("np.where", condition.left, condition.right, operand(then), operand(otherwise))
-    left, right, picked, other = nodes
-    return Tracer(Where(condition.op, left, right, picked, other), ndim)
+    """np.where(cond, a, b) entry by entry, for every condition numpy takes: comparisons (== and != too), & | ^ ~
+    and np.logical_* of them, a number (traced or not) meaning not 0. The condition's values get no gradient."""
+    test = truth(condition)
+    sides = test.sides()
+    nodes, ndim = broadcast("np.where", *sides, operand(then), operand(otherwise))
+    placed = dict(zip(map(id, sides), nodes))  # each side as broadcast beside the others and the branches
+    return Tracer(_decide(test, placed, nodes[-2], nodes[-1]), ndim)
+
+
+def _decide(test: Condition, placed: dict[int, Node], then: Node, otherwise: Node) -> Node:
+    """`then` where `test` holds, else `otherwise`, as choices on one comparison each, nested (a & b is
+    where(a, where(b, p, q), q)); a == b holds where neither a < b nor a > b."""
+    op, parts = test.op, test.parts
+    if op == "~":
+        return _decide(parts[0], placed, otherwise, then)
+    if op == "&":
+        return _decide(parts[0], placed, _decide(parts[1], placed, then, otherwise), otherwise)
+    if op == "|":
+        return _decide(parts[0], placed, then, _decide(parts[1], placed, then, otherwise))
+    if op == "^":
+        return _decide(parts[0], placed, _decide(parts[1], placed, otherwise, then),
+                       _decide(parts[1], placed, then, otherwise))
+    left, right = placed[id(parts[0])], placed[id(parts[1])]
+    if op in ("==", "!="):
+        equal, unequal = (then, otherwise) if op == "==" else (otherwise, then)
+        return Where("<", left, right, unequal, Where(">", left, right, unequal, equal))
+    return Where(op, left, right, then, otherwise)
+
+
+def _logical(how: str) -> Callable[..., Condition]:
+    """np.logical_and, _or, _xor and _not: of any numbers, each read as numpy reads it (not 0 holds)."""
+    def combined(*values: Any) -> Condition:
+        return Condition(how, *(truth(v) for v in values))
+    return combined
 
 
 def _choose(kind: str) -> Callable[[Any, Any], Tracer]:
@@ -139,7 +169,9 @@ UFUNCS.update({
     "square": lambda a: raised(a, 2), "matmul": matmul,
     "maximum": _choose("max"), "minimum": _choose("min"),
     **{numpy_name: partial(compare, op)
-       for numpy_name, op in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="))},
+       for numpy_name, op in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="),
+                              ("equal", "=="), ("not_equal", "!="))},
+    **{f"logical_{how}": _logical(mark) for how, mark in (("and", "&"), ("or", "|"), ("xor", "^"), ("not", "~"))},
 })
 FUNCTIONS.update({
     "sum": _reducing("sum"), "mean": _reducing("mean"), "max": _reducing("max"), "amax": _reducing("max"),

@@ -195,6 +195,7 @@ ELEMENTWISE: dict[str, Any] = {
 _LOGICAL: dict[str, Any] = {
     "logical_not": lambda a: sp.Not(_condition(a)), "logical_and": lambda a, b: sp.And(_condition(a), _condition(b)),
     "logical_or": lambda a, b: sp.Or(_condition(a), _condition(b)),
+    "logical_xor": lambda a, b: sp.Xor(_condition(a), _condition(b)), "equal": sp.Eq, "not_equal": sp.Ne,
 }
 _NUMPY: dict[str, Any] = {
     **{name: _elementwise(f) if callable(f) else f for name, f in {**ELEMENTWISE, **_LOGICAL}.items()},

@@ -22,6 +22,7 @@ from jacmagic.model import CellModel, Guard, Shape, Stage, compose, symbols_in
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CellFunction, NestedCalls
 from jacmagic.read.formula import ExpressionBuilder, describe
+from jacmagic.read.guards import by_entry
 from jacmagic.read.matrix_values import Value
 from jacmagic.read.names import element_symbols, real_symbol, refuse_lookalikes
 from jacmagic.read.source import (
@@ -343,8 +344,7 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared) -> CellMo
             outputs, expressions = (real_symbol(st.target),), (value,)
         guards = tuple(builder.guards)
         params = _reads(expressions, (guards,))  # z = x/x reads x: it is 1, but only where x is not 0
-        stages.append(Stage(st.target, params, outputs, expressions, st.line, params,
-                            tuple(guards for _ in outputs)))
+        stages.append(Stage(st.target, params, outputs, expressions, st.line, params, by_entry(guards, expressions)))
     entries = {s.name: f"an entry of {d.name}" for d in declared.values()
                for s in element_symbols(d.name, d.rows, d.cols)}
     entries.update((o.name, f"an entry of {s.name}") for s in stages if len(s.outputs) > 1 for o in s.outputs)

@@ -26,7 +26,7 @@ from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
 UFUNCS: dict[str, Callable[..., Any]] = {}
 FUNCTIONS: dict[str, Callable[..., Any]] = {}
 _ARITHMETIC = {"positive", "negative", "add", "subtract", "multiply", "divide", "greater", "greater_equal", "less",
-               "less_equal"}
+               "less_equal", "equal", "not_equal"}
 
 
 def covered() -> str:
@@ -46,22 +46,58 @@ class UntracedAttribute(Untraceable, AttributeError):
     """A traced array's method that is not traced: refused naming it (hasattr still says False)."""
 
 
+def _combining(how: str, reflected: bool = False) -> Callable[[Condition, Any], Condition]:
+    def combine(self: Condition, other: Any) -> Condition:
+        return Condition(how, *((tested(other, how), self) if reflected else (self, tested(other, how))))
+    return combine
+
+
 class Condition:
-    """A comparison of traced values: only np.where can use it."""
+    """A test of traced values entry by entry, only np.where can use: a comparison (`op` one of > >= < <= == !=,
+    `parts` its two sides, tracers) or numpy's & | ^ ~ of tests (`parts` the tests)."""
 
     __array_priority__ = 1000
 
-    def __init__(self, op: str, left: Tracer, right: Tracer) -> None:
-        self.op, self.left, self.right = op, left, right
+    def __init__(self, op: str, *parts: Any) -> None:
+        self.op, self.parts = op, parts
 
     def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        """np.where(x > 0, 1.0, 0.0): numpy asks the condition when no branch is traced (it would otherwise
-        take the condition's truth, refused by __bool__ below)."""
+        """np.where(x > 0, 1.0, 0.0) (numpy asks the condition when no branch is traced)."""
         return traced_call(function, args, kwargs)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return traced_ufunc(ufunc, method, inputs, kwargs)  # np.logical_and(x > 0, y < 1) and its kin
 
     def __bool__(self) -> bool:
         raise Untraceable("an if, while, and/or or Python max() on a comparison of traced arrays: its outcome "
                           "differs entry by entry; write it with np.where(cond, a, b) or np.maximum(a, b)")
+
+    __and__, __rand__ = _combining("&"), _combining("&", reflected=True)
+    __or__, __ror__ = _combining("|"), _combining("|", reflected=True)
+    __xor__, __rxor__ = _combining("^"), _combining("^", reflected=True)
+
+    def __invert__(self) -> Condition:
+        return Condition("~", self)
+
+    def sides(self) -> list[Tracer]:
+        """The traced values its comparisons compare, in order."""
+        combined = self.op in ("&", "|", "^", "~")
+        return [side for part in self.parts for side in part.sides()] if combined else list(self.parts)
+
+
+def tested(value: Any, how: str) -> Condition:
+    """A test for & | ^: a comparison or a boolean, as numpy's & takes (np.logical_and any number: `truth`)."""
+    if isinstance(value, (Condition, bool, np.bool_)):
+        return truth(value)
+    raise Untraceable(f"{how} of a comparison and a number that is not a boolean, which numpy refuses; compare it "
+                      "(x != 0) or use np.logical_and, np.logical_or, np.logical_xor or np.logical_not")
+
+
+def truth(value: Any) -> Condition:
+    """A value as a test, as numpy reads it: a number (a traced one too) holds where it is not 0."""
+    if isinstance(value, Condition):
+        return value
+    return compare("!=", float(value) if isinstance(value, (bool, np.bool_)) else value, 0.0)
 
 
 def _stepping(name: str) -> Callable[..., Any]:
@@ -183,6 +219,14 @@ class Tracer:
     def __le__(self, other: Any) -> Condition:
         return compare("<=", self, other)
 
+    def __eq__(self, other: Any) -> Condition:  # type: ignore[override]
+        return compare("==", self, other)
+
+    def __ne__(self, other: Any) -> Condition:  # type: ignore[override]
+        return compare("!=", self, other)
+
+    __hash__ = object.__hash__  # kept by identity, as numpy's == compares values
+
     def __getitem__(self, index: Any) -> Tracer:
         return entry(self, index)
 
@@ -223,18 +267,23 @@ class Tracer:
     # -- numpy's dispatch -------------------------------------------------------------------------------------------
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method != "__call__" or kwargs:
-            raise Untraceable(f"np.{ufunc.__name__}.{method} or its options ({', '.join(kwargs)}) are not traced"
-                              if method != "__call__" else f"np.{ufunc.__name__} with {', '.join(kwargs)}=")
-        rule = UFUNCS.get(ufunc.__name__)
-        if ufunc.__name__ in STEP_FUNCTIONS:
-            raise Untraceable(step_refusal(f"np.{ufunc.__name__}"))
-        if rule is None:
-            raise Untraceable(f"np.{ufunc.__name__} is not among the traced numpy functions ({covered()})")
-        return rule(*inputs)
+        return traced_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
         return traced_call(function, args, kwargs)
+
+
+def traced_ufunc(ufunc: np.ufunc, method: str, inputs: Any, kwargs: Any) -> Any:
+    """A numpy ufunc (np.sin, np.add, np.logical_and, ...) called on a traced array or condition: its rule."""
+    if method != "__call__" or kwargs:
+        raise Untraceable(f"np.{ufunc.__name__}.{method} or its options ({', '.join(kwargs)}) are not traced"
+                          if method != "__call__" else f"np.{ufunc.__name__} with {', '.join(kwargs)}=")
+    rule = UFUNCS.get(ufunc.__name__)
+    if ufunc.__name__ in STEP_FUNCTIONS:
+        raise Untraceable(step_refusal(f"np.{ufunc.__name__}"))
+    if rule is None:
+        raise Untraceable(f"np.{ufunc.__name__} is not among the traced numpy functions ({covered()})")
+    return rule(*inputs)
 
 
 def traced_call(function: Any, args: Any, kwargs: Any) -> Any:
