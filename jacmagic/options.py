@@ -323,13 +323,19 @@ def parse_ranges(text: str, option: str = "--range") -> tuple[tuple[str, float, 
 # A drawable range: wide enough that its grid points differ as doubles and its areas do not underflow, narrow
 # enough that they do not overflow.
 _WIDTH = (1e-100, 1e100)
+WIDEST = _WIDTH[1]
 _RELATIVE_WIDTH = 1e-9
 
 
-def refuse_undrawable(name: str, lo: float, hi: float, what: str = "--domain ") -> None:
-    """A range a grid can be laid on (the pictures', the area check's), else refused naming `what` gave it."""
+def drawable(lo: float, hi: float) -> bool:
+    """Can a grid be laid on lo:hi (the pictures', the area check's)?"""
     width = hi - lo
-    if not (_WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))):
+    return _WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))
+
+
+def refuse_undrawable(name: str, lo: float, hi: float, what: str = "--domain ") -> None:
+    """A range given by `what` a grid can be laid on, else refused naming `what` gave it."""
+    if not drawable(lo, hi):
         raise CellError(f"{what}{name}={lo:g}:{hi:g} cannot be used: a range needs low < high, a width between "
                         f"{_WIDTH[0]:g} and {_WIDTH[1]:g} and above a billionth of its ends' size")
 

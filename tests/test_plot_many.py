@@ -1,4 +1,4 @@
-"""--plot of a map with many outputs: every entry of J is drawn (one cell of the heat map each), a handful of outputs
+"""--plot of a map with many outputs, and of a point too far out for its default range. Many outputs: every entry of J is drawn (one cell of the heat map each), a handful of outputs
 labelled and the rest said in words, so the work of drawing does not grow with the labels matplotlib would lay out
 (500 outputs took 7-9 s, all of it laying out 1,000 tick labels)."""
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from IPython.core.error import UsageError
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -15,6 +16,7 @@ from jacmagic import jacobian
 from jacmagic.notation import pretty
 from jacmagic.views.plot import LABELLED, png
 
+from .conftest import Shell
 from .helpers import assert_close
 
 
@@ -84,3 +86,31 @@ def test_a_heat_map_of_few_outputs_labels_each() -> None:
     axes = result.plot().axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == [pretty(s) for s in result.outputs]
     assert "labelled" not in axes.get_title()
+
+
+# -- a point too far out for its default plotted range ----------------------------------------------------------------
+
+_POLAR = "x = r*cos(theta)\ny = r*sin(theta)"
+
+
+@pytest.mark.parametrize(("value", "advice"), [
+    ("1e300", "--domain nearer 0 (e.g. --domain r=-1:1): no range around it can be drawn"),
+    ("1e105", "--domain around it at most 1e+100 wide (e.g. --domain r="),
+])
+def test_a_point_too_far_out_to_plot_around_is_refused_by_the_point_given_not_a_domain_never_typed(
+        shell: Shell, value: str, advice: str) -> None:
+    """`--plot --at r=1e300` (no --domain typed): the words name the --at point and the default range, and say
+    which --domain would draw; never "--domain r=0:2e+300 cannot be used"."""
+    ran = shell.run(f"%%jacobian --plot --at r={value},theta=0.8\n{_POLAR}")
+    words = str(ran.error)
+    assert type(ran.error) is UsageError, words
+    assert f"the point's r={float(value):g} is too far out to plot around" in words
+    assert f"r=0:{2 * float(value):g}" in words and advice in words
+    assert "cannot be used" not in words
+
+
+def test_a_suggested_domain_for_a_far_point_draws(shell: Shell) -> None:
+    """The --domain the refusal suggests, typed as it is written, draws the picture."""
+    words = str(shell.run(f"%%jacobian --plot --at r=1e105,theta=0.8\n{_POLAR}").error)
+    domain = words.split("(e.g. ")[1].split(")")[0]
+    shell.ok(f"%%jacobian --plot --no-widgets --at r=1e105,theta=0.8 {domain}\n{_POLAR}")

@@ -17,7 +17,7 @@ import numpy as np
 from jacmagic.chain.evaluate import orientation
 from jacmagic.errors import OptionError
 from jacmagic.notation import pretty
-from jacmagic.options import refuse_undrawable
+from jacmagic.options import WIDEST, drawable
 from jacmagic.views import grids
 from jacmagic.views.area import domain_ranges
 
@@ -43,11 +43,24 @@ def default_domain(result: SymbolicJacobian, point: Mapping[str, float],
               **domain_ranges(result, given or {}, "plot: domain: ")}
     for symbol in result.inputs:
         if symbol.name not in ranges:
-            value = point[symbol.name]
-            span = max(1.0, abs(value))
-            ranges[symbol.name] = (value - span, value + span)
-            refuse_undrawable(symbol.name, *ranges[symbol.name])
+            ranges[symbol.name] = default_range(symbol.name, point[symbol.name])
     return {symbol.name: ranges[symbol.name] for symbol in result.inputs}
+
+
+def default_range(name: str, value: float) -> tuple[float, float]:
+    """The point plus or minus max(1, |value|). Around a point too far out it is too wide to draw: refused in words
+    about the point (from --at, the panel or plot(point=)), never as a --domain the user did not type, with the
+    --domain that would draw."""
+    span = max(1.0, abs(value))
+    lo, hi = value - span, value + span
+    if drawable(lo, hi):
+        return lo, hi
+    around = (value - WIDEST / 2, value + WIDEST / 2)
+    give = f"a --domain around it at most {WIDEST:g} wide (e.g. --domain {name}={around[0]:g}:{around[1]:g})" \
+        if drawable(*around) else f"a --domain nearer 0 (e.g. --domain {name}=-1:1): no range around it can be drawn"
+    raise OptionError(f"the point's {name}={value:g} is too far out to plot around: the plotted range by default is "
+                      f"the point plus or minus its size, {name}={lo:g}:{hi:g}, wider than {WIDEST:g}; give {give} "
+                      "(in Python: plot(domain=...))")
 
 
 def _coloured(axes: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, gid: str, **style: Any) -> Any:
