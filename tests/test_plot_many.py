@@ -1,6 +1,7 @@
-"""--plot of a map with many outputs, and of a point too far out for its default range. Many outputs: every entry of J is drawn (one cell of the heat map each), a handful of outputs
-labelled and the rest said in words, so the work of drawing does not grow with the labels matplotlib would lay out
-(500 outputs took 7-9 s, all of it laying out 1,000 tick labels)."""
+"""--plot of a map with many outputs, and of a point too far out for its default range. Many outputs: every entry
+of J is drawn (one cell of the heat map each), a handful of outputs labelled and the rest said in words, so the work
+of drawing does not grow with the labels matplotlib would lay out (500 outputs took 7-9 s, all of it laying out
+1,000 tick labels)."""
 
 from __future__ import annotations
 
