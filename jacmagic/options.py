@@ -254,6 +254,9 @@ def _bracketed(text: str, what: str) -> tuple[Any, ...]:
             parts.append(number)
         elif part.startswith("["):
             parts.append(_bracketed(part, what) if part.endswith("]") else parse_values(part, what))
+        elif len(part.split()) > 1 and all(NUMBER.fullmatch(w) for w in part.split()):  # `1 2`, as numpy prints
+            raise CellError(f"{what}: {quoted(part)} is not a number: numbers in brackets are separated by commas, "
+                            "[1, 2] (numpy prints [1 2])")
         else:
             parts.append(float(parse_exact(part, what)))
     return tuple(parts)

@@ -36,7 +36,6 @@ NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # What a plain array holds between its brackets; a chunk of this many characters is read at a time.
 _FIGURES = b"0123456789.eE+-,"
 _CHUNK = 1 << 20
-_AROUND_SEPARATORS = re.compile(r"\s*([,\[\]])\s*")
 
 
 def plain_array(text: str) -> np.ndarray | None:
@@ -49,7 +48,7 @@ def plain_array(text: str) -> np.ndarray | None:
         return None
     read = _plain(text)
     if read is None and _SPACES.search(text):  # spaces beside commas and brackets, never inside a number
-        read = _plain(_AROUND_SEPARATORS.sub(r"\1", text))
+        read = _plain(without_spaces(text))
     return read
 
 
@@ -160,17 +159,49 @@ def set_aside(line: str) -> tuple[str, list[str]]:
 # Every character Python counts as a space (`\s` of str patterns is exactly str.isspace), and those of ASCII.
 _SPACES = re.compile(r"\s+")
 _ASCII_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_WORD = re.compile(r"[\w.]")
+_SEPARATORS = ",()[]{}"
 
 
 def without_spaces(text: str) -> str:
-    """`text` with every space deleted: in ASCII text by str.replace, one kind of space at a time (200 MB of 10^7
-    pasted numbers in a tenth of a second; one regex pass took 2.5 s; splitting at spaces took 700 MB of pieces)."""
-    if not text.isascii():
-        return _SPACES.sub("", text)
-    for space in _ASCII_SPACES:
-        if space in text:
-            text = text.replace(space, "")
-    return text
+    """`text` with the spaces beside commas and brackets deleted; where deleting the others would join a number or
+    name to another or to a sign, those stay as one space: `[1 2]` or `[1 -2]` (as numpy prints a vector) is then
+    refused, never read as [12] or [-1]. ASCII text without such a space (told by counting the pairs deleting
+    would make) loses every space by str.replace (200 MB of 10^7 pasted numbers in a fraction of a second; one
+    regex pass over it took 2.5 s, splitting it at spaces 700 MB of pieces); other text by a regex."""
+    if text.isascii():
+        spaceless = text
+        for space in _ASCII_SPACES:
+            if space in spaceless:
+                spaceless = spaceless.replace(space, "")
+        if spaceless is text or _pairs(spaceless) == _pairs(text):
+            return spaceless
+    return _SPACES.sub(_kept, text)
+
+
+# Each ASCII character as w (a part of a number or name), s (a sign) or o (anything else).
+_CLASSES = bytes(ord("w") if _WORD.match(chr(code)) else ord("s") if chr(code) in "+-" else ord("o")
+                 for code in range(256))
+
+
+def _pairs(text: str) -> tuple[int, int]:
+    """How many runs of word characters ASCII `text` has, and how many signs right after one, counted a chunk at a
+    time: deleting a space that separates them changes one count."""
+    runs = signs = 0
+    before = b"o"
+    for start in range(0, len(text), _CHUNK):
+        classes = before + text[start:start + _CHUNK].encode().translate(_CLASSES)
+        runs += classes.count(b"ow") + classes.count(b"sw")
+        signs += classes.count(b"ws")
+        before = classes[-1:]
+    return runs, signs
+
+
+def _kept(run: re.Match[str]) -> str:
+    """A run of spaces: none beside a comma or bracket, else one (Python reads `1 - 2` as typed, and refuses `1 2`)."""
+    text, start, end = run.string, run.start(), run.end()
+    kept = 0 < start and end < len(text) and text[start - 1] not in _SEPARATORS and text[end] not in _SEPARATORS
+    return " " if kept else ""
 
 
 def put_back(text: str, values: list[str]) -> str:

@@ -4,6 +4,7 @@ and no Python object per number. Compared with an independent reading written he
 
 from __future__ import annotations
 
+import math
 import re
 import tracemalloc
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from jacmagic import pasted as paste
 from jacmagic.errors import CellError
+from jacmagic.magic import JacobianMagic, parse_line
 from jacmagic.options import parse_point, parse_values
 from jacmagic.pasted import plain_array
 from jacmagic.read.source import MAX_DECLARED_ENTRIES
@@ -118,3 +120,45 @@ def test_a_pasted_array_is_read_in_about_the_memory_of_the_array() -> None:
         tracemalloc.stop()
     assert name == "W" and np.array_equal(read, values)
     assert peak < len(text) + 2 * values.nbytes  # the value's text is cut from the option once
+
+
+@pytest.fixture(scope="module")
+def magic() -> JacobianMagic:
+    from IPython.testing.globalipapp import start_ipython
+
+    return JacobianMagic(shell=start_ipython())
+
+
+def _at(magic: JacobianMagic, line: str) -> tuple[tuple[str, object], ...]:
+    return magic._options(parse_line(magic.jacobian, line), {}).at  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("line", ["--at x=[1 2]", "--at x=[1, 2 3]", "--at x=[[1 2],[3 4]]", "--at x=[ 1.5  -2e3 ]",
+                                  "--at x=[[1,2],\n [3 4]]"])
+def test_numbers_side_by_side_as_numpy_prints_them_are_refused_never_joined(magic: JacobianMagic, line: str) -> None:
+    """`[1 2]` (numpy's print of an array) was read as [12]: its spaces were deleted before reading. Now a space
+    between two parts of numbers stays, and the part is refused with how to write it."""
+    with pytest.raises(CellError, match=r"numbers in brackets are separated by commas, \[1, 2\]"):
+        _at(magic, line)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_pasted(), st.sampled_from(["", " ", "  ", "\n ", "\t"]))
+def test_a_pasted_array_through_the_option_line_is_read_as_float_reads_each_spelling(
+        magic: JacobianMagic, pasted: tuple[str, list[list[str]], bool], space: str) -> None:
+    """The magic's own path (the value set aside while IPython splits the line, its spaces dropped): spaces beside
+    brackets too, and the same numbers in the same shape as read here."""
+    text, tokens, matrix = pasted
+    text = text.replace("[", f"[{space}").replace("]", f"{space}]")
+    (name, read), = _at(magic, f"--at W = {text}")
+    want = _independent(tokens, matrix)
+    assert name == "W" and np.array_equal(np.asarray(read), want)
+
+
+@pytest.mark.parametrize(("line", "want"), [("--at x=[1 - 2, 3]", [-1.0, 3.0]), ("--at x=[pi / 4, 2 * 3]",
+                                                                                   [math.pi / 4, 6.0]),
+                                            ("--at x=[ -1 , +2e-3 ]", [-1.0, 2e-3])])
+def test_spaces_in_a_formula_inside_brackets_are_read_as_python_reads_them(magic: JacobianMagic, line: str,
+                                                                           want: list[float]) -> None:
+    (_, read), = _at(magic, line)
+    assert np.allclose(np.asarray(read, dtype=float), want, rtol=1e-15, atol=0)
