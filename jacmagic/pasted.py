@@ -164,37 +164,43 @@ _SEPARATORS = ",()[]{}"
 
 
 def without_spaces(text: str) -> str:
-    """`text` with the spaces beside commas and brackets deleted; where deleting the others would join a number or
-    name to another or to a sign, those stay as one space: `[1 2]` or `[1 -2]` (as numpy prints a vector) is then
-    refused, never read as [12] or [-1]. ASCII text without such a space (told by counting the pairs deleting
-    would make) loses every space by str.replace (200 MB of 10^7 pasted numbers in a fraction of a second; one
-    regex pass over it took 2.5 s, splitting it at spaces 700 MB of pieces); other text by a regex."""
+    """`text` with the spaces beside commas and brackets deleted; where deleting the others would make a token of
+    two (a number or name and another or a sign, `* *`), those stay as one space: `[1 2]` or `[1 -2]` (as numpy prints a vector) is then
+    refused, never read as [12] or [-1]. ASCII text without such a space loses every space by str.replace (200 MB
+    of 10^7 pasted numbers in a fraction of a second; one regex pass over it took 2.5 s, splitting it at spaces
+    700 MB of pieces); other text by a regex."""
     if text.isascii():
         spaceless = text
         for space in _ASCII_SPACES:
             if space in spaceless:
                 spaceless = spaceless.replace(space, "")
-        if spaceless is text or _pairs(spaceless) == _pairs(text):
+        if spaceless is text or not _joining(text):
             return spaceless
     return _SPACES.sub(_kept, text)
 
 
-# Each ASCII character as w (a part of a number or name), s (a sign) or o (anything else).
-_CLASSES = bytes(ord("w") if _WORD.match(chr(code)) else ord("s") if chr(code) in "+-" else ord("o")
-                 for code in range(256))
+# Each ASCII character as 2 (a part of a number or name), 1 (a sign), 3 (a space), 4 (a character of an operator
+# that two make one of: `* *` is not `**`) or 0 (anything else).
+_CLASSES = bytes(2 if _WORD.match(chr(code)) else 1 if chr(code) in "+-" else 3 if chr(code).isspace() else
+                 4 if chr(code) in "*/<>=!%&|^@:" else 0 for code in range(256))
 
 
-def _pairs(text: str) -> tuple[int, int]:
-    """How many runs of word characters ASCII `text` has, and how many signs right after one, counted a chunk at a
-    time: deleting a space that separates them changes one count."""
-    runs = signs = 0
-    before = b"o"
+def _joining(text: str) -> bool:
+    """Does ASCII `text` have a space that deleting would make a token of two (between two parts of numbers or
+    names, one and a sign, or two characters of operators)? Told by numpy over its characters' classes, a chunk at
+    a time."""
+    before = np.zeros(0, np.uint8)
     for start in range(0, len(text), _CHUNK):
-        classes = before + text[start:start + _CHUNK].encode().translate(_CLASSES)
-        runs += classes.count(b"ow") + classes.count(b"sw")
-        signs += classes.count(b"ws")
-        before = classes[-1:]
-    return runs, signs
+        chunk = np.frombuffer(text[start:start + _CHUNK].encode().translate(_CLASSES), np.uint8)
+        classes = np.concatenate([before, chunk])
+        repeated = (classes[1:] == 3) & (classes[:-1] == 3)
+        if repeated.any():  # a run of spaces as one
+            classes = classes[np.concatenate([[True], ~repeated])]
+        first, spaced, after = classes[:-2], classes[1:-1] == 3, classes[2:]
+        if (spaced & (((first == 2) & ((after == 1) | (after == 2))) | ((first == 4) & (after == 4)))).any():
+            return True
+        before = classes[-2:]
+    return False
 
 
 def _kept(run: re.Match[str]) -> str:

@@ -4,6 +4,7 @@ and no Python object per number. Compared with an independent reading written he
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import tracemalloc
@@ -17,7 +18,7 @@ from jacmagic import pasted as paste
 from jacmagic.errors import CellError
 from jacmagic.magic import JacobianMagic, parse_line
 from jacmagic.options import parse_point, parse_values
-from jacmagic.pasted import plain_array
+from jacmagic.pasted import plain_array, without_spaces
 from jacmagic.read.source import MAX_DECLARED_ENTRIES
 
 _SPELLINGS = st.one_of(
@@ -162,3 +163,19 @@ def test_spaces_in_a_formula_inside_brackets_are_read_as_python_reads_them(magic
                                                                            want: list[float]) -> None:
     (_, read), = _at(magic, line)
     assert np.allclose(np.asarray(read, dtype=float), want, rtol=1e-15, atol=0)
+
+
+def _meaning(text: str) -> str | None:
+    """What Python reads `text` as (None: not Python)."""
+    try:
+        return ast.dump(ast.parse(text, mode="eval"))
+    except SyntaxError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="12x.e+-*/=<, \n\t[]()", min_size=1, max_size=14))
+def test_dropping_spaces_never_changes_what_python_reads(text: str) -> None:
+    """The spaces a pasted (bracketed) value loses change nothing Python reads: the same expression, or both not
+    Python (a space between two numbers is kept, so `1 2` stays an error and `1 -2` a difference, as typed)."""
+    assert _meaning(without_spaces(f"[{text}]")) == _meaning(f"[{text}]")
