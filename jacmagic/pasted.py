@@ -168,11 +168,7 @@ def without_spaces(text: str) -> str:
     two (a number or name and another or a sign, `* *`), those stay as one space: `[1 2]` or `[1 -2]` (as numpy
     prints a vector) is then refused, never read as [12] or [-1]. ASCII text without such a space loses every space
     by str.replace (200 MB of 10^7 pasted numbers in a fraction of a second; one regex pass over it took 2.5 s,
-    splitting it at spaces 700 MB of pieces); other text by a regex."""`text` with the spaces beside commas and brackets deleted; where deleting the others would make a token of
-    two (a number or name and another or a sign, `* *`), those stay as one space: `[1 2]` or `[1 -2]` (as numpy prints a vector) is then
-    refused, never read as [12] or [-1]. ASCII text without such a space loses every space by str.replace (200 MB
-    of 10^7 pasted numbers in a fraction of a second; one regex pass over it took 2.5 s, splitting it at spaces
-    700 MB of pieces); other text by a regex."""
+    splitting it at spaces 700 MB of pieces); other text by a regex."""
     if text.isascii():
         spaceless = text
         for space in _ASCII_SPACES:
