@@ -21,6 +21,8 @@ from jacmagic.options import parse_point, parse_values
 from jacmagic.pasted import plain_array, without_spaces
 from jacmagic.read.source import MAX_DECLARED_ENTRIES
 
+from .conftest import Shell
+
 _SPELLINGS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
     st.integers(-10**6, 10**6).map(str),
@@ -123,11 +125,9 @@ def test_a_pasted_array_is_read_in_about_the_memory_of_the_array() -> None:
     assert peak < len(text) + 2 * values.nbytes  # the value's text is cut from the option once
 
 
-@pytest.fixture(scope="module")
-def magic() -> JacobianMagic:
-    from IPython.testing.globalipapp import start_ipython
-
-    return JacobianMagic(shell=start_ipython())
+@pytest.fixture(scope="session")
+def magic(shell: Shell) -> JacobianMagic:
+    return JacobianMagic(shell=shell.ip)
 
 
 def _at(magic: JacobianMagic, line: str) -> tuple[tuple[str, object], ...]:
