@@ -179,3 +179,14 @@ def test_dropping_spaces_never_changes_what_python_reads(text: str) -> None:
     """The spaces a pasted (bracketed) value loses change nothing Python reads: the same expression, or both not
     Python (a space between two numbers is kept, so `1 2` stays an error and `1 -2` a difference, as typed)."""
     assert _meaning(without_spaces(f"[{text}]")) == _meaning(f"[{text}]")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab,()[]{} ", max_size=30), st.sampled_from([0, 10**9]))
+def test_brackets_are_found_in_order_by_either_search(text: str, sparse: int) -> None:
+    """str.find leaping to each bracket (sparse ones, a pasted matrix) or one regex pass (dense ones): the same
+    brackets at the same places, in order, as a character by character walk written here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paste, "_SPARSE", sparse)
+        found = list(paste.brackets(text))
+    assert found == [(at, ch) for at, ch in enumerate(text) if ch in "()[]{}"]
