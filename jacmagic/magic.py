@@ -35,7 +35,8 @@ from jacmagic.option_words import (
     unexpected,
     within_limit,
 )
-from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges, put_back, set_aside
+from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
+from jacmagic.pasted import put_back, set_aside
 
 if TYPE_CHECKING:  # the engine is imported by the first cell, not by %load_ext
     from jacmagic.result import JacobianResult

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from jacmagic.finite import all_finite, finite_array
 from jacmagic.lazy import np
 from jacmagic.model import Mode
 from jacmagic.option_words import quoted
+from jacmagic.pasted import NUMBER, bracket_depth, brackets, plain_array
 from jacmagic.read.formula import ExpressionBuilder
 from jacmagic.read.names import suggest
 from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
@@ -30,22 +30,20 @@ from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
 _EVALUATION_SECONDS = 1.0
 
 
-_BRACKETS = re.compile(r"[()\[\]{}]")
-_SPLITTERS = re.compile(r"[()\[\]{},]")
-
-
 def _split_top_level(text: str) -> list[str]:
-    """Splits at commas outside brackets: `r=1, theta=atan2(1, 2)` has two parts. (Only the brackets and commas
-    are looked at: a pasted matrix is split in one pass of the regex engine.)"""
+    """Splits at commas outside brackets: `r=1, theta=atan2(1, 2)` has two parts. (Only the commas between
+    brackets are looked for: a pasted matrix's ten million are never visited.)"""
     parts: list[str] = []
-    depth = start = 0
-    for match in _SPLITTERS.finditer(text):
-        ch = match.group()
-        if ch != ",":
-            depth += 1 if ch in "([{" else -1
-        elif depth == 0:
-            parts.append(text[start:match.start()])
-            start = match.end()
+    depth = start = stretch = 0
+    for at, ch in [*brackets(text), (len(text), "(")]:
+        if depth == 0:
+            comma = text.find(",", stretch, at)
+            while comma >= 0:
+                parts.append(text[start:comma])
+                start = comma + 1
+                comma = text.find(",", start, at)
+        depth += 1 if ch in "([{" else -1
+        stretch = at + 1
     parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
 
@@ -237,13 +235,13 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
     if entries > MAX_DECLARED_ENTRIES:
         raise CellError(f"{what}: about {entries:,} numbers pasted, over the {MAX_DECLARED_ENTRIES:,} an array may "
                         "hold")
-    depth = _bracket_depth(text)
+    plain = plain_array(text)  # None for brackets nested deeper
+    if plain is not None:
+        return plain
+    depth = bracket_depth(text)
     if depth > 2:
         raise CellError(f"{what}: {quoted(text)} nests brackets {depth} deep; a value is a number, "
                         "a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
-    plain = plain_array(text)
-    if plain is not None:
-        return plain
     return _bracketed(text, what)
 
 
@@ -251,79 +249,17 @@ def _bracketed(text: str, what: str) -> tuple[Any, ...]:
     """A bracketed list whose parts are numbers, formulas or bracketed lists, part by part."""
     parts: list[Any] = []
     for part in _split_top_level(text[1:-1]):
-        number = float(part) if _NUMBER.fullmatch(part) else math.nan
+        number = float(part) if NUMBER.fullmatch(part) else math.nan
         if math.isfinite(number):
             parts.append(number)
         elif part.startswith("["):
             parts.append(_bracketed(part, what) if part.endswith("]") else parse_values(part, what))
+        elif len(part.split()) > 1 and all(NUMBER.fullmatch(w) for w in part.split()):  # `1 2`, as numpy prints
+            raise CellError(f"{what}: {quoted(part)} is not a number: numbers in brackets are separated by commas, "
+                            "[1, 2] (numpy prints [1 2])")
         else:
             parts.append(float(parse_exact(part, what)))
     return tuple(parts)
-
-
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_VECTOR = r"\[0(?:,0)*,?\]"
-_PLAIN = re.compile(rf"{_VECTOR}|\[{_VECTOR}(?:,{_VECTOR})*,?\]")
-
-
-def plain_array(text: str) -> np.ndarray | None:
-    """A vector `[1, -2.5e3]` or a matrix with rows of one length, of plain finite numbers only, read by a
-    tokenizer (never evaluated); None for anything else (a formula, a ragged or empty row), which the reader
-    part by part takes or words."""
-    skeleton = "".join(_NUMBER.sub("0", text).split())
-    if not _PLAIN.fullmatch(skeleton):
-        return None
-    rows = skeleton[1:-1].rstrip(",").split("],[") if skeleton.startswith("[[") else [skeleton]
-    if len({row.count("0") for row in rows}) != 1:
-        return None
-    with np.errstate(over="ignore"):
-        numbers = np.array(_NUMBER.findall(text), dtype=float)
-    if not np.isfinite(numbers).all():
-        return None
-    return numbers.reshape(len(rows), -1) if skeleton.startswith("[[") else numbers
-
-
-def _bracket_depth(text: str) -> int:
-    depth = deepest = 0
-    for match in _BRACKETS.finditer(text):
-        if match.group() in "[]":
-            depth += 1 if match.group() == "[" else -1
-            deepest = max(deepest, depth)
-    return deepest
-
-
-_ASIDE = "\ue000{}\ue001"  # private-use characters: a placeholder no option text contains
-_ASIDE_FOUND = re.compile(r"(?:\ue000|\\ue000)(\d+)(?:\ue001|\\ue001)")  # also as repr() escapes it in a message
-
-
-def set_aside(line: str) -> tuple[str, list[str]]:
-    """The option line with each bracketed value replaced by a placeholder, and those values (spaces dropped).
-    IPython's argument splitter reads a line character by character: a pasted 784 x 128 matrix took it a minute,
-    set aside it takes none of its time."""
-    kept: list[str] = []
-    values: list[str] = []
-    depth = start = last = 0
-    for match in _BRACKETS.finditer(line):
-        if match.group() == "[":
-            start = match.start() if depth == 0 else start
-            depth += 1
-        elif match.group() == "]" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                kept += [line[last:start], _ASIDE.format(len(values))]
-                values.append(_SPACES.sub("", line[start:match.end()]))
-                last = match.end()
-    return "".join(kept) + line[last:], values
-
-
-# Every character Python counts as a space (`\s` of str patterns is exactly str.isspace): deleted in one pass over
-# the text; splitting 10 million pasted numbers at their spaces took 700 MB of pieces.
-_SPACES = re.compile(r"\s+")
-
-
-def put_back(text: str, values: list[str]) -> str:
-    """An option's text with the values `set_aside` took out back in place."""
-    return _ASIDE_FOUND.sub(lambda found: values[int(found.group(1))], text)
 
 
 def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
@@ -390,13 +326,19 @@ def parse_ranges(text: str, option: str = "--range") -> tuple[tuple[str, float, 
 # A drawable range: wide enough that its grid points differ as doubles and its areas do not underflow, narrow
 # enough that they do not overflow.
 _WIDTH = (1e-100, 1e100)
+WIDEST = _WIDTH[1]
 _RELATIVE_WIDTH = 1e-9
 
 
-def refuse_undrawable(name: str, lo: float, hi: float, what: str = "--domain ") -> None:
-    """A range a grid can be laid on (the pictures', the area check's), else refused naming `what` gave it."""
+def drawable(lo: float, hi: float) -> bool:
+    """Can a grid be laid on lo:hi (the pictures', the area check's)?"""
     width = hi - lo
-    if not (_WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))):
+    return _WIDTH[0] <= width <= _WIDTH[1] and width >= _RELATIVE_WIDTH * max(abs(lo), abs(hi))
+
+
+def refuse_undrawable(name: str, lo: float, hi: float, what: str = "--domain ") -> None:
+    """A range given by `what` a grid can be laid on, else refused naming `what` gave it."""
+    if not drawable(lo, hi):
         raise CellError(f"{what}{name}={lo:g}:{hi:g} cannot be used: a range needs low < high, a width between "
                         f"{_WIDTH[0]:g} and {_WIDTH[1]:g} and above a billionth of its ends' size")
 

@@ -206,9 +206,22 @@ class SymbolicJacobian:
         return self.hessians[0] if len(self.hessians) == 1 else self.hessians
 
     @cached_property
-    def hessians_symmetric(self) -> bool:
-        """Are the mixed partials equal (Schwarz's theorem, which needs continuous second derivatives)?"""
-        return all(calculus.is_symmetric(h) for h in self.hessians)
+    def hessians_symmetric(self) -> bool | None:
+        """Are the mixed partials equal (Schwarz's theorem, which needs continuous second derivatives)? None when
+        not checked within the time budget: two long forms of one entry left unmirrored (the Hessians' own
+        allowance ran out) are compared by compiling and sampling each, minutes for a few hundred outputs, and a
+        verdict not reached is never given as one."""
+        return Budget(self.options.budget).run(lambda: all(calculus.is_symmetric(h) for h in self.hessians), None,
+                                               optional=False)
+
+    @property
+    def symmetry_words(self) -> str:
+        """What the --hessian words say of the symmetry, the check's three outcomes."""
+        if self.hessians_symmetric is None:
+            return (f"symmetry not checked within the time budget (--budget {self.options.budget:g} s): "
+                    "give a larger --budget to check it")
+        return ("symmetric: the mixed partials agree, checked" if self.hessians_symmetric else
+                "NOT symmetric: a second derivative is discontinuous somewhere (a kink or a step)")
 
     @cached_property
     def _hessian_evaluator(self) -> Evaluator:

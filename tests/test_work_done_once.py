@@ -41,13 +41,17 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counts: Counter[str] = Counter()
     _counting(monkeypatch, plot, "_figure", counts)
     _counting(monkeypatch, plot.MovingPicture, "png", counts)
-    checked = plot.refuse_undrawable
+    checked, defaulted = area.refuse_undrawable, plot.default_range
 
     def check(name: str, *args: Any, **kwargs: Any) -> None:
         counts[f"checked {name}"] += 1
         checked(name, *args, **kwargs)
 
-    monkeypatch.setattr(plot, "refuse_undrawable", check)
+    def default(name: str, value: float) -> tuple[float, float]:
+        counts[f"checked {name}"] += 1
+        return defaulted(name, value)
+
+    monkeypatch.setattr(plot, "default_range", default)
     monkeypatch.setattr(area, "refuse_undrawable", check)
     return counts
 
@@ -99,7 +103,7 @@ def test_plot_checks_each_range_once(calls: Counter[str]) -> None:
 
 def test_a_point_too_far_out_to_draw_around_is_still_refused_naming_its_range() -> None:
     result = jacobian(SCALED_POLAR, wrt="r,theta", at={"r": 1e300, "theta": 0.8, "a": 1.0}, plot=True).symbolic
-    with pytest.raises(JacmagicError, match=r"--domain r=0:2e\+300 cannot be used"):
+    with pytest.raises(JacmagicError, match=r"the point's r=1e\+300 is too far out .* r=0:2e\+300"):
         result.plot()
 
 

@@ -8,7 +8,7 @@ imported only here, and only when a picture is asked for.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from jacmagic.chain.evaluate import orientation
 from jacmagic.errors import OptionError
 from jacmagic.notation import pretty
-from jacmagic.options import refuse_undrawable
+from jacmagic.options import WIDEST, drawable
 from jacmagic.views import grids
 from jacmagic.views.area import domain_ranges
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 GRID = 200  # points per side of the coloured grid: 200 x 200 draws in well under a second
 PANEL_GRID = 80  # coarser in the panel, where the picture is redrawn as the point moves
 LINES = 11  # grid lines per direction drawn over it
+LABELLED = 12  # the most inputs or outputs a heat map's axis labels
 # Values past this are not drawn: matplotlib sums and squares what it is given (limits, margins, colour scales, arrow
 # lengths), which overflows near the largest double (1.8e308). Above the widest drawable input range (options.py).
 LARGEST = 1e150
@@ -42,11 +43,24 @@ def default_domain(result: SymbolicJacobian, point: Mapping[str, float],
               **domain_ranges(result, given or {}, "plot: domain: ")}
     for symbol in result.inputs:
         if symbol.name not in ranges:
-            value = point[symbol.name]
-            span = max(1.0, abs(value))
-            ranges[symbol.name] = (value - span, value + span)
-            refuse_undrawable(symbol.name, *ranges[symbol.name])
+            ranges[symbol.name] = default_range(symbol.name, point[symbol.name])
     return {symbol.name: ranges[symbol.name] for symbol in result.inputs}
+
+
+def default_range(name: str, value: float) -> tuple[float, float]:
+    """The point plus or minus max(1, |value|). Around a point too far out it is too wide to draw: refused in words
+    about the point (from --at, the panel or plot(point=)), never as a --domain the user did not type, with the
+    --domain that would draw."""
+    span = max(1.0, abs(value))
+    lo, hi = value - span, value + span
+    if drawable(lo, hi):
+        return lo, hi
+    around = (value - WIDEST / 2, value + WIDEST / 2)
+    give = f"a --domain around it at most {WIDEST:g} wide (e.g. --domain {name}={around[0]:g}:{around[1]:g})" \
+        if drawable(*around) else f"a --domain nearer 0 (e.g. --domain {name}=-1:1): no range around it can be drawn"
+    raise OptionError(f"the point's {name}={value:g} is too far out to plot around: the plotted range by default is "
+                      f"the point plus or minus its size, {name}={lo:g}:{hi:g}, wider than {WIDEST:g}; give {give} "
+                      "(in Python: plot(domain=...))")
 
 
 def _coloured(axes: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, gid: str, **style: Any) -> Any:
@@ -269,23 +283,45 @@ def _place_arrow(arrow: Any, result: SymbolicJacobian, point: Mapping[str, float
 
 
 def _heat_map(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float]) -> None:
-    """Any other shape: J at the point as a heat map, and which entries are identically zero."""
-    ins, outs = _labels(result)
+    """Any other shape: J at the point as a heat map, and which entries are identically zero. An axis of many
+    inputs or outputs labels `LABELLED` of them, spread evenly, and says so: matplotlib lays out every tick label
+    at every draw (500 outputs took 7 s), and more than a few dozen cannot be read anyway."""
     values = result.at(**dict(point))
     panels = 2 if result.eager_matrix is not None else 1
     axes = np.atleast_1d(fig.subplots(1, panels))
     finite = np.abs(values[np.isfinite(values)])
     bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    image = axes[0].imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, gid="jacmagic-heat")
+    aspect = "equal" if max(values.shape) <= LABELLED else "auto"  # a 500 x 2 image drawn square is a thread
+    image = axes[0].imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect=aspect, gid="jacmagic-heat")
     fig.colorbar(image, ax=axes[0], label="J at the point")
+    columns, rows = _ticks(result.inputs), _ticks(result.outputs)
     for ax in axes:
-        ax.set_xticks(range(len(ins)), ins, rotation=90 if len(ins) > 8 else 0)
-        ax.set_yticks(range(len(outs)), outs)
-    axes[0].set_title("J at the point (rows: outputs, columns: inputs)")
+        ax.set_xticks(*columns, rotation=90 if len(columns[0]) > 8 else 0)
+        ax.set_yticks(*rows)
+    axes[0].set_title("J at the point (rows: outputs, columns: inputs)" + _unlabelled(result))
     if result.eager_matrix is not None:
         pattern = np.array([[e != 0 for e in row] for row in result.eager_matrix.tolist()], dtype=float)
-        axes[1].imshow(pattern, cmap="Greys", vmin=0, vmax=1, gid="jacmagic-sparsity")
+        axes[1].imshow(pattern, cmap="Greys", vmin=0, vmax=1, aspect=aspect, gid="jacmagic-sparsity")
         axes[1].set_title("entries not identically zero")
+
+
+def _ticks(symbols: Sequence[Any]) -> tuple[list[int], list[str]]:
+    """Where an axis of `symbols` is labelled, and with what: each, or `LABELLED` spread evenly over many."""
+    at = range(len(symbols)) if len(symbols) <= LABELLED else \
+        np.unique(np.linspace(0, len(symbols) - 1, LABELLED).round().astype(int)).tolist()
+    return list(at), [pretty(symbols[k]) for k in at]
+
+
+def _unlabelled(result: SymbolicJacobian) -> str:
+    """What the heat map's labels leave out, in words: `12 of the 500 outputs labelled (result.outputs lists
+    them)`."""
+    many = [(kind, len(symbols)) for kind, symbols in (("outputs", result.outputs), ("inputs", result.inputs))
+            if len(symbols) > LABELLED]
+    if not many:
+        return ""
+    said = " and ".join(f"{LABELLED} of the {count} {kind}" for kind, count in many)
+    where = " and ".join(f"result.{kind}" for kind, _ in many)
+    return f"\n{said} labelled ({where} list{'s' * (len(many) == 1)} them)"
 
 
 def _colours(artists: list[Any]) -> np.ndarray:
