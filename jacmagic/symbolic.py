@@ -214,15 +214,6 @@ class SymbolicJacobian:
         return Budget(self.options.budget).run(lambda: all(calculus.is_symmetric(h) for h in self.hessians), None,
                                                optional=False)
 
-    @property
-    def symmetry_words(self) -> str:
-        """What the --hessian words say of the symmetry, the check's three outcomes."""
-        if self.hessians_symmetric is None:
-            return (f"symmetry not checked within the time budget (--budget {self.options.budget:g} s): "
-                    "give a larger --budget to check it")
-        return ("symmetric: the mixed partials agree, checked" if self.hessians_symmetric else
-                "NOT symmetric: a second derivative is discontinuous somewhere (a kink or a step)")
-
     @cached_property
     def _hessian_evaluator(self) -> Evaluator:
         n = len(self.inputs)  # stacked sparsely: a dense stack of 100 Hessians of 100 x 100 takes seconds

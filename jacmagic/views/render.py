@@ -279,11 +279,18 @@ def wrapped(text: str, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def symmetry_words(result: SymbolicJacobian) -> str:
+    """What the --hessian words say of the symmetry: the check's three outcomes."""
+    if result.hessians_symmetric is None:
+        return (f"symmetry not checked within the time budget (--budget {result.options.budget:g} s): give a "
+                "larger --budget to check it")
+    return ("symmetric: the mixed partials agree, checked" if result.hessians_symmetric else
+            "NOT symmetric: a second derivative is discontinuous somewhere (a kink or a step)")
+
+
 def _hessian_words(result: SymbolicJacobian) -> str:
     n = len(result.inputs)
-    symmetric = ("symmetric: the mixed partials agree, checked" if result.hessians_symmetric else
-                 "NOT symmetric: a second derivative is discontinuous somewhere (a kink or a step)")
-    return f"({n} x {n}, entry (j, k) = the second derivative by the j-th and k-th variable; {symmetric})"
+    return f"({n} x {n}, entry (j, k) = the second derivative by the j-th and k-th variable; {symmetry_words(result)})"
 
 
 Reading = tuple["np.ndarray", "np.ndarray", str]  # a Hessian's values at a point, its eigenvalues, what they say
