@@ -14,6 +14,7 @@ from jacmagic.model import Options
 from jacmagic.option_words import Once, given_options, joined, pairs_joined, refuse_unused, unexpected
 from jacmagic.options import chain_mode, parse_names, parse_point, parse_ranges
 from jacmagic.pipeline import compute
+from jacmagic.views.render import lines_whole
 
 _HELP_HINT = "python -m jacmagic --help lists the options"
 # Options of the %%jacobian magic that a user may bring to the command line.
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                           hessian=args.hessian, mode=chain_mode(args.mode, direction),
                           direction=direction)
         result = compute(cell, options)
-        print(result)
+        with lines_whole(not sys.stdout.isatty()):  # a file or a pipe: each line whole, for programs that read it
+            print(result)
         if args.latex:
             print()
             print(result.latex())

@@ -101,7 +101,7 @@ def test_where_max_and_min_broadcast_a_column_or_row_as_numpy_does(line: str, nu
 
 def test_the_local_jacobian_of_a_column_added_to_every_column_is_said_in_words() -> None:
     result = _result("W: 3x2\nX: 2x5\nb: 3\nH = W @ X + b\nL = sum(H**2)", {})
-    text = str(result)
+    text = " ".join(str(result).split())  # the lines continued within the text's width joined back
     assert "∂H/∂b = I₃ ⊗ 1₅ (15 x 3)" in text
     assert "the column goes with every one of the 5 columns" in text and "sums the upstream across the columns" in text
     assert "a batch: each of the 5 columns is one example; b (a column) goes with every column" in text

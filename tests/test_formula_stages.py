@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jacmagic import JacobianResult, jacobian
+from jacmagic.views.render import lines_whole
 
 from .helpers import assert_close
 
@@ -34,7 +35,8 @@ def test_a_declared_matrix_feeds_a_stage_of_formulas_whole(rows: int) -> None:
     cell = f"W: {rows}x2\nx: 2\nh = W @ x\nL = where(True, hypot(h[0], h[{rows - 1}]), 0)"
     result = jacobian(cell, chain=True, wrt="W,x", at={"W": W.tolist(), "x": x.tolist()})
     assert isinstance(result, JacobianResult)
-    text = str(result)
+    with lines_whole():  # each line whole, as the command line writes to a pipe
+        text = str(result)
     (by_w,) = [line for line in text.split("\n") if "local Jacobian ∂h/∂W" in line]
     assert "e₁ᵀ" not in by_w and f"({rows} x {2 * rows})" in by_w and "W[0]" not in text
     walked = result.walkthrough()

@@ -141,7 +141,8 @@ def test_a_def_with_a_kernel_larger_than_the_image_is_a_cell_error() -> None:
 
 
 def test_conv2d_local_jacobians_say_their_structure() -> None:
-    text = str(_result("x: 16x16\nK: 3x3\nL = sum(maxpool2d(conv2d(x, K), 2))", {"x": RNG.standard_normal((16, 16))}))
+    text = " ".join(str(_result("x: 16x16\nK: 3x3\nL = sum(maxpool2d(conv2d(x, K), 2))",
+                                {"x": RNG.standard_normal((16, 16))})).split())  # its continued lines joined
     assert "T(K)" in text and "the banded, weight-shared (Toeplitz) matrix of K: its product is a correlation with " \
                                "the flipped kernel" in text
     assert "a selection of each 2 x 2 window's largest entry (at a tie the first, numpy's argmax)" in text

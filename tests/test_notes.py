@@ -144,7 +144,7 @@ def test_the_check_is_a_fact_counting_points_and_failures() -> None:
 def test_the_text_and_the_panel_word_the_notes_as_the_result_does() -> None:
     result = jacobian("f(x, y) = [log(x), y*c]", wrt="x,y", at={"x": -1.0, "y": 1.0, "c": 2.0})
     assert len(result.notes) == 2
-    text = str(result)
+    text = " ".join(str(result).split())  # its continued lines joined
     assert all(f"note: {note}" in text for note in result.notes)
     whole = result.symbolic
     panel = whole.widget()

@@ -9,7 +9,7 @@ import pytest
 from jacmagic import JacobianResult, jacobian
 from jacmagic.views.formulas import text_latex
 from jacmagic.views.numbers import number_latex
-from jacmagic.views.render import wrapped
+from jacmagic.views.render import lines_whole, wrapped
 
 from .helpers import joined_words
 
@@ -153,15 +153,18 @@ def test_static_displays_put_lines_of_words_outside_the_math() -> None:
     assert "\n".join(d["text/plain"] for d in shown if d["text/plain"]) == str(result)
 
 
-def test_terminal_text_is_wrapped_to_the_terminal_width_and_left_whole_for_a_pipe() -> None:
-    """Found by a reader: terminal lines of 1,247 characters. A matrix drawn over several lines is never cut, and
-    text going to a pipe (as here, under pytest) stays one line per line."""
+def test_text_is_wrapped_to_its_width_and_left_whole_only_for_the_command_line_writing_to_a_pipe() -> None:
+    """Found by a reader: terminal lines of 1,247 characters. A matrix drawn over several lines is never cut; text
+    going to no terminal (as here, under pytest) keeps to 100 columns; only the command line writing to a file or a
+    pipe (`lines_whole`) leaves each line whole."""
     cell = "W: 2x2\nb: 2\nx: 2\nh = where(W @ x + b > 0, W @ x + b, 0.01*(W @ x + b))\nL = sum(h)"
-    whole = str(jacobian(cell, chain=True))
+    with lines_whole():
+        whole = str(jacobian(cell, chain=True))
     assert max(len(line) for line in whole.split("\n")) > 200
-    lines = wrapped(whole, 80).split("\n")
-    assert max(len(line) for line in lines) <= 80
-    assert " ".join(" ".join(lines).split()) == " ".join(whole.split())  # every word kept, in order
+    for width, text in ((80, wrapped(whole, 80)), (100, str(jacobian(cell, chain=True)))):
+        lines = text.split("\n")
+        assert max(len(line) for line in lines) <= width
+        assert " ".join(" ".join(lines).split()) == " ".join(whole.split())  # every word kept, in order
     art = str(jacobian("f(x, y) = [x**2*y*exp(x) + sin(x*y)/3, 5*x + sin(y)*cos(x)]"))
     drawn = [line for line in art.split("\n") if "⎢" in line]
     assert max(map(len, drawn)) > 40 and drawn == [line for line in wrapped(art, 40).split("\n") if "⎢" in line]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jacmagic.views import page
 from jacmagic.views.formulas import MAX_LATEX, TEXT_ESCAPES, Row
-from jacmagic.views.render import result_groups
+from jacmagic.views.render import result_groups, wrapped
 
 if TYPE_CHECKING:
     from jacmagic.symbolic import SymbolicJacobian
@@ -90,13 +90,13 @@ def _prose_latex(text: str) -> str:
 
 def bundle(rows: list[Row]) -> dict[str, str]:
     """One display: the formula rows as aligned LaTeX derivations with the rows of words as text between them (one
-    line each), and everything as text."""
+    line each), and everything as text, within the text's width (`wrapped`)."""
     parts = []
     for said, run in groupby(rows, key=_is_words):
         shown = [row[0] for row in run]
         parts += ([_prose_latex(_words_of(latex)[1]) for latex in shown] if said
                   else [r"$\displaystyle \begin{aligned}" + r" \\ ".join(shown) + r"\end{aligned}$"])
-    return {"text/plain": "\n".join(r[1] for r in rows if r[1]), "text/latex": "\n".join(parts)}
+    return {"text/plain": wrapped("\n".join(r[1] for r in rows if r[1])), "text/latex": "\n".join(parts)}
 
 
 def bundles(groups: list[list[Row]]) -> list[dict[str, str]]:
@@ -112,7 +112,7 @@ def _paragraphs(rows: list[Row]) -> dict[str, str]:
         if text or not paragraphs:
             paragraphs.append((indent, []))
         paragraphs[-1][1].append(said)
-    return {"text/plain": "\n".join(text for _, text in rows if text),
+    return {"text/plain": wrapped("\n".join(text for _, text in rows if text)),
             "text/html": "".join(f'<p style="margin:0.3em 0 0.3em {1.5 if indent else 0}em">{html.escape(" ".join(p))}'
                                  "</p>" for indent, p in paragraphs)}
 
@@ -138,5 +138,5 @@ def plot_display(result: SymbolicJacobian) -> dict[str, Any]:
     """The --plot picture at the point, as a static display (where no panel's picture follows the point)."""
     from jacmagic.views.plot import png
 
-    return {"image/png": png(result.plot()), "text/plain": "(the --plot picture: result.plot() returns it as a "
-                                                           "matplotlib Figure)"}
+    return {"image/png": png(result.plot()),
+            "text/plain": wrapped("(the --plot picture: result.plot() returns it as a matplotlib Figure)")}

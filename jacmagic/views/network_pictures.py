@@ -12,7 +12,7 @@ import sympy as sp
 
 from jacmagic.notation import pretty
 from jacmagic.views.formulas import derivative_symbol
-from jacmagic.views.render import SHOWN
+from jacmagic.views.render import SHOWN, wrapped
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import NetworkWalk
@@ -140,9 +140,9 @@ def _image_pictures(result: JacobianResult, walked: NetworkWalk) -> dict[str, di
             continue
         m, shape = walked.gradients[name].shape[0], shape_words(result.graph.shape_of(name))
         what = f"beside {name} itself" if m == 1 else f"one picture per output entry ({m})"
-        shown[name] = {"image/png": png(fig), "text/plain": f"{_label(result, name)} in the shape of "
-                       f"{name} ({shape}) as pictures, {what}: red above 0, blue below, white at 0, one scale for all"
-                       + _marks_words(class_marks(result, walked))}
+        shown[name] = {"image/png": png(fig), "text/plain": wrapped(
+            f"{_label(result, name)} in the shape of {name} ({shape}) as pictures, {what}: red above 0, blue below, "
+            "white at 0, one scale for all" + _marks_words(class_marks(result, walked)))}
     return shown
 
 
@@ -163,9 +163,9 @@ def pictures(result: JacobianResult, walked: NetworkWalk) -> list[dict[str, Any]
         r, c = result.graph.shape_of(name)
         if name not in drawn and gradient.shape[0] == 1 and min(r, c) > 1 and max(r, c) > SHOWN:
             shown.append({"image/png": heatmap_png(gradient[0]),
-                          "text/plain": f"{_label(result, name)} in the shape of {name} "
-                                        f"({_stacked_words(result, name)}) as a picture: red above 0, blue below, "
-                                        "white at 0, scaled to the largest magnitude"})
+                          "text/plain": wrapped(f"{_label(result, name)} in the shape of {name} "
+                                                f"({_stacked_words(result, name)}) as a picture: red above 0, blue "
+                                                "below, white at 0, scaled to the largest magnitude")})
     return shown
 
 

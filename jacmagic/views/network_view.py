@@ -24,6 +24,7 @@ from jacmagic.views.network_pictures import images_read, pictures, shape_words
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number, number_latex, window
 from jacmagic.views.render import result_groups, wrapped
+from jacmagic.views.render import to_text as render_text
 from jacmagic.views.verdicts import verdict_words
 from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, directions_words, tangent_text
 
@@ -309,7 +310,7 @@ def to_latex(result: JacobianResult, walked: NetworkWalk) -> str:
 
 def to_text(result: JacobianResult, walked: NetworkWalk) -> str:
     text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group if r[1]))
-    return (str(result.whole) + "\n" + text) if result.whole is not None else text
+    return (render_text(result.whole) + "\n" + text) if result.whole is not None else text
 
 
 def displays(result: JacobianResult) -> list[Any]:

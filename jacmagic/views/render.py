@@ -5,10 +5,12 @@ and the whole as text for a terminal. Pure functions of their inputs.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
-import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -256,27 +258,48 @@ def _terminal_width() -> int | None:
 
 
 def to_text(result: SymbolicJacobian) -> str:
-    """The whole result as readable text for a terminal: sympy's pretty printing."""
+    """The whole result as readable text: sympy's pretty printing, every line within the text's width."""
     return wrapped("\n".join(text for group in result_groups(result) for _, text in group if text))
 
 
+# Set while the command line writes to a file or a pipe: its lines stay whole, for programs that read them.
+_LINES_WHOLE: ContextVar[bool] = ContextVar("lines_whole", default=False)
+
+
+@contextmanager
+def lines_whole(whole: bool = True) -> Iterator[None]:
+    """Within it, `wrapped` leaves every line whole (the command line writing to a file or a pipe: a program reads
+    a value's line whole, `grep 'det J at'`); the 2-D blocks still keep to TEXT_WIDTH."""
+    token = _LINES_WHOLE.set(whole)
+    try:
+        yield
+    finally:
+        _LINES_WHOLE.reset(token)
+
+
+# A line of sympy's 2-D art (a matrix's brackets, a fraction's bar, a root's sign): `text_block` drew it within the
+# width, and cutting it would scramble it.
+_ART = re.compile("[⎡⎢⎣⎤⎥⎦⎛⎜⎝⎞⎟⎠─╲╱]")
+
+
 def wrapped(text: str, width: int | None = None) -> str:
-    """Lines wider than the terminal continued on lines of their own under their indent; a matrix drawn over
-    several lines (sympy's 2-D art) is left whole, since cutting it would scramble it. Text going to a file or a
-    pipe (no terminal, no COLUMNS) is left as it is, one line per line, for programs that read it."""
-    width = width or _terminal_width()
-    if width is None:
+    """The one rule that keeps every line of text within `width` (the text's, `text_width`), for every view: str(R),
+    each display's text/plain, the panels' text, the command line. A line wider than that is continued on lines
+    under its indent and four spaces more (`text_lines`: between words, a formula longer than a line after a
+    product's dot, a comma or an opening parenthesis; every character kept but the spaces where it is cut); a line
+    of 2-D art is left whole, as `text_block` drew it within the width. Within `lines_whole` every line stays
+    whole."""
+    if _LINES_WHOLE.get():
         return text
-    width = max(width, 40)
-    lines: list[str] = []
-    for line in text.split("\n"):
-        if len(line) <= width or any(bracket in line for bracket in "⎡⎢⎣"):
-            lines.append(line)
-            continue
-        indent = " " * (len(line) - len(line.lstrip()))
-        lines += textwrap.wrap(line, width, subsequent_indent=indent + "    ", break_long_words=False,
-                               break_on_hyphens=False)
-    return "\n".join(lines)
+    width = max(width or text_width(), 40)
+    return "\n".join(part for line in text.split("\n") for part in _continued(line, width))
+
+
+def _continued(line: str, width: int) -> list[str]:
+    if len(line) <= width or _ART.search(line):
+        return [line]
+    indent = line[:len(line) - len(line.lstrip(" "))]
+    return text_lines(line, width, indent + "    ")
 
 
 def symmetry_words(result: SymbolicJacobian) -> str:
