@@ -234,7 +234,7 @@ def test_random_cells_formulas_and_code_equal_central_differences(seed: int) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(1000, 4000))
+@pytest.mark.parametrize("seed", range(1000, 1600))  # 600 cells, about 50 s: the fast 120 widened
 def test_many_random_cells_formulas_and_code_equal_central_differences(seed: int) -> None:
     _cell_agrees(random_cell(seed, lines=2 + seed % 2, depth=1 + seed % 3), seed)
 

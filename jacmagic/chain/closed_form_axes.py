@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jacmagic.chain import closed_form_images as images
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.closed_form_more import Along, Composer, SoftmaxAlong
+from jacmagic.chain.closed_form_source import called_helpers
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Node
 from jacmagic.chain.reductions import Reduce
@@ -50,7 +50,7 @@ _HELPERS = {f.__name__: inspect.getsource(f) for f in (to_max, to_min)}
 
 def helpers(body: str) -> str:
     """The helpers `body` calls (to_min calls to_max), each followed by two blank lines."""
-    return images.helpers(body, _HELPERS)
+    return called_helpers(body, _HELPERS)
 
 
 @dataclass(frozen=True)

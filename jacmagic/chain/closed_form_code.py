@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from jacmagic.chain import closed_form_axes as axes
 from jacmagic.chain import closed_form_images as images
-from jacmagic.chain import closed_form_tree as t
+from jacmagic.chain import closed_form_source as source
 from jacmagic.chain.network import Network
 
 
@@ -35,5 +35,5 @@ def function_source(network: Network, signature: str, doc: str, body: Sequence[s
                 for name, value in results.items()}
     lines = [*head, *body, "    return {" + ", ".join(f"{name!r}: {value}" for name, value in returned.items()) + "}"]
     text = "\n".join(lines)
-    return (t.helpers(text) + images.helpers(text) + axes.helpers(text)
+    return (source.helpers(text) + images.helpers(text) + axes.helpers(text)
             + f"def {signature}:\n    \"\"\"{doc}\"\"\"\n" + text + "\n")

@@ -11,7 +11,6 @@ are the helpers the generated code defines before `gradient`. A batch of images 
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from jacmagic.chain import closed_form_tree as t
 from jacmagic.chain.closed_form_more import Composer
+from jacmagic.chain.closed_form_source import called_helpers
 from jacmagic.chain.images import Conv2d, Flatten, MaxPool2d
 from jacmagic.chain.network import Line
 from jacmagic.chain.operations import Node
@@ -57,15 +57,9 @@ def unpool(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 _HELPERS = {f.__name__: inspect.getsource(f) for f in (conv2d, conv2d_full, maxpool2d, unpool)}
 
 
-def helpers(body: str, table: Mapping[str, str] = _HELPERS) -> str:
-    """The helpers of `table` (name: source) that `body` calls (and the ones they call), each followed by two
-    blank lines."""
-    called: dict[str, None] = {}
-    text = body
-    while new := [n for n in table if n not in called and re.search(rf"(?<![\w.]){n}\(", text)]:
-        called.update(dict.fromkeys(new))
-        text = "".join(table[n] for n in called)
-    return "".join(table[n] + "\n\n" for n in table if n in called)
+def helpers(body: str) -> str:
+    """The image helpers `body` calls (and the ones they call), each followed by two blank lines."""
+    return called_helpers(body, _HELPERS)
 
 
 # -- the formulas ---------------------------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from jacmagic.chain.functions import FUNCTIONS, TABLE
+from jacmagic.chain.closed_form_source import PYTHON
+from jacmagic.chain.functions import FUNCTIONS
 from jacmagic.chain.operations import named
+from jacmagic.chain.reductions import along_values
 
 Forms = Mapping["Expr", str]  # subexpressions written as a name instead (the generated code's stages)
 FORMS = ("latex", "text", "python")
@@ -337,61 +339,15 @@ class Power(Expr):
 
 # -- functions: element-wise ones (and their derivatives) from `operations`, softmax and reductions here ---------
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
+def _whole(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """softmax, log_softmax or logsumexp of all the entries: the walk's one computation."""
+    return lambda z: along_values(kind, z, None)
 
 
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    top = z.max()
-    return np.reshape(top + np.log(np.exp(z - top).sum()), (1, 1))
-
-
-_SIGMOID = "(0.5 * (1 + np.tanh(0.5 * #)))"
-_SOURCES = {  # name: (f(@), f'(@)) as numpy source; # is the operand bracketed when it is not an atom
-    "exp": ("np.exp(@)", "np.exp(@)"), "log": ("np.log(@)", "(1 / #)"), "ln": ("np.log(@)", "(1 / #)"),
-    "log2": ("np.log2(@)", "(1 / (# * np.log(2)))"), "log10": ("np.log10(@)", "(1 / (# * np.log(10)))"),
-    "tanh": ("np.tanh(@)", "(1 - np.tanh(@)**2)"), "sigmoid": (_SIGMOID, f"({_SIGMOID} * (1 - {_SIGMOID}))"),
-    "relu": ("np.maximum(@, 0)", "np.heaviside(@, 0.0)"), "softplus": ("np.logaddexp(0, @)", _SIGMOID),
-    "sin": ("np.sin(@)", "np.cos(@)"), "cos": ("np.cos(@)", "(-np.sin(@))"),
-    "tan": ("np.tan(@)", "(1 / np.cos(@)**2)"), "sec": ("(1 / np.cos(@))", "(np.sin(@) / np.cos(@)**2)"),
-    "csc": ("(1 / np.sin(@))", "(-np.cos(@) / np.sin(@)**2)"), "cot": ("(1 / np.tan(@))", "(-1 / np.sin(@)**2)"),
-    "asin": ("np.arcsin(@)", "(1 / np.sqrt(1 - #**2))"), "acos": ("np.arccos(@)", "(-1 / np.sqrt(1 - #**2))"),
-    "atan": ("np.arctan(@)", "(1 / (1 + #**2))"),
-    "sinh": ("np.sinh(@)", "np.cosh(@)"), "cosh": ("np.cosh(@)", "np.sinh(@)"),
-    "asinh": ("np.arcsinh(@)", "(1 / np.sqrt(#**2 + 1))"), "acosh": ("np.arccosh(@)", "(1 / np.sqrt(#**2 - 1))"),
-    "atanh": ("np.arctanh(@)", "(1 / (1 - #**2))"),
-    "sqrt": ("np.sqrt(@)", "(0.5 / np.sqrt(@))"), "cbrt": ("np.cbrt(@)", "(1 / (3 * np.cbrt(@)**2))"),
-    "abs": ("np.abs(@)", "np.sign(@)"), "erf": ("erf(@)", "(2 / np.sqrt(np.pi) * np.exp(-#**2))"),
-    **{step: (value, "np.where(# == 0, np.nan, 0.0)") for step, value in (
-        ("sign", "np.sign(@)"), ("heaviside", "np.heaviside(@, 0.0)"))},
-    "gelu": ("(0.5 * # * (1 + erf(# / np.sqrt(2))))",
-             "(0.5 * (1 + erf(# / np.sqrt(2))) + # * np.exp(-0.5 * #**2) / np.sqrt(2 * np.pi))"),
-    "softmax": ("np.exp(# - logsumexp(@))", ""), "log_softmax": ("(# - logsumexp(@))", ""),
-}
-# Every name a function goes by at array level (ln and log, asin and arcsin, abs and Abs): one source each.
-PYTHON = {spelled: _SOURCES[name] for name, record in TABLE.items() if name in _SOURCES
-          for spelled in record.names(name, array=True)}
 _VECTOR: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {  # name: (value, latex, text)
-    "softmax": (_softmax, r"\operatorname{softmax}\left(@\right)", "softmax(@)"),
-    "log_softmax": (lambda z: np.log(_softmax(z)), r"\operatorname{log\_softmax}\left(@\right)", "log_softmax(@)"),
+    "softmax": (_whole("softmax"), r"\operatorname{softmax}\left(@\right)", "softmax(@)"),
+    "log_softmax": (_whole("log_softmax"), r"\operatorname{log\_softmax}\left(@\right)", "log_softmax(@)"),
 }
-# What numpy source needs defined before `gradient` when it calls them (softmax, GELU).
-_HELPERS = {
-    "logsumexp": "def logsumexp(z):\n    top = z.max(keepdims=True)\n"
-                 "    return top + np.log(np.exp(z - top).sum(keepdims=True))\n",
-    "logsumexp_along": "def logsumexp_along(z, axis):\n    top = z.max(axis=axis, keepdims=True)\n"
-                       "    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))\n",
-    "erf": "def erf(z):\n    return np.vectorize(math.erf, otypes=[float])(z)\n",
-}
-
-
-def helpers(body: str) -> str:
-    """The imports (numpy, and math for erf) and the helper functions `body` calls, each followed by two blank
-    lines: the code runs as printed."""
-    called = [name for name in _HELPERS if re.search(rf"\b{name}\(", body)]
-    return "import math\n" * ("erf" in called) + "import numpy as np\n\n\n" + \
-        "".join(_HELPERS[name] + "\n\n" for name in called)
 
 
 def _precedence(shown: str) -> int:
@@ -456,7 +412,7 @@ _TOTALS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str, str, str]] = {
              "np.mean(@, keepdims=True)"),
     "norm": (lambda z: np.reshape(np.linalg.norm(z), (1, 1)), r"\lVert @ \rVert", "‖@‖",
              "np.linalg.norm(@, keepdims=True)"),
-    "logsumexp": (_logsumexp, r"\operatorname{logsumexp}\left(@\right)", "logsumexp(@)", "logsumexp(@)"),
+    "logsumexp": (_whole("logsumexp"), r"\operatorname{logsumexp}\left(@\right)", "logsumexp(@)", "logsumexp(@)"),
 }
 
 
