@@ -5,8 +5,6 @@ at ties (it was nan at z = (0, 0, 0) in a plain cell), and max(z) itself gets a 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -17,7 +15,8 @@ from .helpers import assert_close, run_isolated
 CELLS = {
     "softmax": {"math form": "f(a, b, c) = exp([a, b, c] - max([a, b, c])) / sum(exp([a, b, c] - max([a, b, c])))",
                 "assignment": "z: 3\ne = exp(z - max(z))\nf = e / sum(e)",
-                "numpy def": "import numpy as np\nz: 3\ndef f(z):\n    e = np.exp(z - np.max(z))\n    return e / np.sum(e)"},
+                "numpy def": "import numpy as np\nz: 3\ndef f(z):\n    e = np.exp(z - np.max(z))\n"
+                             "    return e / np.sum(e)"},
     "log_softmax": {"assignment": "z: 3\nu = z - max(z)\nf = u - log(sum(exp(u)))",
                     "numpy def": "import numpy as np\nz: 3\ndef f(z):\n    u = z - np.max(z)\n"
                                  "    return u - np.log(np.sum(np.exp(u)))"},
