@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -154,7 +154,7 @@ class CellModel:
         that a walk without a seen-set visits exponentially often."""
         internal = {o for s in self.stages for o in s.outputs}
         internal |= {p for s in self.stages for p, source in zip(s.params, s.sources) if p != source}
-        used = set().union(*(e.free_symbols for s in self.stages for e in s.expressions)) - internal
+        used = symbols_in(e for s in self.stages for e in s.expressions) - internal
         rest = (used | set(self.written)) - set(self.inputs)
         return self.inputs + tuple(sorted(rest, key=lambda s: s.name))
 
@@ -203,9 +203,10 @@ def compose_guards(stages: Sequence[Stage], outputs: Sequence[sp.Symbol],
     return tuple(guards.get(o, ()) for o in outputs)
 
 
-def distinct_nodes(expressions: Iterable[Any]) -> Iterator[Any]:
+def distinct_nodes(expressions: Iterable[Any], below: Callable[[Any], Iterable[Any]] | None = None) -> Iterator[Any]:
     """Every distinct subexpression once: sympy's own walks (free_symbols, atoms, preorder_traversal) visit
-    a shared subexpression once per occurrence, exponentially often in a composition of many lines."""
+    a shared subexpression once per occurrence, exponentially often in a composition of many lines. `below`: the
+    parts walked into under a node, when not all its arguments."""
     seen: set[Any] = set()
     stack = list(expressions)
     while stack:
@@ -214,7 +215,7 @@ def distinct_nodes(expressions: Iterable[Any]) -> Iterator[Any]:
             continue
         seen.add(node)
         yield node
-        stack.extend(node.args)
+        stack.extend(node.args if below is None else below(node))
 
 
 def symbols_in(expressions: Iterable[Any]) -> set[Any]:
@@ -222,9 +223,11 @@ def symbols_in(expressions: Iterable[Any]) -> set[Any]:
     return {node for node in distinct_nodes(expressions) if node.is_Symbol}
 
 
-def exceeds(expressions: Iterable[sp.Basic], limit: int) -> bool:
-    """Do the expression trees, written out without sharing, have more than `limit` nodes? Stops counting early."""
-    return node_count(expressions, limit) > limit
+def exceeds(expressions: Iterable[sp.Basic], limit: int,
+            measured: dict[sp.Basic, tuple[int, int]] | None = None) -> bool:
+    """Do the expression trees, written out without sharing, have more than `limit` nodes? Stops counting early.
+    `measured`: as `tree_size`'s."""
+    return tree_size(expressions, limit, measured=measured)[0] > limit
 
 
 def node_count(expressions: Iterable[sp.Basic], limit: int) -> int:
@@ -234,11 +237,13 @@ def node_count(expressions: Iterable[sp.Basic], limit: int) -> int:
 
 
 def tree_size(expressions: Iterable[sp.Basic], limit: int,
-              known: Mapping[sp.Basic, tuple[int, int]] | None = None) -> tuple[int, int]:
+              known: Mapping[sp.Basic, tuple[int, int]] | None = None,
+              measured: dict[sp.Basic, tuple[int, int]] | None = None) -> tuple[int, int]:
     """The nodes (as `node_count`) and the depth of the trees, in time linear in the distinct subexpressions:
     each is measured once and counted as often as it occurs. `known` gives the sizes of symbols that stand for
-    larger trees: a function body's size once its arguments are put in, before building it."""
-    measured: dict[sp.Basic, tuple[int, int]] = dict(known or {})
+    larger trees: a function body's size once its arguments are put in, before building it. `measured` keeps
+    the sizes found for the next call (the entries of one vector sharing a part, as z - max(z) does)."""
+    measured = dict(known or {}) if measured is None else measured
     nodes = depth = 0
     for expression in expressions:
         size, levels = _measure(expression, measured)

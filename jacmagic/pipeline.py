@@ -17,7 +17,7 @@ from jacmagic.budget import Budget
 from jacmagic.chain import calculus
 from jacmagic.errors import CellError, OptionError, TooManyEntries
 from jacmagic.lazy import np
-from jacmagic.model import CellModel, Options, Step
+from jacmagic.model import CellModel, Options, Step, symbols_in
 from jacmagic.notation import counted
 from jacmagic.notes import (
     BudgetStopped,
@@ -302,7 +302,7 @@ def _differentiate(model: CellModel, variables: tuple[sp.Symbol, ...], budget: f
 def _refuse_oversized_stages(model: CellModel) -> None:
     """Each stage's local Jacobian is built symbolically: one estimated too large is refused before any work."""
     for stage in model.stages:
-        symbols = set().union(*(e.free_symbols for e in stage.expressions))
+        symbols = symbols_in(stage.expressions)  # a part all entries share (max(z)) walked once
         if not calculus.fits(stage.expressions, symbols):
             raise CellError(f"{stage.name} is too large to differentiate symbolically "
                             f"({counted(len(stage.outputs), 'output')} of {counted(len(symbols), 'variable')}, more "

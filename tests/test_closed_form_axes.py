@@ -48,7 +48,7 @@ CASES: dict[str, tuple[str, Callable[..., float], str]] = {
     "squared norm": ("L = sum(norm(W @ X, axis=0)**2)", lambda W, X: float(np.sum(_norm(W @ X, 0) ** 2)),
                      "‖z‖ · z/‖z‖ = z per column"),
     "max axis 1": ("L = sum(max(W @ X, axis=1))", lambda W, X: float(np.sum(np.max(W @ X, axis=1))),
-                   "e_argmaxᵀ per row: g𝟏ᵀ ⊙ 𝟙[Z = max(Z, axis=1)] (undefined where the largest entry is tied)"),
+                   "e_argmaxᵀ per row: g𝟏ᵀ ⊙ 𝟙[Z = max(Z, axis=1)] (the first of tied largest entries takes it)"),
     "max axis 0 named": ("m = max(tanh(W @ X), axis=0)\nL = sum(m**2)",
                          lambda W, X: float(np.sum(np.max(np.tanh(W @ X), axis=0) ** 2)), "e_argmaxᵀ per column"),
     "min axis 1": ("L = sum(min(W @ X, axis=1)**2)", lambda W, X: float(np.sum(np.min(W @ X, axis=1) ** 2)),
@@ -132,20 +132,20 @@ def _everywhere(result: JacobianResult, point: Point) -> dict[str, tuple[np.ndar
     ("L = sum(min(X, axis=0))", [(1, 3), (2, 3)]),
     ("L = max(X)", [(0, 0), (1, 2)]),
 ])
-def test_a_tie_for_the_largest_entry_is_undefined_in_the_closed_form_exactly_where_the_walk_says(
+def test_a_tie_for_the_largest_entry_goes_to_the_first_tied_in_the_closed_form_as_in_the_walk(
         line: str, tied: list[tuple[int, int]]) -> None:
-    """max has no derivative where its largest entry is tied: the walk gives the tied entries nan (the others of
-    the column 0), and so must the formula and the code, not 1 to the first of equals."""
+    """At a tie the first of the tied entries (np.argmax's, row-major for the whole) takes the whole slope: the
+    walk, the formula and the code alike, each a valid one-sided derivative."""
     result = _result(f"X: 3x4\n{line}")
     x = RNG.uniform(-1, 1, (3, 4))
     extreme = 5.0 if "max" in line else -5.0
     for place in tied:
         x[place] = extreme
     walk, formula, code = _everywhere(result, {"X": x})["X"]
-    assert sorted(zip(*np.nonzero(np.isnan(walk)))) == tied
+    assert walk[tied[0]] == 1.0 and walk[tied[1]] == 0.0 and not np.isnan(walk).any()
     _same(formula, walk)
     _same(code, walk)
-    assert any("undefined where the" in step and "entry is tied" in step for step in result.formula("X").steps)
+    assert any("first of tied" in step for step in result.formula("X").steps)
 
 
 def test_a_tie_where_nothing_flows_stays_0_as_in_the_walk() -> None:
@@ -160,12 +160,15 @@ def test_a_tie_where_nothing_flows_stays_0_as_in_the_walk() -> None:
     _same(code, walk)
 
 
-def test_a_tie_through_a_layer_leaves_undefined_what_it_reaches_as_the_walk_does() -> None:
+def test_a_tie_through_a_layer_goes_to_the_first_tied_as_numpy_argmax() -> None:
     result = _result("W: 3x4\nX: 4x5\nL = sum(max(W @ X, axis=1))")
-    x = RNG.normal(size=(4, 5))
+    w, x = RNG.normal(size=(3, 4)), RNG.normal(size=(4, 5))
     x[:, 3] = x[:, 1]  # every row of WX ties columns 1 and 3
-    for name, (walk, formula, code) in _everywhere(result, {"W": RNG.normal(size=(3, 4)), "X": x}).items():
-        assert np.isnan(walk).any(), name
+    a = w @ x
+    first = np.eye(5)[np.argmax(a, axis=1)]  # the upstream 1 at each row's first largest entry
+    by_hand = {"W": first @ x.T, "X": w.T @ first}
+    for name, (walk, formula, code) in _everywhere(result, {"W": w, "X": x}).items():
+        assert_close(walk, by_hand[name], rel=1e-12)
         _same(formula, walk)
         _same(code, walk)
 

@@ -94,11 +94,10 @@ def test_cross_entropy_of_softmax_has_gradient_p_minus_y() -> None:
     assert_close(result.at(z=Z, y=y)[0], p - y, rel=1e-12)
 
 
-def test_max_has_no_derivative_where_it_is_tied() -> None:
+def test_max_at_a_tie_gives_the_first_tied_the_slope_as_np_argmax() -> None:
     result = jacobian("x: 3\nL = max(x)")
     assert_close(result.at(x=[1.0, 3.0, 2.0]), [[0, 1, 0]])
-    tied = result.at(x=[3.0, 3.0, 2.0])
-    assert np.isnan(tied[0, :2]).all() and tied[0, 2] == 0
+    assert_close(result.at(x=[3.0, 3.0, 2.0]), [[1, 0, 0]])
 
 
 @pytest.mark.parametrize(("cell", "match"), [

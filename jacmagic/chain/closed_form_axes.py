@@ -6,9 +6,8 @@ of all entries, as a textbook writes them per column:
 - norm(Z, axis=0): ∂‖z‖/∂z = zᵀ/‖z‖ per column, so 𝟏g ⊙ Z/norm(Z, axis=0), undefined at a zero column (0/0, as
   the walk is); under a square the norm cancels, ‖z‖·z/‖z‖ = z, so ∂‖z‖²/∂z = 2z, also at a zero column;
 - max(Z, axis=0) and max(X): the upstream goes to the largest entry, 𝟏g ⊙ 𝟙[Z = max(Z, axis=0)], the indicator of
-  the argmax; where the largest entry is tied max has no derivative, and the tied entries' gradient is undefined
-  (nan), unless 0 flows there: exactly the walk's convention (`reductions.Reduce.row` and `operations.times`). The
-  same for min with the smallest entry.
+  the argmax; where the largest entry is tied, the first of the tied (np.argmax's) takes it: exactly the walk's
+  convention (`reductions.Reduce.row`). The same for min with the smallest entry.
 
 Each rule is named as it fires; `to_max` and `to_min` are the numpy the generated code defines and calls.
 """
@@ -32,11 +31,11 @@ Expr = t.Expr
 
 
 def to_max(g: np.ndarray | float, z: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """g at the largest entry of z (of each column for axis=0, each row for axis=1), 0 elsewhere; nan where that
-    entry is tied, as max has no derivative there (unless g is 0 there)."""
+    """g at the largest entry of z (of each column for axis=0, each row for axis=1), 0 elsewhere; where that entry
+    is tied, at the first of them (np.argmax's), as the walk gives it."""
     hits = z == z.max(axis=axis, keepdims=True)
-    tied = hits.sum(axis=axis, keepdims=True) > 1
-    return np.where(hits, np.where(tied & (g != 0), np.nan, g), 0.0 * g)
+    first = hits & (np.cumsum(hits, axis=axis).reshape(hits.shape) == 1)
+    return np.where(first, g, 0.0 * g)
 
 
 def to_min(g: np.ndarray | float, z: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -148,7 +147,7 @@ def back(c: Composer, line: Line, node: Node, g: Expr) -> Expr | None:
     if node.kind in _TO:
         which = "largest" if node.kind == "max" else "smallest"
         c.rule(f"∂{node.kind}(z)/∂z = e_arg{node.kind}ᵀ {per}: {_words(axis, f'𝟙[Z = {node.kind}(@)]')} "
-               f"(undefined where the {which} entry is tied)")
+               f"(the first of tied {which} entries takes it)")
         return c.scale(factor, ToExtreme(upstream, Extreme(node.kind, z, axis)))
     if node.kind == "logsumexp":
         c.rule(f"∂logsumexp(z)/∂z = softmax(z)ᵀ {per}: {_words(axis, 'softmax(@)')}")

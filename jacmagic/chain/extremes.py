@@ -5,8 +5,13 @@ The walk reads max(a, b, c) as max(max(a, b), c) and, at a tie of a pair, gives 
 second; a number written first goes second (max(0, z) is max(z, 0), ReLU, with derivative 0 at 0). So at a tie
 the last of the tied arguments takes it all. sympy's Max sorts its arguments (the order is lost) and gives a
 half-valued step at a tie, which the compiled code could only call undefined; these keep the order and say which
-side each step takes at 0. Max and Min of a whole vector (`max(z)`) stay sympy's: the walk leaves a tie of a
-reduction undefined too.
+side each step takes at 0.
+
+Max and Min of a whole vector (`max(z)`, `np.max(z)`: `ReducedMax`, `ReducedMin`) are one reduction, kept
+unevaluated: sympy's own compares every two entries with an assumption query each (minutes for a few hundred). At
+a tie the FIRST of the tied entries takes the whole slope, as np.argmax and the walk's `Reduce` pick it; so a
+shift that cancels (the stable softmax exp(z - max z) / sum(...), logsumexp written with a max shift) is exact at
+a tie, and max(z) itself gets a valid one-sided slope there.
 """
 
 from __future__ import annotations
@@ -59,6 +64,47 @@ class _Extreme(sp.Function):
 
     def _mpmathcode(self, printer: Any) -> str:
         return f"{self.text_name}({', '.join(printer._print(a) for a in self.args)})"  # Python's, on mpf numbers
+
+
+class _Reduction:
+    """The largest (or smallest) of a vector's entries, built unevaluated; numbers alone reduce to the extreme."""
+
+    args: tuple[sp.Expr, ...]
+    direction = 1  # Max: the largest; Min: -1, the smallest
+
+    def __new__(cls, *args: Any, **assumptions: Any) -> Any:
+        values = [sp.sympify(a) for a in args]
+        if all(a.is_number for a in values):  # sympy's own: this subclass would keep the first number
+            return cls.__bases__[-1](*values, **assumptions)
+        if len(values) == 1:
+            return values[0]
+        assumptions.setdefault("evaluate", False)
+        return super().__new__(cls, *values, **assumptions)  # type: ignore[misc]
+
+    def _eval_derivative(self, symbol: sp.Symbol) -> sp.Expr:
+        """The chain rule through the entries that contain `symbol` only (sympy's own differentiates all)."""
+        return sp.Add(*(self.fdiff(i) * a.diff(symbol) for i, a in enumerate(self.args, start=1)
+                        if symbol in a.free_symbols))
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        """1 where this entry is beyond every earlier one and at least every later one (the first of the tied
+        takes it all), else 0; the steps are left unevaluated, as asking the sign of z_1 - max(...) queries every
+        entry."""
+        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
+
+        def beats(others: tuple[sp.Expr, ...], at_tie: int) -> sp.Expr:
+            if not others:
+                return sp.S.One
+            return sp.Heaviside(self.direction * (argument - type(self)(*others)), at_tie, evaluate=False)
+        return beats(earlier, 0) * beats(later, 1)
+
+
+class ReducedMax(_Reduction, sp.Max):  # type: ignore[misc]
+    pass
+
+
+class ReducedMin(_Reduction, sp.Min):  # type: ignore[misc]
+    direction = -1
 
 
 class WrittenMax(_Extreme):

@@ -16,7 +16,7 @@ import sympy as sp
 
 from jacmagic.chain import whole_formulas as whole
 from jacmagic.chain.activations import LEAKY_SLOPE, Abs, cbrt, gelu, leaky_relu, relu, sigmoid, sign, softplus
-from jacmagic.chain.extremes import maximum, minimum
+from jacmagic.chain.extremes import ReducedMax, ReducedMin, maximum, minimum
 from jacmagic.chain.shown import Shown
 from jacmagic.lazy import later, np
 
@@ -266,8 +266,9 @@ TABLE: dict[str, Function] = {
 }
 
 KNOWN_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
-# max(z) and min(z) of a whole vector at the entry level: sympy's, undefined at a tie as the walk's reduction is
-OVER_ENTRIES: dict[str, Callable[..., Any]] = {"max": sp.Max, "min": sp.Min}
+# max(z) and min(z) of a whole vector at the entry level: one unevaluated reduction, the first of tied entries
+# taking the slope as the walk's reduction does
+OVER_ENTRIES: dict[str, Callable[..., Any]] = {"max": ReducedMax, "min": ReducedMin}
 
 
 # -- derived: each level's names ------------------------------------------------------------------------------------

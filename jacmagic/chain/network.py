@@ -116,10 +116,11 @@ class Line:
         return None
 
     def pullback(self, upstream: np.ndarray, values: Values, wanted: Collection[str] | None = None,
-                 kinks: bool = False) -> dict[str, np.ndarray]:
+                 kinks: float | None = None) -> dict[str, np.ndarray]:
         """The vector-Jacobian product: upstream (..., r, c) times this line's local Jacobian, per operand name
         (only the `wanted` operands, when given: the rest get 0 without their products being formed). With
-        `kinks`, what flows through a kink (`Node.kinks`) is undefined: which gradients depend on one."""
+        `kinks` (a size), what flows through a kink (`Node.kinks`) beyond that size is undefined: which gradients
+        depend on one (less is rounding left by a cancellation: the shift by max(z) in the stable softmax)."""
         order = self.order()
         flows = {id(leaf) for leaf in self.leaves if wanted is None or leaf.name in wanted}
         for node in order:
@@ -132,8 +133,8 @@ class Line:
             mask = [id(child) in flows for child in node.children]
             operands = [values[id(c)] for c in node.children]
             flow = _undefined_where(gradients[id(node)], values[id(node)], flow_axis=False)
-            if kinks:
-                flow = _undefined_where(flow, np.where(node.kinks(operands), np.nan, 0.0), flow_axis=False)
+            if kinks is not None:
+                flow = np.where(node.kinks(operands) & (np.abs(flow) > kinks), np.nan, flow)
             with np.errstate(all="ignore"):
                 parts = node.pullback(flow, operands, values[id(node)], mask)
             for child, part, needed in zip(node.children, parts, mask):

@@ -161,7 +161,7 @@ def reverse(plan: CompiledNetwork, point: Mapping[str, np.ndarray]
     return (known, per_line, [LineStep(*record) for record in records], gradients), True
 
 
-def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str], kinks: bool = False
+def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequence[str], kinks: float | None = None
                   ) -> tuple[dict[str, np.ndarray], list[Values], list[LineStep], dict[str, np.ndarray]]:
     """Reverse mode operation by operation, each value and slope guarded: a value with no finite number (nan)
     makes what flows through it undefined (a 0 flowing stays 0), and an undefined output entry (a domain error,
@@ -178,7 +178,7 @@ def exact_reverse(network: Network, point: Mapping[str, np.ndarray], wrt: Sequen
 
 
 def _pull(lines: Sequence[tuple[Line, Values]], gradients: dict[str, np.ndarray], m: int, flowing: Collection[str],
-          kinks: bool) -> list[LineStep]:
+          kinks: float | None) -> list[LineStep]:
     """Reverse mode through `lines` (each with its operation values), output first, adding into `gradients` (by
     name, m rows); only the `flowing` names get a gradient (constants need none)."""
     steps = []
@@ -301,7 +301,9 @@ def breaks(network: Network, wrt: Sequence[str], per_line: Sequence[Values]) -> 
     whose branches differ: flat on each side, the derivative 0 there, while the map jumps). One reverse pass of
     one row, from the operation values at hand, only when there is a break: nan flows from each kink (`kinks`)
     and from the condition of each step, which no gradient flows to otherwise (a line of its own whose root is
-    the condition's operand), and marks the columns that depend on one."""
+    the condition's operand), and marks the columns that depend on one. The row weighs the outputs at random (no
+    two cancel) and a kink counts where more than rounding flows through it: a tie of max(z) breaks max(z) itself,
+    not the stable softmax exp(z - max(z)) / sum(...), whose outputs do not depend on the shift."""
     pairs: list[tuple[Line, Values]] = []
     seeded: dict[str, np.ndarray] = {}
     reasons: list[str] = []
@@ -322,8 +324,13 @@ def breaks(network: Network, wrt: Sequence[str], per_line: Sequence[Values]) -> 
     columns = sum(network.shape_of(n)[0] * network.shape_of(n)[1] for n in wrt)
     if not reasons:
         return np.zeros(columns, dtype=bool), ()
-    gradients = {**{o: np.ones((1, *network.shape_of(o))) for o in network.outputs}, **seeded}
-    _pull(pairs, gradients, 1, _flowing(network, wrt), kinks=True)
+    weights = np.random.default_rng(0)
+    seed = {o: weights.uniform(1.0, 2.0, (1, *network.shape_of(o))) for o in network.outputs}
+    plain = dict(seed)
+    _pull(list(zip(network.lines, per_line)), plain, 1, _flowing(network, wrt), kinks=None)
+    sizes = [np.abs(g[np.isfinite(g)]).max(initial=0.0) for g in plain.values() if np.ndim(g)]
+    gradients = {**seed, **seeded}
+    _pull(pairs, gradients, 1, _flowing(network, wrt), kinks=1e-9 * max(sizes, default=0.0))
     marks = np.concatenate([gradients.get(n, np.zeros((1, *network.shape_of(n)))).ravel() for n in wrt])
     found = ~np.isfinite(marks)
     return found, tuple(dict.fromkeys(reasons)) if found.any() else ()

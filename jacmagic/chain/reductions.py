@@ -50,6 +50,14 @@ def along_values(kind: str, z: np.ndarray, axis: Axis) -> np.ndarray:
     return top + total if kind == "logsumexp" else z - top - total
 
 
+def first_of(hits: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The first True of `hits` along `axes` (both last two: in row-major order), as np.argmax picks the first of
+    tied entries: the one a tied max or min gives the whole slope to, at every level."""
+    flat = hits.reshape(*hits.shape[:-2], -1) if len(axes) == 2 else hits
+    first = flat & (np.cumsum(flat, axis=-1 if len(axes) == 2 else axes[0]) == 1)
+    return first.reshape(hits.shape)
+
+
 def _per(axis: Axis) -> str:
     return "column" if axis == 0 else "row"
 
@@ -98,8 +106,7 @@ class Reduce(Node):
         if self.kind == "mean":
             return np.full_like(z, self.shape[0] * self.shape[1] / z.size)
         if self.kind in ("max", "min"):
-            hits = z == value
-            return np.where(hits, np.where(self._tied(hits), np.nan, 1.0), 0.0)  # tied: no derivative
+            return first_of(z == value, along(self.axis)).astype(float)
         if self.kind == "norm":
             with np.errstate(all="ignore"):
                 return z / value
@@ -109,22 +116,19 @@ class Reduce(Node):
                  wanted: Sequence[bool]) -> list[np.ndarray]:
         return [times(upstream, self.row(operands[0], value))]
 
-    def _tied(self, hits: np.ndarray) -> np.ndarray:
-        """Where the extreme entry is taken by more than one entry (per column, row or the whole)."""
+    def kinks(self, operands: Sequence[np.ndarray]) -> np.ndarray | bool:
+        """A max or min whose extreme entry is tied (per column, row or the whole): the first of the tied takes
+        the slope, one side's; a break only where what follows depends on the max (`network_walk.breaks`)."""
+        if self.kind not in ("max", "min"):
+            return False
+        hits = operands[0] == self.evaluate(operands)
         return np.asarray(hits.sum(axis=along(self.axis), keepdims=True) > 1)
 
     def unsloped(self, operands: Sequence[np.ndarray]) -> str | None:
-        """A norm has no derivative where what it measures is 0 (a cone's tip), a max or min where the extreme
-        entry is tied (found here from the values, not from the slopes: a wrong slope is never excused)."""
-        value = self.evaluate(operands)
-        if not ((self.kind == "norm" and (value == 0).any()) or
-                (self.kind in ("max", "min") and self._tied(operands[0] == value).any())):
+        """A norm has no derivative where what it measures is 0 (a cone's tip)."""
+        if self.kind != "norm" or not (self.evaluate(operands) == 0).any():
             return None
-        part = "" if self.axis is None else f" in a {_per(self.axis)}"
-        if self.kind == "norm":
-            where = "every entry is 0" if self.axis is None else f"a {_per(self.axis)} is 0"
-        else:
-            where = f"the {'largest' if self.kind == 'max' else 'smallest'} entry{part} is tied"
+        where = "every entry is 0" if self.axis is None else f"a {_per(self.axis)} is 0"
         return f"{short(self.show().text)} has no derivative where {where}"
 
     def pushforward(self, tangents: Sequence[np.ndarray], operands: Sequence[np.ndarray],
@@ -139,9 +143,9 @@ class Reduce(Node):
             "sum": (Shown(r"\mathbf{1}^{T}", "1ᵀ"), "a row of ones: the product copies the upstream to every entry"),
             "mean": (Shown(rf"\tfrac{{1}}{{{n}}}\mathbf{{1}}^{{T}}", f"(1/{n})·1ᵀ"), ""),
             "max": (Shown(r"e_{\operatorname{argmax}}^{T}", "e_argmaxᵀ"),
-                    "one entry, the largest (none where it is tied)"),
+                    "one entry, the largest (the first of the tied, as np.argmax)"),
             "min": (Shown(r"e_{\operatorname{argmin}}^{T}", "e_argminᵀ"),
-                    "one entry, the smallest (none where it is tied)"),
+                    "one entry, the smallest (the first of the tied, as np.argmin)"),
             "norm": (Shown(rf"\frac{{{z.latex}^{{T}}}}{{\lVert {z.latex} \rVert}}", f"{z.text}ᵀ/‖{z.text}‖"), ""),
             "logsumexp": (Shown(rf"\operatorname{{softmax}}\left({z.latex}\right)^{{T}}", f"softmax({z.text})ᵀ"), ""),
         }[self.kind]

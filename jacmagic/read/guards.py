@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from jacmagic.model import Guard, distinct_nodes
+from jacmagic.model import Guard, distinct_nodes, postorder, symbols_in
 from jacmagic.read.matrix_values import Fail, Value
 
 # An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
@@ -29,22 +29,28 @@ def _entries(value: Value) -> sp.MatrixBase | tuple[sp.Expr]:
 
 def refuse_undefined(entry: sp.Expr, fail: Fail) -> None:
     """Refuses what has no real value for any input: a division by zero, the log of 0, a complex constant."""
-    atoms = {n for n in distinct_nodes((entry,)) if not n.args}  # sympy's has() visits shared parts repeatedly
+    _refuse(_entries(entry), list(distinct_nodes((entry,))), fail)
+
+
+def _refuse(entries: Sequence[sp.Expr], nodes: Sequence[sp.Basic], fail: Fail) -> None:
+    """`refuse_undefined` of every entry at once, from their distinct subexpressions `nodes`: a part shared by
+    every entry (max(z) in z - max(z)) is looked at once, not once per entry."""
+    atoms = {n for n in nodes if not n.args}  # sympy's has() visits shared parts repeatedly
     if atoms & {sp.zoo, sp.nan, sp.oo, -sp.oo}:
         raise fail("this is undefined for every input: it divides by zero or takes the log of 0")
-    if sp.I in atoms or (entry.is_number and entry.is_extended_real is False):
-        raise fail(f"{sp.sstr(entry)[:40]} has no real value for any input (e.g. the log or square root of a "
-                   "negative constant)")
+    for entry in entries:
+        if sp.I in atoms and sp.I in distinct_nodes((entry,)) or (entry.is_number and entry.is_extended_real is False):
+            raise fail(f"{sp.sstr(entry)[:40]} has no real value for any input (e.g. the log or square root of a "
+                       "negative constant)")
 
 
 def refuse_unusable(value: Value, fail: Fail) -> None:
     """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""
-    for entry in _entries(value):
-        refuse_undefined(entry, fail)
-        if any(n.is_Rational and max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS
-               for n in distinct_nodes((entry,))):
-            raise fail(f"a number here has over {_MAX_EXACT_BITS * 3 // 10:,} digits; jacmagic computes with "
-                       "numbers up to that size")
+    nodes = list(distinct_nodes(_entries(value)))
+    _refuse(_entries(value), nodes, fail)
+    if any(n.is_Rational and max(abs(n.p).bit_length(), n.q.bit_length()) > _MAX_EXACT_BITS for n in nodes):
+        raise fail(f"a number here has over {_MAX_EXACT_BITS * 3 // 10:,} digits; jacmagic computes with "
+                   "numbers up to that size")
 
 
 def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
@@ -58,16 +64,26 @@ def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
 
 def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[int]]:
     """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v)), or, if
-    sympy simplified it away (sqrt(v_1)**2 is v_1), those holding all its symbols; failing both, every entry."""
+    sympy simplified it away (sqrt(v_1)**2 is v_1), those holding all its symbols; failing both, every entry.
+    Each entry is walked only into the parts that hold a guard's: a part every entry shares and no guard is in
+    (max(z) in z - max(z)) is not walked once per entry."""
+    if not guards:
+        return []
+    written = {g.written for g in guards}
+    inner: dict[sp.Basic, list[sp.Basic]] = {}  # the arguments that are or hold a guard's part
+    for node in postorder(entries):
+        inner[node] = [a for a in node.args if a in written or inner[a]]
     uses: dict[sp.Basic, set[int]] = {}
-    for k, entry in enumerate(entries if guards else ()):
-        for node in distinct_nodes((entry,)):
+    for k, entry in enumerate(entries):
+        for node in distinct_nodes((entry,), inner.__getitem__):
             uses.setdefault(node, set()).add(k)
     every = set(range(len(entries)))
 
     def users(part: sp.Expr) -> list[int]:
-        return sorted(uses.get(part) or every.intersection(*(uses.get(s, set()) for s in part.free_symbols))
-                      or every)
+        if part in uses:
+            return sorted(uses[part])
+        holding = [k for k, entry in enumerate(entries) if part.free_symbols <= symbols_in((entry,))]
+        return holding or sorted(every)
     return [users(g.written) for g in guards]
 
 

@@ -181,9 +181,10 @@ def applier(make: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
     if not (isinstance(make, type) and issubclass(make, sp.Function)):
         return make
     kept = make in _KEPT_AT_A_SYMBOL
+    measured: dict[sp.Basic, tuple[int, int]] = {}  # shared by the entries: z - max(z) measures max(z) once
 
     def apply(*arguments: sp.Expr) -> sp.Expr:
         if kept and len(arguments) == 1 and _plain(arguments[0], make):
             return make(arguments[0], evaluate=False)  # type: ignore[call-arg]
-        return make(*arguments, evaluate=not exceeds(arguments, _EVALUATED_NODES))  # type: ignore[call-arg]
+        return make(*arguments, evaluate=not exceeds(arguments, _EVALUATED_NODES, measured))  # type: ignore[call-arg]
     return apply

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
-from jacmagic.chain.extremes import maximum, minimum
+from jacmagic.chain.extremes import ReducedMax, ReducedMin, maximum, minimum
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
@@ -76,49 +76,6 @@ def symbolic_array(values: Any, *args: Any, **kwargs: Any) -> SymbolicArray:
 def entries_of(value: Any) -> list[Any]:
     """A number, or the entries of an array row by row."""
     return list(np.asarray(value, dtype=object).ravel())
-
-
-class _Extreme:
-    """np.max / np.min of traced entries, built as written: sympy's own Max compares every two arguments with an
-    assumption query each, minutes for a few hundred entries. Numbers alone still reduce to the largest.
-
-    The derivative by an argument is 1 where it is the extreme one and 0 where another is; where several tie,
-    the first of them takes it all, as np.argmax picks one (sympy's own is undefined there). So a shift that
-    cancels, as in the stable softmax exp(z - max z) / sum(...), leaves the Jacobian defined at ties too: any
-    weights summing to 1 give the same, true, Jacobian."""
-
-    args: tuple[sp.Expr, ...]
-    direction = 1  # Max: the largest; Min: -1, the smallest
-
-    def __new__(cls, *args: Any, **assumptions: Any) -> Any:
-        if all(sp.sympify(a).is_number for a in args):  # sympy's own: this subclass would keep the first number
-            return cls.__bases__[-1](*args, **assumptions)
-        assumptions.setdefault("evaluate", False)
-        return super().__new__(cls, *args, **assumptions)  # type: ignore[misc]
-
-    def _eval_derivative(self, symbol: sp.Symbol) -> sp.Expr:
-        """The chain rule through the arguments that contain `symbol` only (sympy's own differentiates all)."""
-        return sp.Add(*(self.fdiff(i) * a.diff(symbol) for i, a in enumerate(self.args, start=1)
-                        if symbol in a.free_symbols))
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        """1 where this argument is beyond every earlier one and at least every later one, else 0; the steps are
-        left unevaluated, as asking the sign of z_1 - max(...) queries every argument."""
-        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
-
-        def beats(others: tuple[sp.Expr, ...], at_tie: int) -> sp.Expr:
-            if not others:
-                return sp.S.One
-            return sp.Heaviside(self.direction * (argument - type(self)(*others)), at_tie, evaluate=False)
-        return beats(earlier, 0) * beats(later, 1)
-
-
-class Max(_Extreme, sp.Max):  # type: ignore[misc]
-    pass
-
-
-class Min(_Extreme, sp.Min):  # type: ignore[misc]
-    direction = -1
 
 
 def _entries(values: Any, function: str) -> list[Any]:
@@ -199,8 +156,8 @@ _LOGICAL: dict[str, Any] = {
 }
 _NUMPY: dict[str, Any] = {
     **{name: _elementwise(f) if callable(f) else f for name, f in {**ELEMENTWISE, **_LOGICAL}.items()},
-    "sum": _reducing("sum", sp.Add), "max": _reducing("max", Max), "amax": _reducing("amax", Max),
-    "min": _reducing("min", Min), "amin": _reducing("amin", Min),
+    "sum": _reducing("sum", sp.Add), "max": _reducing("max", ReducedMax), "amax": _reducing("amax", ReducedMax),
+    "min": _reducing("min", ReducedMin), "amin": _reducing("amin", ReducedMin),
     "mean": _reducing("mean", lambda *v: sp.Add(*v) / len(v)),
     "array": symbolic_array, "asarray": symbolic_array,
     **{name: _native(getattr(np, name)) for name in ("dot", "matmul", "outer", "transpose", "stack", "hstack",
