@@ -160,7 +160,7 @@ class _Found:
     def branches(self, choice: sp.Piecewise, masks: dict[sp.Basic, int]) -> int:
         """A choice's guards: its conditions' (numpy computes them all), and each branch's checked only where
         that branch is taken (np.where(x > 0, np.sqrt(x), 0) is defined at x = -1)."""
-        mask, earlier = 0, []
+        mask, earlier = 0, list[sp.Basic]()
         for value, condition in choice.args:
             mask |= masks[condition]
             for guard in self.listed(masks[value]):
@@ -175,7 +175,7 @@ def guards_within(expressions: Sequence[sp.Expr], line: int, fail: Fail) -> tupl
     """The guards of each traced expression (a def's outputs: nothing was simplified before), found as the
     entry-level reader records them, entry by entry: `np.sum(np.sqrt(v)) * v` needs every sqrt in each entry,
     `np.sqrt(v)` only its own. One walk over the distinct parts: a softmax's shared sum is visited once."""
-    found, masks = _Found(), {}
+    found, masks = _Found(), dict[sp.Basic, int]()
     for node in postorder(expressions):
         if isinstance(node, sp.Piecewise):
             masks[node] = found.branches(node, masks)

@@ -244,8 +244,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
             err = CellError(err.message, _error_line(sys.exc_info()[2], filename))
         raise err from None
     except Exception as err:
-        line = _error_line(sys.exc_info()[2], filename) if filename else None
-        raise CellError(f"in {name}: {_explain(err)}", line) from None
+        failed = _error_line(sys.exc_info()[2], filename) if filename else None
+        raise CellError(f"in {name}: {_explain(err)}", failed) from None
     if value is _UNFINISHED:
         raise TooManyEntries(f"calling {name} with symbols ({counted(len(params), 'input')}) did not finish within "
                              f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
