@@ -118,16 +118,20 @@ def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]
     return guards
 
 
-def _own_guard(node: sp.Basic, line: int, fail: Fail) -> list[Guard]:
+def _own_guard(node: sp.Basic, constant: set[sp.Basic], line: int, fail: Fail) -> list[Guard]:
     """What `node` itself needs, as the entry-level reader guards it as written: a restricted call (log, asin,
     tan) a finite real value, a negative whole power a divisor that is not 0, any other power but a whole one
-    (sqrt, x**0.5, x**y) a finite real value."""
-    if isinstance(node, sp.Pow):
-        base, exponent = node.args
-        if exponent.is_Integer:
-            return [] if exponent >= 0 else guards_of(base, line, True, fail)
-        return guards_of(node, line, False, fail)
-    return guards_of(node, line, False, fail) if isinstance(node, _RESTRICTED_CALLS) else []
+    (sqrt, x**0.5, x**y) a finite real value. Only a part without symbols (in `constant`) is asked what sympy
+    knows of it: sympy's is_number walks down a whole deep expression, every time."""
+    if isinstance(node, sp.Pow) and node.exp.is_Integer:
+        part, divisor = node.base, True
+        if node.exp >= 0:
+            return []
+    elif isinstance(node, (sp.Pow, *_RESTRICTED_CALLS)):
+        part, divisor = node, False
+    else:
+        return []
+    return guards_of(part, line, divisor, fail) if part in constant else [Guard(part, line, divisor)]
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -175,12 +179,14 @@ def guards_within(expressions: Sequence[sp.Expr], line: int, fail: Fail) -> tupl
     """The guards of each traced expression (a def's outputs: nothing was simplified before), found as the
     entry-level reader records them, entry by entry: `np.sum(np.sqrt(v)) * v` needs every sqrt in each entry,
     `np.sqrt(v)` only its own. One walk over the distinct parts: a softmax's shared sum is visited once."""
-    found, masks = _Found(), dict[sp.Basic, int]()
+    found, masks, constant = _Found(), dict[sp.Basic, int](), set[sp.Basic]()
     for node in postorder(expressions):
+        if not node.is_Symbol and all(a in constant for a in node.args):
+            constant.add(node)
         if isinstance(node, sp.Piecewise):
             masks[node] = found.branches(node, masks)
             continue
-        mask = found.mask(_own_guard(node, line, fail))
+        mask = found.mask(_own_guard(node, constant, line, fail))
         for argument in node.args:
             mask |= masks[argument]
         masks[node] = mask
