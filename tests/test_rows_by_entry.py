@@ -91,12 +91,9 @@ def _same(got: np.ndarray, want: np.ndarray) -> bool:
 
 
 FORMS = ["assignment", "two lines", "math form", "math form composed", "def"]
-# a plain def's stage carries no guards: the row of an undefined entry keeps its exact 0s (and sum(sqrt(v)) * v
-# its finite off-diagonal numbers), where numpy's differences are nan
-_PLAIN_DEF = pytest.mark.xfail(strict=True, reason="a plain def's rows are not checked against its domain")
-CASES = [pytest.param(formula, form, chain, marks=[_PLAIN_DEF] if form == "def" and not chain
-                          and formula != "sqrt(v) * sum(v)" else [])  # its every partial holds sqrt(v_k)
-         for formula in VECTOR_MAPS for form in FORMS for chain in (False, True)
+# a plain def's rows were not checked against its domain: the row of an undefined entry kept its exact 0s (and
+# sum(sqrt(v)) * v its finite off-diagonal numbers), where numpy's value is nan
+CASES = [(formula, form, chain) for formula in VECTOR_MAPS for form in FORMS for chain in (False, True)
          if not (form == "math form composed" and not chain)]  # composing functions in order is --chain's
 
 
@@ -113,7 +110,7 @@ def test_each_row_of_a_vector_output_is_undefined_only_where_its_own_entry_is(fo
 
 
 @pytest.mark.parametrize("formula", ["sqrt(v)", "log(v)", "1/v", "acos(v/2)"])
-@pytest.mark.parametrize("form", ["assignment", "math form"])
+@pytest.mark.parametrize("form", ["assignment", "math form", "def"])
 def test_the_notes_name_only_the_undefined_rows(formula: str, form: str) -> None:
     """sqrt(v) at v = (-1, 2, 3) said "row k is undefined ... sqrt(v_1)" for rows 1, 2 and 3."""
     cell, names = _cells(formula, VECTOR_MAPS[formula])[form]

@@ -5,16 +5,21 @@ to compute exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import sympy as sp
 
-from jacmagic.model import Guard, distinct_nodes, postorder, symbols_in
+from jacmagic.chain.functions import ENTRY_LEVEL
+from jacmagic.model import Guard, Guards, distinct_nodes, postorder, symbols_in
 from jacmagic.read.matrix_values import Fail, Value
 
 # An exact number with more bits than this is refused rather than computed (2**10**100 hangs, and Python will
 # not even print an integer of over 4,300 digits).
 _MAX_EXACT_BITS = 10_000
+# the sympy functions of the calls the entry-level reader guards (log, asin, tan, ...): a traced def's are found
+# in its expressions
+_RESTRICTED_CALLS = tuple({r.formula for r in ENTRY_LEVEL.values()
+                           if r.domain and isinstance(r.formula, type) and issubclass(r.formula, sp.Basic)})
 
 
 def refuse_infinite(number: float, fail: Fail) -> None:
@@ -127,3 +132,78 @@ def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]
         # a constant sympy cannot decide ((-0.32)**atan(2)) is left to the numbers, as a variable part is
         guards.append(Guard(entry, line, divisor))
     return guards
+
+
+def _own_guard(node: sp.Basic, constant: set[sp.Basic], line: int, fail: Fail) -> list[Guard]:
+    """What `node` itself needs, as the entry-level reader guards it as written: a restricted call (log, asin,
+    tan) a finite real value, a negative whole power a divisor that is not 0, any other power but a whole one
+    (sqrt, x**0.5, x**y) a finite real value. Only a part without symbols (in `constant`) is asked what sympy
+    knows of it: sympy's is_number walks down a whole deep expression, every time."""
+    if isinstance(node, sp.Pow) and node.exp.is_Integer:
+        part, divisor = node.base, True
+        if node.exp >= 0:
+            return []
+    elif isinstance(node, (sp.Pow, *_RESTRICTED_CALLS)):
+        part, divisor = node, False
+    else:
+        return []
+    return guards_of(part, line, divisor, fail) if part in constant else [Guard(part, line, divisor)]
+
+
+def _bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+class _Found:
+    """The guards found so far, each numbered once: a set of them is an integer's bits, so that the guards of a
+    node are the union of its arguments' in one `|` however many they hold."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[Guard, int] = {}
+        self.guards: list[Guard] = []
+
+    def mask(self, guards: Sequence[Guard]) -> int:
+        mask = 0
+        for guard in guards:
+            if guard not in self.numbers:
+                self.numbers[guard] = len(self.guards)
+                self.guards.append(guard)
+            mask |= 1 << self.numbers[guard]
+        return mask
+
+    def listed(self, mask: int) -> Guards:
+        return tuple(self.guards[k] for k in _bits(mask))
+
+    def branches(self, choice: sp.Piecewise, masks: dict[sp.Basic, int]) -> int:
+        """A choice's guards: its conditions' (numpy computes them all), and each branch's checked only where
+        that branch is taken (np.where(x > 0, np.sqrt(x), 0) is defined at x = -1)."""
+        mask, earlier = 0, list[sp.Basic]()
+        for value, condition in choice.args:
+            mask |= masks[condition]
+            for guard in self.listed(masks[value]):
+                pieces = [(guard.safe, c) for c in earlier] + [(guard.expression, condition), (guard.safe, True)]
+                taken = sp.Piecewise(*pieces[:len(earlier) + 1 + (condition is not sp.true)], evaluate=False)
+                mask |= self.mask([Guard(taken, guard.line, guard.divisor)])
+            earlier.append(condition)
+        return mask
+
+
+def guards_within(expressions: Sequence[sp.Expr], line: int, fail: Fail) -> tuple[Guards, ...]:
+    """The guards of each traced expression (a def's outputs: nothing was simplified before), found as the
+    entry-level reader records them, entry by entry: `np.sum(np.sqrt(v)) * v` needs every sqrt in each entry,
+    `np.sqrt(v)` only its own. One walk over the distinct parts: a softmax's shared sum is visited once."""
+    found, masks, constant = _Found(), dict[sp.Basic, int](), set[sp.Basic]()
+    for node in postorder(expressions):
+        if not node.is_Symbol and all(a in constant for a in node.args):
+            constant.add(node)
+        if isinstance(node, sp.Piecewise):
+            masks[node] = found.branches(node, masks)
+            continue
+        mask = found.mask(_own_guard(node, constant, line, fail))
+        for argument in node.args:
+            mask |= masks[argument]
+        masks[node] = mask
+    return tuple(found.listed(masks[e]) for e in expressions)

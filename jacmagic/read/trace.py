@@ -26,7 +26,7 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
-from jacmagic.read.guards import refuse_undefined
+from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
@@ -194,7 +194,8 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
             raise CellError(f"{declaration.name} is declared but is not a parameter of {defs[-1].name}",
                             declaration.line)
     given = {**(shapes or {}), **{d.name: d.dims for d in declared.values()}}
-    model = trace_function(target, defs[-1].name, CELL_FILENAME, given, budget, homes=(namespace,))
+    model = trace_function(target, defs[-1].name, CELL_FILENAME, given, budget, homes=(namespace,),
+                           line=defs[-1].lineno)
     _refuse_steps(model.expressions or (), tree)
     return model
 
@@ -216,10 +217,11 @@ def _refuse_steps(expressions: tuple[sp.Expr, ...], tree: ast.Module) -> None:
 
 def trace_function(function: Callable[..., Any], name: str = "", filename: str | None = None,
                    shapes: Mapping[str, tuple[int, ...]] | None = None, budget: float = Options.budget,
-                   homes: tuple[Mapping[str, Any], ...] = ()) -> CellModel:
+                   homes: tuple[Mapping[str, Any], ...] = (), line: int = 1) -> CellModel:
     """Calls `function` with one real symbol per parameter without a default (an array of them for a
     parameter with a shape: a vector for n x 1, a matrix otherwise) and reads what it returns. The call has the
-    differentiation's allowance of time: it has no cheaper fallback either."""
+    differentiation's allowance of time: it has no cheaper fallback either. Its outputs' guards (where numpy's
+    value is defined) are found in what it returns and said to be on `line` (the def's)."""
     name = name or getattr(function, "__name__", "f")
     if isinstance(function, types.FunctionType):
         function = _Rebinder(homes).function(function)
@@ -242,8 +244,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
             err = CellError(err.message, _error_line(sys.exc_info()[2], filename))
         raise err from None
     except Exception as err:
-        line = _error_line(sys.exc_info()[2], filename) if filename else None
-        raise CellError(f"in {name}: {_explain(err)}", line) from None
+        failed = _error_line(sys.exc_info()[2], filename) if filename else None
+        raise CellError(f"in {name}: {_explain(err)}", failed) from None
     if value is _UNFINISHED:
         raise TooManyEntries(f"calling {name} with symbols ({counted(len(params), 'input')}) did not finish within "
                              f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
@@ -254,7 +256,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     _refuse_oversized(name, expressions, declared)
     _refuse_undefined(name, expressions)
     outputs = output_symbols(name, len(expressions))
-    stage = Stage(name, params, outputs, expressions, 1, params)
+    guards = guards_within(expressions, line, partial(_output_error, f"in {name}"))
+    stage = Stage(name, params, outputs, expressions, 1, params, guards)
     return CellModel("def", params, outputs, expressions, (stage,), name, declared)
 
 
