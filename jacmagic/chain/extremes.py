@@ -22,11 +22,31 @@ import sympy as sp
 from sympy.core.logic import fuzzy_and
 
 
-class _Extreme(sp.Function):
+class _Shown:
+    """max or min in every printer as a textbook writes it (sympy would print the class's own name,
+    \\reducedmax)."""
+
+    args: tuple[sp.Expr, ...]
+    text_name = "max"
+
+    def _latex(self, printer: Any, exp: str | None = None) -> str:
+        head = rf"\{self.text_name}" if exp is None else rf"\{self.text_name}^{{{exp}}}"
+        return rf"{head}\left({', '.join(printer._print(a) for a in self.args)}\right)"
+
+    def _pretty(self, printer: Any) -> Any:
+        return printer._print_Function(self, func_name=self.text_name)
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"{self.text_name}({', '.join(printer._print(a) for a in self.args)})"
+
+    def _mpmathcode(self, printer: Any) -> str:
+        return f"{self.text_name}({', '.join(printer._print(a) for a in self.args)})"  # Python's, on mpf numbers
+
+
+class _Extreme(_Shown, sp.Function):
     """The largest (or smallest) of the arguments in their written order; numbers alone evaluate."""
 
     direction = 1
-    text_name = "max"
     lattice: Any = sp.Max
 
     @classmethod
@@ -52,24 +72,10 @@ class _Extreme(sp.Function):
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return self.lattice(*(a.evalf(prec) for a in self.args))._eval_evalf(prec)  # type: ignore[no-any-return]
 
-    def _latex(self, printer: Any, exp: str | None = None) -> str:
-        head = rf"\{self.text_name}" if exp is None else rf"\{self.text_name}^{{{exp}}}"
-        return rf"{head}\left({', '.join(printer._print(a) for a in self.args)}\right)"
 
-    def _pretty(self, printer: Any) -> Any:
-        return printer._print_Function(self, func_name=self.text_name)
-
-    def _sympystr(self, printer: Any) -> str:
-        return f"{self.text_name}({', '.join(printer._print(a) for a in self.args)})"
-
-    def _mpmathcode(self, printer: Any) -> str:
-        return f"{self.text_name}({', '.join(printer._print(a) for a in self.args)})"  # Python's, on mpf numbers
-
-
-class _Reduction:
+class _Reduction(_Shown):
     """The largest (or smallest) of a vector's entries, built unevaluated; numbers alone reduce to the extreme."""
 
-    args: tuple[sp.Expr, ...]
     direction = 1  # Max: the largest; Min: -1, the smallest
 
     def __new__(cls, *args: Any, **assumptions: Any) -> Any:
@@ -105,6 +111,7 @@ class ReducedMax(_Reduction, sp.Max):  # type: ignore[misc]
 
 class ReducedMin(_Reduction, sp.Min):  # type: ignore[misc]
     direction = -1
+    text_name = "min"
 
 
 class WrittenMax(_Extreme):
