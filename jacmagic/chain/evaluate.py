@@ -268,8 +268,13 @@ class Evaluator:
         (a diagonal stage of 784 entries is 614,656 written out)."""
         arrays = [np.asarray(v, dtype=float) for v in values]
         shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+        found = self._entries(arrays)
+        if not shape:  # numbers at one point: converted together
+            together = _real_part(np.asarray(found))
+            if together.dtype.kind == "f":
+                return together
         out = np.empty(shape + (len(self._nonzero),), dtype=float)
-        for k, entry in enumerate(self._entries(arrays)):
+        for k, entry in enumerate(found):
             out[..., k] = _real_part(entry)
         return out
 

@@ -64,10 +64,6 @@ class CompiledChain:
         self._seeded = bool(self.steps) and tuple(self.steps[-1].outputs) == self.outputs and \
             len(set(self.outputs)) == len(self.outputs)
 
-    def _slot(self, symbol: sp.Symbol) -> int:
-        """A value's slot; one past the last (always 0) for a symbol no stage gives nor reads."""
-        return self._slots.get(symbol, len(self._slots))
-
     def forward(self, *values: Any) -> tuple[list[np.ndarray], list[list[Any]], list[Any]]:
         """Each step's outputs (..., k), the arguments it was fed, and every value by slot."""
         known: list[Any] = [None] * len(self._slots)
@@ -98,8 +94,8 @@ class CompiledChain:
         each. A stage output that the forward pass found undefined has an undefined row in its local Jacobian."""
         m = len(self.outputs)
         points = np.broadcast_shapes(*(np.shape(out)[:-1] for out in outputs))
-        gradient = np.zeros(points + (m, len(self._slots) + 1))
-        gradient[..., np.arange(m), [self._slot(o) for o in self.outputs]] = 1.0
+        gradient = np.zeros(points + (m, len(self._slots) + 1))  # one past the last: a value never given, 0
+        gradient[..., np.arange(m), [self._slots.get(o, len(self._slots)) for o in self.outputs]] = 1.0
         for index, (stage, out, fed) in enumerate(zip(reversed(self._stages), reversed(outputs), reversed(feeds))):
             entries = stage.local.entries(*fed)
             undefined = np.isnan(out)
@@ -114,7 +110,7 @@ class CompiledChain:
                     gradient[..., k] += product[..., j]
             else:
                 gradient[..., stage.sources] += product
-        return gradient[..., [self._slot(v) for v in inputs]]
+        return gradient[..., [self._slots.get(v, len(self._slots)) for v in inputs]]
 
     def jacobian(self, inputs: Sequence[sp.Symbol], *values: Any) -> np.ndarray:
         """The Jacobian at points through the chain, without recording the steps."""
