@@ -18,6 +18,35 @@ if TYPE_CHECKING:
     from jacmagic.model import Step
 
 
+# A stage Jacobian is multiplied through its nonzero entries when at most this share of it is nonzero (numpy's
+# element-wise products cost about this many times a dense product's multiply-adds); a denser one as a matrix.
+_SPARSE = 1 / 8
+# Elements of the temporary products in one block of a sparse product: memory stays bounded, however large.
+_BLOCK = 1 << 22
+
+
+class _Stage:
+    """One step compiled once per cell: its values, its local Jacobian's nonzero entries and where they sit, its
+    domain, and the slots (places in a list of every value) that it reads and writes."""
+
+    def __init__(self, step: Step, slots: dict[sp.Symbol, int]) -> None:
+        names = tuple(step.inputs) + tuple(sorted(
+            set().union(*(e.free_symbols for e in step.expressions)) - set(step.inputs), key=lambda s: s.name))
+        fed = {**{n: slots[n] for n in names if n not in step.inputs},
+               **{p: slots[source] for p, source in zip(step.inputs, step.sources)}}
+        self.reads = [fed[n] for n in names]
+        self.values = Evaluator(sp.Matrix(step.expressions), names)
+        self.local = Evaluator(step.matrix, names)
+        self.domain = Domain(step.guards, names)
+        self.rows, self.columns = self.local.nonzero
+        self.sparse = len(self.rows) <= _SPARSE * self.local.shape[0] * self.local.shape[1]
+        for o in step.outputs:
+            slots.setdefault(o, len(slots))
+        self.writes = np.array([slots[o] for o in step.outputs], dtype=int)
+        self.sources = np.array([slots[s] for s in step.sources], dtype=int)
+        self.repeated = len(set(step.sources)) < len(step.sources)
+
+
 class CompiledChain:
     """Each step's values and local Jacobian compiled to numpy, built once per result. Points may be numbers
     or arrays of one shape (then every value, Jacobian and gradient gains those leading axes)."""
@@ -26,57 +55,110 @@ class CompiledChain:
         self.steps = tuple(steps)
         self.arguments = tuple(arguments)
         self.outputs = tuple(outputs)
-        self._compiled = []
-        for step in self.steps:
-            names = tuple(step.inputs) + tuple(sorted(
-                set().union(*(e.free_symbols for e in step.expressions)) - set(step.inputs), key=lambda s: s.name))
-            self._compiled.append((names, Evaluator(sp.Matrix(step.expressions), names),
-                                   Evaluator(step.matrix, names), Domain(step.guards, names)))
+        self._slots: dict[sp.Symbol, int] = {}
+        for a in self.arguments:
+            self._slots.setdefault(a, len(self._slots))
+        self._stages = [_Stage(step, self._slots) for step in self.steps]
+        # The last stage's upstream gradient is the identity when it gives the outputs in order: its product is
+        # its own local Jacobian, not a multiplication by the identity.
+        self._seeded = bool(self.steps) and tuple(self.steps[-1].outputs) == self.outputs and \
+            len(set(self.outputs)) == len(self.outputs)
 
-    def forward(self, *values: Any) -> tuple[list[np.ndarray], list[list[Any]], dict[sp.Symbol, Any]]:
-        """Each step's outputs (..., k), the arguments it was fed, and every value by symbol."""
-        known: dict[sp.Symbol, Any] = dict(zip(self.arguments, values))
+    def forward(self, *values: Any) -> tuple[list[np.ndarray], list[list[Any]], list[Any]]:
+        """Each step's outputs (..., k), the arguments it was fed, and every value by slot."""
+        known: list[Any] = [None] * len(self._slots)
+        for a, v in zip(self.arguments, values):
+            known[self._slots[a]] = v
         outputs, feeds = [], []
-        for step, (names, evaluate, _, domain) in zip(self.steps, self._compiled):
-            fed = {**known, **{p: known[source] for p, source in zip(step.inputs, step.sources)}}
-            args = [fed[n] for n in names]
-            out = evaluate(*args)[..., 0]
-            defined = domain.defined(*args)
+        for stage in self._stages:
+            args = [known[k] for k in stage.reads]
+            out = stage.values(*args)[..., 0]
+            defined = stage.domain.defined(*args)
             if defined is not None:  # an output undefined by the stage's own formula, even if simplified away
                 out = np.where(defined, out, np.nan)
             outputs.append(out)
             feeds.append(args)
-            known.update((o, out[..., j]) for j, o in enumerate(step.outputs))
+            for j, k in enumerate(stage.writes):
+                known[k] = out[..., j]
         return outputs, feeds, known
 
     def outputs_at(self, *values: Any) -> np.ndarray:
         """The map itself through the forward pass, shape (..., m): for finite differences."""
         _, _, known = self.forward(*values)
-        return np.stack(np.broadcast_arrays(*(known[o] for o in self.outputs)), axis=-1)
+        return np.stack(np.broadcast_arrays(*(known[self._slots[o]] for o in self.outputs)), axis=-1)
 
-    def local_jacobians(self, outputs: Sequence[np.ndarray], feeds: Sequence[Sequence[Any]]) -> list[np.ndarray]:
-        """Each stage's local Jacobian (..., k_out, k_in) at the fed values; a stage output that the forward pass
-        found undefined has an undefined row."""
-        return [np.where(np.isnan(out)[..., :, None], np.nan, compiled[2](*fed))
-                for out, fed, compiled in zip(outputs, feeds, self._compiled)]
-
-    def backward(self, locals_: Sequence[np.ndarray], inputs: Sequence[sp.Symbol]) -> np.ndarray:
-        """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`; a value used by
-        several stages collects one contribution from each."""
+    def backward(self, outputs: Sequence[np.ndarray], feeds: Sequence[Sequence[Any]],
+                 inputs: Sequence[sp.Symbol]) -> np.ndarray:
+        """Reverse mode from the outputs: the Jacobian (..., m, n) with respect to `inputs`, the gradient of every
+        value held as one column of one array; a value used by several stages collects one contribution from
+        each. A stage output that the forward pass found undefined has an undefined row in its local Jacobian."""
         m = len(self.outputs)
-        zero = np.zeros(m)
-        gradient: dict[sp.Symbol, np.ndarray] = {o: np.eye(m)[i] for i, o in enumerate(self.outputs)}
-        for step, local in zip(reversed(self.steps), reversed(locals_)):
-            upstream = np.stack(np.broadcast_arrays(*(gradient.get(o, zero) for o in step.outputs)), axis=-1)
-            product = chained(upstream, local)
-            for j, source in enumerate(step.sources):
-                gradient[source] = gradient.get(source, zero) + product[..., j]
-        return np.stack(np.broadcast_arrays(*(gradient.get(v, zero) for v in inputs)), axis=-1)
+        points = np.broadcast_shapes(*(np.shape(out)[:-1] for out in outputs))
+        gradient = np.zeros(points + (m, len(self._slots) + 1))  # one past the last: a value never given, 0
+        gradient[..., np.arange(m), [self._slots.get(o, len(self._slots)) for o in self.outputs]] = 1.0
+        for index, (stage, out, fed) in enumerate(zip(reversed(self._stages), reversed(outputs), reversed(feeds))):
+            entries = stage.local.entries(*fed)
+            undefined = np.isnan(out)
+            if index == 0 and self._seeded:
+                product = np.broadcast_to(_placed(entries, stage), points + stage.local.shape).copy()
+                product[np.broadcast_to(undefined, points + undefined.shape[-1:])] = np.nan
+            else:
+                upstream = gradient[..., stage.writes]
+                product = (_sparse_product if stage.sparse else _dense_product)(upstream, entries, undefined, stage)
+            if stage.repeated:  # one source feeding several inputs: each adds its own column, in turn
+                for j, k in enumerate(stage.sources):
+                    gradient[..., k] += product[..., j]
+            else:
+                gradient[..., stage.sources] += product
+        return gradient[..., [self._slots.get(v, len(self._slots)) for v in inputs]]
 
     def jacobian(self, inputs: Sequence[sp.Symbol], *values: Any) -> np.ndarray:
         """The Jacobian at points through the chain, without recording the steps."""
         outputs, feeds, _ = self.forward(*values)
-        return self.backward(self.local_jacobians(outputs, feeds), inputs)
+        return self.backward(outputs, feeds, inputs)
+
+
+def _placed(entries: np.ndarray, stage: _Stage) -> np.ndarray:
+    """A stage's local Jacobian written out (..., k_out, k_in) from its nonzero entries."""
+    full = np.zeros(entries.shape[:-1] + stage.local.shape)
+    full[..., stage.rows, stage.columns] = entries
+    return full
+
+
+def _poisoned(upstream: np.ndarray, undefined: np.ndarray) -> np.ndarray:
+    """The rows (..., m) of a product that meet an undefined row of the stage Jacobian with a nonzero gradient."""
+    return ((upstream != 0) & undefined[..., None, :]).any(axis=-1)
+
+
+def _dense_product(upstream: np.ndarray, entries: np.ndarray, undefined: np.ndarray, stage: _Stage) -> np.ndarray:
+    """upstream @ the stage Jacobian written out, an undefined row of it undefined whole (as `chained` says)."""
+    local = np.where(undefined[..., :, None], np.nan, _placed(entries, stage))
+    return chained(upstream, local)
+
+
+def _sparse_product(upstream: np.ndarray, entries: np.ndarray, undefined: np.ndarray, stage: _Stage) -> np.ndarray:
+    """upstream @ the stage Jacobian through its nonzero entries only, in blocks of the upstream's rows: a cost in
+    proportion to rows x nonzero entries. A term with an exact 0 in it is 0 (as `chained` says), and a row of
+    the product meeting an undefined stage output with a nonzero gradient is undefined whole."""
+    points = np.broadcast_shapes(upstream.shape[:-2], entries.shape[:-1])
+    m, n = upstream.shape[-2], stage.local.shape[1]
+    order = np.argsort(stage.columns, kind="stable")
+    columns = stage.columns[order]
+    starts = np.flatnonzero(np.r_[True, columns[1:] != columns[:-1]]) if len(columns) else columns
+    values = np.where(undefined[..., stage.rows], 0.0, entries)[..., order]
+    product = np.zeros(points + (m, n))
+    step = max(1, _BLOCK // max(1, len(columns) * int(np.prod(points, dtype=int))))
+    with np.errstate(all="ignore"):
+        for begin in range(0, m, step):
+            left = upstream[..., begin:begin + step, stage.rows[order]]
+            terms = left * values[..., None, :]
+            if not np.isfinite(terms).all():
+                terms = np.where((left == 0) | (values[..., None, :] == 0), 0.0, terms)
+            if len(columns):
+                product[..., begin:begin + step, columns[starts]] = np.add.reduceat(terms, starts, axis=-1)
+    if undefined.any():
+        product = np.where(_poisoned(upstream, undefined)[..., :, None], np.nan, product)
+    return product
 
 
 def chained(left: np.ndarray, right: np.ndarray) -> np.ndarray:
