@@ -153,10 +153,10 @@ def _mirrored(hessian: sp.ImmutableMatrix) -> sp.ImmutableMatrix:
     their two forms (the upper on a tie): differentiated in two orders, they come out in different, equal forms
     (atan2(y, x)'s 2*y**2/(x**2 + y**2)**2 - 1/(x**2 + y**2) and 1/(x**2 + y**2) - 2*x**2/(x**2 + y**2)**2),
     which a student beside "symmetric" reads as not symmetric."""
-    entries = dict(hessian.todok())
-    for (j, k), upper in list(entries.items()):
-        lower = entries.get((k, j), sp.S.Zero)
-        if j < k and upper != lower and same_numbers(upper, lower):
+    entries = dict(hessian.todok())  # the nonzero entries: a pair may have one side 0 (written 0, or not)
+    for j, k in sorted({(min(pair), max(pair)) for pair in entries if pair[0] != pair[1]}):
+        upper, lower = entries.get((j, k), sp.S.Zero), entries.get((k, j), sp.S.Zero)
+        if upper != lower and same_numbers(upper, lower):
             entries[j, k] = entries[k, j] = min(upper, lower, key=sp.count_ops)
     return from_entries(hessian.rows, hessian.cols, entries)
 
