@@ -98,7 +98,7 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
     # the command line's whole process, skip them (issue 27)
     from jacmagic.read.network import NotStructured
     from jacmagic.read.stages import network_of_stages
-    from jacmagic.read.tracer import Untraceable
+    from jacmagic.read.tracer import CodeFailed, Untraceable
 
     uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str):
@@ -107,6 +107,8 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
         except NotStructured as why:
             uncovered = why.line
         except Untraceable as why:  # the entry-level tracer has no walkthrough of a def: say what stopped this one
+            if isinstance(why, CodeFailed):  # the user's mistake, worded as in a plain cell where it is one there
+                _entry_model(source, options, namespace, name)
             raise CellError(f"--chain follows a def through its numpy operations, and cannot follow this line: "
                             f"{why.reason}", why.line) from None
     try:

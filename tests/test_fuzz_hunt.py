@@ -15,3 +15,17 @@ def test_an_unclosed_quote_on_the_magic_line_is_a_usage_error(shell: Shell, line
     assert type(ran.error) is UsageError and "never closed" in str(ran.error) and "Traceback" not in ran.stdout
     ran = shell.run(f"%jacobian f {line}")
     assert type(ran.error) is UsageError and "%jacobian line" in str(ran.error)
+
+
+def refused(shell: Shell, options: str, cell: str) -> str:
+    ran = shell.run(f"%%jacobian {options}\n{cell}")
+    assert type(ran.error) is UsageError and "Traceback" not in ran.stdout, ran.error
+    return str(ran.error)
+
+
+@pytest.mark.parametrize("body", ["np.um(np.tanh(z) ** 2)", "np.sum(np.tanh(z)) + nope",
+                                  "math.sin(1, 2) * np.sum(z)"])
+def test_a_python_mistake_in_a_def_under_chain_is_worded_as_without_it(shell: Shell, body: str) -> None:
+    cell = f"def f(z):\n    return {body}"
+    plain, chained = refused(shell, "--at z=[1,2,3]", cell), refused(shell, "--chain --at z=[1,2,3]", cell)
+    assert chained == plain and chained.startswith("line 2") and "AttributeError: module" not in chained

@@ -30,7 +30,7 @@ from jacmagic.errors import CellError
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line, read_defs
-from jacmagic.read.tracer import Tracer, Untraceable, operand
+from jacmagic.read.tracer import CodeFailed, Tracer, Untraceable, operand
 
 _LINE = "__jacmagic_line__"
 
@@ -160,7 +160,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
     except Exception as err:  # noqa: BLE001 - the entry-level tracer runs it again and words the failure
-        raise Untraceable(f"{type(err).__name__}: {err}") from None
+        raise CodeFailed(f"{type(err).__name__}: {err}") from None
     function = scope[name]
     if len(inspect.signature(function).parameters) != len(parameters) or defs[-1].args.vararg or \
             defs[-1].args.kwarg or defs[-1].args.kwonlyargs:
@@ -176,7 +176,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     except CellError as err:
         raise CellError(err.message, err.line or _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     except Exception as err:  # the user's code failed: the entry-level tracer words it, as it always has
-        raise Untraceable(f"{type(err).__name__}: {err}", _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
+        raise CodeFailed(f"{type(err).__name__}: {err}", _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     if not isinstance(value, Tracer):
         raise Untraceable(f"{name} returns a {type(value).__name__}, not one traced array", lines.last or None)
     if not lines.lines:

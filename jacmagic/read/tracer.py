@@ -42,6 +42,11 @@ class Untraceable(Exception):
         self.reason, self.line = reason, line
 
 
+class CodeFailed(Untraceable):
+    """The user's own code raised (a misspelt np. function, a wrong call): the entry-level tracer words it, so that
+    --chain says the same as a plain cell."""
+
+
 class UntracedAttribute(Untraceable, AttributeError):
     """A traced array's method that is not traced: refused naming it (hasattr still says False)."""
 
