@@ -29,3 +29,9 @@ def test_a_python_mistake_in_a_def_under_chain_is_worded_as_without_it(shell: Sh
     cell = f"def f(z):\n    return {body}"
     plain, chained = refused(shell, "--at z=[1,2,3]", cell), refused(shell, "--chain --at z=[1,2,3]", cell)
     assert chained == plain and chained.startswith("line 2") and "AttributeError: module" not in chained
+
+
+@pytest.mark.parametrize("options", ["", "--chain"])
+def test_a_syntax_error_after_a_backslash_continuation_quotes_one_line(shell: Shell, options: str) -> None:
+    message = refused(shell, options, "def f(x, y): \\\ndef f(x, y):\n    return x")
+    assert message == "line 2, column 1: invalid syntax: def f(x, y):"

@@ -108,7 +108,9 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     try:
         tree = ast.parse(text, CELL_FILENAME)
     except SyntaxError as err:
-        raise CellError(f"{err.msg}: {(err.text or '').strip()[:80]}", err.lineno, err.offset) from None
+        lines = text.split("\n")  # the line named, not err.text: a line continued by \\ holds the next one too
+        written = lines[err.lineno - 1] if err.lineno and err.lineno <= len(lines) else err.text or ""
+        raise CellError(f"{err.msg}: {written.strip()[:80]}", err.lineno, err.offset) from None
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
         raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)
