@@ -35,3 +35,8 @@ def test_a_python_mistake_in_a_def_under_chain_is_worded_as_without_it(shell: Sh
 def test_a_syntax_error_after_a_backslash_continuation_quotes_one_line(shell: Shell, options: str) -> None:
     message = refused(shell, options, "def f(x, y): \\\ndef f(x, y):\n    return x")
     assert message == "line 2, column 1: invalid syntax: def f(x, y):"
+
+
+def test_an_unknown_array_method_in_a_def_is_numpys_not_the_tracers(shell: Shell) -> None:
+    message = refused(shell, "--at z=[1,2,3]", "def f(z):\n    return z.sum3()")
+    assert message == "line 2: in f: AttributeError: 'numpy.ndarray' object has no attribute 'sum3'"

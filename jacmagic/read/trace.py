@@ -100,7 +100,8 @@ def _explain(err: BaseException) -> str:
     if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or "dimension" in text):
         return (f"{text}: an input is used as a vector or matrix but was traced as one number; give its shape "
                 "with a line `z: 3` (or `W: 2x3`) in the cell, or with the point: --at z=[1, 2, 3]")
-    return f"{type(err).__name__}: {text}"
+    # the traced array is numpy's to the user: numpy's name, not the tracing subclass's
+    return f"{type(err).__name__}: {text}".replace("'SymbolicArray' object", "'numpy.ndarray' object")
 
 
 def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
