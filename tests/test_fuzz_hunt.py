@@ -40,3 +40,12 @@ def test_a_syntax_error_after_a_backslash_continuation_quotes_one_line(shell: Sh
 def test_an_unknown_array_method_in_a_def_is_numpys_not_the_tracers(shell: Shell) -> None:
     message = refused(shell, "--at z=[1,2,3]", "def f(z):\n    return z.sum3()")
     assert message == "line 2: in f: AttributeError: 'numpy.ndarray' object has no attribute 'sum3'"
+
+
+@pytest.mark.parametrize("cell", ["x, () = r, t", "x, y = [r, t]", "a = b = r*t", "x, y = r", "x[0] = r",
+                                  "x, y = r, t, s", "x, *y = r, t"])
+@pytest.mark.parametrize("options", ["", "--chain"])
+def test_an_assignment_of_the_wrong_shape_is_refused_in_words_not_by_its_ast_name(shell: Shell, options: str,
+                                                                                   cell: str) -> None:
+    message = refused(shell, options, cell)
+    assert message.startswith("line 1: this assignment (one name per value") and "Assign " not in message

@@ -117,7 +117,8 @@ _STATEMENTS = {ast.AugAssign: "an updating assignment (+=, *=, ...)", ast.For: "
                ast.ClassDef: "a class", ast.With: "a with block", ast.Try: "a try block", ast.Assert: "assert",
                ast.Delete: "del", ast.Pass: "pass", ast.Global: "global", ast.Nonlocal: "nonlocal",
                ast.Raise: "raise", ast.Break: "break", ast.Continue: "continue", ast.Import: "import",
-               ast.ImportFrom: "import", ast.Match: "a match statement"}
+               ast.ImportFrom: "import", ast.Match: "a match statement",
+               ast.Assign: "this assignment (one name per value: x = ..., or x, y = a, b)"}
 
 
 def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel:
