@@ -49,3 +49,10 @@ def test_an_assignment_of_the_wrong_shape_is_refused_in_words_not_by_its_ast_nam
                                                                                    cell: str) -> None:
     message = refused(shell, options, cell)
     assert message.startswith("line 1: this assignment (one name per value") and "Assign " not in message
+
+
+@pytest.mark.parametrize("cell", ["x: 2\nL = sum(x * 1" + "0" * 400 + ")", "u = x*y\nv = u - 2" + "0" * 3000],
+                         ids=["vector", "number"])
+def test_a_whole_number_past_the_largest_float_under_chain_is_refused_as_too_large(shell: Shell, cell: str) -> None:
+    message = refused(shell, "--chain", cell)
+    assert "too large for a floating-point number" in message and message.startswith(f"line {cell.count(chr(10)) + 1}")
