@@ -7,6 +7,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from .conftest import Shell
+from .helpers import run_isolated
 
 
 @pytest.mark.parametrize("line", ["'", '--at "x=1', "--out 'a b", '--det "'])
@@ -56,3 +57,27 @@ def test_an_assignment_of_the_wrong_shape_is_refused_in_words_not_by_its_ast_nam
 def test_a_whole_number_past_the_largest_float_under_chain_is_refused_as_too_large(shell: Shell, cell: str) -> None:
     message = refused(shell, "--chain", cell)
     assert "too large for a floating-point number" in message and message.startswith(f"line {cell.count(chr(10)) + 1}")
+
+
+# Seconds: the isolated runs below end in about 12 s and 3 s (10 s of reading, 1 s of tracing allowed, plus the
+# imports) on the shared 2-core machine; old code ran the first for minutes, the second for ever.
+ISOLATED = 120
+REFUSAL = '''
+import json
+from jacmagic import jacobian
+from jacmagic.errors import JacmagicError
+try:
+    jacobian({cell}, budget=0.2, chain={chain}, at={at!r})
+    said = ""
+except JacmagicError as err:
+    said = str(err)
+print(json.dumps(said))
+'''
+
+
+def test_a_formula_too_long_to_read_is_refused_within_five_budgets() -> None:
+    cell = '"f(x) = " + " + ".join(f"sin({k}*x)" for k in range(20_000))'  # written out in the child
+    said = run_isolated(REFUSAL.format(cell=cell, chain=False, at={}), ISOLATED)
+    assert said == "reading the formulas did not finish within 10 s; write shorter formulas, or give it more time " \
+                   "with a larger --budget"  # a small --budget (0.2) still reads for 5 default budgets
+
