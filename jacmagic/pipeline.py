@@ -191,7 +191,7 @@ def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None
     from jacmagic.read.network import read_network
 
     if is_def_cell(text):
-        return trace_network(text, namespace or {}, dict(options.at))
+        return trace_network(text, namespace or {}, dict(options.at), options.budget)
     return read_network(text)
 
 

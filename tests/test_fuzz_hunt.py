@@ -81,3 +81,8 @@ def test_a_formula_too_long_to_read_is_refused_within_five_budgets() -> None:
     assert said == "reading the formulas did not finish within 10 s; write shorter formulas, or give it more time " \
                    "with a larger --budget"  # a small --budget (0.2) still reads for 5 default budgets
 
+
+def test_a_def_that_never_returns_under_chain_is_stopped_as_without_it() -> None:
+    cell = "def f(x):\n    while True:\n        pass"
+    said = run_isolated(REFUSAL.format(cell=repr(cell), chain=True, at={"x": [1, 2]}), ISOLATED)
+    assert isinstance(said, str) and said.startswith("calling f with traced arrays did not finish within 1 s")
