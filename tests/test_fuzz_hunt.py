@@ -86,3 +86,10 @@ def test_a_def_that_never_returns_under_chain_is_stopped_as_without_it() -> None
     cell = "def f(x):\n    while True:\n        pass"
     said = run_isolated(REFUSAL.format(cell=repr(cell), chain=True, at={"x": [1, 2]}), ISOLATED)
     assert isinstance(said, str) and said.startswith("calling f with traced arrays did not finish within 1 s")
+
+
+@pytest.mark.parametrize("options", ["", "--chain"])
+def test_a_literal_of_over_4300_digits_is_too_large_without_pythons_advice(shell: Shell, options: str) -> None:
+    message = refused(shell, options, "u = x*y\nv = u * 1" + "0" * 5000)
+    assert message.startswith("line 2") and "over 4,300 digits: too large to read" in message
+    assert "set_int_max_str_digits" not in message and len(message) < 200
