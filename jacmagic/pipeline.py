@@ -70,6 +70,8 @@ def compute(source: str | object, options: Options | None = None,
             namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
+    if isinstance(source, str):  # a lone carriage return ends a line for Python: so it does for the line numbers
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
     within_limit("memory", options.memory, "--memory")
     within_limit("budget", options.budget, "--budget")
     if not options.chain and (options.mode != "reverse" or options.direction):

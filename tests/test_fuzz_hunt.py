@@ -93,3 +93,8 @@ def test_a_literal_of_over_4300_digits_is_too_large_without_pythons_advice(shell
     message = refused(shell, options, "u = x*y\nv = u * 1" + "0" * 5000)
     assert message.startswith("line 2") and "over 4,300 digits: too large to read" in message
     assert "set_int_max_str_digits" not in message and len(message) < 200
+
+
+@pytest.mark.parametrize("options", ["", "--chain"])
+def test_a_lone_carriage_return_ends_a_line_for_the_line_quoted_too(shell: Shell, options: str) -> None:
+    assert refused(shell, options, "f(x) = x\r+ y +") == "line 2, column 6: invalid syntax: + y +"
