@@ -98,3 +98,14 @@ def test_a_literal_of_over_4300_digits_is_too_large_without_pythons_advice(shell
 @pytest.mark.parametrize("options", ["", "--chain"])
 def test_a_lone_carriage_return_ends_a_line_for_the_line_quoted_too(shell: Shell, options: str) -> None:
     assert refused(shell, options, "f(x) = x\r+ y +") == "line 2, column 6: invalid syntax: + y +"
+
+
+@pytest.mark.parametrize(("formula", "said"), [
+    ("yield x", "yield is not allowed"), ("(yield from x)", "yield from is not allowed"),
+    ("x is x", "the comparison 'is' is not supported"), ("where(x not in x, x, 1)", "the comparison 'not in'"),
+    ("x << 2", "the operator << is not supported"), ("x >> 2", "the operator >> is not supported"),
+    ("{i for i in x}", "a comprehension is not allowed")])
+def test_a_construct_that_is_not_allowed_is_named_as_written_not_by_its_ast_class(shell: Shell, formula: str,
+                                                                                  said: str) -> None:
+    message = refused(shell, "", f"f(x) = {formula}")
+    assert message.startswith("line 1, column") and said in message
