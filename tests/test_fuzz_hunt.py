@@ -109,3 +109,10 @@ def test_a_construct_that_is_not_allowed_is_named_as_written_not_by_its_ast_clas
                                                                                   said: str) -> None:
     message = refused(shell, "", f"f(x) = {formula}")
     assert message.startswith("line 1, column") and said in message
+
+
+@pytest.mark.parametrize("body", ["np.sum(np.tanh(z) ** 1e999)", "np.sum(np.tanh(z) * float('nan'))"])
+def test_a_number_that_is_not_finite_in_a_def_under_chain_is_refused_naming_the_line(shell: Shell,
+                                                                                     body: str) -> None:
+    message = refused(shell, "--chain --at z=[1,2,3]", f"def f(z):\n    return {body}")
+    assert message.startswith("line 2") and "must be finite" in message
