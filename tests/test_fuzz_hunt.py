@@ -116,3 +116,8 @@ def test_a_number_that_is_not_finite_in_a_def_under_chain_is_refused_naming_the_
                                                                                      body: str) -> None:
     message = refused(shell, "--chain --at z=[1,2,3]", f"def f(z):\n    return {body}")
     assert message.startswith("line 2") and "must be finite" in message
+
+
+def test_a_librarys_message_with_line_breaks_reaches_the_user_as_one_paragraph(shell: Shell) -> None:
+    message = refused(shell, "", "def f(x, y):\n    return [x * y, np.where(x > 0, np.linalg.inv(x), y)]")
+    assert message.startswith("line 2: in f: TypeError:") and "\n" not in message

@@ -87,7 +87,7 @@ def _error_line(tb: Any, filename: str) -> int | None:
 
 
 def _explain(err: BaseException) -> str:
-    text = str(err)
+    text = " ".join(str(err).split())  # a library's message may hold line breaks: the refusal is one paragraph
     if isinstance(err, TypeError) and ("truth value" in text or "relational" in text.lower()):
         return ("the control flow depends on a symbolic value (an if, max() or comparison on an input); "
                 "write it with np.where(cond, a, b) or sympy.Piecewise so it can be differentiated")
