@@ -3,10 +3,16 @@ seeded family of mutated cells (tests/fuzz_cells.py) keeps the whole contract in
 
 from __future__ import annotations
 
+import math
+import resource
+from pathlib import Path
+
 import pytest
 from IPython.core.error import UsageError
 
 from .conftest import Shell
+from .fuzz_cells import Case, broken, cases, follow_up_works
+from .fuzz_extremes import EXTREMES
 from .helpers import run_isolated
 
 
@@ -121,3 +127,49 @@ def test_a_number_that_is_not_finite_in_a_def_under_chain_is_refused_naming_the_
 def test_a_librarys_message_with_line_breaks_reaches_the_user_as_one_paragraph(shell: Shell) -> None:
     message = refused(shell, "", "def f(x, y):\n    return [x * y, np.where(x > 0, np.linalg.inv(x), y)]")
     assert message.startswith("line 2: in f: TypeError:") and "\n" not in message
+
+
+# -- the generated family: valid cells of every form, mutated (tests/fuzz_cells.py) ----------------------------------
+
+# Seconds a mutated cell may take before it counts as hanging: the slowest of the fast family takes about 2 s on the
+# shared 2-core machine at load 2-4 (most take 10 ms), so 60 s is over 20x headroom; the contract is "no hang".
+HANG = 60
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_cells_end_in_a_result_or_one_clear_error_and_lose_nothing(shell: Shell, seed: int,
+                                                                           tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert follow_up_works(shell)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert broken(shell, cases(seed, 300), HANG) == []
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2 * 2**20  # KiB: under 2 GB more
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(100, 110))
+def test_many_more_mutated_cells_keep_the_contract(shell: Shell, seed: int, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert follow_up_works(shell)
+    assert broken(shell, cases(seed, 2000), HANG) == []
+
+
+@pytest.mark.slow
+def test_extreme_cells_keep_the_contract(shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert broken(shell, [Case(options, cell, None) for options, cell in EXTREMES], HANG) == []
+
+
+def test_a_tower_too_deep_to_compile_to_numbers_is_refused_at_once(shell: Shell) -> None:
+    message = refused(shell, "--at x=2", "f(x) = x**" + "x**" * 200 + "x")  # old code: 9 s, then a SyntaxError
+    assert message.startswith("an entry is nested over 198 levels deep") and "--at" in message
+
+
+def test_an_entry_nested_198_deep_still_gives_its_numbers(shell: Shell) -> None:
+    ran = shell.ok("%%jacobian --at x=0.5\nf(x) = " + "sin(" * 198 + "x" + ")" * 198)
+    value, slope = 0.5, 1.0
+    for _ in range(198):  # the chain rule, by hand: d sin(u) = cos(u) du
+        value, slope = math.sin(value), slope * math.cos(value)
+    assert ran.result.at(x=0.5)[0, 0] == pytest.approx(slope, rel=1e-12)
