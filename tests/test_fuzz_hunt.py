@@ -173,3 +173,10 @@ def test_an_entry_nested_198_deep_still_gives_its_numbers(shell: Shell) -> None:
     for _ in range(198):  # the chain rule, by hand: d sin(u) = cos(u) du
         value, slope = math.sin(value), slope * math.cos(value)
     assert ran.result.at(x=0.5)[0, 0] == pytest.approx(slope, rel=1e-12)
+
+
+@pytest.mark.parametrize("options", ["--at x=1" + "0" * 5000, "--range x=0:1" + "0" * 5000], ids=["at", "range"])
+def test_a_value_of_over_4300_digits_on_the_magic_line_is_too_large_not_not_a_number(shell: Shell,
+                                                                                     options: str) -> None:
+    message = refused(shell, options, "f(x) = x**2")
+    assert "too large for a floating-point number" in message and "not a number" not in message
