@@ -3,10 +3,12 @@ seeded family of mutated cells (tests/fuzz_cells.py) keeps the whole contract in
 
 from __future__ import annotations
 
+import functools
 import math
 import resource
 from pathlib import Path
 
+import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
@@ -180,3 +182,9 @@ def test_a_value_of_over_4300_digits_on_the_magic_line_is_too_large_not_not_a_nu
                                                                                      options: str) -> None:
     message = refused(shell, options, "f(x) = x**2")
     assert "too large for a floating-point number" in message and "not a number" not in message
+
+
+def test_a_map_too_deep_to_compile_for_the_check_is_refused_in_words(shell: Shell) -> None:
+    shell.ip.user_ns["deep"] = lambda a: functools.reduce(lambda u, _: np.sin(u), range(300), a)
+    ran = shell.run("%jacobian deep --check")  # old code: a SyntaxError traceback from the check's compiled map
+    assert type(ran.error) is UsageError and "too deep to compute numbers from" in str(ran.error)

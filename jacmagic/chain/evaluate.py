@@ -206,7 +206,7 @@ def _bracketed(node: sp.Basic, argument: sp.Basic) -> bool:
     return not isinstance(node, sp.Pow) or not argument.is_Atom
 
 
-def _refuse_too_deep(expressions: Sequence[sp.Expr]) -> None:
+def refuse_too_deep(expressions: Sequence[sp.Expr]) -> None:
     depth: dict[sp.Basic, int] = {}
     for node in postorder(expressions):
         depth[node] = max((depth[a] + _bracketed(node, a) for a in node.args), default=0)
@@ -224,13 +224,19 @@ def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbo
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared
     where they are many), softmax and logsumexp max-shifted (`stable`). The arguments are renamed by the
     printer, not in the expressions: rebuilding every entry on new symbols took as long as compiling them."""
-    _refuse_too_deep(expressions)
+    refuse_too_deep(expressions)
     stabilized = [stable(e) for e in expressions]
     names = [sp.Symbol(f"_{k}") for k in range(len(arguments))]
+    return lambdified(names, stabilized, modules=[{"jacmagic_erf": jacmagic_erf}, _numpy_namespace()],
+                      printer=_Printer(arguments), cse=_worth_sharing(stabilized), docstring_limit=0)
+
+
+def lambdified(names: Sequence[sp.Symbol], expressions: Sequence[sp.Expr], **options: Any) -> Any:
+    """sympy's lambdify, refused in words where Python refuses the code it writes (brackets nested too deep for
+    the estimate of `refuse_too_deep`)."""
     try:
-        return sp.lambdify(names, stabilized, modules=[{"jacmagic_erf": jacmagic_erf}, _numpy_namespace()],
-                           printer=_Printer(arguments), cse=_worth_sharing(stabilized), docstring_limit=0)
-    except (SyntaxError, RecursionError):  # brackets the estimate above missed: Python refused the code
+        return sp.lambdify(names, expressions, **options)
+    except (SyntaxError, RecursionError):
         raise _too_deep() from None
 
 
