@@ -101,6 +101,10 @@ class Case:
     options: str
     cell: str
     line: int | None  # the mutated line of the cell (1-based), where one line was changed
+    line_magic: bool = False  # `%jacobian OPTIONS` (the name first), with no cell
+
+    def source(self) -> str:
+        return f"%jacobian {self.options}" if self.line_magic else f"%%jacobian {self.options}\n{self.cell}"
 
 
 def _tokens(text: str) -> list[tuple[int, int]]:
@@ -240,7 +244,7 @@ def check(shell: Shell, case: Case) -> tuple[str, list[str]]:
     sentinel, prev = object(), ns.get("prev")
     ns["sentinel"] = sentinel
     ns.pop("new_name", None)
-    ran = shell.run(f"%%jacobian {case.options}\n{case.cell}")
+    ran = shell.run(case.source())
     wrong = []
     if ran.error is not None:
         message = str(ran.error)
@@ -250,10 +254,10 @@ def check(shell: Shell, case: Case) -> tuple[str, list[str]]:
             if "\n" in message.strip() or len(message) > 600:
                 wrong.append(f"long or multi-line message ({len(message)} chars): {message[:300]!r}")
             # a def cell is the user's Python: its own exception is named, in the words Python gives
-            if (_LEAK if is_def_cell(case.cell) else _INTERNAL).search(message):
+            if (_LEAK if case.line_magic or is_def_cell(case.cell) else _INTERNAL).search(message):
                 wrong.append(f"internal words: {message[:300]}")
             lines = len(case.cell.replace("\r\n", "\n").replace("\r", "\n").split("\n"))  # as Python counts
-            for named in _LINE.findall(message):
+            for named in [] if case.line_magic else _LINE.findall(message):  # a function's: its own source lines
                 if not 1 <= int(named) <= lines:
                     wrong.append(f"line {named} of a {lines}-line cell: {message[:300]}")
         if "new_name" in ns:
@@ -305,5 +309,37 @@ def broken(shell: Shell, family: list[Case], seconds: int) -> list[str]:
         if not follow_up_works(shell):
             wrong.append("the next valid cell failed")
         if wrong:
-            found.append(f"%%jacobian {case.options}\n{case.cell!r}: {wrong}")
+            found.append(f"{case.source()!r}: {wrong}")
     return found
+
+
+# -- the line magic: every kind of namespace object, with options that fit it or not -------------------------------
+
+NAMESPACE = '''
+import functools, math
+import numpy as np
+import sympy as sp
+x, y = sp.symbols("x y")
+def _gen(a):
+    yield a
+fuzz_objects = dict(
+    lam=lambda a, b: [a*b, np.sin(a)], lam0=lambda: 1, lamstar=lambda *a: a, lamkw=lambda a, *, b=1: a*b,
+    boom=lambda a: 1/0, gen=_gen, expr=x**2*y, mat=sp.Matrix([[x*y], [x + y]]), arr=np.arange(3.0), num=3,
+    text="f(x) = x**2", cls=int, meth="".upper, blt=print, ufunc=np.sin, part=functools.partial(lambda a, b: a*b, 2),
+    und=sp.Function("q")(x) + x, integ=sp.Integral(x**2, x), cplx=sp.Symbol("z", complex=True)**2, eq=sp.Eq(x, y),
+    both=sp.And(x > 0, y > 0), huge=x**(10**100), floored=lambda a: math.floor(a), strret=lambda a: "s",
+    noneret=lambda a: None, nested=lambda a: [[a, a], [a]], setret=lambda a: {a}, matfn=lambda W: np.tanh(W).sum(),
+    vecret=lambda v: v * 2, idfn=lambda a: a, mod=np, sym=x, zero=sp.S(0), inf=sp.oo,
+    deep=lambda a: functools.reduce(lambda u, _: np.sin(u), range(300), a))
+globals().update(fuzz_objects)
+'''
+LINE_NAMES = ["nope", "1x", "__class__", "print", "x.y", "lam(1)", "[1]", ""]
+LINE_OPTIONS = ["", "--det", "--at a=1,b=2", "--at x=1,y=2", "--hessian", "--chain", "--wrt a", "--at W=[[1,2],[3,4]]",
+                "--at v=[1,2,3]", "--check", "--out new_name", "--at a=nan", "--budget 0.5"]
+
+
+def line_cases(shell: Shell) -> list[Case]:
+    """`%jacobian NAME OPTIONS` for every object of NAMESPACE (bound in the shell) and every option line."""
+    shell.ok(NAMESPACE)
+    return [Case(f"{name} {options}", "", None, line_magic=True) for name in [*shell.ip.user_ns["fuzz_objects"], *LINE_NAMES]
+            for options in LINE_OPTIONS]

@@ -13,7 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from .conftest import Shell
-from .fuzz_cells import Case, broken, cases, follow_up_works
+from .fuzz_cells import Case, broken, cases, follow_up_works, line_cases
 from .fuzz_extremes import EXTREMES
 from .helpers import run_isolated
 
@@ -188,3 +188,10 @@ def test_a_map_too_deep_to_compile_for_the_check_is_refused_in_words(shell: Shel
     shell.ip.user_ns["deep"] = lambda a: functools.reduce(lambda u, _: np.sin(u), range(300), a)
     ran = shell.run("%jacobian deep --check")  # old code: a SyntaxError traceback from the check's compiled map
     assert type(ran.error) is UsageError and "too deep to compute numbers from" in str(ran.error)
+
+
+def test_the_line_magic_on_every_kind_of_object_ends_in_a_result_or_one_clear_error(shell: Shell, tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch
+                                                                                     ) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert broken(shell, line_cases(shell), HANG) == []
