@@ -341,5 +341,5 @@ LINE_OPTIONS = ["", "--det", "--at a=1,b=2", "--at x=1,y=2", "--hessian", "--cha
 def line_cases(shell: Shell) -> list[Case]:
     """`%jacobian NAME OPTIONS` for every object of NAMESPACE (bound in the shell) and every option line."""
     shell.ok(NAMESPACE)
-    return [Case(f"{name} {options}", "", None, line_magic=True) for name in [*shell.ip.user_ns["fuzz_objects"], *LINE_NAMES]
-            for options in LINE_OPTIONS]
+    names = [*shell.ip.user_ns["fuzz_objects"], *LINE_NAMES]
+    return [Case(f"{name} {options}", "", None, line_magic=True) for name in names for options in LINE_OPTIONS]
