@@ -154,7 +154,7 @@ _UNFINISHED = object()  # what the call gives when its time ran out
 def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, Any],
                   budget: float = Options.budget) -> Network:
     """The def cell's last function as array operations; `Untraceable` (with the line) if it does something the
-    tracer cannot follow. The call has 5 budgets, as the entry-level tracer's: a loop that never ends is stopped."""
+    tracer cannot follow. The call has 5 budgets (at least 5 default ones): a loop that never ends is stopped."""
     if not is_def_cell(text):
         raise Untraceable("not a def cell")
     source, declarations = python_declarations(text)
@@ -176,7 +176,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     # parameters with defaults keep their values, as in the entry-level tracer: only the others are inputs
     free = parameters[:len(parameters) - len(defs[-1].args.defaults)]
     tracers = [_parameter(p, point.get(p), declared.get(p)) for p in free]
-    allowance = DIFFERENTIATION_BUDGETS * budget
+    allowance = DIFFERENTIATION_BUDGETS * max(budget, Options.budget)  # a small --budget is for optional steps
     try:
         value = Budget(allowance).run(lambda: function(*tracers), _UNFINISHED, optional=False)
     except Untraceable as why:
@@ -186,8 +186,8 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     except Exception as err:  # the user's code failed: the entry-level tracer words it, as it always has
         raise CodeFailed(f"{type(err).__name__}: {err}", _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     if value is _UNFINISHED:
-        raise TooManyEntries(f"calling {name} with traced arrays did not finish within {allowance:g} s (5 x --budget "
-                             f"{budget:g}); look for a loop that never ends, or allow more with a larger --budget")
+        raise TooManyEntries(f"calling {name} with traced arrays did not finish within {allowance:g} s; look for a "
+                             "loop that never ends, or allow more with a larger --budget")
     if not isinstance(value, Tracer):
         raise Untraceable(f"{name} returns a {type(value).__name__}, not one traced array", lines.last or None)
     if not lines.lines:
