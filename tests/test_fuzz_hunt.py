@@ -196,3 +196,9 @@ def test_the_line_magic_on_every_kind_of_object_ends_in_a_result_or_one_clear_er
                                                                                      ) -> None:
     monkeypatch.chdir(tmp_path)
     assert broken(shell, line_cases(shell), HANG) == []
+
+
+@pytest.mark.parametrize("options", ["--at z=[1,2,3]", "--chain --at z=[1,2,3]"])
+def test_round_of_an_array_in_a_def_is_refused_as_a_step_function(shell: Shell, options: str) -> None:
+    message = refused(shell, options, "def f(z):\n    e = round(z - np.max(z))\n    return e / e.sum()")
+    assert message.startswith("line 2") and "step function" in message and "SymbolicArray" not in message

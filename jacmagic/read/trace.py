@@ -93,7 +93,8 @@ def _explain(err: BaseException) -> str:
                 "write it with np.where(cond, a, b) or sympy.Piecewise so it can be differentiated")
     if isinstance(err, TypeError) and "convert expression to float" in text.lower():
         return "float() or a math function got a symbolic value; use np. or math. functions, which are traced"
-    if isinstance(err, TypeError) and ("cannot round" in text.lower() or "convert symbols to int" in text.lower()):
+    if isinstance(err, TypeError) and any(words in text.lower() for words in (
+            "cannot round", "convert symbols to int", "define __round__")):  # the last: round() of an array
         return step_refusal("round() or int() of a traced value")
     if isinstance(err, NameError):
         return f"{text}"
@@ -101,7 +102,7 @@ def _explain(err: BaseException) -> str:
         return (f"{text}: an input is used as a vector or matrix but was traced as one number; give its shape "
                 "with a line `z: 3` (or `W: 2x3`) in the cell, or with the point: --at z=[1, 2, 3]")
     # the traced array is numpy's to the user: numpy's name, not the tracing subclass's
-    return f"{type(err).__name__}: {text}".replace("'SymbolicArray' object", "'numpy.ndarray' object")
+    return f"{type(err).__name__}: {text}".replace("SymbolicArray", "numpy.ndarray")
 
 
 def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
