@@ -208,6 +208,11 @@ def parse_line(magic: Any, line: str, cell_magic: bool = False) -> Any:
     short, values = set_aside(line)
     try:
         words = arg_split(pasted_values(short))
+    except ValueError:  # shlex's "No closing quotation", with a traceback, for a quote typed alone
+        magic_name = "%%jacobian" if cell_magic else "%jacobian"
+        raise UsageError(f"the {magic_name} line has a quote (' or \") that is never closed; options need no "
+                         "quotes, e.g. --at x=1,y=2") from None
+    try:
         args, extra = magic.parser.parse_known_args(words)
     except UsageError as err:  # argparse's own message, about the line as typed
         raise UsageError(put_back(str(err), values)) from None

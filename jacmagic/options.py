@@ -58,10 +58,13 @@ def parse_exact(text: str, what: str) -> sp.Expr:
     Building and evaluating it has a time limit: sympy evaluates exp(exp(exp(exp(3)))) digit by digit, without
     end, and a value beyond a double is refused anyway."""
     shown = quoted(text)
+    too_large = CellError(f"{what}: {shown} is too large for a floating-point number (at most about 1.8e308)")
     try:
         prepared = prepare(text)
         tree = ast.parse(prepared.source.strip(), mode="eval")
-    except (SyntaxError, CellError, RecursionError, MemoryError, ValueError):
+    except (SyntaxError, CellError, RecursionError, MemoryError, ValueError) as err:
+        if "Exceeds the limit" in str(err):  # a whole number of over 4,300 digits: Python will not read it
+            raise too_large from None
         raise CellError(f"{what}: {shown} is not a number") from None
 
     def resolve(name: str, node: ast.Name) -> sp.Expr:
@@ -69,7 +72,6 @@ def parse_exact(text: str, what: str) -> sp.Expr:
             return KNOWN_CONSTANTS[name]
         raise CellError(f"{shown} is not a number (it uses the name {name})")
 
-    too_large = CellError(f"{what}: {shown} is too large for a floating-point number (at most about 1.8e308)")
     builder = ExpressionBuilder(1, resolve, {}, lambda line, col: col)
     try:
         with time_limit(_EVALUATION_SECONDS):

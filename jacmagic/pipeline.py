@@ -70,6 +70,8 @@ def compute(source: str | object, options: Options | None = None,
             namespace: Mapping[str, Any] | None = None, name: str = "") -> JacobianResult:
     """The Jacobian (and what the options ask for) of a cell's text, or of a function or sympy object."""
     options = options or Options()
+    if isinstance(source, str):  # a lone carriage return ends a line for Python: so it does for the line numbers
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
     within_limit("memory", options.memory, "--memory")
     within_limit("budget", options.budget, "--budget")
     if not options.chain and (options.mode != "reverse" or options.direction):
@@ -98,7 +100,7 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
     # the command line's whole process, skip them (issue 27)
     from jacmagic.read.network import NotStructured
     from jacmagic.read.stages import network_of_stages
-    from jacmagic.read.tracer import Untraceable
+    from jacmagic.read.tracer import CodeFailed, Untraceable
 
     uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str):
@@ -107,6 +109,8 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
         except NotStructured as why:
             uncovered = why.line
         except Untraceable as why:  # the entry-level tracer has no walkthrough of a def: say what stopped this one
+            if isinstance(why, CodeFailed):  # the user's mistake, worded as in a plain cell where it is one there
+                _entry_model(source, options, namespace, name)
             raise CellError(f"--chain follows a def through its numpy operations, and cannot follow this line: "
                             f"{why.reason}", why.line) from None
     try:
@@ -189,7 +193,7 @@ def read_arrays(text: str, options: Options, namespace: Mapping[str, Any] | None
     from jacmagic.read.network import read_network
 
     if is_def_cell(text):
-        return trace_network(text, namespace or {}, dict(options.at))
+        return trace_network(text, namespace or {}, dict(options.at), options.budget)
     return read_network(text)
 
 

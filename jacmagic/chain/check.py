@@ -16,7 +16,7 @@ import mpmath
 import sympy as sp
 
 from jacmagic.budget import Budget
-from jacmagic.chain.evaluate import anonymous
+from jacmagic.chain.evaluate import anonymous, lambdified, refuse_too_deep
 from jacmagic.lazy import np
 from jacmagic.model import Step, symbols_in
 from jacmagic.notes import CheckResult
@@ -42,9 +42,9 @@ _MPMATH_FUNCTIONS = {
 
 def high_precision_map(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
     """The map itself at mpmath precision, compiled apart from any derivative."""
+    refuse_too_deep(expressions)
     renamed, names = anonymous(expressions, arguments)
-    function = sp.lambdify(names, renamed, modules=[_MPMATH_FUNCTIONS, "mpmath"])
-    return function  # type: ignore[no-any-return]
+    return lambdified(names, renamed, modules=[_MPMATH_FUNCTIONS, "mpmath"])  # type: ignore[no-any-return]
 
 
 def high_precision_chain(steps: Sequence[Step], arguments: Sequence[sp.Symbol],

@@ -17,6 +17,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from jacmagic.chain.activations import stable
+from jacmagic.errors import CellError
 from jacmagic.lazy import np
 from jacmagic.model import Guard, postorder
 
@@ -190,14 +191,53 @@ def _numpy_namespace() -> dict[str, Any]:
 _SHARED = 2
 
 
+# Python compiles at most 200 nested brackets (a few go to the code around the entries); a deeper entry (a tower
+# x**x**...**x) is refused before sympy's cse and printer spend minutes on it only for Python to refuse the code.
+_MAX_DEPTH = 198
+
+
+def _bracketed(node: sp.Basic, argument: sp.Basic) -> bool:
+    """Is `argument` written in brackets inside `node`: a function's arguments, a compound base or exponent, a
+    sum in a product (a sum's terms and a product's factors are not)."""
+    if isinstance(node, sp.Add):
+        return False
+    if isinstance(node, sp.Mul):
+        return isinstance(argument, sp.Add)
+    return not isinstance(node, sp.Pow) or not argument.is_Atom
+
+
+def refuse_too_deep(expressions: Sequence[sp.Expr]) -> None:
+    depth: dict[sp.Basic, int] = {}
+    for node in postorder(expressions):
+        depth[node] = max((depth[a] + _bracketed(node, a) for a in node.args), default=0)
+        if depth[node] > _MAX_DEPTH:
+            raise _too_deep()
+
+
+def _too_deep() -> CellError:
+    return CellError(f"an entry is nested over {_MAX_DEPTH} levels deep (as in a tower x**x**...**x), too deep to "
+                     "compute numbers from: write it with fewer levels, or leave out what needs numbers (--at, "
+                     "--check, --plot)")
+
+
 def compile_numeric(expressions: Sequence[sp.Expr], arguments: Sequence[sp.Symbol]) -> Any:
     """One numpy function returning the list of `expressions` at the arguments (common subexpressions shared
     where they are many), softmax and logsumexp max-shifted (`stable`). The arguments are renamed by the
     printer, not in the expressions: rebuilding every entry on new symbols took as long as compiling them."""
+    refuse_too_deep(expressions)
     stabilized = [stable(e) for e in expressions]
     names = [sp.Symbol(f"_{k}") for k in range(len(arguments))]
-    return sp.lambdify(names, stabilized, modules=[{"jacmagic_erf": jacmagic_erf}, _numpy_namespace()],
-                       printer=_Printer(arguments), cse=_worth_sharing(stabilized), docstring_limit=0)
+    return lambdified(names, stabilized, modules=[{"jacmagic_erf": jacmagic_erf}, _numpy_namespace()],
+                      printer=_Printer(arguments), cse=_worth_sharing(stabilized), docstring_limit=0)
+
+
+def lambdified(names: Sequence[sp.Symbol], expressions: Sequence[sp.Expr], **options: Any) -> Any:
+    """sympy's lambdify, refused in words where Python refuses the code it writes (brackets nested too deep for
+    the estimate of `refuse_too_deep`)."""
+    try:
+        return sp.lambdify(names, expressions, **options)
+    except (SyntaxError, RecursionError):
+        raise _too_deep() from None
 
 
 def _worth_sharing(expressions: Sequence[sp.Expr]) -> bool:

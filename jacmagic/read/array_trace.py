@@ -22,15 +22,18 @@ from typing import Any
 
 import numpy as np
 
+from jacmagic.budget import Budget
+from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node
 from jacmagic.chain.stacking import Stack
-from jacmagic.errors import CellError
+from jacmagic.errors import CellError, TooManyEntries
+from jacmagic.model import Options
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line, read_defs
-from jacmagic.read.tracer import Tracer, Untraceable, operand
+from jacmagic.read.tracer import CodeFailed, Tracer, Untraceable, operand
 
 _LINE = "__jacmagic_line__"
 
@@ -145,9 +148,13 @@ def _parameter(name: str, value: Any, declared: tuple[int, ...] | None) -> Trace
     return Tracer(Leaf(name, (int(rows), int(cols))), len(dims))
 
 
-def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, Any]) -> Network:
+_UNFINISHED = object()  # what the call gives when its time ran out
+
+
+def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, Any],
+                  budget: float = Options.budget) -> Network:
     """The def cell's last function as array operations; `Untraceable` (with the line) if it does something the
-    tracer cannot follow."""
+    tracer cannot follow. The call has 5 budgets (at least 5 default ones): a loop that never ends is stopped."""
     if not is_def_cell(text):
         raise Untraceable("not a def cell")
     source, declarations = python_declarations(text)
@@ -160,7 +167,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
     except Exception as err:  # noqa: BLE001 - the entry-level tracer runs it again and words the failure
-        raise Untraceable(f"{type(err).__name__}: {err}") from None
+        raise CodeFailed(f"{type(err).__name__}: {err}") from None
     function = scope[name]
     if len(inspect.signature(function).parameters) != len(parameters) or defs[-1].args.vararg or \
             defs[-1].args.kwarg or defs[-1].args.kwonlyargs:
@@ -169,14 +176,18 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     # parameters with defaults keep their values, as in the entry-level tracer: only the others are inputs
     free = parameters[:len(parameters) - len(defs[-1].args.defaults)]
     tracers = [_parameter(p, point.get(p), declared.get(p)) for p in free]
+    allowance = DIFFERENTIATION_BUDGETS * max(budget, Options.budget)  # a small --budget is for optional steps
     try:
-        value = function(*tracers)
+        value = Budget(allowance).run(lambda: function(*tracers), _UNFINISHED, optional=False)
     except Untraceable as why:
         raise Untraceable(why.reason, why.line or _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     except CellError as err:
         raise CellError(err.message, err.line or _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
     except Exception as err:  # the user's code failed: the entry-level tracer words it, as it always has
-        raise Untraceable(f"{type(err).__name__}: {err}", _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
+        raise CodeFailed(f"{type(err).__name__}: {err}", _error_line(sys.exc_info()[2], CELL_FILENAME)) from None
+    if value is _UNFINISHED:
+        raise TooManyEntries(f"calling {name} with traced arrays did not finish within {allowance:g} s; look for a "
+                             "loop that never ends, or allow more with a larger --budget")
     if not isinstance(value, Tracer):
         raise Untraceable(f"{name} returns a {type(value).__name__}, not one traced array", lines.last or None)
     if not lines.lines:

@@ -65,6 +65,10 @@ def describe(node: ast.AST) -> str:
         ast.GeneratorExp: "a comprehension",
         ast.NamedExpr: "the := operator",
         ast.Await: "await",
+        ast.Yield: "yield",
+        ast.YieldFrom: "yield from",
+        ast.SetComp: "a comprehension",
+        ast.DictComp: "a comprehension",
     }
     return names.get(type(node), type(node).__name__)
 
@@ -224,7 +228,8 @@ class ExpressionBuilder:
                 right = self.value(comparator)
                 make = _COMPARE.get(type(op))
                 if make is None:
-                    raise self.error(node, f"the comparison {type(op).__name__} is not supported")
+                    written = {ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}[type(op)]
+                    raise self.error(node, f"the comparison '{written}' is not supported in a formula")
                 parts.append(each("a comparison", make, (left, right), self._fail(node)))
                 left = right
             return each("a comparison", sp.And, parts, self._fail(node))
@@ -269,7 +274,8 @@ class ExpressionBuilder:
         if op is ast.MatMult:
             return self._matmul(node)
         if op not in _BINOPS:
-            symbol = {ast.BitXor: "^", ast.Mod: "%", ast.FloorDiv: "//"}.get(op, op.__name__)
+            symbol = {ast.BitXor: "^", ast.Mod: "%", ast.FloorDiv: "//", ast.LShift: "<<", ast.RShift: ">>",
+                      ast.BitOr: "|", ast.BitAnd: "&"}.get(op, op.__name__)
             if symbol in STEP_FUNCTIONS:
                 raise self.error(node, step_refusal(symbol))
             raise self.error(node, f"the operator {symbol} is not supported in a formula")

@@ -33,6 +33,14 @@ from jacmagic.read.names import real_symbol, refuse_lookalikes, refuse_twins
 from jacmagic.read.source import Prepared, node_error, parse_deep, prepare, syntax_error
 
 
+def _as_float(number: float) -> float:
+    """The float of a literal, inf for a whole number past the largest float (float() raises for it)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
+
+
 class NotStructured(Exception):
     """The cell uses something the array reader does not cover (on `line`, when known); the entry-level reader
     takes it."""
@@ -81,7 +89,7 @@ class LineReader:
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            refuse_infinite(node.value, lambda message: self.error(node, message))
+            refuse_infinite(_as_float(node.value), lambda message: self.error(node, message))
             return Number(float(node.value))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = self.read(node.operand)

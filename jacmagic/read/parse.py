@@ -18,7 +18,7 @@ from jacmagic.budget import Budget
 from jacmagic.chain import calculus
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
 from jacmagic.errors import CellError, TooManyEntries
-from jacmagic.model import CellModel, Guard, Shape, Stage, compose, symbols_in
+from jacmagic.model import CellModel, Guard, Options, Shape, Stage, compose, symbols_in
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CellFunction, NestedCalls
 from jacmagic.read.formula import ExpressionBuilder, describe
@@ -118,7 +118,8 @@ _STATEMENTS = {ast.AugAssign: "an updating assignment (+=, *=, ...)", ast.For: "
                ast.ClassDef: "a class", ast.With: "a with block", ast.Try: "a try block", ast.Assert: "assert",
                ast.Delete: "del", ast.Pass: "pass", ast.Global: "global", ast.Nonlocal: "nonlocal",
                ast.Raise: "raise", ast.Break: "break", ast.Continue: "continue", ast.Import: "import",
-               ast.ImportFrom: "import", ast.Match: "a match statement"}
+               ast.ImportFrom: "import", ast.Match: "a match statement",
+               ast.Assign: "this assignment (one name per value: x = ..., or x, y = a, b)"}
 
 
 def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel:
@@ -136,15 +137,26 @@ def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel
         raise CellError("the cell is nested too deeply or is too large to read") from None
     statements = _statements(module, prepared)
     refuse_lookalikes(module, prepared)
-    try:
-        if any(s.head for s in statements):
-            if prepared.declarations:
-                first = min(d.line for d in prepared.declarations.values())
-                raise CellError("shape declarations go with assignment lines, not with functions", first)
-            return _function_form(statements, prepared, chain, budget)
-        return _assignment_form(statements, prepared)
-    except RecursionError:
-        raise TooManyEntries("an expression is nested too deeply to differentiate") from None
+
+    def read() -> CellModel:
+        try:
+            if any(s.head for s in statements):
+                if prepared.declarations:
+                    first = min(d.line for d in prepared.declarations.values())
+                    raise CellError("shape declarations go with assignment lines, not with functions", first)
+                return _function_form(statements, prepared, chain, budget)
+            return _assignment_form(statements, prepared)
+        except RecursionError:
+            raise TooManyEntries("an expression is nested too deeply to differentiate") from None
+
+    # sympy evaluates every term as it is built: 20,000 terms of sin(k*x) take over a minute. A small --budget
+    # (for quick fallbacks) still reads as the default one: reading has no fallback.
+    allowance = calculus.DIFFERENTIATION_BUDGETS * max(budget, Options.budget)
+    model = Budget(allowance).run(read, None, optional=False)
+    if model is None:
+        raise TooManyEntries(f"reading the formulas did not finish within {allowance:g} s; write shorter formulas, "
+                             "or give it more time with a larger --budget")
+    return model
 
 
 def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool, budget: float) -> CellModel:

@@ -166,7 +166,9 @@ def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:
     column = prepared.original_column(line, err.offset) if err.offset else None
     message = (err.msg or "invalid syntax").split(". Maybe you meant")[0]
     source_line = text.split("\n")[line - 1] if line <= text.count("\n") + 1 else ""
-    if "cannot assign" in message or "cannot delete" in message:
+    if "Exceeds the limit" in message:  # Python's int-conversion limit, and its advice to change it
+        message = "a whole number here has over 4,300 digits: too large to read"
+    elif "cannot assign" in message or "cannot delete" in message:
         message = "the left side must be a name (x = ...) or a function head with plain parameters (f(x, y) = ...)"
     elif _DIGIT_THEN_NAME.search(source_line.split("#")[0]) and "literal" in message:
         message += "; write products with *, e.g. 2*x"

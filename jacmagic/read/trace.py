@@ -87,20 +87,22 @@ def _error_line(tb: Any, filename: str) -> int | None:
 
 
 def _explain(err: BaseException) -> str:
-    text = str(err)
+    text = " ".join(str(err).split())  # a library's message may hold line breaks: the refusal is one paragraph
     if isinstance(err, TypeError) and ("truth value" in text or "relational" in text.lower()):
         return ("the control flow depends on a symbolic value (an if, max() or comparison on an input); "
                 "write it with np.where(cond, a, b) or sympy.Piecewise so it can be differentiated")
     if isinstance(err, TypeError) and "convert expression to float" in text.lower():
         return "float() or a math function got a symbolic value; use np. or math. functions, which are traced"
-    if isinstance(err, TypeError) and ("cannot round" in text.lower() or "convert symbols to int" in text.lower()):
+    if isinstance(err, TypeError) and any(words in text.lower() for words in (
+            "cannot round", "convert symbols to int", "define __round__")):  # the last: round() of an array
         return step_refusal("round() or int() of a traced value")
     if isinstance(err, NameError):
         return f"{text}"
     if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or "dimension" in text):
         return (f"{text}: an input is used as a vector or matrix but was traced as one number; give its shape "
                 "with a line `z: 3` (or `W: 2x3`) in the cell, or with the point: --at z=[1, 2, 3]")
-    return f"{type(err).__name__}: {text}"
+    # the traced array is numpy's to the user: numpy's name, not the tracing subclass's
+    return f"{type(err).__name__}: {text}".replace("SymbolicArray", "numpy.ndarray")
 
 
 def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -108,7 +110,9 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     try:
         tree = ast.parse(text, CELL_FILENAME)
     except SyntaxError as err:
-        raise CellError(f"{err.msg}: {(err.text or '').strip()[:80]}", err.lineno, err.offset) from None
+        lines = text.split("\n")  # the line named, not err.text: a line continued by \\ holds the next one too
+        written = lines[err.lineno - 1] if err.lineno and err.lineno <= len(lines) else err.text or ""
+        raise CellError(f"{err.msg}: {written.strip()[:80]}", err.lineno, err.offset) from None
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
         raise CellError("this Python cell defines no function: write def f(x, y): return [...]", 1)

@@ -42,6 +42,11 @@ class Untraceable(Exception):
         self.reason, self.line = reason, line
 
 
+class CodeFailed(Untraceable):
+    """The user's own code raised (a misspelt np. function, a wrong call): the entry-level tracer words it, so that
+    --chain says the same as a plain cell."""
+
+
 class UntracedAttribute(Untraceable, AttributeError):
     """A traced array's method that is not traced: refused naming it (hasattr still says False)."""
 
@@ -307,6 +312,8 @@ def operand(value: Any) -> Tracer:
     if isinstance(value, (int, float, np.integer, np.floating)) or (isinstance(value, np.ndarray) and value.size == 1
                                                                     and value.dtype.kind in "iuf"):
         number = float(np.asarray(value).reshape(-1)[0])
+        if not np.isfinite(number):  # 1e999 is inf: worded by the entry-level tracer ("undefined for every input")
+            raise CodeFailed(f"the number {number} meets a traced array; numbers must be finite")
         return Tracer(Number(number), 0)
     raise Untraceable(f"a {type(value).__name__} that is not a parameter of the function meets a traced array; "
                       "pass arrays as parameters (the point gives their values), numbers may stay as they are")
