@@ -100,7 +100,7 @@ def _chain_result(source: str | object, options: Options, namespace: Mapping[str
     # the command line's whole process, skip them (issue 27)
     from jacmagic.read.network import NotStructured
     from jacmagic.read.stages import network_of_stages
-    from jacmagic.read.tracer import CodeFailed, Untraceable
+    from jacmagic.read.untraceable import CodeFailed, Untraceable
 
     uncovered: int | None = None  # the line the array-level reader left to the entry-level one
     if isinstance(source, str):

@@ -151,7 +151,7 @@ def test_mutated_cells_end_in_a_result_or_one_clear_error_and_lose_nothing(shell
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(100, 110))
+@pytest.mark.parametrize("seed", range(100, 103))  # 3 x 2000 cases, about 100 s of CI
 def test_many_more_mutated_cells_keep_the_contract(shell: Shell, seed: int, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -33,7 +33,8 @@ from jacmagic.model import Options
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line, read_defs
-from jacmagic.read.tracer import CodeFailed, Tracer, Untraceable, operand
+from jacmagic.read.tracer import Tracer, operand
+from jacmagic.read.untraceable import CodeFailed, Untraceable
 
 _LINE = "__jacmagic_line__"
 

@@ -20,6 +20,7 @@ from jacmagic.chain.operations import Arithmetic, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce
 from jacmagic.errors import CellError
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
+from jacmagic.read.untraceable import CodeFailed, Untraceable, UntracedAttribute
 
 # numpy's ufuncs and array functions by name -> the rule that traces them: filled in by `numpy_rules` (imported by
 # the cell tracer), whose rules are built from the operations below
@@ -32,23 +33,6 @@ _ARITHMETIC = {"positive", "negative", "add", "subtract", "multiply", "divide", 
 def covered() -> str:
     """The traced numpy functions, for a refusal's message (the arithmetic ones go without saying)."""
     return ", ".join(sorted({*UFUNCS, *FUNCTIONS} - _ARITHMETIC))
-
-
-class Untraceable(Exception):
-    """The function does something the array tracer cannot follow, on `line` when known."""
-
-    def __init__(self, reason: str, line: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.line = reason, line
-
-
-class CodeFailed(Untraceable):
-    """The user's own code raised (a misspelt np. function, a wrong call): the entry-level tracer words it, so that
-    --chain says the same as a plain cell."""
-
-
-class UntracedAttribute(Untraceable, AttributeError):
-    """A traced array's method that is not traced: refused naming it (hasattr still says False)."""
 
 
 def _combining(how: str, reflected: bool = False) -> Callable[[Condition, Any], Condition]:
