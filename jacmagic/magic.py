@@ -93,7 +93,8 @@ class JacobianMagic(Magics):
     @argument("--direction", nargs="+", action="append", metavar="DIRECTION",
               help="with --chain: forward mode along one direction, e.g. --direction x=1 (other inputs 0)")
     @argument("--budget", action=Once, type=float, metavar="SECONDS",
-              help="time budget for simplification and determinants (default: JacobianMagic.budget, 2 s)")
+              help="time budget for simplification and determinants; differentiating gets 5 budgets, reading a "
+                   "cell and calling a def 5 and at least 10 s (default: JacobianMagic.budget, 2 s)")
     @argument("--memory", action=Once, type=float, metavar="GB",
               help="memory a --chain walkthrough may hold, estimated before anything is allocated (default: "
                    "JacobianMagic.memory, 1 GB)")
