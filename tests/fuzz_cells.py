@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from IPython.core.error import UsageError
@@ -16,6 +13,7 @@ from IPython.core.error import UsageError
 from jacmagic.read.source import is_def_cell
 
 from .conftest import Shell
+from .test_robustness import hang_guard  # budget.py re-arms its alarm: the magic's own budgets nest in it
 
 SEEDS: list[tuple[str, str]] = [
     ("", "f(x, y) = [x**2*y, 5*x + sin(y)]"),
@@ -276,29 +274,13 @@ def follow_up_works(shell: Shell) -> bool:
     return ran.error is None and ran.result.matrix.shape == (2, 2)
 
 
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Fails the case that runs past `seconds` instead of blocking the suite (the magic's own budgets nest with
-    this alarm: budget.py re-arms it)."""
-    def fail(signum: int, frame: object) -> None:
-        raise AssertionError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def broken(shell: Shell, family: list[Case], seconds: int) -> list[str]:
     """Every case of the family that broke the contract, with what it did, as a reproducer; run in a scratch
     directory, where a formula that ran `touch MARKER` would leave the file (a def cell is Python: it may)."""
     found = []
     for case in family:
         try:
-            with time_limit(seconds):
+            with hang_guard(seconds):
                 _, wrong = check(shell, case)
         except AssertionError as err:
             wrong = [str(err)]
