@@ -139,8 +139,8 @@ def test_a_declared_matrix_is_undefined_entry_by_entry(chain: bool) -> None:
 
 def test_a_guard_simplified_away_in_a_long_vector_is_placed_by_one_walk_of_the_entries() -> None:
     """sqrt(v)**2 is v to sympy: each guard sqrt(v_k) was placed by walking every entry for its symbols, guards x
-    entries walks (2,000 entries: 10.6 s; 4,000 refused by the reading budget). Idle now: 4,000 entries 2.8 s under load; the
-    bound is 20x that. The placement itself is checked on a small vector: only the negative entry's row."""
+    entries walks (2,000 entries: 10.6 s; 4,000 refused by the reading budget). Now 4,000 entries take 2.8 s
+    under load; the bound is 20x that. The placement is checked on a small vector: the negative entry's row."""
     import time
 
     start = time.perf_counter()
