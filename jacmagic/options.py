@@ -31,8 +31,8 @@ _EVALUATION_SECONDS = 1.0
 
 
 def _split_top_level(text: str) -> list[str]:
-    """Splits at commas outside brackets: `r=1, theta=atan2(1, 2)` has two parts. (Only the commas between
-    brackets are looked for: a pasted matrix's ten million are never visited.)"""
+    """Splits at commas outside brackets, empty parts kept: `r=1, theta=atan2(1, 2)` has two parts. (Only the
+    commas between brackets are looked for: a pasted matrix's ten million are never visited.)"""
     parts: list[str] = []
     depth = start = stretch = 0
     for at, ch in [*brackets(text), (len(text), "(")]:
@@ -45,7 +45,12 @@ def _split_top_level(text: str) -> list[str]:
         depth += 1 if ch in "([{" else -1
         stretch = at + 1
     parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
+    return [p.strip() for p in parts]
+
+
+def _parts(text: str) -> list[str]:
+    """The parts of an option's list (`r=1, theta=2`), empty ones skipped."""
+    return [part for part in _split_top_level(text) if part]
 
 
 def parse_number(text: str, what: str) -> float:
@@ -250,7 +255,12 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
 def _bracketed(text: str, what: str) -> tuple[Any, ...]:
     """A bracketed list whose parts are numbers, formulas or bracketed lists, part by part."""
     parts: list[Any] = []
-    for part in _split_top_level(text[1:-1]):
+    written = _split_top_level(text[1:-1])
+    if written[-1] == "" and len(written) > 1:
+        written.pop()  # one trailing comma, as Python allows: [1, 2,]
+    if "" in written and written != [""]:  # [1,,2] and [,1] were read as [1, 2]: a point the user did not type
+        raise CellError(f"{what}: {quoted(text)} has an empty entry between commas; write a number in each place")
+    for part in (part for part in written if part):
         number = float(part) if NUMBER.fullmatch(part) else math.nan
         if math.isfinite(number):
             parts.append(number)
@@ -269,7 +279,7 @@ def parse_point(text: str, namespace: Mapping[str, Any] | None = None,
     """`r=1, theta=pi/2` -> (("r", 1.0), ("theta", 1.5707...)), for --at (and --direction, written alike)."""
     example = "r=1,theta=pi/4" if option == "--at" else "x=1,y=0"
     point: dict[str, Any] = {}
-    for part in _split_top_level(text):
+    for part in _parts(text):
         name, equals, value = part.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())
         if not equals or not name.isidentifier():
@@ -300,7 +310,7 @@ def chain_mode(mode: str | None, direction: tuple[tuple[str, Any], ...]) -> Mode
 
 def parse_names(text: str) -> tuple[str, ...]:
     """`z, x` -> ("z", "x"), for --wrt."""
-    names = tuple(unicodedata.normalize("NFKC", n) for n in _split_top_level(text))
+    names = tuple(unicodedata.normalize("NFKC", n) for n in _parts(text))
     bad = [n for n in names if not n.isidentifier()]
     if bad or not names:
         raise CellError(f"--wrt takes variable names separated by commas, e.g. --wrt r,theta; got {quoted(text)}")
@@ -310,7 +320,7 @@ def parse_names(text: str) -> tuple[str, ...]:
 def parse_ranges(text: str, option: str = "--range") -> tuple[tuple[str, float, float], ...]:
     """`r=0:5, theta=0:2*pi` -> (("r", 0.0, 5.0), ("theta", 0.0, 6.28...)), for --range and --domain."""
     ranges = []
-    for part in _split_top_level(text):
+    for part in _parts(text):
         name, equals, span = part.partition("=")
         low, colon, high = span.partition(":")
         name = unicodedata.normalize("NFKC", name.strip())

@@ -52,7 +52,7 @@ def test_terminal_ipython_shows_both_modes_and_the_hessian_as_text() -> None:
               '"z = w*x + b\\na = relu(z)\\nL = (a - t)**2 + sqrt(1 + z**2)")\n')
     out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--simple-prompt", "-i"],
                          input=script, capture_output=True, text=True, timeout=120)
-    text = out.stdout + out.stderr
+    text = " ".join((out.stdout + out.stderr).split())  # the lines a terminal's width continued, joined
     # h(g(x)) = (x³, x + x²): forward mode's last tangent is J = (3x², 1 + 2x) = (0.75, 2) at x = 0.5
     for expected in ["reverse mode, from the output back", "forward mode, from the inputs on",
                      "g\u0307 = ∂g/∂x·x\u0307", "h\u0307 = ∂h/∂g·g\u0307 = [0.75, 2]ᵀ (2 x 1)",

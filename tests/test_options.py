@@ -22,7 +22,7 @@ from IPython.core.error import UsageError
 
 from jacmagic import JacmagicError, jacobian
 from jacmagic.__main__ import cell_lines, main
-from jacmagic.options import parse_point, parse_ranges
+from jacmagic.options import parse_point, parse_ranges, parse_values
 
 from .conftest import Shell
 from .helpers import assert_close, numeric_jacobian
@@ -342,3 +342,16 @@ def test_standard_input_in_utf8_with_windows_line_ends_is_read(monkeypatch: pyte
 def test_a_cell_argument_that_is_not_utf8_is_named_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["f(x) = [x\udcff]"]) == 2  # how Python passes the byte 0xff of a command-line argument
     assert capsys.readouterr().err.startswith("error: the cell is not UTF-8 text")
+
+
+@pytest.mark.parametrize("text", ["[1,,2]", "[,1,2]", "[[1,,2], [3, 4]]", "[pi/4,,1]", "[1, 2,,]"])
+def test_an_empty_entry_between_commas_is_refused_never_dropped(text: str) -> None:
+    """[1,,2] was read as [1, 2]: a Jacobian at a point the user did not type (found by review). Python refuses
+    the list; one trailing comma, which Python allows, still reads."""
+    with pytest.raises(JacmagicError, match="empty entry between commas"):
+        parse_values(text, "--at x")
+
+
+def test_one_trailing_comma_in_a_pasted_list_reads_as_python_reads_it() -> None:
+    assert np.array_equal(np.asarray(parse_values("[1, 2,]", "--at x"), dtype=float), [1.0, 2.0])
+    assert np.array_equal(np.asarray(parse_values("[[1, 2], [3, 4],]", "--at W"), dtype=float), [[1, 2], [3, 4]])
