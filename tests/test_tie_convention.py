@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from jacmagic import jacobian
 
@@ -150,3 +151,22 @@ def test_max_and_min_are_written_as_max_and_min() -> None:
     result = jacobian("f(x, y) = x*max(x, y, 0) + y*min(0, y)")
     assert "max(x, y, 0)" in str(result) and "min(y, 0)" in str(result) and "Max" not in str(result)
     assert r"\max\left(x, y, 0\right)" in result.latex()
+
+
+@pytest.mark.parametrize(("cell", "tie"), [
+    ("f(a, b, c) = max(a, b)*c", {"a": 1.0, "b": 1.0, "c": 2.0}),
+    ("f(a, b, c) = min(a, b, c)*a", {"a": 0.5, "b": 0.5, "c": 0.5}),
+    ("f(a, b, c) = max(0, a - b) + max(a, b, c)", {"a": 2.0, "b": 2.0, "c": 2.0}),
+    ("z: 3\nf = max(z) * z", {"z": [1.0, 1.0, 0.0]}),
+])
+def test_the_shown_derivative_at_a_tie_read_with_h_of_0_as_0_is_what_r_at_gives(cell: str, tie: dict) -> None:
+    """Both sides' steps were printed H(...) though one took H(0) = 1 (found by review): ∂f/∂b of max(a, b)*c
+    read as c·H(-a + b), 0 at the tie, where R.at gives c. Each step is now H(u) with H(0) = 0 (docs/arrays.md)
+    or 1 - H(-u), so the matrix as shown, evaluated at the tie, is R.at's."""
+    result = jacobian(cell)
+    flat = {f"{name}_{k}": v for name, value in tie.items() if isinstance(value, list)
+            for k, v in enumerate(value, start=1)}
+    point = {s: {**tie, **flat}[s.name] for s in result.symbolic.arguments}
+    assert all(step.args[1] == 0 for step in result.matrix.atoms(sp.Heaviside))  # every H printed means H(0) = 0
+    shown = np.array(result.matrix.subs(point).evalf(), dtype=float)
+    assert np.array_equal(shown, np.asarray(result.at(**tie), dtype=float)), (shown, result.at(**tie))

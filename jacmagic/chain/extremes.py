@@ -23,11 +23,29 @@ from sympy.core.logic import fuzzy_and
 
 
 class _Shown:
-    """max or min in every printer as a textbook writes it (sympy would print the class's own name,
-    \\reducedmax)."""
+    """max or min: differentiated with one-sided steps, and in every printer written as a textbook writes it
+    (sympy would print the class's own name, \\reducedmax)."""
 
     args: tuple[sp.Expr, ...]
     text_name = "max"
+    direction = 1  # max: the largest; min: -1, the smallest
+    last_of_tied = True  # at a tie the last of the tied takes the slope (a written max), or the first (a reduction)
+    evaluate_steps = True
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        """1 where this argument beats every other, else 0; at a tie the last (or first) of the tied takes it all.
+        Each step is written H(u) with H(0) = 0, as the docs define H: "at least" as 1 - H(-u), so the shown
+        derivative says what R.at computes at a tie."""
+        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
+
+        def beats(others: tuple[sp.Expr, ...], at_least: bool) -> sp.Expr:
+            if not others:
+                return sp.S.One
+            ahead = self.direction * (argument - type(self)(*others))  # type: ignore[call-arg]
+            if at_least:
+                return 1 - sp.Heaviside(-ahead, 0, evaluate=self.evaluate_steps)
+            return sp.Heaviside(ahead, 0, evaluate=self.evaluate_steps)
+        return beats(earlier, self.last_of_tied) * beats(later, not self.last_of_tied)
 
     def _latex(self, printer: Any, exp: str | None = None) -> str:
         head = rf"\{self.text_name}" if exp is None else rf"\{self.text_name}^{{{exp}}}"
@@ -46,7 +64,6 @@ class _Shown:
 class _Extreme(_Shown, sp.Function):
     """The largest (or smallest) of the arguments in their written order; numbers alone evaluate."""
 
-    direction = 1
     lattice: Any = sp.Max
 
     @classmethod
@@ -54,17 +71,6 @@ class _Extreme(_Shown, sp.Function):
         if all(a.is_number for a in args):
             return cls.lattice(*args)  # type: ignore[no-any-return]
         return args[0] if len(args) == 1 else None
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        """1 where this argument is at least every earlier one and beyond every later one (the last of the tied
-        takes it all), else 0."""
-        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
-
-        def beats(others: tuple[sp.Expr, ...], at_tie: int) -> sp.Expr:
-            if not others:
-                return sp.S.One
-            return sp.Heaviside(self.direction * (argument - type(self)(*others)), at_tie)
-        return beats(earlier, 1) * beats(later, 0)
 
     def _eval_is_extended_real(self) -> bool | None:
         return fuzzy_and(a.is_extended_real for a in self.args)
@@ -74,9 +80,11 @@ class _Extreme(_Shown, sp.Function):
 
 
 class _Reduction(_Shown):
-    """The largest (or smallest) of a vector's entries, built unevaluated; numbers alone reduce to the extreme."""
+    """The largest (or smallest) of a vector's entries, built unevaluated (its steps too: asking the sign of
+    z_1 - max(...) queries every entry); numbers alone reduce to the extreme."""
 
-    direction = 1  # Max: the largest; Min: -1, the smallest
+    last_of_tied = False  # the first of the tied, as np.argmax
+    evaluate_steps = False
 
     def __new__(cls, *args: Any, **assumptions: Any) -> Any:
         values = [sp.sympify(a) for a in args]
@@ -91,18 +99,6 @@ class _Reduction(_Shown):
         """The chain rule through the entries that contain `symbol` only (sympy's own differentiates all)."""
         return sp.Add(*(self.fdiff(i) * a.diff(symbol) for i, a in enumerate(self.args, start=1)
                         if symbol in a.free_symbols))
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        """1 where this entry is beyond every earlier one and at least every later one (the first of the tied
-        takes it all), else 0; the steps are left unevaluated, as asking the sign of z_1 - max(...) queries every
-        entry."""
-        argument, earlier, later = self.args[argindex - 1], self.args[:argindex - 1], self.args[argindex:]
-
-        def beats(others: tuple[sp.Expr, ...], at_tie: int) -> sp.Expr:
-            if not others:
-                return sp.S.One
-            return sp.Heaviside(self.direction * (argument - type(self)(*others)), at_tie, evaluate=False)
-        return beats(earlier, 0) * beats(later, 1)
 
 
 class ReducedMax(_Reduction, sp.Max):  # type: ignore[misc]
