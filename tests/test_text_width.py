@@ -44,10 +44,10 @@ def _entries(text: str) -> tuple[dict[str, str], int, list[tuple[str, str]]]:
     names it defines (where u = ..., v = ...) in their order."""
     joined = re.sub(r"\n {4}", " ", text)
     shown = dict(re.findall(r"^(∂\S+/∂\S+) = (.+)$", joined, re.M))
-    zeros = re.search(r"^\(the other (\d+) shown entries are 0\)$", joined, re.M)
+    zeros = re.search(r"^\(the other (?:(\d+) shown entries are|shown entry is) 0\)$", joined, re.M)
     where = re.search(r"^where (.+)$", joined, re.M)
     names = [tuple(part.split(" = ", 1)) for part in re.split(r", (?=\w+ = )", where.group(1))] if where else []
-    return shown, int(zeros.group(1)) if zeros else 0, names  # type: ignore[misc]
+    return shown, int(zeros.group(1) or 1) if zeros else 0, names  # type: ignore[misc]
 
 
 SHAPES = [(m, n, seed) for seed, (m, n) in enumerate([(1, 12), (12, 1), (3, 12), (12, 3), (7, 9), (12, 12), (10, 5),

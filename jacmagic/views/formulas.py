@@ -197,7 +197,7 @@ def too_wide(named: bool = False) -> str:
 
 
 def zeros_said(zeros: int) -> str:
-    return f"(the other {zeros} shown entries are 0)"
+    return "(the other shown entry is 0)" if zeros == 1 else f"(the other {zeros} shown entries are 0)"
 
 
 def text_block(label: str, block: Callable[[], str], entries: Sequence[tuple[str, str]], width: int,
