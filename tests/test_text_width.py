@@ -159,3 +159,17 @@ def test_a_long_line_is_continued_under_its_indent_with_every_character_kept(wid
     parts = text_lines(line, width)
     assert all(len(part) <= width for part in parts) and all(part.startswith("    ") for part in parts[1:])
     assert "".join(part.removeprefix("    ") for part in parts).replace(" ", "") == line.replace(" ", "")
+
+
+def test_a_long_entry_of_a_big_matrix_is_written_whole_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A matrix past 12 rows was drawn a row per line with each entry cut after 60 characters and "…", no note
+    saying so (found by review): now a row too wide goes entry by entry, each entry whole, read back equal."""
+    monkeypatch.setattr(render, "_terminal_width", lambda: 100)
+    outputs = ["x**2"] * 12 + ["sin(x)*cos(2*x)*exp(x)*log(1 + x**2)*atan(x)"]  # no function squared in J
+    R = jacobian("f(x) = [" + ", ".join(outputs) + "]")
+    shown, _, _ = _entries(str(R))
+    x = R.inputs[0]
+    assert "…" not in shown["∂f₁₃/∂x"]
+    printed = _parsed(shown["∂f₁₃/∂x"], {"x": x})
+    for value in (0.3, 1.1, -0.7):
+        assert abs(float(printed.subs(x, value)) - float(R.matrix[12, 0].subs(x, value))) < 1e-12

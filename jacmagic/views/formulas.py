@@ -35,9 +35,8 @@ if TYPE_CHECKING:
 
 
 # An entry of more than ENTRY_NODES expression nodes is elided, and a matrix is only searched for such entries when
-# the whole of it passes TOTAL_NODES; a text entry is cut after _TEXT_ENTRY characters.
+# the whole of it passes TOTAL_NODES.
 ENTRY_NODES, TOTAL_NODES = 400, 3_000
-_TEXT_ENTRY = 60
 
 
 @lru_cache(maxsize=4096)
@@ -120,9 +119,9 @@ def matrix_text(matrix: sp.MatrixBase) -> str:
 
 
 def _entry_text(entry: sp.Basic) -> str:
-    """An entry on one line of text, "…" when too long to typeset, cut after _TEXT_ENTRY characters."""
-    text = "…" if is_long(entry) else inline(entry)
-    return text if len(text) <= _TEXT_ENTRY else text[:_TEXT_ENTRY] + "…"
+    """An entry on one line of text, whole ("…" when too long to typeset, as the LaTeX's notes say): a row too
+    wide for the text is written entry by entry (`text_block`), never cut."""
+    return "…" if is_long(entry) else inline(entry)
 
 
 def matrix_entries(matrix: sp.MatrixBase, name: Callable[[int, int], str]) -> list[tuple[str, str]]:
