@@ -175,9 +175,18 @@ def test_a_matrix_returned_whole_is_refused() -> None:
 
 # --- sizes: refused or bounded before anything can hang (issue 22) ---------------------------------------------
 
+# The child's own peak: its address space's high-water mark (VmHWM, new at exec). ru_maxrss is carried over exec
+# from the parent at fork, so a suite grown past 650 MB made every child report the suite's size (1.5 GB in CI).
 SIZED_CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from IPython.core.interactiveshell import InteractiveShell
+
+def peak_mb():
+    if os.path.exists("/proc/self/status"):
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 ip = InteractiveShell.instance()
 ip.run_line_magic("load_ext", "jacmagic")
 for setup, cell in json.loads(sys.argv[1]):
@@ -185,9 +194,8 @@ for setup, cell in json.loads(sys.argv[1]):
     start = time.monotonic()
     run = ip.run_cell(cell)
     error = run.error_in_exec or run.error_before_exec
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("@" + json.dumps({"seconds": time.monotonic() - start, "error": type(error).__name__,
-                            "message": str(error), "peak_mb": peak_mb}), flush=True)
+                            "message": str(error), "peak_mb": peak_mb()}), flush=True)
 """
 CHILD_TIMEOUT = 300  # seconds for a whole child: far beyond any budget; reaching it means something hangs
 
