@@ -68,13 +68,14 @@ def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
 
 
 def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[int]]:
-    """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v)), or, if
+    """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v), the
+    where of roots sympy made of sqrt(where(...)) for its own entry), or, if
     sympy simplified it away (sqrt(v_1)**2 is v_1), those holding all its symbols; failing both, every entry.
     Each entry is walked only into the parts that hold a guard's: a part every entry shares and no guard is in
     (max(z) in z - max(z)) is not walked once per entry."""
     if not guards:
         return []
-    written = {g.written for g in guards}
+    written = {part for g in guards for part in (g.expression, g.written)}
     inner: dict[sp.Basic, list[sp.Basic]] = {}  # the arguments that are or hold a guard's part
     for node in postorder(entries):
         inner[node] = [a for a in node.args if a in written or inner[a]]
@@ -85,7 +86,10 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
     every = set(range(len(entries)))
     holders: dict[sp.Basic, set[int]] = {}  # symbol -> the entries holding it, found once when first needed
 
-    def users(part: sp.Expr) -> list[int]:
+    def users(guard: Guard) -> list[int]:
+        if guard.expression in uses:  # sympy moved it into a where (sqrt(where(c, a, b)) is a where of roots)
+            return sorted(uses[guard.expression])
+        part = guard.written
         if part in uses:
             return sorted(uses[part])
         if not holders:  # a guard simplified away: each entry's symbols, once (per guard: 2000 entries took 10 s)
@@ -94,7 +98,7 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
                     holders.setdefault(symbol, set()).add(k)
         holding = set(every).intersection(*(holders.get(s, set()) for s in part.free_symbols))
         return sorted(holding or every)
-    return [users(g.written) for g in guards]
+    return [users(g) for g in guards]
 
 
 def by_entry(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> tuple[tuple[Guard, ...], ...]:

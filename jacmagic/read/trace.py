@@ -35,7 +35,6 @@ from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, r
 CELL_FILENAME = "<jacobian cell>"
 _ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
                    "for any size")
-_UNFINISHED = object()
 
 
 class _Rebinder:
@@ -250,7 +249,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     allowance = DIFFERENTIATION_BUDGETS * budget
     evaluated = _evaluator()
     try:
-        traced = Budget(allowance).run(lambda: _outputs(function, arguments, name, evaluated), _UNFINISHED,
+        traced = Budget(allowance).run(lambda: _outputs(function, arguments, name, evaluated), None,
                                        optional=False)
     except CellError as err:
         if err.line is None and filename:
@@ -259,7 +258,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     except Exception as err:
         failed = _error_line(sys.exc_info()[2], filename) if filename else None
         raise CellError(f"in {name}: {_explain(err)}", failed) from None
-    if traced is _UNFINISHED:
+    if traced is None:
         raise TooManyEntries(f"calling {name} with symbols ({counted(len(params), 'input')}) did not finish within "
                              f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
                              "--chain for any size")
