@@ -5,7 +5,7 @@ to compute exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import sympy as sp
 
@@ -68,13 +68,14 @@ def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
 
 
 def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[int]]:
-    """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v)), or, if
+    """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v), the
+    where of roots sympy made of sqrt(where(...)) for its own entry), or, if
     sympy simplified it away (sqrt(v_1)**2 is v_1), those holding all its symbols; failing both, every entry.
     Each entry is walked only into the parts that hold a guard's: a part every entry shares and no guard is in
     (max(z) in z - max(z)) is not walked once per entry."""
     if not guards:
         return []
-    written = {g.written for g in guards}
+    written = {part for g in guards for part in (g.expression, g.written)}
     inner: dict[sp.Basic, list[sp.Basic]] = {}  # the arguments that are or hold a guard's part
     for node in postorder(entries):
         inner[node] = [a for a in node.args if a in written or inner[a]]
@@ -85,7 +86,10 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
     every = set(range(len(entries)))
     holders: dict[sp.Basic, set[int]] = {}  # symbol -> the entries holding it, found once when first needed
 
-    def users(part: sp.Expr) -> list[int]:
+    def users(guard: Guard) -> list[int]:
+        if guard.expression in uses:  # sympy moved it into a where (sqrt(where(c, a, b)) is a where of roots)
+            return sorted(uses[guard.expression])
+        part = guard.written
         if part in uses:
             return sorted(uses[part])
         if not holders:  # a guard simplified away: each entry's symbols, once (per guard: 2000 entries took 10 s)
@@ -94,7 +98,7 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
                     holders.setdefault(symbol, set()).add(k)
         holding = set(every).intersection(*(holders.get(s, set()) for s in part.free_symbols))
         return sorted(holding or every)
-    return [users(g.written) for g in guards]
+    return [users(g) for g in guards]
 
 
 def by_entry(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> tuple[tuple[Guard, ...], ...]:
@@ -139,11 +143,13 @@ def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]
     return guards
 
 
-def _own_guard(node: sp.Basic, constant: set[sp.Basic], line: int, fail: Fail) -> list[Guard]:
+def _own_guard(node: sp.Basic, constant: set[sp.Basic], line: int, fail: Fail,
+               value: Callable[[sp.Basic], sp.Basic]) -> list[Guard]:
     """What `node` itself needs, as the entry-level reader guards it as written: a restricted call (log, asin,
     tan) a finite real value, a negative whole power a divisor that is not 0, any other power but a whole one
     (sqrt, x**0.5, x**y) a finite real value. Only a part without symbols (in `constant`) is asked what sympy
-    knows of it: sympy's is_number walks down a whole deep expression, every time."""
+    knows of it: sympy's is_number walks down a whole deep expression, every time. The guard holds the part's
+    `value` (sympy's evaluated form of a part written unevaluated)."""
     if isinstance(node, sp.Pow) and node.exp.is_Integer:
         part, divisor = node.base, True
         if node.exp >= 0:
@@ -152,7 +158,7 @@ def _own_guard(node: sp.Basic, constant: set[sp.Basic], line: int, fail: Fail) -
         part, divisor = node, False
     else:
         return []
-    return guards_of(part, line, divisor, fail) if part in constant else [Guard(part, line, divisor)]
+    return guards_of(value(part), line, divisor, fail) if part in constant else [Guard(value(part), line, divisor)]
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -182,12 +188,14 @@ class _Found:
     def listed(self, mask: int) -> Guards:
         return tuple(self.guards[k] for k in _bits(mask))
 
-    def branches(self, choice: sp.Piecewise, masks: dict[sp.Basic, int]) -> int:
+    def branches(self, choice: sp.Piecewise, masks: dict[sp.Basic, int],
+                 evaluated: Callable[[sp.Basic], sp.Basic]) -> int:
         """A choice's guards: its conditions' (numpy computes them all), and each branch's checked only where
         that branch is taken (np.where(x > 0, np.sqrt(x), 0) is defined at x = -1)."""
         mask, earlier = 0, list[sp.Basic]()
-        for value, condition in choice.args:
-            mask |= masks[condition]
+        for value, written in choice.args:
+            mask |= masks[written]
+            condition = evaluated(written)
             for guard in self.listed(masks[value]):
                 pieces = [(guard.safe, c) for c in earlier] + [(guard.expression, condition), (guard.safe, True)]
                 taken = sp.Piecewise(*pieces[:len(earlier) + 1 + (condition is not sp.true)], evaluate=False)
@@ -196,18 +204,21 @@ class _Found:
         return mask
 
 
-def guards_within(expressions: Sequence[sp.Expr], line: int, fail: Fail) -> tuple[Guards, ...]:
-    """The guards of each traced expression (a def's outputs: nothing was simplified before), found as the
-    entry-level reader records them, entry by entry: `np.sum(np.sqrt(v)) * v` needs every sqrt in each entry,
-    `np.sqrt(v)` only its own. One walk over the distinct parts: a softmax's shared sum is visited once."""
+def guards_within(expressions: Sequence[sp.Expr], line: int, fail: Fail,
+                  evaluated: Callable[[sp.Basic], sp.Basic] = lambda part: part) -> tuple[Guards, ...]:
+    """The guards of each traced expression (a def's outputs, written as the def computed them: sympy evaluates
+    nothing while a def runs, so each value holds the parts it was computed from, np.log in np.exp(np.log(x))),
+    found as the entry-level reader records them, entry by entry: `np.sum(np.sqrt(v)) * v` needs every sqrt in
+    each entry, `np.sqrt(v)` only its own. One walk over the distinct parts: a softmax's shared sum is visited
+    once. `evaluated` gives a written part's value, which the guard holds."""
     found, masks, constant = _Found(), dict[sp.Basic, int](), set[sp.Basic]()
     for node in postorder(expressions):
         if not node.is_Symbol and all(a in constant for a in node.args):
             constant.add(node)
         if isinstance(node, sp.Piecewise):
-            masks[node] = found.branches(node, masks)
+            masks[node] = found.branches(node, masks, evaluated)
             continue
-        mask = found.mask(_own_guard(node, constant, line, fail))
+        mask = found.mask(_own_guard(node, constant, line, fail, evaluated))
         for argument in node.args:
             mask |= masks[argument]
         masks[node] = mask

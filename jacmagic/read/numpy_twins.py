@@ -65,7 +65,10 @@ def _condition(test: Any) -> Any:
 
 
 def _choose(test: Any, then: Any, otherwise: Any) -> sp.Expr:
-    return KNOWN_FUNCTIONS["where"][0](_condition(test), then, otherwise)
+    """np.where, built with sympy's evaluation on while the rest of a def runs without it: a Piecewise rewrites a
+    condition holding another one, which sympy cannot do unevaluated."""
+    with sp.evaluate(True):
+        return KNOWN_FUNCTIONS["where"][0](_condition(test), then, otherwise)
 
 
 def symbolic_array(values: Any, *args: Any, **kwargs: Any) -> SymbolicArray:

@@ -24,7 +24,7 @@ from jacmagic.budget import Budget
 from jacmagic.chain.activations import Abs, sign
 from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
-from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
+from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, postorder, symbols_in
 from jacmagic.notation import counted
 from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
@@ -35,7 +35,6 @@ from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, r
 CELL_FILENAME = "<jacobian cell>"
 _ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
                    "for any size")
-_UNFINISHED = object()
 
 
 class _Rebinder:
@@ -132,7 +131,13 @@ def _truth(value: Any) -> Any:
     as a comparison's is."""
     if _symbolic(value):
         raise TypeError("cannot determine truth value of a traced value")
-    return value
+    return _settled(value)
+
+
+def _settled(value: Any) -> Any:
+    """A constant computed while sympy evaluates nothing (np.sum of plain numbers is an unevaluated sum), as
+    sympy's value: Python's if and == ask it as a number."""
+    return _evaluator()(value) if isinstance(value, sp.Basic) and value.args else value
 
 
 _NUMBERS = (sp.Expr, int, float, np.number)
@@ -144,6 +149,7 @@ def _equal(left: Any, right: Any, unequal: bool) -> Any:
     numbers = all(isinstance(v, _NUMBERS) and not isinstance(v, bool) for v in (left, right))
     if numbers and (_symbolic(left) or _symbolic(right)):
         return sp.Ne(left, right) if unequal else sp.Eq(left, right)
+    left, right = _settled(left), _settled(right)
     return left != right if unequal else left == right
 
 
@@ -241,8 +247,10 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     arguments, declared = _arguments(names, shapes or {})
     params = tuple(s for argument in arguments for s in entries_of(argument))
     allowance = DIFFERENTIATION_BUDGETS * budget
+    evaluated = _evaluator()
     try:
-        value = Budget(allowance).run(lambda: function(*arguments), _UNFINISHED, optional=False)
+        traced = Budget(allowance).run(lambda: _outputs(function, arguments, name, evaluated), None,
+                                       optional=False)
     except CellError as err:
         if err.line is None and filename:
             err = CellError(err.message, _error_line(sys.exc_info()[2], filename))
@@ -250,19 +258,47 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     except Exception as err:
         failed = _error_line(sys.exc_info()[2], filename) if filename else None
         raise CellError(f"in {name}: {_explain(err)}", failed) from None
-    if value is _UNFINISHED:
+    if traced is None:
         raise TooManyEntries(f"calling {name} with symbols ({counted(len(params), 'input')}) did not finish within "
                              f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
                              "--chain for any size")
-    expressions = tuple(_as_expression(v, name) for v in _flatten(value))
-    if not expressions:
-        raise CellError(f"{name} returns nothing to differentiate")
+    written, expressions = traced
     _refuse_oversized(name, expressions, declared)
     _refuse_undefined(name, expressions)
     outputs = output_symbols(name, len(expressions))
-    guards = guards_within(expressions, line, partial(_output_error, f"in {name}"))
+    guards = guards_within(written, line, partial(_output_error, f"in {name}"), evaluated)
     stage = Stage(name, params, outputs, expressions, 1, params, guards)
     return CellModel("def", params, outputs, expressions, (stage,), name, declared)
+
+
+def _outputs(function: Callable[..., Any], arguments: list[Any], name: str, evaluated: Callable[[sp.Basic], sp.Basic]
+             ) -> tuple[tuple[sp.Expr, ...], tuple[sp.Expr, ...]]:
+    """The outputs of `function` as it computed them, and their values. sympy evaluates nothing while the def
+    runs, so each value keeps the parts it was computed from (np.exp(np.log(x)) keeps its log, 0*np.sqrt(x) its
+    sqrt, x/x its divisor) and its guards are found in it; sympy's simplified value is taken after."""
+    try:
+        with sp.evaluate(False):
+            value = function(*arguments)
+    except CellError:
+        raise
+    except Exception:  # noqa: BLE001 - sympy's own algorithms may fail on unevaluated parts: run as it always was
+        value = function(*arguments)
+    written = tuple(_as_expression(v, name) for v in _flatten(value))
+    if not written:
+        raise CellError(f"{name} returns nothing to differentiate")
+    return written, tuple(map(evaluated, written))
+
+
+def _evaluator() -> Callable[[sp.Basic], sp.Basic]:
+    """sympy's value of an expression written unevaluated, built bottom-up: each distinct part once, however
+    often the def reused it."""
+    values: dict[sp.Basic, sp.Basic] = {}
+
+    def evaluated(expression: sp.Basic) -> sp.Basic:
+        for node in postorder((expression,), values):
+            values[node] = node.func(*(values[a] for a in node.args)) if node.args else node
+        return values[expression]
+    return evaluated
 
 
 def _output_error(where: str, message: str) -> CellError:
