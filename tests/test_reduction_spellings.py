@@ -137,3 +137,48 @@ def test_a_method_or_python_builtin_is_its_numpy_function(body: str, same: str, 
     for v in (np.array([2.0, 1.0, 3.0]), np.array([0.5, -1.0, 2.5]), np.array([-0.3, 0.8, 1.9])):
         forms = [_jacobian(f"import numpy as np\ndef f(v):\n    return {b}\n", chain, v) for b in (body, same)]
         assert_close(forms[0], forms[1])
+
+
+# -- each array method a user writes is its numpy function, at both levels ------------------------------------------
+
+METHODS = [  # (a method as written, its numpy function): bodies of f(W, v), W 2 x 3 and v of 3 entries
+    ("W.T @ (W @ v)", "np.transpose(W) @ np.matmul(W, v)"),
+    ("v.dot(v) * v + W.sum()", "np.dot(v, v) * v + np.sum(W)"),
+    ("W.dot(v)", "np.dot(W, v)"),
+    ("v.mean() * v + W.mean()", "np.mean(v) * v + np.mean(W)"),
+    ("W.mean(axis=1) * v.sum()", "np.mean(W, axis=1) * np.sum(v)"),
+    ("W.sum(axis=1) ** 2 + v.max()", "np.sum(W, axis=1) ** 2 + np.max(v)"),
+    ("W.max(axis=1) * W.min(axis=1) * v.min()", "np.max(W, axis=1) * np.min(W, axis=1) * np.min(v)"),
+    ("W.max(axis=0) + v", "np.amax(W, axis=0) + v"),
+    ("W.min() * v", "np.minimum.reduce(W, axis=None) * v"),
+    ("W.clip(-0.5, 1.0).sum(axis=0) * v", "np.sum(np.clip(W, -0.5, 1.0), axis=0) * v"),
+    ("abs(W).sum(axis=0) * v", "np.sum(np.abs(W), axis=0) * v"),
+]
+W0 = np.array([[0.3, -1.2, 2.1], [1.7, 0.4, -0.6]])
+V0 = np.array([0.9, -0.35, 1.4])
+
+
+def _def(body: str) -> str:
+    return f"import numpy as np\ndef f(W, v):\n    return {body}\n"
+
+
+def _numpy_differences(body: str, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the cell's own function run by numpy, by W's entries then v's."""
+    scope: dict[str, object] = {}
+    exec(_def(body), scope)  # noqa: S102 - the test's own numpy code
+    f = scope["f"]
+
+    def value(flat: np.ndarray) -> np.ndarray:
+        return np.ravel(f(flat[:6].reshape(2, 3), flat[6:]))  # type: ignore[operator]
+    point = np.concatenate([W0.ravel(), V0])
+    return np.array([(value(point + h * e) - value(point - h * e)) / (2 * h) for e in np.eye(9)]).T
+
+
+@pytest.mark.parametrize("chain", [False, True], ids=["plain", "chain"])
+@pytest.mark.parametrize(("method", "function"), METHODS, ids=[m for m, _ in METHODS])
+def test_an_array_method_is_its_numpy_function(method: str, function: str, chain: bool) -> None:
+    want = _numpy_differences(method)
+    assert_close(_numpy_differences(function), want, rel=1e-6)  # the table itself: the two spellings agree
+    for body in (method, function):
+        result = jacobian(_def(body), chain=chain, wrt=("W", "v"), at={"W": W0.tolist(), "v": V0.tolist()})
+        assert_close(np.asarray(result.at(W=W0, v=V0), dtype=float).reshape(want.shape), want, rel=1e-6)
