@@ -182,3 +182,15 @@ def test_an_array_method_is_its_numpy_function(method: str, function: str, chain
     for body in (method, function):
         result = jacobian(_def(body), chain=chain, wrt=("W", "v"), at={"W": W0.tolist(), "v": V0.tolist()})
         assert_close(np.asarray(result.at(W=W0, v=V0), dtype=float).reshape(want.shape), want, rel=1e-6)
+
+
+def test_astype_float_keeps_a_plain_defs_symbols_and_with_chain_is_refused_saying_to_leave_it_out() -> None:
+    """v.astype(float) was refused as 'float() or a math function got a symbolic value'."""
+    cell = "import numpy as np\ndef f(v):\n    return v.astype(float) * v\n"
+    v = np.array([0.5, -1.0, 2.0])
+    assert_close(np.asarray(jacobian(cell, at={"v": v.tolist()}).at(v=v), dtype=float), np.diag(2 * v))
+    with pytest.raises(JacmagicError, match=r"\.astype is not traced: a traced array holds floats already; leave "
+                                            r"\.astype\(float\) out"):
+        jacobian(cell, chain=True, at={"v": v.tolist()})
+    with pytest.raises(JacmagicError, match=r"v\.astype\(int64\) is a step function"):
+        jacobian(cell.replace("float", "int"), at={"v": v.tolist()})

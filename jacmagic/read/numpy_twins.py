@@ -77,6 +77,12 @@ class SymbolicArray(np.ndarray):
     def round(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
         raise CellError(step_refusal("v.round()"))
 
+    def astype(self, dtype: Any, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        """v.astype(float) keeps the symbols (numpy would ask each for a float); to whole numbers is a step."""
+        if np.dtype(dtype).kind != "f":
+            raise CellError(step_refusal(f"v.astype({np.dtype(dtype).name})"))
+        return self.copy()
+
 
 _INDEX = ("v.arg{kind}() gives the place of the {kind}imum, a whole number that jumps from one entry to the next and "
           "has no derivative; write np.{kind}(v) (or v.{kind}()) for the value itself")

@@ -33,6 +33,7 @@ _INSTEAD = {
                                           "value"),
     "prod": ": write the product out (v[0] * v[1] * ...), or drop --chain, where v.prod() is traced entry by entry",
     **dict.fromkeys(("std", "var"), ": write it out, np.mean((v - v.mean()) ** 2) (np.sqrt of it for .std)"),
+    "astype": ": a traced array holds floats already; leave .astype(float) out",
 }
 
 
