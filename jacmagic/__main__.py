@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", action=Once, choices=["reverse", "forward", "both"],
                         help="with --chain: reverse mode (default), forward mode, or both, with their costs")
     parser.add_argument("--direction", action="append", help="with --chain: forward mode along one direction, e.g. x=1")
-    parser.add_argument("--budget", action=Once, type=float, default=2.0)
-    parser.add_argument("--memory", action=Once, type=float, default=1.0, metavar="GB",
-                        help="memory a --chain walkthrough may hold (estimated before anything is allocated)")
+    parser.add_argument("--budget", action=Once, type=float, help=f"seconds (default {Options.budget:g})")
+    parser.add_argument("--memory", action=Once, type=float, metavar="GB", help="memory a --chain walkthrough may "
+                        f"hold (estimated before anything is allocated; default {Options.memory:g})")
     parser.add_argument("--plot", action=Once, metavar="PNG", help="also draw the --plot picture into this PNG file")
     parser.add_argument("--domain", action="append", help="the plotted region, e.g. r=0:2,theta=0:2*pi")
     args, extra = parser.parse_known_args(pairs_joined(sys.argv[1:] if argv is None else argv, _LISTS))
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(det=args.det, wrt=parse_names(joined([args.wrt])) if args.wrt else (),
                           at=parse_point(joined([args.at])) if args.at else (), simplify=args.simplify,
                           partials=args.partials, check=args.check, chain=args.chain, widgets=False,
-                          budget=args.budget, memory=args.memory, plot=bool(args.plot),
+                          budget=Options.budget if args.budget is None else args.budget,
+                          memory=Options.memory if args.memory is None else args.memory, plot=bool(args.plot),
                           domain=parse_ranges(joined([args.domain]), "--domain") if args.domain else (),
                           hessian=args.hessian, mode=chain_mode(args.mode, direction),
                           direction=direction)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from jacmagic.errors import OptionError
+from jacmagic.model import Options
 from jacmagic.read.names import closest
 
 # Dashes a word processor or a web page puts where `--` was typed (em dash, en dash, minus sign).
@@ -78,8 +79,9 @@ def option_names(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def given_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
-    """The options given on the line, by their first name, with their values (one left at its default is not
-    told apart from one not given)."""
+    """The options given on the line, by their first name, with their values: those that differ from their
+    defaults, so an option whose use depends on others (--memory) has the default None, and `--memory 1` counts
+    as given as `--memory 2` does."""
     return {action.option_strings[0]: getattr(args, action.dest) for action in parser._actions
             if action.option_strings and getattr(args, action.dest, action.default) != action.default}
 
@@ -99,6 +101,11 @@ def unexpected(word: str, parser: argparse.ArgumentParser, elsewhere: Mapping[st
     typed = typed if typed in elsewhere else _LONG_DASHES.sub("--", typed)
     if typed in elsewhere:
         return f"{word}: {elsewhere[typed]}"
+    if dashes.end() == len(word):
+        return f"{quoted(word)} alone is no option: -- ends the options, and nothing follows it here; leave it out"
+    if typed == word and word in known:  # argparse leaves a known option over only after `--`, which ends them
+        return (f"{word} comes after --, which ends the options: every word after it is read as a value, not an "
+                f"option; leave the -- out (or put {word} before it)")
     if dashes.group() != "--" and typed in known:
         return (f"unknown option {word}: an option starts with two hyphens, --, not a dash (as a word processor "
                 f"or a web page writes --); did you mean {typed}?")
@@ -115,18 +122,20 @@ def _either(options: Sequence[str]) -> str:
 
 # The longest time budget: a whole hour for one step is already more than any notebook user waits.
 MAX_BUDGET = 3600.0
-# The most memory --memory may allow: more than one cell should ever take.
-MAX_MEMORY = 1024.0
-_LIMITS = {"budget": ("seconds", MAX_BUDGET), "memory": ("gigabytes", MAX_MEMORY)}
+# The most memory --memory may allow: more than one cell should ever take; the least, 1 MB (less holds no
+# walkthrough worth the name, and was refused as "about 0 MB, over the 0 MB limit").
+MAX_MEMORY, MIN_MEMORY = 1024.0, 0.001
+_LIMITS = {"budget": ("seconds", "above 0", 0.0, MAX_BUDGET),
+           "memory": ("gigabytes", f"at least {MIN_MEMORY:g} (1 MB)", MIN_MEMORY, MAX_MEMORY)}
 
 
 def within_limit(name: str, value: float, what: str) -> float:
     """The time budget or the memory allowance (`name`) as a float, refused under the name `what` set it by
-    (`--budget`, `JacobianMagic.budget`) unless above 0 and at most its top: a cell, the command line and `%config`
-    word it alike."""
-    unit, top = _LIMITS[name]
-    if not 0 < value <= top:  # also refuses nan
-        raise OptionError(f"{what} takes a number of {unit} above 0 and at most {top:g}, got {value!r}")
+    (`--budget`, `JacobianMagic.budget`) unless within its range: a cell, the command line and `%config` word it
+    alike."""
+    unit, least, bottom, top = _LIMITS[name]
+    if not (bottom < value <= top if bottom == 0 else bottom <= value <= top):  # also refuses nan
+        raise OptionError(f"{what} takes a number of {unit} {least} and at most {top:g}, got {value!r}")
     return float(value)
 
 
@@ -137,11 +146,22 @@ _UNUSED: tuple[tuple[str, Callable[[Collection[str]], bool], str], ...] = (
                                                       "plotted: add --plot"),
     ("--memory", lambda given: "--chain" not in given, "limits what a --chain walkthrough may hold, and there is "
                                                        "none: add --chain"),
+    *((option, lambda given: "--chain" not in given, "is how --chain multiplies the stages' local Jacobians, and "
+                                                     "there is no --chain: add --chain")
+      for option in ("--direction", "--mode")),
     ("--range", lambda given: "--no-widgets" in given, "sets the panel's slider ranges, and --no-widgets shows no "
                                                        "panel: leave one of them out"),
     ("--no-continuous-update", lambda given: "--no-widgets" in given,
      "is how the panel's sliders update, and --no-widgets shows no panel: leave one of them out"),
 )
+
+
+def set_by(options: Options) -> set[str]:
+    """The options whose use the values of `options` tell, so that jacmagic.jacobian() is held to the same rules
+    as a line: --chain, --direction, --mode (one that is not the default). Not --memory (its default is the user's
+    %config) nor --domain (result.plot() of the API draws it later)."""
+    return {option for option, given in (("--chain", options.chain), ("--direction", options.direction),
+                                         ("--mode", options.mode != "reverse" and not options.direction)) if given}
 
 
 def refuse_unused(given: Collection[str]) -> None:

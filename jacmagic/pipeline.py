@@ -28,7 +28,7 @@ from jacmagic.notes import (
     OffMainThread,
     ThroughStages,
 )
-from jacmagic.option_words import within_limit
+from jacmagic.option_words import refuse_unused, set_by, within_limit
 from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
 from jacmagic.read.names import STEP_NODES, closest, refuse_twins, step_in, step_refusal
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
@@ -74,9 +74,7 @@ def compute(source: str | object, options: Options | None = None,
         source = source.replace("\r\n", "\n").replace("\r", "\n")
     within_limit("memory", options.memory, "--memory")
     within_limit("budget", options.budget, "--budget")
-    if not options.chain and (options.mode != "reverse" or options.direction):
-        raise OptionError(f"--{'direction' if options.direction else 'mode'} is how --chain multiplies the "
-                          "stages' local Jacobians; add --chain")
+    refuse_unused(set_by(options))
     if options.chain:
         return _chain_result(source, options, namespace, name)
     from jacmagic.result import JacobianResult

@@ -90,6 +90,8 @@ MAGIC_COMBINATIONS = [  # (the option line, a refusal it gets, or None where eve
                                             r"--no-widgets shows no panel"),
     ("--no-continuous-update --range r=0:5", None),
     ("--mode forward", r"^--mode is how --chain multiplies"),  # refused before this change: kept
+    ("--mode reverse", r"^--mode is how --chain multiplies"),  # the default mode, typed: as unused
+    ("--memory 1", r"^--memory limits what a --chain walkthrough"),  # the default memory, typed: as unused
     ("--direction r=1", r"^--direction is how --chain multiplies"),
     ("--chain --mode forward --direction r=1", None),
     ("--simplify none", None),  # noted, not refused: without --det the entries are raw anyway, as asked
@@ -135,11 +137,14 @@ def test_domain_with_plot_on_the_command_line_draws(capsys: pytest.CaptureFixtur
 # -- the budget and memory ranges: one wording --------------------------------------------------------------------
 
 @pytest.mark.parametrize(("setting", "value", "unit", "top"), [("budget", "0", "seconds", "3600"),
-                                                               ("memory", "5000", "gigabytes", "1024")])
+                                                               ("memory", "5000", "gigabytes", "1024"),
+                                                               ("memory", "1e-300", "gigabytes", "1024"),
+                                                               ("memory", "0.0005", "gigabytes", "1024")])
 def test_budget_and_memory_out_of_range_are_worded_alike_by_config_cell_and_command_line(
         shell: Shell, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, setting: str,
         value: str, unit: str, top: str) -> None:
-    rule = f"takes a number of {unit} above 0 and at most {top}, got {float(value)!r}"
+    least = "above 0" if setting == "budget" else "at least 0.001 (1 MB)"
+    rule = f"takes a number of {unit} {least} and at most {top}, got {float(value)!r}"
     try:
         with caplog.at_level(logging.ERROR):
             shell.run(f"%config JacobianMagic.{setting} = {value}")
@@ -149,3 +154,68 @@ def test_budget_and_memory_out_of_range_are_worded_alike_by_config_cell_and_comm
     chain = "--chain " if setting == "memory" else ""
     assert str(shell.run(f"%%jacobian {chain}--{setting} {value}\n{POLAR}").error) == f"--{setting} {rule}"
     assert _cli_error(capsys, ONE_LINE_POLAR, *chain.split(), f"--{setting}", value) == f"error: --{setting} {rule}\n"
+
+
+# -- one table of unused options, whoever gives them --------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["1", "2", "1.0"])
+def test_memory_equal_to_its_default_without_chain_is_refused_as_any_other_value(
+        capsys: pytest.CaptureFixture[str], value: str) -> None:
+    """The command line took `--memory 1` (its default) for no option given, and refused `--memory 2`."""
+    said = _cli_error(capsys, ONE_LINE_POLAR, "--memory", value)
+    assert said.startswith("error: --memory limits what a --chain walkthrough may hold, and there is none"), said
+
+
+def test_the_command_line_uses_the_default_memory_and_budget_when_none_is_given(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([ONE_LINE_POLAR, "--chain", "--memory", "1"]) == 0 and main([ONE_LINE_POLAR, "--chain"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("line", "option"), [("--mode reverse", "--mode"), ("--mode both", "--mode"),
+                                              ("--direction r=1", "--direction"),
+                                              ("--mode forward --direction r=1", "--direction"),
+                                              ("--memory 1", "--memory"), ("--memory 0.5", "--memory")])
+def test_an_option_without_chain_gets_one_refusal_from_the_magic_the_command_line_and_the_api(
+        shell: Shell, capsys: pytest.CaptureFixture[str], line: str, option: str) -> None:
+    """The rules lived in two places (the line's table and compute's --mode/--direction check), which differed:
+    `--mode reverse` without --chain was taken."""
+    from jacmagic import JacmagicError, jacobian
+
+    said = _refused(shell, line)
+    assert said.startswith(f"{option} ") and said.endswith("add --chain"), said
+    assert _cli_error(capsys, ONE_LINE_POLAR, *line.split()) == f"error: {said}\n"
+    if option != "--memory":  # the API's memory= default is the user's %config: not told from one given
+        words = line.split()
+        given = {"mode": words[words.index("--mode") + 1]} if "--mode" in words else {}
+        direction = {"direction": {"r": 1.0}} if "--direction" in words else {}
+        if given.get("mode") != "reverse":
+            with pytest.raises(JacmagicError) as refused:
+                jacobian(POLAR, **given, **direction)  # type: ignore[arg-type]
+            assert str(refused.value) == said
+
+
+@pytest.mark.parametrize("where", ["magic", "command line"])
+@pytest.mark.parametrize("option", ["--det", "--wrt", "--chain"])
+def test_an_option_after_the_double_dash_is_not_suggested_as_itself(
+        shell: Shell, capsys: pytest.CaptureFixture[str], where: str, option: str) -> None:
+    """`-- --det` said 'unknown option --det (did you mean --det?)': -- ends the options, so --det is a value."""
+    said = (_refused(shell, f"-- {option}") if where == "magic"
+            else _cli_error(capsys, ONE_LINE_POLAR, "--", option))
+    assert f"{option} comes after --, which ends the options" in said and "did you mean" not in said, said
+
+
+def test_a_double_dash_left_over_on_the_command_line_is_not_taken_for_at(capsys: pytest.CaptureFixture[str]) -> None:
+    said = _cli_error(capsys, ONE_LINE_POLAR, "--det", "--")
+    assert said == "error: '--' alone is no option: -- ends the options, and nothing follows it here; leave it out\n"
+
+
+@pytest.mark.parametrize("value", ["1e-300", "0.0005", "0"])
+def test_memory_too_small_to_hold_a_walkthrough_is_refused_naming_the_range(
+        shell: Shell, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    """`--memory 1e-300 --chain` said 'about 0 MB of numbers, over the 0 MB limit'."""
+    said = _refused(shell, f"--chain --memory {value}")
+    assert said == (f"--memory takes a number of gigabytes at least 0.001 (1 MB) and at most 1024, got "
+                    f"{float(value)!r}"), said
+    assert _cli_error(capsys, ONE_LINE_POLAR, "--chain", "--memory", value) == f"error: {said}\n"
+    shell.ok(f"%%jacobian --chain --memory 0.001 --at r=1,theta=0.5\n{POLAR}")  # the least allowed: taken

@@ -196,7 +196,7 @@ def test_chain_plot_in_a_terminal_shows_the_picture(shell: Shell) -> None:
     ("budget = -3", r"JacobianMagic.budget takes a number of seconds above 0 and at most 3600, got -3.0"),
     ("budget = 1e9", r"JacobianMagic.budget takes .* got 1000000000.0"),
     ("budget = float('nan')", r"JacobianMagic.budget takes .* got nan"),
-    ("memory = 0", r"JacobianMagic.memory takes a number of gigabytes above 0 and at most 1024, got 0"),
+    ("memory = 0", r"JacobianMagic.memory takes a number of gigabytes at least 0.001 \(1 MB\) and at most 1024, got 0"),
 ])
 def test_a_config_value_out_of_range_is_refused_when_set(shell: Shell, setting: str, match: str,
                                                          caplog: pytest.LogCaptureFixture) -> None:

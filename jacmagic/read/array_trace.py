@@ -17,13 +17,14 @@ import ast
 import inspect
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from jacmagic.budget import Budget
 from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS
+from jacmagic.chain.choices import chosen
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line, Network
 from jacmagic.chain.operations import Leaf, Node
@@ -33,8 +34,8 @@ from jacmagic.model import Options
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line, read_defs
-from jacmagic.read.tracer import Tracer, operand
-from jacmagic.read.untraceable import CodeFailed, Untraceable
+from jacmagic.read.tracer import Tracer, operand, reduction
+from jacmagic.read.untraceable import CodeFailed, Untraceable, arrays_compared, extreme_options
 
 _LINE = "__jacmagic_line__"
 
@@ -54,7 +55,9 @@ class _Lines:
         name stands for its value from then on. A returned list of traced numbers is their column."""
         self.last = number
         if returned and isinstance(value, (list, tuple)):
-            value = _column(name, value)
+            value = _column(value, Untraceable(f"{name} returns a list holding an array; each item must be one "
+                                               "traced number (the list is the column of outputs), or return one "
+                                               "array"))
         if not isinstance(value, Tracer) or isinstance(value.node, Leaf):
             return value
         unique, k = name, 1
@@ -66,9 +69,10 @@ class _Lines:
         return Tracer(Leaf(unique, value.node.shape, stack_of(value.node)), value.ndim)
 
 
-def _column(name: str, items: list[Any] | tuple[Any, ...]) -> Any:
+def _column(items: list[Any] | tuple[Any, ...], holding_array: Exception) -> Any:
     """`return [u, x + y]`: the traced numbers as a column of outputs (rows of them, [[a, b], [c, d]], a matrix),
-    as the entry-level form reads a returned list; a list of anything else is left to be refused."""
+    as the entry-level form reads a returned list; a list of anything else is left to be refused, one holding a
+    traced array refused with `holding_array`."""
     rows = [item if isinstance(item, (list, tuple)) else None for item in items]
     matrix = bool(rows) and all(row is not None for row in rows)
     cells = [cell for row in rows for cell in row or ()] if matrix else list(items)
@@ -76,10 +80,49 @@ def _column(name: str, items: list[Any] | tuple[Any, ...]) -> Any:
         return items
     traced = [operand(cell) for cell in cells]
     if any(t.node.size != 1 for t in traced):
-        raise Untraceable(f"{name} returns a list holding an array; each item must be one traced number (the list "
-                          "is the column of outputs), or return one array")
+        raise holding_array
     shape = (len(rows), len(rows[0] or ())) if matrix else (len(cells), 1)
     return Tracer(Stack(tuple(t.node for t in traced), shape, matrix), 2 if matrix else 1)
+
+
+def _extreme(kind: str, builtin: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's max and min of traced values, as a def without --chain reads them: max(v) or max([a, b, c]) (one
+    collection) the reduction np.max is, max(a, b, c) np.maximum of np.maximum (the written max of a math cell);
+    of numbers alone Python's own."""
+    def extreme(*args: Any, **options: Any) -> Any:
+        collection = args[0] if len(args) == 1 else args
+        if isinstance(collection, Tracer) and collection.ndim:
+            if collection.ndim > 1:
+                raise arrays_compared(kind)
+            if options:
+                raise extreme_options(kind, options)
+            return reduction(kind, collection)
+        items = list(collection)
+        if not any(isinstance(item, Tracer) for item in items):
+            return builtin(items, **options)
+        if options:
+            raise extreme_options(kind, options)
+        if len(args) == 1:
+            return reduction(kind, _column(items, arrays_compared(kind)))
+        found, *others = [operand(item) for item in items]
+        if any(t.node.size != 1 for t in (found, *others)):
+            raise arrays_compared(kind)
+        for other in others:
+            found = Tracer(chosen(kind, found.node, other.node), 0)
+        return found
+    return extreme
+
+
+def _sum(values: Any, start: Any = 0) -> Any:
+    """Python's sum of a traced vector (its entries) or matrix (its rows, numpy's sum along axis 0)."""
+    if isinstance(values, Tracer) and values.ndim in (1, 2):
+        total = reduction("sum", values, 0)
+        return total if isinstance(start, int) and start == 0 else total + start
+    return sum(values, start)
+
+
+# Python's functions that would iterate over a traced array entry by entry
+_PYTHON = {"max": _extreme("max", max), "min": _extreme("min", min), "sum": _sum}
 
 
 def _leaves(root: Node) -> tuple[Leaf, ...]:
@@ -164,7 +207,7 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     tree = ast.fix_missing_locations(_Instrument(name).visit(tree))
     parameters = [a.arg for a in defs[-1].args.args]
     lines = _Lines(set(parameters))
-    scope: dict[str, Any] = {**BUILTINS, **namespace, "np": np, "numpy": np, "math": math, _LINE: lines}
+    scope: dict[str, Any] = {**BUILTINS, **_PYTHON, **namespace, "np": np, "numpy": np, "math": math, _LINE: lines}
     try:
         exec(compile(tree, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
     except Exception as err:  # noqa: BLE001 - the entry-level tracer runs it again and words the failure

@@ -5,6 +5,7 @@ and its reductions (np.sum, np.max) combine the entries into one expression."""
 from __future__ import annotations
 
 import math
+import operator
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from jacmagic.chain.extremes import ReducedMax, ReducedMin, maximum, minimum
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
+from jacmagic.read.untraceable import arrays_compared, extreme_options
 
 
 class SymbolicArray(np.ndarray):
@@ -51,6 +53,40 @@ class SymbolicArray(np.ndarray):
     def __ne__(self, other: Any) -> SymbolicArray:  # type: ignore[override]
         return self._compare(other, _UNEQUAL)
 
+    # the methods whose numpy loop compares or rounds entries (which symbols cannot answer): as the np. twins
+    def max(self, axis: Any = None, out: Any = None, keepdims: bool = False,  # type: ignore[override]
+            **options: Any) -> Any:
+        return reduced("v.max()", ReducedMax, self, axis, keepdims, {**options, "out": out})
+
+    def min(self, axis: Any = None, out: Any = None, keepdims: bool = False,  # type: ignore[override]
+            **options: Any) -> Any:
+        return reduced("v.min()", ReducedMin, self, axis, keepdims, {**options, "out": out})
+
+    def std(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        return _elementwise(sp.sqrt)(self.var(*args, **options))
+
+    def clip(self, low: Any = None, high: Any = None, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        return _clip(self, low, high, *args, **options)
+
+    def argmax(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        raise CellError(_INDEX.format(kind="max"))
+
+    def argmin(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        raise CellError(_INDEX.format(kind="min"))
+
+    def round(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        raise CellError(step_refusal("v.round()"))
+
+    def astype(self, dtype: Any, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        """v.astype(float) keeps the symbols (numpy would ask each for a float); to whole numbers is a step."""
+        if np.dtype(dtype).kind != "f":
+            raise CellError(step_refusal(f"v.astype({np.dtype(dtype).name})"))
+        return self.copy()
+
+
+_INDEX = ("v.arg{kind}() gives the place of the {kind}imum, a whole number that jumps from one entry to the next and "
+          "has no derivative; write np.{kind}(v) (or v.{kind}()) for the value itself")
+
 
 _EQUAL = np.frompyfunc(lambda a, b: sp.Eq(a, b), 2, 1)
 _UNEQUAL = np.frompyfunc(lambda a, b: sp.Ne(a, b), 2, 1)
@@ -81,22 +117,111 @@ def entries_of(value: Any) -> list[Any]:
     return list(np.asarray(value, dtype=object).ravel())
 
 
-def _entries(values: Any, function: str) -> list[Any]:
+def _entries(values: Any, spelled: str) -> list[Any]:
     """The entries a reducing numpy function (np.sum, np.max) runs over; one bare number means an input that
     should have been a vector, whose shape the cell did not give."""
     if isinstance(values, sp.Expr) and values.free_symbols:
         name = sorted(values.free_symbols, key=lambda s: s.name)[0].name
-        raise CellError(f"np.{function} got a single number, {sp.sstr(values)[:40]}; if {name} is a vector, give "
+        raise CellError(f"{spelled} got a single number, {sp.sstr(values)[:40]}; if {name} is a vector, give "
                         f"its shape: a line `{name}: 3` in the cell, or --at {name}=[1, 2, 3]")
     return entries_of(values)
 
 
+def reduced(spelled: str, combine: Callable[..., Any], values: Any, axis: Any = None, keepdims: bool = False,
+            options: Mapping[str, Any] | None = None) -> Any:
+    """A reduction however numpy spells it (np.max, v.max(), np.maximum.reduce): one expression of every entry,
+    or along an axis an array of them (axis=0 per column), numpy's shape kept with keepdims=True."""
+    if any(value is not None for value in (options or {}).values()):
+        raise CellError(f"{spelled} with {', '.join(k for k, v in (options or {}).items() if v is not None)}= is "
+                        "not traced: axis= and keepdims= are")
+    if axis is None and not keepdims:
+        return combine(*_entries(values, spelled))
+    array = np.asarray(values, dtype=object)
+    try:
+        if axis is None:
+            result = np.full((1,) * array.ndim, combine(*array.ravel()), dtype=object)
+        else:
+            result = np.apply_along_axis(lambda line: combine(*line), axis, array)
+            result = np.expand_dims(result, axis) if keepdims else result
+    except (ValueError, IndexError):  # numpy's AxisError is both
+        raise CellError(f"{spelled}: axis={axis!r} does not fit an array of shape {array.shape} (axis=0 works per "
+                        "column, axis=1 per row)") from None
+    return result.item() if result.ndim == 0 else symbolic_array(result)
+
+
 def _reducing(function: str, combine: Callable[..., Any]) -> Callable[..., Any]:
-    def reduce(values: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            raise CellError(f"np.{function} over a whole array only: axis and other options are not traced")
-        return combine(*_entries(values, function))
+    def reduce(values: Any, axis: Any = None, out: Any = None, keepdims: bool = False, **options: Any) -> Any:
+        return reduced(f"np.{function}", combine, values, axis, keepdims, {**options, "out": out})
     return reduce
+
+
+class _Ufunc:
+    """np.maximum, np.add, ... as a def sees them: called, entry by entry; `.reduce` the reduction numpy means
+    by it (np.maximum.reduce is np.max along axis 0 by default); their other methods refused by name."""
+
+    def __init__(self, name: str, apply: Callable[..., Any], combine: Callable[..., Any] | None,
+                 alike: str) -> None:
+        self.__name__, self._apply, self._combine, self._alike = name, apply, combine, alike
+
+    def __call__(self, *args: Any) -> Any:
+        return self._apply(*args)
+
+    def reduce(self, values: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: bool = False,
+               **options: Any) -> Any:
+        if self._combine is None:
+            raise CellError(f"np.{self.__name__}.reduce is not traced; {self._alike}")
+        return reduced(f"np.{self.__name__}.reduce", self._combine, values, axis, keepdims,
+                       {**options, "dtype": dtype, "out": out})
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("__"):
+            raise AttributeError(method)
+        raise CellError(f"np.{self.__name__}.{method} is not traced; {self._alike}")
+
+
+def _ufuncs(table: Mapping[str, Any]) -> dict[str, _Ufunc]:
+    """numpy's arithmetic and extremes as ufuncs with `.reduce`, on the element-wise twins of `table`."""
+    reductions = {"add": (sp.Add, "sum"), "multiply": (sp.Mul, "prod"), "maximum": (ReducedMax, "max"),
+                  "minimum": (ReducedMin, "min")}
+    apply = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul, "divide": operator.truediv}
+    made = {}
+    for name in ("add", "subtract", "multiply", "divide", "maximum", "minimum"):
+        combine, alike = reductions.get(name, (None, ""))
+        hint = (f"np.{name}.reduce (np.{alike} along axis 0) is" if combine is not None else
+                "of numpy's ufunc methods only np.add.reduce, np.multiply.reduce, np.maximum.reduce and "
+                "np.minimum.reduce are")
+        made[name] = _Ufunc(name, table.get(name) or _elementwise(apply[name]), combine, hint)
+    return made
+
+
+def _clip(values: Any, low: Any, high: Any, *args: Any, **options: Any) -> Any:
+    """np.clip(v, low, high) and v.clip: max with low, then min with high, entry by entry as --chain reads it."""
+    if args or options:
+        raise CellError("np.clip with options beyond the two bounds is not traced")
+    clipped = values if low is None else _elementwise(maximum)(values, low)
+    return clipped if high is None else _elementwise(minimum)(clipped, high)
+
+
+def _python_extreme(kind: str, builtin: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's max and min in a def: of traced values, max(v) or max([a, b, c]) (one collection) is the
+    reduction np.max is, max(a, b, c) the written max of a math cell; of numbers alone Python's own."""
+    over_entries, written = (ReducedMax, maximum) if kind == "max" else (ReducedMin, minimum)
+
+    def extreme(*args: Any, **options: Any) -> Any:
+        items = list(args[0]) if len(args) == 1 else list(args)
+        if not any(_traced(item) for item in items):
+            return builtin(items, **options)
+        if options:
+            raise extreme_options(kind, options)
+        if any(isinstance(item, np.ndarray) and item.ndim for item in items):
+            raise arrays_compared(kind)
+        return over_entries(*items) if len(args) == 1 else written(*items)
+    return extreme
+
+
+def _traced(value: Any) -> bool:
+    """Does `value` hold one of the traced symbols?"""
+    return any(isinstance(entry, sp.Basic) and bool(entry.free_symbols) for entry in entries_of(value))
 
 
 def _elementwise(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -160,8 +285,8 @@ _LOGICAL: dict[str, Any] = {
 _NUMPY: dict[str, Any] = {
     **{name: _elementwise(f) if callable(f) else f for name, f in {**ELEMENTWISE, **_LOGICAL}.items()},
     "sum": _reducing("sum", sp.Add), "max": _reducing("max", ReducedMax), "amax": _reducing("amax", ReducedMax),
-    "min": _reducing("min", ReducedMin), "amin": _reducing("amin", ReducedMin),
-    "mean": _reducing("mean", lambda *v: sp.Add(*v) / len(v)),
+    "min": _reducing("min", ReducedMin), "amin": _reducing("amin", ReducedMin), "prod": _reducing("prod", sp.Mul),
+    "mean": _reducing("mean", lambda *v: sp.Add(*v) / len(v)), "clip": _clip,
     "array": symbolic_array, "asarray": symbolic_array,
     **{name: _native(getattr(np, name)) for name in ("dot", "matmul", "outer", "transpose", "stack", "hstack",
                                                      "vstack", "concatenate", "diag", "reshape", "zeros_like",
@@ -170,6 +295,7 @@ _NUMPY: dict[str, Any] = {
     "ones": lambda shape, *a, **k: symbolic_array(np.ones(shape, dtype=object)),
     "newaxis": None,
 }
+_NUMPY.update(_ufuncs(_NUMPY))
 _MATH: dict[str, Any] = {
     name: _numbers_only(name, f) if callable(f) else f
     for name, f in {**_SHARED, **_known("asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh"), "pow": sp.Pow,
@@ -185,8 +311,9 @@ def _of_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # jacmagic's own functions, offered to a def as to every other cell form: activations entry by entry, the
-# classifier's losses of whole arrays
+# classifier's losses of whole arrays; and Python's max and min, which on traced values would ask a comparison
 ACTIVATIONS: dict[str, Any] = {
+    "max": _python_extreme("max", max), "min": _python_extreme("min", min),
     **{f.__name__: _elementwise(f) for f in (sigmoid, relu, softplus)},
     **{name: _elementwise(KNOWN_FUNCTIONS[name][0]) for name in ("gelu", "leaky_relu")},
     **{name: _of_arrays(KNOWN_FUNCTIONS[name][0]) for name in ("cross_entropy", "mse")},

@@ -20,7 +20,7 @@ from jacmagic.chain.operations import Arithmetic, Negate, Node, Number, Power
 from jacmagic.chain.reductions import Reduce
 from jacmagic.errors import CellError
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
-from jacmagic.read.untraceable import CodeFailed, Untraceable, UntracedAttribute
+from jacmagic.read.untraceable import CodeFailed, Untraceable, untraced_method, untraced_ufunc
 
 # numpy's ufuncs and array functions by name -> the rule that traces them: filled in by `numpy_rules` (imported by
 # the cell tracer), whose rules are built from the operations below
@@ -247,11 +247,16 @@ class Tracer:
     def reshape(self, *shape: Any, **options: Any) -> Tracer:
         return reshaped(self, shape[0] if len(shape) == 1 else shape, options)
 
+    def clip(self, low: Any = None, high: Any = None) -> Tracer:
+        return FUNCTIONS["clip"](self, low, high)  # type: ignore[no-any-return]
+
+    def __abs__(self) -> Tracer:
+        return UFUNCS["absolute"](self)  # type: ignore[no-any-return]
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # numpy's protocols, asked with hasattr
             raise AttributeError(name)
-        raise UntracedAttribute(f"the array method .{name} is not traced (.T, .sum, .mean, .max, .min, .dot, "
-                                ".transpose, .flatten, .ravel and .reshape to a vector, a column or a row are)")
+        raise untraced_method(name)
 
     # -- numpy's dispatch -------------------------------------------------------------------------------------------
 
@@ -263,10 +268,13 @@ class Tracer:
 
 
 def traced_ufunc(ufunc: np.ufunc, method: str, inputs: Any, kwargs: Any) -> Any:
-    """A numpy ufunc (np.sin, np.add, np.logical_and, ...) called on a traced array or condition: its rule."""
+    """A numpy ufunc (np.sin, np.add, np.logical_and, ...) called on a traced array or condition: its rule;
+    np.add.reduce is np.sum along axis 0 (numpy's default for .reduce), np.maximum.reduce np.max, ..."""
+    kind = {"add": "sum", "maximum": "max", "minimum": "min"}.get(ufunc.__name__) if method == "reduce" else None
+    if kind:
+        return reduction(kind, inputs[0], kwargs.get("axis", 0), {k: v for k, v in kwargs.items() if k != "axis"})
     if method != "__call__" or kwargs:
-        raise Untraceable(f"np.{ufunc.__name__}.{method} or its options ({', '.join(kwargs)}) are not traced"
-                          if method != "__call__" else f"np.{ufunc.__name__} with {', '.join(kwargs)}=")
+        raise untraced_ufunc(ufunc.__name__, method, kwargs)
     rule = UFUNCS.get(ufunc.__name__)
     if ufunc.__name__ in STEP_FUNCTIONS:
         raise Untraceable(step_refusal(f"np.{ufunc.__name__}"))
