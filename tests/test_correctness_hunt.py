@@ -235,6 +235,7 @@ def test_a_def_returning_what_is_undefined_everywhere_is_a_usage_error_as_a_form
                                                                                        code: str) -> None:
     """A def's output holding sympy's zoo (x/0.0, a log to base 1) went through, and --check raised KeyError
     'ComplexInfinity' with a traceback; the same formula in the math form is refused as undefined everywhere."""
-    ran = shell.run(f"%%jacobian --check --no-widgets\ndef f(x, y):\n    return [{code}, x]\n")
+    ran = shell.run(f"%%jacobian --check --no-widgets\ndef f(x, y):\n    return [x, {code}, x]\n")
     assert type(ran.error) is UsageError and "undefined for every input" in str(ran.error), ran.error
+    assert "in f: output 2:" in str(ran.error), ran.error  # the undefined output named, not the outputs at once
     assert "Traceback" not in ran.stdout

@@ -41,7 +41,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counts: Counter[str] = Counter()
     _counting(monkeypatch, plot, "_figure", counts)
     _counting(monkeypatch, plot.MovingPicture, "png", counts)
-    checked, defaulted = area.refuse_undrawable, plot.default_range
+    checked, defaulted = area.refuse_undrawable, plot.picture_range
 
     def check(name: str, *args: Any, **kwargs: Any) -> None:
         counts[f"checked {name}"] += 1
@@ -51,7 +51,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         counts[f"checked {name}"] += 1
         return defaulted(name, value)
 
-    monkeypatch.setattr(plot, "default_range", default)
+    monkeypatch.setattr(plot, "picture_range", default)
     monkeypatch.setattr(area, "refuse_undrawable", check)
     return counts
 

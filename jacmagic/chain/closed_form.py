@@ -35,7 +35,7 @@ from jacmagic.chain.reductions import Reduce, Softmax
 from jacmagic.errors import OptionError
 
 Expr = t.Expr
-ONE = t.Ones((1, 1))
+ONE = t.ones((1, 1))
 NoRule = more.NoRule
 
 
@@ -101,7 +101,7 @@ class _Composer:
         if (sigmoid := m.logistic(a, b, self.rule)) is not None:
             return self.hadamard(*sigmoid)
         for x, y in ((a, b), (b, a)):
-            if isinstance(x, t.Ones) and (x.scalar or x.shape == y.shape):
+            if t.is_ones(x) and (x.scalar or x.shape == y.shape):
                 if not x.scalar:
                     self.rule("1 ⊙ g = g")
                 return y
@@ -121,9 +121,9 @@ class _Composer:
         return t.Quotient(a, b)
 
     def matmul(self, a: Expr, b: Expr) -> Expr:
-        if a.scalar and isinstance(a, t.Ones):
+        if a.scalar and t.is_ones(a):
             return b
-        if b.scalar and isinstance(b, t.Ones):
+        if b.scalar and t.is_ones(b):
             return a
         if isinstance(a, t.Scale):
             return self.scale(a.factor, self.matmul(a.inner, b))
@@ -138,8 +138,8 @@ class _Composer:
             return e.inner
         if (flipped := m.flipped(e)) is not None:
             return flipped
-        if isinstance(e, t.Ones):
-            return t.Ones((e.size[1], e.size[0]))
+        if isinstance(e, t.Filled):
+            return t.Filled(e.value, (e.size[1], e.size[0]))
         if isinstance(e, t.MatProduct):
             self.rule("transposes pushed inward: (AB)ᵀ = BᵀAᵀ")
             return self.matmul(self.transpose(e.right), self.transpose(e.left))
@@ -285,16 +285,16 @@ class _Composer:
         if shape == (1, 1):
             return t.Total("sum", g)
         if shape[1] == 1:
-            return self.matmul(g, t.Ones((full[1], 1)))
-        return self.matmul(t.Ones((1, full[0])), g)
+            return self.matmul(g, t.ones((full[1], 1)))
+        return self.matmul(t.ones((1, full[0])), g)
 
     def _total(self, line: Line, node: Reduce, g: Expr) -> Expr:
         u = self.convert(node.child, line)
         if node.kind == "sum":
             self.rule("a sum's gradient is a vector of ones")
-            return self.hadamard(g, t.Ones(node.child.shape))
+            return self.hadamard(g, t.ones(node.child.shape))
         if node.kind == "mean":
-            return self.hadamard(g, self.scale(1 / node.child.size, t.Ones(node.child.shape)))
+            return self.hadamard(g, self.scale(1 / node.child.size, t.ones(node.child.shape)))
         if node.kind == "logsumexp":
             self.rule("∂logsumexp(z)/∂z = softmax(z)ᵀ")
             return self.hadamard(g, self.known(t.Function("softmax", u), line))
@@ -356,7 +356,7 @@ def compose(network: Network, wrt: tuple[str, ...], assume: bool = True) -> Grad
         for name, parts in composer.pullback(line, totals[line.name], flows).items():
             upstream.setdefault(name, []).extend(parts)
     of = {name: totals.get(name) or composer.add(*upstream[name]) if name in upstream else
-          t.Zeros(network.shape_of(name)) for name in wrt}
+          t.zeros(network.shape_of(name)) for name in wrt}
     return Gradients(of, totals, tuple(composer.steps), tuple(composer.assumed),
                      tuple((at, tuple(rules)) for at, rules in composer.fired.items()))
 

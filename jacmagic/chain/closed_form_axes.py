@@ -84,7 +84,7 @@ class ToExtreme(Expr):
 
     @property
     def precedence(self) -> int:  # type: ignore[override]
-        return 9 if isinstance(self.upstream, t.Ones) else 2
+        return 9 if t.is_ones(self.upstream) else 2
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -94,7 +94,7 @@ class ToExtreme(Expr):
         if form == "python":
             g, z = self.upstream.show(form, names), self.mask.arg.show(form, names)
             return f"to_{self.mask.kind}({g}, {z}, axis={self.mask.axis})"
-        if isinstance(self.upstream, t.Ones):
+        if t.is_ones(self.upstream):
             return self.mask.show(form, names)
         return t.Hadamard(self.upstream, self.mask).show(form, names)
 
@@ -140,10 +140,10 @@ def back(c: Composer, line: Line, node: Node, g: Expr) -> Expr | None:
                                          c.known(Along(node.kind, z, axis), line)):
         c.rule(f"‖z‖ · z/‖z‖ = z {per}: ∂‖z‖²/∂z = 2z")
         return c.scale(factor, z)
-    if not isinstance(inner, t.Ones):
+    if not t.is_ones(inner):
         factor, upstream = 1.0, _spread(c, g, node)
     else:  # ones spread are ones, which ⊙ leaves out
-        upstream = t.Ones(node.child.shape)
+        upstream = t.ones(node.child.shape)
     if node.kind in _TO:
         which = "largest" if node.kind == "max" else "smallest"
         c.rule(f"∂{node.kind}(z)/∂z = e_arg{node.kind}ᵀ {per}: {_words(axis, f'𝟙[Z = {node.kind}(@)]')} "
@@ -165,7 +165,7 @@ def _spread(c: Composer, g: Expr, node: Reduce, named: str = "") -> Expr:
     if node.axis == 0:
         if named:
             c.rule(f"{named}the upstream row copied down each column, 𝟏g")
-        return c.matmul(t.Ones((rows, 1)), g)
+        return c.matmul(t.ones((rows, 1)), g)
     if named:
         c.rule(f"{named}the upstream column copied along each row, g𝟏ᵀ")
-    return c.matmul(g, t.Ones((1, cols)))
+    return c.matmul(g, t.ones((1, cols)))

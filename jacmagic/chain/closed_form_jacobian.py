@@ -49,7 +49,7 @@ class _Forward:
     def __call__(self, e: Expr) -> Jacobian:
         if isinstance(e, t.Name):
             return self._name(e)
-        if isinstance(e, (t.Const, t.Ones, m.Identity)):
+        if isinstance(e, (t.Const, t.Filled, m.Identity)):
             return None
         if isinstance(e, t.Scale):
             inner = self(e.inner)
@@ -103,7 +103,7 @@ class _Forward:
         """A number's row 1 x n, added to every entry of a column: 𝟏 times it."""
         if part is None or part.shape[0] == whole.shape[0]:
             return part
-        return self.c.matmul(t.Ones((int(whole.shape[0]), 1)), part)
+        return self.c.matmul(t.ones((int(whole.shape[0]), 1)), part)
 
     def _times(self, u: Expr, jacobian: Jacobian, whole: Expr) -> Jacobian:
         """∂(u ⊙ v)/∂x through v: diag(u) ∂v/∂x; u ∂v/∂x when u is a number or v a number (u vᵀ-like)."""
@@ -162,7 +162,7 @@ class _Forward:
             return None
         self._column(u)
         n = int(u.shape[0] * u.shape[1])
-        row: Expr = {"sum": lambda: t.Ones((1, n)), "mean": lambda: self.c.scale(1 / n, t.Ones((1, n))),
+        row: Expr = {"sum": lambda: t.ones((1, n)), "mean": lambda: self.c.scale(1 / n, t.ones((1, n))),
                      "norm": lambda: self.c.transpose(t.Quotient(u, e)),
                      "logsumexp": lambda: self.c.transpose(t.Function("softmax", u))}[e.kind]()
         self.c.rule(f"∂{e.kind}(u)/∂x = {row.text()} ∂u/∂x")
@@ -199,7 +199,7 @@ def jacobian_form(network: Network, name: str) -> Formula:
         composer = _Composer(network, assume=False)
         forward = _Forward(composer, x, _lines(composer, network))
         rows = network.shape_of(output)[0]
-        found = forward(t.Name(output, network.shape_of(output))) or t.Zeros((rows, x.size[0]))
+        found = forward(t.Name(output, network.shape_of(output))) or t.zeros((rows, x.size[0]))
     except (NotMatrix, NoRule) as why:
         raise OptionError(f"∂{output}/∂{name} in matrix form: {why}") from None
     return Formula(name, output, found, tuple(composer.steps), ())
@@ -224,7 +224,7 @@ def hessian_form(network: Network, name: str) -> Hessian:
     try:
         gradient = compose(network, (name,), assume=False)
         composer = _Composer(network, assume=False)
-        hessian = _Forward(composer, x, _lines(composer, network))(gradient.of[name]) or t.Zeros((x.size[0],) * 2)
+        hessian = _Forward(composer, x, _lines(composer, network))(gradient.of[name]) or t.zeros((x.size[0],) * 2)
     except (NotMatrix, NoRule) as why:
         raise OptionError(f"the Hessian by {name} in matrix form: {why}") from None
     return Hessian(name, output, hessian, gradient.steps + tuple(composer.steps), ())

@@ -129,10 +129,16 @@ class Const(Expr):
         return np.full((1, 1), self.value)
 
 
-@dataclass(frozen=True)
-class Ones(Expr):
-    """𝟏: a vector (or matrix) of ones, what a sum's gradient is."""
+# value: (numpy's name, latex, text)
+_FILLED = {1: ("ones", r"\mathbf{1}", "𝟏"), 0: ("zeros", r"\mathbf{0}", "𝟎")}
 
+
+@dataclass(frozen=True)
+class Filled(Expr):
+    """𝟏 or 𝟎 in an array's shape: ones are what a sum's gradient is, zeros the gradient of a variable nothing
+    differentiable flows from (only a condition's). Build them with `ones` and `zeros`."""
+
+    value: int
     size: tuple[int, int]
 
     @property
@@ -140,28 +146,25 @@ class Ones(Expr):
         return self.size
 
     def _show(self, form: str, names: Forms | None) -> str:
-        row = self.size[0] == 1 < self.size[1]  # 𝟏ᵀ: a row of ones
-        return {"latex": r"\mathbf{1}" + "^{T}" * row, "text": "𝟏" + "ᵀ" * row, "python": f"np.ones({self.size})"}[form]
+        numpy, latex, text = _FILLED[self.value]
+        row = self.value == 1 and self.size[0] == 1 < self.size[1]  # 𝟏ᵀ: a row of ones (𝟎 is 𝟎 in any shape)
+        return {"latex": latex + "^{T}" * row, "text": text + "ᵀ" * row, "python": f"np.{numpy}({self.size})"}[form]
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.ones(self.size)
+        return np.full(self.size, float(self.value))
 
 
-@dataclass(frozen=True)
-class Zeros(Expr):
-    """𝟎 in an array's shape: the gradient of a variable nothing differentiable flows from (only a condition's)."""
+def ones(size: tuple[int, int]) -> Filled:
+    return Filled(1, size)
 
-    size: tuple[int, int]
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.size
+def zeros(size: tuple[int, int]) -> Filled:
+    return Filled(0, size)
 
-    def _show(self, form: str, names: Forms | None) -> str:
-        return {"latex": r"\mathbf{0}", "text": "𝟎", "python": f"np.zeros({self.size})"}[form]
 
-    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.zeros(self.size)
+def is_ones(e: Expr) -> bool:
+    """Is e all ones (what ⊙ and a 1 x 1 product leave out)?"""
+    return isinstance(e, Filled) and e.value == 1
 
 
 @dataclass(frozen=True)

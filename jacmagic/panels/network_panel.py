@@ -21,7 +21,7 @@ from jacmagic.panels.layout import NUMBER_BOX
 from jacmagic.panels.numbers import table, vector
 from jacmagic.panels.pictures import attach
 from jacmagic.panels.steps import Derivation, StepPanel
-from jacmagic.panels.widgets import Variable, default_range
+from jacmagic.panels.widgets import Variable, slider_range
 from jacmagic.views import mathml
 from jacmagic.views.formulas import derivative_symbol
 from jacmagic.views.graph import layout
@@ -111,7 +111,7 @@ class NetworkPanel(StepPanel):
             constant = name in result.constants
             if start[name].size == 1:
                 value = float(start[name][0, 0])
-                self.controls[name] = Variable(pretty(sp.Symbol(name)), value, ranges.get(name, default_range(value)),
+                self.controls[name] = Variable(pretty(sp.Symbol(name)), value, ranges.get(name, slider_range(value)),
                                                continuous_update, constant)
             else:
                 self.controls[name] = ArrayControl(name, start[name], constant, digits_box, result.dims[name])

@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 _SLIDER_LIMIT = 1e12
 
 
-def default_range(value: float) -> tuple[float, float]:
-    """A slider range around the starting value, wide enough to explore."""
+def slider_range(value: float) -> tuple[float, float]:
+    """A slider's range: the value plus or minus twice max(1, |value|). Twice the picture's (`plot.picture_range`):
+    a slider is for exploring, and a typed value outside it widens it; never refused, since the number box holds
+    any value and the callers clamp it to ±_SLIDER_LIMIT first, where the picture must refuse a range it cannot
+    draw."""
     span = 2.0 * max(1.0, abs(value))
     return value - span, value + span
 
@@ -93,7 +96,7 @@ class Variable(widgets.HBox):
                  constant: bool) -> None:
         low, high = min(bounds[0], value), max(bounds[1], value)
         if not math.isfinite(high - low):  # a span past the largest double (a value near 1e308): no slider has a
-            low, high = default_range(min(max(value, -_SLIDER_LIMIT), _SLIDER_LIMIT))  # finite step; the box holds it
+            low, high = slider_range(min(max(value, -_SLIDER_LIMIT), _SLIDER_LIMIT))  # finite step; the box holds it
         shared = _shared_looks()
         self.slider = widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 200,
                                           description=label, readout=False, continuous_update=continuous_update,
@@ -127,7 +130,7 @@ class Variable(widgets.HBox):
         if not np.isfinite(new) or abs(new) > _SLIDER_LIMIT:  # the box keeps it; the slider cannot follow
             return
         if new < self.slider.min or new > self.slider.max:
-            low, high = default_range(new)
+            low, high = slider_range(new)
             low, high = min(low, self.slider.min), max(high, self.slider.max)
             self.slider.min, self.slider.max = low, high  # widen first: the slider would clamp the value
             self.slider.step = (high - low) / 200
@@ -147,7 +150,7 @@ class JacobianPanel(widgets.VBox):
         self.variables: dict[str, Variable] = {}
         for symbol in result.arguments:
             value = start[symbol.name]
-            bounds = ranges.get(symbol.name, default_range(value))
+            bounds = ranges.get(symbol.name, slider_range(value))
             self.variables[symbol.name] = Variable(pretty(symbol), value, bounds, continuous_update,
                                                    constant=symbol.name not in inputs)
         self.digits = widgets.BoundedIntText(value=digits, min=1, max=15, description="digits",

@@ -313,10 +313,9 @@ def _refuse_undefined(name: str, expressions: tuple[sp.Expr, ...]) -> None:
     try:
         for whole in (*constants, sp.Tuple(*expressions)):
             refuse_undefined(whole, CellError)
-    except CellError:
+    except CellError:  # so an output is undefined: the same test, output by output, refuses it by its number
         for k, expression in enumerate(expressions, start=1):
             refuse_undefined(expression, partial(_output_error, f"in {name}: output {k}"))
-        raise
 
 
 def _arguments(names: list[str], shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[Any], tuple[Shape, ...]]:

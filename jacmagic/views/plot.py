@@ -43,14 +43,15 @@ def default_domain(result: SymbolicJacobian, point: Mapping[str, float],
               **domain_ranges(result, given or {}, "plot: domain: ")}
     for symbol in result.inputs:
         if symbol.name not in ranges:
-            ranges[symbol.name] = default_range(symbol.name, point[symbol.name])
+            ranges[symbol.name] = picture_range(symbol.name, point[symbol.name])
     return {symbol.name: ranges[symbol.name] for symbol in result.inputs}
 
 
-def default_range(name: str, value: float) -> tuple[float, float]:
-    """The point plus or minus max(1, |value|). Around a point too far out it is too wide to draw: refused in words
-    about the point (from --at, the panel or plot(point=)), never as a --domain the user did not type, with the
-    --domain that would draw."""
+def picture_range(name: str, value: float) -> tuple[float, float]:
+    """The plotted range of an input no domain is given for: the point plus or minus max(1, |value|), half a
+    slider's (`widgets.slider_range`, made for exploring) so that the grid is fine near the point. Around a point
+    too far out it is too wide to draw: refused in words about the point (from --at, the panel or plot(point=)),
+    never as a --domain the user did not type, with the --domain that would draw."""
     span = max(1.0, abs(value))
     lo, hi = value - span, value + span
     if drawable(lo, hi):
