@@ -325,13 +325,12 @@ class SymbolicJacobian:
 
     @cached_property
     def _laid_out(self) -> dict[int, str]:
-        """The text laid out per width, lines whole: a terminal can be resized or COLUMNS changed between two
-        prints, and the math (the matrix, its names, sympy's art) is worked out once per width, not per print."""
+        """The text per width, lines whole: the terminal can change between two prints (str(R) follows it); each
+        width is laid out once."""
         return {}
 
     @property
     def _text(self) -> str:
-        """The text at the current width (`render.text_width`), every line kept to it by `render.wrapped`."""
         from jacmagic.views.render import lines_whole, text_width, to_text, wrapped
 
         width = text_width()
