@@ -324,10 +324,20 @@ class SymbolicJacobian:
         return to_latex(self)
 
     @cached_property
-    def _text(self) -> str:
-        from jacmagic.views.render import to_text
+    def _laid_out(self) -> dict[int, str]:
+        """The text per width, lines whole: the terminal can change between two prints (str(R) follows it); each
+        width is laid out once."""
+        return {}
 
-        return to_text(self)
+    @property
+    def _text(self) -> str:
+        from jacmagic.views.render import lines_whole, text_width, to_text, wrapped
+
+        width = text_width()
+        if width not in self._laid_out:
+            with lines_whole():
+                self._laid_out[width] = to_text(self)
+        return wrapped(self._laid_out[width], width)
 
     def widget(self, continuous_update: bool | None = None, digits: int = 4) -> Any:
         """The evaluation panel (an ipywidgets VBox), for placing it yourself."""

@@ -15,7 +15,7 @@ from matplotlib.text import Text
 
 from jacmagic import jacobian
 from jacmagic.notation import pretty
-from jacmagic.views.plot import LABELLED, png
+from jacmagic.views.plot import LABELLED, labelled, png
 
 from .conftest import Shell
 from .helpers import assert_close
@@ -50,12 +50,12 @@ def drawn_texts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Text]]:
     yield drawn
 
 
-@pytest.mark.parametrize("outputs", [13, 500])
+@pytest.mark.parametrize("outputs", [30, 500])
 def test_a_heat_map_of_many_outputs_draws_every_entry_labels_a_handful_and_says_the_rest(
         outputs: int) -> None:
-    """J at the point in full against central differences; at most LABELLED outputs labelled, each at its own row;
-    the title says how many of how many. The texts drawn are as many for 500 outputs as for 13 (idle: 0.6 s for
-    500, the old 7 s; no wall-clock here)."""
+    """J at the point in full against central differences; LABELLED outputs labelled (29 and 499 are primes: no
+    one step from the first to the last), each at its own row; the title says how many of how many (idle: 0.6 s
+    for 500, the old 7 s; no wall-clock here)."""
     result = jacobian(_cell(outputs), at={"x": 0.5, "y": 1.5}).whole
     fig = result.plot()
     heat = next(a for a in fig.findobj() if a.get_gid() == "jacmagic-heat")
@@ -68,13 +68,14 @@ def test_a_heat_map_of_many_outputs_draws_every_entry_labels_a_handful_and_says_
 
 
 def test_the_texts_a_heat_map_draws_do_not_grow_with_its_outputs(drawn_texts: list[Text]) -> None:
-    """As many texts laid out and drawn for 500 outputs as for 13 (the old picture drew 1,000 tick labels)."""
+    """No more texts laid out and drawn for 500 outputs than for 24, the most labels an axis takes (the old
+    picture drew 1,000 tick labels)."""
     counts = []
-    for outputs in (13, 500):
+    for outputs in (24, 500):
         drawn_texts.clear()
         png(jacmagic_plot(outputs))
         counts.append(len(drawn_texts))
-    assert counts[0] == counts[1] < 100
+    assert counts[1] <= counts[0] < 150  # 24 outputs and 24 inputs labelled on both panels, titles, colour bar
 
 
 def jacmagic_plot(outputs: int) -> Figure:
@@ -87,6 +88,37 @@ def test_a_heat_map_of_few_outputs_labels_each() -> None:
     axes = result.plot().axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == [pretty(s) for s in result.outputs]
     assert "labelled" not in axes.get_title()
+
+
+def _gaps(at: list[int]) -> list[int]:
+    return [b - a for a, b in zip(at, at[1:])]
+
+
+@pytest.mark.parametrize("outputs", [13, 14, 17, 18, 22, 24])
+def test_labels_between_13_and_24_outputs_are_evenly_spaced_first_and_last_included(outputs: int) -> None:
+    """The review's find: 17 outputs were labelled 0, 1, 3, 4, 6, 7, 9, ... (12 points rounded: a skip here and
+    there). Now one step all along, drawn on both the heat map and the sparsity pattern beside it."""
+    result = jacobian(_cell(outputs), at={"x": 0.5, "y": 1.5}).whole
+    fig = result.plot()
+    for gid in ("jacmagic-heat", "jacmagic-sparsity"):
+        axes = next(a for a in fig.findobj() if a.get_gid() == gid).axes
+        rows = [int(k) for k in axes.get_yticks()]
+        assert rows[0] == 0 and rows[-1] == outputs - 1 and len(set(_gaps(rows))) == 1, (gid, rows)
+        assert [t.get_text() for t in axes.get_yticklabels()] == [pretty(result.outputs[k]) for k in rows]
+
+
+@pytest.mark.parametrize("count", range(1, 201))
+def test_every_count_of_rows_or_columns_is_labelled_evenly_from_the_first_to_the_last(count: int) -> None:
+    """Each up to LABELLED; beyond, 6 to 24 labels from the first to the last at one step where count - 1 has a
+    divisor for it (always up to 24), else LABELLED at steps that differ by one and are never 1 beside 2."""
+    at = labelled(count)
+    gaps = _gaps(at)
+    assert at[0] == 0 and at[-1] == count - 1 and all(g > 0 for g in gaps)
+    assert at == list(range(count)) if count <= max(LABELLED, 13) else LABELLED // 2 <= len(at) <= 2 * LABELLED
+    if gaps and len(set(gaps)) > 1:
+        assert max(gaps) - min(gaps) == 1 and min(gaps) >= 2 and len(at) == LABELLED, at
+        assert not any((count - 1) % s == 0 and LABELLED // 2 <= (count - 1) // s + 1 <= 2 * LABELLED
+                       for s in range(1, count)), "an even step existed"
 
 
 # -- a point too far out for its default plotted range ----------------------------------------------------------------

@@ -92,7 +92,7 @@ def test_a_jacobian_too_wide_for_a_line_even_with_names_is_written_entry_by_entr
     sparse = jacobian("f(x, y, z) = [exp(sin(x*y + z**2 + y)) * cosh(x - y), z]").latex()
     assert "(the other 2 shown entries are 0)" in sparse
     assert r"\begin{matrix}" in jacobian("f(x, y) = [x*y, x + y]").latex()
-    assert max(len(row) for row in wide.split(r" \\ ") if r"\text{where}" not in row) < 300
+    assert max(len(row) for row in re.split(r" \\\\ |\n", wide) if r"\text{where}" not in row) < 300
 
 
 def test_a_wide_jacobian_with_repeated_parts_stays_a_matrix_in_the_cells_own_names() -> None:
@@ -194,3 +194,50 @@ def test_piecewise_entries_read_as_cases_in_text() -> None:
                         chain=True))
     assert "Piecewise" not in text and "{x₁ if u > 0; 0.01·x₁ otherwise}" in text
     assert "where u = W₁,₁·x₁ + W₁,₂·x₂ + b₁, v = W₂,₁·x₁ + W₂,₂·x₂ + b₂" in text
+
+
+def _neuron(activation: str, inputs: int, outputs: int) -> str:
+    weights = ", ".join(f"w{k}" for k in range(inputs))
+    pre = " + ".join(f"w{k}*x{k}" for k in range(inputs))
+    rows = [f"{activation}({pre})", f"{activation}({pre})**2"][:outputs]
+    return f"f({weights}, {', '.join(f'x{k}' for k in range(inputs))}) = [{', '.join(rows)}]"
+
+
+def test_where_follows_the_entries_it_names_when_written_entry_by_entry() -> None:
+    """The review's find: the text said `where u = ..., t = tanh(u)` and then `J = (too wide for a line even with
+    names: entry by entry below)` and the entries, and the LaTeX put the where between those words and the entries.
+    Now J = ∂f/∂(...), the words, the entries, then the names they use, in both."""
+    R = jacobian(_neuron("tanh", 6, 1))
+    lines = re.sub(r"\n {4}", " ", str(R)).split("\n")
+    assert lines[1] == "J = (too wide for a line even with names: entry by entry below)"
+    assert lines[2] == "∂f/∂w₀ = x₀·(1 - t²)" and lines[13] == "∂f/∂x₅ = w₅·(1 - t²)"
+    assert lines[14].startswith("where u = ") and len(lines) == 15
+    latex = R.latex()
+    assert latex.index("(too wide for a line even with names") < latex.index(r"\partial w_{0}} &= x_{0}") < \
+        latex.rindex(r"\partial x_{5}} &= w_{5}") < latex.index(r"\text{where}\ u = ")
+
+
+@pytest.mark.parametrize("width", [40, 100, 200])
+@pytest.mark.parametrize("outputs", [1, 2])
+@pytest.mark.parametrize("inputs", [4, 5, 6])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "exp", "sin"])
+def test_the_names_come_after_every_entry_and_the_words_before_them_in_text_and_latex(
+        activation: str, inputs: int, outputs: int, width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every neuron too wide for the page with its repeated parts named, at any terminal width (the text may draw
+    the named matrix where the page cannot, or go entry by entry where the page draws it): J = ∂f/∂(...) first, the
+    words just above the entries, the where line after every entry and every line of the matrix."""
+    from jacmagic.views import render
+
+    monkeypatch.setattr(render, "_terminal_width", lambda: width)
+    R = jacobian(_neuron(activation, inputs, outputs))
+    assert R.abbreviations
+    lines = re.sub(r"\n {4}", " ", render.to_text(R.symbolic)).split("\n")
+    where = [k for k, line in enumerate(lines) if line.startswith("where ")]
+    shown = [k for k, line in enumerate(lines) if line.startswith(("∂", "J = [")) or re.search("[⎡⎢⎣]", line)]
+    assert lines[0].startswith("J = ∂") and len(where) == 1 and shown and max(shown) < where[0], lines
+    wide = [k for k, line in enumerate(lines) if line.startswith("J = (too wide")]
+    assert all(k + 1 == min(shown) for k in wide), lines
+    latex = R.latex()
+    if "entry by entry below" in latex:
+        words = latex.index("entry by entry below")
+        assert words < latex.index(" &= ", words) and latex.rindex(" &= ") < latex.index(r"\text{where}"), latex

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from functools import cache
 
 import numpy as np
 import pytest
@@ -173,3 +174,85 @@ def test_a_long_entry_of_a_big_matrix_is_written_whole_never_cut(monkeypatch: py
     printed = _parsed(shown["∂f₁₃/∂x"], {"x": x})
     for value in (0.3, 1.1, -0.7):
         assert abs(float(printed.subs(x, value)) - float(R.matrix[12, 0].subs(x, value))) < 1e-12
+
+
+# -- the sparsity picture's words, and str(R) after the terminal changes -------------------------------------------
+
+class _Terminal:
+    """What render sees of a process writing to a terminal: sys.__stdout__ is one, COLUMNS gives its width."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _laplacian(n: int) -> str:
+    names = [f"u{i}" for i in range(n)]
+    return f"f({', '.join(names)}) = [" + ", ".join(f"{names[i - 1]} - 2*{names[i]} + {names[(i + 1) % n]}"
+                                                    for i in range(n)) + "]"
+
+
+@pytest.mark.parametrize("n", [13, 30])
+@pytest.mark.parametrize("width", [40, 57, 100, 200])
+def test_the_sparsity_pictures_text_keeps_to_the_terminal_width(n: int, width: int,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's find: `sparsity: 90 of 900 entries are not identically zero`, the text/plain a terminal shows
+    beside the picture, stayed one line at any width. Every display of a big map keeps to the width, every word
+    kept."""
+    from jacmagic.panels.widgets import displays
+
+    monkeypatch.setattr(render, "_terminal_width", lambda: width)
+    shown = [d for d in displays(jacobian(_laplacian(n)).symbolic) if isinstance(d, dict)]
+    sparsity = next(d["text/plain"] for d in shown if "image/svg+xml" in d)
+    assert re.sub(r"\n {4}", " ", sparsity) == f"sparsity: {3 * n} of {n * n} entries are not identically zero"
+    assert all(len(line) <= width for d in shown for line in d["text/plain"].split("\n")), width
+
+
+@cache
+def _sparse(rows: int, cols: int, step: int) -> sp.SparseMatrix:
+    """A matrix of `rows` nonzero entries, one a row: the sparsity's words as long as a big map's."""
+    return sp.SparseMatrix(rows, cols, {(i, (i * step) % cols): 1 for i in range(rows)})
+
+
+@pytest.mark.parametrize("width", range(40, 201))
+def test_the_sparsity_text_of_any_size_keeps_to_any_width(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jacmagic.views.graph import sparsity_display
+
+    monkeypatch.setattr(render, "_terminal_width", lambda: width)
+    for rows, cols, step in [(13, 13, 1), (120, 100, 7), (2000, 1000, 3), (12345, 2, 1)]:
+        text = sparsity_display(_sparse(rows, cols, step))["text/plain"]
+        assert all(len(line) <= width for line in text.split("\n")), (width, rows, cols, text)
+        assert re.sub(r"\n {4}", " ", text) == f"sparsity: {rows:,} of {rows * cols:,} entries are not identically zero"
+
+
+def test_str_of_a_result_follows_columns_from_one_print_to_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's find: str(R) kept the width of its first print (cached), so a terminal widened from 60 to 120
+    columns still showed the 60-column layout. Now each print lays out at the width of its moment, as a result
+    made at that width would; each width is laid out once (the second 60 and 120 are the first ones again)."""
+    cell = _map(12, 12, 5)
+    monkeypatch.setattr(render.sys, "__stdout__", _Terminal())
+    laid_out = []
+    groups = render.result_groups
+    monkeypatch.setattr(render, "result_groups", lambda result: laid_out.append(1) or groups(result))
+    R = jacobian(cell)
+    texts = {}
+    for columns in (60, 120, 60, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        texts.setdefault(columns, str(R))
+        assert str(R) == texts[columns] == str(jacobian(cell)), columns
+    assert len(laid_out) == 2 + 4  # one per width for R, one per fresh result
+    assert max(map(len, texts[60].split("\n"))) <= 60 < max(map(len, texts[120].split("\n"))) <= 120
+
+
+@pytest.mark.parametrize(("m", "n", "seed"), SHAPES[:6])
+def test_str_of_a_result_at_a_run_of_widths_is_each_widths_own_layout(m: int, n: int, seed: int,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same result printed at widths in a random order (a terminal resized back and forth) is, each time, the
+    layout of that width drawn afresh, and keeps to it; to a pipe (lines whole) the lines are left whole."""
+    R = jacobian(_map(m, n, seed))
+    widths = random.Random(seed).sample(range(40, 201), 12)
+    for width in widths + widths[:3]:
+        monkeypatch.setattr(render, "_terminal_width", lambda width=width: width)
+        text = str(R)
+        assert text == render.to_text(R.symbolic) and max(map(len, text.split("\n"))) <= width, width
+        with render.lines_whole():
+            assert str(R) == render.to_text(R.symbolic), width

@@ -23,7 +23,7 @@ from jacmagic.notation import pretty
 from jacmagic.panels.layout import NUMBER_BOX, STYLE, html_box
 from jacmagic.panels.numbers import number_cell, table, vector
 from jacmagic.views.displays import plot_display, static_displays
-from jacmagic.views.graph import sparsity_svg
+from jacmagic.views.graph import sparsity_display
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import window
 from jacmagic.views.plot import default_domain
@@ -61,10 +61,7 @@ def displays(result: SymbolicJacobian) -> list[Any]:
         shown.append(plot_display(result))
     matrix = result.eager_matrix
     if matrix is not None and (matrix.rows > SHOWN or matrix.cols > SHOWN):
-        nonzero = len(matrix.todok())  # a dict of the nonzero entries, not a walk over all of them
-        shown.append({"image/svg+xml": sparsity_svg(matrix),
-                      "text/plain": f"sparsity: {nonzero} of {matrix.rows * matrix.cols} entries are not "
-                                    "identically zero"})
+        shown.append(sparsity_display(matrix))
     if panel:
         shown.append(result.widget())
     return shown

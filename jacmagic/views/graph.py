@@ -111,10 +111,20 @@ def sparsity_svg(matrix: sp.MatrixBase, size: int = 360) -> str:
     rows, cols = matrix.shape
     cell = max(1.0, min(8.0, size / max(rows, cols)))
     marks = "".join(f'<rect x="{j * cell:.1f}" y="{i * cell:.1f}" width="{cell:.1f}" height="{cell:.1f}"/>'
-                    for i, j in sorted(sp.ImmutableMatrix(matrix).todok()))  # the nonzero entries only
+                    for i, j in sorted(matrix.todok()))  # the nonzero entries only, no dense copy
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * cell + 2:.0f}" height="{rows * cell + 2:.0f}">'
             f'<rect x="0" y="0" width="{cols * cell:.1f}" height="{rows * cell:.1f}" fill="#f8f9fa" '
             f'stroke="#adb5bd"/><g fill="#343a40">{marks}</g></svg>')
+
+
+def sparsity_display(matrix: sp.MatrixBase) -> dict[str, str]:
+    """The sparsity picture a big Jacobian's display adds, its text within the text's width (`render.wrapped`)."""
+    from jacmagic.views.render import wrapped
+
+    nonzero = len(matrix.todok())  # a dict of the nonzero entries, not a walk over all of them
+    return {"image/svg+xml": sparsity_svg(matrix),
+            "text/plain": wrapped(f"sparsity: {nonzero:,} of {matrix.rows * matrix.cols:,} entries are not "
+                                  "identically zero")}
 
 
 def heatmap_png(values: np.ndarray, cells: int = 128, pixels: int = 256) -> bytes:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 GRID = 200  # points per side of the coloured grid: 200 x 200 draws in well under a second
 PANEL_GRID = 80  # coarser in the panel, where the picture is redrawn as the point moves
 LINES = 11  # grid lines per direction drawn over it
-LABELLED = 12  # the most inputs or outputs a heat map's axis labels
+LABELLED = 12  # about how many of its inputs or outputs an axis of many labels (6 to 24, evenly spaced)
 # Values past this are not drawn: matplotlib sums and squares what it is given (limits, margins, colour scales, arrow
 # lengths), which overflows near the largest double (1.8e308). Above the widest drawable input range (options.py).
 LARGEST = 1e150
@@ -285,8 +285,8 @@ def _place_arrow(arrow: Any, result: SymbolicJacobian, point: Mapping[str, float
 
 def _heat_map(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float]) -> None:
     """Any other shape: J at the point as a heat map, and which entries are identically zero. An axis of many
-    inputs or outputs labels `LABELLED` of them, spread evenly, and says so: matplotlib lays out every tick label
-    at every draw (500 outputs took 7 s), and more than a few dozen cannot be read anyway."""
+    inputs or outputs labels about `LABELLED` of them, evenly spaced (`labelled`), and says so: matplotlib lays out
+    every tick label at every draw (500 outputs took 7 s), and more than a few dozen cannot be read anyway."""
     values = result.at(**dict(point))
     panels = 2 if result.eager_matrix is not None else 1
     axes = np.atleast_1d(fig.subplots(1, panels))
@@ -307,20 +307,34 @@ def _heat_map(fig: Figure, result: SymbolicJacobian, point: Mapping[str, float])
 
 
 def _ticks(symbols: Sequence[Any]) -> tuple[list[int], list[str]]:
-    """Where an axis of `symbols` is labelled, and with what: each, or `LABELLED` spread evenly over many."""
-    at = range(len(symbols)) if len(symbols) <= LABELLED else \
-        np.unique(np.linspace(0, len(symbols) - 1, LABELLED).round().astype(int)).tolist()
-    return list(at), [pretty(symbols[k]) for k in at]
+    """Where an axis of `symbols` is labelled (`labelled`), and with what."""
+    at = labelled(len(symbols))
+    return at, [pretty(symbols[k]) for k in at]
+
+
+def labelled(count: int) -> list[int]:
+    """Which of `count` rows or columns an axis labels: each, up to `LABELLED`; else the first, the last and
+    evenly between: one step all along where a step that divides count - 1 labels 6 to 24 (the count nearest
+    `LABELLED`; always so up to 24), else `LABELLED` at steps that differ by one and are at least 2 (the first
+    and last fix the ends, and count - 1 is then a prime or has no divisor in range). Rounding `LABELLED` evenly
+    spaced points alone mixed steps of 1 and 2 between 13 and 24: a skip here and there."""
+    if count <= LABELLED:
+        return list(range(count))
+    last = count - 1
+    steps = [s for s in range(1, last + 1) if last % s == 0 and LABELLED // 2 <= last // s + 1 <= 2 * LABELLED]
+    if steps:
+        return list(range(0, count, min(steps, key=lambda s: (abs(last // s + 1 - LABELLED), s))))
+    return [round(k * last / (LABELLED - 1)) for k in range(LABELLED)]
 
 
 def _unlabelled(result: SymbolicJacobian) -> str:
     """What the heat map's labels leave out, in words: `12 of the 500 outputs labelled (result.outputs lists
     them)`."""
     many = [(kind, len(symbols)) for kind, symbols in (("outputs", result.outputs), ("inputs", result.inputs))
-            if len(symbols) > LABELLED]
+            if len(labelled(len(symbols))) < len(symbols)]
     if not many:
         return ""
-    said = " and ".join(f"{LABELLED} of the {count} {kind}" for kind, count in many)
+    said = " and ".join(f"{len(labelled(count))} of the {count} {kind}" for kind, count in many)
     where = " and ".join(f"result.{kind}" for kind, _ in many)
     return f"\n{said} labelled ({where} list{'s' * (len(many) == 1)} them)"
 

@@ -84,16 +84,16 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
     return short.matrix, short.names
 
 
-def _where_rows(names: Abbreviations, after: list[str], width: int) -> list[Row]:
+def _where_rows(names: Abbreviations, block: list[str], width: int) -> list[Row]:
     """"where u = ..., σ = σ(u)" under the matrix, in the order they build on each other, over as many lines as
-    the page needs; the text over lines of `width`, the matrix's entries `after` it (they use the names)."""
+    the page needs; the text over lines of `width`, after the matrix's entries `block` (which use the names)."""
     if not names:
         return []
     lines = page.packed([(r"\text{where}\ " if k == 0 else "") + rf"{latex(symbol)} = {latex(definition)}"
                          for k, (symbol, definition) in enumerate(names)], r",\quad ")
     lines = [part for line in lines for part in (_unaligned(line, names) if not page.fits(line) else [line])]
-    said = "\n".join([*text_lines("where " + ", ".join(f"{inline(symbol)} = {inline(definition)}"
-                                                          for symbol, definition in names), width), *after])
+    said = "\n".join([*block, *text_lines("where " + ", ".join(f"{inline(symbol)} = {inline(definition)}"
+                                                                  for symbol, definition in names), width)])
     return [(r"&\phantom{=}\;" + line, said if k == 0 else "") for k, line in enumerate(lines)]
 
 
@@ -200,8 +200,10 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
         first = first.removesuffix(" &= ").removesuffix(" = ")
     defined = _where_rows(names, block, width)
     text += [] if defined else block
-    header: list[Row] = [(first, "\n".join(text)), *([(words_line(said, indent=True), "")] if said else []),
-                         *defined, (words_line(f"({layout_words(result)})", indent=True), ""), *entries]
+    # Written entry by entry, the words say so just above the entries and the names they use follow them, as in text.
+    header: list[Row] = [(first, "\n".join(text)), *([] if said else defined),
+                         (words_line(f"({layout_words(result)})", indent=True), ""),
+                         *([(words_line(said, indent=True), "")] if said else []), *entries, *(defined if said else [])]
     if result.options.det:
         header += _det_rows(result)
     if result.point:
