@@ -544,7 +544,8 @@ def test_the_memory_limit_is_an_option_and_a_setting(shell: Shell) -> None:
         shell.ok("%config JacobianMagic.memory = 1.0")
     for bad in ("0", "-1", "nan", "5000"):
         said = shell.run(f"%%jacobian --chain --memory {bad} --no-widgets\nx: 2\nL = sum(x)").error
-        assert type(said) is UsageError and "--memory takes a number of gigabytes at least 0.001 (1 MB) and at most 1024" in str(said), said
+        range_words = "--memory takes a number of gigabytes at least 0.001 (1 MB) and at most 1024"
+        assert type(said) is UsageError and range_words in str(said), said
 
 
 @pytest.mark.parametrize("cell", [
