@@ -11,7 +11,8 @@ tests/test_calculus.py compares both ways on a generated family of expressions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 
 import sympy as sp
 from sympy.core.add import _addsort
@@ -70,3 +71,39 @@ def total(*args: sp.Basic) -> sp.Basic:
 def _term(term: sp.Basic, part: sp.Basic) -> bool:
     """Is `term` a term sympy's sum keeps as it is: not a sum, a number's power or a number times a sum?"""
     return not (term.is_Add or part.is_Add or part.is_Number or (term.is_Pow and term.base.is_Number))
+
+
+# Functions that sympy's evaluation leaves as they are at a lone real symbol, and exp at a rational times one
+# (checked in tests/test_speed_paths.py): sin(x) is built without asking their rules, which ask whether x is a
+# multiple of pi or of I (issue 27: a third of reading the 100 x 100 map).
+KEPT_AT_A_SYMBOL = frozenset({sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.asin, sp.acos, sp.atan, sp.sinh,
+                              sp.cosh, sp.tanh, sp.asinh, sp.acosh, sp.atanh, sp.exp, sp.log, sp.erf})
+
+
+def plain(make: Callable[..., sp.Expr], argument: sp.Expr) -> bool:
+    """A lone real symbol not known to be 0, or for exp, a rational times one (exp(x/10)): where `make` in
+    `KEPT_AT_A_SYMBOL` is left as it is."""
+    if make is sp.exp and argument.is_Mul and len(argument.args) == 2 and argument.args[0].is_Rational:
+        argument = argument.args[1]
+    return bool(argument.is_Symbol and argument.is_real and argument.is_zero is not True)
+
+
+def unevaluated(make: type[sp.Function], argument: sp.Expr) -> sp.Expr:
+    """`make(argument, evaluate=False)`, the same object (its arguments, assumptions and `nargs`) built without
+    sympy's constructor: it makes a new `FiniteSet` of the argument counts for every object, 25 microseconds
+    of the 27 each sin(x) took (issue 27: a quarter of reading a 10 x 10 map)."""
+    built = sp.Basic.__new__(make, argument)
+    built.nargs = _argument_counts(make)
+    return built
+
+
+@cache
+def _argument_counts(make: type[sp.Function]) -> sp.Set:
+    return make(sp.Dummy(), evaluate=False).nargs  # type: ignore[call-arg]
+
+
+def function(make: type[sp.Function], *arguments: sp.Expr) -> sp.Expr:
+    """`make(*arguments)`, as sympy's evaluation builds it: directly where that leaves it as it is."""
+    if len(arguments) == 1 and make in KEPT_AT_A_SYMBOL and plain(make, arguments[0]):
+        return unevaluated(make, arguments[0])
+    return make(*arguments)
