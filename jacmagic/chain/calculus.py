@@ -225,8 +225,9 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
 
 # How each symengine node with arguments is built again in sympy (exp(x) is symengine's E**x), and each sympy one
 # in symengine.
-_REBUILT: dict[str, Any] = {**{f.__name__: partial(canonical.function, f) for f in _SYMENGINE_SAFE},
-                            "Add": canonical.total, "Mul": canonical.product, "Pow": sp.Pow}
+_REBUILT: dict[str, Any] = {**{f.__name__: partial(canonical.function, f)
+                               for f in _SYMENGINE_SAFE | canonical.KEPT_AT_A_SYMBOL},  # cot: from csc's derivative
+                            "Add": canonical.total, "Mul": canonical.product, "Pow": canonical.power}
 
 
 @cache
@@ -247,10 +248,10 @@ def _to_sympy(value: Any, real: Mapping[str, sp.Symbol], seen: dict[Any, sp.Basi
         found = real.get(value.name) or sp.Symbol(value.name)
     elif kind == "Integer":
         found = sp.Integer(int(value))
-    elif not value.args:  # a rational, a float, pi, E: symengine's own conversion
-        found = se.sympify(value)._sympy_()
-    elif (build := _REBUILT.get(kind) or getattr(sp, kind, None)) is not None:  # also cot, from csc's derivative
-        found = build(*(_to_sympy(argument, real, seen) for argument in value.args))
+    elif not (arguments := value.args):  # a rational, a float, pi, E: symengine's own conversion (`args` is a
+        found = se.sympify(value)._sympy_()  # new tuple at each call)
+    elif (build := _REBUILT.get(kind) or getattr(sp, kind, None)) is not None:  # any other that sympy has
+        found = build(*(_to_sympy(argument, real, seen) for argument in arguments))
     else:
         found = se.sympify(value)._sympy_().xreplace({sp.Symbol(name): s for name, s in real.items()})
     seen[value] = found
@@ -296,8 +297,10 @@ def _kept(node: sp.Basic, built: Any, args: list[Any]) -> bool:
     E**a)?"""
     if node.func is sp.exp:
         return type(built).__name__ == "Pow" and built.args == (se.E, args[0])
-    return type(built).__name__ == node.func.__name__ and len(built.args) == len(args) and \
-        set(built.args) == set(args)
+    if type(built).__name__ != node.func.__name__:
+        return False
+    kept = built.args  # a new tuple at each call
+    return len(kept) == len(args) and (kept[0] == args[0] if len(args) == 1 else set(kept) == set(args))
 
 
 def _real(symbols: Iterable[sp.Symbol]) -> dict[str, sp.Symbol]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
+from typing import Any
 
 import sympy as sp
 from sympy.core.add import _addsort
@@ -89,17 +90,34 @@ def plain(make: Callable[..., sp.Expr], argument: sp.Expr) -> bool:
 
 
 def unevaluated(make: type[sp.Function], argument: sp.Expr) -> sp.Expr:
-    """`make(argument, evaluate=False)`, the same object (its arguments, assumptions and `nargs`) built without
-    sympy's constructor: it makes a new `FiniteSet` of the argument counts for every object, 25 microseconds
-    of the 27 each sin(x) took (issue 27: a quarter of reading a 10 x 10 map)."""
+    """`make(argument, evaluate=False)` of a `plain` argument, the same object built without sympy's constructor,
+    which makes a new `FiniteSet` of the argument counts for every object (25 of the 27 microseconds each sin(x)
+    took: a quarter of reading a 10 x 10 map, issue 27). It starts knowing that it is commutative, as the first
+    product or sum holding it would make it ask (10 microseconds more)."""
     built = sp.Basic.__new__(make, argument)
-    built.nargs = _argument_counts(make)
+    counts, facts = _template(make)
+    built.nargs = counts
+    built._assumptions = facts.copy()
     return built
 
 
 @cache
-def _argument_counts(make: type[sp.Function]) -> sp.Set:
-    return make(sp.Dummy(), evaluate=False).nargs  # type: ignore[call-arg]
+def _template(make: type[sp.Function]) -> tuple[sp.Set, Any]:
+    """What `unevaluated` gives each object of `make`: its argument counts, and what it knows of itself once
+    asked whether it is commutative (of a commutative argument, as a plain one is)."""
+    built = make(sp.Dummy(real=True), evaluate=False)  # type: ignore[call-arg]
+    assert built.is_commutative
+    return built.nargs, built._assumptions
+
+
+def power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """`sp.Pow(base, exponent)`; a symbol to a whole power other than 0 and 1 built directly, as sympy's
+    evaluation leaves it (a symbol has no power rule), without its constructor's cache (15 microseconds)."""
+    if type(base) is sp.Symbol and exponent.is_Integer and exponent.p not in (0, 1):
+        built = sp.Expr.__new__(sp.Pow, base, exponent)
+        built.is_commutative = base.is_commutative
+        return built
+    return sp.Pow(base, exponent)
 
 
 def function(make: type[sp.Function], *arguments: sp.Expr) -> sp.Expr:

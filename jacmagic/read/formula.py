@@ -332,7 +332,7 @@ class ExpressionBuilder:
         if base.is_zero and not exponent.is_number:
             raise self.error(node, "0 to a variable power is 0 for positive powers and undefined otherwise; "
                                    "write 0 (or where(...)) instead")
-        power = sp.Pow(base, exponent)
+        power = canonical.power(base, exponent)
         if not (exponent.is_Integer and exponent >= 0):
             self._guard(node, power)
         return power
