@@ -15,8 +15,8 @@ import sympy as sp
 from jacmagic import jacobian as compute
 from jacmagic.budget import Budget
 from jacmagic.chain.calculus import determinant, jacobian, symengine_determinant, symengine_safe, sympy_agrees
-from jacmagic.chain.functions import TABLE
 from jacmagic.chain.canonical import KEPT_AT_A_SYMBOL
+from jacmagic.chain.functions import TABLE
 from jacmagic.read.matrix_values import applier
 
 from .helpers import assert_close

@@ -24,7 +24,7 @@ from jacmagic.chain.evaluate import Evaluator
 from jacmagic.chain.polynomials import PYTHAGORAS, has_squares, pythagorean, same_polynomial
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.lazy import np, se
-from jacmagic.model import distinct_nodes, postorder, symbols_in, tree_size
+from jacmagic.model import distinct_nodes, postorder, symbols_in
 from jacmagic.notation import counted
 
 # Points at which a simplified form must give the same numbers as the original to be shown instead.
@@ -266,13 +266,13 @@ def _to_symengine(expression: sp.Expr) -> Any:
         return se.sympify(expression)
 
 
-def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict[Any, sp.Basic]]:
+def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict[Any, sp.Basic], set[sp.Symbol]]:
     """`expressions` (all `symengine_safe`) in symengine, built bottom-up once per distinct part, and each
     compound part's sympy original by its symengine form: what a derivative shares with the map (sin(x), exp(x/10),
     x**2) is taken back as it was instead of being built and evaluated again in sympy, the larger part of the way
     back (issue 27). Only parts that symengine kept as they were, all the way down, are taken back so: it writes
     sqrt(1/x) as x**(-1/2), which sympy builds again as 1/sqrt(x); and sympy floats of two precisions are one
-    symengine float."""
+    symengine float. Also the symbols met on the way (`symbols_in`: all a safe expression's leaves)."""
     converted: dict[sp.Basic, Any] = {}
     known: dict[Any, sp.Basic] = {}
     altered: set[sp.Basic] = set()
@@ -289,7 +289,7 @@ def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict
                 altered.add(node)
             else:
                 known[built] = node
-    return [converted[e] for e in expressions], known
+    return [converted[e] for e in expressions], known, {node for node in converted if node.is_Symbol}
 
 
 def _kept(node: sp.Basic, built: Any, args: list[Any]) -> bool:
@@ -319,10 +319,10 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
         use_symengine = symengine_safe(expressions) and not sympy_agrees(expressions)
     if not use_symengine:
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
-    converted, seen = _to_symengine_known(expressions)
+    converted, seen, symbols = _to_symengine_known(expressions)
     rows = _sparse_jacobian(converted, [se.Symbol(v.name) for v in variables], se.Add, lambda t, v: t.diff(v),
                             lambda term: term.free_symbols)  # symengine's own walk, in C++
-    real = _real(set(variables) | symbols_in(expressions))
+    real = _real(set(variables) | symbols)
     nonzero = {(i, j): _to_sympy(entry, real, seen) for i, row in enumerate(rows) for j, entry in enumerate(row)
                if entry != 0}  # only these are converted: a sparse Jacobian is mostly zeros
     return from_entries(len(rows), len(variables), nonzero)

@@ -95,7 +95,7 @@ def unevaluated(make: type[sp.Function], argument: sp.Expr) -> sp.Expr:
     took: a quarter of reading a 10 x 10 map, issue 27). It starts knowing that it is commutative, as the first
     product or sum holding it would make it ask (10 microseconds more)."""
     built = sp.Basic.__new__(make, argument)
-    counts, facts = _template(make)
+    counts, facts = _template(make)  # type: ignore[arg-type]  # a class is hashable
     built.nargs = counts
     built._assumptions = facts.copy()
     return built
@@ -106,8 +106,7 @@ def _template(make: type[sp.Function]) -> tuple[sp.Set, Any]:
     """What `unevaluated` gives each object of `make`: its argument counts, and what it knows of itself once
     asked whether it is commutative (of a commutative argument, as a plain one is)."""
     built = make(sp.Dummy(real=True), evaluate=False)  # type: ignore[call-arg]
-    assert built.is_commutative
-    return built.nargs, built._assumptions
+    return built.nargs, built._assumptions if built.is_commutative else make.default_assumptions
 
 
 def power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
