@@ -50,7 +50,7 @@ def product(*args: sp.Basic) -> sp.Basic:
     if split is not None:
         numbers, factors = split
         bases = [_base(f, bool(numbers)) for f in factors]
-        if None not in bases and len(set(bases)) == len(bases):
+        if all(base is not None for base in bases) and len(set(bases)) == len(bases):  # `in` would ask sympy's ==
             _mulsort(factors)
             return sp.Mul._from_args(numbers + factors)
     return sp.Mul(*args)
