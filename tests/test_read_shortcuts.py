@@ -190,3 +190,9 @@ def test_the_benchmarks_map_reads_and_differentiates_as_sympys_evaluation_builds
     matrix = calculus.jacobian(model.expressions, model.inputs)
     assert sp.srepr(matrix) == sp.srepr(_item_by_item(10, 10, {(i, j): e for (i, j), e in
                                                                sp.Matrix(built).jacobian(a).todok().items()}))
+
+
+@pytest.mark.parametrize("number", [sp.Integer(0), sp.Integer(1), sp.Integer(-1), sp.Integer(2), sp.Rational(1, 2),
+                                    sp.Rational(-1, 3), sp.Rational(3, 1)], ids=str)
+def test_zero_or_one_is_sympys_equality_with_0_and_1(number: sp.Rational) -> None:
+    assert canonical._zero_or_one(number) == (number in (0, 1))

@@ -285,7 +285,7 @@ def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict
                 continue
             args = [converted[a] for a in node.args]
             converted[node] = built = _symengine_build()[node.func](*args)
-            if any(a in altered for a in node.args) or not _kept(node, built, args):
+            if (altered and not altered.isdisjoint(node.args)) or not _kept(node, built, args):
                 altered.add(node)
             else:
                 known[built] = node

@@ -24,9 +24,14 @@ from sympy.core.parameters import global_parameters
 def _coefficient(args: Sequence[sp.Basic]) -> tuple[list[sp.Basic], list[sp.Basic]] | None:
     """The numbers (at most one, a rational other than 0 and 1) and the rest; None past one number."""
     numbers = [a for a in args if a.is_Number]
-    if len(numbers) > 1 or (numbers and (not numbers[0].is_Rational or numbers[0] in (0, 1))):
+    if len(numbers) > 1 or (numbers and (not numbers[0].is_Rational or _zero_or_one(numbers[0]))):
         return None
     return numbers, [a for a in args if not a.is_Number]
+
+
+def _zero_or_one(number: sp.Rational) -> bool:
+    """`number in (0, 1)`, without sympy's == (it converts the Python number first)."""
+    return number.q == 1 and number.p in (0, 1)
 
 
 def _base(factor: sp.Basic, with_number: bool) -> sp.Basic | None:
