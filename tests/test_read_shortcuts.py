@@ -196,3 +196,9 @@ def test_the_benchmarks_map_reads_and_differentiates_as_sympys_evaluation_builds
                                     sp.Rational(-1, 3), sp.Rational(3, 1)], ids=str)
 def test_zero_or_one_is_sympys_equality_with_0_and_1(number: sp.Rational) -> None:
     assert canonical._zero_or_one(number) == (number in (0, 1))
+
+
+@pytest.mark.parametrize("value", [sp.Integer(n) for n in (10, -2, 1, -1, 3, 0)] + [x, x + 1, sp.Rational(2, 3),
+                                                                                     sp.Float(2.5), sp.pi], ids=str)
+def test_a_reciprocal_is_sympys_power_to_minus_one(value: sp.Expr) -> None:
+    assert sp.srepr(canonical.reciprocal(value)) == sp.srepr(sp.Pow(value, -1))

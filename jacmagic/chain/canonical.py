@@ -124,6 +124,14 @@ def power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     return sp.Pow(base, exponent)
 
 
+def reciprocal(value: sp.Expr) -> sp.Expr:
+    """`sp.Pow(value, -1)`; of a whole number n other than 0, the rational 1/n built at once (the power's rule
+    builds it after its own constructor's cache)."""
+    if value.is_Integer and value.p:
+        return sp.Rational(1, value.p)
+    return power(value, sp.S.NegativeOne)
+
+
 def function(make: type[sp.Function], *arguments: sp.Expr) -> sp.Expr:
     """`make(*arguments)`, as sympy's evaluation builds it: directly where that leaves it as it is."""
     if len(arguments) == 1 and make in KEPT_AT_A_SYMBOL and plain(make, arguments[0]):
