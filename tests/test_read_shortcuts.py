@@ -202,3 +202,9 @@ def test_zero_or_one_is_sympys_equality_with_0_and_1(number: sp.Rational) -> Non
                                                                                      sp.Float(2.5), sp.pi], ids=str)
 def test_a_reciprocal_is_sympys_power_to_minus_one(value: sp.Expr) -> None:
     assert sp.srepr(canonical.reciprocal(value)) == sp.srepr(sp.Pow(value, -1))
+
+
+@pytest.mark.parametrize("make", sorted(canonical.KEPT_AT_A_SYMBOL, key=lambda f: f.__name__))
+def test_a_function_built_directly_starts_knowing_only_that_it_is_commutative(make: Any) -> None:
+    """Nothing learnt of the template's own argument (a real Dummy) is handed on to another argument."""
+    assert dict(canonical.unevaluated(make, x)._assumptions) == {"commutative": True}
