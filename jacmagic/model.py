@@ -211,9 +211,10 @@ def distinct_nodes(expressions: Iterable[Any], below: Callable[[Any], Iterable[A
     stack = list(expressions)
     while stack:
         node = stack.pop()
-        if node in seen:
+        count = len(seen)
+        seen.add(node)  # one hash where `in` and `add` took two: sympy computes each in Python
+        if len(seen) == count:
             continue
-        seen.add(node)
         yield node
         stack.extend(node.args if below is None else below(node))
 

@@ -26,6 +26,7 @@ from jacmagic.chain.calculus import (
     tidy_matrix,
 )
 from jacmagic.chain.functions import relu, sigmoid, softplus
+from jacmagic.model import symbols_in
 
 from .helpers import assert_close
 
@@ -96,8 +97,9 @@ def test_the_way_back_from_symengine_builds_what_sympys_evaluation_builds(output
     conversion gives, and every derivative equals, as a sympy object, symengine's own conversion (sympy's
     evaluation of every node), so that what is shown never changes."""
     assume(symengine_safe(outputs))
-    converted, _ = _to_symengine_known(outputs)
+    converted, _, symbols = _to_symengine_known(outputs)
     assert converted == [se.sympify(o) for o in outputs]
+    assert symbols == symbols_in(outputs)
     variables = [x, y, z]
     real = {se.Symbol(v.name)._sympy_(): v for v in variables}
     evaluated = {(i, j): se.sympify(o).diff(se.Symbol(v.name))._sympy_().xreplace(real)

@@ -15,8 +15,9 @@ import sympy as sp
 from jacmagic import jacobian as compute
 from jacmagic.budget import Budget
 from jacmagic.chain.calculus import determinant, jacobian, symengine_determinant, symengine_safe, sympy_agrees
+from jacmagic.chain.canonical import KEPT_AT_A_SYMBOL
 from jacmagic.chain.functions import TABLE
-from jacmagic.read.matrix_values import _KEPT_AT_A_SYMBOL, applier
+from jacmagic.read.matrix_values import applier
 
 from .helpers import assert_close
 
@@ -251,7 +252,7 @@ def test_the_plot_panels_moves_compile_nothing(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("assumptions", [{"real": True}, {"positive": True}, {"negative": True},
                                          {"real": True, "nonzero": True}, {"integer": True}, {"zero": True}])
-@pytest.mark.parametrize("function", sorted(_KEPT_AT_A_SYMBOL, key=lambda f: f.__name__))
+@pytest.mark.parametrize("function", sorted(KEPT_AT_A_SYMBOL, key=lambda f: f.__name__))
 def test_a_function_of_a_lone_symbol_is_built_as_sympys_evaluation_builds_it(
         function: type[sp.Function], assumptions: dict[str, bool]) -> None:
     """sin(x) is read without asking sympy's rules (issue 27): what they would give, exactly, at every kind of

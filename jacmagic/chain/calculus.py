@@ -15,6 +15,8 @@ from functools import cache, partial
 from typing import Any
 
 import sympy as sp
+from sympy.polys.domains import EXRAW, QQ, ZZ
+from sympy.polys.matrices import DomainMatrix
 
 from jacmagic.budget import Budget, undisturbed
 from jacmagic.chain import canonical
@@ -22,7 +24,7 @@ from jacmagic.chain.evaluate import Evaluator
 from jacmagic.chain.polynomials import PYTHAGORAS, has_squares, pythagorean, same_polynomial
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.lazy import np, se
-from jacmagic.model import distinct_nodes, postorder, symbols_in, tree_size
+from jacmagic.model import distinct_nodes, postorder, symbols_in
 from jacmagic.notation import counted
 
 # Points at which a simplified form must give the same numbers as the original to be shown instead.
@@ -59,18 +61,50 @@ def jacobian_size(expressions: Iterable[sp.Expr], variables: Iterable[sp.Symbol]
                   limit: int = MAX_SYMBOLIC_SIZE) -> int:
     """What building the Jacobian costs, estimated before starting: each term's size (written out without
     sharing) times the variables it contains, and times a quarter of its depth (the chain rule through a deep
-    nesting repeats the inner derivative at every level), summed; counted up to just past `limit`."""
+    nesting repeats the inner derivative at every level), summed; counted up to just past `limit`. Each term's
+    size is counted up to just past `limit` divided by its variables (as `tree_size` with that limit would)."""
     wanted = set(variables)
+    measured: dict[sp.Basic, _Measure] = {}  # shared by the terms: the rows of a map share sin(x), exp(x/10)
     total = 0
     for expression in expressions:
         for term in _terms(expression):
-            count = len(symbols_in((term,)) & wanted)
+            nodes, depth, symbols = _measured(term, measured)
+            count = len(symbols & wanted)
             if count:
-                nodes, depth = tree_size((term,), limit // count + 1)
-                total += nodes * count * max(1, depth // 4)
+                total += min(nodes, limit // count + 2) * count * max(1, depth // 4)
             if total > limit:
                 return total
     return total
+
+
+# A part's nodes and depth written out (as `tree_size` counts them) and its symbols (as `symbols_in` finds them).
+_Measure = tuple[int, int, frozenset[sp.Basic]]
+_NO_SYMBOLS: frozenset[sp.Basic] = frozenset()
+
+
+def _measured(root: sp.Basic, measured: dict[sp.Basic, _Measure]) -> _Measure:
+    """`root`'s `_Measure`, each distinct part measured once, bottom-up without recursion: one walk where
+    `tree_size` and `symbols_in` took two per term (issue 27: the estimate was a tenth of differentiating)."""
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in measured:
+            stack.pop()
+            continue
+        args = node.args
+        waiting = [a for a in args if a not in measured]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        if args:
+            parts = [measured[a] for a in args]
+            symbols = _NO_SYMBOLS.union(*(p[2] for p in parts))
+            size = (1 + sum(p[0] for p in parts), 1 + max(p[1] for p in parts))
+        else:
+            symbols, size = _NO_SYMBOLS, (1, 1)
+        measured[node] = (*size, symbols | {node} if node.is_Symbol else symbols)
+    return measured[root]
 
 
 def symengine_safe(expressions: Iterable[sp.Basic]) -> bool:
@@ -191,8 +225,9 @@ def unevaluated(matrix: sp.MatrixBase) -> list[sp.Basic]:
 
 # How each symengine node with arguments is built again in sympy (exp(x) is symengine's E**x), and each sympy one
 # in symengine.
-_REBUILT: dict[str, Any] = {**{f.__name__: f for f in _SYMENGINE_SAFE}, "Add": canonical.total,
-                            "Mul": canonical.product}
+_REBUILT: dict[str, Any] = {**{f.__name__: partial(canonical.function, f)
+                               for f in _SYMENGINE_SAFE | canonical.KEPT_AT_A_SYMBOL},  # cot: from csc's derivative
+                            "Add": canonical.total, "Mul": canonical.product, "Pow": canonical.power}
 
 
 @cache
@@ -213,10 +248,10 @@ def _to_sympy(value: Any, real: Mapping[str, sp.Symbol], seen: dict[Any, sp.Basi
         found = real.get(value.name) or sp.Symbol(value.name)
     elif kind == "Integer":
         found = sp.Integer(int(value))
-    elif not value.args:  # a rational, a float, pi, E: symengine's own conversion
-        found = se.sympify(value)._sympy_()
-    elif (build := _REBUILT.get(kind) or getattr(sp, kind, None)) is not None:  # also cot, from csc's derivative
-        found = build(*(_to_sympy(argument, real, seen) for argument in value.args))
+    elif not (arguments := value.args):  # a rational, a float, pi, E: symengine's own conversion (`args` is a
+        found = se.sympify(value)._sympy_()  # new tuple at each call)
+    elif (build := _REBUILT.get(kind) or getattr(sp, kind, None)) is not None:  # any other that sympy has
+        found = build(*(_to_sympy(argument, real, seen) for argument in arguments))
     else:
         found = se.sympify(value)._sympy_().xreplace({sp.Symbol(name): s for name, s in real.items()})
     seen[value] = found
@@ -231,13 +266,13 @@ def _to_symengine(expression: sp.Expr) -> Any:
         return se.sympify(expression)
 
 
-def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict[Any, sp.Basic]]:
+def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict[Any, sp.Basic], set[sp.Symbol]]:
     """`expressions` (all `symengine_safe`) in symengine, built bottom-up once per distinct part, and each
     compound part's sympy original by its symengine form: what a derivative shares with the map (sin(x), exp(x/10),
     x**2) is taken back as it was instead of being built and evaluated again in sympy, the larger part of the way
     back (issue 27). Only parts that symengine kept as they were, all the way down, are taken back so: it writes
     sqrt(1/x) as x**(-1/2), which sympy builds again as 1/sqrt(x); and sympy floats of two precisions are one
-    symengine float."""
+    symengine float. Also the symbols met on the way (`symbols_in`: all a safe expression's leaves)."""
     converted: dict[sp.Basic, Any] = {}
     known: dict[Any, sp.Basic] = {}
     altered: set[sp.Basic] = set()
@@ -250,11 +285,11 @@ def _to_symengine_known(expressions: Sequence[sp.Expr]) -> tuple[list[Any], dict
                 continue
             args = [converted[a] for a in node.args]
             converted[node] = built = _symengine_build()[node.func](*args)
-            if any(a in altered for a in node.args) or not _kept(node, built, args):
+            if (altered and not altered.isdisjoint(node.args)) or not _kept(node, built, args):
                 altered.add(node)
             else:
                 known[built] = node
-    return [converted[e] for e in expressions], known
+    return [converted[e] for e in expressions], known, {node for node in converted if node.is_Symbol}
 
 
 def _kept(node: sp.Basic, built: Any, args: list[Any]) -> bool:
@@ -262,8 +297,10 @@ def _kept(node: sp.Basic, built: Any, args: list[Any]) -> bool:
     E**a)?"""
     if node.func is sp.exp:
         return type(built).__name__ == "Pow" and built.args == (se.E, args[0])
-    return type(built).__name__ == node.func.__name__ and len(built.args) == len(args) and \
-        set(built.args) == set(args)
+    if type(built).__name__ != node.func.__name__:
+        return False
+    kept = built.args  # a new tuple at each call
+    return len(kept) == len(args) and (kept[0] == args[0] if len(args) == 1 else set(kept) == set(args))
 
 
 def _real(symbols: Iterable[sp.Symbol]) -> dict[str, sp.Symbol]:
@@ -282,25 +319,31 @@ def jacobian(expressions: Sequence[sp.Expr], variables: Sequence[sp.Symbol],
         use_symengine = symengine_safe(expressions) and not sympy_agrees(expressions)
     if not use_symengine:
         return sp.ImmutableMatrix(_sparse_jacobian(expressions, variables, sp.Add, sp.diff))
-    converted, seen = _to_symengine_known(expressions)
-    rows = _sparse_jacobian(converted, [se.Symbol(v.name) for v in variables], se.Add, lambda t, v: t.diff(v))
-    real = _real(set(variables) | symbols_in(expressions))
+    converted, seen, symbols = _to_symengine_known(expressions)
+    rows = _sparse_jacobian(converted, [se.Symbol(v.name) for v in variables], se.Add, lambda t, v: t.diff(v),
+                            lambda term: term.free_symbols)  # symengine's own walk, in C++
+    real = _real(set(variables) | symbols)
     nonzero = {(i, j): _to_sympy(entry, real, seen) for i, row in enumerate(rows) for j, entry in enumerate(row)
                if entry != 0}  # only these are converted: a sparse Jacobian is mostly zeros
     return from_entries(len(rows), len(variables), nonzero)
 
 
 def from_entries(rows: int, cols: int, nonzero: Mapping[tuple[int, int], sp.Basic]) -> sp.ImmutableMatrix:
-    """A matrix of zeros but for `nonzero`, built without sympy's slow general constructor (a 100 x 100 takes
-    it 30 ms, and a Hessian per output makes that seconds)."""
-    matrix = sp.zeros(rows, cols)
+    """A matrix of zeros but for `nonzero`: the matrix `zeros` and item assignment give (its domain whole numbers,
+    rationals or expressions as its entries are), built at once. sympy's general constructor takes 30 ms for a
+    100 x 100, and item by item converts each entry: 0.2 ms of a 10 x 10 map's 50 entries (issue 27)."""
+    by_row: dict[int, dict[int, sp.Basic]] = {}
     for (i, j), entry in nonzero.items():
-        matrix[i, j] = entry
-    return matrix.as_immutable()
+        by_row.setdefault(i, {})[j] = entry
+    representation = DomainMatrix(by_row, (rows, cols), EXRAW)
+    if all(entry.is_Rational for entry in nonzero.values()):
+        representation = representation.convert_to(ZZ if all(e.is_Integer for e in nonzero.values()) else QQ)
+    return sp.ImmutableMatrix._fromrep(representation)
 
 
 def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: Any,
-                     diff: Callable[[Any, Any], Any]) -> list[list[Any]]:
+                     diff: Callable[[Any, Any], Any],
+                     symbols: Callable[[Any], Iterable[Any]] = lambda term: symbols_in((term,))) -> list[list[Any]]:
     """d expressions / d variables, one small derivative at a time: each term of a sum is differentiated only
     by the variables it contains. The cost follows the size of the map, not size x variables (a loss summed over
     10,000 weights is 10,000 small derivatives, not 10,000 walks over the whole sum), and every call into
@@ -311,7 +354,7 @@ def _sparse_jacobian(expressions: Sequence[Any], variables: Sequence[Any], add: 
         terms = _terms(expression)
         by_variable: dict[Any, list[Any]] = {}
         for term in terms:
-            for symbol in symbols_in((term,)):
+            for symbol in symbols(term):
                 if symbol in column:
                     by_variable.setdefault(symbol, []).append(term)
         row: list[Any] = [0] * len(variables)

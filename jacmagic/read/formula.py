@@ -305,7 +305,7 @@ class ExpressionBuilder:
         # built straight in sympy's canonical form where nothing combines (issue 27)
         if family[0] is ast.Add:
             return canonical.total(first, *(v if o is ast.Add else -v for o, v in rest))
-        return canonical.product(first, *(v if o is ast.Mult else sp.Pow(v, -1) for o, v in rest))
+        return canonical.product(first, *(v if o is ast.Mult else canonical.reciprocal(v) for o, v in rest))
 
     def _matmul(self, node: ast.BinOp) -> Value:
         self._product_estimate(node)  # a chain of products too large is refused before its first factor is built
@@ -332,7 +332,7 @@ class ExpressionBuilder:
         if base.is_zero and not exponent.is_number:
             raise self.error(node, "0 to a variable power is 0 for positive powers and undefined otherwise; "
                                    "write 0 (or where(...)) instead")
-        power = sp.Pow(base, exponent)
+        power = canonical.power(base, exponent)
         if not (exponent.is_Integer and exponent >= 0):
             self._guard(node, power)
         return power

@@ -13,6 +13,7 @@ from typing import TypeAlias, TypeVar
 
 import sympy as sp
 
+from jacmagic.chain import canonical
 from jacmagic.errors import CellError
 from jacmagic.model import exceeds, node_count
 
@@ -162,29 +163,15 @@ def entry(value: sp.MatrixBase, numbers: Sequence[int], sizes: Sequence[int], fa
 _EVALUATED_NODES = 64
 
 
-# Functions that sympy's evaluation leaves as they are at a lone real symbol, and exp at a rational times one
-# (checked in tests/test_speed_paths.py): sin(x) is built without asking their rules, which ask whether x is a
-# multiple of pi or of I (issue 27: a third of reading the 100 x 100 map).
-_KEPT_AT_A_SYMBOL = frozenset({sp.sin, sp.cos, sp.tan, sp.sec, sp.csc, sp.cot, sp.asin, sp.acos, sp.atan, sp.sinh,
-                               sp.cosh, sp.tanh, sp.asinh, sp.acosh, sp.atanh, sp.exp, sp.log, sp.erf})
-
-
-def _plain(argument: sp.Expr, make: Callable[..., sp.Expr]) -> bool:
-    """A lone real symbol not known to be 0, or for exp, a rational times one (exp(x/10))."""
-    if make is sp.exp and argument.is_Mul and len(argument.args) == 2 and argument.args[0].is_Rational:
-        argument = argument.args[1]
-    return bool(argument.is_Symbol and argument.is_real and argument.is_zero is not True)
-
-
 def applier(make: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
     """`make` applied to one entry's arguments, left unevaluated when they are large."""
     if not (isinstance(make, type) and issubclass(make, sp.Function)):
         return make
-    kept = make in _KEPT_AT_A_SYMBOL
+    kept = make in canonical.KEPT_AT_A_SYMBOL
     measured: dict[sp.Basic, tuple[int, int]] = {}  # shared by the entries: z - max(z) measures max(z) once
 
     def apply(*arguments: sp.Expr) -> sp.Expr:
-        if kept and len(arguments) == 1 and _plain(arguments[0], make):
-            return make(arguments[0], evaluate=False)  # type: ignore[call-arg]
+        if kept and len(arguments) == 1 and canonical.plain(make, arguments[0]):
+            return canonical.unevaluated(make, arguments[0])
         return make(*arguments, evaluate=not exceeds(arguments, _EVALUATED_NODES, measured))  # type: ignore[call-arg]
     return apply

@@ -187,7 +187,7 @@ def _function_form(statements: list[_Statement], prepared: Prepared, chain: bool
                                   prepared.original_column)
             return names.see(name, node)
 
-        called = _called_names(st.value) & set(functions)
+        called = _called_names(st.value) & set(functions) if functions else set()  # none to call on the first line
         used |= called
         through_calls = not chain and st is statements[-1]  # where each call can be a stage of its own
         builder = ExpressionBuilder(st.line, resolve, functions, prepared.original_column)
