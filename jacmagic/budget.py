@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sympy.core.cache import clear_cache
+from sympy.core.parameters import global_parameters
 
 from jacmagic.errors import BudgetExceeded
 
@@ -96,6 +97,21 @@ def undisturbed() -> Iterator[None]:
             _depth -= 1
         if not _depth:
             _deliver_held()
+
+
+@contextmanager
+def sympy_evaluation(on: bool) -> Iterator[None]:
+    """sympy's evaluation switched on or off for a section (a def traced unevaluated). Each switch clears sympy's
+    cache, long enough for a budget's alarm or Ctrl-C to land in it: the switch is made undisturbed, so that the
+    kernel's sympy is never left unevaluated for every later cell (Budget.run restores it besides)."""
+    with undisturbed():
+        before = global_parameters.evaluate
+        global_parameters.evaluate = on
+    try:
+        yield
+    finally:
+        with undisturbed():
+            global_parameters.evaluate = before
 
 
 def _deliver_held() -> None:
@@ -237,10 +253,13 @@ class Budget:
                 self.skipped = True
                 return fallback
             return step()
+        evaluating = global_parameters.evaluate
         try:
             with time_limit(self.remaining()):
                 return step()
         except BudgetExceeded:
             self.exceeded = True
             clear_cache()  # the alarm may have landed inside sympy, half-way through filling a cache entry
+            if global_parameters.evaluate != evaluating:  # ... or just before a section switched it back
+                global_parameters.evaluate = evaluating
             return fallback

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from jacmagic.budget import sympy_evaluation
 from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
 from jacmagic.chain.extremes import ReducedMax, ReducedMin, maximum, minimum
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
@@ -103,7 +104,7 @@ def _condition(test: Any) -> Any:
 def _choose(test: Any, then: Any, otherwise: Any) -> sp.Expr:
     """np.where, built with sympy's evaluation on while the rest of a def runs without it: a Piecewise rewrites a
     condition holding another one, which sympy cannot do unevaluated."""
-    with sp.evaluate(True):
+    with sympy_evaluation(True):
         return KNOWN_FUNCTIONS["where"][0](_condition(test), then, otherwise)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from jacmagic.budget import Budget
+from jacmagic.budget import Budget, sympy_evaluation
 from jacmagic.chain.activations import Abs, sign
 from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
@@ -277,7 +277,7 @@ def _outputs(function: Callable[..., Any], arguments: list[Any], name: str, eval
     runs, so each value keeps the parts it was computed from (np.exp(np.log(x)) keeps its log, 0*np.sqrt(x) its
     sqrt, x/x its divisor) and its guards are found in it; sympy's simplified value is taken after."""
     try:
-        with sp.evaluate(False):
+        with sympy_evaluation(False):
             value = function(*arguments)
     except CellError:
         raise
