@@ -187,3 +187,14 @@ def test_numpys_axis_error_of_a_vector_given_as_one_is_not_said_to_be_a_number()
     array still is (tests/test_trace.py's np.ones(3) @ z)."""
     message = _refusal("v.swapaxes(0, 1).sum() * v", chain=False)
     assert "axis 1 is out of bounds for array of dimension 1" in message and "one number" not in message, message
+
+
+@pytest.mark.parametrize(("mode", "n"), [("reverse", 400), ("forward", 40)])
+def test_with_chain_a_large_matrixs_diagonal_is_one_operation_in_either_mode(mode: str, n: int) -> None:
+    """The diagonal is one operation in both modes' walks, not a bracket of one entry operation per place (at
+    1000 x 1000 the entries took 4.0 s CPU, the one operation 2.1 s)."""
+    W = np.random.default_rng(7).normal(size=(n, n))  # noqa: N806 - a matrix
+    cell = "import numpy as np\ndef f(W):\n    d = W.diagonal()\n    return np.sum(np.sin(d)) + W.trace() ** 2\n"
+    result = jacobian(cell, chain=True, mode=mode, at={"W": W.tolist()})  # type: ignore[arg-type]
+    got = np.asarray(result.at(W=W), dtype=float).reshape(n, n)
+    assert_close(got, np.diag(np.cos(np.diag(W)) + 2 * np.trace(W)), rel=1e-9)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jacmagic.chain.linear import Entry
+from jacmagic.chain.linear import Diagonal
 from jacmagic.chain.matrix_functions import Trace
-from jacmagic.chain.stacking import Stack
 from jacmagic.read.by_values import needs_matrix
 from jacmagic.read.tracer import FUNCTIONS, UFUNCS, Tracer, axis_of, operand, reduction, refuse_batch
 from jacmagic.read.untraceable import Untraceable, value_dependent
@@ -45,10 +44,7 @@ def _matrix(spelled: str, value: Any) -> Tracer:
 def _diagonal(spelled: str) -> Callable[..., Tracer]:
     """W.diagonal(), np.diagonal(W), np.diag(W): the entries W[i, i], a vector as long as the shorter side."""
     def diagonal(value: Any) -> Tracer:
-        traced = _matrix(spelled, value)
-        rows, cols = traced.shape
-        items = tuple(Entry(traced.node, i * cols + i, f"{i}, {i}") for i in range(min(rows, cols)))
-        return Tracer(Stack(items, (len(items), 1), False), 1)
+        return Tracer(Diagonal(_matrix(spelled, value).node), 1)
     return diagonal
 
 
