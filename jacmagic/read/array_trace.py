@@ -34,8 +34,8 @@ from jacmagic.model import Options
 from jacmagic.read.numpy_rules import BUILTINS
 from jacmagic.read.source import is_def_cell, python_declarations
 from jacmagic.read.trace import CELL_FILENAME, _error_line, read_defs
-from jacmagic.read.tracer import Tracer, operand, reduction
-from jacmagic.read.untraceable import CodeFailed, Untraceable, arrays_compared, extreme_options
+from jacmagic.read.tracer import Condition, Tracer, operand, reduction
+from jacmagic.read.untraceable import CodeFailed, Untraceable, arrays_compared, extreme_options, value_dependent
 
 _LINE = "__jacmagic_line__"
 
@@ -121,8 +121,20 @@ def _sum(values: Any, start: Any = 0) -> Any:
     return sum(values, start)
 
 
+def _tested(name: str, builtin: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's any() and all() ask each item whether it is true: of traced values refused as v.any() is (their
+    answer has no derivative), of numbers Python's own."""
+    def test(iterable: Any) -> Any:
+        items = [iterable] if isinstance(iterable, (Tracer, Condition)) else list(iterable)
+        if any(isinstance(item, (Tracer, Condition)) for item in items):
+            raise value_dependent(f"{name}()")
+        return builtin(items)
+    return test
+
+
 # Python's functions that would iterate over a traced array entry by entry
-_PYTHON = {"max": _extreme("max", max), "min": _extreme("min", min), "sum": _sum}
+_PYTHON = {"max": _extreme("max", max), "min": _extreme("min", min), "sum": _sum, "any": _tested("any", any),
+           "all": _tested("all", all)}
 
 
 def _leaves(root: Node) -> tuple[Leaf, ...]:

@@ -18,8 +18,10 @@ from jacmagic.chain.matrix_functions import CALLS
 from jacmagic.chain.operations import Node, Number
 from jacmagic.chain.reductions import Softmax
 from jacmagic.errors import CellError
+from jacmagic.read.array_methods import FUNCTION_RULES, METHOD_RULES
 from jacmagic.read.tracer import (
     FUNCTIONS,
+    METHODS,
     UFUNCS,
     Condition,
     Tracer,
@@ -187,5 +189,6 @@ BUILTINS: dict[str, Callable[..., Tracer]] = {
     "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _reducing("logsumexp"),
     **{name: _image(name) for name in USAGE},
 }
-FUNCTIONS.update({"trace": BUILTINS["trace"], "det": BUILTINS["det"], "inv": BUILTINS["inv"],  # np.linalg's too
-                  "norm": _reducing("norm")})
+FUNCTIONS.update({"det": BUILTINS["det"], "inv": BUILTINS["inv"], "norm": _reducing("norm"),  # np.linalg's too
+                  **FUNCTION_RULES})
+METHODS.update(METHOD_RULES)

@@ -18,6 +18,7 @@ from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
 from jacmagic.chain.extremes import ReducedMax, ReducedMin, maximum, minimum
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
+from jacmagic.read.by_values import by_values, entries_of, holds_symbols, of_matrix, python_test
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
 from jacmagic.read.untraceable import arrays_compared, extreme_options
 
@@ -63,8 +64,24 @@ class SymbolicArray(np.ndarray):
             **options: Any) -> Any:
         return reduced("v.min()", ReducedMin, self, axis, keepdims, {**options, "out": out})
 
+    def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,  # type: ignore[override]
+            keepdims: bool = False, **options: Any) -> Any:
+        """numpy's variance, the mean square of the deviations from the mean, without the complex conjugate
+        numpy's loop takes of each object (the traced entries are real)."""
+        array = np.asarray(self, dtype=object)
+        deviations = array - np.mean(array, axis=axis, keepdims=True)
+        return reduced("v.var()", lambda *d: sp.Add(*(x**2 for x in d)) / (len(d) - ddof), deviations, axis,
+                       keepdims, {**options, "dtype": dtype, "out": out})
+
     def std(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
         return _elementwise(sp.sqrt)(self.var(*args, **options))
+
+    # numpy's loop would ask each symbol whether it is nonzero (always, it says): refused, numbers as numpy
+    nonzero = by_values("v.nonzero()", np.ndarray.nonzero)  # type: ignore[assignment]
+    any = by_values("v.any()", np.ndarray.any)  # type: ignore[assignment]
+    all = by_values("v.all()", np.ndarray.all)  # type: ignore[assignment]
+    trace = of_matrix("v.trace()", np.ndarray.trace)  # type: ignore[assignment]
+    diagonal = of_matrix("v.diagonal()", np.ndarray.diagonal)  # type: ignore[assignment]
 
     def clip(self, low: Any = None, high: Any = None, *args: Any, **options: Any) -> Any:  # type: ignore[override]
         return _clip(self, low, high, *args, **options)
@@ -111,11 +128,6 @@ def _choose(test: Any, then: Any, otherwise: Any) -> sp.Expr:
 def symbolic_array(values: Any, *args: Any, **kwargs: Any) -> SymbolicArray:
     """`np.array` while tracing: whatever dtype was asked for, the entries stay symbolic."""
     return np.asarray(values, dtype=object).view(SymbolicArray)
-
-
-def entries_of(value: Any) -> list[Any]:
-    """A number, or the entries of an array row by row."""
-    return list(np.asarray(value, dtype=object).ravel())
 
 
 def _entries(values: Any, spelled: str) -> list[Any]:
@@ -210,7 +222,7 @@ def _python_extreme(kind: str, builtin: Callable[..., Any]) -> Callable[..., Any
 
     def extreme(*args: Any, **options: Any) -> Any:
         items = list(args[0]) if len(args) == 1 else list(args)
-        if not any(_traced(item) for item in items):
+        if not any(holds_symbols(item) for item in items):
             return builtin(items, **options)
         if options:
             raise extreme_options(kind, options)
@@ -218,11 +230,6 @@ def _python_extreme(kind: str, builtin: Callable[..., Any]) -> Callable[..., Any
             raise arrays_compared(kind)
         return over_entries(*items) if len(args) == 1 else written(*items)
     return extreme
-
-
-def _traced(value: Any) -> bool:
-    """Does `value` hold one of the traced symbols?"""
-    return any(isinstance(entry, sp.Basic) and bool(entry.free_symbols) for entry in entries_of(value))
 
 
 def _elementwise(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -315,6 +322,7 @@ def _of_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
 # classifier's losses of whole arrays; and Python's max and min, which on traced values would ask a comparison
 ACTIVATIONS: dict[str, Any] = {
     "max": _python_extreme("max", max), "min": _python_extreme("min", min),
+    "any": python_test("any", any), "all": python_test("all", all),
     **{f.__name__: _elementwise(f) for f in (sigmoid, relu, softplus)},
     **{name: _elementwise(KNOWN_FUNCTIONS[name][0]) for name in ("gelu", "leaky_relu")},
     **{name: _of_arrays(KNOWN_FUNCTIONS[name][0]) for name in ("cross_entropy", "mse")},
@@ -347,7 +355,23 @@ class _SymbolicModule(types.SimpleNamespace):
                         f"{examples}")
 
 
-_NUMPY["trace"] = _of_matrix("tr")
+def _where_or_nonzero(where: Callable[..., Any]) -> Callable[..., Any]:
+    """np.where(cond, a, b) entry by entry; np.where(cond) alone is np.nonzero(cond), as numpy's is."""
+    nonzero = by_values("np.where(cond) with one argument (np.nonzero)", np.nonzero)
+
+    def choose(test: Any, *branches: Any) -> Any:
+        return where(test, *branches) if branches else nonzero(test)
+    return choose
+
+
+_NUMPY.update({
+    **{name: by_values(f"np.{name}", getattr(np, name)) for name in ("nonzero", "flatnonzero", "argwhere",
+                                                                      "count_nonzero", "any", "all")},
+    "trace": of_matrix("np.trace", _native(np.trace)), "diagonal": of_matrix("np.diagonal", _native(np.diagonal)),
+    "var": lambda values, *args, **options: symbolic_array(values).var(*args, **options),
+    "std": lambda values, *args, **options: symbolic_array(values).std(*args, **options),
+    "where": _where_or_nonzero(_NUMPY["where"]),
+})
 _NUMPY["linalg"] = _SymbolicModule("np.linalg", {"det": _of_matrix("det"), "inv": _of_matrix("inv"),
                                                  "norm": _of_matrix("norm")})
 NUMPY_SHIM = _SymbolicModule("np", _NUMPY)

@@ -85,6 +85,10 @@ def _error_line(tb: Any, filename: str) -> int | None:
     return line
 
 
+# numpy's words for a number used as an array (not its "needs two dimensions" of a vector)
+_NO_AXES = ("0-dimensional", "zero-dimensional", "dimension 0", "0d array", "(has 0,")
+
+
 def _explain(err: BaseException) -> str:
     text = " ".join(str(err).split())  # a library's message may hold line breaks: the refusal is one paragraph
     if isinstance(err, TypeError) and ("truth value" in text or "relational" in text.lower()):
@@ -97,7 +101,8 @@ def _explain(err: BaseException) -> str:
         return step_refusal("round() or int() of a traced value")
     if isinstance(err, NameError):
         return f"{text}"
-    if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or "dimension" in text):
+    if isinstance(err, (TypeError, AttributeError, ValueError)) and ("'Symbol'" in text or any(
+            words in text for words in _NO_AXES)):
         return (f"{text}: an input is used as a vector or matrix but was traced as one number; give its shape "
                 "with a line `z: 3` (or `W: 2x3`) in the cell, or with the point: --at z=[1, 2, 3]")
     # the traced array is numpy's to the user: numpy's name, not the tracing subclass's

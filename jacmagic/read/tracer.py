@@ -9,6 +9,7 @@ type first; `array_trace` runs the cell's function on one tracer per parameter.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from jacmagic.read.untraceable import CodeFailed, Untraceable, untraced_method, 
 # the cell tracer), whose rules are built from the operations below
 UFUNCS: dict[str, Callable[..., Any]] = {}
 FUNCTIONS: dict[str, Callable[..., Any]] = {}
+METHODS: dict[str, Callable[..., Any]] = {}  # array methods beyond the class's own (`array_methods`): x.var(), ...
 _ARITHMETIC = {"positive", "negative", "add", "subtract", "multiply", "divide", "greater", "greater_equal", "less",
                "less_equal", "equal", "not_equal"}
 
@@ -233,9 +235,6 @@ class Tracer:
     def min(self, axis: Any = None, **kwargs: Any) -> Tracer:
         return reduction("min", self, axis, kwargs)
 
-    def transpose(self) -> Tracer:
-        return self.T
-
     def dot(self, other: Any) -> Tracer:
         return matmul(self, other)
 
@@ -247,15 +246,14 @@ class Tracer:
     def reshape(self, *shape: Any, **options: Any) -> Tracer:
         return reshaped(self, shape[0] if len(shape) == 1 else shape, options)
 
-    def clip(self, low: Any = None, high: Any = None) -> Tracer:
-        return FUNCTIONS["clip"](self, low, high)  # type: ignore[no-any-return]
-
     def __abs__(self) -> Tracer:
         return UFUNCS["absolute"](self)  # type: ignore[no-any-return]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # numpy's protocols, asked with hasattr
             raise AttributeError(name)
+        if name in METHODS:
+            return partial(METHODS[name], self)
         raise untraced_method(name)
 
     # -- numpy's dispatch -------------------------------------------------------------------------------------------

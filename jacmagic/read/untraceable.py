@@ -32,16 +32,28 @@ _INSTEAD = {
                                           "entry to the next, with no derivative; np.max(v) or v.max() gives the "
                                           "value"),
     "prod": ": write the product out (v[0] * v[1] * ...), or drop --chain, where v.prod() is traced entry by entry",
-    **dict.fromkeys(("std", "var"), ": write it out, np.mean((v - v.mean()) ** 2) (np.sqrt of it for .std)"),
     "astype": ": a traced array holds floats already; leave .astype(float) out",
+    "copy": ": a traced array is never changed in place, so a copy is the array itself; leave .copy() out",
+    "squeeze": ": index the axis of length 1 away (x[0]) or reshape (x.reshape(-1) for a vector)",
+    "cumsum": ": running sums are not covered; write the sums (v[0] + v[1], ...) as their own lines",
+    "item": ": index the entry (x[0] of a vector, W[0, 0] of a matrix)",
 }
 
 
 def untraced_method(name: str) -> UntracedAttribute:
     """The refusal of a traced array's method `name`, with what to write instead where there is a way."""
     return UntracedAttribute(f"the array method .{name} is not traced{_INSTEAD.get(name, '')} (.T, .sum, .mean, "
-                             ".max, .min, .dot, .clip, .transpose, .flatten, .ravel and .reshape to a vector, a "
-                             "column or a row are)")
+                             ".max, .min, .var, .std, .trace, .diagonal, .dot, .clip, .transpose, .flatten, .ravel "
+                             "and .reshape to a vector, a column or a row are)")
+
+
+def value_dependent(call: str) -> CellError:
+    """The refusal of a call that asks which entries are nonzero or true (v.nonzero(), np.count_nonzero, v.any()):
+    its answer jumps as the values change, so it has no derivative, at either level of tracing."""
+    return CellError(f"{call} asks which entries are nonzero (or true), and its answer jumps from one point to the "
+                     "next, so it has no derivative and is not traced; to choose between values by a condition "
+                     "write np.where(cond, a, b), e.g. np.where(v != 0, a, b) (on an array of numbers written in "
+                     "the def it runs as numpy's)")
 
 
 def untraced_ufunc(name: str, method: str, options: Mapping[str, Any]) -> Untraceable:
