@@ -266,13 +266,26 @@ def tree_size(expressions: Iterable[sp.Basic], limit: int,
 
 
 def _measure(root: sp.Basic, measured: dict[sp.Basic, tuple[int, int]]) -> tuple[int, int]:
-    for node in postorder((root,), measured):
+    """`root`'s size and depth, each distinct subexpression measured once, after its arguments (as `postorder`
+    walks, written out here: a display measures every entry, issue 27)."""
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in measured:  # put on the stack by two parents
+            stack.pop()
+            continue
         args = node.args
-        if args:
-            parts = [measured[a] for a in args]
-            measured[node] = (1 + sum([n for n, _ in parts]), 1 + max([d for _, d in parts]))
-        else:
-            measured[node] = (1, 1)
+        waiting = [a for a in args if a not in measured]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        size, depth = 1, 0
+        for argument in args:
+            below = measured[argument]
+            size += below[0]
+            depth = max(depth, below[1])
+        measured[node] = (size, depth + 1)
     return measured[root]
 
 

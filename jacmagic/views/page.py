@@ -13,8 +13,8 @@ at 1400 px, in JupyterLab and Notebook 7.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
@@ -228,8 +228,9 @@ def _measured(latex: str) -> _Measure:
         return known
     bare = latex.rstrip()
     # spaces after LaTeX that closes are no token, unless a backslash before them makes one (a control space)
-    if bare != latex and bare in _MEASURES and _MEASURES[bare].closed and not bare.endswith("\\"):
-        return _remember(latex, replace(_MEASURES[bare], tail=latex[-1]))
+    if bare and bare != latex and bare in _MEASURES and _MEASURES[bare].closed and not bare.endswith("\\"):
+        known = _MEASURES[bare]
+        return _remember(latex, _Measure(known.items, True, known.head, known.first, known.last, latex[-1]))
     return _remember(latex, _Reader(latex).measure())
 
 
@@ -259,20 +260,27 @@ def fraction(numerator: Sequence[str], denominator: Sequence[str]) -> str:
     variables, issue 27) as the walk of the whole would add it up, where each side's parts join cleanly."""
     latex = r"\frac{" + "".join(numerator) + "}{" + "".join(denominator) + "}"
     if latex not in _MEASURES:
-        top, bottom = _joined(numerator), _joined(denominator)
+        top, bottom = _summed(numerator, closing=True), _summed(denominator, closing=True)
         if top is not None and bottom is not None:
-            _remember(latex, _Measure((max(_added(top), _added(bottom)) + 0.3,), True, "\\", r"\frac", "}", "}"))
+            _remember(latex, _Measure((max(top, bottom) + 0.3,), True, "\\", r"\frac", "}", "}"))
     return latex
 
 
-def _joined(parts: Sequence[str]) -> list[float] | None:
-    """The top-level widths of `parts` written one after the other, as a group's walk adds them up, where each
-    closes what it opens and they join cleanly; else None."""
-    pieces = [_measured(part) for part in parts if part]
-    if not pieces or not all(piece.closed for piece in pieces) or \
-            any(not _joins(left, right) for left, right in zip(pieces, pieces[1:])):
-        return None
-    return [item for piece in pieces for item in piece.items]
+def _summed(parts: Iterable[str], closing: bool = False) -> float | None:
+    """The top-level widths of `parts`, written one after the other, added up in the order the walk of the joined
+    LaTeX adds them, where they join cleanly (`closing`: and each closes what it opens and the last leaves the
+    group's closing brace a brace, as a group's content must); else None."""
+    total, previous = 0.0, None
+    for part in parts:
+        if not part:
+            continue
+        piece = _measured(part)
+        if previous is not None and not _joins(previous, piece) or closing and not piece.closed:
+            return None
+        for item in piece.items:
+            total += item
+        previous = piece
+    return None if closing and previous is not None and previous.last == "\\" else total
 
 
 def _added(items: Sequence[float]) -> float:
@@ -298,18 +306,8 @@ def width(*parts: str) -> float:
     join cleanly, their top-level widths are added in the order the walk of the joined LaTeX adds them, which
     gives its width exactly, so a line made of measured parts is not walked again (nor a right side `= ...`, whose
     `= ` and formula are measured apart)."""
-    total, previous = 0.0, None
-    for part in parts:
-        for cut in ("= ", part[2:]) if part.startswith("= ") else (part,):
-            if not cut:
-                continue
-            piece = _measured(cut)
-            if previous is not None and not _joins(previous, piece):
-                return _added(_measured("".join(parts)).items)
-            for item in piece.items:
-                total += item
-            previous = piece
-    return total
+    total = _summed(cut for part in parts for cut in (("= ", part[2:]) if part.startswith("= ") else (part,)))
+    return total if total is not None else _added(_measured("".join(parts)).items)
 
 
 def fits(*parts: str) -> bool:
@@ -387,8 +385,9 @@ def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
 
 
 # A top-level `&` splits an aligned row into its columns, a top-level `=` a chain of equalities; those inside a
-# matrix environment or braces do not.
-_TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
+# matrix environment or braces do not. A backslash escapes the character after it; only its escaping a brace, a
+# mark or another backslash counts, so the scan finds nothing else (a command's letters are read past).
+_TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\[{}&=\\]|[{}&=]")
 
 
 @lru_cache(maxsize=1024)
