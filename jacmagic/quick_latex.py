@@ -134,7 +134,18 @@ def ordered_factors(factors: tuple[sp.Expr, ...]) -> list[sp.Expr]:
 
 @lru_cache(maxsize=4096)
 def _sort_key(expr: sp.Expr) -> tuple[object, ...]:
-    return expr.sort_key()
+    """`expr.sort_key()`, remembered, and for the plain factors (a symbol, a named function or exp of one argument,
+    an integer power of either) put together as `Expr.sort_key` puts it: the base's class, its name or its
+    argument's key, the exponent's key, the coefficient 1. sympy's prints a symbol's name with `str` to get it
+    (issue 27: a tenth of printing a map's fresh entries)."""
+    base, exponent = (expr.base, expr.exp) if expr.is_Pow and expr.exp.is_Integer else (expr, sp.S.One)
+    if type(base) is sp.Symbol and base is not expr:
+        inside: tuple[object, ...] = (base.name,)  # `str` of a plain symbol
+    elif (base.func in NAMED or type(base) is sp.exp) and len(base.args) == 1:
+        inside = (_sort_key(base.args[0]),)
+    else:
+        return expr.sort_key()
+    return base.class_key(), (1, inside), exponent.sort_key(), sp.S.One
 
 
 def _negative(exponent: sp.Expr) -> bool:
@@ -143,7 +154,7 @@ def _negative(exponent: sp.Expr) -> bool:
     afresh (a tenth of showing a 10 x 10 map, issue 27): c x is negative exactly when x has the sign opposite to c's."""
     if exponent.is_Mul and len(exponent.args) == 2 and exponent.args[0].is_Rational and exponent.args[1].is_Symbol:
         coefficient, variable = exponent.args
-        return bool(variable.is_positive if coefficient.is_negative else variable.is_negative)
+        return bool(variable.is_positive if coefficient.p < 0 else variable.is_negative)  # c is not 0 in a product
     return bool(exponent.is_negative)
 
 

@@ -180,3 +180,16 @@ def test_a_symbols_latex_and_art_are_sympys_remembered_or_not(name: str) -> None
         drawn = str(_Pretty({"use_unicode": True, "wrap_line": False})._print(symbol))
         assert printed == own if entry is None else printed.endswith(f"_{{{entry[1]}}}") and own in printed
         assert drawn == art if entry is None else drawn.startswith((art, f"({art})"))
+
+
+@pytest.mark.parametrize("symbol", [*SYMBOLS[:4], sp.Dummy("d"), sp.Symbol("A", commutative=False)], ids=str)
+def test_a_factors_sort_key_put_together_is_sympys(symbol: sp.Symbol) -> None:
+    """`_sort_key` puts a plain factor's key together without sympy's `str` of its symbol: the same key."""
+    from jacmagic.quick_latex import _sort_key
+
+    other = SYMBOLS[4]
+    for factor in [symbol, symbol**2, symbol**-3, sp.sqrt(symbol), sp.sin(symbol), sp.cos(symbol)**2, sp.exp(symbol),
+                   sp.exp(symbol / 10), sp.exp(-symbol)**2, sp.tanh(2 * symbol), sp.sin(symbol)**-2,
+                   sp.log(symbol), sp.exp(symbol)**3, sp.Integer(2)**symbol, symbol**symbol, sp.cos(symbol * other),
+                   sp.Function("g")(symbol), sp.Function("g")(symbol)**2, sp.coth(sp.sin(symbol))**4]:
+        assert _sort_key(factor) == factor.sort_key(), factor

@@ -240,6 +240,8 @@ def text_lines(line: str, width: int, indent: str = "    ") -> list[str]:
     """`line` cut into lines of at most `width` characters, the later ones under `indent`: between words, a word
     longer than a line after a product's dot, a comma or an opening parenthesis, and where nothing else helps,
     where the width ends."""
+    if len(line) <= width:  # what the cutting below gives a line that fits, without cutting it into words
+        return [line.rstrip()]
     lines: list[str] = []
     current = ""
     for word in re.split(r"(?<= )", line):
