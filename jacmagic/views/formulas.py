@@ -179,13 +179,13 @@ def art_least(expr: sp.Basic) -> int:
             if factor.is_Rational:
                 top += len(str(abs(factor.p))) * (abs(factor.p) != 1)
                 bottom += len(str(factor.q)) * (factor.q != 1)
-            elif factor.is_Pow and factor.exp.is_Rational and factor.exp.is_negative:
+            elif factor.is_Pow and factor.exp.is_Rational and factor.exp.p < 0:  # a rational's sign, read
                 bottom += art_least(factor.base)
             else:
                 top += art_least(factor)
         return max(top, bottom)
     if expr.is_Pow:
-        raised = len(str(expr.exp.p)) if expr.exp.is_Integer and expr.exp > 0 else 0
+        raised = len(str(expr.exp.p)) if expr.exp.is_Integer and expr.exp.p > 0 else 0
         return art_least(expr.base) + raised
     if isinstance(expr, sp.exp):
         return 1 + art_least(expr.args[0])
