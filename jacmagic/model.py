@@ -237,6 +237,13 @@ def node_count(expressions: Iterable[sp.Basic], limit: int) -> int:
     return tree_size(expressions, limit)[0]
 
 
+# The sizes of whole expressions measured without `known` sizes, remembered (the oldest forgotten first past
+# _REMEMBERED): a display asks about the same entries whether the matrix is big, whether to search it for repeated
+# parts and whether each entry is long, a walk each (issue 27).
+_SIZES: dict[sp.Basic, tuple[int, int]] = {}
+_REMEMBERED = 4096
+
+
 def tree_size(expressions: Iterable[sp.Basic], limit: int,
               known: Mapping[sp.Basic, tuple[int, int]] | None = None,
               measured: dict[sp.Basic, tuple[int, int]] | None = None) -> tuple[int, int]:
@@ -244,18 +251,42 @@ def tree_size(expressions: Iterable[sp.Basic], limit: int,
     each is measured once and counted as often as it occurs. `known` gives the sizes of symbols that stand for
     larger trees: a function body's size once its arguments are put in, before building it. `measured` keeps
     the sizes found for the next call (the entries of one vector sharing a part, as z - max(z) does)."""
+    remembered = known is None and measured is None
     measured = dict(known or {}) if measured is None else measured
     nodes = depth = 0
     for expression in expressions:
-        size, levels = _measure(expression, measured)
-        nodes, depth = min(nodes + size, limit + 1), max(depth, levels)
+        sized = _SIZES.get(expression) if remembered else None
+        if sized is None:
+            sized = _measure(expression, measured)
+            if remembered:
+                if len(_SIZES) >= _REMEMBERED:
+                    del _SIZES[next(iter(_SIZES))]
+                _SIZES[expression] = sized
+        nodes, depth = min(nodes + sized[0], limit + 1), max(depth, sized[1])
     return nodes, depth
 
 
 def _measure(root: sp.Basic, measured: dict[sp.Basic, tuple[int, int]]) -> tuple[int, int]:
-    for node in postorder((root,), measured):
-        parts = [measured[a] for a in node.args]
-        measured[node] = (1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0))
+    """`root`'s size and depth, each distinct subexpression measured once, after its arguments (as `postorder`
+    walks, written out here: a display measures every entry, issue 27)."""
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in measured:  # put on the stack by two parents
+            stack.pop()
+            continue
+        args = node.args
+        waiting = [a for a in args if a not in measured]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        size, depth = 1, 0
+        for argument in args:
+            below = measured[argument]
+            size += below[0]
+            depth = max(depth, below[1])
+        measured[node] = (size, depth + 1)
     return measured[root]
 
 

@@ -12,7 +12,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
-from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
+from sympy.printing.pretty.pretty_symbology import pretty_symbol, pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
@@ -52,6 +52,12 @@ class _Latex(LatexPrinter):
         head = r"\operatorname{H}" if exp is None else rf"\operatorname{{H}}^{{{exp}}}"
         return rf"{head}\left({self._print(expr.args[0])}\right)"
 
+    def _split_super_sub(self, name: str) -> tuple[str, list[str], list[str]]:
+        """sympy's, remembered per name (it sorts its table of modifiers for each part of each name): a display
+        names every variable in its title and again in each entry's symbol, issue 27."""
+        name, supers, subs = _split_name(name, self._settings["disable_split_super_sub"])
+        return name, list(supers), list(subs)
+
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         entry = entry_of(expr)
         if entry is None:
@@ -69,10 +75,24 @@ class _Pretty(PrettyPrinter):
     def _print_Symbol(self, e: sp.Symbol, bold_name: bool = False) -> prettyForm:
         entry = entry_of(e)
         if entry is None:
-            return super()._print_Symbol(e, bold_name)
-        base = str(super()._print_Symbol(entry[0], bold_name))
+            return prettyForm(_symbol_art(e.name, bold_name, pretty_use_unicode()))
+        base = _symbol_art(entry[0].name, bold_name, pretty_use_unicode())
         index = entry[1].translate(_SUBSCRIPTS)
         return prettyForm((f"({base})" if _subscripted(entry[0]) else base) + index)
+
+
+@lru_cache(maxsize=4096)
+def _split_name(name: str, unsplit: bool) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """`LatexPrinter._split_super_sub` of a symbol's name under its `disable_split_super_sub` setting."""
+    split = LatexPrinter({"disable_split_super_sub": unsplit})._split_super_sub(name)
+    return split[0], tuple(split[1]), tuple(split[2])
+
+
+@lru_cache(maxsize=4096)
+def _symbol_art(name: str, bold: bool, unicode: bool) -> str:
+    """`PrettyPrinter`'s symbol (`pretty_symbol`), remembered per name, the Unicode switch and boldness (it sorts its
+    table of modifiers for each part of each name); `unicode`: the switch it reads, as it stands."""
+    return pretty_symbol(name, bold)
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sympy as sp
-from sympy.core.mul import _keep_coeff
 
-from jacmagic.quick_latex import NAMED, ordered_terms
+from jacmagic.quick_latex import NAMED, ordered_factors, ordered_terms
 
 Symbols = Callable[[sp.Symbol], str]
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -56,23 +55,18 @@ def _product(expr: sp.Mul, symbol: Symbols) -> str | None:
     if args[0] is sp.S.One or any(a.is_Number or a.is_Pow and all(ai.is_Integer for ai in a.args)
                                   for a in args[1:]):
         return None  # an unevaluated product, which StrPrinter writes factor by factor
-    coefficient, rest = expr.as_coeff_Mul()
+    coefficient, others = (args[0], args[1:]) if args[0].is_Number else (sp.S.One, args)
     if not coefficient.is_Rational:
         return None
-    sign = "-" if coefficient < 0 else ""
-    if coefficient < 0:
-        expr = _keep_coeff(-coefficient, rest)
-    written: list[str] = []
-    denominator = ""
-    for factor in expr.as_ordered_factors():
-        if factor.is_Rational:
-            written += [str(factor.p)] if factor.p != 1 else []
-            denominator = f"/{factor.q}" if factor.q != 1 else ""
-            continue
+    # the factors StrPrinter orders, its sign taken out: `quick_latex`'s, the coefficient's numerator among them
+    written = [str(abs(coefficient.p))] if abs(coefficient.p) != 1 else []
+    denominator = f"/{coefficient.q}" if coefficient.q != 1 else ""
+    for factor in ordered_factors(others):
         printed = _sum(factor, symbol) if factor.is_Add else _factor(factor, symbol)
         if printed is None:
             return None
         written.append(f"({printed})" if factor.is_Add else printed)
+    sign = "-" if coefficient.p < 0 else ""
     return sign + "·".join(written or ["1"]) + denominator
 
 

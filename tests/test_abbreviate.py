@@ -219,3 +219,32 @@ def test_the_search_is_skipped_only_where_it_names_nothing(cell: str) -> None:
 def test_random_maps_skip_the_search_only_where_it_names_nothing(terms: list[Term]) -> None:
     matrix = jacobian(f"f({', '.join(VARIABLES)}) = [{', '.join(t.text for t in terms)}]").matrix
     assert _repeats(matrix) or _chosen(matrix) == []
+
+
+def _counted(expr: sp.Basic, known: dict[sp.Basic, tuple[int, int]] | None = None) -> tuple[int, int]:
+    """Nodes and depth of the tree written out without sharing, counted by recursion (the reference); `known`:
+    the sizes of symbols that stand for larger trees."""
+    if known and expr in known:
+        return known[expr]
+    parts = [_counted(a, known) for a in expr.args]
+    return 1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0)
+
+
+def test_tree_sizes_remembered_are_the_counted_sizes() -> None:
+    """Issue 27: a display asks the size of the same entries several times (is the matrix big, may it be searched,
+    is an entry long); each whole expression's size is remembered, and a size asked with `known` sizes of symbols
+    is never taken from what was remembered without them."""
+    from jacmagic.model import tree_size
+
+    x, y, z = sp.symbols("x y z", real=True)
+    shared = sp.sin(x * y) + sp.exp(z / 10)
+    expressions = [x, shared, shared**2 * shared.diff(x), sp.Matrix([[x * y, sp.cos(shared)]])[1],
+                   sp.tanh(shared * shared.diff(y)) - 3 * x, sp.Integer(4)]
+    for limit in (2, 10, 10_000):
+        for _ in range(2):
+            for expr in expressions:
+                nodes, depth = _counted(expr)
+                assert tree_size((expr,), limit) == (min(nodes, limit + 1), depth)
+            total = sum(_counted(e)[0] for e in expressions)
+            assert tree_size(expressions, limit)[0] == min(total, limit + 1)
+    assert tree_size((shared,), 10_000, known={x: (50, 7)}) == _counted(shared, {x: (50, 7)}) != _counted(shared)

@@ -121,3 +121,75 @@ def test_the_sign_of_exps_argument_is_sympys_for_every_sign_of_its_symbol(assump
     for expr in (y * sp.exp(coefficient * x), sp.exp(coefficient * x) / 10, -y**2 * sp.exp(coefficient * x)):
         quick = quick_latex(expr, _symbol_latex)
         assert quick is None or quick == sympys(expr), expr
+
+
+# Issue 27's display shortcuts: a sum's term order, a product's factor order and a symbol's name, each from what is
+# remembered instead of sympy's own walk, must be sympy's exactly.
+
+TERM_FACTORS = [*SYMBOLS[:4], *(s**k for s in SYMBOLS[:3] for k in (2, 3, -1, sp.Rational(1, 2), sp.Rational(3, 2))),
+                *(f(s) for f in (sp.sin, sp.cos, sp.tanh, sp.log) for s in SYMBOLS[:3]), sp.cos(SYMBOLS[0])**2,
+                *(sp.exp(c * s) for c in (1, -1, sp.Rational(1, 10), sp.Rational(-2, 3), 2) for s in SYMBOLS[:3]),
+                sp.exp(SYMBOLS[0])**3, sp.sqrt(2), sp.pi, sp.Integer(3), sp.Rational(-1, 2), sp.Float(0.5), sp.I,
+                sp.sin(SYMBOLS[0] * SYMBOLS[1]), (SYMBOLS[0] + SYMBOLS[1])**2, sp.Symbol("A", commutative=False)]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(TERM_FACTORS), min_size=1, max_size=3), min_size=2, max_size=6))
+def test_a_sums_term_order_is_sympys(terms: list[list[sp.Expr]]) -> None:
+    """`ordered_terms` reads the order from each factor's remembered base and sort key where the exponents alone
+    decide it (else asks sympy): the same as `as_ordered_terms`, numbers, powers, exp(-x) and Order aside."""
+    from jacmagic.quick_latex import ordered_terms
+
+    expr = sp.Add(*(sp.Mul(*factors) for factors in terms))
+    if expr.is_Add:
+        assert ordered_terms(expr) == tuple(expr.as_ordered_terms())
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(TERM_FACTORS), min_size=2, max_size=4))
+def test_a_products_factor_order_is_sympys(factors: list[sp.Expr]) -> None:
+    """`ordered_factors` sorts a product's factors but its number as `as_ordered_factors` does (after the number)."""
+    from jacmagic.quick_latex import ordered_factors
+
+    expr = sp.Mul(*factors)
+    if expr.is_Mul:
+        others = expr.args[1:] if expr.args[0].is_Number else expr.args
+        assert ordered_factors(others) == [f for f in expr.as_ordered_factors() if not f.is_Number]
+
+
+SYMBOL_NAMES = [*NAMES, "alphahat", "xdot", "x_2^3", "x__a_b", "Gamma_1", "phi0", "omega_bar", "a_{1}", "xprime",
+                "s12_3", "mathring", "beta1_2,3", "W_1_2", "b12_3_4", "thetavec", "x_", "_x"]
+
+
+@pytest.mark.parametrize("name", SYMBOL_NAMES)
+def test_a_symbols_latex_and_art_are_sympys_remembered_or_not(name: str) -> None:
+    """A name's parts split once and remembered (issue 27): the LaTeX and the art of the symbol, asked twice, are
+    what sympy's own printers give (for an array's entry, its base's, with the index)."""
+    from sympy.printing.latex import LatexPrinter
+    from sympy.printing.pretty.pretty import PrettyPrinter
+
+    from jacmagic.notation import _Pretty, entry_of
+
+    symbol = sp.Symbol(name)
+    entry = entry_of(symbol)
+    base = symbol if entry is None else entry[0]
+    own = LatexPrinter()._print_Symbol(base)
+    art = PrettyPrinter({"use_unicode": True}).doprint(base)
+    for _ in range(2):
+        printed = _Latex({"mat_delim": "["})._print(symbol)
+        drawn = str(_Pretty({"use_unicode": True, "wrap_line": False})._print(symbol))
+        assert printed == own if entry is None else printed.endswith(f"_{{{entry[1]}}}") and own in printed
+        assert drawn == art if entry is None else drawn.startswith((art, f"({art})"))
+
+
+@pytest.mark.parametrize("symbol", [*SYMBOLS[:4], sp.Dummy("d"), sp.Symbol("A", commutative=False)], ids=str)
+def test_a_factors_sort_key_put_together_is_sympys(symbol: sp.Symbol) -> None:
+    """`_sort_key` puts a plain factor's key together without sympy's `str` of its symbol: the same key."""
+    from jacmagic.quick_latex import _sort_key
+
+    other = SYMBOLS[4]
+    for factor in [symbol, symbol**2, symbol**-3, sp.sqrt(symbol), sp.sin(symbol), sp.cos(symbol)**2, sp.exp(symbol),
+                   sp.exp(symbol / 10), sp.exp(-symbol)**2, sp.tanh(2 * symbol), sp.sin(symbol)**-2,
+                   sp.log(symbol), sp.exp(symbol)**3, sp.Integer(2)**symbol, symbol**symbol, sp.cos(symbol * other),
+                   sp.Function("g")(symbol), sp.Function("g")(symbol)**2, sp.coth(sp.sin(symbol))**4]:
+        assert _sort_key(factor) == factor.sort_key(), factor

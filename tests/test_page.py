@@ -232,3 +232,78 @@ def test_a_row_with_one_mark_is_cut_as_reading_it_all_cuts_it(latex: str, mark: 
     from jacmagic.views.page import _cut, _scanned
 
     assert _cut(latex, mark) == _scanned(latex, mark)
+
+
+# Issue 27's display: a derivative's fraction measured from its parts, LaTeX with spaces after it measured as the
+# LaTeX, and the scan for marks reading past command names: each must be what the walk of the whole gives.
+
+def _walked(latex: str) -> object:
+    from jacmagic.views.page import _Reader
+
+    return _Reader(latex).measure()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_JOIN_TOKENS), max_size=5).map("".join), max_size=3),
+       st.lists(st.lists(st.sampled_from(_JOIN_TOKENS), max_size=5).map("".join), max_size=3))
+def test_a_fraction_measured_from_its_parts_is_its_walk(numerator: list[str], denominator: list[str]) -> None:
+    from jacmagic.views.page import _MEASURES, _measured, fraction
+
+    latex = r"\frac{" + "".join(numerator) + "}{" + "".join(denominator) + "}"
+    _MEASURES.pop(latex, None)
+    assert fraction(numerator, denominator) == latex
+    assert _measured(latex) == _walked(latex)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_JOIN_TOKENS), max_size=12).map("".join), st.sampled_from([" ", "  ", "\n", " \t"]))
+def test_spaces_after_measured_latex_measure_as_their_walk(latex: str, spaces: str) -> None:
+    from jacmagic.views.page import _MEASURES, _measured
+
+    _measured(latex)
+    _MEASURES.pop(latex + spaces, None)
+    assert _measured(latex + spaces) == _walked(latex + spaces)
+
+
+def test_the_partial_derivatives_of_a_map_are_measured_as_their_walk() -> None:
+    """The symbols of the 10 x 10 map's entries (∂f₁/∂(s₈)₅, fractions of measured names) and the rows they
+    start, as blocks measures them."""
+    from jacmagic.views.page import _MEASURES, _added, _measured
+
+    names = [f"s8_{i}" for i in range(4)]
+    outputs = ", ".join(f"{a}*{b}**2 + sin({b})" for a, b in zip(names, names[1:] + names[:1]))
+    groups = result_groups(jacobian(f"f({', '.join(names)}) = [{outputs}]").symbolic)
+    lines = [line for group in groups for line, _ in group if line.startswith(r"\frac{\partial")]
+    assert len(lines) >= 8
+    for line in lines:
+        lhs = columns(line)[0]
+        assert _measured(lhs) == _walked(lhs) and _measured(lhs.rstrip()) == _walked(lhs.rstrip())
+        assert lhs.rstrip() in _MEASURES and _added(_measured(lhs).items) == width(lhs)
+
+
+_SCAN_TOKENS = [*_CUT_TOKENS, "\\\\", r"\{", r"\}", r"\left(", "\n", "\\\n", r"\begin", r"\end", r"\=", "}{", "matrix}"]
+_FULL_SCAN = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")  # every backslash escape a match of its own
+
+
+def _scanned_by_every_escape(latex: str, mark: str) -> tuple[str, ...]:
+    depth, start, cells = 0, 0, []
+    for found in _FULL_SCAN.finditer(latex):
+        text = found.group()
+        if text == "{" or text.startswith(r"\begin"):
+            depth += 1
+        elif text == "}" or text.startswith(r"\end"):
+            depth -= 1
+        elif text == mark and depth == 0:
+            cells.append(latex[start:found.start()])
+            start = found.end()
+    return (*cells, latex[start:])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_SCAN_TOKENS), max_size=16).map("".join), st.sampled_from(["&", "="]))
+def test_the_scan_for_marks_reads_past_commands_as_reading_every_escape_does(latex: str, mark: str) -> None:
+    """Issue 27: the scan matches only the escapes that count (of a brace, a mark, a backslash); the cells are those
+    of a scan that reads every backslash and the character after it."""
+    from jacmagic.views.page import _scanned
+
+    assert _scanned(latex, mark) == _scanned_by_every_escape(latex, mark)

@@ -75,12 +75,11 @@ def _intermediates(model: CellModel) -> tuple[tuple[sp.Expr, sp.Symbol], ...]:
 def _abbreviated(matrix: sp.ImmutableMatrix, avoid: frozenset[str],
                  given: tuple[tuple[sp.Expr, sp.Symbol], ...]) -> Abbreviated:
     unchanged = Abbreviated(matrix, ())
-    if exceeds(matrix, MAX_NODES):
-        return unchanged
-    if not _repeats(matrix):
+    entries = [entry for row in matrix.tolist() for entry in row]  # at once: sympy indexes in microseconds an entry
+    if exceeds(entries, MAX_NODES) or not _repeats(entries):
         return unchanged
     avoid = avoid | {s.name for s in matrix.free_symbols}
-    chosen = _chosen(matrix)
+    chosen = _chosen(entries)
     if not chosen:
         return unchanged
     names = _names(chosen, avoid, dict(given))
@@ -91,12 +90,12 @@ def _abbreviated(matrix: sp.ImmutableMatrix, avoid: frozenset[str],
     return result if result.expanded() == matrix else unchanged  # never show names that do not give J back
 
 
-def _repeats(matrix: sp.ImmutableMatrix) -> bool:
-    """Whether a sum or an activation's value occurs twice in `matrix`. Without one `_chosen` names nothing (it
-    names only such parts, each occurring more than once or inside a function that does), and this walk costs a
-    fraction of its counting: most maps' Jacobians need no names (issue 27)."""
+def _repeats(entries: list[sp.Basic]) -> bool:
+    """Whether a sum or an activation's value occurs twice in a matrix's `entries`. Without one `_chosen` names
+    nothing (it names only such parts, each occurring more than once or inside a function that does), and this walk
+    costs a fraction of its counting: most maps' Jacobians need no names (issue 27)."""
     seen: set[sp.Basic] = set()
-    stack = list(matrix)
+    stack = list(entries)
     while stack:
         node = stack.pop()
         if isinstance(node, _NAMEABLE):
@@ -107,10 +106,10 @@ def _repeats(matrix: sp.ImmutableMatrix) -> bool:
     return False
 
 
-def _post_order(matrix: sp.ImmutableMatrix) -> Iterator[sp.Basic]:
+def _post_order(entries: list[sp.Basic]) -> Iterator[sp.Basic]:
     """Every distinct subexpression once, each after its arguments."""
     seen: set[sp.Basic] = set()
-    for entry in matrix:
+    for entry in entries:
         stack: list[tuple[sp.Basic, bool]] = [(entry, False)]
         while stack:
             node, ready = stack.pop()
@@ -122,12 +121,12 @@ def _post_order(matrix: sp.ImmutableMatrix) -> Iterator[sp.Basic]:
                 stack.extend((a, False) for a in reversed(node.args))
 
 
-def _chosen(matrix: sp.ImmutableMatrix) -> list[sp.Basic]:
+def _chosen(entries: list[sp.Basic]) -> list[sp.Basic]:
     """The parts to name, inner first: repeated activation values, the sums they are applied to, and sums of
-    several terms that recur in several entries."""
-    occurrences = Counter(node for entry in matrix for node in sp.preorder_traversal(entry))
-    entries = Counter(node for entry in matrix for node in set(sp.preorder_traversal(entry)))
-    order = list(_post_order(matrix))
+    several terms that recur in several of the matrix's `entries`."""
+    occurrences = Counter(node for entry in entries for node in sp.preorder_traversal(entry))
+    holding = Counter(node for entry in entries for node in set(sp.preorder_traversal(entry)))
+    order = list(_post_order(entries))
     applied: dict[sp.Basic, float] = {}  # the argument of a repeated function: how many variables it needs
     for node in order:
         if isinstance(node, sp.Function) and occurrences[node] > 1:
@@ -144,7 +143,7 @@ def _chosen(matrix: sp.ImmutableMatrix) -> list[sp.Basic]:
             leaves[node] = 1
             continue
         leaves[node] = sum(leaves[a] for a in node.args)
-        needed = min(applied.get(node, math.inf), _SUM_LEAVES if entries[node] > 1 else math.inf)
+        needed = min(applied.get(node, math.inf), _SUM_LEAVES if holding[node] > 1 else math.inf)
         if isinstance(node, sp.Add) and (_exponentials(node) and occurrences[node] > 1 or leaves[node] >= needed):
             chosen.append(node)
             leaves[node] = 1

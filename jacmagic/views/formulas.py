@@ -124,6 +124,12 @@ def _entry_text(entry: sp.Basic) -> str:
     return "…" if is_long(entry) else inline(entry)
 
 
+def is_zero(entry: sp.Basic) -> bool:
+    """`entry == 0`, asked only of a number: sympy's == converts the 0 on every call, and a display asks it of every
+    entry (issue 27); an expression that is not a number is never 0 as written."""
+    return bool(entry.is_Number and entry == 0)
+
+
 def matrix_entries(matrix: sp.MatrixBase, name: Callable[[int, int], str]) -> list[tuple[str, str]]:
     """Each shown entry of a symbolic matrix, `name(i, j)` and its whole text ("…" when too long to typeset; a zero
     one unnamed, since it is only counted), for `entry_lines`: a matrix too wide for the text is written entry by
@@ -132,7 +138,7 @@ def matrix_entries(matrix: sp.MatrixBase, name: Callable[[int, int], str]) -> li
 
     def entry(i: int, j: int) -> tuple[str, str]:
         value = rows[i][j]
-        return ("", "0") if value == 0 else (name(i, j), "…" if big and is_long(value) else inline(value))
+        return ("", "0") if is_zero(value) else (name(i, j), "…" if big and is_long(value) else inline(value))
     return [entry(i, j) for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
 
 
@@ -173,13 +179,13 @@ def art_least(expr: sp.Basic) -> int:
             if factor.is_Rational:
                 top += len(str(abs(factor.p))) * (abs(factor.p) != 1)
                 bottom += len(str(factor.q)) * (factor.q != 1)
-            elif factor.is_Pow and factor.exp.is_Rational and factor.exp.is_negative:
+            elif factor.is_Pow and factor.exp.is_Rational and factor.exp.p < 0:  # a rational's sign, read
                 bottom += art_least(factor.base)
             else:
                 top += art_least(factor)
         return max(top, bottom)
     if expr.is_Pow:
-        raised = len(str(expr.exp.p)) if expr.exp.is_Integer and expr.exp > 0 else 0
+        raised = len(str(expr.exp.p)) if expr.exp.is_Integer and expr.exp.p > 0 else 0
         return art_least(expr.base) + raised
     if isinstance(expr, sp.exp):
         return 1 + art_least(expr.args[0])
@@ -234,6 +240,8 @@ def text_lines(line: str, width: int, indent: str = "    ") -> list[str]:
     """`line` cut into lines of at most `width` characters, the later ones under `indent`: between words, a word
     longer than a line after a product's dot, a comma or an opening parenthesis, and where nothing else helps,
     where the width ends."""
+    if len(line) <= width:  # what the cutting below gives a line that fits, without cutting it into words
+        return [line.rstrip()]
     lines: list[str] = []
     current = ""
     for word in re.split(r"(?<= )", line):
@@ -302,7 +310,7 @@ def derivative_symbol(outputs: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol],
     if form == "latex":
         top = latex(outputs[0]) if len(outputs) == 1 else rf"\left({_names_latex(outputs)}\right)"
         bottom = latex(inputs[0]) if len(inputs) == 1 else rf"\left({_names_latex(inputs)}\right)"
-        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+        return page.fraction((r"\partial ", top), (r"\partial ", bottom))
     top = pretty(outputs[0]) if len(outputs) == 1 else f"({_names_text(outputs)})"
     bottom = pretty(inputs[0]) if len(inputs) == 1 else f"({_names_text(inputs)})"
     return f"∂{top}/∂{bottom}"

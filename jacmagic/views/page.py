@@ -13,7 +13,7 @@ at 1400 px, in JupyterLab and Notebook 7.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -60,7 +60,10 @@ class _Reader:
 
     def _argument(self) -> float:
         part = self._take()
-        return self.run("}") if part == "{" else self._atom(part)
+        if part == "{":
+            return self.run("}")
+        width = _FIXED.get(part) if part is not None else None
+        return width if width is not None else self._atom(part)
 
     def _raw(self) -> str:
         """A braced argument's text, unmeasured (a \\text{...}, an environment's name), its spaces kept."""
@@ -99,7 +102,9 @@ class _Reader:
             return self._matrix()
         if part == "{":
             return self.run("}")
-        _FIXED[part] = width = _fixed_width(part)
+        width = _fixed_width(part)
+        if part not in ("^", "_"):  # a script read as an argument (x^^) is measured as a glyph, not remembered
+            _FIXED[part] = width
         return width
 
     def _matrix(self) -> float:
@@ -127,20 +132,41 @@ class _Reader:
         return width
 
     def run(self, until: str | None = None) -> float:
+        """The widths of the tokens up to `until` added up, as `_scripted` gives them: a glyph's or a name's looked
+        up and a group's read here, without a call a token (most of a display's measuring, issue 27)."""
         total = 0.0
-        while (part := self._take()) is not None and part != until:
-            total += self._scripted(part)
-        return total
+        tokens, fixed, count = self.tokens, _FIXED, len(self.tokens)
+        while True:
+            at = self.at
+            self.at = at + 1
+            if at >= count:
+                return total
+            part = tokens[at]
+            if part == until:
+                return total
+            width = fixed.get(part)
+            if width is None:
+                width = self.run("}") if part == "{" else self._scripted(part)
+            total += width
 
     def measure(self) -> _Measure:
         """The widths that `run` adds up at the top level, and whether every group and argument closed: then the
         walk took the end of the tokens once, at the top level."""
         items = []
-        while (part := self._take()) is not None:
-            items.append(self._scripted(part))
-        closed = self.at == len(self.tokens) + 1 and not self.unclosed
+        stray = False  # a } that closes nothing: it would close a group the LaTeX is put in
+        tokens, fixed, count = self.tokens, _FIXED, len(self.tokens)
+        while self.at < count:
+            part = tokens[self.at]
+            self.at += 1
+            width = fixed.get(part)
+            if width is None:
+                width = self.run("}") if part == "{" else self._scripted(part)
+            stray = stray or part == "}"
+            items.append(width)
+        self.at += 1  # the end, taken once
+        closed = self.at == len(self.tokens) + 1 and not self.unclosed and not stray
         return _Measure(tuple(items), closed, self.latex[:1], self.tokens[0] if self.tokens else "",
-                        self.tokens[-1] if self.tokens else "")
+                        self.tokens[-1] if self.tokens else "", self.latex[-1:])
 
 
 def _columns_width(rows: Sequence[Sequence[float]]) -> float:
@@ -164,20 +190,23 @@ def _fixed_width(part: str) -> float:
 
 
 # The widths of the tokens that take no argument, as they are met: a token's width is looked up, not worked out
-# again (a display measures thousands of tokens, issue 27). Tokens are single characters and command names.
+# again (a display measures thousands of tokens, issue 27). Tokens are single characters and command names; never
+# a script mark, which `run` and `measure` look their tokens up here before reading them as one.
 _FIXED: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
 class _Measure:
     """A piece of LaTeX measured alone: the widths its top-level tokens add up to, whether all its groups and
-    arguments close, its first character and its first and last tokens."""
+    arguments close (and it closes none it does not open), its first character, its first and last tokens and its
+    last character."""
 
     items: tuple[float, ...]
     closed: bool
     head: str
     first: str
     last: str
+    tail: str
 
 
 # Each piece of LaTeX measured once (a display measures an entry for the matrix, its line breaks and its block, issue
@@ -195,7 +224,14 @@ def _remember(latex: str, measure: _Measure) -> _Measure:
 
 def _measured(latex: str) -> _Measure:
     known = _MEASURES.get(latex)
-    return known if known is not None else _remember(latex, _Reader(latex).measure())
+    if known is not None:
+        return known
+    bare = latex.rstrip()
+    # spaces after LaTeX that closes are no token, unless a backslash before them makes one (a control space)
+    if bare and bare != latex and bare in _MEASURES and _MEASURES[bare].closed and not bare.endswith("\\"):
+        known = _MEASURES[bare]
+        return _remember(latex, _Measure(known.items, True, known.head, known.first, known.last, latex[-1]))
+    return _remember(latex, _Reader(latex).measure())
 
 
 # What no cell of a matrix measured alone may hold: a column or row break, or an environment's end.
@@ -214,8 +250,37 @@ def matrix(cells: Sequence[Sequence[str]]) -> str:
            for c, m in zip(row, ms)):
         body = _columns_width([[_added(m.items) for m in row] for row in measures])
         bracket = _fixed_width("[")
-        _remember(latex, _Measure((0.0, bracket, body, 0.0, _fixed_width("]")), True, "\\", r"\left", "]"))
+        _remember(latex, _Measure((0.0, bracket, body, 0.0, _fixed_width("]")), True, "\\", r"\left", "]", "]"))
     return latex
+
+
+def fraction(numerator: Sequence[str], denominator: Sequence[str]) -> str:
+    r"""`\frac{...}{...}` of the parts of its numerator and denominator, each written one after the other, its width
+    worked out from the parts' (each measured once: a display's title and every entry's symbol name the same
+    variables, issue 27) as the walk of the whole would add it up, where each side's parts join cleanly."""
+    latex = r"\frac{" + "".join(numerator) + "}{" + "".join(denominator) + "}"
+    if latex not in _MEASURES:
+        top, bottom = _summed(numerator, closing=True), _summed(denominator, closing=True)
+        if top is not None and bottom is not None:
+            _remember(latex, _Measure((max(top, bottom) + 0.3,), True, "\\", r"\frac", "}", "}"))
+    return latex
+
+
+def _summed(parts: Iterable[str], closing: bool = False) -> float | None:
+    """The top-level widths of `parts`, written one after the other, added up in the order the walk of the joined
+    LaTeX adds them, where they join cleanly (`closing`: and each closes what it opens and the last leaves the
+    group's closing brace a brace, as a group's content must); else None."""
+    total, previous = 0.0, None
+    for part in parts:
+        if not part:
+            continue
+        piece = _measured(part)
+        if previous is not None and not _joins(previous, piece) or closing and not piece.closed:
+            return None
+        for item in piece.items:
+            total += item
+        previous = piece
+    return None if closing and previous is not None and previous.last == "\\" else total
 
 
 def _added(items: Sequence[float]) -> float:
@@ -231,7 +296,8 @@ def _joins(left: _Measure, right: _Measure) -> bool:
     no command name runs on into `right`'s letters (\\cdot x, not \\cdotx), and `right` puts no script on
     `left`'s last token."""
     return (left.closed and right.first not in ("^", "_") and left.last != "\\"
-            and not (left.last[:1] == "\\" and left.last[1:].isalpha() and right.head.isalpha()))
+            and not (left.last[:1] == "\\" and left.last[1:].isalpha() and not left.tail.isspace()
+                     and right.head.isalpha()))
 
 
 def width(*parts: str) -> float:
@@ -240,11 +306,8 @@ def width(*parts: str) -> float:
     join cleanly, their top-level widths are added in the order the walk of the joined LaTeX adds them, which
     gives its width exactly, so a line made of measured parts is not walked again (nor a right side `= ...`, whose
     `= ` and formula are measured apart)."""
-    parts = tuple(cut for part in parts for cut in (("= ", part[2:]) if part.startswith("= ") else (part,)))
-    pieces = [_measured(part) for part in parts if part]
-    if any(not _joins(left, right) for left, right in zip(pieces, pieces[1:])):
-        pieces = [_measured("".join(parts))]
-    return _added([item for piece in pieces for item in piece.items])
+    total = _summed(cut for part in parts for cut in (("= ", part[2:]) if part.startswith("= ") else (part,)))
+    return total if total is not None else _added(_measured("".join(parts)).items)
 
 
 def fits(*parts: str) -> bool:
@@ -322,8 +385,9 @@ def packed(items: Sequence[str], separator: str = r",\ ") -> list[str]:
 
 
 # A top-level `&` splits an aligned row into its columns, a top-level `=` a chain of equalities; those inside a
-# matrix environment or braces do not.
-_TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")
+# matrix environment or braces do not. A backslash escapes the character after it; only its escaping a brace, a
+# mark or another backslash counts, so the scan finds nothing else (a command's letters are read past).
+_TOP_LEVEL = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\[{}&=\\]|[{}&=]")
 
 
 @lru_cache(maxsize=1024)

@@ -30,6 +30,7 @@ from jacmagic.views.formulas import (
     fitted_art,
     is_big,
     is_long,
+    is_zero,
     matrix_cells,
     matrix_entries,
     matrix_latex,
@@ -62,7 +63,7 @@ def _entry_rows(result: SymbolicJacobian, matrix: sp.ImmutableMatrix) -> list[Ro
         for b, j in enumerate(window(matrix.cols)):
             if i is None or j is None:
                 continue
-            if entries[i][j] == 0:
+            if is_zero(entries[i][j]):
                 zeros += 1
                 continue
             symbol = derivative_symbol((result.outputs[i],), (result.inputs[j],))
