@@ -9,7 +9,9 @@ traces unchanged; so do helpers defined in an earlier cell.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
+import io
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -24,13 +26,14 @@ from jacmagic.budget import Budget
 from jacmagic.chain.activations import Abs, sign
 from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
-from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, postorder, symbols_in
+from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
 from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
+from jacmagic.read.unevaluated import evaluator, settled, shown, unevaluated
 
 CELL_FILENAME = "<jacobian cell>"
 _ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
@@ -131,13 +134,7 @@ def _truth(value: Any) -> Any:
     as a comparison's is."""
     if _symbolic(value):
         raise TypeError("cannot determine truth value of a traced value")
-    return _settled(value)
-
-
-def _settled(value: Any) -> Any:
-    """A constant computed while sympy evaluates nothing (np.sum of plain numbers is an unevaluated sum), as
-    sympy's value: Python's if and == ask it as a number."""
-    return _evaluator()(value) if isinstance(value, sp.Basic) and value.args else value
+    return settled(value)
 
 
 _NUMBERS = (sp.Expr, int, float, np.number)
@@ -149,17 +146,19 @@ def _equal(left: Any, right: Any, unequal: bool) -> Any:
     numbers = all(isinstance(v, _NUMBERS) and not isinstance(v, bool) for v in (left, right))
     if numbers and (_symbolic(left) or _symbolic(right)):
         return sp.Ne(left, right) if unequal else sp.Eq(left, right)
-    left, right = _settled(left), _settled(right)
+    left, right = settled(left), settled(right)
     return left != right if unequal else left == right
 
 
 _TRUTH, _EQUALITY = "__jacmagic_truth__", "__jacmagic_equal__"
+_SETTLED, _SHOWN = "__jacmagic_settled__", "__jacmagic_shown__"
 
 
 class _Tests(ast.NodeTransformer):
     """Rewrites the cell's code so that a test of a value (if, while, assert, `x if t else y`, and/or, not, a
     comprehension's if) goes through `_truth` and an == or != through `_equal`, both of which behave as Python's
-    own for everything but a traced value."""
+    own for everything but a traced value; a value assigned to a name is settled (a constant as sympy's value: the
+    def runs unevaluated) and what is printed or put in an f-string shown as sympy's value."""
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         node = super().generic_visit(node)
@@ -173,6 +172,12 @@ class _Tests(ast.NodeTransformer):
             node.ifs = [_called(_TRUTH, test) for test in node.ifs]
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
             return _called(_EQUALITY, node.left, node.comparators[0], ast.Constant(isinstance(node.ops[0], ast.NotEq)))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            node.value = _called(_SETTLED, node.value)
+        elif isinstance(node, ast.FormattedValue):
+            node.value = _called(_SHOWN, node.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+            node.args = [_called(_SHOWN, a) if not isinstance(a, ast.Starred) else a for a in node.args]
         return node
 
 
@@ -189,7 +194,7 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     refuse_entry_level(declared, _ENTRY_BY_ENTRY)
     tree, defs = read_defs(text)
     scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM,
-             _TRUTH: _truth, _EQUALITY: _equal}
+             _TRUTH: _truth, _EQUALITY: _equal, _SETTLED: settled, _SHOWN: shown}
     code = ast.fix_missing_locations(_Tests().visit(ast.parse(text, CELL_FILENAME)))
     try:
         exec(compile(code, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
@@ -247,7 +252,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     arguments, declared = _arguments(names, shapes or {})
     params = tuple(s for argument in arguments for s in entries_of(argument))
     allowance = DIFFERENTIATION_BUDGETS * budget
-    evaluated = _evaluator()
+    evaluated = evaluator()
     try:
         traced = Budget(allowance).run(lambda: _outputs(function, arguments, name, evaluated), None,
                                        optional=False)
@@ -276,29 +281,20 @@ def _outputs(function: Callable[..., Any], arguments: list[Any], name: str, eval
     """The outputs of `function` as it computed them, and their values. sympy evaluates nothing while the def
     runs, so each value keeps the parts it was computed from (np.exp(np.log(x)) keeps its log, 0*np.sqrt(x) its
     sqrt, x/x its divisor) and its guards are found in it; sympy's simplified value is taken after."""
+    printed = io.StringIO()
     try:
-        with sp.evaluate(False):
+        with unevaluated(), contextlib.redirect_stdout(printed):
             value = function(*arguments)
     except CellError:
         raise
     except Exception:  # noqa: BLE001 - sympy's own algorithms may fail on unevaluated parts: run as it always was
-        value = function(*arguments)
+        value = function(*arguments)  # what the first run printed is not shown: the def prints once
+    else:
+        sys.stdout.write(printed.getvalue())
     written = tuple(_as_expression(v, name) for v in _flatten(value))
     if not written:
         raise CellError(f"{name} returns nothing to differentiate")
     return written, tuple(map(evaluated, written))
-
-
-def _evaluator() -> Callable[[sp.Basic], sp.Basic]:
-    """sympy's value of an expression written unevaluated, built bottom-up: each distinct part once, however
-    often the def reused it."""
-    values: dict[sp.Basic, sp.Basic] = {}
-
-    def evaluated(expression: sp.Basic) -> sp.Basic:
-        for node in postorder((expression,), values):
-            values[node] = node.func(*(values[a] for a in node.args)) if node.args else node
-        return values[expression]
-    return evaluated
 
 
 def _output_error(where: str, message: str) -> CellError:
