@@ -126,6 +126,8 @@ def settled(value: Any) -> Any:
     sympy's value, so Python's if, ==, `in` and a dict see the number; anything holding a symbol as it is."""
     if not _running:  # sympy evaluated it already
         return value
+    if type(value) in (tuple, list):  # a, b = 1 + 2, x (one level: a def's values are numbers and arrays)
+        return type(value)(map(settled, value))
     if isinstance(value, np.ndarray) and value.dtype == object and value.size:
         if any(_symbolic(v) for v in value.flat):
             return value
