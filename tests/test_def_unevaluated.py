@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import sympy as sp
 from sympy.core import cache as sympy_cache
+from sympy.core.parameters import global_parameters
 
 from jacmagic import jacobian
-from jacmagic.errors import CellError
+from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.read import unevaluated
 from jacmagic.read.names import real_symbol
 from tests.hunt_maps import Grammar, Writer
@@ -212,3 +213,15 @@ def test_a_def_that_looks_at_its_values_has_numpys_jacobian(cell: str, point: np
         _check_against_numpy(cell, point)
     except CellError as err:  # a refusal the map deserves: numpy has no value of an output either
         assert not np.isfinite(_values(_numpy_def(cell), point)).all(), (cell, err)
+
+
+def test_a_def_stopped_by_its_budget_leaves_sympy_evaluating_with_its_own_cache() -> None:
+    """The alarm lands while the def runs unevaluated, with the run's caches in place: they are put back, the flag
+    set again, before the refusal reaches the user."""
+    x = real_symbol("x")
+    caches = [cell.cell_contents for _, cell in unevaluated._cached() or ()]
+    with pytest.raises(TooManyEntries, match="did not finish"):
+        jacobian("def f(x):\n    while True:\n        x = x + x*x\n", budget=0.05)
+    assert global_parameters.evaluate and not unevaluated._running
+    assert all(a is b for a, b in zip(caches, [cell.cell_contents for _, cell in unevaluated._cached() or ()]))
+    assert sp.srepr(x + x) == sp.srepr(2 * x) and sp.exp(sp.log(x)) == x

@@ -24,6 +24,7 @@ import sympy as sp
 from sympy.core import cache as sympy_cache
 from sympy.core.parameters import global_parameters
 
+from jacmagic.budget import undisturbed
 from jacmagic.chain.extremes import WrittenMax, WrittenMin, maximum, minimum
 from jacmagic.model import postorder
 
@@ -39,14 +40,19 @@ class _Run:
         self.unevaluated = [functools.lru_cache(cache.cache_parameters()["maxsize"], typed=True)(cache.__wrapped__)
                             for cache in self.evaluated]
         self.symbolic: dict[sp.Basic, bool] = {}  # does a part hold a symbol: each part looked at once
+        self.known = len(sympy_cache.CACHE)
 
     def use(self, evaluate: bool) -> None:
         """Puts one mode's caches in place (and as what sympy's clear_cache clears) and sets the flag, which sympy
-        would otherwise answer by clearing its cache."""
-        for (wrapper, cell), cache in zip(self.cached, self.evaluated if evaluate else self.unevaluated):
-            cell.cell_contents = cache
-            wrapper.cache_clear, wrapper.cache_info = cache.cache_clear, cache.cache_info
-        global_parameters.__dict__["evaluate"] = evaluate
+        would otherwise answer by clearing its cache; undisturbed: a budget's alarm or Ctrl-C landing half-way
+        would leave some of sympy's functions with the other mode's cache for the rest of the session."""
+        with undisturbed():
+            for (wrapper, cell), cache in zip(self.cached, self.evaluated if evaluate else self.unevaluated):
+                cell.cell_contents = cache
+                wrapper.cache_clear, wrapper.cache_info = cache.cache_clear, cache.cache_info
+            for wrapper in sympy_cache.CACHE[self.known:]:  # of a sympy module imported meanwhile: one cache, cleared
+                wrapper.cache_clear()
+            global_parameters.__dict__["evaluate"] = evaluate
 
 
 _running: list[_Run] = []
@@ -77,19 +83,19 @@ def unevaluated() -> Iterator[None]:
         with sp.evaluate(False):
             yield
         return
-    known, others = len(sympy_cache.CACHE), {k: v for k, v in global_parameters.__dict__.items() if k != "evaluate"}
+    others = {k: v for k, v in global_parameters.__dict__.items() if k != "evaluate"}
     run = _Run(cached)
-    _running.append(run)
-    run.use(False)
     try:
+        _running.append(run)
+        run.use(False)
         yield
     finally:
-        _running.pop()
-        run.use(True)
-        for wrapper in sympy_cache.CACHE[known:]:  # a sympy module imported while the def ran: cached both ways
-            wrapper.cache_clear()
-        if others != {k: v for k, v in global_parameters.__dict__.items() if k != "evaluate"}:
-            sympy_cache.clear_cache()  # the def changed another of sympy's settings and left it changed
+        with undisturbed():  # all of it done before an alarm that arrived meanwhile is raised
+            if run in _running:
+                _running.remove(run)
+            run.use(True)
+            if others != {k: v for k, v in global_parameters.__dict__.items() if k != "evaluate"}:
+                sympy_cache.clear_cache()  # the def changed another of sympy's settings and left it changed
 
 
 @contextmanager
@@ -100,8 +106,8 @@ def evaluated() -> Iterator[None]:
             yield
         return
     run = _running[-1]
-    run.use(True)
     try:
+        run.use(True)
         yield
     finally:
         run.use(False)
