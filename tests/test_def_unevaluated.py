@@ -225,3 +225,11 @@ def test_a_def_stopped_by_its_budget_leaves_sympy_evaluating_with_its_own_cache(
     assert global_parameters.evaluate and not unevaluated._running
     assert all(a is b for a, b in zip(caches, [cell.cell_contents for _, cell in unevaluated._cached() or ()]))
     assert sp.srepr(x + x) == sp.srepr(2 * x) and sp.exp(sp.log(x)) == x
+
+
+def test_sympy_failing_on_a_value_built_after_the_def_ran_is_told_at_its_line() -> None:
+    """sp.Max of a complex constant runs unevaluated and fails only when its value is built, after the def: the
+    refusal lost its line ('in f: ValueError ...' for 'line 3: in f: ...'). The def is run evaluated again."""
+    cell = "import sympy as sp\ndef f(x, y):\n    return [sp.Max(np.arctanh(math.log(1e-8, 3)), 0), y]\n"
+    with pytest.raises(CellError, match=r"^line 3: in f: ValueError: The argument .* is not comparable"):
+        jacobian(cell, namespace={"math": math})

@@ -285,16 +285,22 @@ def _outputs(function: Callable[..., Any], arguments: list[Any], name: str, eval
     try:
         with unevaluated(), contextlib.redirect_stdout(printed):
             value = function(*arguments)
+        written = _written(value, name)
+        values = tuple(map(evaluated, written))
     except CellError:
         raise
-    except Exception:  # noqa: BLE001 - sympy's own algorithms may fail on unevaluated parts: run as it always was
-        value = function(*arguments)  # what the first run printed is not shown: the def prints once
-    else:
-        sys.stdout.write(printed.getvalue())
+    except Exception:  # noqa: BLE001 - sympy may fail on unevaluated parts, or on their values built after
+        written = values = _written(function(*arguments), name)  # so run as it always was: it fails at its line
+        return written, values  # what the first run printed is not shown: the def prints once
+    sys.stdout.write(printed.getvalue())
+    return written, values
+
+
+def _written(value: Any, name: str) -> tuple[sp.Expr, ...]:
     written = tuple(_as_expression(v, name) for v in _flatten(value))
     if not written:
         raise CellError(f"{name} returns nothing to differentiate")
-    return written, tuple(map(evaluated, written))
+    return written
 
 
 def _output_error(where: str, message: str) -> CellError:
