@@ -191,6 +191,8 @@ WRAPS = [
     ("    c = max(np.sum(np.array([1.0, 2.0])), 2.5)\n", "[c*({E}), {F}]"),
     ("    d = {{1: 2.0, 3: 4.0}}\n    n = np.sum(np.array([1, 2]))\n", "[d.get(n, 9.0)*({E}), {F}]"),
     ("    n = np.sum(np.array([1, 2]))\n    k = 2 if n in (3, 5) else 7\n", "[k*({E}), {F}]"),
+    ("    n = np.sum(np.array([1, 2]))\n    n += 1\n    u = [n, x]\n    w = u\n    w.append({E})\n",
+     "[{{4: 2.0}}.get(u[0], 9.0)*u[-1], {F}]"),
     ("", "[np.where(x > 0, {E}, y), np.where(y > 1, x*y, {F}) + np.where(x < y, x, 2*y)]"),
 ]
 
@@ -233,3 +235,18 @@ def test_sympy_failing_on_a_value_built_after_the_def_ran_is_told_at_its_line() 
     cell = "import sympy as sp\ndef f(x, y):\n    return [sp.Max(np.arctanh(math.log(1e-8, 3)), 0), y]\n"
     with pytest.raises(CellError, match=r"^line 3: in f: ValueError: The argument .* is not comparable"):
         jacobian(cell, namespace={"math": math})
+
+
+def test_a_list_or_array_bound_to_two_names_stays_one_when_its_numbers_are_settled() -> None:
+    """Settling a list's or an array's computed numbers made a copy: b = a; b.append(x*x) left a without x*x, and
+    w = u; w[1] = 5 left u[1] at 1 (the slope 2 for numpy's 2x + 7)."""
+    cell = ("def f(x):\n    a = [np.sum(np.array([1, 2])), x]\n    b = a\n    b.append(x*x)\n"
+            "    u = np.array([np.sum(np.array([1, 2])), 1])\n    w = u\n    w[1] = 5\n"
+            "    k = 2 if u[0] == 3 and a[0] in (3,) else 7\n    return [a[-1] + u[1]*x + k*x]\n")
+    assert np.allclose(jacobian(cell).at(x=0.5), [[2 * 0.5 + 7]])
+
+
+def test_a_number_grown_by_an_augmented_assignment_is_its_value() -> None:
+    """n += 1 on n = np.sum(np.array([1, 2])) was an unevaluated 1 + 2 + 1: {4: 2.0}.get(n, 9.0) gave 9.0."""
+    cell = "def f(x):\n    n = np.sum(np.array([1, 2]))\n    n += 1\n    return [{4: 2.0}.get(n, 9.0) * x]\n"
+    assert np.allclose(jacobian(cell).at(x=0.5), [[2.0]])

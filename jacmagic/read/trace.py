@@ -180,6 +180,15 @@ class _Tests(ast.NodeTransformer):
             node.args = [_called(_SHOWN, a) if not isinstance(a, ast.Starred) else a for a in node.args]
         return node
 
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt | list[ast.stmt]:  # noqa: N802 - ast's name
+        """`n += 1`, then n settled as an assignment's value is."""
+        self.generic_visit(node)
+        if not isinstance(node.target, ast.Name):
+            return node
+        name = node.target.id
+        return [node, ast.copy_location(ast.Assign([ast.Name(name, ast.Store())],
+                                                   _called(_SETTLED, ast.Name(name, ast.Load()))), node)]
+
 
 def _called(name: str, node: ast.expr, *more: ast.expr) -> ast.expr:
     """`name(node, *more)`, placed where `node` is written."""

@@ -129,15 +129,25 @@ def evaluator() -> Callable[[sp.Basic], sp.Basic]:
 
 def settled(value: Any) -> Any:
     """A constant computed while sympy evaluates nothing (np.sum of plain numbers is an unevaluated 1 + 2) as
-    sympy's value, so Python's if, ==, `in` and a dict see the number; anything holding a symbol as it is."""
+    sympy's value, so Python's if, ==, `in` and a dict see the number; anything holding a symbol as it is. A list's
+    or an array's entries are settled in place (one level: a def's values are numbers and arrays), so that a name
+    bound to the same list or array (b = a; b.append(...)) still is."""
     if not _running:  # sympy evaluated it already
         return value
-    if type(value) in (tuple, list):  # a, b = 1 + 2, x (one level: a def's values are numbers and arrays)
-        return type(value)(map(settled, value))
-    if isinstance(value, np.ndarray) and value.dtype == object and value.size:
-        if any(_symbolic(v) for v in value.flat):
-            return value
-        return np.vectorize(settled, otypes=[object])(value).view(type(value))
+    if isinstance(value, list) or isinstance(value, np.ndarray) and value.dtype == object:
+        entries = value if isinstance(value, list) else value.flat
+        for k, entry in enumerate(list(entries)):
+            number = _number(entry)
+            if number is not entry and (isinstance(value, list) or value.flags.writeable):
+                entries[k] = number
+        return value
+    if type(value) is tuple:  # a, b = 1 + 2, x
+        numbers = tuple(map(_number, value))
+        return value if all(a is b for a, b in zip(numbers, value)) else numbers
+    return _number(value)
+
+
+def _number(value: Any) -> Any:
     if isinstance(value, sp.Basic) and value.args and not _symbolic(value):
         return evaluator()(value)
     return value
