@@ -250,3 +250,26 @@ def test_a_number_grown_by_an_augmented_assignment_is_its_value() -> None:
     """n += 1 on n = np.sum(np.array([1, 2])) was an unevaluated 1 + 2 + 1: {4: 2.0}.get(n, 9.0) gave 9.0."""
     cell = "def f(x):\n    n = np.sum(np.array([1, 2]))\n    n += 1\n    return [{4: 2.0}.get(n, 9.0) * x]\n"
     assert np.allclose(jacobian(cell).at(x=0.5), [[2.0]])
+
+
+@pytest.mark.parametrize("body", ["    c = 0*np.sqrt(np.array([-1.0]))[0]\n    return [x + c, x]\n",
+                                  "    return [x + 0*np.sqrt(np.array([-1.0]))[0], x]\n",
+                                  "    c = np.exp(np.log(np.array([-2.0])))[0]\n    return [x*c, x]\n"])
+def test_a_constant_without_a_real_value_is_refused_assigned_to_a_name_or_not(body: str) -> None:
+    """numpy's 0*np.sqrt(-1.0) is nan in every output using it. Settled when assigned, the constant became sympy's
+    0 and the output was defined (as sympy folds it), while written inline it was refused."""
+    assert np.isnan(_values(_numpy_def(_cell(body)), np.array([1.0, 0.0, 0.0, 0.0]))[0])
+    with pytest.raises(CellError, match="has no real value for any input"):
+        jacobian(f"def f(x):\n{body}")
+
+
+def test_a_def_printing_a_complex_constant_prints_it_once_as_sympy_writes_it() -> None:
+    """sympy's printer asks evalf, which recursed without end on a complex constant while sympy evaluated nothing:
+    the first run failed and the def was run again."""
+    cell = ("def f(x, v):\n    d = np.log(np.array([-2.0]))[0]\n    c = np.sum(np.array([1.0, 2.0]))\n"
+            "    print(d, [c, 2*c], np.array([c, x + x]), v)\n    print(f'{c:.3f} {c!r} {x + x}')\n    return [x*c]\n")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        jacobian(cell, at={"x": 1.0, "v": [1.0, 2.0]})
+    assert printed.getvalue() == ("0.693147180559945 + I*pi [3.00000000000000, 6.00000000000000] "
+                                  "[3.00000000000000 2*x] [v_1 v_2]\n3.000 3.00000000000000 2*x\n")

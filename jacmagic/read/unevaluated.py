@@ -26,7 +26,9 @@ from sympy.core.parameters import global_parameters
 
 from jacmagic.budget import undisturbed
 from jacmagic.chain.extremes import WrittenMax, WrittenMin, maximum, minimum
+from jacmagic.errors import CellError
 from jacmagic.model import postorder
+from jacmagic.read.guards import guards_within
 
 _Cached = list[tuple[Any, types.CellType]]  # each cached function's wrapper and the cell holding its cache
 
@@ -148,18 +150,54 @@ def settled(value: Any) -> Any:
 
 
 def _number(value: Any) -> Any:
-    if isinstance(value, sp.Basic) and value.args and not _symbolic(value):
-        return evaluator()(value)
-    return value
+    """A constant's value, unless it is written with a part that has none (0*np.sqrt(-1.0) is 0 to sympy, nan to
+    numpy): kept as written, so that the output using it is refused as having no real value, as when inline."""
+    if not isinstance(value, sp.Basic) or not value.args or _symbolic(value):
+        return value
+    value_of = evaluator()
+    with evaluated():  # sympy's algorithms (evalf in printing the refusal) expect evaluated parts
+        try:
+            guards_within((value,), 0, CellError, value_of)
+        except CellError:
+            return value
+    return value_of(value)
 
 
 def shown(value: Any) -> Any:
-    """What a def prints or formats: sympy's value of what it computed (3, not 1 + 2; 2*x, not x + x)."""
-    if not _running:
+    """What a def prints or formats: sympy's value of what it computed (3, not 1 + 2; 2*x, not x + x), written
+    out with sympy evaluating (its printers ask evalf, which recurses without end on unevaluated parts)."""
+    if not _running or not isinstance(value, (sp.Basic, np.ndarray, list, tuple)):
         return value
-    if isinstance(value, np.ndarray) and value.dtype == object and value.size:
-        return np.vectorize(shown, otypes=[object])(value).view(type(value))
-    return evaluator()(value) if isinstance(value, sp.Basic) and value.args else value
+    return _Shown(_values_of(value, evaluator()))
+
+
+def _values_of(value: Any, value_of: Callable[[sp.Basic], sp.Basic]) -> Any:
+    if isinstance(value, sp.Basic):
+        return value_of(value)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return np.vectorize(lambda entry: _values_of(entry, value_of), otypes=[object])(value).view(type(value))
+    if type(value) in (list, tuple):
+        return type(value)(_values_of(entry, value_of) for entry in value)
+    return value
+
+
+class _Shown:
+    """A value as print and an f-string write it: str, repr and format run with sympy evaluating."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        with evaluated():
+            return str(self.value)
+
+    def __repr__(self) -> str:
+        with evaluated():
+            return repr(self.value)
+
+    def __format__(self, spec: str) -> str:
+        with evaluated():
+            return format(self.value, spec)
 
 
 def _symbolic(value: Any) -> bool:
