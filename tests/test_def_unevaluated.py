@@ -273,3 +273,28 @@ def test_a_def_printing_a_complex_constant_prints_it_once_as_sympy_writes_it() -
         jacobian(cell, at={"x": 1.0, "v": [1.0, 2.0]})
     assert printed.getvalue() == ("0.693147180559945 + I*pi [3.00000000000000, 6.00000000000000] "
                                   "[3.00000000000000 2*x] [v_1 v_2]\n3.000 3.00000000000000 2*x\n")
+
+
+def _defined_elsewhere(code: str) -> dict[str, object]:
+    """Functions as an earlier cell defines them: compiled under a name of their own, numpy the real one."""
+    scope: dict[str, object] = {"np": np}
+    exec(compile(code, "<earlier cell>", "exec"), scope)  # noqa: S102 - the test's own code
+    return scope
+
+
+def test_a_function_given_to_jacobian_tests_its_numbers_as_python_does() -> None:
+    """Only a def cell's code is rewritten so that its tests see numbers; a function object ran unevaluated too,
+    so n == 3 on np.sum(np.array([1, 2])) was False and the slope 7 (numpy's 2), and it printed 'n 1 + 2'."""
+    f = _defined_elsewhere("def f(x):\n    n = np.sum(np.array([1, 2]))\n    print('n', n)\n"
+                           "    return [2*x if n == 3 else 7*x]\n")["f"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        got = jacobian(f).at(x=0.5)
+    assert np.array_equal(got, [[2.0]]) and printed.getvalue() == "n 3\n"
+
+
+def test_a_helper_from_an_earlier_cell_tests_its_numbers_as_python_does() -> None:
+    helpers = _defined_elsewhere("def scale():\n    n = np.sum(np.array([1, 2]))\n    return 2 if n == 3 else 7\n")
+    cell = "def f(x):\n    return [scale()*np.exp(np.log(x))]\n"
+    result = jacobian(cell, namespace=helpers)
+    assert np.array_equal(result.at(x=0.5), [[2.0]]) and np.isnan(result.at(x=-1.0)).all()

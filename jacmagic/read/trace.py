@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import inspect
 import io
 import sys
@@ -33,7 +34,7 @@ from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
-from jacmagic.read.unevaluated import evaluator, settled, shown, unevaluated
+from jacmagic.read.unevaluated import evaluated, evaluator, settled, shown, unevaluated
 
 CELL_FILENAME = "<jacobian cell>"
 _ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
@@ -48,10 +49,10 @@ class _Rebinder:
 
     def __init__(self, homes: tuple[Mapping[str, Any], ...] = ()) -> None:
         self.homes = {id(home) for home in homes}
-        self.functions: dict[int, types.FunctionType] = {}
+        self.functions: dict[int, Callable[..., Any]] = {}
         self.scopes: dict[int, dict[str, Any]] = {}
 
-    def function(self, function: types.FunctionType) -> types.FunctionType:
+    def function(self, function: types.FunctionType) -> Callable[..., Any]:
         if id(function) in self.functions:
             return self.functions[id(function)]
         original = function.__globals__
@@ -60,7 +61,8 @@ class _Rebinder:
         scope = self.scopes.setdefault(id(original), {})
         cells = tuple(types.CellType() for _ in function.__closure__ or ()) or None
         copy = types.FunctionType(function.__code__, scope, function.__name__, None, cells)
-        self.functions[id(function)] = copy  # before its globals are filled: a recursive function calls its copy
+        made = copy if function.__code__.co_filename == CELL_FILENAME else _evaluating(copy)
+        self.functions[id(function)] = made  # before its globals are filled: a recursive function calls its copy
         if fresh:
             scope.update((key, self.value(value)) for key, value in original.items())
             scope.setdefault("__builtins__", original.get("__builtins__", __builtins__))
@@ -71,12 +73,23 @@ class _Rebinder:
                 cell.cell_contents = self.value(given.cell_contents)
             except ValueError:  # a cell not filled yet (a name its scope assigns after the def)
                 continue
-        return copy
+        return made
 
     def value(self, value: Any) -> Any:
         if isinstance(value, types.FunctionType) and id(value.__globals__) in self.homes:
             return self.function(value)
         return symbolic_twin(value)
+
+
+def _evaluating(function: types.FunctionType) -> Callable[..., Any]:
+    """A function not written in the def cell (a helper from an earlier cell, a function given to jacobian) runs
+    with sympy evaluating: its tests and assignments are not rewritten to see numbers (`n == 3` of an unevaluated
+    1 + 2 is False), so it runs as Python runs it, and its guards are what sympy leaves of them."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with evaluated():
+            return function(*args, **kwargs)
+    return run
 
 
 def _error_line(tb: Any, filename: str) -> int | None:
@@ -248,8 +261,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     value is defined) are found in what it returns and said to be on `line` (the def's)."""
     name = name or getattr(function, "__name__", "f")
     if isinstance(function, types.FunctionType):
-        function = _Rebinder(homes).function(function)
         filename = filename or function.__code__.co_filename
+        function = _Rebinder(homes).function(function)
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
