@@ -298,3 +298,16 @@ def test_a_helper_from_an_earlier_cell_tests_its_numbers_as_python_does() -> Non
     cell = "def f(x):\n    return [scale()*np.exp(np.log(x))]\n"
     result = jacobian(cell, namespace=helpers)
     assert np.array_equal(result.at(x=0.5), [[2.0]]) and np.isnan(result.at(x=-1.0)).all()
+
+
+def test_a_computed_number_looked_up_inline_is_its_value() -> None:
+    """Written where it is used, not assigned: np.sum(...) in (3, 4), d.get(np.sum(...)), isinstance(1 + 2, ...)
+    were False or the default silently; v[np.sum(...)], W[n, 0], range(n) failed and ran the def again."""
+    cell = ("import sympy as sp\nv: 3\nW: 2x2\ndef f(x, v, W):\n"
+            "    k = 2 if np.sum(np.array([1, 2])) in (3, 4) else 7\n"
+            "    m = {3: 1.0}.get(np.sum(np.array([1, 2])), 9.0) + {3: 5.0}[np.sum(np.array([1, 2]))]\n"
+            "    t = 1 if isinstance(sp.Integer(1) + 2, sp.Integer) else 11\n"
+            "    w = v[np.sum(np.array([1, 1]))] + W[np.sum(np.array([1, 0])), 0]\n"
+            "    return [(k + m + t + len(range(np.sum(np.array([1, 1])))))*x + w]\n")
+    got = jacobian(cell).at(x=0.5, v=[1.0, 2.0, 3.0], W=[[1.0, 2.0], [3.0, 4.0]])
+    assert np.array_equal(got, [[2 + 6 + 1 + 2, 0, 0, 1, 0, 0, 1, 0]])

@@ -29,12 +29,13 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
+from jacmagic.read.cell_code import HOOKS, rewritten
 from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
-from jacmagic.read.unevaluated import evaluated, evaluator, settled, shown, unevaluated
+from jacmagic.read.unevaluated import evaluated, evaluator, unevaluated
 
 CELL_FILENAME = "<jacobian cell>"
 _ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
@@ -134,80 +135,6 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     return tree, defs
 
 
-def _symbolic(value: Any) -> bool:
-    """Does `value` hold a traced symbol (a number of the map, or an array with one)?"""
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        return any(_symbolic(v) for v in value.flat)
-    return isinstance(value, sp.Basic) and bool(value.free_symbols)
-
-
-def _truth(value: Any) -> Any:
-    """An if, while, and/or or not asks a value for True or False: a traced one has no answer that holds for
-    every input (sympy would say True for any expression, so `a if x else b` always took a), so it is refused
-    as a comparison's is."""
-    if _symbolic(value):
-        raise TypeError("cannot determine truth value of a traced value")
-    return settled(value)
-
-
-_NUMBERS = (sp.Expr, int, float, np.number)
-
-
-def _equal(left: Any, right: Any, unequal: bool) -> Any:
-    """`a == b` and `a != b` of traced numbers: an equation, as numpy compares numbers (sympy's == says whether
-    two expressions are written alike, so np.where(x != 0, 1/x, 0) always took 1/x)."""
-    numbers = all(isinstance(v, _NUMBERS) and not isinstance(v, bool) for v in (left, right))
-    if numbers and (_symbolic(left) or _symbolic(right)):
-        return sp.Ne(left, right) if unequal else sp.Eq(left, right)
-    left, right = settled(left), settled(right)
-    return left != right if unequal else left == right
-
-
-_TRUTH, _EQUALITY = "__jacmagic_truth__", "__jacmagic_equal__"
-_SETTLED, _SHOWN = "__jacmagic_settled__", "__jacmagic_shown__"
-
-
-class _Tests(ast.NodeTransformer):
-    """Rewrites the cell's code so that a test of a value (if, while, assert, `x if t else y`, and/or, not, a
-    comprehension's if) goes through `_truth` and an == or != through `_equal`, both of which behave as Python's
-    own for everything but a traced value; a value assigned to a name is settled (a constant as sympy's value: the
-    def runs unevaluated) and what is printed or put in an f-string shown as sympy's value."""
-
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        node = super().generic_visit(node)
-        if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
-            node.test = _called(_TRUTH, node.test)
-        elif isinstance(node, ast.BoolOp):  # every operand but the last, which it returns untested
-            node.values[:-1] = [_called(_TRUTH, v) for v in node.values[:-1]]
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            node.operand = _called(_TRUTH, node.operand)
-        elif isinstance(node, ast.comprehension):
-            node.ifs = [_called(_TRUTH, test) for test in node.ifs]
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
-            return _called(_EQUALITY, node.left, node.comparators[0], ast.Constant(isinstance(node.ops[0], ast.NotEq)))
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            node.value = _called(_SETTLED, node.value)
-        elif isinstance(node, ast.FormattedValue):
-            node.value = _called(_SHOWN, node.value)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
-            node.args = [_called(_SHOWN, a) if not isinstance(a, ast.Starred) else a for a in node.args]
-        return node
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt | list[ast.stmt]:  # noqa: N802 - ast's name
-        """`n += 1`, then n settled as an assignment's value is."""
-        self.generic_visit(node)
-        if not isinstance(node.target, ast.Name):
-            return node
-        name = node.target.id
-        return [node, ast.copy_location(ast.Assign([ast.Name(name, ast.Store())],
-                                                   _called(_SETTLED, ast.Name(name, ast.Load()))), node)]
-
-
-def _called(name: str, node: ast.expr, *more: ast.expr) -> ast.expr:
-    """`name(node, *more)`, placed where `node` is written."""
-    return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), [node, *more], []), node)
-
-
 def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
                budget: float = Options.budget) -> CellModel:
     """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
@@ -215,9 +142,8 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     text, declared = python_declarations(text)
     refuse_entry_level(declared, _ENTRY_BY_ENTRY)
     tree, defs = read_defs(text)
-    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM,
-             _TRUTH: _truth, _EQUALITY: _equal, _SETTLED: settled, _SHOWN: shown}
-    code = ast.fix_missing_locations(_Tests().visit(ast.parse(text, CELL_FILENAME)))
+    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM, **HOOKS}
+    code = rewritten(ast.parse(text, CELL_FILENAME))
     try:
         exec(compile(code, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
     except CellError:
