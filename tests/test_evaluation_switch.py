@@ -14,20 +14,33 @@ from sympy.core.parameters import global_parameters
 
 from jacmagic import jacobian
 from jacmagic.errors import JacmagicError
+from jacmagic.read import unevaluated
 
 DEF_CELL = "import numpy as np\ndef f(x, y):\n    return [np.exp(np.log(x)) + y, x * y]\n"
 
 
 def _alarm_as_evaluation_returns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """sympy clears its cache before it sets the switch: an alarm raised there, once, as evaluation comes back."""
-    real: Callable[[], None] = parameters.clear_cache
+    """An alarm raised once just as the def's run switches sympy's evaluation back on (before the switch's own
+    undisturbed section): sympy's flag is still off and the run's caches in place when it lands. Where sympy's
+    cache is not as expected the switch is sympy's own, which clears the cache before it sets the flag: there."""
     fired: list[int] = []
 
-    def clear_then_alarm() -> None:
+    def alarm_once() -> None:
         if not global_parameters.evaluate and not fired:
             fired.append(1)
             signal.raise_signal(signal.SIGALRM)
-        real()
+    use = unevaluated._Run.use
+    real_clear: Callable[[], None] = parameters.clear_cache
+
+    def use_after_alarm(run: unevaluated._Run, evaluate: bool) -> None:
+        if evaluate and not unevaluated._running:  # the run's end, not np.where's evaluated moment
+            alarm_once()
+        use(run, evaluate)
+
+    def clear_then_alarm() -> None:
+        alarm_once()
+        real_clear()
+    monkeypatch.setattr(unevaluated._Run, "use", use_after_alarm)
     monkeypatch.setattr(parameters, "clear_cache", clear_then_alarm)
     return fired
 

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from jacmagic.budget import sympy_evaluation
 from jacmagic.chain.activations import Abs, relu, sigmoid, softplus
 from jacmagic.chain.extremes import ReducedMax, ReducedMin, maximum, minimum
 from jacmagic.chain.functions import KNOWN_FUNCTIONS
 from jacmagic.errors import CellError
 from jacmagic.read.by_values import by_values, entries_of, holds_symbols, of_matrix, python_test
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal
+from jacmagic.read.unevaluated import evaluated
 from jacmagic.read.untraceable import arrays_compared, extreme_options
 
 
@@ -121,7 +121,7 @@ def _condition(test: Any) -> Any:
 def _choose(test: Any, then: Any, otherwise: Any) -> sp.Expr:
     """np.where, built with sympy's evaluation on while the rest of a def runs without it: a Piecewise rewrites a
     condition holding another one, which sympy cannot do unevaluated."""
-    with sympy_evaluation(True):
+    with evaluated():
         return KNOWN_FUNCTIONS["where"][0](_condition(test), then, otherwise)
 
 

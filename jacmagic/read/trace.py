@@ -9,7 +9,10 @@ traces unchanged; so do helpers defined in an earlier cell.
 from __future__ import annotations
 
 import ast
+import contextlib
+import functools
 import inspect
+import io
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -20,17 +23,19 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from jacmagic.budget import Budget, sympy_evaluation
+from jacmagic.budget import Budget
 from jacmagic.chain.activations import Abs, sign
 from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS, MAX_SYMBOLIC_SIZE
 from jacmagic.errors import CellError, TooManyEntries
-from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, postorder, symbols_in
+from jacmagic.model import CellModel, Options, Shape, Stage, distinct_nodes, exceeds, symbols_in
 from jacmagic.notation import counted
+from jacmagic.read.cell_code import HOOKS, rewritten
 from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
 from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
+from jacmagic.read.unevaluated import evaluated, evaluator, unevaluated
 
 CELL_FILENAME = "<jacobian cell>"
 _ENTRY_BY_ENTRY = ("a Python function is traced entry by entry; write the layers as assignment lines with --chain "
@@ -45,10 +50,10 @@ class _Rebinder:
 
     def __init__(self, homes: tuple[Mapping[str, Any], ...] = ()) -> None:
         self.homes = {id(home) for home in homes}
-        self.functions: dict[int, types.FunctionType] = {}
+        self.functions: dict[int, Callable[..., Any]] = {}
         self.scopes: dict[int, dict[str, Any]] = {}
 
-    def function(self, function: types.FunctionType) -> types.FunctionType:
+    def function(self, function: types.FunctionType) -> Callable[..., Any]:
         if id(function) in self.functions:
             return self.functions[id(function)]
         original = function.__globals__
@@ -57,7 +62,8 @@ class _Rebinder:
         scope = self.scopes.setdefault(id(original), {})
         cells = tuple(types.CellType() for _ in function.__closure__ or ()) or None
         copy = types.FunctionType(function.__code__, scope, function.__name__, None, cells)
-        self.functions[id(function)] = copy  # before its globals are filled: a recursive function calls its copy
+        made = copy if function.__code__.co_filename == CELL_FILENAME else _evaluating(copy)
+        self.functions[id(function)] = made  # before its globals are filled: a recursive function calls its copy
         if fresh:
             scope.update((key, self.value(value)) for key, value in original.items())
             scope.setdefault("__builtins__", original.get("__builtins__", __builtins__))
@@ -68,12 +74,23 @@ class _Rebinder:
                 cell.cell_contents = self.value(given.cell_contents)
             except ValueError:  # a cell not filled yet (a name its scope assigns after the def)
                 continue
-        return copy
+        return made
 
     def value(self, value: Any) -> Any:
         if isinstance(value, types.FunctionType) and id(value.__globals__) in self.homes:
             return self.function(value)
         return symbolic_twin(value)
+
+
+def _evaluating(function: types.FunctionType) -> Callable[..., Any]:
+    """A function not written in the def cell (a helper from an earlier cell, a function given to jacobian) runs
+    with sympy evaluating: its tests and assignments are not rewritten to see numbers (`n == 3` of an unevaluated
+    1 + 2 is False), so it runs as Python runs it, and its guards are what sympy leaves of them."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with evaluated():
+            return function(*args, **kwargs)
+    return run
 
 
 def _error_line(tb: Any, filename: str) -> int | None:
@@ -123,69 +140,6 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     return tree, defs
 
 
-def _symbolic(value: Any) -> bool:
-    """Does `value` hold a traced symbol (a number of the map, or an array with one)?"""
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        return any(_symbolic(v) for v in value.flat)
-    return isinstance(value, sp.Basic) and bool(value.free_symbols)
-
-
-def _truth(value: Any) -> Any:
-    """An if, while, and/or or not asks a value for True or False: a traced one has no answer that holds for
-    every input (sympy would say True for any expression, so `a if x else b` always took a), so it is refused
-    as a comparison's is."""
-    if _symbolic(value):
-        raise TypeError("cannot determine truth value of a traced value")
-    return _settled(value)
-
-
-def _settled(value: Any) -> Any:
-    """A constant computed while sympy evaluates nothing (np.sum of plain numbers is an unevaluated sum), as
-    sympy's value: Python's if and == ask it as a number."""
-    return _evaluator()(value) if isinstance(value, sp.Basic) and value.args else value
-
-
-_NUMBERS = (sp.Expr, int, float, np.number)
-
-
-def _equal(left: Any, right: Any, unequal: bool) -> Any:
-    """`a == b` and `a != b` of traced numbers: an equation, as numpy compares numbers (sympy's == says whether
-    two expressions are written alike, so np.where(x != 0, 1/x, 0) always took 1/x)."""
-    numbers = all(isinstance(v, _NUMBERS) and not isinstance(v, bool) for v in (left, right))
-    if numbers and (_symbolic(left) or _symbolic(right)):
-        return sp.Ne(left, right) if unequal else sp.Eq(left, right)
-    left, right = _settled(left), _settled(right)
-    return left != right if unequal else left == right
-
-
-_TRUTH, _EQUALITY = "__jacmagic_truth__", "__jacmagic_equal__"
-
-
-class _Tests(ast.NodeTransformer):
-    """Rewrites the cell's code so that a test of a value (if, while, assert, `x if t else y`, and/or, not, a
-    comprehension's if) goes through `_truth` and an == or != through `_equal`, both of which behave as Python's
-    own for everything but a traced value."""
-
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        node = super().generic_visit(node)
-        if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
-            node.test = _called(_TRUTH, node.test)
-        elif isinstance(node, ast.BoolOp):  # every operand but the last, which it returns untested
-            node.values[:-1] = [_called(_TRUTH, v) for v in node.values[:-1]]
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            node.operand = _called(_TRUTH, node.operand)
-        elif isinstance(node, ast.comprehension):
-            node.ifs = [_called(_TRUTH, test) for test in node.ifs]
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
-            return _called(_EQUALITY, node.left, node.comparators[0], ast.Constant(isinstance(node.ops[0], ast.NotEq)))
-        return node
-
-
-def _called(name: str, node: ast.expr, *more: ast.expr) -> ast.expr:
-    """`name(node, *more)`, placed where `node` is written."""
-    return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), [node, *more], []), node)
-
-
 def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]] | None = None,
                budget: float = Options.budget) -> CellModel:
     """Runs a def cell in a copy of the user namespace and traces the last function it defines. Its vector
@@ -193,9 +147,8 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     text, declared = python_declarations(text)
     refuse_entry_level(declared, _ENTRY_BY_ENTRY)
     tree, defs = read_defs(text)
-    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM,
-             _TRUTH: _truth, _EQUALITY: _equal}
-    code = ast.fix_missing_locations(_Tests().visit(ast.parse(text, CELL_FILENAME)))
+    scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM, **HOOKS}
+    code = rewritten(ast.parse(text, CELL_FILENAME))
     try:
         exec(compile(code, CELL_FILENAME, "exec"), scope)  # noqa: S102 - a def cell is the user's own Python
     except CellError:
@@ -239,8 +192,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     value is defined) are found in what it returns and said to be on `line` (the def's)."""
     name = name or getattr(function, "__name__", "f")
     if isinstance(function, types.FunctionType):
-        function = _Rebinder(homes).function(function)
         filename = filename or function.__code__.co_filename
+        function = _Rebinder(homes).function(function)
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -252,7 +205,7 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
     arguments, declared = _arguments(names, shapes or {})
     params = tuple(s for argument in arguments for s in entries_of(argument))
     allowance = DIFFERENTIATION_BUDGETS * budget
-    evaluated = _evaluator()
+    evaluated = evaluator()
     try:
         traced = Budget(allowance).run(lambda: _outputs(function, arguments, name, evaluated), None,
                                        optional=False)
@@ -281,29 +234,26 @@ def _outputs(function: Callable[..., Any], arguments: list[Any], name: str, eval
     """The outputs of `function` as it computed them, and their values. sympy evaluates nothing while the def
     runs, so each value keeps the parts it was computed from (np.exp(np.log(x)) keeps its log, 0*np.sqrt(x) its
     sqrt, x/x its divisor) and its guards are found in it; sympy's simplified value is taken after."""
+    printed = io.StringIO()
     try:
-        with sympy_evaluation(False):
+        with unevaluated(), contextlib.redirect_stdout(printed):
             value = function(*arguments)
+        written = _written(value, name)
+        values = tuple(map(evaluated, written))
     except CellError:
         raise
-    except Exception:  # noqa: BLE001 - sympy's own algorithms may fail on unevaluated parts: run as it always was
-        value = function(*arguments)
+    except Exception:  # noqa: BLE001 - sympy may fail on unevaluated parts, or on their values built after
+        written = values = _written(function(*arguments), name)  # so run as it always was: it fails at its line
+        return written, values  # what the first run printed is not shown: the def prints once
+    sys.stdout.write(printed.getvalue())
+    return written, values
+
+
+def _written(value: Any, name: str) -> tuple[sp.Expr, ...]:
     written = tuple(_as_expression(v, name) for v in _flatten(value))
     if not written:
         raise CellError(f"{name} returns nothing to differentiate")
-    return written, tuple(map(evaluated, written))
-
-
-def _evaluator() -> Callable[[sp.Basic], sp.Basic]:
-    """sympy's value of an expression written unevaluated, built bottom-up: each distinct part once, however
-    often the def reused it."""
-    values: dict[sp.Basic, sp.Basic] = {}
-
-    def evaluated(expression: sp.Basic) -> sp.Basic:
-        for node in postorder((expression,), values):
-            values[node] = node.func(*(values[a] for a in node.args)) if node.args else node
-        return values[expression]
-    return evaluated
+    return written
 
 
 def _output_error(where: str, message: str) -> CellError:
