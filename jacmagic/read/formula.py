@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 import sympy as sp
 
+from jacmagic.budget import sympy_evaluation
 from jacmagic.chain import canonical
 from jacmagic.chain.functions import KNOWN_FUNCTIONS, OVER_ENTRIES, RESTRICTED, WHOLE_ARRAY
 from jacmagic.errors import CellError
@@ -21,6 +22,7 @@ from jacmagic.model import Guard
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CallStages, CellFunction
 from jacmagic.read.guards import (
+    Written,
     by_entry,
     guards_of,
     refuse_huge_power,
@@ -81,6 +83,10 @@ _COMPARE: dict[type[ast.cmpop], Callable[[sp.Expr, sp.Expr], sp.Basic]] = {
 }
 
 
+def _as_entries(value: Value) -> tuple[sp.Expr, ...]:
+    return tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
+
+
 class ExpressionBuilder:
     """Builds a sympy expression from a whitelisted `ast` expression; anything else is a `CellError`."""
 
@@ -121,8 +127,8 @@ class ExpressionBuilder:
             raise self.error(node, "the list of outputs is empty")
         if not isinstance(node, (ast.List, ast.Tuple)):  # one expression: a number, or a vector of outputs
             value = self.finished(node, self.value(node))
-            entries = tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
-            return entries, by_entry(self.guards, entries)
+            entries = _as_entries(value)
+            return entries, by_entry(self.guards, entries, lambda: self.written(node))
         scalars: list[sp.Expr] = []
         checks: list[tuple[Guard, ...]] = []
         for element in node.elts:
@@ -130,6 +136,18 @@ class ExpressionBuilder:
             scalars.append(self.finished(element, self.scalar(element)))
             checks.append(tuple(self.guards[start:]))
         return tuple(scalars), tuple(checks)
+
+    def written(self, node: ast.expr) -> Written | None:
+        """`node` read again with sympy's evaluation off: its guards, and its entries as written, where each
+        guard's part is still in the entries that used it (v/v keeps v_1/v_1); None if that reading fails (sympy's
+        own rules may, on unevaluated parts). Only for a line where sympy folded a guard's part away."""
+        again = ExpressionBuilder(self.line, self.resolve, self.functions, self.column)
+        try:
+            with sympy_evaluation(False):
+                value = again.value(node)
+        except Exception:  # noqa: BLE001 - the line was read evaluated: its guards are placed as before
+            return None
+        return again.guards, _as_entries(value)
 
     def finished(self, node: ast.AST, value: Value) -> Value:
         """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""
