@@ -99,21 +99,6 @@ def undisturbed() -> Iterator[None]:
             _deliver_held()
 
 
-@contextmanager
-def sympy_evaluation(on: bool) -> Iterator[None]:
-    """sympy's evaluation switched on or off for a section (a def traced unevaluated). Each switch clears sympy's
-    cache, long enough for a budget's alarm or Ctrl-C to land in it: the switch is made undisturbed, so that the
-    kernel's sympy is never left unevaluated for every later cell (Budget.run restores it besides)."""
-    with undisturbed():
-        before = global_parameters.evaluate
-        global_parameters.evaluate = on
-    try:
-        yield
-    finally:
-        with undisturbed():
-            global_parameters.evaluate = before
-
-
 def _deliver_held() -> None:
     """Runs the handlers of what arrived inside `undisturbed`: Ctrl-C before an alarm, so that a budget's
     fallback never hides an interrupt."""

@@ -39,7 +39,6 @@ class Map:
     numpy: str
     math: str
     vector: bool = False
-    folded: bool = False  # holds a part sympy folds away (exp(log(a)) is a) as the math form reads it
 
 
 def _map(draw: st.DrawFn, name: str, depth: int, leaves: list[int]) -> Map:
@@ -60,7 +59,7 @@ def _map(draw: st.DrawFn, name: str, depth: int, leaves: list[int]) -> Map:
     numpy, math = {"unary": draw(st.sampled_from(UNARY)), "binary": draw(st.sampled_from(BINARY)),
                    "choice": CHOICE, "sum": SUM, "fold": draw(st.sampled_from(FOLD))}[kind]
     return Map(numpy.format(*(p.numpy for p in parts)), math.format(*(p.math for p in parts)),
-               kind != "sum" and any(p.vector for p in parts), kind == "fold" or any(p.folded for p in parts))
+               kind != "sum" and any(p.vector for p in parts))
 
 
 @st.composite
@@ -68,7 +67,7 @@ def _cases(draw: st.DrawFn) -> tuple[str, Map, list[float]]:
     name = draw(st.sampled_from(["v", "x"]))
     inner = _map(draw, name, 2, [])
     numpy, math = draw(st.sampled_from(UNARY[:5]))  # a restricted call at the top: some rows undefined
-    mapped = Map(numpy.format(inner.numpy), math.format(inner.math), folded=inner.folded)
+    mapped = Map(numpy.format(inner.numpy), math.format(inner.math))
     size = 3 if name == "v" else 1
     return name, mapped, draw(st.lists(st.sampled_from(VALUES), min_size=size, max_size=size))
 
@@ -130,12 +129,9 @@ def test_a_plain_defs_rows_are_undefined_exactly_where_numpys_value_is(case: tup
             jacobian(defined_cell)
         return
     got = jacobian(defined_cell).at(**given_point)
-    # the math form places a folded part's guard by its symbols, which a sum puts in every entry (the strict
-    # xfails in test_guards_by_value.py): there the def is checked against numpy alone
-    if not (mapped.folded and "sum(" in mapped.math):
-        assert np.array_equal(np.isnan(got), np.isnan(math)), (defined_cell, math_cell, values, got, math)
-        assert np.allclose(got, math, rtol=1e-8, atol=1e-10, equal_nan=True), (defined_cell, values, got, math)
-        assert _undefined_rows(defined_cell, given_point) == _undefined_rows(math_cell, given_point)
+    assert np.array_equal(np.isnan(got), np.isnan(math)), (defined_cell, math_cell, values, got, math)
+    assert np.allclose(got, math, rtol=1e-8, atol=1e-10, equal_nan=True), (defined_cell, values, got, math)
+    assert _undefined_rows(defined_cell, given_point) == _undefined_rows(math_cell, given_point)
     want = _expected(name, mapped.numpy, point)
     assume(want is not None)
     assert want is not None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from jacmagic import jacobian
 from jacmagic.notes import UndefinedRow
@@ -96,20 +97,34 @@ def test_a_def_testing_a_sum_of_plain_numbers_runs_as_python_does() -> None:
     assert np.allclose(jacobian(cell).at(x=1.0), [[2.0]])
 
 
-@pytest.mark.xfail(strict=True, reason="the math form places a guard sympy simplified to a constant in every entry")
 def test_an_assigned_vector_divided_by_itself_is_undefined_only_at_its_zero_entry() -> None:
-    """v/v at v = (0, 2, 3): numpy's value is (nan, 1, 1). The divisor v_1 is gone from every entry (each is 1),
-    so the math form counts it for every entry and marks every row."""
+    """v/v at v = (0, 2, 3): numpy's value is (nan, 1, 1). The divisor v_1 is gone from every entry (each is 1):
+    the math form counted it for every entry and marked every row."""
     got = jacobian("v: 3\ny = v/v").at(v=[0.0, 2.0, 3.0])
     assert np.isnan(got[0]).all()
     assert np.array_equal(got[1:], np.zeros((2, 3)))
 
 
-@pytest.mark.xfail(strict=True, reason="the math form places a folded guard by its symbols, which a sum spreads")
 def test_a_folded_log_beside_a_sum_in_a_where_is_undefined_only_in_its_own_entrys_row() -> None:
     """Found by the def/math family: at v = (-2.6, -0.05, 0.2) numpy's entry 3 is sqrt(exp(log(0.14))); sympy
-    folds exp(log(v_2 - 0.06)) as the math form reads it, the guard log(v_2 - 0.06) is placed by its symbol, and
-    the sum in the other branch holds v_2 in every entry: every row is marked. The def keeps the log and its row."""
+    folds exp(log(v_2 - 0.06)) as the math form reads it, and the guard log(v_2 - 0.06), placed by its symbol,
+    went to every entry, as the sum in the other branch holds v_2 in every entry: every row was marked. The line
+    is now read again as written, where the log is in its own entry, as the def keeps it."""
     cell = "v: 3\ny = sqrt(where(v + 0.15 > 0, exp(log(v - 0.06)), sum(v - 0.12)))"
     got = jacobian(cell).at(v=[-2.6, -0.05, 0.2])
     assert np.isnan(got[:2]).all() and np.isfinite(got[2]).all()
+
+
+def test_a_function_lines_folded_root_is_undefined_only_in_the_entry_that_took_it() -> None:
+    """sqrt([x, y])**2 + [y, x] at x = -1: numpy's value is (nan, 1). sympy folds both roots, and both entries
+    hold x and y, so placing the guard sqrt(x) by its symbols marked both rows."""
+    got = jacobian("f(x, y) = sqrt([x, y])**2 + [y, x]").at(x=-1.0, y=2.0)
+    assert np.isnan(got[0]).all()
+    assert np.array_equal(got[1], [1.0, 1.0])
+
+
+def test_a_line_read_again_as_written_leaves_sympys_evaluation_on() -> None:
+    """Reading a line again unevaluated switches sympy's evaluation off for a moment: every later cell needs it
+    back on (an unevaluated kernel would leave x + x as it is)."""
+    jacobian("v: 3\ny = v/v").at(v=[0.0, 2.0, 3.0])
+    assert sp.Symbol("x") + sp.Symbol("x") == 2 * sp.Symbol("x")

@@ -21,6 +21,7 @@ from jacmagic.model import Guard
 from jacmagic.notation import counted
 from jacmagic.read.cell_functions import CallStages, CellFunction
 from jacmagic.read.guards import (
+    Written,
     by_entry,
     guards_of,
     refuse_huge_power,
@@ -47,6 +48,7 @@ from jacmagic.read.matrix_values import (
 )
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal, suggest
 from jacmagic.read.source import node_error
+from jacmagic.read.unevaluated import evaluator, unevaluated
 
 
 def describe(node: ast.AST) -> str:
@@ -79,6 +81,10 @@ _BINOPS: dict[type[ast.operator], str] = {
 _COMPARE: dict[type[ast.cmpop], Callable[[sp.Expr, sp.Expr], sp.Basic]] = {
     ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge, ast.Eq: sp.Eq, ast.NotEq: sp.Ne,
 }
+
+
+def _as_entries(value: Value) -> tuple[sp.Expr, ...]:
+    return tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
 
 
 class ExpressionBuilder:
@@ -121,8 +127,8 @@ class ExpressionBuilder:
             raise self.error(node, "the list of outputs is empty")
         if not isinstance(node, (ast.List, ast.Tuple)):  # one expression: a number, or a vector of outputs
             value = self.finished(node, self.value(node))
-            entries = tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
-            return entries, by_entry(self.guards, entries)
+            entries = _as_entries(value)
+            return entries, by_entry(self.guards, entries, lambda: self.written(node))
         scalars: list[sp.Expr] = []
         checks: list[tuple[Guard, ...]] = []
         for element in node.elts:
@@ -130,6 +136,18 @@ class ExpressionBuilder:
             scalars.append(self.finished(element, self.scalar(element)))
             checks.append(tuple(self.guards[start:]))
         return tuple(scalars), tuple(checks)
+
+    def written(self, node: ast.expr) -> Written | None:
+        """`node` read again with sympy's evaluation off: its guards, and its entries as written, where each
+        guard's part is still in the entries that used it (v/v keeps v_1/v_1); None if that reading fails (sympy's
+        own rules may, on unevaluated parts). Only for a line where sympy folded a guard's part away."""
+        again = ExpressionBuilder(self.line, self.resolve, self.functions, self.column)
+        try:
+            with unevaluated():
+                value = again.value(node)
+        except Exception:  # noqa: BLE001 - the line was read evaluated: its guards are placed as before
+            return None
+        return again.guards, _as_entries(value), evaluator()
 
     def finished(self, node: ast.AST, value: Value) -> Value:
         """A whole right side, refused if it is undefined for every input or holds numbers too large to use."""

@@ -67,10 +67,9 @@ def refuse_huge_power(base: sp.Expr, exponent: sp.Expr, fail: Fail) -> None:
             raise fail(f"the number {base}**{shown} is too large to compute exactly")
 
 
-def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[int]]:
-    """For each guard, the entries it counts for: those it is part of (sqrt(v_1) for entry 1 of sqrt(v), the
-    where of roots sympy made of sqrt(where(...)) for its own entry), or, if
-    sympy simplified it away (sqrt(v_1)**2 is v_1), those holding all its symbols; failing both, every entry.
+def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[int] | None]:
+    """For each guard, the entries it is part of (sqrt(v_1) for entry 1 of sqrt(v), the where of roots sympy made
+    of sqrt(where(...)) for its own entry), or None if sympy simplified it away (sqrt(v_1)**2 is v_1).
     Each entry is walked only into the parts that hold a guard's: a part every entry shares and no guard is in
     (max(z) in z - max(z)) is not walked once per entry."""
     if not guards:
@@ -83,29 +82,45 @@ def _users(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> list[list[in
     for k, entry in enumerate(entries):
         for node in distinct_nodes((entry,), inner.__getitem__):
             uses.setdefault(node, set()).add(k)
+    # in a where, the guard itself (sympy moved it into a where of roots: sqrt(where(c, a, b))), else its part
+    return [sorted(uses[g.expression]) if g.expression in uses else sorted(uses[g.written]) if g.written in uses
+            else None for g in guards]
+
+
+def _holding(guards: Sequence[Guard], entries: Sequence[sp.Basic], found: list[list[int] | None]) -> list[list[int]]:
+    """`found`, with a guard simplified away counted for the entries holding all its symbols; failing that, for
+    every entry."""
     every = set(range(len(entries)))
     holders: dict[sp.Basic, set[int]] = {}  # symbol -> the entries holding it, found once when first needed
+    if None in found:  # each entry's symbols, once (per guard: 2000 entries took 10 s)
+        for k, entry in enumerate(entries):
+            for symbol in symbols_in((entry,)):
+                holders.setdefault(symbol, set()).add(k)
 
-    def users(guard: Guard) -> list[int]:
-        if guard.expression in uses:  # sympy moved it into a where (sqrt(where(c, a, b)) is a where of roots)
-            return sorted(uses[guard.expression])
-        part = guard.written
-        if part in uses:
-            return sorted(uses[part])
-        if not holders:  # a guard simplified away: each entry's symbols, once (per guard: 2000 entries took 10 s)
-            for k, entry in enumerate(entries):
-                for symbol in symbols_in((entry,)):
-                    holders.setdefault(symbol, set()).add(k)
-        holding = set(every).intersection(*(holders.get(s, set()) for s in part.free_symbols))
-        return sorted(holding or every)
-    return [users(g) for g in guards]
+    def holding(guard: Guard) -> list[int]:
+        return sorted(set(every).intersection(*(holders.get(s, set()) for s in guard.written.free_symbols)) or every)
+    return [users if users is not None else holding(g) for g, users in zip(guards, found)]
 
 
-def by_entry(guards: Sequence[Guard], entries: Sequence[sp.Basic]) -> tuple[tuple[Guard, ...], ...]:
+# a line read again with sympy's evaluation off: its guards and its entries as written, and the value of a part so
+# written
+Written = tuple[Sequence[Guard], Sequence[sp.Basic], Callable[[sp.Basic], sp.Basic]]
+
+
+def by_entry(guards: Sequence[Guard], entries: Sequence[sp.Basic],
+             written: Callable[[], Written | None] | None = None) -> tuple[tuple[Guard, ...], ...]:
     """The guards each entry of a vector counts, as numpy computes entry by entry: `sqrt(v)` at v = (-1, 2, 3)
-    is undefined in entry 1 only."""
+    is undefined in entry 1 only. A guard sympy folded away as the line was built (v_1/v_1 is 1, exp(log(a)) is a)
+    is in no entry: then, if `written` is given, the line is read again as written, where each guard's part is in
+    the entries that used it, and its guards are counted there (as a def's are), holding their parts' values."""
+    found = _users(guards, entries)
+    again = written() if written is not None and len(entries) > 1 and None in found else None
+    if again is not None and len(again[1]) == len(entries):
+        guards, entries, value = again
+        found = _users(guards, entries)
+        guards = [Guard(value(g.expression), g.line, g.divisor) for g in guards]
     counted: list[list[Guard]] = [[] for _ in entries]
-    for guard, users in zip(guards, _users(guards, entries)):
+    for guard, users in zip(guards, _holding(guards, entries, found)):
         for k in users:
             counted[k].append(guard)
     return tuple(map(tuple, counted))
@@ -122,7 +137,7 @@ def taken_only(guards: list[Guard], conditions: Sequence[sp.Basic], branch: Sequ
         pieces = ((part, test), (guard.safe, True)) if when else ((guard.safe, test), (part, True))
         return Guard(sp.Piecewise(*pieces, evaluate=False), guard.line, guard.divisor)  # its rules cost 1 ms
 
-    return [checked(g, users) for g, users in zip(guards, _users(guards, branch))]
+    return [checked(g, users) for g, users in zip(guards, _holding(guards, branch, _users(guards, branch)))]
 
 
 def guards_of(value: Value, line: int, divisor: bool, fail: Fail) -> list[Guard]:

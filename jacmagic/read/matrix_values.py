@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeAlias, TypeVar
 
 import sympy as sp
+from sympy.core.parameters import global_parameters
 
 from jacmagic.chain import canonical
 from jacmagic.errors import CellError
@@ -164,7 +165,8 @@ _EVALUATED_NODES = 64
 
 
 def applier(make: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
-    """`make` applied to one entry's arguments, left unevaluated when they are large."""
+    """`make` applied to one entry's arguments, left unevaluated when they are large or when sympy's evaluation
+    is off (a line read again as written, where exp(log(a)) must keep its log)."""
     if not (isinstance(make, type) and issubclass(make, sp.Function)):
         return make
     kept = make in canonical.KEPT_AT_A_SYMBOL
@@ -173,5 +175,6 @@ def applier(make: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
     def apply(*arguments: sp.Expr) -> sp.Expr:
         if kept and len(arguments) == 1 and canonical.plain(make, arguments[0]):
             return canonical.unevaluated(make, arguments[0])
-        return make(*arguments, evaluate=not exceeds(arguments, _EVALUATED_NODES, measured))  # type: ignore[call-arg]
+        return make(*arguments, evaluate=global_parameters.evaluate  # type: ignore[call-arg]
+                    and not exceeds(arguments, _EVALUATED_NODES, measured))
     return apply

@@ -11,6 +11,7 @@ import keyword
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import sympy as sp
 
@@ -356,7 +357,8 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared) -> CellMo
             outputs, expressions = (real_symbol(st.target),), (value,)
         guards = tuple(builder.guards)
         params = _reads(expressions, (guards,))  # z = x/x reads x: it is 1, but only where x is not 0
-        stages.append(Stage(st.target, params, outputs, expressions, st.line, params, by_entry(guards, expressions)))
+        placed = by_entry(guards, expressions, partial(builder.written, st.value))
+        stages.append(Stage(st.target, params, outputs, expressions, st.line, params, placed))
     entries = {s.name: f"an entry of {d.name}" for d in declared.values()
                for s in element_symbols(d.name, d.rows, d.cols)}
     entries.update((o.name, f"an entry of {s.name}") for s in stages if len(s.outputs) > 1 for o in s.outputs)
