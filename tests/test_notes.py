@@ -149,7 +149,7 @@ def test_the_text_and_the_panel_word_the_notes_as_the_result_does() -> None:
     whole = result.symbolic
     panel = whole.widget()
     html = panel.render_html(whole.at(x=-1.0, y=1.0, c=2.0), 4)
-    assert result.notes[1].split(": ")[0] in html  # "row 1 is undefined at this point because the map itself is undefined there"
+    assert result.notes[1].split(": ")[0] in html  # "row 1 is undefined ... undefined there"
 
 
 def test_an_undefined_row_says_the_map_itself_is_undefined_there() -> None:
