@@ -40,10 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hessian", action="store_true", help="also show the Hessian of each output")
     parser.add_argument("--wrt", action="append", help="variables to differentiate by, comma separated")
     parser.add_argument("--at", action="append", help="a point, e.g. r=1,theta=pi/4")
-    parser.add_argument("--partials", action="store_true")
-    parser.add_argument("--simplify", action=Once, choices=["auto", "full", "none"], default="auto")
-    parser.add_argument("--check", action="store_true")
-    parser.add_argument("--chain", action="store_true")
+    parser.add_argument("--partials", action="store_true", help="also the textbook matrix of the partials' symbols")
+    parser.add_argument("--simplify", action=Once, choices=["auto", "full", "none"], default="auto",
+                        help="auto (default): the determinant within the budget; full: every entry too; none: "
+                             "the raw derivatives")
+    parser.add_argument("--check", action="store_true", help="compare with central finite differences at 3 points")
+    parser.add_argument("--chain", action="store_true", help="the backprop walkthrough, stage by stage")
     parser.add_argument("--mode", action=Once, choices=["reverse", "forward", "both"],
                         help="with --chain: reverse mode (default), forward mode, or both, with their costs")
     parser.add_argument("--direction", action="append", help="with --chain: forward mode along one direction, e.g. x=1")

@@ -108,3 +108,16 @@ def test_what_is_not_the_same_polynomial_in_the_same_parts_is_left_to_the_sample
         left: sp.Expr, right: sp.Expr, equal: bool) -> None:
     assert not calculus.same_polynomial(left, right)
     assert calculus.same_numbers(left, right) == equal
+
+
+def test_help_describes_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` listed --partials, --simplify, --check and --chain with no word on what they do; every option of
+    the command line now says it, on its own line or the next."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    lines = capsys.readouterr().out.split("options:")[1].splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("  -"):
+            flag, _, said = line.strip().partition("  ")
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            assert said.strip() or following.startswith(" " * 20), f"{flag} has no description"

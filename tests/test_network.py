@@ -218,6 +218,21 @@ def test_shape_mistakes_name_the_line_and_both_shapes(cell: str, match: str) -> 
         jacobian(cell, chain=True)
 
 
+@pytest.mark.parametrize("chain", [False, True])
+def test_a_product_of_two_column_vectors_suggests_the_dot_product(chain: bool) -> None:
+    """`x @ x` is numpy's dot product of 1-D arrays; a cell's vectors are columns, so it is refused, and the
+    refusal now says how the dot product is written. Both spellings it gives are that product: gradient 2x."""
+    with pytest.raises(CellError, match=r"line 2, column 5: .* \(3 x 1\) .* \(3 x 1\); vectors are columns here, "
+                                        r"so a dot product is written a\.T @ b or dot\(a, b\)"):
+        jacobian("x: 3\ny = x @ x", chain=chain)
+    point = np.array([0.3, -1.2, 2.0])
+    h = 1e-6
+    want = [((point + h * e) @ (point + h * e) - (point - h * e) @ (point - h * e)) / (2 * h) for e in np.eye(3)]
+    for written in ("x.T @ x", "dot(x, x)"):
+        result = jacobian(f"x: 3\ny = {written}", chain=chain, at={"x": point})
+        assert_close(result.at(x=point).ravel(), np.array(want), rel=1e-6)
+
+
 @pytest.mark.parametrize(("cell", "match"), [
     ("x1: 30\nx_1: 30\nL = sum(x1) + sum(x_1)", r"x1 and x_1 look the same once typeset"),
     ("theta: 30\nθ: 30\nL = sum(theta * θ)", r"look the same once typeset"),
@@ -383,7 +398,8 @@ def test_chain_log_of_a_negative_sum_is_undefined_with_its_reason_not_minus_one(
     said = verdict_words(walked.check)
     assert "log(sum(x)) has no finite real value here (line 2)" in said and "DOES NOT" not in said
     shown = str(result)
-    assert "has no finite real value" in shown and "-1" not in shown.split("every value")[1]
+    flat = " ".join(shown.split())  # the words as read, wherever the text's width continued a line
+    assert "has no finite real value" in flat and "-1" not in shown.split("every value")[1]
     panel = result.widget()
     panel.position.value = panel.position.max
     assert "has no finite real value" in panel.detail.value

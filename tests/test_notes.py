@@ -50,8 +50,8 @@ SAID: list[tuple[Note, str]] = [
      "is checked by central differences"),
     (NotWrittenOut("a def returning a matrix"), "the Jacobian could not be written out entry by entry (a def "
      "returning a matrix); the walkthrough is checked by central differences"),
-    (UndefinedRow(1, Guard(sp.log(x), 3)), "row 2 is undefined at this point, because the map is: log(x) has no "
-     "finite real value here (line 3)"),
+    (UndefinedRow(1, Guard(sp.log(x), 3)), "row 2 is undefined at this point because the map "
+     "itself is undefined there: log(x) has no finite real value here (line 3)"),
     (UndefinedEntry(0, 2, infinite=True), "entry (1, 3) is undefined at this point: the derivative is infinite or "
      "too large for a float here (e.g. a vertical tangent, or overflow)"),
     (MoreUndefined(4), "(and 4 more undefined)"),
@@ -149,4 +149,13 @@ def test_the_text_and_the_panel_word_the_notes_as_the_result_does() -> None:
     whole = result.symbolic
     panel = whole.widget()
     html = panel.render_html(whole.at(x=-1.0, y=1.0, c=2.0), 4)
-    assert result.notes[1].split(": ")[0] in html  # "row 1 is undefined at this point, because the map is"
+    assert result.notes[1].split(": ")[0] in html  # "row 1 is undefined ... undefined there"
+
+
+def test_an_undefined_row_says_the_map_itself_is_undefined_there() -> None:
+    """The note read "because the map is: log(x) has no finite real value here", a sentence missing its word;
+    it now says what is undefined (the map, not only its derivative) before the reason."""
+    result = jacobian("f(x) = log(x)", at={"x": -1.0})
+    said = [note for note in result.notes if note.startswith("row 1 is undefined")]
+    assert said == ["row 1 is undefined at this point because the map itself is undefined there: log(x) has no "
+                    "finite real value here (line 1)"]

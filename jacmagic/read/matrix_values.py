@@ -117,13 +117,22 @@ def refuse_large_product(left: tuple[int, int, int], right: tuple[int, int, int]
                    "shapes to see the structure")
 
 
+def unmatched_product(left: tuple[int, int], right: tuple[int, int]) -> str:
+    """Why `left @ right` has no value; two column vectors of one length are most likely numpy's 1-D `a @ b`, the
+    dot product, which a cell writes `a.T @ b` since its vectors are columns."""
+    said = (f"@ needs the columns of the left ({left[0]} x {left[1]}) to match the rows of the right "
+            f"({right[0]} x {right[1]})")
+    if left[1] == 1 and left == right:
+        said += "; vectors are columns here, so a dot product is written a.T @ b or dot(a, b)"
+    return said
+
+
 def product(left: Value, right: Value, fail: Fail) -> sp.ImmutableMatrix:
     """left @ right, of matrices whose shapes fit."""
     if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)):
         raise fail("@ multiplies matrices; declare their shapes first, e.g. W: 2x3 and x: 3")
     if left.cols != right.rows:
-        raise fail(f"@ needs the columns of the left ({left.rows} x {left.cols}) to match the rows of the right "
-                   f"({right.rows} x {right.cols})")
+        raise fail(unmatched_product(left.shape, right.shape))
     refuse_large_product((left.rows, left.cols, average_nodes(left)),
                          (right.rows, right.cols, average_nodes(right)), fail)
     return sp.ImmutableMatrix(left * right)

@@ -29,6 +29,7 @@ from jacmagic.chain.reductions import Axis, Reduce, Softmax
 from jacmagic.chain.stacking import Stack
 from jacmagic.errors import CellError
 from jacmagic.read.guards import refuse_infinite
+from jacmagic.read.matrix_values import unmatched_product
 from jacmagic.read.names import real_symbol, refuse_lookalikes, refuse_twins
 from jacmagic.read.source import Prepared, node_error, parse_deep, prepare, syntax_error
 
@@ -121,8 +122,7 @@ class LineReader:
         if isinstance(node.op, ast.MatMult):
             a, b = self.read(node.left), self.read(node.right)
             if a.shape[1] != b.shape[0]:
-                raise self.error(node, f"@ needs the columns of the left ({a.shape[0]} x {a.shape[1]}) to match "
-                                       f"the rows of the right ({b.shape[0]} x {b.shape[1]})")
+                raise self.error(node, unmatched_product(a.shape, b.shape))
             return MatMul(a, b)
         if isinstance(node.op, ast.Pow):
             base, exponent = self.read(node.left), self.read(node.right)

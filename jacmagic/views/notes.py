@@ -82,7 +82,8 @@ def _(fact: NotWrittenOut) -> str:
 
 @words.register
 def _(fact: UndefinedRow) -> str:
-    return f"row {fact.row + 1} is undefined at this point, because the map is: {fact.guard.describe()}"
+    return f"row {fact.row + 1} is undefined at this point because the map itself is undefined there: " \
+        f"{fact.guard.describe()}"
 
 
 @words.register
