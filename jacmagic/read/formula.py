@@ -48,7 +48,6 @@ from jacmagic.read.matrix_values import (
 )
 from jacmagic.read.names import STEP_FUNCTIONS, step_refusal, suggest
 from jacmagic.read.source import node_error
-from jacmagic.read.unevaluated import evaluator, unevaluated
 
 
 def describe(node: ast.AST) -> str:
@@ -141,6 +140,8 @@ class ExpressionBuilder:
         """`node` read again with sympy's evaluation off: its guards, and its entries as written, where each
         guard's part is still in the entries that used it (v/v keeps v_1/v_1); None if that reading fails (sympy's
         own rules may, on unevaluated parts). Only for a line where sympy folded a guard's part away."""
+        from jacmagic.read.unevaluated import evaluator, unevaluated  # with numpy: not for a small map's text
+
         again = ExpressionBuilder(self.line, self.resolve, self.functions, self.column)
         try:
             with unevaluated():
