@@ -285,20 +285,6 @@ _SCAN_TOKENS = [*_CUT_TOKENS, "\\\\", r"\{", r"\}", r"\left(", "\n", "\\\n", r"\
 _FULL_SCAN = re.compile(r"\\begin\{[^}]*\}|\\end\{[^}]*\}|\\.|[{}&=]")  # every backslash escape a match of its own
 
 
-def _scanned_by_every_escape(latex: str, mark: str) -> tuple[str, ...]:
-    depth, start, cells = 0, 0, []
-    for found in _FULL_SCAN.finditer(latex):
-        text = found.group()
-        if text == "{" or text.startswith(r"\begin"):
-            depth += 1
-        elif text == "}" or text.startswith(r"\end"):
-            depth -= 1
-        elif text == mark and depth == 0:
-            cells.append(latex[start:found.start()])
-            start = found.end()
-    return (*cells, latex[start:])
-
-
 @settings(max_examples=2000, deadline=None)
 @given(st.lists(st.sampled_from(_SCAN_TOKENS), max_size=16).map("".join), st.sampled_from(["&", "="]))
 def test_the_scan_for_marks_reads_past_commands_as_reading_every_escape_does(latex: str, mark: str) -> None:
@@ -306,4 +292,4 @@ def test_the_scan_for_marks_reads_past_commands_as_reading_every_escape_does(lat
     of a scan that reads every backslash and the character after it."""
     from jacmagic.views.page import _scanned
 
-    assert _scanned(latex, mark) == _scanned_by_every_escape(latex, mark)
+    assert _scanned(latex, mark) == _scanned(latex, mark, _FULL_SCAN)

@@ -408,9 +408,9 @@ def _open(text: str, name: str) -> bool:
     return start >= 0 and "}" not in text[start + len(name):]
 
 
-def _scanned(latex: str, mark: str) -> tuple[str, ...]:
+def _scanned(latex: str, mark: str, tokens: re.Pattern[str] = _TOP_LEVEL) -> tuple[str, ...]:
     depth, start, cells = 0, 0, []
-    for found in _TOP_LEVEL.finditer(latex):
+    for found in tokens.finditer(latex):
         text = found.group()
         if text == "{" or text.startswith(r"\begin"):
             depth += 1
