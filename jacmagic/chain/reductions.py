@@ -8,6 +8,7 @@ column, each the textbook's single-vector form (a row of ones for sum, diag(s) �
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -208,3 +209,19 @@ class Softmax(Node):
         name = "log_softmax" if self.log else "softmax"
         typeset = r"log\_softmax" if self.log else "softmax"
         return Shown(rf"\operatorname{{{typeset}}}\left({z.latex}{axis[0]}\right)", f"{name}({z.text}{axis[1]})")
+
+
+@dataclass(eq=False)
+class ShiftedSoftmax(Softmax):
+    """softmax(z) as a def wrote it, e / sum(e) with e = exp(z − max(z)) (`softmax_shift`): the same operation,
+    whose local Jacobian also says what was written and why it is softmax (the shift cancels)."""
+
+    written: str = ""  # e/sum(e), log(e/sum(e))
+    where: str = ""  # e = exp(z − max(z)), when e is an earlier line
+
+    def factor(self, k: int) -> Factor:
+        found = super().factor(k)
+        name = "log_softmax" if self.log else "softmax"
+        where = f" with {self.where}" if self.where else ""
+        said = f"{self.written}{where} is {name}({self.child.show().text}): the shift cancels"
+        return dataclasses.replace(found, structure=f"{found.structure}; {said}" if found.structure else said)

@@ -27,7 +27,8 @@ from jacmagic.chain.calculus import DIFFERENTIATION_BUDGETS
 from jacmagic.chain.choices import chosen
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line, Network
-from jacmagic.chain.operations import Leaf, Node
+from jacmagic.chain.operations import Leaf
+from jacmagic.chain.softmax_shift import leaves_of, recognise
 from jacmagic.chain.stacking import Stack
 from jacmagic.errors import CellError, TooManyEntries
 from jacmagic.model import Options
@@ -65,7 +66,7 @@ class _Lines:
             k += 1
             unique = f"{name}_{k}"
         self.taken.add(unique)
-        self.lines.append(Line(unique, number, value.node, _leaves(value.node)))
+        self.lines.append(Line(unique, number, value.node, leaves_of(value.node)))
         return Tracer(Leaf(unique, value.node.shape, stack_of(value.node)), value.ndim)
 
 
@@ -135,18 +136,6 @@ def _tested(name: str, builtin: Callable[..., Any]) -> Callable[..., Any]:
 # Python's functions that would iterate over a traced array entry by entry
 _PYTHON = {"max": _extreme("max", max), "min": _extreme("min", min), "sum": _sum, "any": _tested("any", any),
            "all": _tested("all", all)}
-
-
-def _leaves(root: Node) -> tuple[Leaf, ...]:
-    found: dict[str, Leaf] = {}
-
-    def visit(node: Node) -> None:
-        if isinstance(node, Leaf):
-            found.setdefault(node.name, node)
-        for child in node.children:
-            visit(child)
-    visit(root)
-    return tuple(found.values())
 
 
 class _Instrument(ast.NodeTransformer):
@@ -249,8 +238,9 @@ def trace_network(text: str, namespace: Mapping[str, Any], point: Mapping[str, A
     if not lines.lines:
         raise Untraceable(f"{name} returns one of its parameters unchanged")
     shapes = {t.node.name: t.node.shape for t in tracers if isinstance(t.node, Leaf)}
-    computed = {line.name for line in lines.lines}
-    used = [leaf.name for line in lines.lines for leaf in line.leaves]
+    traced = recognise(lines.lines)  # a hand-written stable softmax read as softmax (the walk's and closed form's)
+    computed = {line.name for line in traced}
+    used = [leaf.name for line in traced for leaf in line.leaves]
     inputs = tuple(dict.fromkeys(n for n in used if n not in computed))
-    outputs = tuple(line.name for line in lines.lines if line.name not in used)
-    return Network({n: shapes[n] for n in inputs}, tuple(lines.lines), inputs, outputs)
+    outputs = tuple(line.name for line in traced if line.name not in used)
+    return Network({n: shapes[n] for n in inputs}, traced, inputs, outputs)
