@@ -18,7 +18,7 @@ LAYER = "W: 2x4\nb: 2\nx: 4\nh = tanh(W @ x + b)\nL = sum(h*h)"
 LAYER_AT = {"W": np.full((2, 4), 0.1), "b": [0.1, 0.2], "x": [1.0, 2.0, 3.0, 4.0]}
 
 
-def loss(W: Any, b: Any, x: Any, y: Any) -> Any:
+def loss(W: Any, b: Any, x: Any, y: Any) -> Any:  # noqa: N803 (the cell's names)
     h = np.tanh(W @ x + b)
     return np.sum((h - y) ** 2)
 
@@ -59,16 +59,12 @@ def test_a_typo_hint_is_given_for_a_lone_name_the_user_typed(cell: str, wrt: tup
     assert said in _constants(jacobian(cell, wrt=wrt).notes)
 
 
-def _quadratic(A: np.ndarray, x: np.ndarray) -> float:
-    return float(x @ A @ x)
-
-
-def _central_gradient(A: np.ndarray, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def _central_gradient(a: np.ndarray, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """d(xᵀAx)/d(x, A) by central differences, x first then A row-major."""
-    flat = np.concatenate([x, A.ravel()])
+    flat = np.concatenate([x, a.ravel()])
 
     def at(v: np.ndarray) -> float:
-        return _quadratic(v[2:].reshape(2, 2), v[:2])
+        return float(v[:2] @ v[2:].reshape(2, 2) @ v[:2])
     return np.array([(at(flat + h * e) - at(flat - h * e)) / (2 * h) for e in np.eye(flat.size)])
 
 
@@ -122,6 +118,7 @@ def test_the_direction_is_named_apart_from_the_cells_names(cell: str, at: dict[s
     shown |= set(re.findall(r"(\w+) = ", where.group(1))) if where else set()
     assert letter not in shown
     assert rf"J\,{letter} &=" in result.latex()
+    assert list(result.widget()._directions()) == [letter]  # the panel's column of tangents
 
 
 @pytest.mark.parametrize("output", ["u", "v", "w"])
