@@ -11,8 +11,8 @@ from jacmagic.model import Guard
 
 @dataclass(frozen=True)
 class HeldConstant:
-    """Names held fixed (not differentiated), each with the variable it is one edit from ("": none), a hint at a
-    typo."""
+    """Names held fixed (not differentiated), as the user declared them (an array by its name, never its entries),
+    each with the variable it is one edit from ("": none), a hint at a typo given only for a lone name."""
 
     names: tuple[str, ...]
     suggestions: tuple[str, ...] = ()

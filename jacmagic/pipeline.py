@@ -257,7 +257,7 @@ def _analyse(model: CellModel, options: Options) -> SymbolicJacobian:
     variables = _variables(model, options.wrt)
     chosen = set(variables)
     constants = tuple(s for s in model.free_names if s not in chosen)
-    notes: list[Note] = [held_constants(variables, constants)] if constants else []
+    notes: list[Note] = [held_constants(model, variables, constants)] if constants else []
     if options.det and len(model.outputs) != len(variables):
         raise OptionError("--det " + not_square(len(model.outputs), variables, model.free_names))
     matrix = None if model.composed is None else _differentiate(model, variables, options.budget)
@@ -327,11 +327,16 @@ def _through_stages(model: CellModel, options: Options, variables: tuple[sp.Symb
                                    tuple(notes), point))
 
 
-def held_constants(variables: Sequence[sp.Symbol], constants: Sequence[sp.Symbol]) -> HeldConstant:
-    """The names held constant, each with the variable it looks like a typo of."""
-    names = [s.name for s in variables]
-    return HeldConstant(tuple(c.name for c in constants), tuple(closest(c.name, names, one_edit=True)
-                                                              for c in constants))
+def held_constants(model: CellModel, variables: Sequence[sp.Symbol],
+                   constants: Sequence[sp.Symbol]) -> HeldConstant:
+    """The names held constant as the user declared them (an array by its name, never its entries), each with
+    the variable it looks like a typo of: only a lone name the user wrote, against the names the user wrote."""
+    array_of = {s: shape.name for shape in model.shapes for s in shape.symbols}
+    names = list(dict.fromkeys(array_of.get(c, c.name) for c in constants))
+    chosen = list(dict.fromkeys(array_of.get(v, v.name) for v in variables))
+    arrays = {shape.name for shape in model.shapes}
+    return HeldConstant(tuple(names), tuple("" if name in arrays else closest(name, chosen, one_edit=True)
+                                           for name in names))
 
 
 def _checked(result: SymbolicJacobian) -> SymbolicJacobian:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count
@@ -56,7 +56,7 @@ def abbreviated(matrix: sp.ImmutableMatrix, model: CellModel | None = None) -> A
     given: tuple[tuple[sp.Expr, sp.Symbol], ...] = ()
     avoid: frozenset[str] = frozenset()
     if model is not None:
-        avoid = frozenset(s.name for s in (*model.free_names, *model.outputs, *model.written))
+        avoid = _names_of((*model.free_names, *model.outputs, *model.written))
         if model.form == "assignment" and model.composed is not None:
             given = _intermediates(model)
             avoid |= {s.name for _, s in given}
@@ -71,6 +71,12 @@ def _intermediates(model: CellModel) -> tuple[tuple[sp.Expr, sp.Symbol], ...]:
     return tuple((model.values[o], o) for o in inner)
 
 
+def _names_of(symbols: Iterable[sp.Symbol]) -> frozenset[str]:
+    """The names symbols show, an entry's array among them: beside v₁ and v₂, a part named v would read as the
+    array they are entries of."""
+    return frozenset(name for s in symbols for name in (s.name, s.name.split("_")[0]))
+
+
 @lru_cache(maxsize=32)
 def _abbreviated(matrix: sp.ImmutableMatrix, avoid: frozenset[str],
                  given: tuple[tuple[sp.Expr, sp.Symbol], ...]) -> Abbreviated:
@@ -78,7 +84,7 @@ def _abbreviated(matrix: sp.ImmutableMatrix, avoid: frozenset[str],
     entries = [entry for row in matrix.tolist() for entry in row]  # at once: sympy indexes in microseconds an entry
     if exceeds(entries, MAX_NODES) or not _repeats(entries):
         return unchanged
-    avoid = avoid | {s.name for s in matrix.free_symbols}
+    avoid = avoid | _names_of(matrix.free_symbols)
     chosen = _chosen(entries)
     if not chosen:
         return unchanged

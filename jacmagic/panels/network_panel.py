@@ -28,7 +28,7 @@ from jacmagic.views.graph import layout
 from jacmagic.views.network_view import local_formula, walkthrough_groups
 from jacmagic.views.numbers import number, window
 from jacmagic.views.verdicts import verdict_words
-from jacmagic.views.walkthrough import directions_words, tangent_latex
+from jacmagic.views.walkthrough import direction_symbol, directions_words, tangent_latex
 
 if TYPE_CHECKING:
     from jacmagic.result import JacobianResult
@@ -200,9 +200,10 @@ class NetworkPanel(StepPanel):
                 html.escape(verdict_words(self.walk.forward_check))]
 
     def _directions(self) -> Sequence[str]:
-        """Column heads of tangents: v for one --direction, else the input each column moves."""
+        """Column heads of tangents: the --direction's name (v, unless the cell has a v), else the input each column
+        moves."""
         if self.result.options.direction:
-            return ["v"]
+            return [pretty(direction_symbol(self.result))]
         return _Labels(self.result.inputs)
 
 

@@ -28,7 +28,7 @@ class Derivation(widgets.Accordion):
     def __init__(self, groups: Sequence[Sequence[Row]]) -> None:
         shown = bundles([list(group) for group in groups])
         self.latex = "\n".join(b["text/latex"] for b in shown)
-        self.text = "\n".join(b["text/plain"] for b in shown)
+        self.text = "\n".join(b["text/plain"] for b in shown if b["text/plain"])
         super().__init__([html_box(STYLE + mathml.derivation(groups))], selected_index=None)
         self.set_title(0, "the whole derivation, at the point the panel opened on")  # its numbers stay there
 

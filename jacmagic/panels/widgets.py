@@ -68,10 +68,14 @@ def displays(result: SymbolicJacobian) -> list[Any]:
 
 
 def show(shown: list[Any]) -> None:
-    """Displays what `displays` built: bundles raw, widgets as themselves."""
+    """Displays what `displays` built: bundles raw, widgets as themselves. A bundle whose text is empty (a formula
+    the text shows on one line and the LaTeX entry by entry) goes without text/plain: a terminal would print it as
+    a blank line."""
     from IPython.display import display
 
     for item in shown:
+        if isinstance(item, dict):
+            item = {kind: data for kind, data in item.items() if kind != "text/plain" or data}
         display(item, raw=isinstance(item, dict))
 
 

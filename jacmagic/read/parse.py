@@ -350,7 +350,8 @@ def _assignment_form(statements: list[_Statement], prepared: Prepared) -> CellMo
         value = builder.finished(st.value, _single_output(builder, st))
         used_later |= uses
         if isinstance(value, sp.MatrixBase):
-            nodes[st.target] = element_symbols(st.target, value.rows, value.cols)
+            nodes[st.target] = element_symbols(st.target, value.rows, value.cols) if len(value) > 1 else \
+                sp.ImmutableMatrix([real_symbol(st.target)])  # x.T @ A @ x is one number: q, not q_1
             outputs, expressions = tuple(nodes[st.target]), tuple(value)
         else:
             nodes[st.target] = real_symbol(st.target)

@@ -26,7 +26,14 @@ from jacmagic.views.numbers import SHOWN, array_latex, array_text, grid, number,
 from jacmagic.views.render import result_groups, wrapped
 from jacmagic.views.render import to_text as render_text
 from jacmagic.views.verdicts import verdict_words
-from jacmagic.views.walkthrough import DIRECTION, FORWARD, cost_words, directions_words, tangent_text
+from jacmagic.views.walkthrough import (
+    DIRECTION,
+    FORWARD,
+    cost_words,
+    direction_symbol,
+    directions_words,
+    tangent_text,
+)
 
 if TYPE_CHECKING:
     from jacmagic.chain.network_walk import LineStep, NetworkWalk
@@ -223,7 +230,8 @@ def _forward_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Ro
                   + f" = {value.latex}", "")]
     outputs = Shown(array_latex(ahead.tangent), array_text(ahead.tangent))
     verdict = verdict_words(walked.forward_check)
-    lhs = Shown(r"J\,v", "J·v") if result.options.direction else Shown("J", "J")
+    v = direction_symbol(result)
+    lhs = Shown(rf"J\,{latex(v)}", f"J·{pretty(v)}") if result.options.direction else Shown("J", "J")
     rows.append((rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"))
     rows.append((words_line(f"(the tangents of the outputs; {verdict})"),
                  f"(the tangents of the outputs; {verdict})"))

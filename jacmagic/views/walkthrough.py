@@ -32,7 +32,22 @@ def directions_words(result: JacobianResult) -> str:
                 "of the identity), so the tangents of the outputs are the whole Jacobian")
     given = ", ".join(f"{pretty(sp.Symbol(name))} = {vector_text(np.asarray(value, dtype=float))}" for name, value in
                       result.options.direction)
-    return f"one direction, {given} (every other input 0): the tangents of the outputs are J times it"
+    v = pretty(direction_symbol(result))
+    return f"one direction, {given} (every other input 0), called {v}: the tangents of the outputs are J·{v}"
+
+
+# The letters a --direction may be called by, in order: v as the literature writes J·v, else one the cell leaves free.
+_DIRECTION_LETTERS = "vudwspqrkabcefghijlmnotxyz"
+
+
+def direction_symbol(result: JacobianResult) -> sp.Symbol:
+    """The --direction's name in J·v: v, unless the cell shows a v (an input, a line, an abbreviation of the
+    written-out Jacobian), where J·v would read as J times that value; then the first letter it leaves free."""
+    shown = [*result.graph.inputs, *(line.name for line in result.graph.lines)]
+    if result.whole is not None:
+        shown += [s.name for s, _ in result.whole.abbreviations]
+    taken = {pretty(sp.Symbol(name.split("_")[0])) for name in shown}
+    return sp.Symbol(next((c for c in _DIRECTION_LETTERS if c not in taken), "v_0"))
 
 
 def cost_words(result: JacobianResult) -> str:
