@@ -384,12 +384,11 @@ def spelled_as_typed(options: Options, known: Iterable[str]) -> Options:
     it: --wrt θ,r on a cell written with theta names its column as the display shows it."""
     known = list(known)
 
-    def pairs(given: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    def pairs(given: tuple[tuple[Any, ...], ...]) -> Any:
         return tuple((as_typed(name, known), *rest) for name, *rest in given)
 
     return replace(options, wrt=tuple(as_typed(name, known) for name in options.wrt), at=pairs(options.at),
-                   direction=pairs(options.direction), ranges=cast(Any, pairs(options.ranges)),
-                   domain=cast(Any, pairs(options.domain)))
+                   direction=pairs(options.direction), ranges=pairs(options.ranges), domain=pairs(options.domain))
 
 
 def unknown_wrt(name: str, variables: Sequence[str], computed: Sequence[str]) -> OptionError:

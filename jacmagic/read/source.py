@@ -12,6 +12,7 @@ import keyword
 import re
 import sys
 import unicodedata
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -172,14 +173,16 @@ def keyword_as_name(word: str) -> str:
     return f"{word} is a Python keyword, which cannot be a name: call it {_INSTEAD.get(word, word + '_')}"
 
 
-def _keyword_named(prepared: Prepared, err: SyntaxError) -> str:
+def keyword_named(source: str, err: SyntaxError) -> str:
     """The keyword used as a name that makes `err`, "" if none: the first keyword whose renaming (to a name of
     its length, no column moved) parses past the place Python stopped."""
     where = (err.lineno or 1, err.offset or 0)
-    for word in dict.fromkeys(w for w in _WORD.findall(prepared.source) if keyword.iskeyword(w)):
-        renamed = re.sub(rf"\b{word}\b", "_" * len(word), prepared.source)
+    for word in dict.fromkeys(w for w in _WORD.findall(source) if keyword.iskeyword(w)):
+        renamed = re.sub(rf"\b{word}\b", "_" * len(word), source)
         try:
-            parse_deep(renamed)
+            with warnings.catch_warnings():  # a probe: its warnings (1if, an invalid escape) were said, or will be
+                warnings.simplefilter("ignore")
+                parse_deep(renamed)
         except SyntaxError as other:
             if (other.lineno or 1, other.offset or 0) <= where:
                 continue
@@ -194,7 +197,7 @@ def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:
     column = prepared.original_column(line, err.offset) if err.offset else None
     message = (err.msg or "invalid syntax").split(". Maybe you meant")[0]
     source_line = text.split("\n")[line - 1] if line <= text.count("\n") + 1 else ""
-    if word := _keyword_named(prepared, err):
+    if word := keyword_named(prepared.source, err):
         return CellError(keyword_as_name(word), line)
     if "Exceeds the limit" in message:  # Python's int-conversion limit, and its advice to change it
         message = "a whole number here has over 4,300 digits: too large to read"

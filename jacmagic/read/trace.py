@@ -35,7 +35,13 @@ from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
-from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
+from jacmagic.read.source import (
+    MAX_ENTRY_LEVEL_ENTRIES,
+    keyword_as_name,
+    keyword_named,
+    python_declarations,
+    refuse_entry_level,
+)
 from jacmagic.read.unevaluated import evaluated, evaluator, unevaluated
 
 CELL_FILENAME = "<jacobian cell>"
@@ -158,6 +164,7 @@ def _foreign_call(tb: Any, filename: str | None, line: int | None, err: BaseExce
     if not calls:
         return ""
     call = calls[0]
+    assert isinstance(call.func, ast.Attribute)
     dotted, last = ast.unparse(call.func), call.func.attr
     argument = ", ".join(ast.unparse(a) for a in call.args) or "x"
     spelled = _SPELLED.get(last, f"np.{last}({argument})" if hasattr(np, last) else "")
@@ -178,6 +185,8 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     except SyntaxError as err:
         lines = text.split("\n")  # the line named, not err.text: a line continued by \\ holds the next one too
         written = lines[err.lineno - 1] if err.lineno and err.lineno <= len(lines) else err.text or ""
+        if word := keyword_named(text, err):
+            raise CellError(keyword_as_name(word), err.lineno) from None
         raise CellError(f"{err.msg}: {written.strip()[:80]}", err.lineno, err.offset) from None
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
