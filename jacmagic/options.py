@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 import math
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, cast
 
 import sympy as sp
@@ -18,11 +19,11 @@ from jacmagic.chain.functions import KNOWN_CONSTANTS
 from jacmagic.errors import BudgetExceeded, CellError, OptionError
 from jacmagic.finite import all_finite, finite_array
 from jacmagic.lazy import np
-from jacmagic.model import Mode
+from jacmagic.model import Mode, Options
 from jacmagic.option_words import quoted
 from jacmagic.pasted import NUMBER, bracket_depth, brackets, plain_array
 from jacmagic.read.formula import ExpressionBuilder
-from jacmagic.read.names import suggest
+from jacmagic.read.names import as_typed, suggest
 from jacmagic.read.source import MAX_DECLARED_ENTRIES, prepare
 
 # Evaluating one option value takes far less: only a number far beyond a double takes longer (sympy then works
@@ -235,7 +236,7 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
         name = unicodedata.normalize("NFKC", text)
         if namespace is not None and name.isidentifier() and name not in KNOWN_CONSTANTS and name in namespace:
             return namespace_value(name, namespace[name], what)
-        return parse_exact(text, what)
+        return _numbers(text, what, namespace, parse_exact)
     if not text.endswith("]"):
         raise CellError(f"{what}: {quoted(text)} has an unclosed bracket")
     entries = text.count(",") + 1  # the size, estimated before anything is built
@@ -249,7 +250,30 @@ def parse_values(text: str, what: str, namespace: Mapping[str, Any] | None = Non
     if depth > 2:
         raise CellError(f"{what}: {quoted(text)} nests brackets {depth} deep; a value is a number, "
                         "a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
-    return _bracketed(text, what)
+    return _numbers(text, what, namespace, _bracketed)
+
+
+def _numbers(text: str, what: str, namespace: Mapping[str, Any] | None, read: Callable[[str, str], Any]) -> Any:
+    """`read(text, what)`; where the formula refused is Python (np.ones(3), W0*2), the way to give it instead:
+    a point's value is numbers, or the name of a notebook variable, never Python run for it."""
+    try:
+        return read(text, what)
+    except CellError:
+        if namespace is None or not _python_value(text, namespace):
+            raise
+        raise CellError(f"{what}: a value is numbers or a notebook variable: assign {text} to a name in the "
+                        f"notebook and write {what}=NAME") from None
+
+
+def _python_value(text: str, namespace: Mapping[str, Any]) -> bool:
+    """Is `text` Python rather than a formula of numbers: a method or module function called (np.ones(3)), an
+    item taken, or a notebook variable computed with?"""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(node, (ast.Attribute, ast.Subscript)) or (isinstance(node, ast.Name) and node.id in namespace)
+               for node in ast.walk(tree))
 
 
 def _bracketed(text: str, what: str) -> tuple[Any, ...]:
@@ -353,6 +377,18 @@ def refuse_undrawable(name: str, lo: float, hi: float, what: str = "--domain ") 
     if not drawable(lo, hi):
         raise CellError(f"{what}{name}={lo:g}:{hi:g} cannot be used: a range needs low < high, a width between "
                         f"{_WIDTH[0]:g} and {_WIDTH[1]:g} and above a billionth of its ends' size")
+
+
+def spelled_as_typed(options: Options, known: Iterable[str]) -> Options:
+    """`options` with each name the cell spells otherwise but shows alike (θ for theta) put as the cell spells
+    it: --wrt θ,r on a cell written with theta names its column as the display shows it."""
+    known = list(known)
+
+    def pairs(given: tuple[tuple[Any, ...], ...]) -> Any:
+        return tuple((as_typed(name, known), *rest) for name, *rest in given)
+
+    return replace(options, wrt=tuple(as_typed(name, known) for name in options.wrt), at=pairs(options.at),
+                   direction=pairs(options.direction), ranges=pairs(options.ranges), domain=pairs(options.domain))
 
 
 def unknown_wrt(name: str, variables: Sequence[str], computed: Sequence[str]) -> OptionError:

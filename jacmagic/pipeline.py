@@ -29,7 +29,7 @@ from jacmagic.notes import (
     ThroughStages,
 )
 from jacmagic.option_words import refuse_unused, set_by, within_limit
-from jacmagic.options import naming, refuse_repeated_wrt, unknown_wrt
+from jacmagic.options import naming, refuse_repeated_wrt, spelled_as_typed, unknown_wrt
 from jacmagic.read.names import STEP_NODES, closest, refuse_twins, step_in, step_refusal
 from jacmagic.read.parse import NO_VARIABLES, parse_cell
 from jacmagic.read.source import is_def_cell
@@ -142,6 +142,7 @@ def result_of_network(network: Network, source: str | object, options: Options, 
 
     if not network.inputs:
         raise CellError(NO_VARIABLES)
+    options = spelled_as_typed(options, network.inputs)
     wrt = chosen_wrt(network, options.wrt)
     constants = tuple(n for n in network.inputs if n not in wrt)
     with naming("--at"):
@@ -253,6 +254,7 @@ def _point(model: CellModel, at: tuple[tuple[str, Any], ...]) -> tuple[tuple[str
 
 def _analyse(model: CellModel, options: Options) -> SymbolicJacobian:
     refuse_twins(model.free_names + model.outputs + tuple(o for s in model.stages for o in s.outputs))
+    options = spelled_as_typed(options, [shape.name for shape in model.shapes] + [s.name for s in model.free_names])
     point = _point(model, options.at) if options.at else ()
     variables = _variables(model, options.wrt)
     chosen = set(variables)

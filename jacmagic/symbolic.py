@@ -436,7 +436,9 @@ def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[
         shape = by_name.get(name)
         if shape is None:
             if isinstance(value, (tuple, list)):
-                raise OptionError(f"{name}: a list of values is only for a declared matrix or vector")
+                raise OptionError(f"{name}: a list of values is only for a declared matrix or vector (a shape line "
+                                  f"such as {name}: {len(value)}); for values at several points give numpy arrays: "
+                                  f"R.at({name}=np.array({str(list(value))[:40]}), ...)")
             expanded[name] = point_value(value, name, finite=False)
             continue
         array = shaped_array(name, value, (shape.rows, shape.cols))

@@ -14,7 +14,7 @@ import sympy as sp
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from jacmagic.chain.functions import KNOWN_CONSTANTS, KNOWN_FUNCTIONS
-from jacmagic.errors import CellError
+from jacmagic.errors import CellError, OptionError
 from jacmagic.model import distinct_nodes
 from jacmagic.read.source import Prepared
 
@@ -45,6 +45,19 @@ def display_key(name: str) -> str:
         letters, digits = re.fullmatch(r"(.*?)(\d*)", part).groups()  # type: ignore[union-attr]
         parts.extend(p for p in (_GREEK.get(letters, letters), digits) if p)
     return "_".join(parts)
+
+
+def as_typed(name: str, known: Iterable[str]) -> str:
+    """The name of the cell that `name` is shown as: θ given for theta (the display shows theta as θ, so that is
+    what a reader copies), else `name` itself. Two such names are refused, naming both."""
+    known = list(known)
+    if name in known:
+        return name
+    same = [other for other in known if display_key(other) == display_key(name)]
+    if len(same) > 1:
+        raise OptionError(f"{name} could be {same[0]} or {same[1]}, which look the same once typeset; write the "
+                          "one meant as the cell spells it")
+    return same[0] if same else name
 
 
 def refuse_twins(symbols: Iterable[sp.Symbol]) -> None:
@@ -95,6 +108,9 @@ def closest(name: str, candidates: Sequence[str], one_edit: bool = False) -> str
     """The candidate `name` is likely a typo of, "" when nothing is close. With `one_edit`, only a name one
     insertion, deletion or substitution away counts (never for one-letter names: each is one edit from every
     other), for hints given where nothing is wrong yet."""
+    shown_alike = [other for other in candidates if other != name and display_key(other) == display_key(name)]
+    if shown_alike:  # θ for theta: what the display shows, copied
+        return shown_alike[0]
     if one_edit:
         close = [other for other in candidates if len(name) > 1 and _one_edit(name, other)][:1]
     else:

@@ -29,6 +29,7 @@ from jacmagic.read.names import element_symbols, real_symbol, refuse_lookalikes
 from jacmagic.read.source import (
     Head,
     Prepared,
+    keyword_as_name,
     node_error,
     not_a_shape,
     parse_deep,
@@ -281,7 +282,9 @@ def _parse_params(head: Head, line: int) -> tuple[sp.Symbol, ...]:
     params: list[sp.Symbol] = []
     for p in raw:
         p = unicodedata.normalize("NFKC", p)
-        if not p.isidentifier() or keyword.iskeyword(p):
+        if keyword.iskeyword(p):
+            raise CellError(keyword_as_name(p), line, head.column)
+        if not p.isidentifier():
             raise CellError(f"the parameter {p!r} of {head.name} is not a plain name", line, head.column)
         _check_new_name(p, line, "parameter")
         if any(q.name == p for q in params):

@@ -8,9 +8,11 @@ Python at all. Strings are refused here, before anything else: a formula has no 
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import sys
 import unicodedata
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -161,11 +163,42 @@ def refuse_entry_level(declarations: dict[str, Declaration], remedy: str) -> Non
                         f"out symbol by symbol: {remedy}", biggest.line)
 
 
+# Other names for the keywords a mathematician may use as a name (lambda for an eigenvalue or a rate)
+_INSTEAD = {"lambda": "lam or λ", "yield": "y_ or yld", "is": "is_", "in": "in_", "as": "a_s"}
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def keyword_as_name(word: str) -> str:
+    """Why a Python keyword cannot name a value, and what to call it instead."""
+    return f"{word} is a Python keyword, which cannot be a name: call it {_INSTEAD.get(word, word + '_')}"
+
+
+def keyword_named(source: str, err: SyntaxError) -> str:
+    """The keyword used as a name that makes `err`, "" if none: the first keyword whose renaming (to a name of
+    its length, no column moved) parses past the place Python stopped."""
+    where = (err.lineno or 1, err.offset or 0)
+    for word in dict.fromkeys(w for w in _WORD.findall(source) if keyword.iskeyword(w)):
+        renamed = re.sub(rf"\b{word}\b", "_" * len(word), source)
+        try:
+            with warnings.catch_warnings():  # a probe: its warnings (1if, an invalid escape) were said, or will be
+                warnings.simplefilter("ignore")
+                parse_deep(renamed)
+        except SyntaxError as other:
+            if (other.lineno or 1, other.offset or 0) <= where:
+                continue
+        except (RecursionError, MemoryError, ValueError):
+            continue
+        return word
+    return ""
+
+
 def syntax_error(err: SyntaxError, prepared: Prepared, text: str) -> CellError:
     line = err.lineno or 1
     column = prepared.original_column(line, err.offset) if err.offset else None
     message = (err.msg or "invalid syntax").split(". Maybe you meant")[0]
     source_line = text.split("\n")[line - 1] if line <= text.count("\n") + 1 else ""
+    if word := keyword_named(prepared.source, err):
+        return CellError(keyword_as_name(word), line)
     if "Exceeds the limit" in message:  # Python's int-conversion limit, and its advice to change it
         message = "a whole number here has over 4,300 digits: too large to read"
     elif "cannot assign" in message or "cannot delete" in message:

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import inspect
 import io
+import linecache
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -34,7 +35,13 @@ from jacmagic.read.guards import guards_within, refuse_undefined
 from jacmagic.read.names import STEP_NODES, element_symbols, real_symbol, refuse_twins, step_in, step_refusal
 from jacmagic.read.numpy_twins import ACTIVATIONS, MATH_SHIM, NUMPY_SHIM, entries_of, symbolic_array, symbolic_twin
 from jacmagic.read.parse import output_symbols
-from jacmagic.read.source import MAX_ENTRY_LEVEL_ENTRIES, python_declarations, refuse_entry_level
+from jacmagic.read.source import (
+    MAX_ENTRY_LEVEL_ENTRIES,
+    keyword_as_name,
+    keyword_named,
+    python_declarations,
+    refuse_entry_level,
+)
 from jacmagic.read.unevaluated import evaluated, evaluator, unevaluated
 
 CELL_FILENAME = "<jacobian cell>"
@@ -126,6 +133,51 @@ def _explain(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}".replace("SymbolicArray", "numpy.ndarray")
 
 
+_TRACED_MODULES = ("np", "numpy", "math", "sympy", "sp")
+# The numpy spellings of a library's functions jacmagic can trace, by the function's last name
+_SPELLED = {"expit": "sigmoid({0}) or 1/(1 + np.exp(-{0}))", "logistic": "sigmoid({0}) or 1/(1 + np.exp(-{0}))",
+            "sigmoid": "sigmoid({0}) or 1/(1 + np.exp(-{0}))", "softmax": "np.exp({0}) / np.sum(np.exp({0}))",
+            "logsumexp": "np.log(np.sum(np.exp({0})))", "log_softmax": "{0} - np.log(np.sum(np.exp({0})))",
+            "relu": "relu({0}) or np.maximum({0}, 0)", "softplus": "softplus({0}) or np.log(1 + np.exp({0}))",
+            "gelu": "gelu({0})", "leaky_relu": "leaky_relu({0})"}
+
+
+def _foreign_call(tb: Any, filename: str | None, line: int | None, err: BaseException) -> str:
+    """The refusal of a library function (not numpy's or math's) that failed on the traced symbols, as
+    scipy.special.expit(x) does inside numpy: named, with its numpy spelling where jacmagic knows one; "" for
+    any other failure."""
+    if filename is None or line is None:
+        return ""
+    frame = innermost = tb
+    while innermost.tb_next is not None:
+        innermost = innermost.tb_next
+        frame = innermost if innermost.tb_frame.f_code.co_filename == filename else frame
+    if innermost is frame and "ufunc" not in str(err):
+        return ""  # the user's own line failed, not a library's function
+    try:
+        statement = ast.parse(linecache.getline(filename, line).strip())
+    except (SyntaxError, ValueError):
+        return ""
+    names = {**frame.tb_frame.f_globals, **frame.tb_frame.f_locals}
+    calls = [node for node in ast.walk(statement) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and _root(node.func) not in _TRACED_MODULES and isinstance(names.get(_root(node.func)), types.ModuleType)]
+    if not calls:
+        return ""
+    call = calls[0]
+    assert isinstance(call.func, ast.Attribute)
+    dotted, last = ast.unparse(call.func), call.func.attr
+    argument = ", ".join(ast.unparse(a) for a in call.args) or "x"
+    spelled = _SPELLED.get(last, f"np.{last}({argument})" if hasattr(np, last) else "")
+    instead = f"write {spelled.format(argument)}" if spelled else "write it with numpy functions and arithmetic"
+    return f"{dotted} cannot be traced with symbols (jacmagic follows numpy and Python arithmetic); {instead}"
+
+
+def _root(node: ast.expr) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
 def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
     """A def cell's syntax tree and its functions, or the refusal of either: the one wording of both readers."""
     try:
@@ -133,6 +185,8 @@ def read_defs(text: str) -> tuple[ast.Module, list[ast.FunctionDef | ast.AsyncFu
     except SyntaxError as err:
         lines = text.split("\n")  # the line named, not err.text: a line continued by \\ holds the next one too
         written = lines[err.lineno - 1] if err.lineno and err.lineno <= len(lines) else err.text or ""
+        if word := keyword_named(text, err):
+            raise CellError(keyword_as_name(word), err.lineno) from None
         raise CellError(f"{err.msg}: {written.strip()[:80]}", err.lineno, err.offset) from None
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
@@ -147,6 +201,7 @@ def trace_cell(text: str, namespace: Mapping[str, Any], shapes: Mapping[str, tup
     text, declared = python_declarations(text)
     refuse_entry_level(declared, _ENTRY_BY_ENTRY)
     tree, defs = read_defs(text)
+    linecache.cache[CELL_FILENAME] = (len(text), None, text.splitlines(True), CELL_FILENAME)  # for the refusals
     scope = {**ACTIVATIONS, **namespace, "np": NUMPY_SHIM, "numpy": NUMPY_SHIM, "math": MATH_SHIM, **HOOKS}
     code = rewritten(ast.parse(text, CELL_FILENAME))
     try:
@@ -215,7 +270,8 @@ def trace_function(function: Callable[..., Any], name: str = "", filename: str |
         raise err from None
     except Exception as err:
         failed = _error_line(sys.exc_info()[2], filename) if filename else None
-        raise CellError(f"in {name}: {_explain(err)}", failed) from None
+        foreign = _foreign_call(sys.exc_info()[2], filename, failed, err)
+        raise CellError(foreign or f"in {name}: {_explain(err)}", failed) from None
     if traced is None:
         raise TooManyEntries(f"calling {name} with symbols ({counted(len(params), 'input')}) did not finish within "
                              f"{allowance:g} s; use smaller shapes, or write the layers as assignment lines with "
@@ -345,10 +401,14 @@ def _as_real_map(expressions: tuple[sp.Expr, ...], name: str) -> tuple[sp.Expr, 
     return tuple(e.xreplace(real).replace(sp.Abs, Abs).replace(sp.sign, sign) for e in expressions)
 
 
+# A matrix's Jacobian is that of its entries in a row: the way to it, as docs/cell-forms.md says
+_RAVEL = "return a vector: return {} to differentiate every entry, row by row"
+
+
 def _flatten(value: Any) -> list[Any]:
     if isinstance(value, sp.MatrixBase):
         if value.rows != 1 and value.cols != 1:
-            raise CellError(f"the function returns a {value.rows} x {value.cols} matrix; return a vector")
+            raise CellError(f"the function returns a {value.rows} x {value.cols} matrix; {_RAVEL.format('list(M)')}")
         return list(value)
     if isinstance(value, (list, tuple)):
         out: list[Any] = []
@@ -358,7 +418,8 @@ def _flatten(value: Any) -> list[Any]:
             out.append(item)
         return out
     if isinstance(value, np.ndarray) and value.ndim > 1 and sorted(value.shape)[-2] > 1:
-        raise CellError(f"the function returns a {' x '.join(map(str, value.shape))} array; return a vector")
+        shape = " x ".join(map(str, value.shape))
+        raise CellError(f"the function returns a {shape} array; {_RAVEL.format('M.ravel()')}")
     if hasattr(value, "tolist") and not isinstance(value, sp.Basic):
         return entries_of(value) if isinstance(value, np.ndarray) else _flatten(value.tolist())
     return [value]
