@@ -18,7 +18,7 @@ import sympy as sp
 
 from jacmagic.chain.abbreviate import Abbreviations, abbreviated
 from jacmagic.lazy import np
-from jacmagic.notation import framed, inline, latex, pretty
+from jacmagic.notation import counted, framed, inline, latex, pretty
 from jacmagic.views import page
 from jacmagic.views.formulas import (
     Row,
@@ -111,21 +111,38 @@ def _broken_rows(lhs: str, expression: sp.Expr, whole: str | None = None) -> lis
     return [(line, "") for line in page.broken(lhs, expression, latex, whole)]
 
 
-def view_notes(result: SymbolicJacobian) -> list[str]:
-    """What the display leaves out, said once, in the LaTeX and the text alike."""
-    matrix = result.eager_matrix
+def view_notes(matrix: sp.ImmutableMatrix | None) -> list[Row]:
+    r"""What the display of `matrix` (the Jacobian as shown, its repeated parts perhaps named) leaves out, said once
+    in the LaTeX and the text alike; entries too long to typeset each says only where it elides them (its
+    \cdots elide more than the text's …, and none where the names made the entries short)."""
     if matrix is None:
         return []
-    notes = []
+    notes: list[Row] = []
+    typeset, written = elided_entries(matrix), _text_elided(matrix)
+    if typeset:  # first: a row without text continues the paragraph above it
+        notes.append((words_line(_elided_words(typeset)), f"note: {_elided_words(written)}" if written else ""))
     m, n = matrix.shape
     if m > SHOWN or n > SHOWN:
-        notes.append(f"showing {len(window(m)) - (m > SHOWN)} of {m} rows and {len(window(n)) - (n > SHOWN)} of "
-                     f"{n} columns; the whole matrix is result.matrix")
-    elided = elided_entries(matrix)
-    if elided:
-        notes.append(f"{elided} shown entries are too long to typeset here and appear as ...; they are in "
-                     "result.matrix")
+        said = (f"showing {len(window(m)) - (m > SHOWN)} of {m} rows and {len(window(n)) - (n > SHOWN)} of "
+                f"{n} columns; the whole matrix is result.matrix")
+        notes.append((words_line(said), f"note: {said}"))
     return notes
+
+
+def _elided_words(count: int) -> str:
+    are = "is" if count == 1 else "are"
+    return (f"{counted(count, 'shown entry', 'shown entries')} {are} too long to typeset here, shown as …: "
+            "result.matrix holds every entry whole")
+
+
+def _text_elided(matrix: sp.ImmutableMatrix) -> int:
+    """How many shown entries the text writes as … (`matrix_text` and `matrix_entries` alike: a big matrix's
+    long ones)."""
+    if not is_big(matrix):
+        return 0
+    rows = matrix.tolist()
+    return sum(is_long(rows[i][j]) for i in window(matrix.rows) if i is not None
+               for j in window(matrix.cols) if j is not None)
 
 
 def layout_words(result: SymbolicJacobian) -> str:
@@ -179,6 +196,7 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     said = ""
     names: Abbreviations = ()
     block: list[str] = []
+    matrix = None
     if result.eager_matrix is not None:
         lead = "".join(page.columns(first))
         matrix, names = _shown_matrix(result, lead)
@@ -220,7 +238,7 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
                               f"det J at {spoken} = {number_text(det_value)}")
     groups = [*([header[:1], continued, header[1:]] if continued else [header]),
               list(zip(hessian_latex(result), hessian_text(result)))]
-    groups.append([(words_line(note), f"note: {note}") for note in [*view_notes(result), *notes_words(result.facts)]])
+    groups.append([*view_notes(matrix), *((words_line(n), f"note: {n}") for n in notes_words(result.facts))])
     return [group for group in groups if group]
 
 
