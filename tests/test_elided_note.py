@@ -47,3 +47,19 @@ def test_the_note_counts_the_entries_each_display_writes_as_dots(cell: str) -> N
     text, latex = str(result), result.latex()
     assert _said(text) == text.split("note:")[0].count("…")
     assert _said(latex) == _matrix_latex(latex).count(r"\cdots")
+
+
+NETWORK = "x: 4\nW1: 3x4\nb1: 3\nW2: 2x3\nb2: 2\nh = tanh(W1 @ x + b1)\nf = softmax(W2 @ h + b2)"
+
+
+@pytest.mark.parametrize("chain", [False, True])
+@pytest.mark.parametrize("wrt", [("x",), ("W1", "b1")])
+def test_a_jacobian_whose_every_shown_entry_is_too_long_says_so_instead_of_a_row_of_dots(
+        chain: bool, wrt: tuple[str, ...]) -> None:
+    """A 3x4 -> 2 network's J printed `row 1: […, …, …, …]`: a row with nothing in it."""
+    result = jacobian(NETWORK, chain=chain, wrt=wrt)
+    text, latex = str(result), result.latex()
+    assert "[…, …" not in text and r"\cdots & \cdots" not in latex
+    assert "J = (every entry is too long to typeset here: result.matrix holds them)" in text
+    assert "every entry is too long to typeset here" in latex
+    assert _said(text) == 0 and _said(latex) == 0  # the words say it once

@@ -78,10 +78,11 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
     """The Jacobian as shown after `lead` (or on a row of its own under it): whole where it fits the page, else
     with its repeated parts named (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
     assert result.eager_matrix is not None
-    whole = matrix_latex(result.eager_matrix)
-    if page.fits(lead, whole) or page.fits(whole) or is_big(result.eager_matrix):
-        return result.eager_matrix, ()
-    short = abbreviated(result.eager_matrix, result.model)
+    eager = result.eager_matrix
+    windowed = eager.rows > SHOWN or eager.cols > SHOWN  # named parts would be found in entries never shown
+    if windowed or page.fits(lead, matrix_latex(eager)) or page.fits(matrix_latex(eager)):
+        return eager, ()
+    short = abbreviated(eager, result.model)
     return short.matrix, short.names
 
 
@@ -138,11 +139,13 @@ def _elided_words(count: int) -> str:
 def _text_elided(matrix: sp.ImmutableMatrix) -> int:
     """How many shown entries the text writes as … (`matrix_text` and `matrix_entries` alike: a big matrix's
     long ones)."""
-    if not is_big(matrix):
-        return 0
+    return sum(is_long(e) for e in _shown_entries(matrix)) if is_big(matrix) else 0
+
+
+def _shown_entries(matrix: sp.ImmutableMatrix) -> list[sp.Expr]:
+    """The entries in the shown window, row by row."""
     rows = matrix.tolist()
-    return sum(is_long(rows[i][j]) for i in window(matrix.rows) if i is not None
-               for j in window(matrix.cols) if j is not None)
+    return [rows[i][j] for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
 
 
 def layout_words(result: SymbolicJacobian) -> str:
@@ -197,9 +200,12 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     names: Abbreviations = ()
     block: list[str] = []
     matrix = None
+    lead = "".join(page.columns(first))
     if result.eager_matrix is not None:
-        lead = "".join(page.columns(first))
         matrix, names = _shown_matrix(result, lead)
+        if _text_elided(matrix) == sum(not is_zero(e) for e in _shown_entries(matrix)):  # all …: no row of them
+            matrix, names = None, ()
+    if matrix is not None:
         drawn = fitted_art("J = ", lambda: matrix_text(matrix), width, matrix_least(matrix, width))
         text += [drawn] if drawn is not None else []
         block = [] if drawn is not None else entry_lines("J = ", matrix_entries(matrix, _entry_name(result)), width,
@@ -213,7 +219,8 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
             said = too_wide(bool(names))
             entries = _entry_rows(result, matrix)
     else:
-        said = "(too large to write out: built stage by stage below)"
+        said = ("(too large to write out: built stage by stage below)" if result.eager_matrix is None else
+                "(every entry is too long to typeset here: result.matrix holds them)")
         text.append(f"J = {said}")
     if said:  # the formula stops at the symbol, the words go on a row of their own
         first = first.removesuffix(" &= ").removesuffix(" = ")
