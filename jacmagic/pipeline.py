@@ -172,7 +172,7 @@ def result_of_network(network: Network, source: str | object, options: Options, 
     notes = unwritten + ((HeldConstant(constants),) if constants else ())
 
     def entry_chain() -> tuple[Step, ...]:  # the stages read once: the chain's own, else the whole's
-        stages = model or (whole.model if whole is not None else read_cell(text, options, namespace))
+        stages = model or (whole.model if whole is not None else _entry_model(text, options, namespace, ""))
         return _steps(stages, _variables(stages, wrt))
 
     result = JacobianResult(options, whole, network, text, wrt, constants, given, notes,
@@ -208,12 +208,15 @@ def compute_entries(source: str | object, options: Options, namespace: Mapping[s
 
 def _entry_model(source: str | object, options: Options, namespace: Mapping[str, Any] | None, name: str
                  ) -> CellModel:
-    """The entry-level reading: every value a sympy expression, in stages."""
+    """The entry-level reading: every value a sympy expression, in stages; a softmax written shifted for
+    stability (exp(z - max(z)) / sum) read as the softmax it is, in every form."""
+    from jacmagic.chain.shifted import unshifted_model
+
     if isinstance(source, str):
-        return read_cell(source, options, namespace)
+        return unshifted_model(read_cell(source, options, namespace))
     from jacmagic.read.trace import trace_object
 
-    return trace_object(source, name, typed_shapes(options.at), options.budget)
+    return unshifted_model(trace_object(source, name, typed_shapes(options.at), options.budget))
 
 
 def _variables(model: CellModel, wrt: tuple[str, ...]) -> tuple[sp.Symbol, ...]:

@@ -18,7 +18,7 @@ import sympy as sp
 
 from jacmagic.chain.abbreviate import Abbreviations, abbreviated
 from jacmagic.lazy import np
-from jacmagic.notation import framed, inline, latex, pretty
+from jacmagic.notation import counted, framed, inline, latex, pretty
 from jacmagic.views import page
 from jacmagic.views.formulas import (
     Row,
@@ -78,10 +78,11 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
     """The Jacobian as shown after `lead` (or on a row of its own under it): whole where it fits the page, else
     with its repeated parts named (`abbreviate`), as a matrix if that fits and else entry by entry, and the names."""
     assert result.eager_matrix is not None
-    whole = matrix_latex(result.eager_matrix)
-    if page.fits(lead, whole) or page.fits(whole) or is_big(result.eager_matrix):
-        return result.eager_matrix, ()
-    short = abbreviated(result.eager_matrix, result.model)
+    eager = result.eager_matrix
+    windowed = eager.rows > SHOWN or eager.cols > SHOWN  # named parts would be found in entries never shown
+    if windowed or page.fits(lead, matrix_latex(eager)) or page.fits(matrix_latex(eager)):
+        return eager, ()
+    short = abbreviated(eager, result.model)
     return short.matrix, short.names
 
 
@@ -111,21 +112,40 @@ def _broken_rows(lhs: str, expression: sp.Expr, whole: str | None = None) -> lis
     return [(line, "") for line in page.broken(lhs, expression, latex, whole)]
 
 
-def view_notes(result: SymbolicJacobian) -> list[str]:
-    """What the display leaves out, said once, in the LaTeX and the text alike."""
-    matrix = result.eager_matrix
+def view_notes(matrix: sp.ImmutableMatrix | None) -> list[Row]:
+    r"""What the display of `matrix` (the Jacobian as shown, its repeated parts perhaps named) leaves out, said once
+    in the LaTeX and the text alike; entries too long to typeset each says only where it elides them (its
+    \cdots elide more than the text's …, and none where the names made the entries short)."""
     if matrix is None:
         return []
-    notes = []
+    notes: list[Row] = []
+    typeset, written = elided_entries(matrix), _text_elided(matrix)
+    if typeset:  # first: a row without text continues the paragraph above it
+        notes.append((words_line(_elided_words(typeset)), f"note: {_elided_words(written)}" if written else ""))
     m, n = matrix.shape
     if m > SHOWN or n > SHOWN:
-        notes.append(f"showing {len(window(m)) - (m > SHOWN)} of {m} rows and {len(window(n)) - (n > SHOWN)} of "
-                     f"{n} columns; the whole matrix is result.matrix")
-    elided = elided_entries(matrix)
-    if elided:
-        notes.append(f"{elided} shown entries are too long to typeset here and appear as ...; they are in "
-                     "result.matrix")
+        said = (f"showing {len(window(m)) - (m > SHOWN)} of {m} rows and {len(window(n)) - (n > SHOWN)} of "
+                f"{n} columns; the whole matrix is result.matrix")
+        notes.append((words_line(said), f"note: {said}"))
     return notes
+
+
+def _elided_words(count: int) -> str:
+    are = "is" if count == 1 else "are"
+    return (f"{counted(count, 'shown entry', 'shown entries')} {are} too long to typeset here, shown as …: "
+            "result.matrix holds every entry whole")
+
+
+def _text_elided(matrix: sp.ImmutableMatrix) -> int:
+    """How many shown entries the text writes as … (`matrix_text` and `matrix_entries` alike: a big matrix's
+    long ones)."""
+    return sum(is_long(e) for e in _shown_entries(matrix)) if is_big(matrix) else 0
+
+
+def _shown_entries(matrix: sp.ImmutableMatrix) -> list[sp.Expr]:
+    """The entries in the shown window, row by row."""
+    rows = matrix.tolist()
+    return [rows[i][j] for i in window(matrix.rows) if i is not None for j in window(matrix.cols) if j is not None]
 
 
 def layout_words(result: SymbolicJacobian) -> str:
@@ -179,9 +199,13 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     said = ""
     names: Abbreviations = ()
     block: list[str] = []
+    matrix = None
+    lead = "".join(page.columns(first))
     if result.eager_matrix is not None:
-        lead = "".join(page.columns(first))
         matrix, names = _shown_matrix(result, lead)
+        if _text_elided(matrix) == sum(not is_zero(e) for e in _shown_entries(matrix)):  # all …: no row of them
+            matrix, names = None, ()
+    if matrix is not None:
         drawn = fitted_art("J = ", lambda: matrix_text(matrix), width, matrix_least(matrix, width))
         text += [drawn] if drawn is not None else []
         block = [] if drawn is not None else entry_lines("J = ", matrix_entries(matrix, _entry_name(result)), width,
@@ -195,7 +219,8 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
             said = too_wide(bool(names))
             entries = _entry_rows(result, matrix)
     else:
-        said = "(too large to write out: built stage by stage below)"
+        said = ("(too large to write out: built stage by stage below)" if result.eager_matrix is None else
+                "(every entry is too long to typeset here: result.matrix holds them)")
         text.append(f"J = {said}")
     if said:  # the formula stops at the symbol, the words go on a row of their own
         first = first.removesuffix(" &= ").removesuffix(" = ")
@@ -220,7 +245,7 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
                               f"det J at {spoken} = {number_text(det_value)}")
     groups = [*([header[:1], continued, header[1:]] if continued else [header]),
               list(zip(hessian_latex(result), hessian_text(result)))]
-    groups.append([(words_line(note), f"note: {note}") for note in [*view_notes(result), *notes_words(result.facts)]])
+    groups.append([*view_notes(matrix), *((words_line(n), f"note: {n}") for n in notes_words(result.facts))])
     return [group for group in groups if group]
 
 
