@@ -16,11 +16,15 @@ from functools import lru_cache
 
 import sympy as sp
 
-from jacmagic.model import CellModel
+from jacmagic.model import CellModel, distinct_nodes
 
 
 def unshifted_model(model: CellModel) -> CellModel:
-    """The model with every shifted softmax, log-softmax and logsumexp in its expressions unshifted."""
+    """The model with every shifted softmax, log-softmax and logsumexp in its expressions unshifted; the model
+    itself when no sum of exponentials is in it (the common case: one walk of its distinct parts, issue 27)."""
+    every = (*(model.composed or ()), *(e for s in model.stages for e in s.expressions))
+    if not any(isinstance(n, sp.Add) and _of_exponentials(n) for n in distinct_nodes(every)):
+        return model
     stages = tuple(replace(s, expressions=_unshifted_all(s.expressions)) for s in model.stages)
     composed = None if model.composed is None else _unshifted_all(model.composed)
     if composed == model.composed and stages == model.stages:
@@ -55,9 +59,17 @@ def _walk(node: sp.Basic, factor: bool, done: dict[tuple[sp.Basic, bool], sp.Bas
     return rebuilt
 
 
+def _of_exponentials(term: sp.Add) -> bool:
+    """Is every term of the sum an exponential, a positive number, or their product (built nothing to tell)?"""
+    return len(term.args) > 1 and all(
+        isinstance(a, sp.exp) or (a.is_Number and a.is_positive)
+        or (isinstance(a, sp.Mul) and all(isinstance(f, sp.exp) or (f.is_Number and f.is_positive) for f in a.args))
+        for a in term.args)
+
+
 def _exponents(term: sp.Basic) -> tuple[sp.Expr, ...]:
     """The x_j of a sum of exponentials sum_j exp(x_j) (1 being exp(0)), else ()."""
-    if not isinstance(term, sp.Add) or len(term.args) < 2:
+    if not isinstance(term, sp.Add) or not _of_exponentials(term):
         return ()
     exponents = tuple(_exponent(sp.Mul.make_args(a)) for a in term.args)
     return () if any(x is None for x in exponents) else exponents  # type: ignore[return-value]
