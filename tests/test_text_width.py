@@ -15,7 +15,7 @@ import sympy as sp
 from jacmagic import jacobian
 from jacmagic.notation import pretty
 from jacmagic.views import render
-from jacmagic.views.formulas import art_least, text_lines
+from jacmagic.views.formulas import art_least, cut_by_words, text_lines
 
 _DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉⁰¹²³⁴⁵⁶⁷⁸⁹", "01234567890123456789")
 
@@ -258,25 +258,6 @@ def test_str_of_a_result_at_a_run_of_widths_is_each_widths_own_layout(m: int, n:
             assert str(R) == render.to_text(R.symbolic), width
 
 
-def _cut_word_by_word(line: str, width: int, indent: str = "    ") -> list[str]:
-    """The cutting of `text_lines`, word by word, for any line (the reference of its shortcut for a line that fits)."""
-    lines: list[str] = []
-    current = ""
-    for word in re.split(r"(?<= )", line):
-        for piece in re.split(r"(?<=[·,(])", word) if len(word.rstrip()) > width - len(indent) else [word]:
-            room = width - (len(indent) if lines else 0)
-            if current and len(current + piece.rstrip()) > room:
-                lines.append(current.rstrip())
-                current, room = piece.lstrip(), width - len(indent)
-            else:
-                current += piece
-            while len(current.rstrip()) > room:
-                lines.append(current[:room])
-                current, room = current[room:], width - len(indent)
-    lines.append(current.rstrip())
-    return [part if k == 0 else indent + part for k, part in enumerate(lines)]
-
-
 def test_a_line_that_fits_is_kept_as_cutting_it_word_by_word_keeps_it() -> None:
     """Issue 27: a line within the width is returned whole without being cut into words; the same lines."""
     rng = random.Random(27)
@@ -284,4 +265,4 @@ def test_a_line_that_fits_is_kept_as_cutting_it_word_by_word_keeps_it() -> None:
         parts = ["a", "bc", " ", "  ", "·", ",", "(", "x₁²", "\n", "- "]
         line = "".join(rng.choice(parts) for _ in range(rng.randint(0, 40)))
         width = rng.randint(10, 60)  # the cutting needs room past its indent
-        assert text_lines(line, width) == _cut_word_by_word(line, width), (line, width)
+        assert text_lines(line, width) == cut_by_words(line, width), (line, width)

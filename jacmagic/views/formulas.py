@@ -240,8 +240,13 @@ def text_lines(line: str, width: int, indent: str = "    ") -> list[str]:
     """`line` cut into lines of at most `width` characters, the later ones under `indent`: between words, a word
     longer than a line after a product's dot, a comma or an opening parenthesis, and where nothing else helps,
     where the width ends."""
-    if len(line) <= width:  # what the cutting below gives a line that fits, without cutting it into words
+    if len(line) <= width:  # what the cutting gives a line that fits, without cutting it into words
         return [line.rstrip()]
+    return cut_by_words(line, width, indent)
+
+
+def cut_by_words(line: str, width: int, indent: str = "    ") -> list[str]:
+    """`text_lines`'s cutting, word by word, of any line (a line that fits comes out whole, as one)."""
     lines: list[str] = []
     current = ""
     for word in re.split(r"(?<= )", line):
