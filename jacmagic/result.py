@@ -24,7 +24,7 @@ from jacmagic.model import Options
 from jacmagic.notes import Note
 from jacmagic.options import direction_column, naming
 from jacmagic.read.names import element_symbols
-from jacmagic.symbolic import own_shape
+from jacmagic.symbolic import own_shape, typed_values
 
 if TYPE_CHECKING:
     from jacmagic.chain.closed_form import Formula
@@ -237,6 +237,7 @@ class JacobianResult:
         """The point from any of the arrays (the rest keep their `--at` values; none given: `default_point()`),
         and the shape each comes back in: as given here, else as declared or given to `--at`. A numpy array given
         is copied only if `copy`: a walkthrough keeps its point (its check runs later), a gradient does not."""
+        values = typed_values(values, self.names)
         if not values:
             return self.start, dict(self.dims)
         given = self.point_arrays(values, complete=False, copy=copy)
@@ -258,6 +259,7 @@ class JacobianResult:
             return self.symbolic.at(**values)
         from jacmagic.chain.network_walk import jacobian_at
 
+        values = typed_values(values, self.names)
         if many := points_given(self, values):
             return jacobian_at_points(self, values, many)
         return jacobian_at(self.compiled, self._located(values, copy=False)[0])

@@ -6,7 +6,7 @@ Everything expensive is computed at most once (LaTeX, text, the compiled evaluat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from jacmagic.model import CellModel, Options, Shape, Step
 from jacmagic.notation import counted
 from jacmagic.notes import MoreUndefined, Note, UndefinedEntry, UndefinedRow
 from jacmagic.options import point_value, points_shape, shaped_array
-from jacmagic.read.names import suggest
+from jacmagic.read.names import as_typed, suggest
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -123,6 +123,12 @@ class SymbolicJacobian:
         given = dict(self.point)
         return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
 
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """Every name a point may give: the arguments, the declared arrays and the names that cancel out."""
+        return frozenset([s.name for s in self.arguments] + [s.name for s in self.shapes] +
+                         [s.name for s in self.model.written])
+
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""
         known = [s.name for s in self.arguments]
@@ -134,7 +140,7 @@ class SymbolicJacobian:
 
     def point_values(self, values: dict[str, Any]) -> list[Any]:
         """The values in argument order, checking that the names are exactly the map's names."""
-        values = expand_matrices(self.shapes, values)
+        values = expand_matrices(self.shapes, typed_values(values, self.names))
         self.check_names(values, "")
         known = [s.name for s in self.arguments]
         missing = [n for n in known if n not in values]
@@ -168,6 +174,7 @@ class SymbolicJacobian:
         (3, 1)), a number's (); with a leading axis per output when there are several (a vector by a vector: the
         Jacobian matrix), as a layer cell's array-level result gives it (default: `default_point()`; the names not
         given keep their --at values)."""
+        values = typed_values(values, self.names)
         matrix = self.at(**values)
         wanted = set(self.inputs)
         whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
@@ -425,6 +432,14 @@ def by_array(names: list[str], shapes: Iterable[Shape]) -> list[str]:
             names = [n for n in names if n not in entries]
             names.insert(first, f"{shape.name} ({' x '.join(map(str, shape.dims))})")
     return names
+
+
+def typed_values(values: Mapping[str, Any], known: Collection[str]) -> Mapping[str, Any]:
+    """`values` by the names the cell spells: θ given for theta (the display shows θ, so a reader types it) is
+    put as theta, as --wrt and --at take it. Only when a name is unknown: the common call stays a look-up."""
+    if all(name in known for name in values):
+        return values
+    return {as_typed(name, known): value for name, value in values.items()}
 
 
 def expand_matrices(shapes: Iterable[Shape], values: Mapping[str, Any]) -> dict[str, Any]:
