@@ -23,8 +23,8 @@ from jacmagic.many_points import jacobian_at_points, points_given, whole_columns
 from jacmagic.model import Options
 from jacmagic.notes import Note
 from jacmagic.options import direction_column, naming
-from jacmagic.read.names import element_symbols
-from jacmagic.symbolic import own_shape, typed_values
+from jacmagic.read.names import element_symbols, typed_values
+from jacmagic.symbolic import own_shape
 
 if TYPE_CHECKING:
     from jacmagic.chain.closed_form import Formula
@@ -251,15 +251,15 @@ class JacobianResult:
                               f"{', '.join(self.names)})")
         return {name: given[name] if name in given else self.given[name] for name in self.names}, dims
 
-    def at(self, /, **values: Any) -> np.ndarray:
+    def at(self, /, **given: Any) -> np.ndarray:
         """The numeric Jacobian matrix at a point (default: `default_point()`), (m, n): a row per output entry, a
         column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value.
         Numbers given as numpy arrays of points give (..., m, n), in every cell (`many_points`)."""
         if self.network is None:
-            return self.symbolic.at(**values)
+            return self.symbolic.at(**given)
         from jacmagic.chain.network_walk import jacobian_at
 
-        values = typed_values(values, self.names)
+        values = typed_values(given, self.names)
         if many := points_given(self, values):
             return jacobian_at_points(self, values, many)
         return jacobian_at(self.compiled, self._located(values, copy=False)[0])
