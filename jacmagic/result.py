@@ -23,7 +23,7 @@ from jacmagic.many_points import jacobian_at_points, points_given, whole_columns
 from jacmagic.model import Options
 from jacmagic.notes import Note
 from jacmagic.options import direction_column, naming
-from jacmagic.read.names import element_symbols
+from jacmagic.read.names import element_symbols, typed_values
 from jacmagic.symbolic import own_shape
 
 if TYPE_CHECKING:
@@ -237,6 +237,7 @@ class JacobianResult:
         """The point from any of the arrays (the rest keep their `--at` values; none given: `default_point()`),
         and the shape each comes back in: as given here, else as declared or given to `--at`. A numpy array given
         is copied only if `copy`: a walkthrough keeps its point (its check runs later), a gradient does not."""
+        values = typed_values(values, self.names)
         if not values:
             return self.start, dict(self.dims)
         given = self.point_arrays(values, complete=False, copy=copy)
@@ -250,14 +251,15 @@ class JacobianResult:
                               f"{', '.join(self.names)})")
         return {name: given[name] if name in given else self.given[name] for name in self.names}, dims
 
-    def at(self, /, **values: Any) -> np.ndarray:
+    def at(self, /, **given: Any) -> np.ndarray:
         """The numeric Jacobian matrix at a point (default: `default_point()`), (m, n): a row per output entry, a
         column per input entry (numerator layout), arrays row-major; the arrays not given keep their --at value.
         Numbers given as numpy arrays of points give (..., m, n), in every cell (`many_points`)."""
         if self.network is None:
-            return self.symbolic.at(**values)
+            return self.symbolic.at(**given)
         from jacmagic.chain.network_walk import jacobian_at
 
+        values = typed_values(given, self.names)
         if many := points_given(self, values):
             return jacobian_at_points(self, values, many)
         return jacobian_at(self.compiled, self._located(values, copy=False)[0])

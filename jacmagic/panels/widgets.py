@@ -27,7 +27,7 @@ from jacmagic.views.graph import sparsity_display
 from jacmagic.views.notes import notes_words
 from jacmagic.views.numbers import window
 from jacmagic.views.plot import default_domain
-from jacmagic.views.render import SHOWN, result_groups
+from jacmagic.views.render import SHOWN, result_groups, text_width
 
 if TYPE_CHECKING:
     from jacmagic.symbolic import SymbolicJacobian
@@ -73,10 +73,31 @@ def show(shown: list[Any]) -> None:
     a blank line."""
     from IPython.display import display
 
+    shown = _below_prompt(shown)
     for item in shown:
         if isinstance(item, dict):
             item = {kind: data for kind, data in item.items() if kind != "text/plain" or data}
         display(item, raw=isinstance(item, dict))
+
+
+def _below_prompt(shown: list[Any]) -> list[Any]:
+    """`shown` starting on a line of its own where a terminal IPython has just printed `Out[n]: ` without a newline
+    (it prints text/plain itself, `DisplayPublisher`): the prompt would push the first line one prompt's width
+    right, past the width and out of line with the rest: IPython's own rule for a multi-line result, and for one line
+    too wide with the prompt."""
+    from IPython import get_ipython
+    from IPython.core.displaypub import DisplayPublisher
+
+    shell = get_ipython()
+    hook = getattr(shell, "displayhook", None)
+    if (shell is None or type(shell.display_pub) is not DisplayPublisher or not getattr(hook, "do_full_cache", False)
+            or getattr(hook, "prompt_end_newline", False) or not shown or not isinstance(shown[0], dict)):
+        return shown
+    first = shown[0].get("text/plain", "")
+    prompt = f"Out[{shell.execution_count}]: "
+    if not first or ("\n" not in first and len(shown) == 1 and len(prompt + first) <= text_width()):
+        return shown
+    return [{**shown[0], "text/plain": "\n" + first}, *shown[1:]]
 
 
 @cache

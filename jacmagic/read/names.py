@@ -8,7 +8,8 @@ import ast
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import sympy as sp
 from sympy.printing.pretty.pretty_symbology import greek_unicode
@@ -58,6 +59,14 @@ def as_typed(name: str, known: Iterable[str]) -> str:
         raise OptionError(f"{name} could be {same[0]} or {same[1]}, which look the same once typeset; write the "
                           "one meant as the cell spells it")
     return same[0] if same else name
+
+
+def typed_values(values: Mapping[str, Any], known: Collection[str]) -> Mapping[str, Any]:
+    """`values` by the names the cell spells: θ given for theta (the display shows θ, so a reader types it) is
+    put as theta, as --wrt and --at take it. Only when a name is unknown: the common call stays a look-up."""
+    if all(name in known for name in values):
+        return values
+    return {as_typed(name, known): value for name, value in values.items()}
 
 
 def refuse_twins(symbols: Iterable[sp.Symbol]) -> None:

@@ -144,8 +144,7 @@ def parse_cell(text: str, chain: bool = False, budget: float = 2.0) -> CellModel
         try:
             if any(s.head for s in statements):
                 if prepared.declarations:
-                    first = min(d.line for d in prepared.declarations.values())
-                    raise CellError("shape declarations go with assignment lines, not with functions", first)
+                    raise _declared_in_function_form(statements, prepared)
                 return _function_form(statements, prepared, chain, budget)
             return _assignment_form(statements, prepared)
         except RecursionError:
@@ -244,6 +243,21 @@ def _reads(expressions: Sequence[sp.Expr], guards: Sequence[Sequence[Guard]]) ->
     """The symbols that values and their guards read, by name: a stage's inputs."""
     read = symbols_in([*expressions, *(g.expression for output in guards for g in output)])
     return tuple(sorted(read, key=lambda s: s.name))
+
+
+def _declared_in_function_form(statements: list[_Statement], prepared: Prepared) -> CellError:
+    """Refuses shapes in a function-form cell by writing the assignment line that would use them: the user
+    sees what to type, not only what is wrong."""
+    def used(st: _Statement) -> list[str]:
+        return sorted(prepared.declarations.keys() & {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)})
+
+    functions = [s for s in statements if s.head]
+    st = next((s for s in functions if used(s)), functions[0])
+    first = min(prepared.declarations.values(), key=lambda d: d.line)
+    name = (used(st) or [first.name])[0]
+    return CellError(f"shape declarations go with assignment lines, not with functions; write "
+                     f"y = {ast.unparse(st.value)} (an assignment line) in place of line {st.line}'s "
+                     f"{st.target}(...) = ... to use {name}", first.line)
 
 
 @dataclass

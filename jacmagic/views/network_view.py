@@ -214,7 +214,7 @@ def _forward_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Ro
     ahead = walked.forward_pass
     assert ahead is not None
     said = f"({directions_words(result)})"
-    rows: list[Row] = [(words_line(FORWARD), FORWARD), (words_line(said), said)]
+    groups: list[list[Row]] = [[(words_line(FORWARD), FORWARD), (words_line(said), said)]]
     for k, step in enumerate(ahead.steps, start=1):
         line = step.line
         terms = [(rf"\frac{{\partial {latex(_symbol(line.name))}}}{{\partial {latex(_symbol(o))}}}\,"
@@ -224,18 +224,16 @@ def _forward_groups(result: JacobianResult, walked: NetworkWalk) -> list[list[Ro
         tangents = step.product.reshape(line.root.size, -1)
         value = Shown(array_latex(tangents), array_text(tangents))
         here = f"step {k} of {len(ahead.steps)}: {line.name} (line {line.number})"
-        rows += [(words_line(f"{here}:"),
-                  f"  {here}: {_dotted(line.name)} = " + " + ".join(t[1] for t in terms) + f" = {value.text}"),
-                 (rf"&\quad \dot{{{latex(_symbol(line.name))}}} = " + " + ".join(t[0] for t in terms)
-                  + f" = {value.latex}", "")]
+        groups.append([(words_line(f"{here}:"),
+                        f"  {here}: {_dotted(line.name)} = " + " + ".join(t[1] for t in terms) + f" = {value.text}"),
+                       (rf"&\quad \dot{{{latex(_symbol(line.name))}}} = " + " + ".join(t[0] for t in terms)
+                        + f" = {value.latex}", "")])
     outputs = Shown(array_latex(ahead.tangent), array_text(ahead.tangent))
     verdict = verdict_words(walked.forward_check)
     v = direction_symbol(result)
     lhs = Shown(rf"J\,{latex(v)}", f"J·{pretty(v)}") if result.options.direction else Shown("J", "J")
-    rows.append((rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"))
-    rows.append((words_line(f"(the tangents of the outputs; {verdict})"),
-                 f"(the tangents of the outputs; {verdict})"))
-    return [[row] for row in rows]
+    said = f"(the tangents of the outputs; {verdict})"
+    return groups + [[(rf"{lhs.latex} &= {outputs.latex}", f"{lhs.text} = {outputs.text}"), (words_line(said), said)]]
 
 
 def _dotted(name: str) -> str:
@@ -317,8 +315,24 @@ def to_latex(result: JacobianResult, walked: NetworkWalk) -> str:
 
 
 def to_text(result: JacobianResult, walked: NetworkWalk) -> str:
-    text = wrapped("\n".join(r[1] for group in walkthrough_groups(result, walked) for r in group if r[1]))
-    return (render_text(result.whole) + "\n" + text) if result.whole is not None else text
+    """The walkthrough as text: a blank line between its groups (the point, each mode's words, each step, the
+    gradients, the cost), none inside one, as the terminal shows its displays (`displays`)."""
+    texts = [text for group in walkthrough_groups(result, walked) if (text := _group_text(group))]
+    if result.whole is not None:
+        texts.insert(0, render_text(result.whole))
+    return "\n\n".join(wrapped(text) for text in texts)
+
+
+def _group_text(rows: list[Row]) -> str:
+    return "\n".join(r[1] for r in rows if r[1])
+
+
+def _spaced(shown: list[dict[str, str]], first: bool) -> list[dict[str, str]]:
+    """A group's displays with, unless `first`, a blank line above the group's text: the one `to_text` puts between
+    groups, which a terminal (text/plain, a display a line) shows too."""
+    if first or not shown or not shown[0].get("text/plain"):
+        return shown
+    return [{**shown[0], "text/plain": "\n" + shown[0]["text/plain"]}, *shown[1:]]
 
 
 def displays(result: JacobianResult) -> list[Any]:
@@ -332,7 +346,9 @@ def displays(result: JacobianResult) -> list[Any]:
     if result.whole is not None:
         shown += static_displays(result_groups(result.whole))
     if not panel:
-        shown += static_displays(walkthrough_groups(result, walked))
+        groups = [group for group in walkthrough_groups(result, walked) if _group_text(group)]
+        shown += [d for k, group in enumerate(groups)
+                  for d in _spaced(static_displays([group]), first=k == 0 and result.whole is None)]
     shown += pictures(result, walked)
     if result.options.plot and result.whole is not None and not images_read(result):  # an image's are above
         shown.append(plot_display(result.whole))  # at the --at point: the walkthrough panel has no picture of it
