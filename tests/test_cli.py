@@ -26,10 +26,11 @@ def test_prints_text_and_latex_only_when_asked() -> None:
 
 
 def test_forward_mode_along_a_direction() -> None:
-    """The walk ends with J·v, the directional derivative: here along x, so ∂w/∂x by central differences."""
+    """The walk ends with J times the direction, the directional derivative: here along x, so ∂w/∂x by central
+    differences. The cell has its own u, v and w, so the direction is named d."""
     out = run("u = x*y; v = u + x; w = u*v", "--chain", "--direction", "x=1", "--at", "x=0.4,y=1.7")
     assert out.returncode == 0, out.stderr
-    shown = re.search(r"^J·v = (\S+)$", out.stdout, re.M)
+    shown = re.search(r"^J·d = (\S+)$", out.stdout, re.M)
     assert shown, out.stdout
     h = 1e-6
     assert float(shown.group(1)) == pytest.approx((_w(0.4 + h, 1.7) - _w(0.4 - h, 1.7)) / (2 * h), rel=1e-5)
