@@ -89,8 +89,7 @@ def written_size(parts: Sequence[Expr], limit: int) -> int:
     return min(sum(size(p) for p in parts), limit + 1)
 
 
-# What a product's or a numerator's part must bind at to stand unbracketed: a matrix product or a number's multiple
-# binds tighter than ⊙, · and / (Wᵀg ⊙ H(z), Ax/b); numpy source keeps them (its * and @ bind alike).
+# How a product's or a numerator's part must bind to stand unbracketed: Wᵀg ⊙ H(z), Ax/b (numpy's * and @ alike).
 _TIGHTER = {"latex": 3, "text": 3, "python": 4}
 
 
@@ -276,23 +275,22 @@ class Scale(Expr):
 
     @property
     def precedence(self) -> int:  # type: ignore[override]
-        return 1 if self.factor < 0 else 2 if self._product else 3
+        return 1 if self.factor < 0 else 2 if self._binding("text") == 2 else 3
 
-    @property
-    def _product(self) -> bool:
-        """Is the inner formula a product or quotient written unbracketed: 2(a − t)·a, as 2((a − t)·a) means the
-        same; not where it starts with a number (2(3·a), never 23·a)."""
+    def _binding(self, form: str) -> int:
+        """How tightly the inner formula must bind to stand unbracketed: a product need not (2(a − t)·a means
+        2((a − t)·a)), a formula starting with a number must (2(3·a), never 23·a)."""
         first: Expr = self.inner
-        while isinstance(first, (Hadamard, Quotient)):
-            first = first.left
-        return self.inner.precedence == 2 and not isinstance(first, (Const, Scale))
+        while isinstance(first, (Hadamard, Quotient, MatProduct, Flip, Power)):
+            first = first.base if isinstance(first, Power) else first.inner if isinstance(first, Flip) else first.left
+        return 4 if form == "python" else 10 if isinstance(first, (Const, Scale)) else 3 - (self.inner.precedence == 2)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.inner.shape
 
     def _show(self, form: str, names: Forms | None) -> str:
-        inner = _bracket(self.inner, 4 if form == "python" else 2 if self._product else 3, form, names)
+        inner = _bracket(self.inner, self._binding(form), form, names)
         if form == "python":
             return f"-{inner}" if self.factor == -1 else f"{self.factor!r} * {inner}"
         minus = "-" if form == "latex" else "−"
