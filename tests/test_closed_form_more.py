@@ -146,7 +146,7 @@ def test_the_batch_classifier_with_named_stages_reads_as_the_textbook() -> None:
     result = _result(BATCH.rsplit("\n", 1)[0] + "\n" + stages)
     _check(result, _batch_loss)
     assert result.formula("W2").text == "∂L/∂W₂ = (1/32)(P − Y)Hᵀ"
-    assert result.formula("W1").text == "∂L/∂W₁ = (1/32)((W₂ᵀ(P − Y)) ⊙ H(W₁X + b₁))Xᵀ"
+    assert result.formula("W1").text == "∂L/∂W₁ = (1/32)(W₂ᵀ(P − Y) ⊙ H(W₁X + b₁))Xᵀ"
 
 
 def test_the_batch_walkthrough_takes_p_minus_y_only_where_each_column_sums_to_1() -> None:

@@ -77,7 +77,7 @@ LABELS = {"y", "Y", "t"}  # one-hot along the first axis, as the softmax + cross
 
 # What the text says each example shows, beyond an output block printed right after it.
 CLASSIFIER_CLOSED_FORM = ["∂L/∂b₂ = softmax(z) − y", "∂L/∂W₂ = (softmax(z) − y)hᵀ",
-                          "∂L/∂W₁ = ((W₂ᵀ(softmax(z) − y)) ⊙ H(W₁x + b₁))xᵀ"]
+                          "∂L/∂W₁ = (W₂ᵀ(softmax(z) − y) ⊙ H(W₁x + b₁))xᵀ"]
 CLAIMS = {
     "README.md#3": ["det J = r"],
     "README.md#8": ["forward pass", "reverse mode, from the output back", "it matches the Jacobian of the composed map",

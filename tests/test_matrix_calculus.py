@@ -92,7 +92,7 @@ EXAMPLES: dict[str, tuple[str, str, Callable[..., Any], str, Callable[[], Point]
     "norm2(A*x-y)^2": ("x: 3\nA: 4x3\ny: 4\nf = norm(A @ x - y)**2", "x",
                        lambda x, A, y: np.linalg.norm(A @ x - y) ** 2, "∂f/∂x = 2Aᵀ(Ax − y)", dict),  # noqa: N803
     "sum(log(exp(-y.*(X*w)) + vector(1)))": (
-        "X: 5x3\nw: 3\ny: 5\nf = sum(log(exp(-y * (X @ w)) + 1))", "w", _logistic, "∂f/∂w = −Xᵀ(y ⊙ σ(−(y ⊙ (Xw))))",
+        "X: 5x3\nw: 3\ny: 5\nf = sum(log(exp(-y * (X @ w)) + 1))", "w", _logistic, "∂f/∂w = −Xᵀ(y ⊙ σ(−y ⊙ Xw))",
         lambda: {"y": RNG.choice([-1.0, 1.0], size=(5, 1))}),
     "tr(A*X'*B*X*C)": ("X: 3x3\nA: 3x3\nB: 3x3\nC: 3x3\nf = tr(A @ X.T @ B @ X @ C)", "X",
                        lambda X, A, B, C: np.trace(A @ X.T @ B @ X @ C), "∂f/∂X = BᵀXAᵀCᵀ + BXCA", dict),  # noqa: N803

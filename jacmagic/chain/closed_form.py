@@ -404,26 +404,14 @@ def closed_forms(network: Network, wrt: tuple[str, ...], assume: bool = True) ->
         raise OptionError("a closed form is of the gradient of one number (a loss); this cell's outputs are "
                           f"{', '.join(network.outputs)}")
     try:
-        return {name: _formula(network, name, compose(network, (name,), assume)) for name in wrt}
+        return {name: formula_of(network, name, compose(network, (name,), assume)) for name in wrt}
     except NoRule as err:
         raise OptionError(f"{err}; the walkthrough and result.gradient() give its numbers") from None
 
 
-def _formula(network: Network, name: str, found: Gradients) -> Formula:
+def formula_of(network: Network, name: str, found: Gradients) -> Formula:
     assumptions = tuple(f"{y.text()} sums to 1" for y in found.assumed)
     return Formula(name, network.outputs[0], found.of[name], found.steps, assumptions, found.stages)
-
-
-def shown_forms(network: Network, wrt: tuple[str, ...], values: Mapping[str, np.ndarray]) -> list[Formula]:
-    """What the walkthrough shows at `values`: every formula when each has a rule, the identity taken only where
-    its assumption holds there; nothing otherwise (never a wrong formula)."""
-    try:
-        forms = closed_forms(network, wrt)
-        if any(f.assumptions for f in forms.values()) and not holds(compose(network, wrt), values):
-            forms = closed_forms(network, wrt, assume=False)
-    except OptionError:
-        return []
-    return list(forms.values())
 
 
 def gradient_source(network: Network, wrt: tuple[str, ...]) -> str:

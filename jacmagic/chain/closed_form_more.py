@@ -52,6 +52,14 @@ class TooLong(NoRule):
         self.line = line
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """∂output/∂name's place where its closed form is `TooLong`: the walkthrough says so rather than nothing."""
+
+    name: str
+    output: str
+
+
 class Composer(Protocol):
     """What `closed_form._Composer` offers these rules (structural: no import of it here)."""
 

@@ -89,6 +89,10 @@ def written_size(parts: Sequence[Expr], limit: int) -> int:
     return min(sum(size(p) for p in parts), limit + 1)
 
 
+# How a product's or a numerator's part must bind to stand unbracketed: Wᵀg ⊙ H(z), Ax/b (numpy's * and @ alike).
+_TIGHTER = {"latex": 3, "text": 3, "python": 4}
+
+
 def _bracket(expr: Expr, above: int, form: str, names: Forms | None) -> str:
     shown = expr.show(form, names)
     if expr.precedence >= above or (names and expr in names):
@@ -227,8 +231,8 @@ class Hadamard(Expr):
         return _broadcast(self.left, self.right)
 
     def _show(self, form: str, names: Forms | None) -> str:
-        a, b = (p.show(form, names) if isinstance(p, Hadamard) and form != "python" else _bracket(p, 4, form, names)
-                for p in (self.left, self.right))  # u ⊙ v ⊙ w: associative
+        a, b = (p.show(form, names) if isinstance(p, Hadamard) and form != "python" else
+                _bracket(p, _TIGHTER[form], form, names) for p in (self.left, self.right))  # u ⊙ v ⊙ w: associative
         if form == "python":
             return f"{a} * {b}"
         if self.left.scalar or self.right.scalar:
@@ -254,7 +258,7 @@ class Quotient(Expr):
     def _show(self, form: str, names: Forms | None) -> str:
         if form == "latex":
             return rf"\frac{{{self.left.latex()}}}{{{self.right.latex()}}}"
-        a, b = _bracket(self.left, 4, form, names), _bracket(self.right, 4, form, names)
+        a, b = _bracket(self.left, _TIGHTER[form], form, names), _bracket(self.right, 4, form, names)
         return f"{a} / {b}" if form == "python" else f"{a}/{b}"
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -271,14 +275,22 @@ class Scale(Expr):
 
     @property
     def precedence(self) -> int:  # type: ignore[override]
-        return 1 if self.factor < 0 else 3
+        return 1 if self.factor < 0 else 2 if self._binding("text") == 2 else 3
+
+    def _binding(self, form: str) -> int:
+        """How tightly the inner formula must bind to stand unbracketed: a product need not (2(a − t)·a means
+        2((a − t)·a)), a formula starting with a number must (2(3·a), never 23·a)."""
+        first: Expr = self.inner
+        while isinstance(first, (Hadamard, Quotient, MatProduct, Flip, Power)):
+            first = first.base if isinstance(first, Power) else first.inner if isinstance(first, Flip) else first.left
+        return 4 if form == "python" else 10 if isinstance(first, (Const, Scale)) else 3 - (self.inner.precedence == 2)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.inner.shape
 
     def _show(self, form: str, names: Forms | None) -> str:
-        inner = _bracket(self.inner, 3 if form != "python" else 4, form, names)
+        inner = _bracket(self.inner, self._binding(form), form, names)
         if form == "python":
             return f"-{inner}" if self.factor == -1 else f"{self.factor!r} * {inner}"
         minus = "-" if form == "latex" else "−"

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from jacmagic.chain.closed_form import shown_forms
+from jacmagic.chain.closed_form_more import MAX_WRITTEN, LeftOut
+from jacmagic.chain.closed_form_shown import shown_forms
 from jacmagic.chain.images import stack_of
 from jacmagic.chain.network import Line
-from jacmagic.chain.operations import Leaf, Shown, product
+from jacmagic.chain.operations import Leaf, Shown, named, product
 from jacmagic.notation import latex, pretty
 from jacmagic.views.displays import blocks, bundle, plot_display, static_displays
 from jacmagic.views.formulas import Row, derivative_symbol, words_line
@@ -178,12 +179,18 @@ def composed_words(stages: int) -> str:
     return "the product of the local Jacobians"
 
 
+# The longest closed form shown (characters of its text): the docs' longest is 94 (∂L/∂x of a convolution), and
+# past two lines of a page nobody reads a formula; the note names how long it is and what writes it.
+READABLE = 160
+
+
 def _closed_rows(result: JacobianResult, walked: NetworkWalk) -> list[Row]:
     """The gradients (a vector output's Jacobians) in closed form, when every operation on the way has a rule
-    (otherwise nothing), and the rules that fired, in order."""
-    forms = shown_forms(result.graph, result.wrt, walked.values) or _jacobian_forms(result)
-    if not forms:
+    (otherwise nothing), and the rules that fired, in order; a formula too long to read as a note of its length."""
+    found = shown_forms(result.graph, result.wrt, walked.values) or _jacobian_forms(result)
+    if not found:
         return []
+    forms = [f for f in found if not isinstance(f, LeftOut)]
     assumed = sorted({a for f in forms for a in f.assumptions})
     said = "in closed form" + (f" ({', '.join(assumed)} here, as one-hot labels and probabilities do)" if assumed
                                else "") + ":"
@@ -194,8 +201,23 @@ def _closed_rows(result: JacobianResult, walked: NetworkWalk) -> list[Row]:
             stages.setdefault(at, {}).update(dict.fromkeys(fired))
         rules = "(the rules applied, line by line, the last line first: " + " — ".join(
             f"at {at}: " + "; ".join(fired) for at, fired in stages.items()) + ")"
-    return [(words_line(said), said)] + [(f.latex.replace(" = ", " &= ", 1), f"  {f.text}") for f in forms] \
-        + [(words_line(rules), rules)]
+    return [(words_line(said), said)] + [_closed_row(f) for f in found] + [(words_line(rules), rules)] * bool(forms)
+
+
+def _closed_row(form: Any) -> Row:
+    """One formula's row, or where it is too long to read (or to write) a note saying so."""
+    if isinstance(form, LeftOut):
+        note = f"({_by(form.output, form.name)}'s closed form is too long to write: over {MAX_WRITTEN} operations)"
+    elif (length := len(form.tree.text())) > READABLE:
+        note = (f"({_by(form.output, form.name)}'s closed form is {length} characters long: "
+                f"R.formula('{form.name}') writes it)")
+    else:
+        return form.latex.replace(" = ", " &= ", 1), f"  {form.text}"
+    return words_line(note), f"  {note}"
+
+
+def _by(output: str, name: str) -> str:
+    return f"∂{named(output).text}/∂{named(name).text}"
 
 
 def _jacobian_forms(result: JacobianResult) -> list[Any]:
