@@ -124,9 +124,11 @@ class SymbolicJacobian:
         return {s.name: float(given.get(s.name, 1.0)) for s in self.arguments}
 
     @cached_property
-    def names(self) -> frozenset[str]:
-        """Every name a point may give: the arguments, the declared arrays, the names that cancel out."""
-        return frozenset(s.name for s in (*self.arguments, *self.shapes, *self.model.written))
+    def names(self) -> frozenset[str]:  # a point's names: the arguments, the names that cancel out (entries)
+        return frozenset(s.name for s in (*self.arguments, *self.model.written))
+
+    def _typed(self, values: Mapping[str, Any]) -> Mapping[str, Any]:  # θ given for theta, an array by its name too
+        return typed_values(values, self.names.union(s.name for s in self.shapes))
 
     def check_names(self, names: Iterable[str], what: str) -> None:
         """Raises a clear error if any of `names` is not a variable or constant of this map."""
@@ -138,7 +140,7 @@ class SymbolicJacobian:
 
     def point_values(self, values: dict[str, Any]) -> list[Any]:
         """The values in argument order, checking that the names are exactly the map's names."""
-        values = expand_matrices(self.shapes, typed_values(values, self.names))
+        values = expand_matrices(self.shapes, self._typed(values))
         self.check_names(values, "")
         known = [s.name for s in self.arguments]
         missing = [n for n in known if n not in values]
@@ -168,11 +170,9 @@ class SymbolicJacobian:
         return self.domain.mask(self.evaluator(*ordered), *ordered)
 
     def gradient(self, **given: Any) -> dict[str, np.ndarray]:
-        """The gradient by each variable in its own shape: as given here, else as declared (`x: 3` (3,), `W: 3x1`
-        (3, 1)), a number's (); with a leading axis per output when there are several (a vector by a vector: the
-        Jacobian matrix), as a layer cell's array-level result gives it (default: `default_point()`; the names not
-        given keep their --at values)."""
-        matrix = self.at(**(values := typed_values(given, self.names)))  # θ given for theta, as `at` takes it
+        """The gradient by each variable in its own shape (as given, else as declared: `x: 3` (3,), `W: 3x1` (3, 1),
+        a number's ()), a leading axis per output when there are several, as a layer cell's result gives it."""
+        matrix = self.at(**(values := self._typed(given)))
         wanted = set(self.inputs)
         whole = {s: shape for shape in self.shapes if wanted.issuperset(shape.symbols) for s in shape.symbols}
         columns: dict[str, tuple[tuple[int, ...], list[int]]] = {}

@@ -198,3 +198,19 @@ def test_with_chain_a_large_matrixs_diagonal_is_one_operation_in_either_mode(mod
     result = jacobian(cell, chain=True, mode=mode, at={"W": W.tolist()})  # type: ignore[arg-type]
     got = np.asarray(result.at(W=W), dtype=float).reshape(n, n)
     assert_close(got, np.diag(np.cos(np.diag(W)) + 2 * np.trace(W)), rel=1e-9)
+
+
+CLIPS = [("v.clip(0.5, None)", 0.5, None), ("v.clip(high=2.0)", None, 2.0), ("np.clip(v, None, 2.0)", None, 2.0),
+         ("v.clip(0.5, 2.0)", 0.5, 2.0)]
+
+
+@pytest.mark.parametrize(("body", "low", "high"), CLIPS)
+def test_with_chain_a_clip_with_one_bound_left_out_is_the_plain_defs(body: str, low: float | None,
+                                                                      high: float | None) -> None:
+    """Found by review: with --chain a bound given as None met a traced value ('a NoneType ... meets a traced');
+    the plain def skipped it. The slope of sum(clip(v)**2) is 2v inside the bounds and 0 where clipped."""
+    v = np.array([0.1, 1.0, 3.0])
+    got = jacobian(f"def f(v):\n    return np.sum({body}**2)\n", chain=True, at={"v": v.tolist()},
+                   namespace={"np": np}).gradient()["v"]  # type: ignore[union-attr]
+    inside = (v >= (-np.inf if low is None else low)) & (v <= (np.inf if high is None else high))
+    assert np.allclose(got, np.where(inside, 2 * v, 0.0))

@@ -213,7 +213,7 @@ def _random_formula(rng: np.random.Generator, depth: int) -> t.Expr:
         return t.Sum((a, b) if rng.random() < 0.5 else (a, t.Scale(-float(rng.integers(1, 3)), b)))
     if kind == 1:
         return t.Scale(float(rng.choice([-1, 2, 0.5, -3, 1 / 3])), a)
-    if kind in (2, 3) or kind in (4, 5):
+    if kind in (2, 3):
         return t.Hadamard(a, b) if kind == 2 else t.Quotient(a, b)
     if kind in (4, 5) and a.shape == b.shape == (2, 2):
         return t.MatProduct(a, b)

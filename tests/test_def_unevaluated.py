@@ -157,10 +157,14 @@ def test_a_def_switching_sympys_evaluation_itself_leaves_both_caches_right(inner
 
 def test_where_sympys_cache_is_not_as_expected_the_flag_is_switched_as_sympy_does(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    cell = "def f(x, y):\n    return [np.exp(np.log(x)) + np.where(y > 0, y, 2*y)]\n"
+    cell = ("def f(x, y):\n    n = np.sum(np.array([1, 2]))\n    k = 2 if n == 3 else 7\n    print(n)\n"
+            "    return [np.exp(np.log(x)) + k*np.where(y > 0, y, 2*y)]\n")
     usual = jacobian(cell)
     monkeypatch.setattr(unevaluated, "_cached", lambda: None)
-    plain = jacobian(cell)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        plain = jacobian(cell)
+    assert printed.getvalue() == "3\n"  # the number, not 1 + 2: its test took Python's branch too
+    assert plain.at(x=0.5, y=1.5).tolist() == [[1.0, 2.0]]  # type: ignore[union-attr]  # slope k = 2 in y
     assert sp.srepr(plain.matrix) == sp.srepr(usual.matrix)
     assert np.isnan(plain.at(x=-1.0, y=1.0)).all()
 

@@ -63,3 +63,12 @@ def test_a_jacobian_whose_every_shown_entry_is_too_long_says_so_instead_of_a_row
     assert "J = (every entry is too long to typeset here: result.matrix holds them)" in text
     assert "every entry is too long to typeset here" in latex
     assert _said(text) == 0 and _said(latex) == 0  # the words say it once
+
+
+@pytest.mark.parametrize("cell", ["f(x, y) = [1 + 0*x, 2 + 0*y]", "f(x) = [3]", "x: 3\ny = 2*sum(x) - sum(2*x)"])
+def test_a_jacobian_of_zeros_is_shown_as_zeros_not_as_too_long(cell: str) -> None:
+    """Found by review: a matrix none of whose shown entries is nonzero counted as 'every entry written as …'
+    (0 of 0), and the zero Jacobian of a constant map said its entries were too long to typeset."""
+    result = jacobian(cell)
+    assert "too long" not in str(result) and "too long" not in result.latex()  # type: ignore[union-attr]
+    assert not np.any(result.matrix)  # type: ignore[union-attr]

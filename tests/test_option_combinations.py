@@ -219,3 +219,11 @@ def test_memory_too_small_to_hold_a_walkthrough_is_refused_naming_the_range(
                     f"{float(value)!r}"), said
     assert _cli_error(capsys, ONE_LINE_POLAR, "--chain", "--memory", value) == f"error: {said}\n"
     shell.ok(f"%%jacobian --chain --memory 0.001 --at r=1,theta=0.5\n{POLAR}")  # the least allowed: taken
+
+
+@pytest.mark.parametrize("option", ["--range x=-1:1", "--domain x=-1:1 --plot"])
+def test_a_range_for_a_declared_array_is_refused_naming_its_entries(shell: Shell, option: str) -> None:
+    """Found by review: accepting θ for theta in R.at put the declared arrays' names among a point's names, and
+    --range x=-1:1 for `x: 2` was then taken and ignored (the sliders are x₁ and x₂). A range names an entry."""
+    said = shell.run(f"%%jacobian {option}\nx: 2\ny = x*x").error
+    assert type(said) is UsageError and "x is not a variable of this map" in str(said) and "x_1" in str(said), said

@@ -278,7 +278,7 @@ def test_the_partial_derivatives_of_a_map_are_measured_as_their_walk() -> None:
     for line in lines:
         lhs = columns(line)[0]
         assert _measured(lhs) == _walked(lhs) and _measured(lhs.rstrip()) == _walked(lhs.rstrip())
-        assert lhs.rstrip() in _MEASURES and _added(_measured(lhs).items) == width(lhs)
+        assert lhs.rstrip() in _MEASURES and _added(_walked(lhs).items) == width(lhs)
 
 
 _SCAN_TOKENS = [*_CUT_TOKENS, "\\\\", r"\{", r"\}", r"\left(", "\n", "\\\n", r"\begin", r"\end", r"\=", "}{", "matrix}"]

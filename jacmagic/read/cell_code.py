@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from jacmagic.read.by_values import holds_symbols
 from jacmagic.read.unevaluated import settled, shown
 
 
@@ -18,18 +19,11 @@ def rewritten(tree: ast.Module) -> ast.Module:
     return ast.fix_missing_locations(_Tests().visit(tree))
 
 
-def _symbolic(value: Any) -> bool:
-    """Does `value` hold a traced symbol (a number of the map, or an array with one)?"""
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        return any(_symbolic(v) for v in value.flat)
-    return isinstance(value, sp.Basic) and bool(value.free_symbols)
-
-
 def _truth(value: Any) -> Any:
     """An if, while, and/or or not asks a value for True or False: a traced one has no answer that holds for
     every input (sympy would say True for any expression, so `a if x else b` always took a), so it is refused
     as a comparison's is."""
-    if _symbolic(value):
+    if holds_symbols(value):
         raise TypeError("cannot determine truth value of a traced value")
     return settled(value)
 
@@ -41,7 +35,7 @@ def _equal(left: Any, right: Any, unequal: bool) -> Any:
     """`a == b` and `a != b` of traced numbers: an equation, as numpy compares numbers (sympy's == says whether
     two expressions are written alike, so np.where(x != 0, 1/x, 0) always took 1/x)."""
     numbers = all(isinstance(v, _NUMBERS) and not isinstance(v, bool) for v in (left, right))
-    if numbers and (_symbolic(left) or _symbolic(right)):
+    if numbers and (holds_symbols(left) or holds_symbols(right)):
         return sp.Ne(left, right) if unequal else sp.Eq(left, right)
     left, right = settled(left), settled(right)
     return left != right if unequal else left == right

@@ -175,10 +175,16 @@ UFUNCS.update({
                               ("equal", "=="), ("not_equal", "!="))},
     **{f"logical_{how}": _logical(mark) for how, mark in (("and", "&"), ("or", "|"), ("xor", "^"), ("not", "~"))},
 })
+def _bounded(a: Any, bound: Any, kind: str) -> Any:
+    """np.clip's one side: the max with a lower bound or the min with an upper one; none where it is None."""
+    return a if bound is None else _choose(kind)(a, bound)
+
+
 FUNCTIONS.update({
     "sum": _reducing("sum"), "mean": _reducing("mean"), "max": _reducing("max"), "amax": _reducing("max"),
     "min": _reducing("min"), "amin": _reducing("min"), "where": _where, "dot": matmul,
-    "transpose": lambda a: operand(a).T, "clip": lambda a, low, high: _choose("min")(_choose("max")(a, low), high),
+    "transpose": lambda a: operand(a).T,
+    "clip": lambda a, low=None, high=None: _bounded(_bounded(a, low, "max"), high, "min"),
     "ravel": lambda a: reshaped(a, (-1,)), "reshape": lambda a, shape=None, **options: reshaped(a, shape, options),
 })
 

@@ -42,6 +42,7 @@ class _Run:
         self.unevaluated = [functools.lru_cache(cache.cache_parameters()["maxsize"], typed=True)(cache.__wrapped__)
                             for cache in self.evaluated]
         self.symbolic: dict[sp.Basic, bool] = {}  # does a part hold a symbol: each part looked at once
+        self.value_of = evaluator()  # sympy's value of each part: a constant settled in a loop valued once
         self.known = len(sympy_cache.CACHE)
 
     def use(self, evaluate: bool) -> None:
@@ -134,7 +135,7 @@ def settled(value: Any) -> Any:
     sympy's value, so Python's if, ==, `in` and a dict see the number; anything holding a symbol as it is. A list's
     or an array's entries are settled in place (one level: a def's values are numbers and arrays), so that a name
     bound to the same list or array (b = a; b.append(...)) still is."""
-    if not _running:  # sympy evaluated it already
+    if global_parameters.evaluate:  # sympy evaluated it already
         return value
     if isinstance(value, list) or isinstance(value, np.ndarray) and value.dtype == object:
         entries = value if isinstance(value, list) else value.flat
@@ -154,7 +155,7 @@ def _number(value: Any) -> Any:
     numpy): kept as written, so that the output using it is refused as having no real value, as when inline."""
     if not isinstance(value, sp.Basic) or not value.args or _symbolic(value):
         return value
-    value_of = evaluator()
+    value_of = _value_of()
     with evaluated():  # sympy's algorithms (evalf in printing the refusal) expect evaluated parts
         try:
             guards_within((value,), 0, CellError, value_of)
@@ -166,9 +167,14 @@ def _number(value: Any) -> Any:
 def shown(value: Any) -> Any:
     """What a def prints or formats: sympy's value of what it computed (3, not 1 + 2; 2*x, not x + x), written
     out with sympy evaluating (its printers ask evalf, which recurses without end on unevaluated parts)."""
-    if not _running or not isinstance(value, (sp.Basic, np.ndarray, list, tuple)):
+    if global_parameters.evaluate or not isinstance(value, (sp.Basic, np.ndarray, list, tuple)):
         return value
-    return _Shown(_values_of(value, evaluator()))
+    return _Shown(_values_of(value, _value_of()))
+
+
+def _value_of() -> Callable[[sp.Basic], sp.Basic]:
+    """The run's valuer of parts; a fresh one where sympy's own switch runs the def (no run of ours)."""
+    return _running[-1].value_of if _running else evaluator()
 
 
 def _values_of(value: Any, value_of: Callable[[sp.Basic], sp.Basic]) -> Any:
@@ -205,7 +211,7 @@ def _symbolic(value: Any) -> bool:
     at each step is not walked whole each time."""
     if not isinstance(value, sp.Basic):
         return False
-    known = _running[-1].symbolic
+    known = _running[-1].symbolic if _running else {}
     for node in postorder((value,), known):
         known[node] = any(known[a] for a in node.args) if node.args else bool(node.free_symbols)
     return known[value]

@@ -80,7 +80,7 @@ def _shown_matrix(result: SymbolicJacobian, lead: str) -> tuple[sp.ImmutableMatr
     assert result.eager_matrix is not None
     eager = result.eager_matrix
     windowed = eager.rows > SHOWN or eager.cols > SHOWN  # named parts would be found in entries never shown
-    if windowed or page.fits(lead, matrix_latex(eager)) or page.fits(matrix_latex(eager)):
+    if windowed or page.fits(lead, whole := matrix_latex(eager)) or page.fits(whole):
         return eager, ()
     short = abbreviated(eager, result.model)
     return short.matrix, short.names
@@ -203,7 +203,8 @@ def result_groups(result: SymbolicJacobian) -> list[list[Row]]:
     lead = "".join(page.columns(first))
     if result.eager_matrix is not None:
         matrix, names = _shown_matrix(result, lead)
-        if _text_elided(matrix) == sum(not is_zero(e) for e in _shown_entries(matrix)):  # all …: no row of them
+        elided = _text_elided(matrix)
+        if elided and elided == sum(not is_zero(e) for e in _shown_entries(matrix)):  # all …: no row of them
             matrix, names = None, ()
     if matrix is not None:
         drawn = fitted_art("J = ", lambda: matrix_text(matrix), width, matrix_least(matrix, width))
